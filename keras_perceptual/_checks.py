@@ -1,0 +1,136 @@
+"""Argument and tensor checks shared by the whole package.
+
+Every user-facing error says what was wrong, what was expected and how to fix
+it, in one sentence, and ends with ``Received: name=value`` (Keras' own style).
+They raise ``ValueError`` (never ``assert``, which ``python -O`` removes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+ValueRange = tuple[float, float]
+
+
+def check_value_range(value_range: Any) -> ValueRange:
+    """Returns ``value_range`` as a ``(low, high)`` tuple of floats, or raises."""
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "value_range must be a pair (low, high) of numbers such as (0.0, 1.0) or "
+            f"(-1.0, 1.0). Received: value_range={value_range!r}"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise ValueError(
+            "value_range must satisfy low < high with finite numbers, e.g. (0.0, 1.0); "
+            f"swap or fix the bounds. Received: value_range={value_range!r}"
+        )
+    return (low, high)
+
+
+def check_weight(value: Any, name: str) -> float:
+    """Returns a finite, non-negative float weight, or raises."""
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}") from None
+    if not math.isfinite(weight) or weight < 0:
+        raise ValueError(
+            f"{name} must be a finite number >= 0 (use 0 to switch the term off). "
+            f"Received: {name}={value!r}"
+        )
+    return weight
+
+
+def check_choice(value: Any, choices: Sequence[str], name: str) -> str:
+    """Returns ``value`` if it is one of ``choices``, or raises naming them."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}. Received: {name}={value!r}")
+    return value
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Returns ``value`` as an int >= ``minimum``, or raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def layer_weights(layers: Any, name: str) -> dict[str, float]:
+    """Normalizes a ``layers`` argument to an ordered ``{layer_name: weight}`` dict.
+
+    Accepts one name, a sequence of names (weight 1.0 each) or a mapping
+    ``{name: weight}``. Raises on empty input, non-string names or bad weights.
+    """
+    if isinstance(layers, str):
+        items = [(layers, 1.0)]
+    elif isinstance(layers, Mapping):
+        items = list(layers.items())
+    elif isinstance(layers, Sequence) or isinstance(layers, np.ndarray):
+        items = [(layer, 1.0) for layer in layers]
+    else:
+        raise ValueError(
+            f"{name} must be a layer name, a list of names or a dict {{name: weight}}, e.g. "
+            f"'relu2_2' or {{'relu2_2': 1.0}}. Received: {name}={layers!r}"
+        )
+    if not items:
+        raise ValueError(
+            f"{name} is empty; give at least one layer name such as 'relu2_2' "
+            f"(pass None to PerceptualLoss to switch a term off). Received: {name}={layers!r}"
+        )
+    result: dict[str, float] = {}
+    for layer, weight in items:
+        if not isinstance(layer, str):
+            raise ValueError(
+                f"{name} must hold layer names as strings such as 'relu2_2'. "
+                f"Received: {name}={layers!r}"
+            )
+        result[layer] = check_weight(weight, f"{name}[{layer!r}]")
+    return result
+
+
+def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
+    """Checks that ``x`` is a rank-4 channels-last batch and returns its static shape.
+
+    ``channels=None`` accepts any channel count. Dimensions unknown at trace time
+    are returned as ``None`` and not checked.
+    """
+    shape = tuple(x.shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{name} must be a rank-4 batch of images (batch, height, width, channels); "
+            f"add a batch axis with images[None] for a single image. "
+            f"Received: {name}.shape={shape}"
+        )
+    c = shape[-1]
+    if channels is not None and c is not None and c != channels:
+        hint = ""
+        if c == 1:
+            hint = " Convert grayscale with keras.ops.repeat(images, 3, axis=-1)."
+        elif c == 4:
+            hint = " Drop the alpha channel with images[..., :3]."
+        raise ValueError(
+            f"{name} has {c} channels; expected {channels} (RGB, channels-last).{hint} "
+            f"Received: {name}.shape={shape}"
+        )
+    return shape
+
+
+def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
+    """Rejects integer and boolean images, which would be silently misread."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(x).dtype
+    dtype_name = str(getattr(dtype, "name", dtype))
+    if dtype_name.startswith(("int", "uint", "bool")) or "int" in dtype_name:
+        raise ValueError(
+            f"{name} has dtype {dtype_name}; expected floating-point images in value_range="
+            f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for "
+            f"uint8 images and value_range=(0, 1). Received: {name}.dtype={dtype_name}"
+        )

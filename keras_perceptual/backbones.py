@@ -1,0 +1,308 @@
+"""The loss network: a frozen, truncated, multi-output VGG.
+
+Johnson et al. (2016), Section 3: the perceptual losses are defined through a
+loss network ``phi`` pretrained for image classification, VGG-16 (Simonyan &
+Zisserman 2015), held fixed during training. ``phi_j(x)`` is the activation of
+its ``j``-th layer, of shape ``C_j x H_j x W_j``.
+
+:class:`FeatureExtractor` builds exactly the ``keras.applications`` VGG16 (or
+VGG19) convolution stack, truncated after the deepest requested layer, with the
+backbone's own preprocessing in front of it, and returns a dict of the requested
+activations. Keras' VGG convolutions include the ReLU, so the paper's
+``relu2_2`` is Keras' ``block2_conv2`` (both names are accepted).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
+from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
+
+_BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_FILTERS = (64, 128, 256, 512, 512)
+_APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19"}
+BACKBONES = tuple(_BLOCKS)
+
+#: ``keras.applications.vgg16.preprocess_input`` ("caffe" mode): BGR order, ImageNet mean.
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+def backbone_layer_names(backbone: str = "vgg16") -> list[str]:
+    """The Keras names of the backbone's layers, in order (no input layer)."""
+    check_choice(backbone, BACKBONES, "backbone")
+    names = []
+    for block, convs in enumerate(_BLOCKS[backbone], start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
+        names.append(f"block{block}_pool")
+    return names
+
+
+def resolve_layer(name: str, backbone: str = "vgg16") -> str:
+    """Maps a paper name (``relu2_2``, ``pool3``) or Keras name to the Keras layer name."""
+    valid = backbone_layer_names(backbone)
+    if isinstance(name, str):
+        match = re.fullmatch(r"relu(\d)_(\d)", name)
+        if match:
+            name_ = f"block{match[1]}_conv{match[2]}"
+        else:
+            match = re.fullmatch(r"pool(\d)", name)
+            name_ = f"block{match[1]}_pool" if match else name
+        if name_ in valid:
+            return name_
+    aliases = [n.replace("block", "relu").replace("_conv", "_") for n in valid if "conv" in n]
+    raise ValueError(
+        f"Unknown {backbone} layer {name!r}; use a Keras name ({', '.join(valid)}) or a paper "
+        f"name ({', '.join(aliases)}, pool1..pool5). Received: layer={name!r}"
+    )
+
+
+def min_image_size(layer: str, backbone: str = "vgg16") -> int:
+    """Smallest height/width (pixels) whose activation at ``layer`` is at least 1x1."""
+    keras_name = resolve_layer(layer, backbone)
+    block = int(keras_name[5])
+    pools = block if keras_name.endswith("_pool") else block - 1
+    return 2**pools
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class VGGPreprocessing(keras.layers.Layer):
+    """Maps images in ``value_range`` to what the VGG backbone expects.
+
+    Rescales to [0, 255], then applies exactly
+    ``keras.applications.vgg16.preprocess_input`` (RGB to BGR, minus the ImageNet
+    channel means); VGG19 uses the same preprocessing.
+
+    Args:
+        value_range: ``(low, high)`` of the input images.
+
+    Example:
+        >>> layer = VGGPreprocessing(value_range=(0, 1))
+        >>> layer(np.ones((1, 4, 4, 3), "float32")).shape
+        (1, 4, 4, 3)
+    """
+
+    def __init__(self, value_range=(0.0, 1.0), **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.value_range = check_value_range(value_range)
+
+    def call(self, images):
+        low, high = self.value_range
+        scale = 255.0 / (high - low)
+        bgr = ops.flip(images, axis=-1)
+        mean = ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=self.compute_dtype)
+        return (bgr - low) * scale - mean
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range)}
+
+
+def _layer_list(layers: Any) -> list[str]:
+    if isinstance(layers, str):
+        names = [layers]
+    elif isinstance(layers, Mapping):
+        names = list(layers)
+    elif isinstance(layers, Sequence):
+        names = list(layers)
+    else:
+        raise ValueError(
+            "layers must be a layer name, a list of names or a dict {name: weight}, e.g. "
+            f"['relu2_2', 'relu3_3']. Received: layers={layers!r}"
+        )
+    if not names:
+        raise ValueError(
+            f"layers is empty; give at least one layer name such as 'relu2_2'. "
+            f"Received: layers={layers!r}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _pretrained_source(backbone: str, path: str):
+    """Builds the ``keras.applications`` model and loads ``path`` into it."""
+    factory = getattr(keras.applications, _APPLICATIONS[backbone])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return factory(include_top=False, weights=path, input_shape=(None, None, 3))
+    except Exception as error:
+        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        shapes = ", ".join(
+            f"block{b}_conv1 {('3x3x3' if b == 1 else f'3x3x{_FILTERS[b - 2]}')}x{f}"
+            for b, f in enumerate(_FILTERS, start=1)
+        )
+        raise ValueError(
+            f"weights file {path!r} does not fit keras.applications.{_APPLICATIONS[backbone]}"
+            f"(include_top=False): expected {sum(_BLOCKS[backbone])} convolution layers "
+            f"({shapes}, ...) as written by {_APPLICATIONS[backbone]}(include_top=False)"
+            f".save_weights() or Keras' *_notop.h5 ImageNet file; check the file and the "
+            f"backbone argument ({type(error).__name__}: {detail}). Received: weights={path!r}"
+        ) from None
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class FeatureExtractor(keras.Model):
+    """A frozen VGG that returns the activations of the requested layers.
+
+    The model is truncated after the deepest requested layer, so no work is done
+    beyond what is asked for, and its weights are frozen. Images go in as
+    channels-last RGB floats in ``value_range``; the backbone sees exactly
+    ``keras.applications.vgg16.preprocess_input`` of them rescaled to [0, 255].
+    Computation is float32 whatever the global dtype policy.
+
+    Args:
+        layers: a layer name, a sequence of names or a dict whose keys are names.
+            Keras names (``"block2_conv2"``, ``"block3_pool"``) and the paper's
+            names (``"relu2_2"``, ``"pool3"``) are both accepted.
+        backbone: ``"vgg16"`` (the paper's) or ``"vgg19"``.
+        weights: ``"imagenet"``, ``"hed_bsds500"`` (offline stand-in, VGG16 only),
+            a path to a ``keras.applications`` ``include_top=False`` weights file,
+            or ``None`` (random). See :mod:`keras_perceptual.weights`.
+        value_range: ``(low, high)`` of the input images.
+        name: model name.
+
+    Returns (when called):
+        A dict ``{name as given: activation (batch, H_j, W_j, C_j)}``.
+
+    Example:
+        >>> fx = FeatureExtractor(["relu2_2", "relu3_3"], weights=None)
+        >>> out = fx(np.zeros((1, 32, 32, 3), "float32"))
+        >>> out["relu2_2"].shape, out["relu3_3"].shape
+        ((1, 16, 16, 128), (1, 8, 8, 256))
+    """
+
+    def __init__(
+        self,
+        layers: Any,
+        backbone: str = "vgg16",
+        weights: str | os.PathLike | None = "imagenet",
+        value_range: Sequence[float] = (0.0, 1.0),
+        name: str | None = None,
+        **kwargs,
+    ):
+        # --- Arguments, checked before any work. ---
+        check_choice(backbone, BACKBONES, "backbone")
+        given = _layer_list(layers)
+        taps = {g: resolve_layer(g, backbone) for g in given}
+        value_range = check_value_range(value_range)
+        path = resolve_weights(weights, backbone)
+        order = backbone_layer_names(backbone)
+        depth = max(order.index(k) for k in taps.values()) + 1
+
+        # --- Layers: the keras.applications stack up to the deepest tap. ---
+        source = _pretrained_source(backbone, path) if path is not None else None
+        stack = []
+        for layer_name in order[:depth]:
+            if layer_name.endswith("_pool"):
+                layer = keras.layers.MaxPooling2D(
+                    (2, 2), strides=(2, 2), name=layer_name, dtype="float32"
+                )
+            else:
+                block = int(layer_name[5])
+                layer = keras.layers.Conv2D(
+                    _FILTERS[block - 1],
+                    (3, 3),
+                    activation="relu",
+                    padding="same",
+                    name=layer_name,
+                    dtype="float32",
+                )
+            stack.append(layer)
+
+        # --- Functional graph. ---
+        inputs = keras.Input(shape=(None, None, 3), name="images", dtype="float32")
+        x = VGGPreprocessing(value_range=value_range, name="preprocess")(inputs)
+        activations = {}
+        for layer in stack:
+            x = layer(x)
+            activations[layer.name] = x
+        outputs = {g: activations[k] for g, k in taps.items()}
+        super().__init__(
+            inputs=inputs, outputs=outputs, name=name or f"{backbone}_features", **kwargs
+        )
+        if source is not None:
+            for layer in stack:
+                if layer.weights:
+                    layer.set_weights(source.get_layer(layer.name).get_weights())
+            del source
+        self.trainable = False
+
+        # --- Config. ---
+        self.taps = taps
+        self.backbone = backbone
+        self.value_range = value_range
+        self.weights_source = weights if not isinstance(weights, os.PathLike) else os.fspath(weights)
+        self.min_image_size = max(min_image_size(k, backbone) for k in taps.values())
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Before Keras' own input-spec check, whose message gives no fix.
+        check_image_size(inputs, "images", self.min_image_size, self.taps.values())
+        return super().__call__(inputs, *args, **kwargs)
+
+    def submodel(self, layers: Any) -> keras.Model:
+        """A model over the same (shared) layers returning only ``layers``.
+
+        Used to run an input only as deep as it needs to go; no weights are copied.
+        """
+        names = _layer_list(layers)
+        outputs = {}
+        for given in names:
+            keras_name = resolve_layer(given, self.backbone)
+            try:
+                outputs[given] = self.get_layer(keras_name).output
+            except ValueError:
+                raise ValueError(
+                    f"Layer {given!r} lies past this extractor's deepest layer; build the "
+                    f"FeatureExtractor with it. Received: layers={layers!r}"
+                ) from None
+        model = keras.Model(self.input, outputs, name=f"{self.name}_sub")
+        model.trainable = False
+        return model
+
+    def get_config(self):
+        return {
+            "layers": list(self.taps),
+            "backbone": self.backbone,
+            "weights": self.weights_source,
+            "value_range": list(self.value_range),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def check_image_size(images: Any, name: str, minimum: int, layers=()) -> None:
+    """Raises if ``images`` (static shape) is smaller than ``minimum`` pixels."""
+    shape = static_image_shape(images, name)
+    for axis, size in (("height", shape[1]), ("width", shape[2])):
+        if size is not None and size < minimum:
+            deepest = ", ".join(layers) if layers else "the deepest layer"
+            raise ValueError(
+                f"{name} {axis} is {size} px; the backbone needs at least {minimum} px to "
+                f"reach {deepest}. Upscale the images or use shallower layers. "
+                f"Received: {name}.shape={shape}"
+            )
+
+
+__all__ = [
+    "BACKBONES",
+    "FeatureExtractor",
+    "VGGPreprocessing",
+    "WeightsUnavailableError",
+    "backbone_layer_names",
+    "check_image_size",
+    "min_image_size",
+    "resolve_layer",
+]

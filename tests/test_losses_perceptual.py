@@ -1,0 +1,383 @@
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, gradient, requires_tf, to_numpy
+from test_ops import numpy_gram
+
+from keras_perceptual import (
+    PRESETS,
+    FeatureExtractor,
+    FeatureReconstructionLoss,
+    PerceptualLoss,
+    StyleReconstructionLoss,
+    TotalVariationLoss,
+)
+
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+
+def features(layers, x, weights=None, value_range=(0, 1)):
+    fx = FeatureExtractor(layers, weights=weights, value_range=value_range)
+    return {k: to_numpy(v) for k, v in fx(x).items()}
+
+
+@pytest.fixture(scope="module")
+def style_image():
+    return np.random.default_rng(1).random((40, 48, 3), dtype=np.float32)
+
+
+@pytest.fixture
+def seeded():
+    keras.utils.set_random_seed(3)
+
+
+# --- Formulas against numpy. ---
+
+
+def test_feature_reconstruction_matches_numpy(images, other_images, seeded):
+    loss = FeatureReconstructionLoss({"relu2_2": 1.0, "relu3_3": 0.5}, weights=None, reduction=None)
+    keras.utils.set_random_seed(3)
+    f = features(["relu2_2", "relu3_3"], np.concatenate([images, other_images]))
+    expected = 0.0
+    for layer, w in (("relu2_2", 1.0), ("relu3_3", 0.5)):
+        a, b = f[layer][:2], f[layer][2:]
+        _, h, wd, c = a.shape
+        expected = expected + w * ((b - a) ** 2).sum((1, 2, 3)) / (c * h * wd)
+    np.testing.assert_allclose(to_numpy(loss(images, other_images)), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("distance", ["l1", "charbonnier"])
+def test_feature_distances(images, other_images, seeded, distance):
+    loss = FeatureReconstructionLoss("relu1_2", distance=distance, epsilon=0.5, weights=None,
+                                     reduction=None)
+    keras.utils.set_random_seed(3)
+    f = features("relu1_2", np.concatenate([images, other_images]))["relu1_2"]
+    d = f[2:] - f[:2]
+    ref = np.abs(d) if distance == "l1" else np.sqrt(d**2 + 0.25)
+    np.testing.assert_allclose(to_numpy(loss(images, other_images)), ref.mean((1, 2, 3)),
+                               rtol=1e-4)
+
+
+def test_style_loss_with_style_image_matches_numpy(images, style_image, seeded):
+    loss = StyleReconstructionLoss(STYLE_LAYERS, style_image=style_image, weights=None,
+                                   reduction=None)
+    keras.utils.set_random_seed(3)
+    f_pred = features(STYLE_LAYERS, images)
+    keras.utils.set_random_seed(3)
+    f_style = features(STYLE_LAYERS, style_image[None])
+    expected = sum(
+        ((numpy_gram(f_pred[k]) - numpy_gram(f_style[k])) ** 2).sum((1, 2)) for k in STYLE_LAYERS
+    )
+    np.testing.assert_allclose(to_numpy(loss(images, images)), expected, rtol=2e-3)
+
+
+@pytest.mark.parametrize("normalization,distance", [("hw", "mse"), ("none", "squared_frobenius")])
+def test_style_conventions(images, other_images, seeded, normalization, distance):
+    loss = StyleReconstructionLoss("relu1_2", gram_normalization=normalization, distance=distance,
+                                   weights=None, reduction=None)
+    keras.utils.set_random_seed(3)
+    f = features("relu1_2", np.concatenate([images, other_images]))["relu1_2"]
+    sq = (numpy_gram(f[:2], normalization) - numpy_gram(f[2:], normalization)) ** 2
+    ref = sq.mean((1, 2)) if distance == "mse" else sq.sum((1, 2))
+    np.testing.assert_allclose(to_numpy(loss(other_images, images)), ref, rtol=2e-3)
+
+
+def test_style_target_y_true_of_another_size(images, rng):
+    loss = StyleReconstructionLoss("relu2_2", weights=None, reduction=None)
+    target = rng.random((2, 48, 24, 3), dtype=np.float32)
+    value = to_numpy(loss(target, images))
+    assert value.shape == (2,) and np.all(value > 0)
+    assert to_numpy(loss(images, images)).max() < 1e-6 * value.max()
+
+
+def test_total_variation_loss_matches_tf_image_on_rescaled_input(rng):
+    tf = pytest.importorskip("tensorflow")
+    x = rng.random((2, 8, 8, 5), dtype=np.float32)  # any channel count
+    expected = tf.image.total_variation(tf.constant(x)).numpy()
+    ours = TotalVariationLoss(reduction=None)(x, x)
+    np.testing.assert_allclose(to_numpy(ours), expected, rtol=1e-5)
+    ranged = TotalVariationLoss(value_range=(-1, 1), reduction=None)(x * 2 - 1, x * 2 - 1)
+    np.testing.assert_allclose(to_numpy(ranged), expected, rtol=1e-5)
+
+
+def test_perceptual_loss_is_the_weighted_sum(images, other_images, style_image, seeded):
+    kw = dict(weights=None, reduction=None)
+    total = PerceptualLoss(style_image=style_image, content_weight=2.0, style_weight=3.0,
+                           tv_weight=0.1, pixel_weight=5.0, **kw)
+    keras.utils.set_random_seed(3)
+    content = FeatureReconstructionLoss("relu2_2", **kw)
+    keras.utils.set_random_seed(3)
+    style = StyleReconstructionLoss(STYLE_LAYERS, style_image=style_image, **kw)
+    tv = TotalVariationLoss(reduction=None)
+    pixel = ((images - other_images) ** 2).mean((1, 2, 3))
+    expected = (2 * to_numpy(content(other_images, images)) + 3 * to_numpy(style(other_images, images))
+                + 0.1 * to_numpy(tv(other_images, images)) + 5 * pixel)
+    np.testing.assert_allclose(to_numpy(total(other_images, images)), expected, rtol=2e-3)
+    terms = total.compute_terms(other_images, images)
+    assert {"content", "style", "tv", "pixel", "content/relu2_2", "style/relu4_3"} <= set(terms)
+
+
+def test_every_term_is_range_invariant(images, other_images, style_image, seeded):
+    loss01 = PerceptualLoss(style_image=style_image, pixel_weight=1.0, weights=None, reduction=None)
+    keras.utils.set_random_seed(3)
+    loss11 = PerceptualLoss(style_image=style_image * 2 - 1, pixel_weight=1.0, weights=None,
+                            value_range=(-1, 1), reduction=None)
+    a = to_numpy(loss01(images, other_images))
+    b = to_numpy(loss11(images * 2 - 1, other_images * 2 - 1))
+    np.testing.assert_allclose(a, b, rtol=1e-3)
+
+
+def test_default_is_the_papers_setting():
+    loss = PerceptualLoss(weights=None)
+    assert loss.content_layers == {"relu2_2": 1.0}
+    assert list(loss.style_layers) == list(STYLE_LAYERS)
+    assert loss.tv_weight > 0 and loss.style_weight > 0 and loss.content_weight == 1.0
+    assert loss.gram_normalization == "chw" and loss.style_distance == "squared_frobenius"
+
+
+# --- Keras semantics. ---
+
+
+def test_reductions_and_sample_weight(images, other_images, seeded):
+    per_image = to_numpy(FeatureReconstructionLoss("relu1_2", weights=None, reduction=None)(
+        images, other_images))
+    for reduction, expected in (("sum", per_image.sum()), ("sum_over_batch_size", per_image.mean())):
+        keras.utils.set_random_seed(3)
+        loss = FeatureReconstructionLoss("relu1_2", weights=None, reduction=reduction)
+        np.testing.assert_allclose(to_numpy(loss(images, other_images)), expected, rtol=1e-5)
+    keras.utils.set_random_seed(3)
+    loss = FeatureReconstructionLoss("relu1_2", weights=None)
+    sw = np.array([0.25, 2.0], "float32")
+    np.testing.assert_allclose(to_numpy(loss(images, other_images, sample_weight=sw)),
+                               (per_image * sw).mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [FeatureReconstructionLoss, StyleReconstructionLoss,
+                                 PerceptualLoss, TotalVariationLoss])
+def test_config_round_trip(cls, images, other_images):
+    kwargs = {} if cls is TotalVariationLoss else {"weights": None}
+    keras.utils.set_random_seed(5)
+    loss = cls(reduction="sum", value_range=(-1, 1), **kwargs)
+    config = loss.get_config()
+    keras.utils.set_random_seed(5)
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    serialized = keras.saving.serialize_keras_object(loss)
+    assert serialized["registered_name"].startswith("keras_perceptual>")
+    keras.utils.set_random_seed(5)
+    revived = keras.saving.deserialize_keras_object(serialized)
+    a, b = images * 2 - 1, other_images * 2 - 1
+    np.testing.assert_allclose(to_numpy(loss(a, b)), to_numpy(revived(a, b)), rtol=1e-6)
+
+
+def test_style_image_config_stores_path_or_pixels(tmp_path, style_image):
+    from PIL import Image
+
+    path = tmp_path / "style.png"
+    Image.fromarray((style_image * 255).astype("uint8")).save(path)
+    from_path = PerceptualLoss(style_image=str(path), weights=None)
+    assert from_path.get_config()["style_image"] == str(path)
+    keras.utils.set_random_seed(11)
+    from_pixels = PerceptualLoss(style_image=style_image, weights=None)
+    stored = np.asarray(from_pixels.get_config()["style_image"], "float32")
+    np.testing.assert_allclose(stored, style_image)
+    keras.utils.set_random_seed(11)
+    revived = PerceptualLoss.from_config(from_pixels.get_config())
+    for layer in STYLE_LAYERS:
+        np.testing.assert_allclose(to_numpy(revived.style_grams[layer]),
+                                   to_numpy(from_pixels.style_grams[layer]), rtol=1e-6)
+
+
+def test_compile_fit_save_reload_same_loss(tmp_path, images, other_images, style_image,
+                                           standin_weights):
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid")(inputs)
+    model = keras.Model(inputs, outputs)
+    loss = PerceptualLoss(style_image=style_image, weights=standin_weights)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    history = model.fit(images, other_images, batch_size=2, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(reloaded.loss, PerceptualLoss)
+    np.testing.assert_allclose(
+        reloaded.evaluate(images, other_images, verbose=0),
+        model.evaluate(images, other_images, verbose=0),
+        rtol=1e-5,
+    )
+
+
+# --- Speed properties. ---
+
+
+def test_one_shared_truncated_backbone(style_image):
+    loss = PerceptualLoss(content_layers="relu2_2", style_layers=STYLE_LAYERS,
+                          style_image=style_image, weights=None)
+    names = [layer.name for layer in loss.extractor.layers]
+    assert names[-1] == "block4_conv3"
+    # y_true only as deep as the content layer, on the same layer objects.
+    true_names = [layer.name for layer in loss._true_model.layers]
+    assert true_names[-1] == "block2_conv2"
+    assert loss._true_model.get_layer("block1_conv1") is loss.extractor.get_layer("block1_conv1")
+    sr = PerceptualLoss.from_preset("johnson2016_sr", weights=None)
+    assert [layer.name for layer in sr.extractor.layers][-1] == "block2_conv2"
+
+
+def test_style_grams_computed_once(images, style_image):
+    loss = PerceptualLoss(style_image=style_image, weights=None)
+    grams = {k: to_numpy(v) for k, v in loss.style_grams.items()}
+    assert grams["relu1_2"].shape == (1, 64, 64) and grams["relu4_3"].shape == (1, 512, 512)
+    calls = {"n": 0}
+    original = loss.extractor.submodel
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    loss.extractor.submodel = counting
+    for _ in range(4):
+        loss(images, images)
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="sigmoid")(inputs))
+    model.compile("adam", loss=loss)
+    model.fit(images, images, epochs=2, verbose=0)
+    assert loss.style_gram_computations == 1 and calls["n"] == 0
+
+
+def test_gradients_reach_y_pred_only(images, other_images, style_image):
+    loss = PerceptualLoss(style_image=style_image, weights=None, pixel_weight=1.0)
+    g_pred = gradient(lambda p: loss(other_images, p), images)
+    assert np.all(np.isfinite(g_pred)) and np.abs(g_pred).max() > 0
+    g_true = gradient(lambda t: loss(t, images), other_images)
+    # Only the pixel term sees y_true; the feature terms pass no gradient to it.
+    no_pixel = PerceptualLoss(style_image=style_image, weights=None)
+    g_true_features = gradient(lambda t: no_pixel(t, images), other_images)
+    assert g_true_features is None or np.abs(g_true_features).max() == 0
+    assert g_true is not None and np.abs(g_true).max() > 0
+
+
+def test_float32_under_mixed_precision(images, other_images, style_image):
+    keras.utils.set_random_seed(7)
+    reference = to_numpy(PerceptualLoss(style_image=style_image, weights=None)(images, other_images))
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.config.set_dtype_policy(policy)
+        keras.utils.set_random_seed(7)
+        loss = PerceptualLoss(style_image=style_image, weights=None)
+        value = loss(images, other_images.astype("float16"))
+        assert keras.backend.standardize_dtype(value.dtype) == "float32"
+        np.testing.assert_allclose(to_numpy(value), reference, rtol=2e-3)
+        keras.config.set_dtype_policy("float32")
+
+
+@requires_tf
+def test_jit_compile_fit(images, other_images, style_image):
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    model.compile("adam", loss=PerceptualLoss(style_image=style_image, weights=None),
+                  jit_compile=True)
+    history = model.fit(images, other_images, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX-specific jit check")
+def test_inside_jax_jit(images, other_images, style_image):
+    import jax
+
+    loss = PerceptualLoss(style_image=style_image, weights=None)
+    jitted = jax.jit(lambda t, p: loss(t, p))
+    np.testing.assert_allclose(float(jitted(images, other_images)),
+                               float(loss(images, other_images)), rtol=1e-4)
+
+
+# --- Presets. ---
+
+
+def test_presets():
+    assert set(PRESETS) >= {"johnson2016", "johnson2016_code", "pytorch_examples"}
+    code = PerceptualLoss.from_preset("johnson2016_code", weights=None)
+    assert code.content_layers == {"relu3_3": 1.0} and code.style_distance == "mse"
+    assert code.style_weight == 5.0 and code.tv_power == 2.0
+    torch_like = PerceptualLoss.from_preset("pytorch_examples", weights=None, tv_weight=1e-3)
+    assert torch_like.tv_weight == 1e-3 and torch_like.style_distance == "mse"
+    with pytest.raises(ValueError, match="Unknown preset 'paper'.*johnson2016"):
+        PerceptualLoss.from_preset("paper")
+
+
+# --- Bad input: every message says what, what was expected and how to fix it. ---
+
+
+@pytest.fixture(scope="module")
+def content_loss():
+    return FeatureReconstructionLoss("relu2_2", weights=None)
+
+
+def test_bad_image_shapes(content_loss, images):
+    with pytest.raises(ValueError, match="rank-4.*images\\[None\\]"):
+        content_loss(images[0], images[0])
+    with pytest.raises(ValueError, match="1 channels; expected 3.*grayscale"):
+        content_loss(images[..., :1], images[..., :1])
+    with pytest.raises(ValueError, match="4 channels; expected 3.*alpha"):
+        rgba = np.concatenate([images, images[..., :1]], -1)
+        content_loss(rgba, rgba)
+    with pytest.raises(ValueError, match="same shape.*resize or crop"):
+        content_loss(images[:, :16], images)
+    with pytest.raises(ValueError, match="at least 8 px.*relu4_3"):
+        PerceptualLoss(weights=None)(images[:, :4, :4], images[:, :4, :4])
+
+
+def test_integer_images_are_refused(content_loss, images):
+    as_uint8 = (images * 255).astype("uint8")
+    with pytest.raises(ValueError, match="dtype uint8; expected floating-point.*/ 255"):
+        content_loss(images, as_uint8)
+    with pytest.raises(ValueError, match="y_true has dtype int32"):
+        content_loss(as_uint8.astype("int32"), images)
+
+
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"content_layers": []}, "content_layers is empty"),
+        ({"style_layers": ["relu9_9"]}, "Unknown vgg16 layer 'relu9_9'"),
+        ({"style_weight": -1.0}, "style_weight must be a finite number >= 0"),
+        ({"content_layers": {"relu2_2": -0.5}}, r"content_layers\['relu2_2'\]"),
+        ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),
+        ({"value_range": (1.0, 1.0)}, "low < high"),
+        ({"backbone": "vgg11"}, "backbone must be one of"),
+        ({"content_distance": "l3"}, "distance must be one of 'l2', 'l1', 'charbonnier'"),
+        ({"gram_normalization": "c"}, "gram_normalization must be one of"),
+        ({"style_distance": "fro"}, "style_distance must be one of"),
+        ({"weights": "/no/such/file.h5"}, "/no/such/file.h5"),
+        ({"weights": 3}, "weights must be"),
+        ({"reduction": "avg"}, "reduction"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        PerceptualLoss(**{"weights": None, **kwargs})
+
+
+def test_bad_style_images(tmp_path, style_image):
+    with pytest.raises(ValueError, match="dtype uint8"):
+        PerceptualLoss(style_image=(style_image * 255).astype("uint8"), weights=None)
+    with pytest.raises(ValueError, match=r"outside value_range=\(0.0, 1.0\).*/ 255"):
+        PerceptualLoss(style_image=style_image * 255, weights=None)
+    with pytest.raises(ValueError, match="one RGB image"):
+        PerceptualLoss(style_image=np.stack([style_image] * 2), weights=None)
+    with pytest.raises(ValueError, match="does not exist"):
+        PerceptualLoss(style_image=str(tmp_path / "missing.jpg"), weights=None)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="Could not read"):
+        PerceptualLoss(style_image=str(bad), weights=None)
+    with pytest.raises(ValueError, match="at least 8 px"):
+        PerceptualLoss(style_image=style_image[:4, :4], weights=None)
+
+
+def test_total_variation_bad_input(images):
+    with pytest.raises(ValueError, match="rank-4"):
+        TotalVariationLoss()(images[0], images[0])
+    with pytest.raises(ValueError, match="power must be"):
+        TotalVariationLoss(power=0)
+    with pytest.raises(TypeError):
+        TotalVariationLoss(weights=None)  # no backbone, no weights argument
