@@ -1,0 +1,30 @@
+"""The README's Python examples run as written."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import BACKEND, HAS_HED, REPO
+
+BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="README examples target the default backend")
+@pytest.mark.skipif(not HAS_HED, reason='examples use weights="hed_bsds500" (offline extra)')
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_python_block_runs(index, tmp_path):
+    script = tmp_path / f"block{index}.py"
+    script.write_text(BLOCKS[index])
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_quickstart_example_runs(tmp_path):
+    if not HAS_HED:
+        pytest.skip('quickstart falls back to weights="hed_bsds500" (offline extra)')
+    result = subprocess.run([sys.executable, str(REPO / "examples" / "quickstart.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loss after 2 steps" in result.stdout
