@@ -1,0 +1,406 @@
+"""Image-quality metrics: PSNR and SSIM, per image, as Keras metrics (``keras.ops`` only).
+
+Both compare images on a common scale: they are first rescaled from
+``value_range`` to [0, 1], so ``max_val`` is always 1 and a number means the same
+for every ``value_range``.
+
+* PSNR (peak signal-to-noise ratio), per image:
+  ``PSNR = 10 log10(1 / MSE)`` with ``MSE`` the mean of the squared difference over
+  height, width and channels of *that image*. This is what ``tf.image.psnr``
+  computes. ``keras.ops.psnr`` is not used because it reduces over the whole
+  batch (one MSE for all images), which makes the metric depend on how images are
+  batched. Identical images (``MSE = 0``) give ``max_db`` (default 100 dB) instead
+  of ``inf``, so one perfect image cannot turn the running mean into ``inf``;
+  ``max_db=None`` keeps ``inf``.
+* SSIM (structural similarity; Wang, Bovik, Sheikh & Simoncelli, IEEE TIP 2004),
+  per image: ``keras.ops.image.ssim`` with its defaults (11 x 11 Gaussian window,
+  sigma 1.5, ``k1=0.01``, ``k2=0.03``, valid windows only), the mean over the SSIM
+  map and the channels; the same definition as ``tf.image.ssim``.
+
+The usual super-resolution evaluation protocol (Dong et al., SRCNN, 2014, followed
+by most SR papers) measures only the luma channel and ignores a border of
+``scale`` pixels: pass ``y_channel=True, crop_border=scale``. ``y_channel`` uses the
+ITU-R BT.601 studio-swing luma of MATLAB's ``rgb2ycbcr``:
+``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` for RGB in [0, 1].
+
+The Keras metrics (:class:`PSNR`, :class:`SSIM`) report the mean over all images
+seen since the last reset (weighted by ``sample_weight`` when given) and are
+registered, so ``model.compile(metrics=[PSNR(), SSIM()])`` survives
+``model.save()`` / ``keras.models.load_model()``.
+
+Reference: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style
+Transfer and Super-Resolution", ECCV 2016, Section 4.2 (super-resolution results
+are reported in PSNR and SSIM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+from keras_perceptual._checks import (
+    check_float_dtype,
+    check_positive_int,
+    check_value_range,
+)
+from keras_perceptual.ops import to_unit_range
+
+#: Default cap of :func:`psnr` for identical images (an MSE of 1e-10 on [0, 1]).
+DEFAULT_MAX_DB = 100.0
+
+# MATLAB rgb2ycbcr (ITU-R BT.601, studio swing) for RGB in [0, 1].
+_Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
+_Y_OFFSET = 16.0 / 255.0
+
+
+# --------------------------------------------------------------------------
+# Checks and preparation shared by both metrics.
+# --------------------------------------------------------------------------
+
+
+def _check_max_db(max_db) -> float | None:
+    if max_db is None:
+        return None
+    try:
+        value = float(max_db)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            "max_db must be a finite number of decibels > 0 (the PSNR reported for identical "
+            f"images, e.g. 100.0) or None to report inf. Received: max_db={max_db!r}"
+        )
+    return value
+
+
+def _check_crop_border(crop_border) -> int:
+    return check_positive_int(crop_border, "crop_border", minimum=0)
+
+
+def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, name: str):
+    """Validates the pair and returns float32 rank-4 images in [0, 1] and whether to squeeze."""
+    check_float_dtype(y_true, "y_true", value_range)
+    check_float_dtype(y_pred, "y_pred", value_range)
+    y_true = ops.convert_to_tensor(y_true)
+    y_pred = ops.convert_to_tensor(y_pred)
+    true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
+    if len(true_shape) not in (3, 4) or len(pred_shape) != len(true_shape):
+        raise ValueError(
+            f"{name} expects two images (height, width, channels) or two batches (batch, "
+            "height, width, channels) of the same rank, channels-last. "
+            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+        )
+    if any(
+        a is not None and b is not None and a != b
+        for a, b in zip(true_shape, pred_shape, strict=True)
+    ):
+        raise ValueError(
+            f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
+            "other (a x4 super-resolution output is 4 times the low-resolution input). "
+            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+        )
+    squeeze = len(true_shape) == 3
+    if squeeze:
+        y_true = ops.expand_dims(y_true, 0)
+        y_pred = ops.expand_dims(y_pred, 0)
+    y_true = to_unit_range(ops.cast(y_true, "float32"), value_range)
+    y_pred = to_unit_range(ops.cast(y_pred, "float32"), value_range)
+    if crop_border:
+        height, width = y_true.shape[1], y_true.shape[2]
+        if (height is not None and height <= 2 * crop_border) or (
+            width is not None and width <= 2 * crop_border
+        ):
+            raise ValueError(
+                f"crop_border={crop_border} removes the whole {height}x{width} image; use a "
+                f"border smaller than half the image side. Received: crop_border={crop_border}"
+            )
+        y_true = y_true[:, crop_border:-crop_border, crop_border:-crop_border, :]
+        y_pred = y_pred[:, crop_border:-crop_border, crop_border:-crop_border, :]
+    if y_channel:
+        channels = y_true.shape[-1]
+        if channels is not None and channels != 3:
+            raise ValueError(
+                f"y_channel=True needs RGB images (3 channels) to compute the luma; pass "
+                f"y_channel=False for other images. Received: y_true.shape={true_shape}"
+            )
+        y_true = rgb_to_y(y_true)
+        y_pred = rgb_to_y(y_pred)
+    return y_true, y_pred, squeeze
+
+
+def rgb_to_y(images):
+    """BT.601 studio-swing luma (MATLAB ``rgb2ycbcr``) of RGB images in [0, 1].
+
+    Args:
+        images: channels-last RGB tensor with values in [0, 1].
+
+    Returns:
+        A tensor with one channel, values in [16/255, 235/255].
+
+    Example:
+        >>> float(rgb_to_y(np.ones((1, 1, 3), "float32"))[0, 0, 0]) * 255  # ~235
+        235.0
+    """
+    weights = ops.convert_to_tensor(_Y_WEIGHTS, dtype=images.dtype)
+    return ops.sum(images * weights, axis=-1, keepdims=True) + _Y_OFFSET
+
+
+# --------------------------------------------------------------------------
+# Pure functions: one value per image.
+# --------------------------------------------------------------------------
+
+
+def psnr(
+    y_true,
+    y_pred,
+    value_range: Sequence[float] = (0.0, 1.0),
+    max_db: float | None = DEFAULT_MAX_DB,
+    y_channel: bool = False,
+    crop_border: int = 0,
+):
+    """Peak signal-to-noise ratio in dB, one value per image.
+
+    ``PSNR = 10 log10(1 / MSE)``, the MSE taken per image over height, width and
+    channels of the images rescaled from ``value_range`` to [0, 1] (so
+    ``max_val = 1``). Equal to ``tf.image.psnr(..., max_val=1.0)`` on the rescaled
+    images, except that identical images give ``max_db`` instead of ``inf``.
+
+    Args:
+        y_true: reference image ``(H, W, C)`` or batch ``(B, H, W, C)``, float, in
+            ``value_range``.
+        y_pred: image(s) of the same shape.
+        value_range: ``(low, high)`` of both images.
+        max_db: the value for an MSE of 0 (the MSE is floored at
+            ``10 ** (-max_db / 10)``); ``None`` returns ``inf`` there.
+        y_channel: compare only the BT.601 luma (the usual SR protocol).
+        crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
+
+    Returns:
+        ``(B,)`` float32 tensor, or a scalar for unbatched images.
+
+    Example:
+        >>> a = np.zeros((1, 8, 8, 3), "float32"); b = a + 0.1
+        >>> float(psnr(a, b)[0])  # 10 log10(1 / 0.01)
+        20.0
+    """
+    value_range = check_value_range(value_range)
+    max_db = _check_max_db(max_db)
+    crop_border = _check_crop_border(crop_border)
+    y_true, y_pred, squeeze = _prepare(y_true, y_pred, value_range, y_channel, crop_border, "psnr")
+    mse = ops.mean(ops.square(y_pred - y_true), axis=(1, 2, 3))
+    if max_db is not None:
+        mse = ops.maximum(mse, 10.0 ** (-max_db / 10.0))
+    values = -10.0 * ops.log10(mse)
+    return values[0] if squeeze else values
+
+
+def ssim(
+    y_true,
+    y_pred,
+    value_range: Sequence[float] = (0.0, 1.0),
+    filter_size: int = 11,
+    filter_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    y_channel: bool = False,
+    crop_border: int = 0,
+):
+    """Structural similarity (Wang et al. 2004), one value per image.
+
+    ``keras.ops.image.ssim`` on the images rescaled from ``value_range`` to [0, 1]
+    (``max_val=1``): a Gaussian window of ``filter_size`` x ``filter_size`` pixels and
+    standard deviation ``filter_sigma``, windows fully inside the image only,
+    averaged over the SSIM map and the channels; the definition of
+    ``tf.image.ssim``. Images must be at least ``filter_size`` pixels on each side
+    (after ``crop_border``).
+
+    Args:
+        y_true: reference image ``(H, W, C)`` or batch ``(B, H, W, C)``, float, in
+            ``value_range``.
+        y_pred: image(s) of the same shape.
+        value_range: ``(low, high)`` of both images.
+        filter_size: side of the Gaussian window (odd).
+        filter_sigma: standard deviation of the window, in pixels.
+        k1, k2: the stabilizing constants of Wang et al.
+        y_channel: compare only the BT.601 luma (the usual SR protocol).
+        crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
+
+    Returns:
+        ``(B,)`` float32 tensor with values in [-1, 1] (1 for identical images), or a
+        scalar for unbatched images.
+
+    Example:
+        >>> a = np.random.rand(2, 32, 32, 3).astype("float32")
+        >>> np.round(np.asarray(ssim(a, a)), 4)
+        array([1., 1.], dtype=float32)
+    """
+    value_range = check_value_range(value_range)
+    filter_size = check_positive_int(filter_size, "filter_size")
+    if filter_size % 2 == 0:
+        raise ValueError(
+            f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
+            f"Received: filter_size={filter_size}"
+        )
+    crop_border = _check_crop_border(crop_border)
+    y_true, y_pred, squeeze = _prepare(y_true, y_pred, value_range, y_channel, crop_border, "ssim")
+    height, width = y_true.shape[1], y_true.shape[2]
+    if (height is not None and height < filter_size) or (width is not None and width < filter_size):
+        raise ValueError(
+            f"ssim needs images of at least filter_size={filter_size} pixels on each side "
+            f"(after crop_border); pass a smaller odd filter_size or larger images. "
+            f"Received: image size={height}x{width}"
+        )
+    values = ops.image.ssim(
+        y_true,
+        y_pred,
+        max_val=1.0,
+        filter_size=filter_size,
+        filter_sigma=float(filter_sigma),
+        k1=float(k1),
+        k2=float(k2),
+        data_format="channels_last",
+    )
+    return values[0] if squeeze else values
+
+
+# --------------------------------------------------------------------------
+# Keras metrics: the mean over all images seen.
+# --------------------------------------------------------------------------
+
+
+class _ImageMetric(keras.metrics.MeanMetricWrapper):
+    """A per-image function averaged over every image seen; refuses integer images."""
+
+    def __init__(self, fn, name, dtype, value_range, **kwargs):
+        value_range = check_value_range(value_range)
+        super().__init__(fn=fn, name=name, dtype=dtype, value_range=value_range, **kwargs)
+        self.value_range = value_range
+        # Higher is better: ModelCheckpoint(monitor="val_psnr", mode="auto") maximizes it.
+        self._direction = "up"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # Checked before any cast: uint8 images read as floats would give wrong numbers.
+        check_float_dtype(y_true, "y_true", self.value_range)
+        check_float_dtype(y_pred, "y_pred", self.value_range)
+        return super().update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        # Only the constructor's arguments (the wrapped function is fixed by the class).
+        config = {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+        config["value_range"] = list(self.value_range)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class PSNR(_ImageMetric):
+    """Mean per-image peak signal-to-noise ratio (dB) of images in ``value_range``.
+
+    Per image ``10 log10(1 / MSE)`` on the images rescaled to [0, 1] (see
+    :func:`psnr`), averaged over every image seen since the last reset. Identical
+    images count as ``max_db`` (100 dB by default) rather than ``inf``.
+
+    Args:
+        value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
+        max_db: PSNR reported for identical images; ``None`` reports ``inf``.
+        y_channel: measure the BT.601 luma only (the usual SR protocol).
+        crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
+        name: metric name (``"psnr"``, logged as ``psnr`` / ``val_psnr``).
+        dtype: dtype of the metric's state and result (float32 by default).
+
+    Example:
+        >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
+        >>> m = PSNR(); m.update_state(np.zeros((2, 8, 8, 3)), np.full((2, 8, 8, 3), 0.1))
+        >>> float(m.result())
+        20.0
+
+    References:
+        Johnson et al. 2016, Section 4.2 (SR results in PSNR / SSIM).
+    """
+
+    def __init__(
+        self,
+        value_range: Sequence[float] = (0.0, 1.0),
+        max_db: float | None = DEFAULT_MAX_DB,
+        y_channel: bool = False,
+        crop_border: int = 0,
+        name: str = "psnr",
+        dtype=None,
+    ):
+        super().__init__(
+            psnr,
+            name=name,
+            dtype=dtype,
+            value_range=value_range,
+            max_db=_check_max_db(max_db),
+            y_channel=bool(y_channel),
+            crop_border=_check_crop_border(crop_border),
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class SSIM(_ImageMetric):
+    """Mean per-image structural similarity of images in ``value_range``.
+
+    Per image ``keras.ops.image.ssim`` on the images rescaled to [0, 1] (see
+    :func:`ssim`; the definition of ``tf.image.ssim``), averaged over every image
+    seen since the last reset. Images must be at least ``filter_size`` pixels on
+    each side.
+
+    Args:
+        value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
+        filter_size: side of the Gaussian window (odd, default 11).
+        filter_sigma: standard deviation of the window (default 1.5).
+        k1, k2: the stabilizing constants of Wang et al. (0.01, 0.03).
+        y_channel: measure the BT.601 luma only (the usual SR protocol).
+        crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
+        name: metric name (``"ssim"``).
+        dtype: dtype of the metric's state and result (float32 by default).
+
+    Example:
+        >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
+
+    References:
+        Wang, Bovik, Sheikh & Simoncelli, "Image quality assessment: from error
+        visibility to structural similarity", IEEE TIP 2004. Johnson et al. 2016,
+        Section 4.2.
+    """
+
+    def __init__(
+        self,
+        value_range: Sequence[float] = (0.0, 1.0),
+        filter_size: int = 11,
+        filter_sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        y_channel: bool = False,
+        crop_border: int = 0,
+        name: str = "ssim",
+        dtype=None,
+    ):
+        filter_size = check_positive_int(filter_size, "filter_size")
+        if filter_size % 2 == 0:
+            raise ValueError(
+                f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
+                f"Received: filter_size={filter_size}"
+            )
+        super().__init__(
+            ssim,
+            name=name,
+            dtype=dtype,
+            value_range=value_range,
+            filter_size=filter_size,
+            filter_sigma=float(filter_sigma),
+            k1=float(k1),
+            k2=float(k2),
+            y_channel=bool(y_channel),
+            crop_border=_check_crop_border(crop_border),
+        )
+
+
+__all__ = ["DEFAULT_MAX_DB", "PSNR", "SSIM", "psnr", "rgb_to_y", "ssim"]
