@@ -1,0 +1,464 @@
+"""Adversarial losses: GAN (non-saturating, least squares, hinge), Wasserstein, WGAN-GP.
+
+Conventions (one for every class here, so each works as a Keras loss and
+``reduction=None`` gives one value per sample):
+
+* ``y_pred`` is always the discriminator's (critic's) raw output -- logits, not
+  probabilities -- on **generated** images, of shape ``(batch,)``,
+  ``(batch, 1)`` or per patch ``(batch, h, w, 1)`` (PatchGAN);
+* for the discriminator/critic losses ``y_true`` is its output on the **real**
+  images, of the same shape: ``DiscriminatorLoss()(real_logits, fake_logits)``;
+* for the generator losses ``y_true`` is unused: pass ``None`` (or the real
+  logits, which relativistic variants would need).
+
+Each sample's value is the mean over its non-batch axes (over the patches of a
+PatchGAN). With the default ``reduction="sum_over_batch_size"`` the losses are
+the usual expectations over the batch:
+
+==========  =====================================================  ==========================
+kind        discriminator, per sample                              generator, per sample
+==========  =====================================================  ==========================
+vanilla     ``softplus(-d_real) + softplus(d_fake)``               ``softplus(-d_fake)``
+lsgan       ``(d_real - 1)^2 + d_fake^2``                          ``(d_fake - 1)^2``
+hinge       ``relu(1 - d_real) + relu(1 + d_fake)``                ``-d_fake``
+wasserstein ``d_fake - d_real`` (:class:`WassersteinLoss`)         ``-d_fake``
+==========  =====================================================  ==========================
+
+* vanilla: Goodfellow et al. 2014, Eq. (1), with the non-saturating generator
+  loss ``-log sigmoid(d_fake)`` of their Section 3, from logits
+  (``softplus(-x) = -log sigmoid(x)``); SRGAN (Ledig et al. 2017) uses it.
+* lsgan: Mao et al. 2017, Eq. (9) with targets 1/0, without its 1/2 factors
+  (as pix2pix/BasicSR, so the scale matches the other kinds).
+* hinge: Lim & Ye 2017; Miyato et al. 2018 (SN-GAN).
+* Wasserstein: Arjovsky et al. 2017; :func:`gradient_penalty` is the WGAN-GP
+  term of Gulrajani et al. 2017, Eq. (3).
+
+For the discriminator trained as a plain classifier use
+``keras.losses.BinaryCrossentropy(from_logits=True)`` with labels 1/0.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+from keras import ops
+
+from keras_perceptual._checks import check_choice, check_weight
+from keras_perceptual.ops import safe_sqrt
+
+GAN_KINDS = ("vanilla", "lsgan", "hinge")
+WASSERSTEIN_ROLES = ("critic", "generator")
+PENALTY_REDUCTIONS = ("mean", "sum", None)
+
+
+# --------------------------------------------------------------------------
+# Pure functions: one value per sample.
+# --------------------------------------------------------------------------
+
+
+def _check_logits(x, name: str) -> tuple:
+    shape = tuple(x.shape)
+    if len(shape) < 1:
+        raise ValueError(
+            f"{name} must have a batch axis, e.g. shape (batch,), (batch, 1) or "
+            f"(batch, h, w, 1); wrap a single score as [score]. Received: {name}.shape={shape}"
+        )
+    return shape
+
+
+def _check_same_shape(real, fake) -> None:
+    real_shape = _check_logits(real, "y_true (real logits)")
+    fake_shape = _check_logits(fake, "y_pred (fake logits)")
+    same_rank = len(real_shape) == len(fake_shape)
+    if not same_rank or any(
+        a is not None and b is not None and a != b
+        for a, b in zip(real_shape, fake_shape, strict=False)
+    ):
+        raise ValueError(
+            "The discriminator outputs on real images (y_true) and on generated images "
+            "(y_pred) must have the same shape, one real and one generated image per sample; "
+            "pass equal batches of both. "
+            f"Received: y_true.shape={real_shape}, y_pred.shape={fake_shape}"
+        )
+
+
+def _per_sample(values):
+    """Mean over every non-batch axis: ``(batch, ...) -> (batch,)``."""
+    if len(values.shape) == 1:
+        return values
+    return ops.mean(values, axis=tuple(range(1, len(values.shape))))
+
+
+def generator_adversarial_loss(fake_logits, kind: str = "vanilla"):
+    """Per-sample generator loss from the discriminator's logits on generated images.
+
+    ``vanilla``: ``softplus(-d)`` (non-saturating, ``-log sigmoid(d)``);
+    ``lsgan``: ``(d - 1)^2``; ``hinge``: ``-d``; each averaged over non-batch axes.
+
+    Args:
+        fake_logits: ``(batch, ...)`` discriminator logits on generated images.
+        kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
+
+    Returns:
+        ``(batch,)`` tensor.
+
+    Example:
+        >>> generator_adversarial_loss(np.zeros((2, 1), "float32"))  # log 2
+        array([0.6931472, 0.6931472], dtype=float32)
+    """
+    check_choice(kind, GAN_KINDS, "kind")
+    if kind == "vanilla":
+        values = ops.softplus(-fake_logits)
+    elif kind == "lsgan":
+        values = ops.square(fake_logits - 1.0)
+    else:
+        values = -fake_logits
+    return _per_sample(values)
+
+
+def discriminator_adversarial_loss(real_logits, fake_logits, kind: str = "vanilla"):
+    """Per-sample discriminator loss from its logits on real and on generated images.
+
+    ``vanilla``: ``softplus(-d_real) + softplus(d_fake)`` (binary cross-entropy
+    with labels 1 and 0, from logits); ``lsgan``: ``(d_real - 1)^2 + d_fake^2``;
+    ``hinge``: ``relu(1 - d_real) + relu(1 + d_fake)``; each term averaged over
+    the non-batch axes.
+
+    Args:
+        real_logits: ``(batch, ...)`` logits on real images.
+        fake_logits: logits on generated images, same shape.
+        kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
+
+    Returns:
+        ``(batch,)`` tensor.
+
+    Example:
+        >>> discriminator_adversarial_loss(np.zeros(2, "float32"), np.zeros(2, "float32"))
+        array([1.3862944, 1.3862944], dtype=float32)
+    """
+    check_choice(kind, GAN_KINDS, "kind")
+    if kind == "vanilla":
+        real, fake = ops.softplus(-real_logits), ops.softplus(fake_logits)
+    elif kind == "lsgan":
+        real, fake = ops.square(real_logits - 1.0), ops.square(fake_logits)
+    else:
+        real, fake = ops.relu(1.0 - real_logits), ops.relu(1.0 + fake_logits)
+    return _per_sample(real) + _per_sample(fake)
+
+
+def wasserstein_loss(real_scores, fake_scores, role: str = "critic"):
+    """Per-sample Wasserstein GAN loss (Arjovsky et al. 2017, Eq. 3).
+
+    ``role="critic"``: ``d_fake - d_real`` (the critic minimizes
+    ``E[D(G(z))] - E[D(x)]``); ``role="generator"``: ``-d_fake`` (``real_scores``
+    unused, may be ``None``). Scores are averaged over the non-batch axes.
+
+    Returns:
+        ``(batch,)`` tensor.
+
+    Example:
+        >>> wasserstein_loss(np.array([2.0], "float32"), np.array([0.5], "float32"))
+        array([-1.5], dtype=float32)
+    """
+    check_choice(role, WASSERSTEIN_ROLES, "role")
+    if role == "generator":
+        return -_per_sample(fake_scores)
+    return _per_sample(fake_scores) - _per_sample(real_scores)
+
+
+# --------------------------------------------------------------------------
+# WGAN-GP.
+# --------------------------------------------------------------------------
+
+
+def _accepts_training(layer) -> bool:
+    try:
+        return "training" in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _input_gradients(critic, x, training: bool):
+    """Gradient of ``sum(critic(x))`` with respect to ``x``, differentiable again."""
+    backend = keras.backend.backend()
+    is_layer = isinstance(critic, keras.layers.Layer)
+    kwargs = {"training": training} if is_layer and _accepts_training(critic) else {}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            scores = critic(x, **kwargs)
+            total = tf.reduce_sum(tf.cast(scores, "float32"))
+        return tape.gradient(total, x)
+    if backend == "jax":
+        import jax
+
+        if is_layer:
+            if not critic.built:
+                critic(x, **kwargs)
+            # The variables' current values: inside a stateless training step these are
+            # the traced values, so the penalty stays differentiable w.r.t. the critic.
+            trainable = [v.value for v in critic.trainable_variables]
+            non_trainable = [v.value for v in critic.non_trainable_variables]
+
+            def total(inputs):
+                scores, _ = critic.stateless_call(trainable, non_trainable, inputs, **kwargs)
+                return ops.sum(ops.cast(scores, "float32"))
+
+        else:
+
+            def total(inputs):
+                return ops.sum(ops.cast(critic(inputs), "float32"))
+
+        return jax.grad(total)(x)
+    raise NotImplementedError(
+        f"gradient_penalty needs input gradients, implemented for the TensorFlow and JAX "
+        f"backends only; set KERAS_BACKEND=tensorflow or jax. Received: backend={backend!r}"
+    )
+
+
+def gradient_penalty(
+    critic,
+    real,
+    fake,
+    weight: float = 10.0,
+    seed=None,
+    reduction: str | None = "mean",
+    training: bool = True,
+):
+    """WGAN-GP gradient penalty (Gulrajani et al. 2017, Eq. 3 and Algorithm 1).
+
+    ``weight * (||grad_x D(x_hat)||_2 - 1)^2`` per sample, at random points
+    ``x_hat = eps * real + (1 - eps) * fake`` with ``eps ~ U[0, 1]`` drawn per
+    sample. The norm is over all of a sample's axes (BasicSR's
+    ``gradients.norm(2, dim=1)`` takes it per channel instead). For a critic with
+    several outputs per sample (PatchGAN) the gradient is that of their sum.
+
+    The result is differentiable with respect to the critic's weights (a
+    second-order gradient): add it to the critic's loss. Works on the TensorFlow
+    backend (nested ``GradientTape``) and on JAX (``jax.grad`` through the
+    critic's ``stateless_call``, also inside a stateless training step); other
+    backends raise ``NotImplementedError``.
+
+    Args:
+        critic: a Keras layer/model, or any callable ``images -> scores``.
+        real: ``(batch, ...)`` real samples.
+        fake: generated samples, same shape.
+        weight: ``lambda`` (10 in the paper).
+        seed: ``None``, an int, or a ``keras.random.SeedGenerator`` (needed
+            inside a jitted JAX function, where a fixed int would repeat).
+        reduction: ``"mean"`` (default, the penalty to add), ``"sum"`` or ``None``
+            for the ``(batch,)`` per-sample values.
+        training: passed to the critic when it accepts ``training``.
+
+    Returns:
+        A scalar, or ``(batch,)`` with ``reduction=None``.
+
+    Example:
+        >>> critic = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> penalty = gradient_penalty(critic, np.ones((2, 4)), np.zeros((2, 4)), seed=0)
+    """
+    weight = check_weight(weight, "weight")
+    if reduction not in PENALTY_REDUCTIONS:
+        raise ValueError(
+            f"reduction must be 'mean', 'sum' or None (per-sample values). "
+            f"Received: reduction={reduction!r}"
+        )
+    real = ops.convert_to_tensor(real, dtype="float32")
+    fake = ops.convert_to_tensor(fake, dtype="float32")
+    real_shape, fake_shape = tuple(real.shape), tuple(fake.shape)
+    if len(real_shape) < 2 or len(real_shape) != len(fake_shape) or any(
+        a is not None and b is not None and a != b
+        for a, b in zip(real_shape, fake_shape, strict=True)
+    ):
+        raise ValueError(
+            "real and fake must be batches of the same shape (batch, ...), one fake per real "
+            "sample, to interpolate between them. "
+            f"Received: real.shape={real_shape}, fake.shape={fake_shape}"
+        )
+    rank = len(real_shape)
+    eps_shape = (ops.shape(real)[0],) + (1,) * (rank - 1)
+    eps = keras.random.uniform(eps_shape, dtype="float32", seed=seed)
+    interpolates = eps * real + (1.0 - eps) * fake
+    grads = ops.cast(_input_gradients(critic, interpolates, training), "float32")
+    norms = safe_sqrt(ops.sum(ops.square(grads), axis=tuple(range(1, rank))))
+    penalty = weight * ops.square(norms - 1.0)
+    if reduction == "mean":
+        return ops.mean(penalty)
+    if reduction == "sum":
+        return ops.sum(penalty)
+    return penalty
+
+
+# --------------------------------------------------------------------------
+# Keras losses.
+# --------------------------------------------------------------------------
+
+
+class _ScoreLoss(keras.losses.Loss):
+    """A loss on discriminator outputs; float32 computation; ``y_true=None`` allowed
+    where it is unused; ``get_config`` records the dtype."""
+
+    #: Whether ``y_true`` holds the discriminator's outputs on real images.
+    _needs_real = True
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if y_true is None:
+            if self._needs_real:
+                raise ValueError(
+                    f"{type(self).__name__} needs the discriminator's outputs on real images "
+                    f"as y_true: call loss(real_logits, fake_logits). Received: y_true=None"
+                )
+            y_true = y_pred
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class GeneratorLoss(_ScoreLoss):
+    """Adversarial loss of a generator, from the discriminator's logits on its outputs.
+
+    ``loss(None, fake_logits)``: per sample, ``softplus(-d)`` for ``"vanilla"``
+    (the non-saturating loss of Goodfellow et al. 2014, as in SRGAN, Ledig et al.
+    2017, Eq. 6), ``(d - 1)^2`` for ``"lsgan"`` (Mao et al. 2017) or ``-d`` for
+    ``"hinge"`` (Lim & Ye 2017), averaged over non-batch axes (PatchGAN patches).
+    ``y_true`` is unused (``None`` is accepted).
+
+    Args:
+        kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
+        reduction: as in ``keras.losses.Loss``; ``None`` gives ``(batch,)``.
+        name: loss name.
+        dtype: computation dtype (float32 by default, also under mixed precision).
+
+    Returns:
+        A loss whose call returns the reduced loss.
+
+    Example:
+        >>> GeneratorLoss("hinge")(None, np.array([[1.0], [3.0]], "float32"))
+        -2.0
+    """
+
+    _needs_real = False
+
+    def __init__(
+        self,
+        kind: str = "vanilla",
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "generator_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.kind = check_choice(kind, GAN_KINDS, "kind")
+
+    def call(self, y_true, y_pred):
+        _check_logits(y_pred, "y_pred (fake logits)")
+        return generator_adversarial_loss(y_pred, self.kind)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class DiscriminatorLoss(_ScoreLoss):
+    """Adversarial loss of a discriminator: ``loss(real_logits, fake_logits)``.
+
+    ``y_true`` holds the discriminator's logits on real images and ``y_pred``
+    those on generated images (same shape); per sample ``i`` the loss is
+    ``f_real(real_i) + f_fake(fake_i)``: ``softplus(-r) + softplus(f)`` for
+    ``"vanilla"`` (binary cross-entropy with labels 1/0, from logits; Goodfellow
+    et al. 2014, Eq. 1), ``(r - 1)^2 + f^2`` for ``"lsgan"`` (Mao et al. 2017),
+    ``relu(1 - r) + relu(1 + f)`` for ``"hinge"`` (Lim & Ye 2017), each term
+    averaged over non-batch axes. The default reduction gives the usual
+    ``E[f_real] + E[f_fake]``.
+
+    Args:
+        kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
+        reduction, name, dtype: as in ``keras.losses.Loss``.
+
+    Returns:
+        A loss whose call returns the reduced loss.
+
+    Example:
+        >>> loss = DiscriminatorLoss("hinge", reduction=None)
+        >>> loss(np.array([2.0, 0.0], "float32"), np.array([-2.0, 0.0], "float32"))
+        array([0., 2.], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        kind: str = "vanilla",
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "discriminator_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.kind = check_choice(kind, GAN_KINDS, "kind")
+
+    def call(self, y_true, y_pred):
+        _check_same_shape(y_true, y_pred)
+        return discriminator_adversarial_loss(y_true, y_pred, self.kind)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class WassersteinLoss(_ScoreLoss):
+    """Wasserstein GAN loss (Arjovsky et al. 2017) for the critic or the generator.
+
+    ``role="critic"``: ``loss(real_scores, fake_scores)`` is ``d_fake - d_real`` per
+    sample; add :func:`gradient_penalty` for WGAN-GP (Gulrajani et al. 2017).
+    ``role="generator"``: ``loss(None, fake_scores)`` is ``-d_fake``. Scores are
+    averaged over non-batch axes.
+
+    Args:
+        role: ``"critic"`` or ``"generator"``.
+        reduction, name, dtype: as in ``keras.losses.Loss``.
+
+    Returns:
+        A loss whose call returns the reduced loss.
+
+    Example:
+        >>> WassersteinLoss()(np.array([1.0, 3.0], "float32"), np.zeros(2, "float32"))
+        -2.0
+    """
+
+    def __init__(
+        self,
+        role: str = "critic",
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "wasserstein_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.role = check_choice(role, WASSERSTEIN_ROLES, "role")
+        self._needs_real = self.role == "critic"
+
+    def call(self, y_true, y_pred):
+        if self.role == "critic":
+            _check_same_shape(y_true, y_pred)
+        else:
+            _check_logits(y_pred, "y_pred (fake scores)")
+        return wasserstein_loss(y_true, y_pred, self.role)
+
+    def get_config(self):
+        return {**super().get_config(), "role": self.role}
+
+
+__all__ = [
+    "GAN_KINDS",
+    "WASSERSTEIN_ROLES",
+    "DiscriminatorLoss",
+    "GeneratorLoss",
+    "WassersteinLoss",
+    "discriminator_adversarial_loss",
+    "generator_adversarial_loss",
+    "gradient_penalty",
+    "wasserstein_loss",
+]
