@@ -1,0 +1,1115 @@
+"""Input pipelines: image folders as ``tf.data`` datasets, and the paper's SR degradation.
+
+One place for each thing:
+
+* :func:`scan_images`: find the usable images under a folder (recursive), once.
+  Returns a :class:`ScanResult` (``paths``, ``skipped``, ``ignored``) that the
+  dataset and the command line share.
+* :func:`image_folder_dataset`: batches of ``image_size`` x ``image_size`` RGB crops
+  in ``value_range``, decoded in parallel, shuffled and cropped reproducibly for a
+  given ``seed``.
+* :func:`style_transfer_pairs` / :func:`super_resolution_pairs`: turn such a
+  dataset into the ``(x, y)`` pairs ``model.fit`` needs: ``(content, content)`` for
+  style transfer, ``(low_res, high_res)`` for super-resolution.
+* :func:`sr_degrade`: the paper's degradation (Gaussian blur, sigma 1.0, then
+  bicubic down-sampling) on numpy arrays or tensors.
+* :func:`list_images`, :func:`load_image`, :func:`load_images`: files, folders and
+  glob patterns to numpy arrays (command line, demo, notebooks, inference).
+
+Decoding
+--------
+Every image is decoded by Pillow (in :func:`tf.numpy_function`, parallel with
+``num_parallel_calls=AUTOTUNE``; Pillow releases the GIL while it decodes and
+resizes), not by ``tf.io.decode_image``:
+
+* one decoder for all six formats: ``tf.io`` cannot decode WebP, and mixing two
+  decoders would make the scan and the pipeline disagree about what is readable;
+* a file that cannot be read, even one deleted or damaged *after* the scan,
+  becomes an ``ok=False`` element that a ``filter`` drops and that is counted in
+  :attr:`ScanResult.runtime_skipped`; ``tf.io.read_file`` / ``decode_image`` would
+  raise inside the graph and end training, and ``Dataset.ignore_errors()`` would
+  drop them silently, uncounted, together with genuine bugs;
+* RGB conversion that handles what photo folders contain: grayscale (expanded),
+  alpha (dropped), palettes, CMYK, 16-bit grayscale (scaled, not clipped), the EXIF
+  orientation of camera photos, the first frame of GIF / animated WebP;
+* large JPEGs are decoded at a reduced DCT scale (``Image.draft``) that still
+  covers the requested size, several times faster for camera photos.
+
+The cost: the pipeline holds a Python function, so it cannot be serialized into
+a graph (``tf.data`` service, TPU input on remote hosts). Paths must be local
+files.
+
+Skipped files
+-------------
+``scan_images`` reads each candidate once (``verify=True``: a full decode, on a
+thread pool) and skips files that are corrupt, truncated, not images, or smaller
+than ``min_size`` pixels on their shorter side. They are listed in
+``ScanResult.skipped`` and reported **once** per scan as a
+:class:`SkippedImagesWarning` (a ``UserWarning``) that gives the count, the
+reasons and the first few paths. Files without an image extension (``.txt``,
+``.json``, ``Thumbs.db``) are only counted (``ScanResult.ignored``): sidecar files
+are normal in photo folders and would make the warning appear on every run.
+Files that fail later, inside the pipeline, are dropped, counted in
+``ScanResult.runtime_skipped`` and logged once through the ``logging`` logger
+``keras_perceptual.data`` (a Python warning there would run on a ``tf.data``
+thread, where a warnings filter set to ``"error"`` would end training). If every
+image of the scan has failed, the pipeline stops with an error rather than
+looping forever.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import math
+import os
+import secrets
+import threading
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from keras_perceptual._checks import (
+    check_choice,
+    check_float_dtype,
+    check_positive_int,
+    check_value_range,
+)
+
+#: File extensions (any case) that :func:`scan_images` and :func:`list_images` treat as images.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+#: How many skipped paths the warning lists.
+MAX_LISTED = 5
+CROPS = ("random", "center")
+
+logger = logging.getLogger(__name__)
+
+
+class SkippedImagesWarning(UserWarning):
+    """Some image files could not be used and were skipped (see :func:`scan_images`)."""
+
+
+class SkippedFile(NamedTuple):
+    """A file left out of a dataset, and why (``"corrupt: ..."``, ``"too small: ..."``)."""
+
+    path: str
+    reason: str
+
+
+class _UnusableImage(Exception):
+    """Internal: an image file that cannot be used; ``str(error)`` is the reason."""
+
+
+class SkipLog:
+    """Thread-safe record of the files that failed inside a running pipeline."""
+
+    def __init__(self, total: int):
+        self._lock = threading.Lock()
+        self._entries: list[SkippedFile] = []
+        self._failed: set[str] = set()
+        self._total = total
+
+    def add(self, path: str, reason: str) -> tuple[bool, bool]:
+        """Records a failure; returns ``(first_failure, every_file_failed)``."""
+        with self._lock:
+            self._entries.append(SkippedFile(path, reason))
+            self._failed.add(path)
+            return len(self._entries) == 1, len(self._failed) >= self._total
+
+    @property
+    def count(self) -> int:
+        """Number of failed decodes so far (a file failing in two epochs counts twice)."""
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def entries(self) -> list[SkippedFile]:
+        """The failures so far, in the order they happened."""
+        with self._lock:
+            return list(self._entries)
+
+    @property
+    def paths(self) -> list[str]:
+        """The distinct files that failed so far, sorted."""
+        with self._lock:
+            return sorted(self._failed)
+
+    def __repr__(self) -> str:
+        return f"SkipLog(count={self.count})"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What :func:`scan_images` found under a folder.
+
+    Attributes:
+        directory: the folder scanned.
+        paths: the usable image files, sorted.
+        skipped: ``SkippedFile(path, reason)`` for image-extension files that were left out.
+        ignored: number of files without an image extension (not reported otherwise).
+        min_size: the smallest shorter side accepted, in pixels.
+        runtime_skipped: failures of datasets built from this scan, while they run.
+    """
+
+    directory: str
+    paths: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...]
+    ignored: int
+    min_size: int
+    runtime_skipped: SkipLog = field(compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def summary(self) -> str:
+        """One paragraph for people: counts, reasons, the first few skipped paths."""
+        total = len(self.paths) + len(self.skipped)
+        text = f"{len(self.paths)} usable of {total} image files under {self.directory!r}"
+        if self.skipped:
+            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
+            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+            listed = "; ".join(
+                f"{os.path.relpath(s.path, self.directory)!r} ({s.reason})"
+                for s in self.skipped[:MAX_LISTED]
+            )
+            more = len(self.skipped) - MAX_LISTED
+            text += f"; skipped {len(self.skipped)} ({counts}): {listed}"
+            if more > 0:
+                text += f"; and {more} more (see ScanResult.skipped)"
+        if self.ignored:
+            text += (
+                f"; ignored {self.ignored} file(s) without an image extension "
+                f"({'/'.join(IMAGE_EXTENSIONS)})"
+            )
+        return text + "."
+
+
+# --------------------------------------------------------------------------
+# Decoding (Pillow), shared by the scan, the pipeline and the loaders.
+# --------------------------------------------------------------------------
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _to_rgb(image):
+    """Any Pillow mode to 8-bit RGB: grayscale expanded, alpha dropped, 16-bit scaled."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(image).astype(np.float64)
+        if mode.startswith("I;16") or array.max(initial=0) > 255:
+            array = array / 257.0  # 65535 -> 255, instead of Pillow's clipping
+        gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # the documented path for palettes with alpha
+    return image.convert("RGB")  # also drops alpha (RGBA, LA, PA)
+
+
+def _resize_shorter_side(image, side: int):
+    """Resizes so the shorter side is ``side`` pixels, keeping the aspect ratio (bicubic)."""
+    from PIL import Image
+
+    width, height = image.size
+    short = min(width, height)
+    if short == side:
+        return image
+    if width <= height:
+        size = (side, max(side, round(height * side / width)))
+    else:
+        size = (max(side, round(width * side / height)), side)
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _read_rgb(
+    path: str,
+    *,
+    shorter_side: int | None = None,
+    at_least: int = 1,
+    min_size: int = 1,
+    size: tuple[int, int] | None = None,
+    verify_only: bool = False,
+) -> np.ndarray | None:
+    """Decodes ``path`` to a uint8 ``(H, W, 3)`` array, or raises ``_UnusableImage``.
+
+    ``shorter_side`` resizes the shorter side to that length; else a shorter side
+    below ``at_least`` is enlarged to it. ``size=(height, width)`` resizes exactly.
+    ``verify_only`` decodes (to find corrupt and truncated files) and returns None.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            short = min(width, height)
+            if short < min_size:
+                raise _UnusableImage(
+                    f"too small: {width}x{height} px, shorter side below min_size={min_size}"
+                )
+            target = shorter_side if shorter_side else (at_least if short < at_least else None)
+            if verify_only:
+                image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
+            elif size is not None:
+                image.draft(None, (size[1], size[0]))
+            elif target is not None:
+                # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
+                image.draft(
+                    None, (math.ceil(width * target / short), math.ceil(height * target / short))
+                )
+            image.load()
+            if verify_only:
+                return None
+            image = _to_rgb(ImageOps.exif_transpose(image))
+            if size is not None:
+                if image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            elif target is not None:
+                image = _resize_shorter_side(image, target)
+            array = np.asarray(image, dtype=np.uint8)
+    except _UnusableImage:
+        raise
+    except Image.DecompressionBombError as error:
+        raise _UnusableImage(f"too large: {error}") from None
+    except UnidentifiedImageError:
+        raise _UnusableImage("not an image: unrecognized or unsupported file contents") from None
+    except FileNotFoundError:
+        raise _UnusableImage("missing: the file no longer exists") from None
+    except (PermissionError, IsADirectoryError) as error:
+        raise _UnusableImage(f"unreadable: {error}") from None
+    except OSError as error:  # Pillow's decoder errors are OSErrors
+        kind = "truncated" if "truncated" in str(error).lower() else "corrupt"
+        raise _UnusableImage(f"{kind}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
+        raise _UnusableImage(f"corrupt: {type(error).__name__}: {error}") from None
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise _UnusableImage(f"corrupt: decoded to an array of shape {array.shape}")
+    return array
+
+
+def _read_header(path: str, min_size: int = 1) -> tuple[int, int]:
+    """Opens ``path`` without decoding the pixels; returns ``(width, height)`` or raises
+    ``_UnusableImage`` (not an image, unreadable, too small)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except UnidentifiedImageError:
+        raise _UnusableImage("not an image: unrecognized or unsupported file contents") from None
+    except FileNotFoundError:
+        raise _UnusableImage("missing: the file no longer exists") from None
+    except OSError as error:
+        raise _UnusableImage(f"unreadable: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
+        raise _UnusableImage(f"corrupt: {type(error).__name__}: {error}") from None
+    if min(width, height) < min_size:
+        raise _UnusableImage(
+            f"too small: {width}x{height} px, shorter side below min_size={min_size}"
+        )
+    return width, height
+
+
+def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return (
+            check_positive_int(size[0], f"{name}[0]"),
+            check_positive_int(size[1], f"{name}[1]"),
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(
+            f"{name} must be None, an integer (the shorter side in pixels) or a pair "
+            f"(height, width). Received: {name}={size!r}"
+        )
+    return int(size)
+
+
+def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
+    low, high = value_range
+    return array.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
+
+
+# --------------------------------------------------------------------------
+# Files, folders and globs to arrays.
+# --------------------------------------------------------------------------
+
+
+def _walk_images(directory: str) -> tuple[list[str], int]:
+    """All image-extension files under ``directory`` (sorted) and the count of other files."""
+    images: list[str] = []
+    ignored = 0
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            if _is_image_name(name):
+                images.append(os.path.join(root, name))
+            else:
+                ignored += 1
+    return sorted(images), ignored
+
+
+def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """Expands files, folders (recursive) and glob patterns to a list of image paths.
+
+    A file given by name is kept whatever its extension (decoding decides);
+    folders and patterns contribute files with an image extension
+    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates are dropped,
+    order is kept.
+
+    Args:
+        inputs: one path or pattern, or a sequence of them.
+
+    Returns:
+        A list of file paths.
+
+    Raises:
+        ValueError: if an input does not exist or yields no image file.
+
+    Example:
+        >>> list_images(["photo.jpg", "holiday/", "scans/*.png"])
+        ['photo.jpg', 'holiday/a.jpg', 'holiday/sub/b.webp', 'scans/1.png']
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if not isinstance(inputs, Sequence) or not inputs:
+        raise ValueError(
+            "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
+            f"Received: inputs={inputs!r}"
+        )
+    result: dict[str, None] = {}
+    for item in inputs:
+        path = os.fspath(item)
+        if os.path.isdir(path):
+            found, _ = _walk_images(path)
+            where = f"folder {path!r}"
+        elif os.path.isfile(path):
+            found = [path]
+            where = ""
+        elif glob.has_magic(path):
+            found = sorted(
+                p
+                for p in glob.glob(path, recursive=True)
+                if os.path.isfile(p) and _is_image_name(p)
+            )
+            where = f"pattern {path!r}"
+        else:
+            raise ValueError(
+                f"{path!r} is not an existing file or folder, and not a glob pattern; check the "
+                f"path (quote patterns such as 'photos/*.jpg'). Received: input={path!r}"
+            )
+        if not found:
+            raise ValueError(
+                f"The {where} holds no image file ({', '.join(IMAGE_EXTENSIONS)}); point it at "
+                f"images. Received: input={path!r}"
+            )
+        result.update(dict.fromkeys(found))
+    return list(result)
+
+
+def load_image(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    value_range: Sequence[float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Reads one image file as a float32 ``(H, W, 3)`` RGB array in ``value_range``.
+
+    The same decoder as the datasets: JPEG/PNG/BMP/GIF/WebP, grayscale expanded,
+    alpha dropped, first GIF frame, EXIF orientation applied.
+
+    Args:
+        path: the image file.
+        size: ``None`` keeps the size; an int resizes the *shorter* side to that many
+            pixels, keeping the aspect ratio; ``(height, width)`` resizes exactly.
+            Bicubic (anti-aliased when shrinking).
+        value_range: ``(low, high)`` the 0..255 pixels are mapped to.
+
+    Returns:
+        ``(H, W, 3)`` float32 array.
+
+    Raises:
+        ValueError: if the file is missing or cannot be decoded.
+
+    Example:
+        >>> load_image("photo.jpg", size=256).shape  # a 640x480 photo
+        (256, 341, 3)
+    """
+    path = os.fspath(path)
+    value_range = check_value_range(value_range)
+    size = _check_size_arg(size)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"Image file {path!r} does not exist; pass the path of an existing image. "
+            f"Received: path={path!r}"
+        )
+    try:
+        array = _read_rgb(
+            path,
+            shorter_side=size if isinstance(size, int) else None,
+            size=size if isinstance(size, tuple) else None,
+        )
+    except _UnusableImage as error:
+        raise ValueError(
+            f"Could not read {path!r} as an image ({error}); pass a readable "
+            f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"
+        ) from None
+    return _to_value_range(array, value_range)
+
+
+def load_images(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    size: int | tuple[int, int] | None = None,
+    value_range: Sequence[float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Reads files, folders or glob patterns into one float32 batch ``(N, H, W, 3)``.
+
+    Args:
+        inputs: as for :func:`list_images`.
+        size: ``None``: every image must already have the same size; an int: the
+            shorter side is resized to ``size`` and the centre ``size`` x ``size``
+            square is kept (as ``image_folder_dataset(crop="center")``);
+            ``(height, width)``: resized exactly.
+        value_range: ``(low, high)`` of the result.
+
+    Returns:
+        ``(N, H, W, 3)`` float32 array in ``value_range``, in :func:`list_images` order.
+
+    Raises:
+        ValueError: if an input is missing, a file is unreadable, or sizes differ
+            with ``size=None``.
+
+    Example:
+        >>> load_images("holiday/", size=64).shape
+        (12, 64, 64, 3)
+    """
+    value_range = check_value_range(value_range)
+    size = _check_size_arg(size)
+    arrays = []
+    for path in list_images(inputs):
+        array = load_image(path, size=size, value_range=value_range)
+        if isinstance(size, int):
+            top = (array.shape[0] - size) // 2
+            left = (array.shape[1] - size) // 2
+            array = array[top : top + size, left : left + size]
+        arrays.append(array)
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise ValueError(
+            f"The images have different sizes {shapes[:3]}; pass size=N (shorter side, centre "
+            f"crop) or size=(height, width), or read them one by one with load_image. "
+            f"Received: size={size!r}"
+        )
+    return np.stack(arrays)
+
+
+# --------------------------------------------------------------------------
+# Scanning a folder.
+# --------------------------------------------------------------------------
+
+
+def _check_directory(directory: Any) -> str:
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ValueError(
+            "directory must be the path of a folder of images (str or pathlib.Path). "
+            f"Received: directory={directory!r}"
+        )
+    path = os.fspath(directory)
+    if os.path.isfile(path):
+        raise ValueError(
+            f"{path!r} is a file; pass the folder that holds the training images (use "
+            f"load_image for a single file). Received: directory={path!r}"
+        )
+    if not os.path.isdir(path):
+        raise ValueError(
+            f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
+        )
+    return path
+
+
+def _scan(directory, min_size, verify, warn, num_workers, stacklevel) -> ScanResult:
+    directory = _check_directory(directory)
+    min_size = check_positive_int(min_size, "min_size")
+    if num_workers is not None:
+        num_workers = check_positive_int(num_workers, "num_workers")
+    candidates, ignored = _walk_images(directory)
+
+    def check(path: str) -> str | None:
+        try:
+            if verify:
+                _read_rgb(path, min_size=min_size, verify_only=True)
+            else:
+                _read_header(path, min_size)
+        except _UnusableImage as error:
+            return str(error)
+        return None
+
+    workers = num_workers or min(16, (os.cpu_count() or 1) + 4)
+    if len(candidates) > 1 and workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL
+            reasons = list(pool.map(check, candidates))
+    else:
+        reasons = [check(path) for path in candidates]
+    paths = tuple(p for p, r in zip(candidates, reasons, strict=True) if r is None)
+    skipped = tuple(
+        SkippedFile(p, r) for p, r in zip(candidates, reasons, strict=True) if r is not None
+    )
+    result = ScanResult(directory, paths, skipped, ignored, min_size, SkipLog(len(paths)))
+    if not paths:
+        raise ValueError(
+            f"No usable image under {directory!r}: {result.summary()} Add readable "
+            f"{'/'.join(IMAGE_EXTENSIONS)} files whose shorter side is at least min_size="
+            f"{min_size} px (or lower min_size). Received: directory={directory!r}"
+        )
+    if skipped and warn:
+        warnings.warn(
+            f"Skipped image files that cannot be used: {result.summary()} Fix or remove "
+            "them (or change min_size) to silence this warning.",
+            SkippedImagesWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return result
+
+
+def scan_images(
+    directory: str | os.PathLike,
+    *,
+    min_size: int = 1,
+    verify: bool = True,
+    warn: bool = True,
+    num_workers: int | None = None,
+) -> ScanResult:
+    """Finds the usable images under ``directory``, recursively.
+
+    Files with an image extension (``.jpg .jpeg .png .bmp .gif .webp``, any case)
+    are opened with Pillow; corrupt, truncated and non-image files, and images whose
+    shorter side is below ``min_size``, are skipped and listed with a reason. Other
+    files are only counted (``ignored``).
+
+    Args:
+        directory: the folder to scan (sub-folders included; symlinked folders are
+            not followed).
+        min_size: smallest accepted shorter side, in pixels.
+        verify: ``True`` decodes every file (on a thread pool) to find corrupt and
+            truncated data now; ``False`` reads headers only (fast for very large
+            folders: bad data is then found, skipped and counted while training).
+        warn: issue one :class:`SkippedImagesWarning` if any file was skipped
+            (callers that print :meth:`ScanResult.summary` themselves pass ``False``).
+        num_workers: threads for ``verify`` (default: CPU count + 4, at most 16).
+
+    Returns:
+        A :class:`ScanResult` with the usable ``paths`` (sorted) and the ``skipped`` files.
+
+    Raises:
+        ValueError: if ``directory`` is missing or a file, or holds no usable image.
+
+    Example:
+        >>> scan = scan_images("coco/train2014", min_size=256)
+        >>> len(scan.paths), len(scan.skipped)
+        (82783, 0)
+    """
+    return _scan(directory, min_size, verify, warn, num_workers, stacklevel=2)
+
+
+# --------------------------------------------------------------------------
+# The training dataset.
+# --------------------------------------------------------------------------
+
+
+def _decode_in_pipeline(scan: ScanResult, shorter_side: int | None, at_least: int):
+    """Returns the ``numpy_function`` body: path bytes -> (uint8 image, ok flag)."""
+    placeholder = np.zeros((at_least, at_least, 3), np.uint8)
+
+    def decode(path_bytes) -> tuple[np.ndarray, np.bool_]:
+        path = os.fsdecode(bytes(path_bytes))
+        try:
+            image = _read_rgb(path, shorter_side=shorter_side, at_least=at_least)
+            if min(image.shape[:2]) < at_least:  # cannot happen; keeps crops safe
+                raise _UnusableImage(f"too small: decoded to {image.shape[1]}x{image.shape[0]}")
+            return image, np.bool_(True)
+        except _UnusableImage as error:
+            first, all_failed = scan.runtime_skipped.add(path, str(error))
+            if all_failed:
+                raise RuntimeError(
+                    f"Every one of the {len(scan.paths)} images found under "
+                    f"{scan.directory!r} has failed to decode since the scan (last: {path!r}, "
+                    f"{error}); was the folder moved or a drive unmounted? Scan it again."
+                ) from None
+            if first:
+                logger.warning(
+                    "Skipping %r: it could not be decoded during training (%s). Later failures "
+                    "are skipped and counted in ScanResult.runtime_skipped without more messages.",
+                    path,
+                    error,
+                )
+            return placeholder, np.bool_(False)
+
+    return decode
+
+
+def _is_ok(image, ok):
+    return ok
+
+
+def _drop_ok(image, ok):
+    return image
+
+
+def _duplicate(x):
+    return x, x
+
+
+def image_folder_dataset(
+    directory: str | os.PathLike | ScanResult,
+    image_size: int = 256,
+    batch_size: int = 4,
+    *,
+    shuffle: bool = True,
+    seed: int | None = None,
+    repeat: bool = True,
+    cache: bool | str | os.PathLike = False,
+    crop: str = "random",
+    resize: bool | int = True,
+    min_size: int | None = None,
+    verify: bool = True,
+    value_range: Sequence[float] = (0.0, 1.0),
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of square RGB crops from every image under a folder, as a ``tf.data.Dataset``.
+
+    Each image is decoded (in parallel), its shorter side resized to ``image_size``
+    keeping the aspect ratio (bicubic, anti-aliased), and an ``image_size`` x
+    ``image_size`` square cropped from it, at random or from the centre. The paper
+    trains style transfer on 256 x 256 images of MS-COCO and super-resolution on
+    288 x 288 patches; its code resizes COCO images to 256 x 256 without keeping the
+    aspect ratio, where this crops instead so nothing is distorted.
+
+    Reproducible: for a given ``seed`` the file order of every epoch and every crop
+    are the same from run to run (crops use stateless random ops keyed by
+    ``(seed, element index)``, the order a seeded shuffle; the parallel decode keeps
+    the order). ``seed=None`` draws a fresh seed.
+
+    Unusable files are skipped, counted and reported once (see :func:`scan_images`;
+    failures while running are counted in ``ScanResult.runtime_skipped``).
+
+    Args:
+        directory: a folder (scanned with :func:`scan_images`), or a
+            :class:`ScanResult` from an earlier scan (not scanned or reported again).
+        image_size: side of the square crops, in pixels (paper: 256 for style transfer,
+            288 for super-resolution).
+        batch_size: images per batch (paper: 4). With ``repeat=True`` every batch is
+            full (static batch size); without, the last one may be smaller.
+        shuffle: shuffle the file order each epoch.
+        seed: seed for the file order and the crops.
+        repeat: repeat forever (use ``steps_per_epoch`` / ``steps`` in ``fit``).
+        cache: ``False``; ``True`` keeps the decoded, resized images in memory
+            (small folders); a file path caches them on disk. The random crop is taken
+            after the cache, so it still changes every epoch.
+        crop: ``"random"`` (training) or ``"center"`` (evaluation).
+        resize: ``True`` resizes the shorter side to ``image_size``; an int ``>=
+            image_size`` resizes it to that length (crops then cover less of the
+            image); ``False`` crops from the full-resolution image (images smaller
+            than ``image_size`` are enlarged).
+        min_size: images whose shorter side is below this many pixels are skipped.
+            Default ``image_size``: training images are never enlarged, which would
+            teach blur. Not allowed with a ``ScanResult`` (the scan applied its own).
+        verify: passed to :func:`scan_images` when ``directory`` is a folder.
+        value_range: ``(low, high)`` the 0..255 pixels are mapped to.
+        shuffle_buffer: elements in the shuffle buffer; default all images (free for
+            paths and for the in-memory cache; lower it with an on-disk ``cache``).
+
+    Returns:
+        A dataset of float32 ``(batch, image_size, image_size, 3)`` tensors in
+        ``value_range``, prefetched.
+
+    Raises:
+        ValueError: for a missing folder, a file, no usable image, or bad arguments.
+
+    Example:
+        >>> ds = image_folder_dataset("coco/train2014", image_size=256, batch_size=4, seed=0)
+        >>> model.fit(style_transfer_pairs(ds), steps_per_epoch=1000, epochs=40)
+
+    References:
+        Johnson et al., ECCV 2016, Sections 4.1 (style transfer: 256 x 256 COCO images,
+        batch 4) and 4.2 (super-resolution: 288 x 288 patches).
+    """
+    image_size = check_positive_int(image_size, "image_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    crop = check_choice(crop, CROPS, "crop")
+    value_range = check_value_range(value_range)
+    if seed is not None:
+        seed = check_positive_int(seed, "seed", minimum=0)
+    if shuffle_buffer is not None:
+        shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
+    if isinstance(resize, bool):
+        shorter_side = image_size if resize else None
+    elif isinstance(resize, (int, np.integer)) and resize >= image_size:
+        shorter_side = int(resize)
+    else:
+        raise ValueError(
+            f"resize must be True (shorter side to image_size={image_size}), False (crop from "
+            f"full resolution) or an integer >= image_size. Received: resize={resize!r}"
+        )
+    if not isinstance(cache, (bool, str, os.PathLike)):
+        raise ValueError(
+            f"cache must be False, True (in memory) or a file path (on disk). Received: "
+            f"cache={cache!r}"
+        )
+    if isinstance(cache, (str, os.PathLike)):
+        cache = os.fspath(cache)
+        parent = os.path.dirname(os.path.abspath(cache))
+        if not cache or not os.path.isdir(parent):
+            raise ValueError(
+                f"cache={cache!r} must be a file path in an existing folder; create {parent!r} "
+                f"first or pass cache=True. Received: cache={cache!r}"
+            )
+
+    if isinstance(directory, ScanResult):
+        if min_size is not None:
+            raise ValueError(
+                "min_size cannot be combined with a ScanResult, whose scan already applied "
+                f"min_size={directory.min_size}; pass min_size to scan_images instead. "
+                f"Received: min_size={min_size!r}"
+            )
+        scan = directory
+    else:
+        min_size = image_size if min_size is None else min_size
+        scan = _scan(directory, min_size, verify, True, None, stacklevel=2)
+
+    seed = secrets.randbits(31) if seed is None else seed
+    count = len(scan.paths)
+    decode = _decode_in_pipeline(scan, shorter_side, at_least=image_size)
+
+    def decode_map(path):
+        image, ok = tf.numpy_function(decode, [path], (tf.uint8, tf.bool), name="decode_image")
+        image.set_shape((None, None, 3))
+        ok.set_shape(())
+        return image, ok
+
+    autotune = tf.data.AUTOTUNE
+    paths = tf.data.Dataset.from_tensor_slices(
+        tf.constant([os.fsencode(p) for p in scan.paths], dtype=tf.string)
+    )
+    if cache is False:
+        if shuffle:
+            paths = paths.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            paths = paths.repeat()
+    images = paths.map(decode_map, num_parallel_calls=autotune, deterministic=True)
+    images = images.filter(_is_ok).map(_drop_ok)
+    if cache is not False:
+        images = images.cache("" if cache is True else cache)
+        if shuffle:
+            buffer = shuffle_buffer or count
+            images = images.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            images = images.repeat()
+
+    low, high = value_range
+    base_seed = tf.constant(seed, tf.int64)
+
+    def crop_map(index, image):
+        if crop == "random":
+            image = tf.image.stateless_random_crop(
+                image, (image_size, image_size, 3), seed=tf.stack([base_seed, index])
+            )
+        else:
+            shape = tf.shape(image)
+            top = (shape[0] - image_size) // 2
+            left = (shape[1] - image_size) // 2
+            image = image[top : top + image_size, left : left + image_size]
+            image.set_shape((image_size, image_size, 3))
+        return tf.cast(image, tf.float32) * ((high - low) / 255.0) + low
+
+    dataset = images.enumerate().map(crop_map, num_parallel_calls=autotune, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=repeat)
+    return dataset.prefetch(autotune)
+
+
+def style_transfer_pairs(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Maps a dataset of images ``x`` to ``(x, x)`` pairs for ``model.fit``.
+
+    In style transfer the content target is the input image itself (Eq. 5 compares
+    the output's features with the input's).
+
+    Args:
+        dataset: a dataset of image batches, e.g. from :func:`image_folder_dataset`.
+
+    Returns:
+        A dataset of ``(content, content)`` pairs.
+
+    Example:
+        >>> model.fit(style_transfer_pairs(image_folder_dataset("coco/")), steps_per_epoch=100)
+    """
+    _check_image_dataset(dataset, "style_transfer_pairs")
+    return dataset.map(_duplicate)
+
+
+# --------------------------------------------------------------------------
+# Super-resolution degradation (Section 4.2).
+# --------------------------------------------------------------------------
+
+
+def gaussian_kernel(sigma: float = 1.0, radius: int | None = None) -> np.ndarray:
+    """Normalized 1-D Gaussian taps, ``2 * radius + 1`` of them (default ``radius = ceil(3 sigma)``).
+
+    Args:
+        sigma: standard deviation in pixels (> 0).
+        radius: half-width; the default keeps 99.7% of the mass before normalization.
+
+    Returns:
+        float32 array summing to 1.
+
+    Example:
+        >>> gaussian_kernel(1.0).shape  # 7 taps
+        (7,)
+    """
+    if radius is None:
+        radius = math.ceil(3.0 * sigma)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    taps = np.exp(-(x**2) / (2.0 * sigma**2))
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def _check_sigma(sigma: Any) -> float:
+    try:
+        value = float(sigma)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(
+            "sigma must be a finite number >= 0 (the Gaussian blur's standard deviation in "
+            f"pixels; the paper uses 1.0, 0 disables the blur). Received: sigma={sigma!r}"
+        )
+    return value
+
+
+def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) -> tf.Tensor:
+    """Blur + bicubic down-sampling of a rank-4 float32 tensor with static channels."""
+    channels = images.shape[-1]
+    height, width = images.shape[1], images.shape[2]
+    if channels is None:
+        raise ValueError(
+            "sr_degrade needs a known number of channels; set the dataset's shape (e.g. "
+            "tf.ensure_shape). Received: images.shape=" + str(tuple(images.shape))
+        )
+    for size, axis in ((height, "height"), (width, "width")):
+        if size is not None and size % scale:
+            raise ValueError(
+                f"Image {axis} {size} is not divisible by scale={scale}; crop the images to a "
+                f"multiple of {scale}, e.g. images[:, :h - h % {scale}, :w - w % {scale}]. "
+                f"Received: images.shape={tuple(images.shape)}"
+            )
+    if height is None or width is None:
+        shape = tf.shape(images)
+        checks = [
+            tf.debugging.assert_equal(
+                shape[1:3] % scale,
+                0,
+                message=f"image height and width must be divisible by scale={scale}",
+            )
+        ]
+        with tf.control_dependencies(checks):
+            images = tf.identity(images)
+    if sigma > 0:
+        taps = gaussian_kernel(sigma)
+        radius = len(taps) // 2
+        for size, axis in ((height, "height"), (width, "width")):
+            if size is not None and size <= radius:
+                raise ValueError(
+                    f"Image {axis} {size} is too small for the sigma={sigma} blur (reflection "
+                    f"padding of {radius} px); use images larger than {radius} px. "
+                    f"Received: images.shape={tuple(images.shape)}"
+                )
+        kernel = np.tile(np.outer(taps, taps)[:, :, None, None], (1, 1, channels, 1))
+        padded = tf.pad(
+            images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT"
+        )
+        images = tf.nn.depthwise_conv2d(
+            padded, tf.constant(kernel, images.dtype), strides=(1, 1, 1, 1), padding="VALID"
+        )
+    shape = tf.shape(images)
+    low_size = tf.stack([shape[1] // scale, shape[2] // scale])
+    low = tf.image.resize(images, low_size, method="bicubic", antialias=False)
+    low = tf.clip_by_value(low, value_range[0], value_range[1])
+    if height is not None and width is not None:
+        low.set_shape((images.shape[0], height // scale, width // scale, channels))
+    return low
+
+
+def sr_degrade(
+    images,
+    scale: int,
+    sigma: float = 1.0,
+    value_range: Sequence[float] = (0.0, 1.0),
+):
+    """The paper's low-resolution inputs: Gaussian blur (sigma 1.0), then bicubic down-sampling.
+
+    Blur: a fixed depthwise convolution with a normalized ``2 ceil(3 sigma) + 1`` tap
+    Gaussian (7 x 7 for sigma 1.0) after reflection padding of ``ceil(3 sigma)``
+    pixels (``tf.pad(mode="REFLECT")``, the edge pixel not repeated), so borders are
+    not darkened and the output keeps the input's size. Down-sampling:
+    ``tf.image.resize(method="bicubic", antialias=False)`` to ``1/scale`` of each side
+    (Keys cubic, ``a = -0.5``, half-pixel centres), as the paper's Torch code does
+    (``image.scale``, no anti-aliasing). The Gaussian blur is the degradation's low-pass
+    filter; an anti-aliased resize would add a second, scale-dependent blur and
+    give a different degradation from the paper's. Results are clipped to
+    ``value_range`` (bicubic overshoots at edges). Both steps are linear with
+    weights summing to one, so they work in any ``value_range`` directly.
+
+    Args:
+        images: ``(H, W, C)`` or ``(B, H, W, C)`` float images in ``value_range``: a
+            numpy array (or anything ``np.asarray`` accepts) or a ``tf.Tensor`` (also
+            inside ``tf.data`` / ``tf.function``). ``H`` and ``W`` divisible by ``scale``.
+        scale: down-sampling factor (the paper: 4 and 8).
+        sigma: standard deviation of the blur in pixels (paper: 1.0; 0 disables it).
+        value_range: ``(low, high)`` of the images.
+
+    Returns:
+        float32 ``(..., H / scale, W / scale, C)``: a numpy array for numpy-like input,
+        a ``tf.Tensor`` for tensor input.
+
+    Example:
+        >>> sr_degrade(np.random.rand(288, 288, 3).astype("float32"), scale=4).shape
+        (72, 72, 3)
+
+    References:
+        Johnson et al., ECCV 2016, Section 4.2: "we prepare low-resolution inputs by
+        blurring with a Gaussian kernel of width sigma = 1.0 and downsampling with
+        bicubic interpolation".
+    """
+    scale = check_positive_int(scale, "scale")
+    sigma = _check_sigma(sigma)
+    value_range = check_value_range(value_range)
+    as_tensor = isinstance(images, tf.Tensor)
+    if not as_tensor:
+        images = np.asarray(images)
+    check_float_dtype(images, "images", value_range)
+    rank = len(images.shape)
+    if rank not in (3, 4):
+        raise ValueError(
+            "sr_degrade expects an image (height, width, channels) or a batch (batch, height, "
+            f"width, channels). Received: images.shape={tuple(images.shape)}"
+        )
+    tensor = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    if rank == 3:
+        tensor = tensor[None]
+    low = _degrade_tensor(tensor, scale, sigma, value_range)
+    if rank == 3:
+        low = low[0]
+    return low if as_tensor else low.numpy()
+
+
+def _check_image_dataset(dataset: Any, name: str) -> tf.TensorSpec:
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"{name} expects a tf.data.Dataset of images, e.g. from image_folder_dataset(). "
+            f"Received: dataset={dataset!r}"
+        )
+    spec = dataset.element_spec
+    if (
+        not isinstance(spec, tf.TensorSpec)
+        or spec.shape.rank not in (3, 4)
+        or spec.shape[-1] != 3
+        or not spec.dtype.is_floating
+    ):
+        raise ValueError(
+            f"{name} expects a dataset whose elements are float RGB images (batch, height, "
+            f"width, 3) or (height, width, 3), as image_folder_dataset() yields; pass that "
+            f"dataset, not (x, y) pairs. Received: element_spec={spec!r}"
+        )
+    return spec
+
+
+def super_resolution_pairs(
+    dataset: tf.data.Dataset,
+    scale: int,
+    patch_size: int = 288,
+    *,
+    sigma: float = 1.0,
+    value_range: Sequence[float] = (0.0, 1.0),
+) -> tf.data.Dataset:
+    """Maps high-resolution patches to ``(low_res, high_res)`` pairs with :func:`sr_degrade`.
+
+    ``high_res`` is the dataset's ``patch_size`` x ``patch_size`` image, ``low_res``
+    the paper's degradation of it, ``patch_size / scale`` pixels on a side.
+
+    Args:
+        dataset: images (batched or not) of ``patch_size`` x ``patch_size`` pixels,
+            e.g. ``image_folder_dataset(folder, image_size=patch_size)``.
+        scale: up-sampling factor the model learns (paper: 4 or 8).
+        patch_size: side of the high-resolution patches (paper: 288); divisible by ``scale``.
+        sigma: the blur's standard deviation (paper: 1.0).
+        value_range: ``(low, high)`` of the images.
+
+    Returns:
+        A dataset of ``(low_res, high_res)`` float32 pairs, prefetched.
+
+    Raises:
+        ValueError: if ``patch_size`` is not divisible by ``scale`` or the dataset's
+            images are not ``patch_size`` pixels on a side.
+
+    Example:
+        >>> hr = image_folder_dataset("coco/", image_size=288, batch_size=4, seed=0)
+        >>> pairs = super_resolution_pairs(hr, scale=4, patch_size=288)  # (4,72,72,3), (4,288,288,3)
+
+    References:
+        Johnson et al., ECCV 2016, Section 4.2.
+    """
+    scale = check_positive_int(scale, "scale")
+    patch_size = check_positive_int(patch_size, "patch_size")
+    sigma = _check_sigma(sigma)
+    value_range = check_value_range(value_range)
+    if patch_size % scale:
+        multiple = max(scale, patch_size - patch_size % scale)
+        raise ValueError(
+            f"patch_size={patch_size} is not divisible by scale={scale}; use a multiple of "
+            f"{scale} such as {multiple} so the low-resolution input has a whole number of "
+            f"pixels. Received: patch_size={patch_size}"
+        )
+    spec = _check_image_dataset(dataset, "super_resolution_pairs")
+    height, width = spec.shape[-3], spec.shape[-2]
+    if (height is not None and height != patch_size) or (width is not None and width != patch_size):
+        raise ValueError(
+            f"super_resolution_pairs got {height}x{width} images but patch_size={patch_size}; "
+            f"build the dataset with image_size={patch_size} (or pass patch_size={height}). "
+            f"Received: element_spec={spec!r}"
+        )
+    if height is None or width is None:
+        shape = [None] * (spec.shape.rank - 3) + [patch_size, patch_size, 3]
+        dataset = dataset.map(lambda x: tf.ensure_shape(x, shape))
+
+    def to_pair(high):
+        high = tf.cast(high, tf.float32)
+        return sr_degrade(high, scale, sigma, value_range), high
+
+    pairs = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return pairs.prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ScanResult",
+    "SkipLog",
+    "SkippedFile",
+    "SkippedImagesWarning",
+    "gaussian_kernel",
+    "image_folder_dataset",
+    "list_images",
+    "load_image",
+    "load_images",
+    "scan_images",
+    "sr_degrade",
+    "style_transfer_pairs",
+    "super_resolution_pairs",
+]
