@@ -1,0 +1,216 @@
+"""PSNR and SSIM: per-image functions and Keras metrics (TensorFlow and JAX backends).
+
+References: ``tf.image.psnr`` / ``tf.image.ssim`` run on numpy inputs (TensorFlow is
+installed under every backend here) and a float64 numpy PSNR. Tolerances: PSNR within
+1e-4 dB, SSIM within 1e-5 (both float32; differences are summation order only).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+from keras_perceptual.metrics import PSNR, SSIM, psnr, rgb_to_y, ssim
+
+tf = pytest.importorskip("tensorflow")
+
+PSNR_ATOL = 1e-4  # dB
+SSIM_ATOL = 1e-5
+
+
+@pytest.fixture
+def pair(rng):
+    """Three 32x32 images and noisy copies with a different noise level each."""
+    clean = rng.random((3, 32, 32, 3), dtype=np.float32)
+    noise = (
+        rng.standard_normal(clean.shape).astype(np.float32)
+        * np.float32([0.02, 0.1, 0.3])[:, None, None, None]
+    )
+    return clean, np.clip(clean + noise, 0, 1).astype(np.float32)
+
+
+def numpy_psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=(1, 2, 3))
+    return 10 * np.log10(1.0 / mse)
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_psnr_matches_tf_image_and_numpy(pair, value_range):
+    clean, noisy = pair
+    low, high = value_range
+    ours = to_numpy(psnr(clean * (high - low) + low, noisy * (high - low) + low, value_range))
+    assert ours.shape == (3,)
+    np.testing.assert_allclose(ours, tf.image.psnr(clean, noisy, 1.0).numpy(), atol=PSNR_ATOL)
+    np.testing.assert_allclose(ours, numpy_psnr(clean, noisy), atol=PSNR_ATOL)
+    assert ours[0] > ours[1] > ours[2]
+
+
+def test_psnr_is_per_image_unlike_keras_ops_psnr(pair):
+    clean, noisy = pair
+    per_image = to_numpy(psnr(clean, noisy))
+    batch = float(to_numpy(keras.ops.psnr(clean, noisy, 1.0)))  # one MSE for the whole batch
+    assert abs(per_image.mean() - batch) > 1.0
+
+
+def test_identical_images_give_max_db_not_inf(images):
+    np.testing.assert_allclose(to_numpy(psnr(images, images)), [100.0, 100.0], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(psnr(images, images, max_db=40)), [40.0, 40.0], rtol=1e-6)
+    assert np.isinf(to_numpy(psnr(images, images, max_db=None))).all()
+    metric = PSNR()
+    metric.update_state(images, images)
+    metric.update_state(images, np.clip(images + 0.1, 0, 1))
+    assert np.isfinite(float(metric.result()))
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0)])
+def test_ssim_matches_tf_image(pair, value_range):
+    clean, noisy = pair
+    low, high = value_range
+    ours = to_numpy(ssim(clean * (high - low) + low, noisy * (high - low) + low, value_range))
+    expected = tf.image.ssim(clean, noisy, max_val=1.0).numpy()
+    assert ours.shape == (3,)
+    np.testing.assert_allclose(ours, expected, atol=SSIM_ATOL)
+    np.testing.assert_allclose(to_numpy(ssim(clean, clean)), [1, 1, 1], atol=1e-6)
+
+
+def test_ssim_options_match_tf_image(pair):
+    clean, noisy = pair
+    ours = to_numpy(ssim(clean, noisy, filter_size=7, filter_sigma=1.0, k1=0.02, k2=0.04))
+    expected = tf.image.ssim(
+        clean, noisy, 1.0, filter_size=7, filter_sigma=1.0, k1=0.02, k2=0.04
+    ).numpy()
+    np.testing.assert_allclose(ours, expected, atol=SSIM_ATOL)
+
+
+def test_unbatched_images_give_scalars(pair):
+    clean, noisy = pair
+    assert to_numpy(psnr(clean[0], noisy[0])).shape == ()
+    np.testing.assert_allclose(
+        to_numpy(ssim(clean[1], noisy[1])), to_numpy(ssim(clean, noisy))[1], atol=1e-6
+    )
+
+
+def test_y_channel_and_crop_border(pair):
+    clean, noisy = pair
+    weights = np.array([65.481, 128.553, 24.966]) / 255.0
+    y_clean = (clean @ weights + 16 / 255.0)[..., None]
+    y_noisy = (noisy @ weights + 16 / 255.0)[..., None]
+    np.testing.assert_allclose(to_numpy(rgb_to_y(clean)), y_clean, atol=1e-6)
+    ours = to_numpy(psnr(clean, noisy, y_channel=True, crop_border=4))
+    np.testing.assert_allclose(
+        ours, numpy_psnr(y_clean[:, 4:-4, 4:-4], y_noisy[:, 4:-4, 4:-4]), atol=PSNR_ATOL
+    )
+    ours = to_numpy(ssim(clean, noisy, y_channel=True, crop_border=2))
+    expected = tf.image.ssim(
+        y_clean[:, 2:-2, 2:-2].astype(np.float32), y_noisy[:, 2:-2, 2:-2].astype(np.float32), 1.0
+    ).numpy()
+    np.testing.assert_allclose(ours, expected, atol=SSIM_ATOL)
+
+
+def test_function_errors(images):
+    with pytest.raises(ValueError, match="same shape.*Received: y_true.shape"):
+        psnr(images, images[:, :16])
+    with pytest.raises(ValueError, match="same rank"):
+        psnr(images, images[0])
+    with pytest.raises(ValueError, match="dtype uint8"):
+        psnr((images * 255).astype(np.uint8), images)
+    with pytest.raises(ValueError, match="at least filter_size=11"):
+        ssim(images[:, :8, :8], images[:, :8, :8])
+    with pytest.raises(ValueError, match="filter_size must be odd"):
+        ssim(images, images, filter_size=8)
+    with pytest.raises(ValueError, match="crop_border=16 removes the whole"):
+        psnr(images, images, crop_border=16)
+    with pytest.raises(ValueError, match="max_db must be"):
+        psnr(images, images, max_db=0)
+    with pytest.raises(ValueError, match="y_channel=True needs RGB"):
+        psnr(images[..., :1], images[..., :1], y_channel=True)
+    with pytest.raises(ValueError, match="value_range"):
+        psnr(images, images, value_range=(1, 1))
+
+
+# --------------------------------------------------------------------------
+# Keras metrics.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls, fn", [(PSNR, psnr), (SSIM, ssim)])
+def test_metric_is_the_mean_over_images_seen(rng, cls, fn):
+    a = rng.random((5, 24, 24, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.1, 0, 1)
+    values = to_numpy(fn(a, b))
+    metric = cls()
+    metric.update_state(a[:2], b[:2])
+    metric.update_state(a[2:], b[2:])
+    np.testing.assert_allclose(float(metric.result()), values.mean(), rtol=1e-5)
+    metric.reset_state()
+    weights = np.array([1.0, 0.0, 2.0, 0.0, 1.0], np.float32)
+    metric.update_state(a, b, sample_weight=weights)
+    np.testing.assert_allclose(
+        float(metric.result()), (values * weights).sum() / weights.sum(), rtol=1e-5
+    )
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+
+
+def test_metrics_rescale_value_range(pair):
+    clean, noisy = pair
+    for cls in (PSNR, SSIM):
+        unit, signed = cls(), cls(value_range=(-1, 1))
+        unit.update_state(clean, noisy)
+        signed.update_state(clean * 2 - 1, noisy * 2 - 1)
+        np.testing.assert_allclose(float(signed.result()), float(unit.result()), rtol=1e-5)
+
+
+def test_metric_refuses_integer_images(images):
+    with pytest.raises(ValueError, match="dtype uint8"):
+        PSNR().update_state((images * 255).astype(np.uint8), images)
+
+
+def test_metric_config_round_trip():
+    for metric in (
+        PSNR(value_range=(-1, 1), max_db=60.0, y_channel=True, crop_border=4, name="psnr_y"),
+        SSIM(value_range=(0, 255), filter_size=7, filter_sigma=1.0, crop_border=2),
+        PSNR(max_db=None),
+    ):
+        config = metric.get_config()
+        clone = type(metric).from_config(config)
+        assert clone.get_config() == config
+        restored = keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(metric)
+        )
+        assert type(restored) is type(metric) and restored.get_config() == config
+    assert keras.saving.get_registered_name(PSNR) == "keras_perceptual>PSNR"
+    assert PSNR()._direction == "up" and SSIM()._direction == "up"
+    with pytest.raises(ValueError, match="filter_size must be odd"):
+        SSIM(filter_size=4)
+    with pytest.raises(ValueError, match="crop_border must be an integer >= 0"):
+        PSNR(crop_border=-1)
+
+
+def test_metrics_under_mixed_precision_compute_in_float32(pair):
+    clean, noisy = pair
+    keras.config.set_dtype_policy("mixed_float16")
+    metric = PSNR()
+    assert metric.dtype == "float32"
+    metric.update_state(clean.astype(np.float16), noisy.astype(np.float16))
+    expected = numpy_psnr(clean.astype(np.float16), noisy.astype(np.float16)).mean()
+    np.testing.assert_allclose(float(metric.result()), expected, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
+def test_compile_evaluate_save_and_reload(tmp_path, pair):
+    clean, noisy = pair
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile(loss="mse", metrics=[PSNR(), SSIM()])
+    logs = model.evaluate(noisy, clean, batch_size=2, verbose=0, return_dict=True)
+    output = to_numpy(model.predict(noisy, batch_size=3, verbose=0))
+    np.testing.assert_allclose(logs["psnr"], to_numpy(psnr(clean, output)).mean(), rtol=1e-4)
+    np.testing.assert_allclose(logs["ssim"], to_numpy(ssim(clean, output)).mean(), atol=1e-4)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    again = reloaded.evaluate(noisy, clean, batch_size=2, verbose=0, return_dict=True)
+    np.testing.assert_allclose(again["psnr"], logs["psnr"], rtol=1e-5)
+    np.testing.assert_allclose(again["ssim"], logs["ssim"], rtol=1e-5)
