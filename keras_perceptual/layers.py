@@ -1,0 +1,907 @@
+"""Building blocks of the image transformation networks (``keras.ops`` only: any backend).
+
+Johnson, Alahi & Fei-Fei (2016), supplementary material, Section 2 ("Architectures"):
+the transformation networks are built from convolutions followed by a normalization
+and a ReLU, residual blocks of two 3x3 convolutions (Gross & Wilber 2016; ReLU after
+the first only, identity shortcut), strided convolutions for down-sampling and
+fractionally-strided convolutions for up-sampling, and a scaled ``tanh`` at the output.
+
+Every layer here is registered (``package="keras_perceptual"``), returns its full
+constructor arguments from ``get_config`` and implements ``compute_output_shape``,
+so the networks built from them load with ``keras.models.load_model(path,
+safe_mode=True)`` and work with symbolic ``(None, None, 3)`` inputs.
+
+* :class:`ReflectionPadding2D` - mirror padding (``keras.ops.pad(mode="reflect")``).
+* :class:`InstanceNormalization` - Ulyanov et al. (2016), the official code's choice.
+* :class:`ConvBlock` - padding, convolution, normalization, activation.
+* :class:`ResidualBlock` - the paper's residual block.
+* :class:`UpsamplingBlock` - x2 up-sampling: ``"transpose"`` (the paper), ``"resize"``
+  (nearest neighbour then convolution, Odena et al. 2016) or ``"subpixel"``
+  (depth-to-space, Shi et al. 2016).
+* :class:`DepthToSpace`, :class:`PadToMultiple`, :class:`CropToReference`,
+  :class:`BoundedOutput` - glue that keeps the networks free of ``Lambda`` layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+
+NORMALIZATIONS = ("instance", "batch", "none")
+UPSAMPLING_MODES = ("transpose", "resize", "subpixel")
+PADDINGS = ("reflect", "zero")
+OUTPUT_ACTIVATIONS = ("tanh", "sigmoid")
+PAD_MODES = ("reflect", "symmetric", "constant")
+
+_register = keras.saving.register_keras_serializable(package="keras_perceptual")
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def _pair(value: Any, name: str) -> tuple[int, int]:
+    """``k`` or ``(kh, kw)`` as a pair of positive ints."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (check_positive_int(value[0], name), check_positive_int(value[1], name))
+    k = check_positive_int(value, name)
+    return (k, k)
+
+
+def _padding_pairs(padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` as nested int pairs."""
+    error = ValueError(
+        "padding must be an int >= 0, a pair (height_pad, width_pad) or "
+        "((top, bottom), (left, right)) of ints >= 0, e.g. 4 or ((4, 4), (4, 4)). "
+        f"Received: padding={padding!r}"
+    )
+
+    def as_int(v):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise error
+        return int(v)
+
+    if isinstance(padding, (list, tuple)):
+        if len(padding) != 2:
+            raise error
+        pairs = []
+        for item in padding:
+            if isinstance(item, (list, tuple)):
+                if len(item) != 2:
+                    raise error
+                pairs.append((as_int(item[0]), as_int(item[1])))
+            else:
+                pairs.append((as_int(item), as_int(item)))
+        return (pairs[0], pairs[1])
+    p = as_int(padding)
+    return ((p, p), (p, p))
+
+
+def _check_activation(activation: Any) -> str | None:
+    """A Keras activation name (kept serializable) or ``None``."""
+    if activation is None:
+        return None
+    try:
+        if not isinstance(activation, str):
+            raise ValueError
+        keras.activations.get(activation)
+    except ValueError:
+        raise ValueError(
+            "activation must be the name of a Keras activation such as 'relu' or None. "
+            f"Received: activation={activation!r}"
+        ) from None
+    return activation
+
+
+def _spatial_dims(shape) -> tuple:
+    return shape[1], shape[2]
+
+
+def _check_rank4(shape, layer: keras.layers.Layer) -> None:
+    if len(shape) != 4:
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) expects rank-4 channels-last "
+            "images (batch, height, width, channels); add a batch axis with images[None]. "
+            f"Received: input_shape={tuple(shape)}"
+        )
+
+
+def _padded_shape(shape, pads) -> tuple:
+    (top, bottom), (left, right) = pads
+    h, w = _spatial_dims(shape)
+    return (
+        shape[0],
+        None if h is None else h + top + bottom,
+        None if w is None else w + left + right,
+        shape[3],
+    )
+
+
+def _pad2d(x, pads, mode: str):
+    """Pads the spatial axes of a channels-last batch; ``mode`` 'reflect' or 'constant'."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode=mode)
+
+
+def _check_reflect_fits(shape, pads, layer: keras.layers.Layer, mode: str = "reflect") -> None:
+    """Reflection by ``p`` pixels needs more than ``p`` pixels (``symmetric``: at least ``p``)."""
+    need_h = max(pads[0]) + (1 if mode == "reflect" else 0)
+    need_w = max(pads[1]) + (1 if mode == "reflect" else 0)
+    h, w = _spatial_dims(shape)
+    if (h is not None and h < need_h) or (w is not None and w < need_w):
+        raise ValueError(
+            f"Layer {layer.name!r} mirrors {max(pads[0])}x{max(pads[1])} pixels, which needs "
+            f"inputs of at least {need_h}x{need_w} pixels; use larger images (or zero "
+            f"padding). Received: input_shape={tuple(shape)}"
+        )
+
+
+def depth_to_space(x, block_size: int):
+    """Rearranges ``(B, H, W, C*r*r)`` into ``(B, H*r, W*r, C)`` (sub-pixel shuffle).
+
+    The channel order is that of ``tf.nn.depth_to_space`` (NHWC, "DCR"): output pixel
+    ``(h*r + i, w*r + j)`` channel ``c`` is input channel ``(i*r + j)*C + c``.
+
+    Args:
+        x: rank-4 channels-last tensor whose channel count is divisible by ``r*r``.
+        block_size: the up-sampling factor ``r``.
+
+    Returns:
+        The rearranged tensor.
+
+    Example:
+        >>> depth_to_space(np.arange(4.0).reshape(1, 1, 1, 4), 2)[0, :, :, 0]
+        [[0., 1.], [2., 3.]]
+
+    Reference: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
+    Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016.
+    """
+    r = int(block_size)
+    static = tuple(x.shape)
+    dynamic = ops.shape(x)
+    batch, height, width = (static[i] if static[i] is not None else dynamic[i] for i in range(3))
+    channels = static[3]
+    if channels is None or channels % (r * r):
+        raise ValueError(
+            f"depth_to_space needs a known channel count divisible by block_size**2={r * r}. "
+            f"Received: x.shape={static}"
+        )
+    out_channels = channels // (r * r)
+    x = ops.reshape(x, (batch, height, width, r, r, out_channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (batch, height * r, width * r, out_channels))
+
+
+# --------------------------------------------------------------------------------------
+# Instance-normalization statistics override (used by tiled inference)
+# --------------------------------------------------------------------------------------
+
+#: ``provider(layer, inputs) -> (mean, variance) | None`` consulted by InstanceNormalization.
+StatisticsProvider = Callable[[keras.layers.Layer, Any], Any]
+_STATISTICS_PROVIDER: contextvars.ContextVar[StatisticsProvider | None] = contextvars.ContextVar(
+    "keras_perceptual_instance_norm_statistics", default=None
+)
+
+
+@contextlib.contextmanager
+def instance_norm_statistics(provider: StatisticsProvider) -> Iterator[None]:
+    """Lets ``provider`` observe and replace the statistics of every InstanceNormalization.
+
+    Inside the ``with`` block each :class:`InstanceNormalization` layer calls
+    ``provider(layer, inputs)`` with its float32 inputs ``(B, H, W, C)``. Returning
+    ``None`` keeps the usual per-image statistics; returning ``(mean, variance)``
+    (arrays broadcastable to ``(B, 1, 1, C)``) normalizes with those instead. Tiled
+    inference uses it to normalize every tile with the statistics of the whole image.
+    It takes effect on eager calls (``model(x)``), not inside an already traced
+    ``model.predict`` function.
+
+    Args:
+        provider: the callable described above.
+
+    Returns:
+        A context manager.
+
+    Example:
+        >>> with instance_norm_statistics(lambda layer, x: None):
+        ...     y = model(x)  # unchanged
+    """
+    token = _STATISTICS_PROVIDER.set(provider)
+    try:
+        yield
+    finally:
+        _STATISTICS_PROVIDER.reset(token)
+
+
+# --------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------
+
+
+@_register
+class ReflectionPadding2D(keras.layers.Layer):
+    """Mirror-pads the height and width of channels-last images (no edge repeat).
+
+    ``keras.ops.pad(mode="reflect")``: the row beyond the border is the first row
+    inside it, as ``numpy.pad(mode="reflect")`` and ``tf.pad(mode="REFLECT")``. The
+    official code of Johnson et al. pads every convolution this way to avoid the
+    dark borders of zero padding. Padding ``p`` needs inputs larger than ``p``.
+
+    Args:
+        padding: ``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))``.
+        **kwargs: standard layer arguments (``name``, ``dtype``, ...).
+
+    Returns:
+        ``(B, H + top + bottom, W + left + right, C)``.
+
+    Example:
+        >>> ReflectionPadding2D(4)(np.zeros((1, 32, 32, 3))).shape
+        (1, 40, 40, 3)
+    """
+
+    def __init__(self, padding: Any = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _padding_pairs(padding)
+
+    def call(self, inputs):
+        _check_reflect_fits(tuple(inputs.shape), self.padding, self)
+        return _pad2d(inputs, self.padding, "reflect")
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(input_shape, self)
+        _check_reflect_fits(input_shape, self.padding, self)
+        return _padded_shape(input_shape, self.padding)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"padding": [list(p) for p in self.padding]})
+        return config
+
+
+@_register
+class InstanceNormalization(keras.layers.Layer):
+    """Normalizes each channel of each image over its height and width.
+
+    ``y = gamma * (x - mean_hw(x)) / sqrt(var_hw(x) + epsilon) + beta`` with per-image,
+    per-channel statistics (Ulyanov, Vedaldi & Lempitsky 2016, "Instance Normalization:
+    The Missing Ingredient for Fast Stylization"); the official code of Johnson et al.
+    switched to it from batch normalization. Same as
+    ``keras.layers.GroupNormalization(groups=-1)``, computed in float32 under mixed
+    precision, and able to use externally supplied statistics (see
+    :func:`instance_norm_statistics`), which tiled inference needs.
+
+    Args:
+        epsilon: added to the variance (the official code's ``1e-5``).
+        center: learn the offset ``beta``.
+        scale: learn the scale ``gamma``.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+        >>> y = InstanceNormalization()(np.random.rand(2, 8, 8, 4))
+    """
+
+    def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
+            raise ValueError(
+                f"epsilon must be a finite number > 0 such as 1e-5. Received: epsilon={epsilon!r}"
+            )
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        _check_rank4(input_shape, self)
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                f"Layer {self.name!r} needs a known channel count. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        self.gamma = (
+            self.add_weight(shape=(channels,), initializer="ones", name="gamma", autocast=False)
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(shape=(channels,), initializer="zeros", name="beta", autocast=False)
+            if self.center
+            else None
+        )
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        statistics = None
+        provider = _STATISTICS_PROVIDER.get()
+        if provider is not None:
+            statistics = provider(self, x)
+        if statistics is None:
+            mean, variance = ops.moments(x, axes=(1, 2), keepdims=True)
+        else:
+            mean, variance = (
+                ops.reshape(ops.cast(ops.convert_to_tensor(s), "float32"), (-1, 1, 1, x.shape[-1]))
+                for s in statistics
+            )
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            y = y * ops.cast(self.gamma, "float32")
+        if self.beta is not None:
+            y = y + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"epsilon": self.epsilon, "center": self.center, "scale": self.scale})
+        return config
+
+
+def _make_normalization(kind: str, dtype, name: str):
+    if kind == "instance":
+        return InstanceNormalization(dtype=dtype, name=name)
+    if kind == "batch":
+        return keras.layers.BatchNormalization(dtype=dtype, name=name)
+    return None
+
+
+class _PaddedConvMixin:
+    """Shared ``padding`` handling: explicit symmetric ``k // 2`` padding, then a 'valid'
+    convolution, so both padding modes sample the same pixel grid."""
+
+    def _conv_pads(self, kernel_size):
+        kh, kw = kernel_size
+        return ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2))
+
+    def _apply_pad(self, x, pads):
+        if self.padding == "reflect":
+            _check_reflect_fits(tuple(x.shape), pads, self)
+            return _pad2d(x, pads, "reflect")
+        return _pad2d(x, pads, "constant")
+
+
+@_register
+class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
+    """Padding, a convolution, a normalization and an activation, as one layer.
+
+    The unit of the paper's networks ("32x9x9 conv, stride 1" + batch norm + ReLU);
+    ``normalization="none", activation=None`` gives the plain output convolution.
+    Convolutions followed by a normalization have no bias (the normalization's mean
+    subtraction would cancel it; the official code kept these dead parameters).
+    Padding is ``kernel_size // 2`` on every side, so stride 1 keeps the size and
+    stride 2 halves even sizes.
+
+    Args:
+        filters: output channels.
+        kernel_size: ``k`` or ``(kh, kw)``.
+        strides: ``s`` or ``(sh, sw)``.
+        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        activation: ``"relu"`` or any Keras activation name, or ``None``.
+        padding: ``"reflect"`` (the official code) or ``"zero"``.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        ``(B, ceil(H / sh), ceil(W / sw), filters)``.
+
+    Example:
+        >>> ConvBlock(64, 3, strides=2)(np.zeros((1, 32, 32, 32))).shape
+        (1, 16, 16, 64)
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any = 3,
+        strides: Any = 1,
+        normalization: str = "instance",
+        activation: str | None = "relu",
+        padding: str = "reflect",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int(filters, "filters")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self.padding = check_choice(padding, PADDINGS, "padding")
+        self.activation = _check_activation(activation)
+        self._pads = self._conv_pads(self.kernel_size)
+        self.conv = keras.layers.Conv2D(
+            self.filters,
+            self.kernel_size,
+            strides=self.strides,
+            padding="valid",
+            use_bias=self.normalization == "none",
+            dtype=self.dtype_policy,
+            name="conv",
+        )
+        self.norm = _make_normalization(self.normalization, self.dtype_policy, "norm")
+        self.act = (
+            keras.layers.Activation(activation, dtype=self.dtype_policy, name="act")
+            if activation is not None
+            else None
+        )
+
+    def build(self, input_shape):
+        _check_rank4(input_shape, self)
+        padded = _padded_shape(input_shape, self._pads)
+        self.conv.build(padded)
+        if self.norm is not None:
+            self.norm.build(self.conv.compute_output_shape(padded))
+
+    def call(self, inputs, training=None):
+        x = self.conv(self._apply_pad(inputs, self._pads))
+        if self.norm is not None:
+            x = self.norm(x, training=training)
+        if self.act is not None:
+            x = self.act(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(input_shape, self)
+        return self.conv.compute_output_shape(_padded_shape(input_shape, self._pads))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides),
+                "normalization": self.normalization,
+                "activation": self.activation,
+                "padding": self.padding,
+            }
+        )
+        return config
+
+
+@_register
+class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
+    """The paper's residual block: ``x + norm(conv(relu(norm(conv(x)))))``.
+
+    Two ``kernel_size`` convolutions with ``filters`` channels, each followed by a
+    normalization, a ReLU after the first only, and an identity shortcut (Johnson et
+    al. 2016, supplementary Fig. 1, after Gross & Wilber 2016). Padded, so the spatial
+    size is kept (the official code's design; the paper's table shows the unpadded
+    variant with a 40-pixel reflection border at the input).
+
+    Args:
+        filters: channels; must equal the input's channel count.
+        kernel_size: ``k`` or ``(kh, kw)`` (3 in the paper).
+        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        padding: ``"reflect"`` or ``"zero"``.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+        >>> ResidualBlock(128)(np.zeros((1, 16, 16, 128))).shape
+        (1, 16, 16, 128)
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any = 3,
+        normalization: str = "instance",
+        padding: str = "reflect",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int(filters, "filters")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self.padding = check_choice(padding, PADDINGS, "padding")
+        self._pads = self._conv_pads(self.kernel_size)
+        policy = self.dtype_policy
+        bias = self.normalization == "none"
+        self.conv1 = keras.layers.Conv2D(
+            self.filters, self.kernel_size, use_bias=bias, dtype=policy, name="conv1"
+        )
+        self.norm1 = _make_normalization(self.normalization, policy, "norm1")
+        self.conv2 = keras.layers.Conv2D(
+            self.filters, self.kernel_size, use_bias=bias, dtype=policy, name="conv2"
+        )
+        self.norm2 = _make_normalization(self.normalization, policy, "norm2")
+
+    def build(self, input_shape):
+        _check_rank4(input_shape, self)
+        if input_shape[-1] != self.filters:
+            raise ValueError(
+                f"ResidualBlock {self.name!r} has filters={self.filters} but its input has "
+                f"{input_shape[-1]} channels; the identity shortcut needs them equal, so set "
+                f"filters={input_shape[-1]}. Received: input_shape={tuple(input_shape)}"
+            )
+        padded = _padded_shape(input_shape, self._pads)
+        self.conv1.build(padded)
+        self.conv2.build(padded)
+        for norm in (self.norm1, self.norm2):
+            if norm is not None:
+                norm.build(tuple(input_shape))
+
+    def call(self, inputs, training=None):
+        x = self.conv1(self._apply_pad(inputs, self._pads))
+        if self.norm1 is not None:
+            x = self.norm1(x, training=training)
+        x = ops.relu(x)
+        x = self.conv2(self._apply_pad(x, self._pads))
+        if self.norm2 is not None:
+            x = self.norm2(x, training=training)
+        return ops.add(inputs, x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": list(self.kernel_size),
+                "normalization": self.normalization,
+                "padding": self.padding,
+            }
+        )
+        return config
+
+
+@_register
+class DepthToSpace(keras.layers.Layer):
+    """Sub-pixel shuffle ``(B, H, W, C*r*r) -> (B, H*r, W*r, C)`` as a layer.
+
+    See :func:`depth_to_space` (``tf.nn.depth_to_space`` channel order, written with
+    ``keras.ops.reshape``/``transpose`` so it runs on every backend).
+
+    Args:
+        block_size: the factor ``r``.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        The rearranged tensor.
+
+    Example:
+        >>> DepthToSpace(2)(np.zeros((1, 8, 8, 12))).shape
+        (1, 16, 16, 3)
+    """
+
+    def __init__(self, block_size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = check_positive_int(block_size, "block_size", minimum=2)
+
+    def call(self, inputs):
+        return depth_to_space(inputs, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(input_shape, self)
+        r = self.block_size
+        b, h, w, c = input_shape
+        if c is None or c % (r * r):
+            raise ValueError(
+                f"DepthToSpace {self.name!r} needs a channel count divisible by "
+                f"block_size**2={r * r}. Received: input_shape={tuple(input_shape)}"
+            )
+        return (b, None if h is None else h * r, None if w is None else w * r, c // (r * r))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"block_size": self.block_size})
+        return config
+
+
+@_register
+class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
+    """Up-samples by ``factor`` with ``filters`` output channels, then normalizes and activates.
+
+    Modes:
+
+    * ``"transpose"``: a ``kernel_size`` ``Conv2DTranspose`` with stride ``factor``
+      (the paper's "fractionally-strided convolution, stride 1/2"; the default).
+    * ``"resize"``: nearest-neighbour resize, then a stride-1 convolution; free of
+      checkerboard artifacts (Odena, Dumoulin & Olah 2016, "Deconvolution and
+      Checkerboard Artifacts").
+    * ``"subpixel"``: a convolution to ``filters * factor**2`` channels, then
+      depth-to-space (Shi et al. 2016, ESPCN).
+
+    Args:
+        filters: output channels.
+        mode: ``"transpose"``, ``"resize"`` or ``"subpixel"``.
+        factor: the up-sampling factor (2 in the paper).
+        kernel_size: ``k`` or ``(kh, kw)``.
+        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        activation: a Keras activation name or ``None``.
+        padding: ``"reflect"`` or ``"zero"`` (convolutions of the ``"resize"`` and
+            ``"subpixel"`` modes; a transposed convolution needs none).
+        **kwargs: standard layer arguments.
+
+    Returns:
+        ``(B, H * factor, W * factor, filters)``.
+
+    Example:
+        >>> UpsamplingBlock(64, mode="subpixel")(np.zeros((1, 8, 8, 128))).shape
+        (1, 16, 16, 64)
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        mode: str = "transpose",
+        factor: int = 2,
+        kernel_size: Any = 3,
+        normalization: str = "instance",
+        activation: str | None = "relu",
+        padding: str = "reflect",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int(filters, "filters")
+        self.mode = check_choice(mode, UPSAMPLING_MODES, "upsampling")
+        self.factor = check_positive_int(factor, "factor", minimum=2)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self.padding = check_choice(padding, PADDINGS, "padding")
+        self.activation = _check_activation(activation)
+        self._pads = self._conv_pads(self.kernel_size)
+        policy = self.dtype_policy
+        bias = self.normalization == "none"
+        self.resize = None
+        self.shuffle = None
+        if self.mode == "transpose":
+            self.conv = keras.layers.Conv2DTranspose(
+                self.filters,
+                self.kernel_size,
+                strides=self.factor,
+                padding="same",
+                use_bias=bias,
+                dtype=policy,
+                name="conv",
+            )
+        else:
+            out = self.filters * self.factor**2 if self.mode == "subpixel" else self.filters
+            self.conv = keras.layers.Conv2D(
+                out, self.kernel_size, use_bias=bias, dtype=policy, name="conv"
+            )
+            if self.mode == "resize":
+                self.resize = keras.layers.UpSampling2D(
+                    self.factor, interpolation="nearest", dtype=policy, name="resize"
+                )
+            else:
+                self.shuffle = DepthToSpace(self.factor, dtype=policy, name="shuffle")
+        self.norm = _make_normalization(self.normalization, policy, "norm")
+        self.act = (
+            keras.layers.Activation(activation, dtype=policy, name="act")
+            if activation is not None
+            else None
+        )
+
+    def _scaled(self, shape, channels):
+        b, h, w, _ = shape
+        f = self.factor
+        return (b, None if h is None else h * f, None if w is None else w * f, channels)
+
+    def build(self, input_shape):
+        _check_rank4(input_shape, self)
+        if self.mode == "transpose":
+            self.conv.build(tuple(input_shape))
+        elif self.mode == "resize":
+            self.conv.build(_padded_shape(self._scaled(input_shape, input_shape[-1]), self._pads))
+        else:
+            self.conv.build(_padded_shape(input_shape, self._pads))
+        if self.norm is not None:
+            self.norm.build(self._scaled(input_shape, self.filters))
+
+    def call(self, inputs, training=None):
+        if self.mode == "transpose":
+            x = self.conv(inputs)
+        elif self.mode == "resize":
+            x = self.conv(self._apply_pad(self.resize(inputs), self._pads))
+        else:
+            x = self.shuffle(self.conv(self._apply_pad(inputs, self._pads)))
+        if self.norm is not None:
+            x = self.norm(x, training=training)
+        if self.act is not None:
+            x = self.act(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(input_shape, self)
+        return self._scaled(input_shape, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "mode": self.mode,
+                "factor": self.factor,
+                "kernel_size": list(self.kernel_size),
+                "normalization": self.normalization,
+                "activation": self.activation,
+                "padding": self.padding,
+            }
+        )
+        return config
+
+
+@_register
+class PadToMultiple(keras.layers.Layer):
+    """Pads height and width at the bottom/right up to multiples of ``multiple``.
+
+    Paired with :class:`CropToReference` at the end of a network that down-samples by
+    ``multiple``, it lets the network take any size and return exactly the input's.
+    It also rejects images smaller than ``min_size`` with a clear error (checked
+    whenever the size is known: eager calls, ``predict``, JAX).
+
+    Args:
+        multiple: pad each spatial size up to a multiple of this (1: no padding).
+        mode: ``"reflect"``, ``"symmetric"`` or ``"constant"`` (zeros).
+        min_size: the smallest height and width accepted.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        ``(B, ceil(H / multiple) * multiple, ceil(W / multiple) * multiple, C)``.
+
+    Example:
+        >>> PadToMultiple(4)(np.zeros((1, 63, 65, 3))).shape
+        (1, 64, 68, 3)
+    """
+
+    def __init__(self, multiple: int = 4, mode: str = "reflect", min_size: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = check_positive_int(multiple, "multiple")
+        self.mode = check_choice(mode, PAD_MODES, "mode")
+        self.min_size = check_positive_int(min_size, "min_size")
+        # The widest padding is multiple - 1; mirroring it must fit in the smallest input.
+        need = self.multiple - 1 + (1 if self.mode == "reflect" else 0)
+        if self.mode != "constant" and self.min_size < need:
+            self.min_size = need
+
+    def _check_size(self, shape):
+        h, w = _spatial_dims(shape)
+        if (h is not None and h < self.min_size) or (w is not None and w < self.min_size):
+            raise ValueError(
+                f"Input images are {h}x{w} pixels; this model needs at least "
+                f"{self.min_size}x{self.min_size}. Upscale or pad the images first. "
+                f"Received: input_shape={tuple(shape)}"
+            )
+
+    def call(self, inputs):
+        static = tuple(inputs.shape)
+        self._check_size(static)
+        if self.multiple == 1:
+            return inputs
+        dynamic = ops.shape(inputs)
+        m = self.multiple
+        h = static[1] if static[1] is not None else dynamic[1]
+        w = static[2] if static[2] is not None else dynamic[2]
+        ph, pw = (-h) % m, (-w) % m
+        if isinstance(ph, int) and isinstance(pw, int) and ph == pw == 0:
+            return inputs
+        return ops.pad(inputs, [[0, 0], [0, ph], [0, pw], [0, 0]], mode=self.mode)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(input_shape, self)
+        self._check_size(input_shape)
+        m = self.multiple
+        b, h, w, c = input_shape
+        return (b, None if h is None else -(-h // m) * m, None if w is None else -(-w // m) * m, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"multiple": self.multiple, "mode": self.mode, "min_size": self.min_size})
+        return config
+
+
+@_register
+class CropToReference(keras.layers.Layer):
+    """Crops ``x`` to the height and width of ``reference`` (top-left corner kept).
+
+    Called as ``CropToReference()([x, reference])``; undoes :class:`PadToMultiple`.
+
+    Args:
+        **kwargs: standard layer arguments.
+
+    Returns:
+        ``x[:, :H_ref, :W_ref, :]``.
+
+    Example:
+        >>> CropToReference()([np.zeros((1, 64, 68, 3)), np.zeros((1, 63, 65, 3))]).shape
+        (1, 63, 65, 3)
+    """
+
+    def call(self, inputs):
+        x, reference = inputs
+        static = tuple(reference.shape)
+        dynamic = ops.shape(reference)
+        h = static[1] if static[1] is not None else dynamic[1]
+        w = static[2] if static[2] is not None else dynamic[2]
+        return x[:, :h, :w, :]
+
+    def compute_output_shape(self, input_shape):
+        x_shape, ref_shape = input_shape
+        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+@_register
+class BoundedOutput(keras.layers.Layer):
+    """Maps unbounded activations into ``value_range`` with a scaled tanh (or sigmoid).
+
+    ``low + (high - low) * (tanh(x) + 1) / 2`` (the paper's "scaled tanh" output,
+    supplementary Section 2), or ``low + (high - low) * sigmoid(x)``, then clipped so
+    rounding can never leave ``[low, high]``: every output is in range whatever the
+    weights. Networks create it with ``dtype="float32"`` so they return float32 under
+    mixed precision. Its ``value_range`` is how :func:`keras_perceptual.models.model_value_range`
+    discovers a model's range.
+
+    Args:
+        activation: ``"tanh"`` or ``"sigmoid"``.
+        value_range: ``(low, high)`` of the outputs.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor of the input's shape with values in ``[low, high]``.
+
+    Example:
+        >>> BoundedOutput(value_range=(-1, 1))(np.array([[-50.0, 0.0, 50.0]]))
+        [[-1., 0., 1.]]
+    """
+
+    def __init__(
+        self, activation: str = "tanh", value_range: Sequence[float] = (0.0, 1.0), **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "output_activation")
+        self.value_range = check_value_range(value_range)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.activation == "tanh":
+            unit = (ops.tanh(x) + 1.0) * 0.5
+        else:
+            unit = ops.sigmoid(x)
+        low, high = self.value_range
+        y = unit if (low, high) == (0.0, 1.0) else unit * (high - low) + low
+        return ops.clip(y, low, high)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"activation": self.activation, "value_range": list(self.value_range)})
+        return config
+
+
+__all__ = [
+    "NORMALIZATIONS",
+    "OUTPUT_ACTIVATIONS",
+    "PADDINGS",
+    "UPSAMPLING_MODES",
+    "BoundedOutput",
+    "ConvBlock",
+    "CropToReference",
+    "DepthToSpace",
+    "InstanceNormalization",
+    "PadToMultiple",
+    "ReflectionPadding2D",
+    "ResidualBlock",
+    "UpsamplingBlock",
+    "depth_to_space",
+    "instance_norm_statistics",
+]

@@ -1,0 +1,322 @@
+"""Building blocks of the transformation networks: numpy references, shapes, configs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_perceptual import layers as kl
+from tests.conftest import requires_tf, to_numpy
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+# --- ReflectionPadding2D ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("padding", [1, 4, (2, 3), ((1, 2), (3, 0))])
+def test_reflection_padding_matches_numpy(rng, padding):
+    x = _rand(rng, 2, 9, 7, 3)
+    layer = kl.ReflectionPadding2D(padding)
+    (top, bottom), (left, right) = layer.padding
+    expected = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
+    np.testing.assert_array_equal(to_numpy(layer(x)), expected)
+    assert layer.compute_output_shape((None, 9, None, 3)) == (None, 9 + top + bottom, None, 3)
+
+
+def test_reflection_padding_symbolic_shape():
+    out = kl.ReflectionPadding2D(4)(keras.Input((None, None, 5)))
+    assert tuple(out.shape) == (None, None, None, 5)
+
+
+def test_reflection_padding_too_small_input_raises(rng):
+    with pytest.raises(ValueError, match="at least 5x5"):
+        kl.ReflectionPadding2D(4)(_rand(rng, 1, 4, 8, 3))
+
+
+@pytest.mark.parametrize("padding", [-1, 1.5, (1, 2, 3), "same", ((1, 2), (3,))])
+def test_reflection_padding_bad_argument(padding):
+    with pytest.raises(ValueError, match="Received: padding="):
+        kl.ReflectionPadding2D(padding)
+
+
+# --- InstanceNormalization ----------------------------------------------------------------
+
+
+def test_instance_norm_matches_numpy_and_group_norm(rng):
+    x = _rand(rng, 2, 6, 5, 4) * 3 + 1
+    layer = kl.InstanceNormalization()
+    layer.build(x.shape)
+    gamma = rng.random(4).astype("float32") + 0.5
+    beta = _rand(rng, 4)
+    layer.set_weights([gamma, beta])
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
+
+    group = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    group.build(x.shape)
+    group.set_weights([gamma, beta])
+    np.testing.assert_allclose(to_numpy(layer(x)), to_numpy(group(x)), rtol=1e-4, atol=1e-5)
+
+
+def test_instance_norm_statistics_override(rng):
+    x = _rand(rng, 2, 4, 4, 3)
+    layer = kl.InstanceNormalization(center=False, scale=False)
+    seen = []
+
+    def provider(lyr, inputs):
+        seen.append((lyr, tuple(inputs.shape)))
+        return np.zeros(3, "float32"), np.ones(3, "float32")
+
+    with kl.instance_norm_statistics(provider):
+        y = to_numpy(layer(x))
+    np.testing.assert_allclose(y, x / np.sqrt(1 + 1e-5), rtol=1e-6)
+    assert seen == [(layer, (2, 4, 4, 3))]
+    with kl.instance_norm_statistics(lambda lyr, inputs: None):
+        np.testing.assert_allclose(to_numpy(layer(x)), to_numpy(layer(x)))
+    # Outside the context the usual per-image statistics are back.
+    assert abs(to_numpy(layer(x)).mean()) < 1e-5
+
+
+def test_instance_norm_mixed_precision(rng):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    layer = kl.InstanceNormalization()
+    y = layer(_rand(rng, 1, 4, 4, 2))
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    assert layer.gamma.dtype == "float32"
+
+
+def test_instance_norm_bad_epsilon():
+    with pytest.raises(ValueError, match="epsilon"):
+        kl.InstanceNormalization(epsilon=0)
+
+
+# --- ConvBlock / ResidualBlock / UpsamplingBlock ---------------------------------------
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zero"])
+@pytest.mark.parametrize("strides,size,expected", [(1, 9, 9), (2, 8, 4), (2, 9, 5)])
+def test_conv_block_shapes(rng, padding, strides, size, expected):
+    layer = kl.ConvBlock(5, 3, strides=strides, padding=padding)
+    assert tuple(layer(_rand(rng, 1, size, size + 2, 3)).shape)[1:3] == (
+        expected,
+        layer.compute_output_shape((1, size, size + 2, 3))[2],
+    )
+    assert layer.compute_output_shape((1, size, size, 3)) == (1, expected, expected, 5)
+
+
+def test_conv_block_zero_padding_is_conv_same(rng):
+    x = _rand(rng, 1, 8, 6, 3)
+    block = kl.ConvBlock(4, 3, normalization="none", activation=None, padding="zero")
+    y = to_numpy(block(x))
+    conv = keras.layers.Conv2D(4, 3, padding="same")
+    conv.build(x.shape)
+    conv.set_weights(block.conv.get_weights())
+    np.testing.assert_allclose(y, to_numpy(conv(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_conv_block_reflect_padding_is_pad_then_valid_conv(rng):
+    x = _rand(rng, 1, 8, 6, 3)
+    block = kl.ConvBlock(4, 5, normalization="none", activation=None)
+    y = to_numpy(block(x))
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(y, to_numpy(block.conv(padded)), rtol=1e-6)
+
+
+def test_conv_blocks_with_normalization_have_no_bias():
+    block = kl.ConvBlock(4, 3)
+    block.build((None, 8, 8, 3))
+    assert [w.name for w in block.trainable_weights] == ["kernel", "gamma", "beta"]
+    plain = kl.ConvBlock(4, 3, normalization="none")
+    plain.build((None, 8, 8, 3))
+    assert [w.name for w in plain.trainable_weights] == ["kernel", "bias"]
+
+
+def test_residual_block_identity_shortcut(rng):
+    x = _rand(rng, 2, 6, 6, 4)
+    block = kl.ResidualBlock(4, normalization="none")
+    block.build(x.shape)
+    block.conv2.set_weights([np.zeros_like(w) for w in block.conv2.get_weights()])
+    np.testing.assert_allclose(to_numpy(block(x)), x, atol=1e-6)
+
+
+def test_residual_block_matches_reference(rng):
+    """x + norm(conv2(pad(relu(norm(conv1(pad(x))))))), ReLU after the first conv only."""
+    x = _rand(rng, 1, 6, 5, 4)
+    block = kl.ResidualBlock(4)
+    y = to_numpy(block(x))
+    k1, k2 = block.conv1.get_weights()[0], block.conv2.get_weights()[0]
+
+    def conv(v, k):
+        p = np.pad(v, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+        out = np.zeros(v.shape[:3] + (k.shape[-1],), "float64")
+        for i in range(3):
+            for j in range(3):
+                out += p[:, i : i + v.shape[1], j : j + v.shape[2]] @ k[i, j]
+        return out
+
+    def norm(v):
+        return (v - v.mean((1, 2), keepdims=True)) / np.sqrt(v.var((1, 2), keepdims=True) + 1e-5)
+
+    expected = x + norm(conv(np.maximum(norm(conv(x, k1)), 0), k2))
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_residual_block_channel_mismatch_raises(rng):
+    with pytest.raises(ValueError, match="set filters=3"):
+        kl.ResidualBlock(8)(_rand(rng, 1, 4, 4, 3))
+
+
+@pytest.mark.parametrize("mode", kl.UPSAMPLING_MODES)
+@pytest.mark.parametrize("normalization", kl.NORMALIZATIONS)
+def test_upsampling_block_modes(rng, mode, normalization):
+    layer = kl.UpsamplingBlock(6, mode=mode, normalization=normalization)
+    y = layer(_rand(rng, 2, 5, 7, 4))
+    assert tuple(y.shape) == (2, 10, 14, 6)
+    assert layer.compute_output_shape((None, None, 7, 4)) == (None, None, 14, 6)
+    assert tuple(layer(keras.Input((None, None, 4))).shape) == (None, None, None, 6)
+    assert np.all(to_numpy(y) >= 0)  # ReLU
+
+
+def test_upsampling_block_resize_is_nearest_then_conv(rng):
+    x = _rand(rng, 1, 3, 4, 2)
+    layer = kl.UpsamplingBlock(3, mode="resize", normalization="none", activation=None)
+    y = to_numpy(layer(x))
+    up = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    up = np.pad(up, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(y, to_numpy(layer.conv(up)), rtol=1e-6)
+
+
+def test_upsampling_factor_four(rng):
+    layer = kl.UpsamplingBlock(3, mode="subpixel", factor=4)
+    assert tuple(layer(_rand(rng, 1, 3, 2, 2)).shape) == (1, 12, 8, 3)
+
+
+# --- depth_to_space ---------------------------------------------------------------------
+
+
+def _depth_to_space_reference(x, r):
+    b, h, w, c = x.shape
+    out = np.zeros((b, h * r, w * r, c // (r * r)), x.dtype)
+    oc = c // (r * r)
+    for i in range(r):
+        for j in range(r):
+            out[:, i::r, j::r, :] = x[..., (i * r + j) * oc : (i * r + j + 1) * oc]
+    return out
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_depth_to_space_matches_reference(rng, r):
+    x = _rand(rng, 2, 3, 4, 2 * r * r)
+    np.testing.assert_array_equal(
+        to_numpy(kl.depth_to_space(x, r)), _depth_to_space_reference(x, r)
+    )
+    np.testing.assert_array_equal(to_numpy(kl.DepthToSpace(r)(x)), _depth_to_space_reference(x, r))
+
+
+@requires_tf
+def test_depth_to_space_matches_tf(rng):
+    import tensorflow as tf
+
+    x = _rand(rng, 2, 3, 4, 12)
+    np.testing.assert_array_equal(to_numpy(kl.depth_to_space(x, 2)), tf.nn.depth_to_space(x, 2))
+
+
+def test_depth_to_space_bad_channels(rng):
+    with pytest.raises(ValueError, match="divisible by block_size"):
+        kl.DepthToSpace(2)(_rand(rng, 1, 2, 2, 6))
+
+
+# --- PadToMultiple / CropToReference / BoundedOutput -------------------------------------
+
+
+def test_pad_to_multiple_and_crop_round_trip(rng):
+    x = _rand(rng, 1, 63, 65, 3)
+    padded = to_numpy(kl.PadToMultiple(4)(x))
+    assert padded.shape == (1, 64, 68, 3)
+    np.testing.assert_array_equal(
+        padded, np.pad(x, ((0, 0), (0, 1), (0, 3), (0, 0)), mode="reflect")
+    )
+    np.testing.assert_array_equal(to_numpy(kl.CropToReference()([padded, x])), x)
+    assert kl.PadToMultiple(4).compute_output_shape((None, 5, None, 3)) == (None, 8, None, 3)
+    assert kl.CropToReference().compute_output_shape([(2, 8, 8, 6), (2, 5, None, 3)]) == (
+        2,
+        5,
+        None,
+        6,
+    )
+
+
+def test_pad_to_multiple_min_size(rng):
+    layer = kl.PadToMultiple(4, min_size=5)
+    with pytest.raises(ValueError, match="needs at least 5x5"):
+        layer(_rand(rng, 1, 4, 9, 3))
+    # Reflecting up to 3 pixels needs 4: the minimum is raised to what the mode can do.
+    assert kl.PadToMultiple(4, mode="reflect", min_size=1).min_size == 4
+    assert kl.PadToMultiple(4, mode="constant", min_size=1).min_size == 1
+
+
+@pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
+@pytest.mark.parametrize("value_range", [(0, 1), (-1, 1), (0, 255)])
+def test_bounded_output_range(activation, value_range):
+    x = np.array([[-1e4, -3.0, 0.0, 3.0, 1e4]], "float32")
+    y = to_numpy(kl.BoundedOutput(activation, value_range)(x))
+    low, high = value_range
+    assert np.all(y >= low) and np.all(y <= high)
+    np.testing.assert_allclose(y[0, [0, 2, 4]], [low, (low + high) / 2, high], rtol=1e-6, atol=1e-6)
+
+
+def test_bounded_output_is_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    y = kl.BoundedOutput(dtype="float32")(np.ones((1, 2), "float16"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+
+
+# --- Configs and bad arguments ------------------------------------------------------------
+
+
+LAYERS = [
+    kl.ReflectionPadding2D(((1, 2), (3, 4))),
+    kl.InstanceNormalization(epsilon=1e-3, center=False),
+    kl.ConvBlock(8, (5, 3), strides=2, normalization="batch", activation="elu", padding="zero"),
+    kl.ResidualBlock(8, kernel_size=5, normalization="none", padding="zero"),
+    kl.UpsamplingBlock(4, mode="subpixel", factor=4, normalization="batch", activation=None),
+    kl.DepthToSpace(3),
+    kl.PadToMultiple(8, mode="symmetric", min_size=9),
+    kl.CropToReference(),
+    kl.BoundedOutput("sigmoid", (-1, 1)),
+]
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: type(layer).__name__)
+def test_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(restored) is type(layer) and restored.get_config() == config
+
+
+@pytest.mark.parametrize(
+    "factory,match",
+    [
+        (lambda: kl.ConvBlock(4, normalization="layer"), "'instance', 'batch', 'none'"),
+        (lambda: kl.ConvBlock(4, padding="same"), "'reflect', 'zero'"),
+        (lambda: kl.ConvBlock(0), "filters must be an integer >= 1"),
+        (lambda: kl.ConvBlock(4, activation="nope"), "activation"),
+        (lambda: kl.ResidualBlock(4, normalization="group"), "'instance', 'batch', 'none'"),
+        (lambda: kl.UpsamplingBlock(4, mode="bilinear"), "'transpose', 'resize', 'subpixel'"),
+        (lambda: kl.UpsamplingBlock(4, factor=1), "factor"),
+        (lambda: kl.PadToMultiple(4, mode="edge"), "'reflect', 'symmetric', 'constant'"),
+        (lambda: kl.BoundedOutput("relu"), "'tanh', 'sigmoid'"),
+        (lambda: kl.BoundedOutput(value_range=(1, 0)), "value_range"),
+    ],
+)
+def test_bad_arguments_raise(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
