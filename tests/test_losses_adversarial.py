@@ -301,3 +301,18 @@ def test_gradient_penalty_other_backends(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(NotImplementedError, match="TensorFlow and JAX.*Received: backend='torch'"):
         gradient_penalty(lambda x: x, np.ones((1, 2)), np.ones((1, 2)))
+
+
+def test_gradient_penalty_averages_patch_scores(rng):
+    # A "PatchGAN" critic whose 4 patch scores are each <w, x>: their mean has gradient w.
+    critic, w = linear_critic(shape=(2, 2, 3), seed=6)
+
+    def patch_critic(x):
+        score = critic(x)  # (batch, 1)
+        return keras.ops.reshape(keras.ops.repeat(score, 4, axis=1), (-1, 2, 2, 1))
+
+    real = rng.random((2, 2, 2, 3), dtype=np.float32)
+    norm = np.linalg.norm(w)
+    np.testing.assert_allclose(
+        to_numpy(gradient_penalty(patch_critic, real, real * 0.5, seed=0, reduction=None)),
+        10.0 * (norm - 1) ** 2 * np.ones(2), rtol=1e-5)

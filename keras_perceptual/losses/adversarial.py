@@ -179,8 +179,17 @@ def _accepts_training(layer) -> bool:
         return False
 
 
+def _total_score(scores):
+    """Sum over the batch of each sample's score (the mean over its patches, if several)."""
+    return ops.sum(_per_sample(ops.cast(scores, "float32")))
+
+
 def _input_gradients(critic, x, training: bool):
-    """Gradient of ``sum(critic(x))`` with respect to ``x``, differentiable again."""
+    """Per-sample gradients of each sample's (patch-averaged) score w.r.t. ``x``.
+
+    The gradient of the batch sum of scores: sample ``i``'s score depends on
+    ``x[i]`` only. Differentiable again (second order) on both backends.
+    """
     backend = keras.backend.backend()
     is_layer = isinstance(critic, keras.layers.Layer)
     kwargs = {"training": training} if is_layer and _accepts_training(critic) else {}
@@ -189,8 +198,7 @@ def _input_gradients(critic, x, training: bool):
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            scores = critic(x, **kwargs)
-            total = tf.reduce_sum(tf.cast(scores, "float32"))
+            total = _total_score(critic(x, **kwargs))
         return tape.gradient(total, x)
     if backend == "jax":
         import jax
@@ -205,12 +213,12 @@ def _input_gradients(critic, x, training: bool):
 
             def total(inputs):
                 scores, _ = critic.stateless_call(trainable, non_trainable, inputs, **kwargs)
-                return ops.sum(ops.cast(scores, "float32"))
+                return _total_score(scores)
 
         else:
 
             def total(inputs):
-                return ops.sum(ops.cast(critic(inputs), "float32"))
+                return _total_score(critic(inputs))
 
         return jax.grad(total)(x)
     raise NotImplementedError(
@@ -234,7 +242,8 @@ def gradient_penalty(
     ``x_hat = eps * real + (1 - eps) * fake`` with ``eps ~ U[0, 1]`` drawn per
     sample. The norm is over all of a sample's axes (BasicSR's
     ``gradients.norm(2, dim=1)`` takes it per channel instead). For a critic with
-    several outputs per sample (PatchGAN) the gradient is that of their sum.
+    several outputs per sample (PatchGAN) the score is their mean, as in
+    :class:`WassersteinLoss`, so the constraint does not grow with the image size.
 
     The result is differentiable with respect to the critic's weights (a
     second-order gradient): add it to the critic's loss. Works on the TensorFlow
