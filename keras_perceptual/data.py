@@ -45,8 +45,8 @@ Skipped files
 thread pool) and skips files that are corrupt, truncated, not images, or smaller
 than ``min_size`` pixels on their shorter side. They are listed in
 ``ScanResult.skipped`` and reported **once** per scan as a
-:class:`SkippedImagesWarning` (a ``UserWarning``) that gives the count, the
-reasons and the first few paths. Files without an image extension (``.txt``,
+:class:`SkippedImagesWarning` (a ``UserWarning``, attributed to the calling line
+outside this package) that gives the count, the reasons and the first few paths. Files without an image extension (``.txt``,
 ``.json``, ``Thumbs.db``) are only counted (``ScanResult.ignored``): sidecar files
 are normal in photo folders and would make the warning appear on every run.
 Files that fail later, inside the pipeline, are dropped, counted in
@@ -64,6 +64,7 @@ import logging
 import math
 import os
 import secrets
+import sys
 import threading
 import warnings
 from collections import Counter
@@ -518,6 +519,17 @@ def load_images(
 # --------------------------------------------------------------------------
 
 
+def _warn_at_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside this package (the user's
+    line, whichever of our functions it went through)."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("keras_perceptual"):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def _check_directory(directory: Any) -> str:
     if not isinstance(directory, (str, os.PathLike)):
         raise ValueError(
@@ -537,7 +549,7 @@ def _check_directory(directory: Any) -> str:
     return path
 
 
-def _scan(directory, min_size, verify, warn, num_workers, stacklevel) -> ScanResult:
+def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
     directory = _check_directory(directory)
     min_size = check_positive_int(min_size, "min_size")
     if num_workers is not None:
@@ -572,11 +584,10 @@ def _scan(directory, min_size, verify, warn, num_workers, stacklevel) -> ScanRes
             f"{min_size} px (or lower min_size). Received: directory={directory!r}"
         )
     if skipped and warn:
-        warnings.warn(
+        _warn_at_caller(
             f"Skipped image files that cannot be used: {result.summary()} Fix or remove "
             "them (or change min_size) to silence this warning.",
             SkippedImagesWarning,
-            stacklevel=stacklevel + 1,
         )
     return result
 
@@ -618,7 +629,7 @@ def scan_images(
         >>> len(scan.paths), len(scan.skipped)
         (82783, 0)
     """
-    return _scan(directory, min_size, verify, warn, num_workers, stacklevel=2)
+    return _scan(directory, min_size, verify, warn, num_workers)
 
 
 # --------------------------------------------------------------------------
@@ -691,8 +702,9 @@ def image_folder_dataset(
     keeping the aspect ratio (bicubic, anti-aliased), and an ``image_size`` x
     ``image_size`` square cropped from it, at random or from the centre. The paper
     trains style transfer on 256 x 256 images of MS-COCO and super-resolution on
-    288 x 288 patches; its code resizes COCO images to 256 x 256 without keeping the
-    aspect ratio, where this crops instead so nothing is distorted.
+    288 x 288 patches; the authors' code (fast-neural-style,
+    ``scripts/make_style_dataset.py``) resizes COCO images to 256 x 256 without
+    keeping the aspect ratio, where this crops instead so nothing is distorted.
 
     Reproducible: for a given ``seed`` the file order of every epoch and every crop
     are the same from run to run (crops use stateless random ops keyed by
@@ -749,6 +761,8 @@ def image_folder_dataset(
     value_range = check_value_range(value_range)
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
+        if seed >= 2**63:
+            raise ValueError(f"seed must be an integer in [0, 2**63). Received: seed={seed}")
     if shuffle_buffer is not None:
         shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     if isinstance(resize, bool):
@@ -784,7 +798,7 @@ def image_folder_dataset(
         scan = directory
     else:
         min_size = image_size if min_size is None else min_size
-        scan = _scan(directory, min_size, verify, True, None, stacklevel=2)
+        scan = _scan(directory, min_size, verify, True, None)
 
     seed = secrets.randbits(31) if seed is None else seed
     count = len(scan.paths)
@@ -960,10 +974,14 @@ def sr_degrade(
     pixels (``tf.pad(mode="REFLECT")``, the edge pixel not repeated), so borders are
     not darkened and the output keeps the input's size. Down-sampling:
     ``tf.image.resize(method="bicubic", antialias=False)`` to ``1/scale`` of each side
-    (Keys cubic, ``a = -0.5``, half-pixel centres), as the paper's Torch code does
-    (``image.scale``, no anti-aliasing). The Gaussian blur is the degradation's low-pass
-    filter; an anti-aliased resize would add a second, scale-dependent blur and
-    give a different degradation from the paper's. Results are clipped to
+    (Keys cubic, ``a = -0.5``, half-pixel centres, taps outside the image dropped). The
+    paper names exactly two steps, a sigma 1.0 Gaussian blur and bicubic interpolation,
+    so the blur is the degradation's only low-pass filter: it removes the frequencies
+    that alias most, and an anti-aliased resize would add a second, scale-dependent
+    blur (a wider one at x8 than at x4) and give a different degradation from the
+    paper's. Some aliasing remains at x4 / x8 (a sigma 1.0 Gaussian keeps about 73% of
+    the amplitude at the x4 Nyquist frequency); that is part of the paper's setting,
+    and models trained on it expect it. Results are clipped to
     ``value_range`` (bicubic overshoots at edges). Both steps are linear with
     weights summing to one, so they work in any ``value_range`` directly.
 

@@ -128,6 +128,7 @@ def test_scan_warns_once_listing_paths_and_count(folder):
         scan_images(folder, min_size=16)
     ours = [w for w in record if issubclass(w.category, SkippedImagesWarning)]
     assert len(ours) == 1
+    assert ours[0].filename == __file__  # attributed to the caller's line
     message = str(ours[0].message)
     assert "skipped 4" in message
     for name in BAD:
@@ -170,7 +171,8 @@ def test_scan_errors(tmp_path, folder):
 def test_dataset_shapes_dtype_range_and_single_warning(folder):
     with pytest.warns(SkippedImagesWarning) as record:
         dataset = image_folder_dataset(folder, 32, 3, seed=0, repeat=False)
-    assert len([w for w in record if issubclass(w.category, SkippedImagesWarning)]) == 1
+    ours = [w for w in record if issubclass(w.category, SkippedImagesWarning)]
+    assert len(ours) == 1 and ours[0].filename == __file__
     assert dataset.element_spec.shape.as_list() == [None, 32, 32, 3]
     batches = [b.numpy() for b in dataset]
     assert [b.shape[0] for b in batches] == [3, 3, 2]  # 8 usable images (tiny.png too small)
