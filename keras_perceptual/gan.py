@@ -185,7 +185,8 @@ class PerceptualGAN(keras.Model):
     act on it). Metrics: ``loss`` (the same as ``generator_loss``, so callbacks'
     default ``monitor="val_loss"`` works), ``generator_loss``, ``discriminator_loss``,
     ``adversarial_loss`` (the generator's, unweighted), and ``content_loss``,
-    ``pixel_loss``, ``gradient_penalty`` when those terms are on; ``evaluate`` and
+    ``pixel_loss``, ``gradient_penalty`` when those terms are on, and the
+    ``metrics=`` given to ``compile`` on ``(y, G(x))``; ``evaluate`` and
     ``validation_data`` report the same without updates. ``call(x)`` runs the
     generator, so ``predict`` upscales. The model saves and reloads with
     ``model.save`` / ``keras.models.load_model`` (both networks, both optimizers'
@@ -275,7 +276,8 @@ class PerceptualGAN(keras.Model):
             adversarial_weight: weight of the generator's adversarial term (SRGAN: 1e-3).
             gradient_penalty_weight: WGAN-GP ``lambda`` added to the discriminator
                 loss (Gulrajani et al. 2017 use 10 with ``"wasserstein"``); 0 for none.
-            **kwargs: ``run_eagerly``, ``jit_compile``, ``steps_per_execution``.
+            **kwargs: ``metrics`` (computed on ``(y, G(x))``, e.g. PSNR),
+                ``run_eagerly``, ``jit_compile``, ``steps_per_execution``.
         """
         backend = keras.backend.backend()
         if backend != "tensorflow":
@@ -363,8 +365,8 @@ class PerceptualGAN(keras.Model):
             "adversarial_loss": kind,
             "adversarial_weight": settings["adversarial_weight"],
             "gradient_penalty_weight": settings["gradient_penalty_weight"],
-            **{k: kwargs[k] for k in ("run_eagerly", "jit_compile", "steps_per_execution")
-               if k in kwargs},
+            **{k: kwargs[k] for k in ("metrics", "run_eagerly", "jit_compile",
+                                      "steps_per_execution") if k in kwargs},
         }
 
     def get_compile_config(self):
@@ -402,6 +404,8 @@ class PerceptualGAN(keras.Model):
             metrics.append(self.pixel_loss_tracker)
         if settings.get("gradient_penalty_weight", 0) > 0:
             metrics.append(self.gradient_penalty_tracker)
+        if getattr(self, "_compile_metrics", None) is not None:
+            metrics.append(self._compile_metrics)
         return metrics
 
     def _unpack(self, data):
@@ -475,11 +479,20 @@ class PerceptualGAN(keras.Model):
         terms["discriminator_loss"] = total
         return terms
 
-    def _log(self, terms: dict) -> dict:
+    def _log(self, terms: dict, y, fake, sample_weight) -> dict:
         trackers = {metric.name: metric for metric in self.metrics}
         for name, value in terms.items():
             trackers[name].update_state(value)
-        logs = {metric.name: metric.result() for metric in self.metrics}
+        compiled = getattr(self, "_compile_metrics", None)
+        if compiled is not None:
+            compiled.update_state(y, fake, sample_weight)
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
         # "loss" is the generator's objective, so callbacks' default monitor="val_loss" works.
         return {"loss": logs["generator_loss"], **logs}
 
@@ -503,7 +516,7 @@ class PerceptualGAN(keras.Model):
             scaled = self.discriminator_optimizer.scale_loss(d_terms["discriminator_loss"])
         gradients = tape.gradient(scaled, discriminator_variables)
         self.discriminator_optimizer.apply(gradients, discriminator_variables)
-        return self._log({**g_terms, **d_terms})
+        return self._log({**g_terms, **d_terms}, y, fake, sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = self._unpack(data)
@@ -511,7 +524,7 @@ class PerceptualGAN(keras.Model):
         fake = self.generator(x, training=False)
         terms = self.generator_terms(y, fake, sample_weight, training=False)
         terms.update(self.discriminator_terms(y, fake, sample_weight, training=False))
-        return self._log(terms)
+        return self._log(terms, y, fake, sample_weight)
 
     # ------------------------------------------------------------------
     # Config.

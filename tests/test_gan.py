@@ -140,7 +140,8 @@ def test_generator_loss_is_the_weighted_sum(pairs):
 @requires_tf
 def test_save_reload_resumes_training(tmp_path, pairs):
     x, y = pairs
-    gan = make_gan(pixel_loss="mean_absolute_error", adversarial_loss="hinge")
+    gan = make_gan(pixel_loss="mean_absolute_error", adversarial_loss="hinge",
+                   metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
     gan.fit(x, y, batch_size=2, epochs=1, verbose=0)
     path = tmp_path / "gan.keras"
     gan.save(path)
@@ -163,6 +164,10 @@ def test_save_reload_resumes_training(tmp_path, pairs):
         list(gan.evaluate(x, y, verbose=0, return_dict=True).values()), rtol=1e-5)
     history = reloaded.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["generator_loss"][0])
+    # Compiled metrics are computed on (y, G(x)).
+    mae = np.abs(reloaded.predict(x, verbose=0) - y).mean()
+    np.testing.assert_allclose(reloaded.evaluate(x, y, verbose=0, return_dict=True)["mae"], mae,
+                               rtol=1e-5)
     assert int(reloaded.discriminator_optimizer.iterations) == 6
 
 
