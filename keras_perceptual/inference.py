@@ -47,8 +47,8 @@ import keras
 import numpy as np
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual.images import load_image
 from keras_perceptual.layers import InstanceNormalization, PadToMultiple, instance_norm_statistics
-from keras_perceptual.losses.perceptual import load_image
 from keras_perceptual.models import model_value_range
 
 NORM_STATISTICS = ("image", "tile")
@@ -71,7 +71,7 @@ _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
 
 def _as_image(item: Any, value_range, name: str) -> np.ndarray:
     if isinstance(item, (str, os.PathLike)):
-        return load_image(item, value_range)
+        return load_image(item, value_range=value_range)
     array = np.asarray(keras.ops.convert_to_numpy(item))
     if array.dtype.kind not in "f":
         raise ValueError(
@@ -236,8 +236,8 @@ def _axis_weights(starts, size, bounds, scale: int, ramp: float) -> list[np.ndar
 
 
 def _ramp(starts, size, bounds, overlap: int) -> float:
-    """Half-width of the cross-fade: a quarter of the overlap, kept inside both tiles."""
-    ramp = overlap / 4
+    """Half-width of the cross-fade: an eighth of the overlap, kept inside both tiles."""
+    ramp = overlap / 8
     for i in range(len(starts) - 1):
         ramp = min(ramp, bounds[i + 1] - starts[i + 1], starts[i] + size - bounds[i + 1])
     return max(ramp, 0.0)
@@ -483,7 +483,7 @@ def stylize(
     *,
     batch_size: int = 4,
     tile_size: int | None = None,
-    overlap: int = 64,
+    overlap: int = 128,
     preserve_color: bool = False,
     value_range: Sequence[float] | None = None,
     norm_statistics: str = "image",
@@ -492,11 +492,14 @@ def stylize(
 
     Images of the same size are batched (``batch_size``); an image whose height or
     width exceeds ``tile_size`` is processed in ``tile_size`` tiles overlapping by
-    ``overlap`` pixels and cross-faded (raised cosine over the middle half of each
-    overlap), with instance-norm statistics taken from the whole image (see the module
-    docstring). With ``overlap`` at least the network's effective receptive field
-    (64 pixels for :func:`~keras_perceptual.models.style_transfer_net`) the tiled
-    result matches the untiled one (measured in ``tests/test_inference.py``).
+    ``overlap`` pixels, with instance-norm statistics taken from the whole image (see
+    the module docstring). Each pixel comes from the tile in which it lies farthest
+    from the tile's edge, cross-faded (raised cosine) over the middle quarter of each
+    overlap, so the pixels used are at least ``3/8 * overlap`` from any tile edge.
+    When that covers the network's receptive field (radius 57 pixels for the default
+    :func:`~keras_perceptual.models.style_transfer_net`, hence the default 128) the
+    tiled result equals the untiled one up to float rounding (``tests/test_inference.py``
+    measures it).
 
     Args:
         model: an image-to-image Keras model, e.g. a trained ``style_transfer_net()``.
@@ -553,7 +556,7 @@ def upscale(
     *,
     batch_size: int = 4,
     tile_size: int | None = None,
-    overlap: int = 32,
+    overlap: int = 40,
     histogram_match: bool = False,
     value_range: Sequence[float] | None = None,
     norm_statistics: str = "image",
@@ -561,8 +564,8 @@ def upscale(
     """Super-resolves images of any size with a trained super-resolution network.
 
     Same batching and tiling as :func:`stylize`; ``tile_size`` and ``overlap`` are in
-    input (low-resolution) pixels. 32 pixels of overlap cover the receptive field of
-    :func:`~keras_perceptual.models.super_resolution_net`.
+    input (low-resolution) pixels. The default 40 covers the receptive field of
+    :func:`~keras_perceptual.models.super_resolution_net` (radius about 15 input pixels).
 
     Args:
         model: e.g. a trained ``super_resolution_net(4)``.

@@ -50,6 +50,7 @@ from keras_perceptual.backbones import (
     min_image_size,
     resolve_layer,
 )
+from keras_perceptual.images import load_image
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
@@ -120,32 +121,10 @@ def pixel_reconstruction(y_true, y_pred, value_range=(0.0, 1.0)):
 # --------------------------------------------------------------------------
 
 
-def load_image(path: str | os.PathLike, value_range=(0.0, 1.0)) -> np.ndarray:
-    """Reads an image file as a float32 ``(H, W, 3)`` RGB array in ``value_range``."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"Image file {path!r} does not exist; pass an existing image path or an array. "
-            f"Received: path={path!r}"
-        )
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(
-            f"Could not read {path!r} as an image ({error}); pass a PNG/JPEG/BMP/GIF/WebP "
-            f"file. Received: path={path!r}"
-        ) from None
-    low, high = value_range
-    return array * (high - low) + low
-
-
 def _style_image_array(style_image: Any, value_range) -> np.ndarray:
     """Returns the style image as a float32 ``(1, H, W, 3)`` array in ``value_range``."""
     if isinstance(style_image, (str, os.PathLike)):
-        array = load_image(style_image, value_range)
+        array = load_image(style_image, value_range=value_range)
     else:
         raw = ops.convert_to_numpy(style_image) if not isinstance(style_image, list) else None
         array = np.asarray(raw if raw is not None else style_image)
@@ -749,7 +728,6 @@ __all__ = [
     "StyleReconstructionLoss",
     "TotalVariationLoss",
     "feature_reconstruction",
-    "load_image",
     "pixel_reconstruction",
     "style_reconstruction",
 ]

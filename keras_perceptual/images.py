@@ -1,0 +1,350 @@
+"""Reading and writing image files (Pillow + numpy; no TensorFlow, any backend).
+
+One decoder for every reader in the package: the tf.data pipelines
+(:mod:`keras_perceptual.data`), style images of the losses, inference, the command
+line and the notebooks. JPEG, PNG, BMP, GIF (first frame) and WebP; grayscale is
+expanded, alpha dropped, palettes, CMYK and 16-bit grayscale converted, the EXIF
+orientation of camera photos applied.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual._checks import check_positive_int, check_value_range
+
+#: File extensions (any case) treated as images by folders and glob patterns.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+
+
+class UnusableImageError(Exception):
+    """An image file that cannot be used; ``str(error)`` is the reason."""
+
+
+# --------------------------------------------------------------------------
+# Decoding (Pillow), shared by the scan, the pipeline and the loaders.
+# --------------------------------------------------------------------------
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _to_rgb(image):
+    """Any Pillow mode to 8-bit RGB: grayscale expanded, alpha dropped, 16-bit scaled."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(image).astype(np.float64)
+        if mode.startswith("I;16") or array.max(initial=0) > 255:
+            array = array / 257.0  # 65535 -> 255, instead of Pillow's clipping
+        gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # the documented path for palettes with alpha
+    return image.convert("RGB")  # also drops alpha (RGBA, LA, PA)
+
+
+def _resize_shorter_side(image, side: int):
+    """Resizes so the shorter side is ``side`` pixels, keeping the aspect ratio (bicubic)."""
+    from PIL import Image
+
+    width, height = image.size
+    short = min(width, height)
+    if short == side:
+        return image
+    if width <= height:
+        size = (side, max(side, round(height * side / width)))
+    else:
+        size = (max(side, round(width * side / height)), side)
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def read_rgb(
+    path: str,
+    *,
+    shorter_side: int | None = None,
+    at_least: int = 1,
+    min_size: int = 1,
+    size: tuple[int, int] | None = None,
+    verify_only: bool = False,
+) -> np.ndarray | None:
+    """Decodes ``path`` to a uint8 ``(H, W, 3)`` array, or raises ``UnusableImageError``.
+
+    ``shorter_side`` resizes the shorter side to that length; else a shorter side
+    below ``at_least`` is enlarged to it. ``size=(height, width)`` resizes exactly.
+    ``verify_only`` decodes (to find corrupt and truncated files) and returns None.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            short = min(width, height)
+            if short < min_size:
+                raise UnusableImageError(
+                    f"too small: {width}x{height} px, shorter side below min_size={min_size}"
+                )
+            target = shorter_side if shorter_side else (at_least if short < at_least else None)
+            if verify_only:
+                image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
+            elif size is not None:
+                image.draft(None, (size[1], size[0]))
+            elif target is not None:
+                # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
+                image.draft(
+                    None, (math.ceil(width * target / short), math.ceil(height * target / short))
+                )
+            image.load()
+            if verify_only:
+                return None
+            image = _to_rgb(ImageOps.exif_transpose(image))
+            if size is not None:
+                if image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            elif target is not None:
+                image = _resize_shorter_side(image, target)
+            array = np.asarray(image, dtype=np.uint8)
+    except UnusableImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise UnusableImageError(f"too large: {error}") from None
+    except UnidentifiedImageError:
+        raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
+    except FileNotFoundError:
+        raise UnusableImageError("missing: the file no longer exists") from None
+    except (PermissionError, IsADirectoryError) as error:
+        raise UnusableImageError(f"unreadable: {error}") from None
+    except OSError as error:  # Pillow's decoder errors are OSErrors
+        kind = "truncated" if "truncated" in str(error).lower() else "corrupt"
+        raise UnusableImageError(f"{kind}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
+        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise UnusableImageError(f"corrupt: decoded to an array of shape {array.shape}")
+    return array
+
+
+def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
+    """Opens ``path`` without decoding the pixels; returns ``(width, height)`` or raises
+    ``UnusableImageError`` (not an image, unreadable, too small)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except UnidentifiedImageError:
+        raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
+    except FileNotFoundError:
+        raise UnusableImageError("missing: the file no longer exists") from None
+    except OSError as error:
+        raise UnusableImageError(f"unreadable: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
+        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+    if min(width, height) < min_size:
+        raise UnusableImageError(
+            f"too small: {width}x{height} px, shorter side below min_size={min_size}"
+        )
+    return width, height
+
+
+def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return (
+            check_positive_int(size[0], f"{name}[0]"),
+            check_positive_int(size[1], f"{name}[1]"),
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(
+            f"{name} must be None, an integer (the shorter side in pixels) or a pair "
+            f"(height, width). Received: {name}={size!r}"
+        )
+    return int(size)
+
+
+def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
+    low, high = value_range
+    return array.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
+
+
+# --------------------------------------------------------------------------
+# Files, folders and globs to arrays.
+# --------------------------------------------------------------------------
+
+
+def walk_images(directory: str) -> tuple[list[str], int]:
+    """All image-extension files under ``directory`` (sorted) and the count of other files."""
+    images: list[str] = []
+    ignored = 0
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            if _is_image_name(name):
+                images.append(os.path.join(root, name))
+            else:
+                ignored += 1
+    return sorted(images), ignored
+
+
+def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """Expands files, folders (recursive) and glob patterns to a list of image paths.
+
+    A file given by name is kept whatever its extension (decoding decides);
+    folders and patterns contribute files with an image extension
+    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates are dropped,
+    order is kept.
+
+    Args:
+        inputs: one path or pattern, or a sequence of them.
+
+    Returns:
+        A list of file paths.
+
+    Raises:
+        ValueError: if an input does not exist or yields no image file.
+
+    Example:
+        >>> list_images(["photo.jpg", "holiday/", "scans/*.png"])
+        ['photo.jpg', 'holiday/a.jpg', 'holiday/sub/b.webp', 'scans/1.png']
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if not isinstance(inputs, Sequence) or not inputs:
+        raise ValueError(
+            "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
+            f"Received: inputs={inputs!r}"
+        )
+    result: dict[str, None] = {}
+    for item in inputs:
+        path = os.fspath(item)
+        if os.path.isdir(path):
+            found, _ = walk_images(path)
+            where = f"folder {path!r}"
+        elif os.path.isfile(path):
+            found = [path]
+            where = ""
+        elif glob.has_magic(path):
+            found = sorted(
+                p
+                for p in glob.glob(path, recursive=True)
+                if os.path.isfile(p) and _is_image_name(p)
+            )
+            where = f"pattern {path!r}"
+        else:
+            raise ValueError(
+                f"{path!r} is not an existing file or folder, and not a glob pattern; check the "
+                f"path (quote patterns such as 'photos/*.jpg'). Received: input={path!r}"
+            )
+        if not found:
+            raise ValueError(
+                f"The {where} holds no image file ({', '.join(IMAGE_EXTENSIONS)}); point it at "
+                f"images. Received: input={path!r}"
+            )
+        result.update(dict.fromkeys(found))
+    return list(result)
+
+
+def load_image(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    value_range: Sequence[float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Reads one image file as a float32 ``(H, W, 3)`` RGB array in ``value_range``.
+
+    The same decoder as the datasets: JPEG/PNG/BMP/GIF/WebP, grayscale expanded,
+    alpha dropped, first GIF frame, EXIF orientation applied.
+
+    Args:
+        path: the image file.
+        size: ``None`` keeps the size; an int resizes the *shorter* side to that many
+            pixels, keeping the aspect ratio; ``(height, width)`` resizes exactly.
+            Bicubic (anti-aliased when shrinking).
+        value_range: ``(low, high)`` the 0..255 pixels are mapped to.
+
+    Returns:
+        ``(H, W, 3)`` float32 array.
+
+    Raises:
+        ValueError: if the file is missing or cannot be decoded.
+
+    Example:
+        >>> load_image("photo.jpg", size=256).shape  # a 640x480 photo
+        (256, 341, 3)
+    """
+    path = os.fspath(path)
+    value_range = check_value_range(value_range)
+    size = _check_size_arg(size)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"Image file {path!r} does not exist; pass the path of an existing image. "
+            f"Received: path={path!r}"
+        )
+    try:
+        array = read_rgb(
+            path,
+            shorter_side=size if isinstance(size, int) else None,
+            size=size if isinstance(size, tuple) else None,
+        )
+    except UnusableImageError as error:
+        raise ValueError(
+            f"Could not read {path!r} as an image ({error}); pass a readable "
+            f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"
+        ) from None
+    return _to_value_range(array, value_range)
+
+
+def load_images(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    size: int | tuple[int, int] | None = None,
+    value_range: Sequence[float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Reads files, folders or glob patterns into one float32 batch ``(N, H, W, 3)``.
+
+    Args:
+        inputs: as for :func:`list_images`.
+        size: ``None``: every image must already have the same size; an int: the
+            shorter side is resized to ``size`` and the centre ``size`` x ``size``
+            square is kept (as ``image_folder_dataset(crop="center")``);
+            ``(height, width)``: resized exactly.
+        value_range: ``(low, high)`` of the result.
+
+    Returns:
+        ``(N, H, W, 3)`` float32 array in ``value_range``, in :func:`list_images` order.
+
+    Raises:
+        ValueError: if an input is missing, a file is unreadable, or sizes differ
+            with ``size=None``.
+
+    Example:
+        >>> load_images("holiday/", size=64).shape
+        (12, 64, 64, 3)
+    """
+    value_range = check_value_range(value_range)
+    size = _check_size_arg(size)
+    arrays = []
+    for path in list_images(inputs):
+        array = load_image(path, size=size, value_range=value_range)
+        if isinstance(size, int):
+            top = (array.shape[0] - size) // 2
+            left = (array.shape[1] - size) // 2
+            array = array[top : top + size, left : left + size]
+        arrays.append(array)
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise ValueError(
+            f"The images have different sizes {shapes[:3]}; pass size=N (shorter side, centre "
+            f"crop) or size=(height, width), or read them one by one with load_image. "
+            f"Received: size={size!r}"
+        )
+    return np.stack(arrays)
