@@ -269,7 +269,8 @@ class PerceptualGAN(keras.Model):
                 name, or ``None`` for none.
             content_weight: its weight.
             pixel_loss: the pixel term (any Keras loss or name, e.g. ``"mean_absolute_error"``
-                or :class:`~keras_perceptual.losses.CharbonnierLoss`).
+                or :class:`~keras_perceptual.losses.CharbonnierLoss`). Names compare raw
+                values; ``CharbonnierLoss(value_range=...)`` is range-invariant.
             pixel_weight: its weight; 0 switches it off.
             adversarial_loss: ``"vanilla"`` (non-saturating, SRGAN), ``"lsgan"``,
                 ``"hinge"`` or ``"wasserstein"``.
