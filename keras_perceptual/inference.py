@@ -191,8 +191,15 @@ def _min_size(model) -> int:
     return max(sizes, default=1)
 
 
-def _forward(model, batch: np.ndarray) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(model(batch, training=False)), dtype=np.float32)
+def _forward(model, batch: np.ndarray, size: int, eager: bool = False) -> np.ndarray:
+    """Runs ``model`` in inference mode on ``batch`` padded to ``size`` rows (one compiled
+    shape per image size). ``eager=True`` calls the model directly, so that
+    :func:`~keras_perceptual.layers.instance_norm_statistics` hooks are seen."""
+    count = batch.shape[0]
+    if count < size:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
+    result = model(batch, training=False) if eager else model.predict_on_batch(batch)
+    return np.asarray(keras.ops.convert_to_numpy(result), dtype=np.float32)[:count]
 
 
 # --------------------------------------------------------------------------------------
@@ -275,7 +282,8 @@ class _StatisticsPass:
         features = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
         fy = features.shape[1] / self.tile_shape[0]
         fx = features.shape[2] / self.tile_shape[1]
-        for feature, (top, bottom, left, right) in zip(features, self.regions, strict=True):
+        rows = features[: len(self.regions)]  # the batch may be padded with repeats
+        for feature, (top, bottom, left, right) in zip(rows, self.regions, strict=True):
             part = feature[
                 int(round(top * fy)) : int(round(bottom * fy)),
                 int(round(left * fx)) : int(round(right * fx)),
@@ -308,6 +316,7 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
     ys, th, by = _axis_tiles(padded.shape[0], tile, over, multiple)
     xs, tw, bx = _axis_tiles(padded.shape[1], tile, over, multiple)
     grid = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
+    batch = min(batch_size, len(grid))
 
     def owned(i, j):
         return (by[i] - ys[i], by[i + 1] - ys[i], bx[j] - xs[j], bx[j + 1] - xs[j])
@@ -326,7 +335,7 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
                 for chunk, tiles in batches():
                     provider.regions = [owned(i, j) for i, j in chunk]
                     try:
-                        _forward(model, tiles)
+                        _forward(model, tiles, batch, eager=True)
                     except _StopForward:
                         pass
             if provider.target is None:
@@ -338,7 +347,7 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
     scale = 1
     with instance_norm_statistics(provider):
         for chunk, tiles in batches():
-            result = _forward(model, tiles)
+            result = _forward(model, tiles, batch, eager=bool(statistics))
             if output is None:
                 scale = result.shape[1] // th
                 if result.shape[1] != th * scale or result.shape[2] != tw * scale:
@@ -413,7 +422,9 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
     for indices in groups.values():
         for k in range(0, len(indices), batch_size):
             chunk = indices[k : k + batch_size]
-            result = _forward(model, np.stack([images[i] for i in chunk]))
+            result = _forward(
+                model, np.stack([images[i] for i in chunk]), min(batch_size, len(indices))
+            )
             for i, out in zip(chunk, result, strict=True):
                 outputs[i] = out
     return outputs

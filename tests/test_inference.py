@@ -1,0 +1,277 @@
+"""Inference helpers: input forms, batching, tiling (== untiled), colour and histogram steps."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_perceptual import inference
+from keras_perceptual.images import load_image
+from keras_perceptual.inference import match_histograms, save_image, stylize, upscale
+from keras_perceptual.layers import InstanceNormalization, instance_norm_statistics
+from keras_perceptual.models import style_transfer_net, super_resolution_net
+from tests.conftest import to_numpy
+
+TINY = {"filters": 4, "num_residual_blocks": 1}
+
+
+def _photo(height, width, rng=None):
+    """A smooth, photo-like test image in [0, 1] (gradients, a disc, mild noise)."""
+    rng = rng or np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    disc = ((yy - 0.45) ** 2 + (xx - 0.55) ** 2 < 0.08).astype(float)
+    image = np.stack([0.2 + 0.6 * xx, 0.3 + 0.4 * yy, 0.5 * disc + 0.25], axis=-1)
+    image += 0.05 * rng.standard_normal(image.shape)
+    return np.clip(image, 0, 1).astype("float32")
+
+
+def _calibrated(model, image):
+    """Sets BatchNorm moving statistics to those of ``image`` (as if trained on it)."""
+    bns = [
+        layer
+        for layer in inference._walk_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    for layer in bns:
+        layer.momentum = 0.0
+    model(image[None], training=True)
+    return model
+
+
+@pytest.fixture(scope="module")
+def style_model():
+    keras.utils.set_random_seed(1)
+    return style_transfer_net(**TINY)
+
+
+# --- Input and output forms ---------------------------------------------------------------
+
+
+def test_forms_and_batching(style_model, rng, tmp_path):
+    a, b = _photo(20, 24, rng), _photo(17, 9, rng)
+    direct_a = to_numpy(style_model(a[None]))[0]
+    direct_b = to_numpy(style_model(b[None]))[0]
+
+    single = stylize(style_model, a)
+    assert single.shape == (20, 24, 3) and single.dtype == np.float32
+    np.testing.assert_allclose(single, direct_a, atol=1e-6)
+
+    batch = stylize(style_model, np.stack([a, a, a]), batch_size=2)
+    assert batch.shape == (3, 20, 24, 3)
+    np.testing.assert_allclose(batch, np.stack([direct_a] * 3), atol=1e-5)
+
+    mixed = stylize(style_model, [a, b, a], batch_size=4)
+    assert isinstance(mixed, list) and [m.shape for m in mixed] == [a.shape, b.shape, a.shape]
+    np.testing.assert_allclose(mixed[1], direct_b, atol=1e-6)
+
+    path = tmp_path / "a.png"
+    save_image(a, path)
+    from_file = stylize(style_model, str(path))
+    np.testing.assert_allclose(from_file, stylize(style_model, load_image(path)), atol=1e-6)
+    assert isinstance(stylize(style_model, [path]), list)
+
+
+def test_value_range_defaults_to_the_models(rng, tmp_path):
+    model = style_transfer_net(value_range=(-1, 1), **TINY)
+    image = _photo(12, 12, rng)
+    path = tmp_path / "x.png"
+    save_image(image, path)
+    out = stylize(model, path)  # file read into the model's range
+    np.testing.assert_allclose(
+        out, to_numpy(model(load_image(path, value_range=(-1, 1))[None]))[0], atol=1e-6
+    )
+    assert out.min() >= -1 and out.max() <= 1 and out.min() < 0
+
+
+def test_upscale_shapes(rng):
+    model = super_resolution_net(4, **TINY)
+    out = upscale(model, [_photo(8, 10, rng), _photo(6, 7, rng)])
+    assert [o.shape for o in out] == [(32, 40, 3), (24, 28, 3)]
+    assert upscale(model, _photo(8, 10, rng)[None]).shape == (1, 32, 40, 3)
+
+
+def test_save_image_round_trip(rng, tmp_path):
+    image = rng.random((9, 7, 3), dtype=np.float32) * 2 - 1
+    save_image(image, tmp_path / "y.png", value_range=(-1, 1))
+    np.testing.assert_allclose(
+        load_image(tmp_path / "y.png", value_range=(-1, 1)), image, atol=1 / 255 + 1e-6
+    )
+    assert Image.open(tmp_path / "y.png").size == (7, 9)
+
+
+# --- Tiling ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(200, 64, 16), (68, 64, 8), (400, 96, 32)])
+def test_tile_weights_partition_unity(length, tile, overlap):
+    starts, size, bounds = inference._axis_tiles(length, tile, overlap, 4)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(s % 4 == 0 for s in starts)
+    for scale in (1, 4):
+        ramp = inference._ramp(starts, size, bounds, overlap)
+        total = np.zeros(length * scale)
+        weights = inference._axis_weights(starts, size, bounds, scale, ramp)
+        for start, w in zip(starts, weights, strict=True):
+            total[start * scale : (start + size) * scale] += w
+            assert w[0] < 1e-6 or start == 0  # tile edges get no weight
+        np.testing.assert_allclose(total, 1.0, atol=1e-12)
+
+
+# Tiled == untiled to this tolerance when the overlap covers the receptive field (measured
+# on these settings: random weights, 1 residual block, 2x2 tiles overlapping by exactly
+# `overlap`: max |difference| about 4e-7 for the SR net, 0 to 3e-6 for the style nets).
+TILED_ATOL = 1e-5
+# With instance norm the whole-image statistics are summed over tiles in float64 while the
+# untiled pass computes them in float32; the rounding difference passes through every
+# normalization (measured max |difference| about 4e-5).
+INSTANCE_TILED_ATOL = 2e-4
+
+
+def test_tiled_equals_untiled_sr_net():
+    keras.utils.set_random_seed(2)
+    image = _photo(96, 90)
+    model = _calibrated(super_resolution_net(4, filters=4, num_residual_blocks=1), image)
+    whole = upscale(model, image)
+    assert whole.std() > 0.05  # not a saturated, constant output
+    tiled = upscale(model, image, tile_size=64, overlap=32, batch_size=3)
+    assert tiled.shape == whole.shape == (384, 360, 3)
+    np.testing.assert_allclose(tiled, whole, atol=TILED_ATOL)
+    # Too little overlap for the receptive field: measurably different.
+    rough = upscale(model, image, tile_size=48, overlap=0)
+    assert np.abs(rough - whole).max() > 10 * TILED_ATOL
+
+
+def test_tiled_equals_untiled_batch_norm_style_net():
+    keras.utils.set_random_seed(3)
+    image = _photo(190, 189)  # padded to 192: two 128-pixel tiles overlapping by 64
+    model = _calibrated(style_transfer_net(normalization="batch", **TINY), image)
+    whole = stylize(model, image)
+    assert whole.std() > 0.05
+    tiled = stylize(model, image, tile_size=128, overlap=64)
+    np.testing.assert_allclose(tiled, whole, atol=TILED_ATOL)
+    rough = stylize(model, image, tile_size=96, overlap=0)
+    assert np.abs(rough - whole).max() > 10 * TILED_ATOL
+
+
+def _untiled_statistics(model, image):
+    recorded = {}
+
+    def provider(layer, x):
+        x = to_numpy(x).astype("float64")
+        recorded[id(layer)] = (x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2)))
+        return None
+
+    with instance_norm_statistics(provider):
+        model(image[None])
+    return recorded
+
+
+def test_instance_norm_tiling_uses_whole_image_statistics(style_model, monkeypatch):
+    image = _photo(190, 189)
+    whole = stylize(style_model, image)
+    assert whole.std() > 0.05
+
+    tiled = stylize(style_model, image, tile_size=128, overlap=64)
+    np.testing.assert_allclose(tiled, whole, atol=INSTANCE_TILED_ATOL)
+
+    # The statistics measured tile by tile are the whole image's.
+    expected = _untiled_statistics(style_model, image)
+    measured = {}
+    original = inference._StatisticsPass.result
+
+    def spy(self):
+        measured[self.target] = original(self)
+        return measured[self.target]
+
+    monkeypatch.setattr(inference._StatisticsPass, "result", spy)
+    stylize(style_model, image, tile_size=128, overlap=64)
+    norms = [x for x in inference._walk_layers(style_model) if isinstance(x, InstanceNormalization)]
+    assert set(measured) == {id(x) for x in norms} == set(expected)
+    for key, (mean, var) in measured.items():
+        np.testing.assert_allclose(mean, expected[key][0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(var, expected[key][1], rtol=1e-4, atol=1e-4)
+
+    # Per-tile statistics (opt-in) are measurably different: the reason for the default.
+    per_tile = stylize(style_model, image, tile_size=128, overlap=64, norm_statistics="tile")
+    assert np.abs(per_tile - whole).max() > 100 * INSTANCE_TILED_ATOL
+
+
+def test_tiling_warns_for_foreign_per_image_normalization(rng):
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(3, 3, padding="same")(inputs)
+    model = keras.Model(inputs, keras.layers.GroupNormalization(groups=-1)(x))
+    image = _photo(40, 40, rng)
+    with pytest.warns(UserWarning, match="seams may remain visible"):
+        stylize(model, image, tile_size=32, overlap=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stylize(model, image)  # untiled: nothing to warn about
+
+
+# --- Post-processing --------------------------------------------------------------------------
+
+
+def test_preserve_color_keeps_content_chroma(style_model):
+    content = _photo(24, 28)
+    plain = stylize(style_model, content)
+    kept = stylize(style_model, content, preserve_color=True)
+    yiq = inference._RGB_TO_YIQ
+    inside = np.all((kept > 1e-4) & (kept < 1 - 1e-4), axis=-1)  # not clipped
+    assert inside.mean() > 0.5
+    np.testing.assert_allclose(
+        (kept @ yiq.T)[inside][:, 0], (plain @ yiq.T)[inside][:, 0], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        (kept @ yiq.T)[inside][:, 1:], (content @ yiq.T)[inside][:, 1:], atol=1e-5
+    )
+
+
+def test_match_histograms_matches_skimage(rng):
+    exposure = pytest.importorskip("skimage.exposure")
+    image = rng.random((32, 30, 3)).astype("float32") ** 2
+    reference = rng.random((8, 9, 3)).astype("float32")
+    np.testing.assert_allclose(
+        match_histograms(image, reference),
+        exposure.match_histograms(image, reference, channel_axis=-1),
+        atol=1e-6,
+    )
+
+
+def test_upscale_histogram_match(rng):
+    model = super_resolution_net(4, **TINY)
+    low = _photo(10, 12, rng)
+    out = upscale(model, low, histogram_match=True)
+    for c in range(3):
+        np.testing.assert_allclose(
+            np.quantile(out[..., c], [0.1, 0.5, 0.9]),
+            np.quantile(low[..., c], [0.1, 0.5, 0.9]),
+            atol=0.03,
+        )
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "images,kwargs,match",
+    [
+        (np.zeros((16, 16, 3), np.uint8), {}, "astype\\('float32'\\) / 255.0"),
+        (np.zeros((16, 16, 4), np.float32), {}, "alpha channel"),
+        (np.zeros((16,), np.float32), {}, "images must be an image"),
+        ([], {}, "empty list"),
+        (np.zeros((2, 2, 3), np.float32), {}, "needs at least 5x5"),
+        (np.full((16, 16, 3), np.nan, np.float32), {}, "NaN"),
+        ("/no/such/image.png", {}, "does not exist"),
+        (np.zeros((40, 40, 3), np.float32), {"tile_size": 32, "overlap": 20}, "at most half"),
+        (np.zeros((16, 16, 3), np.float32), {"norm_statistics": "approx"}, "'image', 'tile'"),
+        (np.zeros((16, 16, 3), np.float32), {"batch_size": 0}, "batch_size"),
+        (np.zeros((16, 16, 3), np.float32), {"value_range": (1, 1)}, "value_range"),
+    ],
+)
+def test_bad_inputs_raise(style_model, images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stylize(style_model, images, **kwargs)

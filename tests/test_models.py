@@ -1,0 +1,294 @@
+"""The transformation networks: shapes, ranges, parameter counts, persistence, precision."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_perceptual import layers as kl
+from keras_perceptual.models import model_value_range, style_transfer_net, super_resolution_net
+from tests.conftest import BACKEND, to_numpy
+
+TINY = {"filters": 4, "num_residual_blocks": 1}
+
+
+def _images(rng, *shape):
+    return rng.random(shape, dtype=np.float32)
+
+
+def _randomize(model, rng, scale=1.0):
+    """Large random weights: the output bound must not depend on sensible weights."""
+    for w in model.weights:
+        value = rng.standard_normal(tuple(w.shape)) * scale
+        if "variance" in w.path:
+            value = np.abs(value) + 1e-3
+        w.assign(value.astype(w.dtype))
+
+
+# --- Architecture -------------------------------------------------------------------------
+
+
+def test_style_net_parameter_count_and_names():
+    model = style_transfer_net()
+    # 1,679,235 in the official code, less the 1,600 conv biases its normalizations cancel.
+    assert model.count_params() == 1_677_635
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 1_677_635
+    assert [layer.name for layer in model.layers] == [
+        "image",
+        "align_pad",
+        "conv_in",
+        "down1",
+        "down2",
+        "res1",
+        "res2",
+        "res3",
+        "res4",
+        "res5",
+        "up1",
+        "up2",
+        "conv_out",
+        "align_crop",
+        "output",
+    ]
+    shapes = {}
+    x = keras.Input((256, 256, 3))
+    for layer in model.layers[2:13]:
+        x = layer(x)
+        shapes[layer.name] = tuple(x.shape[1:])
+    assert shapes["conv_in"] == (256, 256, 32)
+    assert shapes["down1"] == (128, 128, 64)
+    assert shapes["down2"] == (64, 64, 128)
+    assert shapes["res5"] == (64, 64, 128)
+    assert shapes["up1"] == (128, 128, 64)
+    assert shapes["up2"] == (256, 256, 32)
+    assert shapes["conv_out"] == (256, 256, 3)
+
+
+@pytest.mark.parametrize("scale,params,ups", [(4, 402_563, 2), (8, 439_683, 3)])
+def test_sr_net_parameter_count_and_names(scale, params, ups):
+    model = super_resolution_net(scale)
+    assert model.count_params() == params  # includes BatchNorm moving statistics
+    names = [layer.name for layer in model.layers]
+    assert names == (
+        ["image", "input_check", "conv_in", "res1", "res2", "res3", "res4"]
+        + [f"up{i}" for i in range(1, ups + 1)]
+        + ["conv_out", "output"]
+    )
+    assert model.name == f"super_resolution_net_x{scale}"
+
+
+def test_normalization_choice_is_used():
+    def kinds(model):
+        return {
+            type(model.get_layer("res1").norm1).__name__,
+            type(model.get_layer("up1").norm).__name__,
+        }
+
+    assert kinds(style_transfer_net(**TINY)) == {"InstanceNormalization"}
+    assert kinds(style_transfer_net(normalization="batch", **TINY)) == {"BatchNormalization"}
+    assert kinds(super_resolution_net(4, **TINY)) == {"BatchNormalization"}
+    assert style_transfer_net(normalization="none", **TINY).get_layer("res1").norm1 is None
+
+
+# --- Shapes and ranges --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("upsampling", kl.UPSAMPLING_MODES)
+@pytest.mark.parametrize("size", [(32, 32), (63, 65), (5, 6), (40, 36)])
+def test_style_net_keeps_any_size(rng, upsampling, size):
+    model = style_transfer_net(upsampling=upsampling, **TINY)
+    y = to_numpy(model(_images(rng, 2, *size, 3)))
+    assert y.shape == (2, *size, 3)
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("upsampling", kl.UPSAMPLING_MODES)
+@pytest.mark.parametrize("scale", [4, 8])
+@pytest.mark.parametrize("size", [(16, 16), (15, 9)])
+def test_sr_net_scales_exactly(rng, upsampling, scale, size):
+    model = super_resolution_net(scale, upsampling=upsampling, **TINY)
+    y = to_numpy(model(_images(rng, 1, *size, 3)))
+    assert y.shape == (1, size[0] * scale, size[1] * scale, 3)
+
+
+def test_symbolic_shapes():
+    style = style_transfer_net(**TINY)
+    assert tuple(style(keras.Input((63, 65, 3))).shape) == (None, 63, 65, 3)
+    assert style.compute_output_shape((2, 63, 65, 3)) == (2, 63, 65, 3)
+    sr = super_resolution_net(8, **TINY)
+    assert tuple(sr(keras.Input((None, 7, 3))).shape) == (None, None, 56, 3)
+
+
+@pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
+@pytest.mark.parametrize("value_range", [(0, 1), (-1, 1), (0, 255)])
+def test_outputs_bounded_whatever_the_weights(rng, activation, value_range):
+    low, high = value_range
+    for model in (
+        style_transfer_net(value_range=value_range, output_activation=activation, **TINY),
+        super_resolution_net(4, value_range=value_range, output_activation=activation, **TINY),
+    ):
+        _randomize(model, rng, scale=30.0)
+        x = _images(rng, 1, 12, 12, 3) * (high - low) + low
+        y = to_numpy(model(x))
+        assert np.all(np.isfinite(y))
+        assert y.min() >= low and y.max() <= high
+        assert model_value_range(model) == (float(low), float(high))
+
+
+def test_model_value_range_of_foreign_model():
+    inputs = keras.Input((None, None, 3))
+    assert model_value_range(keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: style_transfer_net(**TINY), lambda: super_resolution_net(4, **TINY)],
+    ids=["style", "sr"],
+)
+def test_too_small_input_raises(rng, build):
+    model = build()
+    with pytest.raises(ValueError, match="needs at least 5x5"):
+        model(_images(rng, 1, 1, 1, 3))
+    with pytest.raises(ValueError, match="needs at least 5x5"):
+        build().predict(_images(rng, 1, 1, 1, 3), verbose=0)
+    with pytest.raises(ValueError, match="needs at least"):
+        build()(keras.Input((4, 32, 3)))
+
+
+def test_zero_padding_accepts_smaller_inputs(rng):
+    assert to_numpy(style_transfer_net(padding="zero", **TINY)(_images(rng, 1, 4, 4, 3))).shape == (
+        1,
+        4,
+        4,
+        3,
+    )
+    assert to_numpy(
+        super_resolution_net(4, padding="zero", **TINY)(_images(rng, 1, 1, 1, 3))
+    ).shape == (
+        1,
+        4,
+        4,
+        3,
+    )
+
+
+# --- Persistence, gradients, compilation, precision ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: style_transfer_net(upsampling="subpixel", value_range=(-1, 1), **TINY),
+        lambda: style_transfer_net(normalization="batch", upsampling="resize", **TINY),
+        lambda: super_resolution_net(8, normalization="instance", padding="zero", **TINY),
+    ],
+    ids=["style-instance", "style-batch", "sr8"],
+)
+def test_save_load_identical_outputs(tmp_path, rng, build):
+    model = build()
+    _randomize(model, rng, scale=0.3)
+    x = _images(rng, 2, 13, 11, 3)
+    expected = to_numpy(model(x))
+    path = tmp_path / "net.keras"
+    model.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(to_numpy(restored(x)), expected)
+    assert model_value_range(restored) == model_value_range(model)
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+
+
+def _trainable_gradients(model, x):
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - 0.3))
+        return [
+            None if g is None else np.asarray(g)
+            for g in tape.gradient(loss, model.trainable_weights)
+        ]
+    if BACKEND == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss_fn(values):
+            y, _ = model.stateless_call(values, non_trainable, x, training=True)
+            return keras.ops.mean(keras.ops.square(y - 0.3))
+
+        return [np.asarray(g) for g in jax.grad(loss_fn)(trainable)]
+    pytest.skip(f"no gradient helper for backend {BACKEND}")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: style_transfer_net(**TINY),
+        lambda: style_transfer_net(normalization="batch", upsampling="subpixel", **TINY),
+        lambda: super_resolution_net(4, upsampling="resize", **TINY),
+    ],
+    ids=["style-instance", "style-batch", "sr4"],
+)
+def test_gradient_reaches_every_trainable_weight(rng, build):
+    model = build()
+    grads = _trainable_gradients(model, _images(rng, 2, 16, 16, 3))
+    assert len(grads) == len(model.trainable_weights) > 0
+    for weight, grad in zip(model.trainable_weights, grads, strict=True):
+        assert grad is not None, weight.path
+        assert np.all(np.isfinite(grad)), weight.path
+        assert np.abs(grad).max() > 0, weight.path
+
+
+def test_jit_compile(rng):
+    model = style_transfer_net(normalization="batch", **TINY)
+    x = _images(rng, 2, 20, 24, 3)
+    expected = to_numpy(model(x))
+    model.compile(jit_compile=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+    sr = super_resolution_net(4, **TINY)
+    expected = to_numpy(sr(x))
+    sr.compile(jit_compile=True)
+    np.testing.assert_allclose(sr.predict_on_batch(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(rng, policy):
+    keras.config.set_dtype_policy(policy)
+    low = policy.split("_")[1]
+    for model in (style_transfer_net(**TINY), super_resolution_net(4, **TINY)):
+        assert model.get_layer("conv_in").compute_dtype == low
+        assert model.get_layer("conv_in").conv.compute_dtype == low
+        assert model.get_layer("res1").conv1.compute_dtype == low
+        assert model.get_layer("conv_in").conv.kernel.dtype == "float32"
+        assert model.get_layer("output").compute_dtype == "float32"
+        y = model(_images(rng, 1, 16, 16, 3))
+        assert keras.backend.standardize_dtype(y.dtype) == "float32"
+        y = to_numpy(y)
+        assert np.all(np.isfinite(y)) and y.min() >= 0 and y.max() <= 1
+
+
+# --- Bad arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "factory,match",
+    [
+        (lambda: super_resolution_net(3), "scale must be one of 2, 4, 8"),
+        (lambda: super_resolution_net(True), "scale must be one of"),
+        (lambda: style_transfer_net(filters=0), "filters must be an integer >= 1"),
+        (lambda: super_resolution_net(4, filters=0), "filters must be an integer >= 1"),
+        (lambda: style_transfer_net(num_residual_blocks=-1), "num_residual_blocks"),
+        (lambda: style_transfer_net(normalization="layer"), "'instance', 'batch', 'none'"),
+        (lambda: super_resolution_net(4, normalization="group"), "'instance', 'batch', 'none'"),
+        (lambda: style_transfer_net(upsampling="bilinear"), "'transpose', 'resize', 'subpixel'"),
+        (lambda: super_resolution_net(8, upsampling="pixel"), "'transpose', 'resize', 'subpixel'"),
+        (lambda: style_transfer_net(padding="same"), "'reflect', 'zero'"),
+        (lambda: style_transfer_net(value_range=(1, 0)), "value_range"),
+        (lambda: style_transfer_net(output_activation="relu"), "'tanh', 'sigmoid'"),
+    ],
+)
+def test_bad_arguments_raise(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
