@@ -1,0 +1,380 @@
+"""Training recipes: a few steps of each, resuming, fault handling, outputs (tiny sizes)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from conftest import requires_tf
+from PIL import Image
+
+pytestmark = requires_tf
+
+from keras_perceptual import training  # noqa: E402
+from keras_perceptual.data import SkippedImagesWarning  # noqa: E402
+from keras_perceptual.training import (  # noqa: E402
+    NonFiniteLossError,
+    ResumeMismatchError,
+    StepBackupAndRestore,
+    read_csv_log,
+    train_style_transfer,
+    train_super_resolution,
+)
+
+TINY_STYLE_NET = {"filters": 4, "num_residual_blocks": 1}
+TINY_SR_NET = {"filters": 4, "num_residual_blocks": 1}
+
+
+def make_photos(folder, count=5, seed=0):
+    """Smooth random RGB images (40x48 px) in ``folder``."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(count):
+        coarse = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((48, 40), Image.Resampling.BICUBIC).save(
+            os.path.join(folder, f"photo{i}.png")
+        )
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return make_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="module")
+def style_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("style") / "style.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def style_kwargs(weights, **overrides):
+    kwargs = dict(
+        steps=3,
+        image_size=32,
+        batch_size=2,
+        style_image_size=48,
+        model_options=TINY_STYLE_NET,
+        weights=weights,
+        save_every=2,
+        sample_every=2,
+        seed=3,
+        verbose=0,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+class Interrupt(Exception):
+    """Stands in for a crash (or Ctrl-C) in the middle of a run."""
+
+
+class InterruptAtStep(keras.callbacks.Callback):
+    def __init__(self, step):
+        super().__init__()
+        self.at = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) == self.at:
+            raise Interrupt(f"interrupted at step {self.at}")
+
+
+class PoisonAtStep(keras.callbacks.Callback):
+    """Sets the last convolution's kernel to NaN after step ``step``: the next loss is NaN."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.at = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) == self.at:
+            kernel = self.model.get_layer("conv_out").weights[0]
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def png_ok(path):
+    with Image.open(path) as image:
+        image.load()
+        return image.size
+
+
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory, photos, style_file, standin_weights):
+    out = tmp_path_factory.mktemp("style_run")
+    result = train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(standin_weights))
+    return result, out
+
+
+# --------------------------------------------------------------------------
+# Three steps of each recipe.
+# --------------------------------------------------------------------------
+
+
+def test_style_recipe_three_steps_writes_every_output(style_run, photos, standin_weights):
+    result, out = style_run
+    assert result.step == 3 and result.resumed_from == 0
+    assert result.history["step"] == [2.0, 3.0]  # intervals of save_every=2, the last cut short
+    assert all(np.isfinite(result.history["loss"]))
+    steps = read_csv_log(result.steps_path)
+    assert steps["step"] == [1.0, 2.0, 3.0] and all(np.isfinite(steps["loss"]))
+
+    config = json.loads(open(result.config_path).read())
+    assert config["recipe"] == "style_transfer"
+    assert config["arguments"]["seed"] == 3 and config["arguments"]["steps"] == 3
+    assert config["weights"]["requested"] == standin_weights
+    assert os.path.isfile(config["weights"]["file"])
+    assert config["versions"]["keras"] == keras.__version__
+    assert config["resolved"]["loss"]["class"] == "PerceptualLoss"
+    assert config["resolved"]["data"]["images"] == 5
+    assert len(config["runs"]) == 1
+
+    # model.keras: the bare network, loadable with safe_mode, same outputs as the result.
+    loaded = keras.models.load_model(result.model_path, safe_mode=True)
+    assert not loaded.compiled
+    x = np.random.default_rng(0).random((1, 36, 44, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(result.model(x)), atol=1e-6
+    )
+
+    samples = sorted(os.listdir(result.samples_dir))
+    assert samples == ["step-0000000.png", "step-0000002.png", "step-0000003.png"]
+    width, height = png_ok(os.path.join(result.samples_dir, samples[-1]))
+    assert (width, height) == (2 * 32, 4 * 32)  # input | output, 4 sample rows
+    for sub in ("train", "samples"):
+        assert any(f.startswith("events.out.tfevents") for f in os.listdir(out / "logs" / sub))
+    state = json.loads(open(out / "backup" / "state.json").read())
+    assert state["step"] == 3 and state["previous"]["step"] == 2
+    assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temporary files left
+
+
+def test_tensorboard_events_hold_losses_terms_and_images(style_run):
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    _, out = style_run
+    tags = {}
+    for sub in ("train", "samples"):
+        for name in os.listdir(out / "logs" / sub):
+            for record in tf.data.TFRecordDataset(str(out / "logs" / sub / name)):
+                event = event_pb2.Event.FromString(record.numpy())
+                for value in event.summary.value:
+                    tags.setdefault(value.tag, set()).add(event.step)
+    assert tags["batch/loss"] == {1, 2, 3}
+    assert tags["epoch/loss"] == {2, 3} and "epoch/learning_rate" in tags
+    assert tags["samples"] == {0, 2, 3}
+    assert {"terms/content", "terms/style", "terms/tv"} <= set(tags)
+
+
+def test_rerunning_a_finished_run_does_no_more_work(style_run, photos, style_file, standin_weights):
+    result, out = style_run
+    again = train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(standin_weights))
+    assert again.step == 3 and again.resumed_from == 3
+    assert again.history["step"] == [2.0, 3.0]
+    x = np.random.default_rng(1).random((1, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(again.model(x)), keras.ops.convert_to_numpy(result.model(x))
+    )
+
+
+def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, standin_weights):
+    _, out = style_run
+    with pytest.raises(ResumeMismatchError, match=r"batch_size 2 -> 4.*new output folder"):
+        train_style_transfer(
+            photos, style_file, output_dir=out, **style_kwargs(standin_weights, batch_size=4)
+        )
+
+
+def test_super_resolution_recipe_logs_psnr_and_ssim(tmp_path, standin_weights):
+    folder = make_photos(tmp_path / "hr", count=4, seed=5)
+    (tmp_path / "hr" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.warns(SkippedImagesWarning, match="broken.jpg"):
+        result = train_super_resolution(
+            folder,
+            4,
+            output_dir=tmp_path / "out",
+            steps=3,
+            patch_size=32,
+            batch_size=2,
+            model_options=TINY_SR_NET,
+            weights=standin_weights,
+            save_every=3,
+            sample_every=3,
+            seed=0,
+            verbose=0,
+        )
+    assert result.step == 3
+    for name in ("loss", "psnr", "ssim"):
+        assert len(result.history[name]) == 1 and np.isfinite(result.history[name][0])
+    config = json.loads(open(result.config_path).read())
+    assert config["resolved"]["data"]["skipped"] == 1
+    assert config["resolved"]["loss"]["content_layers"] == {"relu2_2": 1.0}
+    assert config["resolved"]["loss"]["style_weight"] == 0.0
+    loaded = keras.models.load_model(result.model_path)
+    assert tuple(loaded(np.zeros((1, 10, 12, 3), "float32")).shape) == (1, 40, 48, 3)
+    # Sample grid: bicubic | network | original, 4 rows of 32 px.
+    assert png_ok(os.path.join(result.samples_dir, "step-0000003.png")) == (3 * 32, 4 * 32)
+
+
+def test_super_resolution_gan_with_pixel_loss_needs_no_loss_network(tmp_path, photos):
+    # weights stays "imagenet" (the default): with loss="pixel" it is never resolved, so
+    # nothing is downloaded on this offline machine.
+    result = train_super_resolution(
+        photos,
+        4,
+        output_dir=tmp_path,
+        steps=3,
+        patch_size=32,
+        batch_size=2,
+        loss="pixel",
+        gan=True,
+        gan_options={"discriminator_filters": 4},
+        model_options=TINY_SR_NET,
+        save_every=2,
+        seed=0,
+        verbose=0,
+    )
+    assert result.step == 3
+    assert {"discriminator_loss", "adversarial_loss", "psnr", "ssim"} <= set(result.history)
+    config = json.loads(open(result.config_path).read())
+    assert config["weights"]["file"] is None and "not used" in config["weights"]["description"]
+    assert config["resolved"]["adversarial"]["adversarial_weight"] == 1e-3
+    generator = keras.models.load_model(result.model_path)  # the generator alone
+    assert generator.name == "super_resolution_net_x4"
+
+
+# --------------------------------------------------------------------------
+# Resuming and faults.
+# --------------------------------------------------------------------------
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_step_count(
+    tmp_path, photos, style_file, standin_weights
+):
+    kwargs = style_kwargs(standin_weights, steps=5, sample_every=100)
+    straight = train_style_transfer(photos, style_file, output_dir=tmp_path / "straight", **kwargs)
+
+    out = tmp_path / "interrupted"
+    with pytest.raises(Interrupt):
+        train_style_transfer(
+            photos, style_file, output_dir=out, callbacks=[InterruptAtStep(3)], **kwargs
+        )
+    # Killed in the middle of the second interval: the backup of step 2 is in force.
+    assert json.loads(open(out / "backup" / "state.json").read())["step"] == 2
+    assert read_csv_log(out / "steps.csv")["step"] == [1.0, 2.0]  # step 3 was never flushed
+
+    resumed = train_style_transfer(photos, style_file, output_dir=out, **kwargs)
+    assert resumed.resumed_from == 2
+    assert resumed.step == straight.step == 5
+    assert read_csv_log(resumed.steps_path)["step"] == read_csv_log(straight.steps_path)["step"]
+    assert resumed.history["step"] == straight.history["step"] == [2.0, 4.0, 5.0]
+    config = json.loads(open(resumed.config_path).read())
+    assert [run["resumed_from_step"] for run in config["runs"]] == [0, 2]
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+    tmp_path, photos, style_file, standin_weights
+):
+    kwargs = style_kwargs(standin_weights, steps=6, sample_every=100)
+    with pytest.raises(NonFiniteLossError, match=r"at step 4: the loss became nan.*step 2"):
+        train_style_transfer(
+            photos, style_file, output_dir=tmp_path, callbacks=[PoisonAtStep(3)], **kwargs
+        )
+    assert json.loads(open(tmp_path / "backup" / "state.json").read())["step"] == 2
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in model.weights)
+    backed_up = sorted(os.listdir(tmp_path / "backup"))
+    assert backed_up == ["state.json", "step-000000002.weights.h5"]
+
+
+def test_backup_falls_back_to_the_previous_one_when_the_latest_is_damaged(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    backup = StepBackupAndRestore(tmp_path)
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    model.fit(x, y, epochs=2, batch_size=2, verbose=0, callbacks=[backup])
+    state = json.loads(open(tmp_path / "state.json").read())
+    assert (state["step"], state["epoch"], state["previous"]["step"]) == (4, 2, 2)
+    with open(tmp_path / state["weights"], "wb") as f:
+        f.write(b"half a file")
+    fresh = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    fresh.compile(optimizer="adam", loss="mse")
+    assert StepBackupAndRestore(tmp_path).restore(fresh) == {"step": 2, "epoch": 1}
+    assert int(fresh.optimizer.iterations) == 2
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "model.keras"
+    training.atomic_save_model(net, path)
+    before = path.read_bytes()
+
+    def broken_save(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError, match="No space"):
+        training.atomic_save_model(net, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+# --------------------------------------------------------------------------
+# Arguments.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"learning_rate": -1.0}, "learning_rate must be a positive number"),
+        ({"model_options": 16}, "model_options must be a dict"),
+        ({"loss_options": {"weights": None}}, "loss_options cannot set 'weights'"),
+        ({"strategy": "mirrored"}, "strategy must be a tf.distribute.Strategy"),
+        ({"callbacks": [print]}, "callbacks must be a list of keras.callbacks.Callback"),
+        ({"content_weight": -1}, "content_weight must be a finite number >= 0"),
+    ],
+)
+def test_style_argument_errors(tmp_path, photos, style_file, overrides, message):
+    kwargs = style_kwargs(None, **overrides)
+    with pytest.raises(ValueError, match=message):
+        train_style_transfer(photos, style_file, output_dir=tmp_path, **kwargs)
+
+
+def test_path_errors(tmp_path, photos, style_file):
+    kwargs = style_kwargs(None)
+    with pytest.raises(ValueError, match="does not exist"):
+        train_style_transfer(photos, tmp_path / "missing.jpg", output_dir=tmp_path, **kwargs)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file; pass a folder"):
+        train_style_transfer(photos, style_file, output_dir=tmp_path / "file", **kwargs)
+    with pytest.raises(ValueError, match="does not exist"):
+        train_style_transfer(tmp_path / "nowhere", style_file, output_dir=tmp_path / "o", **kwargs)
+
+
+def test_super_resolution_argument_errors(tmp_path, photos):
+    common = dict(output_dir=tmp_path, steps=1, verbose=0)
+    with pytest.raises(ValueError, match="scale must be 2, 4 or 8"):
+        train_super_resolution(photos, 3, **common)
+    with pytest.raises(ValueError, match="not divisible by scale=4; use a multiple of 4 such as 32"):
+        train_super_resolution(photos, 4, patch_size=34, **common)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_super_resolution(photos, 4, loss="vgg", **common)
+    with pytest.raises(ValueError, match="gan_options is only used with gan=True"):
+        train_super_resolution(photos, 4, gan_options={"adversarial_weight": 1.0}, **common)
+
+
+def test_default_strategy_and_chief():
+    import tensorflow as tf
+
+    strategy = training.default_strategy()
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    assert isinstance(strategy, tf.distribute.MirroredStrategy) == (gpus > 1)
+    assert training.is_chief(strategy)
