@@ -2,31 +2,76 @@
 
 Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and
 Super-Resolution", ECCV 2016, as Keras 3 losses, models and training recipes.
+
+The top level re-exports the multi-backend core (losses, loss network, networks,
+layers, metrics, inference helpers). TensorFlow-specific modules are imported on
+demand: ``keras_perceptual.data`` (tf.data), ``keras_perceptual.training``
+(tf.distribute recipes) and ``keras_perceptual.export`` (SavedModel, TFLite).
 """
 
 __version__ = "0.1.0"
 
 from keras_perceptual.backbones import FeatureExtractor, VGGPreprocessing
+from keras_perceptual.gan import PerceptualGAN, patch_discriminator
+from keras_perceptual.inference import stylize, upscale
+from keras_perceptual.layers import (
+    InstanceNormalization,
+    ReflectionPadding2D,
+    ResidualBlock,
+    UpsamplingBlock,
+)
 from keras_perceptual.losses import (
     PRESETS,
+    CharbonnierLoss,
+    ColorLoss,
+    DiscriminatorLoss,
+    EdgeLoss,
+    Entropy,
     FeatureReconstructionLoss,
+    GeneratorLoss,
+    JensenShannonDivergence,
     PerceptualLoss,
     StyleReconstructionLoss,
     TotalVariationLoss,
+    WassersteinLoss,
+    gradient_penalty,
 )
+from keras_perceptual.metrics import PSNR, SSIM
+from keras_perceptual.models import style_transfer_net, super_resolution_net
 from keras_perceptual.ops import gram_matrix, total_variation
 from keras_perceptual.weights import WeightsUnavailableError
 
 __all__ = [
     "PRESETS",
+    "PSNR",
+    "SSIM",
+    "CharbonnierLoss",
+    "ColorLoss",
+    "DiscriminatorLoss",
+    "EdgeLoss",
+    "Entropy",
     "FeatureExtractor",
     "FeatureReconstructionLoss",
+    "GeneratorLoss",
+    "InstanceNormalization",
+    "JensenShannonDivergence",
+    "PerceptualGAN",
     "PerceptualLoss",
+    "ReflectionPadding2D",
+    "ResidualBlock",
     "StyleReconstructionLoss",
     "TotalVariationLoss",
+    "UpsamplingBlock",
     "VGGPreprocessing",
+    "WassersteinLoss",
     "WeightsUnavailableError",
     "__version__",
+    "gradient_penalty",
     "gram_matrix",
+    "patch_discriminator",
+    "stylize",
+    "style_transfer_net",
+    "super_resolution_net",
     "total_variation",
+    "upscale",
 ]

@@ -1,10 +1,29 @@
 """Keras losses: the paper's perceptual losses and companion restoration losses.
 
-``perceptual``: feature reconstruction, style reconstruction, total variation and
-their weighted sum (Johnson et al. 2016).
+* ``perceptual``: feature reconstruction, style reconstruction, total variation and
+  their weighted sum (Johnson et al. 2016).
+* ``pixel``: Charbonnier, edge and color losses.
+* ``adversarial``: GAN, Wasserstein and WGAN-GP terms.
+* ``divergence``: Jensen-Shannon divergence and entropy (for KL and cross-entropy use
+  Keras' own ``keras.losses.KLDivergence`` / ``CategoricalCrossentropy``).
 """
 
+from keras_perceptual.losses.adversarial import (
+    DiscriminatorLoss,
+    GeneratorLoss,
+    WassersteinLoss,
+    discriminator_adversarial_loss,
+    generator_adversarial_loss,
+    gradient_penalty,
+    wasserstein_loss,
+)
 from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.divergence import (
+    Entropy,
+    JensenShannonDivergence,
+    entropy,
+    jensen_shannon_divergence,
+)
 from keras_perceptual.losses.perceptual import (
     PRESETS,
     FeatureReconstructionLoss,
@@ -15,15 +34,42 @@ from keras_perceptual.losses.perceptual import (
     pixel_reconstruction,
     style_reconstruction,
 )
+from keras_perceptual.losses.pixel import (
+    CharbonnierLoss,
+    ColorLoss,
+    EdgeLoss,
+    angular_color_loss,
+    blur_color_loss,
+    charbonnier_loss,
+    edge_loss,
+)
 
 __all__ = [
     "PRESETS",
+    "CharbonnierLoss",
+    "ColorLoss",
+    "DiscriminatorLoss",
+    "EdgeLoss",
+    "Entropy",
     "FeatureReconstructionLoss",
+    "GeneratorLoss",
     "ImageLoss",
+    "JensenShannonDivergence",
     "PerceptualLoss",
     "StyleReconstructionLoss",
     "TotalVariationLoss",
+    "WassersteinLoss",
+    "angular_color_loss",
+    "blur_color_loss",
+    "charbonnier_loss",
+    "discriminator_adversarial_loss",
+    "edge_loss",
+    "entropy",
     "feature_reconstruction",
+    "generator_adversarial_loss",
+    "gradient_penalty",
+    "jensen_shannon_divergence",
     "pixel_reconstruction",
     "style_reconstruction",
+    "wasserstein_loss",
 ]
