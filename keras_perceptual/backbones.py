@@ -167,7 +167,8 @@ class FeatureExtractor(keras.Model):
         backbone: ``"vgg16"`` (the paper's) or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"`` (offline stand-in, VGG16 only),
             a path to a ``keras.applications`` ``include_top=False`` weights file,
-            or ``None`` (random). See :mod:`keras_perceptual.weights`.
+            or ``None`` (random Glorot initialization, seeded: identical on every
+            construction). See :mod:`keras_perceptual.weights`.
         value_range: ``(low, high)`` of the input images.
         name: model name.
 
@@ -202,7 +203,7 @@ class FeatureExtractor(keras.Model):
         # --- Layers: the keras.applications stack up to the deepest tap. ---
         source = _pretrained_source(backbone, path) if path is not None else None
         stack = []
-        for layer_name in order[:depth]:
+        for index, layer_name in enumerate(order[:depth]):
             if layer_name.endswith("_pool"):
                 layer = keras.layers.MaxPooling2D(
                     (2, 2), strides=(2, 2), name=layer_name, dtype="float32"
@@ -214,6 +215,9 @@ class FeatureExtractor(keras.Model):
                     (3, 3),
                     activation="relu",
                     padding="same",
+                    # Seeded: weights=None gives the same network on every construction,
+                    # so a loss rebuilt from its config (load_model) computes the same values.
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=index),
                     name=layer_name,
                     dtype="float32",
                 )

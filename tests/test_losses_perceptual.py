@@ -199,6 +199,8 @@ def test_compile_fit_save_reload_same_loss(tmp_path, images, other_images, style
     assert np.all(np.isfinite(history.history["loss"]))
     path = tmp_path / "model.keras"
     model.save(path)
+    # The loss network is rebuilt from the loss config, not written into every checkpoint.
+    assert path.stat().st_size < 1_000_000
     reloaded = keras.models.load_model(path, safe_mode=True)
     assert isinstance(reloaded.loss, PerceptualLoss)
     np.testing.assert_allclose(
@@ -208,20 +210,26 @@ def test_compile_fit_save_reload_same_loss(tmp_path, images, other_images, style
     )
 
 
+def test_random_weights_are_reproducible(images, other_images):
+    a = to_numpy(PerceptualLoss(weights=None, reduction=None)(images, other_images))
+    b = to_numpy(PerceptualLoss(weights=None, reduction=None)(images, other_images))
+    np.testing.assert_array_equal(a, b)
+
+
 # --- Speed properties. ---
 
 
 def test_one_shared_truncated_backbone(style_image):
     loss = PerceptualLoss(content_layers="relu2_2", style_layers=STYLE_LAYERS,
                           style_image=style_image, weights=None)
-    names = [layer.name for layer in loss.extractor.layers]
+    names = [layer.name for layer in loss.networks.extractor.layers]
     assert names[-1] == "block4_conv3"
     # y_true only as deep as the content layer, on the same layer objects.
-    true_names = [layer.name for layer in loss._true_model.layers]
+    true_names = [layer.name for layer in loss.networks.target.layers]
     assert true_names[-1] == "block2_conv2"
-    assert loss._true_model.get_layer("block1_conv1") is loss.extractor.get_layer("block1_conv1")
+    assert loss.networks.target.get_layer("block1_conv1") is loss.networks.extractor.get_layer("block1_conv1")
     sr = PerceptualLoss.from_preset("johnson2016_sr", weights=None)
-    assert [layer.name for layer in sr.extractor.layers][-1] == "block2_conv2"
+    assert [layer.name for layer in sr.networks.extractor.layers][-1] == "block2_conv2"
 
 
 def test_style_grams_computed_once(images, style_image):
@@ -229,13 +237,13 @@ def test_style_grams_computed_once(images, style_image):
     grams = {k: to_numpy(v) for k, v in loss.style_grams.items()}
     assert grams["relu1_2"].shape == (1, 64, 64) and grams["relu4_3"].shape == (1, 512, 512)
     calls = {"n": 0}
-    original = loss.extractor.submodel
+    original = loss.networks.extractor.submodel
 
     def counting(*args, **kwargs):
         calls["n"] += 1
         return original(*args, **kwargs)
 
-    loss.extractor.submodel = counting
+    loss.networks.extractor.submodel = counting
     for _ in range(4):
         loss(images, images)
     inputs = keras.Input((None, None, 3))

@@ -29,6 +29,7 @@ layers, weights); they are explicit arguments here, and
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -159,6 +160,24 @@ def _style_image_array(style_image: Any, value_range) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class LossNetworks:
+    """The frozen networks a loss runs (kept out of Keras' saved weights on purpose).
+
+    Attributes:
+        extractor: the :class:`FeatureExtractor` for ``y_pred``, through every tap.
+        target: the model ``y_true`` goes through (a sub-model of ``extractor`` on the
+            same layers, as deep as the content taps), or ``None`` if no term needs it.
+
+    A plain object, not a Keras one: ``model.save()`` walks a compiled loss's Keras
+    attributes and would otherwise write the whole loss network (30+ MB of VGG
+    weights, which the loss rebuilds from its config) into every checkpoint.
+    """
+
+    extractor: FeatureExtractor | None
+    target: keras.Model | None
+
+
 class _BackboneLoss(ImageLoss):
     """Content, style, TV and pixel terms over one shared, truncated backbone."""
 
@@ -210,44 +229,35 @@ class _BackboneLoss(ImageLoss):
         self._style = style or {}
 
         # --- One backbone for every term, truncated at the deepest tap. ---
-        self.extractor = None
-        self._true_model = None
+        self.networks = LossNetworks(None, None)
         self._style_grams = None
         self.style_gram_computations = 0
         taps = list(dict.fromkeys([*self._content, *self._style]))
         if not taps:
             if style_image is not None and style is None:
-                self._check_style_image_only(style_image)
+                _style_image_array(style_image, self.value_range)
             return
-        self.extractor = FeatureExtractor(
+        extractor = FeatureExtractor(
             taps, backbone=self.backbone, weights=weights, value_range=self.value_range
         )
         if self._style and style_image is not None:
-            self._style_grams = self._compute_style_grams(style_image)
+            self._style_grams = self._compute_style_grams(extractor, style_image)
         if self._style and style_image is None:
             # Style targets are y_true's Grams: y_true needs every tap.
-            self._true_model = self.extractor
+            target, target_layers = extractor, list(extractor.taps)
         elif self._content:
-            self._true_model = self.extractor.submodel(list(self._content))
-        self._min_pred = self.extractor.min_image_size
-        self._min_true = (
-            max(min_image_size(t, self.backbone) for t in self._true_model_layers())
-            if self._true_model is not None
-            else 1
-        )
+            target, target_layers = extractor.submodel(list(self._content)), list(self._content)
+        else:
+            target, target_layers = None, []
+        self.networks = LossNetworks(extractor, target)
+        self._min_pred = extractor.min_image_size
+        self._target_layers = target_layers
+        self._min_true = max([min_image_size(t, self.backbone) for t in target_layers] or [1])
 
-    def _check_style_image_only(self, style_image):
-        _style_image_array(style_image, self.value_range)
-
-    def _true_model_layers(self):
-        if self._true_model is self.extractor:
-            return list(self.extractor.taps)
-        return list(self._content)
-
-    def _compute_style_grams(self, style_image):
+    def _compute_style_grams(self, extractor, style_image):
         image = _style_image_array(style_image, self.value_range)
-        check_image_size(image, "style_image", self.extractor.min_image_size, self._style)
-        features = self.extractor.submodel(list(self._style))(image)
+        check_image_size(image, "style_image", extractor.min_image_size, self._style)
+        features = extractor.submodel(list(self._style))(image)
         self.style_gram_computations += 1
         return {
             layer: ops.convert_to_tensor(
@@ -263,16 +273,17 @@ class _BackboneLoss(ImageLoss):
 
     # ------------------------------------------------------------------
     def _check_shapes(self, y_true, y_pred):
-        needs_rgb = self.extractor is not None
+        extractor, target = self.networks.extractor, self.networks.target
+        needs_rgb = extractor is not None
         pred_shape = static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
-        uses_true = self._true_model is not None or self.pixel_weight > 0
+        uses_true = target is not None or self.pixel_weight > 0
         true_shape = (
             static_image_shape(y_true, "y_true", 3 if needs_rgb else None) if uses_true else None
         )
         if needs_rgb:
-            check_image_size(y_pred, "y_pred", self._min_pred, self.extractor.taps)
-        if self._true_model is not None:
-            check_image_size(y_true, "y_true", self._min_true, self._true_model_layers())
+            check_image_size(y_pred, "y_pred", self._min_pred, extractor.taps)
+        if target is not None:
+            check_image_size(y_true, "y_true", self._min_true, self._target_layers)
         same_size_needed = bool(self._content) or self.pixel_weight > 0
         if same_size_needed and true_shape is not None:
             for axis in range(4):
@@ -309,9 +320,10 @@ class _BackboneLoss(ImageLoss):
         y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
         self._check_shapes(y_true, y_pred)
         terms = {}
-        if self.extractor is not None:
-            pred = self.extractor(y_pred)
-            true = self._true_model(ops.stop_gradient(y_true)) if self._true_model else {}
+        extractor, target = self.networks.extractor, self.networks.target
+        if extractor is not None:
+            pred = extractor(y_pred)
+            true = target(ops.stop_gradient(y_true)) if target is not None else {}
             if self._content:
                 total = 0.0
                 for layer, weight in self._content.items():
