@@ -191,12 +191,18 @@ def _min_size(model) -> int:
     return max(sizes, default=1)
 
 
+def _even_batch(count: int, batch_size: int) -> int:
+    """The batch size that splits ``count`` items into as few, as even, batches as possible."""
+    return math.ceil(count / math.ceil(count / batch_size))
+
+
 def _forward(model, batch: np.ndarray, size: int, eager: bool = False) -> np.ndarray:
-    """Runs ``model`` in inference mode on ``batch`` padded to ``size`` rows (one compiled
-    shape per image size). ``eager=True`` calls the model directly, so that
-    :func:`~keras_perceptual.layers.instance_norm_statistics` hooks are seen."""
+    """Runs ``model`` in inference mode on ``batch``. Compiled calls pad the batch to
+    ``size`` rows (one compiled shape per image size); ``eager=True`` calls the model
+    directly, so that :func:`~keras_perceptual.layers.instance_norm_statistics` hooks
+    are seen."""
     count = batch.shape[0]
-    if count < size:
+    if count < size and not eager:
         batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
     result = model(batch, training=False) if eager else model.predict_on_batch(batch)
     return np.asarray(keras.ops.convert_to_numpy(result), dtype=np.float32)[:count]
@@ -259,9 +265,9 @@ class _StatisticsPass:
 
     Known layers are normalized with their whole-image statistics. The first layer met
     without statistics (its inputs then depend only on layers already known, because
-    layers run in topological order) has the sums of its inputs recorded over the part
-    of each tile that tile owns, and the forward pass stops there. The owned parts
-    partition the (padded) image, so after every tile the sums are the whole image's.
+    layers run in topological order) has the moments of its inputs accumulated over the
+    part of each tile that tile owns, and the forward pass stops there. The owned parts
+    partition the (padded) image, so after every tile they are the whole image's.
     ``regions`` holds, per tile of the current batch, ``(top, bottom, left, right)`` of
     its owned part in tile input pixels.
     """
@@ -271,7 +277,12 @@ class _StatisticsPass:
         self.record = record
         self.tile_shape = tile_shape
         self.target: int | None = None
-        self.sums: list = [0.0, 0.0, 0]
+        # Running count, mean and sum of squared deviations (Chan et al.'s parallel
+        # variance): each tile's part is reduced on the device in float32, the parts are
+        # combined here in float64.
+        self.count = 0
+        self.mean: np.ndarray | float = 0.0
+        self.m2: np.ndarray | float = 0.0
         self.regions: list[tuple[int, int, int, int]] = []
 
     def __call__(self, layer, x):
@@ -279,25 +290,30 @@ class _StatisticsPass:
         if key in self.statistics or not self.record:
             return self.statistics.get(key)
         self.target = key
-        features = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
-        fy = features.shape[1] / self.tile_shape[0]
-        fx = features.shape[2] / self.tile_shape[1]
-        rows = features[: len(self.regions)]  # the batch may be padded with repeats
-        for feature, (top, bottom, left, right) in zip(rows, self.regions, strict=True):
-            part = feature[
+        fy = x.shape[1] / self.tile_shape[0]
+        fx = x.shape[2] / self.tile_shape[1]
+        ops = keras.ops
+        for row, (top, bottom, left, right) in enumerate(self.regions):  # padded rows unused
+            part = x[
+                row,
                 int(round(top * fy)) : int(round(bottom * fy)),
                 int(round(left * fx)) : int(round(right * fx)),
-            ].reshape(-1, features.shape[-1])
-            self.sums[0] = self.sums[0] + part.sum(axis=0)
-            self.sums[1] = self.sums[1] + np.square(part).sum(axis=0)
-            self.sums[2] += part.shape[0]
+            ]
+            count = int(part.shape[0]) * int(part.shape[1])
+            mean = ops.mean(part, axis=(0, 1))
+            m2 = ops.sum(ops.square(part - mean), axis=(0, 1))
+            mean = np.asarray(ops.convert_to_numpy(mean), np.float64)
+            m2 = np.asarray(ops.convert_to_numpy(m2), np.float64)
+            total = self.count + count
+            delta = mean - self.mean
+            self.mean = self.mean + delta * (count / total)
+            self.m2 = self.m2 + m2 + np.square(delta) * (self.count * count / total)
+            self.count = total
         raise _StopForward("statistics recorded")
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        total, squares, count = self.sums
-        mean = total / count
-        variance = np.maximum(squares / count - np.square(mean), 0.0)
-        return mean.astype(np.float32), variance.astype(np.float32)
+        variance = np.asarray(self.m2) / self.count
+        return np.asarray(self.mean, np.float32), variance.astype(np.float32)
 
 
 def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_norm) -> np.ndarray:
@@ -316,14 +332,14 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
     ys, th, by = _axis_tiles(padded.shape[0], tile, over, multiple)
     xs, tw, bx = _axis_tiles(padded.shape[1], tile, over, multiple)
     grid = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
-    batch = min(batch_size, len(grid))
+    batch = _even_batch(len(grid), batch_size)
 
     def owned(i, j):
         return (by[i] - ys[i], by[i + 1] - ys[i], bx[j] - xs[j], bx[j + 1] - xs[j])
 
     def batches():
-        for k in range(0, len(grid), batch_size):
-            chunk = grid[k : k + batch_size]
+        for k in range(0, len(grid), batch):
+            chunk = grid[k : k + batch]
             tiles = np.stack([padded[ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
             yield chunk, tiles
 
@@ -420,11 +436,10 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
                 model, image, tile_size, overlap, batch_size, norm_statistics, len(norm_layers)
             )
     for indices in groups.values():
-        for k in range(0, len(indices), batch_size):
-            chunk = indices[k : k + batch_size]
-            result = _forward(
-                model, np.stack([images[i] for i in chunk]), min(batch_size, len(indices))
-            )
+        batch = _even_batch(len(indices), batch_size)
+        for k in range(0, len(indices), batch):
+            chunk = indices[k : k + batch]
+            result = _forward(model, np.stack([images[i] for i in chunk]), batch)
             for i, out in zip(chunk, result, strict=True):
                 outputs[i] = out
     return outputs
