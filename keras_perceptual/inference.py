@@ -463,9 +463,8 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
     Exact histogram specification: every value of ``image`` is replaced by the value of
     ``reference`` at the same quantile (linear interpolation between quantiles), channel
-    by channel; the sizes may differ. The post-processing Johnson et al. (2016,
-    Section 4.2) apply to super-resolved outputs with the low-resolution input as the
-    reference.
+    by channel; the sizes may differ. The post-processing Johnson et al. (2016) apply
+    to super-resolved outputs, with the low-resolution input as the reference.
 
     Args:
         image: ``(H, W, C)`` array.
@@ -600,7 +599,7 @@ def upscale(
         tile_size: largest input height/width processed at once; ``None`` never tiles.
         overlap: input pixels shared by neighbouring tiles.
         histogram_match: match each output channel's histogram to the input's (the
-            paper's post-processing, Section 4.2).
+            paper's post-processing).
         value_range: ``(low, high)``; default: the model's own.
         norm_statistics: as for :func:`stylize` (only matters with instance normalization).
 

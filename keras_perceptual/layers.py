@@ -302,7 +302,6 @@ class InstanceNormalization(keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.supports_masking = True
 
     def build(self, input_shape):
         _check_rank4(input_shape, self)
@@ -745,8 +744,10 @@ class PadToMultiple(keras.layers.Layer):
 
     Paired with :class:`CropToReference` at the end of a network that down-samples by
     ``multiple``, it lets the network take any size and return exactly the input's.
-    It also rejects images smaller than ``min_size`` with a clear error (checked
-    whenever the size is known: eager calls, ``predict``, JAX).
+    It also rejects images smaller than ``min_size`` with a clear ``ValueError`` whenever
+    the size is known when the layer runs (eager calls, ``model.predict``, JAX); inside
+    a ``tf.function`` traced for unknown sizes TensorFlow's own padding error, naming
+    the layer, is raised instead.
 
     Args:
         multiple: pad each spatial size up to a multiple of this (1: no padding).

@@ -129,6 +129,10 @@ def test_tile_weights_partition_unity(length, tile, overlap):
         np.testing.assert_allclose(total, 1.0, atol=1e-12)
 
 
+def test_even_batches():
+    assert [inference._even_batch(n, 4) for n in (1, 3, 4, 5, 9, 10)] == [1, 3, 4, 3, 3, 4]
+
+
 # Tiled == untiled to this tolerance when the overlap covers the receptive field (measured
 # on these settings: random weights, 1 residual block, 2x2 tiles overlapping by exactly
 # `overlap`: max |difference| about 4e-7 for the SR net, 0 to 3e-6 for the style nets).
