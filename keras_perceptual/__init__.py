@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from keras_perceptual.backbones import FeatureExtractor, VGGPreprocessing
 from keras_perceptual.gan import PerceptualGAN, patch_discriminator
-from keras_perceptual.inference import stylize, upscale
+from keras_perceptual.inference import save_image, stylize, upscale
 from keras_perceptual.layers import (
     InstanceNormalization,
     ReflectionPadding2D,
@@ -37,7 +37,7 @@ from keras_perceptual.losses import (
     gradient_penalty,
 )
 from keras_perceptual.metrics import PSNR, SSIM
-from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.models import model_value_range, style_transfer_net, super_resolution_net
 from keras_perceptual.ops import gram_matrix, total_variation
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -68,7 +68,9 @@ __all__ = [
     "__version__",
     "gradient_penalty",
     "gram_matrix",
+    "model_value_range",
     "patch_discriminator",
+    "save_image",
     "stylize",
     "style_transfer_net",
     "super_resolution_net",

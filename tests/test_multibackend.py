@@ -21,6 +21,7 @@ OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_losses_divergence.py",
     "tests/test_layers.py",
     "tests/test_models.py",
+    "tests/test_inference.py",
     "tests/test_metrics.py",
 ]
 
