@@ -12,10 +12,10 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), fl
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="README examples target the default backend")
 @pytest.mark.skipif(not HAS_HED, reason='examples use weights="hed_bsds500" (offline extra)')
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_python_block_runs(index, tmp_path):
-    script = tmp_path / f"block{index}.py"
-    script.write_text(BLOCKS[index])
+def test_readme_python_blocks_run_in_order(tmp_path):
+    """The blocks read as one session (later blocks reuse earlier names)."""
+    script = tmp_path / "readme.py"
+    script.write_text("\n".join(BLOCKS))
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
