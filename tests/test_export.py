@@ -1,0 +1,728 @@
+"""SavedModel export for TF Serving and TFLite, checked the way a server loads them.
+
+The exports are loaded and run in a separate Python process started with ``-I -S`` (no
+site-packages processing, so the editable install's import hook never runs) whose
+``sys.path`` holds only the folders of TensorFlow, NumPy and tensorflow-serving-api; the
+child proves that ``keras_perceptual`` cannot be imported there. It runs every signature
+and "serves" real ``tensorflow_serving.apis.predict_pb2.PredictRequest`` protos the way TF
+Serving does (signature by name, inputs by alias). Tolerances: float32 1e-5, uint8 and
+PNG outputs +-1, TFLite float32 1e-4, TFLite dynamic-range quantized 0.05 (in
+``value_range`` units, for a range of width 1 or 2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import pickle
+import struct
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import requires_tf
+
+pytestmark = requires_tf
+
+tf = pytest.importorskip("tensorflow")
+
+from keras_perceptual import export  # noqa: E402
+from keras_perceptual.export import export_for_serving, export_tflite  # noqa: E402
+from keras_perceptual.models import (  # noqa: E402
+    model_value_range,
+    style_transfer_net,
+    super_resolution_net,
+)
+
+TINY_STYLE = {"filters": 4, "num_residual_blocks": 1}
+TINY_SR = {"filters": 8, "num_residual_blocks": 1}
+SIGNATURES = ("serving_default", "serve_uint8", "serve_encoded")
+
+
+# --------------------------------------------------------------------------------------
+# Models, inputs and Keras references
+# --------------------------------------------------------------------------------------
+
+
+def _to_range(u8, value_range):
+    low, high = value_range
+    x = u8.astype("float32") / 255.0
+    return x if (low, high) == (0.0, 1.0) else (x * (high - low) + low).astype("float32")
+
+
+def _to_uint8(y, value_range):
+    low, high = value_range
+    unit = (np.asarray(y, "float32") - low) / (high - low)
+    return np.clip(np.round(unit * 255.0), 0, 255).astype("uint8")
+
+
+def _keras(model, x):
+    return np.asarray(model(x, training=False), dtype="float32")
+
+
+def _keras_uint8(model, u8):
+    vr = model_value_range(model)
+    return _to_uint8(_keras(model, _to_range(u8, vr)), vr)
+
+
+def _png(array):
+    return tf.io.encode_png(array).numpy()
+
+
+def _jpeg(array):
+    return tf.io.encode_jpeg(array, quality=95).numpy()
+
+
+@pytest.fixture(scope="module")
+def nets():
+    """Tiny style (range (0, 1)) and x4 SR (range (-1, 1)) nets, and a mixed_float16 SR net."""
+    keras.utils.set_random_seed(3)
+    style = style_transfer_net(**TINY_STYLE)
+    sr = super_resolution_net(4, value_range=(-1.0, 1.0), **TINY_SR)
+    try:
+        keras.config.set_dtype_policy("mixed_float16")
+        mixed = super_resolution_net(4, **TINY_SR)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return {"style": style, "sr": sr, "mixed": mixed}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Odd sizes, a batch of 1 and of several; encoded batches mix formats, channels, sizes."""
+    rng = np.random.default_rng(7)
+    u8 = {
+        "one": rng.integers(0, 256, (1, 13, 17, 3), dtype=np.uint8),
+        "many": rng.integers(0, 256, (3, 9, 11, 3), dtype=np.uint8),
+    }
+    rgb = rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)
+    smooth = (np.linspace(0, 255, 9 * 11 * 3).reshape(9, 11, 3)).astype(np.uint8)
+    gray = rng.integers(0, 256, (10, 7, 1), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (8, 9, 4), dtype=np.uint8)
+    jpeg = _jpeg(smooth)
+    encoded = {
+        "one": ([_png(rgb)], [rgb]),
+        "many": (
+            [_png(rgb), jpeg, _png(gray), _png(rgba)],
+            # What the server must see: RGB as is, the JPEG as decoded, gray replicated to
+            # RGB, RGBA without its alpha channel.
+            [
+                rgb,
+                tf.io.decode_jpeg(jpeg, channels=3).numpy(),
+                np.repeat(gray, 3, -1),
+                rgba[..., :3],
+            ],
+        ),
+    }
+    return {"uint8": u8, "encoded": encoded}
+
+
+def _float_inputs(model, data):
+    return {k: _to_range(v, model_value_range(model)) for k, v in data["uint8"].items()}
+
+
+@pytest.fixture(scope="module")
+def exports(nets, tmp_path_factory):
+    base = tmp_path_factory.mktemp("exports")
+    return {name: export_for_serving(model, base / name) for name, model in nets.items()}
+
+
+# --------------------------------------------------------------------------------------
+# The isolated server-like process
+# --------------------------------------------------------------------------------------
+
+CHILD = textwrap.dedent(
+    """
+    import importlib.util, pickle, sys
+
+    workdir, paths = sys.argv[1], sys.argv[2:]
+    sys.path[:0] = paths
+    result = {"importable_before": importlib.util.find_spec("keras_perceptual") is not None}
+    # A server without Keras: any attempt to import it raises ImportError.
+    sys.modules["keras"] = sys.modules["tf_keras"] = None
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    with open(workdir + "/job.pkl", "rb") as f:
+        job = pickle.load(f)
+    loaded = {key: tf.saved_model.load(path, tags=["serve"]) for key, path in job["exports"].items()}
+
+    def spec(s):
+        return (s.dtype.name, tuple(s.shape.as_list()))
+
+    result["signatures"] = {
+        key: {
+            name: {
+                "inputs": {n: spec(s) for n, s in fn.structured_input_signature[1].items()},
+                "outputs": {n: spec(s) for n, s in fn.structured_outputs.items()},
+            }
+            for name, fn in obj.signatures.items()
+        }
+        for key, obj in loaded.items()
+    }
+    result["calls"] = {}
+    for cid, key, signature, feeds in job["calls"]:
+        fn = loaded[key].signatures[signature]
+        out = fn(**{n: tf.constant(v) for n, v in feeds.items()})
+        result["calls"][cid] = {n: t.numpy() for n, t in out.items()}
+    # Serve PredictRequests as TF Serving does: the signature by name, inputs by alias.
+    result["responses"] = {}
+    for rid, key, blob in job["requests"]:
+        request = predict_pb2.PredictRequest.FromString(blob)
+        fn = loaded[key].signatures[request.model_spec.signature_name or "serving_default"]
+        out = fn(**{n: tf.constant(tf.make_ndarray(p)) for n, p in request.inputs.items()})
+        response = predict_pb2.PredictResponse()
+        response.model_spec.CopyFrom(request.model_spec)
+        for n, t in out.items():
+            response.outputs[n].CopyFrom(tf.make_tensor_proto(t.numpy()))
+        result["responses"][rid] = response.SerializeToString()
+    result["importable_after"] = importlib.util.find_spec("keras_perceptual") is not None
+    result["modules"] = {
+        m: sys.modules[m] is None
+        for m in sys.modules
+        if m.split(".")[0] in ("keras_perceptual", "keras", "tf_keras")
+    }
+    result["sys_path"] = list(sys.path)
+    with open(workdir + "/result.pkl", "wb") as f:
+        pickle.dump(result, f)
+    """
+)
+
+
+def _package_dirs() -> list[str]:
+    """The folders that hold TensorFlow, NumPy and tensorflow-serving-api (and protobuf)."""
+    dirs = []
+    for name in ("tensorflow", "numpy", "tensorflow_serving", "google.protobuf"):
+        spec = importlib.util.find_spec(name)
+        root = pathlib.Path(spec.origin).parent
+        for _ in name.split("."):
+            root = root.parent
+        if str(root) not in dirs:
+            dirs.append(str(root))
+    return dirs
+
+
+def _encoded_request(data, which):
+    return np.array(data["encoded"][which][0], dtype=object)
+
+
+def _predict_request(key, signature, feeds):
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = key
+    request.model_spec.signature_name = signature
+    for name, value in feeds.items():
+        if value.dtype == object:
+            proto = tf.make_tensor_proto(list(value), dtype=tf.string, shape=[len(value)])
+        else:
+            proto = tf.make_tensor_proto(value)
+        request.inputs[name].CopyFrom(proto)
+    return request
+
+
+def _feeds(model, data, signature, which):
+    if signature == "serving_default":
+        return {"images": _float_inputs(model, data)[which]}
+    if signature == "serve_uint8":
+        return {"images": data["uint8"][which]}
+    return {"image_bytes": _encoded_request(data, which)}
+
+
+def _saved_model_cli():
+    cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
+    if not cli.exists():
+        pytest.skip("saved_model_cli (installed with tensorflow) not found")
+    return str(cli)
+
+
+class _Background:
+    """A command started now and awaited later (the CLI runs overlap the server process)."""
+
+    def __init__(self, args, cwd):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self.out = open(pathlib.Path(cwd) / "stdout.txt", "w+")  # noqa: SIM115
+        self.err = open(pathlib.Path(cwd) / "stderr.txt", "w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self.out, stderr=self.err, text=True
+        )
+
+    def result(self) -> str:
+        try:
+            code = self.proc.wait(timeout=300)
+        finally:
+            self.stop()
+        self.out.seek(0)
+        self.err.seek(0)
+        stdout, stderr = self.out.read(), self.err.read()
+        assert code == 0, stderr[-4000:]
+        return stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def cli_runs(nets, exports, data, tmp_path_factory):
+    """``saved_model_cli show --all`` on the SR export and ``run`` on a .npy for the style one."""
+    cli = _saved_model_cli()
+    show_dir = tmp_path_factory.mktemp("cli_show")
+    run_dir = tmp_path_factory.mktemp("cli_run")
+    x = _float_inputs(nets["style"], data)["many"]
+    np.save(run_dir / "x.npy", x)
+    show = _Background([cli, "show", "--dir", str(exports["sr"]), "--all"], show_dir)
+    run = _Background(
+        [
+            cli, "run", "--dir", str(exports["style"]), "--tag_set", "serve",
+            "--signature_def", "serving_default", "--inputs", f"images={run_dir / 'x.npy'}",
+            "--outdir", str(run_dir / "out"),
+        ],
+        run_dir,
+    )  # fmt: skip
+    yield {"show": show, "run": run, "run_dir": run_dir, "x": x}
+    for job in (show, run):
+        job.stop()
+        job.out.close()
+        job.err.close()
+
+
+@pytest.fixture(scope="module")
+def served(nets, exports, data, cli_runs, tmp_path_factory):
+    """Runs every signature of every export (and one PredictRequest per signature and net)
+    in a Python process that cannot import keras_perceptual."""
+    pytest.importorskip("tensorflow_serving", reason='pip install ".[dev]"')
+    workdir = tmp_path_factory.mktemp("server")
+    calls, requests = [], []
+    for key, model in nets.items():
+        for signature in SIGNATURES:
+            for which in ("one", "many"):
+                calls.append(
+                    ((key, signature, which), key, signature, _feeds(model, data, signature, which))
+                )
+            request = _predict_request(key, signature, _feeds(model, data, signature, "many"))
+            requests.append(((key, signature), key, request.SerializeToString()))
+    job = {"exports": {k: str(p) for k, p in exports.items()}, "calls": calls, "requests": requests}
+    with open(workdir / "job.pkl", "wb") as f:
+        pickle.dump(job, f)
+    (workdir / "child.py").write_text(CHILD)
+    paths = _package_dirs()
+    repo = pathlib.Path(export.__file__).resolve().parents[1]
+    assert all(not (pathlib.Path(p) / "keras_perceptual").exists() for p in paths)
+    assert str(repo) not in paths
+    env = {"PATH": os.environ.get("PATH", ""), "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(workdir)}
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(workdir / "child.py"), str(workdir), *paths],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with open(workdir / "result.pkl", "rb") as f:
+        result = pickle.load(f)
+    result["requests"] = {rid: blob for rid, _, blob in requests}
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# The server-side view
+# --------------------------------------------------------------------------------------
+
+
+def test_server_process_cannot_import_keras_perceptual(served):
+    assert served["importable_before"] is False
+    assert served["importable_after"] is False
+    assert not [m for m in served["modules"] if m.startswith("keras_perceptual")]
+    repo = str(pathlib.Path(export.__file__).resolve().parents[1])
+    assert repo not in served["sys_path"] and "" not in served["sys_path"]
+
+
+def test_loading_needs_no_keras_either(served):
+    """The child blocked Keras before importing TensorFlow: nothing real was imported."""
+    assert served["modules"] == {"keras": True, "tf_keras": True}
+
+
+@pytest.mark.parametrize("key", ["style", "sr", "mixed"])
+def test_signature_names_dtypes_and_shapes(served, key):
+    signatures = served["signatures"][key]
+    assert sorted(signatures) == sorted(SIGNATURES)
+    image = (None, None, None, 3)
+    assert signatures["serving_default"] == {
+        "inputs": {"images": ("float32", image)},
+        "outputs": {"images": ("float32", image)},
+    }
+    assert signatures["serve_uint8"] == {
+        "inputs": {"images": ("uint8", image)},
+        "outputs": {"images": ("uint8", image)},
+    }
+    assert signatures["serve_encoded"] == {
+        "inputs": {"image_bytes": ("string", (None,))},
+        "outputs": {"image_bytes": ("string", (None,))},
+    }
+    assert export.SIGNATURE_TENSORS == {
+        name: (next(iter(s["inputs"])), next(iter(s["outputs"]))) for name, s in signatures.items()
+    }
+
+
+@pytest.mark.parametrize("which", ["one", "many"])
+@pytest.mark.parametrize("key", ["style", "sr", "mixed"])
+def test_serving_default_matches_keras(served, nets, data, key, which):
+    model = nets[key]
+    x = _float_inputs(model, data)[which]
+    y = served["calls"][(key, "serving_default", which)]["images"]
+    expected = _keras(model, x)
+    assert y.dtype == np.float32 and y.shape == expected.shape
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-5)
+    scale = 4 if key != "style" else 1
+    assert y.shape == (x.shape[0], x.shape[1] * scale, x.shape[2] * scale, 3)
+
+
+@pytest.mark.parametrize("which", ["one", "many"])
+@pytest.mark.parametrize("key", ["style", "sr", "mixed"])
+def test_serve_uint8_matches_keras(served, nets, data, key, which):
+    model = nets[key]
+    y = served["calls"][(key, "serve_uint8", which)]["images"]
+    expected = _keras_uint8(model, data["uint8"][which])
+    assert y.dtype == np.uint8 and y.shape == expected.shape
+    assert np.abs(y.astype(int) - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("which", ["one", "many"])
+@pytest.mark.parametrize("key", ["style", "sr", "mixed"])
+def test_serve_encoded_matches_keras(served, nets, data, key, which):
+    model = nets[key]
+    outputs = served["calls"][(key, "serve_encoded", which)]["image_bytes"]
+    _, pixels = data["encoded"][which]
+    assert outputs.shape == (len(pixels),)
+    for blob, image in zip(outputs, pixels, strict=True):
+        assert blob.startswith(b"\x89PNG\r\n\x1a\n")
+        decoded = tf.io.decode_png(blob).numpy()
+        expected = _keras_uint8(model, image[None])[0]
+        assert decoded.shape == expected.shape
+        assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
+
+
+def _signature_defs(path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((pathlib.Path(path) / "saved_model.pb").read_bytes())
+    (meta,) = saved.meta_graphs
+    assert list(meta.meta_info_def.tags) == ["serve"]
+    return meta.signature_def
+
+
+@pytest.mark.parametrize("signature", SIGNATURES)
+@pytest.mark.parametrize("key", ["style", "sr"])
+def test_predict_request_fits_signature_and_is_served(served, nets, exports, data, key, signature):
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest.FromString(served["requests"][(key, signature)])
+    signature_def = _signature_defs(exports[key])[request.model_spec.signature_name]
+    # What TF Serving checks before running: aliases, dtypes and shapes of the inputs.
+    assert set(request.inputs) == set(signature_def.inputs)
+    for alias, info in signature_def.inputs.items():
+        tensor = request.inputs[alias]
+        assert tensor.dtype == info.dtype
+        dims = [d.size for d in tensor.tensor_shape.dim]
+        expected = [d.size for d in info.tensor_shape.dim]
+        assert len(dims) == len(expected)
+        assert all(e == -1 or e == d for d, e in zip(dims, expected, strict=True))
+    response = predict_pb2.PredictResponse.FromString(served["responses"][(key, signature)])
+    assert set(response.outputs) == set(signature_def.outputs)
+    (alias,) = response.outputs
+    value = tf.make_ndarray(response.outputs[alias])
+    model = nets[key]
+    if signature == "serving_default":
+        expected = _keras(model, _float_inputs(model, data)["many"])
+        np.testing.assert_allclose(value, expected, rtol=0, atol=1e-5)
+    elif signature == "serve_uint8":
+        expected = _keras_uint8(model, data["uint8"]["many"])
+        assert np.abs(value.astype(int) - expected.astype(int)).max() <= 1
+    else:
+        assert alias.endswith("_bytes")  # TF Serving's REST API returns these as {"b64": ...}
+        for blob, image in zip(value, data["encoded"]["many"][1], strict=True):
+            expected = _keras_uint8(model, image[None])[0]
+            decoded = tf.io.decode_png(blob).numpy()
+            assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
+
+
+# --------------------------------------------------------------------------------------
+# saved_model_cli
+# --------------------------------------------------------------------------------------
+
+
+def test_saved_model_cli_show_lists_the_three_signatures(cli_runs, served):
+    out = cli_runs["show"].result()
+    for name in SIGNATURES:
+        assert f"signature_def['{name}']:" in out
+    blocks = {
+        name: out.split(f"signature_def['{name}']:")[1].split("signature_def[")[0]
+        for name in SIGNATURES
+    }
+    assert "inputs['images'] tensor_info:" in blocks["serving_default"]
+    assert "dtype: DT_FLOAT" in blocks["serving_default"]
+    assert "shape: (-1, -1, -1, 3)" in blocks["serving_default"]
+    assert "outputs['images'] tensor_info:" in blocks["serving_default"]
+    assert "dtype: DT_UINT8" in blocks["serve_uint8"]
+    assert "inputs['image_bytes'] tensor_info:" in blocks["serve_encoded"]
+    assert "outputs['image_bytes'] tensor_info:" in blocks["serve_encoded"]
+    assert (
+        "dtype: DT_STRING" in blocks["serve_encoded"] and "shape: (-1)" in blocks["serve_encoded"]
+    )
+    assert "MetaGraphDef with tag-set: 'serve' contains the following SignatureDefs" in out
+    assert "tensorflow/serving/predict" in out
+
+
+def test_saved_model_cli_run_on_npy(cli_runs, served, nets):
+    cli_runs["run"].result()
+    y = np.load(cli_runs["run_dir"] / "out" / "images.npy")
+    np.testing.assert_allclose(y, _keras(nets["style"], cli_runs["x"]), rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# Guards and errors (loaded here: the errors are TensorFlow's InvalidArgument)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loaded_style(exports):
+    return tf.saved_model.load(str(exports["style"]))
+
+
+@pytest.fixture(scope="module")
+def small_limit(nets, tmp_path_factory):
+    path = export_for_serving(nets["style"], tmp_path_factory.mktemp("limit"), max_pixels=100)
+    return tf.saved_model.load(path)
+
+
+def _invalid(fn, match, **feeds):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        fn(**feeds)
+
+
+def test_oversized_images_are_rejected(small_limit):
+    sig = small_limit.signatures
+    limit = r"max_pixels=100 pixels.*export_for_serving\(model, base_dir, max_pixels=N\)"
+    _invalid(sig["serving_default"], limit, images=tf.zeros((1, 11, 10, 3)))
+    _invalid(sig["serve_uint8"], limit, images=tf.zeros((2, 10, 11, 3), tf.uint8))
+    big = _png(np.zeros((11, 10, 3), np.uint8))
+    _invalid(sig["serve_encoded"], limit, image_bytes=tf.constant([big]))
+    # 10 x 10 = 100 is allowed.
+    out = sig["serving_default"](images=tf.zeros((1, 10, 10, 3)))["images"]
+    assert out.shape == (1, 10, 10, 3)
+
+
+def test_encoded_size_is_checked_from_the_header_before_decoding(loaded_style):
+    """A 100000 x 100000 PNG header (or 60000 x 60000 JPEG) over a tiny body: the default
+    16-megapixel guard fires before any decoding (a decoder would fail differently)."""
+    fn = loaded_style.signatures["serve_encoded"]
+    png = bytearray(_png(np.zeros((8, 8, 3), np.uint8)))
+    png[16:24] = struct.pack(">II", 100_000, 100_000)
+    _invalid(fn, "max_pixels=16000000", image_bytes=tf.constant([bytes(png)]))
+    jpeg = bytearray(_jpeg(np.zeros((8, 8, 3), np.uint8)))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 60_000, 60_000)
+    _invalid(fn, "max_pixels=16000000", image_bytes=tf.constant([bytes(jpeg)]))
+
+
+def test_bad_inputs_get_clear_messages(loaded_style):
+    sig = loaded_style.signatures
+    small = "at least 5x5 pixels"
+    _invalid(sig["serving_default"], small, images=tf.zeros((1, 4, 9, 3)))
+    _invalid(sig["serve_uint8"], small, images=tf.zeros((1, 9, 3, 3), tf.uint8))
+    _invalid(
+        sig["serve_encoded"], small, image_bytes=tf.constant([_png(np.zeros((3, 9, 3), np.uint8))])
+    )
+    base64_text = b"iVBORw0KGgoAAAANSUhEUgAAAAgAAAAI"
+    for blob in (base64_text, b"", b"not an image at all"):
+        _invalid(
+            sig["serve_encoded"],
+            r"PNG or JPEG file.*b64.*Received: first bytes",
+            image_bytes=tf.constant([blob]),
+        )
+    # Different sizes in one batch and an empty batch are fine.
+    out = sig["serve_encoded"](image_bytes=tf.constant([b""])[:0])["image_bytes"]
+    assert out.shape == (0,)
+
+
+# --------------------------------------------------------------------------------------
+# Versions, overwrite, crashes
+# --------------------------------------------------------------------------------------
+
+
+def _listing(base):
+    return sorted(os.listdir(base))
+
+
+def _fake_writer(model, path, serving, signatures):
+    """Stands in for the SavedModel writer where only the folder logic is under test (the
+    real writer runs for every export in the fixtures above)."""
+    os.makedirs(path)
+    pathlib.Path(path, "saved_model.pb").write_bytes(b"fake")
+
+
+def test_versions_overwrite_and_version_folder_paths(nets, tmp_path, monkeypatch):
+    model = nets["style"]
+    base = tmp_path / "models" / "style"
+    assert export.existing_versions(base) == []
+    first = export_for_serving(model, base)  # the real writer
+    assert first == str(base / "1") and (base / "1" / "saved_model.pb").is_file()
+    assert tf.saved_model.load(first).signatures["serve_uint8"] is not None
+    monkeypatch.setattr(export, "_write_archive", _fake_writer)
+    # A path that is itself a (new) version folder names that version, as in export/sr4/5.
+    assert export_for_serving(model, base / "5") == str(base / "5")
+    assert export_for_serving(model, str(base)) == str(base / "6")  # highest + 1
+    assert export.existing_versions(base) == [1, 5, 6]
+    with pytest.raises(FileExistsError, match=r"Version 5 already exists.*overwrite=True.*\(7\)"):
+        export_for_serving(model, base, version=5)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export_for_serving(model, base / "5")
+    (base / "5" / "marker").write_text("old")
+    assert export_for_serving(model, base, version=5, overwrite=True) == str(base / "5")
+    assert not (base / "5" / "marker").exists() and (base / "5" / "saved_model.pb").is_file()
+    assert _listing(base) == ["1", "5", "6"]  # no temporary folders left behind
+    # A base folder whose own name is a number but which holds versions stays a base folder.
+    numbered = tmp_path / "2024"
+    _fake_writer(model, numbered / "1", None, None)
+    assert export_for_serving(model, numbered) == str(numbered / "2")
+
+
+def test_a_crash_leaves_no_half_written_version(nets, tmp_path, monkeypatch):
+    base = tmp_path / "style"
+    (base / "1").mkdir(parents=True)
+    (base / "1" / "saved_model.pb").write_bytes(b"old")
+
+    def crash(model, path, serving, signatures):
+        os.makedirs(path)
+        pathlib.Path(path, "saved_model.pb").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "_write_archive", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_for_serving(nets["style"], base)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_for_serving(nets["style"], base, version=1, overwrite=True)
+    assert _listing(base) == ["1"]
+    assert (base / "1" / "saved_model.pb").read_bytes() == b"old"
+
+
+def test_argument_errors(nets, tmp_path):
+    model = nets["style"]
+    with pytest.raises(ValueError, match=r"keras.Model.*Received: model=str"):
+        export_for_serving("model.keras", tmp_path)
+    with pytest.raises(ValueError, match="max_pixels must be an integer >= 1"):
+        export_for_serving(model, tmp_path, max_pixels=0)
+    with pytest.raises(ValueError, match=r"version must be an integer >= 0.*Received: version=-1"):
+        export_for_serving(model, tmp_path, version=-1)
+    with pytest.raises(ValueError, match="png_compression"):
+        export_for_serving(model, tmp_path, png_compression=10)
+    with pytest.raises(ValueError, match="compute_dtype"):
+        export_for_serving(model, tmp_path, compute_dtype="float16")
+    rgba = keras.Sequential([keras.Input((None, None, 4)), keras.layers.Conv2D(3, 1)])
+    with pytest.raises(ValueError, match=r"RGB images.*Received: model.inputs\[0\].shape"):
+        export_for_serving(rgba, tmp_path)
+    (tmp_path / "7").write_text("not a folder")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        export_for_serving(model, tmp_path, version=7)
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        export_tflite(model, tmp_path / "m.tflite", quantize="int8")
+    with pytest.raises(ValueError, match=r"input_size must be an integer >= 5"):
+        export_tflite(model, tmp_path / "m.tflite", input_size=(3, 8))
+    with pytest.raises(ValueError, match=r"input_size must be \(height, width\)"):
+        export_tflite(model, tmp_path / "m.tflite", input_size=64)
+    with pytest.raises(ValueError, match="path is a folder"):
+        export_tflite(model, tmp_path)
+    assert _listing(tmp_path) == ["7"]
+
+
+# --------------------------------------------------------------------------------------
+# Mixed precision
+# --------------------------------------------------------------------------------------
+
+
+def test_mixed_precision_compute_dtype_float32(tmp_path, data):
+    """compute_dtype="float32" rebuilds a mixed_bfloat16 net in float32 (same weights)."""
+    keras.utils.set_random_seed(5)
+    try:
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        mixed = super_resolution_net(4, **TINY_SR)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    reference = super_resolution_net(4, **TINY_SR)
+    reference.set_weights(mixed.get_weights())
+    path = export_for_serving(mixed, tmp_path, compute_dtype="float32")
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    x = _float_inputs(reference, data)["many"]
+    y = fn(images=tf.constant(x))["images"].numpy()
+    np.testing.assert_allclose(y, _keras(reference, x), rtol=0, atol=1e-5)
+    # The bfloat16 model itself differs from its float32 rebuild by more than that.
+    assert np.abs(_keras(mixed, x) - y).max() > 1e-5
+
+
+# --------------------------------------------------------------------------------------
+# TFLite
+# --------------------------------------------------------------------------------------
+
+
+def _interpreter(path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated" (LiteRT)
+        return tf.lite.Interpreter(model_path=str(path))
+
+
+def _float32_twin(model):
+    """The same network and weights built under the float32 policy."""
+    twin = super_resolution_net(4, **TINY_SR)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+@pytest.mark.parametrize("key", ["style", "sr", "mixed"])
+def test_tflite_dynamic_shapes_match_keras(nets, data, tmp_path, key):
+    """The .tflite computes in float32: a mixed_float16 model is compared with its float32
+    twin (the float16 model itself differs from both by ~1e-4)."""
+    model = nets[key]
+    path = export_tflite(model, tmp_path / f"{key}.tflite")
+    if key == "mixed":
+        model = _float32_twin(model)
+    assert path == str(tmp_path / f"{key}.tflite")
+    interpreter = _interpreter(path)
+    (detail,) = interpreter.get_input_details()
+    assert detail["dtype"] == np.float32 and list(detail["shape_signature"]) == [-1, -1, -1, 3]
+    runner = interpreter.get_signature_runner("serving_default")
+    for which in ("one", "many"):  # different sizes and batch sizes on one interpreter
+        x = _float_inputs(model, data)[which]
+        y = runner(images=x)["images"]
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=1e-4)
+
+
+def test_tflite_fixed_size_and_dynamic_range_quantization(nets, data, tmp_path):
+    model = nets["sr"]
+    x = _float_inputs(model, data)["one"]
+    path = export_tflite(model, tmp_path / "sr_fixed.tflite", input_size=x.shape[1:3])
+    interpreter = _interpreter(path)
+    (detail,) = interpreter.get_input_details()
+    assert list(detail["shape_signature"]) == [1, *x.shape[1:3], 3]
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=1e-4)
+
+    quantized = _interpreter(export_tflite(model, tmp_path / "q.tflite", quantize="dynamic"))
+    assert np.int8 in {d["dtype"] for d in quantized.get_tensor_details()}  # int8 weights
+    y = quantized.get_signature_runner()(images=x)["images"]
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=0.05)
