@@ -437,7 +437,7 @@ def _float32_copy(model: keras.Model, static_channels: bool = False) -> keras.Mo
 
 
 def _has_mixed_policy(model: keras.Model) -> bool:
-    return any(layer.dtype_policy.name.startswith("mixed_") for layer in model._flatten_layers())
+    return any(layer.dtype_policy.name.startswith("mixed_") for layer in [model, *model.layers])
 
 
 # --------------------------------------------------------------------------------------
