@@ -554,6 +554,25 @@ def test_encoded_size_is_checked_from_the_header_before_decoding(loaded_style):
     sof = jpeg.index(b"\xff\xc0")
     jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 60_000, 60_000)
     _invalid(fn, "max_pixels=16000000", image_bytes=tf.constant([bytes(jpeg)]))
+    gif = b"GIF89a" + struct.pack("<HH", 65_535, 65_535) + bytes(24)
+    _invalid(fn, "max_pixels=16000000", image_bytes=tf.constant([gif]))
+    bmp = b"BM" + bytes(16) + struct.pack("<ii", 50_000, -50_000) + bytes(32)  # top-down
+    _invalid(fn, "max_pixels=16000000", image_bytes=tf.constant([bmp]))
+
+
+def test_gif_and_bmp_inputs_decode(loaded_style):
+    import io
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 256, (9, 12, 3), dtype=np.uint8)
+    blobs = []
+    for fmt in ("GIF", "BMP"):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format=fmt)
+        blobs.append(buffer.getvalue())
+    out = loaded_style.signatures["serve_encoded"](image_bytes=tf.constant(blobs))["image_bytes"]
+    assert [tf.io.decode_png(b).shape for b in out.numpy()] == [(9, 12, 3)] * 2
 
 
 def test_bad_inputs_get_clear_messages(loaded_style):
