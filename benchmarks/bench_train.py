@@ -1,0 +1,141 @@
+"""Images per second of one full training step, ours vs the same step in PyTorch.
+
+    python benchmarks/bench_train.py            # style 256 px and SR x4 288 px, batch 4
+    python benchmarks/bench_train.py --quick    # smoke run
+
+A step is what ``model.fit`` does per batch: the transformation network forward, the
+perceptual loss (forward through the frozen VGG), the backward pass and an Adam
+update. Ours runs through ``model.fit`` on an in-memory repeated dataset (no input
+pipeline cost), in float32 and ``mixed_bfloat16``, with and without
+``jit_compile``; the PyTorch twin (benchmarks/torch_nets.py: the same architecture and
+pytorch/examples' loss) runs an eager step in float32 and under
+``torch.autocast("cpu", torch.bfloat16)``. Every case runs in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+
+TASKS = {"style": {"size": 256, "scale": 1}, "sr": {"size": 288, "scale": 4}}
+
+
+def measure_keras(case: dict) -> dict:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_perceptual import FeatureReconstructionLoss, PerceptualLoss
+    from keras_perceptual.models import style_transfer_net, super_resolution_net
+
+    if case["precision"] == "bf16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    rng = np.random.default_rng(0)
+    b, size, scale = case["batch"], case["size"], case["scale"]
+    y = rng.random((b, size, size, 3), dtype=np.float32)
+    if case["task"] == "style":
+        model = style_transfer_net()
+        loss = PerceptualLoss(style_image=rng.random((256, 256, 3), dtype=np.float32), weights=None)
+        x = y
+    else:
+        model = super_resolution_net(scale)
+        loss = FeatureReconstructionLoss("relu2_2", weights=None)
+        x = y[:, ::scale, ::scale]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=case["jit"])
+    data = tf.data.Dataset.from_tensors((x, y)).repeat()
+    steps = case["steps"]
+    model.fit(data, steps_per_epoch=2, epochs=1, verbose=0)  # trace / compile
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = (time.perf_counter() - start) / steps
+    return {"images_per_second": b / seconds, "seconds_per_step": seconds}
+
+
+def measure_torch(case: dict) -> dict:
+    import numpy as np
+    import torch
+
+    from torch_nets import ExamplesLoss, SRNet, StyleNet
+
+    torch.set_num_threads(os.cpu_count())
+    rng = np.random.default_rng(0)
+    b, size, scale = case["batch"], case["size"], case["scale"]
+    y = torch.tensor(rng.random((b, 3, size, size), dtype=np.float32))
+    if case["task"] == "style":
+        net = StyleNet()
+        loss = ExamplesLoss(style=torch.tensor(rng.random((1, 3, 256, 256), dtype=np.float32)))
+        x = y
+    else:
+        net = SRNet(scale)
+        loss = ExamplesLoss(style=None)
+        x = y[:, :, ::scale, ::scale].contiguous()
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    bf16 = case["precision"] == "bf16"
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            value = loss(net(x).float(), y)
+        value.backward()
+        opt.step()
+
+    seconds = common.time_it(step, case["steps"], warmup=2)
+    return {"images_per_second": b / seconds, "seconds_per_step": seconds}
+
+
+def measure(case: dict) -> dict:
+    return measure_torch(case) if case["framework"] == "torch" else measure_keras(case)
+
+
+def main() -> None:
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per case")
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+    sizes = {k: dict(v) for k, v in TASKS.items()}
+    if args.quick:
+        args.steps, args.batch = 1, 1
+        sizes = {"style": {"size": 64, "scale": 1}, "sr": {"size": 64, "scale": 4}}
+    try:
+        import torch  # noqa: F401
+        has_torch = not args.no_torch
+    except ImportError:
+        has_torch = False
+        print('PyTorch comparison skipped: pip install ".[bench]" to include it.')
+    script = os.path.abspath(__file__)
+    rows = []
+    for task, shape in sizes.items():
+        base = {"task": task, "batch": args.batch, "steps": args.steps, **shape}
+        results = {}
+        for precision in ("f32", "bf16"):
+            for jit in (False, True):
+                results[f"keras {precision}{' xla' if jit else ''}"] = common.run_child(
+                    script, {**base, "framework": "keras", "precision": precision, "jit": jit})
+            if has_torch:
+                results[f"torch {precision}"] = common.run_child(
+                    script, {**base, "framework": "torch", "precision": precision})
+        rows.append((task, shape, results))
+
+    print(f"\nimages/second of one training step, batch {args.batch} (higher is better); "
+          "ratios against PyTorch float32 measured in this run")
+    for task, shape, results in rows:
+        ref = results.get("torch f32", {}).get("images_per_second")
+        print(f"\n{task} ({shape['size']} px target)")
+        for name, r in results.items():
+            if "error" in r:
+                print(f"  {name:16} FAILED: {r['error'][:300]}")
+                continue
+            ips = r["images_per_second"]
+            ratio = f"{ips / ref:5.2f}x vs torch f32" if ref else ""
+            print(f"  {name:16} {ips:8.2f} img/s   {ratio:22} peak RSS {r['peak_rss_mb']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    if not common.child_main(measure):
+        main()
