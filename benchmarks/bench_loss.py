@@ -61,7 +61,6 @@ def ours_flops(config: str, size: int) -> float:
 
 
 def measure_keras(case: dict) -> dict:
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -164,7 +163,7 @@ def measure_torch(case: dict) -> dict:
             fy, fx = vgg(y_pred), vgg(y_true)
             value = torch.nn.functional.mse_loss(fy[1], fx[1])
             if case["config"] == "style":
-                for fy_j, gs in zip(fy, gram_style):
+                for fy_j, gs in zip(fy, gram_style, strict=True):
                     value = value + torch.nn.functional.mse_loss(gram(fy_j), gs.expand(b, -1, -1))
             return value
     else:
@@ -276,7 +275,7 @@ def main() -> None:
     for row in rows:
         ms = row["ms_per_image"]
 
-        def cell(key, width=8):
+        def cell(key, width=8, ms=ms):
             return f"{ms[key]:{width}.1f}" if ms.get(key) else f"{'-':>{width}}"
 
         pe = row["speedup_vs_pytorch_examples"]

@@ -59,7 +59,6 @@ def measure_keras(case: dict) -> dict:
 def measure_torch(case: dict) -> dict:
     import numpy as np
     import torch
-
     from torch_nets import ExamplesLoss, SRNet, StyleNet
 
     torch.set_num_threads(os.cpu_count())

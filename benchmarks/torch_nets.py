@@ -104,6 +104,6 @@ class ExamplesLoss(nn.Module):
         value = self.cw * nn.functional.mse_loss(fy[1], fx[1])
         if self.gram_style is not None:
             n = y_pred.shape[0]
-            for f, g in zip(fy, self.gram_style):
+            for f, g in zip(fy, self.gram_style, strict=True):
                 value = value + self.sw * nn.functional.mse_loss(self.gram(f), g.expand(n, -1, -1))
         return value
