@@ -381,19 +381,6 @@ def _write_archive(model, path: str, serving: _Serving, signatures: Sequence[str
 # --------------------------------------------------------------------------------------
 
 
-class _StaticChannelsPadToMultiple(PadToMultiple):
-    """PadToMultiple whose output keeps the static channel count (TFLite's builtin Conv2D
-    needs it; a pad by a computed amount otherwise loses it in TensorFlow's shape inference)."""
-
-    def call(self, inputs):
-        outputs = super().call(inputs)
-        channels = inputs.shape[-1]
-        if channels is None:
-            return outputs
-        dynamic = tf.shape(outputs)
-        return tf.reshape(outputs, [dynamic[0], dynamic[1], dynamic[2], channels])
-
-
 def _float32_config(config: Any) -> Any:
     """``config`` with every dtype policy replaced by float32."""
     if isinstance(config, dict):
@@ -414,14 +401,11 @@ def _float32_config(config: Any) -> Any:
     return config
 
 
-def _float32_copy(model: keras.Model, static_channels: bool = False) -> keras.Model:
+def _float32_copy(model: keras.Model) -> keras.Model:
     """A float32 copy of ``model`` (same weights), for mixed-precision models and TFLite."""
 
     def clone_layer(layer):
-        config = _float32_config(layer.get_config())
-        if static_channels and type(layer) is PadToMultiple:
-            return _StaticChannelsPadToMultiple.from_config(config)
-        return layer.__class__.from_config(config)
+        return layer.__class__.from_config(_float32_config(layer.get_config()))
 
     try:
         copy = keras.models.clone_model(model, clone_function=clone_layer)
@@ -618,7 +602,7 @@ def export_tflite(
             f". Received: path={path!r}"
         )
 
-    portable = _float32_copy(model, static_channels=True)
+    portable = _float32_copy(model)
     fixed = tuple(portable.inputs[0].shape)[1:3]
     if input_size is None and fixed != (None, None):
         spec = tf.TensorSpec((None, *fixed, 3), tf.float32, name="images")

@@ -794,7 +794,13 @@ class PadToMultiple(keras.layers.Layer):
         ph, pw = (-h) % m, (-w) % m
         if isinstance(ph, int) and isinstance(pw, int) and ph == pw == 0:
             return inputs
-        return ops.pad(inputs, [[0, 0], [0, ph], [0, pw], [0, 0]], mode=self.mode)
+        padded = ops.pad(inputs, [[0, 0], [0, ph], [0, pw], [0, 0]], mode=self.mode)
+        if static[3] is None:
+            return padded
+        # Padding by a computed amount loses the static channel count, which TFLite's
+        # builtin convolutions need for dynamic spatial shapes.
+        shape = ops.shape(padded)
+        return ops.reshape(padded, (shape[0], shape[1], shape[2], static[3]))
 
     def compute_output_shape(self, input_shape):
         _check_rank4(input_shape, self)
