@@ -381,8 +381,11 @@ def cmd_export(args) -> int:
             )
         stem = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
         target = os.path.join(args.out_dir, f"{stem}.tflite")
-        written = export_tflite(model, target)
+        options = {"quantize": args.quantize} if args.quantize else {}
+        written = export_tflite(model, target, **options)
         _say(f"wrote TFLite model {written if written is not None else target}")
+    elif args.quantize:
+        raise UsageError("--quantize applies to the TFLite model: add --tflite")
     return 0
 
 
@@ -496,7 +499,10 @@ Writes OUT/<name>_x4.png per input (the factor is the model's)."""
 
 _EXPORT_EPILOG = f"""examples:
   {PROG} export runs/sr4/model.keras export/sr4            # export/sr4/1/ (next free version)
-  {PROG} export runs/starry/model.keras export/starry --version 3 --overwrite --tflite"""
+  {PROG} export runs/starry/model.keras export/starry --version 3 --overwrite --tflite
+  {PROG} export runs/starry export/starry --tflite --quantize dynamic   # ~4x smaller .tflite
+
+Serve with TF Serving: --model_base_path=$PWD/export/sr4 (the numbered versions)."""
 
 _DEMO_EPILOG = f"""examples:
   {PROG} demo                                   # style transfer, writes demo_out/style/
@@ -668,7 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=_positive_int, default=None, metavar="N",
                    help="version number (default: the next free one)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
-    p.add_argument("--tflite", action="store_true", help="also write a .tflite model")
+    p.add_argument("--tflite", action="store_true",
+                   help="also write OUT_DIR/<model name>.tflite (float32, any input size)")
+    p.add_argument("--quantize", choices=("dynamic", "float16"), default=None,
+                   help="with --tflite: int8 weights (dynamic range) or float16 weights")
     p.set_defaults(handler=cmd_export)
 
     # demo

@@ -166,12 +166,14 @@ def test_info():
 
 def test_export(style_run, tmp_path):
     _, out = style_run
-    result = run("export", out / "model.keras", tmp_path / "export")
+    result = run("export", out / "model.keras", tmp_path / "export", "--tflite")
     if importlib.util.find_spec("keras_perceptual.export") is None:
         assert_user_error(result, "export is not available")
     else:
         assert result.returncode == 0, result.stderr[-3000:]
         assert (tmp_path / "export" / "1" / "saved_model.pb").is_file()
+        assert (tmp_path / "export" / "model.tflite").is_file()
+        assert "wrote SavedModel" in result.stdout and "wrote TFLite model" in result.stdout
 
 
 def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
@@ -196,6 +198,7 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
         (["train-sr", "d", "--out", "o", "--bogus"], ["unrecognized arguments: --bogus"]),
         (["train-sr", "d", "--out", "o", "--adversarial-weight", "1"], ["needs --gan"]),
         (["demo", "--task", "video"], ["--task", "invalid choice"]),
+        (["export", "m.keras", "out", "--quantize", "int4"], ["--quantize", "invalid choice"]),
     ],
 )
 def test_argument_errors_in_process(argv, fragments, capsys):
