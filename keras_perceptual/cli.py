@@ -241,7 +241,7 @@ def _model_options(args, defaults: dict) -> dict:
     return options
 
 
-def cmd_train_style(args) -> int:
+def _cmd_train_style(args) -> int:
     from keras_perceptual.training import train_style_transfer
 
     _announce_resume(args.out, args.steps)
@@ -269,7 +269,7 @@ def cmd_train_style(args) -> int:
     return 0
 
 
-def cmd_train_sr(args) -> int:
+def _cmd_train_sr(args) -> int:
     from keras_perceptual.training import train_super_resolution
 
     gan_options = None
@@ -347,15 +347,15 @@ def _apply(args, kind: str) -> int:
     return 0
 
 
-def cmd_stylize(args) -> int:
+def _cmd_stylize(args) -> int:
     return _apply(args, "stylize")
 
 
-def cmd_upscale(args) -> int:
+def _cmd_upscale(args) -> int:
     return _apply(args, "upscale")
 
 
-def cmd_export(args) -> int:
+def _cmd_export(args) -> int:
     import importlib
 
     try:
@@ -389,7 +389,7 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def _cmd_demo(args) -> int:
     from keras_perceptual.demo import run_demo
 
     run_demo(
@@ -413,7 +413,7 @@ def _distribution(name: str) -> str | None:
         return None
 
 
-def cmd_info(args) -> int:
+def _cmd_info(args) -> int:
     import platform
 
     import keras
@@ -607,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="residual blocks (default: 5, the paper)")
     group.add_argument("--normalization", choices=("instance", "batch", "none"), default=None,
                        help="normalization layers (default: instance)")
-    p.set_defaults(handler=cmd_train_style)
+    p.set_defaults(handler=_cmd_train_style)
 
     # train-sr
     p = sub.add_parser("train-sr", help="train a super-resolution network",
@@ -634,12 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="channels of every layer (default: 64, the paper)")
     group.add_argument("--residual-blocks", type=_non_negative_int, default=None, metavar="N",
                        help="residual blocks (default: 4, the paper)")
-    p.set_defaults(handler=cmd_train_sr)
+    p.set_defaults(handler=_cmd_train_sr)
 
     # stylize / upscale
     for name, handler, epilog, help_text in (
-        ("stylize", cmd_stylize, _STYLIZE_EPILOG, "apply a style-transfer network to images"),
-        ("upscale", cmd_upscale, _UPSCALE_EPILOG, "apply a super-resolution network to images"),
+        ("stylize", _cmd_stylize, _STYLIZE_EPILOG, "apply a style-transfer network to images"),
+        ("upscale", _cmd_upscale, _UPSCALE_EPILOG, "apply a super-resolution network to images"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:]
                            + ": files, folders (recursive) or glob patterns in, image files out.",
@@ -678,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write OUT_DIR/<model name>.tflite (float32, any input size)")
     p.add_argument("--quantize", choices=("dynamic", "float16"), default=None,
                    help="with --tflite: int8 weights (dynamic range) or float16 weights")
-    p.set_defaults(handler=cmd_export)
+    p.set_defaults(handler=_cmd_export)
 
     # demo
     p = sub.add_parser("demo", help="train a small demo network and draw before/after figures",
@@ -694,13 +694,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder; the task writes DIR/style/ or DIR/sr/")
     p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=cmd_demo)
+    p.set_defaults(handler=_cmd_demo)
 
     # info
     p = sub.add_parser("info", help="versions, backend, devices and available weights",
                        description="Print versions, the Keras backend, devices, and which loss "
                        "network weights are available.", formatter_class=_Formatter)
-    p.set_defaults(handler=cmd_info)
+    p.set_defaults(handler=_cmd_info)
     return parser
 
 
