@@ -356,36 +356,24 @@ def _cmd_upscale(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    import importlib
+    from keras_perceptual.export import export_for_serving, export_tflite
 
-    try:
-        export_module = importlib.import_module("keras_perceptual.export")
-    except ModuleNotFoundError as error:
-        if error.name != "keras_perceptual.export":
-            raise
-        raise UsageError(
-            "export is not available in this installation (keras_perceptual.export is missing); "
-            "update keras-perceptual to a version with SavedModel export"
-        ) from None
+    if args.quantize and not args.tflite:
+        raise UsageError("--quantize applies to the TFLite model: add --tflite")
     model = _load_model(args.model)
-    path = export_module.export_for_serving(
-        model, args.out_dir, version=args.version, overwrite=args.overwrite
+    path = export_for_serving(
+        model,
+        args.out_dir,
+        version=args.version,
+        overwrite=args.overwrite,
+        max_pixels=args.max_pixels,
+        compute_dtype=args.compute_dtype,
     )
-    _say(f"wrote SavedModel {path if path is not None else args.out_dir}")
+    _say(f"wrote SavedModel {path}")
     if args.tflite:
-        export_tflite = getattr(export_module, "export_tflite", None)
-        if export_tflite is None:
-            raise UsageError(
-                "--tflite is not available in this installation (keras_perceptual.export has no "
-                "export_tflite); update keras-perceptual"
-            )
         stem = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
         target = os.path.join(args.out_dir, f"{stem}.tflite")
-        options = {"quantize": args.quantize} if args.quantize else {}
-        written = export_tflite(model, target, **options)
-        _say(f"wrote TFLite model {written if written is not None else target}")
-    elif args.quantize:
-        raise UsageError("--quantize applies to the TFLite model: add --tflite")
+        _say(f"wrote TFLite model {export_tflite(model, target, quantize=args.quantize)}")
     return 0
 
 
@@ -678,6 +666,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write OUT_DIR/<model name>.tflite (float32, any input size)")
     p.add_argument("--quantize", choices=("dynamic", "float16"), default=None,
                    help="with --tflite: int8 weights (dynamic range) or float16 weights")
+    p.add_argument("--max-pixels", type=_positive_int, default=16_000_000, metavar="N",
+                   help="largest height x width per image the server accepts")
+    p.add_argument("--compute-dtype", choices=("float32",), default=None,
+                   help="rebuild a mixed-precision model in float32 (CPU serving)")
     p.set_defaults(handler=_cmd_export)
 
     # demo
