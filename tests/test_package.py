@@ -1,0 +1,47 @@
+"""The package as users import it: public names, registration, backend independence."""
+
+import os
+import subprocess
+import sys
+
+import keras
+
+import keras_perceptual as kp
+
+
+def test_version_and_public_names():
+    assert kp.__version__.count(".") == 2
+    missing = [name for name in kp.__all__ if not hasattr(kp, name)]
+    assert missing == []
+
+
+def test_saved_models_load_after_a_plain_import(tmp_path):
+    path = tmp_path / "net.keras"
+    kp.style_transfer_net(filters=4, num_residual_blocks=1).save(path)
+    code = (
+        "import keras, keras_perceptual\n"
+        f"model = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
+        "print(type(model.get_layer('res1')).__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "keras_perceptual.layers" in result.stdout
+
+
+def test_core_import_does_not_need_tensorflow_under_jax():
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    code = "import sys, keras_perceptual; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
+
+
+def test_every_public_class_is_registered():
+    for name in kp.__all__:
+        obj = getattr(kp, name)
+        if isinstance(obj, type) and issubclass(obj, (keras.layers.Layer, keras.losses.Loss,
+                                                      keras.metrics.Metric)):
+            registered = keras.saving.get_registered_name(obj)
+            assert registered.startswith("keras_perceptual>"), name
