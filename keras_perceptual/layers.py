@@ -895,6 +895,73 @@ class BoundedOutput(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class LogitSkip(keras.layers.Layer):
+    """Adds an image to pre-activation outputs, so a network learns a residual over it.
+
+    ``call([logits, image])`` returns ``logits + f^-1(u)``, where ``u`` is ``image`` mapped
+    from ``value_range`` to [0, 1] and clipped to ``[epsilon, 1 - epsilon]``, and ``f`` the
+    output activation of :class:`BoundedOutput` (``atanh(2u - 1)`` for the scaled tanh,
+    ``log(u / (1 - u))`` for the sigmoid). With zero logits the network outputs ``image``
+    itself (within ``epsilon``), and the output stays bounded by construction. Used by
+    ``super_resolution_net(skip="bicubic")`` (global residual learning, as VDSR,
+    Kim et al. 2016); the paper's networks have no such skip.
+
+    Args:
+        activation: ``"tanh"`` or ``"sigmoid"``, as the :class:`BoundedOutput` that follows.
+        value_range: ``(low, high)`` of ``image``.
+        epsilon: clipping margin in [0, 1] units.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor shaped like ``logits``.
+
+    Example:
+        >>> LogitSkip()([np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.5)])  # atanh(0) = 0
+    """
+
+    def __init__(
+        self,
+        activation: str = "tanh",
+        value_range: Sequence[float] = (0.0, 1.0),
+        epsilon: float = 1e-3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "output_activation")
+        self.value_range = check_value_range(value_range)
+        if not 0.0 < float(epsilon) < 0.5:
+            raise ValueError(
+                f"epsilon must be in (0, 0.5), e.g. 1e-3. Received: epsilon={epsilon!r}"
+            )
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        logits, image = inputs
+        low, high = self.value_range
+        unit = (ops.cast(image, self.compute_dtype) - low) / (high - low)
+        unit = ops.clip(unit, self.epsilon, 1.0 - self.epsilon)
+        if self.activation == "tanh":
+            base = 0.5 * ops.log(unit / (1.0 - unit))  # atanh(2u - 1)
+        else:
+            base = ops.log(unit / (1.0 - unit))
+        return ops.cast(logits, self.compute_dtype) + base
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "activation": self.activation,
+                "value_range": list(self.value_range),
+                "epsilon": self.epsilon,
+            }
+        )
+        return config
+
+
 __all__ = [
     "NORMALIZATIONS",
     "OUTPUT_ACTIVATIONS",
@@ -905,6 +972,7 @@ __all__ = [
     "CropToReference",
     "DepthToSpace",
     "InstanceNormalization",
+    "LogitSkip",
     "PadToMultiple",
     "ReflectionPadding2D",
     "ResidualBlock",

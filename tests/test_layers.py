@@ -287,6 +287,14 @@ def test_bounded_output_is_float32_under_mixed_precision():
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
 
 
+@pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
+def test_logit_skip_inverts_the_output_activation(rng, activation):
+    image = rng.random((1, 4, 4, 3), dtype=np.float32) * 2 - 1
+    logits = kl.LogitSkip(activation, (-1, 1))([np.zeros_like(image), image])
+    back = to_numpy(kl.BoundedOutput(activation, (-1, 1))(logits))
+    np.testing.assert_allclose(back, np.clip(image, -0.998, 0.998), atol=1e-5)
+
+
 # --- Configs and bad arguments ------------------------------------------------------------
 
 
@@ -300,6 +308,7 @@ LAYERS = [
     kl.PadToMultiple(8, mode="symmetric", min_size=9),
     kl.CropToReference(),
     kl.BoundedOutput("sigmoid", (-1, 1)),
+    kl.LogitSkip("sigmoid", (-1, 1), epsilon=1e-2),
 ]
 
 
@@ -325,6 +334,7 @@ def test_config_round_trip(layer):
         (lambda: kl.PadToMultiple(4, mode="edge"), "'reflect', 'symmetric', 'constant'"),
         (lambda: kl.BoundedOutput("relu"), "'tanh', 'sigmoid'"),
         (lambda: kl.BoundedOutput(value_range=(1, 0)), "value_range"),
+        (lambda: kl.LogitSkip(epsilon=0.7), "epsilon must be in"),
     ],
 )
 def test_bad_arguments_raise(factory, match):

@@ -292,8 +292,23 @@ def test_mixed_precision(rng, policy, config):
         (lambda: style_transfer_net(padding="same"), "'reflect', 'zero'"),
         (lambda: style_transfer_net(value_range=(1, 0)), "value_range"),
         (lambda: style_transfer_net(output_activation="relu"), "'tanh', 'sigmoid'"),
+        (lambda: super_resolution_net(4, skip="bilinear"), "skip must be None"),
     ],
 )
 def test_bad_arguments_raise(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+def test_sr_bicubic_skip_starts_from_bicubic(rng, tmp_path):
+    model = super_resolution_net(4, skip="bicubic", value_range=(-1, 1), **TINY)
+    for weight in model.get_layer("conv_out").weights:
+        weight.assign(np.zeros(weight.shape, "float32"))
+    x = _images(rng, 2, 9, 11, 3) * 2 - 1
+    bicubic = to_numpy(keras.layers.UpSampling2D(4, interpolation="bicubic")(x))
+    out = to_numpy(model(x))
+    assert out.shape == (2, 36, 44, 3)
+    np.testing.assert_allclose(out, np.clip(bicubic, -1, 1), atol=2.5e-3)  # epsilon clipping
+    model.save(tmp_path / "skip.keras")
+    reloaded = keras.models.load_model(tmp_path / "skip.keras", safe_mode=True)
+    np.testing.assert_array_equal(to_numpy(reloaded(x)), out)
