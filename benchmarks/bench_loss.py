@@ -116,8 +116,8 @@ def naive_keras_loss(config: str, style):
             f_style = extractor(preprocess(style * 255.0))  # recomputed every step
             for layer in STYLE_LAYERS:
                 k = KERAS_NAMES[layer]
-                value += 10.0 * tf.reduce_sum(tf.square(gram(f_pred[k]) - gram(f_style[k])), (1, 2))
-            value += 1e-5 * tf.image.total_variation(y_pred)
+                value += 2e-5 * tf.reduce_sum(tf.square(gram(f_pred[k]) - gram(f_style[k])), (1, 2))
+            value += 1e-4 * tf.image.total_variation(y_pred)
         return tf.reduce_mean(value)
 
     return loss
