@@ -183,6 +183,61 @@ def depth_to_space(x, block_size: int):
     return ops.reshape(x, (batch, height * r, width * r, out_channels))
 
 
+def _keys_cubic(distance: float, a: float = -0.5) -> float:
+    """Keys' cubic convolution kernel (the ``bicubic`` of tf.image.resize, PIL, OpenCV)."""
+    d = abs(distance)
+    if d <= 1:
+        return (a + 2) * d**3 - (a + 3) * d**2 + 1
+    if d < 2:
+        return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    return 0.0
+
+
+def bicubic_upsample(x, factor: int):
+    """Bicubic up-sampling by an integer factor, ``keras.ops`` only, dynamic sizes allowed.
+
+    Keys' cubic kernel (a = -0.5) with half-pixel centres, written as ``factor**2`` fixed
+    5x5 phase filters followed by a pixel shuffle, so it works with unknown height and
+    width on every backend (``keras.ops.image.resize`` needs static sizes). Away from the
+    border it equals ``tf.image.resize(x, (H*factor, W*factor), "bicubic")`` to float
+    rounding; within two input pixels of the border, edge pixels are replicated (as
+    OpenCV does), where TensorFlow renormalizes the kernel weights instead.
+
+    Args:
+        x: rank-4 channels-last tensor.
+        factor: the integer up-sampling factor.
+
+    Returns:
+        ``(B, H*factor, W*factor, C)`` tensor.
+
+    Example:
+        >>> bicubic_upsample(np.ones((1, 3, 3, 1), "float32"), 2).shape
+        (1, 6, 6, 1)
+    """
+    r = int(factor)
+    taps = []
+    for phase in range(r):
+        offset = (phase + 0.5) / r - 0.5  # output pixel centre, in input pixels
+        taps.append([_keys_cubic(k - offset) for k in range(-2, 3)])
+    kernel = [
+        [[[taps[i][u] * taps[j][v] for i in range(r) for j in range(r)]] for v in range(5)]
+        for u in range(5)
+    ]
+    kernel = ops.convert_to_tensor(kernel, dtype=x.dtype)  # (5, 5, 1, r*r)
+    static = tuple(x.shape)
+    dynamic = ops.shape(x)
+    batch, height, width = (static[i] if static[i] is not None else dynamic[i] for i in range(3))
+    channels = static[3]
+    # Edge replication by two pixels (ops.pad's "edge" mode is not on every backend).
+    x = ops.concatenate([x[:, :1], x[:, :1], x, x[:, -1:], x[:, -1:]], axis=1)
+    x = ops.concatenate([x[:, :, :1], x[:, :, :1], x, x[:, :, -1:], x[:, :, -1:]], axis=2)
+    # Channels into the batch so one (5, 5, 1, r*r) filter bank serves them all.
+    x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, height + 4, width + 4, 1))
+    x = depth_to_space(ops.conv(x, kernel, padding="valid"), r)
+    x = ops.reshape(x, (batch, channels, height * r, width * r))
+    return ops.transpose(x, (0, 2, 3, 1))
+
+
 # --------------------------------------------------------------------------------------
 # Instance-normalization statistics override (used by tiled inference)
 # --------------------------------------------------------------------------------------
@@ -899,8 +954,9 @@ class BoundedOutput(keras.layers.Layer):
 class LogitSkip(keras.layers.Layer):
     """Adds an image to pre-activation outputs, so a network learns a residual over it.
 
-    ``call([logits, image])`` returns ``logits + f^-1(u)``, where ``u`` is ``image`` mapped
-    from ``value_range`` to [0, 1] and clipped to ``[epsilon, 1 - epsilon]``, and ``f`` the
+    ``call([logits, image])`` returns ``logits + f^-1(u)``, where ``u`` is ``image`` (first
+    up-sampled by ``factor`` with :func:`bicubic_upsample`) mapped from ``value_range`` to
+    [0, 1] and clipped to ``[epsilon, 1 - epsilon]``, and ``f`` the
     output activation of :class:`BoundedOutput` (``atanh(2u - 1)`` for the scaled tanh,
     ``log(u / (1 - u))`` for the sigmoid). With zero logits the network outputs ``image``
     itself (within ``epsilon``), and the output stays bounded by construction. Used by
@@ -911,6 +967,7 @@ class LogitSkip(keras.layers.Layer):
         activation: ``"tanh"`` or ``"sigmoid"``, as the :class:`BoundedOutput` that follows.
         value_range: ``(low, high)`` of ``image``.
         epsilon: clipping margin in [0, 1] units.
+        factor: bicubic up-sampling of ``image`` first (1: none).
         **kwargs: standard layer arguments.
 
     Returns:
@@ -925,11 +982,13 @@ class LogitSkip(keras.layers.Layer):
         activation: str = "tanh",
         value_range: Sequence[float] = (0.0, 1.0),
         epsilon: float = 1e-3,
+        factor: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "output_activation")
         self.value_range = check_value_range(value_range)
+        self.factor = check_positive_int(factor, "factor")
         if not 0.0 < float(epsilon) < 0.5:
             raise ValueError(
                 f"epsilon must be in (0, 0.5), e.g. 1e-3. Received: epsilon={epsilon!r}"
@@ -938,8 +997,11 @@ class LogitSkip(keras.layers.Layer):
 
     def call(self, inputs):
         logits, image = inputs
+        image = ops.cast(image, self.compute_dtype)
+        if self.factor > 1:
+            image = bicubic_upsample(image, self.factor)
         low, high = self.value_range
-        unit = (ops.cast(image, self.compute_dtype) - low) / (high - low)
+        unit = (image - low) / (high - low)
         unit = ops.clip(unit, self.epsilon, 1.0 - self.epsilon)
         if self.activation == "tanh":
             base = 0.5 * ops.log(unit / (1.0 - unit))  # atanh(2u - 1)
@@ -957,6 +1019,7 @@ class LogitSkip(keras.layers.Layer):
                 "activation": self.activation,
                 "value_range": list(self.value_range),
                 "epsilon": self.epsilon,
+                "factor": self.factor,
             }
         )
         return config
@@ -967,6 +1030,7 @@ __all__ = [
     "OUTPUT_ACTIVATIONS",
     "PADDINGS",
     "UPSAMPLING_MODES",
+    "bicubic_upsample",
     "BoundedOutput",
     "ConvBlock",
     "CropToReference",

@@ -190,10 +190,9 @@ def super_resolution_net(
         x = UpsamplingBlock(f, mode=upsampling, **block, name=f"up{i}")(x)
     x = ConvBlock(3, 9, normalization="none", activation=None, padding=padding, name="conv_out")(x)
     if skip == "bicubic":
-        base = keras.layers.UpSampling2D(
-            scale, interpolation="bicubic", dtype="float32", name="skip_upsample"
-        )(inputs)
-        x = LogitSkip(output_activation, value_range, dtype="float32", name="skip")([x, base])
+        x = LogitSkip(
+            output_activation, value_range, factor=scale, dtype="float32", name="skip"
+        )([x, inputs])
     outputs = BoundedOutput(output_activation, value_range, dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name=name or f"super_resolution_net_x{scale}")
 

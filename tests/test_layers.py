@@ -287,6 +287,20 @@ def test_bounded_output_is_float32_under_mixed_precision():
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
 
 
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_bicubic_upsample_matches_tf_image_resize_inside(rng, factor):
+    tf = pytest.importorskip("tensorflow")
+    x = rng.random((2, 10, 12, 3), dtype=np.float32)
+    ours = to_numpy(kl.bicubic_upsample(x, factor))
+    ref = tf.image.resize(tf.constant(x), (10 * factor, 12 * factor), "bicubic").numpy()
+    m = 2 * factor  # the border, where TensorFlow renormalizes instead of replicating
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours[:, m:-m, m:-m], ref[:, m:-m, m:-m], atol=1e-5)
+    np.testing.assert_allclose(ours, ref, atol=0.15)  # and close everywhere
+    const = to_numpy(kl.bicubic_upsample(np.full((1, 3, 3, 1), 0.25, "float32"), factor))
+    np.testing.assert_allclose(const, 0.25, atol=1e-6)
+
+
 @pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
 def test_logit_skip_inverts_the_output_activation(rng, activation):
     image = rng.random((1, 4, 4, 3), dtype=np.float32) * 2 - 1
@@ -308,7 +322,7 @@ LAYERS = [
     kl.PadToMultiple(8, mode="symmetric", min_size=9),
     kl.CropToReference(),
     kl.BoundedOutput("sigmoid", (-1, 1)),
-    kl.LogitSkip("sigmoid", (-1, 1), epsilon=1e-2),
+    kl.LogitSkip("sigmoid", (-1, 1), epsilon=1e-2, factor=4),
 ]
 
 
