@@ -10,6 +10,7 @@ Ctrl-C with 130 (re-run the same command to resume training).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -107,6 +108,23 @@ def _weights_choice(text: str) -> Any:
             f"file, got {text!r}"
         )
     return text
+
+
+def _worker_list(text: str) -> list[str]:
+    """``--workers``: ``HOST:PORT,HOST:PORT,...`` (distinct entries, ports 1-65535)."""
+    workers = [item.strip() for item in text.split(",") if item.strip()]
+    for item in workers:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise argparse.ArgumentTypeError(
+                f"expected HOST:PORT entries separated by commas, e.g. "
+                f"10.0.0.1:12345,10.0.0.2:12345, got {item!r} in {text!r}"
+            )
+    if not workers or len(set(workers)) != len(workers):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct HOST:PORT entries separated by commas, got {text!r}"
+        )
+    return workers
 
 
 def _demo_weights_choice(text: str) -> Any:
@@ -231,6 +249,62 @@ def _announce_resume(output_dir: str, steps: int) -> None:
 # --------------------------------------------------------------------------
 
 
+def _strategy(args):
+    """The ``tf.distribute`` strategy of a training command, created first thing.
+
+    ``--workers`` / ``--worker-index`` write ``TF_CONFIG`` for this process; a
+    ``TF_CONFIG`` naming two or more ``chief``/``worker`` tasks (set by the user or a
+    cluster manager) gives ``MultiWorkerMirroredStrategy``. Otherwise ``None``: the
+    recipe's default (``MirroredStrategy`` over all GPUs when there are several).
+    ``MultiWorkerMirroredStrategy`` must exist before TensorFlow runs any operation.
+    """
+    workers, index = args.workers, args.worker_index
+    if workers is None and index is not None:
+        raise UsageError("--worker-index needs --workers HOST:PORT,HOST:PORT,... (every worker)")
+    if workers is not None:
+        if index is None:
+            raise UsageError(
+                f"--workers needs --worker-index I: this process's position in the list, 0 to "
+                f"{len(workers) - 1} (0 is the chief, which writes --out)"
+            )
+        if index >= len(workers):
+            raise UsageError(
+                f"--worker-index {index} is outside --workers (positions 0 to {len(workers) - 1})"
+            )
+        if os.environ.get("TF_CONFIG"):
+            raise UsageError(
+                "TF_CONFIG is set and --workers was given; use one of them (unset TF_CONFIG, "
+                "or drop --workers and --worker-index)"
+            )
+        os.environ["TF_CONFIG"] = json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        )
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return None
+    example = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+    try:
+        config = json.loads(text)
+        cluster, task = config["cluster"], config["task"]
+        tasks = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
+        task_type = task["type"]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UsageError(
+            f"TF_CONFIG is not valid ({type(error).__name__}: {error}); expected JSON like "
+            f"{example}, or unset it"
+        ) from None
+    if "ps" in cluster:
+        raise UsageError(
+            "TF_CONFIG names parameter servers ('ps'); training here is synchronous "
+            f"(MultiWorkerMirroredStrategy): give only 'chief'/'worker' tasks, e.g. {example}"
+        )
+    if tasks < 2 or task_type not in ("chief", "worker"):
+        return None  # one task, or an evaluator: an ordinary single-process run
+    import tensorflow as tf
+
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def _model_options(args, defaults: dict) -> dict:
     options = {}
     for name, key in (("filters", "filters"), ("residual_blocks", "num_residual_blocks"),
@@ -242,9 +316,11 @@ def _model_options(args, defaults: dict) -> dict:
 
 
 def _cmd_train_style(args) -> int:
-    from keras_perceptual.training import train_style_transfer
+    strategy = _strategy(args)
+    from keras_perceptual.training import is_chief, train_style_transfer
 
-    _announce_resume(args.out, args.steps)
+    if strategy is None or is_chief(strategy):
+        _announce_resume(args.out, args.steps)
     result = train_style_transfer(
         args.content_dir,
         args.style_image,
@@ -263,6 +339,7 @@ def _cmd_train_style(args) -> int:
         save_every=args.save_every,
         sample_every=args.sample_every,
         cache=args.cache,
+        strategy=strategy,
         verbose=_verbose(args),
     )
     _say(result.summary())
@@ -270,14 +347,16 @@ def _cmd_train_style(args) -> int:
 
 
 def _cmd_train_sr(args) -> int:
-    from keras_perceptual.training import train_super_resolution
+    strategy = _strategy(args)
+    from keras_perceptual.training import is_chief, train_super_resolution
 
     gan_options = None
     if args.gan:
         gan_options = {"adversarial_weight": args.adversarial_weight}
     elif args.adversarial_weight != 1e-3:
         raise UsageError("--adversarial-weight needs --gan")
-    _announce_resume(args.out, args.steps)
+    if strategy is None or is_chief(strategy):
+        _announce_resume(args.out, args.steps)
     result = train_super_resolution(
         args.image_dir,
         args.scale,
@@ -296,6 +375,7 @@ def _cmd_train_sr(args) -> int:
         save_every=args.save_every,
         sample_every=args.sample_every,
         cache=args.cache,
+        strategy=strategy,
         verbose=_verbose(args),
     )
     _say(result.summary())
@@ -456,6 +536,19 @@ def _cmd_info(args) -> int:
 # The parser.
 # --------------------------------------------------------------------------
 
+_MULTI_WORKER_NOTE = """Several GPUs of one machine are used automatically (MirroredStrategy). Several
+machines (MultiWorkerMirroredStrategy): run the same command on each, with the same
+--workers list and its own --worker-index; worker 0 is the chief and alone writes --out
+(a resumed run restores from the chief's --out; the others need no shared folder):
+  host1$ {prog} {command} --out runs/x --workers host1:12345,host2:12345 --worker-index 0
+  host2$ {prog} {command} --out runs/x --workers host1:12345,host2:12345 --worker-index 1
+Or set TF_CONFIG and leave --workers out, e.g. on host2:
+  TF_CONFIG='{{"cluster": {{"worker": ["host1:12345", "host2:12345"]}},
+             "task": {{"type": "worker", "index": 1}}}}'
+--batch-size is the global batch (split over every device of every worker).""".replace(
+    "{prog}", PROG
+)
+
 _TRAIN_STYLE_EPILOG = f"""examples:
   {PROG} train-style coco/train2014 starry_night.jpg --out runs/starry
   {PROG} train-style photos/ wave.jpg --out runs/wave --steps 2000 --image-size 128 --weights hed_bsds500
@@ -463,7 +556,8 @@ _TRAIN_STYLE_EPILOG = f"""examples:
 
 Outputs in --out: model.keras, config.json, training_log.csv, steps.csv, samples/,
 logs/ (tensorboard --logdir OUT/logs), backup/. Re-running with the same --out resumes.
-Loss weights default to PerceptualLoss's (see its docstring); --style-weight is the one to tune."""
+Loss weights default to PerceptualLoss's (see its docstring); --style-weight is the one to tune.
+""" + "\n" + _MULTI_WORKER_NOTE.format(command="train-style photos/ wave.jpg")
 
 _TRAIN_SR_EPILOG = f"""examples:
   {PROG} train-sr coco/val2014 --scale 4 --out runs/sr4
@@ -471,7 +565,8 @@ _TRAIN_SR_EPILOG = f"""examples:
   {PROG} train-sr photos/ --scale 4 --out runs/srgan --gan --weights hed_bsds500
 
 Low-resolution inputs are made as in the paper: Gaussian blur (sigma 1.0), then bicubic
-down-sampling. PSNR and SSIM are logged. Re-running with the same --out resumes."""
+down-sampling. PSNR and SSIM are logged. Re-running with the same --out resumes.
+""" + "\n" + _MULTI_WORKER_NOTE.format(command="train-sr photos/ --scale 4")
 
 _STYLIZE_EPILOG = f"""examples:
   {PROG} stylize runs/starry/model.keras photo.jpg --out stylized/
@@ -547,6 +642,15 @@ def _add_training(parser, steps: int, save_every: int = 500) -> None:
     return group
 
 
+def _add_distribution(parser) -> None:
+    group = parser.add_argument_group("multi-worker training (see the notes below)")
+    group.add_argument("--workers", type=_worker_list, default=None, metavar="HOST:PORT,...",
+                       help="every worker of a multi-worker run, the same list on each (sets "
+                       "TF_CONFIG)")
+    group.add_argument("--worker-index", type=_non_negative_int, default=None, metavar="I",
+                       help="this process's position in --workers (0 is the chief)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``keras-perceptual`` argument parser (all subcommands).
 
@@ -576,6 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content_dir", metavar="CONTENT_DIR", help="folder of content photos (recursive)")
     p.add_argument("style_image", metavar="STYLE_IMAGE", help="the style image file")
     _add_training(p, steps=40_000)
+    _add_distribution(p)
     group = p.add_argument_group("images and loss")
     group.add_argument("--image-size", type=_positive_int, default=256, metavar="PX",
                        help="training crop size")
@@ -605,6 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of high-resolution images")
     p.add_argument("--scale", type=int, choices=(2, 4, 8), default=4, help="up-sampling factor")
     _add_training(p, steps=200_000)
+    _add_distribution(p)
     group = p.add_argument_group("images and loss")
     group.add_argument("--patch-size", type=_positive_int, default=288, metavar="PX",
                        help="high-resolution patch size (a multiple of --scale)")
@@ -731,6 +837,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; re-run the same command to resume training", file=sys.stderr)
         return 130
+    except RuntimeError as error:
+        # training.WorkerFailedError: another worker's failure, reported by that worker.
+        if debug or type(error).__name__ != "WorkerFailedError":
+            raise
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
     except FloatingPointError as error:  # training.NonFiniteLossError
         if debug:
             raise

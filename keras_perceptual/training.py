@@ -51,6 +51,7 @@ worker restores from the chief's ``backup/`` (a shared file system is assumed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -60,6 +61,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -132,6 +134,16 @@ class BackupError(OSError):
     """A backup folder exists but cannot be read or loaded into the model."""
 
 
+class OutputWriteError(OSError):
+    """An output (checkpoint, backup, log) could not be written: a full disk, a folder that
+    became read-only, ... The file under its final name still holds its previous version.
+    ``errno`` is the underlying error's (e.g. ``errno.ENOSPC``)."""
+
+
+class WorkerFailedError(RuntimeError):
+    """Another worker of a multi-worker run failed before training; see its own output."""
+
+
 # --------------------------------------------------------------------------
 # Small utilities: atomic files, strategies, JSON.
 # --------------------------------------------------------------------------
@@ -140,6 +152,42 @@ class BackupError(OSError):
 def _fsync_file(path: str) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: str) -> None:
+    """Makes a rename in ``folder`` durable (power loss); best effort, POSIX only."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+#: ``_temp_path`` names: ``.<final name>.<8 random characters>.tmp[<suffix>]``.
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)*$")
+
+
+def _remove_stale_temp_files(folder: str) -> list[str]:
+    """Deletes the temporary files a killed run left in ``folder`` (never a final name)."""
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in entries:
+        path = os.path.join(folder, entry)
+        if _TEMP_NAME.match(entry) and os.path.isfile(path):
+            try:
+                os.remove(path)
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
 
 
 def _temp_path(path: str, suffix: str = "") -> str:
@@ -173,6 +221,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -194,9 +243,11 @@ def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     tmp = _temp_path(path, suffix=".keras")
     try:
-        model.save(tmp, overwrite=True)
+        with _local_batch_norm(model):
+            model.save(tmp, overwrite=True)
         _fsync_file(tmp)
         os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -208,9 +259,235 @@ def _atomic_save_weights(model: keras.Model, path: str) -> None:
         model.save_weights(tmp, overwrite=True)
         _fsync_file(tmp)
         os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _writing(what: str, path: str, step: int | None = None, kept: str | None = None):
+    """Turns an ``OSError`` while writing an output into an :class:`OutputWriteError` that
+    says what failed, that the previous version is intact, and what to do."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        at = f" at step {step}" if step is not None else ""
+        kept = kept or f"{os.path.basename(path)!r} keeps its previous content"
+        message = (
+            f"Cannot write the {what} {path!r}{at} ({reason}); {kept}. Free space on that "
+            f"disk or make {os.path.dirname(path)!r} writable (or choose another output "
+            "folder), then run the same command again: training resumes from the last backup."
+        )
+        failure = OutputWriteError(message)
+        failure.errno = error.errno
+        failure.filename = path
+        raise failure from error
+
+
+# --------------------------------------------------------------------------
+# Distribution: synchronized batch statistics, multi-worker agreement.
+# --------------------------------------------------------------------------
+
+#: Set on the BatchNormalization layers whose statistics a recipe synchronized.
+_SYNCHRONIZED_BY_RECIPE = "_keras_perceptual_synchronized"
+
+
+def _all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer reachable from ``model`` through its attributes (nested layers included)."""
+    seen: dict[int, keras.layers.Layer] = {}
+    stack: list[Any] = [model]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, keras.layers.Layer):
+            if id(item) in seen:
+                continue
+            seen[id(item)] = item
+            stack.extend(getattr(item, "layers", []) if isinstance(item, keras.Model) else [])
+            stack.extend(vars(item).values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+    return list(seen.values())
+
+
+def _synchronize_batch_norm(model: keras.Model) -> int:
+    """Makes every ``BatchNormalization`` of ``model`` use the statistics of the global batch.
+
+    Under a strategy with several replicas each replica only sees ``batch / replicas``
+    images; synchronized statistics (``BatchNormalization(synchronized=True)``, an
+    all-reduce per layer and step) make the step the one a single device would take
+    on the whole batch. Returns the number of layers switched (undo: :func:`_unsynchronize`).
+    """
+    count = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized:
+            layer.synchronized = True
+            setattr(layer, _SYNCHRONIZED_BY_RECIPE, True)
+            count += 1
+    return count
+
+
+def _unsynchronize(model: keras.Model) -> None:
+    for layer in _all_layers(model):
+        if getattr(layer, _SYNCHRONIZED_BY_RECIPE, False):
+            layer.synchronized = False
+            setattr(layer, _SYNCHRONIZED_BY_RECIPE, False)
+
+
+@contextlib.contextmanager
+def _local_batch_norm(model: keras.Model):
+    """Saves see the layers as built (``synchronized=False``), so files load on any backend."""
+    switched = [
+        layer
+        for layer in _all_layers(model)
+        if getattr(layer, _SYNCHRONIZED_BY_RECIPE, False) and layer.synchronized
+    ]
+    for layer in switched:
+        layer.synchronized = False
+    try:
+        yield
+    finally:
+        for layer in switched:
+            layer.synchronized = True
+
+
+def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``strategy`` spans several processes (a multi-worker cluster)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or getattr(resolver, "task_type", None) is None:
+        return False
+    try:
+        spec = resolver.cluster_spec().as_dict()
+    except Exception:  # noqa: BLE001 - no cluster: one process
+        return False
+    return sum(len(spec.get(kind, [])) for kind in ("chief", "worker")) > 1
+
+
+@contextlib.contextmanager
+def _multi_worker_reduce(strategy: tf.distribute.Strategy):
+    """Works around two failures of Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy``.
+
+    ``MultiWorkerMirroredStrategy.reduce`` takes a single value (a nest is a TODO in
+    TensorFlow), and ``fit`` calls it (1) on the first distributed batch, an ``(x, y)``
+    tuple, to build the model: "Attempt to convert a value (PerReplica: ...) with an
+    unsupported type ... to a Tensor"; and (2) with ``axis=0`` on every step's scalar
+    logs (the loss): "Invalid reduction dimension 0 for input with 0 dimensions"
+    (tensorflow/tensorflow#72388). For the duration of ``fit`` this strategy object
+    reduces each value of a nest on its own, and a scalar across replicas (``axis=None``:
+    the mean over replicas of each replica's value, what Keras means). Other strategies
+    are left alone.
+    """
+    if not _is_multi_worker(strategy) or "reduce" in vars(strategy):
+        yield
+        return
+    original = strategy.reduce
+
+    def reduce_one(reduce_op, value, axis):
+        if axis is not None:
+            local = strategy.experimental_local_results(value)[0]
+            if getattr(local, "shape", None) is not None and local.shape.rank == 0:
+                axis = None
+        return original(reduce_op, value, axis=axis)
+
+    def reduce(reduce_op, value, axis=None):
+        return tf.nest.map_structure(lambda v: reduce_one(reduce_op, v, axis), value)
+
+    strategy.reduce = reduce
+    try:
+        yield
+    finally:
+        del strategy.reduce
+
+
+def _from_chief(strategy: tf.distribute.Strategy, values: Sequence[Any]) -> list[np.ndarray]:
+    """Every worker gets the chief's ``values`` (an all-reduce that only replica 0 feeds).
+
+    Replica 0 is the chief's first device (``MultiWorkerMirroredStrategy`` orders the
+    ``chief`` task, else worker 0, first). All workers must call this together.
+    """
+    tensors = [tf.convert_to_tensor(v) for v in values]
+    # One all-reduce per dtype (a packed all-reduce needs a single dtype).
+    groups: dict[Any, list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        groups.setdefault(tensor.dtype, []).append(index)
+
+    @tf.function
+    def broadcast(*tensors):
+        def replica_fn(*tensors):
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
+            masked = [tf.where(first, t, tf.zeros_like(t)) for t in tensors]
+            reduced = [None] * len(masked)
+            for indices in groups.values():
+                summed = context.all_reduce(
+                    tf.distribute.ReduceOp.SUM, [masked[i] for i in indices]
+                )
+                for i, value in zip(indices, summed, strict=True):
+                    reduced[i] = value
+            return reduced
+
+        return strategy.run(replica_fn, args=tensors)
+
+    results = broadcast(*tensors)
+    return [np.asarray(strategy.experimental_local_results(r)[0]) for r in results]
+
+
+def _agree(
+    strategy: tf.distribute.Strategy, failure: BaseException | None, chief_values: Sequence[float]
+) -> list[float]:
+    """Multi-worker rendezvous: raises on every worker if one failed, else returns the
+    chief's ``chief_values`` (numbers) on every worker.
+
+    Without it a worker whose setup failed would leave the others waiting forever in
+    their first collective operation.
+    """
+    failed = 1.0 if failure is not None else 0.0
+    tensors = [tf.constant([failed] + [float(v) for v in chief_values], tf.float64)]
+
+    @tf.function
+    def exchange(values):
+        def replica_fn(values):
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
+            # Failures: summed over every replica; the values: the chief's alone.
+            chief_only = tf.fill([tf.size(values) - 1], tf.cast(first, tf.float64))
+            mask = tf.concat([tf.ones([1], tf.float64), chief_only], axis=0)
+            return context.all_reduce(tf.distribute.ReduceOp.SUM, values * mask)
+
+        return strategy.run(replica_fn, args=(values,))
+
+    result = np.asarray(strategy.experimental_local_results(exchange(*tensors))[0])
+    if failure is not None:
+        raise failure
+    if result[0] > 0:
+        raise WorkerFailedError(
+            f"{int(result[0])} replica(s) of the multi-worker cluster failed before training "
+            "(the reason is in that worker's own output); fix it, then start every worker again."
+        )
+    return [float(v) for v in result[1:]]
+
+
+def _state_variables(trainer: keras.Model) -> list:
+    """The variables of a training state: the model's and every optimizer's."""
+    variables, seen = [], set()
+    optimizers = [getattr(trainer, "optimizer", None)]
+    for name in ("generator_optimizer", "discriminator_optimizer"):
+        optimizers.append(getattr(trainer, name, None))
+    candidates = list(trainer.weights)
+    for optimizer in optimizers:
+        if optimizer is not None:
+            candidates.extend(optimizer.variables)
+    for variable in candidates:
+        key = id(variable)
+        if key not in seen:
+            seen.add(key)
+            variables.append(variable)
+    return variables
 
 
 def default_strategy() -> tf.distribute.Strategy:
@@ -325,6 +602,19 @@ def _derived_seed(seed: int, step: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+def _scalar(value: Any) -> float:
+    """A Python float from a number, tensor, Keras variable or distributed (mirrored) variable."""
+    return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
+
+
+def _global_step(optimizer: Any) -> int:
+    """``optimizer.iterations`` as an int (0 without an optimizer); works for mirrored variables,
+    where ``int(variable)`` does not."""
+    if optimizer is None:
+        return 0
+    return int(_scalar(optimizer.iterations))
+
+
 def _finite_weights(model: keras.Model) -> bool:
     for variable in model.weights:
         value = keras.ops.convert_to_numpy(variable)
@@ -411,7 +701,7 @@ class _StepTracker(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         optimizer = getattr(self.model, "optimizer", None)
-        self.step = int(optimizer.iterations) if optimizer is not None else 0
+        self.step = _global_step(optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -523,8 +813,14 @@ class AtomicModelCheckpoint(_StepTracker):
         model = self.target or self.model
         if not _finite_weights(model):
             return False
-        os.makedirs(os.path.dirname(os.path.abspath(self.filepath)), exist_ok=True)
-        atomic_save_model(model, self.filepath)
+        kept = (
+            f"{self.filepath!r} still holds the checkpoint of step {self.saved_step}"
+            if self.saved_step is not None
+            else f"{os.path.basename(self.filepath)!r} keeps its previous content"
+        )
+        with _writing("checkpoint", self.filepath, self.step, kept):
+            os.makedirs(os.path.dirname(os.path.abspath(self.filepath)), exist_ok=True)
+            atomic_save_model(model, self.filepath)
         self.saved_step = self.step
         return True
 
@@ -637,10 +933,16 @@ class StepBackupAndRestore(_StepTracker):
             return False
         if not _finite_weights(self.model):
             return False
-        os.makedirs(self.backup_dir, exist_ok=True)
         name = f"step-{self.step:09d}.weights.h5"
-        _atomic_save_weights(self.model, os.path.join(self.backup_dir, name))
         previous = self.read_state()
+        kept = (
+            f"the backup of step {previous['step']} in {self.backup_dir!r} is intact"
+            if previous
+            else "no earlier backup existed"
+        )
+        with _writing("backup", os.path.join(self.backup_dir, name), self.step, kept):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            _atomic_save_weights(self.model, os.path.join(self.backup_dir, name))
         state = {
             "step": self.step,
             "epoch": epoch,
@@ -650,7 +952,8 @@ class StepBackupAndRestore(_StepTracker):
             if previous is None or previous.get("weights") == name
             else {k: previous[k] for k in ("step", "epoch", "weights")},
         }
-        atomic_write_text(self.state_path, json.dumps(state, indent=2))
+        with _writing("backup record", self.state_path, self.step, kept):
+            atomic_write_text(self.state_path, json.dumps(state, indent=2))
         keep = {name} | ({state["previous"]["weights"]} if state["previous"] else set())
         for entry in os.listdir(self.backup_dir):
             if entry.startswith("step-") and entry.endswith(".weights.h5") and entry not in keep:
@@ -712,11 +1015,12 @@ class StepLossLogger(_StepTracker):
             self._rows = []
             return
         new = not os.path.exists(self.path)
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["step", "loss"])
-            writer.writerows((step, f"{value:.8g}") for step, value in self._rows)
+        with _writing("loss log", self.path, self._rows[-1][0], "the rows written before stay"):
+            with open(self.path, "a", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                if new:
+                    writer.writerow(["step", "loss"])
+                writer.writerows((step, f"{value:.8g}") for step, value in self._rows)
         self._rows = []
 
     def on_epoch_end(self, epoch, logs=None):
@@ -786,7 +1090,7 @@ class TensorBoardLogger(_StepTracker):
                     continue
             optimizer = getattr(self.model, "optimizer", None)
             if optimizer is not None:
-                summary_scalar("epoch/learning_rate", float(optimizer.learning_rate), self.step)
+                summary_scalar("epoch/learning_rate", _scalar(optimizer.learning_rate), self.step)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -890,15 +1194,16 @@ class SampleImages(_StepTracker):
         if self.image_dir is not None:
             from PIL import Image
 
-            os.makedirs(self.image_dir, exist_ok=True)
             path = os.path.join(self.image_dir, f"step-{step:07d}.png")
-            tmp = _temp_path(path, suffix=".png")
-            try:
-                Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp, format="PNG")
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+            with _writing("sample image", path, step, "earlier samples are intact"):
+                os.makedirs(self.image_dir, exist_ok=True)
+                tmp = _temp_path(path, suffix=".png")
+                try:
+                    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp, format="PNG")
+                    os.replace(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
+                        os.remove(tmp)
         if self._writer is not None:
             with self._writer.as_default():
                 summary_image("samples", image, step)
@@ -936,6 +1241,14 @@ class TrainingResult:
         steps_path: ``output_dir/steps.csv`` (loss per step).
         samples_dir: ``output_dir/samples`` (sample grids).
         weights: the loss network's weights as requested (``"imagenet"``, ...).
+        skipped_images: image files left out when the folder was scanned (corrupt,
+            truncated, too small; listed in ``config.json``).
+        runtime_skipped: decodes that failed while training (a file deleted or damaged
+            after the scan; counted, skipped, training went on; ``config.json`` lists them
+            under ``runs``).
+        chief: whether this process wrote the outputs (``False`` on the other workers of a
+            multi-worker run, which write nothing).
+        replicas: the strategy's replicas in sync (devices times workers).
     """
 
     model: keras.Model
@@ -951,20 +1264,34 @@ class TrainingResult:
     steps_path: str
     samples_dir: str
     weights: str | None
+    skipped_images: int = 0
+    runtime_skipped: int = 0
+    chief: bool = True
+    replicas: int = 1
 
     def summary(self) -> str:
         """A few lines for people: the step reached and where the outputs are."""
         resumed = f" (resumed from step {self.resumed_from})" if self.resumed_from else ""
-        return "\n".join(
-            [
-                f"trained to step {self.step}{resumed}; outputs in {self.output_dir}:",
-                f"  model        {self.model_path}",
-                f"  config       {self.config_path}",
-                f"  log          {self.csv_path} (per interval), {self.steps_path} (per step)",
-                f"  samples      {self.samples_dir}",
-                f"  tensorboard  tensorboard --logdir {self.log_dir}",
-            ]
-        )
+        replicas = f" on {self.replicas} replicas" if self.replicas > 1 else ""
+        if not self.chief:
+            return (
+                f"trained to step {self.step}{resumed}{replicas}; this worker writes nothing "
+                "(the chief writes the outputs)"
+            )
+        lines = [
+            f"trained to step {self.step}{resumed}{replicas}; outputs in {self.output_dir}:",
+            f"  model        {self.model_path}",
+            f"  config       {self.config_path}",
+            f"  log          {self.csv_path} (per interval), {self.steps_path} (per step)",
+            f"  samples      {self.samples_dir}",
+            f"  tensorboard  tensorboard --logdir {self.log_dir}",
+        ]
+        if self.skipped_images or self.runtime_skipped:
+            lines.append(
+                f"  data         {self.skipped_images} unusable file(s) left out at the scan, "
+                f"{self.runtime_skipped} failed decode(s) skipped while training"
+            )
+        return "\n".join(lines)
 
 
 def read_csv_log(path: str | os.PathLike) -> dict[str, list[float]]:
@@ -1028,7 +1355,7 @@ class _CSVLogger(keras.callbacks.CSVLogger):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         optimizer = getattr(self.model, "optimizer", None)
-        self._step = int(optimizer.iterations) if optimizer is not None else 0
+        self._step = _global_step(optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -1042,13 +1369,16 @@ class _CSVLogger(keras.callbacks.CSVLogger):
 # --------------------------------------------------------------------------
 
 
-def _check_output_dir(output_dir: Any) -> str:
+def _check_output_dir(output_dir: Any, create: bool = True) -> str:
+    """The absolute output folder; with ``create``, made and probed for writing."""
     if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
         raise ValueError(
             "output_dir must be the path of a folder for the run's outputs (created if "
             f"missing). Received: output_dir={output_dir!r}"
         )
     path = os.path.abspath(os.fspath(output_dir))
+    if not create:  # a non-chief worker: it never touches the folder
+        return path
     if os.path.isfile(path):
         raise ValueError(
             f"output_dir {path!r} is a file; pass a folder (it is created if missing). "
@@ -1159,6 +1489,23 @@ class _Task:
     uses_backbone: bool = True
 
 
+def _reiterable(build: Callable[[], tf.data.Dataset]) -> tf.data.Dataset:
+    """The dataset ``build()`` returns, restarted identically by every new iterator.
+
+    ``fit`` under an explicit strategy takes one batch from a first iterator to build the
+    model, then starts a new one; a seeded ``shuffle(reshuffle_each_iteration=True)``
+    gives each new iterator the *next* order, so the data a run sees would depend on how
+    many iterators were made (one device, ``MirroredStrategy`` and multi-worker runs
+    would disagree). Built inside ``flat_map``, the pipeline (and its shuffle seeds and
+    crop counter) is instantiated afresh per iterator.
+    """
+    @tf.autograph.experimental.do_not_convert
+    def instantiate(_):
+        return build()
+
+    return tf.data.Dataset.range(1).flat_map(instantiate).prefetch(tf.data.AUTOTUNE)
+
+
 def _run(
     task: _Task,
     *,
@@ -1176,8 +1523,10 @@ def _run(
     verbose: Any,
     value_range: tuple[float, float],
 ) -> TrainingResult:
-    output_dir = _check_output_dir(output_dir)
     strategy = _resolve_strategy(strategy)
+    chief = is_chief(strategy)
+    multi_worker = _is_multi_worker(strategy)
+    output_dir = _check_output_dir(output_dir, create=chief)
     callbacks = _check_callbacks(callbacks)
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
@@ -1186,7 +1535,6 @@ def _run(
             f"{replicas} replicas of the strategy; use a multiple of {replicas}. "
             f"Received: batch_size={batch_size}"
         )
-    chief = is_chief(strategy)
     paths = {
         "model": os.path.join(output_dir, MODEL_FILE),
         "config": os.path.join(output_dir, CONFIG_FILE),
@@ -1197,45 +1545,88 @@ def _run(
         "samples": os.path.join(output_dir, SAMPLES_DIR),
     }
 
-    # --- Settings: the recorded run (if any) decides the seed and must match. ---
-    previous_config = _read_config(paths["config"])
-    has_backup = os.path.exists(os.path.join(paths["backup"], StepBackupAndRestore.STATE_FILE))
+    # --- Settings (chief: the recorded run decides the seed and must match), data, weights.
+    # Under multi-worker every failure here is shared before the first collective op, so no
+    # worker is left waiting for one that has stopped.
+    failure: BaseException | None = None
+    previous_config = None
+    has_backup = False
     arguments = dict(task.arguments)
-    if seed is None and previous_config is not None and has_backup:
-        seed = previous_config.get("arguments", {}).get("seed")
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    scan = weights_record = None
+    try:
+        if chief:
+            previous_config = _read_config(paths["config"])
+            has_backup = os.path.exists(
+                os.path.join(paths["backup"], StepBackupAndRestore.STATE_FILE)
+            )
+        if seed is None and previous_config is not None and has_backup:
+            seed = previous_config.get("arguments", {}).get("seed")
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        if previous_config is not None and has_backup:
+            _compare_arguments(
+                previous_config.get("arguments", {}),
+                _json_safe({**arguments, "seed": seed}),
+                output_dir,
+            )
+        scan = (
+            data_dir
+            if isinstance(data_dir, ScanResult)
+            else scan_images(data_dir, min_size=min_size)
+        )
+        if task.uses_backbone:
+            weights_record = _weights_record(weights)
+        else:
+            weights_record = {
+                "requested": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
+                "file": None,
+                "description": "not used: the pixel loss needs no loss network",
+            }
+    except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
+        if not multi_worker:
+            raise
+        failure = error
+    if multi_worker:
+        (seed,) = (int(v) for v in _agree(strategy, failure, [seed]))
     arguments["seed"] = seed
     arguments = _json_safe(arguments)
-    if previous_config is not None and has_backup:
-        _compare_arguments(previous_config.get("arguments", {}), arguments, output_dir)
+    if chief:
+        for folder in (output_dir, paths["backup"], paths["samples"]):
+            _remove_stale_temp_files(folder)  # left by a run killed while writing
 
-    # --- Data (scanned once; the loss network's weights resolved before any model). ---
-    scan = (
-        data_dir
-        if isinstance(data_dir, ScanResult)
-        else scan_images(data_dir, min_size=min_size)
-    )
-    if task.uses_backbone:
-        weights_record = _weights_record(weights)
-    else:
-        weights_record = {
-            "requested": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
-            "file": None,
-            "description": "not used: the pixel loss needs no loss network",
-        }
-
+    # --- The networks, the loss and the optimizer, inside the strategy. ---
     steps_per_epoch = min(save_every, steps)
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         network = task.build_network()
         loss = task.build_loss()
         trainer = task.compile_trainer(network, loss, strategy)
+        if trainer.optimizer is not None and not trainer.optimizer.built:
+            trainer.optimizer.build(trainer.trainable_variables)
+    synchronized = _synchronize_batch_norm(trainer) if replicas > 1 else 0
 
+    # --- Resume: the chief reads backup/; under multi-worker it sends the state to all. ---
     guard = StopOnNonFiniteLoss()
     backup = StepBackupAndRestore(paths["backup"], guard=guard, write=chief)
-    restored = backup.restore(trainer)
-    start_step = int(trainer.optimizer.iterations) if restored else 0
+    restored = None
+    failure = None
+    try:
+        if chief:
+            restored = backup.restore(trainer)
+    except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
+        if not multi_worker:
+            raise
+        failure = error
+    if multi_worker:
+        state = [1, restored["step"], restored["epoch"]] if restored else [0, 0, 0]
+        found, step_value, epoch_value = _agree(strategy, failure, state)
+        restored = {"step": int(step_value), "epoch": int(epoch_value)} if found else None
+        if restored:
+            variables = _state_variables(trainer)
+            values = _from_chief(strategy, [keras.ops.convert_to_numpy(v) for v in variables])
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)
+    start_step = _global_step(trainer.optimizer) if restored else 0
 
     config = {
         "recipe": task.recipe,
@@ -1246,11 +1637,18 @@ def _run(
             "epoch_means": f"{steps_per_epoch} steps (one checkpoint interval)",
             "network": {"name": network.name, "parameters": int(network.count_params())},
             "loss": _json_safe(_loss_config(loss)),
-            "strategy": {"class": type(strategy).__name__, "replicas": replicas},
+            "strategy": {
+                "class": _strategy_name(strategy),
+                "replicas": replicas,
+                "workers": _worker_count(strategy),
+                "per_replica_batch": batch_size // replicas,
+                "synchronized_batch_norm_layers": synchronized,
+            },
             "data": {
                 "directory": scan.directory,
                 "images": len(scan.paths),
                 "skipped": len(scan.skipped),
+                "skipped_files": [list(entry) for entry in scan.skipped[:100]],
                 "ignored": scan.ignored,
                 "min_size": scan.min_size,
             },
@@ -1269,81 +1667,98 @@ def _run(
         }
     )
     if chief:
-        atomic_write_text(paths["config"], json.dumps(_json_safe(config), indent=2))
-        if restored:
-            _truncate_csv(paths["csv"], "step", start_step + 0.5)
-            _truncate_csv(paths["steps"], "step", start_step + 0.5)
-        else:
-            for key in ("csv", "steps"):
-                if os.path.exists(paths[key]):
-                    os.remove(paths[key])
+        with _writing("run record", paths["config"], start_step):
+            atomic_write_text(paths["config"], json.dumps(_json_safe(config), indent=2))
+            if restored:
+                _truncate_csv(paths["csv"], "step", start_step + 0.5)
+                _truncate_csv(paths["steps"], "step", start_step + 0.5)
+            else:
+                for key in ("csv", "steps"):
+                    if os.path.exists(paths[key]):
+                        os.remove(paths[key])
 
-    if start_step < steps:
-        dataset = task.build_dataset(scan, _derived_seed(seed, start_step))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        dataset = dataset.with_options(options)
-        sample_inputs, sample_targets = task.sample_images(scan)
-        initial_epoch = restored["epoch"] if restored else 0
-        epochs = initial_epoch + math.ceil((steps - start_step) / steps_per_epoch)
-        checkpoint = AtomicModelCheckpoint(paths["model"], model=network, guard=guard, write=chief)
-        defaults: list[keras.callbacks.Callback] = [
-            guard,
-            StopAtStep(steps),
-            checkpoint,
-            backup,
-            StepLossLogger(paths["steps"], write=chief),
-            SampleImages(
-                network,
-                sample_inputs,
-                every=sample_every,
-                log_dir=paths["logs"] if chief else None,
-                image_dir=paths["samples"],
-                targets=sample_targets,
-                loss=loss,
-                value_range=value_range,
-                guard=guard,
-                write=chief,
-            ),
-            TensorBoardLogger(paths["logs"], write=chief),
-        ]
-        if chief:
-            defaults.append(_CSVLogger(paths["csv"], append=bool(restored)))
-        trainer.fit(
-            dataset,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=defaults + callbacks,
-            shuffle=False,
-            verbose=verbose,
-        )
-        if guard.failed:
-            good = backup.saved_step if backup.saved_step is not None else start_step
-            kept = (
-                f"the last good state (step {good}) is kept in {paths['model']!r} and "
-                f"{paths['backup']!r}"
-                if good
-                else "no checkpoint had been written yet"
+    try:
+        if start_step < steps:
+            data_seed = _derived_seed(seed, start_step)
+            dataset = _reiterable(lambda: task.build_dataset(scan, data_seed))
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = (
+                tf.data.experimental.AutoShardPolicy.DATA
             )
-            raise NonFiniteLossError(
-                f"Training stopped at step {guard.failed_step}: the loss became "
-                f"{guard.failed_value} (not finite); {kept}. Lower the learning rate or the "
-                "loss weights, or check the training images, then re-run to resume."
+            dataset = dataset.with_options(options)
+            sample_inputs, sample_targets = task.sample_images(scan)
+            initial_epoch = restored["epoch"] if restored else 0
+            epochs = initial_epoch + math.ceil((steps - start_step) / steps_per_epoch)
+            checkpoint = AtomicModelCheckpoint(
+                paths["model"], model=network, guard=guard, write=chief
             )
-        if chief and not os.path.exists(paths["model"]):
-            checkpoint.save()
-        step = int(trainer.optimizer.iterations)
-    else:
-        step = start_step
-        if chief and not os.path.exists(paths["model"]):
-            atomic_save_model(network, paths["model"])
+            defaults: list[keras.callbacks.Callback] = [
+                guard,
+                StopAtStep(steps),
+                checkpoint,
+                backup,
+                StepLossLogger(paths["steps"], write=chief),
+                SampleImages(
+                    network,
+                    sample_inputs,
+                    every=sample_every,
+                    log_dir=paths["logs"] if chief else None,
+                    image_dir=paths["samples"],
+                    targets=sample_targets,
+                    loss=loss,
+                    value_range=value_range,
+                    guard=guard,
+                    write=chief,
+                ),
+                TensorBoardLogger(paths["logs"], write=chief),
+            ]
+            if chief:
+                defaults.append(_CSVLogger(paths["csv"], append=bool(restored)))
+            with _multi_worker_reduce(strategy):
+                trainer.fit(
+                    dataset,
+                    epochs=epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=steps_per_epoch,
+                    callbacks=defaults + callbacks,
+                    shuffle=False,
+                    verbose=verbose,
+                )
+            if guard.failed:
+                good = backup.saved_step if backup.saved_step is not None else start_step
+                kept = (
+                    f"the last good state (step {good}) is kept in {paths['model']!r} and "
+                    f"{paths['backup']!r}"
+                    if good
+                    else "no checkpoint had been written yet"
+                )
+                raise NonFiniteLossError(
+                    f"Training stopped at step {guard.failed_step}: the loss became "
+                    f"{guard.failed_value} (not finite); {kept}. Lower the learning rate or the "
+                    "loss weights, or check the training images, then re-run to resume."
+                )
+            if chief and not os.path.exists(paths["model"]):
+                checkpoint.save()
+            step = _global_step(trainer.optimizer)
+        else:
+            step = start_step
+            if chief and not os.path.exists(paths["model"]):
+                with _writing("checkpoint", paths["model"], step):
+                    atomic_save_model(network, paths["model"])
+    finally:
+        _unsynchronize(trainer)
+        runtime_skipped = scan.runtime_skipped.entries
+        if chief and runtime_skipped and os.path.exists(paths["config"]):
+            config["runs"][-1]["runtime_skipped"] = len(runtime_skipped)
+            config["runs"][-1]["runtime_skipped_files"] = [list(e) for e in runtime_skipped[:100]]
+            try:
+                atomic_write_text(paths["config"], json.dumps(_json_safe(config), indent=2))
+            except OSError:
+                pass  # the record of skipped files is informative; the run's outcome stands
 
     return TrainingResult(
         model=network,
-        history=read_csv_log(paths["csv"]),
+        history=read_csv_log(paths["csv"]) if chief else {},
         step=step,
         resumed_from=start_step,
         output_dir=output_dir,
@@ -1355,7 +1770,25 @@ def _run(
         steps_path=paths["steps"],
         samples_dir=paths["samples"],
         weights=weights_record["requested"],
+        skipped_images=len(scan.skipped),
+        runtime_skipped=len(runtime_skipped),
+        chief=chief,
+        replicas=replicas,
     )
+
+
+def _strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The public name (``MultiWorkerMirroredStrategy`` is ``CollectiveAllReduceStrategy``)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__
+
+
+def _worker_count(strategy: tf.distribute.Strategy) -> int:
+    if not _is_multi_worker(strategy):
+        return 1
+    spec = strategy.cluster_resolver.cluster_spec().as_dict()
+    return sum(len(spec.get(kind, [])) for kind in ("chief", "worker"))
 
 
 def _loss_config(loss: Any) -> dict:
@@ -1569,7 +2002,7 @@ def train_style_transfer(
         "model_options": model_overrides,
         "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
         "value_range": list(value_range),
-        "strategy": None if strategy is None else type(strategy).__name__,
+        "strategy": None if strategy is None else _strategy_name(strategy),
         "save_every": save_every,
         "sample_every": sample_every,
         "cache": cache,
@@ -1799,7 +2232,7 @@ def train_super_resolution(
         "sigma": float(sigma),
         "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
         "value_range": list(value_range),
-        "strategy": None if strategy is None else type(strategy).__name__,
+        "strategy": None if strategy is None else _strategy_name(strategy),
         "save_every": save_every,
         "sample_every": sample_every,
         "cache": cache,
@@ -1916,6 +2349,7 @@ __all__ = [
     "AtomicModelCheckpoint",
     "BackupError",
     "NonFiniteLossError",
+    "OutputWriteError",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
     "ResumeMismatchError",
@@ -1926,6 +2360,7 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TensorBoardLogger",
     "TrainingResult",
+    "WorkerFailedError",
     "atomic_save_model",
     "atomic_write_text",
     "default_strategy",

@@ -1,0 +1,344 @@
+"""Distributed training matches one device: MirroredStrategy over two logical CPUs, and a
+two-process MultiWorkerMirroredStrategy run of the command line on 127.0.0.1.
+
+What "matches" means here: the same global batch (so each of R replicas sees batch / R
+images of the single-device batch, in the same order) and the same seed give the same
+loss at every step and the same final weights, up to float32 round-off in the
+all-reduce (the order of the sums changes) and its growth over a few Adam steps.
+
+Tolerances (measured values are printed with ``pytest -s``):
+
+* loss of step 1 (before any update): relative 1e-5;
+* loss of every step: relative 1e-3 (measured: below 1e-4);
+* final weights: absolute 2e-3, twice Adam's learning rate (an Adam step moves a weight
+  by about the learning rate whatever its gradient's size, so round-off in a near-zero
+  gradient can move a weight by up to that much; measured: 1e-4 to 5e-4);
+* one plain SGD step: update difference below 1e-2 of the largest update (measured:
+  below 1e-5 without batch normalization, 3e-3 with synchronized batch normalization,
+  whose variance is computed as E[x^2] - E[x]^2), norm ratio 1 +- 1e-3. Adam is nearly blind to a constant factor on the gradient, so this is the
+  check of the loss scaling for distribution (per-image losses averaged over the
+  global batch, not the per-replica one, nor summed over replicas).
+
+Processes are started with a time bound and killed when they exceed it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO, requires_tf
+from PIL import Image
+
+pytestmark = requires_tf
+
+from test_training import make_photos  # noqa: E402
+
+from keras_perceptual.training import read_csv_log, train_style_transfer  # noqa: E402
+
+WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
+TINY_NET = {"filters": 4, "num_residual_blocks": 1}
+FIRST_STEP_RTOL = 1e-5
+LOSS_RTOL = 1e-3
+WEIGHT_ATOL = 2e-3  # twice the learning rate: about the most one Adam step moves a weight
+SGD_ATOL = 1e-2  # of the largest update: synchronized batch norm sums in another order
+SGD_NORM_RTOL = 1e-3
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return make_photos(tmp_path_factory.mktemp("photos"), count=8)
+
+
+@pytest.fixture(scope="module")
+def style_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("style") / "style.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def subprocess_env(**extra) -> dict:
+    """The test's environment for a child process: CPU only, quiet, no TF_CONFIG."""
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    env.update(
+        CUDA_VISIBLE_DEVICES="",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_worker(spec: dict, folder, timeout: float, **env) -> dict:
+    """Runs ``training_worker.py`` on ``spec``; returns its results (fails on error/timeout)."""
+    spec_path = os.path.join(folder, "spec.json")
+    spec = {**spec, "result": os.path.join(folder, "result.json")}
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    try:
+        done = subprocess.run(
+            [sys.executable, WORKER, spec_path],
+            env=subprocess_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as error:
+        pytest.fail(f"training_worker.py ran past {timeout} s:\n{(error.stderr or '')[-3000:]}")
+    assert done.returncode == 0, done.stderr[-5000:]
+    with open(spec["result"]) as f:
+        return json.load(f)
+
+
+def max_weight_diff(path_a: str, path_b: str) -> float:
+    a, b = np.load(path_a), np.load(path_b)
+    assert a.files == b.files
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a.files)
+
+
+def relative_loss_diff(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b) / np.abs(a)))
+
+
+def style_kwargs(output_dir, **overrides):
+    kwargs = dict(
+        output_dir=str(output_dir),
+        steps=6,
+        image_size=32,
+        batch_size=4,
+        style_image_size=48,
+        model_options=TINY_NET,
+        weights=None,
+        save_every=3,
+        sample_every=100,
+        seed=3,
+        verbose=0,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+def sr_kwargs(output_dir, **overrides):
+    kwargs = dict(
+        output_dir=str(output_dir),
+        steps=6,
+        patch_size=32,
+        batch_size=4,
+        model_options=TINY_NET,  # batch normalization (the paper's SR net)
+        weights=None,
+        save_every=3,
+        sample_every=100,
+        seed=3,
+        verbose=0,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+# --------------------------------------------------------------------------
+# MirroredStrategy over two logical CPU devices.
+# --------------------------------------------------------------------------
+
+
+def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(tmp_path, photos, style_file):
+    runs = []
+    for recipe, args, kwargs in (
+        ("style", [photos, style_file], style_kwargs),
+        ("sr", [photos, 4], sr_kwargs),
+    ):
+        for strategy in ("default", "mirrored"):
+            runs.append(
+                {
+                    "recipe": recipe,
+                    "strategy": strategy,
+                    "args": args,
+                    "kwargs": kwargs(tmp_path / f"{recipe}-{strategy}"),
+                }
+            )
+    # The logical devices must be configured before TensorFlow initializes its devices,
+    # which the test process did long ago: a process of its own.
+    result = run_worker(
+        {"logical_cpus": 2, "gradient_check": True, "runs": runs}, tmp_path, timeout=300
+    )
+    assert len(result["devices"]) == 2
+    by_key = {(r["recipe"], r["strategy"]): r for r in result["runs"]}
+    for recipe in ("style", "sr"):
+        one, mirrored = by_key[(recipe, "default")], by_key[(recipe, "mirrored")]
+        assert (one["replicas"], mirrored["replicas"]) == (1, 2)
+        assert one["step"] == mirrored["step"] == 6
+        assert one["steps"] == mirrored["steps"] == [1, 2, 3, 4, 5, 6]
+        np.testing.assert_allclose(mirrored["losses"][0], one["losses"][0], rtol=FIRST_STEP_RTOL)
+        np.testing.assert_allclose(mirrored["losses"], one["losses"], rtol=LOSS_RTOL)
+        weight_diff = max_weight_diff(one["weights"], mirrored["weights"])
+        assert weight_diff <= WEIGHT_ATOL
+        check = result["gradient_check"][recipe]
+        assert check["max_abs_update_diff"] <= SGD_ATOL * check["max_abs_update"], check
+        assert abs(check["update_norm_ratio"] - 1.0) <= SGD_NORM_RTOL, check
+        np.testing.assert_allclose(check["loss_mirrored"], check["loss_one_device"], rtol=1e-5)
+        print(
+            f"\n[{recipe}] MirroredStrategy(2 logical CPUs) vs one device: max rel loss diff "
+            f"{relative_loss_diff(one['losses'], mirrored['losses']):.2e} (step 1: "
+            f"{relative_loss_diff(one['losses'][:1], mirrored['losses'][:1]):.2e}), max abs "
+            f"weight diff {weight_diff:.2e}; SGD update diff "
+            f"{check['max_abs_update_diff'] / check['max_abs_update']:.2e} of the largest, norm "
+            f"ratio {check['update_norm_ratio']:.6f}; time {one['seconds']:.1f} s vs "
+            f"{mirrored['seconds']:.1f} s (6 steps, compilation included)"
+        )
+
+
+# --------------------------------------------------------------------------
+# MultiWorkerMirroredStrategy: two processes of the command line.
+# --------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def run_cluster(commands: list[list[str]], timeout: float) -> list[subprocess.CompletedProcess]:
+    """Starts every command at once; waits for all, killing all when ``timeout`` passes."""
+    processes = [
+        subprocess.Popen(
+            command,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    deadline = time.monotonic() + timeout
+    outputs = []
+    try:
+        for process in processes:
+            remaining = max(1.0, deadline - time.monotonic())
+            stdout, stderr = process.communicate(timeout=remaining)
+            outputs.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+        logs = "\n---\n".join((p.communicate()[1] or "")[-2000:] for p in processes)
+        pytest.fail(f"the workers ran past {timeout} s and were killed:\n{logs}")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return outputs
+
+
+def cli_train_style(photos, style_file, out, steps, workers=None, index=None) -> list[str]:
+    command = [
+        sys.executable, "-m", "keras_perceptual.cli", "train-style", photos, style_file,
+        "--out", str(out), "--steps", str(steps), "--batch-size", "4", "--image-size", "32",
+        "--style-image-size", "48", "--filters", "4", "--residual-blocks", "1",
+        "--weights", "none", "--save-every", "2", "--sample-every", "2", "--seed", "3", "--quiet",
+    ]  # fmt: skip
+    if workers is not None:
+        command += ["--workers", ",".join(workers), "--worker-index", str(index)]
+    return command
+
+
+def weights_of(path) -> list[np.ndarray]:
+    model = keras.models.load_model(path)
+    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
+
+
+@pytest.mark.multiprocess
+def test_multi_worker_cli_matches_one_process_and_only_the_chief_writes(
+    tmp_path, photos, style_file
+):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    chief_out, worker_out = tmp_path / "chief", tmp_path / "worker1"
+
+    def cluster(steps):
+        return run_cluster(
+            [
+                cli_train_style(photos, style_file, out, steps, workers, index)
+                for index, out in enumerate((chief_out, worker_out))
+            ],
+            timeout=240,
+        )
+
+    # One process, same global batch and seed (in this process: one device).
+    reference_kwargs = style_kwargs(
+        tmp_path / "reference", steps=4, save_every=2, sample_every=2, learning_rate=1e-3
+    )
+    reference = train_style_transfer(photos, style_file, **reference_kwargs)
+
+    started = time.monotonic()
+    outputs = cluster(steps=4)
+    elapsed = time.monotonic() - started
+    for index, output in enumerate(outputs):
+        assert output.returncode == 0, f"worker {index}:\n{output.stderr[-5000:]}"
+    assert "trained to step 4 on 2 replicas; outputs in" in outputs[0].stdout
+    assert "trained to step 4 on 2 replicas; this worker writes nothing" in outputs[1].stdout
+
+    # Only the chief wrote: checkpoint, backup, final model, logs, samples. The other
+    # worker never even created its --out folder.
+    assert not worker_out.exists()
+    assert {"model.keras", "config.json", "backup", "logs", "samples", "steps.csv"} <= set(
+        os.listdir(chief_out)
+    )
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(chief_out / "logs" / "train"))
+    config = json.loads((chief_out / "config.json").read_text())
+    assert config["resolved"]["strategy"]["class"] == "MultiWorkerMirroredStrategy"
+    assert config["resolved"]["strategy"]["workers"] == 2
+    assert config["resolved"]["strategy"]["replicas"] == 2
+
+    # Agreement with the single process.
+    chief_steps = read_csv_log(chief_out / "steps.csv")
+    reference_steps = read_csv_log(reference.steps_path)
+    assert chief_steps["step"] == reference_steps["step"] == [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_allclose(chief_steps["loss"][0], reference_steps["loss"][0], rtol=FIRST_STEP_RTOL)
+    np.testing.assert_allclose(chief_steps["loss"], reference_steps["loss"], rtol=LOSS_RTOL)
+    fresh_diff = max(
+        float(np.max(np.abs(a - b)))
+        for a, b in zip(weights_of(chief_out / "model.keras"), weights_of(reference.model_path), strict=True)
+    )
+    assert fresh_diff <= WEIGHT_ATOL
+
+    # Resume to 6 steps: the chief reads its backup and sends the state to the worker,
+    # which has no copy of it; the single process resumes the same way.
+    outputs = cluster(steps=6)
+    for index, output in enumerate(outputs):
+        assert output.returncode == 0, f"worker {index}:\n{output.stderr[-5000:]}"
+    assert "trained to step 6 (resumed from step 4) on 2 replicas" in outputs[1].stdout
+    assert not worker_out.exists()
+    reference = train_style_transfer(photos, style_file, **{**reference_kwargs, "steps": 6})
+    assert reference.resumed_from == 4
+    chief_steps = read_csv_log(chief_out / "steps.csv")
+    reference_steps = read_csv_log(reference.steps_path)
+    assert chief_steps["step"] == reference_steps["step"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    np.testing.assert_allclose(chief_steps["loss"], reference_steps["loss"], rtol=LOSS_RTOL)
+    resumed_diff = max(
+        float(np.max(np.abs(a - b)))
+        for a, b in zip(weights_of(chief_out / "model.keras"), weights_of(reference.model_path), strict=True)
+    )
+    assert resumed_diff <= WEIGHT_ATOL
+    print(
+        f"\nMultiWorkerMirroredStrategy (2 processes) vs one process: max rel loss diff "
+        f"{relative_loss_diff(reference_steps['loss'], chief_steps['loss']):.2e}, max abs weight "
+        f"diff {fresh_diff:.2e} (4 steps), {resumed_diff:.2e} (resumed to 6); first cluster run "
+        f"{elapsed:.1f} s wall"
+    )
