@@ -137,7 +137,10 @@ class BackupError(OSError):
 class OutputWriteError(OSError):
     """An output (checkpoint, backup, log) could not be written: a full disk, a folder that
     became read-only, ... The file under its final name still holds its previous version.
-    ``errno`` is the underlying error's (e.g. ``errno.ENOSPC``)."""
+    ``errno`` is the underlying error's (e.g. ``errno.ENOSPC``), ``filename`` the file."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class WorkerFailedError(RuntimeError):
@@ -282,10 +285,7 @@ def _writing(what: str, path: str, step: int | None = None, kept: str | None = N
             f"disk or make {os.path.dirname(path)!r} writable (or choose another output "
             "folder), then run the same command again: training resumes from the last backup."
         )
-        failure = OutputWriteError(message)
-        failure.errno = error.errno
-        failure.filename = path
-        raise failure from error
+        raise OutputWriteError(error.errno, message, path) from error
 
 
 # --------------------------------------------------------------------------
