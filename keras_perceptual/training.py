@@ -42,11 +42,29 @@ longer installs the ``tensorboard`` package, without which ``tf.summary.scalar``
 Fault tolerance. Checkpoints and backups are written to a temporary name and
 renamed (``os.replace``), so a kill never leaves a half-written file under the
 final name; ``backup/state.json`` is the single commit point and the previous
-backup is kept as a fallback. A NaN or infinite loss stops training at once
+backup is kept as a fallback; temporary files a killed run left behind are deleted
+when the run restarts. A NaN or infinite loss stops training at once
 (:class:`StopOnNonFiniteLoss`), nothing more is written, and the recipe raises
-:class:`NonFiniteLossError` naming the step; the last good checkpoint stays.
-Under a multi-worker strategy only the chief writes (:func:`is_chief`); every
-worker restores from the chief's ``backup/`` (a shared file system is assumed).
+:class:`NonFiniteLossError` naming the step; the last good checkpoint stays. A
+write that fails (full disk, folder turned read-only) raises
+:class:`OutputWriteError` naming the file, the step and what is still intact.
+Image files that fail to decode while training are skipped and counted
+(``TrainingResult.runtime_skipped``, ``config.json``).
+
+Distribution. ``batch_size`` is the global batch: a strategy with R replicas
+gives each ``batch_size / R`` images of it, and the per-image losses are averaged
+over the global batch (Keras divides each replica's mean by R before the gradients
+are summed), so R replicas take the same steps as one device with the same batch
+and seed, up to float round-off (``tests/test_distributed.py``). Two things make
+that hold: the data pipeline starts identically for every iterator (``fit`` under a
+strategy opens one to build the model, then another), and with more than one
+replica ``BatchNormalization`` layers (the SR network's) use the global batch's
+statistics (``synchronized=True`` while training; saved files keep ``False``).
+Under ``MultiWorkerMirroredStrategy`` (``keras-perceptual train-* --workers`` or
+``TF_CONFIG``) only the chief (:func:`is_chief`) reads and writes ``output_dir``;
+it sends the seed and the restored training state to the other workers, so they
+need no shared file system, and a worker that fails before training makes all of
+them stop with an error instead of waiting for it.
 """
 
 from __future__ import annotations

@@ -342,3 +342,34 @@ def test_multi_worker_cli_matches_one_process_and_only_the_chief_writes(
         f"diff {fresh_diff:.2e} (4 steps), {resumed_diff:.2e} (resumed to 6); first cluster run "
         f"{elapsed:.1f} s wall"
     )
+
+
+@pytest.mark.parametrize(
+    "extra, tf_config, message",
+    [
+        (["--worker-index", "0"], None, "--worker-index needs --workers"),
+        (["--workers", "127.0.0.1:1,127.0.0.1:2"], None, "--workers needs --worker-index I"),
+        (["--workers", "localhost", "--worker-index", "0"], None, "expected HOST:PORT entries"),
+        (["--workers", "a:1,a:1", "--worker-index", "0"], None, "expected distinct HOST:PORT"),
+        (["--workers", "a:1,b:1", "--worker-index", "2"], None, "--worker-index 2 is outside"),
+        (["--workers", "a:1,b:1", "--worker-index", "1"], '{"cluster": {}}', "use one of them"),
+        ([], "{not json", "TF_CONFIG is not valid"),
+        ([], '{"cluster": {"ps": ["a:1"], "worker": ["b:1", "c:1"]}, "task": {"type": "worker", '
+         '"index": 0}}', "parameter servers"),
+    ],
+)
+def test_cli_multi_worker_arguments_are_checked(
+    tmp_path, photos, style_file, extra, tf_config, message, monkeypatch, capsys
+):
+    from keras_perceptual import cli
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    status = cli.main(
+        ["train-style", photos, style_file, "--out", str(tmp_path / "out"), "--quiet", *extra]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.startswith("keras-perceptual: error: ") and message in error, error
+    assert not (tmp_path / "out").exists()

@@ -378,3 +378,35 @@ def test_default_strategy_and_chief():
     gpus = len(tf.config.list_logical_devices("GPU"))
     assert isinstance(strategy, tf.distribute.MirroredStrategy) == (gpus > 1)
     assert training.is_chief(strategy)
+
+
+def test_stale_temporary_files_are_removed_and_final_names_kept(tmp_path):
+    temporary = [
+        ".model.keras.ab12cd_x.tmp.keras",
+        ".state.json.zzzzzzzz.tmp",
+        ".step-000000004.weights.h5.a1b2c3d4.tmp.weights.h5",
+    ]
+    kept = ["model.keras", "state.json", "step-000000004.weights.h5", ".hidden", "notes.tmp"]
+    for name in temporary + kept:
+        (tmp_path / name).write_text("x")
+    assert sorted(training._remove_stale_temp_files(str(tmp_path))) == sorted(temporary)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+    assert training._remove_stale_temp_files(str(tmp_path / "missing")) == []
+
+
+def test_synchronized_batch_norm_is_a_training_setting_that_saves_leave_out(tmp_path):
+    from keras_perceptual.models import super_resolution_net
+
+    net = super_resolution_net(4, **TINY_SR_NET)  # batch normalization, the paper's SR net
+
+    def flags(model):
+        layers = training._all_layers(model)
+        return [x.synchronized for x in layers if isinstance(x, keras.layers.BatchNormalization)]
+
+    assert flags(net) == [False] * 5
+    assert training._synchronize_batch_norm(net) == 5 and flags(net) == [True] * 5
+    training.atomic_save_model(net, tmp_path / "net.keras")
+    assert flags(net) == [True] * 5  # still on for the training that goes on
+    assert flags(keras.models.load_model(tmp_path / "net.keras")) == [False] * 5
+    training._unsynchronize(net)
+    assert flags(net) == [False] * 5
