@@ -282,7 +282,10 @@ def _strategy(args):
     text = os.environ.get("TF_CONFIG")
     if not text:
         return None
-    example = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+    example = (
+        '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+        '"task": {"type": "worker", "index": 0}}'
+    )
     try:
         config = json.loads(text)
         cluster, task = config["cluster"], config["task"]
@@ -298,8 +301,13 @@ def _strategy(args):
             "TF_CONFIG names parameter servers ('ps'); training here is synchronous "
             f"(MultiWorkerMirroredStrategy): give only 'chief'/'worker' tasks, e.g. {example}"
         )
-    if tasks < 2 or task_type not in ("chief", "worker"):
-        return None  # one task, or an evaluator: an ordinary single-process run
+    if task_type not in ("chief", "worker"):
+        raise UsageError(
+            f"TF_CONFIG gives this process the task type {task_type!r}; training runs on "
+            f"'chief' and 'worker' tasks only (no side-car evaluator): e.g. {example}"
+        )
+    if tasks < 2:
+        return None  # a cluster of one: an ordinary single-process run
     import tensorflow as tf
 
     return tf.distribute.MultiWorkerMirroredStrategy()

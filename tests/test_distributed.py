@@ -356,6 +356,8 @@ def test_multi_worker_cli_matches_one_process_and_only_the_chief_writes(
         ([], "{not json", "TF_CONFIG is not valid"),
         ([], '{"cluster": {"ps": ["a:1"], "worker": ["b:1", "c:1"]}, "task": {"type": "worker", '
          '"index": 0}}', "parameter servers"),
+        ([], '{"cluster": {"worker": ["b:1", "c:1"]}, "task": {"type": "evaluator", "index": 0}}',
+         "task type 'evaluator'"),
     ],
 )
 def test_cli_multi_worker_arguments_are_checked(
