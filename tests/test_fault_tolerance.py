@@ -184,21 +184,22 @@ def learning_rate_events(folder) -> dict[int, float]:
 
 def start_and_kill_at_marker(spec_path, marker, timeout: float, **env) -> str:
     """Starts the worker, waits for ``marker`` to appear, SIGKILLs it; returns the marker."""
-    process = subprocess.Popen(
-        [sys.executable, WORKER, spec_path],
-        env=subprocess_env(KP_TEST_MARKER=str(marker), **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log_path = f"{marker}.log"  # a file, not a pipe: a full pipe would block the child
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, WORKER, spec_path],
+            env=subprocess_env(KP_TEST_MARKER=str(marker), **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + timeout
     try:
         while not os.path.exists(marker):
-            if process.poll() is not None:
-                pytest.fail(f"the run ended before the fault ({process.returncode}):\n"
-                            f"{process.stderr.read()[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no marker after {timeout} s")
+            if process.poll() is not None or time.monotonic() > deadline:
+                with open(log_path) as log:
+                    output = log.read()[-4000:]
+                pytest.fail(f"no fault after {timeout} s or the run ended first "
+                            f"(status {process.poll()}):\n{output}")
             time.sleep(0.1)
         time.sleep(0.2)  # the marker is written; the process now sleeps inside the fault
         os.kill(process.pid, signal.SIGKILL)
@@ -208,7 +209,6 @@ def start_and_kill_at_marker(spec_path, marker, timeout: float, **env) -> str:
         if process.poll() is None:
             process.kill()
             process.wait()
-        process.stderr.close()
     with open(marker) as f:
         return f.read()
 
