@@ -138,6 +138,27 @@ def _resolve_loss(loss, name: str):
     return loss
 
 
+def _replicas() -> int:
+    """Replicas of the current ``tf.distribute`` strategy (1 outside one)."""
+    import tensorflow as tf
+
+    return int(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
+def _call_loss(loss, y_true, y_pred, sample_weight=None):
+    """A Keras ``Loss`` object's batch mean, *without* its division by the replica count.
+
+    Inside a ``tf.distribute`` strategy, Keras divides a reduced loss by the number of
+    replicas (so that summing gradients over replicas gives the global mean). The GAN
+    computes every term per replica first, logs them as they are, and divides its totals
+    once in :meth:`PerceptualGAN.train_step`; this undoes Keras' division so that terms
+    from ``Loss`` objects and from plain functions are on the same footing.
+    """
+    value = ops.cast(loss(y_true, y_pred, sample_weight=sample_weight), "float32")
+    replicas = _replicas()
+    return value * float(replicas) if replicas > 1 else value
+
+
 def _apply_loss(loss, y_true, y_pred, sample_weight):
     """The sample-weighted batch mean of ``loss`` as a float32 scalar.
 
@@ -146,7 +167,7 @@ def _apply_loss(loss, y_true, y_pred, sample_weight):
     averaged here per sample, weighted, then over the batch.
     """
     if isinstance(loss, keras.losses.Loss):
-        return ops.mean(ops.cast(loss(y_true, y_pred, sample_weight=sample_weight), "float32"))
+        return ops.mean(_call_loss(loss, y_true, y_pred, sample_weight))
     values = ops.cast(loss(y_true, y_pred), "float32")
     if len(values.shape) > 1:
         values = ops.mean(values, axis=tuple(range(1, len(values.shape))))
@@ -443,7 +464,7 @@ class PerceptualGAN(keras.Model):
             terms["pixel_loss"] = value
             total = total + settings["pixel_weight"] * value
         fake_logits = self.discriminator(fake, training=training)
-        adversarial = self._generator_adversarial(None, fake_logits, sample_weight=sample_weight)
+        adversarial = _call_loss(self._generator_adversarial, None, fake_logits, sample_weight)
         terms["adversarial_loss"] = adversarial
         total = total + settings["adversarial_weight"] * adversarial
         for loss in self.generator.losses:
@@ -461,8 +482,8 @@ class PerceptualGAN(keras.Model):
         fake = ops.stop_gradient(fake)
         real_logits = self.discriminator(y, training=training)
         fake_logits = self.discriminator(fake, training=training)
-        total = self._discriminator_adversarial(real_logits, fake_logits,
-                                                sample_weight=sample_weight)
+        total = _call_loss(self._discriminator_adversarial, real_logits, fake_logits,
+                           sample_weight)
         terms = {}
         if settings["gradient_penalty_weight"] > 0:
             penalty = gradient_penalty(
@@ -502,19 +523,24 @@ class PerceptualGAN(keras.Model):
 
         x, y, sample_weight = self._unpack(data)
         y = ops.convert_to_tensor(y)
+        # Each term is this replica's batch mean; gradients are summed over replicas, so
+        # the totals are divided by the replica count once, here (global-batch mean).
+        per_replica = 1.0 / _replicas()
 
         generator_variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             fake = self.generator(x, training=True)
             g_terms = self.generator_terms(y, fake, sample_weight, training=True)
-            scaled = self.generator_optimizer.scale_loss(g_terms["generator_loss"])
+            scaled = self.generator_optimizer.scale_loss(g_terms["generator_loss"] * per_replica)
         gradients = tape.gradient(scaled, generator_variables)
         self.generator_optimizer.apply(gradients, generator_variables)
 
         discriminator_variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             d_terms = self.discriminator_terms(y, fake, sample_weight, training=True)
-            scaled = self.discriminator_optimizer.scale_loss(d_terms["discriminator_loss"])
+            scaled = self.discriminator_optimizer.scale_loss(
+                d_terms["discriminator_loss"] * per_replica
+            )
         gradients = tape.gradient(scaled, discriminator_variables)
         self.discriminator_optimizer.apply(gradients, discriminator_variables)
         return self._log({**g_terms, **d_terms}, y, fake, sample_weight)
