@@ -170,6 +170,10 @@ class FeatureExtractor(keras.Model):
             or ``None`` (random Glorot initialization, seeded: identical on every
             construction). See :mod:`keras_perceptual.weights`.
         value_range: ``(low, high)`` of the input images.
+        compute_dtype: ``"float32"`` (default, whatever the global policy) or an opt-in
+            lower precision for speed: ``"mixed_bfloat16"`` / ``"mixed_float16"``
+            (float32 weights, convolutions in 16 bits; ~2x faster where the hardware has
+            bf16/fp16 units) or ``"bfloat16"``. Activations come out in that dtype.
         name: model name.
 
     Returns (when called):
@@ -188,11 +192,13 @@ class FeatureExtractor(keras.Model):
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
         value_range: Sequence[float] = (0.0, 1.0),
+        compute_dtype: str = "float32",
         name: str | None = None,
         **kwargs,
     ):
         # --- Arguments, checked before any work. ---
         check_choice(backbone, BACKBONES, "backbone")
+        policy = check_backbone_dtype(compute_dtype)
         given = _layer_list(layers)
         taps = {g: resolve_layer(g, backbone) for g in given}
         value_range = check_value_range(value_range)
@@ -206,7 +212,7 @@ class FeatureExtractor(keras.Model):
         for index, layer_name in enumerate(order[:depth]):
             if layer_name.endswith("_pool"):
                 layer = keras.layers.MaxPooling2D(
-                    (2, 2), strides=(2, 2), name=layer_name, dtype="float32"
+                    (2, 2), strides=(2, 2), name=layer_name, dtype=policy
                 )
             else:
                 block = int(layer_name[5])
@@ -219,7 +225,7 @@ class FeatureExtractor(keras.Model):
                     # so a loss rebuilt from its config (load_model) computes the same values.
                     kernel_initializer=keras.initializers.GlorotUniform(seed=index),
                     name=layer_name,
-                    dtype="float32",
+                    dtype=policy,
                 )
             stack.append(layer)
 
@@ -246,6 +252,7 @@ class FeatureExtractor(keras.Model):
         self.backbone = backbone
         self.value_range = value_range
         self.weights_source = weights if not isinstance(weights, os.PathLike) else os.fspath(weights)
+        self.compute_dtype_name = policy
         self.min_image_size = max(min_image_size(k, backbone) for k in taps.values())
 
     def __call__(self, inputs, *args, **kwargs):
@@ -279,12 +286,23 @@ class FeatureExtractor(keras.Model):
             "backbone": self.backbone,
             "weights": self.weights_source,
             "value_range": list(self.value_range),
+            "compute_dtype": self.compute_dtype_name,
             "name": self.name,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+BACKBONE_DTYPES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
+
+
+def check_backbone_dtype(compute_dtype: Any, name: str = "compute_dtype") -> str:
+    """Returns the backbone's dtype policy name (``None`` means float32), or raises."""
+    if compute_dtype is None:
+        return "float32"
+    return check_choice(compute_dtype, BACKBONE_DTYPES, name)
 
 
 def check_image_size(images: Any, name: str, minimum: int, layers=()) -> None:

@@ -278,6 +278,21 @@ def test_float32_under_mixed_precision(images, other_images, style_image):
         keras.config.set_dtype_policy("float32")
 
 
+@pytest.mark.parametrize("backbone_dtype", ["mixed_bfloat16", "mixed_float16"])
+def test_low_precision_backbone_is_opt_in_and_close(images, other_images, style_image,
+                                                     backbone_dtype):
+    kwargs = dict(style_image=style_image, weights=None, reduction=None)
+    reference = to_numpy(PerceptualLoss(**kwargs)(images, other_images))
+    loss = PerceptualLoss(backbone_dtype=backbone_dtype, **kwargs)
+    assert loss.networks.extractor.get_layer("block1_conv1").compute_dtype != "float32"
+    value = loss(images, other_images)
+    assert keras.backend.standardize_dtype(value.dtype) == "float32"
+    np.testing.assert_allclose(to_numpy(value), reference, rtol=0.1)
+    assert PerceptualLoss.from_config(loss.get_config()).backbone_dtype == backbone_dtype
+    with pytest.raises(ValueError, match="backbone_dtype must be one of"):
+        PerceptualLoss(backbone_dtype="int8", weights=None)
+
+
 @requires_tf
 def test_jit_compile_fit(images, other_images, style_image):
     inputs = keras.Input((None, None, 3))

@@ -47,6 +47,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.backbones import (
     BACKBONES,
     FeatureExtractor,
+    check_backbone_dtype,
     check_image_size,
     min_image_size,
     resolve_layer,
@@ -197,6 +198,7 @@ class _BackboneLoss(ImageLoss):
         tv_power,
         backbone,
         weights,
+        backbone_dtype="float32",
     ):
         # --- Arguments, all checked before the backbone is built. ---
         self.backbone = check_choice(backbone, BACKBONES, "backbone")
@@ -221,6 +223,7 @@ class _BackboneLoss(ImageLoss):
             for layer in layers:
                 resolve_layer(layer, self.backbone)
         self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
+        self.backbone_dtype = check_backbone_dtype(backbone_dtype, "backbone_dtype")
         self.style_image_source = style_image
 
         content = self.content_layers if self.content_weight > 0 else None
@@ -238,7 +241,11 @@ class _BackboneLoss(ImageLoss):
                 _style_image_array(style_image, self.value_range)
             return
         extractor = FeatureExtractor(
-            taps, backbone=self.backbone, weights=weights, value_range=self.value_range
+            taps,
+            backbone=self.backbone,
+            weights=weights,
+            value_range=self.value_range,
+            compute_dtype=backbone_dtype,
         )
         if self._style and style_image is not None:
             self._style_grams = self._compute_style_grams(extractor, style_image)
@@ -261,7 +268,9 @@ class _BackboneLoss(ImageLoss):
         self.style_gram_computations += 1
         return {
             layer: ops.convert_to_tensor(
-                ops.convert_to_numpy(gram_matrix(features[layer], self.gram_normalization))
+                ops.convert_to_numpy(
+                    gram_matrix(ops.cast(features[layer], "float32"), self.gram_normalization)
+                )
             )
             for layer in self._style
         }
@@ -322,8 +331,10 @@ class _BackboneLoss(ImageLoss):
         terms = {}
         extractor, target = self.networks.extractor, self.networks.target
         if extractor is not None:
-            pred = extractor(y_pred)
+            # Distances and Grams in the loss dtype, whatever the backbone computed in.
+            pred = {k: ops.cast(v, self.dtype) for k, v in extractor(y_pred).items()}
             true = target(ops.stop_gradient(y_true)) if target is not None else {}
+            true = {k: ops.cast(v, self.dtype) for k, v in true.items()}
             if self._content:
                 total = 0.0
                 for layer, weight in self._content.items():
@@ -381,7 +392,11 @@ class _BackboneLoss(ImageLoss):
         return _style_image_array(source, self.value_range)[0].tolist()
 
     def _backbone_config(self):
-        return {"backbone": self.backbone, "weights": self.weights_source}
+        return {
+            "backbone": self.backbone,
+            "weights": self.weights_source,
+            "backbone_dtype": self.backbone_dtype,
+        }
 
 
 # --------------------------------------------------------------------------
@@ -404,6 +419,9 @@ class FeatureReconstructionLoss(_BackboneLoss):
         epsilon: Charbonnier epsilon, in feature units.
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
+        backbone_dtype: the loss network's compute dtype: ``"float32"`` (default) or,
+            opt-in for speed, ``"mixed_bfloat16"`` / ``"mixed_float16"`` (convolutions in
+            16 bits, float32 weights; distances and Grams stay in the loss dtype).
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
 
@@ -421,6 +439,7 @@ class FeatureReconstructionLoss(_BackboneLoss):
         epsilon: float = 1e-3,
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
+        backbone_dtype: str = "float32",
         value_range: Sequence[float] = (0.0, 1.0),
         reduction: str | None = "sum_over_batch_size",
         name: str = "feature_reconstruction_loss",
@@ -442,6 +461,7 @@ class FeatureReconstructionLoss(_BackboneLoss):
             tv_power=1.0,
             backbone=backbone,
             weights=weights,
+            backbone_dtype=backbone_dtype,
         )
 
     def get_config(self):
@@ -470,7 +490,7 @@ class StyleReconstructionLoss(_BackboneLoss):
         gram_normalization: ``"chw"`` (paper), ``"hw"`` (Gatys) or ``"none"`` (piq).
         distance: ``"squared_frobenius"`` (paper) or ``"mse"`` (mean over ``C x C``,
             the official code's ``nn.MSECriterion``).
-        backbone, weights, value_range, reduction, name, dtype: see
+        backbone, weights, backbone_dtype, value_range, reduction, name, dtype: see
             :class:`FeatureReconstructionLoss`.
 
     Example:
@@ -489,6 +509,7 @@ class StyleReconstructionLoss(_BackboneLoss):
         distance: str = "squared_frobenius",
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
+        backbone_dtype: str = "float32",
         value_range: Sequence[float] = (0.0, 1.0),
         reduction: str | None = "sum_over_batch_size",
         name: str = "style_reconstruction_loss",
@@ -510,6 +531,7 @@ class StyleReconstructionLoss(_BackboneLoss):
             tv_power=1.0,
             backbone=backbone,
             weights=weights,
+            backbone_dtype=backbone_dtype,
         )
 
     def get_config(self):
@@ -650,6 +672,8 @@ class PerceptualLoss(_BackboneLoss):
         tv_power: 1 (``tf.image.total_variation``) or 2 (squared TV).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
+        backbone_dtype: ``"float32"`` (default) or ``"mixed_bfloat16"`` /
+            ``"mixed_float16"``: see :class:`FeatureReconstructionLoss`.
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
 
@@ -675,6 +699,7 @@ class PerceptualLoss(_BackboneLoss):
         tv_power: float = 1.0,
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
+        backbone_dtype: str = "float32",
         value_range: Sequence[float] = (0.0, 1.0),
         reduction: str | None = "sum_over_batch_size",
         name: str = "perceptual_loss",
@@ -696,6 +721,7 @@ class PerceptualLoss(_BackboneLoss):
             tv_power=tv_power,
             backbone=backbone,
             weights=weights,
+            backbone_dtype=backbone_dtype,
         )
 
     @classmethod
