@@ -150,7 +150,7 @@ def _check_reflect_fits(shape, pads, layer: keras.layers.Layer, mode: str = "ref
 def depth_to_space(x, block_size: int):
     """Rearranges ``(B, H, W, C*r*r)`` into ``(B, H*r, W*r, C)`` (sub-pixel shuffle).
 
-    The channel order is that of ``tf.nn.depth_to_space`` (NHWC, "DCR"): output pixel
+    The channel order is that of ``tensorflow.nn.depth_to_space`` (NHWC, "DCR"): output pixel
     ``(h*r + i, w*r + j)`` channel ``c`` is input channel ``(i*r + j)*C + c``.
 
     Args:
@@ -184,7 +184,7 @@ def depth_to_space(x, block_size: int):
 
 
 def _keys_cubic(distance: float, a: float = -0.5) -> float:
-    """Keys' cubic convolution kernel (the ``bicubic`` of tf.image.resize, PIL, OpenCV)."""
+    """Keys' cubic convolution kernel (the ``bicubic`` of tensorflow.image.resize, PIL, OpenCV)."""
     d = abs(distance)
     if d <= 1:
         return (a + 2) * d**3 - (a + 3) * d**2 + 1
@@ -199,7 +199,7 @@ def bicubic_upsample(x, factor: int):
     Keys' cubic kernel (a = -0.5) with half-pixel centres, written as ``factor**2`` fixed
     5x5 phase filters followed by a pixel shuffle, so it works with unknown height and
     width on every backend (``keras.ops.image.resize`` needs static sizes). Away from the
-    border it equals ``tf.image.resize(x, (H*factor, W*factor), "bicubic")`` to float
+    border it equals ``tensorflow.image.resize(x, (H*factor, W*factor), "bicubic")`` to float
     rounding; within two input pixels of the border, edge pixels are replicated (as
     OpenCV does), where TensorFlow renormalizes the kernel weights instead.
 
@@ -288,7 +288,7 @@ class ReflectionPadding2D(keras.layers.Layer):
     """Mirror-pads the height and width of channels-last images (no edge repeat).
 
     ``keras.ops.pad(mode="reflect")``: the row beyond the border is the first row
-    inside it, as ``numpy.pad(mode="reflect")`` and ``tf.pad(mode="REFLECT")``. The
+    inside it, as ``numpy.pad(mode="reflect")`` and ``tensorflow.pad(mode="REFLECT")``. The
     official code of Johnson et al. pads every convolution this way to avoid the
     dark borders of zero padding. Padding ``p`` needs inputs larger than ``p``.
 
@@ -620,7 +620,7 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
 class DepthToSpace(keras.layers.Layer):
     """Sub-pixel shuffle ``(B, H, W, C*r*r) -> (B, H*r, W*r, C)`` as a layer.
 
-    See :func:`depth_to_space` (``tf.nn.depth_to_space`` channel order, written with
+    See :func:`depth_to_space` (``tensorflow.nn.depth_to_space`` channel order, written with
     ``keras.ops.reshape``/``transpose`` so it runs on every backend).
 
     Args:
@@ -801,7 +801,7 @@ class PadToMultiple(keras.layers.Layer):
     ``multiple``, it lets the network take any size and return exactly the input's.
     It also rejects images smaller than ``min_size`` with a clear ``ValueError`` whenever
     the size is known when the layer runs (eager calls, ``model.predict``, JAX); inside
-    a ``tf.function`` traced for unknown sizes TensorFlow's own padding error, naming
+    a ``tensorflow.function`` traced for unknown sizes TensorFlow's own padding error, naming
     the layer, is raised instead.
 
     Args:

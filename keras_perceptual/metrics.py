@@ -6,7 +6,7 @@ for every ``value_range``.
 
 * PSNR (peak signal-to-noise ratio), per image:
   ``PSNR = 10 log10(1 / MSE)`` with ``MSE`` the mean of the squared difference over
-  height, width and channels of *that image*. This is what ``tf.image.psnr``
+  height, width and channels of *that image*. This is what ``tensorflow.image.psnr``
   computes. ``keras.ops.psnr`` is not used because it reduces over the whole
   batch (one MSE for all images), which makes the metric depend on how images are
   batched. Identical images (``MSE = 0``) give ``max_db`` (default 100 dB) instead
@@ -15,7 +15,7 @@ for every ``value_range``.
 * SSIM (structural similarity; Wang, Bovik, Sheikh & Simoncelli, IEEE TIP 2004),
   per image: ``keras.ops.image.ssim`` with its defaults (11 x 11 Gaussian window,
   sigma 1.5, ``k1=0.01``, ``k2=0.03``, valid windows only), the mean over the SSIM
-  map and the channels; the same definition as ``tf.image.ssim``.
+  map and the channels; the same definition as ``tensorflow.image.ssim``.
 
 The usual super-resolution evaluation protocol (Dong et al., SRCNN, 2014, followed
 by most SR papers) measures only the luma channel and ignores a border of
@@ -164,7 +164,7 @@ def psnr(
 
     ``PSNR = 10 log10(1 / MSE)``, the MSE taken per image over height, width and
     channels of the images rescaled from ``value_range`` to [0, 1] (so
-    ``max_val = 1``). Equal to ``tf.image.psnr(..., max_val=1.0)`` on the rescaled
+    ``max_val = 1``). Equal to ``tensorflow.image.psnr(..., max_val=1.0)`` on the rescaled
     images, except that identical images give ``max_db`` instead of ``inf``.
 
     Args:
@@ -213,7 +213,7 @@ def ssim(
     (``max_val=1``): a Gaussian window of ``filter_size`` x ``filter_size`` pixels and
     standard deviation ``filter_sigma``, windows fully inside the image only,
     averaged over the SSIM map and the channels; the definition of
-    ``tf.image.ssim``. Images must be at least ``filter_size`` pixels on each side
+    ``tensorflow.image.ssim``. Images must be at least ``filter_size`` pixels on each side
     (after ``crop_border``).
 
     Args:
@@ -348,7 +348,7 @@ class SSIM(_ImageMetric):
     """Mean per-image structural similarity of images in ``value_range``.
 
     Per image ``keras.ops.image.ssim`` on the images rescaled to [0, 1] (see
-    :func:`ssim`; the definition of ``tf.image.ssim``), averaged over every image
+    :func:`ssim`; the definition of ``tensorflow.image.ssim``), averaged over every image
     seen since the last reset. Images must be at least ``filter_size`` pixels on
     each side.
 

@@ -7,7 +7,7 @@ reshaped to ``C_j x H_j W_j``.
 * Gram matrix, Eq. (3): ``G_j(x) = psi psi^T / (C_j H_j W_j)``.
 * Total variation regularizer ``l_TV`` (Section 3.3; Mahendran & Vedaldi 2015):
   the sum of absolute differences of neighbouring pixels, as
-  ``tf.image.total_variation`` computes it.
+  ``tensorflow.image.total_variation`` computes it.
 
 For Sobel edges, Gaussian blur and SSIM use ``keras.ops.image.sobel_edges``,
 ``keras.ops.image.gaussian_blur`` and ``keras.ops.image.ssim``; for PSNR
@@ -87,7 +87,7 @@ def gram_matrix(features, normalization: str = "chw"):
 def total_variation(images, power: float = 1.0):
     """Per-image total variation: ``sum |x[i+1,j]-x[i,j]|^p + sum |x[i,j+1]-x[i,j]|^p``.
 
-    With ``power=1`` this is exactly ``tf.image.total_variation`` (anisotropic,
+    With ``power=1`` this is exactly ``tensorflow.image.total_variation`` (anisotropic,
     summed over pixels and channels). ``power=2`` gives the squared variant used
     by the paper's official code and by magenta.
 
@@ -146,7 +146,7 @@ __all__ = [
 def sobel_edges(images):
     """Sobel gradients ``(batch, H, W, C, 2)`` holding ``[dy, dx]``, the same on every backend.
 
-    Equal to ``tf.image.sobel_edges`` (3x3 Sobel kernels, reflect padding).
+    Equal to ``tensorflow.image.sobel_edges`` (3x3 Sobel kernels, reflect padding).
     ``keras.ops.image.sobel_edges`` pads with reflection on TensorFlow but with
     zeros on JAX, which invents edges along the border of a constant image; here
     the image is reflect-padded by one pixel first and the border cropped after,

@@ -551,11 +551,11 @@ class TotalVariationLoss(ImageLoss):
 
     Per image, the sum of absolute differences of neighbouring pixels of
     ``y_pred`` rescaled from ``value_range`` to [0, 1], i.e.
-    ``tf.image.total_variation``. ``y_true`` is ignored. Works for any channel
+    ``tensorflow.image.total_variation``. ``y_true`` is ignored. Works for any channel
     count; needs no backbone.
 
     Args:
-        power: exponent on the differences; 1 (default, ``tf.image``) or 2 (the
+        power: exponent on the differences; 1 (default, ``tensorflow.image``) or 2 (the
             squared form of the paper's official code and magenta).
         value_range, reduction, name, dtype: as for every loss here.
 
@@ -669,7 +669,7 @@ class PerceptualLoss(_BackboneLoss):
         epsilon: Charbonnier epsilon for ``content_distance="charbonnier"``.
         gram_normalization: ``"chw"`` (paper), ``"hw"`` or ``"none"``.
         style_distance: ``"squared_frobenius"`` (paper) or ``"mse"``.
-        tv_power: 1 (``tf.image.total_variation``) or 2 (squared TV).
+        tv_power: 1 (``tensorflow.image.total_variation``) or 2 (squared TV).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
         backbone_dtype: ``"float32"`` (default) or ``"mixed_bfloat16"`` /

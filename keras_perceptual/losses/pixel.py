@@ -304,7 +304,7 @@ class EdgeLoss(ImageLoss):
     vertical and horizontal Sobel gradients ``S`` (a gradient-difference loss,
     Mathieu et al. 2016); ``threshold`` and ``weighting`` are unused.
 
-    Sobel gradients are those of ``tf.image.sobel_edges`` (reflect padding) on
+    Sobel gradients are those of ``tensorflow.image.sobel_edges`` (reflect padding) on
     every backend, computed with ``keras.ops.image.sobel_edges``. Any channel count;
     images at least 2x2.
 
