@@ -37,7 +37,7 @@ import tensorflow as tf  # noqa: E402
 from test_distributed import TINY_NET, WORKER, subprocess_env  # noqa: E402
 from test_training import make_photos  # noqa: E402
 
-from keras_perceptual import cli, training  # noqa: E402
+from keras_perceptual import cli  # noqa: E402
 from keras_perceptual.data import SkippedImagesWarning  # noqa: E402
 from keras_perceptual.models import style_transfer_net  # noqa: E402
 from keras_perceptual.training import (  # noqa: E402
@@ -47,6 +47,8 @@ from keras_perceptual.training import (  # noqa: E402
     read_csv_log,
     train_style_transfer,
 )
+from keras_perceptual.training import files as training_files  # noqa: E402
+from keras_perceptual.training import recipes as training_recipes  # noqa: E402
 
 #: The learning-rate schedule of the crash test: lr(step) = 1e-3 * 0.9 ** step.
 SCHEDULE = {
@@ -105,7 +107,7 @@ def temp_files(folder) -> list[str]:
     """Files named like the recipes' temporary files, anywhere under ``folder``."""
     found = []
     for root, _, files in os.walk(folder):
-        found += [os.path.join(root, f) for f in files if training._TEMP_NAME.match(f)]
+        found += [os.path.join(root, f) for f in files if training_files._TEMP_NAME.match(f)]
     return found
 
 
@@ -308,7 +310,7 @@ def test_sigkill_mid_epoch_and_during_a_backup_write_then_resume(tmp_path, photo
 def test_nan_batch_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, photos, style_file, monkeypatch
 ):
-    original = training.style_transfer_pairs
+    original = training_recipes.style_transfer_pairs
 
     def with_a_nan_batch(dataset):
         # The fourth batch (step 4, the end of the second checkpoint interval) is NaN.
@@ -317,7 +319,7 @@ def test_nan_batch_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
 
         return original(dataset.enumerate().map(poison))
 
-    monkeypatch.setattr(training, "style_transfer_pairs", with_a_nan_batch)
+    monkeypatch.setattr(training_recipes, "style_transfer_pairs", with_a_nan_batch)
     snapshots = {}
 
     def snapshot(step):

@@ -42,12 +42,12 @@ def _split_cpu(count: int) -> None:
 
 
 def _install_fault_hooks() -> None:
-    from keras_perceptual import training
+    from keras_perceptual.training import files as training_files
 
     marker = os.environ.get("KP_TEST_MARKER")
     hang_at = int(os.environ.get("KP_TEST_HANG_IN_BACKUP", "0"))
     if hang_at:
-        original = training._fsync_file
+        original = training_files._fsync_file
         calls = {"backups": 0}
 
         def fsync_then_hang(path):
@@ -62,7 +62,7 @@ def _install_fault_hooks() -> None:
                     time.sleep(600)
             return original(path)
 
-        training._fsync_file = fsync_then_hang
+        training_files._fsync_file = fsync_then_hang
 
 
 class _Recorder:
@@ -71,7 +71,7 @@ class _Recorder:
     def __new__(cls, pause_at: int, marker: str | None):
         import keras
 
-        from keras_perceptual.training import _global_step, _scalar
+        from keras_perceptual.training.callbacks import _global_step, _scalar
 
         class Recorder(keras.callbacks.Callback):
             def __init__(self):
@@ -107,10 +107,11 @@ def _gradient_check(strategies, kwargs_by_recipe) -> dict:
     import keras
     import numpy as np
 
-    from keras_perceptual import training
     from keras_perceptual.data import sr_degrade
     from keras_perceptual.losses import PerceptualLoss
     from keras_perceptual.models import style_transfer_net, super_resolution_net
+    from keras_perceptual.training.distribute import _synchronize_batch_norm
+    from keras_perceptual.training.recipes import _untracked_loss
 
     rng = np.random.default_rng(0)
     high = rng.random((4, 32, 32, 3), dtype=np.float32)
@@ -132,10 +133,10 @@ def _gradient_check(strategies, kwargs_by_recipe) -> dict:
                     x, y = low, high
                 trainer = keras.Model(net.inputs, net.outputs)
                 trainer.compile(
-                    optimizer=keras.optimizers.SGD(1e-3), loss=training._untracked_loss(loss)
+                    optimizer=keras.optimizers.SGD(1e-3), loss=_untracked_loss(loss)
                 )
             if strategy.num_replicas_in_sync > 1:
-                training._synchronize_batch_norm(trainer)
+                _synchronize_batch_norm(trainer)
             before = [np.array(keras.ops.convert_to_numpy(w)) for w in net.trainable_weights]
             reported = float(trainer.train_on_batch(x, y))
             after = [np.array(keras.ops.convert_to_numpy(w)) for w in net.trainable_weights]

@@ -1,0 +1,157 @@
+"""Writing outputs safely: atomic writes, stale temporary files, write errors.
+
+Every output is written under a temporary name in its final folder (see ``_TEMP_NAME``),
+flushed to disk and renamed with ``os.replace``, so a kill never leaves a half-written
+file under the final name; ``_remove_stale_temp_files`` deletes what a killed run left
+behind. ``_writing`` turns an ``OSError`` into an
+:class:`~keras_perceptual.training.errors.OutputWriteError` that names the file, the step
+and what is still intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+
+import keras
+
+from keras_perceptual.training.distribute import _local_batch_norm
+from keras_perceptual.training.errors import OutputWriteError
+
+
+def _fsync_file(path: str) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: str) -> None:
+    """Makes a rename in ``folder`` durable (power loss); best effort, POSIX only."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+#: ``_temp_path`` names: ``.<final name>.<8 random characters>.tmp[<suffix>]``.
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)*$")
+
+
+def _remove_stale_temp_files(folder: str) -> list[str]:
+    """Deletes the temporary files a killed run left in ``folder`` (never a final name)."""
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in entries:
+        path = os.path.join(folder, entry)
+        if _TEMP_NAME.match(entry) and os.path.isfile(path):
+            try:
+                os.remove(path)
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+def _temp_path(path: str, suffix: str = "") -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".tmp{suffix}")
+    os.close(fd)
+    return tmp
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``.
+
+    Readers see the old content or the new one, never a partial file, even if the
+    process is killed while writing.
+
+    Args:
+        path: the file to (over)write; its folder must exist.
+        text: the content (UTF-8).
+
+    Returns:
+        None.
+
+    Example:
+        >>> atomic_write_text("run/config.json", json.dumps(config))
+    """
+    path = os.fspath(path)
+    tmp = _temp_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """``model.save(path)`` through a temporary ``.keras`` file and ``os.replace``.
+
+    Args:
+        model: the model to save.
+        path: the target ``.keras`` file; its folder must exist.
+
+    Returns:
+        None.
+
+    Example:
+        >>> atomic_save_model(net, "run/model.keras")
+    """
+    path = os.fspath(path)
+    tmp = _temp_path(path, suffix=".keras")
+    try:
+        with _local_batch_norm(model):
+            model.save(tmp, overwrite=True)
+        _fsync_file(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _atomic_save_weights(model: keras.Model, path: str) -> None:
+    tmp = _temp_path(path, suffix=".weights.h5")
+    try:
+        model.save_weights(tmp, overwrite=True)
+        _fsync_file(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _writing(what: str, path: str, step: int | None = None, kept: str | None = None):
+    """Turns an ``OSError`` while writing an output into an :class:`OutputWriteError` that
+    says what failed, that the previous version is intact, and what to do."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        at = f" at step {step}" if step is not None else ""
+        kept = kept or f"{os.path.basename(path)!r} keeps its previous content"
+        message = (
+            f"Cannot write the {what} {path!r}{at} ({reason}); {kept}. Free space on that "
+            f"disk or make {os.path.dirname(path)!r} writable (or choose another output "
+            "folder), then run the same command again: training resumes from the last backup."
+        )
+        raise OutputWriteError(error.errno, message, path) from error
