@@ -159,7 +159,8 @@ def hed_source_file() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -204,7 +205,7 @@ def hed_bsds500_weights_path() -> str:
             record = json.loads(record_path.read_text())
         except (OSError, ValueError):
             record = {}
-        if record.get("source_id") == source_id and record.get("sha256") == _sha256(target):
+        if record.get("source_id") == source_id and record.get("sha256") == file_sha256(target):
             return str(target)
     _convert_hed(source, target, record_path, source_id)
     return str(target)
@@ -230,7 +231,7 @@ def _convert_hed(source: Path, target: Path, record_path: Path, source_id: dict)
     os.close(fd)
     try:
         vgg.save_weights(tmp, overwrite=True)
-        digest = _sha256(Path(tmp))
+        digest = file_sha256(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

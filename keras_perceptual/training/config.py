@@ -7,7 +7,6 @@ the recorded arguments with the new ones: all must match except :data:`RESUMABLE
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -87,14 +86,6 @@ def _weights_record(weights: Any, backbone: str = "vgg16") -> dict:
         "from ImageNet; NOT the ImageNet weights, results differ from the paper",
     }.get(requested, "weights file given by path")
     return record
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_config(path: str) -> dict | None:

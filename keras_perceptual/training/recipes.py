@@ -34,10 +34,11 @@ from keras_perceptual.images import load_image, load_images
 from keras_perceptual.losses import PerceptualLoss
 from keras_perceptual.metrics import PSNR, SSIM
 from keras_perceptual.models import style_transfer_net, super_resolution_net
-from keras_perceptual.training.config import _file_sha256, _json_safe
+from keras_perceptual.training.config import _json_safe
 from keras_perceptual.training.distribute import _strategy_name
 from keras_perceptual.training.results import TrainingResult
 from keras_perceptual.training.run import _run, _Task
+from keras_perceptual.weights import file_sha256
 
 #: The paper's style-transfer run: 40,000 iterations of batch 4 (two epochs of COCO).
 PAPER_STYLE_STEPS = 40_000
@@ -101,7 +102,7 @@ def _load_style_image(style_image: Any, size: int | None, value_range) -> tuple[
     if isinstance(style_image, (str, os.PathLike)):
         path = os.path.abspath(os.fspath(style_image))
         image = load_image(path, value_range=value_range)
-        record = {"path": path, "sha256": _file_sha256(path)}
+        record = {"path": path, "sha256": file_sha256(path)}
     else:
         try:
             image = np.asarray(keras.ops.convert_to_numpy(style_image), dtype=np.float32)
