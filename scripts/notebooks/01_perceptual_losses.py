@@ -325,9 +325,12 @@ plt.show()
 
 # %% [markdown]
 # The style reconstructions keep colours, strokes and textures but no layout: nothing says
-# *where* a swirl goes. Deeper layers' Gram matrices describe larger structures (the paper's
-# Figure 5), although at these small sizes and with few steps the deeper ones stay noisier;
-# `PAPER_SIZE = True` runs 256 px images for 500 steps.
+# *where* a swirl goes. From `relu1_2` and `relu2_2` come the painting's blues and yellows in
+# small strokes; the deeper layers' Gram matrices describe larger structures (the paper's
+# Figure 5), but here they come out as noisy, rainbow-coloured curves: at 64 px and 100 steps
+# the optimization is far from converged, and the stand-in's deep features (an edge
+# detector's) barely constrain colour. `PAPER_SIZE = True` runs 256 px images for 500 steps;
+# ImageNet weights give the paper's look.
 #
 # **Take-aways for training.** A feature loss at `relu2_2` asks for the same content and
 # layout without fixing each pixel; a style loss over `relu1_2` ... `relu4_3` asks for the

@@ -42,6 +42,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 
 import keras
 import matplotlib.pyplot as plt
@@ -78,7 +79,7 @@ high = np.stack(patches)
 low = sr_degrade(high, 4)
 
 keras.utils.set_random_seed(0)
-model = super_resolution_net(4, skip="bicubic", upsampling="resize", **NET)
+model = super_resolution_net(4, skip="bicubic", **NET)
 model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LOSS)
 started = time.perf_counter()
 model.fit(low, high, batch_size=4, epochs=1, verbose=0)
@@ -133,8 +134,8 @@ for key, function in served.signatures.items():
 # ## 3. Calling the signatures as a server does
 #
 # A server process has TensorFlow and the SavedModel, nothing else. The script below runs in
-# a fresh Python process, checks that neither `keras_perceptual` nor `keras` got imported,
-# and calls each signature: floats, uint8 pixels, and two encoded images of *different* sizes
+# a fresh Python process in which `keras_perceptual` and `keras` *cannot* be imported (their
+# `sys.modules` entries are blocked before TensorFlow loads), and calls each signature: floats, uint8 pixels, and two encoded images of *different* sizes
 # in one batch (a PNG and a JPEG). It also sends an image above the export's `max_pixels`
 # limit, which fails before the network runs (`InvalidArgument`, HTTP 400 over REST).
 
@@ -148,7 +149,7 @@ limited = export_for_serving(reloaded, base, max_pixels=40 * 40)  # version 2, s
 
 server = textwrap.dedent(f"""
     import sys
-    import numpy as np
+    sys.modules["keras"] = sys.modules["keras_perceptual"] = None  # importing them now fails
     import tensorflow as tf
 
     model = tf.saved_model.load({version_dir!r})
@@ -169,9 +170,11 @@ server = textwrap.dedent(f"""
     try:
         limited.signatures["serve_uint8"](images=tf.zeros((1, 64, 64, 3), tf.uint8))
     except tf.errors.InvalidArgumentError as error:
-        print("64x64 image, max_pixels=1600:", type(error).__name__, "-", error.message.splitlines()[0][:150])
-    print("keras_perceptual imported:", "keras_perceptual" in sys.modules,
-          "| keras imported:", "keras" in sys.modules)
+        reason = next(line for line in error.message.splitlines() if "max_pixels" in line)
+        print("64x64 image to an export with max_pixels=1600:", type(error).__name__)
+        print("   ", reason.split("[", 1)[1].split(". Send")[0].replace("\\'", "'"))
+    print("keras or keras_perceptual loaded:",
+          any(sys.modules.get(name) for name in ("keras", "keras_perceptual")))
 """)
 run = subprocess.run([sys.executable, "-c", server], cwd=WORK, capture_output=True, text=True,
                      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -201,6 +204,8 @@ plt.show()
 # `(-1, -1, -1, 3)` and the signature runner resizes it to each image.
 
 # %%
+# TensorFlow 2.21 deprecates tf.lite.Interpreter for ai_edge_litert's (same API); quiet that.
+warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
 keras_output = reloaded.predict(small[None], verbose=0)[0]
 for quantize in (None, "dynamic"):
     started = time.perf_counter()
