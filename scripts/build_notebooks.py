@@ -141,21 +141,44 @@ def cell_sources(nb) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
-def execute(nb, timeout: int = 900):
-    """Runs ``nb`` top to bottom in a fresh ``python3`` kernel inside a temporary folder."""
+def execute(nb, timeout: int = 900, timeout_func=None, folder: str | None = None):
+    """Runs ``nb`` top to bottom in a fresh kernel of this Python, in a temporary folder.
+
+    The kernel is this interpreter's ``ipykernel`` under the name ``python3``, whatever
+    kernels the user has registered (a private kernelspec is put first on ``JUPYTER_PATH``).
+    ``timeout`` (seconds) bounds each cell, or ``timeout_func(cell)`` when given.
+    """
+    import json
+    import os
+
     from nbclient import NotebookClient
 
-    with tempfile.TemporaryDirectory(prefix="notebook_") as folder:
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": folder}},
-            record_timing=False,
-            # TensorFlow's C++ start-up lines go to the terminal, not into the notebook.
-            extra_arguments=KERNEL_ARGUMENTS,
+    with tempfile.TemporaryDirectory(prefix="notebook_") as scratch:
+        spec = pathlib.Path(scratch) / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        spec.joinpath("kernel.json").write_text(
+            json.dumps({"argv": argv, "display_name": KERNEL["display_name"], "language": "python"})
         )
-        client.execute()
+        previous = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [scratch, previous]))
+        try:
+            client = NotebookClient(
+                nb,
+                timeout=timeout,
+                timeout_func=timeout_func,
+                kernel_name="python3",
+                resources={"metadata": {"path": folder or scratch}},
+                record_timing=False,
+                # TensorFlow's C++ start-up lines go to the terminal, not into the notebook.
+                extra_arguments=KERNEL_ARGUMENTS,
+            )
+            client.execute()
+        finally:
+            if previous is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = previous
     return nb
 
 

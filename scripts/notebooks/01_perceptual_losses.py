@@ -124,7 +124,7 @@ for i, s in enumerate(shifts):
     print(f"{s:>4}px" + "".join(f"{relative[n][i]:>10.3f}" for n in names))
 print(f"{'noise':>6}" + "".join(f"{relative[n][with_noise]:>10.3f}" for n in names))
 
-# %% [thumbnail]
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1, 1.5, 1.5]})
 diff = np.abs(shifted[1] - reference).mean(-1)
 axes[0].imshow(diff, cmap="magma")
@@ -175,7 +175,7 @@ plt.show()
 # its starting value so that one learning rate and one TV weight suit every layer.
 
 
-# %%
+# %% [thumbnail]
 def reconstruct(objective, steps=STEPS, size=SIZE, learning_rate=0.05, tv=0.1, seed=0):
     """Optimizes pixels from noise to minimize objective(image); returns the image, the curve."""
     start = np.random.default_rng(seed).uniform(0.4, 0.6, (1, size, size, 3)).astype("float32")
