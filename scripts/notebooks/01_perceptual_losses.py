@@ -152,17 +152,20 @@ plt.show()
 #
 # * Left: a one-pixel shift changes every pixel on every edge.
 # * Right: the **pixel loss** cannot tell that shift, which nobody would notice, from visible
-#   noise: by construction both have the same MSE (the two bars of equal height).
+#   noise: by construction both have the same MSE (the two bars of equal height). Measured
+#   against "another photo" the shift's pixel loss is not huge; what is wrong with it is that
+#   it ranks an invisible change like a visible one.
 # * **Deep features** (`relu3_3`, `relu4_3`) have pooled two or three times and their units
-#   see 40-100 pixel neighbourhoods: they rate the one-pixel shift several times *smaller*
-#   than the noise, and for shifts of a few pixels their curves (middle) stay lowest. They are
-#   not shift-invariant, though: by 8 px, a whole `relu4_3` cell, they catch up with the pixel
-#   loss. Tolerance of *small* misplacements is what lets a network trained with a feature
-#   loss draw a sharp edge one pixel off instead of a blurred edge in the average place.
-# * **Shallow features** (`relu1_2`, and `relu2_2`) are *more* shift-sensitive than pixels:
-#   they are local edge detectors at full or half resolution (the stand-in's are trained edge
+#   see 40 and 92 pixel neighbourhoods: they rate the one-pixel shift two to four times
+#   *smaller* than the noise. On the shift curve (middle) `relu4_3` stays below the pixel
+#   loss for shifts of several pixels while `relu3_3` tracks it, and neither is
+#   shift-invariant: by 8 px, a whole `relu4_3` cell, they have caught up. Tolerance of
+#   *small* misplacements is what lets a network trained with a feature loss draw a sharp
+#   edge one pixel off instead of a blurred edge in the average place (notebook 3).
+# * **Shallow features** (`relu1_2`, `relu2_2`) are *more* shift-sensitive than pixels: they
+#   are local edge detectors at full or half resolution (the stand-in's are trained edge
 #   detectors), and rate the shift worse than the noise. The paper's choice of `relu2_2` as the
-#   content layer trades this off against keeping detail (Section 2 below).
+#   content layer trades this off against keeping detail (section 2 below).
 
 # %% [markdown]
 # ## 2. What do the features remember? (Figure 3)

@@ -216,11 +216,13 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# At step 0 the untrained network outputs a grey, noisy image: every term is high, the style
-# term most. Training pulls the style term down first (within a few dozen steps the network
-# has the painting's palette), then more slowly its strokes, while the content term settles
-# where the two balance. The TV term stays a light smoothness prior. The curves still fall
-# at the end: the paper trains for 40,000 steps, not a few hundred.
+# At step 0 the untrained network outputs a grey, noisy image, and the weighted content and
+# style terms are about equal (the default weights were chosen for that balance). Within the
+# first 20 steps both fall by an order of magnitude: the output now follows the photo, in the
+# painting's palette. The style term keeps falling for about a hundred more steps (strokes)
+# while the content term settles slowly; by the end the content term is the larger share of
+# the total, and the TV term stays a light smoothness prior. The curves are still falling:
+# the paper trains for 40,000 steps, not a few hundred.
 #
 # ## 3. Stylizing photos the network has never seen
 #

@@ -255,16 +255,15 @@ plt.show()
 # features and is penalized; a sharp edge slightly off its true position costs little. The
 # network therefore commits to sharp edges and plausible texture: better to the eye, but
 # every edge that is not pixel-exact adds squared error, so PSNR and SSIM go down. That is
-# the paper's Table 2 / Figure 7 finding, and the reason it argues that these metrics
-# "correlate poorly with human assessment of visual quality".
+# the paper's Table 2 / Figure 7 finding, and why it cautions that PSNR and SSIM agree poorly
+# with human judgements of image quality.
 #
 # **What was measured here** (printed above; a rerun may differ in the last digits):
 #
 # * The **pixel-loss** network has not left bicubic: same PSNR, SSIM and edge strength, and
 #   its output differs from bicubic by a tiny amount. Under squared error the safe answer is
 #   the average, and bicubic already is a blurred average; no correction the network found in
-#   400 steps lowers the error on average, so it stays there (the paper's pixel-loss network,
-#   after 200,000 steps, gains little PSNR over bicubic either, and stays blurry).
+#   400 steps lowers the error on average, so it stays there.
 # * The **feature-loss** network moves away from bicubic in the direction the paper reports:
 #   stronger edges (the `edges` column and curve rise during training) at the price of lower
 #   PSNR and SSIM (their curves fall as the edges sharpen). The crops show darker, crisper

@@ -96,8 +96,8 @@ print("reloaded model gives identical outputs:",
 # ## 2. Export for TF Serving
 #
 # TF Serving watches a *base path* and serves its highest numbered sub-folder.
-# `export_for_serving(model, base)` writes the next free version (`base/1`, then `base/2`,
-# ...), atomically: a server never sees a half-written folder. The SavedModel has three
+# `export_for_serving(model, base)` writes the next free version (`base/1`; called again,
+# `base/2`, ...), atomically: a server never sees a half-written folder. The SavedModel has three
 # signatures: `serving_default` (float32 images), `serve_uint8` (0-255 pixels) and
 # `serve_encoded` (PNG/JPEG file bytes in, PNG bytes out).
 
@@ -145,7 +145,9 @@ small = sr_degrade(photo, 4)  # 32 x 32: what a client would send
 small_u8 = np.round(small * 255).astype("uint8")
 (WORK / "cat.png").write_bytes(tf.io.encode_png(small_u8).numpy())
 (WORK / "other.jpg").write_bytes(tf.io.encode_jpeg(small_u8[:24, :30]).numpy())
-limited = export_for_serving(reloaded, base, max_pixels=40 * 40)  # version 2, small limit
+# A second export with a tiny per-image limit, in its own base path (a server would serve the
+# highest version of a base path, so a test export does not belong next to the real one).
+limited = export_for_serving(reloaded, WORK / "serving" / "sr4_limited", max_pixels=40 * 40)
 
 server = textwrap.dedent(f"""
     import sys
