@@ -25,16 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 
-def graph_flops(model, shape) -> float:
-    import tensorflow as tf
-
-    fn = tf.function(lambda x: model(x, training=False))
-    graph = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph
-    builder = tf.compat.v1.profiler.ProfileOptionBuilder
-    options = builder(builder.float_operation()).with_empty_output().build()
-    return float(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
-
-
 def measure(case: dict) -> dict:
     if case.get("kind") == "peak":
         return common.measure_peak(case)
@@ -71,7 +61,7 @@ def measure(case: dict) -> dict:
         x = tf.constant(image[None])
         bare = common.time_it(lambda: compiled(x).numpy(), case["iters"])
         result["bare_ms"] = 1e3 * bare
-        flops = graph_flops(model, (1, side, side, 3))
+        flops = common.graph_flops(model, (1, side, side, 3))
         result["gflops"] = flops / bare / 1e9
     return result
 

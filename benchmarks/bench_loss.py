@@ -11,6 +11,8 @@ Configurations (Johnson et al. 2016):
 
 Implementations:
   ours              keras_perceptual (FeatureReconstructionLoss / PerceptualLoss)
+  ours bf16         the same with backbone_dtype="bfloat16" (opt-in: the VGG runs in
+                    bfloat16, the loss is reduced in float32), inside tf.function
   naive             a Keras loss written the common way (the Keras "neural style
                     transfer" example's extractor: the full keras.applications.VGG16
                     returning every layer's activation), separate passes for y_true
@@ -46,17 +48,6 @@ KERAS_NAMES = {"relu1_2": "block1_conv2", "relu2_2": "block2_conv2", "relu3_3": 
 TORCH_INDEX = {"relu1_2": "3", "relu2_2": "8", "relu3_3": "15", "relu4_3": "22"}
 
 
-def ours_flops(config: str, size: int) -> float:
-    """FLOPs per image that our loss executes (forward + input-gradient backward)."""
-    if config == "sr":
-        fwd = common.vgg_forward_flops(size, "block2_conv2")
-        return 3 * fwd  # y_pred forward + backward, y_true forward
-    fwd_pred = common.vgg_forward_flops(size, "block4_conv3")
-    fwd_true = common.vgg_forward_flops(size, "block2_conv2")
-    grams = common.gram_flops(size, [KERAS_NAMES[k] for k in STYLE_LAYERS])
-    return 2 * fwd_pred + fwd_true + 3 * grams
-
-
 # --------------------------------------------------------------------------- children
 
 
@@ -70,13 +61,14 @@ def measure_keras(case: dict) -> dict:
     y_pred = tf.Variable(rng.random((b, s, s, 3), dtype=np.float32))
     style = rng.random((s, s, 3), dtype=np.float32)
 
-    if case["impl"] == "ours":
+    if case["impl"] in ("ours", "ours_bf16"):
         from keras_perceptual import FeatureReconstructionLoss, PerceptualLoss
 
+        dtype = "bfloat16" if case["impl"] == "ours_bf16" else "float32"
         if case["config"] == "sr":
-            loss_fn = FeatureReconstructionLoss("relu2_2", weights=None)
+            loss_fn = FeatureReconstructionLoss("relu2_2", weights=None, backbone_dtype=dtype)
         else:
-            loss_fn = PerceptualLoss(style_image=style, weights=None)
+            loss_fn = PerceptualLoss(style_image=style, weights=None, backbone_dtype=dtype)
     else:
         loss_fn = naive_keras_loss(case["config"], style)
 
@@ -245,6 +237,8 @@ def main() -> None:
                 for mode in ("eager", "graph"):
                     r[f"{impl}_{mode}"] = common.run_child(
                         script, {**base, "kind": "keras", "impl": impl, "mode": mode})
+            r["ours_bf16_graph"] = common.run_child(
+                script, {**base, "kind": "keras", "impl": "ours_bf16", "mode": "graph"})
             if has_torch:
                 r["pytorch_examples"] = common.run_child(
                     script, {**base, "kind": "torch", "impl": "pytorch_examples"})
@@ -255,7 +249,7 @@ def main() -> None:
                     print(f"  {config} b{batch} {name} FAILED: {value['error']}")
             ms = {k: v.get("ms_per_image") for k, v in r.items()}
             best_ours = min(x for x in (ms["ours_eager"], ms["ours_graph"]) if x)
-            gflops = ours_flops(config, args.size) / (best_ours / 1e3) / 1e9
+            gflops = common.loss_flops(config, args.size) / (best_ours / 1e3) / 1e9
             row = {
                 "config": config, "batch": batch, "ms_per_image": ms,
                 "eager_speedup_vs_naive": ms["naive_eager"] / ms["ours_eager"],
@@ -263,6 +257,10 @@ def main() -> None:
                 "speedup_vs_pytorch_examples": (ms["pytorch_examples"] / best_ours)
                 if ms.get("pytorch_examples") else None,
                 "speedup_vs_piq": (ms["piq"] / best_ours) if ms.get("piq") else None,
+                "bf16_speedup_vs_naive_graph": (ms["naive_graph"] / ms["ours_bf16_graph"])
+                if ms.get("ours_bf16_graph") else None,
+                "bf16_speedup_vs_pytorch_examples": (ms["pytorch_examples"] / ms["ours_bf16_graph"])
+                if ms.get("pytorch_examples") and ms.get("ours_bf16_graph") else None,
                 "gflops": gflops, "fraction_of_peak": gflops / conv_peak if conv_peak else None,
                 "peak_rss_mb": {k: v.get("peak_rss_mb") for k, v in r.items()},
             }
@@ -287,6 +285,18 @@ def main() -> None:
               f"{(f'{pe:5.2f}x') if pe else '    -':>6} | {cell('piq')} "
               f"{(f'{pq:5.2f}x') if pq else '    -':>6} | {row['gflops']:7.1f} "
               f"{row['fraction_of_peak']:7.0%} | {max(v or 0 for v in row['peak_rss_mb'].values()):7.0f}")
+    print(f"\nopt-in backbone_dtype='bfloat16' (graph mode), ms per image and ratio = their time / ours")
+    print(f"{'config':6} {'batch':>5} | {'ours bf16':>9} | {'vs ours f32':>11} | {'vs naive graph':>14} | "
+          f"{'vs pt/examples':>14}")
+    for row in rows:
+        ms = row["ms_per_image"]
+        if not ms.get("ours_bf16_graph"):
+            continue
+        pe = row["bf16_speedup_vs_pytorch_examples"]
+        print(f"{row['config']:6} {row['batch']:>5} | {ms['ours_bf16_graph']:9.1f} | "
+              f"{ms['ours_graph'] / ms['ours_bf16_graph']:10.2f}x | "
+              f"{row['bf16_speedup_vs_naive_graph']:13.2f}x | "
+              f"{(f'{pe:13.2f}x') if pe else '-':>14}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -33,18 +33,22 @@ def measure_keras(case: dict) -> dict:
     from keras_perceptual import FeatureReconstructionLoss, PerceptualLoss
     from keras_perceptual.models import style_transfer_net, super_resolution_net
 
-    if case["precision"] == "bf16":
+    if case["precision"] != "f32":
         keras.config.set_dtype_policy("mixed_bfloat16")
+    # "bf16+vgg": the loss network in bfloat16 too (backbone_dtype, opt-in); "bf16" keeps it
+    # in float32, the library's default under a mixed policy.
+    backbone_dtype = "bfloat16" if case["precision"] == "bf16+vgg" else "float32"
     rng = np.random.default_rng(0)
     b, size, scale = case["batch"], case["size"], case["scale"]
     y = rng.random((b, size, size, 3), dtype=np.float32)
     if case["task"] == "style":
         model = style_transfer_net()
-        loss = PerceptualLoss(style_image=rng.random((256, 256, 3), dtype=np.float32), weights=None)
+        loss = PerceptualLoss(style_image=rng.random((256, 256, 3), dtype=np.float32),
+                              weights=None, backbone_dtype=backbone_dtype)
         x = y
     else:
         model = super_resolution_net(scale)
-        loss = FeatureReconstructionLoss("relu2_2", weights=None)
+        loss = FeatureReconstructionLoss("relu2_2", weights=None, backbone_dtype=backbone_dtype)
         x = y[:, ::scale, ::scale]
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=case["jit"])
     data = tf.data.Dataset.from_tensors((x, y)).repeat()
@@ -53,7 +57,12 @@ def measure_keras(case: dict) -> dict:
     start = time.perf_counter()
     model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = (time.perf_counter() - start) / steps
-    return {"images_per_second": b / seconds, "seconds_per_step": seconds}
+    # FLOPs of the step: the network's forward (profiler count) and its two backward
+    # products (input and weight gradients), plus what the loss executes.
+    net_flops = common.graph_flops(model, (1, *x.shape[1:]))
+    step_flops = b * (3 * net_flops + common.loss_flops(case["task"], size))
+    return {"images_per_second": b / seconds, "seconds_per_step": seconds,
+            "gflops": step_flops / seconds / 1e9}
 
 
 def measure_torch(case: dict) -> dict:
@@ -88,6 +97,8 @@ def measure_torch(case: dict) -> dict:
 
 
 def measure(case: dict) -> dict:
+    if case.get("kind") == "peak":
+        return common.measure_peak(case)
     return measure_torch(case) if case["framework"] == "torch" else measure_keras(case)
 
 
@@ -108,23 +119,29 @@ def main() -> None:
         has_torch = False
         print('PyTorch comparison skipped: pip install ".[bench]" to include it.')
     script = os.path.abspath(__file__)
+    peak = common.run_child(script, {"kind": "peak", "iters": 3, "quick": args.quick})
+    conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
+    print(f"machine peak (float32, same run): matmul {peak.get('matmul_gflops', 0):.0f} GFLOP/s, "
+          f"3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
     rows = []
     for task, shape in sizes.items():
         base = {"task": task, "batch": args.batch, "steps": args.steps, **shape}
         results = {}
-        for precision in ("f32", "bf16"):
+        for precision in ("f32", "bf16", "bf16+vgg"):
             for jit in (False, True):
                 results[f"keras {precision}{' xla' if jit else ''}"] = common.run_child(
                     script, {**base, "framework": "keras", "precision": precision, "jit": jit})
-            if has_torch:
+            if has_torch and precision != "bf16+vgg":
                 results[f"torch {precision}"] = common.run_child(
                     script, {**base, "framework": "torch", "precision": precision})
         rows.append((task, shape, results))
 
     print(f"\nimages/second of one training step, batch {args.batch} (higher is better); "
-          "ratios against PyTorch float32 measured in this run")
+          "ratios against the PyTorch twin measured in this run; fraction of the float32 "
+          "conv peak")
     for task, shape, results in rows:
         ref = results.get("torch f32", {}).get("images_per_second")
+        ref_bf16 = results.get("torch bf16", {}).get("images_per_second")
         print(f"\n{task} ({shape['size']} px target)")
         for name, r in results.items():
             if "error" in r:
@@ -132,7 +149,11 @@ def main() -> None:
                 continue
             ips = r["images_per_second"]
             ratio = f"{ips / ref:5.2f}x vs torch f32" if ref else ""
-            print(f"  {name:16} {ips:8.2f} img/s   {ratio:22} peak RSS {r['peak_rss_mb']:.0f} MiB")
+            ratio_bf16 = f"{ips / ref_bf16:5.2f}x vs torch bf16" if ref_bf16 else ""
+            frac = (f"{r['gflops']:6.1f} GFLOP/s {r['gflops'] / conv_peak:4.0%} of peak"
+                    if r.get("gflops") and conv_peak else "")
+            print(f"  {name:16} {ips:8.2f} img/s  {ratio:18} {ratio_bf16:19} {frac:30} "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,33 @@ def gram_flops(size: int, layers: list[str]) -> float:
     return total
 
 
+#: The loss configurations of Johnson et al. 2016 timed by the benchmarks.
+STYLE_TAPS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"]
+
+
+def loss_flops(config: str, size: int) -> float:
+    """FLOPs per image that the library's loss executes in a training step: ``y_pred``
+    forward to the deepest tap and the input-gradient backward through it, ``y_true``
+    forward to the content tap (relu2_2, no gradient) and, for "style", the Gram products
+    (forward and two backward products); the style image's Grams are constants."""
+    if config == "sr":
+        return 3 * vgg_forward_flops(size, "block2_conv2")
+    return (2 * vgg_forward_flops(size, "block4_conv3") + vgg_forward_flops(size, "block2_conv2")
+            + 3 * gram_flops(size, STYLE_TAPS))
+
+
+def graph_flops(model, shape) -> float:
+    """Float operations of one ``model(x)`` call on a ``shape`` input, counted by
+    TensorFlow's profiler on the traced graph."""
+    import tensorflow as tf
+
+    fn = tf.function(lambda x: model(x, training=False))
+    graph = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    return float(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
