@@ -140,6 +140,22 @@ def _untracked_loss(loss: keras.losses.Loss) -> Callable:
     return perceptual_loss
 
 
+def _run_options(weights, value_range, strategy, save_every, sample_every, cache,
+                 jit_compile, callbacks, verbose) -> dict:
+    """The part of a recipe's resolved configuration that both recipes share (JSON-safe)."""
+    return {
+        "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
+        "value_range": list(value_range),
+        "strategy": None if strategy is None else _strategy_name(strategy),
+        "save_every": save_every,
+        "sample_every": sample_every,
+        "cache": cache,
+        "jit_compile": jit_compile,
+        "callbacks": [type(c).__name__ for c in callbacks or []],
+        "verbose": verbose,
+    }
+
+
 def train_style_transfer(
     content_dir: str | os.PathLike | ScanResult,
     style_image: Any,
@@ -272,15 +288,8 @@ def train_style_transfer(
         "tv_weight": tv_weight,
         "loss_options": loss_overrides,
         "model_options": model_overrides,
-        "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
-        "value_range": list(value_range),
-        "strategy": None if strategy is None else _strategy_name(strategy),
-        "save_every": save_every,
-        "sample_every": sample_every,
-        "cache": cache,
-        "jit_compile": jit_compile,
-        "callbacks": [type(c).__name__ for c in callbacks or []],
-        "verbose": verbose,
+        **_run_options(weights, value_range, strategy, save_every, sample_every, cache,
+                       jit_compile, callbacks, verbose),
     }
 
     def build_network():
@@ -503,15 +512,8 @@ def train_super_resolution(
         if gan
         else {},
         "sigma": float(sigma),
-        "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
-        "value_range": list(value_range),
-        "strategy": None if strategy is None else _strategy_name(strategy),
-        "save_every": save_every,
-        "sample_every": sample_every,
-        "cache": cache,
-        "jit_compile": jit_compile,
-        "callbacks": [type(c).__name__ for c in callbacks or []],
-        "verbose": verbose,
+        **_run_options(weights, value_range, strategy, save_every, sample_every, cache,
+                       jit_compile, callbacks, verbose),
     }
 
     def build_network():
