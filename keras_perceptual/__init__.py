@@ -11,6 +11,13 @@ demand: ``keras_perceptual.data`` (tf.data), ``keras_perceptual.training``
 
 __version__ = "0.1.0"
 
+from keras_perceptual._console import quiet_startup
+
+with quiet_startup():  # the command line hides TensorFlow's start-up notices; see _console
+    import keras  # noqa: F401 - imports TensorFlow (or the configured backend) here
+
+# ruff: noqa: E402 - the imports below follow that import on purpose
+
 from keras_perceptual.backbones import FeatureExtractor, VGGPreprocessing
 from keras_perceptual.gan import PerceptualGAN, patch_discriminator
 from keras_perceptual.inference import save_image, stylize, upscale

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_perceptual.errors import InputError
+
 ValueRange = tuple[float, float]
 
 
@@ -21,12 +23,12 @@ def check_value_range(value_range: Any) -> ValueRange:
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             "value_range must be a pair (low, high) of numbers such as (0.0, 1.0) or "
             f"(-1.0, 1.0). Received: value_range={value_range!r}"
         ) from None
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        raise ValueError(
+        raise InputError(
             "value_range must satisfy low < high with finite numbers, e.g. (0.0, 1.0); "
             f"swap or fix the bounds. Received: value_range={value_range!r}"
         )
@@ -38,9 +40,9 @@ def check_weight(value: Any, name: str) -> float:
     try:
         weight = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0. Received: {name}={value!r}") from None
+        raise InputError(f"{name} must be a number >= 0. Received: {name}={value!r}") from None
     if not math.isfinite(weight) or weight < 0:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a finite number >= 0 (use 0 to switch the term off). "
             f"Received: {name}={value!r}"
         )
@@ -51,14 +53,14 @@ def check_choice(value: Any, choices: Sequence[str], name: str) -> str:
     """Returns ``value`` if it is one of ``choices``, or raises naming them."""
     if not isinstance(value, str) or value not in choices:
         valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {valid}. Received: {name}={value!r}")
+        raise InputError(f"{name} must be one of {valid}. Received: {name}={value!r}")
     return value
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     """Returns ``value`` as an int >= ``minimum``, or raises."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
 
 
@@ -75,19 +77,19 @@ def layer_weights(layers: Any, name: str) -> dict[str, float]:
     elif isinstance(layers, Sequence) or isinstance(layers, np.ndarray):
         items = [(layer, 1.0) for layer in layers]
     else:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a layer name, a list of names or a dict {{name: weight}}, e.g. "
             f"'relu2_2' or {{'relu2_2': 1.0}}. Received: {name}={layers!r}"
         )
     if not items:
-        raise ValueError(
+        raise InputError(
             f"{name} is empty; give at least one layer name such as 'relu2_2' "
             f"(pass None to PerceptualLoss to switch a term off). Received: {name}={layers!r}"
         )
     result: dict[str, float] = {}
     for layer, weight in items:
         if not isinstance(layer, str):
-            raise ValueError(
+            raise InputError(
                 f"{name} must hold layer names as strings such as 'relu2_2'. "
                 f"Received: {name}={layers!r}"
             )
@@ -103,7 +105,7 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
     """
     shape = tuple(x.shape)
     if len(shape) != 4:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a rank-4 batch of images (batch, height, width, channels); "
             f"add a batch axis with images[None] for a single image. "
             f"Received: {name}.shape={shape}"
@@ -115,7 +117,7 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
             hint = " Convert grayscale with keras.ops.repeat(images, 3, axis=-1)."
         elif c == 4:
             hint = " Drop the alpha channel with images[..., :3]."
-        raise ValueError(
+        raise InputError(
             f"{name} has {c} channels; expected {channels} (RGB, channels-last).{hint} "
             f"Received: {name}.shape={shape}"
         )
@@ -129,7 +131,7 @@ def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
         dtype = np.asarray(x).dtype
     dtype_name = str(getattr(dtype, "name", dtype))
     if dtype_name.startswith(("int", "uint", "bool")) or "int" in dtype_name:
-        raise ValueError(
+        raise InputError(
             f"{name} has dtype {dtype_name}; expected floating-point images in value_range="
             f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for "
             f"uint8 images and value_range=(0, 1). Received: {name}.dtype={dtype_name}"

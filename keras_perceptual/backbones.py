@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
+from keras_perceptual.errors import InputError
 from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
 
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -58,7 +59,7 @@ def resolve_layer(name: str, backbone: str = "vgg16") -> str:
         if name_ in valid:
             return name_
     aliases = [n.replace("block", "relu").replace("_conv", "_") for n in valid if "conv" in n]
-    raise ValueError(
+    raise InputError(
         f"Unknown {backbone} layer {name!r}; use a Keras name ({', '.join(valid)}) or a paper "
         f"name ({', '.join(aliases)}, pool1..pool5). Received: layer={name!r}"
     )
@@ -116,12 +117,12 @@ def _layer_list(layers: Any) -> list[str]:
     elif isinstance(layers, Sequence):
         names = list(layers)
     else:
-        raise ValueError(
+        raise InputError(
             "layers must be a layer name, a list of names or a dict {name: weight}, e.g. "
             f"['relu2_2', 'relu3_3']. Received: layers={layers!r}"
         )
     if not names:
-        raise ValueError(
+        raise InputError(
             f"layers is empty; give at least one layer name such as 'relu2_2'. "
             f"Received: layers={layers!r}"
         )
@@ -141,7 +142,7 @@ def _pretrained_source(backbone: str, path: str):
             f"block{b}_conv1 {('3x3x3' if b == 1 else f'3x3x{_FILTERS[b - 2]}')}x{f}"
             for b, f in enumerate(_FILTERS, start=1)
         )
-        raise ValueError(
+        raise InputError(
             f"weights file {path!r} does not fit keras.applications.{_APPLICATIONS[backbone]}"
             f"(include_top=False): expected {sum(_BLOCKS[backbone])} convolution layers "
             f"({shapes}, ...) as written by {_APPLICATIONS[backbone]}(include_top=False)"
@@ -272,7 +273,7 @@ class FeatureExtractor(keras.Model):
             try:
                 outputs[given] = self.get_layer(keras_name).output
             except ValueError:
-                raise ValueError(
+                raise InputError(
                     f"Layer {given!r} lies past this extractor's deepest layer; build the "
                     f"FeatureExtractor with it. Received: layers={layers!r}"
                 ) from None
@@ -311,7 +312,7 @@ def check_image_size(images: Any, name: str, minimum: int, layers=()) -> None:
     for axis, size in (("height", shape[1]), ("width", shape[2])):
         if size is not None and size < minimum:
             deepest = ", ".join(layers) if layers else "the deepest layer"
-            raise ValueError(
+            raise InputError(
                 f"{name} {axis} is {size} px; the backbone needs at least {minimum} px to "
                 f"reach {deepest}. Upscale the images or use shallower layers. "
                 f"Received: {name}.shape={shape}"

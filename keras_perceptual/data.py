@@ -81,6 +81,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_value_range,
 )
+from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
     UnusableImageError,
@@ -212,18 +213,18 @@ def _warn_at_caller(message: str, category: type[Warning]) -> None:
 
 def _check_directory(directory: Any) -> str:
     if not isinstance(directory, (str, os.PathLike)):
-        raise ValueError(
+        raise InputError(
             "directory must be the path of a folder of images (str or pathlib.Path). "
             f"Received: directory={directory!r}"
         )
     path = os.fspath(directory)
     if os.path.isfile(path):
-        raise ValueError(
+        raise InputError(
             f"{path!r} is a file; pass the folder that holds the training images (use "
             f"load_image for a single file). Received: directory={path!r}"
         )
     if not os.path.isdir(path):
-        raise ValueError(
+        raise InputError(
             f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
         )
     return path
@@ -258,7 +259,7 @@ def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
     )
     result = ScanResult(directory, paths, skipped, ignored, min_size, SkipLog(len(paths)))
     if not paths:
-        raise ValueError(
+        raise InputError(
             f"No usable image under {directory!r}: {result.summary()} Add readable "
             f"{'/'.join(IMAGE_EXTENSIONS)} files whose shorter side is at least min_size="
             f"{min_size} px (or lower min_size). Received: directory={directory!r}"
@@ -331,7 +332,7 @@ def _decode_in_pipeline(scan: ScanResult, shorter_side: int | None, at_least: in
         except UnusableImageError as error:
             first, all_failed = scan.runtime_skipped.add(path, str(error))
             if all_failed:
-                raise RuntimeError(
+                raise DataError(
                     f"Every one of the {len(scan.paths)} images found under "
                     f"{scan.directory!r} has failed to decode since the scan (last: {path!r}, "
                     f"{error}); was the folder moved or a drive unmounted? Scan it again."
@@ -442,7 +443,7 @@ def image_folder_dataset(
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
         if seed >= 2**63:
-            raise ValueError(f"seed must be an integer in [0, 2**63). Received: seed={seed}")
+            raise InputError(f"seed must be an integer in [0, 2**63). Received: seed={seed}")
     if shuffle_buffer is not None:
         shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     if isinstance(resize, bool):
@@ -450,12 +451,12 @@ def image_folder_dataset(
     elif isinstance(resize, (int, np.integer)) and resize >= image_size:
         shorter_side = int(resize)
     else:
-        raise ValueError(
+        raise InputError(
             f"resize must be True (shorter side to image_size={image_size}), False (crop from "
             f"full resolution) or an integer >= image_size. Received: resize={resize!r}"
         )
     if not isinstance(cache, (bool, str, os.PathLike)):
-        raise ValueError(
+        raise InputError(
             f"cache must be False, True (in memory) or a file path (on disk). Received: "
             f"cache={cache!r}"
         )
@@ -463,14 +464,14 @@ def image_folder_dataset(
         cache = os.fspath(cache)
         parent = os.path.dirname(os.path.abspath(cache))
         if not cache or not os.path.isdir(parent):
-            raise ValueError(
+            raise InputError(
                 f"cache={cache!r} must be a file path in an existing folder; create {parent!r} "
                 f"first or pass cache=True. Received: cache={cache!r}"
             )
 
     if isinstance(directory, ScanResult):
         if min_size is not None:
-            raise ValueError(
+            raise InputError(
                 "min_size cannot be combined with a ScanResult, whose scan already applied "
                 f"min_size={directory.min_size}; pass min_size to scan_images instead. "
                 f"Received: min_size={min_size!r}"
@@ -581,7 +582,7 @@ def _check_sigma(sigma: Any) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(
+        raise InputError(
             "sigma must be a finite number >= 0 (the Gaussian blur's standard deviation in "
             f"pixels; the paper uses 1.0, 0 disables the blur). Received: sigma={sigma!r}"
         )
@@ -593,13 +594,13 @@ def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) ->
     channels = images.shape[-1]
     height, width = images.shape[1], images.shape[2]
     if channels is None:
-        raise ValueError(
+        raise InputError(
             "sr_degrade needs a known number of channels; set the dataset's shape (e.g. "
             "tf.ensure_shape). Received: images.shape=" + str(tuple(images.shape))
         )
     for size, axis in ((height, "height"), (width, "width")):
         if size is not None and size % scale:
-            raise ValueError(
+            raise InputError(
                 f"Image {axis} {size} is not divisible by scale={scale}; crop the images to a "
                 f"multiple of {scale}, e.g. images[:, :h - h % {scale}, :w - w % {scale}]. "
                 f"Received: images.shape={tuple(images.shape)}"
@@ -620,7 +621,7 @@ def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) ->
         radius = len(taps) // 2
         for size, axis in ((height, "height"), (width, "width")):
             if size is not None and size <= radius:
-                raise ValueError(
+                raise InputError(
                     f"Image {axis} {size} is too small for the sigma={sigma} blur (reflection "
                     f"padding of {radius} px); use images larger than {radius} px. "
                     f"Received: images.shape={tuple(images.shape)}"
@@ -695,7 +696,7 @@ def sr_degrade(
     check_float_dtype(images, "images", value_range)
     rank = len(images.shape)
     if rank not in (3, 4):
-        raise ValueError(
+        raise InputError(
             "sr_degrade expects an image (height, width, channels) or a batch (batch, height, "
             f"width, channels). Received: images.shape={tuple(images.shape)}"
         )
@@ -710,7 +711,7 @@ def sr_degrade(
 
 def _check_image_dataset(dataset: Any, name: str) -> tf.TensorSpec:
     if not isinstance(dataset, tf.data.Dataset):
-        raise ValueError(
+        raise InputError(
             f"{name} expects a tf.data.Dataset of images, e.g. from image_folder_dataset(). "
             f"Received: dataset={dataset!r}"
         )
@@ -721,7 +722,7 @@ def _check_image_dataset(dataset: Any, name: str) -> tf.TensorSpec:
         or spec.shape[-1] != 3
         or not spec.dtype.is_floating
     ):
-        raise ValueError(
+        raise InputError(
             f"{name} expects a dataset whose elements are float RGB images (batch, height, "
             f"width, 3) or (height, width, 3), as image_folder_dataset() yields; pass that "
             f"dataset, not (x, y) pairs. Received: element_spec={spec!r}"
@@ -770,7 +771,7 @@ def super_resolution_pairs(
     value_range = check_value_range(value_range)
     if patch_size % scale:
         multiple = max(scale, patch_size - patch_size % scale)
-        raise ValueError(
+        raise InputError(
             f"patch_size={patch_size} is not divisible by scale={scale}; use a multiple of "
             f"{scale} such as {multiple} so the low-resolution input has a whole number of "
             f"pixels. Received: patch_size={patch_size}"
@@ -778,7 +779,7 @@ def super_resolution_pairs(
     spec = _check_image_dataset(dataset, "super_resolution_pairs")
     height, width = spec.shape[-3], spec.shape[-2]
     if (height is not None and height != patch_size) or (width is not None and width != patch_size):
-        raise ValueError(
+        raise InputError(
             f"super_resolution_pairs got {height}x{width} images but patch_size={patch_size}; "
             f"build the dataset with image_size={patch_size} (or pass patch_size={height}). "
             f"Received: element_spec={spec!r}"

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_perceptual.errors import MissingDependencyError
 from keras_perceptual.weights import WeightsUnavailableError
 
 TASKS = ("style", "sr")
@@ -144,7 +145,7 @@ def _require_matplotlib():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "The demo draws its figures with matplotlib, which is not installed; "
             "pip install matplotlib"
         ) from None

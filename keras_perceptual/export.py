@@ -44,6 +44,7 @@ import keras
 import tensorflow as tf
 
 from keras_perceptual._checks import check_choice, check_positive_int
+from keras_perceptual.errors import InputError
 from keras_perceptual.layers import PadToMultiple
 from keras_perceptual.models import model_value_range
 
@@ -72,7 +73,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _check_model(model: Any, caller: str) -> tuple[Any, Any]:
     """Returns the model's (input, output) KerasTensors after checking it maps images to images."""
     if not isinstance(model, keras.Model):
-        raise ValueError(
+        raise InputError(
             f"{caller} needs a keras.Model such as style_transfer_net() or a model loaded with "
             "keras.models.load_model(path); load the .keras file first. "
             f"Received: model={type(model).__name__}"
@@ -82,7 +83,7 @@ def _check_model(model: Any, caller: str) -> tuple[Any, Any]:
     except (AttributeError, ValueError):
         inputs = outputs = None
     if not inputs or not outputs or len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(
+        raise InputError(
             f"{caller} needs a functional model with one image input and one image output, like "
             "style_transfer_net() and super_resolution_net(); wrap a subclassed model as "
             "keras.Model(x := keras.Input((None, None, 3)), net(x)). "
@@ -91,7 +92,7 @@ def _check_model(model: Any, caller: str) -> tuple[Any, Any]:
     for role, tensor in (("input", inputs[0]), ("output", outputs[0])):
         shape = tuple(tensor.shape)
         if len(shape) != 4 or shape[-1] != 3:
-            raise ValueError(
+            raise InputError(
                 f"{caller} exports image-to-image models: the model's {role} must be RGB images "
                 f"(batch, height, width, 3), as in style_transfer_net(). "
                 f"Received: model.{role}s[0].shape={shape}"
@@ -111,7 +112,7 @@ def _check_compression(png_compression: Any) -> int:
         or not isinstance(png_compression, int)
         or not -1 <= png_compression <= 9
     ):
-        raise ValueError(
+        raise InputError(
             "png_compression must be an int from 0 (fastest) to 9 (smallest), or -1 for zlib's "
             f"default. Received: png_compression={png_compression!r}"
         )
@@ -159,13 +160,13 @@ def _resolve_target(base_dir: Any, version: Any) -> tuple[str, int]:
     try:
         base = os.path.abspath(os.fspath(base_dir))
     except TypeError:
-        raise ValueError(
+        raise InputError(
             "base_dir must be a folder path, the model_base_path TF Serving watches, e.g. "
             f"'export/sr4'. Received: base_dir={base_dir!r}"
         ) from None
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise ValueError(
+            raise InputError(
                 "version must be an integer >= 0 (TF Serving serves the highest number), or "
                 f"None for the next free one. Received: version={version!r}"
             )
@@ -411,7 +412,7 @@ def _float32_copy(model: keras.Model) -> keras.Model:
         copy = keras.models.clone_model(model, clone_function=clone_layer)
         copy.set_weights(model.get_weights())
     except Exception as error:  # noqa: BLE001 - any layer that does not round-trip its config
-        raise ValueError(
+        raise InputError(
             f"Could not rebuild model {model.name!r} in float32 from its config ({error}); make "
             "every layer serializable (get_config/from_config), or pass compute_dtype=None to "
             "keep the model's own dtype policy. Received: model="
@@ -584,7 +585,7 @@ def export_tflite(
             or not isinstance(input_size, Sequence)
             or len(input_size) != 2
         ):
-            raise ValueError(
+            raise InputError(
                 "input_size must be (height, width), e.g. (256, 256), or None for dynamic "
                 f"shapes. Received: input_size={input_size!r}"
             )
@@ -593,11 +594,11 @@ def export_tflite(
     try:
         target = os.path.abspath(os.fspath(path))
     except TypeError:
-        raise ValueError(
+        raise InputError(
             f"path must be a file path such as 'model.tflite'. Received: path={path!r}"
         ) from None
     if os.path.isdir(target):
-        raise ValueError(
+        raise InputError(
             f"path is a folder; pass a file path such as {os.path.join(target, 'model.tflite')!r}"
             f". Received: path={path!r}"
         )

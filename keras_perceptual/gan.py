@@ -28,6 +28,7 @@ from keras_perceptual._checks import (
     check_value_range,
     check_weight,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.losses.adversarial import (
     DiscriminatorLoss,
     GeneratorLoss,
@@ -126,12 +127,12 @@ def _resolve_loss(loss, name: str):
         try:
             return keras.losses.get(loss)
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"{name} must be a Keras loss, a loss name such as 'mean_squared_error', or a "
                 f"callable (y_true, y_pred). Received: {name}={loss!r}"
             ) from None
     if not callable(loss):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a Keras loss, a loss name such as 'mean_squared_error', or a "
             f"callable (y_true, y_pred). Received: {name}={loss!r}"
         )
@@ -181,7 +182,7 @@ def _resolve_optimizer(optimizer, name: str):
     try:
         return keras.optimizers.get(optimizer)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a keras.optimizers.Optimizer or a name such as 'adam'. "
             f"Received: {name}={optimizer!r}"
         ) from None
@@ -239,12 +240,12 @@ class PerceptualGAN(keras.Model):
         super().__init__(**kwargs)
         for value, name in ((generator, "generator"), (discriminator, "discriminator")):
             if not isinstance(value, keras.Model):
-                raise ValueError(
+                raise InputError(
                     f"{name} must be a keras.Model (e.g. a functional model); wrap a layer "
                     f"with keras.Sequential([layer]). Received: {name}={value!r}"
                 )
         if generator is discriminator:
-            raise ValueError(
+            raise InputError(
                 "generator and discriminator must be two different models. "
                 "Received: the same model for both"
             )
@@ -314,7 +315,7 @@ class PerceptualGAN(keras.Model):
             ("loss_weights", "content_weight=, pixel_weight= and adversarial_weight="),
         ):
             if forbidden in kwargs:
-                raise ValueError(
+                raise InputError(
                     f"PerceptualGAN.compile takes {hint} instead of {forbidden}=. "
                     f"Received: {forbidden}={kwargs[forbidden]!r}"
                 )
@@ -323,7 +324,7 @@ class PerceptualGAN(keras.Model):
             discriminator_optimizer, "discriminator_optimizer"
         )
         if generator_optimizer is discriminator_optimizer:
-            raise ValueError(
+            raise InputError(
                 "generator_optimizer and discriminator_optimizer must be two optimizer "
                 "instances (their states differ); create one for each. "
                 "Received: the same optimizer for both"
@@ -344,7 +345,7 @@ class PerceptualGAN(keras.Model):
         }
         settings["pixel_loss"] = _resolve_loss(pixel_loss, "pixel_loss")
         if settings["pixel_weight"] > 0 and settings["pixel_loss"] is None:
-            raise ValueError(
+            raise InputError(
                 "pixel_loss is None but pixel_weight > 0; pass a loss such as "
                 "'mean_squared_error' or set pixel_weight=0. Received: pixel_loss=None, "
                 f"pixel_weight={pixel_weight!r}"
@@ -433,12 +434,12 @@ class PerceptualGAN(keras.Model):
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
-            raise ValueError(
+            raise InputError(
                 "PerceptualGAN needs (inputs, target_images) pairs, e.g. fit(low_res, high_res) "
                 "or a dataset of (low_res, high_res) tuples. Received: no targets"
             )
         if not self._gan_settings:
-            raise ValueError(
+            raise InputError(
                 "PerceptualGAN must be compiled before training or evaluation: call "
                 "compile(generator_optimizer=..., discriminator_optimizer=..., "
                 "content_loss=...). Received: an uncompiled model"

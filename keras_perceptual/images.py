@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from keras_perceptual._checks import check_positive_int, check_value_range
+from keras_perceptual.errors import InputError, KerasPerceptualError
 
 #: File extensions (any case) treated as images by folders and glob patterns.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
-class UnusableImageError(Exception):
+class UnusableImageError(KerasPerceptualError):
     """An image file that cannot be used; ``str(error)`` is the reason."""
 
 
@@ -166,7 +167,7 @@ def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | No
             check_positive_int(size[1], f"{name}[1]"),
         )
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(
+        raise InputError(
             f"{name} must be None, an integer (the shorter side in pixels) or a pair "
             f"(height, width). Received: {name}={size!r}"
         )
@@ -221,7 +222,7 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if not isinstance(inputs, Sequence) or not inputs:
-        raise ValueError(
+        raise InputError(
             "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
             f"Received: inputs={inputs!r}"
         )
@@ -242,12 +243,12 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             )
             where = f"pattern {path!r}"
         else:
-            raise ValueError(
+            raise InputError(
                 f"{path!r} is not an existing file or folder, and not a glob pattern; check the "
                 f"path (quote patterns such as 'photos/*.jpg'). Received: input={path!r}"
             )
         if not found:
-            raise ValueError(
+            raise InputError(
                 f"The {where} holds no image file ({', '.join(IMAGE_EXTENSIONS)}); point it at "
                 f"images. Received: input={path!r}"
             )
@@ -286,7 +287,7 @@ def load_image(
     value_range = check_value_range(value_range)
     size = _check_size_arg(size)
     if not os.path.isfile(path):
-        raise ValueError(
+        raise InputError(
             f"Image file {path!r} does not exist; pass the path of an existing image. "
             f"Received: path={path!r}"
         )
@@ -297,7 +298,7 @@ def load_image(
             size=size if isinstance(size, tuple) else None,
         )
     except UnusableImageError as error:
-        raise ValueError(
+        raise InputError(
             f"Could not read {path!r} as an image ({error}); pass a readable "
             f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"
         ) from None
@@ -342,7 +343,7 @@ def load_images(
         arrays.append(array)
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) > 1:
-        raise ValueError(
+        raise InputError(
             f"The images have different sizes {shapes[:3]}; pass size=N (shorter side, centre "
             f"crop) or size=(height, width), or read them one by one with load_image. "
             f"Received: size={size!r}"

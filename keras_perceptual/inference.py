@@ -47,6 +47,7 @@ import keras
 import numpy as np
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image
 from keras_perceptual.layers import InstanceNormalization, PadToMultiple, instance_norm_statistics
 from keras_perceptual.models import model_value_range
@@ -74,19 +75,19 @@ def _as_image(item: Any, value_range, name: str) -> np.ndarray:
         return load_image(item, value_range=value_range)
     array = np.asarray(keras.ops.convert_to_numpy(item))
     if array.dtype.kind not in "f":
-        raise ValueError(
+        raise InputError(
             f"{name} has dtype {array.dtype}; expected floating-point images in value_range="
             f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for uint8 "
             f"images and value_range=(0, 1), or pass file paths. Received: {name}.dtype={array.dtype}"
         )
     if array.ndim != 3 or array.shape[-1] != 3:
         hint = " Drop the alpha channel with image[..., :3]." if array.shape[-1:] == (4,) else ""
-        raise ValueError(
+        raise InputError(
             f"{name} must be an RGB image of shape (height, width, 3).{hint} "
             f"Received: {name}.shape={array.shape}"
         )
     if not np.all(np.isfinite(array)):
-        raise ValueError(
+        raise InputError(
             f"{name} contains NaN or infinite pixels; expected finite values in value_range="
             f"{tuple(value_range)}. Received: {name} with non-finite values"
         )
@@ -99,7 +100,7 @@ def _images_as_list(images: Any, value_range) -> tuple[list[np.ndarray], str]:
         return [_as_image(images, value_range, "images")], "single"
     if isinstance(images, (list, tuple)):
         if not images:
-            raise ValueError(
+            raise InputError(
                 "images is an empty list; pass at least one image array or path. Received: images=[]"
             )
         return [_as_image(im, value_range, f"images[{i}]") for i, im in enumerate(images)], "list"
@@ -108,7 +109,7 @@ def _images_as_list(images: Any, value_range) -> tuple[list[np.ndarray], str]:
         return [_as_image(im, value_range, f"images[{i}]") for i, im in enumerate(array)], "batch"
     if array.ndim == 3:
         return [_as_image(array, value_range, "images")], "single"
-    raise ValueError(
+    raise InputError(
         "images must be an image (H, W, 3), a batch (N, H, W, 3), a list of images of any "
         f"sizes or image file paths. Received: images.shape={array.shape}"
     )
@@ -146,7 +147,7 @@ def save_image(
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(
+        raise InputError(
             "save_image writes one RGB image of shape (H, W, 3) or (1, H, W, 3); save a batch "
             f"one image at a time. Received: image.shape={array.shape}"
         )
@@ -324,7 +325,7 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
     tile = max(multiple, tile_size // multiple * multiple)
     over = -(-overlap // multiple) * multiple
     if over * 2 > tile:
-        raise ValueError(
+        raise InputError(
             f"overlap must be at most half of tile_size (after rounding both to multiples of "
             f"{multiple}, the model's down-sampling factor); lower overlap or raise tile_size. "
             f"Received: tile_size={tile_size}, overlap={overlap}"
@@ -367,7 +368,7 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
             if output is None:
                 scale = result.shape[1] // th
                 if result.shape[1] != th * scale or result.shape[2] != tw * scale:
-                    raise ValueError(
+                    raise InputError(
                         "Tiled inference needs a model whose output is an integer multiple of its "
                         f"input size; a {th}x{tw} tile gave {result.shape[1]}x{result.shape[2]}. "
                         f"Call it with tile_size=None. Received: tile_size={tile_size}"
@@ -394,7 +395,7 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
     min_size = _min_size(model)
     for index, image in enumerate(images):
         if min(image.shape[:2]) < min_size:
-            raise ValueError(
+            raise InputError(
                 f"images[{index}] is {image.shape[0]}x{image.shape[1]} pixels; this model needs at "
                 f"least {min_size}x{min_size}. Upscale or pad the image first. "
                 f"Received: images[{index}].shape={image.shape}"
@@ -480,7 +481,7 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     reference = np.asarray(reference)
     if image.ndim != 3 or reference.ndim != 3 or image.shape[-1] != reference.shape[-1]:
-        raise ValueError(
+        raise InputError(
             "match_histograms needs two (H, W, C) images with the same channel count. "
             f"Received: image.shape={image.shape}, reference.shape={reference.shape}"
         )

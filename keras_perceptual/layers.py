@@ -34,6 +34,7 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual.errors import InputError
 
 NORMALIZATIONS = ("instance", "batch", "none")
 UPSAMPLING_MODES = ("transpose", "resize", "subpixel")
@@ -59,7 +60,7 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
 
 def _padding_pairs(padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` as nested int pairs."""
-    error = ValueError(
+    error = InputError(
         "padding must be an int >= 0, a pair (height_pad, width_pad) or "
         "((top, bottom), (left, right)) of ints >= 0, e.g. 4 or ((4, 4), (4, 4)). "
         f"Received: padding={padding!r}"
@@ -95,7 +96,7 @@ def _check_activation(activation: Any) -> str | None:
             raise ValueError
         keras.activations.get(activation)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             "activation must be the name of a Keras activation such as 'relu' or None. "
             f"Received: activation={activation!r}"
         ) from None
@@ -108,7 +109,7 @@ def _spatial_dims(shape) -> tuple:
 
 def _check_rank4(shape, layer: keras.layers.Layer) -> None:
     if len(shape) != 4:
-        raise ValueError(
+        raise InputError(
             f"Layer {layer.name!r} ({type(layer).__name__}) expects rank-4 channels-last "
             "images (batch, height, width, channels); add a batch axis with images[None]. "
             f"Received: input_shape={tuple(shape)}"
@@ -140,7 +141,7 @@ def _check_reflect_fits(shape, pads, layer: keras.layers.Layer, mode: str = "ref
     need_w = max(pads[1]) + (1 if mode == "reflect" else 0)
     h, w = _spatial_dims(shape)
     if (h is not None and h < need_h) or (w is not None and w < need_w):
-        raise ValueError(
+        raise InputError(
             f"Layer {layer.name!r} mirrors {max(pads[0])}x{max(pads[1])} pixels, which needs "
             f"inputs of at least {need_h}x{need_w} pixels; use larger images (or zero "
             f"padding). Received: input_shape={tuple(shape)}"
@@ -173,7 +174,7 @@ def depth_to_space(x, block_size: int):
     batch, height, width = (static[i] if static[i] is not None else dynamic[i] for i in range(3))
     channels = static[3]
     if channels is None or channels % (r * r):
-        raise ValueError(
+        raise InputError(
             f"depth_to_space needs a known channel count divisible by block_size**2={r * r}. "
             f"Received: x.shape={static}"
         )
@@ -351,7 +352,7 @@ class InstanceNormalization(keras.layers.Layer):
     def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(
+            raise InputError(
                 f"epsilon must be a finite number > 0 such as 1e-5. Received: epsilon={epsilon!r}"
             )
         self.epsilon = float(epsilon)
@@ -362,7 +363,7 @@ class InstanceNormalization(keras.layers.Layer):
         _check_rank4(input_shape, self)
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(
+            raise InputError(
                 f"Layer {self.name!r} needs a known channel count. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
@@ -578,7 +579,7 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
     def build(self, input_shape):
         _check_rank4(input_shape, self)
         if input_shape[-1] != self.filters:
-            raise ValueError(
+            raise InputError(
                 f"ResidualBlock {self.name!r} has filters={self.filters} but its input has "
                 f"{input_shape[-1]} channels; the identity shortcut needs them equal, so set "
                 f"filters={input_shape[-1]}. Received: input_shape={tuple(input_shape)}"
@@ -647,7 +648,7 @@ class DepthToSpace(keras.layers.Layer):
         r = self.block_size
         b, h, w, c = input_shape
         if c is None or c % (r * r):
-            raise ValueError(
+            raise InputError(
                 f"DepthToSpace {self.name!r} needs a channel count divisible by "
                 f"block_size**2={r * r}. Received: input_shape={tuple(input_shape)}"
             )
@@ -831,7 +832,7 @@ class PadToMultiple(keras.layers.Layer):
     def _check_size(self, shape):
         h, w = _spatial_dims(shape)
         if (h is not None and h < self.min_size) or (w is not None and w < self.min_size):
-            raise ValueError(
+            raise InputError(
                 f"Input images are {h}x{w} pixels; this model needs at least "
                 f"{self.min_size}x{self.min_size}. Upscale or pad the images first. "
                 f"Received: input_shape={tuple(shape)}"
@@ -990,7 +991,7 @@ class LogitSkip(keras.layers.Layer):
         self.value_range = check_value_range(value_range)
         self.factor = check_positive_int(factor, "factor")
         if not 0.0 < float(epsilon) < 0.5:
-            raise ValueError(
+            raise InputError(
                 f"epsilon must be in (0, 0.5), e.g. 1e-3. Received: epsilon={epsilon!r}"
             )
         self.epsilon = float(epsilon)

@@ -45,6 +45,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_value_range,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.ops import to_unit_range
 
 #: Default cap of :func:`psnr` for identical images (an MSE of 1e-10 on [0, 1]).
@@ -68,7 +69,7 @@ def _check_max_db(max_db) -> float | None:
     except (TypeError, ValueError):
         value = float("nan")
     if not value > 0 or value == float("inf"):
-        raise ValueError(
+        raise InputError(
             "max_db must be a finite number of decibels > 0 (the PSNR reported for identical "
             f"images, e.g. 100.0) or None to report inf. Received: max_db={max_db!r}"
         )
@@ -87,7 +88,7 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
     y_pred = ops.convert_to_tensor(y_pred)
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
     if len(true_shape) not in (3, 4) or len(pred_shape) != len(true_shape):
-        raise ValueError(
+        raise InputError(
             f"{name} expects two images (height, width, channels) or two batches (batch, "
             "height, width, channels) of the same rank, channels-last. "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
@@ -96,7 +97,7 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
         a is not None and b is not None and a != b
         for a, b in zip(true_shape, pred_shape, strict=True)
     ):
-        raise ValueError(
+        raise InputError(
             f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
             "other (a x4 super-resolution output is 4 times the low-resolution input). "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
@@ -112,7 +113,7 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
         if (height is not None and height <= 2 * crop_border) or (
             width is not None and width <= 2 * crop_border
         ):
-            raise ValueError(
+            raise InputError(
                 f"crop_border={crop_border} removes the whole {height}x{width} image; use a "
                 f"border smaller than half the image side. Received: crop_border={crop_border}"
             )
@@ -121,7 +122,7 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
     if y_channel:
         channels = y_true.shape[-1]
         if channels is not None and channels != 3:
-            raise ValueError(
+            raise InputError(
                 f"y_channel=True needs RGB images (3 channels) to compute the luma; pass "
                 f"y_channel=False for other images. Received: y_true.shape={true_shape}"
             )
@@ -239,7 +240,7 @@ def ssim(
     value_range = check_value_range(value_range)
     filter_size = check_positive_int(filter_size, "filter_size")
     if filter_size % 2 == 0:
-        raise ValueError(
+        raise InputError(
             f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
             f"Received: filter_size={filter_size}"
         )
@@ -247,7 +248,7 @@ def ssim(
     y_true, y_pred, squeeze = _prepare(y_true, y_pred, value_range, y_channel, crop_border, "ssim")
     height, width = y_true.shape[1], y_true.shape[2]
     if (height is not None and height < filter_size) or (width is not None and width < filter_size):
-        raise ValueError(
+        raise InputError(
             f"ssim needs images of at least filter_size={filter_size} pixels on each side "
             f"(after crop_border); pass a smaller odd filter_size or larger images. "
             f"Received: image size={height}x{width}"
@@ -385,7 +386,7 @@ class SSIM(_ImageMetric):
     ):
         filter_size = check_positive_int(filter_size, "filter_size")
         if filter_size % 2 == 0:
-            raise ValueError(
+            raise InputError(
                 f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
                 f"Received: filter_size={filter_size}"
             )

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import keras
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual.errors import InputError
 from keras_perceptual.layers import (
     NORMALIZATIONS,
     OUTPUT_ACTIVATIONS,
@@ -166,7 +167,7 @@ def super_resolution_net(
     """
     if isinstance(scale, bool) or scale not in SCALES:
         valid = ", ".join(str(s) for s in SCALES)
-        raise ValueError(
+        raise InputError(
             f"scale must be one of {valid} (the paper trains x4 and x8 networks); other factors "
             f"need a different architecture. Received: scale={scale!r}"
         )
@@ -175,7 +176,7 @@ def super_resolution_net(
     )
     value_range = check_value_range(value_range)
     if skip not in SKIPS:
-        raise ValueError(
+        raise InputError(
             f"skip must be None (the paper) or 'bicubic'. Received: skip={skip!r}"
         )
     f = int(filters)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_value_range
+from keras_perceptual.errors import InputError
 
 GRAM_NORMALIZATIONS = ("chw", "hw", "none")
 
@@ -68,7 +69,7 @@ def gram_matrix(features, normalization: str = "chw"):
     """
     check_choice(normalization, GRAM_NORMALIZATIONS, "gram_normalization")
     if len(features.shape) != 4:
-        raise ValueError(
+        raise InputError(
             "gram_matrix expects rank-4 features (batch, height, width, channels). "
             f"Received: features.shape={tuple(features.shape)}"
         )
@@ -104,7 +105,7 @@ def total_variation(images, power: float = 1.0):
         array([2.], dtype=float32)
     """
     if len(images.shape) != 4:
-        raise ValueError(
+        raise InputError(
             "total_variation expects rank-4 images (batch, height, width, channels); add a "
             f"batch axis with images[None]. Received: images.shape={tuple(images.shape)}"
         )
@@ -164,14 +165,14 @@ def sobel_edges(images):
         array([0., 4., 4., 0.], dtype=float32)
     """
     if len(images.shape) != 4:
-        raise ValueError(
+        raise InputError(
             "sobel_edges expects rank-4 images (batch, height, width, channels); add a "
             f"batch axis with images[None]. Received: images.shape={tuple(images.shape)}"
         )
     for axis, name in ((1, "height"), (2, "width")):
         size = images.shape[axis]
         if size is not None and size < 2:
-            raise ValueError(
+            raise InputError(
                 f"sobel_edges needs images at least 2 px in {name}; upsample or skip such "
                 f"tiny images. Received: images.shape={tuple(images.shape)}"
             )

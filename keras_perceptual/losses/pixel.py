@@ -31,6 +31,7 @@ from keras_perceptual._checks import (
     check_weight,
     static_image_shape,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import charbonnier, edge_magnitude, sobel_edges, to_unit_range
 
@@ -53,7 +54,7 @@ def _check_pair(y_true, y_pred, channels: int | None = None) -> None:
     pred_shape = static_image_shape(y_pred, "y_pred", channels)
     for a, b in zip(true_shape, pred_shape, strict=True):
         if a is not None and b is not None and a != b:
-            raise ValueError(
+            raise InputError(
                 "y_true and y_pred must have the same shape; resize or crop one to match. "
                 f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
             )
@@ -62,7 +63,7 @@ def _check_pair(y_true, y_pred, channels: int | None = None) -> None:
 def _check_positive(value, name: str) -> float:
     number = check_weight(value, name)
     if number == 0:
-        raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
+        raise InputError(f"{name} must be > 0. Received: {name}={value!r}")
     return number
 
 
@@ -414,7 +415,7 @@ class ColorLoss(ImageLoss):
         self.mode = check_choice(mode, COLOR_MODES, "mode")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         if self.kernel_size % 2 == 0:
-            raise ValueError(
+            raise InputError(
                 f"kernel_size must be odd so the blur is centred, e.g. {self.kernel_size + 1}. "
                 f"Received: kernel_size={kernel_size!r}"
             )

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_perceptual._checks import check_positive_int, check_value_range
+from keras_perceptual.errors import InputError
 from keras_perceptual.training.errors import BackupError
 from keras_perceptual.training.files import (
     _atomic_save_weights,
@@ -156,7 +157,7 @@ class AtomicModelCheckpoint(_StepTracker):
         super().__init__()
         self.filepath = os.fspath(filepath)
         if not self.filepath.endswith(".keras"):
-            raise ValueError(
+            raise InputError(
                 "filepath must end in .keras (the Keras v3 format); e.g. 'run/model.keras'. "
                 f"Received: filepath={self.filepath!r}"
             )

@@ -30,6 +30,7 @@ from keras_perceptual.data import (
     style_transfer_pairs,
     super_resolution_pairs,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
 from keras_perceptual.losses import PerceptualLoss
 from keras_perceptual.metrics import PSNR, SSIM
@@ -55,7 +56,7 @@ def _check_learning_rate(learning_rate: Any):
     except (TypeError, ValueError):
         value = float("nan")
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(
+        raise InputError(
             "learning_rate must be a positive number (the paper: 1e-3) or a "
             f"keras.optimizers.schedules.LearningRateSchedule. Received: learning_rate={learning_rate!r}"
         )
@@ -70,7 +71,7 @@ def _common_checks(steps, batch_size, save_every, sample_every, seed, value_rang
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
         if seed >= 2**31:
-            raise ValueError(f"seed must be an integer in [0, 2**31). Received: seed={seed}")
+            raise InputError(f"seed must be an integer in [0, 2**31). Received: seed={seed}")
     return steps, batch_size, save_every, sample_every, seed, check_value_range(value_range)
 
 
@@ -78,7 +79,7 @@ def _check_options(options: Any, name: str) -> dict:
     if options is None:
         return {}
     if not isinstance(options, Mapping):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a dict of keyword arguments, e.g. {{'filters': 16}}. "
             f"Received: {name}={options!r}"
         )
@@ -111,7 +112,7 @@ def _load_style_image(style_image: Any, size: int | None, value_range) -> tuple[
         if image is not None and image.ndim == 4 and image.shape[0] == 1:
             image = image[0]
         if image is None or image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(
+            raise InputError(
                 "style_image must be an image file path or an RGB array (H, W, 3) in "
                 f"value_range={tuple(value_range)}. Received: style_image={style_image!r:.80}"
             )
@@ -264,7 +265,7 @@ def train_style_transfer(
             loss_overrides[key] = value
     for forbidden in ("style_image", "weights", "value_range"):
         if forbidden in loss_overrides:
-            raise ValueError(
+            raise InputError(
                 f"loss_options cannot set {forbidden!r}; pass {forbidden}= to train_style_transfer "
                 f"itself. Received: loss_options[{forbidden!r}]"
             )
@@ -455,11 +456,11 @@ def train_super_resolution(
     )
     patch_size = check_positive_int(patch_size, "patch_size")
     if isinstance(scale, bool) or scale not in (2, 4, 8):
-        raise ValueError(
+        raise InputError(
             f"scale must be 2, 4 or 8 (the paper trains x4 and x8). Received: scale={scale!r}"
         )
     if patch_size % scale:
-        raise ValueError(
+        raise InputError(
             f"patch_size={patch_size} is not divisible by scale={scale}; use a multiple of {scale} "
             f"such as {max(scale, patch_size - patch_size % scale)}. Received: patch_size={patch_size}"
         )
@@ -471,14 +472,14 @@ def train_super_resolution(
         loss_overrides["tv_weight"] = tv_weight
     for forbidden in ("weights", "value_range"):
         if forbidden in loss_overrides:
-            raise ValueError(
+            raise InputError(
                 f"loss_options cannot set {forbidden!r}; pass {forbidden}= to "
                 f"train_super_resolution itself. Received: loss_options[{forbidden!r}]"
             )
     model_overrides = _check_options(model_options, "model_options")
     gan_overrides = _check_options(gan_options, "gan_options")
     if gan_overrides and not gan:
-        raise ValueError(
+        raise InputError(
             f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "
             f"Received: gan_options={gan_overrides!r}"
         )

@@ -53,6 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_perceptual.data import ScanResult, scan_images
+from keras_perceptual.errors import InputError
 from keras_perceptual.training.callbacks import (
     AtomicModelCheckpoint,
     SampleImages,
@@ -107,7 +108,7 @@ SAMPLES_DIR = "samples"
 def _check_output_dir(output_dir: Any, create: bool = True) -> str:
     """The absolute output folder; with ``create``, made and probed for writing."""
     if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
-        raise ValueError(
+        raise InputError(
             "output_dir must be the path of a folder for the run's outputs (created if "
             f"missing). Received: output_dir={output_dir!r}"
         )
@@ -115,7 +116,7 @@ def _check_output_dir(output_dir: Any, create: bool = True) -> str:
     if not create:  # a non-chief worker: it never touches the folder
         return path
     if os.path.isfile(path):
-        raise ValueError(
+        raise InputError(
             f"output_dir {path!r} is a file; pass a folder (it is created if missing). "
             f"Received: output_dir={output_dir!r}"
         )
@@ -124,7 +125,7 @@ def _check_output_dir(output_dir: Any, create: bool = True) -> str:
         probe = _temp_path(os.path.join(path, "write-test"))
         os.remove(probe)
     except OSError as error:
-        raise ValueError(
+        raise InputError(
             f"output_dir {path!r} cannot be written ({error.strerror or error}); choose a "
             f"writable folder. Received: output_dir={output_dir!r}"
         ) from None
@@ -137,7 +138,7 @@ def _check_callbacks(callbacks: Any) -> list:
     callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
-            raise ValueError(
+            raise InputError(
                 "callbacks must be a list of keras.callbacks.Callback instances (added to the "
                 f"default ones). Received: callbacks item {callback!r}"
             )
@@ -148,7 +149,7 @@ def _resolve_strategy(strategy: Any) -> tf.distribute.Strategy:
     if strategy is None:
         return default_strategy()
     if not isinstance(strategy, tf.distribute.Strategy):
-        raise ValueError(
+        raise InputError(
             "strategy must be a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy()) "
             f"or None to pick one. Received: strategy={strategy!r}"
         )
@@ -219,7 +220,7 @@ def _run(
     callbacks = _check_callbacks(callbacks)
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise ValueError(
+        raise InputError(
             f"batch_size={batch_size} is the global batch and must be divisible by the "
             f"{replicas} replicas of the strategy; use a multiple of {replicas}. "
             f"Received: batch_size={batch_size}"

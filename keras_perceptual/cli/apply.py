@@ -1,0 +1,115 @@
+"""``keras-perceptual stylize`` and ``upscale``: trained networks applied to image files."""
+
+from __future__ import annotations
+
+from keras_perceptual.cli.common import (
+    IMAGE_FORMATS,
+    PROG,
+    HelpFormatter,
+    ProgressBar,
+    input_files,
+    load_model,
+    make_output_dir,
+    non_negative_int,
+    output_path,
+    positive_int,
+    say,
+)
+
+
+def _apply(args, kind: str) -> int:
+    files = input_files(args.inputs)
+    out = make_output_dir(args.out)
+    model = load_model(args.model)
+    from keras_perceptual.inference import save_image, stylize, upscale
+    from keras_perceptual.models import model_value_range
+
+    value_range = model_value_range(model)
+    used: set[str] = set()
+    written = []
+    if not args.quiet:
+        say(f"{kind}: {len(files)} image(s) -> {out}")
+    bar = ProgressBar(len(files), args.quiet)
+    for path in files:
+        if kind == "stylize":
+            image = stylize(
+                model,
+                path,
+                tile_size=args.tile,
+                overlap=args.overlap,
+                preserve_color=args.preserve_color,
+                batch_size=args.batch_size,
+            )
+            suffix = "_stylized"
+        else:
+            from keras_perceptual.images import read_header
+
+            image = upscale(
+                model,
+                path,
+                tile_size=args.tile,
+                overlap=args.overlap,
+                histogram_match=args.histogram_match,
+                batch_size=args.batch_size,
+            )
+            width = read_header(path)[0]
+            suffix = f"_x{max(1, round(image.shape[1] / width))}"
+        target = output_path(out, path, suffix, args.format, used)
+        save_image(image, target, value_range=value_range)
+        written.append(target)
+        bar.add(path)
+    say(f"wrote {len(written)} image(s) to {out}")
+    return 0
+
+
+def _cmd_stylize(args) -> int:
+    return _apply(args, "stylize")
+
+
+def _cmd_upscale(args) -> int:
+    return _apply(args, "upscale")
+
+
+_STYLIZE_EPILOG = f"""examples:
+  {PROG} stylize runs/starry/model.keras photo.jpg --out stylized/
+  {PROG} stylize runs/starry holiday/ 'scans/*.png' --out stylized/ --tile 512 --preserve-color
+
+Writes OUT/<name>_stylized.png per input. Use --tile for large photos (bounded memory)."""
+
+_UPSCALE_EPILOG = f"""examples:
+  {PROG} upscale runs/sr4/model.keras small.png --out large/
+  {PROG} upscale runs/sr4 'thumbs/*.jpg' --out large/ --histogram-match --tile 256
+
+Writes OUT/<name>_x4.png per input (the factor is the model's)."""
+
+
+
+def register(sub) -> None:
+    """Adds the subcommand(s) of this module to ``sub`` (argparse subparsers)."""
+    for name, handler, epilog, help_text in (
+        ("stylize", _cmd_stylize, _STYLIZE_EPILOG, "apply a style-transfer network to images"),
+        ("upscale", _cmd_upscale, _UPSCALE_EPILOG, "apply a super-resolution network to images"),
+    ):
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:]
+                           + ": files, folders (recursive) or glob patterns in, image files out.",
+                           epilog=epilog, formatter_class=HelpFormatter)
+        p.add_argument("model", metavar="MODEL", help="model.keras (or a training --out folder)")
+        p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
+        p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+        p.add_argument("--tile", type=positive_int, default=None, metavar="PX",
+                       help="process images larger than PX in overlapping tiles (bounded memory)")
+        p.add_argument("--overlap", type=non_negative_int,
+                       default=128 if name == "stylize" else 40, metavar="PX",
+                       help="overlap of neighbouring tiles (input pixels)")
+        p.add_argument("--batch-size", type=positive_int, default=4, metavar="B",
+                       help="tiles per model call")
+        p.add_argument("--format", choices=IMAGE_FORMATS, default="png", help="output format")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "stylize":
+            p.add_argument("--preserve-color", action="store_true",
+                           help="keep the photo's colours, transfer luminance only (Gatys et al. 2016)")
+        else:
+            p.add_argument("--histogram-match", action="store_true",
+                           help="match each output channel's histogram to the input's (the paper's "
+                           "post-processing)")
+        p.set_defaults(handler=handler)

