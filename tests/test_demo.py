@@ -94,6 +94,7 @@ def test_describe_weights_labels():
 
 
 @requires_tf
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["style", "sr"])
 def test_demo_runs_five_steps(task, tmp_path, standin_weights):
     result = run("demo", "--task", task, "--steps", 5, "--weights", standin_weights,

@@ -37,7 +37,7 @@ import pytest
 from conftest import REPO, requires_tf
 from PIL import Image
 
-pytestmark = requires_tf
+pytestmark = [requires_tf, pytest.mark.slow]
 
 from test_training import make_photos  # noqa: E402
 

@@ -31,7 +31,7 @@ import pytest
 from conftest import requires_tf
 from PIL import Image
 
-pytestmark = requires_tf
+pytestmark = [requires_tf, pytest.mark.slow]
 
 import tensorflow as tf  # noqa: E402
 from test_distributed import TINY_NET, WORKER, subprocess_env  # noqa: E402

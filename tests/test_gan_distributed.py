@@ -17,7 +17,7 @@ import pytest
 from conftest import requires_tf
 from test_distributed import subprocess_env
 
-pytestmark = requires_tf
+pytestmark = [requires_tf, pytest.mark.slow]
 
 CHILD = r'''
 import json, sys

@@ -26,6 +26,7 @@ OPTIONAL_CORE_TEST_MODULES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="spawned from the default (TensorFlow) run")
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed (dev extra)")
 def test_core_passes_under_jax_backend():

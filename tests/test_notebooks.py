@@ -77,6 +77,7 @@ def test_notebook_matches_its_source_and_has_outputs(path):
 
 
 @requires_runner
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     import nbformat
