@@ -404,3 +404,90 @@ def test_total_variation_bad_input(images):
         TotalVariationLoss(power=0)
     with pytest.raises(TypeError):
         TotalVariationLoss(weights=None)  # no backbone, no weights argument
+
+
+# --- The engine: one validated settings object, thin constructors, extension points. ---
+
+
+@pytest.mark.parametrize("cls", [FeatureReconstructionLoss, StyleReconstructionLoss,
+                                 PerceptualLoss])
+def test_attributes_and_config_are_the_constructor_arguments(cls):
+    import inspect
+    from collections.abc import Mapping
+
+    def plain(value):
+        return dict(value) if isinstance(value, Mapping) else (
+            list(value) if isinstance(value, tuple) else value)
+
+    loss = cls(weights=None, style_weight=0.0) if cls is PerceptualLoss else cls(weights=None)
+    arguments = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert set(loss.get_config()) == arguments
+    for argument in arguments - {"reduction", "name", "dtype"}:
+        assert plain(getattr(loss, argument)) == loss.get_config()[argument], argument
+
+
+def test_settings_are_validated_once_and_frozen(monkeypatch):
+    import dataclasses
+
+    from keras_perceptual.losses import perceptual
+
+    calls = []
+    original = perceptual.layer_weights
+    monkeypatch.setattr(perceptual, "layer_weights",
+                        lambda layers, name: calls.append(name) or original(layers, name))
+    loss = FeatureReconstructionLoss({"relu1_2": 0.5}, weights=None)
+    assert calls == ["layers"]  # once per input, named as the user typed it
+    calls.clear()
+    PerceptualLoss(weights=None, style_weight=0.0)
+    assert calls == ["content_layers", "style_layers"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loss.settings.content_weight = 2.0
+    with pytest.raises(ValueError, match=r"layers\['relu1_2'\] must be a finite number"):
+        FeatureReconstructionLoss({"relu1_2": -1.0}, weights=None)
+    with pytest.raises(ValueError, match="distance must be one of"):
+        StyleReconstructionLoss(distance="fro", weights=None)
+
+
+def test_per_image_style_targets_from_several_style_images(images, rng):
+    """Targets of a set of style images are stacked once; each image may select its own."""
+    from keras_perceptual.losses.perceptual import perceptual_terms, style_targets
+
+    styles = [rng.random((1, 40, 48, 3), dtype=np.float32),
+              rng.random((1, 32, 36, 3), dtype=np.float32)]
+    keras.utils.set_random_seed(4)
+    loss = StyleReconstructionLoss("relu2_2", weights=None, reduction=None)
+    targets = style_targets(loss.settings, loss.networks.extractor, styles)
+    assert targets["relu2_2"].shape == (2, 128, 128)
+    chosen = {k: keras.ops.take(v, [1, 0], axis=0) for k, v in targets.items()}
+    per_image = to_numpy(perceptual_terms(loss.settings, loss.networks, images, images,
+                                          chosen)["style"])
+    for index, style in ((0, styles[1]), (1, styles[0])):
+        keras.utils.set_random_seed(4)
+        single = StyleReconstructionLoss("relu2_2", style_image=style, weights=None,
+                                         reduction=None)
+        np.testing.assert_allclose(per_image[index], to_numpy(single(images, images))[index],
+                                   rtol=1e-5)
+
+
+def test_a_new_style_distance_is_one_registry_entry(monkeypatch, images, style_image):
+    from keras import ops
+
+    from keras_perceptual.losses.perceptual import STYLE_DISTANCE_FUNCTIONS, StyleDistance
+
+    def mean_features(features, settings):
+        return ops.mean(features, axis=(1, 2))
+
+    def compare(features_pred, target, settings):
+        return ops.sum(ops.square(mean_features(features_pred, settings) - target), axis=-1)
+
+    monkeypatch.setitem(STYLE_DISTANCE_FUNCTIONS, "mean_features",
+                        StyleDistance(mean_features, compare))
+    keras.utils.set_random_seed(3)
+    loss = StyleReconstructionLoss("relu1_2", style_image=style_image, distance="mean_features",
+                                   weights=None, reduction=None)
+    keras.utils.set_random_seed(3)
+    f_pred = features("relu1_2", images)["relu1_2"].mean((1, 2))
+    keras.utils.set_random_seed(3)
+    f_style = features("relu1_2", style_image[None])["relu1_2"].mean((1, 2))
+    np.testing.assert_allclose(to_numpy(loss(images, images)),
+                               ((f_pred - f_style) ** 2).sum(-1), rtol=1e-4)

@@ -25,14 +25,32 @@ when ``style_image`` is given and reused as constants for every batch.
 Conventions differ between implementations (Gram divisor, style distance,
 layers, weights); they are explicit arguments here, and
 :meth:`PerceptualLoss.from_preset` reproduces the known ones.
+
+How the module is built (the engine), for whoever adds a term or a distance:
+
+* :class:`TermSettings`: every setting of the terms (layers and their weights,
+  distances, Gram normalization, TV power, term weights, backbone, weights, dtype,
+  ``value_range``), validated once when it is built, frozen.
+* :data:`STYLE_DISTANCE_FUNCTIONS`: each style distance is a :class:`StyleDistance`,
+  a pair of per-layer functions: ``target(features, settings)`` (the statistics a
+  style image is reduced to, computed once as a constant) and
+  ``compare(features_pred, target, settings)`` (one value per image). A new
+  distance is one more entry.
+* :func:`build_loss_networks`, :func:`style_targets`, :func:`perceptual_terms` and
+  :func:`weighted_sum`: pure functions over the settings. ``style_targets`` takes
+  several style images and stacks their targets, so a loss over a *set* of styles
+  can pass :func:`perceptual_terms` per-image targets (a selection or a convex blend).
+* :class:`BackboneLoss`: the ``keras.losses.Loss`` that runs them; the three public
+  losses are thin constructors over it that map their arguments to settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
-from typing import Any
+import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -40,6 +58,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_value_range,
     check_weight,
     layer_weights,
     static_image_shape,
@@ -64,7 +83,6 @@ from keras_perceptual.ops import (
 )
 
 CONTENT_DISTANCES = ("l2", "l1", "charbonnier")
-STYLE_DISTANCES = ("squared_frobenius", "mse")
 PAPER_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 PAPER_CONTENT_LAYERS = ("relu2_2",)
 
@@ -106,7 +124,7 @@ def style_reconstruction(gram_pred, gram_target, distance: str = "squared_froben
     Returns:
         ``(batch,)`` tensor.
     """
-    check_choice(distance, STYLE_DISTANCES, "style_distance")
+    check_choice(distance, GRAM_STYLE_DISTANCES, "style_distance")
     squared = ops.square(gram_pred - gram_target)
     if distance == "mse":
         return ops.mean(squared, axis=(1, 2))
@@ -117,6 +135,183 @@ def pixel_reconstruction(y_true, y_pred, value_range=(0.0, 1.0)):
     """Per-image mean squared error of the images rescaled to [0, 1]."""
     diff = to_unit_range(y_pred, value_range) - to_unit_range(y_true, value_range)
     return ops.mean(ops.square(diff), axis=(1, 2, 3))
+
+
+# --------------------------------------------------------------------------
+# Style distances: per-layer (target statistics, comparison) pairs.
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleDistance:
+    """A style distance, as the two per-layer functions the engine calls.
+
+    Attributes:
+        target: ``target(features, settings) -> statistics``: what one layer's
+            activations ``(n, H, W, C)`` of the target images reduce to, with a
+            leading axis of ``n``. For a style image it is computed once, at
+            construction, and kept as a constant; for ``y_true`` targets at every call.
+        compare: ``compare(features_pred, statistics, settings) -> (batch,)``: the
+            distance of ``y_pred``'s activations to the statistics (whose leading
+            axis is 1, broadcast over the batch, or the batch size).
+    """
+
+    target: Callable[[Any, TermSettings], Any]
+    compare: Callable[[Any, Any, TermSettings], Any]
+
+
+def _gram_target(features, settings: TermSettings):
+    return gram_matrix(features, settings.gram_normalization)
+
+
+def _gram_distance(features_pred, target, settings: TermSettings):
+    gram = gram_matrix(features_pred, settings.gram_normalization)
+    return style_reconstruction(gram, target, settings.style_distance)
+
+
+#: The style distances by name: the one place a new one is added.
+STYLE_DISTANCE_FUNCTIONS: dict[str, StyleDistance] = {
+    # Eq. (4): squared Frobenius norm of the Gram difference (the paper).
+    "squared_frobenius": StyleDistance(_gram_target, _gram_distance),
+    # Its mean over C x C: the official code's nn.MSECriterion, pytorch/examples' mse_loss.
+    "mse": StyleDistance(_gram_target, _gram_distance),
+}
+STYLE_DISTANCES = tuple(STYLE_DISTANCE_FUNCTIONS)
+#: The style distances that compare Gram matrices (:func:`style_reconstruction`).
+GRAM_STYLE_DISTANCES = ("squared_frobenius", "mse")
+
+
+# --------------------------------------------------------------------------
+# The term settings: validated once, frozen.
+# --------------------------------------------------------------------------
+
+
+def _frozen_layers(layers: Any, name: str):
+    """``None`` or a read-only ``{layer: weight}`` (``layer_weights`` normalizes it)."""
+    if layers is None:
+        return None
+    return types.MappingProxyType(layer_weights(layers, name))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TermSettings:
+    """Every setting of the content, style, TV and pixel terms, validated once, frozen.
+
+    The three backbone losses are thin constructors over this object: each maps
+    its own arguments to these fields (``argument_names`` gives the name a user
+    typed, used in error messages). Validation happens here and nowhere else.
+    Fields a loss does not take keep their defaults (the term switched off, the
+    paper's conventions).
+
+    Attributes:
+        content_layers: ``None`` (no content term) or a read-only ``{layer: weight}``.
+        style_layers: likewise for the style term.
+        content_weight, style_weight, tv_weight, pixel_weight: term weights >= 0
+            (0 switches a term off and skips its computation).
+        content_distance: one of :data:`CONTENT_DISTANCES`.
+        epsilon: the Charbonnier constant of ``content_distance="charbonnier"``.
+        gram_normalization: one of ``GRAM_NORMALIZATIONS``.
+        style_distance: one of :data:`STYLE_DISTANCES`.
+        tv_power: exponent of the TV term.
+        backbone: ``"vgg16"`` or ``"vgg19"``.
+        weights: the backbone's weights as given (``os.PathLike`` stored as ``str``).
+        backbone_dtype: the backbone's dtype policy name.
+        value_range: ``(low, high)`` of the images.
+        argument_names: ``{field: argument name}`` for messages, e.g.
+            ``{"content_layers": "layers"}``; not part of equality.
+
+    Example:
+        >>> settings = TermSettings(content_layers="relu2_2", content_weight=1.0,
+        ...                         weights=None)
+        >>> settings.content, settings.taps
+        ({'relu2_2': 1.0}, ('relu2_2',))
+    """
+
+    content_layers: Any = None
+    style_layers: Any = None
+    content_weight: float = 0.0
+    style_weight: float = 0.0
+    tv_weight: float = 0.0
+    pixel_weight: float = 0.0
+    content_distance: str = "l2"
+    epsilon: float = 1e-3
+    gram_normalization: str = "chw"
+    style_distance: str = "squared_frobenius"
+    tv_power: float = 1.0
+    backbone: str = "vgg16"
+    weights: Any
+    backbone_dtype: str = "float32"
+    value_range: Sequence[float] = (0.0, 1.0)
+    argument_names: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self):
+        name = self.argument_name
+        checked = {
+            "backbone": check_choice(self.backbone, BACKBONES, name("backbone")),
+            "content_distance": check_choice(
+                self.content_distance, CONTENT_DISTANCES, name("content_distance")
+            ),
+            "gram_normalization": check_choice(
+                self.gram_normalization, GRAM_NORMALIZATIONS, name("gram_normalization")
+            ),
+            # The live registry: a distance added to it is accepted at once.
+            "style_distance": check_choice(
+                self.style_distance, tuple(STYLE_DISTANCE_FUNCTIONS), name("style_distance")
+            ),
+            "epsilon": check_weight(self.epsilon, name("epsilon")),
+            "tv_power": check_weight(self.tv_power, name("tv_power")),
+            "content_layers": _frozen_layers(self.content_layers, name("content_layers")),
+            "style_layers": _frozen_layers(self.style_layers, name("style_layers")),
+            "weights": os.fspath(self.weights)
+            if isinstance(self.weights, os.PathLike)
+            else self.weights,
+            "backbone_dtype": check_backbone_dtype(self.backbone_dtype, name("backbone_dtype")),
+            "value_range": check_value_range(self.value_range),
+            "argument_names": types.MappingProxyType(dict(self.argument_names)),
+        }
+        for field in ("content_weight", "style_weight", "tv_weight", "pixel_weight"):
+            checked[field] = check_weight(getattr(self, field), name(field))
+        for layers in (checked["content_layers"] or {}, checked["style_layers"] or {}):
+            for layer in layers:
+                resolve_layer(layer, checked["backbone"])
+        for field, value in checked.items():
+            object.__setattr__(self, field, value)
+
+    def argument_name(self, field: str) -> str:
+        """The name the user's constructor gave ``field`` (for messages)."""
+        return self.argument_names.get(field, field)
+
+    @property
+    def content(self) -> dict[str, float]:
+        """The content layers in use: ``{}`` when the term is off."""
+        return dict(self.content_layers or {}) if self.content_weight > 0 else {}
+
+    @property
+    def style(self) -> dict[str, float]:
+        """The style layers in use: ``{}`` when the term is off."""
+        return dict(self.style_layers or {}) if self.style_weight > 0 else {}
+
+    @property
+    def taps(self) -> tuple[str, ...]:
+        """Every layer ``y_pred`` goes through, content first, without repeats."""
+        return tuple(dict.fromkeys([*self.content, *self.style]))
+
+    @property
+    def style_distance_functions(self) -> StyleDistance:
+        """The :class:`StyleDistance` of ``style_distance``."""
+        return STYLE_DISTANCE_FUNCTIONS[self.style_distance]
+
+    @property
+    def term_weights(self) -> dict[str, float]:
+        """``{"content": ..., "style": ..., "tv": ..., "pixel": ...}``."""
+        return {
+            "content": self.content_weight,
+            "style": self.style_weight,
+            "tv": self.tv_weight,
+            "pixel": self.pixel_weight,
+        }
 
 
 # --------------------------------------------------------------------------
@@ -158,7 +353,7 @@ def _style_image_array(style_image: Any, value_range) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# The engine shared by the three backbone losses.
+# The networks: one truncated backbone for every term.
 # --------------------------------------------------------------------------
 
 
@@ -167,9 +362,11 @@ class LossNetworks:
     """The frozen networks a loss runs (kept out of Keras' saved weights on purpose).
 
     Attributes:
-        extractor: the :class:`FeatureExtractor` for ``y_pred``, through every tap.
+        extractor: the :class:`FeatureExtractor` for ``y_pred``, through every tap,
+            or ``None`` when no term needs a backbone.
         target: the model ``y_true`` goes through (a sub-model of ``extractor`` on the
             same layers, as deep as the content taps), or ``None`` if no term needs it.
+        target_layers: the layers ``target`` returns.
 
     A plain object, not a Keras one: ``model.save()`` walks a compiled loss's Keras
     attributes and would otherwise write the whole loss network (30+ MB of VGG
@@ -178,145 +375,289 @@ class LossNetworks:
 
     extractor: FeatureExtractor | None
     target: keras.Model | None
+    target_layers: tuple[str, ...] = ()
+
+    def min_target_size(self, backbone: str) -> int:
+        """Smallest height/width of ``y_true`` that reaches every target layer."""
+        return max([min_image_size(t, backbone) for t in self.target_layers] or [1])
 
 
-class _BackboneLoss(ImageLoss):
-    """Content, style, TV and pixel terms over one shared, truncated backbone."""
+def build_loss_networks(settings: TermSettings, style_from_y_true: bool) -> LossNetworks:
+    """Builds the one truncated backbone every term shares, and ``y_true``'s sub-model.
 
-    def _setup(
-        self,
-        content_layers,
-        style_layers,
-        style_image,
-        content_weight,
-        style_weight,
-        tv_weight,
-        pixel_weight,
-        content_distance,
-        epsilon,
-        gram_normalization,
-        style_distance,
-        tv_power,
-        backbone,
-        weights,
-        backbone_dtype="float32",
+    ``y_pred`` goes through every tap. ``y_true`` goes through every tap when the
+    style term compares with it (``style_from_y_true``: no style image), else only
+    as deep as the content taps, else nowhere.
+
+    Args:
+        settings: the validated :class:`TermSettings`.
+        style_from_y_true: whether the style targets are ``y_true``'s statistics.
+
+    Returns:
+        A :class:`LossNetworks`; ``LossNetworks(None, None)`` when no term needs a
+        backbone.
+    """
+    if not settings.taps:
+        return LossNetworks(None, None)
+    extractor = FeatureExtractor(
+        list(settings.taps),
+        backbone=settings.backbone,
+        weights=settings.weights,
+        value_range=settings.value_range,
+        compute_dtype=settings.backbone_dtype,
+    )
+    if settings.style and style_from_y_true:
+        return LossNetworks(extractor, extractor, tuple(extractor.taps))
+    if settings.content:
+        content = tuple(settings.content)
+        return LossNetworks(extractor, extractor.submodel(list(content)), content)
+    return LossNetworks(extractor, None)
+
+
+def style_targets(
+    settings: TermSettings, extractor: FeatureExtractor, images: Sequence[np.ndarray]
+) -> dict[str, Any]:
+    """The constant per-layer style targets of one or more style images.
+
+    Each image (``(1, H, W, 3)`` in ``value_range``, sizes may differ) goes once
+    through the style layers; its activations are reduced by the style distance's
+    ``target`` function in float32. The results are stacked along a leading axis,
+    one entry per image, and returned as constants (no gradient, no graph).
+
+    Args:
+        settings: the :class:`TermSettings` (style layers, distance, normalization).
+        extractor: the loss's :class:`FeatureExtractor`.
+        images: the style images, each ``(1, H, W, 3)``.
+
+    Returns:
+        ``{layer: (len(images), ...)}`` constant tensors.
+    """
+    layers = list(settings.style)
+    model = extractor.submodel(layers)
+    distance = settings.style_distance_functions
+    per_image = []
+    for image in images:
+        check_image_size(image, "style_image", extractor.min_image_size, layers)
+        features = model(image)
+        per_image.append(
+            {
+                layer: ops.convert_to_numpy(
+                    distance.target(ops.cast(features[layer], "float32"), settings)
+                )
+                for layer in layers
+            }
+        )
+    return {
+        layer: ops.convert_to_tensor(np.concatenate([t[layer] for t in per_image]))
+        for layer in layers
+    }
+
+
+# --------------------------------------------------------------------------
+# The terms.
+# --------------------------------------------------------------------------
+
+
+def check_term_inputs(
+    settings: TermSettings, networks: LossNetworks, y_true, y_pred, style_target_given: bool
+) -> None:
+    """Raises a clear error for images the active terms cannot compare (static shapes)."""
+    extractor, target = networks.extractor, networks.target
+    needs_rgb = extractor is not None
+    pred_shape = static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
+    uses_true = target is not None or settings.pixel_weight > 0
+    true_shape = (
+        static_image_shape(y_true, "y_true", 3 if needs_rgb else None) if uses_true else None
+    )
+    if needs_rgb:
+        check_image_size(y_pred, "y_pred", extractor.min_image_size, extractor.taps)
+    if target is not None:
+        check_image_size(
+            y_true, "y_true", networks.min_target_size(settings.backbone), networks.target_layers
+        )
+    same_size_needed = bool(settings.content) or settings.pixel_weight > 0
+    if same_size_needed and true_shape is not None:
+        for a, b in zip(true_shape, pred_shape, strict=True):
+            if a is not None and b is not None and a != b:
+                raise InputError(
+                    f"y_true and y_pred must have the same shape for the content/pixel "
+                    f"terms; resize or crop one to match (only the style term compares "
+                    f"images of different sizes). Received: y_true.shape={true_shape}, "
+                    f"y_pred.shape={pred_shape}"
+                )
+    if (
+        settings.style
+        and not style_target_given
+        and true_shape is not None
+        and true_shape[0] not in (None, 1)
+        and pred_shape[0] is not None
+        and true_shape[0] != pred_shape[0]
     ):
-        # --- Arguments, all checked before the backbone is built. ---
-        self.backbone = check_choice(backbone, BACKBONES, "backbone")
-        self.content_distance = check_choice(content_distance, CONTENT_DISTANCES, "distance")
-        self.gram_normalization = check_choice(
-            gram_normalization, GRAM_NORMALIZATIONS, "gram_normalization"
+        raise InputError(
+            "y_true must hold one style image or one per y_pred image; "
+            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
         )
-        self.style_distance = check_choice(style_distance, STYLE_DISTANCES, "style_distance")
-        self.epsilon = check_weight(epsilon, "epsilon")
-        self.tv_power = check_weight(tv_power, "tv_power")
-        self.content_weight = check_weight(content_weight, "content_weight")
-        self.style_weight = check_weight(style_weight, "style_weight")
-        self.tv_weight = check_weight(tv_weight, "tv_weight")
-        self.pixel_weight = check_weight(pixel_weight, "pixel_weight")
-        self.content_layers = (
-            None if content_layers is None else layer_weights(content_layers, "content_layers")
-        )
-        self.style_layers = (
-            None if style_layers is None else layer_weights(style_layers, "style_layers")
-        )
-        for layers in (self.content_layers or {}, self.style_layers or {}):
-            for layer in layers:
-                resolve_layer(layer, self.backbone)
-        self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
-        self.backbone_dtype = check_backbone_dtype(backbone_dtype, "backbone_dtype")
-        self.style_image_source = style_image
 
-        content = self.content_layers if self.content_weight > 0 else None
-        style = self.style_layers if self.style_weight > 0 else None
-        self._content = content or {}
-        self._style = style or {}
 
-        # --- One backbone for every term, truncated at the deepest tap. ---
-        self.networks = LossNetworks(None, None)
-        self._style_grams = None
-        self.style_gram_computations = 0
-        taps = list(dict.fromkeys([*self._content, *self._style]))
-        if not taps:
-            if style_image is not None and style is None:
-                _style_image_array(style_image, self.value_range)
-            return
-        extractor = FeatureExtractor(
-            taps,
-            backbone=self.backbone,
-            weights=weights,
-            value_range=self.value_range,
-            compute_dtype=backbone_dtype,
-        )
-        if self._style and style_image is not None:
-            self._style_grams = self._compute_style_grams(extractor, style_image)
-        if self._style and style_image is None:
-            # Style targets are y_true's Grams: y_true needs every tap.
-            target, target_layers = extractor, list(extractor.taps)
-        elif self._content:
-            target, target_layers = extractor.submodel(list(self._content)), list(self._content)
-        else:
-            target, target_layers = None, []
-        self.networks = LossNetworks(extractor, target)
-        self._min_pred = extractor.min_image_size
-        self._target_layers = target_layers
-        self._min_true = max([min_image_size(t, self.backbone) for t in target_layers] or [1])
+def _weighted_layers(layers: Mapping[str, float], prefix: str, compute):
+    """``{prefix: sum_j w_j compute(j), prefix/j: compute(j)}`` over ``layers``."""
+    terms = {}
+    total = 0.0
+    for layer, weight in layers.items():
+        value = compute(layer)
+        terms[f"{prefix}/{layer}"] = value
+        total = total + weight * value
+    terms[prefix] = total
+    return terms
 
-    def _compute_style_grams(self, extractor, style_image):
-        image = _style_image_array(style_image, self.value_range)
-        check_image_size(image, "style_image", extractor.min_image_size, self._style)
-        features = extractor.submodel(list(self._style))(image)
-        self.style_gram_computations += 1
-        return {
-            layer: ops.convert_to_tensor(
-                ops.convert_to_numpy(
-                    gram_matrix(ops.cast(features[layer], "float32"), self.gram_normalization)
+
+def perceptual_terms(
+    settings: TermSettings,
+    networks: LossNetworks,
+    y_true,
+    y_pred,
+    style_target: Mapping[str, Any] | None = None,
+) -> dict:
+    """Per-image values of every active term, before the term weights.
+
+    Args:
+        settings: the :class:`TermSettings`.
+        networks: the :class:`LossNetworks` built for them.
+        y_true, y_pred: ``(batch, H, W, 3)`` float tensors in ``settings.value_range``
+            (already in the loss dtype).
+        style_target: ``{layer: statistics}`` with a leading axis of 1 (broadcast) or
+            ``batch`` (one target per image), from :func:`style_targets`; ``None``
+            compares with ``y_true``'s statistics.
+
+    Returns:
+        ``{"content", "style", "tv", "pixel"}`` (those with a non-zero weight) and
+        ``"content/<layer>"``, ``"style/<layer>"`` entries, each ``(batch,)``.
+    """
+    check_term_inputs(settings, networks, y_true, y_pred, style_target is not None)
+    terms = {}
+    extractor, target = networks.extractor, networks.target
+    dtype = y_pred.dtype
+    if extractor is not None:
+        # Distances and Grams in the loss dtype, whatever the backbone computed in.
+        pred = {k: ops.cast(v, dtype) for k, v in extractor(y_pred).items()}
+        true = target(ops.stop_gradient(y_true)) if target is not None else {}
+        true = {k: ops.stop_gradient(ops.cast(v, dtype)) for k, v in true.items()}
+        if settings.content:
+            terms.update(
+                _weighted_layers(
+                    settings.content,
+                    "content",
+                    lambda layer: feature_reconstruction(
+                        pred[layer], true[layer], settings.content_distance, settings.epsilon
+                    ),
                 )
             )
-            for layer in self._style
-        }
+        if settings.style:
+            distance = settings.style_distance_functions
+
+            def style_term(layer):
+                if style_target is not None:
+                    statistics = style_target[layer]
+                else:
+                    statistics = ops.stop_gradient(distance.target(true[layer], settings))
+                return distance.compare(pred[layer], statistics, settings)
+
+            terms.update(_weighted_layers(settings.style, "style", style_term))
+    if settings.tv_weight > 0:
+        unit = to_unit_range(y_pred, settings.value_range)
+        terms["tv"] = total_variation(unit, settings.tv_power)
+    if settings.pixel_weight > 0:
+        terms["pixel"] = pixel_reconstruction(y_true, y_pred, settings.value_range)
+    return terms
+
+
+def weighted_sum(settings: TermSettings, terms: Mapping[str, Any], y_pred):
+    """Eq. (5): ``sum_t weight_t * terms[t]`` over the active terms, ``(batch,)``.
+
+    With every weight zero it is a defined, differentiable zero per image.
+    """
+    total = None
+    for term, weight in settings.term_weights.items():
+        if term in terms:
+            value = weight * terms[term]
+            total = value if total is None else total + value
+    if total is None:
+        total = ops.sum(y_pred, axis=(1, 2, 3)) * 0.0
+    return total
+
+
+# --------------------------------------------------------------------------
+# The Keras loss over the engine.
+# --------------------------------------------------------------------------
+
+
+class BackboneLoss(ImageLoss):
+    """A Keras loss computing the terms of a :class:`TermSettings` over one backbone.
+
+    Subclasses are thin constructors: they build the settings from their own
+    arguments and declare ``ARGUMENTS``, ``{argument name: TermSettings field}``,
+    which gives both their attributes (``loss.<argument>``) and their
+    ``get_config`` (exactly the constructor arguments).
+
+    Args:
+        settings: the validated :class:`TermSettings`.
+        style_image: ``None`` or the style image (array or path; see
+            :class:`StyleReconstructionLoss`).
+        reduction, name, dtype: as in ``keras.losses.Loss``.
+    """
+
+    #: ``{constructor argument: TermSettings field}``; ``style_image`` is handled apart.
+    ARGUMENTS: ClassVar[dict[str, str]] = {}
+    #: Whether the constructor takes ``style_image`` (stored in the config).
+    takes_style_image: ClassVar[bool] = False
+    #: Settings the subclass fixes (e.g. ``{"content_weight": 1.0}``).
+    FIXED_SETTINGS: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def settings_from_arguments(cls, value_range: Sequence[float], **arguments) -> TermSettings:
+        """The :class:`TermSettings` of the constructor ``arguments`` (named as in ``ARGUMENTS``)."""
+        return TermSettings(
+            **{cls.ARGUMENTS[argument]: value for argument, value in arguments.items()},
+            **cls.FIXED_SETTINGS,
+            value_range=value_range,
+            argument_names={field: argument for argument, field in cls.ARGUMENTS.items()},
+        )
+
+    def __init__(
+        self,
+        settings: TermSettings,
+        style_image: Any = None,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype=None,
+    ):
+        super().__init__(
+            value_range=settings.value_range, reduction=reduction, name=name, dtype=dtype
+        )
+        self.settings = settings
+        for argument, field in self.ARGUMENTS.items():
+            setattr(self, argument, getattr(settings, field))
+        self.style_image = style_image
+        if style_image is not None:
+            # Checked even when the style term is off: a bad argument is an error.
+            style_pixels = _style_image_array(style_image, settings.value_range)
+
+        # --- One backbone for every term, truncated at the deepest tap. ---
+        style_from_image = style_image is not None and bool(settings.style)
+        self.networks = build_loss_networks(settings, style_from_y_true=not style_from_image)
+        self._style_target = None
+        self.style_gram_computations = 0
+        if style_from_image:
+            self._style_target = style_targets(settings, self.networks.extractor, [style_pixels])
+            self.style_gram_computations += 1
 
     @property
     def style_grams(self):
-        """The constant Gram matrices of ``style_image``, ``{layer: (1, C, C)}``, or ``None``."""
-        return self._style_grams
+        """The constant style targets of ``style_image``, ``{layer: (1, ...)}``, or ``None``.
 
-    # ------------------------------------------------------------------
-    def _check_shapes(self, y_true, y_pred):
-        extractor, target = self.networks.extractor, self.networks.target
-        needs_rgb = extractor is not None
-        pred_shape = static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
-        uses_true = target is not None or self.pixel_weight > 0
-        true_shape = (
-            static_image_shape(y_true, "y_true", 3 if needs_rgb else None) if uses_true else None
-        )
-        if needs_rgb:
-            check_image_size(y_pred, "y_pred", self._min_pred, extractor.taps)
-        if target is not None:
-            check_image_size(y_true, "y_true", self._min_true, self._target_layers)
-        same_size_needed = bool(self._content) or self.pixel_weight > 0
-        if same_size_needed and true_shape is not None:
-            for axis in range(4):
-                a, b = true_shape[axis], pred_shape[axis]
-                if a is not None and b is not None and a != b:
-                    raise InputError(
-                        f"y_true and y_pred must have the same shape for the content/pixel "
-                        f"terms; resize or crop one to match (only the style term compares "
-                        f"images of different sizes). Received: y_true.shape={true_shape}, "
-                        f"y_pred.shape={pred_shape}"
-                    )
-        if (
-            self._style
-            and self._style_grams is None
-            and true_shape is not None
-            and true_shape[0] not in (None, 1)
-            and pred_shape[0] is not None
-            and true_shape[0] != pred_shape[0]
-        ):
-            raise InputError(
-                "y_true must hold one style image or one per y_pred image; "
-                f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-            )
+        For the Gram distances (the paper's), the ``(1, C, C)`` Gram matrices.
+        """
+        return self._style_target
 
     def compute_terms(self, y_true, y_pred) -> dict:
         """Per-image values of every active term, before the global term weights.
@@ -328,76 +669,26 @@ class _BackboneLoss(ImageLoss):
         """
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
         y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
-        self._check_shapes(y_true, y_pred)
-        terms = {}
-        extractor, target = self.networks.extractor, self.networks.target
-        if extractor is not None:
-            # Distances and Grams in the loss dtype, whatever the backbone computed in.
-            pred = {k: ops.cast(v, self.dtype) for k, v in extractor(y_pred).items()}
-            true = target(ops.stop_gradient(y_true)) if target is not None else {}
-            true = {k: ops.cast(v, self.dtype) for k, v in true.items()}
-            if self._content:
-                total = 0.0
-                for layer, weight in self._content.items():
-                    value = feature_reconstruction(
-                        pred[layer],
-                        ops.stop_gradient(true[layer]),
-                        self.content_distance,
-                        self.epsilon,
-                    )
-                    terms[f"content/{layer}"] = value
-                    total = total + weight * value
-                terms["content"] = total
-            if self._style:
-                total = 0.0
-                for layer, weight in self._style.items():
-                    gram = gram_matrix(pred[layer], self.gram_normalization)
-                    if self._style_grams is not None:
-                        target = self._style_grams[layer]
-                    else:
-                        target = ops.stop_gradient(
-                            gram_matrix(true[layer], self.gram_normalization)
-                        )
-                    value = style_reconstruction(gram, target, self.style_distance)
-                    terms[f"style/{layer}"] = value
-                    total = total + weight * value
-                terms["style"] = total
-        if self.tv_weight > 0:
-            terms["tv"] = total_variation(to_unit_range(y_pred, self.value_range), self.tv_power)
-        if self.pixel_weight > 0:
-            terms["pixel"] = pixel_reconstruction(y_true, y_pred, self.value_range)
-        return terms
+        return perceptual_terms(self.settings, self.networks, y_true, y_pred, self._style_target)
 
     def call(self, y_true, y_pred):
         terms = self.compute_terms(y_true, y_pred)
-        weights = {
-            "content": self.content_weight,
-            "style": self.style_weight,
-            "tv": self.tv_weight,
-            "pixel": self.pixel_weight,
-        }
-        total = None
-        for term, weight in weights.items():
-            if term in terms:
-                value = weight * terms[term]
-                total = value if total is None else total + value
-        if total is None:
-            # Every weight is zero: a defined, differentiable zero per image.
-            total = ops.sum(y_pred, axis=(1, 2, 3)) * 0.0
-        return ops.cast(total, self.dtype)
+        return ops.cast(weighted_sum(self.settings, terms, y_pred), self.dtype)
 
     def _style_image_config(self):
-        source = self.style_image_source
+        source = self.style_image
         if source is None or isinstance(source, (str, os.PathLike)):
             return None if source is None else os.fspath(source)
         return _style_image_array(source, self.value_range)[0].tolist()
 
-    def _backbone_config(self):
-        return {
-            "backbone": self.backbone,
-            "weights": self.weights_source,
-            "backbone_dtype": self.backbone_dtype,
-        }
+    def get_config(self):
+        config = super().get_config()
+        for argument in self.ARGUMENTS:
+            value = getattr(self, argument)
+            config[argument] = dict(value) if isinstance(value, Mapping) else value
+        if self.takes_style_image:
+            config["style_image"] = self._style_image_config()
+        return config
 
 
 # --------------------------------------------------------------------------
@@ -405,8 +696,15 @@ class _BackboneLoss(ImageLoss):
 # --------------------------------------------------------------------------
 
 
+_BACKBONE_ARGUMENTS = {
+    "backbone": "backbone",
+    "weights": "weights",
+    "backbone_dtype": "backbone_dtype",
+}
+
+
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class FeatureReconstructionLoss(_BackboneLoss):
+class FeatureReconstructionLoss(BackboneLoss):
     """Feature reconstruction loss, Eq. (2) of Johnson et al. (2016).
 
     Per image, ``sum_j w_j / (C_j H_j W_j) * ||phi_j(y_pred) - phi_j(y_true)||_2^2``
@@ -433,6 +731,14 @@ class FeatureReconstructionLoss(_BackboneLoss):
         0.0
     """
 
+    ARGUMENTS: ClassVar[dict[str, str]] = {
+        "layers": "content_layers",
+        "distance": "content_distance",
+        "epsilon": "epsilon",
+        **_BACKBONE_ARGUMENTS,
+    }
+    FIXED_SETTINGS: ClassVar[dict[str, Any]] = {"content_weight": 1.0}
+
     def __init__(
         self,
         layers: Any = "relu2_2",
@@ -446,37 +752,20 @@ class FeatureReconstructionLoss(_BackboneLoss):
         name: str = "feature_reconstruction_loss",
         dtype=None,
     ):
-        super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
-        self._setup(
-            content_layers=layer_weights(layers, "layers"),
-            style_layers=None,
-            style_image=None,
-            content_weight=1.0,
-            style_weight=0.0,
-            tv_weight=0.0,
-            pixel_weight=0.0,
-            content_distance=distance,
+        settings = self.settings_from_arguments(
+            value_range,
+            layers=layers,
+            distance=distance,
             epsilon=epsilon,
-            gram_normalization="chw",
-            style_distance="squared_frobenius",
-            tv_power=1.0,
             backbone=backbone,
             weights=weights,
             backbone_dtype=backbone_dtype,
         )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "layers": dict(self.content_layers),
-            "distance": self.content_distance,
-            "epsilon": self.epsilon,
-            **self._backbone_config(),
-        }
+        super().__init__(settings, reduction=reduction, name=name, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class StyleReconstructionLoss(_BackboneLoss):
+class StyleReconstructionLoss(BackboneLoss):
     """Style reconstruction loss, Eqs. (3)-(4) of Johnson et al. (2016).
 
     Per image, ``sum_j w_j ||G_j(y_pred) - G_j(target)||_F^2`` with
@@ -502,6 +791,15 @@ class StyleReconstructionLoss(_BackboneLoss):
         ()
     """
 
+    ARGUMENTS: ClassVar[dict[str, str]] = {
+        "layers": "style_layers",
+        "gram_normalization": "gram_normalization",
+        "distance": "style_distance",
+        **_BACKBONE_ARGUMENTS,
+    }
+    FIXED_SETTINGS: ClassVar[dict[str, Any]] = {"style_weight": 1.0}
+    takes_style_image = True
+
     def __init__(
         self,
         layers: Any = PAPER_STYLE_LAYERS,
@@ -516,34 +814,16 @@ class StyleReconstructionLoss(_BackboneLoss):
         name: str = "style_reconstruction_loss",
         dtype=None,
     ):
-        super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
-        self._setup(
-            content_layers=None,
-            style_layers=layer_weights(layers, "layers"),
-            style_image=style_image,
-            content_weight=0.0,
-            style_weight=1.0,
-            tv_weight=0.0,
-            pixel_weight=0.0,
-            content_distance="l2",
-            epsilon=1e-3,
+        settings = self.settings_from_arguments(
+            value_range,
+            layers=layers,
             gram_normalization=gram_normalization,
-            style_distance=distance,
-            tv_power=1.0,
+            distance=distance,
             backbone=backbone,
             weights=weights,
             backbone_dtype=backbone_dtype,
         )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "layers": dict(self.style_layers),
-            "style_image": self._style_image_config(),
-            "gram_normalization": self.gram_normalization,
-            "distance": self.style_distance,
-            **self._backbone_config(),
-        }
+        super().__init__(settings, style_image, reduction=reduction, name=name, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -631,7 +911,7 @@ PRESETS: dict[str, dict] = {
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class PerceptualLoss(_BackboneLoss):
+class PerceptualLoss(BackboneLoss):
     """The paper's full objective, Eq. (5), over one shared truncated VGG.
 
     ``content_weight * l_feat + style_weight * l_style + tv_weight * l_TV +
@@ -684,6 +964,25 @@ class PerceptualLoss(_BackboneLoss):
         >>> model.compile(optimizer="adam", loss=loss)  # doctest: +SKIP
     """
 
+    ARGUMENTS: ClassVar[dict[str, str]] = {
+        field: field
+        for field in (
+            "content_layers",
+            "style_layers",
+            "content_weight",
+            "style_weight",
+            "tv_weight",
+            "pixel_weight",
+            "content_distance",
+            "epsilon",
+            "gram_normalization",
+            "style_distance",
+            "tv_power",
+            *_BACKBONE_ARGUMENTS,
+        )
+    }
+    takes_style_image = True
+
     def __init__(
         self,
         content_layers: Any = PAPER_CONTENT_LAYERS,
@@ -706,11 +1005,10 @@ class PerceptualLoss(_BackboneLoss):
         name: str = "perceptual_loss",
         dtype=None,
     ):
-        super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
-        self._setup(
+        settings = self.settings_from_arguments(
+            value_range,
             content_layers=content_layers,
             style_layers=style_layers,
-            style_image=style_image,
             content_weight=content_weight,
             style_weight=style_weight,
             tv_weight=tv_weight,
@@ -724,6 +1022,7 @@ class PerceptualLoss(_BackboneLoss):
             weights=weights,
             backbone_dtype=backbone_dtype,
         )
+        super().__init__(settings, style_image, reduction=reduction, name=name, dtype=dtype)
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PerceptualLoss:
@@ -743,27 +1042,20 @@ class PerceptualLoss(_BackboneLoss):
             )
         return cls(**{**PRESETS[preset]["kwargs"], **overrides})
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "content_layers": None if self.content_layers is None else dict(self.content_layers),
-            "style_layers": None if self.style_layers is None else dict(self.style_layers),
-            "style_image": self._style_image_config(),
-            "content_weight": self.content_weight,
-            "style_weight": self.style_weight,
-            "tv_weight": self.tv_weight,
-            "pixel_weight": self.pixel_weight,
-            "content_distance": self.content_distance,
-            "epsilon": self.epsilon,
-            "gram_normalization": self.gram_normalization,
-            "style_distance": self.style_distance,
-            "tv_power": self.tv_power,
-            **self._backbone_config(),
-        }
-
 
 __all__ = [
+    "BackboneLoss",
     "CONTENT_DISTANCES",
+    "GRAM_STYLE_DISTANCES",
+    "LossNetworks",
+    "STYLE_DISTANCE_FUNCTIONS",
+    "StyleDistance",
+    "TermSettings",
+    "build_loss_networks",
+    "check_term_inputs",
+    "perceptual_terms",
+    "style_targets",
+    "weighted_sum",
     "FeatureReconstructionLoss",
     "PAPER_STYLE_LAYERS",
     "PRESETS",
