@@ -22,6 +22,8 @@ from keras_perceptual.backbones import FeatureExtractor, VGGPreprocessing
 from keras_perceptual.gan import PerceptualGAN, patch_discriminator
 from keras_perceptual.inference import save_image, stylize, upscale
 from keras_perceptual.layers import (
+    AdaptiveInstanceNormalization,
+    ConditionalInstanceNormalization,
     InstanceNormalization,
     ReflectionPadding2D,
     ResidualBlock,
@@ -44,7 +46,13 @@ from keras_perceptual.losses import (
     gradient_penalty,
 )
 from keras_perceptual.metrics import PSNR, SSIM
-from keras_perceptual.models import model_value_range, style_transfer_net, super_resolution_net
+from keras_perceptual.models import (
+    arbitrary_style_net,
+    model_value_range,
+    multi_style_transfer_net,
+    style_transfer_net,
+    super_resolution_net,
+)
 from keras_perceptual.ops import gram_matrix, total_variation
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -52,8 +60,10 @@ __all__ = [
     "PRESETS",
     "PSNR",
     "SSIM",
+    "AdaptiveInstanceNormalization",
     "CharbonnierLoss",
     "ColorLoss",
+    "ConditionalInstanceNormalization",
     "DiscriminatorLoss",
     "EdgeLoss",
     "Entropy",
@@ -73,9 +83,11 @@ __all__ = [
     "WassersteinLoss",
     "WeightsUnavailableError",
     "__version__",
+    "arbitrary_style_net",
     "gradient_penalty",
     "gram_matrix",
     "model_value_range",
+    "multi_style_transfer_net",
     "patch_discriminator",
     "save_image",
     "stylize",

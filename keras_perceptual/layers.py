@@ -13,6 +13,10 @@ safe_mode=True)`` and work with symbolic ``(None, None, 3)`` inputs.
 
 * :class:`ReflectionPadding2D` - mirror padding (``keras.ops.pad(mode="reflect")``).
 * :class:`InstanceNormalization` - Ulyanov et al. (2016), the official code's choice.
+* :class:`ConditionalInstanceNormalization` - one scale and offset per style (Dumoulin et
+  al. 2017): many styles, and blends of them, in one network.
+* :class:`AdaptiveInstanceNormalization` - the style features' per-channel mean and
+  standard deviation given to the content features (Huang & Belongie 2017): any style.
 * :class:`ConvBlock` - padding, convolution, normalization, activation.
 * :class:`ResidualBlock` - the paper's residual block.
 * :class:`UpsamplingBlock` - x2 up-sampling: ``"transpose"`` (the paper), ``"resize"``
@@ -35,8 +39,12 @@ from keras import ops
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
+from keras_perceptual.ops import channel_mean_std
 
 NORMALIZATIONS = ("instance", "batch", "none")
+#: What the blocks accept: the networks' normalizations plus ``"conditional"``
+#: (:class:`ConditionalInstanceNormalization`; the block is then called on ``[x, style_weights]``).
+BLOCK_NORMALIZATIONS = (*NORMALIZATIONS, "conditional")
 UPSAMPLING_MODES = ("transpose", "resize", "subpixel")
 PADDINGS = ("reflect", "zero")
 OUTPUT_ACTIVATIONS = ("tanh", "sigmoid")
@@ -250,6 +258,35 @@ _STATISTICS_PROVIDER: contextvars.ContextVar[StatisticsProvider | None] = contex
 )
 
 
+def instance_moments(layer: keras.layers.Layer, x):
+    """Per-image, per-channel mean and variance of ``x`` over height and width.
+
+    What every instance-statistics layer here (:class:`InstanceNormalization`,
+    :class:`ConditionalInstanceNormalization`, the content side of
+    :class:`AdaptiveInstanceNormalization`) normalizes with: the moments of ``x``
+    itself, or, inside :func:`instance_norm_statistics`, those its provider returns for
+    ``layer`` (tiled inference uses this to apply whole-image statistics to every tile).
+
+    Args:
+        layer: the layer asking (the provider's key).
+        x: float32 ``(B, H, W, C)`` tensor.
+
+    Returns:
+        ``(mean, variance)``, each ``(B, 1, 1, C)`` float32 (or broadcastable to it).
+
+    Example:
+        >>> mean, variance = instance_moments(layer, np.ones((1, 4, 4, 3), "float32"))
+    """
+    provider = _STATISTICS_PROVIDER.get()
+    statistics = provider(layer, x) if provider is not None else None
+    if statistics is None:
+        return ops.moments(x, axes=(1, 2), keepdims=True)
+    return tuple(
+        ops.reshape(ops.cast(ops.convert_to_tensor(s), "float32"), (-1, 1, 1, x.shape[-1]))
+        for s in statistics
+    )
+
+
 @contextlib.contextmanager
 def instance_norm_statistics(provider: StatisticsProvider) -> Iterator[None]:
     """Lets ``provider`` observe and replace the statistics of every InstanceNormalization.
@@ -380,17 +417,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
-        statistics = None
-        provider = _STATISTICS_PROVIDER.get()
-        if provider is not None:
-            statistics = provider(self, x)
-        if statistics is None:
-            mean, variance = ops.moments(x, axes=(1, 2), keepdims=True)
-        else:
-            mean, variance = (
-                ops.reshape(ops.cast(ops.convert_to_tensor(s), "float32"), (-1, 1, 1, x.shape[-1]))
-                for s in statistics
-            )
+        mean, variance = instance_moments(self, x)
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
             y = y * ops.cast(self.gamma, "float32")
@@ -407,12 +434,334 @@ class InstanceNormalization(keras.layers.Layer):
         return config
 
 
-def _make_normalization(kind: str, dtype, name: str):
+def _check_style_weights_shape(shape, num_styles: int, layer: keras.layers.Layer) -> None:
+    shape = tuple(shape)
+    if len(shape) != 2 or (shape[-1] is not None and shape[-1] != num_styles):
+        raise InputError(
+            f"Layer {layer.name!r} holds {num_styles} styles and takes style_weights of shape "
+            f"(batch, {num_styles}): one row of {num_styles} weights per image (one-hot selects "
+            f"a style, convex weights blend). Received: style_weights.shape={shape}"
+        )
+
+
+@_register
+class ConditionalInstanceNormalization(InstanceNormalization):
+    """Instance normalization with one learned scale and offset per style.
+
+    Called on ``[features, style_weights]``: ``features`` ``(B, H, W, C)`` are
+    instance-normalized (:class:`InstanceNormalization`), then scaled and shifted with
+    ``gamma_b = sum_s w_bs gamma_s`` and ``beta_b = sum_s w_bs beta_s``, where ``w`` is
+    ``style_weights`` ``(B, num_styles)`` and ``gamma``, ``beta`` are ``(num_styles, C)``
+    (Dumoulin, Shlens & Kudlur, "A Learned Representation for Artistic Style", ICLR 2017,
+    Eq. 5 and Section 3: conditional instance normalization; convex combinations of the
+    per-style parameters blend the styles, Fig. 7). A one-hot row selects a style and then
+    equals :class:`InstanceNormalization` with that style's ``gamma`` and ``beta``. The
+    weights are not checked here (a graph cannot raise on values); ``stylize`` checks them.
+    Float32 computation under mixed precision, like :class:`InstanceNormalization`, whose
+    tiled-inference statistics override it shares.
+
+    Args:
+        num_styles: the number of styles ``N``.
+        epsilon: added to the variance.
+        center: learn the offsets ``beta``.
+        scale: learn the scales ``gamma``.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor shaped like ``features``.
+
+    Raises:
+        InputError: ``num_styles`` < 1, or ``style_weights`` not ``(batch, num_styles)``.
+
+    Example:
+        >>> layer = ConditionalInstanceNormalization(3)
+        >>> y = layer([np.random.rand(2, 8, 8, 4), np.eye(3)[[0, 2]]])  # styles 0 and 2
+        >>> y.shape
+        (2, 8, 8, 4)
+    """
+
+    def __init__(
+        self,
+        num_styles: int,
+        epsilon: float = 1e-5,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ):
+        super().__init__(epsilon=epsilon, center=center, scale=scale, **kwargs)
+        self.num_styles = check_positive_int(num_styles, "num_styles")
+
+    def _split_shapes(self, input_shape):
+        if not (isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
+                and isinstance(input_shape[0], (list, tuple))):
+            raise InputError(
+                f"Layer {self.name!r} (ConditionalInstanceNormalization) is called on "
+                "[features, style_weights]. Received: input_shape="
+                f"{tuple(input_shape) if input_shape is not None else None}"
+            )
+        return tuple(input_shape[0]), tuple(input_shape[1])
+
+    def build(self, input_shape):
+        features_shape, weights_shape = self._split_shapes(input_shape)
+        _check_rank4(features_shape, self)
+        _check_style_weights_shape(weights_shape, self.num_styles, self)
+        channels = features_shape[-1]
+        if channels is None:
+            raise InputError(
+                f"Layer {self.name!r} needs a known channel count. "
+                f"Received: input_shape={features_shape}"
+            )
+        shape = (self.num_styles, channels)
+        self.gamma = (
+            self.add_weight(shape=shape, initializer="ones", name="gamma", autocast=False)
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(shape=shape, initializer="zeros", name="beta", autocast=False)
+            if self.center
+            else None
+        )
+
+    def call(self, inputs):
+        features, style_weights = inputs
+        _check_style_weights_shape(style_weights.shape, self.num_styles, self)
+        x = ops.cast(features, "float32")
+        mean, variance = instance_moments(self, x)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        weights = ops.cast(style_weights, "float32")
+        channels = x.shape[-1]
+        if self.gamma is not None:
+            gamma = ops.matmul(weights, ops.cast(self.gamma, "float32"))
+            y = y * ops.reshape(gamma, (-1, 1, 1, channels))
+        if self.beta is not None:
+            beta = ops.matmul(weights, ops.cast(self.beta, "float32"))
+            y = y + ops.reshape(beta, (-1, 1, 1, channels))
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return self._split_shapes(input_shape)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_styles": self.num_styles}
+
+
+@_register
+class AdaptiveInstanceNormalization(keras.layers.Layer):
+    """Gives content features the per-channel mean and standard deviation of style features.
+
+    Called on ``[content_features, style_features]`` (or ``[content, style, alpha]``):
+    ``AdaIN(x, y) = sigma(y) * (x - mu(x)) / sigma(x) + mu(y)`` with per-image,
+    per-channel statistics over height and width, ``sigma = sqrt(var + epsilon)``
+    (Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
+    Normalization", ICCV 2017, Eq. 8), then the content-style trade-off of their
+    Section 7.1: ``alpha * AdaIN(x, y) + (1 - alpha) * x`` (``alpha=0`` returns the
+    content features, ``1`` full stylization). No learned weights. The style features may
+    have another height and width than the content's, and a batch of 1 (broadcast) or
+    the content's batch. ``alpha`` is the constructor's unless a third input gives one
+    per call (a scalar, ``(batch,)`` or ``(batch, 1)``). Float32 computation under mixed
+    precision; during tiled inference the content statistics come from the whole image
+    (see :func:`instance_norm_statistics`).
+
+    Args:
+        alpha: the default content-style trade-off in [0, 1].
+        epsilon: added to both variances.
+        **kwargs: standard layer arguments.
+
+    Returns:
+        A tensor shaped like ``content_features``.
+
+    Raises:
+        InputError: ``alpha`` outside [0, 1], a bad ``epsilon``, or inputs whose channel
+            counts or batch sizes do not match.
+
+    Example:
+        >>> adain = AdaptiveInstanceNormalization()
+        >>> t = adain([np.random.rand(2, 8, 8, 16), np.random.rand(1, 5, 7, 16)])
+        >>> t.shape
+        (2, 8, 8, 16)
+    """
+
+    def __init__(self, alpha: float = 1.0, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = check_alpha(alpha)
+        if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
+            raise InputError(
+                f"epsilon must be a finite number >= 0 such as 1e-5. Received: epsilon={epsilon!r}"
+            )
+        self.epsilon = float(epsilon)
+
+    def _shapes(self, input_shape):
+        if not (isinstance(input_shape, (list, tuple)) and len(input_shape) in (2, 3)):
+            raise InputError(
+                f"Layer {self.name!r} (AdaptiveInstanceNormalization) is called on "
+                "[content_features, style_features] or [content_features, style_features, "
+                f"alpha]. Received: {len(input_shape) if isinstance(input_shape, (list, tuple)) else 1} input(s)"
+            )
+        content, style = tuple(input_shape[0]), tuple(input_shape[1])
+        _check_rank4(content, self)
+        _check_rank4(style, self)
+        if content[-1] is not None and style[-1] is not None and content[-1] != style[-1]:
+            raise InputError(
+                f"Layer {self.name!r}: content and style features must have the same channel "
+                f"count (the same encoder layer). Received: content.shape={content}, "
+                f"style.shape={style}"
+            )
+        if (
+            content[0] is not None
+            and style[0] is not None
+            and style[0] not in (1, content[0])
+        ):
+            raise InputError(
+                f"Layer {self.name!r}: style features need a batch of 1 (one style for every "
+                f"image) or the content's batch ({content[0]}). Received: content.shape="
+                f"{content}, style.shape={style}"
+            )
+        return content, style
+
+    def build(self, input_shape):
+        self._shapes(input_shape)
+
+    def style_statistics(self, style_features):
+        """``(mean, std)`` of ``style_features``, each ``(B, C)`` float32 (Eqs. 5-6).
+
+        Example:
+            >>> mean, std = adain.style_statistics(np.random.rand(1, 8, 8, 16))
+        """
+        return channel_mean_std(style_features, self.epsilon)
+
+    def transfer(self, content_features, style_mean, style_std, alpha=None):
+        """AdaIN with given target statistics: ``alpha * (std * x_hat + mean) + (1 - alpha) * x``.
+
+        ``x_hat`` is the content features instance-normalized (``epsilon`` added to the
+        variance). AdaIN is affine in ``(mean, std)``, so a convex combination of several
+        styles' statistics gives exactly the same combination of their AdaIN outputs (the
+        style interpolation of Huang & Belongie, Section 7.1).
+
+        Args:
+            content_features: ``(B, H, W, C)``.
+            style_mean: ``(B, C)`` or ``(1, C)``.
+            style_std: ``(B, C)`` or ``(1, C)``.
+            alpha: ``None`` (the layer's), a number or a ``(B,)``/``(B, 1)`` tensor.
+
+        Returns:
+            ``(B, H, W, C)`` in the layer's compute dtype.
+
+        Example:
+            >>> t = adain.transfer(features, *adain.style_statistics(style_features))
+        """
+        x = ops.cast(content_features, "float32")
+        channels = x.shape[-1]
+        mean, variance = instance_moments(self, x)
+        normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        target = normalized * ops.reshape(ops.cast(style_std, "float32"), (-1, 1, 1, channels))
+        target = target + ops.reshape(ops.cast(style_mean, "float32"), (-1, 1, 1, channels))
+        if alpha is None:
+            alpha = self.alpha
+        if isinstance(alpha, (int, float)):
+            if alpha != 1.0:
+                target = alpha * target + (1.0 - alpha) * x
+        else:
+            alpha = ops.cast(alpha, "float32")
+            alpha = ops.reshape(alpha, (-1, 1, 1, 1)) if len(alpha.shape) else alpha
+            target = alpha * target + (1.0 - alpha) * x
+        return ops.cast(target, self.compute_dtype)
+
+    def call(self, inputs):
+        content, style = inputs[0], inputs[1]
+        self._shapes([tuple(content.shape), tuple(style.shape)])
+        alpha = inputs[2] if len(inputs) == 3 else None
+        return self.transfer(content, *self.style_statistics(style), alpha=alpha)
+
+    def compute_output_shape(self, input_shape):
+        return self._shapes(input_shape)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "epsilon": self.epsilon}
+
+
+def check_alpha(alpha: Any, name: str = "alpha") -> float:
+    """Returns the content-style trade-off ``alpha`` as a float in [0, 1], or raises.
+
+    Example:
+        >>> check_alpha(0.8)
+        0.8
+    """
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(alpha, bool) or not 0.0 <= value <= 1.0:
+        raise InputError(
+            f"{name} must be a number in [0, 1]: 0 keeps the content, 1 transfers the style "
+            f"fully (Huang & Belongie 2017). Received: {name}={alpha!r}"
+        )
+    return value
+
+
+def _make_normalization(kind: str, dtype, name: str, num_styles: int | None = None):
     if kind == "instance":
         return InstanceNormalization(dtype=dtype, name=name)
+    if kind == "conditional":
+        return ConditionalInstanceNormalization(num_styles, dtype=dtype, name=name)
     if kind == "batch":
         return keras.layers.BatchNormalization(dtype=dtype, name=name)
     return None
+
+
+class _ConditionalMixin:
+    """Shared handling of ``normalization="conditional"``: the block is called on
+    ``[x, style_weights]`` and hands ``style_weights`` to every normalization."""
+
+    def _check_normalization(self, normalization, num_styles):
+        self.normalization = check_choice(normalization, BLOCK_NORMALIZATIONS, "normalization")
+        if self.normalization == "conditional":
+            self.num_styles = check_positive_int(num_styles, "num_styles")
+        elif num_styles is not None:
+            raise InputError(
+                "num_styles is only used with normalization='conditional' (conditional instance "
+                f"normalization); leave it None. Received: num_styles={num_styles!r}, "
+                f"normalization={normalization!r}"
+            )
+        else:
+            self.num_styles = None
+
+    @property
+    def _conditional(self) -> bool:
+        return self.normalization == "conditional"
+
+    def _split_input_shape(self, input_shape):
+        """``(x_shape, style_weights_shape or None)``."""
+        if self._conditional:
+            if not (isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
+                    and isinstance(input_shape[0], (list, tuple))):
+                raise InputError(
+                    f"Layer {self.name!r} uses conditional instance normalization and is called "
+                    f"on [x, style_weights]. Received: input_shape={input_shape!r}"
+                )
+            return tuple(input_shape[0]), tuple(input_shape[1])
+        return tuple(input_shape), None
+
+    def _split_inputs(self, inputs):
+        if self._conditional:
+            if not (isinstance(inputs, (list, tuple)) and len(inputs) == 2):
+                raise InputError(
+                    f"Layer {self.name!r} uses conditional instance normalization and is called "
+                    f"on [x, style_weights]. Received: {type(inputs).__name__}"
+                )
+            return inputs[0], inputs[1]
+        return inputs, None
+
+    def _build_norm(self, norm, shape, weights_shape):
+        if norm is not None:
+            norm.build([shape, weights_shape] if self._conditional else shape)
+
+    def _normalize(self, norm, x, style_weights, training):
+        if norm is None:
+            return x
+        if self._conditional:
+            return norm([x, style_weights])
+        return norm(x, training=training)
 
 
 class _PaddedConvMixin:
@@ -431,7 +780,7 @@ class _PaddedConvMixin:
 
 
 @_register
-class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
+class ConvBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
     """Padding, a convolution, a normalization and an activation, as one layer.
 
     The unit of the paper's networks ("32x9x9 conv, stride 1" + batch norm + ReLU);
@@ -445,9 +794,12 @@ class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
         filters: output channels.
         kernel_size: ``k`` or ``(kh, kw)``.
         strides: ``s`` or ``(sh, sw)``.
-        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        normalization: ``"instance"``, ``"batch"``, ``"none"`` or ``"conditional"``
+            (:class:`ConditionalInstanceNormalization`: the block is then called on
+            ``[x, style_weights]``).
         activation: ``"relu"`` or any Keras activation name, or ``None``.
         padding: ``"reflect"`` (the official code) or ``"zero"``.
+        num_styles: styles of ``normalization="conditional"`` (else ``None``).
         **kwargs: standard layer arguments.
 
     Returns:
@@ -466,13 +818,14 @@ class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
         normalization: str = "instance",
         activation: str | None = "relu",
         padding: str = "reflect",
+        num_styles: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.filters = check_positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
-        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self._check_normalization(normalization, num_styles)
         self.padding = check_choice(padding, PADDINGS, "padding")
         self.activation = _check_activation(activation)
         self._pads = self._conv_pads(self.kernel_size)
@@ -485,7 +838,9 @@ class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
             dtype=self.dtype_policy,
             name="conv",
         )
-        self.norm = _make_normalization(self.normalization, self.dtype_policy, "norm")
+        self.norm = _make_normalization(
+            self.normalization, self.dtype_policy, "norm", self.num_styles
+        )
         self.act = (
             keras.layers.Activation(activation, dtype=self.dtype_policy, name="act")
             if activation is not None
@@ -493,21 +848,22 @@ class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
         )
 
     def build(self, input_shape):
+        input_shape, weights_shape = self._split_input_shape(input_shape)
         _check_rank4(input_shape, self)
         padded = _padded_shape(input_shape, self._pads)
         self.conv.build(padded)
-        if self.norm is not None:
-            self.norm.build(self.conv.compute_output_shape(padded))
+        self._build_norm(self.norm, self.conv.compute_output_shape(padded), weights_shape)
 
     def call(self, inputs, training=None):
+        inputs, style_weights = self._split_inputs(inputs)
         x = self.conv(self._apply_pad(inputs, self._pads))
-        if self.norm is not None:
-            x = self.norm(x, training=training)
+        x = self._normalize(self.norm, x, style_weights, training)
         if self.act is not None:
             x = self.act(x)
         return x
 
     def compute_output_shape(self, input_shape):
+        input_shape = self._split_input_shape(input_shape)[0]
         _check_rank4(input_shape, self)
         return self.conv.compute_output_shape(_padded_shape(input_shape, self._pads))
 
@@ -521,13 +877,14 @@ class ConvBlock(_PaddedConvMixin, keras.layers.Layer):
                 "normalization": self.normalization,
                 "activation": self.activation,
                 "padding": self.padding,
+                "num_styles": self.num_styles,
             }
         )
         return config
 
 
 @_register
-class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
+class ResidualBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
     """The paper's residual block: ``x + norm(conv(relu(norm(conv(x)))))``.
 
     Two ``kernel_size`` convolutions with ``filters`` channels, each followed by a
@@ -539,8 +896,10 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
     Args:
         filters: channels; must equal the input's channel count.
         kernel_size: ``k`` or ``(kh, kw)`` (3 in the paper).
-        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        normalization: ``"instance"``, ``"batch"``, ``"none"`` or ``"conditional"``
+            (called on ``[x, style_weights]``, see :class:`ConvBlock`).
         padding: ``"reflect"`` or ``"zero"``.
+        num_styles: styles of ``normalization="conditional"`` (else ``None``).
         **kwargs: standard layer arguments.
 
     Returns:
@@ -557,12 +916,13 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
         kernel_size: Any = 3,
         normalization: str = "instance",
         padding: str = "reflect",
+        num_styles: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.filters = check_positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self._check_normalization(normalization, num_styles)
         self.padding = check_choice(padding, PADDINGS, "padding")
         self._pads = self._conv_pads(self.kernel_size)
         policy = self.dtype_policy
@@ -570,13 +930,14 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
         self.conv1 = keras.layers.Conv2D(
             self.filters, self.kernel_size, use_bias=bias, dtype=policy, name="conv1"
         )
-        self.norm1 = _make_normalization(self.normalization, policy, "norm1")
+        self.norm1 = _make_normalization(self.normalization, policy, "norm1", self.num_styles)
         self.conv2 = keras.layers.Conv2D(
             self.filters, self.kernel_size, use_bias=bias, dtype=policy, name="conv2"
         )
-        self.norm2 = _make_normalization(self.normalization, policy, "norm2")
+        self.norm2 = _make_normalization(self.normalization, policy, "norm2", self.num_styles)
 
     def build(self, input_shape):
+        input_shape, weights_shape = self._split_input_shape(input_shape)
         _check_rank4(input_shape, self)
         if input_shape[-1] != self.filters:
             raise InputError(
@@ -588,21 +949,19 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
         self.conv1.build(padded)
         self.conv2.build(padded)
         for norm in (self.norm1, self.norm2):
-            if norm is not None:
-                norm.build(tuple(input_shape))
+            self._build_norm(norm, tuple(input_shape), weights_shape)
 
     def call(self, inputs, training=None):
+        inputs, style_weights = self._split_inputs(inputs)
         x = self.conv1(self._apply_pad(inputs, self._pads))
-        if self.norm1 is not None:
-            x = self.norm1(x, training=training)
+        x = self._normalize(self.norm1, x, style_weights, training)
         x = ops.relu(x)
         x = self.conv2(self._apply_pad(x, self._pads))
-        if self.norm2 is not None:
-            x = self.norm2(x, training=training)
+        x = self._normalize(self.norm2, x, style_weights, training)
         return ops.add(inputs, x)
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        return self._split_input_shape(input_shape)[0]
 
     def get_config(self):
         config = super().get_config()
@@ -612,6 +971,7 @@ class ResidualBlock(_PaddedConvMixin, keras.layers.Layer):
                 "kernel_size": list(self.kernel_size),
                 "normalization": self.normalization,
                 "padding": self.padding,
+                "num_styles": self.num_styles,
             }
         )
         return config
@@ -661,7 +1021,7 @@ class DepthToSpace(keras.layers.Layer):
 
 
 @_register
-class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
+class UpsamplingBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
     """Up-samples by ``factor`` with ``filters`` output channels, then normalizes and activates.
 
     Modes:
@@ -679,10 +1039,12 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
         mode: ``"transpose"``, ``"resize"`` or ``"subpixel"``.
         factor: the up-sampling factor (2 in the paper).
         kernel_size: ``k`` or ``(kh, kw)``.
-        normalization: ``"instance"``, ``"batch"`` or ``"none"``.
+        normalization: ``"instance"``, ``"batch"``, ``"none"`` or ``"conditional"``
+            (called on ``[x, style_weights]``, see :class:`ConvBlock`).
         activation: a Keras activation name or ``None``.
         padding: ``"reflect"`` or ``"zero"`` (convolutions of the ``"resize"`` and
             ``"subpixel"`` modes; a transposed convolution needs none).
+        num_styles: styles of ``normalization="conditional"`` (else ``None``).
         **kwargs: standard layer arguments.
 
     Returns:
@@ -702,6 +1064,7 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
         normalization: str = "instance",
         activation: str | None = "relu",
         padding: str = "reflect",
+        num_styles: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -709,7 +1072,7 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
         self.mode = check_choice(mode, UPSAMPLING_MODES, "upsampling")
         self.factor = check_positive_int(factor, "factor", minimum=2)
         self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
+        self._check_normalization(normalization, num_styles)
         self.padding = check_choice(padding, PADDINGS, "padding")
         self.activation = _check_activation(activation)
         self._pads = self._conv_pads(self.kernel_size)
@@ -738,7 +1101,7 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
                 )
             else:
                 self.shuffle = DepthToSpace(self.factor, dtype=policy, name="shuffle")
-        self.norm = _make_normalization(self.normalization, policy, "norm")
+        self.norm = _make_normalization(self.normalization, policy, "norm", self.num_styles)
         self.act = (
             keras.layers.Activation(activation, dtype=policy, name="act")
             if activation is not None
@@ -751,6 +1114,7 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
         return (b, None if h is None else h * f, None if w is None else w * f, channels)
 
     def build(self, input_shape):
+        input_shape, weights_shape = self._split_input_shape(input_shape)
         _check_rank4(input_shape, self)
         if self.mode == "transpose":
             self.conv.build(tuple(input_shape))
@@ -758,23 +1122,23 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
             self.conv.build(_padded_shape(self._scaled(input_shape, input_shape[-1]), self._pads))
         else:
             self.conv.build(_padded_shape(input_shape, self._pads))
-        if self.norm is not None:
-            self.norm.build(self._scaled(input_shape, self.filters))
+        self._build_norm(self.norm, self._scaled(input_shape, self.filters), weights_shape)
 
     def call(self, inputs, training=None):
+        inputs, style_weights = self._split_inputs(inputs)
         if self.mode == "transpose":
             x = self.conv(inputs)
         elif self.mode == "resize":
             x = self.conv(self._apply_pad(self.resize(inputs), self._pads))
         else:
             x = self.shuffle(self.conv(self._apply_pad(inputs, self._pads)))
-        if self.norm is not None:
-            x = self.norm(x, training=training)
+        x = self._normalize(self.norm, x, style_weights, training)
         if self.act is not None:
             x = self.act(x)
         return x
 
     def compute_output_shape(self, input_shape):
+        input_shape = self._split_input_shape(input_shape)[0]
         _check_rank4(input_shape, self)
         return self._scaled(input_shape, self.filters)
 
@@ -789,6 +1153,7 @@ class UpsamplingBlock(_PaddedConvMixin, keras.layers.Layer):
                 "normalization": self.normalization,
                 "activation": self.activation,
                 "padding": self.padding,
+                "num_styles": self.num_styles,
             }
         )
         return config
@@ -1027,12 +1392,15 @@ class LogitSkip(keras.layers.Layer):
 
 
 __all__ = [
+    "BLOCK_NORMALIZATIONS",
     "NORMALIZATIONS",
     "OUTPUT_ACTIVATIONS",
     "PADDINGS",
     "UPSAMPLING_MODES",
     "bicubic_upsample",
+    "AdaptiveInstanceNormalization",
     "BoundedOutput",
+    "ConditionalInstanceNormalization",
     "ConvBlock",
     "CropToReference",
     "DepthToSpace",
@@ -1042,6 +1410,8 @@ __all__ = [
     "ReflectionPadding2D",
     "ResidualBlock",
     "UpsamplingBlock",
+    "check_alpha",
     "depth_to_space",
+    "instance_moments",
     "instance_norm_statistics",
 ]

@@ -19,17 +19,20 @@ al. 2016), the default of :func:`style_transfer_net` here.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import keras
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual.backbones import BACKBONES, FeatureExtractor, backbone_layer_names
 from keras_perceptual.errors import InputError
 from keras_perceptual.layers import (
     NORMALIZATIONS,
     OUTPUT_ACTIVATIONS,
     PADDINGS,
     UPSAMPLING_MODES,
+    AdaptiveInstanceNormalization,
     BoundedOutput,
     ConvBlock,
     CropToReference,
@@ -37,6 +40,7 @@ from keras_perceptual.layers import (
     PadToMultiple,
     ResidualBlock,
     UpsamplingBlock,
+    check_alpha,
 )
 
 SCALES = (2, 4, 8)
@@ -103,22 +107,101 @@ def style_transfer_net(
         filters, num_residual_blocks, normalization, upsampling, padding, output_activation
     )
     value_range = check_value_range(value_range)
-    f = int(filters)
-    block = {"normalization": normalization, "padding": padding}
-
     inputs = keras.Input(shape=(None, None, 3), name="image")
+    outputs = _style_graph(
+        inputs, None, int(filters), num_residual_blocks, normalization, upsampling, padding,
+        value_range, output_activation,
+    )
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _style_graph(
+    inputs, style_weights, f, num_residual_blocks, normalization, upsampling, padding,
+    value_range, output_activation,
+):
+    """The style network's layers on ``inputs``; conditional when ``style_weights`` is given."""
+    if style_weights is None:
+        block = {"normalization": normalization, "padding": padding}
+
+        def apply(layer, x):
+            return layer(x)
+    else:
+        block = {
+            "normalization": "conditional",
+            "padding": padding,
+            "num_styles": style_weights.shape[-1],
+        }
+
+        def apply(layer, x):
+            return layer([x, style_weights])
+
     x = PadToMultiple(4, mode="reflect", min_size=_min_size(padding, 4), name="align_pad")(inputs)
-    x = ConvBlock(f, 9, **block, name="conv_in")(x)
-    x = ConvBlock(2 * f, 3, strides=2, **block, name="down1")(x)
-    x = ConvBlock(4 * f, 3, strides=2, **block, name="down2")(x)
+    x = apply(ConvBlock(f, 9, **block, name="conv_in"), x)
+    x = apply(ConvBlock(2 * f, 3, strides=2, **block, name="down1"), x)
+    x = apply(ConvBlock(4 * f, 3, strides=2, **block, name="down2"), x)
     for i in range(1, num_residual_blocks + 1):
-        x = ResidualBlock(4 * f, **block, name=f"res{i}")(x)
-    x = UpsamplingBlock(2 * f, mode=upsampling, **block, name="up1")(x)
-    x = UpsamplingBlock(f, mode=upsampling, **block, name="up2")(x)
+        x = apply(ResidualBlock(4 * f, **block, name=f"res{i}"), x)
+    x = apply(UpsamplingBlock(2 * f, mode=upsampling, **block, name="up1"), x)
+    x = apply(UpsamplingBlock(f, mode=upsampling, **block, name="up2"), x)
     x = ConvBlock(3, 9, normalization="none", activation=None, padding=padding, name="conv_out")(x)
     x = CropToReference(name="align_crop")([x, inputs])
-    outputs = BoundedOutput(output_activation, value_range, dtype="float32", name="output")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return BoundedOutput(output_activation, value_range, dtype="float32", name="output")(x)
+
+
+def multi_style_transfer_net(
+    num_styles: int,
+    filters: int = 32,
+    num_residual_blocks: int = 5,
+    upsampling: str = "transpose",
+    padding: str = "reflect",
+    value_range: Sequence[float] = (0.0, 1.0),
+    output_activation: str = "tanh",
+    name: str = "multi_style_transfer_net",
+) -> keras.Model:
+    """One fast style-transfer network for ``num_styles`` styles and their blends.
+
+    :func:`style_transfer_net` with every instance normalization replaced by a
+    :class:`~keras_perceptual.layers.ConditionalInstanceNormalization` (Dumoulin, Shlens
+    & Kudlur, "A Learned Representation for Artistic Style", ICLR 2017): each style has
+    its own scales and offsets (``2 x num_styles x`` the 1,600 normalized channels: 3,200
+    parameters a style at the default widths), all convolutions are shared. The second
+    input ``style_weights`` ``(batch, num_styles)`` picks the style of each image
+    (one-hot) or blends styles (convex weights, the paper's Fig. 7). With one-hot weights
+    the network is exactly ``style_transfer_net`` with that style's normalization
+    parameters. Same layer names, sizes and output bound as :func:`style_transfer_net`;
+    Dumoulin et al. up-sample with ``upsampling="resize"`` (nearest neighbour then
+    convolution), which avoids checkerboard artifacts.
+
+    Args:
+        num_styles: the number of styles ``N`` (>= 1).
+        filters, num_residual_blocks, upsampling, padding, value_range,
+            output_activation: as for :func:`style_transfer_net`.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` with inputs ``{"image": (B, H, W, 3), "style_weights": (B, N)}``
+        (or the list ``[image, style_weights]``) and the ``(B, H, W, 3)`` float32 output
+        in ``value_range``.
+
+    Raises:
+        InputError: a bad argument (``num_styles`` < 1, an unknown mode, ...).
+
+    Example:
+        >>> model = multi_style_transfer_net(4)
+        >>> weights = np.array([[0.5, 0.5, 0.0, 0.0]], "float32")  # half style 0, half style 1
+        >>> model({"image": np.random.rand(1, 64, 64, 3), "style_weights": weights}).shape
+        TensorShape([1, 64, 64, 3])
+    """
+    num_styles = check_positive_int(num_styles, "num_styles")
+    _check_common(filters, num_residual_blocks, "instance", upsampling, padding, output_activation)
+    value_range = check_value_range(value_range)
+    image = keras.Input(shape=(None, None, 3), name="image")
+    style_weights = keras.Input(shape=(num_styles,), name="style_weights")
+    outputs = _style_graph(
+        image, style_weights, int(filters), num_residual_blocks, "conditional", upsampling,
+        padding, value_range, output_activation,
+    )
+    return keras.Model([image, style_weights], outputs, name=name)
 
 
 def super_resolution_net(
@@ -198,6 +281,113 @@ def super_resolution_net(
     return keras.Model(inputs, outputs, name=name or f"super_resolution_net_x{scale}")
 
 
+#: The encoder layer of the arbitrary-style network (Huang & Belongie 2017, Section 6.1).
+ADAIN_ENCODER_LAYER = "relu4_1"
+
+
+def arbitrary_style_net(
+    weights: str | os.PathLike | None = "imagenet",
+    backbone: str = "vgg19",
+    alpha: float = 1.0,
+    filters: int = 64,
+    padding: str = "reflect",
+    value_range: Sequence[float] = (0.0, 1.0),
+    output_activation: str = "tanh",
+    name: str = "arbitrary_style_net",
+) -> keras.Model:
+    """The AdaIN encoder-decoder that stylizes with any style image, given at run time.
+
+    Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
+    Normalization", ICCV 2017, Section 6.1: a frozen VGG encoder ``f`` up to ``relu4_1``
+    (``encoder``: the library's :class:`~keras_perceptual.backbones.FeatureExtractor`,
+    VGG-19 as in the paper), an :class:`~keras_perceptual.layers.AdaptiveInstanceNormalization`
+    layer ``t = alpha * AdaIN(f(c), f(s)) + (1 - alpha) * f(c)`` (``adain``), and a trained
+    decoder ``g`` that mirrors the encoder (``decoder``: nearest-neighbour up-sampling in
+    place of pooling, reflection padding, no normalization layers, as the paper), then the
+    scaled-tanh bound into ``value_range``. Only the decoder is trainable. The content is
+    mirror-padded to a multiple of 8 (``align_pad``) and the output cropped back
+    (``align_crop``), so the output has exactly the content's height and width; the style
+    image may have any size (at least 8 x 8 px). Train the decoder with
+    :class:`~keras_perceptual.losses.AdaINLoss`.
+
+    Args:
+        weights: the encoder's weights, as for ``FeatureExtractor``: ``"imagenet"`` (the
+            paper), a path to a ``keras.applications`` ``include_top=False`` weights file,
+            ``None`` (random: tests) or ``"hed_bsds500"`` (offline stand-in, VGG-16 only).
+            Stored in the config as given, so loading a saved model rebuilds the encoder
+            from the same source before its saved weights are restored.
+        backbone: ``"vgg19"`` (the paper) or ``"vgg16"``.
+        alpha: the content-style trade-off in [0, 1] used by calls of the model (1: full
+            stylization); :func:`~keras_perceptual.inference.stylize` takes another per call.
+        filters: the decoder's width at full resolution (64 mirrors VGG); it doubles
+            after each up-sampling step back (64, 128, 256). Smaller is faster.
+        padding: the decoder's convolution padding, ``"reflect"`` (the paper) or ``"zero"``.
+        value_range: ``(low, high)`` of the images.
+        output_activation: ``"tanh"`` or ``"sigmoid"``.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` with inputs ``content`` ``(B, H, W, 3)`` and ``style``
+        ``(B or 1, Hs, Ws, 3)`` (a list, or a dict keyed by those names) and the stylized
+        ``(B, H, W, 3)`` float32 output in ``value_range``; 3,505,219 decoder parameters
+        at the default width.
+
+    Raises:
+        InputError: a bad argument; WeightsUnavailableError: weights that cannot be obtained.
+
+    Example:
+        >>> model = arbitrary_style_net(weights=None)
+        >>> model([np.random.rand(1, 64, 48, 3), np.random.rand(1, 40, 40, 3)]).shape
+        TensorShape([1, 64, 48, 3])
+    """
+    check_choice(backbone, BACKBONES, "backbone")
+    alpha = check_alpha(alpha)
+    f = check_positive_int(filters, "filters")
+    check_choice(padding, PADDINGS, "padding")
+    check_choice(output_activation, OUTPUT_ACTIVATIONS, "output_activation")
+    value_range = check_value_range(value_range)
+
+    # --- Layers. ---
+    encoder = FeatureExtractor(
+        [ADAIN_ENCODER_LAYER], backbone=backbone, weights=weights, value_range=value_range,
+        name="encoder",
+    )
+    features = 512  # relu4_1 of VGG-16 and VGG-19
+    names = backbone_layer_names(backbone)
+    blocks = [sum(n.startswith(f"block{b}_conv") for n in names) for b in (1, 2, 3)]
+    decoder = _adain_decoder(features, f, blocks, padding)
+
+    # --- Functional graph. ---
+    content = keras.Input(shape=(None, None, 3), name="content")
+    style = keras.Input(shape=(None, None, 3), name="style")
+    x = PadToMultiple(8, mode="reflect", min_size=16, name="align_pad")(content)
+    content_features = encoder(x)[ADAIN_ENCODER_LAYER]
+    style_features = encoder(style)[ADAIN_ENCODER_LAYER]
+    t = AdaptiveInstanceNormalization(alpha, name="adain")([content_features, style_features])
+    y = decoder(t)
+    y = CropToReference(name="align_crop")([y, content])
+    outputs = BoundedOutput(output_activation, value_range, dtype="float32", name="output")(y)
+    return keras.Model([content, style], outputs, name=name)
+
+
+def _adain_decoder(features: int, f: int, blocks: Sequence[int], padding: str) -> keras.Model:
+    """The decoder ``g``: the encoder up to ``relu4_1`` mirrored, ``features`` channels in,
+    3 logits out; ``blocks`` are the backbone's convolutions per block."""
+    conv = {"normalization": "none", "padding": padding}
+    widths = {1: f, 2: 2 * f, 3: 4 * f}
+    inputs = keras.Input(shape=(None, None, features), name="features")
+    x = ConvBlock(widths[3], 3, **conv, name="dec4_1")(inputs)  # mirrors conv4_1
+    for block in (3, 2, 1):
+        # Up-sampling (mirrors pool{block}) and the block's last convolution.
+        x = UpsamplingBlock(widths[block], mode="resize", **conv, name=f"up{block}")(x)
+        for j in range(blocks[block - 1] - 1, 1, -1):
+            x = ConvBlock(widths[block], 3, **conv, name=f"dec{block}_{j}")(x)
+        if block > 1:
+            x = ConvBlock(widths[block - 1], 3, **conv, name=f"dec{block}_1")(x)
+    x = ConvBlock(3, 3, normalization="none", activation=None, padding=padding, name="dec1_1")(x)
+    return keras.Model(inputs, x, name="decoder")
+
+
 def model_value_range(model: keras.Model) -> tuple[float, float]:
     """The ``value_range`` a network was built with; ``(0.0, 1.0)`` for foreign models.
 
@@ -221,4 +411,12 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
     return (0.0, 1.0)
 
 
-__all__ = ["SCALES", "model_value_range", "style_transfer_net", "super_resolution_net"]
+__all__ = [
+    "ADAIN_ENCODER_LAYER",
+    "SCALES",
+    "arbitrary_style_net",
+    "model_value_range",
+    "multi_style_transfer_net",
+    "style_transfer_net",
+    "super_resolution_net",
+]

@@ -206,3 +206,32 @@ def safe_sqrt(x):
 
 
 __all__ += ["edge_magnitude", "safe_sqrt", "sobel_edges"]
+
+
+def channel_mean_std(features, epsilon: float = 1e-5):
+    """Per-image, per-channel mean and standard deviation over height and width.
+
+    ``mu_c = mean_hw(x_c)`` and ``sigma_c = sqrt(var_hw(x_c) + epsilon)``: the
+    statistics of Huang & Belongie (2017), Eqs. (5)-(6), that adaptive instance
+    normalization transfers and whose distance is the AdaIN style loss (Eq. 13).
+    Computed in float32.
+
+    Args:
+        features: ``(batch, H, W, C)`` channels-last tensor.
+        epsilon: added to the variance before the square root (``1e-5`` as in the
+            reference code), which keeps ``sigma`` and its gradient finite on flat maps.
+
+    Returns:
+        ``(mean, std)``, each ``(batch, C)`` float32.
+
+    Example:
+        >>> mean, std = channel_mean_std(np.ones((2, 4, 4, 3), "float32"), epsilon=0.0)
+        >>> mean.shape, float(std[0, 0])
+        ((2, 3), 0.0)
+    """
+    x = ops.cast(features, "float32")
+    mean, variance = ops.moments(x, axes=(1, 2))
+    return mean, ops.sqrt(variance + epsilon)
+
+
+__all__ += ["channel_mean_std"]

@@ -323,6 +323,11 @@ LAYERS = [
     kl.CropToReference(),
     kl.BoundedOutput("sigmoid", (-1, 1)),
     kl.LogitSkip("sigmoid", (-1, 1), epsilon=1e-2, factor=4),
+    kl.ConditionalInstanceNormalization(5, epsilon=1e-3, center=False),
+    kl.AdaptiveInstanceNormalization(alpha=0.25, epsilon=1e-4),
+    kl.ConvBlock(8, normalization="conditional", num_styles=3),
+    kl.ResidualBlock(8, normalization="conditional", num_styles=2),
+    kl.UpsamplingBlock(4, mode="resize", normalization="conditional", num_styles=4),
 ]
 
 
@@ -349,8 +354,210 @@ def test_config_round_trip(layer):
         (lambda: kl.BoundedOutput("relu"), "'tanh', 'sigmoid'"),
         (lambda: kl.BoundedOutput(value_range=(1, 0)), "value_range"),
         (lambda: kl.LogitSkip(epsilon=0.7), "epsilon must be in"),
+        (lambda: kl.ConditionalInstanceNormalization(0), "num_styles must be an integer >= 1"),
+        (lambda: kl.ConvBlock(4, normalization="conditional"), "num_styles must be an integer"),
+        (lambda: kl.ConvBlock(4, num_styles=3), "only used with normalization='conditional'"),
+        (lambda: kl.AdaptiveInstanceNormalization(alpha=1.5), "alpha must be a number in"),
+        (lambda: kl.AdaptiveInstanceNormalization(alpha="x"), "Received: alpha='x'"),
+        (lambda: kl.AdaptiveInstanceNormalization(epsilon=-1.0), "epsilon"),
     ],
 )
 def test_bad_arguments_raise(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+# --- ConditionalInstanceNormalization ----------------------------------------------------
+
+
+def _instance_norm_reference(x, gamma, beta, epsilon=1e-5):
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    return (x - mean) / np.sqrt(var + epsilon) * gamma + beta
+
+
+def _cin(rng, num_styles=3, channels=4):
+    layer = kl.ConditionalInstanceNormalization(num_styles)
+    layer.build([(None, None, None, channels), (None, num_styles)])
+    gamma = rng.random((num_styles, channels)).astype("float32") + 0.5
+    beta = _rand(rng, num_styles, channels)
+    layer.set_weights([gamma, beta])
+    return layer, gamma, beta
+
+
+def test_conditional_instance_norm_one_hot_selects_a_style(rng):
+    layer, gamma, beta = _cin(rng)
+    x = _rand(rng, 3, 5, 6, 4) * 2 + 1
+    weights = np.eye(3, dtype="float32")[[2, 0, 1]]  # a different style per image
+    y = to_numpy(layer([x, weights]))
+    for i, style in enumerate([2, 0, 1]):
+        expected = _instance_norm_reference(x[i : i + 1], gamma[style], beta[style])
+        np.testing.assert_allclose(y[i : i + 1], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_conditional_instance_norm_blends_parameters_convexly(rng):
+    layer, gamma, beta = _cin(rng)
+    x = _rand(rng, 1, 5, 5, 4)
+    pure = [to_numpy(layer([x, np.eye(3, dtype="float32")[[k]]])) for k in range(3)]
+    for t in (0.0, 0.3, 1.0):
+        w = np.array([[t, 1 - t, 0.0]], "float32")
+        expected = _instance_norm_reference(x, w @ gamma, w @ beta)
+        y = to_numpy(layer([x, w]))
+        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+        if t in (0.0, 1.0):  # the blend's endpoints are the pure styles
+            np.testing.assert_allclose(y, pure[0] if t == 1.0 else pure[1], atol=1e-6)
+    # Normalization is linear in (gamma, beta): the blend of outputs is the output of the blend.
+    mid = to_numpy(layer([x, np.array([[0.5, 0.5, 0.0]], "float32")]))
+    np.testing.assert_allclose(mid, 0.5 * pure[0] + 0.5 * pure[1], atol=1e-5)
+
+
+def test_conditional_instance_norm_statistics_override_and_subclass(rng):
+    layer, gamma, beta = _cin(rng, num_styles=2, channels=3)
+    assert isinstance(layer, kl.InstanceNormalization)  # tiled inference treats it as one
+    x = _rand(rng, 1, 4, 4, 3)
+    w = np.array([[0.0, 1.0]], "float32")
+    with kl.instance_norm_statistics(lambda lyr, inputs: (np.zeros(3), np.ones(3))):
+        y = to_numpy(layer([x, w]))
+    np.testing.assert_allclose(y, x / np.sqrt(1 + 1e-5) * gamma[1] + beta[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (2, 3, 1), (2,)])
+def test_conditional_instance_norm_wrong_style_weights_shape(rng, shape):
+    layer = kl.ConditionalInstanceNormalization(3)
+    with pytest.raises(ValueError, match=r"style_weights of shape \(batch, 3\).*Received"):
+        layer([_rand(rng, 2, 4, 4, 2), np.ones(shape, "float32")])
+
+
+def test_conditional_instance_norm_mixed_precision(rng):
+    keras.config.set_dtype_policy("mixed_float16")
+    layer = kl.ConditionalInstanceNormalization(2)
+    x = _rand(rng, 1, 4, 4, 2)
+    y = layer([x, np.array([[1.0, 0.0]], "float32")])
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    assert layer.gamma.dtype == "float32" and tuple(layer.gamma.shape) == (2, 2)
+    np.testing.assert_allclose(
+        to_numpy(y).astype("float32"), _instance_norm_reference(x, 1.0, 0.0), atol=5e-3
+    )
+
+
+def test_conditional_blocks_take_style_weights(rng):
+    x = _rand(rng, 2, 8, 8, 4)
+    w = np.eye(2, dtype="float32")
+    for block in (
+        kl.ConvBlock(4, normalization="conditional", num_styles=2),
+        kl.ResidualBlock(4, normalization="conditional", num_styles=2),
+        kl.UpsamplingBlock(4, normalization="conditional", num_styles=2),
+    ):
+        y = block([x, w])
+        assert tuple(y.shape) == block.compute_output_shape([x.shape, w.shape])
+        assert any("gamma" in v.path and tuple(v.shape) == (2, 4) for v in block.weights)
+        with pytest.raises(ValueError, match=r"called on \[x, style_weights\]"):
+            block(x)
+
+
+# --- AdaptiveInstanceNormalization -------------------------------------------------------
+
+
+def _adain_reference(content, style, alpha=1.0, epsilon=1e-5):
+    c_mean = content.mean(axis=(1, 2), keepdims=True)
+    c_std = np.sqrt(content.var(axis=(1, 2), keepdims=True) + epsilon)
+    s_mean = style.mean(axis=(1, 2), keepdims=True)
+    s_std = np.sqrt(style.var(axis=(1, 2), keepdims=True) + epsilon)
+    target = s_std * (content - c_mean) / c_std + s_mean
+    return alpha * target + (1 - alpha) * content
+
+
+def test_adain_output_has_the_style_statistics(rng):
+    content = _rand(rng, 2, 7, 9, 5) * 3 + 2  # statistics far from the style's
+    style = rng.random((2, 11, 6, 5)).astype("float32") * 4 - 1
+    y = to_numpy(kl.AdaptiveInstanceNormalization(epsilon=0.0)([content, style]))
+    np.testing.assert_allclose(y.mean(axis=(1, 2)), style.mean(axis=(1, 2)), atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=(1, 2)), style.std(axis=(1, 2)), atol=1e-5)
+    # The reference (default epsilon), with a style batch of one broadcast over the content.
+    layer = kl.AdaptiveInstanceNormalization()
+    np.testing.assert_allclose(
+        to_numpy(layer([content, style[:1]])), _adain_reference(content, style[:1]),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_adain_alpha_trades_content_for_style(rng):
+    content, style = _rand(rng, 2, 6, 6, 3), _rand(rng, 2, 5, 5, 3)
+    np.testing.assert_array_equal(
+        to_numpy(kl.AdaptiveInstanceNormalization(alpha=0.0)([content, style])), content
+    )
+    np.testing.assert_allclose(
+        to_numpy(kl.AdaptiveInstanceNormalization(alpha=0.3)([content, style])),
+        _adain_reference(content, style, 0.3), rtol=1e-5, atol=1e-5,
+    )
+    # A per-image alpha as a third input overrides the constructor's.
+    alpha = np.array([0.0, 0.6], "float32")
+    y = to_numpy(kl.AdaptiveInstanceNormalization()([content, style, alpha]))
+    np.testing.assert_allclose(y[0], content[0], atol=1e-6)
+    np.testing.assert_allclose(
+        y[1:], _adain_reference(content[1:], style[1:], 0.6), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_adain_interpolating_statistics_interpolates_outputs(rng):
+    layer = kl.AdaptiveInstanceNormalization()
+    content = _rand(rng, 1, 6, 6, 3)
+    styles = [_rand(rng, 1, 5, 5, 3) * 2, rng.random((1, 4, 7, 3)).astype("float32")]
+    stats = [layer.style_statistics(s) for s in styles]
+    mean = 0.25 * to_numpy(stats[0][0]) + 0.75 * to_numpy(stats[1][0])
+    std = 0.25 * to_numpy(stats[0][1]) + 0.75 * to_numpy(stats[1][1])
+    mixed = to_numpy(layer.transfer(content, mean, std))
+    expected = 0.25 * to_numpy(layer([content, styles[0]])) + 0.75 * to_numpy(
+        layer([content, styles[1]])
+    )
+    np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_adain_gradient_matches_finite_differences(rng):
+    from tests.conftest import gradient
+
+    content = rng.standard_normal((1, 3, 3, 2)) * 2
+    style = _rand(rng, 1, 4, 4, 2)
+    probe = rng.standard_normal((1, 3, 3, 2))
+    layer = kl.AdaptiveInstanceNormalization(alpha=0.7, epsilon=1e-3)
+
+    def f(x):
+        return keras.ops.sum(layer([x, style]) * probe)
+
+    grad = gradient(f, content.astype("float32"))
+    reference = np.zeros_like(content)
+    h = 1e-3
+    for index in np.ndindex(content.shape):
+        up, down = content.copy(), content.copy()
+        up[index] += h
+        down[index] -= h
+        reference[index] = (
+            (_adain_reference(up, style, 0.7, 1e-3) * probe).sum()
+            - (_adain_reference(down, style, 0.7, 1e-3) * probe).sum()
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, reference, rtol=2e-3, atol=2e-3)
+
+
+def test_adain_mixed_precision_and_symbolic_shapes(rng):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    layer = kl.AdaptiveInstanceNormalization()
+    y = layer([_rand(rng, 1, 4, 4, 2), _rand(rng, 1, 3, 3, 2)])
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    keras.config.set_dtype_policy("float32")
+    out = kl.AdaptiveInstanceNormalization()(
+        [keras.Input((None, None, 8)), keras.Input((None, None, 8))]
+    )
+    assert tuple(out.shape) == (None, None, None, 8)
+
+
+@pytest.mark.parametrize(
+    "content_shape,style_shape,match",
+    [
+        ((2, 4, 4, 3), (2, 4, 4, 5), "same channel count"),
+        ((2, 4, 4, 3), (3, 4, 4, 3), "batch of 1"),
+        ((2, 4, 4, 3), (4, 4, 3), "rank-4"),
+    ],
+)
+def test_adain_bad_inputs(rng, content_shape, style_shape, match):
+    with pytest.raises(ValueError, match=match):
+        kl.AdaptiveInstanceNormalization()([_rand(rng, *content_shape), _rand(rng, *style_shape)])

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from keras_perceptual import layers as kl
-from keras_perceptual.models import model_value_range, style_transfer_net, super_resolution_net
+from keras_perceptual.models import (
+    arbitrary_style_net,
+    model_value_range,
+    multi_style_transfer_net,
+    style_transfer_net,
+    super_resolution_net,
+)
 from tests.conftest import BACKEND, to_numpy
 
 TINY = {"filters": 4, "num_residual_blocks": 1}
@@ -293,6 +299,12 @@ def test_mixed_precision(rng, policy, config):
         (lambda: style_transfer_net(value_range=(1, 0)), "value_range"),
         (lambda: style_transfer_net(output_activation="relu"), "'tanh', 'sigmoid'"),
         (lambda: super_resolution_net(4, skip="bilinear"), "skip must be None"),
+        (lambda: multi_style_transfer_net(0), "num_styles must be an integer >= 1"),
+        (lambda: multi_style_transfer_net(2, upsampling="x"), "'transpose', 'resize'"),
+        (lambda: arbitrary_style_net(weights=None, alpha=-0.1), "alpha must be a number in"),
+        (lambda: arbitrary_style_net(weights=None, backbone="resnet"), "'vgg16', 'vgg19'"),
+        (lambda: arbitrary_style_net(weights=None, filters=0), "filters must be an integer"),
+        (lambda: arbitrary_style_net(weights="nope"), "weights file .nope. does not exist"),
     ],
 )
 def test_bad_arguments_raise(factory, match):
@@ -314,3 +326,106 @@ def test_sr_bicubic_skip_starts_from_bicubic(rng, tmp_path):
     model.save(tmp_path / "skip.keras")
     reloaded = keras.models.load_model(tmp_path / "skip.keras", safe_mode=True)
     np.testing.assert_array_equal(to_numpy(reloaded(x)), out)
+
+
+# --- Many styles (conditional instance normalization) -------------------------------------
+
+
+def test_multi_style_net_parameters_and_inputs():
+    single, multi = style_transfer_net(), multi_style_transfer_net(4)
+    norms = sum(  # every normalization's gamma and beta in the single-style net
+        int(np.prod(w.shape)) for w in single.weights if w.path.split("/")[-1] in ("gamma", "beta")
+    )
+    assert norms == 3_200
+    assert multi.count_params() == single.count_params() + 3 * norms
+    assert [t.name for t in multi.inputs] == ["image", "style_weights"]
+    assert [layer.name for layer in multi.layers if layer.name not in ("style_weights",)] == [
+        layer.name for layer in single.layers
+    ]
+
+
+def _copy_style(multi, single, style):
+    """single := multi with style ``style``'s normalization parameters."""
+    by_path = {w.path: w for w in multi.weights}
+    for w in single.weights:
+        value = to_numpy(by_path[w.path])
+        if w.path.split("/")[-1] in ("gamma", "beta"):
+            value = value[style]
+        w.assign(value)
+
+
+def test_one_hot_style_weights_equal_the_single_style_net(rng):
+    multi = multi_style_transfer_net(3, **TINY)
+    single = style_transfer_net(**TINY)
+    _randomize(multi, rng, scale=0.3)
+    x = _images(rng, 3, 20, 24, 3)
+    styles = [2, 0, 1]
+    y = to_numpy(multi({"image": x, "style_weights": np.eye(3, dtype="float32")[styles]}))
+    for i, style in enumerate(styles):
+        _copy_style(multi, single, style)
+        np.testing.assert_allclose(y[i], to_numpy(single(x[i : i + 1]))[0], atol=1e-5)
+    # Blends: the endpoints are the pure styles; the middle is neither.
+    for t, style in ((1.0, 0), (0.0, 1)):
+        w = np.array([[t, 1.0 - t, 0.0]], "float32")
+        _copy_style(multi, single, style)
+        np.testing.assert_allclose(
+            to_numpy(multi([x[:1], w])), to_numpy(single(x[:1])), atol=1e-5
+        )
+    mid = to_numpy(multi([x[:1], np.array([[0.5, 0.5, 0.0]], "float32")]))
+    assert np.abs(mid - to_numpy(single(x[:1]))).max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["multi", "arbitrary"])
+def test_style_nets_save_load_identical_outputs(tmp_path, rng, kind):
+    if kind == "multi":
+        model = multi_style_transfer_net(3, upsampling="resize", value_range=(-1, 1), **TINY)
+        _randomize(model, rng, scale=0.3)
+        x = [_images(rng, 2, 16, 20, 3) * 2 - 1, np.array([[1, 0, 0], [0.2, 0.3, 0.5]], "float32")]
+    else:
+        model = arbitrary_style_net(weights=None, backbone="vgg16", filters=4, alpha=0.8)
+        x = [_images(rng, 2, 21, 19, 3), _images(rng, 1, 16, 24, 3)]
+    expected = to_numpy(model(x))
+    model.save(tmp_path / "net.keras")
+    restored = keras.models.load_model(tmp_path / "net.keras", safe_mode=True)
+    np.testing.assert_array_equal(to_numpy(restored(x)), expected)
+
+
+def test_multi_style_net_mixed_precision(rng):
+    keras.config.set_dtype_policy("mixed_float16")
+    model = multi_style_transfer_net(2, **TINY)
+    assert model.get_layer("res1").norm1.gamma.dtype == "float32"
+    y = model([_images(rng, *X_SHAPE), np.array([[1, 0], [0.5, 0.5]], "float32")])
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    assert np.all(np.isfinite(to_numpy(y)))
+
+
+# --- Any style (AdaIN) ---------------------------------------------------------------------
+
+
+def test_arbitrary_style_net_architecture():
+    model = arbitrary_style_net(weights=None)  # VGG-19 to relu4_1, the paper's decoder
+    decoder = model.get_layer("decoder")
+    assert decoder.count_params() == 3_505_219  # pytorch-AdaIN's decoder: 3,505,219
+    assert model.get_layer("encoder").backbone == "vgg19"
+    assert not model.get_layer("encoder").trainable
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 3_505_219
+    assert [t.name for t in model.inputs] == ["content", "style"]
+    assert [layer.name for layer in decoder.layers[1:]] == [
+        "dec4_1", "up3", "dec3_3", "dec3_2", "dec3_1", "up2", "dec2_1", "up1", "dec1_1"
+    ]
+
+
+def test_arbitrary_style_net_sizes_and_alpha(rng):
+    model = arbitrary_style_net(weights=None, backbone="vgg16", filters=4)
+    content = _images(rng, 2, 27, 35, 3)
+    styles = [_images(rng, 1, 16, 16, 3), _images(rng, 2, 40, 24, 3) * 0.5]
+    outputs = [to_numpy(model({"content": content, "style": s})) for s in styles]
+    assert outputs[0].shape == (2, 27, 35, 3)
+    assert np.all((outputs[0] >= 0) & (outputs[0] <= 1))
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-4  # the style matters...
+    keep = arbitrary_style_net(weights=None, backbone="vgg16", filters=4, alpha=0.0)
+    keep.set_weights(model.get_weights())
+    same = [to_numpy(keep([content, s])) for s in styles]  # ... unless alpha=0
+    np.testing.assert_allclose(same[0], same[1], atol=1e-6)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        model([_images(rng, 1, 12, 40, 3), styles[0]])
