@@ -124,15 +124,35 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
     return shape
 
 
-def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
-    """Rejects integer and boolean images, which would be silently misread."""
+def dtype_name(x: Any) -> str:
+    """The standard name of ``x``'s dtype (``"float32"``, ``"bfloat16"``, ``"uint8"``, ...).
+
+    Works for numpy arrays, backend tensors and variables, and Python lists and numbers.
+    """
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         dtype = np.asarray(x).dtype
-    dtype_name = str(getattr(dtype, "name", dtype))
-    if dtype_name.startswith(("int", "uint", "bool")) or "int" in dtype_name:
+    name = getattr(dtype, "name", None)
+    if not isinstance(name, str):  # TensorFlow DTypes name themselves; numpy dtypes too
+        name = str(dtype)
+    return name.replace("tf.", "")
+
+
+#: The floating-point dtypes images may have (all computed in float32).
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
+    """Rejects every image dtype but the floating-point ones (integers would be misread).
+
+    A ``uint8`` image read as ``[0, 255]`` floats with ``value_range=(0, 1)`` gives a
+    silently wrong number, so integer (and boolean, complex, string) images are refused
+    everywhere, with the conversion to make in the message.
+    """
+    dtype = dtype_name(x)
+    if dtype not in FLOAT_DTYPES:
         raise InputError(
-            f"{name} has dtype {dtype_name}; expected floating-point images in value_range="
+            f"{name} has dtype {dtype}; expected floating-point images in value_range="
             f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for "
-            f"uint8 images and value_range=(0, 1). Received: {name}.dtype={dtype_name}"
+            f"uint8 images and value_range=(0, 1). Received: {name}.dtype={dtype}"
         )

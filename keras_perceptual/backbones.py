@@ -25,6 +25,7 @@ from keras import ops
 
 from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
 from keras_perceptual.errors import InputError
+from keras_perceptual.ops import to_unit_range
 from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
 
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -96,11 +97,9 @@ class VGGPreprocessing(keras.layers.Layer):
         self.value_range = check_value_range(value_range)
 
     def call(self, images):
-        low, high = self.value_range
-        scale = 255.0 / (high - low)
-        bgr = ops.flip(images, axis=-1)
+        bgr = ops.flip(to_unit_range(images, self.value_range), axis=-1)
         mean = ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=self.compute_dtype)
-        return (bgr - low) * scale - mean
+        return bgr * 255.0 - mean
 
     def compute_output_shape(self, input_shape):
         return input_shape

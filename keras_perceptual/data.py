@@ -92,6 +92,7 @@ from keras_perceptual.images import (
     read_rgb,
     walk_images,
 )
+from keras_perceptual.ops import from_unit_range
 
 #: How many skipped paths the warning lists.
 MAX_LISTED = 5
@@ -510,7 +511,6 @@ def image_folder_dataset(
         if repeat:
             images = images.repeat()
 
-    low, high = value_range
     base_seed = tf.constant(seed, tf.int64)
 
     def crop_map(index, image):
@@ -524,7 +524,7 @@ def image_folder_dataset(
             left = (shape[1] - image_size) // 2
             image = image[top : top + image_size, left : left + image_size]
             image.set_shape((image_size, image_size, 3))
-        return tf.cast(image, tf.float32) * ((high - low) / 255.0) + low
+        return from_unit_range(tf.cast(image, tf.float32) / 255.0, value_range)
 
     dataset = images.enumerate().map(crop_map, num_parallel_calls=autotune, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=repeat)

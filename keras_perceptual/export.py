@@ -45,8 +45,9 @@ import tensorflow as tf
 
 from keras_perceptual._checks import check_choice, check_positive_int
 from keras_perceptual.errors import InputError
-from keras_perceptual.layers import PadToMultiple
+from keras_perceptual.inference import min_input_size
 from keras_perceptual.models import model_value_range
+from keras_perceptual.ops import from_unit_range, to_unit_range
 
 #: Signature keys of an export, in the order they are added.
 SIGNATURES = ("serving_default", "serve_uint8", "serve_encoded")
@@ -98,12 +99,6 @@ def _check_model(model: Any, caller: str) -> tuple[Any, Any]:
                 f"Received: model.{role}s[0].shape={shape}"
             )
     return inputs[0], outputs[0]
-
-
-def _min_side(model: keras.Model) -> int:
-    """The smallest height/width the model accepts (from its PadToMultiple layers), else 1."""
-    sizes = [layer.min_size for layer in model.layers if isinstance(layer, PadToMultiple)]
-    return max(sizes, default=1)
 
 
 def _check_compression(png_compression: Any) -> int:
@@ -293,20 +288,14 @@ class _Serving:
         self.png_compression = png_compression
         self.min_side = min_side
         self.input_dtype = model.inputs[0].dtype
-        low, high = model_value_range(model)
-        self.low, self.high = float(low), float(high)
+        self.value_range = model_value_range(model)
 
     # value-range conversions ----------------------------------------------------------
     def to_range(self, images_uint8):
-        x = tf.cast(images_uint8, tf.float32) / 255.0
-        if (self.low, self.high) != (0.0, 1.0):
-            x = x * (self.high - self.low) + self.low
-        return x
+        return from_unit_range(tf.cast(images_uint8, tf.float32) / 255.0, self.value_range)
 
     def to_uint8(self, images):
-        y = tf.cast(images, tf.float32)
-        if (self.low, self.high) != (0.0, 1.0):
-            y = (y - self.low) / (self.high - self.low)
+        y = to_unit_range(tf.cast(images, tf.float32), self.value_range)
         return tf.cast(tf.round(tf.clip_by_value(y * 255.0, 0.0, 255.0)), tf.uint8)
 
     def run(self, images):
@@ -506,7 +495,7 @@ def export_for_serving(
     if compute_dtype == "float32" and _has_mixed_policy(model):
         model = _float32_copy(model)
 
-    serving = _Serving(model, max_pixels, png_compression, _min_side(model))
+    serving = _Serving(model, max_pixels, png_compression, min_input_size(model))
     os.makedirs(base, exist_ok=True)
     staging = os.path.join(base, f".{number}.tmp-{uuid.uuid4().hex[:8]}")
     retired = None
@@ -576,7 +565,7 @@ def export_tflite(
     _check_model(model, "export_tflite")
     if quantize is not None:
         check_choice(quantize, TFLITE_QUANTIZATIONS, "quantize")
-    min_side = _min_side(model)
+    min_side = min_input_size(model)
     if input_size is None:
         spec = tf.TensorSpec((None, None, None, 3), tf.float32, name="images")
     else:

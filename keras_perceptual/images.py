@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_positive_int, check_value_range
+from keras_perceptual._checks import check_float_dtype, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual.ops import from_unit_range
 
 #: File extensions (any case) treated as images by folders and glob patterns.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -175,8 +176,7 @@ def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | No
 
 
 def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
-    low, high = value_range
-    return array.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
+    return from_unit_range(array.astype(np.float32) / np.float32(255.0), value_range)
 
 
 # --------------------------------------------------------------------------
@@ -349,3 +349,92 @@ def load_images(
             f"Received: size={size!r}"
         )
     return np.stack(arrays)
+
+
+# --------------------------------------------------------------------------
+# Image arguments to arrays: the one rule for every entry point.
+# --------------------------------------------------------------------------
+
+
+def image_array(
+    image: Any,
+    value_range: Sequence[float] = (0.0, 1.0),
+    name: str = "image",
+    clip: bool = False,
+) -> np.ndarray:
+    """Turns one image argument (a file path, an array or a tensor) into a float32 array.
+
+    The one rule every entry point that takes an image follows (style images of the
+    losses, :func:`~keras_perceptual.inference.stylize` and ``upscale``, ...):
+
+    * a path (``str`` or ``os.PathLike``) is decoded by :func:`load_image` (EXIF
+      orientation applied, 16-bit kept to float precision, palette, alpha, CMYK and
+      grayscale converted to RGB) into ``value_range``;
+    * numpy arrays, nested lists, ``tf.Tensor``, ``tf.Variable``, ``keras.Variable``
+      and JAX arrays of dtype float16, bfloat16, float32 or float64 are converted to
+      float32;
+    * refused, each with a message giving the fix: integer and boolean images (a
+      ``uint8`` image read as floats in [0, 255] would silently be wrong: divide by
+      255, or pass the file path), NaN or infinite pixels, values outside
+      ``value_range`` (by more than 1e-3 of its width), and shapes other than
+      ``(H, W, 3)`` and ``(1, H, W, 3)``.
+
+    Args:
+        image: the image argument.
+        value_range: ``(low, high)`` the pixels are (or, for a path, are mapped) in.
+        name: the argument's name, for messages.
+        clip: clip values outside ``value_range`` instead of refusing them (for images
+            a network produced, about to be written).
+
+    Returns:
+        ``(H, W, 3)`` float32 numpy array in ``value_range``.
+
+    Raises:
+        InputError: for every refused input above, and for unreadable files.
+
+    Example:
+        >>> image_array(np.zeros((1, 4, 4, 3), "float16")).dtype
+        dtype('float32')
+    """
+    value_range = check_value_range(value_range)
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, value_range=value_range)
+    if not isinstance(image, (np.ndarray, list, tuple)):
+        import keras  # backend tensors and variables; not needed for numpy inputs
+
+        try:
+            image = keras.ops.convert_to_numpy(image)
+        except Exception:  # noqa: BLE001 - anything that is not array-like
+            raise InputError(
+                f"{name} must be an image file path or an RGB array/tensor (H, W, 3) in "
+                f"value_range={value_range}. Received: {name}={image!r:.80}"
+            ) from None
+    array = np.asarray(image)
+    check_float_dtype(array, name, value_range)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[-1] != 3:
+        hint = " Drop the alpha channel with image[..., :3]." if array.shape[-1:] == (4,) else ""
+        raise InputError(
+            f"{name} must be one RGB image of shape (height, width, 3) or (1, height, width, "
+            f"3), or an image file path.{hint} Received: {name}.shape={array.shape}"
+        )
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise InputError(
+            f"{name} contains NaN or infinite pixels; expected finite values in value_range="
+            f"{value_range}. Received: {name} with non-finite values"
+        )
+    low, high = value_range
+    if clip:
+        return np.clip(array, low, high)
+    tolerance = 1e-3 * (high - low)
+    smallest, largest = float(array.min(initial=low)), float(array.max(initial=high))
+    if smallest < low - tolerance or largest > high + tolerance:
+        raise InputError(
+            f"{name} values span [{array.min():.4g}, {array.max():.4g}], outside "
+            f"value_range={value_range}; rescale the image (e.g. / 255.0) or pass the "
+            f"matching value_range. Received: {name} range=[{array.min():.4g}, "
+            f"{array.max():.4g}]"
+        )
+    return array

@@ -48,9 +48,10 @@ import numpy as np
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import load_image
+from keras_perceptual.images import image_array
 from keras_perceptual.layers import InstanceNormalization, PadToMultiple, instance_norm_statistics
 from keras_perceptual.models import model_value_range
+from keras_perceptual.ops import from_unit_range, to_unit_range
 
 NORM_STATISTICS = ("image", "tile")
 
@@ -70,45 +71,21 @@ _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
 # --------------------------------------------------------------------------------------
 
 
-def _as_image(item: Any, value_range, name: str) -> np.ndarray:
-    if isinstance(item, (str, os.PathLike)):
-        return load_image(item, value_range=value_range)
-    array = np.asarray(keras.ops.convert_to_numpy(item))
-    if array.dtype.kind not in "f":
-        raise InputError(
-            f"{name} has dtype {array.dtype}; expected floating-point images in value_range="
-            f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for uint8 "
-            f"images and value_range=(0, 1), or pass file paths. Received: {name}.dtype={array.dtype}"
-        )
-    if array.ndim != 3 or array.shape[-1] != 3:
-        hint = " Drop the alpha channel with image[..., :3]." if array.shape[-1:] == (4,) else ""
-        raise InputError(
-            f"{name} must be an RGB image of shape (height, width, 3).{hint} "
-            f"Received: {name}.shape={array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise InputError(
-            f"{name} contains NaN or infinite pixels; expected finite values in value_range="
-            f"{tuple(value_range)}. Received: {name} with non-finite values"
-        )
-    return array.astype(np.float32, copy=False)
-
-
 def _images_as_list(images: Any, value_range) -> tuple[list[np.ndarray], str]:
     """Returns ``(list of (H, W, 3) arrays, kind)``; kind is 'single', 'batch' or 'list'."""
     if isinstance(images, (str, os.PathLike)):
-        return [_as_image(images, value_range, "images")], "single"
+        return [image_array(images, value_range, "images")], "single"
     if isinstance(images, (list, tuple)):
         if not images:
             raise InputError(
                 "images is an empty list; pass at least one image array or path. Received: images=[]"
             )
-        return [_as_image(im, value_range, f"images[{i}]") for i, im in enumerate(images)], "list"
+        return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(images)], "list"
     array = np.asarray(keras.ops.convert_to_numpy(images))
     if array.ndim == 4:
-        return [_as_image(im, value_range, f"images[{i}]") for i, im in enumerate(array)], "batch"
+        return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(array)], "batch"
     if array.ndim == 3:
-        return [_as_image(array, value_range, "images")], "single"
+        return [image_array(array, value_range, "images")], "single"
     raise InputError(
         "images must be an image (H, W, 3), a batch (N, H, W, 3), a list of images of any "
         f"sizes or image file paths. Received: images.shape={array.shape}"
@@ -129,8 +106,9 @@ def save_image(
     """Writes one RGB image in ``value_range`` to an 8-bit file (PNG, JPEG, ... by extension).
 
     Args:
-        image: ``(H, W, 3)`` or ``(1, H, W, 3)`` float array or tensor in ``value_range``;
-            values outside it are clipped.
+        image: ``(H, W, 3)`` or ``(1, H, W, 3)`` float array or tensor in ``value_range``
+            (see :func:`~keras_perceptual.images.image_array`); values outside it are
+            clipped, integer images refused.
         path: the file to write; the format follows the extension.
         value_range: ``(low, high)`` of ``image``.
 
@@ -142,16 +120,9 @@ def save_image(
     """
     from PIL import Image
 
-    low, high = check_value_range(value_range)
-    array = np.asarray(keras.ops.convert_to_numpy(image), dtype=np.float64)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise InputError(
-            "save_image writes one RGB image of shape (H, W, 3) or (1, H, W, 3); save a batch "
-            f"one image at a time. Received: image.shape={array.shape}"
-        )
-    unit = np.clip((array - low) / (high - low), 0.0, 1.0)
+    value_range = check_value_range(value_range)
+    array = image_array(image, value_range, "image", clip=True)
+    unit = to_unit_range(array.astype(np.float64), value_range)
     Image.fromarray(np.round(unit * 255.0).astype(np.uint8)).save(os.fspath(path))
 
 
@@ -160,36 +131,70 @@ def save_image(
 # --------------------------------------------------------------------------------------
 
 
-def _walk_layers(layer, seen=None):
-    """Yields ``layer`` and every layer nested in it (functional graphs and composite layers)."""
-    seen = set() if seen is None else seen
-    if id(layer) in seen:
-        return
-    seen.add(id(layer))
-    yield layer
-    children = []
-    for value in vars(layer).values():
-        if isinstance(value, keras.layers.Layer):
-            children.append(value)
-        elif isinstance(value, (list, tuple)):
-            children.extend(v for v in value if isinstance(v, keras.layers.Layer))
-    for child in children:
-        yield from _walk_layers(child, seen)
+def walk_layers(layer):
+    """Yields ``layer`` and every layer nested in it, each once, parents first.
+
+    Follows functional graphs, sub-models and composite layers (any ``keras.layers.Layer``
+    held in an attribute, or in a list or tuple attribute). The one walker of the package:
+    every question about what a model contains goes through it.
+
+    Args:
+        layer: a ``keras.layers.Layer`` or ``keras.Model``.
+
+    Returns:
+        A generator of layers.
+
+    Example:
+        >>> names = [l.name for l in walk_layers(style_transfer_net())]  # doctest: +SKIP
+    """
+    seen: set[int] = set()
+    stack = [layer]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        children = []
+        for value in vars(current).values():
+            if isinstance(value, keras.layers.Layer):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(v for v in value if isinstance(v, keras.layers.Layer))
+        stack.extend(reversed(children))
 
 
-def _alignment(model) -> tuple[int, str]:
-    """(multiple, numpy pad mode) of the model's own input padding; (1, 'reflect') if none."""
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, PadToMultiple):
-            return layer.multiple, layer.mode
-    return 1, "reflect"
+def _input_padding(model) -> list[PadToMultiple]:
+    return [layer for layer in walk_layers(model) if isinstance(layer, PadToMultiple)]
 
 
-def _min_size(model) -> int:
-    sizes = [
-        layer.min_size for layer in getattr(model, "layers", []) if isinstance(layer, PadToMultiple)
-    ]
-    return max(sizes, default=1)
+def input_alignment(model) -> tuple[int, str]:
+    """``(multiple, numpy pad mode)`` of the model's own input padding; ``(1, "reflect")`` if none.
+
+    Read from the model's first :class:`~keras_perceptual.layers.PadToMultiple` layer.
+    """
+    padding = _input_padding(model)
+    return (padding[0].multiple, padding[0].mode) if padding else (1, "reflect")
+
+
+def min_input_size(model) -> int:
+    """The smallest height and width ``model`` accepts, in pixels (1 if it states none).
+
+    The one minimum-size rule of inference and export: the largest ``min_size`` of the
+    model's :class:`~keras_perceptual.layers.PadToMultiple` layers (5 for the default
+    networks, whose reflection padding needs it).
+
+    Args:
+        model: a ``keras.Model``.
+
+    Returns:
+        An ``int`` >= 1.
+
+    Example:
+        >>> min_input_size(style_transfer_net())  # doctest: +SKIP
+        5
+    """
+    return max((layer.min_size for layer in _input_padding(model)), default=1)
 
 
 def _even_batch(count: int, batch_size: int) -> int:
@@ -318,7 +323,7 @@ class _StatisticsPass:
 
 
 def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_norm) -> np.ndarray:
-    multiple, mode = _alignment(model)
+    multiple, mode = input_alignment(model)
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
@@ -392,7 +397,7 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
         tile_size = check_positive_int(tile_size, "tile_size")
     overlap = check_positive_int(overlap, "overlap", minimum=0)
     check_choice(norm_statistics, NORM_STATISTICS, "norm_statistics")
-    min_size = _min_size(model)
+    min_size = min_input_size(model)
     for index, image in enumerate(images):
         if min(image.shape[:2]) < min_size:
             raise InputError(
@@ -405,13 +410,13 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
         return tile_size is None or max(image.shape[:2]) <= tile_size
 
     norm_layers = [
-        layer for layer in _walk_layers(model) if isinstance(layer, InstanceNormalization)
+        layer for layer in walk_layers(model) if isinstance(layer, InstanceNormalization)
     ]
     if tile_size is not None and not norm_layers:
         foreign = sorted(
             {
                 type(layer).__name__
-                for layer in _walk_layers(model)
+                for layer in walk_layers(model)
                 if isinstance(
                     layer, (keras.layers.GroupNormalization, keras.layers.LayerNormalization)
                 )
@@ -565,12 +570,14 @@ def stylize(
         overlap=overlap,
         norm_statistics=norm_statistics,
     )
-    low, high = value_range
     if preserve_color:
         outputs = [
-            _preserve_color((content - low) / (high - low), (out - low) / (high - low))
-            * (high - low)
-            + low
+            from_unit_range(
+                _preserve_color(
+                    to_unit_range(content, value_range), to_unit_range(out, value_range)
+                ),
+                value_range,
+            )
             for content, out in zip(image_list, outputs, strict=True)
         ]
     return _package([np.asarray(o, np.float32) for o in outputs], kind)
@@ -629,4 +636,12 @@ def upscale(
     return _package([np.asarray(o, np.float32) for o in outputs], kind)
 
 
-__all__ = ["match_histograms", "save_image", "stylize", "upscale"]
+__all__ = [
+    "input_alignment",
+    "match_histograms",
+    "min_input_size",
+    "save_image",
+    "stylize",
+    "upscale",
+    "walk_layers",
+]

@@ -39,7 +39,7 @@ from keras import ops
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
-from keras_perceptual.ops import channel_mean_std
+from keras_perceptual.ops import channel_mean_std, from_unit_range, to_unit_range
 
 NORMALIZATIONS = ("instance", "batch", "none")
 #: What the blocks accept: the networks' normalizations plus ``"conditional"``
@@ -156,42 +156,6 @@ def _check_reflect_fits(shape, pads, layer: keras.layers.Layer, mode: str = "ref
         )
 
 
-def depth_to_space(x, block_size: int):
-    """Rearranges ``(B, H, W, C*r*r)`` into ``(B, H*r, W*r, C)`` (sub-pixel shuffle).
-
-    The channel order is that of ``tensorflow.nn.depth_to_space`` (NHWC, "DCR"): output pixel
-    ``(h*r + i, w*r + j)`` channel ``c`` is input channel ``(i*r + j)*C + c``.
-
-    Args:
-        x: rank-4 channels-last tensor whose channel count is divisible by ``r*r``.
-        block_size: the up-sampling factor ``r``.
-
-    Returns:
-        The rearranged tensor.
-
-    Example:
-        >>> depth_to_space(np.arange(4.0).reshape(1, 1, 1, 4), 2)[0, :, :, 0]
-        [[0., 1.], [2., 3.]]
-
-    Reference: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
-    Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016.
-    """
-    r = int(block_size)
-    static = tuple(x.shape)
-    dynamic = ops.shape(x)
-    batch, height, width = (static[i] if static[i] is not None else dynamic[i] for i in range(3))
-    channels = static[3]
-    if channels is None or channels % (r * r):
-        raise InputError(
-            f"depth_to_space needs a known channel count divisible by block_size**2={r * r}. "
-            f"Received: x.shape={static}"
-        )
-    out_channels = channels // (r * r)
-    x = ops.reshape(x, (batch, height, width, r, r, out_channels))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return ops.reshape(x, (batch, height * r, width * r, out_channels))
-
-
 def _keys_cubic(distance: float, a: float = -0.5) -> float:
     """Keys' cubic convolution kernel (the ``bicubic`` of tensorflow.image.resize, PIL, OpenCV)."""
     d = abs(distance)
@@ -242,7 +206,7 @@ def bicubic_upsample(x, factor: int):
     x = ops.concatenate([x[:, :, :1], x[:, :, :1], x, x[:, :, -1:], x[:, :, -1:]], axis=2)
     # Channels into the batch so one (5, 5, 1, r*r) filter bank serves them all.
     x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, height + 4, width + 4, 1))
-    x = depth_to_space(ops.conv(x, kernel, padding="valid"), r)
+    x = ops.depth_to_space(ops.conv(x, kernel, padding="valid"), r)
     x = ops.reshape(x, (batch, channels, height * r, width * r))
     return ops.transpose(x, (0, 2, 3, 1))
 
@@ -981,8 +945,9 @@ class ResidualBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
 class DepthToSpace(keras.layers.Layer):
     """Sub-pixel shuffle ``(B, H, W, C*r*r) -> (B, H*r, W*r, C)`` as a layer.
 
-    See :func:`depth_to_space` (``tensorflow.nn.depth_to_space`` channel order, written with
-    ``keras.ops.reshape``/``transpose`` so it runs on every backend).
+    ``keras.ops.depth_to_space`` (Shi et al., CVPR 2016), whose channel order is that of
+    ``tensorflow.nn.depth_to_space`` (NHWC, "DCR") on every backend: output pixel
+    ``(h*r + i, w*r + j)`` channel ``c`` is input channel ``(i*r + j)*C + c``.
 
     Args:
         block_size: the factor ``r``.
@@ -1001,7 +966,14 @@ class DepthToSpace(keras.layers.Layer):
         self.block_size = check_positive_int(block_size, "block_size", minimum=2)
 
     def call(self, inputs):
-        return depth_to_space(inputs, self.block_size)
+        channels = inputs.shape[-1]
+        if len(inputs.shape) != 4 or channels is None or channels % self.block_size**2:
+            raise InputError(
+                f"DepthToSpace {self.name!r} needs rank-4 inputs with a known channel count "
+                f"divisible by block_size**2={self.block_size**2}. "
+                f"Received: inputs.shape={tuple(inputs.shape)}"
+            )
+        return ops.depth_to_space(inputs, self.block_size)
 
     def compute_output_shape(self, input_shape):
         _check_rank4(input_shape, self)
@@ -1303,9 +1275,7 @@ class BoundedOutput(keras.layers.Layer):
             unit = (ops.tanh(x) + 1.0) * 0.5
         else:
             unit = ops.sigmoid(x)
-        low, high = self.value_range
-        y = unit if (low, high) == (0.0, 1.0) else unit * (high - low) + low
-        return ops.clip(y, low, high)
+        return ops.clip(from_unit_range(unit, self.value_range), *self.value_range)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -1366,9 +1336,7 @@ class LogitSkip(keras.layers.Layer):
         image = ops.cast(image, self.compute_dtype)
         if self.factor > 1:
             image = bicubic_upsample(image, self.factor)
-        low, high = self.value_range
-        unit = (image - low) / (high - low)
-        unit = ops.clip(unit, self.epsilon, 1.0 - self.epsilon)
+        unit = ops.clip(to_unit_range(image, self.value_range), self.epsilon, 1.0 - self.epsilon)
         if self.activation == "tanh":
             base = 0.5 * ops.log(unit / (1.0 - unit))  # atanh(2u - 1)
         else:
@@ -1411,7 +1379,6 @@ __all__ = [
     "ResidualBlock",
     "UpsamplingBlock",
     "check_alpha",
-    "depth_to_space",
     "instance_moments",
     "instance_norm_statistics",
 ]

@@ -33,7 +33,7 @@ def _calibrated(model, image):
     """Sets BatchNorm moving statistics to those of ``image`` (as if trained on it)."""
     bns = [
         layer
-        for layer in inference._walk_layers(model)
+        for layer in inference.walk_layers(model)
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
     for layer in bns:
@@ -199,7 +199,7 @@ def test_instance_norm_tiling_uses_whole_image_statistics(style_model, monkeypat
 
     monkeypatch.setattr(inference._StatisticsPass, "result", spy)
     stylize(style_model, image, tile_size=128, overlap=64)
-    norms = [x for x in inference._walk_layers(style_model) if isinstance(x, InstanceNormalization)]
+    norms = [x for x in inference.walk_layers(style_model) if isinstance(x, InstanceNormalization)]
     assert set(measured) == {id(x) for x in norms} == set(expected)
     for key, (mean, var) in measured.items():
         np.testing.assert_allclose(mean, expected[key][0], rtol=1e-4, atol=1e-4)
@@ -284,3 +284,28 @@ def test_upscale_histogram_match(sr_model, rng):
 def test_bad_inputs_raise(style_model, images, kwargs, match):
     with pytest.raises(ValueError, match=match):
         stylize(style_model, images, **kwargs)
+
+
+# --- Model inspection: one walker, one minimum-size rule (shared with export) ---------------
+
+
+def test_walk_layers_and_min_input_size_see_nested_models(style_model):
+    from keras_perceptual.layers import PadToMultiple
+
+    inputs = keras.Input((None, None, 3))
+    wrapper = keras.Model(inputs, style_model(inputs))
+    walked = list(inference.walk_layers(wrapper))
+    assert len({id(layer) for layer in walked}) == len(walked)  # each once
+    assert style_model in walked and any(isinstance(x, PadToMultiple) for x in walked)
+    assert inference.min_input_size(wrapper) == inference.min_input_size(style_model) == 5
+    assert inference.input_alignment(wrapper) == (4, "reflect")
+    plain = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    assert inference.min_input_size(plain) == 1
+    assert inference.input_alignment(plain) == (1, "reflect")
+
+
+def test_variables_and_half_precision_are_accepted(style_model, rng):
+    image = rng.random((12, 12, 3), dtype=np.float32)
+    reference = stylize(style_model, image)
+    for value in (keras.Variable(image), image.astype("float16"), image.astype("float64")):
+        np.testing.assert_allclose(stylize(style_model, value), reference, atol=2e-3)

@@ -23,6 +23,7 @@ OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_models.py",
     "tests/test_inference.py",
     "tests/test_metrics.py",
+    "tests/test_images.py",
 ]
 
 

@@ -72,7 +72,7 @@ from keras_perceptual.backbones import (
     resolve_layer,
 )
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import load_image
+from keras_perceptual.images import image_array
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
@@ -320,36 +320,8 @@ class TermSettings:
 
 
 def _style_image_array(style_image: Any, value_range) -> np.ndarray:
-    """Returns the style image as a float32 ``(1, H, W, 3)`` array in ``value_range``."""
-    if isinstance(style_image, (str, os.PathLike)):
-        array = load_image(style_image, value_range=value_range)
-    else:
-        raw = ops.convert_to_numpy(style_image) if not isinstance(style_image, list) else None
-        array = np.asarray(raw if raw is not None else style_image)
-        if array.dtype.kind not in "f":
-            raise InputError(
-                f"style_image has dtype {array.dtype}; expected float pixels in value_range="
-                f"{tuple(value_range)} (e.g. uint8 / 255.0) or a path to an image file. "
-                f"Received: style_image.dtype={array.dtype}"
-            )
-        array = array.astype(np.float32)
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4 or array.shape[0] != 1 or array.shape[-1] != 3:
-        raise InputError(
-            "style_image must be one RGB image of shape (H, W, 3) or (1, H, W, 3), or a path. "
-            f"Received: style_image.shape={array.shape}"
-        )
-    low, high = value_range
-    tolerance = 1e-3 * (high - low)
-    if array.min() < low - tolerance or array.max() > high + tolerance:
-        raise InputError(
-            f"style_image values span [{array.min():.4g}, {array.max():.4g}], outside "
-            f"value_range={tuple(value_range)}; rescale the image (e.g. / 255.0) or pass the "
-            f"matching value_range. Received: style_image range=[{array.min():.4g}, "
-            f"{array.max():.4g}]"
-        )
-    return array
+    """The style image as a float32 ``(1, H, W, 3)`` array (the rule of ``image_array``)."""
+    return image_array(style_image, value_range, "style_image")[None]
 
 
 # --------------------------------------------------------------------------
