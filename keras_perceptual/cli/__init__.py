@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "keras_perceptual.cli.export",
     "keras_perceptual.cli.demo",
     "keras_perceptual.cli.info",
+    "keras_perceptual.cli.app",
 )
 
 #: Where to report a bug (printed with an unexpected exception's traceback).

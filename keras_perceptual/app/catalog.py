@@ -1,0 +1,518 @@
+"""Which trained models the web app offers, what kind each is, and a cache of loaded ones.
+
+:func:`discover_models` turns the folders and files given to ``keras-perceptual app
+--models`` (plus the demo's ``demo_out/``) into :class:`ModelEntry` records without
+loading anything: every ``.keras`` file found, with the training run's ``config.json``
+when one lies beside it (the recipe, the style image shown as a thumbnail, the steps).
+
+:class:`ModelCache` loads a model the first time it is asked for, decides its
+:class:`ModelKind` and keeps it (reloading when the file changes, e.g. a training run
+that is still writing checkpoints). A kind is detected from the loaded model itself,
+so a bare ``.keras`` file with no ``config.json`` works too:
+
+* ``"style"``: one image input, an output of the same height and width
+  (:func:`~keras_perceptual.models.style_transfer_net`); run with
+  :func:`~keras_perceptual.inference.stylize`.
+* ``"super_resolution"``: one image input, an output an integer number of times larger
+  (:func:`~keras_perceptual.models.super_resolution_net`); run with
+  :func:`~keras_perceptual.inference.upscale`.
+
+A new kind of model (exported ONNX/OpenVINO files, multi-style or arbitrary-style
+networks) is one more entry in :data:`MODEL_LOADERS` (a file suffix and its loader)
+and/or one more :class:`ModelKind` in :data:`MODEL_KINDS` (how to recognize it, the
+controls it needs), plus its controls in :mod:`keras_perceptual.app.ui`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual.errors import InputError
+
+#: The folder ``keras-perceptual demo`` writes to by default, and its two model folders.
+DEMO_DIR = "demo_out"
+DEMO_TASKS = ("style", "sr")
+#: What a training run writes (``keras_perceptual.training``): the model and its record.
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+#: Folders never searched: version control, virtual environments, caches.
+SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelKind:
+    """A kind of model the app can run: how to recognize it and how the page presents it.
+
+    Attributes:
+        name: identifier (``"style"``, ``"super_resolution"``).
+        label: words shown in the page (``"style transfer"``).
+        action: the run button's text (``"Stylize"``).
+        output_suffix: appended to a photo's name for the downloaded PNG; ``{scale}`` is
+            replaced by the model's factor.
+        detect: ``detect(input_names, scale)`` says whether a loaded model is of this kind,
+            from its input names and the ratio of output to input size (``None`` when the
+            output size is not an integer multiple).
+    """
+
+    name: str
+    label: str
+    action: str
+    output_suffix: str
+    detect: Callable[[tuple[str, ...], int | None], bool]
+
+
+#: The kinds the app runs, tried in order.
+MODEL_KINDS: tuple[ModelKind, ...] = (
+    ModelKind(
+        name="style",
+        label="style transfer",
+        action="Stylize",
+        output_suffix="_stylized",
+        detect=lambda inputs, scale: len(inputs) == 1 and scale == 1,
+    ),
+    ModelKind(
+        name="super_resolution",
+        label="super-resolution",
+        action="Upscale",
+        output_suffix="_x{scale}",
+        detect=lambda inputs, scale: len(inputs) == 1 and scale is not None and scale > 1,
+    ),
+)
+
+
+def kind_by_name(name: str) -> ModelKind:
+    """The :class:`ModelKind` called ``name``, or raises ``InputError`` naming the kinds."""
+    for kind in MODEL_KINDS:
+        if kind.name == name:
+            return kind
+    names = ", ".join(repr(k.name) for k in MODEL_KINDS)
+    raise InputError(f"Unknown model kind; expected one of {names}. Received: kind={name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One model the app offers (found on disk; nothing loaded yet).
+
+    Attributes:
+        key: the model file's absolute, resolved path (unique; the page's choice value).
+        label: what the model picker shows, e.g. ``"starry (runs/starry/model.keras)"``.
+        path: the model file as found.
+        run_dir: the training output folder when ``config.json`` lies beside the model.
+        recipe: the training recipe recorded there (``"style_transfer"``,
+            ``"super_resolution"``), else ``None``.
+        style_image: path of the style image the run was trained with, when it still
+            exists (shown as a thumbnail).
+        notes: short facts from ``config.json`` for the page (steps, image size, loss
+            network weights, a style image that is no longer where it was).
+    """
+
+    key: str
+    label: str
+    path: str
+    run_dir: str | None = None
+    recipe: str | None = None
+    style_image: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_run_record(model_path: str) -> dict[str, Any]:
+    """What the app shows of the training run that wrote ``model_path``.
+
+    Reads ``config.json`` beside the model (written by
+    :mod:`keras_perceptual.training`): the recipe, the style image (``arguments.style_image``,
+    an absolute path), steps, image size and the loss network's weights. A missing or
+    unreadable ``config.json`` gives an empty record: a bare ``.keras`` file is fine.
+
+    Args:
+        model_path: a ``.keras`` file.
+
+    Returns:
+        A dict with the keys ``run_dir``, ``recipe``, ``style_image`` and ``notes`` (the
+        first three ``None`` when unknown).
+
+    Example:
+        >>> read_run_record("demo_out/style/model.keras")["recipe"]  # doctest: +SKIP
+        'style_transfer'
+    """
+    record: dict[str, Any] = {"run_dir": None, "recipe": None, "style_image": None, "notes": ()}
+    folder = os.path.dirname(os.path.abspath(model_path))
+    config = _read_json(os.path.join(folder, CONFIG_FILE))
+    if config is None:
+        return record
+    arguments = config.get("arguments") if isinstance(config.get("arguments"), dict) else {}
+    notes = []
+    recipe = config.get("recipe") if isinstance(config.get("recipe"), str) else None
+    style = arguments.get("style_image")
+    if isinstance(style, str) and style:
+        if os.path.isfile(style):
+            record["style_image"] = style
+            notes.append(f"style image: {os.path.basename(style)}")
+        else:
+            notes.append(f"style image {style} (no longer there: no thumbnail)")
+    steps = arguments.get("steps")
+    if isinstance(steps, int):
+        notes.append(f"trained {steps:,} steps")
+    for key, words in (("image_size", "at {} px"), ("patch_size", "on {} px patches"),
+                       ("scale", "x{}")):
+        if isinstance(arguments.get(key), int):
+            notes.append(words.format(arguments[key]))
+    weights = config.get("weights") if isinstance(config.get("weights"), dict) else {}
+    if isinstance(weights.get("requested"), str):
+        notes.append(f"loss network weights: {weights['requested']}")
+    record.update(run_dir=folder, recipe=recipe, notes=tuple(notes))
+    return record
+
+
+def _skip_folder(root: str, name: str) -> bool:
+    return (
+        name.startswith(".")
+        or name in SKIPPED_FOLDERS
+        or os.path.isfile(os.path.join(root, name, "pyvenv.cfg"))
+    )
+
+
+def _model_files(folder: str) -> list[str]:
+    """Every ``.keras`` file under ``folder`` (sorted; hidden files and folders skipped:
+    training writes its temporary files as ``.name.XXXXXXXX.tmp.keras``)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _skip_folder(root, d))
+        found.extend(
+            os.path.join(root, name)
+            for name in sorted(files)
+            if name.endswith(tuple(MODEL_LOADERS)) and not name.startswith(".")
+        )
+    return found
+
+
+def _label(path: str, base: str | None) -> str:
+    """``"<run folder> (<path relative to base>)"`` for ``model.keras``, else the relative path."""
+    relative = os.path.relpath(path, base) if base else os.path.basename(path)
+    if relative.startswith(".."):
+        relative = path
+    if os.path.basename(path) == MODEL_FILE:
+        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return f"{folder} ({relative})"
+    return relative
+
+
+def discover_models(
+    paths: Sequence[str | os.PathLike] = (), demo_dir: str | os.PathLike | None = DEMO_DIR
+) -> list[ModelEntry]:
+    """Finds the models the app offers: ``.keras`` files under ``paths``, and the demo's.
+
+    Args:
+        paths: folders (searched recursively; hidden folders and virtual environments
+            skipped) and ``.keras`` files. Each must exist.
+        demo_dir: the folder ``keras-perceptual demo`` wrote (``demo_out``); its
+            ``style/model.keras`` and ``sr/model.keras`` are offered when present.
+            ``None`` leaves it out.
+
+    Returns:
+        :class:`ModelEntry` records, the demo's first, then in the order found; a model
+        reached twice (a folder inside another, a symbolic link) is listed once.
+
+    Raises:
+        InputError: a path that does not exist, or a file that is not a ``.keras`` model.
+
+    Example:
+        >>> [e.label for e in discover_models(["runs"])]  # doctest: +SKIP
+        ['starry (runs/starry/model.keras)', 'sr4 (runs/sr4/model.keras)']
+    """
+    found: list[tuple[str, str | None, str | None]] = []  # (path, label base, label prefix)
+    if demo_dir is not None:
+        demo_dir = os.fspath(demo_dir)
+        for task in DEMO_TASKS:
+            candidate = os.path.join(demo_dir, task, MODEL_FILE)
+            if os.path.isfile(candidate):
+                found.append((candidate, os.path.dirname(demo_dir) or ".", "demo: "))
+    for item in paths:
+        path = os.fspath(item)
+        if os.path.isdir(path):
+            found.extend((p, path, None) for p in _model_files(path))
+        elif os.path.isfile(path):
+            if not path.endswith(tuple(MODEL_LOADERS)):
+                suffixes = ", ".join(MODEL_LOADERS)
+                raise InputError(
+                    f"{path!r} is not a model file; pass {suffixes} files or folders that hold "
+                    f"them (e.g. a 'keras-perceptual train-style --out' folder). "
+                    f"Received: models={path!r}"
+                )
+            found.append((path, os.path.dirname(path), None))
+        else:
+            raise InputError(
+                f"{path!r} does not exist; pass existing folders or .keras files to --models. "
+                f"Received: models={path!r}"
+            )
+    entries: list[ModelEntry] = []
+    seen: set[str] = set()
+    for path, base, prefix in found:
+        key = os.path.realpath(path)
+        if key in seen:
+            continue
+        seen.add(key)
+        record = read_run_record(path)
+        entries.append(
+            ModelEntry(
+                key=key,
+                label=(prefix or "") + _label(path, base),
+                path=path,
+                run_dir=record["run_dir"],
+                recipe=record["recipe"],
+                style_image=record["style_image"],
+                notes=record["notes"],
+            )
+        )
+    return entries
+
+
+def no_models_message(paths: Sequence[str | os.PathLike] = (),
+                      demo_dir: str | os.PathLike | None = DEMO_DIR) -> str:
+    """The page's (and the command's) explanation when :func:`discover_models` found nothing.
+
+    Args:
+        paths: the folders and files that were searched.
+        demo_dir: the demo folder that was looked for.
+
+    Returns:
+        One sentence naming where the app looked and how to get a model
+        (``keras-perceptual demo``, a training command, ``--models``).
+
+    Example:
+        >>> "keras-perceptual demo" in no_models_message()
+        True
+    """
+    places = [os.fspath(p) for p in paths]
+    if demo_dir is not None:
+        places.append(os.path.join(os.fspath(demo_dir), "{style,sr}", MODEL_FILE))
+    where = ", ".join(places) or "nowhere (no --models given)"
+    return (
+        f"No model found (looked in: {where}). Train one with `keras-perceptual demo` (it writes "
+        f"demo_out/style/{MODEL_FILE}; start the app from the folder that holds demo_out/) or "
+        "`keras-perceptual train-style ... --out DIR`, then pass `--models DIR` and press Refresh."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Loading and kinds
+# --------------------------------------------------------------------------------------
+
+
+def load_keras_model(path: str):
+    """Loads a ``.keras`` network for inference (``safe_mode=True``, no compile state).
+
+    Args:
+        path: the ``.keras`` file.
+
+    Returns:
+        The ``keras.Model``.
+
+    Raises:
+        KerasPerceptualError: a missing file, or one that is not a loadable Keras model.
+
+    Example:
+        >>> model = load_keras_model("demo_out/style/model.keras")  # doctest: +SKIP
+    """
+    from keras_perceptual.cli.common import load_model
+
+    return load_model(path)
+
+
+#: File suffix -> loader returning a callable image model. Exported ONNX/OpenVINO models
+#: (the export branch's runtime dispatch) are one more entry here.
+MODEL_LOADERS: dict[str, Callable[[str], Any]] = {".keras": load_keras_model}
+
+#: Side of the blank image a newly loaded model is run on to measure its output size.
+PROBE_SIZE = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded and inspected once, as the cache keeps it.
+
+    Attributes:
+        model: the ``keras.Model``.
+        kind: its :class:`ModelKind`.
+        scale: output size / input size (1 for style transfer).
+        value_range: ``(low, high)`` of its images.
+        min_side: the smallest height and width it accepts, in pixels.
+        parameters: its parameter count.
+        mtime: the file's modification time when loaded (a newer file is reloaded).
+    """
+
+    model: Any
+    kind: ModelKind
+    scale: int
+    value_range: tuple[float, float]
+    min_side: int
+    parameters: int
+    mtime: float
+
+
+def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
+    """Decides what kind of model ``model`` is by running it once on a blank image.
+
+    Args:
+        model: a loaded ``keras.Model``.
+        mtime: recorded in the result (see :class:`ModelCache`).
+
+    Returns:
+        A :class:`LoadedModel`.
+
+    Raises:
+        InputError: when the model is none of :data:`MODEL_KINDS` (several inputs the app
+            does not know, an output that is not an RGB image of the input's size or an
+            integer multiple of it).
+
+    Example:
+        >>> inspect_model(style_transfer_net(filters=4)).kind.name  # doctest: +SKIP
+        'style'
+    """
+    import keras
+
+    from keras_perceptual.layers import PadToMultiple
+    from keras_perceptual.models import model_value_range
+
+    inputs = tuple(getattr(t, "name", str(i)).split(":")[0] for i, t in enumerate(model.inputs))
+    min_side = max(
+        [layer.min_size for layer in model.layers if isinstance(layer, PadToMultiple)], default=1
+    )
+    value_range = model_value_range(model)
+    scale = None
+    shape: tuple = ()
+    if len(inputs) == 1:
+        size = max(PROBE_SIZE, min_side)
+        probe = np.full((1, size, size, 3), sum(value_range) / 2, np.float32)
+        try:
+            out = model(probe, training=False)
+            shape = tuple(int(d) for d in keras.ops.shape(out))
+        except Exception as error:  # noqa: BLE001 - any failure means "not an image model"
+            raise InputError(
+                f"The model does not run on a {size}x{size} RGB image ({type(error).__name__}); "
+                "the app runs image-to-image networks (style transfer, super-resolution). "
+                f"Received: model={model.name!r}"
+            ) from None
+        if len(shape) == 4 and shape[-1] == 3 and shape[1] % size == 0 and shape[1] == shape[2]:
+            scale = shape[1] // size
+    for kind in MODEL_KINDS:
+        if kind.detect(inputs, scale):
+            return LoadedModel(
+                model=model,
+                kind=kind,
+                scale=int(scale or 1),
+                value_range=value_range,
+                min_side=int(min_side),
+                parameters=int(model.count_params()),
+                mtime=mtime,
+            )
+    what = f"maps a 1x{PROBE_SIZE}x{PROBE_SIZE}x3 image to {shape}" if shape else f"has inputs {inputs}"
+    raise InputError(
+        f"The model {what}; the app runs style-transfer networks (an RGB image in, the same size "
+        "out) and super-resolution networks (an RGB image in, an integer multiple of its size "
+        f"out). Received: model={model.name!r}"
+    )
+
+
+class ModelCache:
+    """Loads each model once and keeps the most recently used ones (thread-safe).
+
+    A model whose file has changed since it was loaded (a training run still writing
+    checkpoints) is loaded again.
+
+    Args:
+        capacity: how many loaded models to keep.
+        loader: ``loader(path) -> model``; default: by file suffix (:data:`MODEL_LOADERS`).
+
+    Example:
+        >>> cache = ModelCache()
+        >>> loaded = cache.get("demo_out/style/model.keras")  # doctest: +SKIP
+        >>> cache.get("demo_out/style/model.keras") is loaded  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, capacity: int = 4, loader: Callable[[str], Any] | None = None):
+        self.capacity = int(capacity)
+        self.loader = loader
+        self.loads = 0
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _load(self, path: str):
+        if self.loader is not None:
+            return self.loader(path)
+        for suffix, loader in MODEL_LOADERS.items():
+            if path.endswith(suffix):
+                return loader(path)
+        raise InputError(
+            f"No loader for {os.path.basename(path)!r}; the app loads {', '.join(MODEL_LOADERS)} "
+            f"files. Received: path={path!r}"
+        )
+
+    def get(self, path: str | os.PathLike) -> LoadedModel:
+        """The loaded, inspected model at ``path`` (loaded now if needed).
+
+        Args:
+            path: a model file.
+
+        Returns:
+            A :class:`LoadedModel`.
+
+        Raises:
+            KerasPerceptualError: the file is missing, not a model, or of no known kind.
+        """
+        key = os.path.realpath(os.fspath(path))
+        try:
+            mtime = os.path.getmtime(key)
+        except OSError:
+            raise InputError(
+                f"The model file {os.fspath(path)!r} is gone; press Refresh to list the models "
+                f"that exist now. Received: path={os.fspath(path)!r}"
+            ) from None
+        with self._lock:
+            cached = self._models.get(key)
+            if cached is not None and cached.mtime == mtime:
+                self._models.move_to_end(key)
+                return cached
+            loaded = inspect_model(self._load(key), mtime=mtime)
+            self.loads += 1
+            self._models[key] = loaded
+            self._models.move_to_end(key)
+            while len(self._models) > self.capacity:
+                self._models.popitem(last=False)
+            return loaded
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "DEMO_DIR",
+    "MODEL_FILE",
+    "MODEL_KINDS",
+    "MODEL_LOADERS",
+    "LoadedModel",
+    "ModelCache",
+    "ModelEntry",
+    "ModelKind",
+    "discover_models",
+    "inspect_model",
+    "kind_by_name",
+    "load_keras_model",
+    "no_models_message",
+    "read_run_record",
+]

@@ -1,0 +1,662 @@
+"""The web app's request handlers: uploads checked, models run, results written.
+
+Plain functions with no web framework in them, so each can be tested and reused on its
+own; :mod:`keras_perceptual.app.ui` only wires them to the page. One request is
+:func:`process_uploads`: each uploaded file is checked (:func:`check_upload`: size in
+bytes, a decodable image, its pixel count, the model's minimum size) and read with the
+library's decoder (:func:`keras_perceptual.images.load_image`, which applies the EXIF
+orientation of camera photos), then run through the model
+(:func:`~keras_perceptual.inference.stylize` or :func:`~keras_perceptual.inference.upscale`,
+tiled above ``tile_size``), and the results are written as PNG files. A file that fails
+gives one sentence in :attr:`RunResult.errors` and the others are still processed;
+nothing a user uploads can raise out of :func:`process_uploads`.
+
+Requests run one at a time (:data:`RUN_LOCK`): on a CPU two stylizations side by side
+take as long as one after the other, and need twice the memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import platform
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual.app.catalog import LoadedModel
+from keras_perceptual.errors import InputError, KerasPerceptualError
+
+#: One request runs at a time in a process (the page also queues them).
+RUN_LOCK = threading.Lock()
+
+#: Defaults of the command's --max-upload-mb, --max-pixels and --max-files.
+DEFAULT_MAX_UPLOAD_MB = 25.0
+DEFAULT_MAX_PIXELS = 4096 * 4096
+DEFAULT_MAX_FILES = 16
+#: Default tile size: larger images are processed in overlapping tiles (bounded memory).
+DEFAULT_TILE_SIZE = 1024
+#: Request folders kept in the output folder (older ones are deleted).
+KEPT_REQUESTS = 32
+#: The zoomed crop of super-resolution results is enlarged to about this many pixels.
+ZOOM_DISPLAY = 320
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one request may upload.
+
+    Attributes:
+        max_upload_mb: largest file, in megabytes (10^6 bytes).
+        max_pixels: largest image, in pixels (width x height), for the upload and for
+            a super-resolution model's output.
+        max_files: most files in one request.
+
+    Example:
+        >>> Limits(max_upload_mb=5, max_pixels=2048 * 2048).max_upload_bytes
+        5000000
+    """
+
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_files: int = DEFAULT_MAX_FILES
+
+    def __post_init__(self):
+        for name in ("max_upload_mb", "max_pixels", "max_files"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0
+            ):
+                raise InputError(f"{name} must be a number > 0. Received: {name}={value!r}")
+        for name in ("max_pixels", "max_files"):
+            if int(getattr(self, name)) != getattr(self, name):
+                raise InputError(f"{name} must be a whole number. Received: {name}={getattr(self, name)!r}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """``max_upload_mb`` in bytes."""
+        return int(self.max_upload_mb * 1_000_000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The page's controls for one request.
+
+    Attributes:
+        preserve_color: style models: keep the photo's colours, transfer luminance only
+            (Gatys et al. 2016).
+        histogram_match: super-resolution models: match the output's histogram to the
+            input's (Johnson et al. 2016's post-processing).
+        tile_size: images whose height or width (input pixels) exceeds this are processed
+            in overlapping tiles.
+    """
+
+    preserve_color: bool = False
+    histogram_match: bool = False
+    tile_size: int = DEFAULT_TILE_SIZE
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageResult:
+    """One processed photo.
+
+    Attributes:
+        name: the uploaded file's name.
+        output_path: the result, a PNG file (what the page offers for download).
+        gallery: ``(png_path, caption)`` pairs shown side by side: input and output for
+            style transfer; bicubic, network and a zoomed crop of both for super-resolution.
+        seconds: time spent running the model (and its post-processing) on this photo.
+        input_size: ``(width, height)`` of the photo as the model saw it (EXIF applied).
+        output_size: ``(width, height)`` of the result.
+        tiles: whether the photo was processed in tiles.
+    """
+
+    name: str
+    output_path: str
+    gallery: tuple[tuple[str, str], ...]
+    seconds: float
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    tiles: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What one request produced: results, one message per file that failed, the device."""
+
+    images: tuple[ImageResult, ...]
+    errors: tuple[str, ...]
+    device: str
+
+    def summary(self) -> str:
+        """The status shown in the page (Markdown): per-image times, the device, the errors.
+
+        Example:
+            >>> RunResult((), ("x.txt: not an image",), "CPU").summary()
+            '**x.txt: not an image**\\n\\nDevice: CPU'
+        """
+        lines = []
+        for item in self.images:
+            (w, h), (ow, oh) = item.input_size, item.output_size
+            tiled = ", tiled" if item.tiles else ""
+            lines.append(f"{item.name}: {w}×{h} → {ow}×{oh} in **{item.seconds:.2f} s**{tiled}")
+        lines.extend(f"**{error}**" for error in self.errors)
+        lines.append(f"Device: {self.device}")
+        return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Device
+# --------------------------------------------------------------------------------------
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@functools.lru_cache(maxsize=1)
+def describe_device() -> str:
+    """The device the models run on, in words (shown in the page with each result).
+
+    Returns:
+        e.g. ``"GPU: NVIDIA H100 (TensorFlow)"`` or ``"CPU: AMD EPYC 7B13, 2 cores
+        (TensorFlow)"``.
+
+    Example:
+        >>> describe_device()  # doctest: +SKIP
+        'CPU: Intel(R) Xeon(R) CPU @ 2.20GHz, 2 cores (TensorFlow)'
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    framework = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend, backend)
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+                more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
+                return f"GPU: {name or gpus[0].name}{more} ({framework})"
+        elif backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform != "cpu":
+                return f"{device.platform.upper()}: {device.device_kind} ({framework})"
+    except Exception:  # noqa: BLE001 - the device name is informative only
+        pass
+    return f"CPU: {_cpu_name()}, {os.cpu_count()} cores ({framework})"
+
+
+# --------------------------------------------------------------------------------------
+# Uploads
+# --------------------------------------------------------------------------------------
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def check_upload(
+    path: str, name: str, limits: Limits, loaded: LoadedModel | None = None
+) -> tuple[int, int]:
+    """Checks one uploaded file before it is decoded; returns its ``(width, height)``.
+
+    Args:
+        path: where the upload was saved.
+        name: its name as the user knows it (used in messages).
+        limits: the app's :class:`Limits`.
+        loaded: the model it is for: its minimum input size, and for super-resolution
+            its output size, are checked too.
+
+    Returns:
+        ``(width, height)`` from the file's header (before EXIF orientation).
+
+    Raises:
+        InputError: a missing or empty file, one larger than ``max_upload_mb``, not an
+            image, an image with more than ``max_pixels`` pixels (or whose upscaled
+            output would have), or one smaller than the model accepts.
+
+    Example:
+        >>> check_upload("photo.jpg", "photo.jpg", Limits())  # doctest: +SKIP
+        (640, 480)
+    """
+    from keras_perceptual.images import UnusableImageError, read_header
+
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise InputError(
+            f"{name}: the upload did not arrive (no file on the server); upload it again. "
+            f"Received: file={name!r}"
+        ) from None
+    if size == 0:
+        raise InputError(f"{name} is empty (0 bytes); upload a JPEG, PNG or WebP photo. "
+                         f"Received: file={name!r}")
+    if size > limits.max_upload_bytes:
+        raise InputError(
+            f"{name} is {_megabytes(size)}, over the upload limit of "
+            f"{_megabytes(limits.max_upload_bytes)}; upload a smaller file or restart the app "
+            f"with a larger --max-upload-mb. Received: size={_megabytes(size)}"
+        )
+    try:
+        width, height = read_header(path)
+    except UnusableImageError as error:
+        raise InputError(
+            f"{name} cannot be read as an image ({error}); upload a JPEG, PNG or WebP photo. "
+            f"Received: file={name!r}"
+        ) from None
+    if width * height > limits.max_pixels:
+        raise InputError(
+            f"{name} is {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{limits.max_pixels:,}; downscale it or restart the app with a larger --max-pixels. "
+            f"Received: size={width}x{height}"
+        )
+    if loaded is not None:
+        if min(width, height) < loaded.min_side:
+            raise InputError(
+                f"{name} is {width}×{height} pixels; this model needs at least "
+                f"{loaded.min_side}×{loaded.min_side}. Upload a larger image. "
+                f"Received: size={width}x{height}"
+            )
+        out = width * height * loaded.scale**2
+        if out > limits.max_pixels:
+            raise InputError(
+                f"{name} ({width}×{height}) would upscale to {width * loaded.scale}×"
+                f"{height * loaded.scale} = {out:,} pixels, over the limit of "
+                f"{limits.max_pixels:,}; upload a smaller image or restart the app with a larger "
+                f"--max-pixels. Received: size={width}x{height}"
+            )
+    return width, height
+
+
+def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np.ndarray:
+    """Checks and decodes one upload for ``loaded``'s model.
+
+    Args:
+        path: where the upload was saved.
+        name: its name as the user knows it.
+        limits: the app's :class:`Limits`.
+        loaded: the model it is for.
+
+    Returns:
+        float32 ``(H, W, 3)`` RGB in the model's ``value_range``, EXIF orientation applied
+        (:func:`keras_perceptual.images.load_image`).
+
+    Raises:
+        InputError: as :func:`check_upload`, or a file that fails to decode (corrupt,
+            truncated).
+
+    Example:
+        >>> read_upload("photo.jpg", "photo.jpg", Limits(), loaded).shape  # doctest: +SKIP
+        (480, 640, 3)
+    """
+    from keras_perceptual.images import load_image
+
+    check_upload(path, name, limits, loaded)
+    try:
+        return load_image(path, value_range=loaded.value_range)
+    except InputError as error:
+        raise InputError(str(error).replace(repr(path), repr(name))) from None
+
+
+# --------------------------------------------------------------------------------------
+# Running a model
+# --------------------------------------------------------------------------------------
+
+
+def bicubic_baseline(image: np.ndarray, scale: int, value_range: Sequence[float]) -> np.ndarray:
+    """The bicubic up-sampling a super-resolution result is compared with.
+
+    :func:`keras_perceptual.layers.bicubic_upsample` (Keys' kernel, a = -0.5), clipped
+    to ``value_range``.
+
+    Args:
+        image: ``(H, W, 3)`` in ``value_range``.
+        scale: the integer factor.
+        value_range: ``(low, high)``.
+
+    Returns:
+        float32 ``(H*scale, W*scale, 3)``.
+
+    Example:
+        >>> bicubic_baseline(np.zeros((8, 8, 3), "float32"), 4, (0, 1)).shape
+        (32, 32, 3)
+    """
+    import keras
+
+    from keras_perceptual.layers import bicubic_upsample
+
+    up = bicubic_upsample(np.asarray(image, np.float32)[None], scale)
+    return np.clip(keras.ops.convert_to_numpy(up)[0], *value_range).astype(np.float32)
+
+
+def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the ``size`` x ``size`` window with the most detail.
+
+    Detail is the sum of absolute horizontal and vertical differences of the channel
+    mean (a cheap edge energy), summed over the window with an integral image; windows
+    are tried every ``size // 4`` pixels.
+
+    Args:
+        image: ``(H, W, C)`` array.
+        size: the window's side, at most ``min(H, W)``.
+
+    Returns:
+        ``(top, left)``.
+
+    Example:
+        >>> image = np.zeros((64, 64, 3)); image[40:50, 8:20] = 1.0
+        >>> detail_window(image, 16)
+        (36, 4)
+    """
+    gray = np.asarray(image, np.float64).mean(axis=-1)
+    height, width = gray.shape
+    size = min(size, height, width)
+    energy = np.zeros_like(gray)
+    energy[:, 1:] += np.abs(np.diff(gray, axis=1))
+    energy[1:, :] += np.abs(np.diff(gray, axis=0))
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    stride = max(1, size // 4)
+    tops = sorted({*range(0, height - size + 1, stride), height - size})
+    lefts = sorted({*range(0, width - size + 1, stride), width - size})
+    best, corner = -1.0, (0, 0)
+    for top in tops:
+        for left in lefts:
+            total = (
+                integral[top + size, left + size]
+                - integral[top, left + size]
+                - integral[top + size, left]
+                + integral[top, left]
+            )
+            if total > best:
+                best, corner = total, (top, left)
+    return corner
+
+
+def zoomed_crops(
+    images: Sequence[np.ndarray], reference: int = 0, display: int = ZOOM_DISPLAY
+) -> list[np.ndarray]:
+    """The same detailed region cut from each image and enlarged (nearest neighbour).
+
+    The region is a square of a quarter of the shorter side (at least 16 pixels) where
+    ``images[reference]`` has the most detail (:func:`detail_window`); it is enlarged by
+    the integer factor that brings it closest to ``display`` pixels, pixel for pixel, so
+    the crops show what each method really produced.
+
+    Args:
+        images: arrays of the same ``(H, W, C)`` shape (e.g. bicubic and network outputs).
+        reference: which image chooses the region.
+        display: target side of the enlarged crops, in pixels.
+
+    Returns:
+        One enlarged crop per image.
+
+    Example:
+        >>> [c.shape for c in zoomed_crops([np.zeros((128, 128, 3))] * 2)]
+        [(320, 320, 3), (320, 320, 3)]
+    """
+    height, width = images[0].shape[:2]
+    size = min(height, width, max(16, min(height, width) // 4))
+    top, left = detail_window(images[reference], size)
+    factor = max(1, round(display / size))
+    return [
+        np.repeat(np.repeat(im[top : top + size, left : left + size], factor, 0), factor, 1)
+        for im in images
+    ]
+
+
+def run_model(loaded: LoadedModel, image: np.ndarray, options: Options) -> dict[str, np.ndarray]:
+    """Runs ``loaded``'s model on one image with the page's options.
+
+    Args:
+        loaded: the model (:class:`~keras_perceptual.app.catalog.LoadedModel`).
+        image: float32 ``(H, W, 3)`` in the model's ``value_range``.
+        options: :class:`Options`.
+
+    Returns:
+        ``{"output": ...}``; super-resolution also ``"bicubic"``. Arrays in the model's
+        ``value_range``.
+
+    Raises:
+        InputError: a bad option (a tile size smaller than twice the tile overlap).
+
+    Example:
+        >>> run_model(loaded, photo, Options(preserve_color=True))["output"].shape  # doctest: +SKIP
+        (512, 512, 3)
+    """
+    from keras_perceptual.inference import stylize, upscale
+
+    tile = options.tile_size
+    if loaded.kind.name == "style":
+        output = stylize(loaded.model, image, tile_size=tile, preserve_color=options.preserve_color)
+        return {"output": output}
+    output = upscale(loaded.model, image, tile_size=tile, histogram_match=options.histogram_match)
+    return {"output": output, "bicubic": bicubic_baseline(image, loaded.scale, loaded.value_range)}
+
+
+def write_results(
+    loaded: LoadedModel, name: str, image: np.ndarray, outputs: dict[str, np.ndarray],
+    folder: str, stem: str,
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Writes one photo's results as PNG files in ``folder``.
+
+    Args:
+        loaded: the model that made them.
+        name: the photo's name (for captions).
+        image: the photo as the model saw it, in the model's ``value_range``.
+        outputs: :func:`run_model`'s result.
+        folder: where to write.
+        stem: file name stem, e.g. ``"photo"``.
+
+    Returns:
+        ``(output_path, gallery)``: the result's PNG (``<stem>_stylized.png``,
+        ``<stem>_x4.png``) and the ``(png_path, caption)`` pairs shown side by side: input
+        and output for style transfer; bicubic, network and a zoomed crop of both
+        (:func:`zoomed_crops`) for super-resolution.
+
+    Example:
+        >>> path, shown = write_results(loaded, "a.jpg", photo, outputs, folder, "a")  # doctest: +SKIP
+    """
+    from keras_perceptual.inference import save_image
+
+    def write(array, suffix, caption):
+        path = os.path.join(folder, f"{stem}{suffix}.png")
+        save_image(array, path, value_range=loaded.value_range)
+        return path, caption
+
+    suffix = loaded.kind.output_suffix.format(scale=loaded.scale)
+    if loaded.kind.name == "style":
+        output = write(outputs["output"], suffix, f"{name}: stylized")
+        return output[0], (write(image, "_input", f"{name}: input"), output)
+    x = loaded.scale
+    output = write(outputs["output"], suffix, f"{name}: network ×{x}")
+    zoom_bicubic, zoom_network = zoomed_crops([outputs["bicubic"], outputs["output"]], reference=1)
+    return output[0], (
+        write(outputs["bicubic"], f"_bicubic_x{x}", f"{name}: bicubic ×{x}"),
+        output,
+        write(zoom_bicubic, "_zoom_bicubic", "zoomed crop: bicubic"),
+        write(zoom_network, "_zoom_network", "zoomed crop: network"),
+    )
+
+
+def new_request_folder(output_dir: str, keep: int = KEPT_REQUESTS) -> str:
+    """A new folder for one request's PNG files; the oldest beyond ``keep`` are deleted.
+
+    Args:
+        output_dir: the app's output folder (created if missing).
+        keep: how many request folders to keep, this one included.
+
+    Returns:
+        The new folder's path.
+
+    Example:
+        >>> folder = new_request_folder(tempfile.mkdtemp())
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    entries = []
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        if name.startswith("request-") and os.path.isdir(path):
+            try:
+                entries.append((os.path.getmtime(path), path))
+            except OSError:
+                continue
+    for _, path in sorted(entries)[: max(0, len(entries) - keep + 1)]:
+        shutil.rmtree(path, ignore_errors=True)
+    folder = os.path.join(output_dir, f"request-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(folder)
+    return folder
+
+
+def _upload_name(item: Any) -> tuple[str, str]:
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return os.fspath(item[0]), str(item[1])
+    path = os.fspath(item)
+    return path, os.path.basename(path)
+
+
+def _unique_stem(name: str, used: set[str]) -> str:
+    stem = os.path.splitext(os.path.basename(name))[0] or "image"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    candidate, index = stem, 2
+    while candidate in used:
+        candidate, index = f"{stem}-{index}", index + 1
+    used.add(candidate)
+    return candidate
+
+
+def process_uploads(
+    loaded: LoadedModel,
+    files: Sequence[Any],
+    options: Options = Options(),
+    limits: Limits = Limits(),
+    output_dir: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> RunResult:
+    """Runs one request: every uploaded photo through ``loaded``'s model.
+
+    Args:
+        loaded: the model chosen in the page.
+        files: upload paths, or ``(path, name)`` pairs (the name is used in messages and
+            output file names).
+        options: the page's :class:`Options`.
+        limits: the app's :class:`Limits`.
+        output_dir: where the PNG files go (a new ``request-*`` folder inside it; older
+            ones beyond :data:`KEPT_REQUESTS` are deleted); default: a new temporary folder.
+        progress: ``progress(fraction, text)`` is called before each photo.
+
+    Returns:
+        A :class:`RunResult`. Every problem with a file becomes a message in
+        ``errors`` (with an unexpected one also printed, with its traceback, to the
+        server's standard error): nothing is raised for a bad upload.
+
+    Raises:
+        InputError: no file at all, more than ``max_files`` files, or a bad tile size.
+
+    Example:
+        >>> result = process_uploads(cache.get("demo_out/style/model.keras"), ["photo.jpg"])  # doctest: +SKIP
+        >>> result.images[0].output_path  # doctest: +SKIP
+        '/tmp/.../request-.../photo_stylized.png'
+    """
+    files = list(files or [])
+    if not files:
+        raise InputError("No photo was uploaded; drop one or more JPEG, PNG or WebP files on the "
+                         "upload area first. Received: files=[]")
+    if len(files) > limits.max_files:
+        raise InputError(
+            f"{len(files)} files were uploaded; the app takes at most {limits.max_files} per "
+            f"request (--max-files). Upload fewer at a time. Received: files={len(files)}"
+        )
+    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, (int, np.integer)) \
+            or options.tile_size < 1:
+        raise InputError(f"The tile size must be a whole number of pixels >= 1. "
+                         f"Received: tile_size={options.tile_size!r}")
+    folder = new_request_folder(output_dir or tempfile.mkdtemp(prefix="keras-perceptual-app-"))
+    results: list[ImageResult] = []
+    errors: list[str] = []
+    used: set[str] = set()
+    with RUN_LOCK:
+        for index, item in enumerate(files):
+            path, name = _upload_name(item)
+            if progress is not None:
+                progress(index / len(files), f"{name} ({index + 1}/{len(files)})")
+            try:
+                image = read_upload(path, name, limits, loaded)
+                start = time.perf_counter()
+                outputs = run_model(loaded, image, options)
+                seconds = time.perf_counter() - start
+                output_path, gallery = write_results(
+                    loaded, name, image, outputs, folder, _unique_stem(name, used)
+                )
+            except KerasPerceptualError as error:
+                errors.append(f"{name}: {error}" if not str(error).startswith(name) else str(error))
+                continue
+            except MemoryError:
+                errors.append(f"{name}: ran out of memory; choose a smaller tile size or upload a "
+                              "smaller image.")
+                continue
+            except Exception as error:  # noqa: BLE001 - a bug or a framework failure: report it
+                traceback.print_exc()
+                errors.append(
+                    f"{name}: the model failed on this image ({type(error).__name__}: "
+                    f"{' '.join(str(error).split())[:300]}); the server's log has the details."
+                )
+                continue
+            height, width = image.shape[:2]
+            out_h, out_w = outputs["output"].shape[:2]
+            results.append(
+                ImageResult(
+                    name=name,
+                    output_path=output_path,
+                    gallery=gallery,
+                    seconds=seconds,
+                    input_size=(width, height),
+                    output_size=(out_w, out_h),
+                    tiles=max(height, width) > options.tile_size,
+                )
+            )
+        if progress is not None:
+            progress(1.0, "done")
+    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device())
+
+
+__all__ = [
+    "DEFAULT_MAX_FILES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_UPLOAD_MB",
+    "DEFAULT_TILE_SIZE",
+    "ImageResult",
+    "Limits",
+    "Options",
+    "RUN_LOCK",
+    "RunResult",
+    "bicubic_baseline",
+    "check_upload",
+    "describe_device",
+    "detail_window",
+    "new_request_folder",
+    "process_uploads",
+    "read_upload",
+    "run_model",
+    "write_results",
+    "zoomed_crops",
+]
