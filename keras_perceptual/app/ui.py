@@ -258,7 +258,9 @@ def build_app(state: AppState):
             gr.update(value=described["action"], interactive=True),
         )
 
-    def on_run(key, files, preserve, histogram, tile, progress=gr.Progress()):
+    tracker = gr.Progress()  # Gradio's progress bar, passed as a default argument (its idiom)
+
+    def on_run(key, files, preserve, histogram, tile, progress=tracker):
         def report(fraction, text):
             progress(fraction, desc=text)
 
@@ -280,7 +282,7 @@ def build_app(state: AppState):
         )
         with gr.Row(equal_height=True):
             model = gr.Dropdown(label="Model", choices=choices(), scale=5, elem_id="model")
-            refresh = gr.Button("Refresh", scale=0, min_width=100, elem_id="refresh")
+            refresh = gr.Button("Refresh", scale=0, min_width=100, size="sm", elem_id="refresh")
         with gr.Row():
             info = gr.Markdown(elem_id="model-info")
             thumbnail = gr.Image(label="Style image", height=THUMBNAIL_SIZE, interactive=False,
@@ -288,11 +290,12 @@ def build_app(state: AppState):
                                  buttons=[], elem_id="style-image")
         with gr.Row():
             with gr.Column(scale=2):
-                photos = gr.File(
-                    label=f"Photos: drag and drop (JPEG, PNG, WebP; up to {limits.max_files} "
-                    f"files, {limits.max_upload_mb:g} MB and {limits.max_pixels / 1e6:.1f} "
-                    "megapixels each)",
-                    file_count="multiple", type="filepath", elem_id="photos",
+                photos = gr.File(label="Photos (drag and drop)", file_count="multiple",
+                                 type="filepath", elem_id="photos")
+                gr.Markdown(
+                    f"JPEG, PNG or WebP; up to {limits.max_files} files of at most "
+                    f"{limits.max_upload_mb:g} MB and {limits.max_pixels / 1e6:.1f} megapixels.",
+                    elem_id="limits",
                 )
                 preserve = gr.Checkbox(label="Preserve colour (transfer luminance only, Gatys et "
                                        "al. 2016)", value=False, elem_id="preserve-color")

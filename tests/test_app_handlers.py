@@ -1,0 +1,338 @@
+"""keras_perceptual.app.handlers: uploads in, images out, every bad input a message."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_perceptual.app import handlers
+from keras_perceptual.app.catalog import inspect_model
+from keras_perceptual.app.handlers import (
+    Limits,
+    Options,
+    RunResult,
+    bicubic_baseline,
+    check_upload,
+    detail_window,
+    new_request_folder,
+    process_uploads,
+    zoomed_crops,
+)
+from keras_perceptual.errors import InputError
+from keras_perceptual.images import load_image
+from keras_perceptual.inference import stylize, upscale
+from keras_perceptual.models import style_transfer_net, super_resolution_net
+
+
+@pytest.fixture(scope="module")
+def style():
+    return inspect_model(style_transfer_net(filters=4, num_residual_blocks=1))
+
+
+@pytest.fixture(scope="module")
+def sr():
+    return inspect_model(super_resolution_net(4, filters=4, num_residual_blocks=1))
+
+
+def photo(path, size=(48, 40), seed=0, **save):
+    """A smooth random RGB photo of ``size`` (width, height), saved by extension."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (size[1] // 8 + 1, size[0] // 8 + 1, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+    image.save(path, **save)
+    return str(path)
+
+
+def png_pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def as_png_pixels(array, tmp_path):
+    from keras_perceptual.inference import save_image
+
+    save_image(array, tmp_path / "reference.png")
+    return png_pixels(tmp_path / "reference.png")
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    """One file per kind of bad upload, with the words its message must contain."""
+    good = photo(tmp_path / "good.jpg", size=(200, 160))
+    data = open(good, "rb").read()
+    (tmp_path / "notes.txt").write_text("not an image at all")
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 3 // 4])  # header intact, data cut
+    (tmp_path / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    Image.new("RGB", (400, 300)).save(tmp_path / "huge.png")
+    (tmp_path / "heavy.png").write_bytes(b"\0" * 30_000)
+    return {
+        str(tmp_path / "notes.txt"): "not an image",
+        str(tmp_path / "cut.jpg"): "truncated",
+        str(tmp_path / "garbage.png"): "cannot be read as an image",
+        str(tmp_path / "empty.jpg"): "is empty",
+        str(tmp_path / "dot.png"): "1×1 pixels; this model needs at least 5×5",
+        str(tmp_path / "huge.png"): "120,000 pixels, over the limit of 100,000",
+        str(tmp_path / "heavy.png"): "is 30.0 kB, over the upload limit of 20.0 kB",
+        str(tmp_path / "never-arrived.jpg"): "did not arrive",
+    }
+
+
+LIMITS = Limits(max_upload_mb=0.02, max_pixels=100_000, max_files=16)
+
+
+# --------------------------------------------------------------------------------------
+# Good uploads
+# --------------------------------------------------------------------------------------
+
+
+def test_style_request_writes_the_stylized_png(style, tmp_path):
+    path = photo(tmp_path / "cat.jpg")
+    result = process_uploads(style, [path], output_dir=str(tmp_path / "out"))
+    assert result.errors == ()
+    (item,) = result.images
+    assert item.name == "cat.jpg" and item.input_size == (48, 40) == item.output_size
+    assert os.path.basename(item.output_path) == "cat_stylized.png"
+    out = png_pixels(item.output_path)
+    reference = as_png_pixels(stylize(style.model, load_image(path)), tmp_path)
+    np.testing.assert_array_equal(out, reference)
+    assert np.abs(out.astype(int) - png_pixels(path).astype(int)).mean() > 5  # not the input
+    assert [caption for _, caption in item.gallery] == ["cat.jpg: input", "cat.jpg: stylized"]
+    np.testing.assert_array_equal(png_pixels(item.gallery[0][0]), np.asarray(Image.open(path)))
+    assert item.gallery[1][0] == item.output_path
+    summary = result.summary()
+    assert "cat.jpg: 48×40 → 48×40 in **" in summary and "Device: " in summary
+    assert item.seconds > 0 and not item.tiles
+
+
+def test_preserve_color_reaches_stylize(style, tmp_path):
+    path = photo(tmp_path / "p.png")
+    options = Options(preserve_color=True)
+    (item,) = process_uploads(style, [path], options, output_dir=str(tmp_path)).images
+    expected = stylize(style.model, load_image(path), preserve_color=True)
+    np.testing.assert_array_equal(png_pixels(item.output_path), as_png_pixels(expected, tmp_path))
+
+
+def test_tile_size_reaches_the_inference_functions(style, sr, tmp_path, monkeypatch):
+    import keras_perceptual.inference as inference
+
+    calls = []
+
+    def spy(name):
+        def run(model, image, **kwargs):
+            calls.append((name, kwargs))
+            return np.zeros((image.shape[0] * (4 if name == "upscale" else 1),
+                             image.shape[1] * (4 if name == "upscale" else 1), 3), np.float32)
+        return run
+
+    monkeypatch.setattr(inference, "stylize", spy("stylize"))
+    monkeypatch.setattr(inference, "upscale", spy("upscale"))
+    path = photo(tmp_path / "p.png")
+    (item,) = process_uploads(style, [path], Options(tile_size=32), output_dir=str(tmp_path)).images
+    process_uploads(sr, [path], Options(tile_size=300, histogram_match=True),
+                    output_dir=str(tmp_path))
+    assert calls == [("stylize", {"tile_size": 32, "preserve_color": False}),
+                     ("upscale", {"tile_size": 300, "histogram_match": True})]
+    assert item.tiles  # 48 px > 32 px
+
+
+def test_super_resolution_request_shows_bicubic_and_zoomed_crops(sr, tmp_path):
+    path = photo(tmp_path / "small.webp", size=(40, 32), format="WEBP", lossless=True)
+    result = process_uploads(sr, [(path, "small.webp")], Options(histogram_match=True),
+                             output_dir=str(tmp_path))
+    (item,) = result.images
+    assert item.output_size == (160, 128) and os.path.basename(item.output_path) == "small_x4.png"
+    expected = upscale(sr.model, load_image(path), histogram_match=True)
+    np.testing.assert_array_equal(png_pixels(item.output_path), as_png_pixels(expected, tmp_path))
+    captions = [caption for _, caption in item.gallery]
+    assert captions == ["small.webp: bicubic ×4", "small.webp: network ×4",
+                        "zoomed crop: bicubic", "zoomed crop: network"]
+    bicubic = png_pixels(item.gallery[0][0])
+    np.testing.assert_array_equal(
+        bicubic, as_png_pixels(bicubic_baseline(load_image(path), 4, (0, 1)), tmp_path))
+    zoom_b, zoom_n = (png_pixels(p) for p, _ in item.gallery[2:])
+    assert zoom_b.shape == zoom_n.shape and zoom_b.shape[0] >= 300  # enlarged to ~320 px
+
+
+def test_exif_orientation_is_applied(style, tmp_path):
+    image = Image.open(photo(tmp_path / "plain.jpg", size=(40, 48)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(tmp_path / "camera.jpg", exif=exif)
+    (item,) = process_uploads(style, [str(tmp_path / "camera.jpg")], output_dir=str(tmp_path)).images
+    assert item.input_size == (48, 40) == item.output_size
+    assert png_pixels(item.output_path).shape == (40, 48, 3)
+
+
+def test_duplicate_names_get_distinct_outputs(style, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = [photo(tmp_path / "a" / "x.png"), photo(tmp_path / "b" / "x.png", seed=1)]
+    result = process_uploads(style, files, output_dir=str(tmp_path))
+    paths = [os.path.basename(item.output_path) for item in result.images]
+    assert paths == ["x_stylized.png", "x-2_stylized.png"]
+
+
+def test_progress_is_reported_per_image(style, tmp_path):
+    seen = []
+    files = [photo(tmp_path / "1.png"), photo(tmp_path / "2.png", seed=1)]
+    process_uploads(style, files, output_dir=str(tmp_path), progress=lambda f, t: seen.append((f, t)))
+    assert seen == [(0.0, "1.png (1/2)"), (0.5, "2.png (2/2)"), (1.0, "done")]
+
+
+# --------------------------------------------------------------------------------------
+# Bad uploads
+# --------------------------------------------------------------------------------------
+
+
+def test_every_bad_upload_is_a_message_and_the_rest_still_runs(style, tmp_path, bad_files):
+    good = photo(tmp_path / "fine.png", size=(32, 32))
+    result = process_uploads(style, [*bad_files, good], limits=LIMITS, output_dir=str(tmp_path))
+    assert [item.name for item in result.images] == ["fine.png"]
+    assert len(result.errors) == len(bad_files)
+    for error, (path, words) in zip(result.errors, bad_files.items(), strict=True):
+        name = os.path.basename(path)
+        assert error.startswith(name) and words in error, error
+        assert "Received:" in error and "Traceback" not in error
+        assert str(tmp_path) not in error  # the server's temporary paths are not shown
+    summary = result.summary()
+    assert summary.count("**") >= 2 * len(bad_files)
+
+
+def test_super_resolution_output_size_is_limited(sr, tmp_path):
+    path = photo(tmp_path / "wide.png", size=(100, 80))
+    result = process_uploads(sr, [path], limits=Limits(max_pixels=100_000), output_dir=str(tmp_path))
+    assert "would upscale to 400×320 = 128,000 pixels" in result.errors[0]
+
+
+def test_twenty_bad_uploads_then_a_good_one(style, tmp_path, bad_files):
+    bad = list(bad_files)
+    for i in range(20):
+        result = process_uploads(style, [bad[i % len(bad)]], limits=LIMITS, output_dir=str(tmp_path))
+        assert result.images == () and len(result.errors) == 1
+    good = photo(tmp_path / "good.png", size=(32, 32))
+    assert len(process_uploads(style, [good], limits=LIMITS, output_dir=str(tmp_path)).images) == 1
+
+
+def test_unexpected_failures_are_reported_not_raised(style, tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("device lost")
+
+    monkeypatch.setattr(handlers, "run_model", broken)
+    result = process_uploads(style, [photo(tmp_path / "p.png")], output_dir=str(tmp_path))
+    assert result.errors == ("p.png: the model failed on this image (RuntimeError: device lost); "
+                             "the server's log has the details.",)
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "files, options, limits, match",
+    [
+        ([], Options(), Limits(), "No photo was uploaded"),
+        (["a.png"] * 3, Options(), Limits(max_files=2), "3 files were uploaded; .* at most 2"),
+        (["a.png"], Options(tile_size=0), Limits(), "tile size must be a whole number"),
+    ],
+)
+def test_bad_requests_raise_input_error(style, tmp_path, files, options, limits, match):
+    with pytest.raises(InputError, match=match):
+        process_uploads(style, files, options, limits, output_dir=str(tmp_path))
+
+
+def test_a_tile_smaller_than_twice_the_overlap_is_a_message(style, tmp_path):
+    path = photo(tmp_path / "p.png", size=(200, 200))
+    result = process_uploads(style, [path], Options(tile_size=128), output_dir=str(tmp_path))
+    assert "overlap must be at most half of tile_size" in result.errors[0]
+
+
+@pytest.mark.parametrize("field, value", [("max_upload_mb", 0), ("max_pixels", -1),
+                                          ("max_files", 1.5), ("max_pixels", float("nan")),
+                                          ("max_files", True)])
+def test_limits_are_validated(field, value):
+    with pytest.raises(InputError, match=f"Received: {field}="):
+        Limits(**{field: value})
+
+
+def test_check_upload_reads_only_the_header(tmp_path):
+    assert check_upload(photo(tmp_path / "p.png"), "p.png", Limits()) == (48, 40)
+
+
+# --------------------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------------------
+
+
+def test_requests_run_one_at_a_time(style, tmp_path, monkeypatch):
+    active, peak = [0], [0]
+    real = handlers.run_model
+
+    def counted(*args, **kwargs):
+        active[0] += 1
+        peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(handlers, "run_model", counted)
+    path = photo(tmp_path / "p.png", size=(16, 16))
+    threads = [threading.Thread(target=process_uploads, args=(style, [path]),
+                                kwargs={"output_dir": str(tmp_path)}) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 1
+
+
+def test_old_request_folders_are_deleted(tmp_path):
+    folders = [new_request_folder(str(tmp_path), keep=10) for _ in range(5)]
+    for age, folder in enumerate(folders):
+        os.utime(folder, (1000 + age, 1000 + age))
+    (tmp_path / "keep-me.txt").write_text("not a request folder")
+    newest = new_request_folder(str(tmp_path), keep=3)
+    remaining = sorted(os.listdir(tmp_path))
+    expected = sorted([os.path.basename(f) for f in folders[-2:]] + [os.path.basename(newest),
+                                                                   "keep-me.txt"])
+    assert remaining == expected
+
+
+def test_detail_window_matches_brute_force(rng):
+    image = rng.random((40, 56, 3)) * (np.arange(56) > 30)[None, :, None]
+    size = 12
+    gray = image.mean(-1)
+    energy = np.zeros_like(gray)
+    energy[:, 1:] += np.abs(np.diff(gray, axis=1))
+    energy[1:, :] += np.abs(np.diff(gray, axis=0))
+    stride = size // 4
+    tops = sorted({*range(0, 40 - size + 1, stride), 40 - size})
+    lefts = sorted({*range(0, 56 - size + 1, stride), 56 - size})
+    scores = {(t, left): energy[t:t + size, left:left + size].sum() for t in tops for left in lefts}
+    assert detail_window(image, size) == max(scores, key=scores.get)
+
+
+def test_zoomed_crops_are_the_same_region_enlarged(rng):
+    a, b = rng.random((64, 64, 3)), rng.random((64, 64, 3))
+    crop_a, crop_b = zoomed_crops([a, b], reference=0, display=64)
+    assert crop_a.shape == (64, 64, 3)  # 16 px region x 4
+    top, left = detail_window(a, 16)
+    np.testing.assert_array_equal(crop_b[::4, ::4], b[top:top + 16, left:left + 16])
+
+
+def test_bicubic_baseline_is_clipped_and_keeps_constants():
+    flat = np.full((6, 5, 3), 0.25, np.float32)
+    np.testing.assert_allclose(bicubic_baseline(flat, 2, (0, 1)), 0.25, atol=1e-6)
+    edge = np.zeros((6, 6, 3), np.float32)
+    edge[:, 3:] = 1.0
+    up = bicubic_baseline(edge, 4, (0, 1))
+    assert up.shape == (24, 24, 3) and up.min() >= 0.0 and up.max() <= 1.0
+
+
+def test_summary_lists_times_errors_and_device():
+    text = RunResult((), ("x.txt: not an image",), "CPU: test").summary()
+    assert text == "**x.txt: not an image**\n\nDevice: CPU: test"
