@@ -178,6 +178,14 @@ def test_duplicate_names_get_distinct_outputs(style, tmp_path):
     assert paths == ["x_stylized.png", "x-2_stylized.png"]
 
 
+def test_the_first_image_of_a_size_is_flagged(style, tmp_path):
+    path = photo(tmp_path / "odd.png", size=(44, 36))
+    first, second = (process_uploads(style, [path], output_dir=str(tmp_path)) for _ in range(2))
+    assert first.images[0].first_of_size and not second.images[0].first_of_size
+    assert "includes one-time graph tracing" in first.summary()
+    assert "tracing" not in second.summary()
+
+
 def test_progress_is_reported_per_image(style, tmp_path):
     seen = []
     files = [photo(tmp_path / "1.png"), photo(tmp_path / "2.png", seed=1)]

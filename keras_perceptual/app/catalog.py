@@ -355,6 +355,8 @@ class LoadedModel:
         min_side: the smallest height and width it accepts, in pixels.
         parameters: its parameter count.
         mtime: the file's modification time when loaded (a newer file is reloaded).
+        sizes_run: the input sizes the model has run on since it was loaded (the first
+            run at a new size includes tracing the graph for it).
     """
 
     model: Any
@@ -364,6 +366,7 @@ class LoadedModel:
     min_side: int
     parameters: int
     mtime: float
+    sizes_run: set = dataclasses.field(default_factory=set, compare=False, repr=False)
 
 
 def inspect_model(model, mtime: float = 0.0) -> LoadedModel:

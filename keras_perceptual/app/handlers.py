@@ -118,6 +118,8 @@ class ImageResult:
         input_size: ``(width, height)`` of the photo as the model saw it (EXIF applied).
         output_size: ``(width, height)`` of the result.
         tiles: whether the photo was processed in tiles.
+        first_of_size: whether it was the model's first photo of this size since it was
+            loaded (its time then includes tracing the graph for that size, once).
     """
 
     name: str
@@ -127,6 +129,7 @@ class ImageResult:
     input_size: tuple[int, int]
     output_size: tuple[int, int]
     tiles: bool
+    first_of_size: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +150,11 @@ class RunResult:
         lines = []
         for item in self.images:
             (w, h), (ow, oh) = item.input_size, item.output_size
-            tiled = ", tiled" if item.tiles else ""
-            lines.append(f"{item.name}: {w}×{h} → {ow}×{oh} in **{item.seconds:.2f} s**{tiled}")
+            notes = [", tiled"] if item.tiles else []
+            if item.first_of_size:
+                notes.append(" (first image of this size: includes one-time graph tracing)")
+            lines.append(
+                f"{item.name}: {w}×{h} → {ow}×{oh} in **{item.seconds:.2f} s**{''.join(notes)}")
         lines.extend(f"**{error}**" for error in self.errors)
         lines.append(f"Device: {self.device}")
         return "\n\n".join(lines)
@@ -603,9 +609,13 @@ def process_uploads(
                 progress(index / len(files), f"{name} ({index + 1}/{len(files)})")
             try:
                 image = read_upload(path, name, limits, loaded)
+                size = (*image.shape[:2], options.tile_size if max(image.shape[:2]) >
+                        options.tile_size else None)
+                first = size not in loaded.sizes_run
                 start = time.perf_counter()
                 outputs = run_model(loaded, image, options)
                 seconds = time.perf_counter() - start
+                loaded.sizes_run.add(size)
                 output_path, gallery = write_results(
                     loaded, name, image, outputs, folder, _unique_stem(name, used)
                 )
@@ -634,6 +644,7 @@ def process_uploads(
                     input_size=(width, height),
                     output_size=(out_w, out_h),
                     tiles=max(height, width) > options.tile_size,
+                    first_of_size=first,
                 )
             )
         if progress is not None:

@@ -85,6 +85,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_warning(host: str, port: int) -> str | None:
+    """The warning printed when the app listens beyond this machine, else ``None``.
+
+    Example:
+        >>> host_warning("127.0.0.1", 7860) is None
+        True
+    """
+    if is_loopback(host):
+        return None
+    return (
+        f"listening on {host}: anyone who can reach this machine on port {port} can use the app "
+        f"(it has no login) and upload files to it. Use the default --host {DEFAULT_HOST} to "
+        "keep it on this machine."
+    )
+
+
 def _theme(gr):
     system = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif")
     mono = ("ui-monospace", "SFMono-Regular", "Menlo", "monospace")
@@ -313,15 +329,16 @@ def build_app(state: AppState):
                 downloads = gr.File(label="Download (PNG)", file_count="multiple",
                                     interactive=False, elem_id="downloads")
 
+        # Loading a model and running one share one queue slot: one at a time on the CPU.
         selection = [info, thumbnail, preserve, histogram, run]
-        blocks.load(on_refresh, inputs=model, outputs=[model, status]).then(
-            on_select, inputs=model, outputs=selection)
-        refresh.click(on_refresh, inputs=model, outputs=[model, status]).then(
-            on_select, inputs=model, outputs=selection)
-        model.input(on_select, inputs=model, outputs=selection)
+        queued = {"concurrency_limit": 1, "concurrency_id": "model"}
+        blocks.load(on_refresh, inputs=model, outputs=[model, status], api_name=False).then(
+            on_select, inputs=model, outputs=selection, api_name=False, **queued)
+        refresh.click(on_refresh, inputs=model, outputs=[model, status], api_name=False).then(
+            on_select, inputs=model, outputs=selection, api_name=False, **queued)
+        model.input(on_select, inputs=model, outputs=selection, api_name=False, **queued)
         run.click(on_run, inputs=[model, photos, preserve, histogram, tile],
-                  outputs=[gallery, downloads, status], concurrency_limit=1,
-                  concurrency_id="model")
+                  outputs=[gallery, downloads, status], api_name="run", **queued)
     return blocks
 
 
@@ -364,13 +381,9 @@ def launch(
     if not state.entries:
         print(f"keras-perceptual: warning: {no_models_message(models, demo_dir)}",
               file=sys.stderr, flush=True)
-    if not is_loopback(host):
-        print(
-            f"keras-perceptual: warning: listening on {host}: anyone who can reach this machine "
-            f"on port {port} can use the app (it has no login) and upload files to it. Use the "
-            f"default --host {DEFAULT_HOST} to keep it on this machine.",
-            file=sys.stderr, flush=True,
-        )
+    warning = host_warning(host, port)
+    if warning:
+        print(f"keras-perceptual: warning: {warning}", file=sys.stderr, flush=True)
     blocks = build_app(state)
     blocks.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     try:
@@ -409,6 +422,7 @@ __all__ = [
     "DEFAULT_PORT",
     "AppState",
     "build_app",
+    "host_warning",
     "is_loopback",
     "launch",
     "require_gradio",

@@ -1,0 +1,84 @@
+"""keras_perceptual.cli.app: the ``keras-perceptual app`` command (in-process, no server)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import keras_perceptual.app.ui as ui
+from keras_perceptual.cli import main
+
+
+def error_lines(capsys):
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["app", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--models", "--host", "--port", "--max-upload-mb", "--max-pixels",
+                   "--max-files", "--no-demo", "examples:", "(default: 127.0.0.1)",
+                   "(default: 7860)"):
+        assert option in text, option
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "app" in capsys.readouterr().out
+
+
+def test_without_gradio_it_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
+    assert main(["app"]) == 2
+    (line,) = error_lines(capsys)
+    assert line.startswith("keras-perceptual: error: The web app needs Gradio")
+    assert 'pip install "keras-perceptual[app]"' in line
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["app", "--port", "70000"], "expected a TCP port 1-65535"),
+        (["app", "--port", "http"], "expected an integer >= 1"),
+        (["app", "--max-pixels", "0"], "expected an integer >= 1"),
+        (["app", "--max-upload-mb", "-3"], "expected a positive number"),
+    ],
+)
+def test_bad_options_are_one_line(argv, fragment, capsys):
+    assert main(argv) == 2
+    (line,) = error_lines(capsys)
+    assert fragment in line
+
+
+def test_arguments_reach_launch(monkeypatch, tmp_path, capsys):
+    seen = {}
+    monkeypatch.setattr(ui, "require_gradio", lambda: None)
+    monkeypatch.setattr(ui, "launch", lambda models, **kw: seen.update(models=models, **kw))
+    argv = ["app", "--models", str(tmp_path), "x.keras", "--host", "0.0.0.0", "--port", "8080",
+            "--max-upload-mb", "2.5", "--max-pixels", "1000", "--max-files", "3", "--no-demo",
+            "--open"]
+    assert main(argv) == 0
+    limits = seen.pop("limits")
+    assert (limits.max_upload_mb, limits.max_pixels, limits.max_files) == (2.5, 1000, 3)
+    assert seen == {"models": [str(tmp_path), "x.keras"], "host": "0.0.0.0", "port": 8080,
+                    "demo_dir": None, "open_browser": True}
+
+
+def test_a_missing_models_folder_is_a_user_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(ui, "require_gradio", lambda: None)
+    assert main(["app", "--models", str(tmp_path / "nowhere")]) == 2
+    (line,) = error_lines(capsys)
+    assert "does not exist; pass existing folders or .keras files to --models" in line
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True),
+                                            ("127.0.0.2", True), ("::1", True), ("[::1]", True),
+                                            ("0.0.0.0", False), ("192.168.1.5", False),
+                                            ("::", False), ("example.org", False)])
+def test_only_loopback_hosts_are_quiet(host, loopback):
+    assert ui.is_loopback(host) is loopback
+    warning = ui.host_warning(host, 7860)
+    assert (warning is None) is loopback
+    if not loopback:
+        assert f"listening on {host}" in warning and "no login" in warning

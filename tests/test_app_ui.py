@@ -1,0 +1,316 @@
+"""keras_perceptual.app.ui: the page's state, and the whole app in a real browser.
+
+The browser test starts ``keras-perceptual app`` on 127.0.0.1 with a model trained for
+two steps, drives Debian's headless Chromium with Playwright (``/usr/bin/chromium``; a
+browser downloaded at run time is not available here), uploads a 512 px photo, waits for
+the result, downloads it, sends bad uploads through the page and through
+``gradio_client`` (20 bad uploads, then a good one) and saves a screenshot. It is in the
+slow set (``.ci/run`` installs Chromium and the ``app`` extra and runs it); locally it
+skips, with the reason, when Chromium, Playwright or Gradio is missing; under ``CI=true``
+a missing one fails it instead. ``KERAS_PERCEPTUAL_APP_SCREENSHOT=path.png`` also copies
+the screenshot there (the README's is ``docs/images/app.png``), and
+``KERAS_PERCEPTUAL_APP_MODELS=dir`` serves the models in ``dir`` too (the README's
+screenshot uses the demo's).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+import numpy as np
+import pytest
+from conftest import HAS_HED, REPO
+from PIL import Image
+
+from keras_perceptual.app.catalog import ModelCache, inspect_model
+from keras_perceptual.app.ui import AppState
+from keras_perceptual.errors import InputError
+from keras_perceptual.models import style_transfer_net, super_resolution_net
+
+ASSETS = REPO / "keras_perceptual" / "assets"
+CHROMIUM = "/usr/bin/chromium"
+#: Chromium's flags on these machines (no sandbox as root; no background connections to
+#: hosts that the closed network refuses).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+# --------------------------------------------------------------------------------------
+# AppState: what the page's callbacks call (no Gradio needed)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A training-run folder (model.keras + config.json naming the style image) and an
+    SR model; the cache serves in-memory nets (loading from disk is tested in
+    test_app_catalog)."""
+    root = tmp_path_factory.mktemp("runs")
+    (root / "starry").mkdir()
+    (root / "starry" / "model.keras").write_text("stand-in")
+    (root / "starry" / "config.json").write_text(json.dumps(
+        {"recipe": "style_transfer",
+         "arguments": {"style_image": str(ASSETS / "style_starry_night.jpg")}}))
+    (root / "sr4.keras").write_text("stand-in")
+    nets = {"model": inspect_model(style_transfer_net(filters=4, num_residual_blocks=1)).model,
+            "sr4": super_resolution_net(4, filters=4, num_residual_blocks=1)}
+    cache = ModelCache(loader=lambda path: nets[os.path.basename(path).split(".")[0]])
+    return root, cache
+
+
+def test_state_lists_describes_and_runs_models(runs, tmp_path):
+    root, cache = runs
+    state = AppState([str(root)], demo_dir=None, output_dir=str(tmp_path), cache=cache)
+    labels = [entry.label for entry in state.entries]
+    assert labels == ["sr4.keras", f"starry ({os.path.join('starry', 'model.keras')})"]
+    style_key = state.entries[1].key
+    described = state.describe(style_key)
+    assert described["kind"] == "style" and described["action"] == "Stylize"
+    assert described["info"].startswith("**style transfer** · ")
+    assert "style image: style_starry_night.jpg" in described["info"]
+    thumb = described["thumbnail"]
+    assert thumb.dtype == np.uint8 and min(thumb.shape[:2]) == 192
+    sr = state.describe(state.entries[0].key)
+    assert (sr["kind"], sr["action"], sr["thumbnail"]) == ("super_resolution", "Upscale", None)
+    assert "**super-resolution** ×4" in sr["info"]
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 32), (200, 120, 40)).save(photo)
+    result = state.run(style_key, [str(photo)], True, False, 512.0)
+    assert len(result.images) == 1 and result.errors == ()
+    assert result.images[0].output_path.startswith(str(tmp_path))
+
+
+def test_state_refuses_unknown_models_and_finds_new_ones(runs, tmp_path):
+    root, cache = runs
+    state = AppState([str(root)], demo_dir=None, output_dir=str(tmp_path), cache=cache)
+    with pytest.raises(InputError, match="No model is selected"):
+        state.run(None, [])
+    with pytest.raises(InputError, match="No model is selected"):
+        state.describe(str(tmp_path / "elsewhere.keras"))
+    (root / "later.keras").write_text("stand-in")
+    try:
+        assert len(state.refresh()) == 3
+    finally:
+        (root / "later.keras").unlink()
+
+
+# --------------------------------------------------------------------------------------
+# The app in a browser
+# --------------------------------------------------------------------------------------
+
+
+def _missing_browser_tools() -> list[str]:
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append(f"Chromium ({CHROMIUM}; apt-get install chromium)")
+    for module, how in (("playwright", "pip install playwright"),
+                        ("gradio", 'pip install "keras-perceptual[app]"'),
+                        ("gradio_client", 'pip install "keras-perceptual[app]"')):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"{module} ({how})")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def browser_tools():
+    missing = _missing_browser_tools()
+    if missing:
+        message = "the browser test needs " + ", ".join(missing)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}; .ci/run installs them, so CI must have them")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, browser_tools):
+    """A tiny style network trained for two steps by the recipe (a real training output
+    folder: model.keras + config.json with the style image)."""
+    from keras_perceptual.training import train_style_transfer
+
+    root = tmp_path_factory.mktemp("app_runs")
+    photos = root / "photos"
+    photos.mkdir()
+    for path in ASSETS.glob("photo_*.jpg"):
+        shutil.copy(path, photos)
+    train_style_transfer(
+        photos, ASSETS / "style_starry_night.jpg", output_dir=root / "runs" / "starry",
+        steps=2, image_size=64, batch_size=2, style_image_size=64,
+        weights="hed_bsds500" if HAS_HED else None,
+        model_options={"filters": 4, "num_residual_blocks": 1}, verbose=0,
+    )
+    return root / "runs"
+
+
+@pytest.fixture(scope="module")
+def server(trained_run, tmp_path_factory):
+    """``keras-perceptual app`` in a subprocess; yields its url, process, log file and the
+    trained model's key (what the page's model list sends)."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    models = [str(trained_run)]
+    if os.environ.get("KERAS_PERCEPTUAL_APP_MODELS"):
+        models.append(os.environ["KERAS_PERCEPTUAL_APP_MODELS"])
+    command = [sys.executable, "-m", "keras_perceptual.cli", "app", "--models", *models,
+               "--no-demo", "--port", str(port), "--max-upload-mb", "1"]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(log_path, "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                               cwd=trained_run)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while "(Ctrl-C stops)" not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the app did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield types.SimpleNamespace(
+        url=url, process=process, log_path=log_path,
+        style_key=os.path.realpath(trained_run / "starry" / "model.keras"),
+    )
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log.close()
+
+
+def _write_photo(path, size):
+    with Image.open(ASSETS / "photo_astronaut.jpg") as image:
+        image.convert("RGB").resize(size, Image.Resampling.BICUBIC).save(path, quality=92)
+    return str(path)
+
+
+def _status(page) -> str:
+    return page.inner_text("#status")
+
+
+def _run_and_wait(page, files, expect, timeout_s=240):
+    """Uploads ``files``, presses the run button, waits until the status shows ``expect``."""
+    page.set_input_files("#photos input[type=file]", files)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#photos .file-preview tr, #photos table tr').length >= n"
+        " || document.querySelector('#photos').innerText.includes('.')", arg=len(files),
+        timeout=60_000)
+    before = _status(page)
+    page.click("#run")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = _status(page)
+        if text != before and re.search(expect, text):
+            return text
+        time.sleep(0.25)
+    raise AssertionError(f"the page never showed {expect!r}; status: {_status(page)!r}")
+
+
+def _clear_uploads(page):
+    clear = page.locator("#photos button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+
+
+@pytest.mark.slow
+def test_the_app_in_a_browser(server, tmp_path):
+    from gradio_client import Client, handle_file
+    from playwright.sync_api import sync_playwright
+
+    url, process, log_path = server.url, server.process, server.log_path
+    photo = _write_photo(tmp_path / "astronaut.jpg", (512, 512))
+    (tmp_path / "notes.txt").write_text("not an image")
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    noise = np.random.default_rng(0).integers(0, 256, (700, 700, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "heavy.png")  # ~1.5 MB > --max-upload-mb 1
+    assert os.path.getsize(tmp_path / "heavy.png") > 1_000_000
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="chromium-profile-"), executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS, headless=True, accept_downloads=True,
+            viewport={"width": 1280, "height": 960},
+        )
+        try:
+            page = context.new_page()
+            page.goto(url, timeout=120_000)
+            page.wait_for_selector("#run:not([disabled])", timeout=180_000)
+            info = page.inner_text("#model-info")
+            assert "style transfer" in info and "starry" in info, info
+            assert page.locator("#style-image img").count() == 1  # the style's thumbnail
+
+            # A 512 px photo in, its stylization out, next to it, downloadable.
+            status = _run_and_wait(page, [photo], r"→ 512×512 in")
+            seconds = float(re.search(r"512×512 in ([0-9.]+) s", status).group(1))
+            assert "Device: CPU" in status or "Device: GPU" in status
+            assert page.locator("#results img").count() >= 2
+            with page.expect_download() as download_info:
+                page.locator("#downloads a").first.click()
+            download = download_info.value
+            saved = tmp_path / "downloaded.png"
+            download.save_as(saved)
+            assert download.suggested_filename == "astronaut_stylized.png"
+            with Image.open(saved) as out:
+                assert out.format == "PNG" and out.size == (512, 512)
+                out_pixels = np.asarray(out.convert("RGB"), np.int16)
+            with Image.open(photo) as original:
+                in_pixels = np.asarray(original.convert("RGB"), np.int16)
+            assert np.abs(out_pixels - in_pixels).mean() > 10  # stylized, not the input
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+            target = os.environ.get("KERAS_PERCEPTUAL_APP_SCREENSHOT")
+            if target:
+                shutil.copy(tmp_path / "app.png", target)
+            print(f"\nper-image latency shown in the page at 512x512: {seconds:.2f} s")
+
+            # Bad uploads: a message in the page, and the page keeps working.
+            for name, expect in (("notes.txt", r"notes\.txt cannot be read as an image"),
+                                 ("dot.png", r"dot\.png is 1×1 pixels")):
+                _clear_uploads(page)
+                _run_and_wait(page, [str(tmp_path / name)], expect)
+            _clear_uploads(page)
+            page.set_input_files("#photos input[type=file]", [str(tmp_path / "heavy.png")])
+            page.get_by_text(re.compile(r"(exceeds|too large|size limit|maximum)", re.I)) \
+                .first.wait_for(timeout=60_000)
+
+            # The server survives 20 bad uploads (through the API), then a good one.
+            client = Client(url, verbose=False)
+            data = open(photo, "rb").read()
+            (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 3 // 4])
+            bad = [tmp_path / "notes.txt", tmp_path / "dot.png", tmp_path / "cut.jpg"]
+            for i in range(20):
+                gallery, files, text = client.predict(
+                    server.style_key, [handle_file(str(bad[i % 3]))], False, False, 1024,
+                    api_name="/run")
+                assert not gallery and not files, text
+                assert re.search("cannot be read|1×1 pixels|truncated", text), text
+            gallery, files, text = client.predict(server.style_key, [handle_file(photo)], True, False,
+                                                  1024, api_name="/run")
+            assert len(gallery) == 2 and "→ 512×512 in" in text, text
+            assert process.poll() is None, log_path.read_text()[-3000:]
+
+            # And the page still answers.
+            page.reload()
+            page.wait_for_selector("#run:not([disabled])", timeout=120_000)
+            _run_and_wait(page, [photo], r"→ 512×512 in")
+        finally:
+            context.close()
+    log = log_path.read_text()
+    assert "Traceback" not in log, log[-3000:]
+
