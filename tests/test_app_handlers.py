@@ -78,12 +78,12 @@ def bad_files(tmp_path):
         str(tmp_path / "empty.jpg"): "is empty",
         str(tmp_path / "dot.png"): "1×1 pixels; this model needs at least 5×5",
         str(tmp_path / "huge.png"): "120,000 pixels, over the limit of 100,000",
-        str(tmp_path / "heavy.png"): "is 30.0 kB, over the upload limit of 20.0 kB",
+        str(tmp_path / "heavy.png"): "is 29.3 kB, over the upload limit of 20.0 kB",
         str(tmp_path / "never-arrived.jpg"): "did not arrive",
     }
 
 
-LIMITS = Limits(max_upload_mb=0.02, max_pixels=100_000, max_files=16)
+LIMITS = Limits(max_upload_mb=20 / 1024, max_pixels=100_000, max_files=16)
 
 
 # --------------------------------------------------------------------------------------
@@ -186,11 +186,14 @@ def test_the_first_image_of_a_size_is_flagged(style, tmp_path):
     assert "tracing" not in second.summary()
 
 
-def test_progress_is_reported_per_image(style, tmp_path):
+def test_progress_is_reported_per_image(style, tmp_path, monkeypatch):
+    monkeypatch.setattr(handlers, "run_model", lambda loaded, image, options: {"output": image})
     seen = []
-    files = [photo(tmp_path / "1.png"), photo(tmp_path / "2.png", seed=1)]
-    process_uploads(style, files, output_dir=str(tmp_path), progress=lambda f, t: seen.append((f, t)))
-    assert seen == [(0.0, "1.png (1/2)"), (0.5, "2.png (2/2)"), (1.0, "done")]
+    files = [photo(tmp_path / "1.png"), photo(tmp_path / "2.png", size=(600, 500))]
+    process_uploads(style, files, Options(tile_size=512), output_dir=str(tmp_path),
+                    progress=lambda f, t: seen.append((f, t)))
+    assert seen == [(0.0, "1.png (1/2): 48×40"), (0.5, "2.png (2/2): 600×500, in tiles of 512 px"),
+                    (1.0, "done")]
 
 
 # --------------------------------------------------------------------------------------

@@ -205,19 +205,22 @@ def _status(page) -> str:
     return page.inner_text("#status")
 
 
-def _run_and_wait(page, files, expect, timeout_s=240):
-    """Uploads ``files``, presses the run button, waits until the status shows ``expect``."""
+def _busy(page) -> bool:
+    """Whether Gradio's progress overlay (timer, progress text) is on the status."""
+    return page.locator("#status .progress-text, #status .eta-bar").count() > 0
+
+
+def _run_and_wait(page, files, expect, timeout_s=300):
+    """Uploads ``files``, presses the run button, waits for the new status to show ``expect``."""
     page.set_input_files("#photos input[type=file]", files)
-    page.wait_for_function(
-        "n => document.querySelectorAll('#photos .file-preview tr, #photos table tr').length >= n"
-        " || document.querySelector('#photos').innerText.includes('.')", arg=len(files),
-        timeout=60_000)
+    for path in files:
+        page.locator("#photos").get_by_text(os.path.basename(path)).first.wait_for(timeout=60_000)
     before = _status(page)
     page.click("#run")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = _status(page)
-        if text != before and re.search(expect, text):
+        if text != before and not _busy(page) and re.search(expect, text):
             return text
         time.sleep(0.25)
     raise AssertionError(f"the page never showed {expect!r}; status: {_status(page)!r}")
@@ -240,7 +243,7 @@ def test_the_app_in_a_browser(server, tmp_path):
     Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
     noise = np.random.default_rng(0).integers(0, 256, (700, 700, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "heavy.png")  # ~1.5 MB > --max-upload-mb 1
-    assert os.path.getsize(tmp_path / "heavy.png") > 1_000_000
+    assert os.path.getsize(tmp_path / "heavy.png") > 2**20
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -56,14 +56,14 @@ class Limits:
     """What one request may upload.
 
     Attributes:
-        max_upload_mb: largest file, in megabytes (10^6 bytes).
+        max_upload_mb: largest file, in megabytes (MiB, 2^20 bytes, as browsers count).
         max_pixels: largest image, in pixels (width x height), for the upload and for
             a super-resolution model's output.
         max_files: most files in one request.
 
     Example:
         >>> Limits(max_upload_mb=5, max_pixels=2048 * 2048).max_upload_bytes
-        5000000
+        5242880
     """
 
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
@@ -84,7 +84,7 @@ class Limits:
     @property
     def max_upload_bytes(self) -> int:
         """``max_upload_mb`` in bytes."""
-        return int(self.max_upload_mb * 1_000_000)
+        return int(self.max_upload_mb * 2**20)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,9 +218,9 @@ def describe_device() -> str:
 
 
 def _megabytes(size: int) -> str:
-    if size >= 1_000_000:
-        return f"{size / 1_000_000:.1f} MB"
-    return f"{size / 1000:.1f} kB" if size >= 1000 else f"{size} bytes"
+    if size >= 2**20:
+        return f"{size / 2**20:.1f} MB"
+    return f"{size / 2**10:.1f} kB" if size >= 2**10 else f"{size} bytes"
 
 
 def check_upload(
@@ -570,7 +570,8 @@ def process_uploads(
         limits: the app's :class:`Limits`.
         output_dir: where the PNG files go (a new ``request-*`` folder inside it; older
             ones beyond :data:`KEPT_REQUESTS` are deleted); default: a new temporary folder.
-        progress: ``progress(fraction, text)`` is called before each photo.
+        progress: ``progress(fraction, text)`` is called before each photo is run (with
+            its size, and whether it is tiled) and at the end.
 
     Returns:
         A :class:`RunResult`. Every problem with a file becomes a message in
@@ -605,12 +606,14 @@ def process_uploads(
     with RUN_LOCK:
         for index, item in enumerate(files):
             path, name = _upload_name(item)
-            if progress is not None:
-                progress(index / len(files), f"{name} ({index + 1}/{len(files)})")
             try:
                 image = read_upload(path, name, limits, loaded)
-                size = (*image.shape[:2], options.tile_size if max(image.shape[:2]) >
-                        options.tile_size else None)
+                height, width = image.shape[:2]
+                tiled = max(height, width) > options.tile_size
+                if progress is not None:
+                    progress(index / len(files), f"{name} ({index + 1}/{len(files)}): {width}×"
+                             f"{height}" + (f", in tiles of {options.tile_size} px" if tiled else ""))
+                size = (height, width, options.tile_size if tiled else None)
                 first = size not in loaded.sizes_run
                 start = time.perf_counter()
                 outputs = run_model(loaded, image, options)
@@ -633,7 +636,6 @@ def process_uploads(
                     f"{' '.join(str(error).split())[:300]}); the server's log has the details."
                 )
                 continue
-            height, width = image.shape[:2]
             out_h, out_w = outputs["output"].shape[:2]
             results.append(
                 ImageResult(
@@ -643,7 +645,7 @@ def process_uploads(
                     seconds=seconds,
                     input_size=(width, height),
                     output_size=(out_w, out_h),
-                    tiles=max(height, width) > options.tile_size,
+                    tiles=tiled,
                     first_of_size=first,
                 )
             )
