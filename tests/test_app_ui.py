@@ -9,8 +9,8 @@ slow set (``.ci/run`` installs Chromium and the ``app`` extra and runs it); loca
 skips, with the reason, when Chromium, Playwright or Gradio is missing; under ``CI=true``
 a missing one fails it instead. ``KERAS_PERCEPTUAL_APP_SCREENSHOT=path.png`` also copies
 the screenshot there (the README's is ``docs/images/app.png``), and
-``KERAS_PERCEPTUAL_APP_MODELS=dir`` serves the models in ``dir`` too (the README's
-screenshot uses the demo's).
+``KERAS_PERCEPTUAL_APP_MODELS=dir`` serves the models in ``dir`` first (the README's
+screenshot shows the demo's style model, trained on The Starry Night).
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def server(trained_run, tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     models = [str(trained_run)]
-    if os.environ.get("KERAS_PERCEPTUAL_APP_MODELS"):
-        models.append(os.environ["KERAS_PERCEPTUAL_APP_MODELS"])
+    if os.environ.get("KERAS_PERCEPTUAL_APP_MODELS"):  # listed (and selected) first
+        models.insert(0, os.environ["KERAS_PERCEPTUAL_APP_MODELS"])
     command = [sys.executable, "-m", "keras_perceptual.cli", "app", "--models", *models,
                "--no-demo", "--port", str(port), "--max-upload-mb", "1"]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
