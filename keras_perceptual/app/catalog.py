@@ -390,13 +390,11 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     """
     import keras
 
-    from keras_perceptual.layers import PadToMultiple
+    from keras_perceptual.inference import min_input_size
     from keras_perceptual.models import model_value_range
 
     inputs = tuple(getattr(t, "name", str(i)).split(":")[0] for i, t in enumerate(model.inputs))
-    min_side = max(
-        [layer.min_size for layer in model.layers if isinstance(layer, PadToMultiple)], default=1
-    )
+    min_side = min_input_size(model)
     value_range = model_value_range(model)
     scale = None
     shape: tuple = ()
