@@ -17,6 +17,7 @@ from keras_perceptual.app.handlers import (
     Options,
     RunResult,
     bicubic_baseline,
+    blend_weights,
     check_upload,
     detail_window,
     new_request_folder,
@@ -26,7 +27,12 @@ from keras_perceptual.app.handlers import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image
 from keras_perceptual.inference import stylize, upscale
-from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.models import (
+    arbitrary_style_net,
+    multi_style_transfer_net,
+    style_transfer_net,
+    super_resolution_net,
+)
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +193,65 @@ def test_the_first_image_of_a_size_is_flagged(style, tmp_path):
 
 
 def test_progress_is_reported_per_image(style, tmp_path, monkeypatch):
-    monkeypatch.setattr(handlers, "run_model", lambda loaded, image, options: {"output": image})
+    monkeypatch.setattr(handlers, "run_model", lambda loaded, image, *args: {"output": image})
     seen = []
     files = [photo(tmp_path / "1.png"), photo(tmp_path / "2.png", size=(600, 500))]
     process_uploads(style, files, Options(tile_size=512), output_dir=str(tmp_path),
                     progress=lambda f, t: seen.append((f, t)))
     assert seen == [(0.0, "1.png (1/2): 48×40"), (0.5, "2.png (2/2): 600×500, in tiles of 512 px"),
                     (1.0, "done")]
+
+
+def test_multi_style_blends_the_slider_weights(tmp_path):
+    loaded = inspect_model(multi_style_transfer_net(3, filters=4, num_residual_blocks=1))
+    assert (loaded.kind.name, loaded.num_styles) == ("multi_style", 3)
+    path = photo(tmp_path / "p.png")
+    result = process_uploads(loaded, [path], Options(style_weights=(0.0, 1.0, 3.0)),
+                             output_dir=str(tmp_path))
+    (item,) = result.images
+    assert not item.first_of_size  # an eager call: nothing is traced
+    weights = np.array([[0.0, 0.25, 0.75]], np.float32)
+    expected = loaded.model([load_image(path)[None], weights], training=False)
+    np.testing.assert_array_equal(png_pixels(item.output_path),
+                                  as_png_pixels(np.asarray(expected)[0], tmp_path))
+    with pytest.raises(InputError, match="Every style weight is 0"):
+        process_uploads(loaded, [path], Options(style_weights=(0, 0)), output_dir=str(tmp_path))
+
+
+def test_blend_weights():
+    np.testing.assert_array_equal(blend_weights(None, 3), [1, 0, 0])
+    np.testing.assert_allclose(blend_weights([2, 2], 4), [0.5, 0.5, 0, 0])
+    for bad in ([1, -1], [1, float("nan")], [1, 1, 1, 1, 1]):
+        with pytest.raises(InputError, match="Received: style_weights="):
+            blend_weights(bad, 4)
+
+
+def test_arbitrary_style_uses_the_style_image_and_alpha(tmp_path):
+    net = arbitrary_style_net(weights=None, filters=4)
+    loaded = inspect_model(net)
+    assert loaded.kind.name == "arbitrary_style" and loaded.min_side == 16
+    content, style = photo(tmp_path / "c.png"), photo(tmp_path / "s.png", size=(40, 40), seed=3)
+    half = process_uploads(loaded, [content], Options(style_image=style, alpha=0.5),
+                           output_dir=str(tmp_path)).images[0]
+    assert net.get_layer("adain").alpha == 1.0  # restored after the call
+    twin = arbitrary_style_net(weights=None, filters=4, alpha=0.5)
+    twin.set_weights(net.get_weights())
+    expected = twin([load_image(content)[None], load_image(style)[None]], training=False)
+    np.testing.assert_array_equal(png_pixels(half.output_path),
+                                  as_png_pixels(np.asarray(expected)[0], tmp_path))
+    full = process_uploads(loaded, [content], Options(style_image=style),
+                           output_dir=str(tmp_path)).images[0]
+    assert np.abs(png_pixels(full.output_path).astype(int)
+                  - png_pixels(half.output_path).astype(int)).max() > 0
+    with pytest.raises(InputError, match="upload one in the Style image box"):
+        process_uploads(loaded, [content], Options(), output_dir=str(tmp_path))
+    with pytest.raises(InputError, match="alpha must be in"):
+        process_uploads(loaded, [content], Options(style_image=style, alpha=2),
+                        output_dir=str(tmp_path))
+    (tmp_path / "bad.txt").write_text("no")
+    with pytest.raises(InputError, match="Style image bad.txt cannot be read as an image"):
+        process_uploads(loaded, [content], Options(style_image=str(tmp_path / "bad.txt")),
+                        output_dir=str(tmp_path))
 
 
 # --------------------------------------------------------------------------------------

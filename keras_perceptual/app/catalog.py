@@ -16,11 +16,15 @@ so a bare ``.keras`` file with no ``config.json`` works too:
 * ``"super_resolution"``: one image input, an output an integer number of times larger
   (:func:`~keras_perceptual.models.super_resolution_net`); run with
   :func:`~keras_perceptual.inference.upscale`.
+* ``"multi_style"``: inputs ``image`` and ``style_weights``
+  (:func:`~keras_perceptual.models.multi_style_transfer_net`); one slider per style.
+* ``"arbitrary_style"``: inputs ``content`` and ``style``
+  (:func:`~keras_perceptual.models.arbitrary_style_net`); a style image and ``alpha``.
 
-A new kind of model (exported ONNX/OpenVINO files, multi-style or arbitrary-style
-networks) is one more entry in :data:`MODEL_LOADERS` (a file suffix and its loader)
-and/or one more :class:`ModelKind` in :data:`MODEL_KINDS` (how to recognize it, the
-controls it needs), plus its controls in :mod:`keras_perceptual.app.ui`.
+A new kind of model is one more :class:`ModelKind` in :data:`MODEL_KINDS` (its input
+names), its branch in :func:`keras_perceptual.app.handlers.run_model` and its controls in
+:mod:`keras_perceptual.app.ui`; a new file format (exported ONNX/OpenVINO models) is one
+more entry in :data:`MODEL_LOADERS` (a file suffix and its loader).
 """
 
 from __future__ import annotations
@@ -52,39 +56,46 @@ class ModelKind:
     """A kind of model the app can run: how to recognize it and how the page presents it.
 
     Attributes:
-        name: identifier (``"style"``, ``"super_resolution"``).
+        name: identifier (``"style"``, ``"super_resolution"``, ...).
         label: words shown in the page (``"style transfer"``).
         action: the run button's text (``"Stylize"``).
         output_suffix: appended to a photo's name for the downloaded PNG; ``{scale}`` is
             replaced by the model's factor.
-        detect: ``detect(input_names, scale)`` says whether a loaded model is of this kind,
-            from its input names and the ratio of output to input size (``None`` when the
-            output size is not an integer multiple).
+        input_names: the model's input names, in order; ``None``: one input, any name.
+        upscales: whether the output is an integer number of times larger than the input
+            (super-resolution) rather than the same size.
     """
 
     name: str
     label: str
     action: str
     output_suffix: str
-    detect: Callable[[tuple[str, ...], int | None], bool]
+    input_names: tuple[str, ...] | None = None
+    upscales: bool = False
+
+    def matches(self, input_names: tuple[str, ...], scale: int | None) -> bool:
+        """Whether a model with these inputs and output/input size ratio is of this kind."""
+        if self.input_names is None:
+            if len(input_names) != 1:
+                return False
+        elif tuple(input_names) != self.input_names:
+            return False
+        if scale is None:
+            return False
+        return scale > 1 if self.upscales else scale == 1
 
 
-#: The kinds the app runs, tried in order.
+#: The kinds the app runs, tried in order. Multi-style networks
+#: (:func:`~keras_perceptual.models.multi_style_transfer_net`) get one slider per style;
+#: arbitrary-style networks (:func:`~keras_perceptual.models.arbitrary_style_net`) a style
+#: image upload and an ``alpha`` slider.
 MODEL_KINDS: tuple[ModelKind, ...] = (
-    ModelKind(
-        name="style",
-        label="style transfer",
-        action="Stylize",
-        output_suffix="_stylized",
-        detect=lambda inputs, scale: len(inputs) == 1 and scale == 1,
-    ),
-    ModelKind(
-        name="super_resolution",
-        label="super-resolution",
-        action="Upscale",
-        output_suffix="_x{scale}",
-        detect=lambda inputs, scale: len(inputs) == 1 and scale is not None and scale > 1,
-    ),
+    ModelKind("style", "style transfer", "Stylize", "_stylized"),
+    ModelKind("super_resolution", "super-resolution", "Upscale", "_x{scale}", upscales=True),
+    ModelKind("multi_style", "multi-style transfer", "Stylize", "_stylized",
+              input_names=("image", "style_weights")),
+    ModelKind("arbitrary_style", "arbitrary style transfer", "Stylize", "_stylized",
+              input_names=("content", "style")),
 )
 
 
@@ -354,6 +365,7 @@ class LoadedModel:
         value_range: ``(low, high)`` of its images.
         min_side: the smallest height and width it accepts, in pixels.
         parameters: its parameter count.
+        num_styles: multi-style networks: the length of their ``style_weights`` input.
         mtime: the file's modification time when loaded (a newer file is reloaded).
         sizes_run: the input sizes the model has run on since it was loaded (the first
             run at a new size includes tracing the graph for it).
@@ -366,6 +378,7 @@ class LoadedModel:
     min_side: int
     parameters: int
     mtime: float
+    num_styles: int = 0
     sizes_run: set = dataclasses.field(default_factory=set, compare=False, repr=False)
 
 
@@ -396,13 +409,22 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     inputs = tuple(getattr(t, "name", str(i)).split(":")[0] for i, t in enumerate(model.inputs))
     min_side = min_input_size(model)
     value_range = model_value_range(model)
+    size = max(PROBE_SIZE, min_side)
+    probe: list | None = []
+    for tensor in model.inputs:  # images (rank 4) mid-grey; vectors (style weights) one-hot
+        shape = tuple(tensor.shape)
+        if len(shape) == 4 and shape[-1] == 3:
+            probe.append(np.full((1, size, size, 3), sum(value_range) / 2, np.float32))
+        elif len(shape) == 2 and shape[-1] is not None:
+            probe.append(np.eye(1, int(shape[-1]), dtype=np.float32))
+        else:
+            probe = None
+            break
     scale = None
-    shape: tuple = ()
-    if len(inputs) == 1:
-        size = max(PROBE_SIZE, min_side)
-        probe = np.full((1, size, size, 3), sum(value_range) / 2, np.float32)
+    shape = ()
+    if probe:
         try:
-            out = model(probe, training=False)
+            out = model(probe[0] if len(probe) == 1 else probe, training=False)
             shape = tuple(int(d) for d in keras.ops.shape(out))
         except Exception as error:  # noqa: BLE001 - any failure means "not an image model"
             raise InputError(
@@ -413,7 +435,7 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
         if len(shape) == 4 and shape[-1] == 3 and shape[1] % size == 0 and shape[1] == shape[2]:
             scale = shape[1] // size
     for kind in MODEL_KINDS:
-        if kind.detect(inputs, scale):
+        if kind.matches(inputs, scale):
             return LoadedModel(
                 model=model,
                 kind=kind,
@@ -422,12 +444,15 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
                 min_side=int(min_side),
                 parameters=int(model.count_params()),
                 mtime=mtime,
+                num_styles=int(model.inputs[1].shape[-1]) if kind.name == "multi_style" else 0,
             )
-    what = f"maps a 1x{PROBE_SIZE}x{PROBE_SIZE}x3 image to {shape}" if shape else f"has inputs {inputs}"
+    what = (f"has inputs {inputs} and maps a 1x{size}x{size}x3 image to {shape}" if shape
+            else f"has inputs {inputs}")
     raise InputError(
         f"The model {what}; the app runs style-transfer networks (an RGB image in, the same size "
-        "out) and super-resolution networks (an RGB image in, an integer multiple of its size "
-        f"out). Received: model={model.name!r}"
+        "out), super-resolution networks (an RGB image in, an integer multiple of its size out), "
+        "multi-style networks (inputs image and style_weights) and arbitrary-style networks "
+        f"(inputs content and style). Received: model={model.name!r}"
     )
 
 

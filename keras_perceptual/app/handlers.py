@@ -47,6 +47,8 @@ DEFAULT_MAX_FILES = 16
 DEFAULT_TILE_SIZE = 1024
 #: Request folders kept in the output folder (older ones are deleted).
 KEPT_REQUESTS = 32
+#: Kinds run through :mod:`keras_perceptual.inference` (a compiled graph per input size).
+TRACED_KINDS = ("style", "super_resolution")
 #: The zoomed crop of super-resolution results is enlarged to about this many pixels.
 ZOOM_DISPLAY = 320
 
@@ -96,13 +98,22 @@ class Options:
             (Gatys et al. 2016).
         histogram_match: super-resolution models: match the output's histogram to the
             input's (Johnson et al. 2016's post-processing).
-        tile_size: images whose height or width (input pixels) exceeds this are processed
-            in overlapping tiles.
+        tile_size: style and super-resolution models: images whose height or width (input
+            pixels) exceeds this are processed in overlapping tiles.
+        style_weights: multi-style models: one weight >= 0 per style (normalized to sum
+            to 1: a convex blend, Dumoulin et al. 2017); ``None`` is the first style.
+        style_image: arbitrary-style models: the uploaded style image's path (checked and
+            decoded as the photos are).
+        alpha: arbitrary-style models: the content-style trade-off in [0, 1] (Huang &
+            Belongie 2017, Section 7.1; 1 is full stylization).
     """
 
     preserve_color: bool = False
     histogram_match: bool = False
     tile_size: int = DEFAULT_TILE_SIZE
+    style_weights: tuple[float, ...] | None = None
+    style_image: str | None = None
+    alpha: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -432,20 +443,109 @@ def zoomed_crops(
     ]
 
 
-def run_model(loaded: LoadedModel, image: np.ndarray, options: Options) -> dict[str, np.ndarray]:
+def blend_weights(weights: Sequence[float] | None, num_styles: int) -> np.ndarray:
+    """Multi-style sliders to the network's ``style_weights``: non-negative, summing to 1.
+
+    Args:
+        weights: one value >= 0 per style (more are refused; fewer are padded with 0);
+            ``None`` selects the first style.
+        num_styles: the network's number of styles.
+
+    Returns:
+        float32 ``(num_styles,)``.
+
+    Raises:
+        InputError: a negative or non-finite weight, too many, or all zero.
+
+    Example:
+        >>> blend_weights([1, 3], 3)
+        array([0.25, 0.75, 0.  ], dtype=float32)
+    """
+    if weights is None:
+        return np.eye(1, num_styles, dtype=np.float32)[0]
+    values = np.zeros(num_styles, np.float64)
+    weights = [float(w) for w in weights]
+    if len(weights) > num_styles or not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise InputError(
+            f"Style weights must be at most {num_styles} numbers >= 0, one per style. "
+            f"Received: style_weights={weights}"
+        )
+    values[: len(weights)] = weights
+    if values.sum() <= 0:
+        raise InputError("Every style weight is 0; raise at least one style's slider. "
+                         f"Received: style_weights={weights}")
+    return (values / values.sum()).astype(np.float32)
+
+
+def _adain_layers(model) -> list:
+    from keras_perceptual.inference import walk_layers
+    from keras_perceptual.layers import AdaptiveInstanceNormalization
+
+    return [layer for layer in walk_layers(model) if isinstance(layer, AdaptiveInstanceNormalization)]
+
+
+def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None = None) -> dict:
+    """Checks the request-wide options of ``loaded``'s kind once, before any photo runs.
+
+    Args:
+        loaded: the model.
+        options: :class:`Options`.
+        limits: the app's :class:`Limits` (for the style image of arbitrary-style models).
+
+    Returns:
+        What :func:`run_model` needs besides the photo: ``{"style_weights": (N,)}`` for
+        multi-style models (:func:`blend_weights`), ``{"style": (H, W, 3), "alpha": a}``
+        for arbitrary-style models, else ``{}``.
+
+    Raises:
+        InputError: bad style weights, a missing or unusable style image, ``alpha``
+            outside [0, 1].
+
+    Example:
+        >>> prepare_options(loaded, Options(style_weights=(1, 1)))  # doctest: +SKIP
+        {'style_weights': array([0.5, 0.5], dtype=float32)}
+    """
+    kind = loaded.kind.name
+    if kind == "multi_style":
+        return {"style_weights": blend_weights(options.style_weights, loaded.num_styles)}
+    if kind == "arbitrary_style":
+        if not options.style_image:
+            raise InputError("This network stylizes with any style image: upload one in the "
+                             "Style image box. Received: style_image=None")
+        alpha = float(options.alpha)
+        if not 0.0 <= alpha <= 1.0:
+            raise InputError(f"alpha must be in [0, 1] (1: full stylization). Received: alpha={alpha}")
+        name = os.path.basename(options.style_image)
+        style = read_upload(options.style_image, f"Style image {name}", limits or Limits(), loaded)
+        return {"style": style, "alpha": alpha}
+    return {}
+
+
+def run_model(
+    loaded: LoadedModel, image: np.ndarray, options: Options, prepared: dict | None = None
+) -> dict[str, np.ndarray]:
     """Runs ``loaded``'s model on one image with the page's options.
+
+    Style transfer: :func:`~keras_perceptual.inference.stylize` (tiled above
+    ``tile_size``, ``preserve_color``). Super-resolution:
+    :func:`~keras_perceptual.inference.upscale` and the bicubic baseline. Multi-style:
+    the network on the image and the blended style weights. Arbitrary style: the network
+    on the image and the style image with ``alpha`` (the network's AdaIN layers take it
+    for this call, under :data:`RUN_LOCK`). The last two run untiled.
 
     Args:
         loaded: the model (:class:`~keras_perceptual.app.catalog.LoadedModel`).
         image: float32 ``(H, W, 3)`` in the model's ``value_range``.
         options: :class:`Options`.
+        prepared: :func:`prepare_options`' result (computed here when ``None``).
 
     Returns:
         ``{"output": ...}``; super-resolution also ``"bicubic"``. Arrays in the model's
         ``value_range``.
 
     Raises:
-        InputError: a bad option (a tile size smaller than twice the tile overlap).
+        InputError: a bad option (see :func:`prepare_options`; a tile size smaller than
+            twice the tile overlap).
 
     Example:
         >>> run_model(loaded, photo, Options(preserve_color=True))["output"].shape  # doctest: +SKIP
@@ -453,12 +553,39 @@ def run_model(loaded: LoadedModel, image: np.ndarray, options: Options) -> dict[
     """
     from keras_perceptual.inference import stylize, upscale
 
+    prepared = prepare_options(loaded, options) if prepared is None else prepared
+    kind = loaded.kind.name
     tile = options.tile_size
-    if loaded.kind.name == "style":
+    if kind == "style":
         output = stylize(loaded.model, image, tile_size=tile, preserve_color=options.preserve_color)
         return {"output": output}
-    output = upscale(loaded.model, image, tile_size=tile, histogram_match=options.histogram_match)
-    return {"output": output, "bicubic": bicubic_baseline(image, loaded.scale, loaded.value_range)}
+    if kind == "super_resolution":
+        output = upscale(loaded.model, image, tile_size=tile,
+                         histogram_match=options.histogram_match)
+        return {"output": output,
+                "bicubic": bicubic_baseline(image, loaded.scale, loaded.value_range)}
+    if kind == "multi_style":
+        output = loaded.model([image[None], prepared["style_weights"][None]], training=False)
+        return {"output": _numpy(output)[0]}
+    if kind == "arbitrary_style":
+        layers = _adain_layers(loaded.model)
+        saved = [layer.alpha for layer in layers]
+        try:
+            for layer in layers:
+                layer.alpha = prepared["alpha"]
+            # An eager call: the layers read alpha now (a compiled graph would keep the old).
+            output = loaded.model([image[None], prepared["style"][None]], training=False)
+        finally:
+            for layer, value in zip(layers, saved, strict=True):
+                layer.alpha = value
+        return {"output": _numpy(output)[0]}
+    raise InputError(f"The app has no runner for {kind!r} models. Received: kind={kind!r}")
+
+
+def _numpy(tensor) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(tensor), np.float32)
 
 
 def write_results(
@@ -492,7 +619,7 @@ def write_results(
         return path, caption
 
     suffix = loaded.kind.output_suffix.format(scale=loaded.scale)
-    if loaded.kind.name == "style":
+    if not loaded.kind.upscales:
         output = write(outputs["output"], suffix, f"{name}: stylized")
         return output[0], (write(image, "_input", f"{name}: input"), output)
     x = loaded.scale
@@ -579,7 +706,8 @@ def process_uploads(
         server's standard error): nothing is raised for a bad upload.
 
     Raises:
-        InputError: no file at all, more than ``max_files`` files, or a bad tile size.
+        InputError: no file at all, more than ``max_files`` files, a bad tile size, or a
+            bad request-wide option (:func:`prepare_options`).
 
     Example:
         >>> result = process_uploads(cache.get("demo_out/style/model.keras"), ["photo.jpg"])  # doctest: +SKIP
@@ -599,6 +727,7 @@ def process_uploads(
             or options.tile_size < 1:
         raise InputError(f"The tile size must be a whole number of pixels >= 1. "
                          f"Received: tile_size={options.tile_size!r}")
+    prepared = prepare_options(loaded, options, limits)
     folder = new_request_folder(output_dir or tempfile.mkdtemp(prefix="keras-perceptual-app-"))
     results: list[ImageResult] = []
     errors: list[str] = []
@@ -614,9 +743,9 @@ def process_uploads(
                     progress(index / len(files), f"{name} ({index + 1}/{len(files)}): {width}×"
                              f"{height}" + (f", in tiles of {options.tile_size} px" if tiled else ""))
                 size = (height, width, options.tile_size if tiled else None)
-                first = size not in loaded.sizes_run
+                first = loaded.kind.name in TRACED_KINDS and size not in loaded.sizes_run
                 start = time.perf_counter()
-                outputs = run_model(loaded, image, options)
+                outputs = run_model(loaded, image, options, prepared)
                 seconds = time.perf_counter() - start
                 loaded.sizes_run.add(size)
                 output_path, gallery = write_results(
@@ -665,10 +794,12 @@ __all__ = [
     "RUN_LOCK",
     "RunResult",
     "bicubic_baseline",
+    "blend_weights",
     "check_upload",
     "describe_device",
     "detail_window",
     "new_request_folder",
+    "prepare_options",
     "process_uploads",
     "read_upload",
     "run_model",

@@ -40,6 +40,9 @@ QUEUE_SIZE = 64
 #: Side of the style image thumbnail, in pixels (shorter side).
 THUMBNAIL_SIZE = 192
 TILE_RANGE = (256, 4096)
+#: Sliders shown for a multi-style network's styles (a network with more styles gets
+#: these many; the other weights stay 0).
+MAX_STYLE_SLIDERS = 8
 
 _INSTALL = 'pip install "keras-perceptual[app]"'
 
@@ -193,8 +196,9 @@ class AppState:
         """Loads (or takes from the cache) the model ``key`` and describes it for the page.
 
         Returns:
-            ``{"info", "kind", "action", "thumbnail"}``: Markdown, the kind's name, the run
-            button's text and the style image as a uint8 array (or ``None``).
+            ``{"info", "kind", "action", "thumbnail", "num_styles"}``: Markdown, the kind's
+            name, the run button's text, the style image as a uint8 array (or ``None``) and
+            the number of styles of a multi-style network (else 0).
         """
         entry = self.entry(key)
         loaded = self.cache.get(entry.path)
@@ -203,20 +207,27 @@ class AppState:
             "kind": loaded.kind.name,
             "action": loaded.kind.action,
             "thumbnail": _thumbnail(entry.style_image),
+            "num_styles": loaded.num_styles,
         }
 
     def run(self, key: str | None, files: Sequence[Any] | None, preserve_color: bool = False,
             histogram_match: bool = False, tile_size: float = DEFAULT_TILE_SIZE,
-            progress=None):
+            style_weights: Sequence[float] | None = None, style_image: str | None = None,
+            alpha: float = 1.0, progress=None):
         """One request from the page: :func:`~keras_perceptual.app.handlers.process_uploads`.
 
         Returns:
             The :class:`~keras_perceptual.app.handlers.RunResult`.
         """
         loaded = self.cache.get(self.entry(key).path)
+        if style_weights is not None:  # the page has MAX_STYLE_SLIDERS sliders, some hidden
+            style_weights = list(style_weights)[: loaded.num_styles] if loaded.num_styles else None
         options = Options(preserve_color=bool(preserve_color),
                           histogram_match=bool(histogram_match),
-                          tile_size=int(round(float(tile_size))))
+                          tile_size=int(round(float(tile_size))),
+                          style_weights=None if style_weights is None else tuple(
+                              float(w) for w in style_weights),
+                          style_image=style_image or None, alpha=float(alpha))
         return process_uploads(loaded, files or [], options, self.limits, self.output_dir,
                                progress=progress)
 
@@ -253,35 +264,45 @@ def build_app(state: AppState):
 
     def on_select(key):
         hidden = gr.update(visible=False)
+        controls = [hidden] * (4 + MAX_STYLE_SLIDERS)  # preserve, histogram, tile, style, alpha
         if not key:
             message = (f"**{no_models_message(state.models, state.demo_dir)}**"
                        if not state.entries else "")
-            return message, gr.update(value=None, visible=False), hidden, hidden, \
-                gr.update(interactive=False)
+            return [message, gr.update(value=None, visible=False), gr.update(interactive=False),
+                    *controls, hidden]
         try:
             described = state.describe(key)
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
-            return (f"Cannot use this model: {_failure(error, 'loading the model')}",
-                    gr.update(value=None, visible=False), hidden, hidden,
-                    gr.update(interactive=False))
-        style = described["kind"] == "style"
+            return [f"Cannot use this model: {_failure(error, 'loading the model')}",
+                    gr.update(value=None, visible=False), gr.update(interactive=False),
+                    *controls, hidden]
+        kind = described["kind"]
         thumb = described["thumbnail"]
-        return (
+        count = described["num_styles"]
+        sliders = [gr.update(visible=i < count, value=1.0 if i == 0 else 0.0,
+                             label=f"style {i}") for i in range(MAX_STYLE_SLIDERS)]
+        return [
             described["info"],
             gr.update(value=thumb, visible=thumb is not None),
-            gr.update(visible=style),
-            gr.update(visible=not style),
             gr.update(value=described["action"], interactive=True),
-        )
+            gr.update(visible=kind == "style"),
+            gr.update(visible=kind == "super_resolution"),
+            gr.update(visible=kind in ("style", "super_resolution")),
+            gr.update(visible=kind == "arbitrary_style"),
+            gr.update(visible=kind == "arbitrary_style"),
+            *sliders,
+        ]
 
     tracker = gr.Progress()  # Gradio's progress bar, passed as a default argument (its idiom)
 
-    def on_run(key, files, preserve, histogram, tile, progress=tracker):
+    def on_run(key, files, preserve, histogram, tile, style_file, alpha, *weights,
+               progress=tracker):
         def report(fraction, text):
             progress(fraction, desc=text)
 
         try:
-            result = state.run(key, files, preserve, histogram, tile, progress=report)
+            result = state.run(key, files, preserve, histogram, tile, style_weights=weights,
+                               style_image=style_file, alpha=alpha, progress=report)
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
             return [], None, _failure(error, "running the model") + f"\n\nDevice: {describe_device()}"
         gallery = [item for image in result.images for item in image.gallery]
@@ -321,6 +342,13 @@ def build_app(state: AppState):
                                  label="Tile size (px)", elem_id="tile-size",
                                  info="larger photos are processed in overlapping tiles "
                                  "(bounded memory, same result)")
+                style_file = gr.File(label="Style image (any painting)", file_count="single",
+                                     type="filepath", visible=False, elem_id="style-upload")
+                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, visible=False,
+                                  label="alpha: content (0) to full style (1)", elem_id="alpha")
+                weights = [gr.Slider(0.0, 1.0, value=1.0 if i == 0 else 0.0, step=0.05,
+                                     label=f"style {i}", visible=False, elem_id=f"style-{i}")
+                           for i in range(MAX_STYLE_SLIDERS)]
                 run = gr.Button("Stylize", variant="primary", interactive=False, elem_id="run")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="status")
@@ -330,14 +358,15 @@ def build_app(state: AppState):
                                     interactive=False, elem_id="downloads")
 
         # Loading a model and running one share one queue slot: one at a time on the CPU.
-        selection = [info, thumbnail, preserve, histogram, run]
+        selection = [info, thumbnail, run, preserve, histogram, tile, style_file, alpha, *weights]
         queued = {"concurrency_limit": 1, "concurrency_id": "model"}
         blocks.load(on_refresh, inputs=model, outputs=[model, status], api_name=False).then(
             on_select, inputs=model, outputs=selection, api_name=False, **queued)
         refresh.click(on_refresh, inputs=model, outputs=[model, status], api_name=False).then(
             on_select, inputs=model, outputs=selection, api_name=False, **queued)
         model.input(on_select, inputs=model, outputs=selection, api_name=False, **queued)
-        run.click(on_run, inputs=[model, photos, preserve, histogram, tile],
+        run.click(on_run, inputs=[model, photos, preserve, histogram, tile, style_file, alpha,
+                                  *weights],
                   outputs=[gallery, downloads, status], api_name="run", **queued)
     return blocks
 
