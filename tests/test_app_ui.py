@@ -34,7 +34,7 @@ from conftest import HAS_HED, REPO
 from PIL import Image
 
 from keras_perceptual.app.catalog import ModelCache, inspect_model
-from keras_perceptual.app.ui import AppState
+from keras_perceptual.app.ui import MAX_STYLE_SLIDERS, AppState
 from keras_perceptual.errors import InputError
 from keras_perceptual.models import style_transfer_net, super_resolution_net
 
@@ -294,17 +294,19 @@ def test_the_app_in_a_browser(server, tmp_path):
 
             # The server survives 20 bad uploads (through the API), then a good one.
             client = Client(url, verbose=False)
+            # style image, alpha and the style sliders: unused by this (single-style) model
+            unused = [None, 1.0, *([1.0] + [0.0] * (MAX_STYLE_SLIDERS - 1))]
             data = open(photo, "rb").read()
             (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 3 // 4])
             bad = [tmp_path / "notes.txt", tmp_path / "dot.png", tmp_path / "cut.jpg"]
             for i in range(20):
                 gallery, files, text = client.predict(
                     server.style_key, [handle_file(str(bad[i % 3]))], False, False, 1024,
-                    api_name="/run")
+                    *unused, api_name="/run")
                 assert not gallery and not files, text
                 assert re.search("cannot be read|1×1 pixels|truncated", text), text
             gallery, files, text = client.predict(server.style_key, [handle_file(photo)], True, False,
-                                                  1024, api_name="/run")
+                                                  1024, *unused, api_name="/run")
             assert len(gallery) == 2 and "→ 512×512 in" in text, text
             assert process.poll() is None, log_path.read_text()[-3000:]
 
