@@ -31,6 +31,7 @@ from keras_perceptual.layers import (
 )
 from keras_perceptual.losses import (
     PRESETS,
+    AdaINLoss,
     CharbonnierLoss,
     ColorLoss,
     DiscriminatorLoss,
@@ -60,6 +61,7 @@ __all__ = [
     "PRESETS",
     "PSNR",
     "SSIM",
+    "AdaINLoss",
     "AdaptiveInstanceNormalization",
     "CharbonnierLoss",
     "ColorLoss",

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +50,14 @@ import numpy as np
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array
-from keras_perceptual.layers import InstanceNormalization, PadToMultiple, instance_norm_statistics
+from keras_perceptual.layers import (
+    ADAIN_ENCODER_LAYER,
+    AdaptiveInstanceNormalization,
+    InstanceNormalization,
+    PadToMultiple,
+    check_alpha,
+    instance_norm_statistics,
+)
 from keras_perceptual.models import model_value_range
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
@@ -410,7 +418,9 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
         return tile_size is None or max(image.shape[:2]) <= tile_size
 
     norm_layers = [
-        layer for layer in walk_layers(model) if isinstance(layer, InstanceNormalization)
+        layer
+        for layer in walk_layers(model)
+        if isinstance(layer, (InstanceNormalization, AdaptiveInstanceNormalization))
     ]
     if tile_size is not None and not norm_layers:
         foreign = sorted(
@@ -504,6 +514,286 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
+# Styles: which one a multi-style or arbitrary-style network applies
+# --------------------------------------------------------------------------------------
+
+
+def style_count(model: keras.Model) -> int | None:
+    """How many styles a :func:`~keras_perceptual.models.multi_style_transfer_net` holds.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        ``N`` for a model with a ``style_weights`` input of shape ``(batch, N)``, else ``None``.
+
+    Example:
+        >>> style_count(multi_style_transfer_net(4))
+        4
+    """
+    for tensor in getattr(model, "inputs", None) or []:
+        if tensor.name == "style_weights" and len(tensor.shape) == 2:
+            return int(tensor.shape[-1])
+    return None
+
+
+def is_arbitrary_style_model(model: keras.Model) -> bool:
+    """Whether ``model`` is an :func:`~keras_perceptual.models.arbitrary_style_net` (AdaIN).
+
+    Example:
+        >>> is_arbitrary_style_model(arbitrary_style_net(weights=None))
+        True
+    """
+    names = {layer.name for layer in getattr(model, "layers", [])}
+    return {"encoder", "adain", "decoder", "align_pad", "align_crop", "output"} <= names and (
+        isinstance(model.get_layer("adain"), AdaptiveInstanceNormalization)
+    )
+
+
+def _finite_vector(values: Any, name: str) -> np.ndarray:
+    try:
+        vector = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        vector = None
+    if vector is None or vector.ndim != 1 or not vector.size or not np.all(np.isfinite(vector)):
+        raise InputError(
+            f"{name} must be a list of finite numbers, one per style, e.g. [0.5, 0.5, 0, 0]. "
+            f"Received: {name}={values!r}"
+        )
+    return vector
+
+
+def resolve_style_weights(
+    num_styles: int, style: int | None = None, style_weights: Any = None
+) -> np.ndarray:
+    """The convex style weights ``(num_styles,)`` that ``style=k`` or ``style_weights`` mean.
+
+    ``style=k`` is the one-hot row of style ``k`` (0-based); ``style_weights`` must have one
+    entry per style, all >= 0, summing to 1 (a convex blend, Dumoulin et al. 2017, Fig. 7)
+    within 1e-3 (then renormalized exactly). Exactly one of the two is given.
+
+    Args:
+        num_styles: the number of styles ``N``.
+        style: a style index in ``[0, N)``.
+        style_weights: ``N`` weights.
+
+    Returns:
+        float32 ``(N,)`` weights.
+
+    Raises:
+        InputError: neither or both given, an index out of range, a wrong length, a
+            negative weight, or weights that do not sum to 1.
+
+    Example:
+        >>> resolve_style_weights(4, style_weights=[0.5, 0.5, 0, 0])
+        array([0.5, 0.5, 0. , 0. ], dtype=float32)
+    """
+    if (style is None) == (style_weights is None):
+        raise InputError(
+            f"This network holds {num_styles} styles: pass style=k (an index from 0 to "
+            f"{num_styles - 1}) or style_weights=[...] ({num_styles} weights >= 0 summing to 1), "
+            f"not both. Received: style={style!r}, style_weights={style_weights!r}"
+        )
+    if style is not None:
+        if isinstance(style, bool) or not isinstance(style, (int, np.integer)) or not (
+            0 <= style < num_styles
+        ):
+            raise InputError(
+                f"style must be an index from 0 to {num_styles - 1} (this network holds "
+                f"{num_styles} styles, counted from 0). Received: style={style!r}"
+            )
+        weights = np.zeros(num_styles)
+        weights[int(style)] = 1.0
+        return weights.astype(np.float32)
+    weights = _finite_vector(style_weights, "style_weights")
+    if weights.size != num_styles:
+        raise InputError(
+            f"style_weights must have one weight per style: {num_styles} for this network, e.g. "
+            f"{[1.0] + [0.0] * (num_styles - 1)}. Received: style_weights={list(weights)} "
+            f"({weights.size} weights)"
+        )
+    _check_convex(weights, "style_weights")
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def _check_convex(weights: np.ndarray, name: str) -> None:
+    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-3:
+        raise InputError(
+            f"{name} must be >= 0 and sum to 1 (a convex blend of the styles; divide by their "
+            f"sum to normalize). Received: {name}={[float(w) for w in weights]} "
+            f"(sum {weights.sum():.4g})"
+        )
+
+
+class _StyleWeightsOf(keras.layers.Layer):
+    """``(B, H, W, 3) -> (B, N)``: the same style weights (a variable) for every image."""
+
+    def __init__(self, num_styles: int, **kwargs):
+        super().__init__(**kwargs)
+        self.style_weights = self.add_weight(
+            shape=(1, num_styles), initializer="zeros", trainable=False, name="style_weights",
+            autocast=False,
+        )
+
+    def call(self, images):
+        zeros = keras.ops.zeros_like(keras.ops.cast(images[:, 0, 0, :1], "float32"))
+        return zeros + self.style_weights
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.style_weights.shape[-1])
+
+
+class _AdaINWithStatistics(keras.layers.Layer):
+    """The network's AdaIN layer with target statistics and ``alpha`` held in variables."""
+
+    def __init__(self, adain, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.adain = adain
+        common = {"initializer": "zeros", "trainable": False, "autocast": False}
+        self.mean = self.add_weight(shape=(1, channels), name="mean", **common)
+        self.std = self.add_weight(shape=(1, channels), name="std", **common)
+        self.alpha = self.add_weight(shape=(), name="alpha", **common)
+
+    def call(self, features):
+        return self.adain.transfer(features, self.mean, self.std, alpha=self.alpha)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+#: One wrapper per network (its graph compiled once); its style variables set per call.
+_BOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bound_network(model, build):
+    cached = _BOUND.get(model)
+    if cached is None:
+        cached = _BOUND[model] = build()
+    return cached
+
+
+def _style_image(item: Any, value_range, name: str, minimum: int) -> np.ndarray:
+    image = image_array(item, value_range, name)
+    if min(image.shape[:2]) < minimum:
+        raise InputError(
+            f"{name} is {image.shape[0]}x{image.shape[1]} pixels; the style encoder needs at "
+            f"least {minimum}x{minimum}. Use a larger style image. Received: {name}.shape="
+            f"{image.shape}"
+        )
+    return image
+
+
+def _bind_style(model, value_range, style, style_weights, style_image, style_images, alpha):
+    """``model`` as a one-input image-to-image network applying the requested style."""
+    num_styles = style_count(model)
+    arbitrary = num_styles is None and is_arbitrary_style_model(model)
+    image_options = style_image is not None or style_images is not None or alpha is not None
+    if num_styles is not None:
+        if image_options:
+            raise InputError(
+                f"This network holds {num_styles} trained styles (multi_style_transfer_net): "
+                "choose one with style=k or blend them with style_weights=[...]; style_image, "
+                "style_images and alpha are for arbitrary_style_net models. "
+                f"Received: style_image={'given' if style_image is not None else None}, "
+                f"style_images={'given' if style_images is not None else None}, alpha={alpha!r}"
+            )
+        weights = resolve_style_weights(num_styles, style, style_weights)
+
+        def build():
+            image = keras.Input((None, None, 3), name="image")
+            outputs = model([image, _StyleWeightsOf(num_styles, name="style_weights_of")(image)])
+            return keras.Model(image, outputs, name=f"{model.name}_bound")
+
+        network = _bound_network(model, build)
+        network.get_layer("style_weights_of").style_weights.assign(weights[None])
+        return network
+    if arbitrary:
+        if style is not None:
+            raise InputError(
+                "style=k selects a trained style of a multi_style_transfer_net; this "
+                "arbitrary_style_net takes any style image: pass style_image=... (or "
+                f"style_images=[...] with style_weights=[...]). Received: style={style!r}"
+            )
+        return _bind_style_image(model, value_range, style_weights, style_image, style_images,
+                                 alpha)
+    if style is not None or style_weights is not None or image_options:
+        raise InputError(
+            "style, style_weights, style_image, style_images and alpha apply to networks built "
+            "by multi_style_transfer_net or arbitrary_style_net; this model takes one image "
+            f"(a single-style network): leave them out. Received: model={model.name!r}"
+        )
+    return model
+
+
+def _bind_style_image(model, value_range, style_weights, style_image, style_images, alpha):
+    if (style_image is None) == (style_images is None):
+        raise InputError(
+            "This arbitrary_style_net needs a style: pass style_image=... (an image or a path) "
+            "or style_images=[...] (several, blended by style_weights), not both. Received: "
+            f"style_image={'given' if style_image is not None else None}, "
+            f"style_images={'given' if style_images is not None else None}"
+        )
+    encoder, adain = model.get_layer("encoder"), model.get_layer("adain")
+    alpha = adain.alpha if alpha is None else check_alpha(alpha)
+    minimum = encoder.min_image_size
+    if style_image is not None:
+        if style_weights is not None:
+            raise InputError(
+                "style_weights blends several style images: pass style_images=[...] with them, "
+                "or style_image=... alone. Received: style_weights with style_image"
+            )
+        images = [_style_image(style_image, value_range, "style_image", minimum)]
+        weights = np.ones(1)
+    else:
+        if isinstance(style_images, (str, os.PathLike)) or not isinstance(
+            style_images, (list, tuple)
+        ) or not style_images:
+            raise InputError(
+                "style_images must be a non-empty list of style images (arrays or paths). "
+                f"Received: style_images={style_images!r:.80}"
+            )
+        images = [
+            _style_image(item, value_range, f"style_images[{i}]", minimum)
+            for i, item in enumerate(style_images)
+        ]
+        if style_weights is None:
+            weights = np.full(len(images), 1.0 / len(images))
+        else:
+            weights = _finite_vector(style_weights, "style_weights")
+            if weights.size != len(images):
+                raise InputError(
+                    f"style_weights must have one weight per style image ({len(images)}). "
+                    f"Received: style_weights={list(weights)} ({weights.size} weights)"
+                )
+            _check_convex(weights, "style_weights")
+            weights = weights / weights.sum()
+    # AdaIN is affine in the style's (mean, std): blending them blends the outputs exactly.
+    mean = std = 0.0
+    for weight, image in zip(weights, images, strict=True):
+        features = encoder(image[None])[ADAIN_ENCODER_LAYER]
+        m, s = (np.asarray(keras.ops.convert_to_numpy(v), np.float32)
+                for v in adain.style_statistics(features))
+        mean, std = mean + weight * m, std + weight * s
+
+    def build():
+        content = keras.Input((None, None, 3), name="image")
+        x = model.get_layer("align_pad")(content)
+        x = encoder(x)[ADAIN_ENCODER_LAYER]
+        x = _AdaINWithStatistics(adain, mean.shape[-1], name="adain_fixed")(x)
+        x = model.get_layer("decoder")(x)
+        x = model.get_layer("align_crop")([x, content])
+        outputs = model.get_layer("output")(x)
+        return keras.Model(content, outputs, name=f"{model.name}_bound")
+
+    network = _bound_network(model, build)
+    fixed = network.get_layer("adain_fixed")
+    fixed.mean.assign(mean)
+    fixed.std.assign(std)
+    fixed.alpha.assign(alpha)
+    return network
+
+
+# --------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------
 
@@ -512,6 +802,11 @@ def stylize(
     model: keras.Model,
     images: Any,
     *,
+    style: int | None = None,
+    style_weights: Sequence[float] | None = None,
+    style_image: Any = None,
+    style_images: Sequence[Any] | None = None,
+    alpha: float | None = None,
     batch_size: int = 4,
     tile_size: int | None = None,
     overlap: int = 128,
@@ -521,7 +816,12 @@ def stylize(
 ) -> np.ndarray | list[np.ndarray]:
     """Stylizes images of any size with a trained style-transfer network.
 
-    Images of the same size are batched (``batch_size``); an image whose height or
+    Three kinds of network: a single-style ``style_transfer_net`` (no style options); a
+    ``multi_style_transfer_net`` (Dumoulin et al. 2017), given ``style=k`` or a blend
+    ``style_weights=[...]``; an ``arbitrary_style_net`` (Huang & Belongie 2017), given any
+    ``style_image`` (or several ``style_images`` blended by ``style_weights``, the AdaIN
+    statistics interpolated) and the content-style trade-off ``alpha``. The style applies
+    to every image. Images of the same size are batched (``batch_size``); an image whose height or
     width exceeds ``tile_size`` is processed in ``tile_size`` tiles overlapping by
     ``overlap`` pixels, with instance-norm statistics taken from the whole image (see
     the module docstring). Each pixel comes from the tile in which it lies farthest
@@ -533,9 +833,20 @@ def stylize(
     measures it).
 
     Args:
-        model: an image-to-image Keras model, e.g. a trained ``style_transfer_net()``.
+        model: an image-to-image Keras model, e.g. a trained ``style_transfer_net()``,
+            ``multi_style_transfer_net(N)`` or ``arbitrary_style_net()``.
         images: an image ``(H, W, 3)``, a batch ``(N, H, W, 3)``, a list of images of
             any sizes, or image file path(s); arrays in ``value_range``.
+        style: multi-style networks: the style index, from 0.
+        style_weights: multi-style networks: one weight per style, >= 0, summing to 1;
+            arbitrary networks: one weight per entry of ``style_images`` (default equal).
+        style_image: arbitrary networks: the style, an image ``(H, W, 3)`` in
+            ``value_range`` or a path, any size (at least 8 x 8; its scale sets the scale
+            of the strokes).
+        style_images: arbitrary networks: several style images to blend.
+        alpha: arbitrary networks: content-style trade-off in [0, 1] (default: the
+            network's own, 1 unless built otherwise: full stylization; 0 reconstructs the
+            content).
         batch_size: images (or tiles) per model call.
         tile_size: largest height/width processed at once; ``None`` never tiles.
         overlap: pixels shared by neighbouring tiles.
@@ -553,17 +864,26 @@ def stylize(
         float32 numpy images in ``value_range``, shaped like the input: ``(H, W, 3)``,
         ``(N, H, W, 3)``, or a list for list input.
 
+    Raises:
+        InputError: bad images or options: a style index out of range, style weights of
+            the wrong length, negative or not summing to 1, a style image of the wrong
+            shape, style options the model does not take (or a missing style).
+
     Example:
         >>> model = style_transfer_net()  # trained with PerceptualLoss
         >>> out = stylize(model, "photo.jpg", tile_size=1024, preserve_color=True)
         >>> save_image(out, "stylized.png")
+        >>> stylize(multi, "photo.jpg", style_weights=[0.5, 0.5, 0, 0])  # blend of two styles
+        >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8)
     """
     value_range = (
         model_value_range(model) if value_range is None else check_value_range(value_range)
     )
+    network = _bind_style(model, value_range, style, style_weights, style_image, style_images,
+                          alpha)
     image_list, kind = _images_as_list(images, value_range)
     outputs = _run(
-        model,
+        network,
         image_list,
         batch_size=batch_size,
         tile_size=tile_size,
@@ -638,9 +958,12 @@ def upscale(
 
 __all__ = [
     "input_alignment",
+    "is_arbitrary_style_model",
     "match_histograms",
     "min_input_size",
+    "resolve_style_weights",
     "save_image",
+    "style_count",
     "stylize",
     "upscale",
     "walk_layers",

@@ -39,7 +39,7 @@ from keras import ops
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
-from keras_perceptual.ops import channel_mean_std, from_unit_range, to_unit_range
+from keras_perceptual.ops import ADAIN_EPSILON, channel_mean_std, from_unit_range, to_unit_range
 
 NORMALIZATIONS = ("instance", "batch", "none")
 #: What the blocks accept: the networks' normalizations plus ``"conditional"``
@@ -546,7 +546,7 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
         (2, 8, 8, 16)
     """
 
-    def __init__(self, alpha: float = 1.0, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, alpha: float = 1.0, epsilon: float = ADAIN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_alpha(alpha)
         if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
@@ -642,6 +642,10 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "epsilon": self.epsilon}
+
+
+#: The encoder layer adaptive instance normalization works at (Huang & Belongie 2017).
+ADAIN_ENCODER_LAYER = "relu4_1"
 
 
 def check_alpha(alpha: Any, name: str = "alpha") -> float:
@@ -1360,6 +1364,7 @@ class LogitSkip(keras.layers.Layer):
 
 
 __all__ = [
+    "ADAIN_ENCODER_LAYER",
     "BLOCK_NORMALIZATIONS",
     "NORMALIZATIONS",
     "OUTPUT_ACTIVATIONS",

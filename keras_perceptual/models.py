@@ -28,6 +28,7 @@ from keras_perceptual._checks import check_choice, check_positive_int, check_val
 from keras_perceptual.backbones import BACKBONES, FeatureExtractor, backbone_layer_names
 from keras_perceptual.errors import InputError
 from keras_perceptual.layers import (
+    ADAIN_ENCODER_LAYER,
     NORMALIZATIONS,
     OUTPUT_ACTIVATIONS,
     PADDINGS,
@@ -281,10 +282,6 @@ def super_resolution_net(
     return keras.Model(inputs, outputs, name=name or f"super_resolution_net_x{scale}")
 
 
-#: The encoder layer of the arbitrary-style network (Huang & Belongie 2017, Section 6.1).
-ADAIN_ENCODER_LAYER = "relu4_1"
-
-
 def arbitrary_style_net(
     weights: str | os.PathLike | None = "imagenet",
     backbone: str = "vgg19",
@@ -412,7 +409,6 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
 
 
 __all__ = [
-    "ADAIN_ENCODER_LAYER",
     "SCALES",
     "arbitrary_style_net",
     "model_value_range",

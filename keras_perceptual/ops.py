@@ -208,7 +208,11 @@ def safe_sqrt(x):
 __all__ += ["edge_magnitude", "safe_sqrt", "sobel_edges"]
 
 
-def channel_mean_std(features, epsilon: float = 1e-5):
+#: The variance offset of adaptive instance normalization and its statistics (reference code).
+ADAIN_EPSILON = 1e-5
+
+
+def channel_mean_std(features, epsilon: float = ADAIN_EPSILON):
     """Per-image, per-channel mean and standard deviation over height and width.
 
     ``mu_c = mean_hw(x_c)`` and ``sigma_c = sqrt(var_hw(x_c) + epsilon)``: the
@@ -234,4 +238,4 @@ def channel_mean_std(features, epsilon: float = 1e-5):
     return mean, ops.sqrt(variance + epsilon)
 
 
-__all__ += ["channel_mean_std"]
+__all__ += ["ADAIN_EPSILON", "channel_mean_std"]

@@ -309,3 +309,113 @@ def test_variables_and_half_precision_are_accepted(style_model, rng):
     reference = stylize(style_model, image)
     for value in (keras.Variable(image), image.astype("float16"), image.astype("float64")):
         np.testing.assert_allclose(stylize(style_model, value), reference, atol=2e-3)
+
+
+# --- Many styles and any style ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multi_model():
+    from keras_perceptual.models import multi_style_transfer_net
+
+    model = multi_style_transfer_net(3, **TINY)
+    rng = np.random.default_rng(4)
+    for w in model.weights:  # distinct styles: random per-style scales and offsets
+        value = rng.standard_normal(tuple(w.shape)) * 0.3
+        w.assign((value + (1.0 if w.path.endswith("gamma") else 0.0)).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def adain_model():
+    from keras_perceptual.models import arbitrary_style_net
+
+    return arbitrary_style_net(weights=None, backbone="vgg16", filters=4)
+
+
+def test_stylize_multi_style_index_and_blend(multi_model):
+    photos = np.stack([_photo(36, 44), _photo(36, 44, np.random.default_rng(1))])
+    for style in (2, 0):  # one network, its style chosen per call
+        expected = to_numpy(multi_model([photos, np.eye(3, dtype="float32")[[style, style]]]))
+        np.testing.assert_allclose(stylize(multi_model, photos, style=style), expected, atol=1e-5)
+    weights = np.array([0.2, 0.5, 0.3], "float32")
+    expected = to_numpy(multi_model([photos, np.stack([weights, weights])]))
+    np.testing.assert_allclose(
+        stylize(multi_model, list(photos), style_weights=list(weights))[1], expected[1], atol=1e-5
+    )
+
+
+def test_stylize_multi_style_tiled_equals_untiled(multi_model):
+    image = _photo(120, 136)
+    whole = stylize(multi_model, image, style_weights=[0.2, 0.3, 0.5])
+    tiled = stylize(multi_model, image, style_weights=[0.2, 0.3, 0.5], tile_size=96, overlap=48)
+    np.testing.assert_allclose(tiled, whole, atol=3e-3)
+
+
+def test_stylize_with_a_style_image(adain_model, rng):
+    photos = np.stack([_photo(40, 48), _photo(40, 48, rng)])
+    style = rng.random((30, 36, 3), dtype=np.float32)
+    expected = to_numpy(adain_model([photos, style[None]]))
+    np.testing.assert_allclose(stylize(adain_model, photos, style_image=style), expected, atol=1e-5)
+    # alpha=0: the decoded content features, whatever the style.
+    keep = stylize(adain_model, photos, style_image=style, alpha=0.0)
+    other = stylize(adain_model, photos, style_image=style[::-1, ::-1] ** 2, alpha=0.0)
+    np.testing.assert_allclose(keep, other, atol=1e-6)
+
+
+def test_stylize_interpolates_style_images(adain_model, rng):
+    photo = _photo(40, 40)
+    styles = [rng.random((24, 32, 3), dtype=np.float32), rng.random((40, 24, 3), dtype=np.float32) ** 3]
+    encoder, adain = adain_model.get_layer("encoder"), adain_model.get_layer("adain")
+    features = encoder(photo[None])["relu4_1"]
+    mixed = sum(w * to_numpy(adain([features, encoder(s[None])["relu4_1"]]))
+                for w, s in zip((0.25, 0.75), styles, strict=True))
+    expected = to_numpy(adain_model.get_layer("output")(adain_model.get_layer("decoder")(mixed)))
+    got = stylize(adain_model, photo, style_images=styles, style_weights=[0.25, 0.75])
+    np.testing.assert_allclose(got, expected[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({}, r"holds 3 styles: pass style=k"),
+        ({"style": 3}, r"index from 0 to 2 .*Received: style=3"),
+        ({"style": -1}, r"index from 0 to 2"),
+        ({"style": True}, r"index from 0 to 2"),
+        ({"style": 0, "style_weights": [1, 0, 0]}, "not both"),
+        ({"style_weights": [0.5, 0.5]}, r"one weight per style: 3 .*\(2 weights\)"),
+        ({"style_weights": [0.5, 0.7, -0.2]}, r">= 0 and sum to 1"),
+        ({"style_weights": [0.5, 0.6, 0.0]}, r"sum to 1 .*sum 1\.1"),
+        ({"style_weights": [np.nan, 1, 0]}, "finite numbers"),
+        ({"style": 0, "alpha": 0.5}, "alpha are for arbitrary_style_net"),
+        ({"style_image": np.zeros((16, 16, 3), "float32")}, "style_image, style_images and alpha"),
+    ],
+)
+def test_stylize_multi_style_bad_options(multi_model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stylize(multi_model, _photo(16, 16), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({}, "needs a style: pass style_image"),
+        ({"style": 1}, "style=k selects a trained style"),
+        ({"style_image": np.zeros((16, 16, 4), "float32")}, r"style_image must be one RGB image .*alpha"),
+        ({"style_image": np.zeros((16, 16), "float32")}, r"shape \(height, width, 3\)"),
+        ({"style_image": np.zeros((6, 30, 3), "float32")}, "at least 8x8"),
+        ({"style_image": np.zeros((16, 16, 3), "uint8")}, "dtype uint8"),
+        ({"style_image": np.zeros((16, 16, 3), "float32"), "alpha": 1.5}, "alpha must be a number"),
+        ({"style_images": [np.zeros((16, 16, 3), "float32")] * 2, "style_weights": [1.0]},
+         "one weight per style image"),
+        ({"style_images": []}, "non-empty list"),
+    ],
+)
+def test_stylize_arbitrary_bad_options(adain_model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stylize(adain_model, _photo(16, 16), **kwargs)
+
+
+def test_stylize_single_style_model_refuses_style_options(style_model):
+    with pytest.raises(ValueError, match="single-style network"):
+        stylize(style_model, _photo(16, 16), style=0)

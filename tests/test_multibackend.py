@@ -14,6 +14,7 @@ CORE_TEST_MODULES = [
     "tests/test_backbones.py",
     "tests/test_ops.py",
     "tests/test_losses_perceptual.py",
+    "tests/test_losses_adain.py",
 ]
 OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_losses_pixel.py",

@@ -8,6 +8,7 @@
   Keras' own ``keras.losses.KLDivergence`` / ``CategoricalCrossentropy``).
 """
 
+from keras_perceptual.losses.adain import AdaINLoss, adain_content_loss, adain_style_loss
 from keras_perceptual.losses.adversarial import (
     DiscriminatorLoss,
     GeneratorLoss,
@@ -46,6 +47,7 @@ from keras_perceptual.losses.pixel import (
 
 __all__ = [
     "PRESETS",
+    "AdaINLoss",
     "CharbonnierLoss",
     "ColorLoss",
     "DiscriminatorLoss",
@@ -59,6 +61,8 @@ __all__ = [
     "StyleReconstructionLoss",
     "TotalVariationLoss",
     "WassersteinLoss",
+    "adain_content_loss",
+    "adain_style_loss",
     "angular_color_loss",
     "blur_color_loss",
     "charbonnier_loss",

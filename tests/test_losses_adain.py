@@ -1,0 +1,131 @@
+"""The AdaIN objective (Huang & Belongie 2017, Eqs. 11-13) against numpy."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+from keras_perceptual import AdaINLoss, FeatureExtractor, arbitrary_style_net
+from keras_perceptual.losses.adain import ADAIN_STYLE_LAYERS
+
+SMALL = {"backbone": "vgg16", "weights": None}
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(5)
+    content = rng.random((2, 32, 40, 3), dtype=np.float32)
+    style = rng.random((2, 32, 40, 3), dtype=np.float32) ** 2
+    stylized = rng.random((2, 32, 40, 3), dtype=np.float32)
+    return content, style, stylized
+
+
+def _numpy_terms(content, style, stylized, distance="mse", epsilon=1e-5):
+    fx = FeatureExtractor(list(ADAIN_STYLE_LAYERS), **SMALL)
+    fc, fs, fp = ({k: to_numpy(v).astype(np.float64) for k, v in fx(x).items()}
+                  for x in (content, style, stylized))
+
+    def stats(f):
+        return f.mean(axis=(1, 2)), np.sqrt(f.var(axis=(1, 2)) + epsilon)
+
+    def dist(d, axes):
+        return (d**2).mean(axis=axes) if distance == "mse" else np.sqrt((d**2).sum(axis=axes))
+
+    c = fc["relu4_1"]
+    s_mean, s_std = stats(fs["relu4_1"])
+    c_mean, c_std = stats(c)
+    target = (c - c_mean[:, None, None]) / c_std[:, None, None] * s_std[:, None, None] + s_mean[
+        :, None, None
+    ]
+    content_term = dist(fp["relu4_1"] - target, (1, 2, 3))
+    style_term = 0.0
+    for layer in ADAIN_STYLE_LAYERS:
+        (pm, ps), (sm, ss) = stats(fp[layer]), stats(fs[layer])
+        style_term = style_term + dist(pm - sm, 1) + dist(ps - ss, 1)
+    return content_term, style_term
+
+
+@pytest.mark.parametrize("distance", ["mse", "l2"])
+def test_adain_loss_matches_numpy(batch, distance):
+    content, style, stylized = batch
+    loss = AdaINLoss(style_weight=3.0, distance=distance, reduction=None, **SMALL)
+    content_term, style_term = _numpy_terms(content, style, stylized, distance)
+    terms = loss.compute_terms(content, style, stylized)
+    np.testing.assert_allclose(to_numpy(terms["content"]), content_term, rtol=2e-4)
+    np.testing.assert_allclose(to_numpy(terms["style"]), style_term, rtol=2e-4)
+    value = loss(AdaINLoss.pack_targets(content, style), stylized)
+    np.testing.assert_allclose(to_numpy(value), content_term + 3.0 * style_term, rtol=2e-4)
+
+
+def test_adain_loss_of_the_adain_target_is_small_for_its_content_term(batch):
+    content, style, _ = batch
+    loss = AdaINLoss(reduction=None, **SMALL)
+    # A style image that is its own content: the AdaIN target is the content's features, so
+    # the stylized image = the content image scores 0 on both terms.
+    terms = loss.compute_terms(content, content, content)
+    np.testing.assert_allclose(to_numpy(terms["content"]), 0.0, atol=1e-3)
+    np.testing.assert_allclose(to_numpy(terms["style"]), 0.0, atol=1e-6)
+    # Any style size, one style broadcast over the batch.
+    terms = loss.compute_terms(content, style[:1, :24, :16], content)
+    assert to_numpy(terms["style"]).shape == (2,) and np.all(to_numpy(terms["style"]) > 0)
+
+
+@pytest.mark.slow  # a first fit traces the encoder three times: ~10 s on 2 idle cores
+def test_adain_loss_trains_the_decoder_and_reloads(tmp_path, batch):
+    content, style, _ = batch
+    model = arbitrary_style_net(filters=4, **SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=AdaINLoss(**SMALL), jit_compile=False)
+    decoder_before = [to_numpy(w) for w in model.get_layer("decoder").weights]
+    encoder_before = [to_numpy(w) for w in model.get_layer("encoder").weights]
+    targets = AdaINLoss.pack_targets(content, style)
+    history = model.fit({"content": content, "style": style}, targets, epochs=1, batch_size=2,
+                        verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    changed = [np.abs(a - to_numpy(w)).max() > 0
+               for a, w in zip(decoder_before, model.get_layer("decoder").weights, strict=True)]
+    assert all(changed)  # every decoder weight moved...
+    for a, w in zip(encoder_before, model.get_layer("encoder").weights, strict=True):
+        np.testing.assert_array_equal(a, to_numpy(w))  # ... the encoder did not
+    model.save(tmp_path / "adain.keras")
+    restored = keras.models.load_model(tmp_path / "adain.keras", safe_mode=True)
+    assert isinstance(restored.loss, AdaINLoss)
+    x = {"content": content, "style": style}
+    np.testing.assert_allclose(restored.evaluate(x, targets, verbose=0),
+                               model.evaluate(x, targets, verbose=0), rtol=1e-5)
+
+
+def test_adain_loss_config_round_trip():
+    loss = AdaINLoss(style_weight=2.5, content_weight=0.5, style_layers={"relu1_1": 2.0},
+                     distance="l2", epsilon=1e-4, reduction=None, **SMALL)
+    config = loss.get_config()
+    clone = AdaINLoss.from_config(config)
+    assert clone.get_config() == config
+    assert config["style_layers"] == {"relu1_1": 2.0} and config["weights"] is None
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"style_weight": -1}, "style_weight must be a finite number >= 0"),
+        ({"distance": "l1"}, "'mse', 'l2'"),
+        ({"style_layers": ["relu9_9"]}, "Unknown vgg16 layer 'relu9_9'"),
+        ({"content_layer": ["relu4_1"]}, "content_layer must be one layer name"),
+        ({"backbone": "vgg11"}, "'vgg16', 'vgg19'"),
+    ],
+)
+def test_adain_loss_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AdaINLoss(**{**SMALL, **kwargs})
+
+
+def test_adain_loss_bad_inputs(batch):
+    content, style, stylized = batch
+    loss = AdaINLoss(**SMALL)
+    with pytest.raises(ValueError, match=r"pack_targets\(content, style\)"):
+        loss(content, stylized)
+    with pytest.raises(ValueError, match="same shape"):
+        AdaINLoss.pack_targets(content, style[:, :16])
+    with pytest.raises(ValueError, match="must have the content images' shape"):
+        loss.compute_terms(content, style, stylized[:, :16])
+    with pytest.raises(ValueError, match="style height is 4 px"):
+        loss.compute_terms(content, style[:, :4], stylized)
