@@ -311,3 +311,91 @@ def test_main_help_lists_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("train-style", "train-sr", "stylize", "upscale", "export", "demo", "info"):
         assert command in text
+
+
+# --- Style options of stylize (multi-style and arbitrary-style networks) -------------------
+
+
+@pytest.fixture(scope="module")
+def style_nets(tmp_path_factory):
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    folder = tmp_path_factory.mktemp("style_nets")
+    multi = multi_style_transfer_net(3, filters=4, num_residual_blocks=1)
+    rng = np.random.default_rng(3)
+    for w in multi.weights:
+        w.assign((rng.standard_normal(tuple(w.shape)) * 0.3
+                  + (1.0 if w.path.endswith("gamma") else 0.0)).astype("float32"))
+    multi.save(folder / "multi.keras")
+    arbitrary_style_net(weights=None, backbone="vgg16", filters=4).save(folder / "adain.keras")
+    return folder
+
+
+def _pixels(path):
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkeypatch):
+    import keras
+
+    from keras_perceptual import inference
+    from keras_perceptual.images import load_image
+
+    adain, multi = style_nets / "adain.keras", style_nets / "multi.keras"
+    photo, style = photos / "photo0.png", photos / "style.jpg"
+    # End to end: the written image is stylize()'s.
+    assert main(["stylize", str(adain), str(photo), "--out", str(tmp_path / "a"), "--quiet",
+                 "--style-image", str(style), "--alpha", "0.7"]) == 0, capsys.readouterr().err
+    model = keras.models.load_model(adain, safe_mode=True)
+    expected = inference.stylize(model, load_image(photo), style_image=style, alpha=0.7)
+    np.testing.assert_allclose(_pixels(tmp_path / "a" / "photo0_stylized.png"), expected,
+                               atol=1 / 255 + 1e-6)
+    # Every option reaches stylize() as its keyword argument.
+    calls = []
+
+    def spy(model, image, **kwargs):
+        calls.append(kwargs)
+        return np.zeros((8, 8, 3), np.float32)
+
+    monkeypatch.setattr(inference, "stylize", spy)
+    cases = [
+        (multi, ["--style", "2"], {"style": 2}),
+        (multi, ["--mix", "0.5,0.5,0", "--tile", "32"], {"style_weights": [0.5, 0.5, 0.0]}),
+        (adain, ["--style-image", style, photos / "photo1.png", "--mix", "0.25,0.75",
+                 "--preserve-color"],
+         {"style_images": [str(style), str(photos / "photo1.png")],
+          "style_weights": [0.25, 0.75], "preserve_color": True}),
+    ]  # fmt: skip
+    for i, (model_path, options, expected_kwargs) in enumerate(cases):
+        assert main(["stylize", str(model_path), str(photo), "--out", str(tmp_path / f"o{i}"),
+                     "--quiet", *map(str, options)]) == 0
+        for key, value in expected_kwargs.items():
+            assert calls[-1][key] == value, (key, calls[-1])
+    assert calls[1]["tile_size"] == 32
+
+
+@pytest.mark.parametrize(
+    "model,options,fragment",
+    [
+        ("multi", [], "holds 3 styles: pass style=k"),
+        ("multi", ["--style", "3"], "index from 0 to 2"),
+        ("multi", ["--mix", "0.5,0.6,0"], "sum to 1"),
+        ("multi", ["--mix", "1,0"], "one weight per style: 3"),
+        ("multi", ["--style", "0", "--mix", "1,0,0"], "give one of them"),
+        ("multi", ["--style-image", "style.jpg"], "alpha are for arbitrary_style_net"),
+        ("adain", [], "needs a style"),
+        ("adain", ["--style", "1"], "style=k selects a trained style"),
+        ("adain", ["--style-image", "nowhere.jpg"], "nowhere.jpg"),
+        ("adain", ["--style-image", "style.jpg", "--alpha", "1.5"], "--alpha"),
+        ("adain", ["--mix", "a,b", "--style-image", "style.jpg"], "--mix"),
+    ],
+)
+def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model, options, fragment):
+    options = [str(photos / o) if o.endswith(".jpg") else o for o in options]
+    argv = ["stylize", str(style_nets / f"{model}.keras"), str(photos / "photo0.png"),
+            "--out", str(tmp_path / "o"), *options]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    assert fragment in err[0], err[0]
