@@ -42,11 +42,13 @@ from keras_perceptual.losses import (
     JensenShannonDivergence,
     PerceptualLoss,
     StyleReconstructionLoss,
+    TemporalConsistency,
+    TemporalLoss,
     TotalVariationLoss,
     WassersteinLoss,
     gradient_penalty,
 )
-from keras_perceptual.metrics import PSNR, SSIM
+from keras_perceptual.metrics import PSNR, SSIM, temporal_warping_error
 from keras_perceptual.models import (
     arbitrary_style_net,
     model_value_range,
@@ -79,6 +81,8 @@ __all__ = [
     "ReflectionPadding2D",
     "ResidualBlock",
     "StyleReconstructionLoss",
+    "TemporalConsistency",
+    "TemporalLoss",
     "TotalVariationLoss",
     "UpsamplingBlock",
     "VGGPreprocessing",
@@ -95,6 +99,7 @@ __all__ = [
     "stylize",
     "style_transfer_net",
     "super_resolution_net",
+    "temporal_warping_error",
     "total_variation",
     "upscale",
 ]

@@ -41,6 +41,13 @@ class DataError(KerasPerceptualError, RuntimeError):
 
 
 
+class VideoError(KerasPerceptualError, OSError):
+    """A video file cannot be read (not a video, corrupt, unsupported codec) or written."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class NonFiniteLossError(KerasPerceptualError, FloatingPointError):
     """Training produced a NaN or infinite loss and was stopped (see :class:`StopOnNonFiniteLoss`)."""
 
@@ -75,5 +82,6 @@ __all__ = [
     "NonFiniteLossError",
     "OutputWriteError",
     "ResumeMismatchError",
+    "VideoError",
     "WorkerFailedError",
 ]

@@ -1,4 +1,4 @@
-"""Image-quality metrics: PSNR and SSIM, per image, as Keras metrics (``keras.ops`` only).
+"""Image-quality metrics: PSNR and SSIM per image (Keras metrics), video flicker (``keras.ops`` only).
 
 Both compare images on a common scale: they are first rescaled from
 ``value_range`` to [0, 1], so ``max_val`` is always 1 and a number means the same
@@ -16,6 +16,9 @@ for every ``value_range``.
   per image: ``keras.ops.image.ssim`` with its defaults (11 x 11 Gaussian window,
   sigma 1.5, ``k1=0.01``, ``k2=0.03``, valid windows only), the mean over the SSIM
   map and the channels; the same definition as ``tensorflow.image.ssim``.
+* Temporal warping error (:func:`temporal_warping_error`, Lai et al. 2018): the flicker of
+  a video, the masked mean squared difference between each frame and the previous one
+  warped by the ground-truth flow.
 
 The usual super-resolution evaluation protocol (Dong et al., SRCNN, 2014, followed
 by most SR papers) measures only the luma channel and ignores a border of
@@ -46,6 +49,7 @@ from keras_perceptual._checks import (
     check_value_range,
 )
 from keras_perceptual.errors import InputError
+from keras_perceptual.losses.temporal import temporal_loss
 from keras_perceptual.ops import to_unit_range
 
 #: Default cap of :func:`psnr` for identical images (an MSE of 1e-10 on [0, 1]).
@@ -266,6 +270,66 @@ def ssim(
     return values[0] if squeeze else values
 
 
+def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[float] = (0.0, 1.0)):
+    """Flicker of a video: the mean warping error between consecutive frames.
+
+    For each ``t >= 1``, the mean squared difference between frame ``t`` and frame
+    ``t - 1`` warped onto it by the ground-truth backward flow, over the pixels visible
+    in both (mask 1) and the channels, on frames rescaled from ``value_range`` to [0, 1]:
+
+        ``E_warp = 1/(T-1) sum_t sum_p M_t(p) mean_k (V_t(p)_k - warp(V_{t-1}, F_t)(p)_k)^2 / sum_p M_t(p)``
+
+    the warping error of Lai et al. (ECCV 2018, "Learning Blind Video Temporal
+    Consistency", Eq. 10), with the mean over the three channels where Lai et al. sum
+    them (multiply by 3 to compare with their tables); per pair it is
+    :func:`~keras_perceptual.losses.temporal.temporal_loss`. Lower is steadier; a
+    perfect stylization of a camera moving over a still scene scores about the
+    interpolation error of the input frames themselves. Flows and masks of a synthetic
+    clip come from :func:`keras_perceptual.motion.camera_clip`.
+
+    Args:
+        frames: ``(T, H, W, C)`` float frames (e.g. stylized outputs) in ``value_range``.
+        flows: ``(T - 1, H, W, 2)``: ``flows[t - 1]`` is frame ``t``'s backward flow to frame
+            ``t - 1`` in pixels ``(dx, dy)`` (:mod:`keras_perceptual.motion`).
+        masks: ``(T - 1, H, W)`` (or ``(T - 1, H, W, 1)``) visibility, 1 where the point was
+            visible in frame ``t - 1`` and not occluded; ``None``: every pixel.
+        value_range: ``(low, high)`` of the frames.
+
+    Returns:
+        A float32 scalar tensor.
+
+    Raises:
+        InputError: fewer than two frames, integer frames or mismatched shapes.
+
+    Example:
+        >>> photo = np.random.rand(96, 96, 3).astype("float32")
+        >>> frames, flows, masks = camera_clip(photo, 64, camera_path(8))
+        >>> float(temporal_warping_error(frames, flows, masks))  # the interpolation error only
+    """
+    value_range = check_value_range(value_range)
+    check_float_dtype(frames, "frames", value_range)
+    frames = ops.convert_to_tensor(frames)
+    flows = ops.convert_to_tensor(flows)
+    shape = tuple(frames.shape)
+    if len(shape) != 4 or (shape[0] is not None and shape[0] < 2):
+        raise InputError(
+            "frames must be a clip (frames, height, width, channels) of at least two frames. "
+            f"Received: frames.shape={shape}"
+        )
+    expected = (None if shape[0] is None else shape[0] - 1, shape[1], shape[2], 2)
+    if len(flows.shape) != 4 or any(
+        a is not None and b is not None and a != b for a, b in zip(flows.shape, expected, strict=True)
+    ):
+        raise InputError(
+            "flows must hold one backward flow per frame after the first: shape (frames - 1, "
+            f"height, width, 2) = {expected}. Received: flows.shape={tuple(flows.shape)}, "
+            f"frames.shape={shape}"
+        )
+    frames = ops.cast(frames, "float32")
+    values = temporal_loss(frames[1:], frames[:-1], flows, masks, value_range)
+    return ops.mean(values)
+
+
 # --------------------------------------------------------------------------
 # Keras metrics: the mean over all images seen.
 # --------------------------------------------------------------------------
@@ -404,4 +468,12 @@ class SSIM(_ImageMetric):
         )
 
 
-__all__ = ["DEFAULT_MAX_DB", "PSNR", "SSIM", "psnr", "rgb_to_y", "ssim"]
+__all__ = [
+    "DEFAULT_MAX_DB",
+    "PSNR",
+    "SSIM",
+    "psnr",
+    "rgb_to_y",
+    "ssim",
+    "temporal_warping_error",
+]

@@ -4,6 +4,8 @@
   their weighted sum (Johnson et al. 2016).
 * ``pixel``: Charbonnier, edge and color losses.
 * ``adversarial``: GAN, Wasserstein and WGAN-GP terms.
+* ``temporal``: temporal consistency for video (Ruder et al. 2016, Huang et al. 2017,
+  Gupta et al. 2017).
 * ``divergence``: Jensen-Shannon divergence and entropy (for KL and cross-entropy use
   Keras' own ``keras.losses.KLDivergence`` / ``CategoricalCrossentropy``).
 """
@@ -44,6 +46,11 @@ from keras_perceptual.losses.pixel import (
     charbonnier_loss,
     edge_loss,
 )
+from keras_perceptual.losses.temporal import (
+    TemporalConsistency,
+    TemporalLoss,
+    temporal_loss,
+)
 
 __all__ = [
     "PRESETS",
@@ -59,6 +66,8 @@ __all__ = [
     "JensenShannonDivergence",
     "PerceptualLoss",
     "StyleReconstructionLoss",
+    "TemporalConsistency",
+    "TemporalLoss",
     "TotalVariationLoss",
     "WassersteinLoss",
     "adain_content_loss",
@@ -75,5 +84,6 @@ __all__ = [
     "jensen_shannon_divergence",
     "pixel_reconstruction",
     "style_reconstruction",
+    "temporal_loss",
     "wasserstein_loss",
 ]

@@ -1,0 +1,544 @@
+"""Stylizing video files: streaming decode, batched inference, encode, audio kept.
+
+:func:`stylize_video` reads a video, runs every frame through a trained
+style-transfer network in batches (:func:`keras_perceptual.inference.stylize`, so
+tiling, ``preserve_color`` and every other ``stylize`` option apply unchanged) and
+writes a new video with the same frame rate, frame timestamps, size and audio track.
+
+Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
+ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
+FFmpeg is needed, and it works on FFmpeg's packets and frames in-process: the audio
+track is copied packet by packet without re-encoding (re-encoded only when the output
+container cannot hold its codec, e.g. AAC into WebM), timestamps are carried frame by
+frame, and decoding errors arrive as Python exceptions naming the problem.
+imageio-ffmpeg, the alternative, pipes raw frames through an ``ffmpeg`` subprocess,
+which cannot carry the audio track or the timestamps of the same pass.
+
+Memory is constant whatever the video's length: frames are decoded one at a time, at
+most ``batch_size`` of them wait for the network, and each stylized batch is encoded
+and written at once (``benchmarks/bench_video.py`` measures peak memory for a 10 s and
+a 60 s clip). The output is written to a temporary file beside ``output_path`` and
+renamed when complete, so an interrupted or failed run never leaves a truncated video
+under the output name (an interrupted run deletes its temporary file; one killed
+outright leaves a hidden ``.NAME.PID.partial.EXT`` that the next run on the same
+output removes).
+
+Containers: the output's extension picks it, and the video codec is FFmpeg's default
+for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx264, CRF
+18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
+timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
+read is accepted as input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fractions
+import glob
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual._checks import check_positive_int, check_value_range
+from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
+
+#: Output extensions and the FFmpeg container (muxer) each one writes.
+VIDEO_CONTAINERS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+}
+#: Encoder options per video codec: visually lossless-ish quality at a sane speed.
+VIDEO_CODEC_OPTIONS = {
+    "h264": {"crf": "18", "preset": "medium"},
+    "vp9": {"crf": "31", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
+    # MPEG-4 Part 2 at a fixed quantizer of 2 (FFmpeg's -q:v 2; 118 = FF_QP2LAMBDA).
+    "mpeg4": {"flags": "+qscale", "global_quality": str(2 * 118)},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` found, or :func:`stylize_video` wrote.
+
+    Attributes:
+        path: the file.
+        frames: number of video frames (for a probe, the container's count or an
+            estimate from the duration; exact for a written video).
+        fps: average frame rate (frames per second).
+        width, height: frame size in pixels.
+        duration: seconds.
+        video_codec: e.g. ``"h264"``.
+        audio_codec: the audio track's codec, or ``None`` without audio.
+        audio: for a written video, how the audio was handled: ``"copied"``,
+            ``"re-encoded"`` or ``None``.
+        seconds: wall-clock time of the run (written videos).
+    """
+
+    path: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration: float
+    video_codec: str
+    audio_codec: str | None
+    audio: str | None = None
+    seconds: float | None = None
+
+    @property
+    def frames_per_second(self) -> float | None:
+        """Stylized frames per second of wall-clock time (written videos)."""
+        return None if not self.seconds else self.frames / self.seconds
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError:
+        raise MissingDependencyError(
+            'stylize_video needs PyAV, which is not installed; install the video extra: '
+            'pip install "keras-perceptual[video]" (or pip install av)'
+        ) from None
+    av.logging.set_level(av.logging.PANIC)  # errors arrive as exceptions; keep stderr clean
+    return av
+
+
+def _open_input(av, path: str):
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "no such video file", path)
+    if os.path.isdir(path):
+        raise InputError(f"{path!r} is a folder; pass a video file. Received: input_path={path!r}")
+    try:
+        container = av.open(path, "r")
+    except av.error.FFmpegError as error:
+        raise VideoError(
+            f"cannot read {path!r} as a video ({_reason(error)}); pass a video file FFmpeg can "
+            f"decode (mp4, mov, mkv, webm, avi, ...). Received: input_path={path!r}"
+        ) from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(
+            f"{path!r} has no video stream (audio only or an image?); pass a video file. "
+            f"Received: input_path={path!r}"
+        )
+    return container
+
+
+def _reason(error: BaseException) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return " ".join(str(text).split()) or type(error).__name__
+
+
+def _rate(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def _info(container, path: str) -> VideoInfo:
+    stream = container.streams.video[0]
+    audio = container.streams.audio[0] if container.streams.audio else None
+    fps = _rate(stream)
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000  # AV_TIME_BASE
+    else:
+        duration = 0.0
+    frames = stream.frames or int(round(duration * fps))
+    ctx = stream.codec_context
+    return VideoInfo(
+        path=path,
+        frames=int(frames),
+        fps=fps,
+        width=int(ctx.width),
+        height=int(ctx.height),
+        duration=duration,
+        video_codec=ctx.name,
+        audio_codec=None if audio is None else audio.codec_context.name,
+    )
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Reads a video file's header: frame count, frame rate, size, duration and codecs.
+
+    Args:
+        path: a video file.
+
+    Returns:
+        A :class:`VideoInfo` (``frames`` is the container's count, or an estimate from
+        the duration when the container does not store it).
+
+    Raises:
+        FileNotFoundError: no such file.
+        VideoError: not a video FFmpeg can read, or no video stream.
+        MissingDependencyError: PyAV is not installed (the ``video`` extra).
+
+    Example:
+        >>> probe_video("clip.mp4").fps
+        25.0
+    """
+    av = _import_av()
+    path = os.fspath(path)
+    with _open_input(av, path) as container:
+        return _info(container, path)
+
+
+def _temporary_path(output_path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(output_path))
+    stem, ext = os.path.splitext(name)
+    for stale in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(stem)}.*.partial{ext}")):
+        pid = stale[len(os.path.join(folder, f".{stem}.")) : -len(f".partial{ext}")]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.remove(stale)
+            except OSError:
+                pass
+    return os.path.join(folder, f".{stem}.{os.getpid()}.partial{ext}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _check_output(output_path: str, input_path: str) -> str:
+    ext = os.path.splitext(output_path)[1].lower()
+    if ext not in VIDEO_CONTAINERS:
+        valid = ", ".join(VIDEO_CONTAINERS)
+        raise InputError(
+            f"output_path must end in a video extension ({valid}) that picks the container. "
+            f"Received: output_path={output_path!r}"
+        )
+    if os.path.isdir(output_path):
+        raise InputError(
+            f"output_path {output_path!r} is a folder; pass a file name such as "
+            f"{os.path.join(output_path, 'stylized.mp4')!r}. Received: output_path={output_path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(output_path))
+    if not os.path.isdir(folder):
+        raise InputError(
+            f"the folder of output_path does not exist; create {folder!r} first. "
+            f"Received: output_path={output_path!r}"
+        )
+    if os.path.exists(output_path) and os.path.samefile(output_path, input_path):
+        raise InputError(
+            "output_path is the input video; write to another file. "
+            f"Received: output_path={output_path!r}"
+        )
+    return VIDEO_CONTAINERS[ext]
+
+
+def _video_stream(output, in_stream, width: int, height: int, codec_options):
+    codec = output.default_video_codec
+    rate = in_stream.average_rate or in_stream.guessed_rate or in_stream.base_rate
+    options = dict(VIDEO_CODEC_OPTIONS.get(codec, {}))
+    options.update(codec_options or {})
+    stream = output.add_stream(codec, rate=rate, options=options)
+    stream.width, stream.height = width, height
+    odd = width % 2 or height % 2
+    stream.pix_fmt = "yuv444p" if odd and codec == "h264" else "yuv420p"
+    if output.format.name == "avi" or in_stream.time_base is None:
+        # AVI counts frames (its time base is the frame rate); others keep the input's
+        # time base, so every frame keeps its exact timestamp (variable frame rate too).
+        stream.codec_context.time_base = 1 / fractions.Fraction(rate)
+    else:
+        stream.codec_context.time_base = in_stream.time_base
+    return stream
+
+
+def _audio_stream(output, in_audio):
+    """``(stream, "copied")`` when the container can hold the codec, else a new encoder."""
+    name = in_audio.codec_context.name
+    if name in output.supported_codecs:
+        try:
+            return output.add_stream_from_template(in_audio), "copied"
+        except ValueError:
+            pass
+    codec = output.default_audio_codec
+    rate = in_audio.codec_context.sample_rate or 48000
+    if codec == "opus" and rate not in (8000, 12000, 16000, 24000, 48000):
+        rate = 48000
+    stream = output.add_stream(codec, rate=rate)
+    if in_audio.codec_context.layout is not None:
+        stream.layout = in_audio.codec_context.layout
+    return stream, "re-encoded"
+
+
+def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
+    low, high = value_range
+    batch = np.stack(frames).astype(np.float32)
+    return batch * np.float32((high - low) / 255.0) + np.float32(low)
+
+
+def _to_uint8(batch: np.ndarray, value_range) -> np.ndarray:
+    low, high = value_range
+    unit = (np.asarray(batch, np.float32) - low) / (high - low)
+    return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+class _Progress:
+    """A tqdm bar over frames (frames/s and ETA), or nothing."""
+
+    def __init__(self, total: int, enabled: bool, description: str):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                raise MissingDependencyError(
+                    'the progress bar needs tqdm, which is not installed; install the video '
+                    'extra: pip install "keras-perceptual[video]", or pass progress=False'
+                ) from None
+            self.bar = tqdm(total=total or None, unit="frame", desc=description, dynamic_ncols=True)
+
+    def update(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def stylize_video(
+    model: Any,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    batch_size: int = 4,
+    tile_size: int | None = None,
+    overlap: int = 128,
+    preserve_color: bool = False,
+    norm_statistics: str = "image",
+    value_range: Sequence[float] | None = None,
+    audio: bool = True,
+    codec_options: Mapping[str, str] | None = None,
+    progress: bool = True,
+    **stylize_options: Any,
+) -> VideoInfo:
+    """Stylizes every frame of a video file with a trained style-transfer network.
+
+    Streams the input: frames are decoded one at a time, stylized ``batch_size`` at a
+    time with :func:`keras_perceptual.inference.stylize` (so ``tile_size``,
+    ``preserve_color`` and any other ``stylize`` option behave exactly as for images)
+    and encoded at once; memory does not grow with the video's length. The output keeps
+    the frame rate, each frame's timestamp, the frame size and the audio track (copied
+    without re-encoding when the output container supports its codec, else re-encoded
+    to the container's default). It is written to a temporary file in the output's
+    folder and renamed when complete: a failed or interrupted run never leaves a
+    truncated file under ``output_path``; an existing ``output_path`` is replaced only
+    by a complete video. See the module docstring for containers and codecs.
+
+    Args:
+        model: a trained image-to-image ``keras.Model`` (e.g. ``style_transfer_net()``).
+        input_path: a video file FFmpeg can read.
+        output_path: the video to write; its extension picks the container (``.mp4``,
+            ``.m4v``, ``.mov``, ``.mkv``, ``.webm``, ``.avi``).
+        batch_size: frames (or tiles) per network call.
+        tile_size: frames whose height or width exceed it are processed in overlapping
+            tiles (see :func:`~keras_perceptual.inference.stylize`); ``None`` never tiles.
+        overlap: pixels shared by neighbouring tiles.
+        preserve_color: keep each frame's colours and transfer only luminance (Gatys et
+            al. 2016).
+        norm_statistics: instance-norm statistics of tiled frames (see ``stylize``).
+        value_range: ``(low, high)`` of the model's images; default: the model's own.
+        audio: keep the audio track (``False`` drops it).
+        codec_options: FFmpeg encoder options overriding :data:`VIDEO_CODEC_OPTIONS`,
+            e.g. ``{"crf": "23", "preset": "fast"}`` for H.264.
+        progress: show a progress bar (tqdm: frames, frames/s and ETA) on stderr.
+        **stylize_options: any further keyword argument of
+            :func:`~keras_perceptual.inference.stylize` (e.g. the style selection of a
+            multi-style network).
+
+    Returns:
+        A :class:`VideoInfo` of the written video (``frames`` decoded and written,
+        ``seconds`` of wall-clock time, ``frames_per_second``, ``audio``: ``"copied"``,
+        ``"re-encoded"`` or ``None``).
+
+    Raises:
+        FileNotFoundError: ``input_path`` does not exist.
+        VideoError: the input cannot be decoded (not a video, corrupt, unsupported
+            codec), or the output cannot be encoded.
+        InputError: a bad argument (output extension, batch size, frames smaller than
+            the model accepts, ...).
+        MissingDependencyError: PyAV (or tqdm, with ``progress=True``) is not installed:
+            install the ``video`` extra.
+
+    Example:
+        >>> model = keras.models.load_model("runs/starry/model.keras")
+        >>> info = stylize_video(model, "holiday.mp4", "holiday_starry.mp4", tile_size=720)
+        >>> info.frames, info.fps, info.audio
+        (750, 25.0, 'copied')
+    """
+    from keras_perceptual.inference import stylize
+    from keras_perceptual.models import model_value_range
+
+    av = _import_av()
+    input_path, output_path = os.fspath(input_path), os.fspath(output_path)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    value_range = (
+        model_value_range(model) if value_range is None else check_value_range(value_range)
+    )
+    options = {
+        "batch_size": batch_size,
+        "tile_size": tile_size,
+        "overlap": overlap,
+        "preserve_color": preserve_color,
+        "norm_statistics": norm_statistics,
+        "value_range": value_range,
+        **stylize_options,
+    }
+    source = _open_input(av, input_path)
+    started = time.perf_counter()
+    temporary = None
+    output = None
+    bar = None
+    try:
+        container_format = _check_output(output_path, input_path)
+        header = _info(source, input_path)
+        in_video = source.streams.video[0]
+        in_video.thread_type = "AUTO"
+        in_audio = source.streams.audio[0] if (audio and source.streams.audio) else None
+        temporary = _temporary_path(output_path)
+        # AVI stores no timestamps: shifting them to be non-negative (FFmpeg's default,
+        # for an AAC track's priming samples) would shift the video by one frame.
+        container_options = {"avoid_negative_ts": "disabled"} if container_format == "avi" else {}
+        output = av.open(temporary, "w", format=container_format, options=container_options)
+        out_video = None
+        out_audio, audio_mode = (None, None)
+        if in_audio is not None:
+            out_audio, audio_mode = _audio_stream(output, in_audio)
+        bar = _Progress(header.frames, progress, os.path.basename(output_path))
+        pending: list[tuple[np.ndarray, Any]] = []
+        written = 0
+
+        def write(stream, item, encode=True):
+            """Encodes ``item`` (a frame, or None to drain) into ``stream``, or muxes a packet."""
+            try:
+                for packet in stream.encode(item) if encode else [item]:
+                    output.mux(packet)
+            except av.error.FFmpegError as error:
+                raise VideoError(
+                    f"cannot write {output_path!r} ({_reason(error)}); check the free disk space, "
+                    f"the folder's permissions and codec_options. Received: output_path="
+                    f"{output_path!r}"
+                ) from None
+
+        backlog: list[Any] = []  # audio packets demuxed before the video stream existed
+
+        def write_audio(packet):
+            if audio_mode == "copied":
+                packet.stream = out_audio
+                write(out_audio, packet, encode=False)
+            else:
+                for frame in packet.decode():
+                    write(out_audio, frame)
+
+        def flush():
+            nonlocal out_video, written
+            if not pending:
+                return
+            batch = _to_model_range([frame for frame, _ in pending], value_range)
+            stylized = _to_uint8(stylize(model, batch, **options), value_range)
+            for image, (_, timing) in zip(stylized, pending, strict=True):
+                if out_video is None:
+                    out_video = _video_stream(
+                        output, in_video, image.shape[1], image.shape[0], codec_options
+                    )
+                    for packet in backlog:
+                        write_audio(packet)
+                    backlog.clear()
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts, frame.time_base = timing
+                write(out_video, frame)
+            written += len(pending)
+            bar.update(len(pending))
+            pending.clear()
+
+        streams = [in_video] + ([in_audio] if in_audio is not None else [])
+        index = 0
+        try:
+            for packet in source.demux(streams):
+                if packet.stream.type == "audio":
+                    if packet.dts is None:
+                        continue
+                    if out_video is None:  # the header is written with the video stream
+                        backlog.append(packet)
+                    else:
+                        write_audio(packet)
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else index
+                    time_base = frame.time_base or in_video.time_base
+                    pending.append((frame.to_ndarray(format="rgb24"), (pts, time_base)))
+                    index += 1
+                    if len(pending) == batch_size:
+                        flush()
+        except av.error.FFmpegError as error:
+            raise VideoError(
+                f"cannot decode {input_path!r} after {index} frame(s) ({_reason(error)}); the "
+                f"file is corrupt or truncated, nothing was written to {output_path!r}. "
+                f"Re-encode or repair the input. Received: input_path={input_path!r}"
+            ) from None
+        flush()
+        if written == 0:
+            raise VideoError(
+                f"{input_path!r} has a video stream but no decodable frame; pass a playable video. "
+                f"Received: input_path={input_path!r}"
+            )
+        write(out_video, None)
+        if audio_mode == "re-encoded":
+            write(out_audio, None)
+        try:
+            output.close()
+        except av.error.FFmpegError as error:
+            raise VideoError(
+                f"cannot write {output_path!r} ({_reason(error)}); check the free disk space. "
+                f"Received: output_path={output_path!r}"
+            ) from None
+        output = None
+        os.replace(temporary, output_path)
+        temporary = None
+    finally:
+        if bar is not None:
+            bar.close()
+        source.close()
+        if output is not None:
+            try:
+                output.close()
+            except Exception:  # noqa: BLE001 - the original error matters, not this one
+                pass
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+    return dataclasses.replace(
+        header,
+        path=output_path,
+        frames=written,
+        width=int(out_video.width),
+        height=int(out_video.height),
+        video_codec=out_video.codec_context.name,
+        audio_codec=None if out_audio is None else out_audio.codec_context.name,
+        audio=audio_mode,
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = [
+    "VIDEO_CODEC_OPTIONS",
+    "VIDEO_CONTAINERS",
+    "VideoInfo",
+    "probe_video",
+    "stylize_video",
+]
