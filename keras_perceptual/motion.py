@@ -139,7 +139,8 @@ def resample(images, coordinates):
     gradient with respect to the coordinates is zero where they are clamped).
 
     Args:
-        images: ``(batch, H, W, C)`` or ``(H, W, C)`` float tensor.
+        images: ``(batch, H, W, C)`` or ``(H, W, C)`` float tensor; a batch of one is
+            sampled at every batch entry of ``coordinates``.
         coordinates: ``(batch, h, w, 2)`` (or ``(h, w, 2)`` with an unbatched image) of
             ``(x, y)`` pixel coordinates; the output has size ``h x w``.
 
@@ -185,7 +186,10 @@ def resample(images, coordinates):
     x1i = ops.minimum(x0i + 1, ops.cast(width - 1, "int32"))
     y1i = ops.minimum(y0i + 1, ops.cast(height - 1, "int32"))
     flat = ops.reshape(images, (-1, channels))
-    base = ops.reshape(ops.arange(batch, dtype="int32") * (height * width), (-1, 1, 1))
+    if images.shape[0] == 1:  # one image, sampled for every entry of the coordinates
+        base = ops.zeros((1, 1, 1), "int32")
+    else:
+        base = ops.reshape(ops.arange(batch, dtype="int32") * (height * width), (-1, 1, 1))
 
     def gather(yi, xi):
         index = ops.reshape(base + yi * width + xi, (-1,))
@@ -387,15 +391,15 @@ def _photo(photo: Any, name: str = "photo"):
     return ops.cast(array, "float32")
 
 
-def _view(photo, size, matrix):
-    """The frame a camera sees when its view is the central ``size`` crop of ``photo``
-    moved by ``matrix`` (first-frame pixels to this frame's pixels)."""
+def _views(photo, size, matrices):
+    """The frames a camera sees when its view is the central ``size`` crop of ``photo``
+    moved by each of ``matrices`` ``(T, 3, 3)`` (first-frame pixels to that frame's)."""
     height, width = size
     photo_h, photo_w = int(photo.shape[0]), int(photo.shape[1])
-    top, left = (photo_h - height) / 2.0, (photo_w - width) / 2.0
-    first = affine_flow(matrix, height, width) + _pixel_grid(height, width)
+    top, left = (photo_h - height) // 2, (photo_w - width) // 2
+    first = affine_flow(matrices, height, width) + _pixel_grid(height, width)
     offset = ops.convert_to_tensor(np.array([left, top], "float32"))
-    return resample(photo, first + offset)
+    return resample(photo[None], first + offset)
 
 
 def camera_motion_pair(
@@ -445,9 +449,7 @@ def camera_motion_pair(
     shift = _pair(shift, "shift")
     zoom = _check_zoom(zoom)
     matrix = camera_motion_matrix(size[0], size[1], shift, zoom, float(rotation))
-    identity = ops.eye(3)
-    first = _view(photo, size, identity)
-    second = _view(photo, size, matrix)
+    first, second = _views(photo, size, ops.stack([ops.eye(3), matrix]))
     flow = affine_flow(matrix, size[0], size[1])
     return first, second, flow, visibility_mask(flow, margin)
 
@@ -545,7 +547,7 @@ def camera_clip(
     if np.any(path[:, 2] <= 0):
         raise InputError("path zooms must be > 0 (1 is no zoom). Received: path[:, 2] <= 0")
     matrices = camera_motion_matrix(size[0], size[1], (path[:, 0], path[:, 1]), path[:, 2], path[:, 3])
-    frames = ops.stack([_view(photo, size, matrices[t]) for t in range(path.shape[0])])
+    frames = _views(photo, size, matrices)
     # Frame t -> frame t - 1: M_{t-1} M_t^{-1}; affine_flow takes previous-to-current, M_t M_{t-1}^{-1}.
     steps = ops.matmul(matrices[1:], _affine_inverse(matrices[:-1]))
     flows = affine_flow(steps, size[0], size[1])

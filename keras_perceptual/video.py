@@ -37,6 +37,7 @@ import fractions
 import glob
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -122,6 +123,12 @@ def _open_input(av, path: str):
             f"cannot read {path!r} as a video ({_reason(error)}); pass a video file FFmpeg can "
             f"decode (mp4, mov, mkv, webm, avi, ...). Received: input_path={path!r}"
         ) from None
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        container.close()
+        raise VideoError(
+            f"{path!r} is a still image, not a video; stylize images with "
+            f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
+        )
     if not container.streams.video:
         container.close()
         raise VideoError(
@@ -213,7 +220,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _check_output(output_path: str, input_path: str) -> str:
+def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathLike) -> str:
+    """Checks that ``output_path`` can receive the stylized ``input_path``; returns its container.
+
+    Args:
+        output_path: the video to write: a known extension (:data:`VIDEO_CONTAINERS`), in an
+            existing folder, not the input itself (it may exist: it is replaced).
+        input_path: the video to read.
+
+    Returns:
+        The FFmpeg container name (e.g. ``"mp4"``).
+
+    Raises:
+        InputError: what is wrong with ``output_path``.
+
+    Example:
+        >>> check_output_path("out/clip.webm", "clip.mp4")
+        'webm'
+    """
+    output_path, input_path = os.fspath(output_path), os.fspath(input_path)
     ext = os.path.splitext(output_path)[1].lower()
     if ext not in VIDEO_CONTAINERS:
         valid = ", ".join(VIDEO_CONTAINERS)
@@ -406,7 +431,7 @@ def stylize_video(
     output = None
     bar = None
     try:
-        container_format = _check_output(output_path, input_path)
+        container_format = check_output_path(output_path, input_path)
         header = _info(source, input_path)
         in_video = source.streams.video[0]
         in_video.thread_type = "AUTO"
@@ -493,6 +518,14 @@ def stylize_video(
                 f"Re-encode or repair the input. Received: input_path={input_path!r}"
             ) from None
         flush()
+        if header.frames and written < header.frames and source.streams.video[0].frames:
+            warnings.warn(
+                f"{input_path!r} declares {header.frames} frames but only {written} could be "
+                f"decoded; the file is probably damaged, and {output_path!r} has the {written} "
+                "frames that could be read.",
+                UserWarning,
+                stacklevel=2,
+            )
         if written == 0:
             raise VideoError(
                 f"{input_path!r} has a video stream but no decodable frame; pass a playable video. "
@@ -539,6 +572,7 @@ __all__ = [
     "VIDEO_CODEC_OPTIONS",
     "VIDEO_CONTAINERS",
     "VideoInfo",
+    "check_output_path",
     "probe_video",
     "stylize_video",
 ]

@@ -102,3 +102,75 @@ def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0 and _PASSED["n"] == 0:
         print("\nERROR: no test passed (all skipped or none collected); treating as a failure.")
         session.exitstatus = 1
+
+
+def numpy_warp(images, flow):
+    """Reference backward warp: ``images(p + flow(p))``, bilinear, border clamped (scipy)."""
+    from scipy import ndimage
+
+    images = np.asarray(images, np.float64)
+    flow = np.broadcast_to(np.asarray(flow, np.float64), images.shape[:-1] + (2,))
+    height, width = images.shape[-3:-1]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.empty_like(images)
+    for index in np.ndindex(images.shape[:-3]):
+        coords = [ys + flow[index][..., 1], xs + flow[index][..., 0]]
+        for c in range(images.shape[-1]):
+            out[index + (Ellipsis, c)] = ndimage.map_coordinates(
+                images[index][..., c], coords, order=1, mode="nearest"
+            )
+    return out
+
+
+def make_clip(path, frames=24, size=(48, 64), fps=12, audio=True, video_codec=None):
+    """Writes a small test video with PyAV: a moving colour pattern, and a 440 Hz mono tone
+    (AAC in mp4/mov/mkv, Opus in webm) lasting as long as the video when ``audio``."""
+    av = pytest.importorskip("av")
+    container = av.open(str(path), "w")
+    video = container.add_stream(video_codec or container.default_video_codec, rate=fps)
+    video.height, video.width = size
+    video.pix_fmt = "yuv420p"
+    tone = None
+    if audio:
+        codec = container.default_audio_codec
+        rate = 48000 if codec == "opus" else 44100
+        tone = container.add_stream(codec, rate=rate)
+        tone.layout = "mono"
+    height, width = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    for t in range(frames):
+        image = np.stack(
+            [(xs * 4 + t * 9) % 256, (ys * 5 + t * 3) % 256, ((xs + ys) * 3) % 256], -1
+        ).astype(np.uint8)
+        for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    if tone is not None:
+        count = int(round(frames / fps * tone.rate))
+        samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(count) / tone.rate)).astype(np.float32)
+        for start in range(0, count, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="flt",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = tone.rate, start
+            for packet in tone.encode(frame):
+                container.mux(packet)
+        for packet in tone.encode(None):
+            container.mux(packet)
+    for packet in video.encode(None):
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
+def read_clip(path):
+    """``(frames uint8 (T, H, W, 3), frame times in s, audio samples per channel, audio codec)``."""
+    import av
+
+    with av.open(str(path)) as container:
+        frames, times = [], []
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(float(frame.time))
+    with av.open(str(path)) as container:
+        codec = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        samples = sum(frame.samples for frame in container.decode(audio=0)) if codec else 0
+    return np.stack(frames), np.array(times), samples, codec

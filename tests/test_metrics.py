@@ -214,3 +214,50 @@ def test_compile_evaluate_save_and_reload(tmp_path, pair):
     again = reloaded.evaluate(noisy, clean, batch_size=2, verbose=0, return_dict=True)
     np.testing.assert_allclose(again["psnr"], logs["psnr"], rtol=1e-5)
     np.testing.assert_allclose(again["ssim"], logs["ssim"], rtol=1e-5)
+
+
+# --- Temporal warping error (flicker). ---
+
+
+def test_temporal_warping_error_matches_numpy(rng):
+    from conftest import numpy_warp
+
+    from keras_perceptual.metrics import temporal_warping_error
+
+    frames = rng.random((4, 10, 12, 3), dtype=np.float32)
+    flows = rng.uniform(-2, 2, (3, 10, 12, 2)).astype(np.float32)
+    masks = (rng.random((3, 10, 12)) > 0.2).astype(np.float32)
+    squared = np.mean((frames[1:].astype(np.float64) - numpy_warp(frames[:-1], flows)) ** 2, -1)
+    expected = np.mean((masks * squared).sum((1, 2)) / masks.sum((1, 2)))
+    np.testing.assert_allclose(float(to_numpy(temporal_warping_error(frames, flows, masks))),
+                               expected, rtol=1e-5)
+    ranged = temporal_warping_error(frames * 2 - 1, flows, masks, value_range=(-1, 1))
+    np.testing.assert_allclose(float(to_numpy(ranged)), expected, rtol=1e-5)
+
+
+def test_temporal_warping_error_is_zero_for_a_perfect_translation(rng):
+    """A constant-free pattern panned by whole pixels: perfect outputs score exactly 0."""
+    from keras_perceptual.metrics import temporal_warping_error
+    from keras_perceptual.motion import visibility_mask
+
+    scene = rng.random((16, 40, 3), dtype=np.float32)
+    frames = np.stack([scene[:, 2 * t : 2 * t + 24] for t in range(5)])  # 2 px per frame
+    flows = np.zeros((4, 16, 24, 2), np.float32)
+    flows[..., 0] = 2.0
+    masks = to_numpy(visibility_mask(flows))
+    assert float(to_numpy(temporal_warping_error(frames, flows, masks))) == 0.0
+    flicker = frames + rng.normal(0, 0.05, frames.shape).astype(np.float32)
+    value = float(to_numpy(temporal_warping_error(flicker, flows, masks)))
+    np.testing.assert_allclose(value, 2 * 0.05**2, rtol=0.1)  # two independent noises
+
+
+def test_temporal_warping_error_errors(rng):
+    from keras_perceptual.metrics import temporal_warping_error
+
+    frames = rng.random((3, 8, 8, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="at least two frames"):
+        temporal_warping_error(frames[:1], np.zeros((0, 8, 8, 2), "float32"))
+    with pytest.raises(ValueError, match=r"flows must hold one backward flow.*\(2, 8, 8, 2\)"):
+        temporal_warping_error(frames, np.zeros((3, 8, 8, 2), "float32"))
+    with pytest.raises(ValueError, match="dtype uint8"):
+        temporal_warping_error((frames * 255).astype(np.uint8), np.zeros((2, 8, 8, 2), "float32"))

@@ -15,6 +15,8 @@ CORE_TEST_MODULES = [
     "tests/test_ops.py",
     "tests/test_losses_perceptual.py",
     "tests/test_losses_adain.py",
+    "tests/test_motion.py",
+    "tests/test_losses_temporal.py",
 ]
 OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_losses_pixel.py",

@@ -1,7 +1,8 @@
 """The ``keras-perceptual`` command line: train, apply, export, demo, info.
 
 One module per group of subcommands (:mod:`~keras_perceptual.cli.train`,
-:mod:`~keras_perceptual.cli.apply`, :mod:`~keras_perceptual.cli.export`,
+:mod:`~keras_perceptual.cli.apply`, :mod:`~keras_perceptual.cli.video`,
+:mod:`~keras_perceptual.cli.export`,
 :mod:`~keras_perceptual.cli.demo`, :mod:`~keras_perceptual.cli.info`), each with a
 ``register(subparsers)`` function; :mod:`~keras_perceptual.cli.common` holds what they
 share. A new subcommand is a new module plus one entry in :data:`COMMAND_MODULES`.
@@ -38,6 +39,7 @@ from keras_perceptual.errors import KerasPerceptualError, NonFiniteLossError
 COMMAND_MODULES = (
     "keras_perceptual.cli.train",
     "keras_perceptual.cli.apply",
+    "keras_perceptual.cli.video",
     "keras_perceptual.cli.export",
     "keras_perceptual.cli.demo",
     "keras_perceptual.cli.info",

@@ -1,0 +1,103 @@
+"""``keras-perceptual stylize-video``: a trained style-transfer network applied to a video."""
+
+from __future__ import annotations
+
+import sys
+
+from keras_perceptual.cli.common import (
+    PROG,
+    HelpFormatter,
+    load_model,
+    non_negative_int,
+    positive_int,
+    say,
+)
+
+
+def _codec_option(text: str) -> tuple[str, str]:
+    import argparse
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected an FFmpeg encoder option as KEY=VALUE, e.g. crf=23, got {text!r}"
+        )
+    return key.strip(), value.strip()
+
+
+def _cmd_stylize_video(args) -> int:
+    from keras_perceptual.video import check_output_path, probe_video, stylize_video
+
+    # Both files are checked before the model (and TensorFlow) loads.
+    source = probe_video(args.input)
+    check_output_path(args.out, args.input)
+    model = load_model(args.model)
+    if not args.quiet:
+        audio = f", audio {source.audio_codec}" if source.audio_codec else ", no audio"
+        say(
+            f"stylize-video: {args.input} ({source.width}x{source.height}, {source.fps:g} fps, "
+            f"{source.frames} frames{audio}) -> {args.out}"
+        )
+    try:
+        info = stylize_video(
+            model,
+            args.input,
+            args.out,
+            batch_size=args.batch_size,
+            tile_size=args.tile,
+            overlap=args.overlap,
+            preserve_color=args.preserve_color,
+            audio=not args.no_audio,
+            codec_options=dict(args.codec_option or []),
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
+    audio = {"copied": ", audio copied", "re-encoded": ", audio re-encoded"}.get(info.audio, "")
+    say(
+        f"wrote {info.path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:g} fps"
+        f"{audio} ({info.frames_per_second:.1f} frames/s)"
+    )
+    return 0
+
+
+_EPILOG = f"""examples:
+  {PROG} stylize-video runs/starry/model.keras holiday.mp4 --out holiday_starry.mp4
+  {PROG} stylize-video runs/starry clip.mov --out clip.webm --tile 720 --preserve-color
+  {PROG} stylize-video runs/starry clip.mp4 --out small.mp4 --codec-option crf=26
+
+Keeps the frame rate, timestamps, size and audio track. The output's extension picks the
+container (.mp4 .m4v .mov .mkv: H.264; .webm: VP9; .avi: MPEG-4). Written to a temporary
+file and renamed when complete: an interrupted run leaves no partial output. Needs the
+video extra: pip install "keras-perceptual[video]"."""
+
+
+def register(sub) -> None:
+    """Adds ``stylize-video`` to ``sub`` (argparse subparsers)."""
+    help_text = "apply a style-transfer network to a video"
+    p = sub.add_parser(
+        "stylize-video",
+        help=help_text,
+        description="Apply a style-transfer network to every frame of a video file; the "
+        "frame rate, size and audio are kept.",
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="model.keras (or a training --out folder)")
+    p.add_argument("input", metavar="INPUT", help="video file (anything FFmpeg reads)")
+    p.add_argument("--out", required=True, metavar="OUTPUT",
+                   help="video file to write (.mp4, .m4v, .mov, .mkv, .webm, .avi)")
+    p.add_argument("--tile", type=positive_int, default=None, metavar="PX",
+                   help="process frames larger than PX in overlapping tiles (bounded memory)")
+    p.add_argument("--overlap", type=non_negative_int, default=128, metavar="PX",
+                   help="overlap of neighbouring tiles (input pixels)")
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="B",
+                   help="frames (or tiles) per model call")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the video's colours, transfer luminance only (Gatys et al. 2016)")
+    p.add_argument("--no-audio", action="store_true", help="drop the audio track")
+    p.add_argument("--codec-option", type=_codec_option, action="append", metavar="KEY=VALUE",
+                   help="FFmpeg encoder option, repeatable (e.g. crf=23, preset=fast)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_stylize_video)

@@ -1,0 +1,80 @@
+"""``keras-perceptual stylize-video`` (keras_perceptual.cli.video), run in-process."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+from conftest import make_clip, read_clip, requires_tf
+
+from keras_perceptual.cli import main
+from keras_perceptual.models import style_transfer_net
+
+pytest.importorskip("av")
+pytestmark = requires_tf
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_video")
+    keras.utils.set_random_seed(0)
+    model = folder / "model.keras"
+    style_transfer_net(filters=8, num_residual_blocks=1).save(model)
+    return folder, str(model), make_clip(folder / "clip.mp4", frames=8)
+
+
+def one_error_line(capsys) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("keras-perceptual: error: "), lines
+    return lines[0]
+
+
+def test_stylize_video_writes_the_video(files, capsys):
+    folder, model, clip = files
+    out = folder / "out.mp4"
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet", "--preserve-color",
+                 "--codec-option", "crf=30", "--batch-size", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}: 8 frames, 64x48, 12 fps, audio copied" in printed
+    frames, _, samples, codec = read_clip(out)
+    assert frames.shape == (8, 48, 64, 3) and codec == "aac" and samples == read_clip(clip)[2]
+
+
+@pytest.mark.parametrize(
+    "name,content,fragment",
+    [
+        ("notes.mp4", b"plain text", "as a video"),
+        ("photo.jpg", None, "is a still image"),
+        ("missing.mp4", False, "no such video file"),
+    ],
+)
+def test_unreadable_input_is_one_line_exit_2(files, capsys, name, content, fragment):
+    folder, model, _ = files
+    path = folder / name
+    if content:
+        path.write_bytes(content)
+    elif content is None:
+        from PIL import Image
+
+        Image.new("RGB", (32, 32)).save(path)
+    out = folder / "never.mp4"
+    assert main(["stylize-video", model, str(path), "--out", str(out)]) == 2
+    assert fragment in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_bad_arguments_exit_2(files, capsys):
+    folder, model, clip = files
+    assert main(["stylize-video", model, clip, "--out", str(folder / "out.gif")]) == 2
+    assert "video extension" in one_error_line(capsys)
+    assert main(["stylize-video", model, clip, "--out", "x.mp4", "--codec-option", "crf"]) == 2
+    assert "KEY=VALUE" in one_error_line(capsys)
+    assert main(["stylize-video", str(folder / "none.keras"), clip, "--out", "x.mp4"]) == 2
+    assert "does not exist" in one_error_line(capsys)
+
+
+def test_help_lists_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["stylize-video", "--help"])
+    text = capsys.readouterr().out
+    assert "stylize-video runs/starry/model.keras holiday.mp4 --out" in text
+    assert "--preserve-color" in text and "--tile" in text

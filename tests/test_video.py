@@ -1,0 +1,201 @@
+"""stylize_video (keras_perceptual.video): round trips, options, failures, memory.
+
+Clips are generated with PyAV (``make_clip``): 48x64 px, 12 fps, 2 s, with a tone.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import make_clip, read_clip, requires_tf
+
+from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
+from keras_perceptual.inference import stylize
+from keras_perceptual.models import style_transfer_net
+
+pytest.importorskip("av")
+from keras_perceptual.video import probe_video, stylize_video  # noqa: E402
+
+pytestmark = requires_tf  # the JAX re-run covers the core; video I/O is backend-independent
+
+
+@pytest.fixture(scope="module")
+def net():
+    keras.utils.set_random_seed(3)
+    return style_transfer_net(filters=8, num_residual_blocks=1)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4")
+
+
+def test_probe(clip):
+    info = probe_video(clip)
+    assert (info.frames, info.fps, info.width, info.height) == (24, 12.0, 64, 48)
+    assert info.video_codec == "h264" and info.audio_codec == "aac"
+    assert info.duration == pytest.approx(2.0, abs=0.05)
+
+
+def test_round_trip_keeps_frames_rate_size_and_audio(net, clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    info = stylize_video(net, clip, out, progress=False)
+    assert (info.frames, info.width, info.height, info.fps) == (24, 64, 48, 12.0)
+    assert info.audio == "copied" and info.frames_per_second > 0
+    frames, times, samples, codec = read_clip(out)
+    in_frames, in_times, in_samples, _ = read_clip(clip)
+    assert frames.shape == in_frames.shape == (24, 48, 64, 3)
+    np.testing.assert_allclose(times, in_times, atol=1e-6)  # every timestamp kept
+    assert codec == "aac" and samples == in_samples  # the track was copied, not re-encoded
+    expected = stylize(net, in_frames.astype(np.float32) / 255.0)
+    # H.264 at CRF 18 keeps the luma; 4:2:0 chroma cannot hold a random net's colour noise.
+    assert np.abs(luma(frames / 255.0 - expected)).mean() < 0.03
+    assert np.abs(frames.astype(float) - in_frames).mean() > 10  # and it is stylized
+    assert not glob.glob(str(tmp_path / ".*partial*"))
+
+
+def test_webm_re_encodes_audio_and_no_audio(net, clip, tmp_path):
+    info = stylize_video(net, clip, tmp_path / "out.webm", progress=False)
+    frames, times, samples, codec = read_clip(tmp_path / "out.webm")
+    assert info.audio == "re-encoded" and codec == "opus" and frames.shape[0] == 24
+    assert samples == pytest.approx(2.0 * 48000, rel=0.05)  # 2 s at Opus' 48 kHz
+    info = stylize_video(net, clip, tmp_path / "silent.mp4", audio=False, progress=False)
+    assert info.audio is None and read_clip(tmp_path / "silent.mp4")[3] is None
+
+
+def test_stylize_options_are_applied(net, tmp_path):
+    clip = make_clip(tmp_path / "short.mp4", frames=3, audio=False)
+    in_frames = read_clip(clip)[0].astype(np.float32) / 255.0
+    options = {"tile_size": 48, "overlap": 8, "norm_statistics": "tile", "preserve_color": True}
+    stylize_video(net, clip, tmp_path / "tiled.mp4", progress=False, batch_size=2,
+                  codec_options={"crf": "4"}, **options)
+    frames = read_clip(tmp_path / "tiled.mp4")[0] / 255.0
+    expected = stylize(net, in_frames, **options)
+    plain = stylize(net, in_frames)
+    assert np.abs(frames - expected).mean() < 0.02
+    assert np.abs(frames - plain).mean() > 3 * np.abs(frames - expected).mean()
+
+
+def luma(images):
+    return images @ np.array([0.299, 0.587, 0.114])
+
+
+class _Interrupting(keras.layers.Layer):
+    """A model that raises KeyboardInterrupt on its second call, as Ctrl-C would."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.model(*args, **kwargs)
+
+    predict_on_batch = __call__
+
+
+def test_interrupted_or_failed_run_leaves_no_output(net, clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(_Interrupting(net), clip, out, progress=False, value_range=(0, 1))
+    assert os.listdir(tmp_path) == []  # neither the output nor a temporary file
+    out.write_bytes(b"previous result")
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(_Interrupting(net), clip, out, progress=False, value_range=(0, 1))
+    assert out.read_bytes() == b"previous result" and os.listdir(tmp_path) == ["out.mp4"]
+    stale = tmp_path / ".out.999999999.partial.mp4"  # left by a killed run (no such process)
+    stale.write_bytes(b"half")
+    stylize_video(net, clip, out, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["out.mp4"] and probe_video(out).frames == 24
+
+
+def test_unreadable_inputs(net, clip, tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(open(clip, "rb").read()[:4000])
+    data = bytearray(open(clip, "rb").read())
+    start = data.find(b"mdat") + 3000
+    data[start : start + 6000] = np.random.default_rng(0).integers(0, 256, 6000, np.uint8).tobytes()
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(bytes(data))
+    from PIL import Image
+
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
+    out = tmp_path / "out.mp4"
+    for path, pattern in [
+        (text, "cannot read .* as a video"),
+        (truncated, "cannot read .* as a video"),
+        (corrupt, r"cannot decode .* after \d+ frame\(s\)"),
+        (image, "is a still image, not a video"),
+    ]:
+        with pytest.raises(VideoError, match=pattern):
+            stylize_video(net, path, out, progress=False)
+        assert not out.exists()
+    with pytest.raises(FileNotFoundError):
+        stylize_video(net, tmp_path / "missing.mp4", out, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["corrupt.mp4", "notes.mp4", "photo.png", "truncated.mp4"]
+
+
+def test_bad_outputs(net, clip, tmp_path):
+    with pytest.raises(InputError, match=r"video extension \(.mp4, .m4v"):
+        stylize_video(net, clip, tmp_path / "out.gif", progress=False)
+    with pytest.raises(InputError, match="is the input video"):
+        stylize_video(net, clip, clip, progress=False)
+    with pytest.raises(InputError, match="does not exist; create"):
+        stylize_video(net, clip, tmp_path / "missing" / "out.mp4", progress=False)
+    with pytest.raises(InputError, match="batch_size"):
+        stylize_video(net, clip, tmp_path / "out.mp4", batch_size=0, progress=False)
+
+
+def test_missing_pyav_names_the_extra(net, clip, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(MissingDependencyError, match=r'keras-perceptual\[video\]'):
+        stylize_video(net, clip, tmp_path / "out.mp4")
+
+
+def _peak_rss_during(fn) -> float:
+    """Peak resident memory (MiB) sampled every 5 ms while ``fn`` runs."""
+    peak, done = [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            with open("/proc/self/statm") as statm:
+                peak[0] = max(peak[0], int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return peak[0] / 2**20
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_is_constant_in_the_video_length(net, tmp_path):
+    """A clip 4x longer (40 vs 160 frames of 192x256) raises peak memory by < 20 MiB, while
+    keeping its frames would take 160 * 192 * 256 * 3 bytes = 22.5 MiB (uint8), 4x that in
+    float32 (the 10 s and 60 s figures of a 256 px clip: benchmarks/bench_video.py)."""
+    short = make_clip(tmp_path / "short.mp4", frames=40, size=(192, 256), fps=24)
+    long = make_clip(tmp_path / "long.mp4", frames=160, size=(192, 256), fps=24)
+    stylize_video(net, short, tmp_path / "warmup.mp4", progress=False)  # compile, allocate
+
+    peaks = [
+        _peak_rss_during(lambda p=path: stylize_video(net, p, tmp_path / "o.mp4", progress=False))
+        for path in (short, long)
+    ]
+    assert peaks[1] - peaks[0] < 20, peaks
