@@ -46,6 +46,7 @@ from keras import ops
 
 from keras_perceptual._checks import check_positive_int, check_value_range, check_weight
 from keras_perceptual.errors import InputError
+from keras_perceptual.images import image_array
 
 #: Random perturbations for training (:class:`RandomCameraMotion` ``preset=``): each maps to
 #: the maximum shift (pixels), zoom (fraction), rotation (degrees) and the standard
@@ -376,19 +377,18 @@ def _affine_inverse(matrix):
     )
 
 
-def _photo(photo: Any, name: str = "photo"):
-    array = ops.convert_to_tensor(photo)
-    if "float" not in str(array.dtype):
+def _photo_and_size(photo: Any, size: Any, value_range) -> tuple[Any, tuple[int, int]]:
+    """The photo argument (a path, an array or a tensor) as a float32 tensor (H, W, 3),
+    and the frame size, checked to fit inside it."""
+    photo = image_array(photo, value_range, name="photo")
+    size = photo.shape[:2] if size is None else _size(size)
+    if size[0] > photo.shape[0] or size[1] > photo.shape[1]:
         raise InputError(
-            f"{name} must be a float RGB image (H, W, 3) in its value range, e.g. "
-            f"photo.astype('float32') / 255. Received: {name}.dtype={array.dtype}"
+            f"photo is {photo.shape[0]}x{photo.shape[1]} pixels, smaller than the frames; pass a "
+            f"photo at least size={tuple(size)} (height, width) or a smaller size. Received: "
+            f"photo.shape={photo.shape}"
         )
-    if len(array.shape) != 3 or array.shape[-1] != 3:
-        raise InputError(
-            f"{name} must be one RGB image of shape (H, W, 3). Received: {name}.shape="
-            f"{tuple(array.shape)}"
-        )
-    return ops.cast(array, "float32")
+    return ops.convert_to_tensor(photo), (int(size[0]), int(size[1]))
 
 
 def _views(photo, size, matrices):
@@ -409,6 +409,7 @@ def camera_motion_pair(
     zoom: float = 1.0,
     rotation: float = 0.0,
     margin: float = 0.0,
+    value_range: Sequence[float] = (0.0, 1.0),
 ):
     """Two frames of a camera moving over a still photo, their exact flow and mask.
 
@@ -420,32 +421,27 @@ def camera_motion_pair(
     ``warp(first, flow) == second`` wherever ``mask == 1``.
 
     Args:
-        photo: ``(H, W, 3)`` float image, at least ``size``.
+        photo: ``(H, W, 3)`` float image in ``value_range`` or an image file, at least ``size``.
         size: ``(height, width)`` of the frames or one side; ``None``: the photo's size.
         shift: ``(dx, dy)`` content motion in pixels.
         zoom: content scale factor (1.02 zooms in by 2%).
         rotation: content rotation in degrees.
         margin: border pixels of the first frame also masked (see :func:`visibility_mask`).
+        value_range: ``(low, high)`` of the photo (and the frames).
 
     Returns:
         ``(first, second, flow, mask)``: frames ``(h, w, 3)``, the second frame's backward
         flow ``(h, w, 2)`` and its visibility mask ``(h, w)``.
 
     Raises:
-        InputError: the photo is smaller than ``size`` or not an RGB float image.
+        InputError: the photo is smaller than ``size`` or not a float RGB image in
+            ``value_range`` (see :func:`keras_perceptual.images.image_array`).
 
     Example:
         >>> photo = np.random.rand(80, 80, 3).astype("float32")
         >>> first, second, flow, mask = camera_motion_pair(photo, 64, shift=(1.5, 0.0), zoom=1.02)
     """
-    photo = _photo(photo)
-    size = (int(photo.shape[0]), int(photo.shape[1])) if size is None else _size(size)
-    if size[0] > photo.shape[0] or size[1] > photo.shape[1]:
-        raise InputError(
-            f"photo is {photo.shape[0]}x{photo.shape[1]} pixels, smaller than the frames; pass a "
-            f"photo at least size={size} (height, width) or a smaller size. Received: "
-            f"photo.shape={tuple(photo.shape)}"
-        )
+    photo, size = _photo_and_size(photo, size, value_range)
     shift = _pair(shift, "shift")
     zoom = _check_zoom(zoom)
     matrix = camera_motion_matrix(size[0], size[1], shift, zoom, float(rotation))
@@ -499,6 +495,7 @@ def camera_clip(
     size: int | Sequence[int] | None = None,
     path: Any = 48,
     margin: float = 0.0,
+    value_range: Sequence[float] = (0.0, 1.0),
 ):
     """A synthetic video: a camera moving over a still photo, with exact flows and masks.
 
@@ -509,12 +506,13 @@ def camera_clip(
     inputs :func:`~keras_perceptual.metrics.temporal_warping_error` takes.
 
     Args:
-        photo: ``(H, W, 3)`` float image, at least ``size`` (larger gives real content at
-            the borders that come into view).
+        photo: ``(H, W, 3)`` float image in ``value_range`` or an image file, at least
+            ``size`` (larger gives real content at the borders that come into view).
         size: ``(height, width)`` of the frames or one side; ``None``: the photo's size.
         path: ``(T, 4)`` rows ``(dx, dy, zoom, rotation)`` (:func:`camera_path`), or a
             frame count for ``camera_path(count)``.
         margin: border pixels also masked (see :func:`visibility_mask`).
+        value_range: ``(low, high)`` of the photo (and the frames).
 
     Returns:
         ``(frames, flows, masks)``: ``(T, h, w, 3)``, ``(T - 1, h, w, 2)``, ``(T - 1, h, w)``.
@@ -528,14 +526,7 @@ def camera_clip(
         >>> tuple(frames.shape), tuple(flows.shape)
         ((8, 64, 64, 3), (7, 64, 64, 2))
     """
-    photo = _photo(photo)
-    size = (int(photo.shape[0]), int(photo.shape[1])) if size is None else _size(size)
-    if size[0] > photo.shape[0] or size[1] > photo.shape[1]:
-        raise InputError(
-            f"photo is {photo.shape[0]}x{photo.shape[1]} pixels, smaller than the frames; pass a "
-            f"photo at least size={size} (height, width) or a smaller size. Received: "
-            f"photo.shape={tuple(photo.shape)}"
-        )
+    photo, size = _photo_and_size(photo, size, value_range)
     if isinstance(path, (int, np.integer)) and not isinstance(path, bool):
         path = camera_path(int(path))
     path = np.asarray(path, dtype=np.float64)

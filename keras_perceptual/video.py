@@ -45,6 +45,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_positive_int, check_value_range
 from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
+from keras_perceptual.ops import from_unit_range, to_unit_range
 
 #: Output extensions and the FFmpeg container (muxer) each one writes.
 VIDEO_CONTAINERS = {
@@ -302,14 +303,12 @@ def _audio_stream(output, in_audio):
 
 
 def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
-    low, high = value_range
-    batch = np.stack(frames).astype(np.float32)
-    return batch * np.float32((high - low) / 255.0) + np.float32(low)
+    unit = np.stack(frames).astype(np.float32) * np.float32(1.0 / 255.0)
+    return np.asarray(from_unit_range(unit, value_range), np.float32)
 
 
 def _to_uint8(batch: np.ndarray, value_range) -> np.ndarray:
-    low, high = value_range
-    unit = (np.asarray(batch, np.float32) - low) / (high - low)
+    unit = to_unit_range(np.asarray(batch, np.float32), value_range)
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 

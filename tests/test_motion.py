@@ -201,7 +201,7 @@ def test_errors(rng, photo):
         camera_motion_pair(photo, 32, shift=1.0)
     with pytest.raises(InputError, match="zoom"):
         camera_motion_pair(photo, 32, zoom=0.0)
-    with pytest.raises(InputError, match="float RGB image"):
+    with pytest.raises(InputError, match="photo has dtype uint8"):
         camera_motion_pair((photo * 255).astype(np.uint8), 32)
     with pytest.raises(InputError, match="path must be"):
         camera_clip(photo, 32, np.zeros((3, 3)))
