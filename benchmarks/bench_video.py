@@ -13,7 +13,7 @@ same frames (compiled ``predict_on_batch``, batch 4) in the same process: the ra
 what the video pipeline costs on top of the network.
 
 memory: peak resident memory of a process that stylizes a 10 s and a 60 s clip (25 fps,
-256 px, with audio), each in its own process; the 60 s clip has 6x the frames, so any
+256 px), each in its own process; the 60 s clip has 6x the frames, so any
 growth with the length shows as a difference.
 
 temporal: issue 18's measured result. A fast style-transfer network
@@ -56,8 +56,8 @@ CLIP_PHOTO = "photo_coffee.jpg"
 # --------------------------------------------------------------------------
 
 
-def write_clip(path: str, frames: int, side: int, fps: int = 25, audio: bool = True) -> str:
-    """A clip panning over a shipped photo (cheap: one frame at a time), with a tone."""
+def write_clip(path: str, frames: int, side: int, fps: int = 25) -> str:
+    """A silent H.264 clip panning over a shipped photo (written one frame at a time)."""
     import av
     import numpy as np
 
@@ -65,32 +65,17 @@ def write_clip(path: str, frames: int, side: int, fps: int = 25, audio: bool = T
 
     photo = load_image(os.path.join(ASSETS, CLIP_PHOTO), size=(side + 64, side + 64))
     photo = (photo * 255).astype(np.uint8)
-    container = av.open(path, "w")
-    video = container.add_stream("h264", rate=fps, options={"crf": "18", "preset": "veryfast"})
-    video.width = video.height = side
-    video.pix_fmt = "yuv420p"
-    tone = container.add_stream("aac", rate=44100) if audio else None
-    if tone is not None:
-        tone.layout = "mono"
-    for t in range(frames):
-        dx = int(32 + 30 * np.sin(2 * np.pi * t / 100))
-        image = np.ascontiguousarray(photo[16 : 16 + side, dx : dx + side])
-        for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-    if tone is not None:
-        count = int(frames / fps * 44100)
-        samples = (0.2 * np.sin(2 * np.pi * 440 * np.arange(count) / 44100)).astype(np.float32)
-        for start in range(0, count, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="flt",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = 44100, start
-            for packet in tone.encode(frame):
+    with av.open(path, "w") as container:
+        video = container.add_stream("h264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+        video.width = video.height = side
+        video.pix_fmt = "yuv420p"
+        for t in range(frames):
+            dx = int(32 + 30 * np.sin(2 * np.pi * t / 100))
+            image = np.ascontiguousarray(photo[16 : 16 + side, dx : dx + side])
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
-        for packet in tone.encode(None):
+        for packet in video.encode(None):
             container.mux(packet)
-    for packet in video.encode(None):
-        container.mux(packet)
-    container.close()
     return path
 
 
@@ -122,7 +107,7 @@ def measure(case: dict) -> dict:
             result.update(video_fps=video_fps, network_fps=4 / bare, frames=info.frames)
         else:
             info = stylize_video(model, source, os.path.join(folder, "out.mp4"), progress=False)
-            result.update(frames=info.frames, audio=info.audio, fps=info.fps)
+            result.update(frames=info.frames, fps=info.fps)
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -158,7 +143,7 @@ def part_memory(args) -> dict:
         if "error" in r:
             print(f"memory {length} s: {r['error']}")
             continue
-        print(f"{length:>3} s clip ({r['frames']} frames, {side} px, audio {r['audio']}): "
+        print(f"{length:>3} s clip ({r['frames']} frames, {side} px): "
               f"peak RSS {r['peak_rss_mb']:.0f} MiB")
     a, b = (results[s].get("peak_rss_mb") for s in seconds)
     if a and b:
