@@ -444,7 +444,6 @@ def stylize_video(
         out_audio, audio_mode = (None, None)
         if in_audio is not None:
             out_audio, audio_mode = _audio_stream(output, in_audio)
-        bar = _Progress(header.frames, progress, os.path.basename(output_path))
         pending: list[tuple[np.ndarray, Any]] = []
         written = 0
 
@@ -471,11 +470,13 @@ def stylize_video(
                     write(out_audio, frame)
 
         def flush():
-            nonlocal out_video, written
+            nonlocal out_video, written, bar
             if not pending:
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
             stylized = _to_uint8(stylize(model, batch, **options), value_range)
+            if bar is None:  # after the first batch: bad options fail before any output
+                bar = _Progress(header.frames, progress, os.path.basename(output_path))
             for image, (_, timing) in zip(stylized, pending, strict=True):
                 if out_video is None:
                     out_video = _video_stream(

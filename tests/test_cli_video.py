@@ -78,3 +78,20 @@ def test_help_lists_examples(capsys):
     text = capsys.readouterr().out
     assert "stylize-video runs/starry/model.keras holiday.mp4 --out" in text
     assert "--preserve-color" in text and "--tile" in text
+
+
+def test_multi_style_network_takes_style_and_mix(files, capsys):
+    from keras_perceptual.models import multi_style_transfer_net
+
+    folder, _, clip = files
+    model = folder / "two_styles.keras"
+    multi_style_transfer_net(2, filters=4, num_residual_blocks=1).save(model)
+    out = folder / "styled.mp4"
+    assert main(["stylize-video", str(model), clip, "--out", str(out), "--quiet", "--no-audio",
+                 "--mix", "0.25,0.75"]) == 0
+    assert read_clip(out)[0].shape == (8, 48, 64, 3)
+    assert main(["stylize-video", str(model), clip, "--out", str(out), "--style", "0",
+                 "--mix", "1,0"]) == 2
+    assert "give one of them" in one_error_line(capsys)
+    assert main(["stylize-video", str(model), clip, "--out", str(folder / "none.mp4")]) == 2
+    assert "style" in one_error_line(capsys)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from keras_perceptual.cli.common import (
     IMAGE_FORMATS,
     PROG,
     HelpFormatter,
     ProgressBar,
-    UsageError,
+    add_style_options,
     input_files,
     load_model,
     make_output_dir,
@@ -17,27 +15,13 @@ from keras_perceptual.cli.common import (
     output_path,
     positive_int,
     say,
+    style_options_from,
 )
-
-
-def _style_options(args) -> dict:
-    """``stylize``'s style keyword arguments from ``--style``, ``--mix``, ``--style-image``,
-    ``--alpha`` (the library checks them against the model)."""
-    if args.style is not None and args.mix is not None:
-        raise UsageError("--style K and --mix W,W,... both choose the style; give one of them")
-    options = {"style": args.style, "style_weights": args.mix, "alpha": args.alpha}
-    if args.style_image:
-        images = input_files(args.style_image)
-        if len(args.style_image) == 1 and len(images) == 1:
-            options["style_image"] = images[0]
-        else:
-            options["style_images"] = images
-    return {key: value for key, value in options.items() if value is not None}
 
 
 def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
-    style_options = _style_options(args) if kind == "stylize" else {}
+    style_options = style_options_from(args) if kind == "stylize" else {}
     out = make_output_dir(args.out)
     model = load_model(args.model)
     from keras_perceptual.inference import save_image, stylize, upscale
@@ -103,28 +87,6 @@ A network trained on several styles (train-style with several STYLE images) need
 --mix; an arbitrary-style network (train-arbitrary) needs --style-image."""
 
 
-def _weights_list(text: str) -> list[float]:
-    """``--mix``: comma-separated numbers (the library checks they are >= 0 and sum to 1)."""
-    try:
-        values = [float(item) for item in text.split(",")]
-    except ValueError:
-        values = []
-    if not values:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated weights such as 0.5,0.5,0,0, got {text!r}"
-        )
-    return values
-
-
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
 _UPSCALE_EPILOG = f"""examples:
   {PROG} upscale runs/sr4/model.keras small.png --out large/
   {PROG} upscale runs/sr4 'thumbs/*.jpg' --out large/ --histogram-match --tile 256
@@ -157,18 +119,7 @@ def register(sub) -> None:
         if name == "stylize":
             p.add_argument("--preserve-color", action="store_true",
                            help="keep the photo's colours, transfer luminance only (Gatys et al. 2016)")
-            g = p.add_argument_group("styles (multi-style and arbitrary-style networks)")
-            g.add_argument("--style", type=non_negative_int, default=None, metavar="K",
-                           help="multi-style network: the style to apply, counted from 0")
-            g.add_argument("--mix", type=_weights_list, default=None, metavar="W,W,...",
-                           help="multi-style network: one weight per style, >= 0, summing to 1 "
-                           "(a blend); arbitrary network: one weight per --style-image")
-            g.add_argument("--style-image", nargs="+", default=None, metavar="PATH",
-                           help="arbitrary-style network: the style image (several are blended, "
-                           "equally unless --mix)")
-            g.add_argument("--alpha", type=_alpha, default=None, metavar="A",
-                           help="arbitrary-style network: content-style trade-off in [0, 1] "
-                           "(default: the network's, 1 = full style)")
+            add_style_options(p)
         else:
             p.add_argument("--histogram-match", action="store_true",
                            help="match each output channel's histogram to the input's (the paper's "

@@ -259,3 +259,64 @@ def add_distribution(parser) -> None:
     group.add_argument("--worker-index", type=non_negative_int, default=None, metavar="I",
                        help="this process's position in --workers (0 is the chief)")
 
+
+
+# --------------------------------------------------------------------------
+# Style selection (stylize, stylize-video).
+# --------------------------------------------------------------------------
+
+
+def weights_list(text: str) -> list[float]:
+    """``--mix``: comma-separated numbers (the library checks they are >= 0 and sum to 1)."""
+    try:
+        values = [float(item) for item in text.split(",")]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated weights such as 0.5,0.5,0,0, got {text!r}"
+        )
+    return values
+
+
+def unit_interval(text: str) -> float:
+    """``--alpha``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def add_style_options(parser) -> None:
+    """``--style``, ``--mix``, ``--style-image``, ``--alpha``: the style of multi-style and
+    arbitrary-style networks (:func:`style_options_from` turns them into ``stylize``'s)."""
+    g = parser.add_argument_group("styles (multi-style and arbitrary-style networks)")
+    g.add_argument("--style", type=non_negative_int, default=None, metavar="K",
+                   help="multi-style network: the style to apply, counted from 0")
+    g.add_argument("--mix", type=weights_list, default=None, metavar="W,W,...",
+                   help="multi-style network: one weight per style, >= 0, summing to 1 "
+                   "(a blend); arbitrary network: one weight per --style-image")
+    g.add_argument("--style-image", nargs="+", default=None, metavar="PATH",
+                   help="arbitrary-style network: the style image (several are blended, "
+                   "equally unless --mix)")
+    g.add_argument("--alpha", type=unit_interval, default=None, metavar="A",
+                   help="arbitrary-style network: content-style trade-off in [0, 1] "
+                   "(default: the network's, 1 = full style)")
+
+
+def style_options_from(args) -> dict:
+    """``stylize``'s style keyword arguments from ``--style``, ``--mix``, ``--style-image``,
+    ``--alpha`` (the library checks them against the model)."""
+    if args.style is not None and args.mix is not None:
+        raise UsageError("--style K and --mix W,W,... both choose the style; give one of them")
+    options = {"style": args.style, "style_weights": args.mix, "alpha": args.alpha}
+    if args.style_image:
+        images = input_files(args.style_image)
+        if len(args.style_image) == 1 and len(images) == 1:
+            options["style_image"] = images[0]
+        else:
+            options["style_images"] = images
+    return {key: value for key, value in options.items() if value is not None}

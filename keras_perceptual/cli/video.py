@@ -7,10 +7,12 @@ import sys
 from keras_perceptual.cli.common import (
     PROG,
     HelpFormatter,
+    add_style_options,
     load_model,
     non_negative_int,
     positive_int,
     say,
+    style_options_from,
 )
 
 
@@ -28,9 +30,10 @@ def _codec_option(text: str) -> tuple[str, str]:
 def _cmd_stylize_video(args) -> int:
     from keras_perceptual.video import check_output_path, probe_video, stylize_video
 
-    # Both files are checked before the model (and TensorFlow) loads.
+    # Both files and the style options are checked before the model loads.
     source = probe_video(args.input)
     check_output_path(args.out, args.input)
+    style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
         audio = f", audio {source.audio_codec}" if source.audio_codec else ", no audio"
@@ -50,6 +53,7 @@ def _cmd_stylize_video(args) -> int:
             audio=not args.no_audio,
             codec_options=dict(args.codec_option or []),
             progress=not args.quiet,
+            **style_options,
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
@@ -66,6 +70,8 @@ _EPILOG = f"""examples:
   {PROG} stylize-video runs/starry/model.keras holiday.mp4 --out holiday_starry.mp4
   {PROG} stylize-video runs/starry clip.mov --out clip.webm --tile 720 --preserve-color
   {PROG} stylize-video runs/starry clip.mp4 --out small.mp4 --codec-option crf=26
+  {PROG} stylize-video runs/four_styles clip.mp4 --out mixed.mp4 --mix 0.5,0.5,0,0
+  {PROG} stylize-video runs/adain clip.mp4 --out wave.mp4 --style-image wave.jpg --alpha 0.8
 
 Keeps the frame rate, timestamps, size and audio track. The output's extension picks the
 container (.mp4 .m4v .mov .mkv: H.264; .webm: VP9; .avi: MPEG-4). Written to a temporary
@@ -100,4 +106,5 @@ def register(sub) -> None:
     p.add_argument("--codec-option", type=_codec_option, action="append", metavar="KEY=VALUE",
                    help="FFmpeg encoder option, repeatable (e.g. crf=23, preset=fast)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
     p.set_defaults(handler=_cmd_stylize_video)
