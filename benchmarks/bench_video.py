@@ -114,8 +114,8 @@ def measure(case: dict) -> dict:
 
 
 def part_speed(args) -> dict:
-    sides = (64, 128) if args.quick else (256, 512)
-    frames = 8 if args.quick else 48
+    sides = (64, 128) if args.quick else tuple(args.sides)
+    frames = 8 if args.quick else args.frames
     results = {}
     for side in sides:
         case = {"kind": "speed", "side": side, "frames": frames, "iters": args.iters}
@@ -133,7 +133,7 @@ def part_speed(args) -> dict:
 
 
 def part_memory(args) -> dict:
-    side = 64 if args.quick else 256
+    side = 64 if args.quick else args.memory_side
     seconds = (2, 12) if args.quick else (10, 60)
     results = {}
     for length in seconds:
@@ -286,6 +286,10 @@ def main() -> None:
         return
     parser = common.base_parser(__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("speed", "memory", "temporal", "all"), default="all")
+    parser.add_argument("--sides", type=int, nargs="+", default=[256, 512],
+                        help="speed: frame sizes (square)")
+    parser.add_argument("--frames", type=int, default=48, help="speed: frames per clip")
+    parser.add_argument("--memory-side", type=int, default=256, help="memory: frame size")
     parser.add_argument("--base-steps", type=int, default=300,
                         help="temporal: steps of the shared base network")
     parser.add_argument("--steps", type=int, default=300,
