@@ -438,3 +438,36 @@ def image_array(
             f"{array.max():.4g}]"
         )
     return array
+
+
+def image_arrays(
+    images: Any, value_range: Sequence[float] = (0.0, 1.0), name: str = "images"
+) -> list[np.ndarray]:
+    """Turns a list of image arguments (sizes may differ) into float32 arrays.
+
+    Each item follows :func:`image_array` (paths, arrays, tensors; named ``name[i]`` in
+    messages). Used where a set of images is one argument, e.g. the style images of a
+    multi-style loss or of an arbitrary-style blend.
+
+    Args:
+        images: a non-empty list or tuple of image arguments.
+        value_range: ``(low, high)`` of the pixels.
+        name: the argument's name, for messages.
+
+    Returns:
+        A list of ``(H, W, 3)`` float32 arrays.
+
+    Raises:
+        InputError: not a non-empty list or tuple (a single path or array included), or a
+            refused item.
+
+    Example:
+        >>> [a.shape for a in image_arrays([np.zeros((4, 5, 3)), np.ones((6, 6, 3))])]
+        [(4, 5, 3), (6, 6, 3)]
+    """
+    if not isinstance(images, (list, tuple)) or not images:
+        raise InputError(
+            f"{name} must be a non-empty list of images (arrays (H, W, 3) or paths). "
+            f"Received: {name}={images!r:.80}"
+        )
+    return [image_array(item, value_range, f"{name}[{i}]") for i, item in enumerate(images)]

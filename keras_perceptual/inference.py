@@ -49,7 +49,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import image_array
+from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.layers import (
     ADAIN_ENCODER_LAYER,
     AdaptiveInstanceNormalization,
@@ -745,16 +745,9 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
         images = [_style_image(style_image, value_range, "style_image", minimum)]
         weights = np.ones(1)
     else:
-        if isinstance(style_images, (str, os.PathLike)) or not isinstance(
-            style_images, (list, tuple)
-        ) or not style_images:
-            raise InputError(
-                "style_images must be a non-empty list of style images (arrays or paths). "
-                f"Received: style_images={style_images!r:.80}"
-            )
         images = [
             _style_image(item, value_range, f"style_images[{i}]", minimum)
-            for i, item in enumerate(style_images)
+            for i, item in enumerate(image_arrays(style_images, value_range, "style_images"))
         ]
         if style_weights is None:
             weights = np.full(len(images), 1.0 / len(images))

@@ -491,3 +491,83 @@ def test_a_new_style_distance_is_one_registry_entry(monkeypatch, images, style_i
     f_style = features("relu1_2", style_image[None])["relu1_2"].mean((1, 2))
     np.testing.assert_allclose(to_numpy(loss(images, images)),
                                ((f_pred - f_style) ** 2).sum(-1), rtol=1e-4)
+
+
+# --- A set of style images (multi-style training, Dumoulin et al. 2017) ---
+
+
+@pytest.fixture(scope="module")
+def three_styles():
+    rng = np.random.default_rng(11)
+    return [rng.random((40, 48, 3), dtype=np.float32),
+            rng.random((32, 36, 3), dtype=np.float32) ** 2,
+            rng.random((36, 36, 3), dtype=np.float32) ** 0.5]
+
+
+def test_style_images_mixed_batch_equals_single_style_losses(three_styles, rng):
+    from keras_perceptual.losses import pack_style_targets
+
+    photos = rng.random((3, 32, 32, 3), dtype=np.float32)
+    stylized = rng.random((3, 32, 32, 3), dtype=np.float32)
+    choice = [2, 0, 1]
+    small = {"style_layers": ["relu1_2", "relu2_2"], "weights": None}
+    loss = PerceptualLoss(style_images=three_styles, reduction=None, **small)
+    assert loss.num_styles == 3 and loss.style_gram_computations == 1
+    assert loss.networks.target_layers == ("relu2_2",)  # y_true only as deep as the content
+    y_true = pack_style_targets(photos, np.eye(3, dtype="float32")[choice])
+    assert tuple(y_true.shape) == (3, 32, 32, 6)
+    mixed = to_numpy(loss(y_true, stylized))
+    singles = [PerceptualLoss(style_image=s, reduction=None, **small) for s in three_styles]
+    expected = [to_numpy(singles[k](photos, stylized))[i] for i, k in enumerate(choice)]
+    np.testing.assert_allclose(mixed, expected, rtol=1e-5)
+    total = PerceptualLoss(style_images=three_styles, reduction="sum", **small)
+    np.testing.assert_allclose(to_numpy(total(y_true, stylized)), np.sum(expected), rtol=1e-5)
+
+
+def test_style_images_blend_targets_the_blended_grams(three_styles, images):
+    from keras_perceptual.losses import pack_style_targets
+
+    loss = StyleReconstructionLoss("relu1_2", style_images=three_styles, weights=None,
+                                   reduction=None)
+    weights = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]], "float32")
+    f_pred = features("relu1_2", images)["relu1_2"]
+    grams = [numpy_gram(features("relu1_2", s[None])["relu1_2"])[0] for s in three_styles]
+    target = np.einsum("bn,nij->bij", weights, np.stack(grams))
+    expected = ((numpy_gram(f_pred) - target) ** 2).sum((1, 2))
+    value = loss(pack_style_targets(images, weights), images)
+    np.testing.assert_allclose(to_numpy(value), expected, rtol=2e-3)
+
+
+@pytest.mark.slow  # a first fit traces the loss network: ~10-20 s on 2 cores
+def test_style_images_train_and_reload_with_a_multi_style_net(tmp_path, three_styles, rng):
+    from keras_perceptual import multi_style_transfer_net
+    from keras_perceptual.losses import pack_style_targets
+
+    model = multi_style_transfer_net(3, filters=4, num_residual_blocks=1)
+    model.compile(optimizer="adam", jit_compile=False,
+                  loss=PerceptualLoss(style_images=three_styles, weights=None))
+    photos = rng.random((4, 32, 32, 3), dtype=np.float32)
+    weights = np.eye(3, dtype="float32")[[0, 1, 2, 1]]
+    x, y = {"image": photos, "style_weights": weights}, pack_style_targets(photos, weights)
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    path = tmp_path / "multi.keras"
+    model.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    assert restored.loss.num_styles == 3
+    np.testing.assert_allclose(restored.loss.style_images[1], three_styles[1])
+    np.testing.assert_allclose(restored.evaluate(x, y, verbose=0, batch_size=4),
+                               model.evaluate(x, y, verbose=0, batch_size=4), rtol=1e-5)
+
+
+def test_style_images_bad_arguments(three_styles, images):
+    with pytest.raises(ValueError, match="not both"):
+        PerceptualLoss(style_image=three_styles[0], style_images=three_styles, weights=None)
+    with pytest.raises(ValueError, match="non-empty list"):
+        StyleReconstructionLoss(style_images=[], weights=None)
+    with pytest.raises(ValueError, match=r"style_images\[1\] .*dtype uint8"):
+        StyleReconstructionLoss(style_images=[three_styles[0], np.zeros((8, 8, 3), "uint8")],
+                                weights=None)
+    loss = StyleReconstructionLoss(style_images=three_styles, weights=None)
+    with pytest.raises(ValueError, match=r"\(batch, H, W, 6\).*pack_style_targets"):
+        loss(images, images)

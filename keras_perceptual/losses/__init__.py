@@ -34,6 +34,7 @@ from keras_perceptual.losses.perceptual import (
     StyleReconstructionLoss,
     TotalVariationLoss,
     feature_reconstruction,
+    pack_style_targets,
     pixel_reconstruction,
     style_reconstruction,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "generator_adversarial_loss",
     "gradient_penalty",
     "jensen_shannon_divergence",
+    "pack_style_targets",
     "pixel_reconstruction",
     "style_reconstruction",
     "temporal_loss",

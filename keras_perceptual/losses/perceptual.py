@@ -72,7 +72,7 @@ from keras_perceptual.backbones import (
     resolve_layer,
 )
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import image_array
+from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
@@ -425,6 +425,64 @@ def style_targets(
     }
 
 
+def blend_style_targets(targets: Mapping[str, Any], style_weights) -> dict[str, Any]:
+    """Per-image style targets from stacked ones: ``sum_k w_bk * targets[layer][k]``.
+
+    A one-hot row selects style ``k``'s statistics; a convex row blends them (for Gram
+    matrices, the Gram matrix of the blended style, as conditional instance normalization
+    blends the per-style parameters, Dumoulin et al. 2017).
+
+    Args:
+        targets: ``{layer: (N, ...)}`` from :func:`style_targets` of ``N`` style images.
+        style_weights: ``(batch, N)`` weights.
+
+    Returns:
+        ``{layer: (batch, ...)}``.
+
+    Example:
+        >>> blend_style_targets({"relu1_2": np.ones((3, 64, 64))}, np.eye(3)[[2, 0]])["relu1_2"].shape
+        (2, 64, 64)
+    """
+    weights = ops.cast(style_weights, "float32")
+    blended = {}
+    for layer, stacked in targets.items():
+        shape = tuple(stacked.shape)
+        flat = ops.reshape(ops.cast(stacked, "float32"), (shape[0], -1))
+        blended[layer] = ops.reshape(ops.matmul(weights, flat), (-1, *shape[1:]))
+    return blended
+
+
+def pack_style_targets(images, style_weights):
+    """``y_true`` of a loss given ``style_images``: each image with its style weights.
+
+    Keras hands a loss only ``(y_true, y_pred)``; a loss over a set of styles also needs
+    each image's style, so the ``N`` weights ride along as ``N`` constant channels after
+    the 3 colour channels.
+
+    Args:
+        images: ``(batch, H, W, 3)`` content images (the ``y_true`` of a single style).
+        style_weights: ``(batch, N)``: a one-hot row per image selects its style, a convex
+            row blends styles (what the multi-style network is given as ``style_weights``).
+
+    Returns:
+        ``(batch, H, W, 3 + N)`` float32 tensor.
+
+    Example:
+        >>> y = pack_style_targets(photos, np.eye(4)[[0, 3]])  # photo 0: style 0, photo 1: style 3
+        >>> model.fit({"image": photos, "style_weights": np.eye(4)[[0, 3]]}, y)  # doctest: +SKIP
+    """
+    images = ops.cast(images, "float32")
+    weights = ops.cast(style_weights, "float32")
+    if len(weights.shape) != 2 or len(images.shape) != 4:
+        raise InputError(
+            "pack_style_targets takes images (batch, H, W, 3) and style_weights (batch, N). "
+            f"Received: images.shape={tuple(images.shape)}, "
+            f"style_weights.shape={tuple(weights.shape)}"
+        )
+    planes = ops.zeros_like(images[..., :1]) + weights[:, None, None, :]
+    return ops.concatenate([images, planes], axis=-1)
+
+
 # --------------------------------------------------------------------------
 # The terms.
 # --------------------------------------------------------------------------
@@ -576,6 +634,10 @@ class BackboneLoss(ImageLoss):
         style_image: ``None`` or the style image (array or path; see
             :class:`StyleReconstructionLoss`).
         reduction, name, dtype: as in ``keras.losses.Loss``.
+        style_images: ``None`` or a set of ``N`` style images (arrays or paths): their
+            targets are computed once and stacked, and ``y_true`` carries each image's style
+            weights after its colour channels (:func:`pack_style_targets`), so every image
+            of a batch is compared with its own style or blend.
     """
 
     #: ``{constructor argument: TermSettings field}``; ``style_image`` is handled apart.
@@ -602,6 +664,7 @@ class BackboneLoss(ImageLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
         dtype=None,
+        style_images: Sequence[Any] | None = None,
     ):
         super().__init__(
             value_range=settings.value_range, reduction=reduction, name=name, dtype=dtype
@@ -612,16 +675,50 @@ class BackboneLoss(ImageLoss):
         self.style_image = style_image
         if style_image is not None:
             # Checked even when the style term is off: a bad argument is an error.
-            style_pixels = _style_image_array(style_image, settings.value_range)
+            style_pixels = [_style_image_array(style_image, settings.value_range)]
+        self.style_images = None
+        if style_images is not None:
+            if style_image is not None:
+                raise InputError(
+                    "Give style_image (one style) or style_images (a set of styles, one chosen "
+                    "per image), not both. Received: style_image and style_images"
+                )
+            style_pixels = [
+                image[None]
+                for image in image_arrays(style_images, settings.value_range, "style_images")
+            ]
+            self.style_images = [pixels[0] for pixels in style_pixels]
 
         # --- One backbone for every term, truncated at the deepest tap. ---
-        style_from_image = style_image is not None and bool(settings.style)
-        self.networks = build_loss_networks(settings, style_from_y_true=not style_from_image)
+        style_given = (style_image is not None or style_images is not None) and bool(
+            settings.style
+        )
+        self.networks = build_loss_networks(settings, style_from_y_true=not style_given)
         self._style_target = None
         self.style_gram_computations = 0
-        if style_from_image:
-            self._style_target = style_targets(settings, self.networks.extractor, [style_pixels])
+        if style_given:
+            self._style_target = style_targets(settings, self.networks.extractor, style_pixels)
             self.style_gram_computations += 1
+
+    @property
+    def num_styles(self) -> int | None:
+        """``N`` for a loss over ``style_images`` (``y_true`` then has ``3 + N`` channels)."""
+        return None if self.style_images is None else len(self.style_images)
+
+    def _split_y_true(self, y_true):
+        """``(images, style_weights or None)``: ``y_true`` of a ``style_images`` loss carries
+        each image's style weights after its colour channels."""
+        if self.style_images is None:
+            return y_true, None
+        shape = static_image_shape(y_true, "y_true", channels=None)
+        if shape[-1] != 3 + self.num_styles:
+            raise InputError(
+                f"This loss holds {self.num_styles} style images, so y_true must be the images "
+                f"with their style weights, (batch, H, W, {3 + self.num_styles}): build it with "
+                "keras_perceptual.losses.pack_style_targets(images, style_weights). "
+                f"Received: y_true.shape={shape}"
+            )
+        return y_true[..., :3], y_true[:, 0, 0, 3:]
 
     @property
     def style_grams(self):
@@ -640,8 +737,11 @@ class BackboneLoss(ImageLoss):
         ``content_weight * terms["content"] + style_weight * terms["style"] + ...``.
         """
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
-        return perceptual_terms(self.settings, self.networks, y_true, y_pred, self._style_target)
+        y_true, style_weights = self._split_y_true(ops.convert_to_tensor(y_true, dtype=self.dtype))
+        target = self._style_target
+        if target is not None and style_weights is not None:
+            target = blend_style_targets(target, style_weights)
+        return perceptual_terms(self.settings, self.networks, y_true, y_pred, target)
 
     def call(self, y_true, y_pred):
         terms = self.compute_terms(y_true, y_pred)
@@ -660,6 +760,10 @@ class BackboneLoss(ImageLoss):
             config[argument] = dict(value) if isinstance(value, Mapping) else value
         if self.takes_style_image:
             config["style_image"] = self._style_image_config()
+            # The pixels, never paths: a saved model loads where the files are absent.
+            config["style_images"] = (
+                None if self.style_images is None else [i.tolist() for i in self.style_images]
+            )
         return config
 
 
@@ -754,6 +858,10 @@ class StyleReconstructionLoss(BackboneLoss):
             the official code's ``nn.MSECriterion``).
         backbone, weights, backbone_dtype, value_range, reduction, name, dtype: see
             :class:`FeatureReconstructionLoss`.
+        style_images: instead of ``style_image``, a set of ``N`` style images (keyword
+            only): each image of a batch is compared with its own style, or a blend,
+            given by its style weights in ``y_true`` (:func:`pack_style_targets`), as
+            :class:`PerceptualLoss` for multi-style training.
 
     Example:
         >>> style = np.random.rand(48, 40, 3).astype("float32")
@@ -785,6 +893,8 @@ class StyleReconstructionLoss(BackboneLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "style_reconstruction_loss",
         dtype=None,
+        *,
+        style_images: Sequence[Any] | None = None,
     ):
         settings = self.settings_from_arguments(
             value_range,
@@ -795,7 +905,10 @@ class StyleReconstructionLoss(BackboneLoss):
             weights=weights,
             backbone_dtype=backbone_dtype,
         )
-        super().__init__(settings, style_image, reduction=reduction, name=name, dtype=dtype)
+        super().__init__(
+            settings, style_image, reduction=reduction, name=name, dtype=dtype,
+            style_images=style_images,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -929,11 +1042,22 @@ class PerceptualLoss(BackboneLoss):
             ``"mixed_float16"``: see :class:`FeatureReconstructionLoss`.
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
+        style_images: instead of ``style_image``, a set of ``N`` style images (keyword
+            only; arrays in ``value_range`` or paths, any sizes) for one network that
+            learns them all (:func:`~keras_perceptual.models.multi_style_transfer_net`,
+            Dumoulin et al. 2017): their Gram matrices are computed once, stacked, and
+            each image of a batch is compared with its own style's (a one-hot row of its
+            style weights) or with the blend of them (a convex row). ``y_true`` is then the
+            content images with their style weights after the colour channels,
+            ``(batch, H, W, 3 + N)``: :func:`pack_style_targets`. The per-image value
+            equals that of ``PerceptualLoss(style_image=...)`` of the selected style.
 
     Example:
         >>> loss = PerceptualLoss(style_image=np.random.rand(64, 64, 3).astype("float32"),
         ...                       weights=None)
         >>> model.compile(optimizer="adam", loss=loss)  # doctest: +SKIP
+        >>> several = PerceptualLoss(style_images=[starry, wave, scream], weights=None)
+        >>> y_true = pack_style_targets(photos, np.eye(3)[[0, 2]])  # doctest: +SKIP
     """
 
     ARGUMENTS: ClassVar[dict[str, str]] = {
@@ -976,6 +1100,8 @@ class PerceptualLoss(BackboneLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "perceptual_loss",
         dtype=None,
+        *,
+        style_images: Sequence[Any] | None = None,
     ):
         settings = self.settings_from_arguments(
             value_range,
@@ -994,7 +1120,10 @@ class PerceptualLoss(BackboneLoss):
             weights=weights,
             backbone_dtype=backbone_dtype,
         )
-        super().__init__(settings, style_image, reduction=reduction, name=name, dtype=dtype)
+        super().__init__(
+            settings, style_image, reduction=reduction, name=name, dtype=dtype,
+            style_images=style_images,
+        )
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PerceptualLoss:
@@ -1023,8 +1152,10 @@ __all__ = [
     "STYLE_DISTANCE_FUNCTIONS",
     "StyleDistance",
     "TermSettings",
+    "blend_style_targets",
     "build_loss_networks",
     "check_term_inputs",
+    "pack_style_targets",
     "perceptual_terms",
     "style_targets",
     "weighted_sum",
