@@ -36,6 +36,11 @@ class MissingDependencyError(KerasPerceptualError, ImportError):
     """An optional package a feature needs is not installed; the message names the extra."""
 
 
+class ModelLoadError(KerasPerceptualError, OSError):
+    """A model cannot be loaded: a missing or unreadable file, a file of another format, or a
+    Hugging Face Hub repository that cannot be reached."""
+
+
 class DataError(KerasPerceptualError, RuntimeError):
     """Training or inference data became unusable while running (e.g. a folder moved away)."""
 
@@ -79,6 +84,7 @@ __all__ = [
     "InputError",
     "KerasPerceptualError",
     "MissingDependencyError",
+    "ModelLoadError",
     "NonFiniteLossError",
     "OutputWriteError",
     "ResumeMismatchError",

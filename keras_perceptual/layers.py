@@ -1188,7 +1188,9 @@ class PadToMultiple(keras.layers.Layer):
         m = self.multiple
         h = static[1] if static[1] is not None else dynamic[1]
         w = static[2] if static[2] is not None else dynamic[2]
-        ph, pw = (-h) % m, (-w) % m
+        # (m - h % m) % m, not (-h) % m: the same for h >= 0, and it never takes the modulo of
+        # a negative number, which ONNX converters turn into a truncated remainder (-1, not 3).
+        ph, pw = (m - h % m) % m, (m - w % m) % m
         if isinstance(ph, int) and isinstance(pw, int) and ph == pw == 0:
             return inputs
         padded = ops.pad(inputs, [[0, 0], [0, ph], [0, pw], [0, 0]], mode=self.mode)
@@ -1341,10 +1343,12 @@ class LogitSkip(keras.layers.Layer):
         if self.factor > 1:
             image = bicubic_upsample(image, self.factor)
         unit = ops.clip(to_unit_range(image, self.value_range), self.epsilon, 1.0 - self.epsilon)
+        # log(u) - log(1 - u), not log(u / (1 - u)): the same up to float rounding, and each
+        # factor stays in [epsilon, 1], which int8 quantization (export_tflite) represents;
+        # the ratio spans [1e-3, 1e3] and collapses to zero in int8.
+        base = ops.log(unit) - ops.log(1.0 - unit)
         if self.activation == "tanh":
-            base = 0.5 * ops.log(unit / (1.0 - unit))  # atanh(2u - 1)
-        else:
-            base = ops.log(unit / (1.0 - unit))
+            base = 0.5 * base  # atanh(2u - 1)
         return ops.cast(logits, self.compute_dtype) + base
 
     def compute_output_shape(self, input_shape):

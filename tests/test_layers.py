@@ -309,6 +309,30 @@ def test_logit_skip_inverts_the_output_activation(rng, activation):
     np.testing.assert_allclose(back, np.clip(image, -0.998, 0.998), atol=1e-5)
 
 
+
+@pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
+def test_logit_skip_matches_numpy_logit(rng, activation):
+    # Written as log(u) - log(1 - u) so int8 TFLite can represent it; same numbers as the logit.
+    image = rng.random((2, 5, 6, 3), dtype=np.float32)
+    logits = rng.normal(size=(2, 5, 6, 3)).astype("float32")
+    got = to_numpy(kl.LogitSkip(activation, (0, 1), epsilon=1e-3)([logits, image]))
+    unit = np.clip(image.astype("float64"), 1e-3, 1 - 1e-3)
+    base = np.log(unit / (1 - unit)) * (0.5 if activation == "tanh" else 1.0)
+    np.testing.assert_allclose(got, logits + base, atol=2e-6)
+    if activation == "tanh":
+        np.testing.assert_allclose(base, np.arctanh(2 * unit - 1), atol=1e-9)
+
+
+@pytest.mark.parametrize("height", [8, 9, 10, 11])
+def test_pad_to_multiple_every_remainder(rng, height):
+    # (m - h % m) % m: the padding ONNX converters reproduce (they mistranslate (-h) % m).
+    x = _rand(rng, 1, height, 5, 2)
+    padded = to_numpy(kl.PadToMultiple(4)(x))
+    pad_h = (4 - height % 4) % 4
+    np.testing.assert_array_equal(
+        padded, np.pad(x, ((0, 0), (0, pad_h), (0, 3), (0, 0)), mode="reflect")
+    )
+
 # --- Configs and bad arguments ------------------------------------------------------------
 
 
