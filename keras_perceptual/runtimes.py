@@ -1,0 +1,717 @@
+"""One way to run a trained network, whatever its format: Keras, ONNX, OpenVINO or TFLite.
+
+Johnson, Alahi & Fei-Fei (2016) train a feed-forward network ``f_W`` so that applying it
+costs one forward pass; this module makes that pass callable the same way from every
+runtime it is deployed to, so :func:`~keras_perceptual.inference.stylize`,
+:func:`~keras_perceptual.inference.upscale`, the command line and any other feature
+(a web app, video stylization) take "a model" without caring what file it came from.
+
+:func:`load_runtime` opens
+
+============================================  ==========  =========================================
+reference                                     format      runtimes (first: the default)
+============================================  ==========  =========================================
+a ``keras.Model``, a ``.keras`` file, a       keras       ``"keras"`` (any installed backend);
+training ``--out`` folder, ``hf://owner/name``            ``"onnxruntime"``, ``"openvino"``,
+                                                          ``"tflite"`` convert it first
+``model.onnx`` (:func:`export_onnx`)          onnx        ``"onnxruntime"``, ``"openvino"``
+an OpenVINO IR folder or its ``.xml``         openvino    ``"openvino"``
+``model.tflite`` (:func:`export_tflite`)      tflite      ``"tflite"`` (TensorFlow's interpreter)
+============================================  ==========  =========================================
+
+(:func:`~keras_perceptual.export.export_onnx`, ``export_openvino`` and ``export_tflite`` are
+in :mod:`keras_perceptual.export`.) Every :class:`Runtime` has the same interface:
+``runtime(images)`` / ``runtime.predict_on_batch(images)`` maps a float32 batch
+``(B, H, W, 3)`` in the model's ``value_range`` to its float32 outputs (a list of arrays
+for models with several inputs), and ``runtime.info`` (:class:`ModelInfo`) says the
+``value_range``, the smallest accepted size, the padding multiple and whether the
+network uses instance normalization. Exports written by this library carry that
+information in their metadata (ONNX ``metadata_props``, OpenVINO ``rt_info``, a TFLite
+metadata entry), under the key :data:`METADATA_KEY`, as JSON.
+
+ONNX Runtime, OpenVINO and the ``hf://`` loader are optional:
+``pip install "keras-perceptual[export]"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_perceptual._checks import check_choice, check_value_range
+from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoadError
+
+#: File formats :func:`load_runtime` recognizes.
+FORMATS = ("keras", "onnx", "openvino", "tflite")
+#: Runtimes, and the formats each can run.
+RUNTIMES = ("keras", "onnxruntime", "openvino", "tflite")
+#: ``{format: runtimes that run it}``; the first is the default.
+FORMAT_RUNTIMES = {
+    "keras": ("keras", "onnxruntime", "openvino", "tflite"),
+    "onnx": ("onnxruntime", "openvino"),
+    "openvino": ("openvino",),
+    "tflite": ("tflite",),
+}
+#: The metadata key under which exports store :class:`ModelInfo` as JSON.
+METADATA_KEY = "keras_perceptual"
+#: Tensor names of the exported image input and output (ONNX, OpenVINO).
+INPUT_NAME = "images"
+OUTPUT_NAME = "output_images"
+#: ``precision`` values of the OpenVINO runtime (its CPU plugin's inference precision).
+OPENVINO_PRECISIONS = ("float32", "bfloat16")
+#: The optional-dependency extra that installs ONNX Runtime, OpenVINO and huggingface_hub.
+EXTRA = "export"
+
+_INSTALL = f'pip install "keras-perceptual[{EXTRA}]"'
+
+
+# --------------------------------------------------------------------------------------
+# What a runtime needs to know about a network
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What running a network needs beyond its graph; stored in every export's metadata.
+
+    Attributes:
+        value_range: ``(low, high)`` of the input and output images.
+        min_size: the smallest height and width the network accepts (its mirror padding
+            needs them).
+        multiple: the network pads inputs to a multiple of this (4 for
+            ``style_transfer_net``); tiled inference aligns its tiles to it.
+        pad_mode: how that padding fills (``"reflect"``, ``"symmetric"``, ``"constant"``).
+        instance_normalization: True when the network normalizes with per-image statistics,
+            so tiles normalized on their own may differ in tone (see ``stylize``).
+        input_names: the names of the inputs after the image (e.g. style weights).
+
+    Example:
+        >>> model_info(style_transfer_net()).multiple
+        4
+    """
+
+    value_range: tuple[float, float] = (0.0, 1.0)
+    min_size: int = 1
+    multiple: int = 1
+    pad_mode: str = "reflect"
+    instance_normalization: bool = False
+    input_names: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        """The JSON text stored in an export's metadata."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> ModelInfo:
+        """Parses :meth:`to_json`'s text; unknown keys are ignored, missing ones defaulted."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "value_range" in values:
+            values["value_range"] = check_value_range(values["value_range"])
+        if "input_names" in values:
+            values["input_names"] = tuple(values["input_names"])
+        return cls(**values)
+
+
+def model_info(model: Any) -> ModelInfo:
+    """The :class:`ModelInfo` of a Keras network or of a :class:`Runtime`.
+
+    For a Keras model it is read off its layers: the
+    :class:`~keras_perceptual.layers.BoundedOutput` (value range), the
+    :class:`~keras_perceptual.layers.PadToMultiple` layers (minimum size, multiple) and any
+    :class:`~keras_perceptual.layers.InstanceNormalization` or
+    ``keras.layers.GroupNormalization``; other models get the defaults.
+
+    Args:
+        model: a ``keras.Model`` or a :class:`Runtime`.
+
+    Returns:
+        A :class:`ModelInfo`.
+
+    Example:
+        >>> model_info(super_resolution_net(4, value_range=(-1, 1))).value_range
+        (-1.0, 1.0)
+    """
+    if isinstance(model, Runtime):
+        return model.info
+    import keras
+
+    from keras_perceptual.layers import InstanceNormalization, PadToMultiple
+    from keras_perceptual.models import model_value_range
+
+    layers = list(getattr(model, "layers", []))
+    pads = [layer for layer in layers if isinstance(layer, PadToMultiple)]
+    min_size = max((layer.min_size for layer in pads), default=1)
+    multiple, mode = next(((p.multiple, p.mode) for p in pads), (1, "reflect"))
+    per_image = (InstanceNormalization, keras.layers.GroupNormalization)
+    instance = any(isinstance(layer, per_image) for layer in _walk(model))
+    names = tuple(t.name for t in getattr(model, "inputs", None) or [])[1:]
+    return ModelInfo(
+        value_range=tuple(float(v) for v in model_value_range(model)),
+        min_size=int(min_size),
+        multiple=int(multiple),
+        pad_mode=mode,
+        instance_normalization=bool(instance),
+        input_names=names,
+    )
+
+
+def _walk(layer, seen=None):
+    """``layer`` and every layer nested in it (functional graphs and composite layers)."""
+    import keras
+
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    yield layer
+    for value in vars(layer).values():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, keras.layers.Layer):
+                yield from _walk(item, seen)
+
+
+# --------------------------------------------------------------------------------------
+# Runtimes
+# --------------------------------------------------------------------------------------
+
+
+class Runtime:
+    """A network loaded into one runtime, called like a Keras model on numpy batches.
+
+    Subclasses: :class:`KerasRuntime`, :class:`OnnxRuntime`, :class:`OpenVINORuntime`,
+    :class:`TFLiteRuntime`. Create them with :func:`load_runtime`.
+
+    Attributes:
+        name: the runtime (one of :data:`RUNTIMES`).
+        format: the format it was loaded from (one of :data:`FORMATS`).
+        path: the file or folder it was loaded from (``None`` for an in-memory model).
+        info: the network's :class:`ModelInfo`.
+
+    Example:
+        >>> runtime = load_runtime("starry.onnx")
+        >>> runtime(np.random.rand(1, 64, 80, 3).astype("float32")).shape
+        (1, 64, 80, 3)
+    """
+
+    name = "runtime"
+
+    def __init__(self, fmt: str, path: str | None, info: ModelInfo):
+        self.format = fmt
+        self.path = path
+        self.info = info
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The ``(low, high)`` of the network's images."""
+        return self.info.value_range
+
+    def predict_on_batch(self, inputs: Any) -> np.ndarray:
+        """Runs the network on one batch.
+
+        Args:
+            inputs: float32 images ``(B, H, W, 3)`` in ``value_range``; for a network with
+                several inputs, a list ``[images, *others]`` in the order of
+                ``info.input_names``.
+
+        Returns:
+            float32 numpy outputs, ``(B, H', W', 3)``.
+
+        Raises:
+            InputError: the images are not a rank-4 float array with 3 channels, or smaller
+                than ``info.min_size``.
+        """
+        arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        arrays[0] = self._check_images(arrays[0])
+        expected = 1 + len(self.info.input_names)
+        if len(arrays) != expected:
+            raise InputError(
+                f"This {self.name} model takes {expected} input(s) (images"
+                f"{''.join(', ' + n for n in self.info.input_names)}); pass them as a list in "
+                f"that order. Received: {len(arrays)} input(s)"
+            )
+        return np.asarray(self._run([np.asarray(a) for a in arrays]), dtype=np.float32)
+
+    def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
+        """Same as :meth:`predict_on_batch` (``training`` is accepted and ignored)."""
+        return self.predict_on_batch(inputs)
+
+    def _check_images(self, images: Any) -> np.ndarray:
+        array = np.asarray(images)
+        if array.dtype.kind != "f":
+            raise InputError(
+                f"The {self.name} model takes float32 images in value_range="
+                f"{self.info.value_range}; convert first, e.g. images.astype('float32') / 255. "
+                f"Received: images.dtype={array.dtype}"
+            )
+        if array.ndim != 4 or array.shape[-1] != 3:
+            raise InputError(
+                f"The {self.name} model takes a batch of RGB images (batch, height, width, 3); "
+                f"add a batch axis with images[None] or drop alpha with images[..., :3]. "
+                f"Received: images.shape={array.shape}"
+            )
+        if min(array.shape[1:3]) < self.info.min_size:
+            size = self.info.min_size
+            raise InputError(
+                f"This model needs images of at least {size}x{size} pixels; upscale or pad "
+                f"smaller images first. Received: images.shape={array.shape}"
+            )
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def _run(self, arrays: list[np.ndarray]) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.format} {self.path or ''}>"
+
+
+class KerasRuntime(Runtime):
+    """A Keras model (any backend); ``model`` is the ``keras.Model``."""
+
+    name = "keras"
+
+    def __init__(self, model, path: str | None = None):
+        super().__init__("keras", path, model_info(model))
+        self.model = model
+
+    def _run(self, arrays):
+        import keras
+
+        out = self.model.predict_on_batch(arrays[0] if len(arrays) == 1 else arrays)
+        return keras.ops.convert_to_numpy(out)
+
+
+class OnnxRuntime(Runtime):
+    """An ONNX file in ONNX Runtime (CPU execution provider unless ``providers`` say else)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
+        ort = _require("onnxruntime", "ONNX Runtime")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(
+                path, options, providers=list(providers or ["CPUExecutionProvider"])
+            )
+        except Exception as error:  # noqa: BLE001 - any reason the file is not a usable model
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {path!r} ({_one_line(error)}); pass a .onnx file "
+                f"written by export_onnx or 'keras-perceptual export --format onnx'. "
+                f"Received: model={path!r}"
+            ) from None
+        meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        super().__init__("onnx", path, ModelInfo.from_json(meta))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def _run(self, arrays):
+        return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
+
+
+class OpenVINORuntime(Runtime):
+    """An OpenVINO IR (or an ONNX file) compiled for OpenVINO's CPU plugin.
+
+    ``precision="float32"`` (default) pins the CPU plugin's inference precision to float32:
+    on CPUs with bfloat16 units (AVX512-BF16, AMX) OpenVINO otherwise computes in bfloat16
+    by default, faster but a few 1e-3 off; ``"bfloat16"`` asks for that explicitly.
+    """
+
+    name = "openvino"
+
+    def __init__(
+        self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
+    ):
+        ov = _require("openvino", "OpenVINO")
+        check_choice(precision, OPENVINO_PRECISIONS, "precision")
+        core = ov.Core()
+        try:
+            model = core.read_model(path)
+        except Exception as error:  # noqa: BLE001 - any reason the file is not a usable model
+            raise ModelLoadError(
+                f"OpenVINO could not read {path!r} ({_one_line(error)}); pass the folder or .xml "
+                f"written by export_openvino, or a .onnx file. Received: model={path!r}"
+            ) from None
+        meta = None
+        if model.has_rt_info([METADATA_KEY]):
+            meta = model.get_rt_info([METADATA_KEY]).astype(str)
+        elif fmt == "onnx":
+            meta = _onnx_metadata(path)
+        config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32" if precision == "float32" else "bf16",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.compiled = core.compile_model(model, "CPU", config)
+        self.precision = precision
+        super().__init__(fmt, path, ModelInfo.from_json(meta))
+
+    def _run(self, arrays):
+        return self.compiled(arrays)[0]
+
+
+class TFLiteRuntime(Runtime):
+    """A ``.tflite`` file in TensorFlow's TFLite interpreter (XNNPACK for float32 models)."""
+
+    name = "tflite"
+
+    def __init__(self, path: str, threads: int | None = None):
+        tf = _require("tensorflow", "TensorFlow")
+        try:
+            with warnings.catch_warnings():  # "deprecated ... use ai_edge_litert" (same kernels)
+                warnings.simplefilter("ignore", UserWarning)
+                self.interpreter = tf.lite.Interpreter(
+                    model_path=path, num_threads=int(threads or os.cpu_count() or 1)
+                )
+            self.runner = self.interpreter.get_signature_runner()
+        except Exception as error:  # noqa: BLE001 - any reason the file is not a usable model
+            raise ModelLoadError(
+                f"TFLite could not load {path!r} ({_one_line(error)}); pass a .tflite file "
+                f"written by export_tflite. Received: model={path!r}"
+            ) from None
+        inputs = self.runner.get_input_details()
+        self.input_keys = sorted(inputs, key=lambda k: (k != INPUT_NAME, k))
+        super().__init__("tflite", path, ModelInfo.from_json(read_tflite_metadata(path)))
+
+    def _run(self, arrays):
+        outputs = self.runner(**dict(zip(self.input_keys, arrays, strict=True)))
+        return next(iter(outputs.values()))
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+def detect_format(reference: Any) -> str:
+    """The format of a model reference (one of :data:`FORMATS`).
+
+    Args:
+        reference: a ``keras.Model``, ``"hf://owner/name"``, or a path: ``.keras`` file or a
+            folder holding ``model.keras``; ``.onnx``; an OpenVINO ``.xml`` or a folder holding
+            one; ``.tflite``.
+
+    Returns:
+        ``"keras"``, ``"onnx"``, ``"openvino"`` or ``"tflite"``.
+
+    Raises:
+        InputError: the reference is none of these.
+        ModelLoadError: the path does not exist.
+
+    Example:
+        >>> detect_format("export/starry.onnx")
+        'onnx'
+    """
+    if isinstance(reference, Runtime):
+        return reference.format
+    if _is_keras_model(reference) or str(reference).startswith("hf://"):
+        return "keras"
+    try:
+        path = os.fspath(reference)
+    except TypeError:
+        raise InputError(
+            "model must be a keras.Model, a Runtime, 'hf://owner/name' or the path of a .keras, "
+            f".onnx, .tflite file or an OpenVINO folder. Received: model={reference!r}"
+        ) from None
+    if not os.path.exists(path):
+        raise ModelLoadError(
+            f"Model {path!r} does not exist; pass a .keras file (or a training --out folder), a "
+            f".onnx or .tflite file, an OpenVINO folder, or 'hf://owner/name'. Received: "
+            f"model={path!r}"
+        )
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "model.keras")) or os.path.isfile(
+            os.path.join(path, "config.json")
+        ):
+            return "keras"
+        if _openvino_xml(path):
+            return "openvino"
+    else:
+        lower = path.lower()
+        for suffix, fmt in ((".keras", "keras"), (".onnx", "onnx"), (".xml", "openvino"),
+                            (".tflite", "tflite")):
+            if lower.endswith(suffix):
+                return fmt
+    raise InputError(
+        f"{path!r} is not a model this library can run: expected a .keras file or a folder with "
+        f"model.keras, a .onnx file, an OpenVINO folder (model.xml + model.bin) or .xml, or a "
+        f".tflite file. Received: model={path!r}"
+    )
+
+
+def load_keras_model(reference: Any):
+    """A ``keras.Model`` from a ``.keras`` file, a training folder or ``hf://owner/name``.
+
+    ``hf://`` references are read by Keras' own ``keras.saving.load_model`` (which needs
+    ``huggingface_hub``: the ``export`` extra); a hub that cannot be reached raises a
+    :class:`~keras_perceptual.errors.ModelLoadError` saying so.
+
+    Args:
+        reference: a ``keras.Model`` (returned as is), a path or ``"hf://owner/name"``.
+
+    Returns:
+        The model, loaded with ``compile=False, safe_mode=True``.
+
+    Raises:
+        ModelLoadError: the file or repository cannot be read or is not a Keras model.
+        MissingDependencyError: ``hf://`` without ``huggingface_hub`` installed.
+
+    Example:
+        >>> model = load_keras_model("runs/starry")          # runs/starry/model.keras
+        >>> model = load_keras_model("hf://owner/starry")   # downloaded once, then cached
+    """
+    if _is_keras_model(reference):
+        return reference
+    import keras
+
+    import keras_perceptual.layers  # noqa: F401 - registers the networks' layers
+
+    text = os.fspath(reference) if not isinstance(reference, str) else reference
+    if text.startswith("hf://"):
+        _require("huggingface_hub", "huggingface_hub (hf:// models)")
+        repo = text[len("hf://"):]
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise InputError(
+                f"A Hugging Face Hub model is 'hf://owner/name'. Received: model={text!r}"
+            )
+        try:
+            return keras.saving.load_model(text, compile=False, safe_mode=True)
+        except Exception as error:  # noqa: BLE001 - classified below
+            if _is_hub_error(error):
+                raise ModelLoadError(
+                    f"Could not download {text!r} from the Hugging Face Hub "
+                    f"({_one_line(error)[:200]}); check the network (HF_ENDPOINT, proxies), the "
+                    "repository name and your token, or download it where the hub is reachable "
+                    f"and pass the local folder. Received: model={text!r}"
+                ) from None
+            raise ModelLoadError(
+                f"{text!r} was downloaded but is not a Keras model Keras can load "
+                f"({_one_line(error)[:200]}); upload it with model.save('hf://owner/name'). "
+                f"Received: model={text!r}"
+            ) from None
+    path = text
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")
+    if not os.path.exists(path):
+        raise ModelLoadError(
+            f"Model file {path!r} does not exist; pass the model.keras written by training (or "
+            f"its --out folder). Received: model={text!r}"
+        )
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - any reason a file is not a model
+        raise ModelLoadError(
+            f"Could not load {path!r} as a Keras model ({type(error).__name__}: "
+            f"{_one_line(error)[:200]}); pass a .keras file written by model.save() or by "
+            f"training. Received: model={text!r}"
+        ) from None
+
+
+def load_runtime(
+    model: Any,
+    runtime: str | None = None,
+    *,
+    threads: int | None = None,
+    precision: str = "float32",
+) -> Runtime:
+    """Opens a network in a runtime; every runtime is then called the same way.
+
+    Args:
+        model: a ``keras.Model``, a :class:`Runtime` (returned as is when ``runtime`` is None
+            or its own), ``"hf://owner/name"``, or a path: a ``.keras`` file or training
+            folder, a ``.onnx`` file, an OpenVINO folder or ``.xml``, a ``.tflite`` file.
+        runtime: one of :data:`RUNTIMES`, or None for the format's default (the first of
+            :data:`FORMAT_RUNTIMES`). A Keras model asked for another runtime is exported
+            to it first, in a temporary folder (seconds to a minute).
+        threads: CPU threads for ONNX Runtime / OpenVINO / TFLite; None: the runtime's
+            default (every core).
+        precision: OpenVINO's inference precision, ``"float32"`` (default) or
+            ``"bfloat16"`` (faster on CPUs with bfloat16 units, about 1e-2 off).
+
+    Returns:
+        A :class:`Runtime`.
+
+    Raises:
+        InputError: an unknown format, or a runtime that cannot run it.
+        ModelLoadError: the model cannot be read (missing file, unreachable hub, ...).
+        MissingDependencyError: the runtime's package is not installed (the message names
+            the ``export`` extra).
+
+    Example:
+        >>> runtime = load_runtime("export/starry.onnx")            # ONNX Runtime
+        >>> runtime = load_runtime("export/starry.onnx", "openvino")
+        >>> stylize(runtime, "photo.jpg")
+    """
+    if runtime is not None:
+        check_choice(runtime, RUNTIMES, "runtime")
+    if isinstance(model, Runtime) and runtime in (None, model.name):
+        return model
+    fmt = detect_format(model)
+    allowed = FORMAT_RUNTIMES[fmt]
+    runtime = runtime or allowed[0]
+    if runtime not in allowed:
+        raise InputError(
+            f"A {fmt} model runs in {', '.join(allowed)}, not {runtime}; choose one of those or "
+            f"export the Keras model to a {runtime} format. Received: runtime={runtime!r}"
+        )
+    if isinstance(model, KerasRuntime):
+        model = model.model
+    if fmt == "keras":
+        keras_model = load_keras_model(model)
+        source = None if _is_keras_model(model) else str(model)
+        if runtime == "keras":
+            return KerasRuntime(keras_model, source)
+        return _converted(keras_model, runtime, threads=threads, precision=precision)
+    path = os.fspath(model)
+    if fmt == "onnx":
+        if runtime == "openvino":
+            return OpenVINORuntime(path, threads, precision, fmt="onnx")
+        return OnnxRuntime(path, threads)
+    if fmt == "openvino":
+        return OpenVINORuntime(_openvino_xml(path) or path, threads, precision)
+    return TFLiteRuntime(path, threads)
+
+
+def _converted(model, runtime: str, **options) -> Runtime:
+    """Exports a Keras model to ``runtime``'s format in a temporary folder and loads it."""
+    from keras_perceptual import export
+
+    with tempfile.TemporaryDirectory(prefix="keras_perceptual_runtime_") as scratch:
+        if runtime == "onnxruntime":
+            path = export.export_onnx(model, os.path.join(scratch, "model.onnx"))
+            return OnnxRuntime(path, options.get("threads"))
+        if runtime == "openvino":
+            path = export.export_openvino(model, os.path.join(scratch, "openvino"))
+            return OpenVINORuntime(path, options.get("threads"), options["precision"])
+        path = export.export_tflite(model, os.path.join(scratch, "model.tflite"))
+        return TFLiteRuntime(path, options.get("threads"))
+
+
+# --------------------------------------------------------------------------------------
+# Metadata and helpers
+# --------------------------------------------------------------------------------------
+
+
+def _onnx_metadata(path: str) -> str | None:
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load(path, load_external_data=False)
+    return next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+
+
+def read_tflite_metadata(path: str) -> str | None:
+    """The :data:`METADATA_KEY` entry of a ``.tflite`` file's metadata, or None.
+
+    Args:
+        path: a ``.tflite`` file.
+
+    Returns:
+        The JSON text :func:`~keras_perceptual.export.export_tflite` stored, or None.
+
+    Example:
+        >>> ModelInfo.from_json(read_tflite_metadata("starry.tflite")).value_range
+        (0.0, 1.0)
+    """
+    try:
+        from tensorflow.lite.python import schema_py_generated as schema
+    except ImportError:
+        return None
+    with open(path, "rb") as f:
+        buffer = f.read()
+    model = schema.Model.GetRootAsModel(buffer, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() == METADATA_KEY.encode():
+            data = model.Buffers(entry.Buffer()).DataAsNumpy()
+            return bytes(np.asarray(data, np.uint8)).decode()
+    return None
+
+
+def _openvino_xml(path: str) -> str | None:
+    """The IR ``.xml`` of an OpenVINO folder (``model.xml`` first), or None."""
+    if not os.path.isdir(path):
+        return path if path.lower().endswith(".xml") else None
+    names = sorted(n for n in os.listdir(path) if n.lower().endswith(".xml"))
+    if "model.xml" in names:
+        return os.path.join(path, "model.xml")
+    return os.path.join(path, names[0]) if len(names) == 1 else None
+
+
+def _is_keras_model(value: Any) -> bool:
+    try:
+        import keras
+    except ImportError:
+        return False
+    return isinstance(value, keras.Model)
+
+
+def _is_hub_error(error: BaseException) -> bool:
+    """True for errors of reaching the Hugging Face Hub (offline, DNS, HTTP, not found)."""
+    for cause in (error, error.__cause__, error.__context__):
+        if cause is None:
+            continue
+        module = type(cause).__module__.split(".")[0]
+        if module in ("huggingface_hub", "httpx", "httpx2", "httpcore", "httpcore2", "requests",
+                      "urllib3") or isinstance(cause, (ConnectionError, TimeoutError)):
+            return True
+    return False
+
+
+def _require(module: str, what: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{what} is not installed; install the optional runtimes with {_INSTALL}. "
+            f"Received: missing module {module!r}"
+        ) from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+__all__ = [
+    "EXTRA",
+    "FORMATS",
+    "FORMAT_RUNTIMES",
+    "INPUT_NAME",
+    "METADATA_KEY",
+    "OPENVINO_PRECISIONS",
+    "OUTPUT_NAME",
+    "RUNTIMES",
+    "KerasRuntime",
+    "ModelInfo",
+    "OnnxRuntime",
+    "OpenVINORuntime",
+    "Runtime",
+    "TFLiteRuntime",
+    "detect_format",
+    "load_keras_model",
+    "load_runtime",
+    "model_info",
+    "read_tflite_metadata",
+]
