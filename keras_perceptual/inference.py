@@ -58,8 +58,8 @@ from keras_perceptual.layers import (
     check_alpha,
     instance_norm_statistics,
 )
-from keras_perceptual.models import model_value_range
 from keras_perceptual.ops import from_unit_range, to_unit_range
+from keras_perceptual.runtimes import KerasRuntime, Runtime, load_runtime, model_info
 
 NORM_STATISTICS = ("image", "tile")
 
@@ -179,8 +179,11 @@ def _input_padding(model) -> list[PadToMultiple]:
 def input_alignment(model) -> tuple[int, str]:
     """``(multiple, numpy pad mode)`` of the model's own input padding; ``(1, "reflect")`` if none.
 
-    Read from the model's first :class:`~keras_perceptual.layers.PadToMultiple` layer.
+    Read from the model's first :class:`~keras_perceptual.layers.PadToMultiple` layer, or
+    from a :class:`~keras_perceptual.runtimes.Runtime`'s metadata.
     """
+    if isinstance(model, Runtime):
+        return model.info.multiple, model.info.pad_mode
     padding = _input_padding(model)
     return (padding[0].multiple, padding[0].mode) if padding else (1, "reflect")
 
@@ -193,7 +196,8 @@ def min_input_size(model) -> int:
     networks, whose reflection padding needs it).
 
     Args:
-        model: a ``keras.Model``.
+        model: a ``keras.Model`` or a :class:`~keras_perceptual.runtimes.Runtime` (its
+            metadata says).
 
     Returns:
         An ``int`` >= 1.
@@ -202,7 +206,19 @@ def min_input_size(model) -> int:
         >>> min_input_size(style_transfer_net())  # doctest: +SKIP
         5
     """
+    if isinstance(model, Runtime):
+        return model.info.min_size
     return max((layer.min_size for layer in _input_padding(model)), default=1)
+
+
+def _resolve_model(model):
+    """A Keras model (tiling can then use whole-image statistics) or another Runtime; paths,
+    ``hf://`` references and exported files are opened with ``runtimes.load_runtime``."""
+    if isinstance(model, keras.Model):
+        return model
+    if not isinstance(model, Runtime):
+        model = load_runtime(model)
+    return model.model if isinstance(model, KerasRuntime) else model
 
 
 def _even_batch(count: int, batch_size: int) -> int:
@@ -216,6 +232,8 @@ def _forward(model, batch: np.ndarray, size: int, eager: bool = False) -> np.nda
     directly, so that :func:`~keras_perceptual.layers.instance_norm_statistics` hooks
     are seen."""
     count = batch.shape[0]
+    if isinstance(model, Runtime):  # exported runtimes take any batch size without retracing
+        return model.predict_on_batch(batch)
     if count < size and not eager:
         batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
     result = model(batch, training=False) if eager else model.predict_on_batch(batch)
@@ -422,6 +440,18 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
         for layer in walk_layers(model)
         if isinstance(layer, (InstanceNormalization, AdaptiveInstanceNormalization))
     ]
+    if (
+        isinstance(model, Runtime)
+        and model_info(model).instance_normalization
+        and norm_statistics == "image"
+        and not all(fits(image) for image in images)
+    ):
+        raise InputError(
+            f"Tiling with whole-image instance-norm statistics needs the Keras model; this "
+            f"{model.name} model can only normalize each tile on its own: pass "
+            "norm_statistics='tile' (faster, seams may differ in tone), tile_size=None, or the "
+            f".keras model. Received: norm_statistics={norm_statistics!r}"
+        )
     if tile_size is not None and not norm_layers:
         foreign = sorted(
             {
@@ -792,7 +822,7 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
 
 
 def stylize(
-    model: keras.Model,
+    model: Any,
     images: Any,
     *,
     style: int | None = None,
@@ -827,7 +857,11 @@ def stylize(
 
     Args:
         model: an image-to-image Keras model, e.g. a trained ``style_transfer_net()``,
-            ``multi_style_transfer_net(N)`` or ``arbitrary_style_net()``.
+            ``multi_style_transfer_net(N)`` or ``arbitrary_style_net()``; or a
+            :class:`~keras_perceptual.runtimes.Runtime`, or anything
+            :func:`~keras_perceptual.runtimes.load_runtime` opens (a ``.keras``, ``.onnx`` or
+            ``.tflite`` file, an OpenVINO folder, ``"hf://owner/name"``); style options need
+            the Keras model.
         images: an image ``(H, W, 3)``, a batch ``(N, H, W, 3)``, a list of images of
             any sizes, or image file path(s); arrays in ``value_range``.
         style: multi-style networks: the style index, from 0.
@@ -869,8 +903,9 @@ def stylize(
         >>> stylize(multi, "photo.jpg", style_weights=[0.5, 0.5, 0, 0])  # blend of two styles
         >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8)
     """
+    model = _resolve_model(model)
     value_range = (
-        model_value_range(model) if value_range is None else check_value_range(value_range)
+        model_info(model).value_range if value_range is None else check_value_range(value_range)
     )
     network = _bind_style(model, value_range, style, style_weights, style_image, style_images,
                           alpha)
@@ -897,7 +932,7 @@ def stylize(
 
 
 def upscale(
-    model: keras.Model,
+    model: Any,
     images: Any,
     *,
     batch_size: int = 4,
@@ -914,7 +949,8 @@ def upscale(
     :func:`~keras_perceptual.models.super_resolution_net` (radius about 15 input pixels).
 
     Args:
-        model: e.g. a trained ``super_resolution_net(4)``.
+        model: e.g. a trained ``super_resolution_net(4)``, a
+            :class:`~keras_perceptual.runtimes.Runtime` or a model file (as for :func:`stylize`).
         images: low-resolution image(s) as for :func:`stylize`.
         batch_size: images (or tiles) per model call.
         tile_size: largest input height/width processed at once; ``None`` never tiles.
@@ -932,8 +968,9 @@ def upscale(
         >>> out = upscale(model, "small.png", tile_size=256, histogram_match=True)
         >>> save_image(out, "large.png")
     """
+    model = _resolve_model(model)
     value_range = (
-        model_value_range(model) if value_range is None else check_value_range(value_range)
+        model_info(model).value_range if value_range is None else check_value_range(value_range)
     )
     image_list, kind = _images_as_list(images, value_range)
     outputs = _run(

@@ -451,7 +451,7 @@ def detect_format(reference: Any) -> str:
             if lower.endswith(suffix):
                 return fmt
     raise InputError(
-        f"{path!r} is not a model this library can run: expected a .keras file or a folder with "
+        f"{path!r} is not a model file, so could not load it: pass a .keras file or a folder with "
         f"model.keras, a .onnx file, an OpenVINO folder (model.xml + model.bin) or .xml, or a "
         f".tflite file. Received: model={path!r}"
     )

@@ -9,7 +9,6 @@ from keras_perceptual.cli.common import (
     ProgressBar,
     add_style_options,
     input_files,
-    load_model,
     make_output_dir,
     non_negative_int,
     output_path,
@@ -17,17 +16,21 @@ from keras_perceptual.cli.common import (
     say,
     style_options_from,
 )
+from keras_perceptual.runtimes import RUNTIMES
 
 
 def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
     out = make_output_dir(args.out)
-    model = load_model(args.model)
     from keras_perceptual.inference import save_image, stylize, upscale
-    from keras_perceptual.models import model_value_range
+    from keras_perceptual.runtimes import load_runtime
 
-    value_range = model_value_range(model)
+    runtime = None if args.runtime == "auto" else args.runtime
+    model = load_runtime(args.model, runtime, threads=args.threads)
+    value_range = model.info.value_range
+    if not args.quiet and model.name != "keras":
+        say(f"running {args.model} in {model.name}")
     used: set[str] = set()
     written = []
     if not args.quiet:
@@ -43,6 +46,7 @@ def _apply(args, kind: str) -> int:
                 preserve_color=args.preserve_color,
                 batch_size=args.batch_size,
                 **style_options,
+                norm_statistics=args.norm_statistics,
             )
             suffix = "_stylized"
         else:
@@ -55,6 +59,7 @@ def _apply(args, kind: str) -> int:
                 overlap=args.overlap,
                 histogram_match=args.histogram_match,
                 batch_size=args.batch_size,
+                norm_statistics=args.norm_statistics,
             )
             width = read_header(path)[0]
             suffix = f"_x{max(1, round(image.shape[1] / width))}"
@@ -74,6 +79,11 @@ def _cmd_upscale(args) -> int:
     return _apply(args, "upscale")
 
 
+_MODEL_HELP = """MODEL is a model.keras (or a training --out folder), hf://owner/name (needs the
+[export] extra), or an export: a .onnx file (ONNX Runtime), an OpenVINO folder, a .tflite
+file. --runtime runs a .keras model in ONNX Runtime / OpenVINO / TFLite (converted first) or
+a .onnx file in OpenVINO."""
+
 _STYLIZE_EPILOG = f"""examples:
   {PROG} stylize runs/starry/model.keras photo.jpg --out stylized/
   {PROG} stylize runs/starry holiday/ 'scans/*.png' --out stylized/ --tile 512 --preserve-color
@@ -81,15 +91,23 @@ _STYLIZE_EPILOG = f"""examples:
   {PROG} stylize runs/four_styles photo.jpg --out out/ --mix 0.5,0.5,0,0  # blend styles 0 and 1
   {PROG} stylize runs/adain photo.jpg --out out/ --style-image wave.jpg --alpha 0.8
   {PROG} stylize runs/adain photo.jpg --out out/ --style-image a.jpg b.jpg --mix 0.3,0.7
+  {PROG} stylize export/starry.onnx photo.jpg --out stylized/            # ONNX Runtime
+  {PROG} stylize export/starry_openvino photo.jpg --out stylized/        # OpenVINO
+  {PROG} stylize hf://owner/starry photo.jpg --out stylized/
 
 Writes OUT/<name>_stylized.png per input. Use --tile for large photos (bounded memory).
 A network trained on several styles (train-style with several STYLE images) needs --style or
---mix; an arbitrary-style network (train-arbitrary) needs --style-image."""
+--mix; an arbitrary-style network (train-arbitrary) needs --style-image.
+
+{_MODEL_HELP}"""
 
 
 _UPSCALE_EPILOG = f"""examples:
   {PROG} upscale runs/sr4/model.keras small.png --out large/
   {PROG} upscale runs/sr4 'thumbs/*.jpg' --out large/ --histogram-match --tile 256
+  {PROG} upscale export/sr4.onnx small.png --out large/ --runtime openvino
+
+{_MODEL_HELP}
 
 Writes OUT/<name>_x4.png per input (the factor is the model's)."""
 
@@ -104,7 +122,9 @@ def register(sub) -> None:
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:]
                            + ": files, folders (recursive) or glob patterns in, image files out.",
                            epilog=epilog, formatter_class=HelpFormatter)
-        p.add_argument("model", metavar="MODEL", help="model.keras (or a training --out folder)")
+        p.add_argument("model", metavar="MODEL",
+                       help="model.keras, training --out folder, hf://owner/name, .onnx, "
+                       "OpenVINO folder or .tflite")
         p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
         p.add_argument("--out", required=True, metavar="DIR", help="output folder")
         p.add_argument("--tile", type=positive_int, default=None, metavar="PX",
@@ -116,6 +136,14 @@ def register(sub) -> None:
                        help="tiles per model call")
         p.add_argument("--format", choices=IMAGE_FORMATS, default="png", help="output format")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--runtime", choices=("auto", *RUNTIMES), default="auto",
+                       help="where the network runs; auto: the model format's own (Keras for "
+                       ".keras, ONNX Runtime for .onnx, ...)")
+        p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                       help="CPU threads for ONNX Runtime / OpenVINO / TFLite (default: all)")
+        p.add_argument("--norm-statistics", choices=("image", "tile"), default="image",
+                       help="with --tile: normalize tiles with whole-image statistics (exact, "
+                       "Keras models only) or each tile's own (one pass)")
         if name == "stylize":
             p.add_argument("--preserve-color", action="store_true",
                            help="keep the photo's colours, transfer luminance only (Gatys et al. 2016)")

@@ -135,26 +135,16 @@ def one_line(error: BaseException) -> str:
 
 
 def load_model(path: str):
-    """A trained network from a ``.keras`` file or a training output folder."""
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
+    """A trained Keras network from a ``.keras`` file, a training output folder or
+    ``hf://owner/name`` (:func:`keras_perceptual.runtimes.load_keras_model`)."""
+    from keras_perceptual.runtimes import detect_format, load_keras_model
+
+    if not path.startswith("hf://") and detect_format(path) != "keras":
         raise UsageError(
-            f"model file {path!r} does not exist; pass the model.keras written by "
-            f"'{PROG} train-style' or 'train-sr' (or their --out folder)"
+            f"{path!r} is an exported model; this command needs the Keras model (.keras file, "
+            f"training --out folder or hf://owner/name) it was exported from"
         )
-    import keras
-
-    import keras_perceptual.layers  # noqa: F401 - registers the network's layers
-
-    try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # noqa: BLE001 - any reason a file is not a model
-        raise UsageError(
-            f"could not load {path!r} as a Keras model ({type(error).__name__}: "
-            f"{one_line(error)[:200]}); pass a .keras file written by '{PROG} train-style' or "
-            "'train-sr'"
-        ) from None
+    return load_keras_model(path)
 
 
 def input_files(inputs: Sequence[str]) -> list[str]:
