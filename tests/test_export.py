@@ -13,6 +13,7 @@ PNG outputs +-1, TFLite float32 1e-4, TFLite dynamic-range quantized 0.05 (in
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pathlib
 import pickle
@@ -767,3 +768,239 @@ def test_tflite_fixed_size_and_dynamic_range_quantization(nets, data, tmp_path):
     y = quantized.get_signature_runner()(images=x)["images"]
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=0.05)
+
+
+# --------------------------------------------------------------------------------------
+# ONNX, OpenVINO and full-integer TFLite, run where keras_perceptual cannot be imported
+# --------------------------------------------------------------------------------------
+
+HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "tf2onnx", "onnxruntime"))
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+requires_onnx = pytest.mark.skipif(not HAS_ONNX, reason="needs the [export] extra (onnx)")
+requires_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="needs the [export] extra")
+
+RUNTIME_CHILD = textwrap.dedent(
+    """
+    import importlib.util, pickle, sys, warnings
+
+    workdir, paths = sys.argv[1], sys.argv[2:]
+    sys.path[:0] = paths
+    sys.modules["keras"] = sys.modules["tf_keras"] = sys.modules["keras_perceptual"] = None
+    warnings.simplefilter("ignore")
+    import numpy as np
+
+    with open(workdir + "/job.pkl", "rb") as f:
+        job = pickle.load(f)
+
+    def session(kind, path):
+        if kind == "onnx":
+            import onnxruntime as ort
+
+            s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            meta = s.get_modelmeta().custom_metadata_map.get("keras_perceptual")
+            io = ([(i.name, i.shape, i.type) for i in s.get_inputs()],
+                  [(o.name, o.shape, o.type) for o in s.get_outputs()])
+            return (lambda x: s.run(None, {"images": x})[0]), meta, io
+        if kind == "openvino":
+            import openvino as ov
+
+            core = ov.Core()
+            model = core.read_model(path + "/model.xml")
+            meta = model.get_rt_info(["keras_perceptual"]).astype(str)
+            compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+            io = ([(sorted(p.get_names()), str(p.get_partial_shape()), p.get_element_type().get_type_name())
+                   for p in compiled.inputs],
+                  [(sorted(p.get_names()), str(p.get_partial_shape()), p.get_element_type().get_type_name())
+                   for p in compiled.outputs])
+            return (lambda x: compiled(x)[0]), None if meta is None else meta, io
+        import tensorflow as tf
+
+        interpreter = tf.lite.Interpreter(model_path=path)
+        runner = interpreter.get_signature_runner()
+        io = (list(runner.get_input_details()), list(runner.get_output_details()))
+        return (lambda x: runner(images=x)["images"]), None, io
+
+    result = {"outputs": {}, "errors": {}, "meta": {}, "io": {}}
+    for key, (kind, path) in job["artifacts"].items():
+        run, meta, io = session(kind, path)
+        result["meta"][key], result["io"][key] = meta, io
+        for name, x in job["inputs"][key].items():
+            result["outputs"][key, name] = np.asarray(run(x))
+        for name, x in job["bad"].items():
+            try:
+                run(x)
+                result["errors"][key, name] = None
+            except Exception as error:
+                result["errors"][key, name] = (type(error).__module__, type(error).__name__,
+                                               str(error)[:300])
+    result["keras_perceptual_imported"] = any(
+        m.split(".")[0] == "keras_perceptual" and sys.modules[m] is not None for m in sys.modules
+    )
+    with open(workdir + "/result.pkl", "wb") as f:
+        pickle.dump(result, f)
+    """
+)
+
+
+def _runtime_site_dirs(root: pathlib.Path) -> list[str]:
+    names = ["numpy", "onnxruntime", "openvino", "tensorflow"]
+    mirrors, sources = [], []
+    for name in names:
+        folder = pathlib.Path(importlib.util.find_spec(name).origin).parent.parent
+        if folder not in sources:
+            sources.append(folder)
+    for i, source in enumerate(sources):
+        mirror = root / f"rt_site{i}"
+        mirror.mkdir()
+        for entry in source.iterdir():
+            if entry.name.startswith(("keras_perceptual", "__editable__")) or entry.suffix == ".pth":
+                continue
+            (mirror / entry.name).symlink_to(entry)
+        mirrors.append(str(mirror))
+    return mirrors
+
+
+def _run_clean_process(workdir: pathlib.Path, job: dict) -> dict:
+    with open(workdir / "job.pkl", "wb") as f:
+        pickle.dump(job, f)
+    command = [sys.executable, "-I", "-S", "-c", RUNTIME_CHILD, str(workdir),
+               *_runtime_site_dirs(workdir)]
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    with open(workdir / "result.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+#: Every custom layer of the networks, in two tiny models: reflection padding, pad-to-multiple
+#: and crop, instance normalization, transposed up-sampling and the bounded output (style);
+#: batch normalization, sub-pixel (depth-to-space) up-sampling, the bicubic skip and a
+#: (-1, 1) range (SR).
+FORMAT_NETS = {
+    "style": lambda: style_transfer_net(**TINY_STYLE),
+    "sr": lambda: super_resolution_net(
+        4, upsampling="subpixel", skip="bicubic", value_range=(-1.0, 1.0), **TINY_SR
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def formats(tmp_path_factory):
+    """Every format of both nets, exported once and run in one clean process."""
+    from keras_perceptual.export import export_onnx, export_openvino
+
+    keras.utils.set_random_seed(11)
+    base = tmp_path_factory.mktemp("formats")
+    rng = np.random.default_rng(5)
+    nets, artifacts, inputs, metrics = {}, {}, {}, {}
+    for key, build in FORMAT_NETS.items():
+        model = nets[key] = build()
+        # Train-like weights: batch-norm statistics away from their initial values.
+        if key == "sr":
+            for layer in model.layers:
+                for weight in layer.weights:
+                    if "moving" in weight.path:
+                        weight.assign(np.abs(rng.normal(0.5, 0.2, weight.shape)).astype("float32"))
+        low, high = model_value_range(model)
+        batch = {n: (rng.random((b, 37, 53, 3), dtype=np.float32) * (high - low) + low)
+                 for n, b in (("one", 1), ("three", 3))}
+        calibration = rng.random((10, 40, 40, 3), dtype=np.float32) * (high - low) + low
+        artifacts[f"{key}_onnx"] = ("onnx", export_onnx(model, base / f"{key}.onnx"))
+        artifacts[f"{key}_openvino"] = ("openvino", export_openvino(model, base / f"{key}_ov"))
+        artifacts[f"{key}_tflite"] = ("tflite", export_tflite(model, base / f"{key}.tflite"))
+        int8 = export_tflite(model, base / f"{key}_int8.tflite", quantize="int8",
+                             representative_images=calibration)
+        artifacts[f"{key}_int8"] = ("tflite", int8)
+        metrics[key] = int8.metrics
+        for name in ("onnx", "openvino", "tflite", "int8"):
+            inputs[f"{key}_{name}"] = batch
+    bad = {
+        "rank3": np.zeros((37, 53, 3), np.float32),
+        "channels4": np.zeros((1, 37, 53, 4), np.float32),
+        "float64": np.zeros((1, 37, 53, 3), np.float64),
+        "uint8": np.zeros((1, 37, 53, 3), np.uint8),
+    }
+    plain = {key: (kind, str(path)) for key, (kind, path) in artifacts.items()}  # no ExportResult
+    result = _run_clean_process(base, {"artifacts": plain, "inputs": inputs, "bad": bad})
+    return {"nets": nets, "artifacts": artifacts, "inputs": inputs, "result": result,
+            "metrics": metrics}
+
+
+@pytest.mark.slow
+@requires_onnx
+@requires_openvino
+def test_clean_process_never_imported_keras_perceptual(formats):
+    assert formats["result"]["keras_perceptual_imported"] is False
+
+
+@pytest.mark.slow
+@requires_onnx
+@requires_openvino
+@pytest.mark.parametrize("key", list(FORMAT_NETS))
+@pytest.mark.parametrize("fmt", ["onnx", "openvino", "tflite"])
+def test_float32_formats_match_keras_in_a_clean_process(formats, key, fmt):
+    model = formats["nets"][key]
+    for name, x in formats["inputs"][f"{key}_{fmt}"].items():
+        got = formats["result"]["outputs"][f"{key}_{fmt}", name]
+        want = _keras(model, x)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
+@requires_onnx
+@requires_openvino
+@pytest.mark.parametrize("key", list(FORMAT_NETS))
+def test_int8_tflite_psnr_reported_and_measured_again(formats, key):
+    model = formats["nets"][key]
+    low, high = model_value_range(model)
+    metrics = formats["metrics"][key]
+    assert metrics["held_out_images"] == 2 and metrics["calibration_images"] == 8
+    assert 20.0 < metrics["psnr_db_min"] <= metrics["psnr_db"]
+    for name, x in formats["inputs"][f"{key}_int8"].items():
+        got = formats["result"]["outputs"][f"{key}_int8", name]
+        want = _keras(model, x)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert np.all(got >= low - 1e-6) and np.all(got <= high + 1e-6)
+        psnr = 10 * np.log10((high - low) ** 2 / np.mean((got - want) ** 2))
+        assert psnr > 20.0, psnr
+
+
+@pytest.mark.slow
+@requires_onnx
+@requires_openvino
+def test_names_dynamic_shapes_and_metadata(formats):
+    result = formats["result"]
+    inputs, outputs = result["io"]["style_onnx"]
+    assert inputs == [("images", ["batch", "height", "width", 3], "tensor(float)")]
+    assert outputs == [("output_images", ["batch", "out_height", "out_width", 3], "tensor(float)")]
+    inputs, outputs = result["io"]["sr_openvino"]
+    assert inputs == [(["images"], "[?,?,?,3]", "f32")]
+    assert len(outputs) == 1 and outputs[0][0] == ["output_images"] and outputs[0][2] == "f32"
+    for key in ("style_onnx", "style_openvino"):
+        meta = json.loads(result["meta"][key])
+        assert meta["value_range"] == [0.0, 1.0] and meta["multiple"] == 4
+        assert meta["min_size"] == 5 and meta["instance_normalization"] is True
+    assert json.loads(result["meta"]["sr_onnx"])["value_range"] == [-1.0, 1.0]
+
+
+@pytest.mark.slow
+@requires_onnx
+@requires_openvino
+def test_wrong_inputs_fail_with_the_runtimes_own_errors(formats):
+    """What the README documents. ONNX Runtime: InvalidArgument for a wrong rank, channel
+    count or dtype. OpenVINO: RuntimeError for a wrong rank or channel count; float64 and
+    uint8 arrays are converted to float32 by its Python API (uint8 0-255 then is out of range:
+    ``keras_perceptual.runtimes`` refuses it). TFLite: RuntimeError for a wrong rank or channel
+    count (a kernel fails to prepare), ValueError for another dtype."""
+    errors = formats["result"]["errors"]
+    for bad in ("rank3", "channels4", "float64", "uint8"):
+        module, name, message = errors["style_onnx", bad]
+        assert module.startswith("onnxruntime") and "INVALID_ARGUMENT" in message, message
+    for bad in ("rank3", "channels4"):
+        assert errors["style_openvino", bad][1] == "RuntimeError", errors["style_openvino", bad]
+        assert errors["style_tflite", bad][1] == "RuntimeError", errors["style_tflite", bad]
+    for bad in ("float64", "uint8"):
+        assert errors["style_openvino", bad] is None
+        module, name, message = errors["style_tflite", bad]
+        assert name == "ValueError" and "expected type FLOAT32" in message, message
