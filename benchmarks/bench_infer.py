@@ -1,104 +1,259 @@
-"""Stylize and upscale latency at 256, 512 and 1024 px (and a tiled 4096 px), with the
-fraction of the machine's peak achieved, measured in the same run.
+"""Inference latency of the style net and the x4 SR net in every runtime, at 256, 512 and
+1024 px, with the fraction of the machine's convolution peak, measured in the same run.
 
-    python benchmarks/bench_infer.py            # full run
-    python benchmarks/bench_infer.py --quick    # smoke run (small sizes)
+    python benchmarks/bench_infer.py                 # runtimes table (needs the [export] extra)
+    python benchmarks/bench_infer.py --library       # also the library path and tiled 4096 px
+    python benchmarks/bench_infer.py --quick         # smoke run (small sizes)
 
 Sizes are output sizes: the style net maps N x N to N x N, the x4 SR net N/4 x N/4 to
-N x N. Each case runs in its own process: one batch-1 call through the library's
-``stylize`` / ``upscale`` (the path users take, including its batching and
-conversion) and through a bare compiled model call, float32 and ``mixed_bfloat16``.
-FLOPs are counted by TensorFlow's profiler on the traced graph (every convolution and
-transposed convolution), so the achieved GFLOP/s is comparable to the peak measured by
-a large matmul and a large 3x3 convolution in the same run. The tiled 4096 px cases
-use 1024 px tiles; the style net there uses per-tile instance-norm statistics
-(``norm_statistics="tile"``; the exact whole-image mode costs about 8 more passes).
+N x N. Paper-width networks with random weights (speed does not depend on the values).
+
+Runtimes (one image, batch 1, median of ``--iters`` after a warm-up call):
+
+* ``tf f32`` / ``tf bf16``: a ``tf.function`` of the Keras model, float32 and
+  ``mixed_bfloat16`` (TensorFlow's oneDNN kernels);
+* ``onnxruntime``: the ``export_onnx`` file, CPU execution provider, all graph optimizations;
+* ``openvino``: the ``export_openvino`` IR, CPU plugin, latency hint, float32 precision;
+* ``tflite f32`` / ``tflite int8``: ``export_tflite`` (float32 / full-integer int8 calibrated
+  on the package's sample photos), TensorFlow's interpreter with XNNPACK, all cores.
+
+A ``prepare`` child builds each network once, writes every export and the Keras float32
+reference outputs; each runtime then runs in its own child that loads only that runtime
+(ONNX Runtime and OpenVINO children do not import TensorFlow or Keras), so peak RSS is the
+runtime's own. "max diff" is the largest absolute difference from the Keras float32
+output (value range [0, 1]). FLOPs are counted by TensorFlow's profiler on the traced
+graph; "of peak" divides the achieved GFLOP/s by the float32 3x3-convolution (or matmul)
+peak measured by TensorFlow in the same run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
+RUNTIMES = ("tf f32", "tf bf16", "onnxruntime", "openvino", "tflite f32", "tflite int8")
+TASKS = ("style", "sr")
+
+
+def _build(task: str):
+    import keras
+
+    from keras_perceptual.models import style_transfer_net, super_resolution_net
+
+    keras.utils.set_random_seed(0)
+    return style_transfer_net() if task == "style" else super_resolution_net(4)
+
+
+def _input(task: str, size: int):
+    import numpy as np
+
+    side = size if task == "style" else size // 4
+    return np.random.default_rng(size).random((1, side, side, 3), dtype=np.float32)
+
+
+def prepare(case: dict) -> dict:
+    """Exports one network to every format and stores the float32 references and FLOPs."""
+    import glob
+
+    import numpy as np
+
+    from keras_perceptual.export import export_onnx, export_openvino, export_tflite
+    from keras_perceptual.images import load_images
+
+    task, folder = case["task"], case["folder"]
+    model = _build(task)
+    calibration = load_images(
+        sorted(glob.glob(os.path.join(os.path.dirname(common.__file__), "..", "keras_perceptual",
+                                      "assets", "*.jpg"))), size=case["calibration"])
+    if task == "sr":  # the SR net's inputs are low-resolution images
+        calibration = calibration[:, ::4, ::4]
+    export_onnx(model, os.path.join(folder, "model.onnx"))
+    export_openvino(model, os.path.join(folder, "openvino"))
+    export_tflite(model, os.path.join(folder, "f32.tflite"))
+    int8 = export_tflite(model, os.path.join(folder, "int8.tflite"), quantize="int8",
+                         representative_images=calibration)
+    flops = {}
+    for size in case["sizes"]:
+        x = _input(task, size)
+        np.save(os.path.join(folder, f"ref{size}.npy"), np.asarray(model(x, training=False)))
+        flops[size] = common.graph_flops(model, x.shape)
+    return {"flops": flops, "int8_psnr_db": int8.metrics["psnr_db"]}
+
 
 def measure(case: dict) -> dict:
     if case.get("kind") == "peak":
         return common.measure_peak(case)
-    import keras
+    if case.get("kind") == "prepare":
+        return prepare(case)
+    if case.get("kind") == "library":
+        return measure_library(case)
     import numpy as np
-    import tensorflow as tf
+
+    task, size, runtime, folder = case["task"], case["size"], case["runtime"], case["folder"]
+    x = _input(task, size)
+    threads = os.cpu_count() or 1
+    if runtime.startswith("tf "):
+        import keras
+        import tensorflow as tf
+
+        if runtime == "tf bf16":
+            keras.config.set_dtype_policy("mixed_bfloat16")
+        model = _build(task)
+        fn = tf.function(lambda images: model(images, training=False))
+        run = lambda: fn(x).numpy()  # noqa: E731
+    elif runtime == "onnxruntime":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(os.path.join(folder, "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        run = lambda: session.run(None, {"images": x})[0]  # noqa: E731
+    elif runtime == "openvino":
+        import openvino as ov
+
+        compiled = ov.Core().compile_model(
+            os.path.join(folder, "openvino", "model.xml"), "CPU",
+            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"},
+        )
+        run = lambda: compiled(x)[0]  # noqa: E731
+    else:
+        import warnings
+
+        import tensorflow as tf
+
+        name = "int8.tflite" if runtime == "tflite int8" else "f32.tflite"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            interpreter = tf.lite.Interpreter(os.path.join(folder, name), num_threads=threads)
+        runner = interpreter.get_signature_runner()
+        run = lambda: runner(images=x)["images"]  # noqa: E731
+    seconds = common.time_it(run, case["iters"])
+    reference = np.load(os.path.join(folder, f"ref{size}.npy"))
+    diff = float(np.max(np.abs(np.asarray(run(), np.float32) - reference)))
+    return {"ms": 1e3 * seconds, "max_diff": diff}
+
+
+def measure_library(case: dict) -> dict:
+    """The library's ``stylize``/``upscale`` (batching, conversion, tiling) on one image."""
+    import numpy as np
 
     from keras_perceptual import stylize, upscale
-    from keras_perceptual.models import style_transfer_net, super_resolution_net
 
-    if case["precision"] == "bf16":
-        keras.config.set_dtype_policy("mixed_bfloat16")
-    size = case["size"]
-    if case["task"] == "style":
-        model = style_transfer_net()
-        side = size
-    else:
-        model = super_resolution_net(4)
-        side = size // 4
-    image = np.random.default_rng(0).random((side, side, 3), dtype=np.float32)
-    tile = case.get("tile")
-    if case["task"] == "style":
+    task, size, tile = case["task"], case["size"], case.get("tile")
+    model = _build(task)
+    image = _input(task, size)[0]
+    if task == "style":
         kwargs = {"tile_size": tile, "norm_statistics": "tile"} if tile else {}
-        if tile and tile < 256:  # --quick: the default 128 px overlap needs 256 px tiles
+        if tile and tile < 256:
             kwargs["overlap"] = tile // 4
         run = lambda: stylize(model, image, **kwargs)  # noqa: E731
     else:
         kwargs = {"tile_size": tile // 4, "overlap": min(40, tile // 16)} if tile else {}
         run = lambda: upscale(model, image, **kwargs)  # noqa: E731
-    library = common.time_it(run, case["iters"])
-    result = {"library_ms": 1e3 * library}
-    if not tile:
-        compiled = tf.function(lambda x: model(x, training=False), jit_compile=False)
-        x = tf.constant(image[None])
-        bare = common.time_it(lambda: compiled(x).numpy(), case["iters"])
-        result["bare_ms"] = 1e3 * bare
-        flops = common.graph_flops(model, (1, side, side, 3))
-        result["gflops"] = flops / bare / 1e9
-    return result
+    del np
+    return {"ms": 1e3 * common.time_it(run, case["iters"])}
 
 
 def main() -> None:
     parser = common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--no-tiled", action="store_true", help="skip the 4096 px tiled cases")
+    parser.add_argument("--library", action="store_true",
+                        help="also time the library's stylize/upscale, untiled and tiled 4096 px")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES),
+                        help=f"comma-separated subset of: {', '.join(RUNTIMES)}")
     args = parser.parse_args()
-    sizes = [256, 512, 1024]
-    tiled = [] if args.no_tiled else [(4096, 1024)]
+    sizes = [64, 128] if args.quick else [256, 512, 1024]
     if args.quick:
-        sizes, tiled, args.iters = [64], [(128, 64)], 1
+        args.iters = 1
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     script = os.path.abspath(__file__)
+    env = common.environment()
+    print(f"CPU: {env['processor']} ({env['cpus']} logical cores; {_cpu_class()}), "
+          f"TensorFlow {env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}, "
+          f"{_versions()}")
     peak = common.run_child(script, {"kind": "peak", "iters": args.iters, "quick": args.quick})
     conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
-    print(f"machine peak (float32, same run): matmul {peak.get('matmul_gflops', 0):.0f} GFLOP/s, "
-          f"3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
-    print(f"\n{'task':6} {'size':>5} {'prec':>5} | {'library ms':>10} {'bare ms':>8} | "
-          f"{'GFLOP/s':>7} {'of peak':>7} | {'RSS MiB':>7}")
-    for task in ("style", "sr"):
-        for precision in ("f32", "bf16"):
-            cases = [(s, None) for s in sizes] + list(tiled)
-            for size, tile in cases:
-                r = common.run_child(script, {"task": task, "size": size, "tile": tile,
-                                              "precision": precision, "iters": args.iters})
-                label = f"{size}{'t' if tile else ''}"
-                if "error" in r:
-                    print(f"{task:6} {label:>5} {precision:>5} | FAILED: {r['error'][:200]}")
-                    continue
-                bare = f"{r['bare_ms']:8.1f}" if "bare_ms" in r else f"{'-':>8}"
-                g = r.get("gflops")
-                frac = f"{g / conv_peak:7.0%}" if g and conv_peak else f"{'-':>7}"
-                gtxt = f"{g:7.1f}" if g else f"{'-':>7}"
-                print(f"{task:6} {label:>5} {precision:>5} | {r['library_ms']:10.1f} {bare} | "
-                      f"{gtxt} {frac} | {r['peak_rss_mb']:7.0f}")
-    print("\nsize: output pixels per side; 't' = tiled with 1024 px tiles. Fractions of peak "
-          "for bf16 are against the float32 peak.")
+    print(f"machine peak (float32, TensorFlow, same run): matmul {peak.get('matmul_gflops', 0):.0f}"
+          f" GFLOP/s, 3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
+    figures = {"peak": peak, "cases": []}
+    with tempfile.TemporaryDirectory(prefix="bench_infer_") as scratch:
+        for task in TASKS:
+            folder = os.path.join(scratch, task)
+            os.makedirs(folder)
+            prep = common.run_child(script, {"kind": "prepare", "task": task, "folder": folder,
+                                             "sizes": sizes, "calibration": 64 if args.quick
+                                             else 256}, timeout=3600)
+            if "error" in prep:
+                print(f"{task}: export FAILED: {prep['error'][-1500:]}")
+                continue
+            print(f"\n{task}: int8 PSNR vs float32 on a held-out sample photo "
+                  f"{prep['int8_psnr_db']:.1f} dB (random weights)")
+            print(f"{'task':5} {'size':>5} {'runtime':12} | {'ms':>8} {'vs tf f32':>9} | "
+                  f"{'GFLOP/s':>7} {'of peak':>7} | {'RSS MiB':>7} | {'max diff':>8}")
+            for size in sizes:
+                base = None
+                gflop = prep["flops"][str(size)] / 1e9
+                for runtime in runtimes:
+                    r = common.run_child(script, {"task": task, "size": size, "runtime": runtime,
+                                                  "folder": folder, "iters": args.iters})
+                    if "error" in r:
+                        print(f"{task:5} {size:>5} {runtime:12} | FAILED: {r['error'][-300:]}")
+                        continue
+                    if runtime == "tf f32":
+                        base = r["ms"]
+                    speed = gflop / (r["ms"] / 1e3)
+                    ratio = f"{base / r['ms']:8.2f}x" if base else f"{'-':>9}"
+                    frac = speed / conv_peak if conv_peak else 0.0
+                    print(f"{task:5} {size:>5} {runtime:12} | {r['ms']:8.1f} {ratio} | "
+                          f"{speed:7.1f} {frac:7.0%} | {r['peak_rss_mb']:7.0f} | "
+                          f"{r['max_diff']:8.1e}")
+                    figures["cases"].append({"task": task, "size": size, "runtime": runtime,
+                                             "gflop": gflop, "of_peak": frac, **r})
+            if args.library:
+                cases = [(s, None) for s in sizes] + [(128 if args.quick else 4096,
+                                                       64 if args.quick else 1024)]
+                for size, tile in cases:
+                    r = common.run_child(script, {"kind": "library", "task": task, "size": size,
+                                                  "tile": tile, "iters": args.iters})
+                    label = f"{size}{'t' if tile else ''}"
+                    text = f"{r['ms']:.1f} ms" if "ms" in r else f"FAILED {r['error'][-200:]}"
+                    print(f"{task:5} {label:>5} library {'stylize' if task == 'style' else 'upscale'}"
+                          f": {text}")
+    print("\nsize: output pixels per side. 'vs tf f32': speed relative to TensorFlow float32 "
+          "(above 1: faster). Fractions of peak for bf16 and int8 are against the float32 peak. "
+          "RSS: the child's peak resident memory (TFLite children import TensorFlow).")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
+
+
+def _cpu_class() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")),
+                         [])
+    except OSError:
+        return "unknown ISA"
+    names = [("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_tile", "AMX"),
+             ("avx2", "AVX2"), ("fma", "FMA")]
+    found = [label for flag, label in names if flag in flags]
+    return " + ".join(found) if found else "no AVX"
+
+
+def _versions() -> str:
+    parts = []
+    for module in ("onnxruntime", "openvino"):
+        try:
+            parts.append(f"{module} {__import__(module).__version__}")
+        except Exception:  # noqa: BLE001 - not installed
+            parts.append(f"{module} not installed")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

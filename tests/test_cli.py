@@ -262,6 +262,12 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
         (["train-sr", "d", "--out", "o", "--adversarial-weight", "1"], ["needs --gan"]),
         (["demo", "--task", "video"], ["--task", "invalid choice"]),
         (["export", "m.keras", "out", "--quantize", "int4"], ["--quantize", "invalid choice"]),
+        (["export", "m.keras", "o", "--format", "onnx", "--quantize", "dynamic"],
+         ["--quantize dynamic does not apply to onnx"]),
+        (["export", "m.keras", "o", "--format", "tflite", "--quantize", "int8"],
+         ["--calibration-images"]),
+        (["export", "m.keras", "o", "--quantize", "float16"], ["add --tflite"]),
+        (["stylize", "m", "x", "--out", "o", "--runtime", "tensorrt"], ["--runtime", "invalid choice"]),
     ],
 )
 def test_argument_errors_in_process(argv, fragments, capsys):
@@ -399,3 +405,27 @@ def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
     assert fragment in err[0], err[0]
+
+
+@pytest.mark.slow
+def test_export_every_format_then_apply_each(style_run, sr_run, photos, tmp_path, capsys):
+    """export --format onnx / openvino / tflite --quantize int8, then stylize/upscale with the
+    exported files (in-process: the conversions dominate)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    style = style_run[1] / "model.keras"
+    sr = sr_run[1] / "model.keras"
+    assert main(["export", str(style), str(tmp_path / "starry.onnx"), "--format", "onnx"]) == 0
+    assert main(["export", str(style), str(tmp_path / "ov"), "--format", "openvino"]) == 0
+    assert main(["export", str(sr), str(tmp_path), "--format", "tflite", "--quantize", "int8",
+                 "--calibration-images", str(photos)]) == 0
+    out = capsys.readouterr().out
+    assert "wrote ONNX model" in out and "wrote OpenVINO IR" in out and "PSNR" in out
+    photo = sorted(photos.glob("photo*.png"))[0]
+    for model, command in ((tmp_path / "starry.onnx", "stylize"), (tmp_path / "ov", "stylize"),
+                           (tmp_path / "model.tflite", "upscale")):
+        target = tmp_path / f"out_{model.name}"
+        assert main([command, str(model), str(photo), "--out", str(target), "--quiet"]) == 0
+        (written,) = target.iterdir()
+        factor = 4 if command == "upscale" else 1
+        assert image_size(written) == tuple(factor * s for s in image_size(photo))
