@@ -165,6 +165,7 @@ def main() -> None:
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--library", action="store_true",
                         help="also time the library's stylize/upscale, untiled and tiled 4096 px")
+    parser.add_argument("--tasks", default=",".join(TASKS), help="style, sr or both")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES),
                         help=f"comma-separated subset of: {', '.join(RUNTIMES)}")
     args = parser.parse_args()
@@ -183,7 +184,7 @@ def main() -> None:
           f" GFLOP/s, 3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
     figures = {"peak": peak, "cases": []}
     with tempfile.TemporaryDirectory(prefix="bench_infer_") as scratch:
-        for task in TASKS:
+        for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
             folder = os.path.join(scratch, task)
             os.makedirs(folder)
             prep = common.run_child(script, {"kind": "prepare", "task": task, "folder": folder,
@@ -257,5 +258,6 @@ def _versions() -> str:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured
     if not common.child_main(measure):
         main()
