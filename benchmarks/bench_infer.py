@@ -174,9 +174,9 @@ def main() -> None:
         args.iters = 1
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     script = os.path.abspath(__file__)
-    env = common.environment()
-    print(f"CPU: {env['processor']} ({env['cpus']} logical cores; {_cpu_class()}), "
-          f"TensorFlow {env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}, "
+    # Versions from package metadata: importing a framework here would inflate every child's
+    # peak RSS (a forked child starts with its parent's high-water mark).
+    print(f"CPU: {common.cpu_name()} ({os.cpu_count()} logical cores; {_cpu_class()}); "
           f"{_versions()}")
     peak = common.run_child(script, {"kind": "peak", "iters": args.iters, "quick": args.quick})
     conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
@@ -248,12 +248,14 @@ def _cpu_class() -> str:
 
 
 def _versions() -> str:
+    from importlib import metadata
+
     parts = []
-    for module in ("onnxruntime", "openvino"):
+    for package in ("tensorflow", "keras", "onnxruntime", "openvino", "tf2onnx"):
         try:
-            parts.append(f"{module} {__import__(module).__version__}")
-        except Exception:  # noqa: BLE001 - not installed
-            parts.append(f"{module} not installed")
+            parts.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package} not installed")
     return ", ".join(parts)
 
 

@@ -102,7 +102,7 @@ def environment() -> dict:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "processor": _cpu_name(),
+        "processor": cpu_name(),
     }
     for module in ("tensorflow", "keras", "jax", "torch", "torchvision", "piq"):
         try:
@@ -112,7 +112,7 @@ def environment() -> dict:
     return info
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

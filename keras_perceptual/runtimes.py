@@ -151,40 +151,22 @@ def model_info(model: Any) -> ModelInfo:
         return model.info
     import keras
 
-    from keras_perceptual.layers import InstanceNormalization, PadToMultiple
+    from keras_perceptual.inference import input_alignment, min_input_size, walk_layers
+    from keras_perceptual.layers import InstanceNormalization
     from keras_perceptual.models import model_value_range
 
-    layers = list(getattr(model, "layers", []))
-    pads = [layer for layer in layers if isinstance(layer, PadToMultiple)]
-    min_size = max((layer.min_size for layer in pads), default=1)
-    multiple, mode = next(((p.multiple, p.mode) for p in pads), (1, "reflect"))
+    multiple, mode = input_alignment(model)
     per_image = (InstanceNormalization, keras.layers.GroupNormalization)
-    instance = any(isinstance(layer, per_image) for layer in _walk(model))
+    instance = any(isinstance(layer, per_image) for layer in walk_layers(model))
     names = tuple(t.name for t in getattr(model, "inputs", None) or [])[1:]
     return ModelInfo(
         value_range=tuple(float(v) for v in model_value_range(model)),
-        min_size=int(min_size),
+        min_size=int(min_input_size(model)),
         multiple=int(multiple),
         pad_mode=mode,
         instance_normalization=bool(instance),
         input_names=names,
     )
-
-
-def _walk(layer, seen=None):
-    """``layer`` and every layer nested in it (functional graphs and composite layers)."""
-    import keras
-
-    seen = set() if seen is None else seen
-    if id(layer) in seen:
-        return
-    seen.add(id(layer))
-    yield layer
-    for value in vars(layer).values():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        for item in items:
-            if isinstance(item, keras.layers.Layer):
-                yield from _walk(item, seen)
 
 
 # --------------------------------------------------------------------------------------
