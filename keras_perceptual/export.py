@@ -61,17 +61,17 @@ import numpy as np
 import tensorflow as tf
 
 from keras_perceptual._checks import check_choice, check_positive_int
-from keras_perceptual.errors import InputError, MissingDependencyError
+from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size
 from keras_perceptual.models import model_value_range
 from keras_perceptual.ops import from_unit_range, to_unit_range
 from keras_perceptual.runtimes import (
-    EXTRA,
     INPUT_NAME,
     METADATA_KEY,
     OUTPUT_NAME,
     TFLiteRuntime,
     model_info,
+    require,
 )
 
 #: Signature keys of an export, in the order they are added.
@@ -635,18 +635,6 @@ def _forward_fn(model: keras.Model):
     return forward
 
 
-def _require(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependencyError(
-            f"{what} needs the {module!r} package; install it with "
-            f'pip install "keras-perceptual[{EXTRA}]". Received: missing module {module!r}'
-        ) from None
-
-
 # --------------------------------------------------------------------------------------
 # TFLite
 # --------------------------------------------------------------------------------------
@@ -911,8 +899,8 @@ def export_onnx(
     _check_model(model, "export_onnx", extra_inputs=True)
     if opset is not None:
         opset = check_positive_int(opset, "opset", minimum=13)
-    onnx = _require("onnx", "export_onnx")
-    _require("tf2onnx", "export_onnx")
+    onnx = require("onnx", "export_onnx")
+    require("tf2onnx", "export_onnx")
     target = _target_path(path, ".onnx")
     portable = _portable(model)
     specs = _input_specs(portable)
@@ -1031,7 +1019,7 @@ def export_openvino(
     _check_model(model, "export_openvino", extra_inputs=True)
     if quantize is not None:
         check_choice(quantize, OPENVINO_QUANTIZATIONS, "quantize")
-    ov = _require("openvino", "export_openvino")
+    ov = require("openvino", "export_openvino")
     try:
         target = os.path.abspath(os.fspath(path))
     except TypeError:

@@ -285,7 +285,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
-        ort = _require("onnxruntime", "ONNX Runtime")
+        ort = require("onnxruntime", "ONNX Runtime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -321,7 +321,7 @@ class OpenVINORuntime(Runtime):
     def __init__(
         self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
     ):
-        ov = _require("openvino", "OpenVINO")
+        ov = require("openvino", "OpenVINO")
         check_choice(precision, OPENVINO_PRECISIONS, "precision")
         core = ov.Core()
         try:
@@ -356,7 +356,7 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
 
     def __init__(self, path: str, threads: int | None = None):
-        tf = _require("tensorflow", "TensorFlow")
+        tf = require("tensorflow", "TensorFlow")
         try:
             with warnings.catch_warnings():  # "deprecated ... use ai_edge_litert" (same kernels)
                 warnings.simplefilter("ignore", UserWarning)
@@ -468,7 +468,7 @@ def load_keras_model(reference: Any):
 
     text = os.fspath(reference) if not isinstance(reference, str) else reference
     if text.startswith("hf://"):
-        _require("huggingface_hub", "huggingface_hub (hf:// models)")
+        require("huggingface_hub", "huggingface_hub (hf:// models)")
         repo = text[len("hf://"):]
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise InputError(
@@ -659,15 +659,30 @@ def _is_hub_error(error: BaseException) -> bool:
     return False
 
 
-def _require(module: str, what: str):
+def require(module: str, what: str):
+    """Imports an optional package, or raises MissingDependencyError naming the extra.
+
+    Args:
+        module: the module to import, e.g. ``"onnxruntime"``.
+        what: the feature that needs it, for the message.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        MissingDependencyError: the package is not installed.
+
+    Example:
+        >>> ort = require("onnxruntime", "ONNX Runtime")
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependencyError(
-            f"{what} is not installed; install the optional runtimes with {_INSTALL}. "
-            f"Received: missing module {module!r}"
+            f"{what} needs the {module!r} package; install the optional runtimes with "
+            f"{_INSTALL}. Received: missing module {module!r}"
         ) from None
 
 
@@ -696,4 +711,5 @@ __all__ = [
     "load_runtime",
     "model_info",
     "read_tflite_metadata",
+    "require",
 ]
