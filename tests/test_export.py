@@ -676,7 +676,26 @@ def test_argument_errors(nets, tmp_path):
     with pytest.raises(FileExistsError, match="not a folder"):
         export_for_serving(model, tmp_path, version=7)
     with pytest.raises(ValueError, match="quantize must be one of"):
+        export_tflite(model, tmp_path / "m.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="representative_images= a folder"):
         export_tflite(model, tmp_path / "m.tflite", quantize="int8")
+    with pytest.raises(ValueError, match='calibrates quantize="int8" only'):
+        export_tflite(model, tmp_path / "m.tflite", representative_images=tmp_path)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        export_tflite(model, tmp_path / "m.tflite", quantize="int8",
+                      representative_images=np.zeros((1, 16, 16, 3), "float32"))
+    with pytest.raises(ValueError, match=r"float array \(N, H, W, 3\)"):
+        export_tflite(model, tmp_path / "m.tflite", quantize="int8",
+                      representative_images=np.zeros((4, 16, 16, 3), "uint8"))
+    from keras_perceptual.export import export_onnx, export_openvino
+
+    for exporter in (export_onnx, export_openvino):
+        with pytest.raises(ValueError, match=r"RGB images.*Received: model.inputs\[0\].shape"):
+            exporter(rgba, tmp_path / "x")
+        with pytest.raises(ValueError, match=r"keras.Model.*Received: model=str"):
+            exporter("model.keras", tmp_path / "x")
+    with pytest.raises(ValueError, match="quantize must be one of 'float16'"):
+        export_openvino(model, tmp_path / "x", quantize="int8")
     with pytest.raises(ValueError, match=r"input_size must be an integer >= 5"):
         export_tflite(model, tmp_path / "m.tflite", input_size=(3, 8))
     with pytest.raises(ValueError, match=r"input_size must be \(height, width\)"):
