@@ -3,8 +3,10 @@
 * ``photo_*.jpg``: four scikit-image sample photographs (CC0 / public domain, see
   ``skimage.data``), longer side 256 px, so ``keras-perceptual demo`` needs no
   scikit-image at run time.
-* ``style_starry_night.jpg``: Vincent van Gogh, The Starry Night (1889, public
-  domain), longer side 512 px, from ``../shared/images/styles/starry_night.jpg``.
+* ``style_*.jpg``: four public-domain paintings from ``../shared/images/styles/``,
+  longer side 512 px: the single-style demo's *The Starry Night* and, for the
+  multi-style and arbitrary-style demos, *The Great Wave off Kanagawa* (crop), *The
+  Scream* and *Composition VII*.
 * ``README.txt``: provenance and licenses.
 
 Usage::
@@ -34,9 +36,12 @@ PHOTOS = {
     "coffee": ("coffee", None, "Rachel Michetti (CC0); skimage.data.coffee()"),
     "rocket": ("rocket", None, "SpaceX (public domain); skimage.data.rocket()"),
 }
-STYLE = (
-    "starry_night.jpg",
-    "Vincent van Gogh, The Starry Night (1889), public domain",
+STYLES = (
+    ("starry_night.jpg", "Vincent van Gogh, The Starry Night (1889), public domain"),
+    ("wave_crop.jpg",
+     "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), crop, public domain"),
+    ("the_scream.jpg", "Edvard Munch, The Scream (1893), public domain"),
+    ("composition_vii.jpg", "Wassily Kandinsky, Composition VII (1913), public domain"),
 )
 
 
@@ -71,17 +76,18 @@ def main() -> None:
         image.save(path, quality=90, optimize=True)
         lines.append(f"{path.name}: {image.width}x{image.height}, {credit}.")
         print(f"wrote {path} ({image.width}x{image.height}, {path.stat().st_size // 1024} KB)")
-    source, credit = STYLE
-    with Image.open(pathlib.Path(args.styles) / source) as painting:
-        image = _fit(painting.convert("RGB"), 512)
-    path = ASSETS / f"style_{pathlib.Path(source).stem}.jpg"
-    image.save(path, quality=90, optimize=True)
-    lines.append(f"{path.name}: {image.width}x{image.height}, {credit}.")
-    print(f"wrote {path} ({image.width}x{image.height}, {path.stat().st_size // 1024} KB)")
+    for source, credit in STYLES:
+        with Image.open(pathlib.Path(args.styles) / source) as painting:
+            image = _fit(painting.convert("RGB"), 512)
+        path = ASSETS / f"style_{pathlib.Path(source).stem}.jpg"
+        image.save(path, quality=90, optimize=True)
+        lines.append(f"{path.name}: {image.width}x{image.height}, {credit}.")
+        print(f"wrote {path} ({image.width}x{image.height}, {path.stat().st_size // 1024} KB)")
     lines += [
         "",
         "The photographs are scikit-image sample data (CC0 or public domain, as documented",
-        "in skimage.data); the painting is in the public domain.",
+        "in skimage.data); the paintings are in the public domain (their painters died more",
+        "than 70 years ago; photographs of them are from ../shared/images/styles/).",
     ]
     (ASSETS / "README.txt").write_text("\n".join(lines) + "\n")
 
