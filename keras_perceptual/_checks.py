@@ -64,6 +64,47 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+#: Seeds are 31-bit non-negative integers everywhere (recipes, data pipelines, derived seeds).
+MAX_SEED = 2**31
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Returns ``value`` as an int in ``[0, MAX_SEED)``, or raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
+        0 <= value < MAX_SEED
+    ):
+        raise InputError(
+            f"{name} must be an integer in [0, 2**31), e.g. 0 or 1234. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_sigma(value: Any, name: str = "sigma") -> float:
+    """The standard deviation of a Gaussian blur in pixels: a finite number >= 0 (0: no blur)."""
+    try:
+        sigma = float(value)
+    except (TypeError, ValueError):
+        sigma = float("nan")
+    if not (math.isfinite(sigma) and sigma >= 0) or isinstance(value, bool):
+        raise InputError(
+            f"{name} must be a finite number >= 0 (the Gaussian blur's standard deviation in "
+            f"pixels; the paper uses 1.0, 0 disables the blur). Received: {name}={value!r}"
+        )
+    return sigma
+
+
+def check_patch_size(patch_size: Any, scale: int, name: str = "patch_size") -> int:
+    """A high-resolution patch side that is a positive multiple of the SR ``scale``."""
+    patch_size = check_positive_int(patch_size, name)
+    if patch_size % scale:
+        multiple = max(scale, patch_size - patch_size % scale)
+        raise InputError(
+            f"{name}={patch_size} is not divisible by scale={scale}; use a multiple of {scale} "
+            f"such as {multiple}. Received: {name}={patch_size}"
+        )
+    return patch_size
+
+
 def layer_weights(layers: Any, name: str) -> dict[str, float]:
     """Normalizes a ``layers`` argument to an ordered ``{layer_name: weight}`` dict.
 

@@ -78,7 +78,10 @@ import tensorflow as tf
 from keras_perceptual._checks import (
     check_choice,
     check_float_dtype,
+    check_patch_size,
     check_positive_int,
+    check_seed,
+    check_sigma,
     check_value_range,
 )
 from keras_perceptual.errors import DataError, InputError
@@ -442,9 +445,7 @@ def image_folder_dataset(
     crop = check_choice(crop, CROPS, "crop")
     value_range = check_value_range(value_range)
     if seed is not None:
-        seed = check_positive_int(seed, "seed", minimum=0)
-        if seed >= 2**63:
-            raise InputError(f"seed must be an integer in [0, 2**63). Received: seed={seed}")
+        seed = check_seed(seed)
     if shuffle_buffer is not None:
         shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     if isinstance(resize, bool):
@@ -576,19 +577,6 @@ def gaussian_kernel(sigma: float = 1.0, radius: int | None = None) -> np.ndarray
     return (taps / taps.sum()).astype(np.float32)
 
 
-def _check_sigma(sigma: Any) -> float:
-    try:
-        value = float(sigma)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (math.isfinite(value) and value >= 0):
-        raise InputError(
-            "sigma must be a finite number >= 0 (the Gaussian blur's standard deviation in "
-            f"pixels; the paper uses 1.0, 0 disables the blur). Received: sigma={sigma!r}"
-        )
-    return value
-
-
 def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) -> tf.Tensor:
     """Blur + bicubic down-sampling of a rank-4 float32 tensor with static channels."""
     channels = images.shape[-1]
@@ -688,7 +676,7 @@ def sr_degrade(
         bicubic interpolation".
     """
     scale = check_positive_int(scale, "scale")
-    sigma = _check_sigma(sigma)
+    sigma = check_sigma(sigma)
     value_range = check_value_range(value_range)
     as_tensor = isinstance(images, tf.Tensor)
     if not as_tensor:
@@ -766,16 +754,9 @@ def super_resolution_pairs(
         Johnson et al., ECCV 2016, Section 4.2.
     """
     scale = check_positive_int(scale, "scale")
-    patch_size = check_positive_int(patch_size, "patch_size")
-    sigma = _check_sigma(sigma)
+    patch_size = check_patch_size(patch_size, scale)
+    sigma = check_sigma(sigma)
     value_range = check_value_range(value_range)
-    if patch_size % scale:
-        multiple = max(scale, patch_size - patch_size % scale)
-        raise InputError(
-            f"patch_size={patch_size} is not divisible by scale={scale}; use a multiple of "
-            f"{scale} such as {multiple} so the low-resolution input has a whole number of "
-            f"pixels. Received: patch_size={patch_size}"
-        )
     spec = _check_image_dataset(dataset, "super_resolution_pairs")
     height, width = spec.shape[-3], spec.shape[-2]
     if (height is not None and height != patch_size) or (width is not None and width != patch_size):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -205,6 +206,18 @@ def multi_style_transfer_net(
     return keras.Model([image, style_weights], outputs, name=name)
 
 
+def check_scale(scale: Any, name: str = "scale") -> int:
+    """Returns ``scale`` if it is an up-sampling factor of :func:`super_resolution_net`
+    (:data:`SCALES`), or raises :class:`~keras_perceptual.errors.InputError`."""
+    if isinstance(scale, bool) or scale not in SCALES:
+        valid = ", ".join(str(s) for s in SCALES)
+        raise InputError(
+            f"{name} must be one of {valid} (the paper trains x4 and x8 networks); other factors "
+            f"need a different architecture. Received: {name}={scale!r}"
+        )
+    return int(scale)
+
+
 def super_resolution_net(
     scale: int = 4,
     filters: int = 64,
@@ -249,12 +262,7 @@ def super_resolution_net(
         >>> model(np.random.rand(1, 72, 72, 3)).shape
         TensorShape([1, 288, 288, 3])
     """
-    if isinstance(scale, bool) or scale not in SCALES:
-        valid = ", ".join(str(s) for s in SCALES)
-        raise InputError(
-            f"scale must be one of {valid} (the paper trains x4 and x8 networks); other factors "
-            f"need a different architecture. Received: scale={scale!r}"
-        )
+    scale = check_scale(scale)
     _check_common(
         filters, num_residual_blocks, normalization, upsampling, padding, output_activation
     )
@@ -410,6 +418,7 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
 
 __all__ = [
     "SCALES",
+    "check_scale",
     "arbitrary_style_net",
     "model_value_range",
     "multi_style_transfer_net",

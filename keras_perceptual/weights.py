@@ -70,40 +70,62 @@ def keras_cache_dir() -> Path:
     return home / ".keras"
 
 
-def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | None:
-    """Turns a ``weights`` argument into a local file path (or ``None`` for random).
+def check_weights(weights: str | os.PathLike | None, backbone: str | None = None) -> str | None:
+    """Checks a ``weights`` argument without fetching anything; returns it as a string.
+
+    ``"imagenet"``, ``"hed_bsds500"`` (VGG16 only), ``None`` or the path of an existing
+    file. ``backbone=None`` skips the backbone-specific rule.
 
     Raises:
-        ValueError: unknown name, or a path that does not exist.
-        WeightsUnavailableError: ImageNet weights cannot be downloaded, or the
-            ``offline`` extra is missing for ``"hed_bsds500"``.
+        keras_perceptual.errors.InputError: unknown name, a path that does not exist, or
+            ``"hed_bsds500"`` with another backbone.
     """
     if weights is None:
         return None
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
-    if not isinstance(weights, str):
+    if not isinstance(weights, str) or not weights:
         raise InputError(
             "weights must be 'imagenet', 'hed_bsds500', None or a path to a weights file. "
             f"Received: weights={weights!r}"
         )
     if weights == "imagenet":
-        return imagenet_weights_path(backbone)
+        return weights
     if weights == "hed_bsds500":
-        if backbone != "vgg16":
+        if backbone not in (None, "vgg16"):
             raise InputError(
                 "weights='hed_bsds500' holds a VGG16 backbone only; use backbone='vgg16' or "
                 f"another weights source. Received: backbone={backbone!r}"
             )
-        return hed_bsds500_weights_path()
+        return weights
     path = Path(weights).expanduser()
     if not path.is_file():
+        kind = f"keras.applications {backbone.upper()}" if backbone else "keras.applications VGG"
         raise InputError(
-            f"weights file {str(path)!r} does not exist; pass an existing keras.applications "
-            f"{backbone.upper()} include_top=False weights file, 'imagenet', 'hed_bsds500' or "
-            f"None. Received: weights={weights!r}"
+            f"weights file {str(path)!r} does not exist; pass an existing {kind} "
+            f"include_top=False weights file, 'imagenet', 'hed_bsds500' or None. "
+            f"Received: weights={weights!r}"
         )
-    return str(path)
+    return weights
+
+
+def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | None:
+    """Turns a ``weights`` argument into a local file path (or ``None`` for random).
+
+    Raises:
+        keras_perceptual.errors.InputError: unknown name, or a path that does not exist
+            (:func:`check_weights`).
+        WeightsUnavailableError: ImageNet weights cannot be downloaded, or the
+            ``offline`` extra is missing for ``"hed_bsds500"``.
+    """
+    weights = check_weights(weights, backbone)
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        return imagenet_weights_path(backbone)
+    if weights == "hed_bsds500":
+        return hed_bsds500_weights_path()
+    return str(Path(weights).expanduser())
 
 
 def _imagenet_help(backbone: str) -> str:

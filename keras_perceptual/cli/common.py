@@ -4,6 +4,7 @@ types, user errors, model and image-file handling, and output helpers."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -63,16 +64,6 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def weight(text: str) -> float:
     try:
         value = float(text)
@@ -84,18 +75,16 @@ def weight(text: str) -> float:
 
 
 def weights_choice(text: str) -> Any:
-    """``--weights``: imagenet | hed_bsds500 | none | PATH (an existing file)."""
+    """``--weights``: imagenet | hed_bsds500 | none | PATH (checked by
+    :func:`keras_perceptual.weights.check_weights`, without fetching anything)."""
+    from keras_perceptual.weights import NAMED_WEIGHTS, check_weights
+
     lowered = text.lower()
-    if lowered == "none":
-        return None
-    if lowered in ("imagenet", "hed_bsds500"):
-        return lowered
-    if not os.path.isfile(text):
-        raise argparse.ArgumentTypeError(
-            f"expected imagenet, hed_bsds500, none or the path of an existing VGG16 weights "
-            f"file, got {text!r}"
-        )
-    return text
+    value = None if lowered == "none" else lowered if lowered in NAMED_WEIGHTS else text
+    try:
+        return check_weights(value)
+    except KerasPerceptualError as error:
+        raise argparse.ArgumentTypeError(" ".join(str(error).split())) from None
 
 
 def worker_list(text: str) -> list[str]:
@@ -204,6 +193,10 @@ def verbosity(args) -> Any:
 
 
 def add_weights(parser, default: Any = "imagenet") -> None:
+    """``--weights W`` with the help text of the run configurations' ``weights`` field."""
+    from keras_perceptual.training.config import RunConfig
+
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     extra = (
         "; default auto: imagenet, or hed_bsds500 with a notice when it cannot be downloaded"
         if default == "auto"
@@ -214,31 +207,8 @@ def add_weights(parser, default: Any = "imagenet") -> None:
         type=demo_weights_choice if default == "auto" else weights_choice,
         default=default,
         metavar="W",
-        help="loss network weights: imagenet (the paper; downloaded once), hed_bsds500 (offline "
-        f"stand-in, not ImageNet; needs the [offline] extra), none (random) or a weights file{extra}",
+        help=fields["weights"].metadata["help"] + extra,
     )
-
-
-def add_training(parser, steps: int, save_every: int = 500) -> None:
-    group = parser.add_argument_group("training")
-    group.add_argument("--out", required=True, metavar="DIR",
-                       help="output folder (re-using it resumes)")
-    group.add_argument("--steps", type=positive_int, default=steps, metavar="N",
-                       help="training steps in all")
-    group.add_argument("--batch-size", type=positive_int, default=4, metavar="B",
-                       help="global batch size")
-    group.add_argument("--learning-rate", type=positive_float, default=1e-3, metavar="LR",
-                       help="Adam learning rate")
-    group.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
-                       help="random seed (default: drawn, recorded in config.json)")
-    group.add_argument("--save-every", type=positive_int, default=save_every, metavar="N",
-                       help="steps between checkpoints/backups")
-    group.add_argument("--sample-every", type=positive_int, default=250, metavar="N",
-                       help="steps between sample images")
-    group.add_argument("--cache", action="store_true",
-                       help="keep decoded images in memory (small folders)")
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
-    return group
 
 
 def add_distribution(parser) -> None:

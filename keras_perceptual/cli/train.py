@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 from keras_perceptual.cli.common import (
     PROG,
     HelpFormatter,
     UsageError,
     add_distribution,
-    add_training,
-    add_weights,
     non_negative_int,
     positive_int,
     say,
     verbosity,
     weight,
+    weights_choice,
 )
+from keras_perceptual.errors import KerasPerceptualError
 
 
 def _announce_resume(output_dir: str, steps: int) -> None:
@@ -103,79 +108,182 @@ def _strategy(args):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _model_options(args, defaults: dict) -> dict:
-    options = {}
-    for name, key in (("filters", "filters"), ("residual_blocks", "num_residual_blocks"),
-                      ("normalization", "normalization"), ("upsampling", "upsampling")):
-        value = getattr(args, name, None)
-        if value is not None and value != defaults.get(key):
-            options[key] = value
-    return options
+def _cli_message(error: Exception, name: str, text: str) -> str:
+    """A configuration rule's message in command-line terms: ``expected ..., got '...'``."""
+    message = " ".join(str(error).split())
+    prefix = f"{name} must be "
+    if message.startswith(prefix):
+        rule = message[len(prefix):].split(". Received:")[0]
+        return f"expected {rule}, got {text!r}"
+    return message
+
+
+def _parser_for(field: dataclasses.Field) -> Callable[[str], Any]:
+    """The argparse ``type`` of a configuration field: parse the text, apply the field's rule
+    (the one in :mod:`keras_perceptual.training.config`), report it as an argument error."""
+    default = field.default
+    annotation = str(field.type)
+    if field.name == "weights":
+        return weights_choice
+    if "float" in annotation or isinstance(default, float) or field.name == "learning_rate":
+        parse = float
+    elif "int" in annotation:
+        parse = int
+    else:
+        parse = str
+    # With choices, argparse reports a value outside them ("invalid choice"); the rule
+    # still applies when the configuration is built.
+    check = None if field.metadata.get("choices") else field.metadata.get("check")
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a number' if parse is float else 'an integer'}, got {text!r}"
+            ) from None
+        if check is not None:
+            try:
+                value = check(value, field.name)
+            except KerasPerceptualError as error:
+                raise argparse.ArgumentTypeError(_cli_message(error, field.name, text)) from None
+        return value
+
+    convert.__name__ = field.name  # argparse names the type in its own messages
+    return convert
+
+
+def _default_text(value: Any) -> str:
+    if value is None or value is dataclasses.MISSING:
+        return ""
+    if isinstance(value, float) and value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
+        return f" (default: {value:g})"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+        return f" (default: {value:,})"
+    return f" (default: {value})"
+
+
+def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
+    """Adds one argument per command-line field of ``config_class`` (defaults, help and rules
+    from the fields; nothing written twice). Options not given stay ``None`` (the field's
+    default applies). ``groups`` maps a field name to its argument group's title."""
+    group_objects: dict[str, Any] = {}
+    for field in dataclasses.fields(config_class):
+        kind = field.metadata.get("cli")
+        if kind is None:
+            continue
+        title = groups.get(field.name)
+        target = parser
+        if title is not None:
+            target = group_objects.setdefault(title, parser.add_argument_group(title))
+        help_text = field.metadata["help"]
+        if kind == "positional":
+            target.add_argument(field.name, metavar=field.metadata["metavar"], help=help_text,
+                                type=_parser_for(field))  # fmt: skip
+            continue
+        option = field.metadata.get("option") or "--" + field.name.replace("_", "-")
+        if kind == "flag":
+            target.add_argument(option, dest=field.name, action="store_true", default=None,
+                                help=help_text)  # fmt: skip
+            continue
+        required = field.default is dataclasses.MISSING and (
+            field.default_factory is dataclasses.MISSING
+        )
+        target.add_argument(
+            option,
+            dest=field.name,
+            type=_parser_for(field),
+            default=None,
+            required=required,
+            choices=field.metadata.get("choices"),
+            metavar=None if field.metadata.get("choices") else field.metadata.get("metavar"),
+            help=help_text + _default_text(field.default),
+        )
+
+
+def config_from_args(config_class, args, **extra) -> Any:
+    """The configuration from parsed arguments: the fields given on the command line, plus
+    ``extra`` (e.g. ``model_options``); the rest keep their defaults."""
+    values = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(config_class)
+        if field.metadata.get("cli") is not None and getattr(args, field.name, None) is not None
+    }
+    values.update({k: v for k, v in extra.items() if v})
+    return config_class(**values)
+
+
+#: Network options on the command line: ``(option, builder argument, help)``; their
+#: defaults are read from the builder's signature.
+_STYLE_NETWORK = (
+    ("--filters", "filters", "width of the first layer"),
+    ("--residual-blocks", "num_residual_blocks", "residual blocks"),
+    ("--normalization", "normalization", "normalization layers"),
+)
+_SR_NETWORK = (
+    ("--filters", "filters", "channels of every layer"),
+    ("--residual-blocks", "num_residual_blocks", "residual blocks"),
+)
+
+
+def _add_network_options(parser, builder, options) -> None:
+    group = parser.add_argument_group("network")
+    defaults = inspect.signature(builder).parameters
+    for option, name, help_text in options:
+        default = defaults[name].default
+        if name == "normalization":
+            from keras_perceptual.layers import NORMALIZATIONS
+
+            group.add_argument(option, dest=name, choices=NORMALIZATIONS, default=None,
+                               help=f"{help_text} (default: {default})")  # fmt: skip
+        else:
+            kind = non_negative_int if name == "num_residual_blocks" else positive_int
+            group.add_argument(option, dest=name, type=kind, default=None, metavar="N",
+                               help=f"{help_text} (default: {default}, the paper)")  # fmt: skip
+
+
+def _model_options(args, options) -> dict:
+    return {name: getattr(args, name) for _, name, _ in options if getattr(args, name) is not None}
 
 
 def _cmd_train_style(args) -> int:
-    strategy = _strategy(args)
-    from keras_perceptual.training import is_chief, train_style_transfer
+    from keras_perceptual.training import StyleTransferConfig
 
-    if strategy is None or is_chief(strategy):
-        _announce_resume(args.out, args.steps)
-    result = train_style_transfer(
-        args.content_dir,
-        args.style_image,
-        output_dir=args.out,
-        steps=args.steps,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        style_image_size=args.style_image_size or None,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        model_options=_model_options(args, {}),
-        weights=args.weights,
-        seed=args.seed,
-        save_every=args.save_every,
-        sample_every=args.sample_every,
-        cache=args.cache,
-        strategy=strategy,
-        verbose=verbosity(args),
-    )
-    say(result.summary())
-    return 0
+    config = config_from_args(StyleTransferConfig, args,
+                              model_options=_model_options(args, _STYLE_NETWORK))  # fmt: skip
+    return _train(args, config)
 
 
 def _cmd_train_sr(args) -> int:
-    strategy = _strategy(args)
-    from keras_perceptual.training import is_chief, train_super_resolution
+    from keras_perceptual.training import SuperResolutionConfig
 
-    gan_options = None
-    if args.gan:
-        gan_options = {"adversarial_weight": args.adversarial_weight}
-    elif args.adversarial_weight != 1e-3:
-        raise UsageError("--adversarial-weight needs --gan")
-    if strategy is None or is_chief(strategy):
-        _announce_resume(args.out, args.steps)
-    result = train_super_resolution(
-        args.image_dir,
-        args.scale,
-        output_dir=args.out,
-        steps=args.steps,
-        patch_size=args.patch_size,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        loss=args.loss,
-        tv_weight=args.tv_weight,
-        model_options=_model_options(args, {}),
-        gan=args.gan,
-        gan_options=gan_options,
-        weights=args.weights,
-        seed=args.seed,
-        save_every=args.save_every,
-        sample_every=args.sample_every,
-        cache=args.cache,
-        strategy=strategy,
-        verbose=verbosity(args),
+    gan_options = {}
+    if args.adversarial_weight is not None:
+        if not args.gan:
+            raise UsageError("--adversarial-weight needs --gan")
+        gan_options["adversarial_weight"] = args.adversarial_weight
+    config = config_from_args(SuperResolutionConfig, args, gan_options=gan_options,
+                              model_options=_model_options(args, _SR_NETWORK))  # fmt: skip
+    return _train(args, config)
+
+
+def _train(args, config) -> int:
+    """Runs the recipe of ``config`` (strategy first: multi-worker needs it before any op)."""
+    strategy = _strategy(args)
+    from keras_perceptual.training import (
+        StyleTransferConfig,
+        StyleTransferRecipe,
+        SuperResolutionRecipe,
+        Trainer,
+        is_chief,
     )
+
+    if strategy is None or is_chief(strategy):
+        _announce_resume(config.output_dir, config.steps)
+    recipe_class = (
+        StyleTransferRecipe if isinstance(config, StyleTransferConfig) else SuperResolutionRecipe
+    )
+    result = Trainer(recipe_class(config), strategy=strategy, verbose=verbosity(args)).run()
     say(result.summary())
     return 0
 
@@ -213,60 +321,45 @@ down-sampling. PSNR and SSIM are logged. Re-running with the same --out resumes.
 """ + "\n" + _MULTI_WORKER_NOTE.format(command="train-sr photos/ --scale 4")
 
 
+_STYLE_GROUPS = {
+    **dict.fromkeys(("output_dir", "steps", "batch_size", "learning_rate", "seed", "save_every",
+                     "sample_every", "cache"), "training"),
+    **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
+                     "tv_weight", "weights"), "images and loss"),
+}  # fmt: skip
+_SR_GROUPS = {
+    **_STYLE_GROUPS,
+    **dict.fromkeys(("patch_size", "loss", "tv_weight", "gan", "weights"), "images and loss"),
+}
+
+
 def register(sub) -> None:
     """Adds the subcommand(s) of this module to ``sub`` (argparse subparsers)."""
+    from keras_perceptual.models import style_transfer_net, super_resolution_net
+    from keras_perceptual.training.config import StyleTransferConfig, SuperResolutionConfig
+
     p = sub.add_parser("train-style", help="train a fast style-transfer network",
                        description="Train a fast style-transfer network (paper Section 4.1) "
                        "on a folder of photos with one style image.",
                        epilog=_TRAIN_STYLE_EPILOG, formatter_class=HelpFormatter)
-    p.add_argument("content_dir", metavar="CONTENT_DIR", help="folder of content photos (recursive)")
-    p.add_argument("style_image", metavar="STYLE_IMAGE", help="the style image file")
-    add_training(p, steps=40_000)
+    add_config_options(p, StyleTransferConfig, _STYLE_GROUPS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distribution(p)
-    group = p.add_argument_group("images and loss")
-    group.add_argument("--image-size", type=positive_int, default=256, metavar="PX",
-                       help="training crop size")
-    group.add_argument("--style-image-size", type=non_negative_int, default=256, metavar="PX",
-                       help="longer side of the style image (0: keep its size)")
-    group.add_argument("--content-weight", type=weight, default=None, metavar="W",
-                       help="content weight (default: PerceptualLoss's)")
-    group.add_argument("--style-weight", type=weight, default=None, metavar="W",
-                       help="style weight (default: PerceptualLoss's)")
-    group.add_argument("--tv-weight", type=weight, default=None, metavar="W",
-                       help="total-variation weight (default: PerceptualLoss's)")
-    add_weights(group)
-    group = p.add_argument_group("network")
-    group.add_argument("--filters", type=positive_int, default=None, metavar="F",
-                       help="width of the first layer (default: 32, the paper)")
-    group.add_argument("--residual-blocks", type=non_negative_int, default=None, metavar="N",
-                       help="residual blocks (default: 5, the paper)")
-    group.add_argument("--normalization", choices=("instance", "batch", "none"), default=None,
-                       help="normalization layers (default: instance)")
+    _add_network_options(p, style_transfer_net, _STYLE_NETWORK)
     p.set_defaults(handler=_cmd_train_style)
 
     p = sub.add_parser("train-sr", help="train a super-resolution network",
                        description="Train a single-image super-resolution network (paper "
                        "Section 4.2) on a folder of high-resolution images.",
                        epilog=_TRAIN_SR_EPILOG, formatter_class=HelpFormatter)
-    p.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of high-resolution images")
-    p.add_argument("--scale", type=int, choices=(2, 4, 8), default=4, help="up-sampling factor")
-    add_training(p, steps=200_000)
+    add_config_options(p, SuperResolutionConfig, _SR_GROUPS)
+    from keras_perceptual.gan import PerceptualGAN
+
+    adversarial = inspect.signature(PerceptualGAN.compile).parameters["adversarial_weight"]
+    p.add_argument("--adversarial-weight", type=weight, default=None, metavar="W",
+                   help=f"weight of the adversarial term with --gan (default: "
+                   f"{adversarial.default:g}, SRGAN's)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distribution(p)
-    group = p.add_argument_group("images and loss")
-    group.add_argument("--patch-size", type=positive_int, default=288, metavar="PX",
-                       help="high-resolution patch size (a multiple of --scale)")
-    group.add_argument("--loss", choices=("perceptual", "pixel"), default="perceptual",
-                       help="feature reconstruction at relu2_2 (the paper) or pixel MSE (baseline)")
-    group.add_argument("--tv-weight", type=weight, default=None, metavar="W",
-                       help="total-variation weight (default: the johnson2016_sr preset's)")
-    group.add_argument("--gan", action="store_true",
-                       help="add SRGAN-style adversarial training (PerceptualGAN)")
-    group.add_argument("--adversarial-weight", type=weight, default=1e-3, metavar="W",
-                       help="weight of the adversarial term with --gan (SRGAN: 1e-3)")
-    add_weights(group)
-    group = p.add_argument_group("network")
-    group.add_argument("--filters", type=positive_int, default=None, metavar="F",
-                       help="channels of every layer (default: 64, the paper)")
-    group.add_argument("--residual-blocks", type=non_negative_int, default=None, metavar="N",
-                       help="residual blocks (default: 4, the paper)")
+    _add_network_options(p, super_resolution_net, _SR_NETWORK)
     p.set_defaults(handler=_cmd_train_sr)

@@ -1,13 +1,16 @@
 """Training recipes: the paper's two trainings on ``model.compile`` + ``model.fit``.
 
-:func:`train_style_transfer` and :func:`train_super_resolution` build the image
-transformation network and its :class:`~keras_perceptual.losses.PerceptualLoss`
-inside a ``tf.distribute`` strategy's scope, stream an image folder through
-:mod:`keras_perceptual.data`, and call ``fit`` with callbacks that make a run safe
-to interrupt and easy to watch. Both write everything into one ``output_dir``::
+:func:`train_style_transfer` and :func:`train_super_resolution` build a validated run
+configuration (:class:`StyleTransferConfig`, :class:`SuperResolutionConfig`), and a
+:class:`Trainer` runs the recipe in named phases (resolve, build, restore, record, fit,
+result): the image transformation network and its
+:class:`~keras_perceptual.losses.PerceptualLoss` are built inside the backend's
+distribution scope, an image folder is streamed in, and ``fit`` runs with callbacks
+that make a run safe to interrupt and easy to watch. Both write everything into one
+``output_dir``::
 
     output_dir/
-      config.json         every argument, resolved defaults, versions, weights used
+      config.json         the configuration, what was resolved, versions, weights used
       model.keras         the trained network (latest good checkpoint), no compile state:
                           keras.models.load_model(path) works on any machine
       backup/             training state every ``save_every`` steps (weights + optimizer)
@@ -18,82 +21,129 @@ to interrupt and easy to watch. Both write everything into one ``output_dir``::
                           rate), samples/ (sample grids, loss terms); x axis = global step
 
 Calling a recipe again with the same ``output_dir`` resumes the run; a kill, a NaN loss
-or a full disk never leaves a damaged file under a final name. The details are told
-where the code is, one concern per module:
+or a full disk never leaves a damaged file under a final name. One concern per module:
 
-* :mod:`~keras_perceptual.training.recipes`: the two recipes, their arguments and the
-  paper's defaults.
-* :mod:`~keras_perceptual.training.run`: the machinery both share: steps and epochs,
-  resuming, fault tolerance, the output file names.
-* :mod:`~keras_perceptual.training.config`: ``config.json``, the run's record, and the
-  settings a resume must match.
+* :mod:`~keras_perceptual.training.config`: the run configurations (every setting, its
+  default and its rule, written once) and their ``config.json`` record.
+* :mod:`~keras_perceptual.training.recipes`: what each training declares (:class:`Recipe`)
+  and the public recipe functions.
+* :mod:`~keras_perceptual.training.trainer`: the phases every run shares, the output names.
+* :mod:`~keras_perceptual.training.platforms`: what depends on the backend (distribution,
+  input pipelines).
 * :mod:`~keras_perceptual.training.callbacks`: the step-counting Keras callbacks (stop on a
   non-finite loss, stop at a step, atomic checkpoints, backups, loss logs, TensorBoard,
   sample images).
 * :mod:`~keras_perceptual.training.results`: :class:`TrainingResult` and :func:`read_csv_log`.
 * :mod:`~keras_perceptual.training.files`: atomic writes, temporary files left by a killed
   run, :class:`OutputWriteError` messages.
-* :mod:`~keras_perceptual.training.distribute`: strategies, the chief (:func:`is_chief`),
-  global-batch statistics, multi-worker agreement.
+* :mod:`~keras_perceptual.training.distribute`: ``tf.distribute`` strategies, the chief
+  (:func:`is_chief`), multi-worker agreement; :mod:`~keras_perceptual.training.batchnorm`:
+  synchronized batch statistics.
 * :mod:`~keras_perceptual.training.summaries`: TensorBoard events without the
   ``tensorboard`` package.
-* :mod:`~keras_perceptual.training.errors`: the exceptions.
+* :mod:`~keras_perceptual.errors`: the exceptions (re-exported here).
 
 Every public name is importable from here, e.g. ``from keras_perceptual.training import
-train_style_transfer``. Private helpers (leading underscore) are imported, and patched in
-tests, from the module that defines them.
+train_style_transfer``.
 """
 
-from keras_perceptual.training.callbacks import (
-    AtomicModelCheckpoint,
-    SampleImages,
-    StepBackupAndRestore,
-    StepLossLogger,
-    StopAtStep,
-    StopOnNonFiniteLoss,
-    TensorBoardLogger,
-)
-from keras_perceptual.training.config import RESUMABLE_CHANGES as RESUMABLE_CHANGES
-from keras_perceptual.training.distribute import default_strategy, is_chief
-from keras_perceptual.training.errors import (
+from keras_perceptual.errors import (
     BackupError,
     NonFiniteLossError,
     OutputWriteError,
     ResumeMismatchError,
     WorkerFailedError,
 )
-from keras_perceptual.training.files import atomic_save_model, atomic_write_text
-from keras_perceptual.training.recipes import (
+from keras_perceptual.training.callbacks import (
+    AtomicModelCheckpoint,
+    SampleImages,
+    StepBackupAndRestore,
+    StepCSVLogger,
+    StepLossLogger,
+    StopAtStep,
+    StopOnNonFiniteLoss,
+    TensorBoardLogger,
+)
+from keras_perceptual.training.config import (
     PAPER_SR_STEPS,
     PAPER_STYLE_STEPS,
+    SR_LOSSES,
+    RunConfig,
+    StyleTransferConfig,
+    SuperResolutionConfig,
+)
+from keras_perceptual.training.files import atomic_save_model, atomic_write_text
+from keras_perceptual.training.recipes import (
+    Recipe,
+    StyleTransferRecipe,
+    SuperResolutionRecipe,
     train_style_transfer,
     train_super_resolution,
 )
-from keras_perceptual.training.recipes import SR_LOSSES as SR_LOSSES
 from keras_perceptual.training.results import TrainingResult, read_csv_log
-from keras_perceptual.training.run import BACKUP_DIR as BACKUP_DIR
-from keras_perceptual.training.run import CONFIG_FILE as CONFIG_FILE
-from keras_perceptual.training.run import CSV_FILE as CSV_FILE
-from keras_perceptual.training.run import LOG_DIR as LOG_DIR
-from keras_perceptual.training.run import MODEL_FILE as MODEL_FILE
-from keras_perceptual.training.run import SAMPLES_DIR as SAMPLES_DIR
-from keras_perceptual.training.run import STEPS_FILE as STEPS_FILE
-from keras_perceptual.training.summaries import summary_image, summary_scalar
+from keras_perceptual.training.trainer import (
+    BACKUP_DIR,
+    CONFIG_FILE,
+    CSV_FILE,
+    LOG_DIR,
+    MODEL_FILE,
+    SAMPLES_DIR,
+    STEPS_FILE,
+    Trainer,
+)
+
+#: Settings that may change when a run is resumed (every recipe's); all others must match.
+RESUMABLE_CHANGES = StyleTransferConfig.resumable_fields() | SuperResolutionConfig.resumable_fields()
+
+_TENSORFLOW_NAMES = {
+    "default_strategy": "keras_perceptual.training.distribute",
+    "is_chief": "keras_perceptual.training.distribute",
+    "summary_image": "keras_perceptual.training.summaries",
+    "summary_scalar": "keras_perceptual.training.summaries",
+}
+
+
+def __getattr__(name: str):
+    # TensorFlow-only names are imported on first use, so that importing the package
+    # does not import TensorFlow (the JAX training path runs without it).
+    if name in _TENSORFLOW_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_TENSORFLOW_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AtomicModelCheckpoint",
+    "BACKUP_DIR",
     "BackupError",
+    "CONFIG_FILE",
+    "CSV_FILE",
+    "LOG_DIR",
+    "MODEL_FILE",
     "NonFiniteLossError",
     "OutputWriteError",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
+    "RESUMABLE_CHANGES",
+    "Recipe",
     "ResumeMismatchError",
+    "RunConfig",
+    "SAMPLES_DIR",
+    "SR_LOSSES",
+    "STEPS_FILE",
     "SampleImages",
     "StepBackupAndRestore",
+    "StepCSVLogger",
     "StepLossLogger",
     "StopAtStep",
     "StopOnNonFiniteLoss",
+    "StyleTransferConfig",
+    "StyleTransferRecipe",
+    "SuperResolutionConfig",
+    "SuperResolutionRecipe",
     "TensorBoardLogger",
+    "Trainer",
     "TrainingResult",
     "WorkerFailedError",
     "atomic_save_model",

@@ -3,7 +3,7 @@
 Stopping (:class:`StopOnNonFiniteLoss`, :class:`StopAtStep`), saving
 (:class:`AtomicModelCheckpoint`, :class:`StepBackupAndRestore`) and logging
 (:class:`StepLossLogger`, :class:`TensorBoardLogger`, :class:`SampleImages`, and
-``_CSVLogger``, Keras' ``CSVLogger`` with the step in every row). Each takes ``write=False``
+``StepCSVLogger``, Keras' ``CSVLogger`` with the step in every row). Each takes ``write=False``
 on non-chief workers, and the savers a ``guard`` that stops them after a non-finite loss.
 """
 
@@ -25,11 +25,11 @@ from keras_perceptual._checks import check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
 from keras_perceptual.training.errors import BackupError
 from keras_perceptual.training.files import (
-    _atomic_save_weights,
-    _temp_path,
-    _writing,
     atomic_save_model,
+    atomic_save_weights,
     atomic_write_text,
+    temp_path,
+    writing,
 )
 from keras_perceptual.training.summaries import summary_image, summary_scalar
 
@@ -39,7 +39,7 @@ def _scalar(value: Any) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
 
 
-def _global_step(optimizer: Any) -> int:
+def global_step(optimizer: Any) -> int:
     """``optimizer.iterations`` as an int (0 without an optimizer); works for mirrored variables,
     where ``int(variable)`` does not."""
     if optimizer is None:
@@ -64,7 +64,7 @@ class _StepTracker(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         optimizer = getattr(self.model, "optimizer", None)
-        self.step = _global_step(optimizer)
+        self.step = global_step(optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -181,7 +181,7 @@ class AtomicModelCheckpoint(_StepTracker):
             if self.saved_step is not None
             else f"{os.path.basename(self.filepath)!r} keeps its previous content"
         )
-        with _writing("checkpoint", self.filepath, self.step, kept):
+        with writing("checkpoint", self.filepath, self.step, kept):
             os.makedirs(os.path.dirname(os.path.abspath(self.filepath)), exist_ok=True)
             atomic_save_model(model, self.filepath)
         self.saved_step = self.step
@@ -303,9 +303,9 @@ class StepBackupAndRestore(_StepTracker):
             if previous
             else "no earlier backup existed"
         )
-        with _writing("backup", os.path.join(self.backup_dir, name), self.step, kept):
+        with writing("backup", os.path.join(self.backup_dir, name), self.step, kept):
             os.makedirs(self.backup_dir, exist_ok=True)
-            _atomic_save_weights(self.model, os.path.join(self.backup_dir, name))
+            atomic_save_weights(self.model, os.path.join(self.backup_dir, name))
         state = {
             "step": self.step,
             "epoch": epoch,
@@ -315,7 +315,7 @@ class StepBackupAndRestore(_StepTracker):
             if previous is None or previous.get("weights") == name
             else {k: previous[k] for k in ("step", "epoch", "weights")},
         }
-        with _writing("backup record", self.state_path, self.step, kept):
+        with writing("backup record", self.state_path, self.step, kept):
             atomic_write_text(self.state_path, json.dumps(state, indent=2))
         keep = {name} | ({state["previous"]["weights"]} if state["previous"] else set())
         for entry in os.listdir(self.backup_dir):
@@ -378,7 +378,7 @@ class StepLossLogger(_StepTracker):
             self._rows = []
             return
         new = not os.path.exists(self.path)
-        with _writing("loss log", self.path, self._rows[-1][0], "the rows written before stay"):
+        with writing("loss log", self.path, self._rows[-1][0], "the rows written before stay"):
             with open(self.path, "a", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 if new:
@@ -558,9 +558,9 @@ class SampleImages(_StepTracker):
             from PIL import Image
 
             path = os.path.join(self.image_dir, f"step-{step:07d}.png")
-            with _writing("sample image", path, step, "earlier samples are intact"):
+            with writing("sample image", path, step, "earlier samples are intact"):
                 os.makedirs(self.image_dir, exist_ok=True)
-                tmp = _temp_path(path, suffix=".png")
+                tmp = temp_path(path, suffix=".png")
                 try:
                     Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp, format="PNG")
                     os.replace(tmp, path)
@@ -579,13 +579,13 @@ class SampleImages(_StepTracker):
             self._writer.flush()
 
 
-class _CSVLogger(keras.callbacks.CSVLogger):
+class StepCSVLogger(keras.callbacks.CSVLogger):
     """``keras.callbacks.CSVLogger`` with the global ``step`` in every row."""
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         optimizer = getattr(self.model, "optimizer", None)
-        self._step = _global_step(optimizer)
+        self._step = global_step(optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1

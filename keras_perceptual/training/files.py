@@ -2,8 +2,8 @@
 
 Every output is written under a temporary name in its final folder (see ``_TEMP_NAME``),
 flushed to disk and renamed with ``os.replace``, so a kill never leaves a half-written
-file under the final name; ``_remove_stale_temp_files`` deletes what a killed run left
-behind. ``_writing`` turns an ``OSError`` into an
+file under the final name; ``remove_stale_temp_files`` deletes what a killed run left
+behind. ``writing`` turns an ``OSError`` into an
 :class:`~keras_perceptual.training.errors.OutputWriteError` that names the file, the step
 and what is still intact.
 """
@@ -17,7 +17,7 @@ import tempfile
 
 import keras
 
-from keras_perceptual.training.distribute import _local_batch_norm
+from keras_perceptual.training.batchnorm import local_batch_norm
 from keras_perceptual.training.errors import OutputWriteError
 
 
@@ -40,11 +40,11 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-#: ``_temp_path`` names: ``.<final name>.<8 random characters>.tmp[<suffix>]``.
+#: ``temp_path`` names: ``.<final name>.<8 random characters>.tmp[<suffix>]``.
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)*$")
 
 
-def _remove_stale_temp_files(folder: str) -> list[str]:
+def remove_stale_temp_files(folder: str) -> list[str]:
     """Deletes the temporary files a killed run left in ``folder`` (never a final name)."""
     removed = []
     try:
@@ -62,7 +62,7 @@ def _remove_stale_temp_files(folder: str) -> list[str]:
     return removed
 
 
-def _temp_path(path: str, suffix: str = "") -> str:
+def temp_path(path: str, suffix: str = "") -> str:
     folder, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".tmp{suffix}")
     os.close(fd)
@@ -86,7 +86,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         >>> atomic_write_text("run/config.json", json.dumps(config))
     """
     path = os.fspath(path)
-    tmp = _temp_path(path)
+    tmp = temp_path(path)
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
@@ -113,9 +113,9 @@ def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
         >>> atomic_save_model(net, "run/model.keras")
     """
     path = os.fspath(path)
-    tmp = _temp_path(path, suffix=".keras")
+    tmp = temp_path(path, suffix=".keras")
     try:
-        with _local_batch_norm(model):
+        with local_batch_norm(model):
             model.save(tmp, overwrite=True)
         _fsync_file(tmp)
         os.replace(tmp, path)
@@ -125,8 +125,8 @@ def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
             os.remove(tmp)
 
 
-def _atomic_save_weights(model: keras.Model, path: str) -> None:
-    tmp = _temp_path(path, suffix=".weights.h5")
+def atomic_save_weights(model: keras.Model, path: str) -> None:
+    tmp = temp_path(path, suffix=".weights.h5")
     try:
         model.save_weights(tmp, overwrite=True)
         _fsync_file(tmp)
@@ -138,7 +138,7 @@ def _atomic_save_weights(model: keras.Model, path: str) -> None:
 
 
 @contextlib.contextmanager
-def _writing(what: str, path: str, step: int | None = None, kept: str | None = None):
+def writing(what: str, path: str, step: int | None = None, kept: str | None = None):
     """Turns an ``OSError`` while writing an output into an :class:`OutputWriteError` that
     says what failed, that the previous version is intact, and what to do."""
     try:

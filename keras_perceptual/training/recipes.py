@@ -1,133 +1,53 @@
-"""The two recipes: :func:`train_style_transfer` and :func:`train_super_resolution`.
+"""The recipes: what each training declares, and the functions that run them.
 
-Each checks its arguments, describes what it trains (a ``_Task``: network, loss,
-compiled trainer, dataset, sample images) and hands it to
-:func:`keras_perceptual.training.run._run`. The defaults are the paper's settings.
+A :class:`Recipe` holds a run configuration (:mod:`keras_perceptual.training.config`)
+and declares only what differs between trainings: the data it scans, the network, the
+loss, the compiled training model, the dataset, the sample images and what to record.
+:class:`~keras_perceptual.training.trainer.Trainer` does the rest (resume, checkpoints,
+logs, distribution).
+
+:func:`train_style_transfer` and :func:`train_super_resolution` are the public entry
+points: they build the configuration from their keyword arguments (or take one) and run
+the trainer. Their defaults are the paper's settings, written once, in the configuration
+classes.
+
+Adding a recipe option: a field in the recipe's configuration class, its use in the
+recipe's methods below, and its keyword in the public function.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
+import dataclasses
+import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from keras_perceptual._checks import (
-    check_choice,
-    check_positive_int,
-    check_value_range,
-    check_weight,
-)
-from keras_perceptual.data import (
-    ScanResult,
-    image_folder_dataset,
-    sr_degrade,
-    style_transfer_pairs,
-    super_resolution_pairs,
-)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
 from keras_perceptual.losses import PerceptualLoss
 from keras_perceptual.metrics import PSNR, SSIM
 from keras_perceptual.models import style_transfer_net, super_resolution_net
-from keras_perceptual.training.config import _json_safe
-from keras_perceptual.training.distribute import _strategy_name
+from keras_perceptual.training.config import (
+    PAPER_SR_STEPS,
+    PAPER_STYLE_STEPS,
+    SR_LOSSES,
+    RunConfig,
+    StyleTransferConfig,
+    SuperResolutionConfig,
+    json_safe,
+)
 from keras_perceptual.training.results import TrainingResult
-from keras_perceptual.training.run import _run, _Task
-from keras_perceptual.weights import file_sha256
+from keras_perceptual.training.trainer import Trainer
 
-#: The paper's style-transfer run: 40,000 iterations of batch 4 (two epochs of COCO).
-PAPER_STYLE_STEPS = 40_000
-#: The paper's super-resolution run: 200,000 iterations of batch 4, 288 px patches.
-PAPER_SR_STEPS = 200_000
-SR_LOSSES = ("perceptual", "pixel")
+#: The loss network :class:`PerceptualLoss` uses when ``loss_options`` names none.
+DEFAULT_LOSS_BACKBONE = inspect.signature(PerceptualLoss).parameters["backbone"].default
 
 
-def _check_learning_rate(learning_rate: Any):
-    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        return learning_rate
-    try:
-        value = float(learning_rate)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(
-            "learning_rate must be a positive number (the paper: 1e-3) or a "
-            f"keras.optimizers.schedules.LearningRateSchedule. Received: learning_rate={learning_rate!r}"
-        )
-    return value
-
-
-def _common_checks(steps, batch_size, save_every, sample_every, seed, value_range):
-    steps = check_positive_int(steps, "steps")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    save_every = check_positive_int(save_every, "save_every")
-    sample_every = check_positive_int(sample_every, "sample_every")
-    if seed is not None:
-        seed = check_positive_int(seed, "seed", minimum=0)
-        if seed >= 2**31:
-            raise InputError(f"seed must be an integer in [0, 2**31). Received: seed={seed}")
-    return steps, batch_size, save_every, sample_every, seed, check_value_range(value_range)
-
-
-def _check_options(options: Any, name: str) -> dict:
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
-        raise InputError(
-            f"{name} must be a dict of keyword arguments, e.g. {{'filters': 16}}. "
-            f"Received: {name}={options!r}"
-        )
-    return dict(options)
-
-
-def _optional_weight(value: Any, name: str) -> float | None:
-    return None if value is None else check_weight(value, name)
-
-
-def _data_dir_argument(data_dir: Any) -> Any:
-    if isinstance(data_dir, ScanResult):
-        return os.path.abspath(data_dir.directory)
-    if isinstance(data_dir, (str, os.PathLike)):
-        return os.path.abspath(os.fspath(data_dir))
-    return data_dir
-
-
-def _load_style_image(style_image: Any, size: int | None, value_range) -> tuple[np.ndarray, dict]:
-    """The style image as an array in ``value_range`` (longer side ``size``) and its record."""
-    if isinstance(style_image, (str, os.PathLike)):
-        path = os.path.abspath(os.fspath(style_image))
-        image = load_image(path, value_range=value_range)
-        record = {"path": path, "sha256": file_sha256(path)}
-    else:
-        try:
-            image = np.asarray(keras.ops.convert_to_numpy(style_image), dtype=np.float32)
-        except Exception:  # noqa: BLE001 - anything that is not array-like
-            image = None
-        if image is not None and image.ndim == 4 and image.shape[0] == 1:
-            image = image[0]
-        if image is None or image.ndim != 3 or image.shape[-1] != 3:
-            raise InputError(
-                "style_image must be an image file path or an RGB array (H, W, 3) in "
-                f"value_range={tuple(value_range)}. Received: style_image={style_image!r:.80}"
-            )
-        record = {"path": None, "sha256": hashlib.sha256(image.tobytes()).hexdigest()}
-    height, width = image.shape[:2]
-    if size is not None and max(height, width) != size:
-        scale = size / max(height, width)
-        new = (max(1, round(height * scale)), max(1, round(width * scale)))
-        image = tf.image.resize(image, new, method="bicubic", antialias=True).numpy()
-        image = np.clip(image, *value_range).astype(np.float32)
-    record["shape"] = list(image.shape)
-    return image, record
-
-
-def _untracked_loss(loss: keras.losses.Loss) -> Callable:
+def untracked_loss(loss: keras.losses.Loss) -> Callable:
     """Wraps a per-image loss as a plain function for ``compile``.
 
     Keras then reduces it (mean over the batch, scaled for distribution) exactly as it
@@ -141,45 +61,349 @@ def _untracked_loss(loss: keras.losses.Loss) -> Callable:
     return perceptual_loss
 
 
-def _run_options(weights, value_range, strategy, save_every, sample_every, cache,
-                 jit_compile, callbacks, verbose) -> dict:
-    """The part of a recipe's resolved configuration that both recipes share (JSON-safe)."""
-    return {
-        "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
-        "value_range": list(value_range),
-        "strategy": None if strategy is None else _strategy_name(strategy),
-        "save_every": save_every,
-        "sample_every": sample_every,
-        "cache": cache,
-        "jit_compile": jit_compile,
-        "callbacks": [type(c).__name__ for c in callbacks or []],
-        "verbose": verbose,
-    }
+def resize_longer_side(image: np.ndarray, size: int | None, value_range) -> np.ndarray:
+    """``image`` (``(H, W, 3)``) resized so its longer side is ``size`` (bicubic, antialiased)."""
+    height, width = image.shape[:2]
+    if size is None or max(height, width) == size:
+        return image
+    scale = size / max(height, width)
+    new = (max(1, round(height * scale)), max(1, round(width * scale)))
+    resized = keras.ops.image.resize(image, new, interpolation="bicubic", antialias=True)
+    return np.clip(keras.ops.convert_to_numpy(resized), *value_range).astype(np.float32)
+
+
+class Recipe:
+    """What a training declares; the :class:`Trainer` runs it.
+
+    Subclasses set ``config_class`` and implement the methods below; ``self.config`` is
+    the validated configuration (the trainer replaces it once the seed is settled).
+    """
+
+    config_class: type[RunConfig] = RunConfig
+
+    def __init__(self, config: RunConfig):
+        if not isinstance(config, self.config_class):
+            raise InputError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}. "
+                f"Received: config={type(config).__name__}"
+            )
+        self.config = config
+
+    # --- the data --------------------------------------------------------
+    def data_source(self) -> tuple[Any, int]:
+        """``(folder or ScanResult, minimum image side)`` of the training images."""
+        raise NotImplementedError
+
+    def scan(self):
+        """The usable images of :meth:`data_source` (a ``ScanResult``)."""
+        from keras_perceptual.data import ScanResult, scan_images
+
+        source, min_size = self.data_source()
+        if isinstance(source, ScanResult):
+            return source
+        return scan_images(source, min_size=min_size)
+
+    def dataset(self, scan, seed: int):
+        """The training input: ``(x, y)`` batches for ``fit``, infinite, seeded."""
+        raise NotImplementedError
+
+    def sample_images(self, scan) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(inputs, targets or None)`` drawn as samples during training."""
+        raise NotImplementedError
+
+    # --- the models -------------------------------------------------------
+    def loss_backbone(self) -> str | None:
+        """The loss network's backbone (``None``: the loss needs no loss network)."""
+        return self.config.loss_options.get("backbone", DEFAULT_LOSS_BACKBONE)
+
+    def resolve(self) -> None:
+        """Prepares inputs the recipe needs before building (e.g. the style image)."""
+
+    def build_network(self) -> keras.Model:
+        raise NotImplementedError
+
+    def build_loss(self) -> keras.losses.Loss:
+        raise NotImplementedError
+
+    def compile(self, network: keras.Model, loss: keras.losses.Loss) -> keras.Model:
+        """The compiled model ``fit`` trains (it shares ``network``'s weights)."""
+        trainer = keras.Model(network.inputs, network.outputs, name=f"{network.name}_training")
+        trainer.compile(
+            optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            loss=untracked_loss(loss),
+            metrics=self.metrics(),
+            jit_compile=self.config.jit_compile,
+        )
+        return trainer
+
+    def metrics(self) -> list:
+        """Metrics logged while training."""
+        return []
+
+    def describe(self) -> dict:
+        """What ``config.json`` records under ``resolved`` for this recipe."""
+        return {"optimizer": "Adam"}
+
+
+class StyleTransferRecipe(Recipe):
+    """Fast style transfer (Johnson et al. 2016, Section 4.1)."""
+
+    config_class = StyleTransferConfig
+
+    def data_source(self):
+        return self.config.content_dir, self.config.image_size
+
+    def resolve(self):
+        config = self.config
+        if isinstance(config.style_image, str):
+            image = load_image(config.style_image, value_range=config.value_range)
+            record = {"path": config.style_image}
+        else:
+            try:
+                image = np.asarray(keras.ops.convert_to_numpy(config.style_image), np.float32)
+            except Exception:  # noqa: BLE001 - anything that is not array-like
+                image = None
+            if image is not None and image.ndim == 4 and image.shape[0] == 1:
+                image = image[0]
+            if image is None or image.ndim != 3 or image.shape[-1] != 3:
+                raise InputError(
+                    "style_image must be an image file path or an RGB array (H, W, 3) in "
+                    f"value_range={tuple(config.value_range)}. "
+                    f"Received: style_image={config.style_image!r:.80}"
+                )
+            record = {"path": None}
+        record["sha256"] = config.identity()["style_image_sha256"]
+        self.style = resize_longer_side(image, config.style_image_size, config.value_range)
+        self.style_record = {**record, "shape": list(self.style.shape)}
+
+    def build_network(self):
+        return style_transfer_net(
+            **{"value_range": self.config.value_range, **self.config.model_options}
+        )
+
+    def build_loss(self):
+        config = self.config
+        return PerceptualLoss(
+            style_image=self.style,
+            weights=config.weights,
+            value_range=config.value_range,
+            reduction=None,
+            **{**config.loss_options, **config.loss_weights()},
+        )
+
+    def dataset(self, scan, seed):
+        from keras_perceptual.data import image_folder_dataset, style_transfer_pairs
+
+        config = self.config
+        images = image_folder_dataset(
+            scan,
+            image_size=config.image_size,
+            batch_size=config.batch_size,
+            seed=seed,
+            cache=config.cache,
+            value_range=config.value_range,
+        )
+        return style_transfer_pairs(images)
+
+    def sample_images(self, scan):
+        config = self.config
+        photos = load_images(
+            list(scan.paths[:4]), size=config.image_size, value_range=config.value_range
+        )
+        return photos, None
+
+    def describe(self):
+        return {"style_image": self.style_record, "optimizer": "Adam"}
+
+
+class SuperResolutionRecipe(Recipe):
+    """Single-image super-resolution (Johnson et al. 2016, Section 4.2), optionally SRGAN."""
+
+    config_class = SuperResolutionConfig
+
+    def data_source(self):
+        return self.config.image_dir, self.config.patch_size
+
+    def loss_backbone(self):
+        return super().loss_backbone() if self.config.loss == "perceptual" else None
+
+    def gan_settings(self) -> dict:
+        """``PerceptualGAN.compile`` arguments (SRGAN's by default) with the overrides."""
+        from keras_perceptual.gan import PerceptualGAN
+
+        defaults = inspect.signature(PerceptualGAN.compile).parameters
+        options = {k: v for k, v in self.config.gan_options.items() if k != "discriminator_filters"}
+        return {
+            "content_weight": 1.0,
+            "pixel_weight": 0.0,
+            "adversarial_loss": defaults["adversarial_loss"].default,
+            "adversarial_weight": defaults["adversarial_weight"].default,
+            **options,
+        }
+
+    def discriminator_filters(self) -> int:
+        from keras_perceptual.gan import patch_discriminator
+
+        default = inspect.signature(patch_discriminator).parameters["filters"].default
+        return self.config.gan_options.get("discriminator_filters", default)
+
+    def build_network(self):
+        config = self.config
+        return super_resolution_net(
+            config.scale, **{"value_range": config.value_range, **config.model_options}
+        )
+
+    def build_loss(self):
+        config = self.config
+        overrides = dict(config.loss_options)
+        if config.tv_weight is not None:
+            overrides["tv_weight"] = config.tv_weight
+        if config.loss == "pixel":
+            options = {
+                "content_layers": None,
+                "style_layers": None,
+                "tv_weight": 0.0,
+                "pixel_weight": 1.0,
+                **overrides,
+            }
+            return PerceptualLoss(
+                weights=None, value_range=config.value_range, reduction=None, **options
+            )
+        return PerceptualLoss.from_preset(
+            "johnson2016_sr",
+            weights=config.weights,
+            value_range=config.value_range,
+            reduction=None,
+            **overrides,
+        )
+
+    def metrics(self):
+        return [PSNR(value_range=self.config.value_range), SSIM(value_range=self.config.value_range)]
+
+    def compile(self, network, loss):
+        config = self.config
+        if not config.gan:
+            return super().compile(network, loss)
+        from keras_perceptual.gan import PerceptualGAN, patch_discriminator
+
+        discriminator = patch_discriminator(
+            filters=self.discriminator_filters(), value_range=config.value_range
+        )
+        trainer = PerceptualGAN(network, discriminator, seed=config.seed)
+        trainer.compile(
+            generator_optimizer=keras.optimizers.Adam(config.learning_rate),
+            discriminator_optimizer=keras.optimizers.Adam(config.learning_rate),
+            content_loss=untracked_loss(loss),
+            metrics=self.metrics(),
+            jit_compile=config.jit_compile,
+            **self.gan_settings(),
+        )
+        return trainer
+
+    def dataset(self, scan, seed):
+        from keras_perceptual.data import image_folder_dataset, super_resolution_pairs
+
+        config = self.config
+        images = image_folder_dataset(
+            scan,
+            image_size=config.patch_size,
+            batch_size=config.batch_size,
+            seed=seed,
+            cache=config.cache,
+            value_range=config.value_range,
+        )
+        return super_resolution_pairs(
+            images, config.scale, config.patch_size, sigma=config.sigma,
+            value_range=config.value_range,
+        )
+
+    def sample_images(self, scan):
+        from keras_perceptual.data import sr_degrade
+
+        config = self.config
+        high = load_images(list(scan.paths[:4]), size=config.patch_size,
+                           value_range=config.value_range)  # fmt: skip
+        low = sr_degrade(high, config.scale, sigma=config.sigma, value_range=config.value_range)
+        return low, high
+
+    def describe(self):
+        config = self.config
+        adversarial = None
+        if config.gan:
+            adversarial = {
+                "discriminator": f"patch_discriminator(filters={self.discriminator_filters()})",
+                **json_safe(self.gan_settings()),
+            }
+        return {"optimizer": "Adam", "metrics": ["psnr", "ssim"], "adversarial": adversarial}
+
+
+# --------------------------------------------------------------------------
+# The public functions.
+# --------------------------------------------------------------------------
+
+
+def _configuration(config_class: type[RunConfig], given: Any, settings: Mapping[str, Any],
+                   first: str) -> RunConfig:  # fmt: skip
+    """The configuration a recipe function was called with: ``given`` itself when it is a
+    configuration (then no other setting may be passed), else one built from ``settings``."""
+    if isinstance(given, config_class):
+        changed = [
+            name for name, value in settings.items()
+            if name != first and value is not _UNSET
+        ]  # fmt: skip
+        if changed:
+            raise InputError(
+                f"pass either a {config_class.__name__} or settings, not both; use "
+                f"dataclasses.replace(config, ...) to change it. Received: {', '.join(changed)}"
+            )
+        return given
+    values = {name: value for name, value in settings.items() if value is not _UNSET}
+    values[first] = given
+    missing = [
+        field.name for field in dataclasses.fields(config_class)
+        if field.init and field.name not in values
+        and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    ]  # fmt: skip
+    if missing:
+        raise InputError(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
+            f"({config_class.__name__}). Received: no {', '.join(missing)}"
+        )
+    return config_class(**values)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+#: Marks an argument left to its configuration default (no second copy of a default).
+_UNSET: Any = _Unset()
 
 
 def train_style_transfer(
-    content_dir: str | os.PathLike | ScanResult,
-    style_image: Any,
+    content_dir: Any,
+    style_image: Any = _UNSET,
     *,
-    output_dir: str | os.PathLike,
-    steps: int = PAPER_STYLE_STEPS,
-    image_size: int = 256,
-    batch_size: int = 4,
-    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
-    style_image_size: int | None = 256,
-    content_weight: float | None = None,
-    style_weight: float | None = None,
-    tv_weight: float | None = None,
-    loss_options: Mapping[str, Any] | None = None,
-    model_options: Mapping[str, Any] | None = None,
-    weights: str | os.PathLike | None = "imagenet",
-    value_range: Sequence[float] = (0.0, 1.0),
-    strategy: tf.distribute.Strategy | None = None,
-    seed: int | None = None,
-    save_every: int = 500,
-    sample_every: int = 250,
-    cache: bool | str = False,
-    jit_compile: bool | str = "auto",
+    output_dir: str | os.PathLike = _UNSET,
+    steps: int = _UNSET,
+    image_size: int = _UNSET,
+    batch_size: int = _UNSET,
+    learning_rate: Any = _UNSET,
+    style_image_size: int | None = _UNSET,
+    content_weight: float | None = _UNSET,
+    style_weight: float | None = _UNSET,
+    tv_weight: float | None = _UNSET,
+    loss_options: Mapping[str, Any] | None = _UNSET,
+    model_options: Mapping[str, Any] | None = _UNSET,
+    weights: str | os.PathLike | None = _UNSET,
+    value_range: Sequence[float] = _UNSET,
+    strategy: Any = None,
+    seed: int | None = _UNSET,
+    save_every: int = _UNSET,
+    sample_every: int = _UNSET,
+    cache: bool | str = _UNSET,
+    jit_compile: bool | str = _UNSET,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
 ) -> TrainingResult:
@@ -193,15 +417,17 @@ def train_style_transfer(
     (Eq. 5). The content, style and TV weights are :class:`PerceptualLoss`'s own
     defaults (see its docstring for the values and why) unless given here; the paper
     did not publish its weights, and ``style_weight`` is the one to tune per style.
+    Every default is a field of :class:`StyleTransferConfig` (written once, there).
 
     Outputs, resuming and fault tolerance: see :mod:`keras_perceptual.training` and
-    :mod:`keras_perceptual.training.run`. Calling again with the same ``output_dir``
+    :mod:`keras_perceptual.training.trainer`. Calling again with the same ``output_dir``
     resumes (``steps`` may grow).
 
     Args:
         content_dir: folder of content photos (recursive), or a ``ScanResult`` of
             :func:`~keras_perceptual.data.scan_images`. Images smaller than
-            ``image_size`` are skipped (reported once).
+            ``image_size`` are skipped (reported once). Or a whole
+            :class:`StyleTransferConfig` (then pass no other setting).
         style_image: the style image: a file path or an ``(H, W, 3)`` array in ``value_range``.
         output_dir: folder for every output (created; re-using it resumes).
         steps: training steps (batches) in all (paper: 40,000).
@@ -236,9 +462,9 @@ def train_style_transfer(
         the output paths).
 
     Raises:
-        ValueError: bad arguments, no usable image, unreadable style image, or
-            (:class:`ResumeMismatchError`) settings that differ from the run in
-            ``output_dir``.
+        keras_perceptual.errors.InputError: bad arguments, no usable image, unreadable
+            style image, or (:class:`ResumeMismatchError`) settings that differ from the
+            run in ``output_dir``.
         keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
         NonFiniteLossError: the loss became NaN or infinite (the step is named).
 
@@ -247,140 +473,37 @@ def train_style_transfer(
         ...                               output_dir="runs/starry", weights="hed_bsds500")
         >>> stylized = stylize(result.model, "photo.jpg")
     """
-    steps, batch_size, save_every, sample_every, seed, value_range = _common_checks(
-        steps, batch_size, save_every, sample_every, seed, value_range
-    )
-    image_size = check_positive_int(image_size, "image_size")
-    learning_rate = _check_learning_rate(learning_rate)
-    if style_image_size is not None:
-        style_image_size = check_positive_int(style_image_size, "style_image_size")
-    loss_overrides = _check_options(loss_options, "loss_options")
-    for key, value in (
-        ("content_weight", content_weight),
-        ("style_weight", style_weight),
-        ("tv_weight", tv_weight),
-    ):
-        value = _optional_weight(value, key)
-        if value is not None:
-            loss_overrides[key] = value
-    for forbidden in ("style_image", "weights", "value_range"):
-        if forbidden in loss_overrides:
-            raise InputError(
-                f"loss_options cannot set {forbidden!r}; pass {forbidden}= to train_style_transfer "
-                f"itself. Received: loss_options[{forbidden!r}]"
-            )
-    model_overrides = _check_options(model_options, "model_options")
-    style, style_record = _load_style_image(style_image, style_image_size, value_range)
-
-    arguments = {
-        "content_dir": _data_dir_argument(content_dir),
-        "style_image": style_record["path"],
-        "style_image_sha256": style_record["sha256"],
-        "output_dir": os.path.abspath(os.fspath(output_dir))
-        if isinstance(output_dir, (str, os.PathLike))
-        else output_dir,
-        "steps": steps,
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "style_image_size": style_image_size,
-        "content_weight": content_weight,
-        "style_weight": style_weight,
-        "tv_weight": tv_weight,
-        "loss_options": loss_overrides,
-        "model_options": model_overrides,
-        **_run_options(weights, value_range, strategy, save_every, sample_every, cache,
-                       jit_compile, callbacks, verbose),
-    }
-
-    def build_network():
-        return style_transfer_net(**{"value_range": value_range, **model_overrides})
-
-    def build_loss():
-        return PerceptualLoss(
-            style_image=style,
-            weights=weights,
-            value_range=value_range,
-            reduction=None,
-            **loss_overrides,
-        )
-
-    def compile_trainer(network, loss, strategy):
-        trainer = keras.Model(network.inputs, network.outputs, name=f"{network.name}_training")
-        trainer.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            loss=_untracked_loss(loss),
-            jit_compile=jit_compile,
-        )
-        return trainer
-
-    def build_dataset(scan, data_seed):
-        images = image_folder_dataset(
-            scan,
-            image_size=image_size,
-            batch_size=batch_size,
-            seed=data_seed,
-            cache=cache,
-            value_range=value_range,
-        )
-        return style_transfer_pairs(images)
-
-    def sample_images(scan):
-        photos = load_images(list(scan.paths[:4]), size=image_size, value_range=value_range)
-        return photos, None
-
-    task = _Task(
-        recipe="style_transfer",
-        arguments=arguments,
-        build_network=build_network,
-        build_loss=build_loss,
-        compile_trainer=compile_trainer,
-        build_dataset=build_dataset,
-        sample_images=sample_images,
-        describe={"style_image": style_record, "optimizer": "Adam"},
-    )
-    return _run(
-        task,
-        data_dir=content_dir,
-        min_size=image_size,
-        output_dir=output_dir,
-        steps=steps,
-        batch_size=batch_size,
-        seed=seed,
-        save_every=save_every,
-        sample_every=sample_every,
-        weights=weights,
-        strategy=strategy,
-        callbacks=callbacks,
-        verbose=verbose,
-        value_range=value_range,
-    )
+    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
+    config = _configuration(StyleTransferConfig, settings.pop("content_dir"), settings,
+                            "content_dir")  # fmt: skip
+    recipe = StyleTransferRecipe(config)
+    return Trainer(recipe, strategy=strategy, callbacks=callbacks, verbose=verbose).run()
 
 
 def train_super_resolution(
-    image_dir: str | os.PathLike | ScanResult,
-    scale: int = 4,
+    image_dir: Any,
+    scale: int = _UNSET,
     *,
-    output_dir: str | os.PathLike,
-    steps: int = PAPER_SR_STEPS,
-    patch_size: int = 288,
-    batch_size: int = 4,
-    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
-    loss: str = "perceptual",
-    tv_weight: float | None = None,
-    loss_options: Mapping[str, Any] | None = None,
-    model_options: Mapping[str, Any] | None = None,
-    gan: bool = False,
-    gan_options: Mapping[str, Any] | None = None,
-    sigma: float = 1.0,
-    weights: str | os.PathLike | None = "imagenet",
-    value_range: Sequence[float] = (0.0, 1.0),
-    strategy: tf.distribute.Strategy | None = None,
-    seed: int | None = None,
-    save_every: int = 500,
-    sample_every: int = 250,
-    cache: bool | str = False,
-    jit_compile: bool | str = "auto",
+    output_dir: str | os.PathLike = _UNSET,
+    steps: int = _UNSET,
+    patch_size: int = _UNSET,
+    batch_size: int = _UNSET,
+    learning_rate: Any = _UNSET,
+    loss: str = _UNSET,
+    tv_weight: float | None = _UNSET,
+    loss_options: Mapping[str, Any] | None = _UNSET,
+    model_options: Mapping[str, Any] | None = _UNSET,
+    gan: bool = _UNSET,
+    gan_options: Mapping[str, Any] | None = _UNSET,
+    sigma: float = _UNSET,
+    weights: str | os.PathLike | None = _UNSET,
+    value_range: Sequence[float] = _UNSET,
+    strategy: Any = None,
+    seed: int | None = _UNSET,
+    save_every: int = _UNSET,
+    sample_every: int = _UNSET,
+    cache: bool | str = _UNSET,
+    jit_compile: bool | str = _UNSET,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
 ) -> TrainingResult:
@@ -395,22 +518,22 @@ def train_super_resolution(
     :class:`PerceptualLoss`'s). ``loss="pixel"`` trains the paper's baseline (mean
     squared error on images rescaled to [0, 1]). PSNR and SSIM
     (:class:`~keras_perceptual.metrics.PSNR`, :class:`~keras_perceptual.metrics.SSIM`)
-    are computed on every training batch and logged as ``psnr`` / ``ssim``.
+    are computed on every training batch and logged as ``psnr`` / ``ssim``. Every
+    default is a field of :class:`SuperResolutionConfig`.
 
     ``gan=True`` adds SRGAN-style adversarial training (Ledig et al. 2017) through
     :class:`~keras_perceptual.gan.PerceptualGAN` and a
     :func:`~keras_perceptual.gan.patch_discriminator`: the generator minimizes the
-    loss above plus ``1e-3`` times the adversarial loss (SRGAN's weight), each
-    network with its own Adam; ``gan_options`` overrides ``PerceptualGAN.compile``
-    arguments (``adversarial_weight``, ``adversarial_loss``, ...) and
-    ``discriminator_filters``. ``model.keras`` then holds the generator alone.
-
-    Outputs, resuming and fault tolerance: see :mod:`keras_perceptual.training` and
-    :mod:`keras_perceptual.training.run`.
+    loss above plus ``PerceptualGAN.compile``'s default ``adversarial_weight`` (SRGAN's
+    1e-3) times the adversarial loss, each network with its own Adam; ``gan_options``
+    overrides ``PerceptualGAN.compile`` arguments (``adversarial_weight``,
+    ``adversarial_loss``, ...) and ``discriminator_filters``. ``model.keras`` then holds
+    the generator alone.
 
     Args:
         image_dir: folder of high-resolution images (recursive) or a ``ScanResult``.
-            Images smaller than ``patch_size`` are skipped (reported once).
+            Images smaller than ``patch_size`` are skipped (reported once). Or a whole
+            :class:`SuperResolutionConfig` (then pass no other setting).
         scale: up-sampling factor: 4 or 8 (paper), or 2.
         output_dir: folder for every output (created; re-using it resumes).
         steps: training steps in all (paper: 200,000).
@@ -441,8 +564,8 @@ def train_super_resolution(
         (and the GAN's terms with ``gan=True``).
 
     Raises:
-        ValueError: bad arguments, no usable image, or settings that differ from the
-            run in ``output_dir``.
+        keras_perceptual.errors.InputError: bad arguments, no usable image, or settings
+            that differ from the run in ``output_dir``.
         keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
         NonFiniteLossError: the loss became NaN or infinite (the step is named).
 
@@ -451,171 +574,23 @@ def train_super_resolution(
         ...                                 weights="hed_bsds500")
         >>> large = upscale(result.model, "small.png", histogram_match=True)
     """
-    steps, batch_size, save_every, sample_every, seed, value_range = _common_checks(
-        steps, batch_size, save_every, sample_every, seed, value_range
-    )
-    patch_size = check_positive_int(patch_size, "patch_size")
-    if isinstance(scale, bool) or scale not in (2, 4, 8):
-        raise InputError(
-            f"scale must be 2, 4 or 8 (the paper trains x4 and x8). Received: scale={scale!r}"
-        )
-    if patch_size % scale:
-        raise InputError(
-            f"patch_size={patch_size} is not divisible by scale={scale}; use a multiple of {scale} "
-            f"such as {max(scale, patch_size - patch_size % scale)}. Received: patch_size={patch_size}"
-        )
-    learning_rate = _check_learning_rate(learning_rate)
-    loss_kind = check_choice(loss, SR_LOSSES, "loss")
-    loss_overrides = _check_options(loss_options, "loss_options")
-    tv_weight = _optional_weight(tv_weight, "tv_weight")
-    if tv_weight is not None:
-        loss_overrides["tv_weight"] = tv_weight
-    for forbidden in ("weights", "value_range"):
-        if forbidden in loss_overrides:
-            raise InputError(
-                f"loss_options cannot set {forbidden!r}; pass {forbidden}= to "
-                f"train_super_resolution itself. Received: loss_options[{forbidden!r}]"
-            )
-    model_overrides = _check_options(model_options, "model_options")
-    gan_overrides = _check_options(gan_options, "gan_options")
-    if gan_overrides and not gan:
-        raise InputError(
-            f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "
-            f"Received: gan_options={gan_overrides!r}"
-        )
-    discriminator_filters = check_positive_int(
-        gan_overrides.pop("discriminator_filters", 64), "gan_options['discriminator_filters']"
-    )
-    gan_settings = {
-        "content_weight": 1.0,
-        "pixel_weight": 0.0,
-        "adversarial_loss": "vanilla",
-        "adversarial_weight": 1e-3,
-        **gan_overrides,
-    }
+    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
+    config = _configuration(SuperResolutionConfig, settings.pop("image_dir"), settings,
+                            "image_dir")  # fmt: skip
+    recipe = SuperResolutionRecipe(config)
+    return Trainer(recipe, strategy=strategy, callbacks=callbacks, verbose=verbose).run()
 
-    arguments = {
-        "image_dir": _data_dir_argument(image_dir),
-        "scale": scale,
-        "output_dir": os.path.abspath(os.fspath(output_dir))
-        if isinstance(output_dir, (str, os.PathLike))
-        else output_dir,
-        "steps": steps,
-        "patch_size": patch_size,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "loss": loss_kind,
-        "tv_weight": tv_weight,
-        "loss_options": loss_overrides,
-        "model_options": model_overrides,
-        "gan": bool(gan),
-        "gan_options": {**gan_overrides, "discriminator_filters": discriminator_filters}
-        if gan
-        else {},
-        "sigma": float(sigma),
-        **_run_options(weights, value_range, strategy, save_every, sample_every, cache,
-                       jit_compile, callbacks, verbose),
-    }
 
-    def build_network():
-        return super_resolution_net(scale, **{"value_range": value_range, **model_overrides})
-
-    def build_loss():
-        if loss_kind == "pixel":
-            options = {
-                "content_layers": None,
-                "style_layers": None,
-                "tv_weight": 0.0,
-                "pixel_weight": 1.0,
-                **loss_overrides,
-            }
-            return PerceptualLoss(weights=None, value_range=value_range, reduction=None, **options)
-        return PerceptualLoss.from_preset(
-            "johnson2016_sr",
-            weights=weights,
-            value_range=value_range,
-            reduction=None,
-            **loss_overrides,
-        )
-
-    def metrics():
-        return [PSNR(value_range=value_range), SSIM(value_range=value_range)]
-
-    def compile_trainer(network, loss_object, strategy):
-        if not gan:
-            trainer = keras.Model(network.inputs, network.outputs, name=f"{network.name}_training")
-            trainer.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss=_untracked_loss(loss_object),
-                metrics=metrics(),
-                jit_compile=jit_compile,
-            )
-            return trainer
-        from keras_perceptual.gan import PerceptualGAN, patch_discriminator
-
-        discriminator = patch_discriminator(filters=discriminator_filters, value_range=value_range)
-        trainer = PerceptualGAN(network, discriminator, seed=seed)
-        trainer.compile(
-            generator_optimizer=keras.optimizers.Adam(learning_rate),
-            discriminator_optimizer=keras.optimizers.Adam(learning_rate),
-            content_loss=_untracked_loss(loss_object),
-            metrics=metrics(),
-            jit_compile=jit_compile,
-            **gan_settings,
-        )
-        return trainer
-
-    def build_dataset(scan, data_seed):
-        images = image_folder_dataset(
-            scan,
-            image_size=patch_size,
-            batch_size=batch_size,
-            seed=data_seed,
-            cache=cache,
-            value_range=value_range,
-        )
-        return super_resolution_pairs(
-            images, scale, patch_size, sigma=sigma, value_range=value_range
-        )
-
-    def sample_images(scan):
-        high = load_images(list(scan.paths[:4]), size=patch_size, value_range=value_range)
-        low = sr_degrade(high, scale, sigma=sigma, value_range=value_range)
-        return low, high
-
-    task = _Task(
-        recipe="super_resolution",
-        arguments=arguments,
-        build_network=build_network,
-        build_loss=build_loss,
-        compile_trainer=compile_trainer,
-        build_dataset=build_dataset,
-        sample_images=sample_images,
-        describe={
-            "optimizer": "Adam",
-            "metrics": ["psnr", "ssim"],
-            "adversarial": {
-                "discriminator": f"patch_discriminator(filters={discriminator_filters})",
-                **_json_safe(gan_settings),
-            }
-            if gan
-            else None,
-        },
-        uses_backbone=loss_kind == "perceptual",
-    )
-    return _run(
-        task,
-        data_dir=image_dir,
-        min_size=patch_size,
-        output_dir=output_dir,
-        steps=steps,
-        batch_size=batch_size,
-        seed=seed,
-        save_every=save_every,
-        sample_every=sample_every,
-        weights=weights,
-        strategy=strategy,
-        callbacks=callbacks,
-        verbose=verbose,
-        value_range=value_range,
-    )
+__all__ = [
+    "DEFAULT_LOSS_BACKBONE",
+    "PAPER_SR_STEPS",
+    "PAPER_STYLE_STEPS",
+    "SR_LOSSES",
+    "Recipe",
+    "StyleTransferRecipe",
+    "SuperResolutionRecipe",
+    "resize_longer_side",
+    "train_style_transfer",
+    "train_super_resolution",
+    "untracked_loss",
+]

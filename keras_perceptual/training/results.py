@@ -116,7 +116,7 @@ def read_csv_log(path: str | os.PathLike) -> dict[str, list[float]]:
     return {k: v for k, v in columns.items() if not all(math.isnan(x) for x in v)}
 
 
-def _truncate_csv(path: str, column: str, keep_below: float) -> None:
+def truncate_csv(path: str, column: str, keep_below: float) -> None:
     """Drops rows whose ``column`` is >= ``keep_below`` (work after the restored backup)."""
     if not os.path.exists(path):
         return

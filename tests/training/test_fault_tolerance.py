@@ -48,7 +48,7 @@ from keras_perceptual.training import (  # noqa: E402
     train_style_transfer,
 )
 from keras_perceptual.training import files as training_files  # noqa: E402
-from keras_perceptual.training import recipes as training_recipes  # noqa: E402
+import keras_perceptual.data as keras_perceptual_data  # noqa: E402
 
 #: The learning-rate schedule of the crash test: lr(step) = 1e-3 * 0.9 ** step.
 SCHEDULE = {
@@ -310,7 +310,7 @@ def test_sigkill_mid_epoch_and_during_a_backup_write_then_resume(tmp_path, photo
 def test_nan_batch_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, photos, style_file, monkeypatch
 ):
-    original = training_recipes.style_transfer_pairs
+    original = keras_perceptual_data.style_transfer_pairs
 
     def with_a_nan_batch(dataset):
         # The fourth batch (step 4, the end of the second checkpoint interval) is NaN.
@@ -319,7 +319,7 @@ def test_nan_batch_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
 
         return original(dataset.enumerate().map(poison))
 
-    monkeypatch.setattr(training_recipes, "style_transfer_pairs", with_a_nan_batch)
+    monkeypatch.setattr(keras_perceptual_data, "style_transfer_pairs", with_a_nan_batch)
     snapshots = {}
 
     def snapshot(step):

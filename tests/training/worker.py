@@ -1,6 +1,6 @@
 """Runs training recipes in a process of their own, for the distributed and fault tests.
 
-    python tests/training_worker.py SPEC.json
+    python tests/training/worker.py SPEC.json
 
 ``SPEC.json``::
 
@@ -71,7 +71,7 @@ class _Recorder:
     def __new__(cls, pause_at: int, marker: str | None):
         import keras
 
-        from keras_perceptual.training.callbacks import _global_step, _scalar
+        from keras_perceptual.training.callbacks import _scalar, global_step
 
         class Recorder(keras.callbacks.Callback):
             def __init__(self):
@@ -79,18 +79,18 @@ class _Recorder:
                 self.learning_rates = {}
 
             def on_train_begin(self, logs=None):
-                step = _global_step(self.model.optimizer)
+                step = global_step(self.model.optimizer)
                 self.learning_rates[step] = _scalar(self.model.optimizer.learning_rate)
 
             def on_train_batch_end(self, batch, logs=None):
-                step = _global_step(self.model.optimizer)
+                step = global_step(self.model.optimizer)
                 if pause_at and step == pause_at:
                     with open(marker, "w") as f:
                         f.write(str(step))
                     time.sleep(600)
 
             def on_train_end(self, logs=None):
-                step = _global_step(self.model.optimizer)
+                step = global_step(self.model.optimizer)
                 self.learning_rates[step] = _scalar(self.model.optimizer.learning_rate)
 
         return Recorder()
@@ -110,8 +110,8 @@ def _gradient_check(strategies, kwargs_by_recipe) -> dict:
     from keras_perceptual.data import sr_degrade
     from keras_perceptual.losses import PerceptualLoss
     from keras_perceptual.models import style_transfer_net, super_resolution_net
-    from keras_perceptual.training.distribute import _synchronize_batch_norm
-    from keras_perceptual.training.recipes import _untracked_loss
+    from keras_perceptual.training.batchnorm import synchronize_batch_norm
+    from keras_perceptual.training.recipes import untracked_loss
 
     rng = np.random.default_rng(0)
     high = rng.random((4, 32, 32, 3), dtype=np.float32)
@@ -133,10 +133,10 @@ def _gradient_check(strategies, kwargs_by_recipe) -> dict:
                     x, y = low, high
                 trainer = keras.Model(net.inputs, net.outputs)
                 trainer.compile(
-                    optimizer=keras.optimizers.SGD(1e-3), loss=_untracked_loss(loss)
+                    optimizer=keras.optimizers.SGD(1e-3), loss=untracked_loss(loss)
                 )
             if strategy.num_replicas_in_sync > 1:
-                _synchronize_batch_norm(trainer)
+                synchronize_batch_norm(trainer)
             before = [np.array(keras.ops.convert_to_numpy(w)) for w in net.trainable_weights]
             reported = float(trainer.train_on_batch(x, y))
             after = [np.array(keras.ops.convert_to_numpy(w)) for w in net.trainable_weights]

@@ -19,7 +19,7 @@ from keras_perceptual.training import (  # noqa: E402
     NonFiniteLossError,
     ResumeMismatchError,
     StepBackupAndRestore,
-    distribute,
+    batchnorm,
     read_csv_log,
     train_style_transfer,
     train_super_resolution,
@@ -363,7 +363,7 @@ def test_path_errors(tmp_path, photos, style_file):
 
 def test_super_resolution_argument_errors(tmp_path, photos):
     common = dict(output_dir=tmp_path, steps=1, verbose=0)
-    with pytest.raises(ValueError, match="scale must be 2, 4 or 8"):
+    with pytest.raises(ValueError, match="scale must be one of 2, 4, 8"):
         train_super_resolution(photos, 3, **common)
     with pytest.raises(ValueError, match="not divisible by scale=4; use a multiple of 4 such as 32"):
         train_super_resolution(photos, 4, patch_size=34, **common)
@@ -391,9 +391,9 @@ def test_stale_temporary_files_are_removed_and_final_names_kept(tmp_path):
     kept = ["model.keras", "state.json", "step-000000004.weights.h5", ".hidden", "notes.tmp"]
     for name in temporary + kept:
         (tmp_path / name).write_text("x")
-    assert sorted(training_files._remove_stale_temp_files(str(tmp_path))) == sorted(temporary)
+    assert sorted(training_files.remove_stale_temp_files(str(tmp_path))) == sorted(temporary)
     assert sorted(os.listdir(tmp_path)) == sorted(kept)
-    assert training_files._remove_stale_temp_files(str(tmp_path / "missing")) == []
+    assert training_files.remove_stale_temp_files(str(tmp_path / "missing")) == []
 
 
 def test_synchronized_batch_norm_is_a_training_setting_that_saves_leave_out(tmp_path):
@@ -402,13 +402,13 @@ def test_synchronized_batch_norm_is_a_training_setting_that_saves_leave_out(tmp_
     net = super_resolution_net(4, **TINY_SR_NET)  # batch normalization, the paper's SR net
 
     def flags(model):
-        layers = distribute._all_layers(model)
+        layers = batchnorm._all_layers(model)
         return [x.synchronized for x in layers if isinstance(x, keras.layers.BatchNormalization)]
 
     assert flags(net) == [False] * 5
-    assert distribute._synchronize_batch_norm(net) == 5 and flags(net) == [True] * 5
+    assert batchnorm.synchronize_batch_norm(net) == 5 and flags(net) == [True] * 5
     training.atomic_save_model(net, tmp_path / "net.keras")
     assert flags(net) == [True] * 5  # still on for the training that goes on
     assert flags(keras.models.load_model(tmp_path / "net.keras")) == [False] * 5
-    distribute._unsynchronize(net)
+    batchnorm.unsynchronize_batch_norm(net)
     assert flags(net) == [False] * 5

@@ -43,7 +43,7 @@ from test_training import make_photos  # noqa: E402
 
 from keras_perceptual.training import read_csv_log, train_style_transfer  # noqa: E402
 
-WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
+WORKER = os.path.join(os.path.dirname(__file__), "worker.py")
 TINY_NET = {"filters": 4, "num_residual_blocks": 1}
 FIRST_STEP_RTOL = 1e-5
 LOSS_RTOL = 1e-3
@@ -80,7 +80,7 @@ def subprocess_env(**extra) -> dict:
 
 
 def run_worker(spec: dict, folder, timeout: float, **env) -> dict:
-    """Runs ``training_worker.py`` on ``spec``; returns its results (fails on error/timeout)."""
+    """Runs ``worker.py`` on ``spec``; returns its results (fails on error/timeout)."""
     spec_path = os.path.join(folder, "spec.json")
     spec = {**spec, "result": os.path.join(folder, "result.json")}
     with open(spec_path, "w") as f:
@@ -94,7 +94,7 @@ def run_worker(spec: dict, folder, timeout: float, **env) -> dict:
             timeout=timeout,
         )
     except subprocess.TimeoutExpired as error:
-        pytest.fail(f"training_worker.py ran past {timeout} s:\n{(error.stderr or '')[-3000:]}")
+        pytest.fail(f"worker.py ran past {timeout} s:\n{(error.stderr or '')[-3000:]}")
     assert done.returncode == 0, done.stderr[-5000:]
     with open(spec["result"]) as f:
         return json.load(f)

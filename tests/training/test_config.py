@@ -1,0 +1,150 @@
+"""Run configurations: every rule checked once, at construction; records and resume checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_perceptual.errors import InputError, ResumeMismatchError
+from keras_perceptual.training.config import (
+    PAPER_SR_STEPS,
+    PAPER_STYLE_STEPS,
+    RunConfig,
+    StyleTransferConfig,
+    SuperResolutionConfig,
+)
+
+
+@pytest.fixture
+def style_file(tmp_path):
+    path = tmp_path / "style.png"
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(path)
+    return str(path)
+
+
+def style_config(tmp_path, style_file, **overrides):
+    return StyleTransferConfig(
+        content_dir=str(tmp_path), style_image=style_file, output_dir=str(tmp_path / "run"),
+        **overrides,
+    )
+
+
+def test_defaults_are_the_papers_and_written_once(tmp_path, style_file):
+    config = style_config(tmp_path, style_file)
+    assert config.steps == PAPER_STYLE_STEPS == 40_000
+    assert (config.image_size, config.batch_size, config.learning_rate) == (256, 4, 1e-3)
+    assert config.value_range == (0.0, 1.0) and config.loss_options == {}
+    sr = SuperResolutionConfig(image_dir=str(tmp_path), output_dir=str(tmp_path / "sr"))
+    assert (sr.scale, sr.patch_size, sr.steps, sr.sigma) == (4, 288, PAPER_SR_STEPS, 1.0)
+    assert StyleTransferConfig.field_default("image_size") == 256
+
+
+def test_frozen_and_replace_checks_again(tmp_path, style_file):
+    config = style_config(tmp_path, style_file, steps=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.steps = 20
+    assert dataclasses.replace(config, steps=20).steps == 20
+    with pytest.raises(InputError, match="steps must be an integer >= 1"):
+        dataclasses.replace(config, steps=0)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
+        ({"learning_rate": -1}, "learning_rate must be a positive number"),
+        ({"learning_rate": True}, "learning_rate must be a positive number"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*31\)"),
+        ({"seed": 2**31}, r"seed must be an integer in \[0, 2\*\*31\)"),
+        ({"value_range": (1, 0)}, "value_range must satisfy low < high"),
+        ({"weights": "nowhere.h5"}, "weights file .*nowhere.h5.* does not exist"),
+        ({"loss_options": [1]}, "loss_options must be a dict"),
+        ({"loss_options": {"weights": None}}, "loss_options cannot set 'weights'"),
+        ({"cache": 3}, "cache must be True/False"),
+        ({"jit_compile": "yes"}, "jit_compile must be True, False or 'auto'"),
+        ({"content_weight": -1}, "content_weight must be a finite number >= 0"),
+        ({"style_image_size": -3}, "style_image_size must be an integer >= 1"),
+    ],
+)
+def test_style_rules(tmp_path, style_file, overrides, message):
+    with pytest.raises(InputError, match=message):
+        style_config(tmp_path, style_file, **overrides)
+
+
+def test_style_image_rules(tmp_path, style_file):
+    with pytest.raises(InputError, match="does not exist"):
+        style_config(tmp_path, str(tmp_path / "missing.jpg"))
+    with pytest.raises(InputError, match="style_image is required"):
+        StyleTransferConfig(content_dir=str(tmp_path), style_image=None, output_dir="o")
+    # 0 and None keep the style image's size.
+    assert style_config(tmp_path, style_file, style_image_size=0).style_image_size is None
+    array = np.zeros((4, 4, 3), np.float32)
+    config = style_config(tmp_path, array)
+    assert config.identity()["style_image_sha256"] != style_config(
+        tmp_path, array + 0.5
+    ).identity()["style_image_sha256"]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"scale": 3}, "scale must be one of 2, 4, 8"),
+        ({"scale": True}, "scale must be one of 2, 4, 8"),
+        ({"patch_size": 30}, "patch_size=30 is not divisible by scale=4"),
+        ({"loss": "l1"}, "loss must be one of 'perceptual', 'pixel'"),
+        ({"gan_options": {"adversarial_weight": 1.0}}, "gan_options is only used with gan=True"),
+        ({"gan": True, "gan_options": {"discriminator_filters": 0}}, "discriminator_filters"),
+        ({"sigma": -1}, "sigma must be a finite number >= 0"),
+        ({"gan": 1}, "gan must be True or False"),
+    ],
+)
+def test_super_resolution_rules(tmp_path, overrides, message):
+    with pytest.raises(InputError, match=message):
+        SuperResolutionConfig(image_dir=str(tmp_path), output_dir=str(tmp_path / "o"), **overrides)
+
+
+def test_record_round_trip_and_resume_comparison(tmp_path, style_file):
+    config = style_config(tmp_path, style_file, steps=10, seed=3, model_options={"filters": 4})
+    record = json.loads(json.dumps({**config.to_record(), **config.identity()}))
+    assert record["steps"] == 10 and record["model_options"] == {"filters": 4}
+    assert record["output_dir"] == str(tmp_path / "run")
+    # Resumable fields may change; the others may not.
+    grown = dataclasses.replace(config, steps=20, sample_every=5)
+    assert grown.differences(record) == []
+    other = dataclasses.replace(config, image_size=128)
+    assert other.differences(record) == ["image_size 256 -> 128"]
+    with pytest.raises(ResumeMismatchError, match="image_size 256 -> 128"):
+        other.check_resumable(record)
+    # A style image moved elsewhere is the same run; another image is not.
+    moved = tmp_path / "moved.png"
+    moved.write_bytes(open(style_file, "rb").read())
+    assert dataclasses.replace(config, style_image=str(moved)).differences(record) == []
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(moved)
+    assert dataclasses.replace(config, style_image=str(moved)).differences(record)[0].startswith(
+        "style_image_sha256"
+    )
+    # A record from another version may lack or hold extra fields.
+    assert config.differences({k: v for k, v in record.items() if k != "cache"} | {"old": 1}) == []
+
+
+def test_every_field_documents_itself():
+    for config_class in (RunConfig, StyleTransferConfig, SuperResolutionConfig):
+        for field in dataclasses.fields(config_class):
+            assert field.metadata.get("help"), field.name
+    assert "steps" in StyleTransferConfig.resumable_fields()
+    assert "batch_size" not in StyleTransferConfig.resumable_fields()
+
+
+def test_recipe_functions_take_a_configuration(tmp_path, style_file):
+    from keras_perceptual.training import train_style_transfer
+
+    config = style_config(tmp_path, style_file, steps=1)
+    with pytest.raises(InputError, match="pass either a StyleTransferConfig or settings"):
+        train_style_transfer(config, steps=3)
+    with pytest.raises(InputError, match="output_dir is required"):
+        train_style_transfer(str(tmp_path), style_file)
