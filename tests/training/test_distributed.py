@@ -34,17 +34,15 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import REPO, requires_tf
+from conftest import TINY_NET, TRAINING_WORKER, make_photos, requires_tf, subprocess_env
 from PIL import Image
 
 pytestmark = [requires_tf, pytest.mark.slow]
 
-from test_training import make_photos  # noqa: E402
 
 from keras_perceptual.training import read_csv_log, train_style_transfer  # noqa: E402
 
-WORKER = os.path.join(os.path.dirname(__file__), "worker.py")
-TINY_NET = {"filters": 4, "num_residual_blocks": 1}
+WORKER = TRAINING_WORKER
 FIRST_STEP_RTOL = 1e-5
 LOSS_RTOL = 1e-3
 WEIGHT_ATOL = 2e-3  # twice the learning rate: about the most one Adam step moves a weight
@@ -63,20 +61,6 @@ def style_file(tmp_path_factory):
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
     return str(path)
-
-
-def subprocess_env(**extra) -> dict:
-    """The test's environment for a child process: CPU only, quiet, no TF_CONFIG."""
-    env = dict(os.environ)
-    env.pop("TF_CONFIG", None)
-    env.update(
-        CUDA_VISIBLE_DEVICES="",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
 
 
 def run_worker(spec: dict, folder, timeout: float, **env) -> dict:

@@ -28,15 +28,15 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import requires_tf
+from conftest import TINY_NET, make_photos, requires_tf, subprocess_env
+from conftest import TRAINING_WORKER as WORKER
 from PIL import Image
 
 pytestmark = [requires_tf, pytest.mark.slow]
 
 import tensorflow as tf  # noqa: E402
-from test_distributed import TINY_NET, WORKER, subprocess_env  # noqa: E402
-from test_training import make_photos  # noqa: E402
 
+import keras_perceptual.data as keras_perceptual_data  # noqa: E402
 from keras_perceptual import cli  # noqa: E402
 from keras_perceptual.data import SkippedImagesWarning  # noqa: E402
 from keras_perceptual.models import style_transfer_net  # noqa: E402
@@ -48,7 +48,6 @@ from keras_perceptual.training import (  # noqa: E402
     train_style_transfer,
 )
 from keras_perceptual.training import files as training_files  # noqa: E402
-import keras_perceptual.data as keras_perceptual_data  # noqa: E402
 
 #: The learning-rate schedule of the crash test: lr(step) = 1e-3 * 0.9 ** step.
 SCHEDULE = {

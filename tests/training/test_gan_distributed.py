@@ -14,8 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import requires_tf
-from test_distributed import subprocess_env
+from conftest import requires_tf, subprocess_env
 
 pytestmark = [requires_tf, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import os
 import keras
 import numpy as np
 import pytest
-from conftest import requires_tf
+from conftest import make_photos, requires_tf
 from PIL import Image
 
 pytestmark = requires_tf
@@ -28,18 +28,6 @@ from keras_perceptual.training import files as training_files  # noqa: E402
 
 TINY_STYLE_NET = {"filters": 4, "num_residual_blocks": 1}
 TINY_SR_NET = {"filters": 4, "num_residual_blocks": 1}
-
-
-def make_photos(folder, count=5, seed=0):
-    """Smooth random RGB images (40x48 px) in ``folder``."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(count):
-        coarse = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize((48, 40), Image.Resampling.BICUBIC).save(
-            os.path.join(folder, f"photo{i}.png")
-        )
-    return str(folder)
 
 
 @pytest.fixture(scope="module")
