@@ -60,17 +60,10 @@ looping forever.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
-import sys
-import threading
-import warnings
-from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -91,230 +84,22 @@ from keras_perceptual.images import (
     list_images,
     load_image,
     load_images,
-    read_header,
     read_rgb,
-    walk_images,
+)
+from keras_perceptual.ops import gaussian_kernel
+from keras_perceptual.ops import sr_degrade as sr_degrade_op
+from keras_perceptual.scan import (
+    ScanResult,
+    SkipLog,
+    SkippedFile,
+    SkippedImagesWarning,
+    scan_images,
 )
 from keras_perceptual.ops import from_unit_range
 
-#: How many skipped paths the warning lists.
-MAX_LISTED = 5
 CROPS = ("random", "center")
 
 logger = logging.getLogger(__name__)
-
-
-class SkippedImagesWarning(UserWarning):
-    """Some image files could not be used and were skipped (see :func:`scan_images`)."""
-
-
-class SkippedFile(NamedTuple):
-    """A file left out of a dataset, and why (``"corrupt: ..."``, ``"too small: ..."``)."""
-
-    path: str
-    reason: str
-
-
-class SkipLog:
-    """Thread-safe record of the files that failed inside a running pipeline."""
-
-    def __init__(self, total: int):
-        self._lock = threading.Lock()
-        self._entries: list[SkippedFile] = []
-        self._failed: set[str] = set()
-        self._total = total
-
-    def add(self, path: str, reason: str) -> tuple[bool, bool]:
-        """Records a failure; returns ``(first_failure, every_file_failed)``."""
-        with self._lock:
-            self._entries.append(SkippedFile(path, reason))
-            self._failed.add(path)
-            return len(self._entries) == 1, len(self._failed) >= self._total
-
-    @property
-    def count(self) -> int:
-        """Number of failed decodes so far (a file failing in two epochs counts twice)."""
-        with self._lock:
-            return len(self._entries)
-
-    @property
-    def entries(self) -> list[SkippedFile]:
-        """The failures so far, in the order they happened."""
-        with self._lock:
-            return list(self._entries)
-
-    @property
-    def paths(self) -> list[str]:
-        """The distinct files that failed so far, sorted."""
-        with self._lock:
-            return sorted(self._failed)
-
-    def __repr__(self) -> str:
-        return f"SkipLog(count={self.count})"
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """What :func:`scan_images` found under a folder.
-
-    Attributes:
-        directory: the folder scanned.
-        paths: the usable image files, sorted.
-        skipped: ``SkippedFile(path, reason)`` for image-extension files that were left out.
-        ignored: number of files without an image extension (not reported otherwise).
-        min_size: the smallest shorter side accepted, in pixels.
-        runtime_skipped: failures of datasets built from this scan, while they run.
-    """
-
-    directory: str
-    paths: tuple[str, ...]
-    skipped: tuple[SkippedFile, ...]
-    ignored: int
-    min_size: int
-    runtime_skipped: SkipLog = field(compare=False, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def summary(self) -> str:
-        """One paragraph for people: counts, reasons, the first few skipped paths."""
-        total = len(self.paths) + len(self.skipped)
-        text = f"{len(self.paths)} usable of {total} image files under {self.directory!r}"
-        if self.skipped:
-            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
-            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
-            listed = "; ".join(
-                f"{os.path.relpath(s.path, self.directory)!r} ({s.reason})"
-                for s in self.skipped[:MAX_LISTED]
-            )
-            more = len(self.skipped) - MAX_LISTED
-            text += f"; skipped {len(self.skipped)} ({counts}): {listed}"
-            if more > 0:
-                text += f"; and {more} more (see ScanResult.skipped)"
-        if self.ignored:
-            text += (
-                f"; ignored {self.ignored} file(s) without an image extension "
-                f"({'/'.join(IMAGE_EXTENSIONS)})"
-            )
-        return text + "."
-
-
-# --------------------------------------------------------------------------
-# Scanning a folder.
-# --------------------------------------------------------------------------
-
-
-def _warn_at_caller(message: str, category: type[Warning]) -> None:
-    """``warnings.warn`` attributed to the first caller outside this package (the user's
-    line, whichever of our functions it went through)."""
-    frame = sys._getframe(1)
-    level = 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("keras_perceptual"):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(message, category, stacklevel=level)
-
-
-def _check_directory(directory: Any) -> str:
-    if not isinstance(directory, (str, os.PathLike)):
-        raise InputError(
-            "directory must be the path of a folder of images (str or pathlib.Path). "
-            f"Received: directory={directory!r}"
-        )
-    path = os.fspath(directory)
-    if os.path.isfile(path):
-        raise InputError(
-            f"{path!r} is a file; pass the folder that holds the training images (use "
-            f"load_image for a single file). Received: directory={path!r}"
-        )
-    if not os.path.isdir(path):
-        raise InputError(
-            f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
-        )
-    return path
-
-
-def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
-    directory = _check_directory(directory)
-    min_size = check_positive_int(min_size, "min_size")
-    if num_workers is not None:
-        num_workers = check_positive_int(num_workers, "num_workers")
-    candidates, ignored = walk_images(directory)
-
-    def check(path: str) -> str | None:
-        try:
-            if verify:
-                read_rgb(path, min_size=min_size, verify_only=True)
-            else:
-                read_header(path, min_size)
-        except UnusableImageError as error:
-            return str(error)
-        return None
-
-    workers = num_workers or min(16, (os.cpu_count() or 1) + 4)
-    if len(candidates) > 1 and workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL
-            reasons = list(pool.map(check, candidates))
-    else:
-        reasons = [check(path) for path in candidates]
-    paths = tuple(p for p, r in zip(candidates, reasons, strict=True) if r is None)
-    skipped = tuple(
-        SkippedFile(p, r) for p, r in zip(candidates, reasons, strict=True) if r is not None
-    )
-    result = ScanResult(directory, paths, skipped, ignored, min_size, SkipLog(len(paths)))
-    if not paths:
-        raise InputError(
-            f"No usable image under {directory!r}: {result.summary()} Add readable "
-            f"{'/'.join(IMAGE_EXTENSIONS)} files whose shorter side is at least min_size="
-            f"{min_size} px (or lower min_size). Received: directory={directory!r}"
-        )
-    if skipped and warn:
-        _warn_at_caller(
-            f"Skipped image files that cannot be used: {result.summary()} Fix or remove "
-            "them (or change min_size) to silence this warning.",
-            SkippedImagesWarning,
-        )
-    return result
-
-
-def scan_images(
-    directory: str | os.PathLike,
-    *,
-    min_size: int = 1,
-    verify: bool = True,
-    warn: bool = True,
-    num_workers: int | None = None,
-) -> ScanResult:
-    """Finds the usable images under ``directory``, recursively.
-
-    Files with an image extension (``.jpg .jpeg .png .bmp .gif .webp``, any case)
-    are opened with Pillow; corrupt, truncated and non-image files, and images whose
-    shorter side is below ``min_size``, are skipped and listed with a reason. Other
-    files are only counted (``ignored``).
-
-    Args:
-        directory: the folder to scan (sub-folders included; symlinked folders are
-            not followed).
-        min_size: smallest accepted shorter side, in pixels.
-        verify: ``True`` decodes every file (on a thread pool) to find corrupt and
-            truncated data now; ``False`` reads headers only (fast for very large
-            folders: bad data is then found, skipped and counted while training).
-        warn: issue one :class:`SkippedImagesWarning` if any file was skipped
-            (callers that print :meth:`ScanResult.summary` themselves pass ``False``).
-        num_workers: threads for ``verify`` (default: CPU count + 4, at most 16).
-
-    Returns:
-        A :class:`ScanResult` with the usable ``paths`` (sorted) and the ``skipped`` files.
-
-    Raises:
-        ValueError: if ``directory`` is missing or a file, or holds no usable image.
-
-    Example:
-        >>> scan = scan_images("coco/train2014", min_size=256)
-        >>> len(scan.paths), len(scan.skipped)
-        (82783, 0)
-    """
-    return _scan(directory, min_size, verify, warn, num_workers)
 
 
 # --------------------------------------------------------------------------
@@ -481,7 +266,7 @@ def image_folder_dataset(
         scan = directory
     else:
         min_size = image_size if min_size is None else min_size
-        scan = _scan(directory, min_size, verify, True, None)
+        scan = scan_images(directory, min_size=min_size, verify=verify)
 
     seed = secrets.randbits(31) if seed is None else seed
     count = len(scan.paths)
@@ -556,29 +341,9 @@ def style_transfer_pairs(dataset: tf.data.Dataset) -> tf.data.Dataset:
 # --------------------------------------------------------------------------
 
 
-def gaussian_kernel(sigma: float = 1.0, radius: int | None = None) -> np.ndarray:
-    """Normalized 1-D Gaussian taps, ``2 * radius + 1`` of them (default ``radius = ceil(3 sigma)``).
-
-    Args:
-        sigma: standard deviation in pixels (> 0).
-        radius: half-width; the default keeps 99.7% of the mass before normalization.
-
-    Returns:
-        float32 array summing to 1.
-
-    Example:
-        >>> gaussian_kernel(1.0).shape  # 7 taps
-        (7,)
-    """
-    if radius is None:
-        radius = math.ceil(3.0 * sigma)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    taps = np.exp(-(x**2) / (2.0 * sigma**2))
-    return (taps / taps.sum()).astype(np.float32)
-
-
 def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) -> tf.Tensor:
-    """Blur + bicubic down-sampling of a rank-4 float32 tensor with static channels."""
+    """``keras_perceptual.ops.sr_degrade`` on a rank-4 float32 tensor with static channels, with
+    the divisibility check made at run time when sizes are unknown (``tf.data``)."""
     channels = images.shape[-1]
     height, width = images.shape[1], images.shape[2]
     if channels is None:
@@ -586,14 +351,7 @@ def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) ->
             "sr_degrade needs a known number of channels; set the dataset's shape (e.g. "
             "tf.ensure_shape). Received: images.shape=" + str(tuple(images.shape))
         )
-    for size, axis in ((height, "height"), (width, "width")):
-        if size is not None and size % scale:
-            raise InputError(
-                f"Image {axis} {size} is not divisible by scale={scale}; crop the images to a "
-                f"multiple of {scale}, e.g. images[:, :h - h % {scale}, :w - w % {scale}]. "
-                f"Received: images.shape={tuple(images.shape)}"
-            )
-    if height is None or width is None:
+    if height is None or width is None:  # static sizes are checked by the op itself
         shape = tf.shape(images)
         checks = [
             tf.debugging.assert_equal(
@@ -604,27 +362,7 @@ def _degrade_tensor(images: tf.Tensor, scale: int, sigma: float, value_range) ->
         ]
         with tf.control_dependencies(checks):
             images = tf.identity(images)
-    if sigma > 0:
-        taps = gaussian_kernel(sigma)
-        radius = len(taps) // 2
-        for size, axis in ((height, "height"), (width, "width")):
-            if size is not None and size <= radius:
-                raise InputError(
-                    f"Image {axis} {size} is too small for the sigma={sigma} blur (reflection "
-                    f"padding of {radius} px); use images larger than {radius} px. "
-                    f"Received: images.shape={tuple(images.shape)}"
-                )
-        kernel = np.tile(np.outer(taps, taps)[:, :, None, None], (1, 1, channels, 1))
-        padded = tf.pad(
-            images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT"
-        )
-        images = tf.nn.depthwise_conv2d(
-            padded, tf.constant(kernel, images.dtype), strides=(1, 1, 1, 1), padding="VALID"
-        )
-    shape = tf.shape(images)
-    low_size = tf.stack([shape[1] // scale, shape[2] // scale])
-    low = tf.image.resize(images, low_size, method="bicubic", antialias=False)
-    low = tf.clip_by_value(low, value_range[0], value_range[1])
+    low = sr_degrade_op(images, scale, sigma=sigma, value_range=value_range)
     if height is not None and width is not None:
         low.set_shape((images.shape[0], height // scale, width // scale, channels))
     return low

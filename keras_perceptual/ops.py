@@ -239,3 +239,89 @@ def channel_mean_std(features, epsilon: float = ADAIN_EPSILON):
 
 
 __all__ += ["ADAIN_EPSILON", "channel_mean_std"]
+
+
+def gaussian_kernel(sigma: float = 1.0, radius: int | None = None):
+    """Normalized 1-D Gaussian taps, ``2 * radius + 1`` of them (default ``radius = ceil(3 sigma)``).
+
+    Args:
+        sigma: standard deviation in pixels (> 0).
+        radius: half-width; the default keeps 99.7% of the mass before normalization.
+
+    Returns:
+        A float32 numpy array summing to 1.
+
+    Example:
+        >>> gaussian_kernel(1.0).shape  # 7 taps
+        (7,)
+    """
+    import math
+
+    import numpy as np
+
+    if radius is None:
+        radius = math.ceil(3.0 * sigma)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    taps = np.exp(-(x**2) / (2.0 * sigma**2))
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def sr_degrade(images, scale: int, sigma: float = 1.0, value_range: Sequence[float] = (0.0, 1.0)):
+    """The super-resolution degradation of Johnson et al. (2016), Section 4.2, on any backend.
+
+    A Gaussian blur of standard deviation ``sigma`` (reflection padding; ``sigma=0``: none),
+    then bicubic down-sampling by ``scale`` without antialiasing
+    (``keras.ops.image.resize``, which is ``tensorflow.image.resize(method="bicubic")``
+    on the TensorFlow backend; JAX gives the same numbers to float round-off), clipped
+    to ``value_range``.
+
+    Args:
+        images: ``(B, H, W, C)`` float images in ``value_range``, ``H`` and ``W`` divisible
+            by ``scale`` and larger than the blur's radius (``ceil(3 sigma)``).
+        scale: the down-sampling factor.
+        sigma: the blur's standard deviation, in pixels of ``images``.
+        value_range: ``(low, high)`` of the images.
+
+    Returns:
+        ``(B, H / scale, W / scale, C)`` images in ``value_range``.
+
+    Raises:
+        keras_perceptual.errors.InputError: sizes not divisible by ``scale``, or too small
+            for the blur.
+
+    Example:
+        >>> sr_degrade(np.random.rand(1, 32, 32, 3).astype("float32"), 4).shape
+        (1, 8, 8, 3)
+    """
+    import numpy as np
+
+    low, high = check_value_range(value_range)
+    images = ops.convert_to_tensor(images, "float32")
+    _, height, width, channels = images.shape
+    for size, axis in ((height, "height"), (width, "width")):
+        if size is not None and size % scale:
+            raise InputError(
+                f"Image {axis} {size} is not divisible by scale={scale}; crop the images to a "
+                f"multiple of {scale}, e.g. images[:, :h - h % {scale}, :w - w % {scale}]. "
+                f"Received: images.shape={tuple(images.shape)}"
+            )
+    if sigma > 0:
+        taps = gaussian_kernel(sigma)
+        radius = len(taps) // 2
+        for size, axis in ((height, "height"), (width, "width")):
+            if size is not None and size <= radius:
+                raise InputError(
+                    f"Image {axis} {size} is too small for the sigma={sigma} blur (reflection "
+                    f"padding of {radius} px); use images larger than {radius} px. "
+                    f"Received: images.shape={tuple(images.shape)}"
+                )
+        kernel = np.tile(np.outer(taps, taps)[:, :, None, None], (1, 1, channels, 1))
+        padded = ops.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "reflect")
+        images = ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
+    shape = ops.shape(images)
+    size = (shape[1] // scale, shape[2] // scale)
+    resized = ops.image.resize(images, size, interpolation="bicubic", antialias=False)
+    return ops.clip(resized, low, high)
+
+
+__all__ += ["gaussian_kernel", "sr_degrade"]

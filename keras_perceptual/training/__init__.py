@@ -37,8 +37,8 @@ or a full disk never leaves a damaged file under a final name. One concern per m
 * :mod:`~keras_perceptual.training.files`: atomic writes, temporary files left by a killed
   run, :class:`OutputWriteError` messages.
 * :mod:`~keras_perceptual.training.distribute`: ``tf.distribute`` strategies, the chief
-  (:func:`is_chief`), multi-worker agreement; :mod:`~keras_perceptual.training.batchnorm`:
-  synchronized batch statistics.
+  (:func:`is_chief`), multi-worker agreement; :mod:`~keras_perceptual.training.replicas`:
+  synchronized batch statistics and the training state's variables (any backend).
 * :mod:`~keras_perceptual.training.summaries`: TensorBoard events without the
   ``tensorboard`` package.
 * :mod:`~keras_perceptual.errors`: the exceptions (re-exported here).

@@ -19,7 +19,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_perceptual._checks import check_positive_int, check_value_range
 from keras_perceptual.errors import InputError
@@ -31,7 +30,7 @@ from keras_perceptual.training.files import (
     temp_path,
     writing,
 )
-from keras_perceptual.training.summaries import summary_image, summary_scalar
+from keras_perceptual.training.summaries import summary_writer
 
 
 def _scalar(value: Any) -> float:
@@ -400,7 +399,7 @@ class TensorBoardLogger(_StepTracker):
     :class:`StepLossLogger`); ``epoch/<name>``: every epoch-end log (loss, PSNR, ...)
     and ``epoch/learning_rate``. The x axis is the global step, so curves continue
     across resumed runs. Unlike ``keras.callbacks.TensorBoard`` this needs no
-    ``tensorboard`` package to write (:func:`summary_scalar`); viewing needs it.
+    ``tensorboard`` package to write on TensorFlow (:mod:`~keras_perceptual.training.summaries`); viewing needs it.
 
     Args:
         log_dir: TensorBoard folder; events go to ``log_dir/train``.
@@ -423,7 +422,7 @@ class TensorBoardLogger(_StepTracker):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if self.write:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
+            self._writer = summary_writer(os.path.join(self.log_dir, "train"))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._previous_mean = 0.0
@@ -437,23 +436,21 @@ class TensorBoardLogger(_StepTracker):
         value = _batch_value(self._batches, mean, self._previous_mean)
         self._previous_mean = mean
         self._batches += 1
-        with self._writer.as_default():
-            summary_scalar("batch/loss", value, self.step)
+        self._writer.scalar("batch/loss", value, self.step)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._writer is None:
             return
-        with self._writer.as_default():
-            for name, value in (logs or {}).items():
-                if name == "step":
-                    continue
-                try:
-                    summary_scalar(f"epoch/{name}", float(value), self.step)
-                except (TypeError, ValueError):
-                    continue
-            optimizer = getattr(self.model, "optimizer", None)
-            if optimizer is not None:
-                summary_scalar("epoch/learning_rate", _scalar(optimizer.learning_rate), self.step)
+        for name, value in (logs or {}).items():
+            if name == "step":
+                continue
+            try:
+                self._writer.scalar(f"epoch/{name}", float(value), self.step)
+            except (TypeError, ValueError):
+                continue
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            self._writer.scalar("epoch/learning_rate", _scalar(optimizer.learning_rate), self.step)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -466,7 +463,7 @@ class SampleImages(_StepTracker):
     """Every ``every`` steps, runs the network on fixed images and logs the results.
 
     Writes a grid (one row per image: input | output | target when given) to
-    TensorBoard (``tf.summary.image("samples", ...)`` under ``log_dir``) and as a PNG
+    TensorBoard (image ``samples`` under ``log_dir``; :mod:`~keras_perceptual.training.summaries`) and as a PNG
     to ``image_dir/step-<N>.png``, and, when ``loss`` has ``compute_terms`` (e.g.
     :class:`~keras_perceptual.losses.PerceptualLoss`), each loss term's mean on these
     images as TensorBoard scalars ``terms/<name>``. Also logs step 0 before training
@@ -519,7 +516,7 @@ class SampleImages(_StepTracker):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if self.write and self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            self._writer = summary_writer(os.path.join(self.log_dir, "samples"))
         if self.step == 0:
             self.log(0)
 
@@ -539,7 +536,8 @@ class SampleImages(_StepTracker):
         """Rows of ``input | output (| target)`` in [0, 1], inputs resized to the output size."""
         low, high = self.value_range
         height, width = outputs.shape[1:3]
-        columns = [tf.image.resize(self.inputs, (height, width), method="bicubic").numpy(), outputs]
+        resized = keras.ops.image.resize(self.inputs, (height, width), interpolation="bicubic")
+        columns = [keras.ops.convert_to_numpy(resized), outputs]
         if self.targets is not None:
             columns.append(self.targets)
         rows = [np.concatenate([c[i] for c in columns], axis=1) for i in range(len(outputs))]
@@ -550,6 +548,10 @@ class SampleImages(_StepTracker):
         self._last = step
         if not self.write or (self.guard is not None and self.guard.failed):
             return
+        # JAX's fit keeps the training state outside the variables between epochs.
+        sync = getattr(getattr(self, "model", None), "jax_state_sync", None)
+        if sync is not None:
+            sync()
         outputs = keras.ops.convert_to_numpy(self.network(self.inputs, training=False))
         if not np.all(np.isfinite(outputs)):
             return
@@ -568,14 +570,13 @@ class SampleImages(_StepTracker):
                     if os.path.exists(tmp):
                         os.remove(tmp)
         if self._writer is not None:
-            with self._writer.as_default():
-                summary_image("samples", image, step)
-                compute_terms = getattr(self.loss, "compute_terms", None)
-                if compute_terms is not None:
-                    target = self.targets if self.targets is not None else self.inputs
-                    for name, value in compute_terms(target, outputs).items():
-                        mean = float(np.mean(keras.ops.convert_to_numpy(value)))
-                        summary_scalar(f"terms/{name}", mean, step)
+            self._writer.image("samples", image, step)
+            compute_terms = getattr(self.loss, "compute_terms", None)
+            if compute_terms is not None:
+                target = self.targets if self.targets is not None else self.inputs
+                for name, value in compute_terms(target, outputs).items():
+                    mean = float(np.mean(keras.ops.convert_to_numpy(value)))
+                    self._writer.scalar(f"terms/{name}", mean, step)
             self._writer.flush()
 
 

@@ -22,7 +22,6 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -143,24 +142,6 @@ def agree(
             "(the reason is in that worker's own output); fix it, then start every worker again."
         )
     return [float(v) for v in result[1:]]
-
-
-def state_variables(trainer: keras.Model) -> list:
-    """The variables of a training state: the model's and every optimizer's."""
-    variables, seen = [], set()
-    optimizers = [getattr(trainer, "optimizer", None)]
-    for name in ("generator_optimizer", "discriminator_optimizer"):
-        optimizers.append(getattr(trainer, name, None))
-    candidates = list(trainer.weights)
-    for optimizer in optimizers:
-        if optimizer is not None:
-            candidates.extend(optimizer.variables)
-    for variable in candidates:
-        key = id(variable)
-        if key not in seen:
-            seen.add(key)
-            variables.append(variable)
-    return variables
 
 
 def default_strategy() -> tf.distribute.Strategy:

@@ -17,8 +17,8 @@ import tempfile
 
 import keras
 
-from keras_perceptual.training.batchnorm import local_batch_norm
 from keras_perceptual.training.errors import OutputWriteError
+from keras_perceptual.training.replicas import local_batch_norm
 
 
 def _fsync_file(path: str) -> None:

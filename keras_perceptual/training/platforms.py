@@ -13,16 +13,18 @@ the backend is behind a :class:`Platform`:
 
 from __future__ import annotations
 
+import abc
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_perceptual.errors import InputError
 
 
-class Platform:
+class Platform(abc.ABC):
     """The backend-specific operations of a training run.
 
     Attributes:
@@ -57,20 +59,21 @@ class Platform:
         returns the number of batch-norm layers synchronized."""
         return 0
 
-    def release(self, trainer: keras.Model) -> None:
+    def release(self, trainer: keras.Model) -> None:  # noqa: B027 - nothing to undo by default
         """Undoes :meth:`prepare`."""
 
-    def dataset(self, build: Callable[[], Any]) -> Any:
-        """The training input made by ``build()`` (a fresh pipeline), ready for ``fit``."""
-        return build()
+    @abc.abstractmethod
+    def crop_dataset(self, scan, recipe, *, batch_size: int, seed: int, cache, value_range):
+        """The training input: infinite batches of ``recipe.crop_size()`` random crops of
+        the scanned images, mapped by ``recipe.pairs`` to ``(x, y)``, seeded."""
 
     def fit_context(self) -> contextlib.AbstractContextManager:
         """The context in which ``fit`` runs."""
         return contextlib.nullcontext()
 
+    @abc.abstractmethod
     def describe(self, batch_size: int) -> dict:
         """What ``config.json`` records about the platform."""
-        raise NotImplementedError
 
 
 class TensorFlowPlatform(Platform):
@@ -127,17 +130,18 @@ class TensorFlowPlatform(Platform):
         return {"step": int(step), "epoch": int(epoch)}
 
     def prepare(self, trainer):
-        from keras_perceptual.training.batchnorm import synchronize_batch_norm
+        from keras_perceptual.training.replicas import synchronize_batch_norm
 
         return synchronize_batch_norm(trainer) if self.replicas > 1 else 0
 
     def release(self, trainer):
-        from keras_perceptual.training.batchnorm import unsynchronize_batch_norm
+        from keras_perceptual.training.replicas import unsynchronize_batch_norm
 
         unsynchronize_batch_norm(trainer)
 
-    def dataset(self, build):
-        """``build()`` restarted identically by every new iterator, auto-sharded by element.
+    def crop_dataset(self, scan, recipe, *, batch_size, seed, cache, value_range):
+        """``tf.data`` crops (:func:`keras_perceptual.data.image_folder_dataset`) mapped by
+        ``recipe.pairs``, restarted identically by every new iterator, sharded by element.
 
         ``fit`` under an explicit strategy takes one batch from a first iterator to build
         the model, then starts a new one; a seeded ``shuffle(reshuffle_each_iteration=True)``
@@ -147,12 +151,23 @@ class TensorFlowPlatform(Platform):
         seeds and crop counter) is instantiated afresh per iterator.
         """
         tf = self._tf
+        from keras_perceptual import data
+
+        autotune = tf.data.AUTOTUNE
 
         @tf.autograph.experimental.do_not_convert
         def instantiate(_):
-            return build()
+            images = data.image_folder_dataset(
+                scan, image_size=recipe.crop_size(), batch_size=batch_size, seed=seed,
+                cache=cache, value_range=value_range,
+            )  # fmt: skip
+            return images.enumerate().map(
+                lambda index, batch: recipe.pairs(batch, index),
+                num_parallel_calls=autotune,
+                deterministic=True,
+            )
 
-        dataset = tf.data.Dataset.range(1).flat_map(instantiate).prefetch(tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.range(1).flat_map(instantiate).prefetch(autotune)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
@@ -171,11 +186,111 @@ class TensorFlowPlatform(Platform):
         }
 
 
+class JaxPlatform(Platform):
+    """Keras' distribution API on JAX, and ``PyDataset`` input: no TensorFlow at all.
+
+    One process: a ``keras.distribution.DataParallel`` over every local device when there
+    are several (e.g. the GPUs of a machine; ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
+    makes N CPU devices), else the plain single-device path. Several processes (a Slurm
+    job, a TPU pod slice): call ``keras.distribution.initialize()`` first (the
+    command line does it when ``KERAS_DISTRIBUTION_*``/JAX coordinator variables are set;
+    see the README), then every process runs the same recipe: process 0 is the chief
+    (it alone writes ``output_dir``), each process reads its own slice of every global
+    batch, and the seed and a resumed state are sent from the chief to all.
+
+    Args:
+        distribution: a ``keras.distribution.Distribution``; ``None``: ``DataParallel``
+            over all devices when there are more than one.
+    """
+
+    def __init__(self, distribution: Any = None):
+        import jax
+
+        self._jax = jax
+        self.process_index = jax.process_index()
+        self.process_count = jax.process_count()
+        self.chief = self.process_index == 0
+        self.multi_worker = self.process_count > 1
+        devices = jax.devices()
+        if distribution is None and len(devices) > 1:
+            distribution = keras.distribution.DataParallel(devices=devices)
+        self.distribution = distribution
+        self.replicas = len(devices) if distribution is not None else 1
+
+    def scope(self):
+        if self.distribution is None:
+            return contextlib.nullcontext()
+        return self.distribution.scope()
+
+    fit_context = scope
+
+    def agree(self, failure, chief_values):
+        if not self.multi_worker:
+            return super().agree(failure, chief_values)
+        from jax.experimental import multihost_utils
+
+        failed = multihost_utils.process_allgather(np.float64(failure is not None))
+        if failure is not None:
+            raise failure
+        if np.sum(failed) > 0:
+            from keras_perceptual.errors import WorkerFailedError
+
+            raise WorkerFailedError(
+                f"{int(np.sum(failed))} process(es) of the multi-process run failed before "
+                "training (the reason is in that process's own output); fix it, then start "
+                "every process again."
+            )
+        values = np.asarray([float(v) for v in chief_values], np.float64)
+        return [float(v) for v in multihost_utils.broadcast_one_to_all(values)]
+
+    def share_state(self, trainer, restored, failure):
+        if not self.multi_worker:
+            return super().share_state(trainer, restored, failure)
+        from jax.experimental import multihost_utils
+
+        from keras_perceptual.training.replicas import state_variables
+
+        state = [1, restored["step"], restored["epoch"]] if restored else [0, 0, 0]
+        found, step, epoch = self.agree(failure, state)
+        if not found:
+            return None
+        for variable in state_variables(trainer):
+            value = np.asarray(keras.ops.convert_to_numpy(variable))
+            variable.assign(multihost_utils.broadcast_one_to_all(value))
+        return {"step": int(step), "epoch": int(epoch)}
+
+    def crop_dataset(self, scan, recipe, *, batch_size, seed, cache, value_range):
+        from keras_perceptual.pydata import RandomCrops
+
+        return RandomCrops(
+            scan,
+            recipe.crop_size(),
+            batch_size,
+            seed=seed,
+            value_range=value_range,
+            cache=bool(cache),
+            transform=recipe.pairs,
+            shard=(self.process_index, self.process_count),
+        )
+
+    def describe(self, batch_size):
+        name = type(self.distribution).__name__ if self.distribution is not None else "none"
+        return {
+            "class": name,
+            "replicas": self.replicas,
+            "workers": self.process_count,
+            "per_replica_batch": batch_size // self.replicas,
+            "devices": [str(d) for d in self._jax.devices()],
+        }
+
+
 def platform_for(strategy: Any = None) -> Platform:
     """The :class:`Platform` of the active Keras backend.
 
     Args:
-        strategy: TensorFlow only: a ``tf.distribute.Strategy`` (``None``: the default).
+        strategy: TensorFlow: a ``tf.distribute.Strategy`` (``None``: the default). JAX: a
+            ``keras.distribution.Distribution`` (``None``: ``DataParallel`` over several
+            devices).
 
     Returns:
         A :class:`Platform`.
@@ -186,10 +301,18 @@ def platform_for(strategy: Any = None) -> Platform:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return TensorFlowPlatform(strategy)
+    if backend == "jax":
+        if strategy is not None and not isinstance(strategy, keras.distribution.Distribution):
+            raise InputError(
+                "On the JAX backend, strategy must be a keras.distribution.Distribution (e.g. "
+                "keras.distribution.DataParallel()) or None. Received: "
+                f"strategy={strategy!r}"
+            )
+        return JaxPlatform(strategy)
     raise InputError(
-        f"The training recipes run on the TensorFlow backend; this process uses "
-        f"{backend!r}. Set KERAS_BACKEND=tensorflow. Received: backend={backend!r}"
+        f"The training recipes run on the TensorFlow and JAX backends; this process uses "
+        f"{backend!r}. Set KERAS_BACKEND=tensorflow or jax. Received: backend={backend!r}"
     )
 
 
-__all__ = ["Platform", "TensorFlowPlatform", "platform_for"]
+__all__ = ["JaxPlatform", "Platform", "TensorFlowPlatform", "platform_for"]

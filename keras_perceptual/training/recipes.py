@@ -17,6 +17,7 @@ recipe's methods below, and its keyword in the public function.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import inspect
 import os
@@ -31,6 +32,7 @@ from keras_perceptual.images import load_image, load_images
 from keras_perceptual.losses import PerceptualLoss
 from keras_perceptual.metrics import PSNR, SSIM
 from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.ops import sr_degrade
 from keras_perceptual.training.config import (
     PAPER_SR_STEPS,
     PAPER_STYLE_STEPS,
@@ -72,7 +74,7 @@ def resize_longer_side(image: np.ndarray, size: int | None, value_range) -> np.n
     return np.clip(keras.ops.convert_to_numpy(resized), *value_range).astype(np.float32)
 
 
-class Recipe:
+class Recipe(abc.ABC):
     """What a training declares; the :class:`Trainer` runs it.
 
     Subclasses set ``config_class`` and implement the methods below; ``self.config`` is
@@ -90,40 +92,49 @@ class Recipe:
         self.config = config
 
     # --- the data --------------------------------------------------------
+    @abc.abstractmethod
     def data_source(self) -> tuple[Any, int]:
         """``(folder or ScanResult, minimum image side)`` of the training images."""
-        raise NotImplementedError
 
     def scan(self):
         """The usable images of :meth:`data_source` (a ``ScanResult``)."""
-        from keras_perceptual.data import ScanResult, scan_images
+        from keras_perceptual.scan import ScanResult, scan_images
 
         source, min_size = self.data_source()
         if isinstance(source, ScanResult):
             return source
         return scan_images(source, min_size=min_size)
 
-    def dataset(self, scan, seed: int):
-        """The training input: ``(x, y)`` batches for ``fit``, infinite, seeded."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def crop_size(self) -> int:
+        """Side of the square random crops the recipe trains on."""
 
+    def pairs(self, images, index):
+        """``(x, y)`` for ``fit`` from a float32 batch of crops (``keras.ops`` only: the same
+        function on every backend and input pipeline). ``index`` is the batch's position
+        in the stream (an integer scalar), for seeded per-batch choices. Default:
+        ``(images, images)``."""
+        return images, images
+
+    @abc.abstractmethod
     def sample_images(self, scan) -> tuple[np.ndarray, np.ndarray | None]:
         """``(inputs, targets or None)`` drawn as samples during training."""
-        raise NotImplementedError
 
     # --- the models -------------------------------------------------------
     def loss_backbone(self) -> str | None:
         """The loss network's backbone (``None``: the loss needs no loss network)."""
         return self.config.loss_options.get("backbone", DEFAULT_LOSS_BACKBONE)
 
-    def resolve(self) -> None:
+    def resolve(self) -> None:  # noqa: B027 - most recipes need no preparation
         """Prepares inputs the recipe needs before building (e.g. the style image)."""
 
+    @abc.abstractmethod
     def build_network(self) -> keras.Model:
-        raise NotImplementedError
+        """The image transformation network to train."""
 
+    @abc.abstractmethod
     def build_loss(self) -> keras.losses.Loss:
-        raise NotImplementedError
+        """The per-image training loss (``reduction=None``)."""
 
     def compile(self, network: keras.Model, loss: keras.losses.Loss) -> keras.Model:
         """The compiled model ``fit`` trains (it shares ``network``'s weights)."""
@@ -191,19 +202,8 @@ class StyleTransferRecipe(Recipe):
             **{**config.loss_options, **config.loss_weights()},
         )
 
-    def dataset(self, scan, seed):
-        from keras_perceptual.data import image_folder_dataset, style_transfer_pairs
-
-        config = self.config
-        images = image_folder_dataset(
-            scan,
-            image_size=config.image_size,
-            batch_size=config.batch_size,
-            seed=seed,
-            cache=config.cache,
-            value_range=config.value_range,
-        )
-        return style_transfer_pairs(images)
+    def crop_size(self):
+        return self.config.image_size
 
     def sample_images(self, scan):
         config = self.config
@@ -300,31 +300,20 @@ class SuperResolutionRecipe(Recipe):
         )
         return trainer
 
-    def dataset(self, scan, seed):
-        from keras_perceptual.data import image_folder_dataset, super_resolution_pairs
+    def crop_size(self):
+        return self.config.patch_size
 
+    def pairs(self, images, index):
         config = self.config
-        images = image_folder_dataset(
-            scan,
-            image_size=config.patch_size,
-            batch_size=config.batch_size,
-            seed=seed,
-            cache=config.cache,
-            value_range=config.value_range,
-        )
-        return super_resolution_pairs(
-            images, config.scale, config.patch_size, sigma=config.sigma,
-            value_range=config.value_range,
-        )
+        low = sr_degrade(images, config.scale, sigma=config.sigma, value_range=config.value_range)
+        return low, images
 
     def sample_images(self, scan):
-        from keras_perceptual.data import sr_degrade
-
         config = self.config
         high = load_images(list(scan.paths[:4]), size=config.patch_size,
                            value_range=config.value_range)  # fmt: skip
         low = sr_degrade(high, config.scale, sigma=config.sigma, value_range=config.value_range)
-        return low, high
+        return keras.ops.convert_to_numpy(low), high
 
     def describe(self):
         config = self.config

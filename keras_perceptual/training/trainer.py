@@ -466,8 +466,14 @@ class Trainer:
                 with writing("checkpoint", paths.model, self.step):
                     atomic_save_model(self.network, paths.model)
             return
-        data_seed = derived_seed(config.seed, self.start_step)
-        dataset = self.platform.dataset(lambda: self.recipe.dataset(self.scan, data_seed))
+        dataset = self.platform.crop_dataset(
+            self.scan,
+            self.recipe,
+            batch_size=config.batch_size,
+            seed=derived_seed(config.seed, self.start_step),
+            cache=config.cache,
+            value_range=config.value_range,
+        )
         initial_epoch = self.restored["epoch"] if self.restored else 0
         epochs = initial_epoch + math.ceil((config.steps - self.start_step) / self.steps_per_epoch)
         callbacks = self.default_callbacks() + self.callbacks

@@ -309,16 +309,16 @@ def test_sigkill_mid_epoch_and_during_a_backup_write_then_resume(tmp_path, photo
 def test_nan_batch_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, photos, style_file, monkeypatch
 ):
-    original = keras_perceptual_data.style_transfer_pairs
+    original = keras_perceptual_data.image_folder_dataset
 
-    def with_a_nan_batch(dataset):
+    def with_a_nan_batch(*args, **kwargs):
         # The fourth batch (step 4, the end of the second checkpoint interval) is NaN.
         def poison(index, images):
             return tf.where(tf.equal(index, 3), tf.fill(tf.shape(images), np.float32("nan")), images)
 
-        return original(dataset.enumerate().map(poison))
+        return original(*args, **kwargs).enumerate().map(poison)
 
-    monkeypatch.setattr(keras_perceptual_data, "style_transfer_pairs", with_a_nan_batch)
+    monkeypatch.setattr(keras_perceptual_data, "image_folder_dataset", with_a_nan_batch)
     snapshots = {}
 
     def snapshot(step):

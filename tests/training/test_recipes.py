@@ -19,8 +19,8 @@ from keras_perceptual.training import (  # noqa: E402
     NonFiniteLossError,
     ResumeMismatchError,
     StepBackupAndRestore,
-    batchnorm,
     read_csv_log,
+    replicas,
     train_style_transfer,
     train_super_resolution,
 )
@@ -390,13 +390,13 @@ def test_synchronized_batch_norm_is_a_training_setting_that_saves_leave_out(tmp_
     net = super_resolution_net(4, **TINY_SR_NET)  # batch normalization, the paper's SR net
 
     def flags(model):
-        layers = batchnorm._all_layers(model)
+        layers = replicas._all_layers(model)
         return [x.synchronized for x in layers if isinstance(x, keras.layers.BatchNormalization)]
 
     assert flags(net) == [False] * 5
-    assert batchnorm.synchronize_batch_norm(net) == 5 and flags(net) == [True] * 5
+    assert replicas.synchronize_batch_norm(net) == 5 and flags(net) == [True] * 5
     training.atomic_save_model(net, tmp_path / "net.keras")
     assert flags(net) == [True] * 5  # still on for the training that goes on
     assert flags(keras.models.load_model(tmp_path / "net.keras")) == [False] * 5
-    batchnorm.unsynchronize_batch_norm(net)
+    replicas.unsynchronize_batch_norm(net)
     assert flags(net) == [False] * 5

@@ -110,8 +110,8 @@ def _gradient_check(strategies, kwargs_by_recipe) -> dict:
     from keras_perceptual.data import sr_degrade
     from keras_perceptual.losses import PerceptualLoss
     from keras_perceptual.models import style_transfer_net, super_resolution_net
-    from keras_perceptual.training.batchnorm import synchronize_batch_norm
     from keras_perceptual.training.recipes import untracked_loss
+    from keras_perceptual.training.replicas import synchronize_batch_norm
 
     rng = np.random.default_rng(0)
     high = rng.random((4, 32, 32, 3), dtype=np.float32)

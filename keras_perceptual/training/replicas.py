@@ -1,6 +1,8 @@
-"""Synchronized batch statistics while training on several replicas (TensorFlow-free).
+"""What training on several replicas needs, on any backend (no TensorFlow).
 
-With more than one replica, ``BatchNormalization`` layers (the SR network's) use the
+The variables of a training state (:func:`state_variables`), which a multi-process run
+sends from the chief to every process, and synchronized batch statistics: with more
+than one replica, ``BatchNormalization`` layers (the SR network's) use the
 statistics of the global batch while training (``synchronized=True``), so R replicas
 take the step one device would take on the whole batch; saved files keep
 ``synchronized=False`` so they load anywhere.
@@ -78,4 +80,27 @@ def local_batch_norm(model: keras.Model):
             layer.synchronized = True
 
 
-__all__ = ["local_batch_norm", "synchronize_batch_norm", "unsynchronize_batch_norm"]
+def state_variables(trainer: keras.Model) -> list:
+    """The variables of a training state: the model's and every optimizer's."""
+    variables, seen = [], set()
+    optimizers = [getattr(trainer, "optimizer", None)]
+    for name in ("generator_optimizer", "discriminator_optimizer"):
+        optimizers.append(getattr(trainer, name, None))
+    candidates = list(trainer.weights)
+    for optimizer in optimizers:
+        if optimizer is not None:
+            candidates.extend(optimizer.variables)
+    for variable in candidates:
+        key = id(variable)
+        if key not in seen:
+            seen.add(key)
+            variables.append(variable)
+    return variables
+
+
+__all__ = [
+    "local_batch_norm",
+    "state_variables",
+    "synchronize_batch_norm",
+    "unsynchronize_batch_norm",
+]

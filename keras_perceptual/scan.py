@@ -1,0 +1,258 @@
+"""Scanning an image folder once, without TensorFlow: the usable files and the rest.
+
+:func:`scan_images` finds the usable images under a folder (recursive) and returns a
+:class:`ScanResult` (``paths``, ``skipped``, ``ignored``) that the input pipelines
+(``tf.data`` in :mod:`keras_perceptual.data`, ``PyDataset`` in
+:mod:`keras_perceptual.pydata`) and the command line share.
+
+``scan_images`` reads each candidate once (``verify=True``: a full decode, on a thread
+pool) and skips files that are corrupt, truncated, not images, or smaller than
+``min_size`` pixels on their shorter side. They are listed in ``ScanResult.skipped`` and
+reported **once** per scan as a :class:`SkippedImagesWarning` (a ``UserWarning``,
+attributed to the calling line outside this package) that gives the count, the reasons
+and the first few paths. Files without an image extension (``.txt``, ``.json``,
+``Thumbs.db``) are only counted (``ScanResult.ignored``). Files that fail later, inside a
+pipeline, are counted in ``ScanResult.runtime_skipped`` (a :class:`SkipLog`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from keras_perceptual._checks import check_positive_int
+from keras_perceptual.errors import InputError
+from keras_perceptual.images import (
+    IMAGE_EXTENSIONS,
+    UnusableImageError,
+    read_header,
+    read_rgb,
+    walk_images,
+)
+
+#: How many skipped paths the warning lists.
+MAX_LISTED = 5
+
+
+class SkippedImagesWarning(UserWarning):
+    """Some image files could not be used and were skipped (see :func:`scan_images`)."""
+
+
+class SkippedFile(NamedTuple):
+    """A file left out of a dataset, and why (``"corrupt: ..."``, ``"too small: ..."``)."""
+
+    path: str
+    reason: str
+
+
+class SkipLog:
+    """Thread-safe record of the files that failed inside a running pipeline."""
+
+    def __init__(self, total: int):
+        self._lock = threading.Lock()
+        self._entries: list[SkippedFile] = []
+        self._failed: set[str] = set()
+        self._total = total
+
+    def add(self, path: str, reason: str) -> tuple[bool, bool]:
+        """Records a failure; returns ``(first_failure, every_file_failed)``."""
+        with self._lock:
+            self._entries.append(SkippedFile(path, reason))
+            self._failed.add(path)
+            return len(self._entries) == 1, len(self._failed) >= self._total
+
+    @property
+    def count(self) -> int:
+        """Number of failed decodes so far (a file failing in two epochs counts twice)."""
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def entries(self) -> list[SkippedFile]:
+        """The failures so far, in the order they happened."""
+        with self._lock:
+            return list(self._entries)
+
+    @property
+    def paths(self) -> list[str]:
+        """The distinct files that failed so far, sorted."""
+        with self._lock:
+            return sorted(self._failed)
+
+    def __repr__(self) -> str:
+        return f"SkipLog(count={self.count})"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What :func:`scan_images` found under a folder.
+
+    Attributes:
+        directory: the folder scanned.
+        paths: the usable image files, sorted.
+        skipped: ``SkippedFile(path, reason)`` for image-extension files that were left out.
+        ignored: number of files without an image extension (not reported otherwise).
+        min_size: the smallest shorter side accepted, in pixels.
+        runtime_skipped: failures of datasets built from this scan, while they run.
+    """
+
+    directory: str
+    paths: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...]
+    ignored: int
+    min_size: int
+    runtime_skipped: SkipLog = field(compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def summary(self) -> str:
+        """One paragraph for people: counts, reasons, the first few skipped paths."""
+        total = len(self.paths) + len(self.skipped)
+        text = f"{len(self.paths)} usable of {total} image files under {self.directory!r}"
+        if self.skipped:
+            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
+            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+            listed = "; ".join(
+                f"{os.path.relpath(s.path, self.directory)!r} ({s.reason})"
+                for s in self.skipped[:MAX_LISTED]
+            )
+            more = len(self.skipped) - MAX_LISTED
+            text += f"; skipped {len(self.skipped)} ({counts}): {listed}"
+            if more > 0:
+                text += f"; and {more} more (see ScanResult.skipped)"
+        if self.ignored:
+            text += (
+                f"; ignored {self.ignored} file(s) without an image extension "
+                f"({'/'.join(IMAGE_EXTENSIONS)})"
+            )
+        return text + "."
+
+
+def _warn_at_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside this package (the user's
+    line, whichever of our functions it went through)."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("keras_perceptual"):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _check_directory(directory: Any) -> str:
+    if not isinstance(directory, (str, os.PathLike)):
+        raise InputError(
+            "directory must be the path of a folder of images (str or pathlib.Path). "
+            f"Received: directory={directory!r}"
+        )
+    path = os.fspath(directory)
+    if os.path.isfile(path):
+        raise InputError(
+            f"{path!r} is a file; pass the folder that holds the training images (use "
+            f"load_image for a single file). Received: directory={path!r}"
+        )
+    if not os.path.isdir(path):
+        raise InputError(
+            f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
+        )
+    return path
+
+
+def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
+    directory = _check_directory(directory)
+    min_size = check_positive_int(min_size, "min_size")
+    if num_workers is not None:
+        num_workers = check_positive_int(num_workers, "num_workers")
+    candidates, ignored = walk_images(directory)
+
+    def check(path: str) -> str | None:
+        try:
+            if verify:
+                read_rgb(path, min_size=min_size, verify_only=True)
+            else:
+                read_header(path, min_size)
+        except UnusableImageError as error:
+            return str(error)
+        return None
+
+    workers = num_workers or min(16, (os.cpu_count() or 1) + 4)
+    if len(candidates) > 1 and workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL
+            reasons = list(pool.map(check, candidates))
+    else:
+        reasons = [check(path) for path in candidates]
+    paths = tuple(p for p, r in zip(candidates, reasons, strict=True) if r is None)
+    skipped = tuple(
+        SkippedFile(p, r) for p, r in zip(candidates, reasons, strict=True) if r is not None
+    )
+    result = ScanResult(directory, paths, skipped, ignored, min_size, SkipLog(len(paths)))
+    if not paths:
+        raise InputError(
+            f"No usable image under {directory!r}: {result.summary()} Add readable "
+            f"{'/'.join(IMAGE_EXTENSIONS)} files whose shorter side is at least min_size="
+            f"{min_size} px (or lower min_size). Received: directory={directory!r}"
+        )
+    if skipped and warn:
+        _warn_at_caller(
+            f"Skipped image files that cannot be used: {result.summary()} Fix or remove "
+            "them (or change min_size) to silence this warning.",
+            SkippedImagesWarning,
+        )
+    return result
+
+
+def scan_images(
+    directory: str | os.PathLike,
+    *,
+    min_size: int = 1,
+    verify: bool = True,
+    warn: bool = True,
+    num_workers: int | None = None,
+) -> ScanResult:
+    """Finds the usable images under ``directory``, recursively.
+
+    Files with an image extension (``.jpg .jpeg .png .bmp .gif .webp``, any case)
+    are opened with Pillow; corrupt, truncated and non-image files, and images whose
+    shorter side is below ``min_size``, are skipped and listed with a reason. Other
+    files are only counted (``ignored``).
+
+    Args:
+        directory: the folder to scan (sub-folders included; symlinked folders are
+            not followed).
+        min_size: smallest accepted shorter side, in pixels.
+        verify: ``True`` decodes every file (on a thread pool) to find corrupt and
+            truncated data now; ``False`` reads headers only (fast for very large
+            folders: bad data is then found, skipped and counted while training).
+        warn: issue one :class:`SkippedImagesWarning` if any file was skipped
+            (callers that print :meth:`ScanResult.summary` themselves pass ``False``).
+        num_workers: threads for ``verify`` (default: CPU count + 4, at most 16).
+
+    Returns:
+        A :class:`ScanResult` with the usable ``paths`` (sorted) and the ``skipped`` files.
+
+    Raises:
+        ValueError: if ``directory`` is missing or a file, or holds no usable image.
+
+    Example:
+        >>> scan = scan_images("coco/train2014", min_size=256)
+        >>> len(scan.paths), len(scan.skipped)
+        (82783, 0)
+    """
+    return _scan(directory, min_size, verify, warn, num_workers)
+
+
+__all__ = [
+    "MAX_LISTED",
+    "ScanResult",
+    "SkipLog",
+    "SkippedFile",
+    "SkippedImagesWarning",
+    "scan_images",
+]
