@@ -84,10 +84,8 @@ def initialize_devices() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-    elif backend == "jax":
-        import jax
-
-        jax.devices()
+    # JAX is not probed: its distributed runtime (multi-process training) must start
+    # before the backend does, and it prints no C++ start-up notices.
 
 
 @contextlib.contextmanager

@@ -89,6 +89,7 @@ from keras_perceptual.images import (
 from keras_perceptual.ops import gaussian_kernel
 from keras_perceptual.ops import sr_degrade as sr_degrade_op
 from keras_perceptual.scan import (
+    MAX_LISTED,
     ScanResult,
     SkipLog,
     SkippedFile,
@@ -517,6 +518,7 @@ def super_resolution_pairs(
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_LISTED",
     "ScanResult",
     "SkipLog",
     "SkippedFile",

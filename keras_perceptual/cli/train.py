@@ -165,8 +165,9 @@ def _default_text(value: Any) -> str:
 
 def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
     """Adds one argument per command-line field of ``config_class`` (defaults, help and rules
-    from the fields; nothing written twice). Options not given stay ``None`` (the field's
-    default applies). ``groups`` maps a field name to its argument group's title."""
+    from the fields; nothing written twice). Options not given are left out of the
+    namespace and keep the field's default (so ``--weights none`` stays distinct from no
+    ``--weights``). ``groups`` maps a field name to its argument group's title."""
     group_objects: dict[str, Any] = {}
     for field in dataclasses.fields(config_class):
         kind = field.metadata.get("cli")
@@ -183,8 +184,8 @@ def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
             continue
         option = field.metadata.get("option") or "--" + field.name.replace("_", "-")
         if kind == "flag":
-            target.add_argument(option, dest=field.name, action="store_true", default=None,
-                                help=help_text)  # fmt: skip
+            target.add_argument(option, dest=field.name, action="store_true",
+                                default=argparse.SUPPRESS, help=help_text)  # fmt: skip
             continue
         required = field.default is dataclasses.MISSING and (
             field.default_factory is dataclasses.MISSING
@@ -193,7 +194,7 @@ def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
             option,
             dest=field.name,
             type=_parser_for(field),
-            default=None,
+            default=argparse.SUPPRESS,
             required=required,
             choices=field.metadata.get("choices"),
             metavar=None if field.metadata.get("choices") else field.metadata.get("metavar"),
@@ -204,10 +205,11 @@ def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
 def config_from_args(config_class, args, **extra) -> Any:
     """The configuration from parsed arguments: the fields given on the command line, plus
     ``extra`` (e.g. ``model_options``); the rest keep their defaults."""
+    given = vars(args)
     values = {
-        field.name: getattr(args, field.name)
+        field.name: given[field.name]
         for field in dataclasses.fields(config_class)
-        if field.metadata.get("cli") is not None and getattr(args, field.name, None) is not None
+        if field.metadata.get("cli") is not None and field.name in given
     }
     values.update({k: v for k, v in extra.items() if v})
     return config_class(**values)
@@ -259,7 +261,7 @@ def _cmd_train_sr(args) -> int:
 
     gan_options = {}
     if args.adversarial_weight is not None:
-        if not args.gan:
+        if not getattr(args, "gan", False):
             raise UsageError("--adversarial-weight needs --gan")
         gan_options["adversarial_weight"] = args.adversarial_weight
     config = config_from_args(SuperResolutionConfig, args, gan_options=gan_options,
@@ -267,23 +269,62 @@ def _cmd_train_sr(args) -> int:
     return _train(args, config)
 
 
+def _jax_distribution(args):
+    """Multi-process JAX: ``--workers``/``--worker-index``, or the environment.
+
+    ``--workers HOST:PORT,...`` and ``--worker-index I`` start JAX's distributed runtime
+    (``keras.distribution.initialize``; the first address is the coordinator). Without
+    them, ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` / ``_NUM_PROCESSES`` / ``_PROCESS_ID`` (Keras'
+    variables) or a Slurm job of several tasks (``SLURM_NTASKS`` > 1: JAX reads the rest
+    from Slurm) do the same; a TPU pod slice needs ``KERAS_DISTRIBUTION_*`` or nothing
+    (JAX finds the slice). Returns ``None``: the recipe picks ``DataParallel`` over every
+    device when there are several.
+    """
+    workers, index = args.workers, args.worker_index
+    if workers is None and index is not None:
+        raise UsageError("--worker-index needs --workers HOST:PORT,HOST:PORT,... (every worker)")
+    import keras
+
+    if workers is not None:
+        if index is None or index >= len(workers):
+            raise UsageError(
+                f"--workers needs --worker-index I: this process's position in the list, 0 to "
+                f"{len(workers) - 1} (0 is the chief, which writes --out)"
+            )
+        keras.distribution.initialize(",".join(workers), len(workers), index)
+    elif os.environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
+        keras.distribution.initialize()
+    elif int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1:
+        import jax
+
+        jax.distributed.initialize()
+    return None
+
+
 def _train(args, config) -> int:
-    """Runs the recipe of ``config`` (strategy first: multi-worker needs it before any op)."""
-    strategy = _strategy(args)
+    """Runs the recipe of ``config`` on the backend's platform (created first thing:
+    multi-worker TensorFlow and multi-process JAX need it before any operation)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        strategy = _strategy(args)
+    else:
+        strategy = _jax_distribution(args)
     from keras_perceptual.training import (
         StyleTransferConfig,
         StyleTransferRecipe,
         SuperResolutionRecipe,
         Trainer,
-        is_chief,
     )
+    from keras_perceptual.training.platforms import platform_for
 
-    if strategy is None or is_chief(strategy):
+    platform = platform_for(strategy)
+    if platform.chief:
         _announce_resume(config.output_dir, config.steps)
     recipe_class = (
         StyleTransferRecipe if isinstance(config, StyleTransferConfig) else SuperResolutionRecipe
     )
-    result = Trainer(recipe_class(config), strategy=strategy, verbose=verbosity(args)).run()
+    result = Trainer(recipe_class(config), platform=platform, verbose=verbosity(args)).run()
     say(result.summary())
     return 0
 
@@ -297,7 +338,11 @@ machines (MultiWorkerMirroredStrategy): run the same command on each, with the s
 Or set TF_CONFIG and leave --workers out, e.g. on host2:
   TF_CONFIG='{{"cluster": {{"worker": ["host1:12345", "host2:12345"]}},
              "task": {{"type": "worker", "index": 1}}}}'
---batch-size is the global batch (split over every device of every worker).""".replace(
+--batch-size is the global batch (split over every device of every worker).
+With KERAS_BACKEND=jax (no TensorFlow needed): every local device is used (DataParallel);
+--workers/--worker-index start JAX's distributed runtime the same way (the first address
+is the coordinator), or set KERAS_DISTRIBUTION_JOB_ADDRESSES / _NUM_PROCESSES /
+_PROCESS_ID, or run under Slurm with several tasks (srun).""".replace(
     "{prog}", PROG
 )
 

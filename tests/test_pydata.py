@@ -1,0 +1,90 @@
+"""The TensorFlow-free input pipeline (``keras_perceptual.pydata.RandomCrops``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_photos
+
+from keras_perceptual.errors import DataError, InputError
+from keras_perceptual.ops import sr_degrade
+from keras_perceptual.pydata import RandomCrops
+from keras_perceptual.scan import scan_images
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory):
+    return scan_images(make_photos(tmp_path_factory.mktemp("photos"), count=5), min_size=32)
+
+
+def test_batches_are_crops_in_value_range_and_a_function_of_seed_and_index(scan):
+    crops = RandomCrops(scan, 32, 4, seed=3, value_range=(-1, 1), workers=1)
+    x, y = crops[0]
+    assert x.shape == (4, 32, 32, 3) and x.dtype == np.float32 and x is y
+    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0.05
+    again = RandomCrops(scan, 32, 4, seed=3, value_range=(-1, 1), workers=1)
+    np.testing.assert_array_equal(again[5][0], crops[5][0])  # any order of access
+    np.testing.assert_array_equal(again[0][0], x)
+    assert not np.array_equal(RandomCrops(scan, 32, 4, seed=4)[0][0], crops[0][0] * 0.5 + 0.5)
+    assert crops.num_batches is None  # infinite
+
+
+def test_every_image_once_per_epoch(scan):
+    crops = RandomCrops(scan, 40, 1, seed=0, workers=1, value_range=(0, 1))
+    # Each 40 px crop of a 40 px-high photo shows the whole height: identify the photo by
+    # comparing with centre crops of the decoded images.
+    from keras_perceptual.images import read_rgb
+
+    images = [read_rgb(p, shorter_side=40, at_least=40).astype(np.float32) / 255 for p in scan.paths]
+    seen = []
+    for k in range(len(scan.paths)):
+        crop = crops[k][0][0]
+        matches = [i for i, image in enumerate(images)
+                   if any(np.allclose(image[:, j:j + 40], crop, atol=1e-6)
+                          for j in range(image.shape[1] - 39))]  # fmt: skip
+        seen.append(matches[0])
+    assert sorted(seen) == list(range(len(scan.paths)))
+
+
+def test_shards_make_the_global_batch(scan):
+    whole = RandomCrops(scan, 32, 4, seed=1, workers=1)[2][0]
+    parts = [RandomCrops(scan, 32, 4, seed=1, shard=(i, 2), workers=1)[2][0] for i in range(2)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    resumed = RandomCrops(scan, 32, 4, seed=1, start_batch=2, workers=1)[0][0]
+    np.testing.assert_array_equal(resumed, whole)
+
+
+def test_transform_gets_the_batch_and_its_index(scan):
+    seen = []
+
+    def degrade(batch, index):
+        seen.append(index)
+        return sr_degrade(batch, 4), batch
+
+    low, high = RandomCrops(scan, 32, 2, seed=0, transform=degrade, workers=1)[7]
+    assert low.shape == (2, 8, 8, 3) and high.shape == (2, 32, 32, 3) and seen == [7]
+    np.testing.assert_allclose(low, np.asarray(sr_degrade(high, 4)), atol=1e-6)
+
+
+def test_a_file_failing_while_training_is_skipped_and_counted(tmp_path):
+    folder = make_photos(tmp_path / "photos", count=3)
+    scan = scan_images(folder, min_size=32)
+    (tmp_path / "photos" / "photo1.png").write_bytes(b"broken now")
+    crops = RandomCrops(scan, 32, 3, seed=0, workers=1)
+    for k in range(4):
+        assert crops[k][0].shape == (3, 32, 32, 3)
+    assert scan.runtime_skipped.count >= 1
+    assert scan.runtime_skipped.paths == [str(tmp_path / "photos" / "photo1.png")]
+    for name in ("photo0.png", "photo2.png"):
+        (tmp_path / "photos" / name).write_bytes(b"gone")
+    with pytest.raises(DataError, match="Every one of the 3 images has failed"):
+        RandomCrops(scan, 32, 3, seed=1, workers=1)[0]
+
+
+def test_bad_arguments(scan):
+    with pytest.raises(InputError, match="batch_size divisible by count"):
+        RandomCrops(scan, 32, 3, seed=0, shard=(0, 2))
+    with pytest.raises(InputError, match="seed must be an integer"):
+        RandomCrops(scan, 32, 2, seed=-1)
+    with pytest.raises(InputError, match="at least one image"):
+        RandomCrops([], 32, 2, seed=0)

@@ -1,0 +1,229 @@
+"""Training on the JAX backend without TensorFlow (issue: JAX-only training path).
+
+Every run here is a child process with ``KERAS_BACKEND=jax`` and a ``sitecustomize`` that
+makes ``import tensorflow`` fail (``tests/training/no_tensorflow``), so the tests prove the
+path never imports TensorFlow whether or not it is installed; ``.ci/run`` also runs this
+module inside a virtual environment that has no TensorFlow at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO, make_photos
+from PIL import Image
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (dev extra)"),
+]
+
+NO_TENSORFLOW = REPO / "tests" / "training" / "no_tensorflow"
+CLI = [sys.executable, "-m", "keras_perceptual.cli"]
+TINY = ["--filters", "4", "--residual-blocks", "1"]
+
+
+def jax_env(**extra) -> dict:
+    env = dict(os.environ)
+    for name in ("TF_CONFIG", "KERAS_PERCEPTUAL_DEBUG", "XLA_FLAGS"):
+        env.pop(name, None)
+    env.update(
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        PYTHONPATH=os.pathsep.join([str(NO_TENSORFLOW), str(REPO), env.get("PYTHONPATH", "")]),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run(args, timeout=900, **env):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                          env=jax_env(**env), cwd=REPO)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return make_photos(tmp_path_factory.mktemp("photos"), count=6)
+
+
+@pytest.fixture(scope="module")
+def style_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("style") / "style.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def train_style(photos, style_file, out, *extra, steps=4):
+    return [*CLI, "train-style", photos, style_file, "--out", str(out), "--steps", str(steps),
+            "--image-size", "32", "--style-image-size", "32", "--batch-size", "2",
+            "--weights", "none", "--save-every", "2", "--sample-every", "2", "--seed", "5",
+            "--quiet", *TINY, *extra]  # fmt: skip
+
+
+def test_tensorflow_is_blocked_in_the_children():
+    result = run([sys.executable, "-c", "import tensorflow"])
+    assert result.returncode != 0 and "No module named 'tensorflow'" in result.stderr
+
+
+def test_cli_trains_writes_every_output_and_stylizes_without_tensorflow(
+    tmp_path, photos, style_file
+):
+    out = tmp_path / "run"
+    result = run(train_style(photos, style_file, out))
+    assert result.returncode == 0, result.stderr[-4000:]
+    for name in ("model.keras", "config.json", "steps.csv", "training_log.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "backup" / "state.json").is_file()
+    assert sorted(os.listdir(out / "samples"))[-1] == "step-0000004.png"
+    config = json.loads((out / "config.json").read_text())
+    assert config["versions"]["keras_backend"] == "jax"
+    assert config["arguments"]["steps"] == 4 and config["arguments"]["seed"] == 5
+    assert config["resolved"]["strategy"]["workers"] == 1
+    steps = (out / "steps.csv").read_text().splitlines()
+    assert len(steps) == 5  # header + 4 steps
+    stylized = tmp_path / "stylized"
+    result = run([*CLI, "stylize", str(out), photos, "--out", str(stylized), "--quiet"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len(os.listdir(stylized)) == 6
+    result = run([*CLI, "info"])
+    assert result.returncode == 0 and "backend: jax" in result.stdout
+
+
+def test_super_resolution_recipe_on_jax(tmp_path, photos):
+    out = tmp_path / "sr"
+    result = run([*CLI, "train-sr", photos, "--scale", "4", "--out", str(out), "--steps", "2",
+                  "--patch-size", "32", "--batch-size", "2", "--weights", "none",
+                  "--save-every", "2", "--sample-every", "2", "--seed", "1", "--quiet",
+                  *TINY])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    from keras_perceptual.training import read_csv_log
+
+    history = read_csv_log(out / "training_log.csv")
+    assert set(history) >= {"loss", "psnr", "ssim", "step"} and history["step"] == [2.0]
+
+
+def test_killed_run_resumes_to_the_same_step_count(tmp_path, photos, style_file):
+    out = tmp_path / "killed"
+    command = train_style(photos, style_file, out, steps=8)
+    child = subprocess.Popen(command, env=jax_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    state = out / "backup" / "state.json"
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and child.poll() is None:
+            if state.is_file() and json.loads(state.read_text() or "{}").get("step", 0) >= 2:
+                break
+            time.sleep(0.2)
+        assert child.poll() is None, f"finished before the kill:\n{child.stderr.read()[-3000:]}"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=60)
+    result = run(command)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "resuming" in result.stdout
+    config = json.loads((out / "config.json").read_text())
+    resumed = [r["resumed_from_step"] for r in config["runs"]]
+    assert resumed[0] == 0 and resumed[-1] >= 2 and len(resumed) == 2
+    steps = [int(float(row.split(",")[0])) for row in (out / "steps.csv").read_text().split()[1:]]
+    assert steps == list(range(1, 9))
+
+
+NAN_SCRIPT = """
+import sys
+import keras_perceptual.pydata as pydata
+from keras_perceptual.errors import NonFiniteLossError
+from keras_perceptual.training import train_style_transfer
+
+original = pydata.RandomCrops.sample
+def sample(self, index):
+    image = original(self, index)
+    return image * float("nan") if index == 6 else image  # the 4th batch of 2
+pydata.RandomCrops.sample = sample
+try:
+    train_style_transfer(sys.argv[1], sys.argv[2], output_dir=sys.argv[3], steps=6,
+                         image_size=32, style_image_size=32, batch_size=2, weights=None,
+                         save_every=2, sample_every=2, seed=5, verbose=0,
+                         model_options={"filters": 4, "num_residual_blocks": 1})
+except NonFiniteLossError as error:
+    print("STOPPED:", error)
+"""
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path, photos, style_file):
+    result = run([sys.executable, "-c", NAN_SCRIPT, photos, style_file, str(tmp_path / "nan")])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "STOPPED: Training stopped at step 4" in result.stdout
+    assert "last good state (step 2)" in result.stdout
+
+
+EQUIVALENCE_SCRIPT = """
+import json, sys
+import keras, numpy as np
+from keras_perceptual.training import train_style_transfer
+result = train_style_transfer(sys.argv[1], sys.argv[2], output_dir=sys.argv[3], steps=3,
+                              image_size=32, style_image_size=32, batch_size=4, weights=None,
+                              save_every=3, sample_every=3, seed=9, verbose=0,
+                              model_options={"filters": 4, "num_residual_blocks": 1})
+import jax
+print(json.dumps({"devices": len(jax.devices()), "replicas": result.replicas,
+                  "weights": [np.asarray(w).tolist() for w in result.model.weights]}))
+"""
+
+
+def final_weights(output):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_data_parallel_over_two_devices_matches_one_device(tmp_path, photos, style_file):
+    one = run([sys.executable, "-c", EQUIVALENCE_SCRIPT, photos, style_file, str(tmp_path / "a")])
+    two = run([sys.executable, "-c", EQUIVALENCE_SCRIPT, photos, style_file, str(tmp_path / "b")],
+              XLA_FLAGS="--xla_force_host_platform_device_count=2")  # fmt: skip
+    assert one.returncode == 0, one.stderr[-4000:]
+    assert two.returncode == 0, two.stderr[-4000:]
+    a, b = final_weights(one.stdout), final_weights(two.stdout)
+    assert (a["devices"], a["replicas"], b["devices"], b["replicas"]) == (1, 1, 2, 2)
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["resolved"]["strategy"]["class"] == "DataParallel"
+    for x, y in zip(a["weights"], b["weights"], strict=True):
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-4, atol=2e-5)
+
+
+def test_two_processes_match_one_and_only_the_chief_writes(tmp_path, photos, style_file):
+    single = tmp_path / "single"
+    result = run(train_style(photos, style_file, single, "--batch-size", "4", steps=4))
+    assert result.returncode == 0, result.stderr[-4000:]
+    port = 20000 + os.getpid() % 20000
+    workers = f"127.0.0.1:{port},127.0.0.1:{port + 1}"
+    outs = [tmp_path / "chief", tmp_path / "worker"]
+    children = [
+        subprocess.Popen(
+            train_style(photos, style_file, outs[i], "--batch-size", "4", "--workers", workers,
+                        "--worker-index", str(i), steps=4),
+            env=jax_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    results = [child.communicate(timeout=900) for child in children]
+    for child, (_, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err[-4000:]
+    assert (outs[0] / "model.keras").is_file() and not outs[1].exists()
+    config = json.loads((outs[0] / "config.json").read_text())
+    assert config["resolved"]["strategy"]["workers"] == 2
+    import keras
+
+    import keras_perceptual  # noqa: F401 - registers the layers
+
+    a = keras.models.load_model(single / "model.keras", compile=False)
+    b = keras.models.load_model(outs[0] / "model.keras", compile=False)
+    for x, y in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-4, atol=2e-5)
