@@ -86,7 +86,7 @@ from keras_perceptual.images import (
     load_images,
     read_rgb,
 )
-from keras_perceptual.ops import gaussian_kernel
+from keras_perceptual.ops import from_uint8, gaussian_kernel
 from keras_perceptual.ops import sr_degrade as sr_degrade_op
 from keras_perceptual.scan import (
     MAX_LISTED,
@@ -96,7 +96,6 @@ from keras_perceptual.scan import (
     SkippedImagesWarning,
     scan_images,
 )
-from keras_perceptual.ops import from_unit_range
 
 CROPS = ("random", "center")
 
@@ -311,7 +310,7 @@ def image_folder_dataset(
             left = (shape[1] - image_size) // 2
             image = image[top : top + image_size, left : left + image_size]
             image.set_shape((image_size, image_size, 3))
-        return from_unit_range(tf.cast(image, tf.float32) / 255.0, value_range)
+        return from_uint8(tf.cast(image, tf.float32), value_range)
 
     dataset = images.enumerate().map(crop_map, num_parallel_calls=autotune, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=repeat)

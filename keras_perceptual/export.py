@@ -64,7 +64,7 @@ from keras_perceptual._checks import check_choice, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size
 from keras_perceptual.models import model_value_range
-from keras_perceptual.ops import from_unit_range, to_unit_range
+from keras_perceptual.ops import from_uint8, to_unit_range
 from keras_perceptual.runtimes import (
     INPUT_NAME,
     METADATA_KEY,
@@ -322,7 +322,7 @@ class _Serving:
 
     # value-range conversions ----------------------------------------------------------
     def to_range(self, images_uint8):
-        return from_unit_range(tf.cast(images_uint8, tf.float32) / 255.0, self.value_range)
+        return from_uint8(tf.cast(images_uint8, tf.float32), self.value_range)
 
     def to_uint8(self, images):
         y = to_unit_range(tf.cast(images, tf.float32), self.value_range)

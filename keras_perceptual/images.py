@@ -19,7 +19,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_float_dtype, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError, KerasPerceptualError
-from keras_perceptual.ops import from_unit_range
+from keras_perceptual.ops import from_uint8
 
 #: File extensions (any case) treated as images by folders and glob patterns.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -176,7 +176,7 @@ def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | No
 
 
 def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
-    return from_unit_range(array.astype(np.float32) / np.float32(255.0), value_range)
+    return from_uint8(array.astype(np.float32), value_range)
 
 
 # --------------------------------------------------------------------------

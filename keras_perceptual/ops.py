@@ -47,6 +47,23 @@ def from_unit_range(images, value_range: Sequence[float] = (0.0, 1.0)):
     return images * (high - low) + low
 
 
+def from_uint8(pixels, value_range: Sequence[float] = (0.0, 1.0)):
+    """Maps 8-bit pixel values (0..255, as floats) to ``value_range``.
+
+    ``pixels * ((high - low) / 255) + low`` with float32 constants, written with Python
+    operators so it gives the same numbers for numpy arrays (image files) and backend
+    tensors (``tf.data``, serving graphs): the one rule for every decoder.
+
+    Example:
+        >>> float(from_uint8(np.float32(255.0), (-1, 1)))
+        1.0
+    """
+    import numpy as np
+
+    low, high = check_value_range(value_range)
+    return pixels * np.float32((high - low) / 255.0) + np.float32(low)
+
+
 def gram_matrix(features, normalization: str = "chw"):
     """Gram matrices of a batch of feature maps: ``(batch, H, W, C) -> (batch, C, C)``.
 
@@ -131,6 +148,7 @@ def luminance(images):
 __all__ = [
     "GRAM_NORMALIZATIONS",
     "charbonnier",
+    "from_uint8",
     "from_unit_range",
     "gram_matrix",
     "luminance",

@@ -44,6 +44,7 @@ import numpy as np
 from keras_perceptual._checks import check_positive_int, check_seed, check_value_range
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import UnusableImageError, read_rgb
+from keras_perceptual.ops import from_uint8
 
 
 def _stream(seed: int, *keys: int) -> np.random.Generator:
@@ -178,8 +179,7 @@ class RandomCrops(keras.utils.PyDataset):
         top = int(rng.integers(0, image.shape[0] - size + 1))
         left = int(rng.integers(0, image.shape[1] - size + 1))
         crop = image[top : top + size, left : left + size].astype(np.float32)
-        low, high = self.value_range
-        return crop * ((high - low) / 255.0) + low
+        return from_uint8(crop, self.value_range)
 
     def __getitem__(self, batch: int):
         index, count = self.shard
