@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 
 import keras
 
@@ -69,29 +70,30 @@ def temp_path(path: str, suffix: str = "") -> str:
     return tmp
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``.
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: str = "") -> None:
+    """Writes a file through a temporary name and ``os.replace``.
 
-    Readers see the old content or the new one, never a partial file, even if the
-    process is killed while writing.
+    ``write(tmp)`` writes the content to a temporary file in ``path``'s folder (see
+    :func:`temp_path`); it is then flushed to disk and renamed to ``path``. Readers see the
+    old content or the new one, never a partial file, even if the process is killed while
+    writing; the temporary file is removed if anything fails.
 
     Args:
         path: the file to (over)write; its folder must exist.
-        text: the content (UTF-8).
+        write: writes the content to the path it is given.
+        suffix: the temporary file's extension (some writers infer the format from it).
 
     Returns:
         None.
 
     Example:
-        >>> atomic_write_text("run/config.json", json.dumps(config))
+        >>> atomic_write("run/model.keras", lambda tmp: net.save(tmp), ".keras")
     """
     path = os.fspath(path)
-    tmp = temp_path(path)
+    tmp = temp_path(path, suffix=suffix)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
+        _fsync_file(tmp)
         os.replace(tmp, path)
         _fsync_dir(os.path.dirname(os.path.abspath(path)))
     finally:
@@ -99,42 +101,41 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             os.remove(tmp)
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`).
+
+    Example:
+        >>> atomic_write_text("run/config.json", json.dumps(config))
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    atomic_write(path, write)
+
+
 def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """``model.save(path)`` through a temporary ``.keras`` file and ``os.replace``.
+    """``model.save(path)`` atomically (:func:`atomic_write`), with batch norm as built.
 
     Args:
         model: the model to save.
         path: the target ``.keras`` file; its folder must exist.
 
-    Returns:
-        None.
-
     Example:
         >>> atomic_save_model(net, "run/model.keras")
     """
-    path = os.fspath(path)
-    tmp = temp_path(path, suffix=".keras")
-    try:
+
+    def write(tmp: str) -> None:
         with local_batch_norm(model):
             model.save(tmp, overwrite=True)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    atomic_write(path, write, suffix=".keras")
 
 
-def atomic_save_weights(model: keras.Model, path: str) -> None:
-    tmp = temp_path(path, suffix=".weights.h5")
-    try:
-        model.save_weights(tmp, overwrite=True)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def atomic_save_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """``model.save_weights(path)`` atomically (:func:`atomic_write`)."""
+    atomic_write(path, lambda tmp: model.save_weights(tmp, overwrite=True), suffix=".weights.h5")
 
 
 @contextlib.contextmanager

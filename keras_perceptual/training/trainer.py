@@ -95,42 +95,31 @@ SAMPLES_DIR = "samples"
 
 @dataclasses.dataclass(frozen=True)
 class RunPaths:
-    """The files and folders of a run, under ``output_dir``."""
+    """The files and folders of a run, under ``output_dir`` (see :mod:`keras_perceptual.training`)."""
 
     output_dir: str
+    model: str
+    config: str
+    backup: str
+    logs: str
+    csv: str
+    steps: str
+    samples: str
 
-    @property
-    def model(self) -> str:
-        return os.path.join(self.output_dir, MODEL_FILE)
-
-    @property
-    def config(self) -> str:
-        return os.path.join(self.output_dir, CONFIG_FILE)
-
-    @property
-    def backup(self) -> str:
-        return os.path.join(self.output_dir, BACKUP_DIR)
-
-    @property
-    def logs(self) -> str:
-        return os.path.join(self.output_dir, LOG_DIR)
-
-    @property
-    def csv(self) -> str:
-        return os.path.join(self.output_dir, CSV_FILE)
-
-    @property
-    def steps(self) -> str:
-        return os.path.join(self.output_dir, STEPS_FILE)
-
-    @property
-    def samples(self) -> str:
-        return os.path.join(self.output_dir, SAMPLES_DIR)
+    @classmethod
+    def under(cls, output_dir: str) -> RunPaths:
+        """The paths of a run in ``output_dir``."""
+        names = {"model": MODEL_FILE, "config": CONFIG_FILE, "backup": BACKUP_DIR,
+                 "logs": LOG_DIR, "csv": CSV_FILE, "steps": STEPS_FILE, "samples": SAMPLES_DIR}
+        return cls(output_dir, **{k: os.path.join(output_dir, v) for k, v in names.items()})
 
     def outputs(self) -> dict:
         """``{name: path relative to output_dir}`` for ``config.json``."""
-        names = ("model", "config", "backup", "logs", "csv", "steps", "samples")
-        return {name: os.path.relpath(getattr(self, name), self.output_dir) for name in names}
+        return {
+            f.name: os.path.relpath(getattr(self, f.name), self.output_dir)
+            for f in dataclasses.fields(self)
+            if f.name != "output_dir"
+        }
 
 
 def derived_seed(seed: int, step: int) -> int:
@@ -272,7 +261,7 @@ class Trainer:
         self.verbose = verbose
         self.platform = platform if platform is not None else platform_for(strategy)
         self.strategy = strategy
-        self.paths = RunPaths(self.config.output_dir)
+        self.paths = RunPaths.under(self.config.output_dir)
 
     def run(self) -> TrainingResult:
         """Runs the six phases; returns :meth:`result`."""
