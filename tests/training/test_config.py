@@ -148,3 +148,38 @@ def test_recipe_functions_take_a_configuration(tmp_path, style_file):
         train_style_transfer(config, steps=3)
     with pytest.raises(InputError, match="output_dir is required"):
         train_style_transfer(str(tmp_path), style_file)
+
+
+def test_a_weights_file_may_move_but_not_change(tmp_path, style_file):
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"weights one")
+    config = style_config(tmp_path, style_file, weights=str(weights))
+    record = json.loads(json.dumps({**config.to_record(), **config.identity()}))
+    assert record["weights_source"] == "file" and len(record["weights_sha256"]) == 64
+    moved = tmp_path / "elsewhere.weights.h5"
+    moved.write_bytes(b"weights one")
+    assert dataclasses.replace(config, weights=str(moved)).differences(record) == []
+    moved.write_bytes(b"weights two")
+    assert dataclasses.replace(config, weights=str(moved)).differences(record)[0].startswith(
+        "weights_sha256"
+    )
+    assert dataclasses.replace(config, weights=None).differences(record)[0].startswith(
+        "weights_source 'file' -> None"
+    )
+
+
+def test_the_loss_network_weights_are_resolved_for_the_backbone_the_loss_uses(tmp_path, style_file):
+    from keras_perceptual.training.recipes import StyleTransferRecipe, SuperResolutionRecipe
+    from keras_perceptual.training.trainer import weights_record
+
+    vgg19 = StyleTransferRecipe(style_config(tmp_path, style_file,
+                                             loss_options={"backbone": "vgg19"}))  # fmt: skip
+    assert vgg19.loss_backbone() == "vgg19"
+    assert StyleTransferRecipe(style_config(tmp_path, style_file)).loss_backbone() == "vgg16"
+    pixel = SuperResolutionConfig(image_dir=str(tmp_path), output_dir="o", loss="pixel")
+    assert SuperResolutionRecipe(pixel).loss_backbone() is None
+    record = weights_record(None, "vgg19")
+    assert record["backbone"] == "vgg19" and record["file"] is None
+    with pytest.raises(InputError, match="hed_bsds500' holds a VGG16 backbone only"):
+        weights_record("hed_bsds500", "vgg19")
+    assert "not used" in weights_record("imagenet", None)["description"]

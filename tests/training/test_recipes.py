@@ -400,3 +400,16 @@ def test_synchronized_batch_norm_is_a_training_setting_that_saves_leave_out(tmp_
     assert flags(keras.models.load_model(tmp_path / "net.keras")) == [False] * 5
     replicas.unsynchronize_batch_norm(net)
     assert flags(net) == [False] * 5
+
+
+def test_config_records_the_loss_networks_own_backbone(tmp_path, photos, style_file):
+    # The weights are resolved, and recorded, for the backbone the loss really uses (issue:
+    # config.json named the VGG16 file although the loss ran VGG19).
+    result = train_style_transfer(
+        photos, style_file, output_dir=tmp_path,
+        **style_kwargs(None, steps=1, save_every=1, sample_every=1,
+                       loss_options={"backbone": "vgg19", "style_layers": "relu1_2"}),
+    )  # fmt: skip
+    config = json.loads(open(result.config_path).read())
+    assert config["weights"]["backbone"] == "vgg19"
+    assert config["resolved"]["loss"]["backbone"] == "vgg19"
