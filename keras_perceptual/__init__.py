@@ -57,6 +57,7 @@ from keras_perceptual.models import (
     super_resolution_net,
 )
 from keras_perceptual.ops import gram_matrix, total_variation
+from keras_perceptual.video import stylize_video
 from keras_perceptual.weights import WeightsUnavailableError
 
 __all__ = [
@@ -97,6 +98,7 @@ __all__ = [
     "patch_discriminator",
     "save_image",
     "stylize",
+    "stylize_video",
     "style_transfer_net",
     "super_resolution_net",
     "temporal_warping_error",
