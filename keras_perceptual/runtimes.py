@@ -40,6 +40,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -497,13 +498,18 @@ def load_keras_model(reference: Any):
             f"Model file {path!r} does not exist; pass the model.keras written by training (or "
             f"its --out folder). Received: model={text!r}"
         )
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ModelLoadError(
+            f"Could not load {path!r}: it is not a .keras archive (a .keras file is a zip file, "
+            "this one is not: truncated, or another format renamed); pass a .keras file written "
+            f"by model.save() or by training. Received: model={text!r}"
+        )
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any reason a file is not a model
         raise ModelLoadError(
-            f"Could not load {path!r} as a Keras model ({type(error).__name__}: "
-            f"{_one_line(error)[:200]}); pass a .keras file written by model.save() or by "
-            f"training. Received: model={text!r}"
+            f"Could not load {path!r} as a Keras model ({_one_line(error)[:200]}); pass a "
+            f".keras file written by model.save() or by training. Received: model={text!r}"
         ) from None
 
 

@@ -87,7 +87,7 @@ def luma(images):
     return images @ np.array([0.299, 0.587, 0.114])
 
 
-class _Interrupting(keras.layers.Layer):
+class _Interrupting(keras.Model):
     """A model that raises KeyboardInterrupt on its second call, as Ctrl-C would."""
 
     def __init__(self, model):
