@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -48,7 +49,9 @@ from keras_perceptual._checks import (
     check_weight,
 )
 from keras_perceptual.errors import InputError, ResumeMismatchError
+from keras_perceptual.losses import TemporalConsistency
 from keras_perceptual.models import SCALES, check_scale
+from keras_perceptual.motion import MOTION_PRESETS
 
 #: Version of the ``config.json`` layout (2: ``arguments`` holds a :class:`RunConfig`).
 CONFIG_FORMAT_VERSION = 2
@@ -59,6 +62,8 @@ PAPER_STYLE_STEPS = 40_000
 PAPER_SR_STEPS = 200_000
 #: Losses of the super-resolution recipe: the paper's feature loss or its pixel baseline.
 SR_LOSSES = ("perceptual", "pixel")
+#: The temporal term's default perturbation: :class:`~keras_perceptual.losses.TemporalConsistency`'s.
+TEMPORAL_MOTION = inspect.signature(TemporalConsistency).parameters["motion"].default
 
 
 # --------------------------------------------------------------------------
@@ -447,6 +452,18 @@ class StyleTransferConfig(RunConfig):
         None, help="total-variation weight (default: PerceptualLoss's)", check=_optional_weight,
         metavar="W",
     )
+    temporal_weight: float = setting(
+        0.0, help="weight of the temporal stability term for video (0: off; see "
+        "TemporalConsistency; about 1e5 with the default loss weights; one more pass of the "
+        "network per step)", check=check_weight, metavar="W",
+    )
+    temporal_motion: str = setting(
+        TEMPORAL_MOTION, help="perturbation of the temporal term: stability (noise and "
+        "sub-pixel motion, Gupta et al. 2017) or camera (a few pixels of shift, zoom and "
+        "rotation, occlusions masked, Ruder et al. 2016)",
+        check=lambda v, n: check_choice(v, tuple(MOTION_PRESETS), n),
+        choices=tuple(MOTION_PRESETS),
+    )
 
     def validate(self) -> None:
         for forbidden in ("style_image", "weights", "value_range"):
@@ -455,6 +472,12 @@ class StyleTransferConfig(RunConfig):
                     f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
                     f"itself. Received: loss_options[{forbidden!r}]"
                 )
+        if self.temporal_motion != TEMPORAL_MOTION and self.temporal_weight == 0:
+            raise InputError(
+                f"temporal_motion is only used with temporal_weight > 0; pass a temporal_weight "
+                f"(e.g. 1e5) or drop temporal_motion. Received: "
+                f"temporal_motion={self.temporal_motion!r}, temporal_weight=0"
+            )
 
     def identity(self) -> dict:
         image = self.style_image
@@ -540,6 +563,7 @@ __all__ = [
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
     "SR_LOSSES",
+    "TEMPORAL_MOTION",
     "RunConfig",
     "StyleTransferConfig",
     "SuperResolutionConfig",

@@ -29,9 +29,10 @@ import numpy as np
 
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
-from keras_perceptual.losses import PerceptualLoss
+from keras_perceptual.losses import PerceptualLoss, TemporalConsistency
 from keras_perceptual.metrics import PSNR, SSIM
 from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.motion import MOTION_PRESETS
 from keras_perceptual.ops import sr_degrade
 from keras_perceptual.training.config import (
     PAPER_SR_STEPS,
@@ -202,6 +203,21 @@ class StyleTransferRecipe(Recipe):
             **{**config.loss_options, **config.loss_weights()},
         )
 
+    def compile(self, network, loss):
+        config = self.config
+        if config.temporal_weight > 0:
+            # Trains the same weights; model.keras, samples and inference keep ``network``.
+            stable = TemporalConsistency(
+                network,
+                weight=config.temporal_weight,
+                motion=config.temporal_motion,
+                value_range=config.value_range,
+                seed=config.seed,
+                name="temporal_consistency",
+            )
+            network = keras.Model(network.inputs, stable(network.inputs[0]), name=network.name)
+        return super().compile(network, loss)
+
     def crop_size(self):
         return self.config.image_size
 
@@ -213,7 +229,16 @@ class StyleTransferRecipe(Recipe):
         return photos, None
 
     def describe(self):
-        return {"style_image": self.style_record, "optimizer": "Adam"}
+        config = self.config
+        temporal = None
+        if config.temporal_weight > 0:
+            temporal = {
+                "class": "TemporalConsistency",
+                "weight": config.temporal_weight,
+                "motion": config.temporal_motion,
+                "perturbation": MOTION_PRESETS[config.temporal_motion],
+            }
+        return {"style_image": self.style_record, "optimizer": "Adam", "temporal": temporal}
 
 
 class SuperResolutionRecipe(Recipe):
@@ -383,6 +408,8 @@ def train_style_transfer(
     content_weight: float | None = _UNSET,
     style_weight: float | None = _UNSET,
     tv_weight: float | None = _UNSET,
+    temporal_weight: float = _UNSET,
+    temporal_motion: str = _UNSET,
     loss_options: Mapping[str, Any] | None = _UNSET,
     model_options: Mapping[str, Any] | None = _UNSET,
     weights: str | os.PathLike | None = _UNSET,
@@ -427,6 +454,17 @@ def train_style_transfer(
             pixels (the authors' code: 256); ``None`` keeps its size.
         content_weight, style_weight, tv_weight: override :class:`PerceptualLoss`'s
             default weights; ``None`` keeps them.
+        temporal_weight: weight of the temporal stability term for video (default 0:
+            off). Each step also runs the network on a randomly moved copy of the batch
+            and adds ``temporal_weight`` times the mean squared difference between that
+            output and the first output moved the same way
+            (:class:`~keras_perceptual.losses.TemporalConsistency`); the style target and
+            the saved network are unchanged. Costs one more forward and backward pass of
+            the network (not of the loss network) per step.
+        temporal_motion: the random motion of the temporal term: ``"stability"`` (Gupta et
+            al. 2017: noise and sub-pixel shift, zoom and rotation) or ``"camera"`` (a few
+            pixels of shift, zoom and rotation with the uncovered border masked; Ruder et
+            al. 2016); see :data:`~keras_perceptual.motion.MOTION_PRESETS`.
         loss_options: more :class:`PerceptualLoss` arguments (``content_layers``,
             ``style_layers``, ``backbone``, ``gram_normalization``, ...).
         model_options: :func:`~keras_perceptual.models.style_transfer_net` arguments

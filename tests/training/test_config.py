@@ -69,6 +69,11 @@ def test_frozen_and_replace_checks_again(tmp_path, style_file):
         ({"jit_compile": "yes"}, "jit_compile must be True, False or 'auto'"),
         ({"content_weight": -1}, "content_weight must be a finite number >= 0"),
         ({"style_image_size": -3}, "style_image_size must be an integer >= 1"),
+        ({"temporal_weight": -1}, "temporal_weight must be a finite number >= 0"),
+        ({"temporal_weight": float("nan")}, "temporal_weight must be a finite number >= 0"),
+        ({"temporal_weight": 1.0, "temporal_motion": "shaky"},
+         "temporal_motion must be one of 'stability', 'camera'"),
+        ({"temporal_motion": "camera"}, "temporal_motion is only used with temporal_weight > 0"),
     ],
 )
 def test_style_rules(tmp_path, style_file, overrides, message):
@@ -183,3 +188,24 @@ def test_the_loss_network_weights_are_resolved_for_the_backbone_the_loss_uses(tm
     with pytest.raises(InputError, match="hed_bsds500' holds a VGG16 backbone only"):
         weights_record("hed_bsds500", "vgg19")
     assert "not used" in weights_record("imagenet", None)["description"]
+
+
+def test_temporal_settings_default_to_off_and_to_temporal_consistencys_motion(tmp_path, style_file):
+    import inspect
+
+    from keras_perceptual.losses import TemporalConsistency
+
+    config = style_config(tmp_path, style_file)
+    motion = inspect.signature(TemporalConsistency).parameters["motion"].default
+    assert (config.temporal_weight, config.temporal_motion) == (0.0, motion)
+    stable = style_config(tmp_path, style_file, temporal_weight=1e5, temporal_motion="camera")
+    assert (stable.temporal_weight, stable.temporal_motion) == (1e5, "camera")
+    record = json.loads(json.dumps(stable.to_record()))
+    assert record["temporal_weight"] == 1e5 and record["temporal_motion"] == "camera"
+    # Both change what is trained: a resume with another value is refused.
+    assert dataclasses.replace(stable, temporal_weight=1e4).differences(record) == [
+        "temporal_weight 100000.0 -> 10000.0"
+    ]
+    # A record written before the fields existed still resumes (no temporal term then).
+    older = {k: v for k, v in record.items() if not k.startswith("temporal")}
+    assert style_config(tmp_path, style_file).differences(older) == []

@@ -413,3 +413,81 @@ def test_config_records_the_loss_networks_own_backbone(tmp_path, photos, style_f
     config = json.loads(open(result.config_path).read())
     assert config["weights"]["backbone"] == "vgg19"
     assert config["resolved"]["loss"]["backbone"] == "vgg19"
+
+
+# --------------------------------------------------------------------------
+# Temporal stability (video): the same network, trained with one more term.
+# --------------------------------------------------------------------------
+
+
+def test_temporal_weight_trains_the_same_weights_with_one_more_loss(tmp_path, style_file):
+    from keras_perceptual.losses import TemporalConsistency
+    from keras_perceptual.training.config import StyleTransferConfig
+    from keras_perceptual.training.recipes import StyleTransferRecipe
+
+    def compiled(**overrides):
+        config = StyleTransferConfig(content_dir=str(tmp_path), style_image=style_file,
+                                     output_dir=str(tmp_path / "run"), seed=3, **overrides)  # fmt: skip
+        network = keras.Sequential(
+            [keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3, padding="same")], name="net"
+        )
+        return network, StyleTransferRecipe(config).compile(network, keras.losses.MeanSquaredError())
+
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    network, trainer = compiled(temporal_weight=10.0, temporal_motion="camera")
+    (layer,) = [v for v in trainer.layers if isinstance(v, TemporalConsistency)]
+    assert (layer.weight, layer.network) == (10.0, network)
+    assert {id(v) for v in trainer.trainable_variables} == {
+        id(v) for v in network.trainable_variables
+    }
+    # Inference is the bare network; training adds weight * temporal loss (> 0 here).
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(trainer(x, training=False)),
+        keras.ops.convert_to_numpy(network(x)), atol=1e-6,
+    )  # fmt: skip
+    trainer(x, training=True)
+    (term,) = trainer.losses
+    assert float(keras.ops.convert_to_numpy(term)) > 0
+    _, plain = compiled()
+    plain(x, training=True)
+    assert plain.losses == [] and not any(
+        isinstance(v, TemporalConsistency) for v in plain.layers
+    )
+
+
+@pytest.mark.slow
+def test_temporal_weight_adds_the_term_and_saves_the_plain_network(
+    style_run, tmp_path, photos, style_file, standin_weights
+):
+    plain, _ = style_run
+    kwargs = style_kwargs(standin_weights, steps=2, sample_every=100, temporal_weight=1e3,
+                          temporal_motion="camera")  # fmt: skip
+    result = train_style_transfer(photos, style_file, output_dir=tmp_path, **kwargs)
+    # Same seed, data and initial weights as style_run: step 1's loss differs by exactly
+    # the temporal term, which is positive (the untrained network is not equivariant).
+    first_plain = read_csv_log(plain.steps_path)["loss"][0]
+    first = read_csv_log(result.steps_path)["loss"][0]
+    assert np.isfinite(first) and first > first_plain * (1 + 1e-4)
+
+    config = json.loads(open(result.config_path).read())
+    assert config["arguments"]["temporal_weight"] == 1e3
+    assert config["arguments"]["temporal_motion"] == "camera"
+    assert config["resolved"]["temporal"]["perturbation"]["max_shift"] > 0
+    assert config["resolved"]["network"]["parameters"] == plain.model.count_params()
+
+    # Resuming (steps may grow) restores the wrapped training state, and model.keras is
+    # the bare network: no TemporalConsistency, the trained weights, safe_mode loads it.
+    resumed = train_style_transfer(photos, style_file, output_dir=tmp_path,
+                                   **{**kwargs, "steps": 3})  # fmt: skip
+    assert (resumed.resumed_from, resumed.step) == (2, 3)
+    loaded = keras.models.load_model(resumed.model_path, safe_mode=True)
+    assert loaded.name == plain.model.name
+    assert not any("temporal" in layer.name for layer in loaded.layers)
+    x = np.random.default_rng(2).random((1, 32, 40, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(resumed.model(x)),
+        atol=1e-6,
+    )
+    with pytest.raises(ResumeMismatchError, match="temporal_weight 1000.0 -> 0.0"):
+        train_style_transfer(photos, style_file, output_dir=tmp_path,
+                             **{**kwargs, "temporal_weight": 0.0, "temporal_motion": "stability"})
