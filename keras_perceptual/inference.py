@@ -41,7 +41,7 @@ import math
 import os
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -348,7 +348,10 @@ class _StatisticsPass:
         return np.asarray(self.mean, np.float32), variance.astype(np.float32)
 
 
-def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_norm) -> np.ndarray:
+def _run_tiled(
+    model, image, tile_size, overlap, batch_size, norm_statistics, n_norm, report=None
+) -> np.ndarray:
+    """One image in tiles; ``report(fraction)`` after each batch of tiles (all passes)."""
     multiple, mode = input_alignment(model)
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
@@ -376,7 +379,17 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
             yield chunk, tiles
 
     statistics: dict = {}
-    if n_norm and len(grid) > 1 and norm_statistics == "image":
+    passes = n_norm + 2 if n_norm and len(grid) > 1 and norm_statistics == "image" else 1
+    steps = passes * math.ceil(len(grid) / batch)
+    step = 0
+
+    def advance():
+        nonlocal step
+        step += 1
+        if report is not None:
+            report(min(step / steps, 1.0))
+
+    if passes > 1:
         for _ in range(n_norm + 1):  # one pass per normalization layer, each stopping there
             provider = _StatisticsPass(statistics, record=True, tile_shape=(th, tw))
             with instance_norm_statistics(provider):
@@ -386,9 +399,11 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
                         _forward(model, tiles, batch, eager=True)
                     except _StopForward:
                         pass
+                    advance()
             if provider.target is None:
                 break
             statistics[provider.target] = provider.result()
+        step = steps - math.ceil(len(grid) / batch)  # a pass not needed is skipped
 
     provider = _StatisticsPass(statistics, record=False, tile_shape=(th, tw))
     output = weights_y = weights_x = None
@@ -414,10 +429,13 @@ def _run_tiled(model, image, tile_size, overlap, batch_size, norm_statistics, n_
                 w = weights_y[i][:, None, None] * weights_x[j][None, :, None]
                 y0, x0 = ys[i] * scale, xs[j] * scale
                 output[y0 : y0 + th * scale, x0 : x0 + tw * scale] += w * out
+            advance()
     return output[: height * scale, : width * scale].astype(np.float32)
 
 
-def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> list[np.ndarray]:
+def _run(
+    model, images, *, batch_size, tile_size, overlap, norm_statistics, progress=None
+) -> list[np.ndarray]:
     batch_size = check_positive_int(batch_size, "batch_size")
     if tile_size is not None:
         tile_size = check_positive_int(tile_size, "tile_size")
@@ -472,15 +490,25 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
                 stacklevel=3,
             )
 
+    if progress is not None and not callable(progress):
+        raise InputError(
+            "progress must be a callable progress(done, total) or None. "
+            f"Received: progress={progress!r}"
+        )
     outputs: list[np.ndarray | None] = [None] * len(images)
     groups: dict[tuple, list[int]] = {}
+    done = 0
     for index, image in enumerate(images):
         if fits(image):
             groups.setdefault(image.shape, []).append(index)
         else:
+            report = None if progress is None else (
+                lambda fraction, base=done: progress(base + fraction, len(images)))
             outputs[index] = _run_tiled(
-                model, image, tile_size, overlap, batch_size, norm_statistics, len(norm_layers)
+                model, image, tile_size, overlap, batch_size, norm_statistics, len(norm_layers),
+                report,
             )
+            done += 1
     for indices in groups.values():
         batch = _even_batch(len(indices), batch_size)
         for k in range(0, len(indices), batch):
@@ -488,6 +516,9 @@ def _run(model, images, *, batch_size, tile_size, overlap, norm_statistics) -> l
             result = _forward(model, np.stack([images[i] for i in chunk]), batch)
             for i, out in zip(chunk, result, strict=True):
                 outputs[i] = out
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(images))
     return outputs
 
 
@@ -836,6 +867,7 @@ def stylize(
     preserve_color: bool = False,
     value_range: Sequence[float] | None = None,
     norm_statistics: str = "image",
+    progress: Callable[[float, int], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Stylizes images of any size with a trained style-transfer network.
 
@@ -886,6 +918,9 @@ def stylize(
             partial pass per normalization layer, about 8x the work of one pass for
             ``style_transfer_net``); ``"tile"`` with each tile's own statistics (one pass,
             but neighbouring tiles may differ in contrast and colour).
+        progress: ``progress(done, total)`` is called after each model call: ``done``
+            images of ``total`` are finished (fractional while a tiled image is under way,
+            counting every tile of every pass), e.g. to drive a progress bar.
 
     Returns:
         float32 numpy images in ``value_range``, shaped like the input: ``(H, W, 3)``,
@@ -917,6 +952,7 @@ def stylize(
         tile_size=tile_size,
         overlap=overlap,
         norm_statistics=norm_statistics,
+        progress=progress,
     )
     if preserve_color:
         outputs = [
@@ -941,6 +977,7 @@ def upscale(
     histogram_match: bool = False,
     value_range: Sequence[float] | None = None,
     norm_statistics: str = "image",
+    progress: Callable[[float, int], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Super-resolves images of any size with a trained super-resolution network.
 
@@ -959,6 +996,7 @@ def upscale(
             paper's post-processing).
         value_range: ``(low, high)``; default: the model's own.
         norm_statistics: as for :func:`stylize` (only matters with instance normalization).
+        progress: as for :func:`stylize`.
 
     Returns:
         float32 numpy images ``scale`` times larger, shaped like the input.
@@ -980,6 +1018,7 @@ def upscale(
         tile_size=tile_size,
         overlap=overlap,
         norm_statistics=norm_statistics,
+        progress=progress,
     )
     if histogram_match:
         outputs = [match_histograms(out, low) for out, low in zip(outputs, image_list, strict=True)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -18,8 +19,11 @@ from keras_perceptual.app.catalog import (
     no_models_message,
     read_run_record,
 )
+from keras_perceptual.app.handlers import Options, process_uploads
 from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual.inference import stylize
 from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.runtimes import ModelInfo, Runtime, model_info
 
 STYLE = os.path.join(os.path.dirname(catalog.__file__), "..", "assets", "style_starry_night.jpg")
 
@@ -185,9 +189,9 @@ def test_models_of_no_known_kind_are_refused():
     gray = keras.Model(image, keras.layers.Conv2D(1, 3, padding="same")(image), name="gray")
     with pytest.raises(InputError, match="maps a 1x32x32x3 image to .*Received: model='gray'"):
         inspect_model(gray)
-    weights = keras.Input((2,), name="style_weights")
-    two = keras.Model([image, weights], image, name="two_inputs")
-    with pytest.raises(InputError, match="has inputs .*style_weights"):
+    mask = keras.Input((2,), name="mask")
+    two = keras.Model([image, mask], image, name="two_inputs")
+    with pytest.raises(InputError, match="has inputs .*mask"):
         inspect_model(two)
     fixed = keras.Input((7, 7, 3))
     small = keras.Model(fixed, keras.layers.Conv2D(3, 3, padding="same")(fixed), name="fixed")
@@ -200,3 +204,135 @@ def test_inspection_runs_value_range_models():
     loaded = inspect_model(net)
     assert loaded.value_range == (-1.0, 1.0) and loaded.kind.name == "style"
     assert np.isfinite(loaded.parameters)
+
+
+# --------------------------------------------------------------------------------------
+# Exported models (ONNX, OpenVINO, TFLite): keras_perceptual.runtimes
+# --------------------------------------------------------------------------------------
+
+
+class StandIn(Runtime):
+    """An "exported" network in memory: a Keras model behind the Runtime interface, with
+    the metadata an export carries (what the app sees of an ONNX file, without exporting)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, net, path="net.onnx"):
+        super().__init__("onnx", path, model_info(net))
+        self.net = net
+
+    def _run(self, arrays):
+        return self.net.predict_on_batch(arrays[0] if len(arrays) == 1 else arrays)
+
+
+def test_export_files_are_discovered(tmp_path):
+    touch(tmp_path / "exports" / "starry.onnx")
+    touch(tmp_path / "exports" / "starry.tflite")
+    touch(tmp_path / "exports" / "openvino" / "model.xml")
+    touch(tmp_path / "exports" / "openvino" / "model.bin")
+    touch(tmp_path / "exports" / "notes" / "other.xml")  # XML without a .bin: not a model
+    labels = [e.label for e in discover_models([tmp_path / "exports"], demo_dir=None)]
+    assert labels == ["starry.onnx", "starry.tflite", os.path.join("openvino", "model.xml")]
+    (entry,) = discover_models([tmp_path / "exports" / "openvino"], demo_dir=None)
+    assert entry.path.endswith("model.xml")
+    with pytest.raises(InputError, match="is not a model file.*with its .bin"):
+        discover_models([tmp_path / "exports" / "notes" / "other.xml"], demo_dir=None)
+
+
+def test_exported_models_are_loaded_by_their_suffix(nets, tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("keras_perceptual.runtimes.load_runtime",
+                        lambda path: opened.append(path) or StandIn(nets["style"], path))
+    loaded = ModelCache().get(touch(tmp_path / "a.tflite"))
+    assert opened == [os.path.realpath(tmp_path / "a.tflite")]
+    assert (loaded.kind.name, loaded.runtime, loaded.parameters) == ("style", "onnxruntime", None)
+
+
+def test_runtime_kinds_are_detected_like_keras_models(nets):
+    style, sr = inspect_model(StandIn(nets["style"])), inspect_model(StandIn(nets["sr"]))
+    assert (style.kind.name, style.scale, style.min_side) == ("style", 1, 5)
+    assert (sr.kind.name, sr.scale, sr.runtime) == ("super_resolution", 4, "onnxruntime")
+    assert style.value_range == inspect_model(nets["style"]).value_range
+    multi = StandIn(nets["style"])  # what an exported multi_style_transfer_net says
+    multi.info = ModelInfo(input_names=("style_weights",))
+    with pytest.raises(InputError, match="inputs besides the image \\(style_weights.*"
+                                         "pass its .keras file"):
+        inspect_model(multi)
+    other = StandIn(nets["style"])  # the export's metadata is what the app goes by
+    other.info = ModelInfo(value_range=(-1.0, 1.0), min_size=8, multiple=4)
+    loaded = inspect_model(other)
+    assert (loaded.value_range, loaded.min_side, loaded.kind.name) == ((-1.0, 1.0), 8, "style")
+
+
+def test_runtime_models_run_with_tiles_normalized_on_their_own(nets, tmp_path):
+    from PIL import Image
+
+    loaded = inspect_model(StandIn(nets["style"]))
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.png"
+    Image.fromarray(rng.integers(0, 256, (40, 300, 3), dtype=np.uint8)).save(path)
+    (item,) = process_uploads(loaded, [str(path)], Options(tile_size=256),
+                              output_dir=str(tmp_path)).images
+    assert item.tiles and item.output_size == (300, 40)
+    from keras_perceptual.images import load_image
+
+    expected = stylize(nets["style"], load_image(str(path)), tile_size=256,
+                       norm_statistics="tile")
+    got = np.asarray(Image.open(item.output_path).convert("RGB"), np.float32) / 255
+    assert np.abs(got - expected).max() <= 1 / 255 + 1e-6
+
+
+def _need_export(*modules):
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        reason = f"needs the [export] extra ({', '.join(missing)} not installed)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI installs the export extra, yet {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, nets):
+    """The tiny style network exported once to every format, and the SR one to ONNX."""
+    _need_export("onnx", "tf2onnx", "onnxruntime", "openvino")
+    from keras_perceptual import export
+
+    folder = tmp_path_factory.mktemp("exports")
+    export.export_onnx(nets["style"], folder / "style.onnx")
+    export.export_openvino(nets["style"], folder / "style_openvino")
+    export.export_tflite(nets["style"], folder / "style.tflite")
+    export.export_onnx(nets["sr"], folder / "sr.onnx")
+    return folder
+
+
+@pytest.mark.slow
+def test_real_exports_are_listed_detected_and_run(exported, nets, tmp_path):
+    from PIL import Image
+
+    from keras_perceptual.images import load_image
+
+    entries = discover_models([exported], demo_dir=None)
+    assert sorted(os.path.relpath(e.path, exported) for e in entries) == [
+        "sr.onnx", os.path.join("style_openvino", "model.xml"), "style.onnx", "style.tflite"]
+    cache = ModelCache()
+    path = tmp_path / "photo.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path)
+    photo = load_image(str(path))
+    for entry in entries:
+        loaded = cache.get(entry.path)
+        name = os.path.basename(entry.path)
+        expected_kind = "super_resolution" if name.startswith("sr") else "style"
+        assert loaded.kind.name == expected_kind, name
+        assert loaded.runtime == {".onnx": "onnxruntime", ".xml": "openvino",
+                                  ".tflite": "tflite"}[os.path.splitext(name)[1]]
+        (item,) = process_uploads(loaded, [str(path)], output_dir=str(tmp_path)).images
+        net = nets["sr" if expected_kind == "super_resolution" else "style"]
+        reference = stylize(net, photo) if expected_kind == "style" else None
+        if reference is None:
+            from keras_perceptual.inference import upscale
+
+            reference = upscale(net, photo)
+        got = np.asarray(Image.open(item.output_path).convert("RGB"), np.float32) / 255
+        assert got.shape == reference.shape, name
+        assert np.abs(got - reference).max() <= 2 / 255, name

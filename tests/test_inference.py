@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from keras_perceptual import inference
+from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image
 from keras_perceptual.inference import match_histograms, save_image, stylize, upscale
 from keras_perceptual.layers import InstanceNormalization, instance_norm_statistics
@@ -153,6 +154,25 @@ def test_tiled_equals_untiled_sr_net(sr_model):
     # Too little overlap for the receptive field: measurably different.
     rough = upscale(model, image, tile_size=48, overlap=0)
     assert np.abs(rough - whole).max() > 10 * TILED_ATOL
+
+
+def test_progress_counts_images_and_tiles(sr_model, style_model):
+    seen = []
+    small = SR_IMAGE[:40, :40]
+    upscale(sr_model, [small, SR_IMAGE, small], tile_size=64, overlap=32, batch_size=4,
+            progress=lambda done, total: seen.append((done, total)))
+    # The tiled image first (2x2 tiles in one batch, one pass: no instance norm), then the
+    # two small ones in one batch.
+    assert seen == [(1.0, 3), (3, 3)]
+    seen.clear()
+    stylize(style_model, _photo(40, 72), tile_size=40, overlap=8, batch_size=1,
+            progress=lambda done, total: seen.append((done, total)))
+    fractions = [done for done, _ in seen]
+    # 2 tiles, one per batch; statistics passes over instance norm, then the output pass.
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 6
+    assert {total for _, total in seen} == {1} and 0 < fractions[0] < 0.5
+    with pytest.raises(InputError, match="progress must be a callable"):
+        upscale(sr_model, small, progress=3)
 
 
 def test_tiled_equals_untiled_batch_norm_style_net():

@@ -2,13 +2,17 @@
 
 :func:`discover_models` turns the folders and files given to ``keras-perceptual app
 --models`` (plus the demo's ``demo_out/``) into :class:`ModelEntry` records without
-loading anything: every ``.keras`` file found, with the training run's ``config.json``
-when one lies beside it (the recipe, the style image shown as a thumbnail, the steps).
+loading anything: every model file found (``.keras``, and the exported ``.onnx``,
+``.tflite`` and OpenVINO ``.xml`` + ``.bin`` of :mod:`keras_perceptual.export`), with the
+training run's ``config.json`` when one lies beside it (the recipe, the style image shown
+as a thumbnail, the steps).
 
 :class:`ModelCache` loads a model the first time it is asked for, decides its
 :class:`ModelKind` and keeps it (reloading when the file changes, e.g. a training run
 that is still writing checkpoints). A kind is detected from the loaded model itself,
-so a bare ``.keras`` file with no ``config.json`` works too:
+so a bare model file with no ``config.json`` works too; Keras models and exported ones
+(:class:`~keras_perceptual.runtimes.Runtime`) are told apart the same way, from
+:func:`keras_perceptual.runtimes.model_info` (the inputs after the image) and one run:
 
 * ``"style"``: one image input, an output of the same height and width
   (:func:`~keras_perceptual.models.style_transfer_net`); run with
@@ -21,10 +25,12 @@ so a bare ``.keras`` file with no ``config.json`` works too:
 * ``"arbitrary_style"``: inputs ``content`` and ``style``
   (:func:`~keras_perceptual.models.arbitrary_style_net`); a style image and ``alpha``.
 
-A new kind of model is one more :class:`ModelKind` in :data:`MODEL_KINDS` (its input
+A new kind of model is one more :class:`ModelKind` in :data:`MODEL_KINDS` (its extra input
 names), its branch in :func:`keras_perceptual.app.handlers.run_model` and its controls in
-:mod:`keras_perceptual.app.ui`; a new file format (exported ONNX/OpenVINO models) is one
-more entry in :data:`MODEL_LOADERS` (a file suffix and its loader).
+:mod:`keras_perceptual.app.ui`; a new file format is one more entry in
+:data:`MODEL_LOADERS` (a file suffix and its loader). Exported networks with several
+inputs (multi-style, arbitrary-style) are not offered: their style inputs need the
+``.keras`` model (the page says so).
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ class ModelKind:
         action: the run button's text (``"Stylize"``).
         output_suffix: appended to a photo's name for the downloaded PNG; ``{scale}`` is
             replaced by the model's factor.
-        input_names: the model's input names, in order; ``None``: one input, any name.
+        extra_inputs: the names of the model's inputs after the image
+            (:attr:`keras_perceptual.runtimes.ModelInfo.input_names`); ``()``: the image only.
         upscales: whether the output is an integer number of times larger than the input
             (super-resolution) rather than the same size.
     """
@@ -70,15 +77,13 @@ class ModelKind:
     label: str
     action: str
     output_suffix: str
-    input_names: tuple[str, ...] | None = None
+    extra_inputs: tuple[str, ...] = ()
     upscales: bool = False
 
-    def matches(self, input_names: tuple[str, ...], scale: int | None) -> bool:
-        """Whether a model with these inputs and output/input size ratio is of this kind."""
-        if self.input_names is None:
-            if len(input_names) != 1:
-                return False
-        elif tuple(input_names) != self.input_names:
+    def matches(self, extra_inputs: tuple[str, ...], scale: int | None) -> bool:
+        """Whether a model with these inputs after the image and output/input size ratio is
+        of this kind."""
+        if tuple(extra_inputs) != self.extra_inputs:
             return False
         if scale is None:
             return False
@@ -93,9 +98,9 @@ MODEL_KINDS: tuple[ModelKind, ...] = (
     ModelKind("style", "style transfer", "Stylize", "_stylized"),
     ModelKind("super_resolution", "super-resolution", "Upscale", "_x{scale}", upscales=True),
     ModelKind("multi_style", "multi-style transfer", "Stylize", "_stylized",
-              input_names=("image", "style_weights")),
+              extra_inputs=("style_weights",)),
     ModelKind("arbitrary_style", "arbitrary style transfer", "Stylize", "_stylized",
-              input_names=("content", "style")),
+              extra_inputs=("style",)),
 )
 
 
@@ -199,8 +204,22 @@ def _skip_folder(root: str, name: str) -> bool:
     )
 
 
+def is_model_file(path: str) -> bool:
+    """Whether ``path`` names a model the app loads: a suffix of :data:`MODEL_LOADERS`
+    (an OpenVINO ``.xml`` only with its ``.bin`` beside it, so that other XML is ignored).
+
+    Example:
+        >>> is_model_file("runs/starry/model.onnx"), is_model_file("notes.txt")
+        (True, False)
+    """
+    lower = path.lower()
+    if not lower.endswith(tuple(MODEL_LOADERS)):
+        return False
+    return not lower.endswith(".xml") or os.path.isfile(os.path.splitext(path)[0] + ".bin")
+
+
 def _model_files(folder: str) -> list[str]:
-    """Every ``.keras`` file under ``folder`` (sorted; hidden files and folders skipped:
+    """Every model file under ``folder`` (sorted; hidden files and folders skipped:
     training writes its temporary files as ``.name.XXXXXXXX.tmp.keras``)."""
     found = []
     for root, dirs, files in os.walk(folder):
@@ -208,7 +227,7 @@ def _model_files(folder: str) -> list[str]:
         found.extend(
             os.path.join(root, name)
             for name in sorted(files)
-            if name.endswith(tuple(MODEL_LOADERS)) and not name.startswith(".")
+            if is_model_file(os.path.join(root, name)) and not name.startswith(".")
         )
     return found
 
@@ -227,11 +246,12 @@ def _label(path: str, base: str | None) -> str:
 def discover_models(
     paths: Sequence[str | os.PathLike] = (), demo_dir: str | os.PathLike | None = DEMO_DIR
 ) -> list[ModelEntry]:
-    """Finds the models the app offers: ``.keras`` files under ``paths``, and the demo's.
+    """Finds the models the app offers: model files under ``paths``, and the demo's.
 
     Args:
         paths: folders (searched recursively; hidden folders and virtual environments
-            skipped) and ``.keras`` files. Each must exist.
+            skipped; an OpenVINO folder too) and model files (``.keras``, ``.onnx``,
+            ``.tflite``, OpenVINO ``.xml``). Each must exist.
         demo_dir: the folder ``keras-perceptual demo`` wrote (``demo_out``); its
             ``style/model.keras`` and ``sr/model.keras`` are offered when present.
             ``None`` leaves it out.
@@ -241,7 +261,7 @@ def discover_models(
         reached twice (a folder inside another, a symbolic link) is listed once.
 
     Raises:
-        InputError: a path that does not exist, or a file that is not a ``.keras`` model.
+        InputError: a path that does not exist, or a file that is not a model file.
 
     Example:
         >>> [e.label for e in discover_models(["runs"])]  # doctest: +SKIP
@@ -259,17 +279,18 @@ def discover_models(
         if os.path.isdir(path):
             found.extend((p, path, None) for p in _model_files(path))
         elif os.path.isfile(path):
-            if not path.endswith(tuple(MODEL_LOADERS)):
+            if not is_model_file(path):
                 suffixes = ", ".join(MODEL_LOADERS)
                 raise InputError(
-                    f"{path!r} is not a model file; pass {suffixes} files or folders that hold "
+                    f"{path!r} is not a model file; pass {suffixes} files (an OpenVINO .xml with "
+                    "its .bin beside it) or folders that hold "
                     f"them (e.g. a 'keras-perceptual train-style --out' folder). "
                     f"Received: models={path!r}"
                 )
             found.append((path, os.path.dirname(path), None))
         else:
             raise InputError(
-                f"{path!r} does not exist; pass existing folders or .keras files to --models. "
+                f"{path!r} does not exist; pass existing folders or model files to --models. "
                 f"Received: models={path!r}"
             )
     entries: list[ModelEntry] = []
@@ -346,9 +367,38 @@ def load_keras_model(path: str):
     return load_model(path)
 
 
-#: File suffix -> loader returning a callable image model. Exported ONNX/OpenVINO models
-#: (the export branch's runtime dispatch) are one more entry here.
-MODEL_LOADERS: dict[str, Callable[[str], Any]] = {".keras": load_keras_model}
+def load_exported_model(path: str):
+    """Opens an exported network (``.onnx``, ``.tflite``, OpenVINO ``.xml``) in its runtime.
+
+    :func:`keras_perceptual.runtimes.load_runtime` with the format's default runtime
+    (ONNX Runtime, TFLite, OpenVINO).
+
+    Args:
+        path: the exported file.
+
+    Returns:
+        A :class:`~keras_perceptual.runtimes.Runtime`.
+
+    Raises:
+        ModelLoadError: the file cannot be read by its runtime.
+        MissingDependencyError: the runtime is not installed (the ``export`` extra).
+
+    Example:
+        >>> runtime = load_exported_model("exports/starry.onnx")  # doctest: +SKIP
+    """
+    from keras_perceptual.runtimes import load_runtime
+
+    return load_runtime(path)
+
+
+#: File suffix -> loader returning a callable image model (a ``keras.Model`` or a
+#: :class:`~keras_perceptual.runtimes.Runtime`). A new format is one more entry here.
+MODEL_LOADERS: dict[str, Callable[[str], Any]] = {
+    ".keras": load_keras_model,
+    ".onnx": load_exported_model,
+    ".tflite": load_exported_model,
+    ".xml": load_exported_model,  # OpenVINO IR (with its .bin)
+}
 
 #: Side of the blank image a newly loaded model is run on to measure its output size.
 PROBE_SIZE = 32
@@ -359,12 +409,14 @@ class LoadedModel:
     """A model loaded and inspected once, as the cache keeps it.
 
     Attributes:
-        model: the ``keras.Model``.
+        model: the ``keras.Model``, or a :class:`~keras_perceptual.runtimes.Runtime` for
+            an exported network.
         kind: its :class:`ModelKind`.
         scale: output size / input size (1 for style transfer).
         value_range: ``(low, high)`` of its images.
         min_side: the smallest height and width it accepts, in pixels.
-        parameters: its parameter count.
+        parameters: its parameter count (``None`` for an exported network).
+        runtime: what runs it: ``"keras"``, ``"onnxruntime"``, ``"openvino"``, ``"tflite"``.
         num_styles: multi-style networks: the length of their ``style_weights`` input.
         mtime: the file's modification time when loaded (a newer file is reloaded).
         sizes_run: the input sizes the model has run on since it was loaded (the first
@@ -376,17 +428,21 @@ class LoadedModel:
     scale: int
     value_range: tuple[float, float]
     min_side: int
-    parameters: int
+    parameters: int | None
     mtime: float
     num_styles: int = 0
+    runtime: str = "keras"
     sizes_run: set = dataclasses.field(default_factory=set, compare=False, repr=False)
 
 
 def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     """Decides what kind of model ``model`` is by running it once on a blank image.
 
+    The inputs after the image come from :func:`keras_perceptual.runtimes.model_info`,
+    which reads them off a Keras model and off an export's metadata alike.
+
     Args:
-        model: a loaded ``keras.Model``.
+        model: a loaded ``keras.Model`` or :class:`~keras_perceptual.runtimes.Runtime`.
         mtime: recorded in the result (see :class:`ModelCache`).
 
     Returns:
@@ -395,7 +451,7 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     Raises:
         InputError: when the model is none of :data:`MODEL_KINDS` (several inputs the app
             does not know, an output that is not an RGB image of the input's size or an
-            integer multiple of it).
+            integer multiple of it), or an exported network with several inputs.
 
     Example:
         >>> inspect_model(style_transfer_net(filters=4)).kind.name  # doctest: +SKIP
@@ -403,16 +459,24 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     """
     import keras
 
-    from keras_perceptual.inference import min_input_size
-    from keras_perceptual.models import model_value_range
+    from keras_perceptual.runtimes import Runtime, model_info
 
-    inputs = tuple(getattr(t, "name", str(i)).split(":")[0] for i, t in enumerate(model.inputs))
-    min_side = min_input_size(model)
-    value_range = model_value_range(model)
+    info = model_info(model)
+    extra = tuple(info.input_names)
+    exported = isinstance(model, Runtime)
+    runtime = model.name if exported else "keras"
+    if exported and extra:
+        raise InputError(
+            f"This exported network has inputs besides the image ({', '.join(extra)}: a "
+            "multi-style or arbitrary-style network); the app sets those through the Keras "
+            f"model: pass its .keras file instead. Received: model={model.path!r}"
+        )
+    min_side = int(info.min_size)
+    value_range = tuple(info.value_range)
     size = max(PROBE_SIZE, min_side)
     probe: list | None = []
-    for tensor in model.inputs:  # images (rank 4) mid-grey; vectors (style weights) one-hot
-        shape = tuple(tensor.shape)
+    shapes = [(1, None, None, 3)] if exported else [tuple(t.shape) for t in model.inputs]
+    for shape in shapes:  # images (rank 4) mid-grey; vectors (style weights) one-hot
         if len(shape) == 4 and shape[-1] == 3:
             probe.append(np.full((1, size, size, 3), sum(value_range) / 2, np.float32))
         elif len(shape) == 2 and shape[-1] is not None:
@@ -430,30 +494,36 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
             raise InputError(
                 f"The model does not run on a {size}x{size} RGB image ({type(error).__name__}); "
                 "the app runs image-to-image networks (style transfer, super-resolution). "
-                f"Received: model={model.name!r}"
+                f"Received: model={_model_name(model)!r}"
             ) from None
         if len(shape) == 4 and shape[-1] == 3 and shape[1] % size == 0 and shape[1] == shape[2]:
             scale = shape[1] // size
     for kind in MODEL_KINDS:
-        if kind.matches(inputs, scale):
+        if kind.matches(extra, scale):
             return LoadedModel(
                 model=model,
                 kind=kind,
                 scale=int(scale or 1),
                 value_range=value_range,
-                min_side=int(min_side),
-                parameters=int(model.count_params()),
+                min_side=min_side,
+                parameters=None if exported else int(model.count_params()),
                 mtime=mtime,
                 num_styles=int(model.inputs[1].shape[-1]) if kind.name == "multi_style" else 0,
+                runtime=runtime,
             )
+    inputs = ("image", *extra)
     what = (f"has inputs {inputs} and maps a 1x{size}x{size}x3 image to {shape}" if shape
             else f"has inputs {inputs}")
     raise InputError(
         f"The model {what}; the app runs style-transfer networks (an RGB image in, the same size "
         "out), super-resolution networks (an RGB image in, an integer multiple of its size out), "
         "multi-style networks (inputs image and style_weights) and arbitrary-style networks "
-        f"(inputs content and style). Received: model={model.name!r}"
+        f"(inputs content and style). Received: model={_model_name(model)!r}"
     )
+
+
+def _model_name(model) -> str:
+    return str(getattr(model, "path", None) or getattr(model, "name", type(model).__name__))
 
 
 class ModelCache:
@@ -537,7 +607,9 @@ __all__ = [
     "ModelKind",
     "discover_models",
     "inspect_model",
+    "is_model_file",
     "kind_by_name",
+    "load_exported_model",
     "load_keras_model",
     "no_models_message",
     "read_run_record",

@@ -47,8 +47,6 @@ DEFAULT_MAX_FILES = 16
 DEFAULT_TILE_SIZE = 1024
 #: Request folders kept in the output folder (older ones are deleted).
 KEPT_REQUESTS = 32
-#: Kinds run through :mod:`keras_perceptual.inference` (a compiled graph per input size).
-TRACED_KINDS = ("style", "super_resolution")
 #: The zoomed crop of super-resolution results is enlarged to about this many pixels.
 ZOOM_DISPLAY = 320
 
@@ -477,13 +475,6 @@ def blend_weights(weights: Sequence[float] | None, num_styles: int) -> np.ndarra
     return (values / values.sum()).astype(np.float32)
 
 
-def _adain_layers(model) -> list:
-    from keras_perceptual.inference import walk_layers
-    from keras_perceptual.layers import AdaptiveInstanceNormalization
-
-    return [layer for layer in walk_layers(model) if isinstance(layer, AdaptiveInstanceNormalization)]
-
-
 def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None = None) -> dict:
     """Checks the request-wide options of ``loaded``'s kind once, before any photo runs.
 
@@ -522,22 +513,29 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
 
 
 def run_model(
-    loaded: LoadedModel, image: np.ndarray, options: Options, prepared: dict | None = None
+    loaded: LoadedModel,
+    image: np.ndarray,
+    options: Options,
+    prepared: dict | None = None,
+    progress: Callable[[float, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Runs ``loaded``'s model on one image with the page's options.
 
-    Style transfer: :func:`~keras_perceptual.inference.stylize` (tiled above
-    ``tile_size``, ``preserve_color``). Super-resolution:
-    :func:`~keras_perceptual.inference.upscale` and the bicubic baseline. Multi-style:
-    the network on the image and the blended style weights. Arbitrary style: the network
-    on the image and the style image with ``alpha`` (the network's AdaIN layers take it
-    for this call, under :data:`RUN_LOCK`). The last two run untiled.
+    Every kind goes through the library's tiled inference (tiles above ``tile_size``):
+    :func:`~keras_perceptual.inference.stylize` for style transfer (``preserve_color``;
+    multi-style networks with the blended ``style_weights``, arbitrary-style networks with
+    the style image and ``alpha``), :func:`~keras_perceptual.inference.upscale` and the
+    bicubic baseline for super-resolution. An exported network with instance
+    normalization normalizes each tile on its own (``norm_statistics="tile"``: whole-image
+    statistics over tiles need the Keras model).
 
     Args:
         loaded: the model (:class:`~keras_perceptual.app.catalog.LoadedModel`).
         image: float32 ``(H, W, 3)`` in the model's ``value_range``.
         options: :class:`Options`.
         prepared: :func:`prepare_options`' result (computed here when ``None``).
+        progress: ``progress(done, total)`` after each model call (tiles of a large image
+            included), as in :func:`~keras_perceptual.inference.stylize`.
 
     Returns:
         ``{"output": ...}``; super-resolution also ``"bicubic"``. Arrays in the model's
@@ -555,37 +553,38 @@ def run_model(
 
     prepared = prepare_options(loaded, options) if prepared is None else prepared
     kind = loaded.kind.name
-    tile = options.tile_size
-    if kind == "style":
-        output = stylize(loaded.model, image, tile_size=tile, preserve_color=options.preserve_color)
-        return {"output": output}
+    common: dict[str, Any] = {"tile_size": options.tile_size, "progress": progress}
+    if tile_normalized(loaded):
+        common["norm_statistics"] = "tile"
     if kind == "super_resolution":
-        output = upscale(loaded.model, image, tile_size=tile,
-                         histogram_match=options.histogram_match)
+        output = upscale(loaded.model, image, histogram_match=options.histogram_match, **common)
         return {"output": output,
                 "bicubic": bicubic_baseline(image, loaded.scale, loaded.value_range)}
-    if kind == "multi_style":
-        output = loaded.model([image[None], prepared["style_weights"][None]], training=False)
-        return {"output": _numpy(output)[0]}
-    if kind == "arbitrary_style":
-        layers = _adain_layers(loaded.model)
-        saved = [layer.alpha for layer in layers]
-        try:
-            for layer in layers:
-                layer.alpha = prepared["alpha"]
-            # An eager call: the layers read alpha now (a compiled graph would keep the old).
-            output = loaded.model([image[None], prepared["style"][None]], training=False)
-        finally:
-            for layer, value in zip(layers, saved, strict=True):
-                layer.alpha = value
-        return {"output": _numpy(output)[0]}
-    raise InputError(f"The app has no runner for {kind!r} models. Received: kind={kind!r}")
+    if kind == "style":
+        styles: dict[str, Any] = {}
+    elif kind == "multi_style":
+        styles = {"style_weights": prepared["style_weights"]}
+    elif kind == "arbitrary_style":
+        styles = {"style_image": prepared["style"], "alpha": prepared["alpha"]}
+    else:
+        raise InputError(f"The app has no runner for {kind!r} models. Received: kind={kind!r}")
+    output = stylize(loaded.model, image, preserve_color=options.preserve_color, **styles,
+                     **common)
+    return {"output": output}
 
 
-def _numpy(tensor) -> np.ndarray:
-    import keras
+def tile_normalized(loaded: LoadedModel) -> bool:
+    """Whether tiles of ``loaded``'s model are normalized on their own: an exported network
+    with instance normalization (whole-image statistics over tiles need the Keras model).
 
-    return np.asarray(keras.ops.convert_to_numpy(tensor), np.float32)
+    Example:
+        >>> tile_normalized(cache.get("exports/starry.onnx"))  # doctest: +SKIP
+        True
+    """
+    from keras_perceptual.runtimes import Runtime
+
+    model = loaded.model
+    return isinstance(model, Runtime) and model.info.instance_normalization
 
 
 def write_results(
@@ -697,8 +696,9 @@ def process_uploads(
         limits: the app's :class:`Limits`.
         output_dir: where the PNG files go (a new ``request-*`` folder inside it; older
             ones beyond :data:`KEPT_REQUESTS` are deleted); default: a new temporary folder.
-        progress: ``progress(fraction, text)`` is called before each photo is run (with
-            its size, and whether it is tiled) and at the end.
+        progress: ``progress(fraction, text)`` (fraction of the request in [0, 1]) is
+            called before each photo is run (with its size, and whether it is tiled), after
+            each model call on it (each batch of tiles of a large photo) and at the end.
 
     Returns:
         A :class:`RunResult`. Every problem with a file becomes a message in
@@ -739,13 +739,19 @@ def process_uploads(
                 image = read_upload(path, name, limits, loaded)
                 height, width = image.shape[:2]
                 tiled = max(height, width) > options.tile_size
+                text = (f"{name} ({index + 1}/{len(files)}): {width}×{height}"
+                        + (f", in tiles of {options.tile_size} px" if tiled else ""))
+                step = None
                 if progress is not None:
-                    progress(index / len(files), f"{name} ({index + 1}/{len(files)}): {width}×"
-                             f"{height}" + (f", in tiles of {options.tile_size} px" if tiled else ""))
+                    progress(index / len(files), text)
+
+                    def step(done, total, index=index, text=text):
+                        progress((index + done / total) / len(files), text)
+
                 size = (height, width, options.tile_size if tiled else None)
-                first = loaded.kind.name in TRACED_KINDS and size not in loaded.sizes_run
+                first = size not in loaded.sizes_run
                 start = time.perf_counter()
-                outputs = run_model(loaded, image, options, prepared)
+                outputs = run_model(loaded, image, options, prepared, progress=step)
                 seconds = time.perf_counter() - start
                 loaded.sizes_run.add(size)
                 output_path, gallery = write_results(

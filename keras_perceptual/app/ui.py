@@ -112,14 +112,26 @@ def _theme(gr):
     return gr.themes.Soft(primary_hue="indigo", font=system, font_mono=mono)
 
 
+#: How the page names each runtime of :mod:`keras_perceptual.runtimes`.
+RUNTIME_LABELS = {"keras": "Keras", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO",
+                  "tflite": "TFLite"}
+
+
 def _model_info(entry, loaded) -> str:
+    from keras_perceptual.app.handlers import tile_normalized
+
+    size = (f"{loaded.parameters:,} parameters" if loaded.parameters is not None
+            else f"exported, runs in {RUNTIME_LABELS.get(loaded.runtime, loaded.runtime)}")
     lines = [
         f"**{loaded.kind.label}**"
         + (f" ×{loaded.scale}" if loaded.scale > 1 else "")
-        + f" · {loaded.parameters:,} parameters · images in {tuple(loaded.value_range)}"
+        + f" · {size} · images in {tuple(loaded.value_range)}"
         + (f" · at least {loaded.min_side} px" if loaded.min_side > 1 else ""),
         f"`{entry.path}`" + "".join(f" · {note}" for note in entry.notes),
     ]
+    if tile_normalized(loaded):
+        lines.append("Tiles of large photos are normalized on their own (whole-image "
+                     "statistics need the .keras model): raise the tile size to avoid seams.")
     return "\n\n".join(lines)
 
 
@@ -285,9 +297,9 @@ def build_app(state: AppState):
             described["info"],
             gr.update(value=thumb, visible=thumb is not None),
             gr.update(value=described["action"], interactive=True),
-            gr.update(visible=kind == "style"),
+            gr.update(visible=kind != "super_resolution"),
             gr.update(visible=kind == "super_resolution"),
-            gr.update(visible=kind in ("style", "super_resolution")),
+            gr.update(visible=True),
             gr.update(visible=kind == "arbitrary_style"),
             gr.update(visible=kind == "arbitrary_style"),
             *sliders,
@@ -384,7 +396,8 @@ def launch(
     """Serves the app; returns when stopped (Ctrl-C), or at once with ``block=False``.
 
     Args:
-        models: folders and ``.keras`` files to offer (see
+        models: folders and model files (``.keras``, ``.onnx``, ``.tflite``, OpenVINO
+            ``.xml``) to offer (see
             :func:`~keras_perceptual.app.catalog.discover_models`).
         host: the address to listen on; anything but a loopback address makes the app
             reachable from other machines (a warning is printed: it has no login).

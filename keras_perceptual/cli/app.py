@@ -34,7 +34,8 @@ def _cmd_app(args) -> int:
 
 _APP_EPILOG = f"""examples:
   {PROG} app                                  # the demo's models (run '{PROG} demo' first)
-  {PROG} app --models runs/                   # every .keras under runs/, training runs included
+  {PROG} app --models runs/                   # every model under runs/, training runs included
+  {PROG} app --models exports/                # .onnx, .tflite and OpenVINO (.xml + .bin) exports
   {PROG} app --models runs/starry sr4.keras --port 8080 --open
   {PROG} app --host 0.0.0.0 --max-pixels 4000000   # reachable from the network (no login!)
 
@@ -58,7 +59,8 @@ def register(sub) -> None:
         epilog=_APP_EPILOG, formatter_class=HelpFormatter,
     )
     p.add_argument("--models", nargs="+", default=[], metavar="DIR_OR_FILE",
-                   help="folders (searched recursively) and .keras files to offer")
+                   help="folders (searched recursively) and model files to offer: .keras, and "
+                   "exported .onnx, .tflite and OpenVINO .xml (the export extra runs them)")
     p.add_argument("--demo-dir", default="demo_out", metavar="DIR",
                    help="the demo's output folder; its style/ and sr/ models are offered when present")
     p.add_argument("--no-demo", action="store_true", help="do not offer the demo's models")
