@@ -69,7 +69,7 @@ def test_a_missing_models_folder_is_a_user_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(ui, "require_gradio", lambda: None)
     assert main(["app", "--models", str(tmp_path / "nowhere")]) == 2
     (line,) = error_lines(capsys)
-    assert "does not exist; pass existing folders or .keras files to --models" in line
+    assert "does not exist; pass existing folders or model files to --models" in line
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True),
