@@ -143,13 +143,38 @@ def imagenet_weights_path(backbone: str) -> str:
     cache = keras_cache_dir() / "models" / url.rsplit("/", 1)[1]
     if cache.is_file():
         return str(cache)
+    return download_file(
+        url, file_hash, f"the ImageNet {backbone.upper()} weights", _imagenet_help(backbone)
+    )
+
+
+def download_file(url: str, file_hash: str, what: str, help_text: str) -> str:
+    """Downloads ``url`` once into Keras' cache (``$KERAS_HOME/models``) and checks its hash.
+
+    ``keras.utils.get_file`` with ``file_hash`` (an MD5 or SHA-256 hex digest) and a
+    socket timeout of :data:`DOWNLOAD_TIMEOUT` seconds. A failed, truncated or
+    mismatching download leaves no file behind.
+
+    Args:
+        url: where to download from; the file keeps its name in the cache.
+        file_hash: the expected MD5 (32 hex digits) or SHA-256 (64) of the file.
+        what: what the file is, for the error message ("the ImageNet VGG16 weights").
+        help_text: the ways out, appended to the error message.
+
+    Returns:
+        The path of the cached file.
+
+    Raises:
+        WeightsUnavailableError: the download failed or the file's hash differs.
+    """
     import keras
 
+    cache = keras_cache_dir() / "models" / url.rsplit("/", 1)[1]
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            path = keras.utils.get_file(
+            return keras.utils.get_file(
                 fname=cache.name,
                 origin=url,
                 cache_subdir="models",
@@ -157,13 +182,16 @@ def imagenet_weights_path(backbone: str) -> str:
                 cache_dir=str(keras_cache_dir()),
             )
     except Exception as error:  # network errors come in many types
+        # get_file keeps a file whose hash does not match; never leave it for the next run.
+        with contextlib.suppress(OSError):
+            cache.unlink()
+        detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         raise WeightsUnavailableError(
-            f"Could not download the ImageNet {backbone.upper()} weights from {url} "
-            f"({type(error).__name__}: {error}). {_imagenet_help(backbone)}"
+            f"Could not download {what} from {url} ({type(error).__name__}: {detail}). "
+            f"{help_text}"
         ) from None
     finally:
         socket.setdefaulttimeout(previous)
-    return path
 
 
 def hed_source_file() -> Path:

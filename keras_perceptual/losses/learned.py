@@ -1,0 +1,114 @@
+"""What the learned perceptual metrics (LPIPS, DISTS) share: the loss base class, input
+checks and a cache of their frozen networks.
+
+Both compare two images of the same size through a frozen torchvision backbone
+(:mod:`keras_perceptual.torchvision_backbones`) and per-channel weights fitted to
+human judgements. The networks are plain Python objects held outside Keras' attribute
+tracking, so ``model.save()`` never writes the backbone's weights into a checkpoint
+(a loss is rebuilt from its config, which names the weights), and one network is shared
+by every loss, metric and function call with the same settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from keras import ops
+
+from keras_perceptual._checks import check_float_dtype, check_value_range, static_image_shape
+from keras_perceptual.backbones import check_image_size
+from keras_perceptual.errors import InputError
+from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.ops import to_unit_range
+
+
+def weights_key(weights) -> tuple:
+    """A hashable cache key for a ``weights`` argument (a file also by size and mtime)."""
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if isinstance(weights, str) and weights != "imagenet":
+        path = Path(weights).expanduser()
+        if path.is_file():
+            stat = path.stat()
+            return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if weights is not None and not isinstance(weights, str):
+        raise InputError(
+            "weights must be 'imagenet', None or a path to a torchvision .pth file or converted "
+            f"Keras weights. Received: weights={weights!r}"
+        )
+    return (weights,)
+
+
+def cached(builder):
+    """Caches ``builder(*settings, weights=...)`` on its settings and :func:`weights_key`."""
+
+    @functools.lru_cache(maxsize=8)
+    def memo(settings, key, weights):
+        return builder(*settings, weights=weights)
+
+    @functools.wraps(builder)
+    def get(*settings, weights):
+        weights = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
+        return memo(settings, weights_key(weights), weights)
+
+    get.cache_clear = memo.cache_clear
+    return get
+
+
+def check_image_pair(y_true, y_pred, minimum: int, what: str) -> None:
+    """Raises unless ``y_true`` and ``y_pred`` are RGB batches of one shape, >= ``minimum`` px."""
+    true_shape = static_image_shape(y_true, "y_true")
+    pred_shape = static_image_shape(y_pred, "y_pred")
+    if any(a is not None and b is not None and a != b for a, b in zip(true_shape, pred_shape,
+                                                                     strict=True)):
+        raise InputError(
+            f"{what} compares images of the same shape; resize or crop one to the other. "
+            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+        )
+    check_image_size(y_pred, "y_pred", minimum, [what])
+    check_image_size(y_true, "y_true", minimum, [what])
+
+
+class LearnedMetricLoss(ImageLoss):
+    """Base of :class:`LPIPSLoss` and :class:`DISTSLoss`: one frozen network, images in
+    ``value_range``, ``y_true`` without gradient.
+
+    Subclasses set ``self.network`` (an object with ``min_image_size``, ``label`` and
+    ``distance(y_true, y_pred, **options)`` taking images in [0, 1]) and
+    ``self.distance_options``.
+    """
+
+    network = None
+    distance_options: dict = {}
+
+    def call(self, y_true, y_pred):
+        check_image_pair(y_true, y_pred, self.network.min_image_size, self.network.label)
+        unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
+        unit_pred = to_unit_range(y_pred, self.value_range)
+        return self.network.distance(unit_true, unit_pred, **self.distance_options)
+
+
+def pair_function(network, y_true, y_pred, value_range: Sequence[float], **options):
+    """Evaluates ``network.distance`` on a pair given as arrays or tensors in ``value_range``.
+
+    Accepts one image ``(H, W, 3)`` each (returns a scalar) or batches ``(B, H, W, 3)``.
+    """
+    value_range = check_value_range(value_range)
+    check_float_dtype(y_true, "y_true", value_range)
+    check_float_dtype(y_pred, "y_pred", value_range)
+    y_true = ops.convert_to_tensor(y_true, "float32")
+    y_pred = ops.convert_to_tensor(y_pred, "float32")
+    single = len(y_true.shape) == 3 and len(y_pred.shape) == 3
+    if single:
+        y_true, y_pred = y_true[None], y_pred[None]
+    check_image_pair(y_true, y_pred, network.min_image_size, network.label)
+    values = network.distance(
+        to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range), **options
+    )
+    return values[0] if single else values
+
+
+__all__ = ["LearnedMetricLoss", "cached", "check_image_pair", "pair_function", "weights_key"]
