@@ -35,20 +35,24 @@ from keras_perceptual.losses import (
     CharbonnierLoss,
     ColorLoss,
     DiscriminatorLoss,
+    DISTSLoss,
     EdgeLoss,
     Entropy,
     FeatureReconstructionLoss,
     GeneratorLoss,
     JensenShannonDivergence,
+    LPIPSLoss,
     PerceptualLoss,
     StyleReconstructionLoss,
     TemporalConsistency,
     TemporalLoss,
     TotalVariationLoss,
     WassersteinLoss,
+    dists,
     gradient_penalty,
+    lpips,
 )
-from keras_perceptual.metrics import PSNR, SSIM, temporal_warping_error
+from keras_perceptual.metrics import DISTS, LPIPS, PSNR, SSIM, temporal_warping_error
 from keras_perceptual.models import (
     arbitrary_style_net,
     model_value_range,
@@ -61,6 +65,8 @@ from keras_perceptual.video import stylize_video
 from keras_perceptual.weights import WeightsUnavailableError
 
 __all__ = [
+    "DISTS",
+    "LPIPS",
     "PRESETS",
     "PSNR",
     "SSIM",
@@ -69,6 +75,7 @@ __all__ = [
     "CharbonnierLoss",
     "ColorLoss",
     "ConditionalInstanceNormalization",
+    "DISTSLoss",
     "DiscriminatorLoss",
     "EdgeLoss",
     "Entropy",
@@ -77,6 +84,7 @@ __all__ = [
     "GeneratorLoss",
     "InstanceNormalization",
     "JensenShannonDivergence",
+    "LPIPSLoss",
     "PerceptualGAN",
     "PerceptualLoss",
     "ReflectionPadding2D",
@@ -91,8 +99,10 @@ __all__ = [
     "WeightsUnavailableError",
     "__version__",
     "arbitrary_style_net",
+    "dists",
     "gradient_penalty",
     "gram_matrix",
+    "lpips",
     "model_value_range",
     "multi_style_transfer_net",
     "patch_discriminator",

@@ -49,6 +49,8 @@ from keras_perceptual._checks import (
     check_value_range,
 )
 from keras_perceptual.errors import InputError
+from keras_perceptual.losses.dists import DISTSLoss
+from keras_perceptual.losses.lpips import LPIPSLoss
 from keras_perceptual.losses.temporal import temporal_loss
 from keras_perceptual.ops import to_unit_range
 
@@ -468,8 +470,122 @@ class SSIM(_ImageMetric):
         )
 
 
+# --------------------------------------------------------------------------
+# Learned perceptual metrics: the mean LPIPS / DISTS over all images seen.
+# --------------------------------------------------------------------------
+
+
+class _LearnedMetric(keras.metrics.Mean):
+    """The mean of a learned distance's per-image values (lower is better)."""
+
+    def __init__(self, loss, name, dtype):
+        super().__init__(name=name, dtype=dtype)
+        # A Loss with reduction=None gives (batch,) values, checks included; no gradient is
+        # taken, so both images go through the backbone as one batch.
+        loss.distance_options = {**loss.distance_options, "joint": True}
+        self.distance = loss
+        # Lower is better: ModelCheckpoint(monitor="val_lpips", mode="auto") minimizes it.
+        self._direction = "down"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(self.distance(y_true, y_pred), sample_weight=sample_weight)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, **self._settings()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class LPIPS(_LearnedMetric):
+    """Mean LPIPS distance (Zhang et al., CVPR 2018) over every image seen; lower is better.
+
+    Per image the value of :func:`keras_perceptual.lpips` (numerically the reference
+    ``lpips`` package with the same net and version), averaged over all images since the
+    last reset (weighted by ``sample_weight`` when given).
+
+    Args:
+        net: ``"alex"`` (default, the LPIPS authors' choice for evaluation) or ``"vgg"``.
+        version: ``"0.1"`` (default) or ``"0.0"``.
+        weights: torchvision backbone weights: ``"imagenet"``, a path to a ``.pth`` state
+            dict or converted Keras weights, or ``None`` (random, for tests).
+        value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
+        name: metric name (``"lpips"``, logged as ``lpips`` / ``val_lpips``).
+        dtype: dtype of the metric's state and result (float32 by default).
+
+    Example:
+        >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), LPIPS()])  # doctest: +SKIP
+        >>> m = LPIPS(weights=None); m.update_state(np.zeros((2, 32, 32, 3)) + 0.5,
+        ...                                         np.zeros((2, 32, 32, 3)) + 0.5)
+        >>> float(m.result())
+        0.0
+
+    References:
+        Zhang, Isola, Efros, Shechtman & Wang, "The Unreasonable Effectiveness of Deep
+        Features as a Perceptual Metric", CVPR 2018, Eq. (1).
+    """
+
+    def __init__(
+        self,
+        net: str = "alex",
+        version: str = "0.1",
+        weights="imagenet",
+        value_range: Sequence[float] = (0.0, 1.0),
+        name: str = "lpips",
+        dtype=None,
+    ):
+        loss = LPIPSLoss(net, version, weights, value_range, reduction=None, name=f"{name}_values")
+        super().__init__(loss, name=name, dtype=dtype)
+
+    def _settings(self):
+        config = self.distance.get_config()
+        return {k: config[k] for k in ("net", "version", "weights", "value_range")}
+
+
+@keras.saving.register_keras_serializable(package="keras_perceptual")
+class DISTS(_LearnedMetric):
+    """Mean DISTS (Ding et al., TPAMI 2020) over every image seen; lower is better.
+
+    Per image the value of :func:`keras_perceptual.dists` (numerically the reference
+    ``DISTS_pytorch`` package), averaged over all images since the last reset (weighted
+    by ``sample_weight`` when given).
+
+    Args:
+        weights: torchvision VGG16 weights: ``"imagenet"``, a path to a ``.pth`` state dict
+            or converted Keras weights, or ``None`` (random, for tests).
+        value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
+        name: metric name (``"dists"``).
+        dtype: dtype of the metric's state and result (float32 by default).
+
+    Example:
+        >>> model.compile(optimizer="adam", loss="mse", metrics=[DISTS()])  # doctest: +SKIP
+
+    References:
+        Ding, Ma, Wang & Simoncelli, "Image Quality Assessment: Unifying Structure and
+        Texture Similarity", IEEE TPAMI 2020, Eq. (9).
+    """
+
+    def __init__(
+        self,
+        weights="imagenet",
+        value_range: Sequence[float] = (0.0, 1.0),
+        name: str = "dists",
+        dtype=None,
+    ):
+        loss = DISTSLoss(weights, value_range, reduction=None, name=f"{name}_values")
+        super().__init__(loss, name=name, dtype=dtype)
+
+    def _settings(self):
+        config = self.distance.get_config()
+        return {k: config[k] for k in ("weights", "value_range")}
+
+
 __all__ = [
     "DEFAULT_MAX_DB",
+    "DISTS",
+    "LPIPS",
     "PSNR",
     "SSIM",
     "psnr",

@@ -14,9 +14,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import os
+import pathlib
 import pickle
 import struct
 import sys
+import tempfile
 import types
 import zipfile
 
@@ -143,3 +146,41 @@ def state_dict_sha256(state_dict: dict) -> str:
     for array in state_dict.values():
         digest.update(np.array(array, order="C").tobytes())
     return digest.hexdigest()
+
+
+#: The known-answer fixture written by scripts/make_lpips_dists_fixture.py.
+REFERENCE_FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "lpips_dists_reference.npz"
+
+
+def reference_fixture() -> dict:
+    """The fixture's arrays, with the seeded backbones written as legacy ``.pth`` files.
+
+    Returns the fixture as a dict plus ``weights_vgg16`` / ``weights_alexnet``: paths of
+    the same random backbones the reference ran with (regenerated here from their seeds,
+    checked against the recorded SHA-256, written once per machine under the temporary
+    folder, named by that digest).
+    """
+    with np.load(REFERENCE_FIXTURE) as data:
+        fixture = {key: data[key] for key in data.files}
+    folder = pathlib.Path(tempfile.gettempdir()) / "keras_perceptual_tests"
+    folder.mkdir(exist_ok=True)
+    for backbone in ("vgg16", "alexnet"):
+        expected = str(fixture[f"sha256_{backbone}"])
+        path = folder / f"{backbone}_{expected[:16]}.pth"
+        if not path.is_file():
+            state = random_torchvision_state_dict(backbone, int(fixture[f"seed_{backbone}"]))
+            if state_dict_sha256(state) != expected:
+                raise AssertionError(
+                    f"numpy's PCG64 stream changed: the regenerated {backbone} weights differ from "
+                    "the fixture's; rerun scripts/make_lpips_dists_fixture.py")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            write_torch_file(tmp, state, legacy=True)
+            os.replace(tmp, path)
+        fixture[f"weights_{backbone}"] = str(path)
+    return fixture
+
+
+def fixture_pair(fixture: dict, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair ``index`` as float32 batches of one image in [0, 1]."""
+    return tuple(fixture[f"pair{index}_{side}"][None].astype(np.float32) / 255
+                 for side in ("true", "pred"))

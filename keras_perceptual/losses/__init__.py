@@ -6,6 +6,9 @@
 * ``adversarial``: GAN, Wasserstein and WGAN-GP terms.
 * ``temporal``: temporal consistency for video (Ruder et al. 2016, Huang et al. 2017,
   Gupta et al. 2017).
+* ``lpips``, ``dists``: the learned perceptual metrics LPIPS (Zhang et al. 2018) and
+  DISTS (Ding et al. 2020) as losses and functions (their Keras metrics are in
+  ``keras_perceptual.metrics``).
 * ``divergence``: Jensen-Shannon divergence and entropy (for KL and cross-entropy use
   Keras' own ``keras.losses.KLDivergence`` / ``CategoricalCrossentropy``).
 """
@@ -21,12 +24,14 @@ from keras_perceptual.losses.adversarial import (
     wasserstein_loss,
 )
 from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.dists import DISTSLoss, dists
 from keras_perceptual.losses.divergence import (
     Entropy,
     JensenShannonDivergence,
     entropy,
     jensen_shannon_divergence,
 )
+from keras_perceptual.losses.lpips import LPIPSLoss, lpips
 from keras_perceptual.losses.perceptual import (
     PRESETS,
     FeatureReconstructionLoss,
@@ -58,6 +63,7 @@ __all__ = [
     "AdaINLoss",
     "CharbonnierLoss",
     "ColorLoss",
+    "DISTSLoss",
     "DiscriminatorLoss",
     "EdgeLoss",
     "Entropy",
@@ -65,6 +71,7 @@ __all__ = [
     "GeneratorLoss",
     "ImageLoss",
     "JensenShannonDivergence",
+    "LPIPSLoss",
     "PerceptualLoss",
     "StyleReconstructionLoss",
     "TemporalConsistency",
@@ -77,12 +84,14 @@ __all__ = [
     "blur_color_loss",
     "charbonnier_loss",
     "discriminator_adversarial_loss",
+    "dists",
     "edge_loss",
     "entropy",
     "feature_reconstruction",
     "generator_adversarial_loss",
     "gradient_penalty",
     "jensen_shannon_divergence",
+    "lpips",
     "pack_style_targets",
     "pixel_reconstruction",
     "style_reconstruction",

@@ -27,7 +27,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_perceptual.losses.learned import LearnedMetricLoss, cached, pair_function
+from keras_perceptual.losses.learned import (
+    LearnedMetricLoss,
+    backbone_pair,
+    cached,
+    pair_function,
+)
 from keras_perceptual.torchvision_backbones import DEFAULT_TAPS, torchvision_backbone
 
 #: torchvision's ImageNet input normalization (DISTS' ``mean`` / ``std`` buffers).
@@ -75,11 +80,12 @@ class DISTSNetwork:
         out = self.backbone((unit_images - self.mean) * self.inv_std)
         return [unit_images, *(out[t] for t in self.taps)]
 
-    def distance(self, y_true, y_pred):
+    def distance(self, y_true, y_pred, joint: bool = False):
         """Per image, ``(B,)``."""
         similarity = 0.0
+        features_true, features_pred = backbone_pair(self.features, y_true, y_pred, joint)
         for f_true, f_pred, alpha, beta in zip(
-            self.features(y_true), self.features(y_pred), self.alpha, self.beta, strict=True
+            features_true, features_pred, self.alpha, self.beta, strict=True
         ):
             mean_true = ops.mean(f_true, axis=(1, 2))
             mean_pred = ops.mean(f_pred, axis=(1, 2))

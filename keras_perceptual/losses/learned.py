@@ -77,8 +77,9 @@ class LearnedMetricLoss(ImageLoss):
     ``value_range``, ``y_true`` without gradient.
 
     Subclasses set ``self.network`` (an object with ``min_image_size``, ``label`` and
-    ``distance(y_true, y_pred, **options)`` taking images in [0, 1]) and
-    ``self.distance_options``.
+    ``distance(y_true, y_pred, joint=False, **options)`` taking images in [0, 1]) and
+    ``self.distance_options``. ``joint=True`` (metrics, functions: no gradient) runs both
+    images through the backbone as one batch: the same values, half the calls.
     """
 
     network = None
@@ -89,6 +90,19 @@ class LearnedMetricLoss(ImageLoss):
         unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
         unit_pred = to_unit_range(y_pred, self.value_range)
         return self.network.distance(unit_true, unit_pred, **self.distance_options)
+
+
+def backbone_pair(backbone_features, y_true, y_pred, joint: bool):
+    """``backbone_features`` of both images: one batch when ``joint``, else two calls.
+
+    Two calls suit training (the backward pass then runs through ``y_pred``'s half only);
+    one batch halves the calls where no gradient is taken.
+    """
+    if not joint:
+        return backbone_features(y_true), backbone_features(y_pred)
+    both = backbone_features(ops.concatenate([y_true, y_pred], axis=0))
+    batch = ops.shape(y_true)[0]
+    return [f[:batch] for f in both], [f[batch:] for f in both]
 
 
 def pair_function(network, y_true, y_pred, value_range: Sequence[float], **options):
@@ -106,9 +120,10 @@ def pair_function(network, y_true, y_pred, value_range: Sequence[float], **optio
         y_true, y_pred = y_true[None], y_pred[None]
     check_image_pair(y_true, y_pred, network.min_image_size, network.label)
     values = network.distance(
-        to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range), **options
+        to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range), joint=True,
+        **options,
     )
     return values[0] if single else values
 
 
-__all__ = ["LearnedMetricLoss", "cached", "check_image_pair", "pair_function", "weights_key"]
+__all__ = ["LearnedMetricLoss", "backbone_pair", "cached", "check_image_pair", "pair_function", "weights_key"]

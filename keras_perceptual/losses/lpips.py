@@ -35,7 +35,12 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import check_choice
-from keras_perceptual.losses.learned import LearnedMetricLoss, cached, pair_function
+from keras_perceptual.losses.learned import (
+    LearnedMetricLoss,
+    backbone_pair,
+    cached,
+    pair_function,
+)
 from keras_perceptual.ops import safe_sqrt
 from keras_perceptual.torchvision_backbones import (
     DEFAULT_TAPS,
@@ -103,13 +108,12 @@ class LPIPSNetwork:
             result.append(f / (norm + NORMALIZE_EPSILON))
         return result
 
-    def distance(self, y_true, y_pred, spatial: bool = False):
+    def distance(self, y_true, y_pred, spatial: bool = False, joint: bool = False):
         """Per image ``(B,)``, or the map ``(B, H, W)`` with ``spatial=True``."""
         total = None
         size = (ops.shape(y_pred)[1], ops.shape(y_pred)[2])
-        for f_true, f_pred, w in zip(
-            self.features(y_true), self.features(y_pred), self.linear, strict=True
-        ):
+        features_true, features_pred = backbone_pair(self.features, y_true, y_pred, joint)
+        for f_true, f_pred, w in zip(features_true, features_pred, self.linear, strict=True):
             layer = ops.sum(ops.square(f_pred - f_true) * w, axis=-1)  # (B, h, w)
             if spatial:
                 layer = ops.image.resize(
