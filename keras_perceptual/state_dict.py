@@ -118,7 +118,7 @@ class _Tensor:
             strides=[s * flat.itemsize for s in self.stride],
             writeable=False,
         )
-        return np.array(view)
+        return np.array(view, order="C")
 
 
 class _FormatError(Exception):
@@ -342,9 +342,9 @@ def read_state_dict(
             struct.error, TypeError, KeyError, IndexError) as error:
         detail = str(error) or type(error).__name__
         raise InputError(
-            f"Cannot read {str(path)!r} as a PyTorch state dict: {detail}. Pass a file written "
-            f"by torch.save(model.state_dict(), path) (zip or legacy format), complete and "
-            f"uncorrupted (download it again if it was cut short). Received: path={str(path)!r}"
+            f"Cannot read {str(path)!r} as a PyTorch state dict ({detail}); pass a complete "
+            f"file written by torch.save(model.state_dict(), path), in the zip or legacy format, "
+            f"and download it again if it was cut short. Received: path={str(path)!r}"
         ) from None
 
 

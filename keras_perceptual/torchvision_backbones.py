@@ -39,6 +39,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -373,7 +374,11 @@ def _full_model(backbone: str) -> keras.Model:
 def _read_keras_weights(path: str, backbone: str) -> dict:
     model = _full_model(backbone)
     try:
-        model.load_weights(path)
+        # Keras only warns about layers it cannot find in the file (they would keep their
+        # random weights): an error here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            model.load_weights(path)
     except Exception as error:
         detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise InputError(

@@ -173,6 +173,8 @@ def download_file(url: str, file_hash: str, what: str, help_text: str) -> str:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
+        # get_file falls back to /tmp/.keras when the cache folder does not exist yet.
+        cache.parent.mkdir(parents=True, exist_ok=True)
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             return keras.utils.get_file(
                 fname=cache.name,

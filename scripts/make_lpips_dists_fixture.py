@@ -16,6 +16,11 @@ random backbones (``tests/torch_files.py: random_torchvision_state_dict``) are
 transplanted into torchvision's VGG16 / AlexNet on the reference side; the tests write
 the same weights as a legacy-format ``.pth`` and pass its path as ``weights=``.
 
+It also writes ``tests/fixtures/torch_zip.pth`` and ``torch_legacy.pth`` (a small state
+dict saved by this PyTorch in both formats: float32, float16, bfloat16, int64, bool,
+non-contiguous, offset and shared-storage tensors, a parameter) with the expected arrays
+in ``torch_files_expected.npz``, for the reader's tests (tests/test_state_dict.py).
+
 Inputs: 12 pairs of crops of the package's photographs at different and odd sizes
 (31-64 px), each with a different distortion (noise, blur, JPEG, colour, shift,
 contrast, ...), stored as uint8 (the float inputs are ``uint8 / 255``).
@@ -98,7 +103,38 @@ def make_pairs():
     return pairs
 
 
+def write_torch_file_fixtures() -> None:
+    import collections
+
+    import torch
+
+    torch.manual_seed(0)
+    base = torch.arange(24, dtype=torch.float32) / 7
+    state = collections.OrderedDict(
+        conv=torch.randn(4, 3, 2, 2),
+        transposed=torch.randn(3, 5).t(),                      # non-contiguous
+        half=torch.nn.Parameter(torch.randn(2, 3).half()),    # a parameter, float16
+        bf16=torch.randn(5).bfloat16(),
+        index=torch.arange(10)[2:9:3],                          # offset and stride
+        shared_a=base[4:10].view(2, 3),                         # two views of one storage
+        shared_b=base.view(4, 6),
+        flags=torch.tensor([True, False, True]),
+        scalar=torch.tensor(3.5),
+        empty=torch.zeros(0, 3),
+    )
+    folder = OUT.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(state, folder / "torch_zip.pth")
+    torch.save(state, folder / "torch_legacy.pth", _use_new_zipfile_serialization=False)
+    expected = {k: (v.detach().float() if v.dtype == torch.bfloat16 else v.detach()).numpy()
+                for k, v in state.items()}
+    np.savez(folder / "torch_files_expected.npz", **expected)
+    print(f"wrote {folder.relative_to(REPO)}/torch_zip.pth, torch_legacy.pth, "
+          "torch_files_expected.npz")
+
+
 def main() -> None:
+    write_torch_file_fixtures()
     import DISTS_pytorch
     import lpips
     import torch

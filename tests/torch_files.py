@@ -69,16 +69,26 @@ def _fake_torch():
 
 
 def write_torch_file(path, state_dict: dict, legacy: bool = False) -> None:
-    """Writes ``{name: numpy array}`` as ``torch.save`` would (zip, or the legacy format)."""
+    """Writes ``{name: numpy array}`` as ``torch.save`` would (zip, or the legacy format).
+
+    Values may also be nested dicts and plain numbers (a training checkpoint).
+    """
     fakes = _fake_torch()
-    storages, tensors = [], collections.OrderedDict()
-    for index, (name, array) in enumerate(state_dict.items()):
-        array = np.array(array, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+    storages = []
+
+    def convert(value):
+        if isinstance(value, dict):
+            return collections.OrderedDict((k, convert(v)) for k, v in value.items())
+        if not isinstance(value, np.ndarray):
+            return value  # numbers, strings: pickled as they are
+        array = np.array(value, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         storage_type = getattr(fakes["torch"], _STORAGE_NAMES[array.dtype])
-        storage = _Storage(str(index), storage_type, array)
+        storage = _Storage(str(len(storages)), storage_type, array)
         storages.append(storage)
         strides = tuple(s // array.itemsize for s in array.strides)
-        tensors[name] = _Tensor(storage, 0, tuple(array.shape), strides)
+        return _Tensor(storage, 0, tuple(array.shape), strides)
+
+    tensors = convert(state_dict)
 
     def persistent_id(obj):
         if isinstance(obj, _Storage):
