@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import gradient, to_numpy
+from conftest import gradient, requires_tf, to_numpy
 from torch_files import fixture_pair, reference_fixture
 
 from keras_perceptual import LPIPS, LPIPSLoss, lpips
@@ -254,3 +254,23 @@ def test_bad_images_are_refused_with_a_fix(images, other_images):
         loss(images[..., :1].repeat(4, -1), other_images[..., :1].repeat(4, -1))
     with pytest.raises(InputError, match="dtype uint8"):
         loss((images * 255).astype("uint8"), other_images)
+
+
+@requires_tf
+def test_first_use_inside_tf_function_then_eagerly(images, other_images):
+    """A network first built inside a traced function must hold no tensors of that trace."""
+    import tensorflow as tf
+
+    lpips_network.cache_clear()
+    traced = tf.function(lambda a, b: lpips(a, b, version="0.0", weights=None))
+    inside = to_numpy(traced(images, other_images))
+    np.testing.assert_allclose(to_numpy(lpips(images, other_images, version="0.0", weights=None)),
+                               inside, rtol=1e-6)
+
+
+def test_spatial_loss_reduces_with_sample_weight(images, other_images):
+    maps = to_numpy(LPIPSLoss("alex", weights=None, spatial=True, reduction=None)(images, other_images))
+    loss = LPIPSLoss("alex", weights=None, spatial=True)
+    sw = np.array([0.5, 2.0], "float32")
+    np.testing.assert_allclose(to_numpy(loss(images, other_images, sample_weight=sw)),
+                               (maps * sw[:, None, None]).mean(), rtol=1e-5)

@@ -70,10 +70,12 @@ class DISTSNetwork:
         alpha, beta = dists_weights()
         total = float(alpha.astype("float64").sum() + beta.astype("float64").sum())
         splits = np.cumsum(DISTS_CHANNELS)[:-1]
-        self.alpha = [ops.convert_to_tensor(a / np.float32(total)) for a in np.split(alpha, splits)]
-        self.beta = [ops.convert_to_tensor(b / np.float32(total)) for b in np.split(beta, splits)]
-        self.mean = ops.convert_to_tensor(np.float32(IMAGENET_MEAN))
-        self.inv_std = ops.convert_to_tensor(1.0 / np.float32(IMAGENET_STD))
+        # numpy constants (not tensors): a network first built inside a traced function
+        # must not hold that trace's tensors.
+        self.alpha = np.split(alpha / np.float32(total), splits)
+        self.beta = np.split(beta / np.float32(total), splits)
+        self.mean = np.float32(IMAGENET_MEAN)
+        self.inv_std = 1.0 / np.float32(IMAGENET_STD)
 
     def features(self, unit_images):
         """The image and its five VGG16 representations, for images in [0, 1]."""

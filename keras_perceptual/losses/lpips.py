@@ -85,16 +85,18 @@ class LPIPSNetwork:
         self.label = f"LPIPS (net={net!r})"
         self.backbone = torchvision_backbone(backbone, weights=weights, name=f"lpips_{net}")
         self.taps = DEFAULT_TAPS[backbone]
-        self.linear = [ops.convert_to_tensor(w, "float32") for w in lpips_linear_weights(net, version)]
+        # numpy constants (not tensors): a network first built inside a traced function
+        # must not hold that trace's tensors.
+        self.linear = lpips_linear_weights(net, version)
         self.min_image_size = max(torchvision_min_image_size(t, backbone) for t in self.taps)
         if version == "0.1":
             shift, scale = np.float32(LPIPS_SHIFT), np.float32(LPIPS_SCALE)
             # 2u - 1 then (x - shift) / scale, as one multiply-add per channel.
-            self.input_scale = ops.convert_to_tensor(2.0 / scale)
-            self.input_offset = ops.convert_to_tensor((-1.0 - shift) / scale)
+            self.input_scale = 2.0 / scale
+            self.input_offset = (-1.0 - shift) / scale
         else:
-            self.input_scale = ops.convert_to_tensor(np.full(3, 2.0, "float32"))
-            self.input_offset = ops.convert_to_tensor(np.full(3, -1.0, "float32"))
+            self.input_scale = np.full(3, 2.0, "float32")
+            self.input_offset = np.full(3, -1.0, "float32")
 
     def features(self, unit_images):
         """Unit-normalized activations at the five taps, for images in [0, 1]."""
@@ -232,6 +234,14 @@ class LPIPSLoss(LearnedMetricLoss):
         self.spatial = bool(spatial)
         self.network = lpips_network(self.net, self.version, weights=self.weights_source)
         self.distance_options = {"spatial": self.spatial}
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.spatial and sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            if len(sample_weight.shape) == 1:
+                # One weight per image applies to every pixel of its (H, W) map.
+                sample_weight = ops.reshape(sample_weight, (-1, 1, 1))
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def get_config(self):
         return {
