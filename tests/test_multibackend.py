@@ -27,6 +27,10 @@ OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_inference.py",
     "tests/test_metrics.py",
     "tests/test_images.py",
+    "tests/test_losses_lpips.py",
+    "tests/test_losses_dists.py",
+    "tests/test_torchvision_backbones.py",
+    "tests/test_state_dict.py",
 ]
 
 
