@@ -34,7 +34,6 @@ same run (a 4096^2 matmul and a 3x3 256->256 convolution).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -298,10 +297,7 @@ def main() -> None:
               f"{ms['naive_eager'] / ms['ours_bf16_graph']:13.2f}x | "
               f"{row['bf16_speedup_vs_naive_graph']:13.2f}x | "
               f"{(f'{pe:13.2f}x') if pe else '-':>14}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-        print(f"\nwrote {args.json}")
+    common.write_json(args.json, results)
 
 
 if __name__ == "__main__":

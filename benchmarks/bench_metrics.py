@@ -23,7 +23,6 @@ better for us). Needs `pip install ".[bench]"` (torch, torchvision, lpips, DISTS
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -161,10 +160,7 @@ def main() -> None:
                   f"{ref} | {(f'{ratio:16.2f}x') if ratio else f'{chr(45):>17}'} | "
                   f"{max(rss['eager'] or 0, rss['graph'] or 0):7.0f}/"
                   f"{(rss.get('reference') or 0):<8.0f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-        print(f"\nwrote {args.json}")
+    common.write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -177,5 +177,13 @@ def measure_peak(case: dict) -> dict:
     }
 
 
+def write_json(path: str | None, results: dict) -> None:
+    """Writes every figure of a run to ``path`` (``--json``), if given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"\nwrote {path}")
+
+
 def fmt_ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if a and b else "n/a"

@@ -49,10 +49,12 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import check_choice
+from keras_perceptual.backbones import resolve_layer
 from keras_perceptual.errors import InputError
 from keras_perceptual.state_dict import read_state_dict
 from keras_perceptual.weights import (
     WeightsUnavailableError,
+    check_weights_argument,
     download_file,
     file_sha256,
     keras_cache_dir,
@@ -60,6 +62,8 @@ from keras_perceptual.weights import (
 
 TORCHVISION_BACKBONES = ("vgg16", "alexnet")
 POOLINGS = ("max", "l2")
+#: What ``weights=`` accepts here, for error messages.
+WEIGHTS_EXPECTED = "'imagenet', None or a path to a torchvision .pth file or converted Keras weights"
 
 #: PyTorch's published ImageNet files: ``{backbone: (url, sha256)}``.
 IMAGENET_FILES = {
@@ -117,18 +121,12 @@ def torchvision_layer_names(backbone: str = "vgg16") -> list[str]:
 
 def resolve_torchvision_layer(name: str, backbone: str = "vgg16") -> str:
     """Maps ``relu2_2`` / ``pool3`` (VGG16) or ``relu3`` (AlexNet) to the Keras layer name."""
+    if backbone == "vgg16":  # the keras.applications names and their paper aliases
+        return resolve_layer(name, "vgg16")
     valid = torchvision_layer_names(backbone)
     if isinstance(name, str):
-        candidate = name
-        if backbone == "vgg16":
-            match = re.fullmatch(r"relu(\d)_(\d)", name) or re.fullmatch(r"pool(\d)", name)
-            if match and name.startswith("relu"):
-                candidate = f"block{match[1]}_conv{match[2]}"
-            elif match:
-                candidate = f"block{match[1]}_pool"
-        else:
-            match = re.fullmatch(r"relu(\d)", name)
-            candidate = f"conv{match[1]}" if match else name
+        match = re.fullmatch(r"relu(\d)", name)
+        candidate = f"conv{match[1]}" if match else name
         if candidate in valid:
             return candidate
     aliases = ", ".join(DEFAULT_TAPS[backbone])
@@ -405,15 +403,9 @@ def load_torchvision_weights(weights: str | os.PathLike | None, backbone: str) -
         WeightsUnavailableError: ``"imagenet"`` cannot be downloaded.
     """
     check_choice(backbone, TORCHVISION_BACKBONES, "backbone")
+    weights = check_weights_argument(weights, WEIGHTS_EXPECTED)
     if weights is None:
         return None
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str):
-        raise InputError(
-            "weights must be 'imagenet', None or a path to a torchvision .pth file or converted "
-            f"Keras weights. Received: weights={weights!r}"
-        )
     if weights == "imagenet":
         return _read_keras_weights(torchvision_imagenet_weights(backbone), backbone)
     path = Path(weights).expanduser()

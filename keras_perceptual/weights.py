@@ -70,6 +70,20 @@ def keras_cache_dir() -> Path:
     return home / ".keras"
 
 
+def check_weights_argument(weights, expected: str) -> str | None:
+    """Returns ``weights`` as ``None`` or a string (paths via ``os.fspath``), or raises.
+
+    Args:
+        weights: the ``weights=`` argument as given.
+        expected: what may be passed, for the message ("'imagenet', None or a path").
+    """
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if weights is not None and (not isinstance(weights, str) or not weights):
+        raise InputError(f"weights must be {expected}. Received: weights={weights!r}")
+    return weights
+
+
 def check_weights(weights: str | os.PathLike | None, backbone: str | None = None) -> str | None:
     """Checks a ``weights`` argument without fetching anything; returns it as a string.
 
@@ -80,15 +94,10 @@ def check_weights(weights: str | os.PathLike | None, backbone: str | None = None
         keras_perceptual.errors.InputError: unknown name, a path that does not exist, or
             ``"hed_bsds500"`` with another backbone.
     """
+    weights = check_weights_argument(weights, "'imagenet', 'hed_bsds500', None or a path to a "
+                                              "weights file")
     if weights is None:
         return None
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str) or not weights:
-        raise InputError(
-            "weights must be 'imagenet', 'hed_bsds500', None or a path to a weights file. "
-            f"Received: weights={weights!r}"
-        )
     if weights == "imagenet":
         return weights
     if weights == "hed_bsds500":

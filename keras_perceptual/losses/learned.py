@@ -23,22 +23,18 @@ from keras_perceptual.backbones import check_image_size
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import to_unit_range
+from keras_perceptual.torchvision_backbones import WEIGHTS_EXPECTED
+from keras_perceptual.weights import check_weights_argument
 
 
 def weights_key(weights) -> tuple:
     """A hashable cache key for a ``weights`` argument (a file also by size and mtime)."""
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if isinstance(weights, str) and weights != "imagenet":
+    weights = check_weights_argument(weights, WEIGHTS_EXPECTED)
+    if weights is not None and weights != "imagenet":
         path = Path(weights).expanduser()
         if path.is_file():
             stat = path.stat()
             return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if weights is not None and not isinstance(weights, str):
-        raise InputError(
-            "weights must be 'imagenet', None or a path to a torchvision .pth file or converted "
-            f"Keras weights. Received: weights={weights!r}"
-        )
     return (weights,)
 
 
