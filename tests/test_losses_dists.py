@@ -114,6 +114,7 @@ def test_gradients_are_finite_also_for_identical_images(images, other_images):
     assert np.isfinite(gradient(lambda x: loss(images, x), images)).all()
 
 
+@pytest.mark.slow
 def test_tolerates_texture_resampling_more_than_lpips(rng):
     """Two independent draws of the same noise texture are closer under DISTS (global
     statistics) than an image and a blurred copy of it: the property DISTS was built for."""
@@ -137,6 +138,7 @@ def test_config_round_trip_and_reductions(images, other_images):
     np.testing.assert_allclose(to_numpy(revived(a, b)), per_image.sum(), rtol=1e-6)
 
 
+@pytest.mark.slow  # the shared base class; LPIPS checks it in the default run
 def test_float32_under_mixed_precision(images, other_images):
     expected = to_numpy(DISTSLoss(weights=None, reduction=None)(images, other_images))
     keras.config.set_dtype_policy("mixed_bfloat16")
