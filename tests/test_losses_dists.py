@@ -115,7 +115,7 @@ def test_gradients_are_finite_also_for_identical_images(images, other_images):
 
 
 @pytest.mark.slow
-def test_tolerates_texture_resampling_more_than_lpips(rng):
+def test_resampled_texture_is_closer_than_a_blurred_copy(rng):
     """Two independent draws of the same noise texture are closer under DISTS (global
     statistics) than an image and a blurred copy of it: the property DISTS was built for."""
     a = rng.random((1, 48, 48, 3), dtype=np.float32)
