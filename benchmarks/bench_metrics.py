@@ -135,7 +135,7 @@ def main() -> None:
     print(f"ms per image, {args.size} px, batch {args.batch}, median of {args.iters}; "
           "ratio = reference time / ours (higher is better for us)")
     print(f"{'metric':11} {'use':6} | {'ours eager':>10} {'ours graph':>10} | {'reference':>9} "
-          f"| {'ratio (best ours)':>17} | {'RSS MiB ours/ref':>16}")
+          f"| {'ratio (best ours)':>17}")
     for metric, net in METRICS:
         label = f"{metric}-{net}" if net else metric
         for use in ("metric", "loss"):
@@ -151,15 +151,11 @@ def main() -> None:
             ms = {k: v.get("ms_per_image") for k, v in r.items()}
             ours = min(x for x in (ms["eager"], ms["graph"]) if x)
             ratio = ms["reference"] / ours if ms.get("reference") else None
-            row = {"metric": label, "use": use, "ms_per_image": ms, "speedup_vs_reference": ratio,
-                   "peak_rss_mb": {k: v.get("peak_rss_mb") for k, v in r.items()}}
+            row = {"metric": label, "use": use, "ms_per_image": ms, "speedup_vs_reference": ratio}
             results["cases"].append(row)
             ref = f"{ms['reference']:9.1f}" if ms.get("reference") else f"{'-':>9}"
-            rss = row["peak_rss_mb"]
             print(f"{label:11} {use:6} | {ms['eager'] or 0:10.1f} {ms['graph'] or 0:10.1f} | "
-                  f"{ref} | {(f'{ratio:16.2f}x') if ratio else f'{chr(45):>17}'} | "
-                  f"{max(rss['eager'] or 0, rss['graph'] or 0):7.0f}/"
-                  f"{(rss.get('reference') or 0):<8.0f}")
+                  f"{ref} | {(f'{ratio:16.2f}x') if ratio else f'{chr(45):>17}'}")
     common.write_json(args.json, results)
 
 
