@@ -43,6 +43,7 @@ def check_against_reference(fixture, indices):
     return worst
 
 
+@pytest.mark.slow
 def test_matches_the_reference_package(fixture):
     check_against_reference(fixture, [1, 6, 11])  # 31x47, 50x35 (odd sizes), identical pair
 
@@ -73,6 +74,7 @@ def numpy_dists(features_x, features_y, alpha, beta):
     return 1 - score
 
 
+@pytest.mark.slow
 def test_per_image_value_is_equation_9(images, other_images):
     network = dists_network(weights=None)
     feats = []
@@ -93,6 +95,7 @@ def test_released_weights_are_shipped():
 # --- Properties. ---
 
 
+@pytest.mark.slow
 def test_zero_for_identical_images_symmetric_and_range_invariant(images, other_images):
     images, other_images = images[:, :16, :15], other_images[:, :16, :15]  # DISTS takes any size
     loss = DISTSLoss(weights=None, reduction=None)
@@ -106,6 +109,7 @@ def test_zero_for_identical_images_symmetric_and_range_invariant(images, other_i
         np.testing.assert_allclose(to_numpy(values), ab, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradients_are_finite_also_for_identical_images(images, other_images):
     images, other_images = images[:, :16, :16], other_images[:, :16, :16]
     loss = DISTSLoss(weights=None)
@@ -127,6 +131,7 @@ def test_resampled_texture_is_closer_than_a_blurred_copy(rng):
 # --- Keras conventions. ---
 
 
+@pytest.mark.slow
 def test_config_round_trip_and_reductions(images, other_images):
     loss = DISTSLoss(weights=None, value_range=(-1, 1), reduction="sum", name="d")
     config = loss.get_config()
@@ -138,7 +143,7 @@ def test_config_round_trip_and_reductions(images, other_images):
     np.testing.assert_allclose(to_numpy(revived(a, b)), per_image.sum(), rtol=1e-6)
 
 
-@pytest.mark.slow  # the shared base class; LPIPS checks it in the default run
+@pytest.mark.slow
 def test_float32_under_mixed_precision(images, other_images):
     expected = to_numpy(DISTSLoss(weights=None, reduction=None)(images, other_images))
     keras.config.set_dtype_policy("mixed_bfloat16")
@@ -147,7 +152,7 @@ def test_float32_under_mixed_precision(images, other_images):
     np.testing.assert_allclose(to_numpy(value), expected, rtol=1e-5)
 
 
-@pytest.mark.slow  # the same mechanism as LPIPS' metric (tested in the default run)
+@pytest.mark.slow
 def test_metric_in_compile_save_and_reload(tmp_path, images, other_images):
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(3, 1)])
     model.compile(optimizer="adam", loss="mse", metrics=[DISTS(weights=None)])
@@ -164,9 +169,15 @@ def test_metric_in_compile_save_and_reload(tmp_path, images, other_images):
         "name": "dists", "dtype": "float32", "weights": None, "value_range": [0.0, 1.0]}
 
 
-def test_bad_input_is_refused(images, other_images):
+def test_bad_arguments_are_refused_at_construction():
     with pytest.raises(InputError, match="weights file .* does not exist"):
         DISTSLoss(weights="missing.pth")
+    with pytest.raises(InputError, match="value_range must satisfy low < high"):
+        DISTSLoss(weights=None, value_range=(1, 0))
+
+
+@pytest.mark.slow  # builds VGG16
+def test_bad_images_are_refused(images, other_images):
     loss = DISTSLoss(weights=None)
     with pytest.raises(InputError, match="same shape"):
         loss(images, other_images[:, :16])

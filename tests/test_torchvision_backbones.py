@@ -122,6 +122,7 @@ def test_bad_arguments(kwargs, match):
 # --- Weights from files. ---
 
 
+@pytest.mark.slow
 def test_pth_in_both_formats_and_converted_weights_give_the_same_network(
         tmp_path, alexnet_state, alexnet_pth, probe):
     legacy = torchvision_backbone("alexnet", ALEX_TAPS, weights=alexnet_pth)(probe)
@@ -155,6 +156,7 @@ def test_first_convolution_is_pytorch_cross_correlation(alexnet_state, alexnet_p
     np.testing.assert_allclose(ours[0], np.maximum(expected, 0), atol=2e-5)
 
 
+@pytest.mark.slow
 def test_files_that_do_not_fit_are_refused(tmp_path, alexnet_pth):
     with pytest.raises(InputError, match=r"torchvision vgg16 has \(64, 3, 3, 3\).*pass a vgg16"):
         torchvision_backbone("vgg16", weights=alexnet_pth)
@@ -235,6 +237,7 @@ def cached_files(tmp_path):
     return sorted(p.name for p in (tmp_path / "keras").rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_download_checks_converts_once_and_caches(imagenet, tmp_path, alexnet_pth, probe):
     net = torchvision_backbone("alexnet", "relu2", weights="imagenet")
     expected = torchvision_backbone("alexnet", "relu2", weights=alexnet_pth)
@@ -253,6 +256,7 @@ def test_download_checks_converts_once_and_caches(imagenet, tmp_path, alexnet_pt
     assert len(imagenet.requests) == 1
 
 
+@pytest.mark.slow
 def test_pytorch_cache_is_used_without_download(imagenet, tmp_path, alexnet_pth):
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
@@ -270,6 +274,7 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(imagenet, tmp_path):
     assert cached_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_truncated_download_is_refused_and_nothing_is_kept(imagenet, tmp_path):
     imagenet.truncate = True
     with pytest.raises(WeightsUnavailableError, match=r"weights='/path/to/alexnet-owt-test\.pth'"):
