@@ -274,6 +274,7 @@ def test_runtime_models_run_with_tiles_normalized_on_their_own(nets, tmp_path):
     (item,) = process_uploads(loaded, [str(path)], Options(tile_size=256),
                               output_dir=str(tmp_path)).images
     assert item.tiles and item.output_size == (300, 40)
+    assert not item.first_of_size  # exported runtimes do not trace per size
     from keras_perceptual.images import load_image
 
     expected = stylize(nets["style"], load_image(str(path)), tile_size=256,

@@ -93,6 +93,23 @@ def test_state_lists_describes_and_runs_models(runs, tmp_path):
     assert result.images[0].output_path.startswith(str(tmp_path))
 
 
+def test_exported_models_are_described_with_their_runtime(tmp_path):
+    from keras_perceptual.runtimes import KerasRuntime
+
+    class OnnxStandIn(KerasRuntime):  # what ONNX Runtime shows the app, without exporting
+        name = "onnxruntime"
+
+    net = style_transfer_net(filters=4, num_residual_blocks=1)
+    (tmp_path / "starry.onnx").write_text("stand-in")
+    cache = ModelCache(loader=lambda path: OnnxStandIn(net, path))
+    state = AppState([str(tmp_path / "starry.onnx")], demo_dir=None,
+                     output_dir=str(tmp_path), cache=cache)
+    described = state.describe(state.entries[0].key)
+    assert described["kind"] == "style"
+    assert "**style transfer** · exported, runs in ONNX Runtime · " in described["info"]
+    assert "normalized on their own" in described["info"]  # instance norm, per tile
+
+
 def test_state_refuses_unknown_models_and_finds_new_ones(runs, tmp_path):
     root, cache = runs
     state = AppState([str(root)], demo_dir=None, output_dir=str(tmp_path), cache=cache)
@@ -157,6 +174,18 @@ def trained_run(tmp_path_factory, browser_tools):
         weights="hed_bsds500" if HAS_HED else None,
         model_options={"filters": 4, "num_residual_blocks": 1}, verbose=0,
     )
+    # The same network exported to ONNX (the export extra; CI installs it): the page lists
+    # and runs exported models too.
+    export_missing = [m for m in ("onnx", "tf2onnx", "onnxruntime")
+                      if importlib.util.find_spec(m) is None]
+    if not export_missing:
+        from keras_perceptual.export import export_onnx
+        from keras_perceptual.runtimes import load_keras_model
+
+        export_onnx(load_keras_model(root / "runs" / "starry" / "model.keras"),
+                    root / "runs" / "exports" / "starry.onnx")
+    elif os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI installs the export extra, yet {', '.join(export_missing)} is missing")
     return root / "runs"
 
 
@@ -185,6 +214,7 @@ def server(trained_run, tmp_path_factory):
     yield types.SimpleNamespace(
         url=url, process=process, log_path=log_path,
         style_key=os.path.realpath(trained_run / "starry" / "model.keras"),
+        onnx_key=os.path.realpath(trained_run / "exports" / "starry.onnx"),
     )
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -309,6 +339,21 @@ def test_the_app_in_a_browser(server, tmp_path):
                                                   1024, *unused, api_name="/run")
             assert len(gallery) == 2 and "→ 512×512 in" in text, text
             assert process.poll() is None, log_path.read_text()[-3000:]
+            if os.path.exists(server.onnx_key):  # the exported model, run by ONNX Runtime
+                gallery, files, text = client.predict(
+                    server.onnx_key, [handle_file(photo)], False, False, 1024, *unused,
+                    api_name="/run")
+                assert len(gallery) == 2 and "→ 512×512 in" in text, text
+                first = files[0] if isinstance(files[0], str) else files[0]["path"]
+                with Image.open(first) as out:
+                    onnx_pixels = np.asarray(out.convert("RGB"), np.int16)
+                from keras_perceptual.inference import save_image, stylize
+
+                save_image(stylize(server.style_key, photo), tmp_path / "keras.png")
+                with Image.open(tmp_path / "keras.png") as out:
+                    keras_pixels = np.asarray(out.convert("RGB"), np.int16)
+                assert np.abs(onnx_pixels - keras_pixels).max() <= 2  # the same network
+                print(f"ONNX Runtime in the page at 512x512: {text.splitlines()[0]}")
 
             # And the page still answers.
             page.reload()

@@ -127,8 +127,9 @@ class ImageResult:
         input_size: ``(width, height)`` of the photo as the model saw it (EXIF applied).
         output_size: ``(width, height)`` of the result.
         tiles: whether the photo was processed in tiles.
-        first_of_size: whether it was the model's first photo of this size since it was
-            loaded (its time then includes tracing the graph for that size, once).
+        first_of_size: whether it was a Keras model's first photo of this size since it
+            was loaded (its time then includes tracing the graph for that size, once;
+            exported runtimes take any size without retracing).
     """
 
     name: str
@@ -749,7 +750,7 @@ def process_uploads(
                         progress((index + done / total) / len(files), text)
 
                 size = (height, width, options.tile_size if tiled else None)
-                first = size not in loaded.sizes_run
+                first = loaded.runtime == "keras" and size not in loaded.sizes_run
                 start = time.perf_counter()
                 outputs = run_model(loaded, image, options, prepared, progress=step)
                 seconds = time.perf_counter() - start
