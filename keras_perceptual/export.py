@@ -19,6 +19,12 @@ serve_encoded     ``image_bytes``: string ``(-1,)``, PNG/JPEG    ``image_bytes``
                   file contents (GIF, BMP also decode)           ``(-1,)``, PNG file contents
 ================  =============================================  ==============================
 
+Networks with more inputs than the image get them in every signature, under their Keras
+names: ``style_weights`` float32 ``(-1, N)``, one row per image, for a
+:func:`~keras_perceptual.models.multi_style_transfer_net`; ``style`` images for an
+:func:`~keras_perceptual.models.arbitrary_style_net`, in the signature's image form (float32
+in ``value_range``, uint8, or ``style_bytes``: one encoded file per image) and of any size.
+
 Super-resolution networks return ``scale`` times the height and width. ``serve_encoded``
 processes the images of a batch one by one, so they may differ in size; grayscale inputs are
 replicated to RGB and an alpha channel is dropped (not composited). Over TF Serving's REST API
@@ -309,8 +315,16 @@ def _header_size(data):
     return kind, height, width
 
 
+def _is_image_input(tensor) -> bool:
+    shape = tuple(tensor.shape)
+    return len(shape) == 4 and shape[-1] == 3
+
+
 class _Serving:
-    """The three signature functions of one model (plain TensorFlow around ``model``)."""
+    """The three signature functions of one model (plain TensorFlow around ``model``).
+
+    Each takes the image input, then the model's other inputs (style weights, a style
+    image), which follow the image's form in the signature (float, uint8 or encoded)."""
 
     def __init__(self, model, max_pixels: int, png_compression: int, min_side: int):
         self.model = model
@@ -319,6 +333,7 @@ class _Serving:
         self.min_side = min_side
         self.input_dtype = model.inputs[0].dtype
         self.value_range = model_value_range(model)
+        self.extra_is_image = [_is_image_input(t) for t in model.inputs[1:]]
 
     # value-range conversions ----------------------------------------------------------
     def to_range(self, images_uint8):
@@ -328,9 +343,25 @@ class _Serving:
         y = to_unit_range(tf.cast(images, tf.float32), self.value_range)
         return tf.cast(tf.round(tf.clip_by_value(y * 255.0, 0.0, 255.0)), tf.uint8)
 
-    def run(self, images):
-        outputs = self.model(tf.cast(images, self.input_dtype), training=False)
-        return tf.cast(outputs, tf.float32)
+    def run(self, images, *extras):
+        images = tf.cast(images, self.input_dtype)
+        inputs = [images, *(tf.cast(x, self.input_dtype) for x in extras)] if extras else images
+        return tf.cast(self.model(inputs, training=False), tf.float32)
+
+    def checked_extras(self, extras, signature: str, uint8: bool = False):
+        """Image extras under the pixel limit (and, from uint8, in ``value_range``)."""
+        result = []
+        for value, is_image in zip(extras, self.extra_is_image, strict=True):
+            if is_image:
+                shape = tf.shape(value)
+                with tf.control_dependencies(
+                    _size_checks(shape[1], shape[2], self.max_pixels, 1, signature)
+                ):
+                    value = tf.identity(value)
+                if uint8:
+                    value = self.to_range(value)
+            result.append(value)
+        return result
 
     def checked(self, images, signature: str):
         shape = tf.shape(images)
@@ -339,19 +370,22 @@ class _Serving:
             return tf.identity(images)
 
     # signatures -------------------------------------------------------------------------
-    def serving_default(self, images):
-        return {"images": self.run(self.checked(images, "serving_default"))}
+    def serving_default(self, images, *extras):
+        extras = self.checked_extras(extras, "serving_default")
+        return {"images": self.run(self.checked(images, "serving_default"), *extras)}
 
-    def serve_uint8(self, images):
+    def serve_uint8(self, images, *extras):
         images = self.checked(images, "serve_uint8")
-        return {"images": self.to_uint8(self.run(self.to_range(images)))}
+        extras = self.checked_extras(extras, "serve_uint8", uint8=True)
+        return {"images": self.to_uint8(self.run(self.to_range(images), *extras))}
 
-    def encode_one(self, data):
+    def decode(self, data, name: str):
+        """One encoded image as a ``(1, H, W, 3)`` batch in ``value_range`` (header-checked)."""
         kind, height, width = _header_size(data)
         known = tf.debugging.Assert(
             kind > 0,
             [
-                "serve_encoded: image_bytes must hold the bytes of a PNG or JPEG file (GIF, BMP "
+                f"serve_encoded: {name} must hold the bytes of a PNG or JPEG file (GIF, BMP "
                 'and WebP also decode); over REST send each as {"b64": "<base64 of the file>"}, '
                 "not as plain base64 text or pixel values. Received: first bytes =",
                 tf.strings.substr(data, 0, 12),
@@ -360,18 +394,29 @@ class _Serving:
         header = _size_checks(height, width, self.max_pixels, 1, "serve_encoded")
         with tf.control_dependencies([known, *header]):
             image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-        image = tf.ensure_shape(image, [None, None, 3])
-        shape = tf.shape(image)
-        checks = _size_checks(shape[0], shape[1], self.max_pixels, self.min_side, "serve_encoded")
+        return self.to_range(tf.ensure_shape(image, [None, None, 3]))[tf.newaxis]
+
+    def encode_one(self, item):
+        """``(image bytes, *other inputs)`` of one image -> the PNG bytes of its output."""
+        data, extras = item[0], item[1:]
+        extras = [
+            self.decode(x, f"{tensor.name}_bytes") if is_image else x[tf.newaxis]
+            for x, is_image, tensor in zip(
+                extras, self.extra_is_image, self.model.inputs[1:], strict=True
+            )
+        ]
+        batch = self.decode(data, "image_bytes")
+        shape = tf.shape(batch)
+        checks = _size_checks(shape[1], shape[2], self.max_pixels, self.min_side, "serve_encoded")
         with tf.control_dependencies(checks):
-            batch = self.to_range(image)[tf.newaxis]
-        outputs = self.to_uint8(self.run(batch))[0]
+            batch = tf.identity(batch)
+        outputs = self.to_uint8(self.run(batch, *extras))[0]
         return tf.io.encode_png(outputs, compression=self.png_compression)
 
-    def serve_encoded(self, image_bytes):
+    def serve_encoded(self, image_bytes, *extras):
         encoded = tf.map_fn(
             self.encode_one,
-            image_bytes,
+            (image_bytes, *extras),
             fn_output_signature=tf.TensorSpec([], tf.string),
             parallel_iterations=1,  # one image at a time bounds the memory by max_pixels
         )
@@ -383,16 +428,37 @@ def _input_spec(model, dtype, name: str) -> tf.TensorSpec:
     return tf.TensorSpec((None, height, width, 3), dtype, name=name)
 
 
+def _extra_specs(model, form: str) -> list[tf.TensorSpec]:
+    """Specs of the inputs after the image, named as in Keras: images in the signature's
+    ``form`` (``"float"``, ``"uint8"`` or ``"encoded"``: ``<name>_bytes``, one per image),
+    anything else float32 with a free batch axis."""
+    specs = []
+    for tensor in model.inputs[1:]:
+        shape = (None, *tuple(tensor.shape)[1:])
+        if not _is_image_input(tensor):
+            specs.append(tf.TensorSpec(shape, tf.float32, name=tensor.name))
+        elif form == "encoded":
+            specs.append(tf.TensorSpec((None,), tf.string, name=f"{tensor.name}_bytes"))
+        else:
+            dtype = tf.uint8 if form == "uint8" else tf.float32
+            specs.append(tf.TensorSpec(shape, dtype, name=tensor.name))
+    return specs
+
+
 def _write_archive(model, path: str, serving: _Serving, signatures: Sequence[str]) -> None:
     archive = keras.export.ExportArchive()
     archive.track(model)
     specs = {
-        "serving_default": _input_spec(model, tf.float32, "images"),
-        "serve_uint8": _input_spec(model, tf.uint8, "images"),
-        "serve_encoded": tf.TensorSpec((None,), tf.string, name="image_bytes"),
+        "serving_default": [
+            _input_spec(model, tf.float32, "images"), *_extra_specs(model, "float")
+        ],
+        "serve_uint8": [_input_spec(model, tf.uint8, "images"), *_extra_specs(model, "uint8")],
+        "serve_encoded": [
+            tf.TensorSpec((None,), tf.string, name="image_bytes"), *_extra_specs(model, "encoded")
+        ],
     }
     for name in signatures:
-        archive.add_endpoint(name, getattr(serving, name), input_signature=[specs[name]])
+        archive.add_endpoint(name, getattr(serving, name), input_signature=specs[name])
     archive.write_out(path, verbose=False)
 
 
@@ -502,7 +568,7 @@ def export_for_serving(
         >>> loaded = tf.saved_model.load("export/sr4/1")
         >>> loaded.signatures["serve_uint8"](images=tf.zeros((1, 32, 32, 3), tf.uint8))["images"]
     """
-    _check_model(model, "export_for_serving")
+    _check_model(model, "export_for_serving", extra_inputs=True)
     max_pixels = check_positive_int(max_pixels, "max_pixels")
     png_compression = _check_compression(png_compression)
     if compute_dtype is not None:

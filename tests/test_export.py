@@ -328,6 +328,13 @@ def served(nets, exports, data, cli_runs, tmp_path_factory):
             request = _predict_request(key, signature, _feeds(model, data, signature, "many"))
             requests.append(((key, signature), key, request.SerializeToString()))
     job = {"exports": {k: str(p) for k, p in exports.items()}, "calls": calls, "requests": requests}
+    result = _run_server_child(workdir, job)
+    result["requests"] = {rid: blob for rid, _, blob in requests}
+    return result
+
+
+def _run_server_child(workdir, job) -> dict:
+    """Runs CHILD on ``job`` in a process that can import neither Keras nor keras_perceptual."""
     with open(workdir / "job.pkl", "wb") as f:
         pickle.dump(job, f)
     (workdir / "child.py").write_text(CHILD)
@@ -343,9 +350,7 @@ def served(nets, exports, data, cli_runs, tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     with open(workdir / "result.pkl", "rb") as f:
-        result = pickle.load(f)
-    result["requests"] = {rid: blob for rid, _, blob in requests}
-    return result
+        return pickle.load(f)
 
 
 # --------------------------------------------------------------------------------------
@@ -1023,3 +1028,86 @@ def test_wrong_inputs_fail_with_the_runtimes_own_errors(formats):
         assert errors["style_openvino", bad] is None
         module, name, message = errors["style_tflite", bad]
         assert name == "ValueError" and "expected type FLOAT32" in message, message
+
+
+# --------------------------------------------------------------------------------------
+# Networks with more inputs: multi-style (style_weights) and arbitrary-style (style image)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def style_exports(tmp_path_factory, data):
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    multi = multi_style_transfer_net(3, **TINY_STYLE)
+    rng = np.random.default_rng(5)
+    for w in multi.weights:  # distinct styles
+        w.assign((rng.standard_normal(tuple(w.shape)) * 0.3
+                  + (1.0 if w.path.endswith("gamma") else 0.0)).astype("float32"))
+    adain = arbitrary_style_net(weights=None, backbone="vgg16", filters=4)
+    nets = {"multi": multi, "adain": adain}
+    base = tmp_path_factory.mktemp("style_exports")
+    paths = {key: export_for_serving(model, base / key) for key, model in nets.items()}
+    u8 = rng.integers(0, 256, (2, 20, 27, 3), dtype=np.uint8)
+    style_u8 = rng.integers(0, 256, (2, 24, 16, 3), dtype=np.uint8)
+    weights = np.array([[1, 0, 0], [0.2, 0.3, 0.5]], "float32")
+    extras = {
+        "multi": {"float": {"style_weights": weights}, "uint8": {"style_weights": weights},
+                  "encoded": {"style_weights": weights}},
+        "adain": {"float": {"style": style_u8.astype("float32") / 255.0},
+                  "uint8": {"style": style_u8},
+                  "encoded": {"style_bytes": np.array([_png(s) for s in style_u8], object)}},
+    }  # fmt: skip
+    calls = []
+    for key in nets:
+        calls += [
+            ((key, "serving_default"), key, "serving_default",
+             {"images": u8.astype("float32") / 255.0, **extras[key]["float"]}),
+            ((key, "serve_uint8"), key, "serve_uint8", {"images": u8, **extras[key]["uint8"]}),
+            ((key, "serve_encoded"), key, "serve_encoded",
+             {"image_bytes": np.array([_png(i) for i in u8], object), **extras[key]["encoded"]}),
+        ]  # fmt: skip
+    job = {"exports": {k: str(p) for k, p in paths.items()}, "calls": calls, "requests": []}
+    result = _run_server_child(tmp_path_factory.mktemp("style_server"), job)
+    keras_inputs = {
+        "multi": [u8.astype("float32") / 255.0, weights],
+        "adain": [u8.astype("float32") / 255.0, style_u8.astype("float32") / 255.0],
+    }
+    return {"nets": nets, "paths": paths, "result": result, "inputs": keras_inputs}
+
+
+def test_style_exports_take_the_extra_inputs(style_exports):
+    signatures = style_exports["result"]["signatures"]
+    image = (None, None, None, 3)
+    assert signatures["multi"]["serving_default"]["inputs"] == {
+        "images": ("float32", image), "style_weights": ("float32", (None, 3))
+    }
+    assert signatures["multi"]["serve_encoded"]["inputs"] == {
+        "image_bytes": ("string", (None,)), "style_weights": ("float32", (None, 3))
+    }
+    assert signatures["adain"]["serve_uint8"]["inputs"] == {
+        "images": ("uint8", image), "style": ("uint8", image)
+    }
+    assert signatures["adain"]["serve_encoded"]["inputs"] == {
+        "image_bytes": ("string", (None,)), "style_bytes": ("string", (None,))
+    }
+    assert style_exports["result"]["modules"] == {"keras": True, "tf_keras": True}
+    calls = style_exports["result"]["calls"]
+    for key, model in style_exports["nets"].items():
+        expected = _keras(model, style_exports["inputs"][key])
+        np.testing.assert_allclose(calls[(key, "serving_default")]["images"], expected, atol=1e-5)
+        u8 = _to_uint8(expected, (0.0, 1.0))
+        assert np.abs(calls[(key, "serve_uint8")]["images"].astype(int) - u8).max() <= 1
+        for blob, row in zip(calls[(key, "serve_encoded")]["image_bytes"], u8, strict=True):
+            assert np.abs(tf.io.decode_png(blob).numpy().astype(int) - row).max() <= 1
+
+
+def test_saved_model_cli_shows_the_style_inputs(style_exports):
+    cli = _saved_model_cli()
+    if cli is None:
+        pytest.skip("saved_model_cli (installed with tensorflow) not found")
+    out = subprocess.run([cli, "show", "--dir", str(style_exports["paths"]["multi"]), "--all"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+    block = out.split("signature_def['serving_default']:")[1].split("signature_def[")[0]
+    assert "inputs['style_weights'] tensor_info:" in block and "shape: (-1, 3)" in block

@@ -1,7 +1,10 @@
 """Training recipes: the paper's two trainings on ``model.compile`` + ``model.fit``.
 
-:func:`train_style_transfer` and :func:`train_super_resolution` build a validated run
-configuration (:class:`StyleTransferConfig`, :class:`SuperResolutionConfig`), and a
+:func:`train_style_transfer`, :func:`train_super_resolution`, :func:`train_multi_style`
+(several styles in one network, Dumoulin et al. 2017) and :func:`train_arbitrary_style`
+(AdaIN, Huang & Belongie 2017) build a validated run configuration
+(:class:`StyleTransferConfig`, :class:`SuperResolutionConfig`, :class:`MultiStyleConfig`,
+:class:`ArbitraryStyleConfig`), and a
 :class:`Trainer` runs the recipe in named phases (resolve, build, restore, record, fit,
 result): the image transformation network and its
 :class:`~keras_perceptual.losses.PerceptualLoss` are built inside the backend's
@@ -65,18 +68,26 @@ from keras_perceptual.training.callbacks import (
     TensorBoardLogger,
 )
 from keras_perceptual.training.config import (
+    PAPER_ADAIN_STEPS,
     PAPER_SR_STEPS,
     PAPER_STYLE_STEPS,
     SR_LOSSES,
+    ArbitraryStyleConfig,
+    MultiStyleConfig,
     RunConfig,
     StyleTransferConfig,
     SuperResolutionConfig,
 )
 from keras_perceptual.training.files import atomic_save_model, atomic_write_text
 from keras_perceptual.training.recipes import (
+    RECIPES,
+    ArbitraryStyleRecipe,
+    MultiStyleRecipe,
     Recipe,
     StyleTransferRecipe,
     SuperResolutionRecipe,
+    train_arbitrary_style,
+    train_multi_style,
     train_style_transfer,
     train_super_resolution,
 )
@@ -93,7 +104,7 @@ from keras_perceptual.training.trainer import (
 )
 
 #: Settings that may change when a run is resumed (every recipe's); all others must match.
-RESUMABLE_CHANGES = StyleTransferConfig.resumable_fields() | SuperResolutionConfig.resumable_fields()
+RESUMABLE_CHANGES = frozenset().union(*(config.resumable_fields() for config in RECIPES))
 
 _TENSORFLOW_NAMES = {
     "default_strategy": "keras_perceptual.training.distribute",
@@ -114,6 +125,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ArbitraryStyleConfig",
+    "ArbitraryStyleRecipe",
     "AtomicModelCheckpoint",
     "BACKUP_DIR",
     "BackupError",
@@ -121,10 +134,14 @@ __all__ = [
     "CSV_FILE",
     "LOG_DIR",
     "MODEL_FILE",
+    "MultiStyleConfig",
+    "MultiStyleRecipe",
     "NonFiniteLossError",
     "OutputWriteError",
+    "PAPER_ADAIN_STEPS",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
+    "RECIPES",
     "RESUMABLE_CHANGES",
     "Recipe",
     "ResumeMismatchError",
@@ -153,6 +170,8 @@ __all__ = [
     "read_csv_log",
     "summary_image",
     "summary_scalar",
+    "train_arbitrary_style",
+    "train_multi_style",
     "train_style_transfer",
     "train_super_resolution",
 ]

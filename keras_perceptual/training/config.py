@@ -60,6 +60,8 @@ CONFIG_FORMAT_VERSION = 2
 PAPER_STYLE_STEPS = 40_000
 #: The paper's super-resolution run: 200,000 iterations of batch 4, 288 px patches.
 PAPER_SR_STEPS = 200_000
+#: The AdaIN paper's run: 160,000 iterations of batch 8 (Huang & Belongie 2017, Section 6.2).
+PAPER_ADAIN_STEPS = 160_000
 #: Losses of the super-resolution recipe: the paper's feature loss or its pixel baseline.
 SR_LOSSES = ("perceptual", "pixel")
 #: The temporal term's default perturbation: :class:`~keras_perceptual.losses.TemporalConsistency`'s.
@@ -415,18 +417,13 @@ class RunConfig:
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
-class StyleTransferConfig(RunConfig):
-    """A fast style-transfer run (Johnson et al. 2016, Section 4.1); the paper's defaults."""
-
-    recipe: ClassVar[str] = "style_transfer"
+class StyleFieldsConfig(RunConfig):
+    """What the fast style-transfer runs share (one style or several): the content photos,
+    the crops, the style image size and the term weights of :class:`PerceptualLoss`."""
 
     content_dir: Any = setting(
         help="folder of content photos (recursive), or a ScanResult", check=_data_source,
         resumable=True, cli="positional", metavar="CONTENT_DIR",
-    )
-    style_image: Any = setting(
-        help="the style image file (or an RGB array in value_range)", check=_style_image,
-        resumable=True, cli="positional", metavar="STYLE_IMAGE",
     )
     steps: int = setting(
         PAPER_STYLE_STEPS, help="training steps in all (the paper: 40,000)",
@@ -466,7 +463,7 @@ class StyleTransferConfig(RunConfig):
     )
 
     def validate(self) -> None:
-        for forbidden in ("style_image", "weights", "value_range"):
+        for forbidden in ("style_image", "style_images", "weights", "value_range"):
             if forbidden in self.loss_options:
                 raise InputError(
                     f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
@@ -479,14 +476,6 @@ class StyleTransferConfig(RunConfig):
                 f"temporal_motion={self.temporal_motion!r}, temporal_weight=0"
             )
 
-    def identity(self) -> dict:
-        image = self.style_image
-        if isinstance(image, str):
-            from keras_perceptual.weights import file_sha256
-
-            return {**super().identity(), "style_image_sha256": file_sha256(image)}
-        return {**super().identity(), "style_image_sha256": array_sha256(image)}
-
     def loss_weights(self) -> dict:
         """The term weights given here (``None`` ones left to :class:`PerceptualLoss`)."""
         weights = {
@@ -494,6 +483,159 @@ class StyleTransferConfig(RunConfig):
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
         }
+        return {k: v for k, v in weights.items() if v is not None}
+
+
+def image_sha256(image: Any) -> str:
+    """SHA-256 of an image argument: a file's bytes, or an array's float32 pixels."""
+    if isinstance(image, str):
+        from keras_perceptual.weights import file_sha256
+
+        return file_sha256(image)
+    return array_sha256(image)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class StyleTransferConfig(StyleFieldsConfig):
+    """A fast style-transfer run (Johnson et al. 2016, Section 4.1); the paper's defaults."""
+
+    recipe: ClassVar[str] = "style_transfer"
+
+    style_image: Any = setting(
+        help="the style image file (or an RGB array in value_range)", check=_style_image,
+        resumable=True, cli="positional", metavar="STYLE_IMAGE",
+    )
+
+    def identity(self) -> dict:
+        return {**super().identity(), "style_image_sha256": image_sha256(self.style_image)}
+
+
+def _style_images(value: Any, name: str) -> list:
+    if isinstance(value, (str, os.PathLike, np.ndarray)) or not isinstance(value, (list, tuple)):
+        raise InputError(
+            f"{name} must be a list of two or more style images (file paths or RGB arrays in "
+            f"value_range); for one style use train_style_transfer. Received: {name}="
+            f"{value!r:.80}"
+        )
+    if len(value) < 2:
+        raise InputError(
+            f"{name} holds {len(value)} image(s); a multi-style network needs at least two "
+            f"(train_style_transfer trains one style). Received: {name} of length {len(value)}"
+        )
+    return [_style_image(item, f"{name}[{i}]") for i, item in enumerate(value)]
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class MultiStyleConfig(StyleFieldsConfig):
+    """One network for several styles (Dumoulin et al. 2017): the style-transfer run with a
+    :func:`~keras_perceptual.models.multi_style_transfer_net` and
+    ``PerceptualLoss(style_images=...)``; each batch samples the styles evenly."""
+
+    recipe: ClassVar[str] = "multi_style"
+
+    style_images: list = setting(
+        help="the style image files (or RGB arrays in value_range), two or more",
+        check=_style_images, resumable=True, cli=None, factory=list,
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if self.temporal_weight > 0:
+            raise InputError(
+                "temporal_weight is not available for a multi-style network (its temporal term "
+                "would need each image's style); train one style with temporal_weight, or pass "
+                f"temporal_weight=0. Received: temporal_weight={self.temporal_weight}"
+            )
+
+    def identity(self) -> dict:
+        return {
+            **super().identity(),
+            "style_images_sha256": [image_sha256(image) for image in self.style_images],
+        }
+
+
+def _folder(value: Any, name: str) -> str:
+    folder = _data_source(value, name)
+    if isinstance(folder, str) and not os.path.isdir(folder):
+        raise InputError(
+            f"{name} {os.fspath(value)!r} is not a folder; pass a folder of style images. "
+            f"Received: {name}={value!r}"
+        )
+    return folder
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class ArbitraryStyleConfig(RunConfig):
+    """An arbitrary-style run (Huang & Belongie 2017, Section 6.2): the AdaIN decoder of
+    :func:`~keras_perceptual.models.arbitrary_style_net` trained with
+    :class:`~keras_perceptual.losses.AdaINLoss` on crops of content photos and paintings.
+
+    The paper: MS-COCO and WikiArt (about 80,000 images each), both resized so their shorter
+    side is 512 and randomly cropped to 256 x 256, batch 8, Adam with learning rate 1e-4,
+    160,000 iterations, style weight 10 with their encoder (see :class:`AdaINLoss` for
+    this library's encoders).
+    """
+
+    recipe: ClassVar[str] = "arbitrary_style"
+
+    content_dir: Any = setting(
+        help="folder of content photos (recursive), or a ScanResult", check=_data_source,
+        resumable=True, cli="positional", metavar="CONTENT_DIR",
+    )
+    style_dir: Any = setting(
+        help="folder of style images (paintings; recursive); they are held in memory at "
+        "style_image_size", check=_folder, resumable=True, cli="positional", metavar="STYLE_DIR",
+    )
+    steps: int = setting(
+        PAPER_ADAIN_STEPS, help="training steps in all (the paper: 160,000)",
+        check=_positive_int, resumable=True, metavar="N",
+    )
+    batch_size: int = setting(
+        8, help="global batch size (the paper: 8)", check=_positive_int, metavar="B"
+    )
+    learning_rate: Any = setting(
+        1e-4, help="Adam learning rate (the paper: 1e-4) or a Keras schedule",
+        check=_learning_rate, metavar="LR",
+    )
+    image_size: int = setting(
+        256, help="side of the square content and style crops (the paper: 256)",
+        check=_positive_int, metavar="PX",
+    )
+    style_image_size: int = setting(
+        512, help="shorter side the style images are resized to before cropping (the paper: "
+        "512)", check=_positive_int, metavar="PX",
+    )
+    backbone: str = setting(
+        "vgg19", help="the encoder and loss network (the paper: vgg19; hed_bsds500 weights "
+        "are vgg16)", check=lambda v, n: check_choice(v, ("vgg16", "vgg19"), n),
+        choices=("vgg16", "vgg19"),
+    )
+    content_weight: float | None = setting(
+        None, help="content weight (default: AdaINLoss's)", check=_optional_weight, metavar="W",
+    )
+    style_weight: float | None = setting(
+        None, help="style weight (default: AdaINLoss's; the one to tune)",
+        check=_optional_weight, metavar="W",
+    )
+
+    def validate(self) -> None:
+        if self.style_image_size < self.image_size:
+            raise InputError(
+                f"style_image_size must be at least image_size ({self.image_size}): style crops "
+                f"are cut from the resized paintings. Received: style_image_size="
+                f"{self.style_image_size}"
+            )
+        for forbidden in ("weights", "value_range", "backbone"):
+            if forbidden in self.loss_options or forbidden in self.model_options:
+                raise InputError(
+                    f"loss_options and model_options cannot set {forbidden!r}; pass "
+                    f"{forbidden}= to the recipe itself (the encoder and the loss share it). "
+                    f"Received: {forbidden!r} in the options"
+                )
+
+    def loss_weights(self) -> dict:
+        """The term weights given here (``None`` ones left to :class:`AdaINLoss`)."""
+        weights = {"content_weight": self.content_weight, "style_weight": self.style_weight}
         return {k: v for k, v in weights.items() if v is not None}
 
 
@@ -559,7 +701,12 @@ class SuperResolutionConfig(RunConfig):
 
 
 __all__ = [
+    "ArbitraryStyleConfig",
     "CONFIG_FORMAT_VERSION",
+    "MultiStyleConfig",
+    "PAPER_ADAIN_STEPS",
+    "StyleFieldsConfig",
+    "image_sha256",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
     "SR_LOSSES",

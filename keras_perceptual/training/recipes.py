@@ -29,18 +29,32 @@ import numpy as np
 
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
-from keras_perceptual.losses import PerceptualLoss, TemporalConsistency
+from keras_perceptual.losses import (
+    AdaINLoss,
+    PerceptualLoss,
+    TemporalConsistency,
+    pack_style_targets,
+)
 from keras_perceptual.metrics import PSNR, SSIM
-from keras_perceptual.models import style_transfer_net, super_resolution_net
+from keras_perceptual.models import (
+    arbitrary_style_net,
+    multi_style_transfer_net,
+    style_transfer_net,
+    super_resolution_net,
+)
 from keras_perceptual.motion import MOTION_PRESETS
-from keras_perceptual.ops import sr_degrade
+from keras_perceptual.ops import from_uint8, sr_degrade
 from keras_perceptual.training.config import (
+    PAPER_ADAIN_STEPS,
     PAPER_SR_STEPS,
     PAPER_STYLE_STEPS,
     SR_LOSSES,
+    ArbitraryStyleConfig,
+    MultiStyleConfig,
     RunConfig,
     StyleTransferConfig,
     SuperResolutionConfig,
+    image_sha256,
     json_safe,
 )
 from keras_perceptual.training.results import TrainingResult
@@ -73,6 +87,74 @@ def resize_longer_side(image: np.ndarray, size: int | None, value_range) -> np.n
     new = (max(1, round(height * scale)), max(1, round(width * scale)))
     resized = keras.ops.image.resize(image, new, interpolation="bicubic", antialias=True)
     return np.clip(keras.ops.convert_to_numpy(resized), *value_range).astype(np.float32)
+
+
+def style_array(image: Any, size: int | None, value_range, name: str = "style_image"):
+    """A style image argument (path or array) as ``(array resized to size, record)``."""
+    if isinstance(image, str):
+        array = load_image(image, value_range=value_range)
+        record = {"path": image}
+    else:
+        try:
+            array = np.asarray(keras.ops.convert_to_numpy(image), np.float32)
+        except Exception:  # noqa: BLE001 - anything that is not array-like
+            array = None
+        if array is not None and array.ndim == 4 and array.shape[0] == 1:
+            array = array[0]
+        if array is None or array.ndim != 3 or array.shape[-1] != 3:
+            raise InputError(
+                f"{name} must be an image file path or an RGB array (H, W, 3) in "
+                f"value_range={tuple(value_range)}. Received: {name}={image!r:.80}"
+            )
+        record = {"path": None}
+    record["sha256"] = image_sha256(image)
+    array = resize_longer_side(array, size, value_range)
+    return array, {**record, "shape": list(array.shape)}
+
+
+def balanced_schedule(count: int, seed: int, length: int = 4096) -> np.ndarray:
+    """Seeded random permutations of ``range(count)``, end to end (``length`` rounded up).
+
+    Every ``count`` consecutive entries hold each value once, so batches drawn from it
+    sample styles evenly however the batch size relates to ``count``.
+
+    Example:
+        >>> sorted(balanced_schedule(3, seed=0)[:3])
+        [0, 1, 2]
+    """
+    rng = np.random.default_rng(seed)
+    cycles = -(-length // count)
+    return np.concatenate([rng.permutation(count) for _ in range(cycles)]).astype(np.int32)
+
+
+def schedule_rows(table: np.ndarray, images, index):
+    """The rows of ``table`` for the images of batch ``index``: positions
+    ``index * batch + i`` (modulo its length), as ``keras.ops`` (any backend, tf.data)."""
+    batch = keras.ops.shape(images)[0]
+    start = keras.ops.cast(index, "int32") * keras.ops.cast(batch, "int32")
+    positions = (start + keras.ops.arange(batch, dtype="int32")) % table.shape[0]
+    return keras.ops.take(keras.ops.convert_to_tensor(table), positions, axis=0)
+
+
+class _SampleNetwork:
+    """The network with fixed extra inputs per sample row (what ``SampleImages`` calls)."""
+
+    def __init__(self, network, extra):
+        self.network, self.extra = network, extra
+
+    def __call__(self, images, training=False):
+        return self.network([images, self.extra], training=training)
+
+
+class _SampleTerms:
+    """``compute_terms(y_true, y_pred)`` of a loss whose targets need the sample rows' extra
+    inputs (``pack(y_true) -> the loss's y_true``, or ``terms(y_true, y_pred)``)."""
+
+    def __init__(self, compute):
+        self.compute = compute
+
+    def compute_terms(self, y_true, y_pred):
+        return self.compute(y_true, y_pred)
 
 
 class Recipe(abc.ABC):
@@ -152,6 +234,11 @@ class Recipe(abc.ABC):
         """Metrics logged while training."""
         return []
 
+    def sampling(self, network: keras.Model, loss: Any) -> tuple[Any, Any]:
+        """``(network, loss)`` the sample images go through: by default the trained ones;
+        networks with more inputs than the image bind them for the sample rows."""
+        return network, loss
+
     def describe(self) -> dict:
         """What ``config.json`` records under ``resolved`` for this recipe."""
         return {"optimizer": "Adam"}
@@ -167,26 +254,9 @@ class StyleTransferRecipe(Recipe):
 
     def resolve(self):
         config = self.config
-        if isinstance(config.style_image, str):
-            image = load_image(config.style_image, value_range=config.value_range)
-            record = {"path": config.style_image}
-        else:
-            try:
-                image = np.asarray(keras.ops.convert_to_numpy(config.style_image), np.float32)
-            except Exception:  # noqa: BLE001 - anything that is not array-like
-                image = None
-            if image is not None and image.ndim == 4 and image.shape[0] == 1:
-                image = image[0]
-            if image is None or image.ndim != 3 or image.shape[-1] != 3:
-                raise InputError(
-                    "style_image must be an image file path or an RGB array (H, W, 3) in "
-                    f"value_range={tuple(config.value_range)}. "
-                    f"Received: style_image={config.style_image!r:.80}"
-                )
-            record = {"path": None}
-        record["sha256"] = config.identity()["style_image_sha256"]
-        self.style = resize_longer_side(image, config.style_image_size, config.value_range)
-        self.style_record = {**record, "shape": list(self.style.shape)}
+        self.style, self.style_record = style_array(
+            config.style_image, config.style_image_size, config.value_range
+        )
 
     def build_network(self):
         return style_transfer_net(
@@ -239,6 +309,167 @@ class StyleTransferRecipe(Recipe):
                 "perturbation": MOTION_PRESETS[config.temporal_motion],
             }
         return {"style_image": self.style_record, "optimizer": "Adam", "temporal": temporal}
+
+
+class MultiStyleRecipe(StyleTransferRecipe):
+    """Several styles in one network (Dumoulin, Shlens & Kudlur 2017): the style-transfer
+    recipe with a :func:`multi_style_transfer_net` and ``PerceptualLoss(style_images=...)``.
+
+    Each image of a batch gets a style from a seeded :func:`balanced_schedule` (every
+    ``N`` consecutive images hold every style once), as its one-hot ``style_weights``
+    input and, through ``y_true`` (:func:`~keras_perceptual.losses.pack_style_targets`), as
+    its Gram-matrix target; a step costs what a single-style step costs plus the
+    conditional normalizations' tiny matrix products (``benchmarks/bench_train.py``).
+    """
+
+    config_class = MultiStyleConfig
+
+    def resolve(self):
+        config = self.config
+        loaded = [
+            style_array(image, config.style_image_size, config.value_range, f"style_images[{i}]")
+            for i, image in enumerate(config.style_images)
+        ]
+        self.styles = [array for array, _ in loaded]
+        self.style_records = [record for _, record in loaded]
+        self.schedule = balanced_schedule(len(self.styles), config.seed)
+
+    def build_network(self):
+        return multi_style_transfer_net(
+            len(self.styles), **{"value_range": self.config.value_range, **self.config.model_options}
+        )
+
+    def build_loss(self):
+        config = self.config
+        return PerceptualLoss(
+            style_images=self.styles,
+            weights=config.weights,
+            value_range=config.value_range,
+            reduction=None,
+            **{**config.loss_options, **config.loss_weights()},
+        )
+
+    def pairs(self, images, index):
+        styles = schedule_rows(self.schedule, images, index)
+        weights = keras.ops.one_hot(styles, len(self.styles), dtype="float32")
+        return {"image": images, "style_weights": weights}, pack_style_targets(images, weights)
+
+    def sample_images(self, scan):
+        photos, _ = super().sample_images(scan)
+        photos = photos[:2]
+        count = len(self.styles)
+        self.sample_weights = np.tile(np.eye(count, dtype=np.float32), (len(photos), 1))
+        return np.repeat(photos, count, axis=0), None  # each photo in every style
+
+    def sampling(self, network, loss):
+        weights = self.sample_weights
+
+        def terms(y_true, y_pred):
+            return loss.compute_terms(pack_style_targets(y_true, weights), y_pred)
+
+        return _SampleNetwork(network, weights), _SampleTerms(terms)
+
+    def describe(self):
+        return {"style_images": self.style_records, "style_schedule": "balanced_schedule",
+                "optimizer": "Adam"}  # fmt: skip
+
+
+class ArbitraryStyleRecipe(Recipe):
+    """Arbitrary style transfer (Huang & Belongie 2017, Section 6.2): the AdaIN decoder.
+
+    Content crops stream from ``content_dir`` as in every recipe; the paintings of
+    ``style_dir`` are read once, resized so their shorter side is ``style_image_size`` and
+    centre-cropped to a square, and held in memory as 8-bit pixels (``style_image_size``
+    ** 2 * 3 bytes each: 0.8 MB at 512 px); each content crop is paired with a random
+    ``image_size`` crop of a painting, the paintings drawn evenly from a seeded schedule.
+    """
+
+    config_class = ArbitraryStyleConfig
+
+    def data_source(self):
+        return self.config.content_dir, self.config.image_size
+
+    def loss_backbone(self):
+        return self.config.backbone
+
+    def resolve(self):
+        from keras_perceptual.scan import scan_images
+
+        config = self.config
+        styles = scan_images(config.style_dir, min_size=config.image_size, warn=False)
+        pixels = load_images(list(styles.paths), size=config.style_image_size, value_range=(0, 1))
+        self.style_bank = np.round(pixels * 255.0).astype(np.uint8)
+        self.style_paths = list(styles.paths)
+        rng = np.random.default_rng([config.seed, 1])
+        schedule = balanced_schedule(len(self.style_paths), config.seed)
+        room = config.style_image_size - config.image_size + 1
+        self.schedule = np.stack(
+            [schedule, rng.integers(0, room, schedule.size), rng.integers(0, room, schedule.size)],
+            axis=1,
+        ).astype(np.int32)
+
+    def style_crops(self, rows):
+        """``(B, image_size, image_size, 3)`` crops in ``value_range`` for schedule rows
+        ``(style, top, left)`` (``keras.ops``: any backend and input pipeline)."""
+        ops = keras.ops
+        size, full = self.config.image_size, self.config.style_image_size
+        bank = ops.take(ops.convert_to_tensor(self.style_bank), rows[:, 0], axis=0)
+        batch = ops.shape(bank)[0]
+        steps = ops.arange(size, dtype="int32")
+        top = ops.broadcast_to((rows[:, 1:2] + steps[None])[:, :, None, None], (batch, size, full, 3))
+        band = ops.take_along_axis(bank, top, axis=1)
+        left = ops.broadcast_to((rows[:, 2:3] + steps[None])[:, None, :, None], (batch, size, size, 3))
+        crops = ops.take_along_axis(band, left, axis=2)
+        return from_uint8(ops.cast(crops, "float32"), self.config.value_range)
+
+    def crop_size(self):
+        return self.config.image_size
+
+    def pairs(self, images, index):
+        styles = self.style_crops(schedule_rows(self.schedule, images, index))
+        return {"content": images, "style": styles}, AdaINLoss.pack_targets(images, styles)
+
+    def build_network(self):
+        config = self.config
+        return arbitrary_style_net(
+            weights=config.weights, backbone=config.backbone, value_range=config.value_range,
+            **config.model_options,
+        )
+
+    def build_loss(self):
+        config = self.config
+        return AdaINLoss(
+            weights=config.weights, backbone=config.backbone, value_range=config.value_range,
+            reduction=None, **{**config.loss_options, **config.loss_weights()},
+        )
+
+    def sample_images(self, scan):
+        config = self.config
+        photos = load_images(list(scan.paths[:4]), size=config.image_size,
+                             value_range=config.value_range)  # fmt: skip
+        rows = np.stack(
+            [np.arange(len(photos)) % len(self.style_paths), np.zeros(len(photos)),
+             np.zeros(len(photos))], axis=1,
+        ).astype(np.int32)  # fmt: skip
+        self.sample_photos = photos
+        self.sample_styles = keras.ops.convert_to_numpy(self.style_crops(rows))
+        return photos, self.sample_styles  # rows: photo | stylized | the style crop used
+
+    def sampling(self, network, loss):
+        photos, styles = self.sample_photos, self.sample_styles
+
+        def terms(y_true, y_pred):  # y_true: the style crops shown as targets
+            return loss.compute_terms(photos, styles, y_pred)
+
+        return _SampleNetwork(network, styles), _SampleTerms(terms)
+
+    def describe(self):
+        return {
+            "style_dir": {"images": len(self.style_paths), "held_in_memory_bytes":
+                          int(self.style_bank.nbytes)},
+            "style_schedule": "balanced_schedule, random crops",
+            "optimizer": "Adam",
+        }  # fmt: skip
 
 
 class SuperResolutionRecipe(Recipe):
@@ -608,15 +839,178 @@ def train_super_resolution(
     return Trainer(recipe, strategy=strategy, callbacks=callbacks, verbose=verbose).run()
 
 
+def train_multi_style(
+    content_dir: Any,
+    style_images: Sequence[Any] = _UNSET,
+    *,
+    output_dir: str | os.PathLike = _UNSET,
+    steps: int = _UNSET,
+    image_size: int = _UNSET,
+    batch_size: int = _UNSET,
+    learning_rate: Any = _UNSET,
+    style_image_size: int | None = _UNSET,
+    content_weight: float | None = _UNSET,
+    style_weight: float | None = _UNSET,
+    tv_weight: float | None = _UNSET,
+    loss_options: Mapping[str, Any] | None = _UNSET,
+    model_options: Mapping[str, Any] | None = _UNSET,
+    weights: str | os.PathLike | None = _UNSET,
+    value_range: Sequence[float] = _UNSET,
+    strategy: Any = None,
+    seed: int | None = _UNSET,
+    save_every: int = _UNSET,
+    sample_every: int = _UNSET,
+    cache: bool | str = _UNSET,
+    jit_compile: bool | str = _UNSET,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+) -> TrainingResult:
+    """Trains one network for several styles (Dumoulin, Shlens & Kudlur, ICLR 2017) with ``fit``.
+
+    :func:`train_style_transfer` with a :func:`~keras_perceptual.models.multi_style_transfer_net`
+    (conditional instance normalization: one scale and offset per style, every other weight
+    shared) and ``PerceptualLoss(style_images=...)`` (the Gram matrices of every style,
+    computed once). Each batch samples the styles evenly from a seeded schedule; each image
+    is trained towards its own style. The same defaults, outputs, resuming, NaN guard,
+    samples (the first two photos in every style), TensorBoard and distribution as
+    :func:`train_style_transfer`; every default is a field of :class:`MultiStyleConfig`.
+    Apply the result with ``stylize(model, image, style=k)`` or ``style_weights=[...]``.
+
+    Args:
+        content_dir: folder of content photos (recursive), a ``ScanResult``, or a whole
+            :class:`MultiStyleConfig` (then pass no other setting).
+        style_images: two or more style images: file paths or ``(H, W, 3)`` arrays in
+            ``value_range``; style ``k`` of the network is ``style_images[k]``.
+        output_dir, steps, image_size, batch_size, learning_rate, style_image_size,
+            content_weight, style_weight, tv_weight, loss_options, weights, value_range,
+            strategy, seed, save_every, sample_every, cache, jit_compile, callbacks,
+            verbose: as for :func:`train_style_transfer`.
+        model_options: :func:`~keras_perceptual.models.multi_style_transfer_net` arguments
+            (``filters``, ``num_residual_blocks``, ``upsampling``, ...).
+
+    Returns:
+        A :class:`TrainingResult` whose ``model`` takes ``[image, style_weights]``.
+
+    Raises:
+        keras_perceptual.errors.InputError: bad arguments (fewer than two styles included),
+            no usable image, or settings that differ from the run in ``output_dir``.
+        keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
+        NonFiniteLossError: the loss became NaN or infinite.
+
+    Example:
+        >>> result = train_multi_style("coco/train2014", ["starry.jpg", "wave.jpg", "scream.jpg"],
+        ...                            output_dir="runs/three", weights="hed_bsds500")
+        >>> stylize(result.model, "photo.jpg", style_weights=[0.5, 0.5, 0.0])
+    """
+    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
+    config = _configuration(MultiStyleConfig, settings.pop("content_dir"), settings,
+                            "content_dir")  # fmt: skip
+    return Trainer(MultiStyleRecipe(config), strategy=strategy, callbacks=callbacks,
+                   verbose=verbose).run()  # fmt: skip
+
+
+def train_arbitrary_style(
+    content_dir: Any,
+    style_dir: Any = _UNSET,
+    *,
+    output_dir: str | os.PathLike = _UNSET,
+    steps: int = _UNSET,
+    image_size: int = _UNSET,
+    batch_size: int = _UNSET,
+    learning_rate: Any = _UNSET,
+    style_image_size: int = _UNSET,
+    backbone: str = _UNSET,
+    content_weight: float | None = _UNSET,
+    style_weight: float | None = _UNSET,
+    loss_options: Mapping[str, Any] | None = _UNSET,
+    model_options: Mapping[str, Any] | None = _UNSET,
+    weights: str | os.PathLike | None = _UNSET,
+    value_range: Sequence[float] = _UNSET,
+    strategy: Any = None,
+    seed: int | None = _UNSET,
+    save_every: int = _UNSET,
+    sample_every: int = _UNSET,
+    cache: bool | str = _UNSET,
+    jit_compile: bool | str = _UNSET,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+) -> TrainingResult:
+    """Trains an arbitrary-style (AdaIN) network (Huang & Belongie, ICCV 2017) with ``fit``.
+
+    The decoder of :func:`~keras_perceptual.models.arbitrary_style_net` (its VGG encoder is
+    frozen) learns with :class:`~keras_perceptual.losses.AdaINLoss` to invert the encoder on
+    AdaIN-stylized features: each random ``image_size`` crop of a content photo is paired
+    with a random crop of a painting from ``style_dir`` (drawn evenly, seeded; the
+    paintings are held in memory, see :class:`ArbitraryStyleRecipe`). The paper's settings
+    by default (batch 8, Adam 1e-4, 160,000 steps, 256 px crops of images resized to a
+    512 px shorter side, VGG-19); every default is a field of :class:`ArbitraryStyleConfig`.
+    Outputs, resuming, NaN guard, samples (photos with one painting each), TensorBoard and
+    distribution as in :func:`train_style_transfer`. The trained network stylizes with any
+    painting: ``stylize(model, photo, style_image=painting, alpha=...)``.
+
+    Args:
+        content_dir: folder of content photos (recursive), a ``ScanResult``, or a whole
+            :class:`ArbitraryStyleConfig` (then pass no other setting).
+        style_dir: folder of style images (paintings), recursive.
+        output_dir, steps, batch_size, learning_rate, weights, value_range, strategy, seed,
+            save_every, sample_every, cache, jit_compile, callbacks, verbose: as for
+            :func:`train_style_transfer`.
+        image_size: side of the content and style crops.
+        style_image_size: shorter side the paintings are resized to (then centre-cropped).
+        backbone: ``"vgg19"`` (the paper) or ``"vgg16"`` (the ``"hed_bsds500"`` stand-in):
+            the encoder and the loss network.
+        content_weight, style_weight: override :class:`AdaINLoss`'s weights.
+        loss_options: more :class:`AdaINLoss` arguments (``style_layers``, ``distance``).
+        model_options: :func:`~keras_perceptual.models.arbitrary_style_net` arguments
+            (``filters``, ``padding``, ...).
+
+    Returns:
+        A :class:`TrainingResult` whose ``model`` takes ``[content, style]``.
+
+    Raises:
+        keras_perceptual.errors.InputError: bad arguments, no usable image, or settings
+            that differ from the run in ``output_dir``.
+        keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
+        NonFiniteLossError: the loss became NaN or infinite.
+
+    Example:
+        >>> result = train_arbitrary_style("coco/train2014", "wikiart/", output_dir="runs/adain")
+        >>> stylize(result.model, "photo.jpg", style_image="unseen.jpg", alpha=0.8)
+    """
+    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
+    config = _configuration(ArbitraryStyleConfig, settings.pop("content_dir"), settings,
+                            "content_dir")  # fmt: skip
+    return Trainer(ArbitraryStyleRecipe(config), strategy=strategy, callbacks=callbacks,
+                   verbose=verbose).run()  # fmt: skip
+
+
+#: The recipe of each configuration class (the command line and the demo pick by it).
+RECIPES: dict[type[RunConfig], type[Recipe]] = {
+    StyleTransferConfig: StyleTransferRecipe,
+    MultiStyleConfig: MultiStyleRecipe,
+    ArbitraryStyleConfig: ArbitraryStyleRecipe,
+    SuperResolutionConfig: SuperResolutionRecipe,
+}
+
+
 __all__ = [
+    "ArbitraryStyleRecipe",
     "DEFAULT_LOSS_BACKBONE",
+    "MultiStyleRecipe",
+    "PAPER_ADAIN_STEPS",
     "PAPER_SR_STEPS",
     "PAPER_STYLE_STEPS",
+    "RECIPES",
     "SR_LOSSES",
     "Recipe",
     "StyleTransferRecipe",
     "SuperResolutionRecipe",
+    "balanced_schedule",
     "resize_longer_side",
+    "schedule_rows",
+    "style_array",
+    "train_arbitrary_style",
+    "train_multi_style",
     "train_style_transfer",
     "train_super_resolution",
     "untracked_loss",

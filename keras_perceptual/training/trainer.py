@@ -418,6 +418,7 @@ class Trainer:
             paths.model, model=self.network, guard=self.guard, write=chief
         )
         sample_inputs, sample_targets = self.recipe.sample_images(self.scan)
+        sample_network, sample_loss = self.recipe.sampling(self.network, self.loss)
         callbacks = [
             self.guard,
             StopAtStep(config.steps),
@@ -425,13 +426,13 @@ class Trainer:
             self.backup,
             StepLossLogger(paths.steps, write=chief),
             SampleImages(
-                self.network,
+                sample_network,
                 sample_inputs,
                 every=config.sample_every,
                 log_dir=paths.logs if chief else None,
                 image_dir=paths.samples,
                 targets=sample_targets,
-                loss=self.loss,
+                loss=sample_loss,
                 value_range=config.value_range,
                 guard=self.guard,
                 write=chief,
