@@ -256,6 +256,7 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
         ([], ["a command is required"]),
         (["stylise", "m", "x"], ["invalid choice", "stylise"]),
         (["train-style", "a"], ["required", "STYLE_IMAGE"]),
+        (["train-arbitrary", "a"], ["required", "STYLE_DIR"]),
         (["train-sr", "d", "--out", "o", "--scale", "3"], ["--scale", "invalid choice"]),
         (["train-sr", "d", "--out", "o", "--weights", "nowhere.h5"], ["--weights", "nowhere.h5"]),
         (["train-sr", "d", "--out", "o", "--bogus"], ["unrecognized arguments: --bogus"]),
@@ -292,6 +293,13 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
     cases.append((["upscale", tmp_path / "m.keras", broken, "--out", tmp_path / "o"], "cannot read"))
     cases.append((["upscale", broken, photos, "--out", tmp_path / "o"], "could not load"))
     cases.append((["upscale", tmp_path / "m.keras", photos, "--out", tmp_path / "file"], "is a file"))
+    cases.append((["train-style", photos, photos / "style.jpg", photos / "photo0.png", "--out",
+                   tmp_path / "o", "--normalization", "batch"],
+                  "--normalization does not apply to several styles"))  # fmt: skip
+    cases.append((["train-arbitrary", photos, photos, "--out", tmp_path / "o", "--backbone",
+                   "vgg11"], "--backbone: invalid choice"))  # fmt: skip
+    cases.append((["train-arbitrary", photos, photos / "style.jpg", "--out", tmp_path / "o"],
+                  "is not a folder"))  # fmt: skip
     for argv, fragment in cases:
         assert main([str(a) for a in argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -299,7 +307,8 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
 
 
 @pytest.mark.parametrize(
-    "command", ["train-style", "train-sr", "stylize", "upscale", "export", "demo", "info"]
+    "command",
+    ["train-style", "train-arbitrary", "train-sr", "stylize", "upscale", "export", "demo", "info"],
 )
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -315,7 +324,8 @@ def test_main_help_lists_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for command in ("train-style", "train-sr", "stylize", "upscale", "export", "demo", "info"):
+    for command in ("train-style", "train-arbitrary", "train-sr", "stylize", "upscale", "export",
+                    "demo", "info"):  # fmt: skip
         assert command in text
 
 
@@ -429,3 +439,40 @@ def test_export_every_format_then_apply_each(style_run, sr_run, photos, tmp_path
         (written,) = target.iterdir()
         factor = 4 if command == "upscale" else 1
         assert image_size(written) == tuple(factor * s for s in image_size(photo))
+
+
+@pytest.mark.slow  # two short trainings in subprocesses (~1-2 min on 2 cores)
+def test_train_several_styles_and_train_arbitrary_then_stylize(photos, tmp_path, standin_weights):
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        coarse = rng.integers(0, 256, (4, 5 + i, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((52, 44), Image.Resampling.BICUBIC).save(
+            paintings / f"painting{i}.png"
+        )
+    common = ["--steps", 2, "--image-size", 32, "--batch-size", 2, "--save-every", 2,
+              "--seed", 1, "--quiet"]  # fmt: skip
+    multi = tmp_path / "multi"
+    result = run("train-style", photos, photos / "style.jpg", paintings / "painting0.png",
+                 "--out", multi, "--style-image-size", 48, "--filters", 4,
+                 "--residual-blocks", 1, "--weights", standin_weights, *common)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained to step 2" in result.stdout
+    config = json.loads((multi / "config.json").read_text())
+    assert config["recipe"] == "multi_style"
+    assert len(config["arguments"]["style_images_sha256"]) == 2
+    adain = tmp_path / "adain"
+    result = run("train-arbitrary", photos, paintings, "--out", adain, "--style-image-size", 40,
+                 "--backbone", "vgg16", "--weights", "none", "--filters", 4, *common)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((adain / "config.json").read_text())
+    assert config["recipe"] == "arbitrary_style"
+    assert config["arguments"]["model_options"] == {"filters": 4}
+    assert main(["stylize", str(multi / "model.keras"), str(photos / "photo0.png"), "--out",
+                 str(tmp_path / "s1"), "--style", "1", "--quiet"]) == 0  # fmt: skip
+    assert main(["stylize", str(adain / "model.keras"), str(photos / "photo0.png"), "--out",
+                 str(tmp_path / "s2"), "--style-image", str(paintings / "painting1.png"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert image_size(tmp_path / "s1" / "photo0_stylized.png")
+    assert image_size(tmp_path / "s2" / "photo0_stylized.png")

@@ -180,7 +180,7 @@ def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
         help_text = field.metadata["help"]
         if kind == "positional":
             target.add_argument(field.name, metavar=field.metadata["metavar"], help=help_text,
-                                type=_parser_for(field))  # fmt: skip
+                                type=_parser_for(field), nargs=field.metadata.get("nargs"))  # fmt: skip
             continue
         option = field.metadata.get("option") or "--" + field.name.replace("_", "-")
         if kind == "flag":
@@ -222,6 +222,7 @@ _STYLE_NETWORK = (
     ("--residual-blocks", "num_residual_blocks", "residual blocks"),
     ("--normalization", "normalization", "normalization layers"),
 )
+_ARBITRARY_NETWORK = (("--filters", "filters", "width of the decoder's last layer"),)
 _SR_NETWORK = (
     ("--filters", "filters", "channels of every layer"),
     ("--residual-blocks", "num_residual_blocks", "residual blocks"),
@@ -249,11 +250,28 @@ def _model_options(args, options) -> dict:
 
 
 def _cmd_train_style(args) -> int:
-    from keras_perceptual.training import StyleTransferConfig
+    from keras_perceptual.training import MultiStyleConfig, StyleTransferConfig
 
-    config = config_from_args(StyleTransferConfig, args,
-                              model_options=_model_options(args, _STYLE_NETWORK))  # fmt: skip
-    return _train(args, config)
+    styles = args.style_image
+    model_options = _model_options(args, _STYLE_NETWORK)
+    if len(styles) == 1:
+        args.style_image = styles[0]
+        return _train(args, config_from_args(StyleTransferConfig, args, model_options=model_options))
+    if "normalization" in model_options:
+        raise UsageError(
+            "--normalization does not apply to several styles: a multi-style network uses "
+            "conditional instance normalization (one scale and offset per style)"
+        )
+    del args.style_image
+    return _train(args, config_from_args(MultiStyleConfig, args, style_images=styles,
+                                         model_options=model_options))  # fmt: skip
+
+
+def _cmd_train_arbitrary(args) -> int:
+    from keras_perceptual.training import ArbitraryStyleConfig
+
+    return _train(args, config_from_args(ArbitraryStyleConfig, args,
+                                         model_options=_model_options(args, _ARBITRARY_NETWORK)))  # fmt: skip
 
 
 def _cmd_train_sr(args) -> int:
@@ -310,21 +328,14 @@ def _train(args, config) -> int:
         strategy = _strategy(args)
     else:
         strategy = _jax_distribution(args)
-    from keras_perceptual.training import (
-        StyleTransferConfig,
-        StyleTransferRecipe,
-        SuperResolutionRecipe,
-        Trainer,
-    )
+    from keras_perceptual.training import RECIPES, Trainer
     from keras_perceptual.training.platforms import platform_for
 
     platform = platform_for(strategy)
     if platform.chief:
         _announce_resume(config.output_dir, config.steps)
-    recipe_class = (
-        StyleTransferRecipe if isinstance(config, StyleTransferConfig) else SuperResolutionRecipe
-    )
-    result = Trainer(recipe_class(config), platform=platform, verbose=verbosity(args)).run()
+    recipe = RECIPES[type(config)](config)
+    result = Trainer(recipe, platform=platform, verbose=verbosity(args)).run()
     say(result.summary())
     return 0
 
@@ -348,13 +359,27 @@ _PROCESS_ID, or run under Slurm with several tasks (srun).""".replace(
 
 _TRAIN_STYLE_EPILOG = f"""examples:
   {PROG} train-style coco/train2014 starry_night.jpg --out runs/starry
+  {PROG} train-style coco/train2014 starry.jpg wave.jpg scream.jpg --out runs/three  # one network, 3 styles
   {PROG} train-style photos/ wave.jpg --out runs/wave --steps 2000 --image-size 128 --weights hed_bsds500
   {PROG} train-style photos/ wave.jpg --out runs/wave --steps 4000   # same --out: resumes, trains to 4000
 
 Outputs in --out: model.keras, config.json, training_log.csv, steps.csv, samples/,
 logs/ (tensorboard --logdir OUT/logs), backup/. Re-running with the same --out resumes.
 Loss weights default to PerceptualLoss's (see its docstring); --style-weight is the one to tune.
+Several STYLE_IMAGEs train one multi-style network (conditional instance normalization,
+Dumoulin et al. 2017; each batch samples the styles evenly): apply it with
+'{PROG} stylize MODEL PHOTO --out DIR --style K' or '--mix 0.5,0.5,0'.
 """ + "\n" + _MULTI_WORKER_NOTE.format(command="train-style photos/ wave.jpg")
+
+_TRAIN_ARBITRARY_EPILOG = f"""examples:
+  {PROG} train-arbitrary coco/train2014 wikiart/ --out runs/adain
+  {PROG} train-arbitrary photos/ paintings/ --out runs/adain --backbone vgg16 --weights hed_bsds500 --steps 2000
+
+Trains the decoder of an AdaIN network (Huang & Belongie 2017): a frozen VGG encoder, adaptive
+instance normalization and a decoder, with the paper's loss. The paintings are read into memory
+at --style-image-size. Apply with any painting:
+'{PROG} stylize MODEL PHOTO --out DIR --style-image painting.jpg --alpha 0.8'.
+""" + "\n" + _MULTI_WORKER_NOTE.format(command="train-arbitrary photos/ paintings/")
 
 _TRAIN_SR_EPILOG = f"""examples:
   {PROG} train-sr coco/val2014 --scale 4 --out runs/sr4
@@ -372,26 +397,52 @@ _STYLE_GROUPS = {
     **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
                      "tv_weight", "weights"), "images and loss"),
 }  # fmt: skip
+_ARBITRARY_GROUPS = {
+    **_STYLE_GROUPS,
+    **dict.fromkeys(("backbone", "weights"), "images and loss"),
+}
 _SR_GROUPS = {
     **_STYLE_GROUPS,
     **dict.fromkeys(("patch_size", "loss", "tv_weight", "gan", "weights"), "images and loss"),
 }
 
 
+def _finish_parser(p, builder, network, handler) -> None:
+    """The options every training command ends with: progress, distribution, network."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_distribution(p)
+    _add_network_options(p, builder, network)
+    p.set_defaults(handler=handler)
+
+
 def register(sub) -> None:
     """Adds the subcommand(s) of this module to ``sub`` (argparse subparsers)."""
-    from keras_perceptual.models import style_transfer_net, super_resolution_net
-    from keras_perceptual.training.config import StyleTransferConfig, SuperResolutionConfig
+    from keras_perceptual.models import (
+        arbitrary_style_net,
+        style_transfer_net,
+        super_resolution_net,
+    )
+    from keras_perceptual.training.config import (
+        ArbitraryStyleConfig,
+        StyleTransferConfig,
+        SuperResolutionConfig,
+    )
 
     p = sub.add_parser("train-style", help="train a fast style-transfer network",
                        description="Train a fast style-transfer network (paper Section 4.1) "
-                       "on a folder of photos with one style image.",
+                       "on a folder of photos with one style image, or one network for "
+                       "several styles (Dumoulin et al. 2017).",
                        epilog=_TRAIN_STYLE_EPILOG, formatter_class=HelpFormatter)
     add_config_options(p, StyleTransferConfig, _STYLE_GROUPS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_distribution(p)
-    _add_network_options(p, style_transfer_net, _STYLE_NETWORK)
-    p.set_defaults(handler=_cmd_train_style)
+    _finish_parser(p, style_transfer_net, _STYLE_NETWORK, _cmd_train_style)
+
+    p = sub.add_parser("train-arbitrary", help="train an arbitrary-style (AdaIN) network",
+                       description="Train the decoder of an arbitrary-style network (AdaIN, "
+                       "Huang & Belongie 2017) on a folder of photos and a folder of paintings; "
+                       "it then stylizes with any painting.",
+                       epilog=_TRAIN_ARBITRARY_EPILOG, formatter_class=HelpFormatter)
+    add_config_options(p, ArbitraryStyleConfig, _ARBITRARY_GROUPS)
+    _finish_parser(p, arbitrary_style_net, _ARBITRARY_NETWORK, _cmd_train_arbitrary)
 
     p = sub.add_parser("train-sr", help="train a super-resolution network",
                        description="Train a single-image super-resolution network (paper "
@@ -404,7 +455,4 @@ def register(sub) -> None:
     p.add_argument("--adversarial-weight", type=weight, default=None, metavar="W",
                    help=f"weight of the adversarial term with --gan (default: "
                    f"{adversarial.default:g}, SRGAN's)")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_distribution(p)
-    _add_network_options(p, super_resolution_net, _SR_NETWORK)
-    p.set_defaults(handler=_cmd_train_sr)
+    _finish_parser(p, super_resolution_net, _SR_NETWORK, _cmd_train_sr)

@@ -84,6 +84,7 @@ def setting(
     choices: tuple | None = None,
     factory: Callable[[], Any] | None = None,
     option: str | None = None,
+    nargs: str | None = None,
 ) -> Any:
     """Declares a configuration field with its rule and its command-line documentation.
 
@@ -98,6 +99,7 @@ def setting(
         choices: the allowed values (shown by ``--help``; ``check`` enforces them).
         factory: a default factory (mutable defaults).
         option: the command-line option when it is not ``--<name with dashes>``.
+        nargs: argparse's ``nargs`` of a positional (``"+"``: one or more values).
 
     Returns:
         A ``dataclasses.field``.
@@ -110,6 +112,7 @@ def setting(
         "metavar": metavar,
         "choices": choices,
         "option": option,
+        "nargs": nargs,
     }
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -502,8 +505,9 @@ class StyleTransferConfig(StyleFieldsConfig):
     recipe: ClassVar[str] = "style_transfer"
 
     style_image: Any = setting(
-        help="the style image file (or an RGB array in value_range)", check=_style_image,
-        resumable=True, cli="positional", metavar="STYLE_IMAGE",
+        help="the style image file (or an RGB array in value_range); on the command line "
+        "several train one multi-style network (train_multi_style)", check=_style_image,
+        resumable=True, cli="positional", metavar="STYLE_IMAGE", nargs="+",
     )
 
     def identity(self) -> dict:

@@ -172,6 +172,9 @@ def loss_record(loss: Any) -> dict:
     config = dict(loss.get_config())
     if isinstance(config.get("style_image"), list):
         config["style_image"] = "<pixels of the style image>"
+    if isinstance(config.get("style_images"), list):
+        config["style_images"] = [f"<pixels of style image {i}>"
+                                  for i in range(len(config["style_images"]))]
     return json_safe({"class": type(loss).__name__, **config})
 
 

@@ -491,3 +491,137 @@ def test_temporal_weight_adds_the_term_and_saves_the_plain_network(
     with pytest.raises(ResumeMismatchError, match="temporal_weight 1000.0 -> 0.0"):
         train_style_transfer(photos, style_file, output_dir=tmp_path,
                              **{**kwargs, "temporal_weight": 0.0, "temporal_motion": "stability"})
+
+
+# --------------------------------------------------------------------------
+# Several styles in one network (Dumoulin et al. 2017) and any style (AdaIN).
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def style_files(tmp_path_factory):
+    """Three small 'paintings' in a folder of their own."""
+    folder = tmp_path_factory.mktemp("paintings")
+    rng = np.random.default_rng(9)
+    for i in range(3):
+        coarse = rng.integers(0, 256, (4 + i, 5, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((56 + 8 * i, 48), Image.Resampling.BICUBIC).save(
+            folder / f"painting{i}.png"
+        )
+    return sorted(str(p) for p in folder.iterdir())
+
+
+def test_balanced_schedule_samples_every_style_evenly():
+    from keras_perceptual.training.recipes import balanced_schedule, schedule_rows
+
+    table = balanced_schedule(3, seed=4)
+    again = balanced_schedule(3, seed=4)
+    np.testing.assert_array_equal(table, again)  # seeded
+    assert not np.array_equal(table, balanced_schedule(3, seed=5))
+    for start in range(0, 30, 3):
+        assert sorted(table[start:start + 3]) == [0, 1, 2]
+    # Batches of 2 walk along the table: 6 consecutive images hold each style twice.
+    images = np.zeros((2, 4, 4, 3), "float32")
+    drawn = np.concatenate([keras.ops.convert_to_numpy(schedule_rows(table, images, i))
+                            for i in range(3)])  # fmt: skip
+    np.testing.assert_array_equal(np.bincount(drawn, minlength=3), [2, 2, 2])
+
+
+@pytest.mark.slow  # three short trainings through the trainer (~1 min on 2 cores)
+def test_multi_style_recipe_trains_resumes_and_samples_every_style(tmp_path, photos, style_files):
+    from keras_perceptual.training import MultiStyleRecipe, train_multi_style
+
+    kwargs = style_kwargs(None, steps=2, batch_size=3)
+    result = train_multi_style(photos, style_files, output_dir=tmp_path, **kwargs)
+    assert result.step == 2
+    model = keras.models.load_model(result.model_path, safe_mode=True)
+    assert [t.name for t in model.inputs] == ["image", "style_weights"]
+    record = json.loads(open(result.config_path).read())
+    assert record["recipe"] == "multi_style"
+    assert len(record["arguments"]["style_images_sha256"]) == 3
+    assert record["resolved"]["loss"]["style_images"][0] == "<pixels of style image 0>"
+    with Image.open(os.path.join(result.samples_dir, "step-0000002.png")) as grid:
+        assert grid.size == (2 * 32, 2 * 3 * 32)  # two photos, each in the three styles
+    resumed = train_multi_style(photos, style_files, output_dir=tmp_path,
+                                **{**kwargs, "steps": 3})  # fmt: skip
+    assert resumed.resumed_from == 2 and resumed.step == 3
+    with pytest.raises(ResumeMismatchError, match="style_images"):
+        train_multi_style(photos, style_files[::-1], output_dir=tmp_path,
+                          **{**kwargs, "steps": 4})  # fmt: skip
+    # Each image gets a one-hot style and its packed target.
+    recipe = MultiStyleRecipe(training.MultiStyleConfig(
+        content_dir=photos, style_images=style_files, output_dir=tmp_path / "x", steps=1,
+        seed=0, style_image_size=48))  # fmt: skip
+    recipe.resolve()
+    crops = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+    x, y = recipe.pairs(crops, 1)
+    weights = keras.ops.convert_to_numpy(x["style_weights"])
+    np.testing.assert_array_equal(weights.sum(1), 1.0)
+    np.testing.assert_array_equal(weights.argmax(1), recipe.schedule[4:8])
+    assert tuple(y.shape) == (4, 16, 16, 6)
+
+
+def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, style_files):
+    from keras_perceptual.training import ArbitraryStyleConfig, ArbitraryStyleRecipe
+
+    folder = os.path.dirname(style_files[0])
+    config = ArbitraryStyleConfig(content_dir=photos, style_dir=folder, output_dir=tmp_path,
+                                  steps=1, image_size=16, style_image_size=40, seed=2,
+                                  backbone="vgg16", weights=None)  # fmt: skip
+    recipe = ArbitraryStyleRecipe(config)
+    recipe.resolve()
+    assert recipe.style_bank.shape == (3, 40, 40, 3) and recipe.style_bank.dtype == np.uint8
+    rows = recipe.schedule[:5]
+    crops = keras.ops.convert_to_numpy(recipe.style_crops(keras.ops.convert_to_tensor(rows)))
+    for crop, (style, top, left) in zip(crops, rows, strict=True):
+        expected = recipe.style_bank[style, top:top + 16, left:left + 16] / np.float32(255)
+        np.testing.assert_allclose(crop, expected, atol=1e-6)
+    x, y = recipe.pairs(np.zeros((2, 16, 16, 3), "float32"), 0)
+    assert tuple(x["style"].shape) == (2, 16, 16, 3) and tuple(y.shape) == (2, 16, 16, 6)
+
+
+@pytest.mark.slow  # two short trainings through the trainer (~1 min on 2 cores)
+def test_arbitrary_style_recipe_trains_and_resumes(tmp_path, photos, style_files):
+    from keras_perceptual.training import train_arbitrary_style
+
+    kwargs = dict(steps=2, image_size=32, batch_size=2, style_image_size=40, backbone="vgg16",
+                  model_options={"filters": 4}, weights=None, save_every=1, sample_every=1,
+                  seed=1, verbose=0)  # fmt: skip
+    folder = os.path.dirname(style_files[0])
+    result = train_arbitrary_style(photos, folder, output_dir=tmp_path, **kwargs)
+    assert result.step == 2
+    model = keras.models.load_model(result.model_path, safe_mode=True)
+    assert [t.name for t in model.inputs] == ["content", "style"]
+    with Image.open(os.path.join(result.samples_dir, "step-0000002.png")) as grid:
+        assert grid.size[0] == 3 * 32  # photo | stylized | the style crop
+    resumed = train_arbitrary_style(photos, folder, output_dir=tmp_path, **{**kwargs, "steps": 3})
+    assert resumed.resumed_from == 2 and resumed.step == 3
+
+
+@pytest.mark.parametrize(
+    "function, overrides, message",
+    [
+        ("multi", {"style_images": "one.png"}, "must be a list of two or more style images"),
+        ("multi", {"style_images": ["FIRST"]}, "needs at least two"),
+        ("multi", {"loss_options": {"style_images": []}}, "loss_options cannot set"),
+        ("multi", {"temporal_weight": 1e5}, "temporal_weight is not available"),
+        ("arbitrary", {"style_image_size": 16}, "style_image_size must be at least image_size"),
+        ("arbitrary", {"backbone": "vgg11"}, "backbone must be one of"),
+        ("arbitrary", {"model_options": {"backbone": "vgg16"}}, "cannot set 'backbone'"),
+        ("arbitrary", {"style_dir": "FIRST"}, "is not a folder"),
+    ],
+)
+def test_style_recipe_argument_errors(tmp_path, photos, style_files, function, overrides,
+                                      message):  # fmt: skip
+    from keras_perceptual.training import train_arbitrary_style, train_multi_style
+
+    for key, value in overrides.items():
+        if value == "FIRST" or value == ["FIRST"]:
+            overrides[key] = style_files[0] if value == "FIRST" else [style_files[0]]
+    common = dict(output_dir=tmp_path, steps=1, image_size=32, weights=None, verbose=0)
+    with pytest.raises(ValueError, match=message):
+        if function == "multi":
+            train_multi_style(photos, **{"style_images": style_files, **common, **overrides})
+        else:
+            train_arbitrary_style(photos, **{"style_dir": os.path.dirname(style_files[0]),
+                                             **common, **overrides})  # fmt: skip
