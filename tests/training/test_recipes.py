@@ -604,7 +604,7 @@ def test_arbitrary_style_recipe_trains_and_resumes(tmp_path, photos, style_files
         ("multi", {"style_images": "one.png"}, "must be a list of two or more style images"),
         ("multi", {"style_images": ["FIRST"]}, "needs at least two"),
         ("multi", {"loss_options": {"style_images": []}}, "loss_options cannot set"),
-        ("multi", {"temporal_weight": 1e5}, "temporal_weight is not available"),
+        ("multi config", {"temporal_weight": 1e5}, "temporal_weight is not available"),
         ("arbitrary", {"style_image_size": 16}, "style_image_size must be at least image_size"),
         ("arbitrary", {"backbone": "vgg11"}, "backbone must be one of"),
         ("arbitrary", {"model_options": {"backbone": "vgg16"}}, "cannot set 'backbone'"),
@@ -620,7 +620,11 @@ def test_style_recipe_argument_errors(tmp_path, photos, style_files, function, o
             overrides[key] = style_files[0] if value == "FIRST" else [style_files[0]]
     common = dict(output_dir=tmp_path, steps=1, image_size=32, weights=None, verbose=0)
     with pytest.raises(ValueError, match=message):
-        if function == "multi":
+        if function == "multi config":  # also from the command line: train-style with several
+            common.pop("verbose")
+            training.MultiStyleConfig(content_dir=photos, style_images=style_files,
+                                      **common, **overrides)  # fmt: skip
+        elif function == "multi":
             train_multi_style(photos, **{"style_images": style_files, **common, **overrides})
         else:
             train_arbitrary_style(photos, **{"style_dir": os.path.dirname(style_files[0]),
