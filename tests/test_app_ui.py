@@ -174,6 +174,13 @@ def trained_run(tmp_path_factory, browser_tools):
         weights="hed_bsds500" if HAS_HED else None,
         model_options={"filters": 4, "num_residual_blocks": 1}, verbose=0,
     )
+    # A multi-style and an arbitrary-style network (untrained: the wiring of their sliders
+    # and style upload through the server is what is checked).
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    multi_style_transfer_net(2, filters=4, num_residual_blocks=1).save(
+        root / "runs" / "multi.keras")
+    arbitrary_style_net(weights=None, filters=4).save(root / "runs" / "adain.keras")
     # The same network exported to ONNX (the export extra; CI installs it): the page lists
     # and runs exported models too.
     export_missing = [m for m in ("onnx", "tf2onnx", "onnxruntime")
@@ -195,7 +202,7 @@ def server(trained_run, tmp_path_factory):
     trained model's key (what the page's model list sends)."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    models = [str(trained_run)]
+    models = [str(trained_run / "starry"), str(trained_run)]  # the trained run listed first
     if os.environ.get("KERAS_PERCEPTUAL_APP_MODELS"):  # listed (and selected) first
         models.insert(0, os.environ["KERAS_PERCEPTUAL_APP_MODELS"])
     command = [sys.executable, "-m", "keras_perceptual.cli", "app", "--models", *models,
@@ -215,6 +222,8 @@ def server(trained_run, tmp_path_factory):
         url=url, process=process, log_path=log_path,
         style_key=os.path.realpath(trained_run / "starry" / "model.keras"),
         onnx_key=os.path.realpath(trained_run / "exports" / "starry.onnx"),
+        multi_key=os.path.realpath(trained_run / "multi.keras"),
+        adain_key=os.path.realpath(trained_run / "adain.keras"),
     )
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -339,21 +348,43 @@ def test_the_app_in_a_browser(server, tmp_path):
                                                   1024, *unused, api_name="/run")
             assert len(gallery) == 2 and "→ 512×512 in" in text, text
             assert process.poll() is None, log_path.read_text()[-3000:]
+            from keras_perceptual.inference import save_image, stylize
+
+            def result_pixels(files):
+                first = files[0] if isinstance(files[0], str) else files[0]["path"]
+                with Image.open(first) as out:
+                    return np.asarray(out.convert("RGB"), np.int16)
+
+            def expected_pixels(model, **style):
+                save_image(stylize(model, photo, **style), tmp_path / "expected.png")
+                with Image.open(tmp_path / "expected.png") as out:
+                    return np.asarray(out.convert("RGB"), np.int16)
+
             if os.path.exists(server.onnx_key):  # the exported model, run by ONNX Runtime
                 gallery, files, text = client.predict(
                     server.onnx_key, [handle_file(photo)], False, False, 1024, *unused,
                     api_name="/run")
                 assert len(gallery) == 2 and "→ 512×512 in" in text, text
-                first = files[0] if isinstance(files[0], str) else files[0]["path"]
-                with Image.open(first) as out:
-                    onnx_pixels = np.asarray(out.convert("RGB"), np.int16)
-                from keras_perceptual.inference import save_image, stylize
-
-                save_image(stylize(server.style_key, photo), tmp_path / "keras.png")
-                with Image.open(tmp_path / "keras.png") as out:
-                    keras_pixels = np.asarray(out.convert("RGB"), np.int16)
-                assert np.abs(onnx_pixels - keras_pixels).max() <= 2  # the same network
+                same = np.abs(result_pixels(files) - expected_pixels(server.style_key)).max()
+                assert same <= 2  # the same network as the .keras file
                 print(f"ONNX Runtime in the page at 512x512: {text.splitlines()[0]}")
+
+            # Multi-style sliders and the arbitrary-style upload and alpha, through the server.
+
+            sliders = [0.2, 0.6] + [0.0] * (MAX_STYLE_SLIDERS - 2)  # blended as 1:3
+            gallery, files, text = client.predict(
+                server.multi_key, [handle_file(photo)], False, False, 1024, None, 1.0,
+                *sliders, api_name="/run")
+            assert len(gallery) == 2 and "→ 512×512 in" in text, text
+            expected = expected_pixels(server.multi_key, style_weights=[0.25, 0.75])
+            assert np.abs(result_pixels(files) - expected).max() <= 2
+            painting = str(ASSETS / "style_the_scream.jpg")
+            gallery, files, text = client.predict(
+                server.adain_key, [handle_file(photo)], False, False, 1024,
+                handle_file(painting), 0.5, *unused[2:], api_name="/run")
+            assert len(gallery) == 2 and "→ 512×512 in" in text, text
+            expected = expected_pixels(server.adain_key, style_image=painting, alpha=0.5)
+            assert np.abs(result_pixels(files) - expected).max() <= 2
 
             # And the page still answers.
             page.reload()

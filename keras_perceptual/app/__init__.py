@@ -1,10 +1,13 @@
 """A local web app to try trained models: ``keras-perceptual app``.
 
 Pick a trained network (every ``.keras`` under the folders given, training runs with
-their style image, the demo's models), drop photos on the page, see input and output
-side by side, download the PNG. Style-transfer models have a *preserve colour* toggle
-and a tile size; super-resolution models show the output next to bicubic with a zoomed
-crop, and a *histogram match* toggle. Each result shows the time it took and the device.
+their style image, the demo's models, and exported ``.onnx``, ``.tflite`` and OpenVINO
+models run through :mod:`keras_perceptual.runtimes`), drop photos on the page, see input
+and output side by side, download the PNG. Style-transfer models have a *preserve
+colour* toggle and a tile size (multi-style networks one slider per style,
+arbitrary-style networks a style image and ``alpha``); super-resolution models show the
+output next to bicubic with a zoomed crop, and a *histogram match* toggle. Each result
+shows the time it took and the device; a progress bar follows large photos tile by tile.
 
 The app binds to 127.0.0.1 unless told otherwise, limits upload size and pixel count,
 answers every bad upload with a message in the page, runs one request at a time and
