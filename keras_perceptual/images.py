@@ -216,8 +216,8 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
         ValueError: if an input does not exist or yields no image file.
 
     Example:
-        >>> list_images(["photo.jpg", "holiday/", "scans/*.png"])
-        ['photo.jpg', 'holiday/a.jpg', 'holiday/sub/b.webp', 'scans/1.png']
+        >>> list_images(["photo.jpg", "photos/", "photos/c*.jpg"])  # in order, no repeats
+        ['photo.jpg', 'photos/astronaut.jpg', 'photos/chelsea.jpg', 'photos/coffee.jpg', 'photos/rocket.jpg']
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -280,8 +280,8 @@ def load_image(
         ValueError: if the file is missing or cannot be decoded.
 
     Example:
-        >>> load_image("photo.jpg", size=256).shape  # a 640x480 photo
-        (256, 341, 3)
+        >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo
+        (24, 32, 3)
     """
     path = os.fspath(path)
     value_range = check_value_range(value_range)
@@ -328,8 +328,8 @@ def load_images(
             with ``size=None``.
 
     Example:
-        >>> load_images("holiday/", size=64).shape
-        (12, 64, 64, 3)
+        >>> load_images("photos/", size=32).shape  # four 64 x 64 photos
+        (4, 32, 32, 3)
     """
     value_range = check_value_range(value_range)
     size = _check_size_arg(size)

@@ -124,7 +124,7 @@ def save_image(
         None.
 
     Example:
-        >>> save_image(stylize(model, "photo.jpg"), "stylized.png")
+        >>> save_image(np.random.rand(32, 48, 3), "noise.png")  # 48 x 32 pixels
     """
     from PIL import Image
 
@@ -153,7 +153,9 @@ def walk_layers(layer):
         A generator of layers.
 
     Example:
-        >>> names = [l.name for l in walk_layers(style_transfer_net())]  # doctest: +SKIP
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> [layer.name for layer in walk_layers(net)][:3]
+        ['style_transfer_net', 'image', 'align_pad']
     """
     seen: set[int] = set()
     stack = [layer]
@@ -203,7 +205,7 @@ def min_input_size(model) -> int:
         An ``int`` >= 1.
 
     Example:
-        >>> min_input_size(style_transfer_net())  # doctest: +SKIP
+        >>> min_input_size(style_transfer_net(filters=4, num_residual_blocks=1))
         5
     """
     if isinstance(model, Runtime):
@@ -932,11 +934,16 @@ def stylize(
             shape, style options the model does not take (or a missing style).
 
     Example:
-        >>> model = style_transfer_net()  # trained with PerceptualLoss
-        >>> out = stylize(model, "photo.jpg", tile_size=1024, preserve_color=True)
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)  # train it first
+        >>> out = stylize(net, "photo.jpg", tile_size=32, overlap=8, preserve_color=True)
+        >>> out.shape  # photo.jpg is 64 x 48
+        (48, 64, 3)
         >>> save_image(out, "stylized.png")
-        >>> stylize(multi, "photo.jpg", style_weights=[0.5, 0.5, 0, 0])  # blend of two styles
-        >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8)
+        >>> multi = multi_style_transfer_net(4, filters=4, num_residual_blocks=1)
+        >>> blend = stylize(multi, "photo.jpg", style_weights=[0.5, 0.5, 0, 0])  # two styles
+        >>> adain = arbitrary_style_net(weights=None)  # weights="imagenet" for real use
+        >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8).shape
+        (48, 64, 3)
     """
     model = _resolve_model(model)
     value_range = (
@@ -1002,8 +1009,10 @@ def upscale(
         float32 numpy images ``scale`` times larger, shaped like the input.
 
     Example:
-        >>> model = super_resolution_net(4)  # trained with PerceptualLoss
-        >>> out = upscale(model, "small.png", tile_size=256, histogram_match=True)
+        >>> net = super_resolution_net(4, filters=4, num_residual_blocks=1)  # train it first
+        >>> out = upscale(net, "photo.jpg", tile_size=32, overlap=8, histogram_match=True)
+        >>> out.shape  # photo.jpg is 64 x 48
+        (192, 256, 3)
         >>> save_image(out, "large.png")
     """
     model = _resolve_model(model)

@@ -239,7 +239,10 @@ def instance_moments(layer: keras.layers.Layer, x):
         ``(mean, variance)``, each ``(B, 1, 1, C)`` float32 (or broadcastable to it).
 
     Example:
+        >>> layer = InstanceNormalization()
         >>> mean, variance = instance_moments(layer, np.ones((1, 4, 4, 3), "float32"))
+        >>> mean.shape, variance.shape
+        ((1, 1, 1, 3), (1, 1, 1, 3))
     """
     provider = _STATISTICS_PROVIDER.get()
     statistics = provider(layer, x) if provider is not None else None
@@ -270,8 +273,12 @@ def instance_norm_statistics(provider: StatisticsProvider) -> Iterator[None]:
         A context manager.
 
     Example:
-        >>> with instance_norm_statistics(lambda layer, x: None):
-        ...     y = model(x)  # unchanged
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> x = np.random.rand(1, 32, 32, 3).astype("float32")
+        >>> with instance_norm_statistics(lambda layer, x: None):  # None: the layer's own
+        ...     y = net(x)
+        >>> np.allclose(y, net(x))
+        True
     """
     token = _STATISTICS_PROVIDER.set(provider)
     try:
@@ -590,7 +597,10 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
         """``(mean, std)`` of ``style_features``, each ``(B, C)`` float32 (Eqs. 5-6).
 
         Example:
+            >>> adain = AdaptiveInstanceNormalization()
             >>> mean, std = adain.style_statistics(np.random.rand(1, 8, 8, 16))
+            >>> tuple(mean.shape), tuple(std.shape)
+            ((1, 16), (1, 16))
         """
         return channel_mean_std(style_features, self.epsilon)
 
@@ -612,7 +622,11 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
             ``(B, H, W, C)`` in the layer's compute dtype.
 
         Example:
+            >>> adain = AdaptiveInstanceNormalization()
+            >>> features, style_features = np.random.rand(2, 8, 8, 16), np.random.rand(1, 4, 4, 16)
             >>> t = adain.transfer(features, *adain.style_statistics(style_features))
+            >>> t.shape
+            (2, 8, 8, 16)
         """
         x = ops.cast(content_features, "float32")
         channels = x.shape[-1]
@@ -1316,7 +1330,9 @@ class LogitSkip(keras.layers.Layer):
         A tensor shaped like ``logits``.
 
     Example:
-        >>> LogitSkip()([np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.5)])  # atanh(0) = 0
+        >>> y = LogitSkip()([np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.5)])
+        >>> float(keras.ops.max(y))  # atanh(2 * 0.5 - 1) = 0: the output is the image
+        0.0
     """
 
     def __init__(

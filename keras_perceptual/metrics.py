@@ -304,9 +304,11 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
         InputError: fewer than two frames, integer frames or mismatched shapes.
 
     Example:
-        >>> photo = np.random.rand(96, 96, 3).astype("float32")
+        >>> from keras_perceptual.motion import camera_clip, camera_path
+        >>> photo = np.full((96, 96, 3), 0.5, "float32")  # a flat photo: no interpolation error
         >>> frames, flows, masks = camera_clip(photo, 64, camera_path(8))
-        >>> float(temporal_warping_error(frames, flows, masks))  # the interpolation error only
+        >>> round(float(temporal_warping_error(frames, flows, masks)), 6)
+        0.0
     """
     value_range = check_value_range(value_range)
     check_float_dtype(frames, "frames", value_range)
@@ -381,7 +383,8 @@ class PSNR(_ImageMetric):
         dtype: dtype of the metric's state and result (float32 by default).
 
     Example:
-        >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
+        >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
+        >>> net.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
         >>> m = PSNR(); m.update_state(np.zeros((2, 8, 8, 3)), np.full((2, 8, 8, 3), 0.1))
         >>> float(m.result())
         20.0
@@ -430,7 +433,11 @@ class SSIM(_ImageMetric):
         dtype: dtype of the metric's state and result (float32 by default).
 
     Example:
-        >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
+        >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
+        >>> net.compile(optimizer="adam", loss="mse", metrics=[PSNR(), SSIM()])
+        >>> m = SSIM(); m.update_state(np.zeros((1, 16, 16, 3)), np.zeros((1, 16, 16, 3)))
+        >>> round(float(m.result()), 4)
+        1.0
 
     References:
         Wang, Bovik, Sheikh & Simoncelli, "Image quality assessment: from error

@@ -267,7 +267,7 @@ def visibility_mask(flow, margin: float = 0.0):
 
     Example:
         >>> flow = np.full((4, 4, 2), 1.0, "float32")
-        >>> visibility_mask(flow)[:, -1].tolist()  # the last column came into view
+        >>> np.asarray(visibility_mask(flow))[:, -1].tolist()  # the last column came into view
         [0.0, 0.0, 0.0, 0.0]
     """
     flow = ops.cast(_check_flow(flow), "float32")

@@ -76,8 +76,11 @@ class RandomCrops(keras.utils.PyDataset):
         keras_perceptual.errors.InputError: bad arguments, or no image.
 
     Example:
-        >>> crops = RandomCrops(scan_images("photos"), image_size=256, batch_size=4, seed=0)
-        >>> x, y = crops[0]  # doctest: +SKIP
+        >>> from keras_perceptual.scan import scan_images
+        >>> crops = RandomCrops(scan_images("photos"), image_size=32, batch_size=2, seed=0)
+        >>> x, y = crops[0]
+        >>> x.shape, y.shape
+        ((2, 32, 32, 3), (2, 32, 32, 3))
     """
 
     def __init__(

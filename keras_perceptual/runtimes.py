@@ -94,7 +94,7 @@ class ModelInfo:
         input_names: the names of the inputs after the image (e.g. style weights).
 
     Example:
-        >>> model_info(style_transfer_net()).multiple
+        >>> model_info(style_transfer_net(filters=4, num_residual_blocks=1)).multiple
         4
     """
 
@@ -145,7 +145,8 @@ def model_info(model: Any) -> ModelInfo:
         A :class:`ModelInfo`.
 
     Example:
-        >>> model_info(super_resolution_net(4, value_range=(-1, 1))).value_range
+        >>> net = super_resolution_net(4, filters=4, num_residual_blocks=1, value_range=(-1, 1))
+        >>> model_info(net).value_range
         (-1.0, 1.0)
     """
     if isinstance(model, Runtime):
@@ -188,7 +189,7 @@ class Runtime:
         info: the network's :class:`ModelInfo`.
 
     Example:
-        >>> runtime = load_runtime("starry.onnx")
+        >>> runtime = load_runtime("model.keras")  # or an exported .onnx / .tflite / OpenVINO
         >>> runtime(np.random.rand(1, 64, 80, 3).astype("float32")).shape
         (1, 64, 80, 3)
     """
@@ -400,8 +401,8 @@ def detect_format(reference: Any) -> str:
         ModelLoadError: the path does not exist.
 
     Example:
-        >>> detect_format("export/starry.onnx")
-        'onnx'
+        >>> detect_format("model.keras")
+        'keras'
     """
     if isinstance(reference, Runtime):
         return reference.format
@@ -458,8 +459,8 @@ def load_keras_model(reference: Any):
         MissingDependencyError: ``hf://`` without ``huggingface_hub`` installed.
 
     Example:
-        >>> model = load_keras_model("runs/starry")          # runs/starry/model.keras
-        >>> model = load_keras_model("hf://owner/starry")   # downloaded once, then cached
+        >>> model = load_keras_model("model.keras")  # or a training run's --out folder
+        >>> model = load_keras_model("hf://owner/starry")  # the network  # doctest: +SKIP
     """
     if _is_keras_model(reference):
         return reference
@@ -544,9 +545,12 @@ def load_runtime(
             the ``export`` extra).
 
     Example:
-        >>> runtime = load_runtime("export/starry.onnx")            # ONNX Runtime
-        >>> runtime = load_runtime("export/starry.onnx", "openvino")
-        >>> stylize(runtime, "photo.jpg")
+        >>> runtime = load_runtime("model.keras")  # Keras
+        >>> stylize(runtime, "photo.jpg").shape
+        (48, 64, 3)
+        >>> # files written by keras-perceptual export (not made in the tests):
+        >>> runtime = load_runtime("export/starry.onnx")  # ONNX Runtime  # doctest: +SKIP
+        >>> runtime = load_runtime("export/starry.onnx", "openvino")  # doctest: +SKIP
     """
     if runtime is not None:
         check_choice(runtime, RUNTIMES, "runtime")
@@ -617,7 +621,8 @@ def read_tflite_metadata(path: str) -> str | None:
         The JSON text :func:`~keras_perceptual.export.export_tflite` stored, or None.
 
     Example:
-        >>> ModelInfo.from_json(read_tflite_metadata("starry.tflite")).value_range
+        >>> # starry.tflite: written by keras-perceptual export (not made in the tests)
+        >>> ModelInfo.from_json(read_tflite_metadata("starry.tflite")).value_range  # doctest: +SKIP
         (0.0, 1.0)
     """
     try:

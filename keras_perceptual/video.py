@@ -189,8 +189,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         MissingDependencyError: PyAV is not installed (the ``video`` extra).
 
     Example:
-        >>> probe_video("clip.mp4").fps
-        25.0
+        >>> probe_video("clip.mp4").fps  # eight frames at 8 fps
+        8.0
     """
     av = _import_av()
     path = os.fspath(path)
@@ -236,7 +236,7 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
         InputError: what is wrong with ``output_path``.
 
     Example:
-        >>> check_output_path("out/clip.webm", "clip.mp4")
+        >>> check_output_path("clip_styled.webm", "clip.mp4")
         'webm'
     """
     output_path, input_path = os.fspath(output_path), os.fspath(input_path)
@@ -401,10 +401,10 @@ def stylize_video(
             install the ``video`` extra.
 
     Example:
-        >>> model = keras.models.load_model("runs/starry/model.keras")
-        >>> info = stylize_video(model, "holiday.mp4", "holiday_starry.mp4", tile_size=720)
+        >>> model = keras.models.load_model("model.keras")  # written by training
+        >>> info = stylize_video(model, "clip.mp4", "clip_styled.mp4", progress=False)
         >>> info.frames, info.fps, info.audio
-        (750, 25.0, 'copied')
+        (8, 8.0, None)
     """
     from keras_perceptual.inference import stylize
     from keras_perceptual.models import model_value_range

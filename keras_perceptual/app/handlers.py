@@ -383,8 +383,8 @@ def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
 
     Example:
         >>> image = np.zeros((64, 64, 3)); image[40:50, 8:20] = 1.0
-        >>> detail_window(image, 16)
-        (36, 4)
+        >>> detail_window(image, 16)  # the first window that holds the whole square
+        (36, 8)
     """
     gray = np.asarray(image, np.float64).mean(axis=-1)
     height, width = gray.shape

@@ -95,8 +95,10 @@ def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse"
         ``(batch,)`` float32: ``d(mu, mu_s) + d(sigma, sigma_s)``.
 
     Example:
+        >>> from keras_perceptual.ops import channel_mean_std
+        >>> features, style_features = np.random.rand(2, 4, 4, 8), np.random.rand(1, 6, 6, 8)
         >>> mean, std = channel_mean_std(style_features)
-        >>> adain_style_loss(features, mean, std).shape
+        >>> tuple(adain_style_loss(features, mean, std).shape)
         (2,)
     """
     check_choice(distance, ADAIN_DISTANCES, "distance")
@@ -210,7 +212,10 @@ class AdaINLoss(ImageLoss):
             InputError: shapes that differ or are not RGB batches.
 
         Example:
-            >>> model.fit({"content": c, "style": s}, AdaINLoss.pack_targets(c, s))
+            >>> c, s = np.random.rand(2, 32, 32, 3), np.random.rand(2, 32, 32, 3)
+            >>> y_true = AdaINLoss.pack_targets(c, s)  # model.fit({"content": c, "style": s}, y_true)
+            >>> tuple(y_true.shape)
+            (2, 32, 32, 6)
         """
         c_shape = static_image_shape(content, "content")
         s_shape = static_image_shape(style, "style")
@@ -235,7 +240,12 @@ class AdaINLoss(ImageLoss):
             ``{"content", "style", "style/<layer>"}``, each ``(batch,)``.
 
         Example:
-            >>> loss.compute_terms(content, painting[None], stylize(model, content, style_image=painting))
+            >>> loss = AdaINLoss(weights=None, backbone="vgg16")
+            >>> content, painting = np.random.rand(2, 32, 32, 3), np.random.rand(40, 48, 3)
+            >>> stylized = np.random.rand(2, 32, 32, 3)  # stylize(net, content, style_image=painting)
+            >>> terms = loss.compute_terms(content, painting[None], stylized)
+            >>> sorted(terms)[:2], tuple(terms["content"].shape)
+            (['content', 'style'], (2,))
         """
         extractor, content_model = self._networks
         stylized = ops.convert_to_tensor(stylized, dtype=self.dtype)

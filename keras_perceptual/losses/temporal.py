@@ -102,7 +102,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
 
     Example:
         >>> frames = np.random.rand(2, 16, 16, 3).astype("float32")
-        >>> temporal_loss(frames, frames, np.zeros((2, 16, 16, 2), "float32")).tolist()
+        >>> np.asarray(temporal_loss(frames, frames, np.zeros((2, 16, 16, 2), "float32"))).tolist()
         [0.0, 0.0]
     """
     value_range = check_value_range(value_range)
@@ -152,9 +152,14 @@ class TemporalLoss(ImageLoss):
             mismatched shapes.
 
     Example:
-        >>> first, second, flow, mask = camera_motion_pair(photo, 64, shift=(2.0, 1.0))
+        >>> from keras_perceptual.motion import camera_motion_pair
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> photo = np.random.rand(48, 48, 3).astype("float32")
+        >>> first, second, flow, mask = camera_motion_pair(photo, 32, shift=(2.0, 1.0))
         >>> loss = TemporalLoss()
-        >>> loss((net(first[None]), flow[None], mask[None]), net(second[None]))
+        >>> value = loss((net(first[None]), flow[None], mask[None]), net(second[None]))
+        >>> tuple(value.shape)
+        ()
     """
 
     _y_true_is_image = False
@@ -246,11 +251,15 @@ class TemporalConsistency(keras.layers.Layer):
         ``network(images)``.
 
     Example:
-        >>> net = style_transfer_net()
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
         >>> inputs = keras.Input((None, None, 3))
         >>> trainer = keras.Model(inputs, TemporalConsistency(net, weight=500.0)(inputs))
-        >>> trainer.compile("adam", loss=PerceptualLoss(style_image=style, weights="hed_bsds500"))
-        >>> trainer.fit(photos, photos, batch_size=4)  # then net.save("model.keras")
+        >>> trainer.compile("adam", loss=PerceptualLoss(style_image="painting.jpg", weights=None))
+        >>> photos = np.random.rand(2, 32, 32, 3).astype("float32")
+        >>> _ = trainer(photos, training=True)
+        >>> len(trainer.losses)  # the temporal term, which fit adds to the compiled loss
+        1
+        >>> # trainer.fit(photos, photos, batch_size=4); then net.save("model.keras")
     """
 
     def __init__(

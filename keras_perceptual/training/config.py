@@ -15,12 +15,13 @@ Adding an option to a recipe is one field here plus its use in the recipe (see
 :mod:`keras_perceptual.training.recipes`).
 
 Example:
-    >>> config = StyleTransferConfig(content_dir="photos", style_image="wave.jpg",
-    ...                              output_dir="runs/wave", steps=2000)
+    >>> from keras_perceptual.training.config import StyleTransferConfig
+    >>> config = StyleTransferConfig(content_dir="photos", style_image="painting.jpg",
+    ...                              output_dir="runs/painting", steps=2000)
     >>> config.batch_size
     4
-    >>> StyleTransferConfig(content_dir="photos", style_image="wave.jpg",
-    ...                     output_dir="runs/wave", steps=0)
+    >>> StyleTransferConfig(content_dir="photos", style_image="painting.jpg",
+    ...                     output_dir="runs/painting", steps=0)
     Traceback (most recent call last):
     ...
     keras_perceptual.errors.InputError: steps must be an integer >= 1. Received: steps=0

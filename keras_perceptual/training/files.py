@@ -87,7 +87,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
         None.
 
     Example:
-        >>> atomic_write("run/model.keras", lambda tmp: net.save(tmp), ".keras")
+        >>> atomic_write("notes.txt", lambda tmp: open(tmp, "w").close(), ".txt")
+        >>> os.path.exists("notes.txt")
+        True
     """
     path = os.fspath(path)
     tmp = temp_path(path, suffix=suffix)
@@ -105,7 +107,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`).
 
     Example:
-        >>> atomic_write_text("run/config.json", json.dumps(config))
+        >>> import json
+        >>> atomic_write_text("config.json", json.dumps({"steps": 2000}))
+        >>> open("config.json").read()
+        '{"steps": 2000}'
     """
 
     def write(tmp: str) -> None:
@@ -123,7 +128,7 @@ def atomic_save_model(model: keras.Model, path: str | os.PathLike) -> None:
         path: the target ``.keras`` file; its folder must exist.
 
     Example:
-        >>> atomic_save_model(net, "run/model.keras")
+        >>> atomic_save_model(style_transfer_net(filters=4, num_residual_blocks=1), "net.keras")
     """
 
     def write(tmp: str) -> None:

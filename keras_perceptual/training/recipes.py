@@ -727,9 +727,9 @@ def train_style_transfer(
         NonFiniteLossError: the loss became NaN or infinite (the step is named).
 
     Example:
-        >>> result = train_style_transfer("coco/train2014", "starry_night.jpg",
-        ...                               output_dir="runs/starry", weights="hed_bsds500")
-        >>> stylized = stylize(result.model, "photo.jpg")
+        >>> result = train_style_transfer(  # hours on a GPU  # doctest: +SKIP
+        ...     "coco/train2014", "painting.jpg", output_dir="runs/painting")
+        >>> stylized = stylize(result.model, "photo.jpg")  # doctest: +SKIP
     """
     settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
     config = _configuration(StyleTransferConfig, settings.pop("content_dir"), settings,
@@ -828,9 +828,9 @@ def train_super_resolution(
         NonFiniteLossError: the loss became NaN or infinite (the step is named).
 
     Example:
-        >>> result = train_super_resolution("coco/val2014", 4, output_dir="runs/sr4",
-        ...                                 weights="hed_bsds500")
-        >>> large = upscale(result.model, "small.png", histogram_match=True)
+        >>> result = train_super_resolution(  # hours on a GPU  # doctest: +SKIP
+        ...     "coco/val2014", 4, output_dir="runs/sr4")
+        >>> large = upscale(result.model, "photo.jpg", histogram_match=True)  # doctest: +SKIP
     """
     settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
     config = _configuration(SuperResolutionConfig, settings.pop("image_dir"), settings,

@@ -96,7 +96,9 @@ def read_csv_log(path: str | os.PathLike) -> dict[str, list[float]]:
         all (the ``val_*`` columns Keras' ``CSVLogger`` adds without validation) are left out.
 
     Example:
-        >>> read_csv_log("run/steps.csv")["loss"][:3]
+        >>> with open("steps.csv", "w") as f:  # as StepLossLogger writes it
+        ...     _ = f.write("step,loss\\n1,41234.5\\n2,39876.1\\n3,38001.7\\n")
+        >>> read_csv_log("steps.csv")["loss"]
         [41234.5, 39876.1, 38001.7]
     """
     path = os.fspath(path)

@@ -123,8 +123,8 @@ def summary_writer(log_dir: str | os.PathLike) -> SummaryWriter | None:
     cannot be written (a backend other than TensorFlow without the ``tensorboard`` package).
 
     Example:
-        >>> writer = summary_writer("run/logs/train")
-        >>> writer.scalar("loss", 0.5, step=10); writer.close()  # doctest: +SKIP
+        >>> writer = summary_writer("logs/train")
+        >>> writer.scalar("loss", 0.5, step=10); writer.close()
     """
     log_dir = os.fspath(log_dir)
     if keras.backend.backend() == "tensorflow":
@@ -161,6 +161,7 @@ def summary_scalar(tag: str, value: float, step: int) -> None:
         None.
 
     Example:
+        >>> import tensorflow as tf
         >>> with tf.summary.create_file_writer("logs").as_default():
         ...     summary_scalar("loss", 0.5, step=10)
     """
@@ -189,6 +190,7 @@ def summary_image(tag: str, image: np.ndarray, step: int) -> None:
         None.
 
     Example:
+        >>> import tensorflow as tf
         >>> with tf.summary.create_file_writer("logs").as_default():
         ...     summary_image("samples", np.zeros((8, 8, 3)), step=10)
     """

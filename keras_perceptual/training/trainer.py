@@ -238,9 +238,12 @@ class Trainer:
             one of the Keras backend, with ``strategy``).
 
     Example:
+        >>> from keras_perceptual.training.config import StyleTransferConfig
+        >>> from keras_perceptual.training.recipes import StyleTransferRecipe
         >>> recipe = StyleTransferRecipe(StyleTransferConfig(
-        ...     content_dir="photos", style_image="wave.jpg", output_dir="runs/wave"))
-        >>> result = Trainer(recipe).run()
+        ...     content_dir="photos", style_image="painting.jpg", output_dir="runs/painting"))
+        >>> trainer = Trainer(recipe)
+        >>> result = trainer.run()  # a training run (hours on a GPU)  # doctest: +SKIP
     """
 
     PHASES = ("resolve", "build", "restore", "record", "fit", "result")
