@@ -2,6 +2,8 @@
 
     python benchmarks/bench_train.py            # style 256 px and SR x4 288 px, batch 4
     python benchmarks/bench_train.py --quick    # smoke run
+    python benchmarks/bench_train.py --tasks style --no-torch   # style and multi-style only
+    python benchmarks/bench_train.py --tasks style --precisions f32 --no-xla --no-torch --size 128
 
 A step is what ``model.fit`` does per batch: the transformation network forward, the
 perceptual loss (forward through the frozen VGG), the backward pass and an Adam
@@ -10,6 +12,11 @@ pipeline cost), in float32 and ``mixed_bfloat16``, with and without
 ``jit_compile``; the PyTorch twin (benchmarks/torch_nets.py: the same architecture and
 pytorch/examples' loss) runs an eager step in float32 and under
 ``torch.autocast("cpu", torch.bfloat16)``. Every case runs in its own process.
+
+With the style task, the same step of a multi-style network (Dumoulin et al. 2017:
+``multi_style_transfer_net(4)`` and ``PerceptualLoss(style_images=[4 images])``, each
+image of the batch with its own style) is timed in the same run and reported as a ratio
+of the single-style step (the goal: at most 1.1x).
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 TASKS = {"style": {"size": 256, "scale": 1}, "sr": {"size": 288, "scale": 4}}
+PRECISIONS = ("f32", "bf16", "bf16+vgg")
+#: Styles of the multi-style case (the demo's four paintings).
+MULTI_STYLES = 4
 
 
 def measure_keras(case: dict) -> dict:
@@ -32,7 +42,12 @@ def measure_keras(case: dict) -> dict:
     import tensorflow as tf
 
     from keras_perceptual import FeatureReconstructionLoss, PerceptualLoss
-    from keras_perceptual.models import style_transfer_net, super_resolution_net
+    from keras_perceptual.losses import pack_style_targets
+    from keras_perceptual.models import (
+        multi_style_transfer_net,
+        style_transfer_net,
+        super_resolution_net,
+    )
 
     if case["precision"] != "f32":
         keras.config.set_dtype_policy("mixed_bfloat16")
@@ -47,6 +62,13 @@ def measure_keras(case: dict) -> dict:
         loss = PerceptualLoss(style_image=rng.random((256, 256, 3), dtype=np.float32),
                               weights=None, backbone_dtype=backbone_dtype)
         x = y
+    elif case["task"] == "multi-style":
+        model = multi_style_transfer_net(MULTI_STYLES)
+        styles = [rng.random((256, 256, 3), dtype=np.float32) for _ in range(MULTI_STYLES)]
+        loss = PerceptualLoss(style_images=styles, weights=None, backbone_dtype=backbone_dtype)
+        one_hot = np.eye(MULTI_STYLES, dtype=np.float32)[np.arange(b) % MULTI_STYLES]
+        x = {"image": y, "style_weights": one_hot}
+        y = keras.ops.convert_to_numpy(pack_style_targets(y, one_hot))
     else:
         model = super_resolution_net(scale)
         loss = FeatureReconstructionLoss("relu2_2", weights=None, backbone_dtype=backbone_dtype)
@@ -74,8 +96,12 @@ def measure_keras(case: dict) -> dict:
     seconds = statistics.median(timer.seconds)
     # FLOPs of the step: the network's forward (profiler count) and its two backward
     # products (input and weight gradients), plus what the loss executes.
-    net_flops = common.graph_flops(model, (1, *x.shape[1:]))
-    step_flops = b * (3 * net_flops + common.loss_flops(case["task"], size))
+    if case["task"] == "multi-style":  # the per-style scales add no FLOPs worth counting
+        net_flops = common.graph_flops(style_transfer_net(), (1, size, size, 3))
+    else:
+        net_flops = common.graph_flops(model, (1, *x.shape[1:]))
+    loss_task = "style" if case["task"] == "multi-style" else case["task"]
+    step_flops = b * (3 * net_flops + common.loss_flops(loss_task, size))
     return {"images_per_second": b / seconds, "seconds_per_step": seconds,
             "gflops": step_flops / seconds / 1e9}
 
@@ -122,11 +148,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per case")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--tasks", nargs="+", choices=tuple(TASKS), default=tuple(TASKS))
+    parser.add_argument("--size", type=int, default=None, help="target side of every task")
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=PRECISIONS)
+    parser.add_argument("--no-xla", action="store_true", help="leave out the jit_compile cases")
     args = parser.parse_args()
     sizes = {k: dict(v) for k, v in TASKS.items()}
     if args.quick:
         args.steps, args.batch = 1, 1
         sizes = {"style": {"size": 64, "scale": 1}, "sr": {"size": 64, "scale": 4}}
+    for shape in sizes.values():
+        shape["size"] = args.size or shape["size"]
+    sizes = {k: v for k, v in sizes.items() if k in args.tasks}
     try:
         import torch  # noqa: F401
         has_torch = not args.no_torch
@@ -142,10 +175,14 @@ def main() -> None:
     for task, shape in sizes.items():
         base = {"task": task, "batch": args.batch, "steps": args.steps, **shape}
         results = {}
-        for precision in ("f32", "bf16", "bf16+vgg"):
-            for jit in (False, True):
+        for precision in args.precisions:
+            for jit in (False,) if args.no_xla else (False, True):
                 results[f"keras {precision}{' xla' if jit else ''}"] = common.run_child(
                     script, {**base, "framework": "keras", "precision": precision, "jit": jit})
+                if task == "style" and precision != "bf16+vgg":
+                    results[f"multi {precision}{' xla' if jit else ''}"] = common.run_child(
+                        script, {**base, "task": "multi-style", "framework": "keras",
+                                 "precision": precision, "jit": jit})
             if has_torch and precision != "bf16+vgg":
                 results[f"torch {precision}"] = common.run_child(
                     script, {**base, "framework": "torch", "precision": precision})
@@ -169,6 +206,12 @@ def main() -> None:
                     if r.get("gflops") and conv_peak else "")
             print(f"  {name:16} {ips:8.2f} img/s  {ratio:18} {ratio_bf16:19} {frac:30} "
                   f"peak RSS {r['peak_rss_mb']:.0f} MiB")
+        for name, r in results.items():
+            single = results.get(name.replace("multi", "keras", 1), {})
+            if name.startswith("multi") and "error" not in r and "seconds_per_step" in single:
+                cost = r["seconds_per_step"] / single["seconds_per_step"]
+                print(f"  {name:16} step {cost:4.2f}x the single-style step "
+                      f"({MULTI_STYLES} styles; goal <= 1.1x)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,13 @@ into ``output_dir/style/``:
 ``output_dir/sr/comparison.png`` (bicubic | network | original, with PSNR) and the
 same files. Re-running resumes or, when finished, only redraws the figures.
 
+``run_demo("multi-style")`` trains one network for the four shipped paintings
+(conditional instance normalization, Dumoulin et al. 2017) and writes
+``output_dir/multi-style/grid.png``: every photo in every style, and one photo blended
+from the first style to the second in five steps. ``run_demo("arbitrary")`` trains an
+AdaIN decoder (Huang & Belongie 2017) on three of the paintings and writes
+``output_dir/arbitrary/grid.png``: every photo in the three and in the fourth, unseen one.
+
 Weights. The paper's loss network is ImageNet VGG16, downloaded once into Keras'
 cache. By default (``weights="auto"``) the demo tries it; when it cannot be
 downloaded and the ``offline`` extra is installed, and only then, it falls back to
@@ -39,12 +46,31 @@ import numpy as np
 from keras_perceptual.errors import MissingDependencyError
 from keras_perceptual.weights import WeightsUnavailableError
 
-TASKS = ("style", "sr")
-#: Steps of each task: a few hundred, under 5 minutes on 2 CPU cores (README).
-DEFAULT_STEPS = {"style": 300, "sr": 300}
+TASKS = ("style", "sr", "multi-style", "arbitrary")
+#: Steps of each task: a few hundred, a few minutes on 2 CPU cores (README).
+DEFAULT_STEPS = {"style": 300, "sr": 300, "multi-style": 300, "arbitrary": 300}
 IMAGE_SIZE = 128
+#: The shipped paintings (public domain; credits in assets/README.txt), file and title.
+PAINTINGS = {
+    "style_starry_night.jpg": "Vincent van Gogh, The Starry Night (1889)",
+    "style_wave_crop.jpg": "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831)",
+    "style_the_scream.jpg": "Edvard Munch, The Scream (1893)",
+    "style_composition_vii.jpg": "Wassily Kandinsky, Composition VII (1913)",
+}
 STYLE_ASSET = "style_starry_night.jpg"
-STYLE_TITLE = "Vincent van Gogh, The Starry Night (1889)"
+STYLE_TITLE = PAINTINGS[STYLE_ASSET]
+TASK_TITLES = {
+    "style": "fast style transfer",
+    "sr": "x4 super-resolution",
+    "multi-style": "one network for four styles",
+    "arbitrary": "arbitrary style transfer (AdaIN)",
+}
+FIGURE_DESCRIPTIONS = {
+    "style": "before/after grid",
+    "sr": "bicubic | network | original",
+    "multi-style": "photos x styles, and a blend of two styles",
+    "arbitrary": "photos x three trained styles and an unseen one",
+}
 
 
 def asset_path(name: str) -> str:
@@ -236,6 +262,63 @@ def _style_figure(model, photos: list[str], style: str, path: str, header: str, 
     plt.close(figure)
 
 
+def _grid_figure(rows: list[list], titles: list[str], path: str, header: str, label: str):
+    """A grid of images (``None`` leaves a cell blank); ``titles`` name the columns."""
+    plt = _require_matplotlib()
+    columns = len(rows[0])
+    figure, axes = plt.subplots(len(rows), columns, figsize=(2.2 * columns, 2.2 * len(rows) + 0.6),
+                                dpi=100, layout="constrained")  # fmt: skip
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            axis = axes[r, c]
+            axis.axis("off")
+            if isinstance(image, str):
+                axis.text(0.5, 0.5, image, fontsize=8, ha="center", va="center", wrap=True)
+            elif image is not None:
+                axis.imshow(np.clip(image, 0, 1))
+            if r == 0:
+                axis.set_title(titles[c], fontsize=8)
+    figure.suptitle(f"{header}\nloss network: {label}", fontsize=9)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _short_title(asset: str) -> str:
+    painter, title = PAINTINGS[asset].split(", ", 1)
+    return f"{painter.split(' ', 1)[-1]}:\n{title}"
+
+
+def _multi_style_figure(model, photos, path, header, label):
+    from keras_perceptual.images import load_image
+    from keras_perceptual.inference import stylize
+
+    paintings = list(PAINTINGS)
+    contents = [load_image(p) for p in photos]
+    rows = [[None, *(load_image(asset_path(a)) for a in paintings)]]
+    for content in contents:
+        rows.append([content, *(stylize(model, content, style=k) for k in range(len(paintings)))])
+    blends = [(1.0 - t, t) for t in np.linspace(0.0, 1.0, 5)]
+    rows.append([stylize(model, contents[0], style_weights=[a, b, 0.0, 0.0]) for a, b in blends])
+    titles = ["photo", *(_short_title(a) for a in paintings)]
+    _grid_figure(rows, titles, path, header + "\nlast row: style 1 to style 2 in 5 steps "
+                 "(style_weights=[1-t, t, 0, 0])", label)  # fmt: skip
+
+
+def _arbitrary_figure(model, photos, path, header, label):
+    from keras_perceptual.images import load_image
+    from keras_perceptual.inference import stylize
+
+    paintings = list(PAINTINGS)
+    styles = [load_image(asset_path(a)) for a in paintings]
+    rows = [[None, *styles]]
+    for photo in photos:
+        content = load_image(photo)
+        rows.append([content, *(stylize(model, content, style_image=s) for s in styles)])
+    titles = ["photo", *(_short_title(a) for a in paintings[:-1]),
+              "UNSEEN in training:\n" + _short_title(paintings[-1])]  # fmt: skip
+    _grid_figure(rows, titles, path, header, label)
+
+
 def _sr_figure(model, photos: list[str], scale: int, path: str, header: str, label: str):
     import tensorflow as tf
 
@@ -291,8 +374,9 @@ def run_demo(
     """Trains the demo network and draws its figures (see the module docstring).
 
     Args:
-        task: ``"style"`` (fast style transfer) or ``"sr"`` (x4 super-resolution).
-        steps: training steps (default: 300 for both tasks).
+        task: ``"style"`` (fast style transfer), ``"sr"`` (x4 super-resolution),
+            ``"multi-style"`` (one network, four styles) or ``"arbitrary"`` (AdaIN).
+        steps: training steps (default: ``DEFAULT_STEPS[task]``).
         weights: the loss network's weights; ``"auto"`` (default) as in
             :func:`resolve_demo_weights`, else ``"imagenet"``, ``"hed_bsds500"``,
             ``"none"`` or a path, used as given.
@@ -324,35 +408,50 @@ def run_demo(
     label = describe_weights(weights)
     out = os.path.abspath(os.path.join(os.fspath(output_dir), task))
 
-    from keras_perceptual.training import train_style_transfer, train_super_resolution
+    from keras_perceptual.training import (
+        train_arbitrary_style,
+        train_multi_style,
+        train_style_transfer,
+        train_super_resolution,
+    )
 
     save_every = max(1, min(100, steps))
-    with tempfile.TemporaryDirectory(prefix="keras_perceptual_demo_") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="keras_perceptual_demo_") as folder,
+        tempfile.TemporaryDirectory(prefix="keras_perceptual_paintings_") as paintings,
+    ):
         photos = _copy_photos(folder)
         say(
-            f"demo: {'fast style transfer' if task == 'style' else 'x4 super-resolution'}"
-            f" on {len(photos)} photos, {steps} steps at {IMAGE_SIZE} px ({label})"
+            f"demo: {TASK_TITLES[task]} on {len(photos)} photos, {steps} steps at {IMAGE_SIZE} "
+            f"px ({label})"
         )
-        if task == "style":
-            result = train_style_transfer(
-                folder,
-                asset_path(STYLE_ASSET),
-                output_dir=out,
-                steps=steps,
-                image_size=IMAGE_SIZE,
-                batch_size=2,
-                style_image_size=256,
-                # Half the paper's widths (CPU time) and resize-convolution up-sampling:
-                # transposed convolutions leave checkerboard artifacts after a few
-                # hundred steps (Odena et al. 2016); resize + conv does not.
-                model_options={"filters": 16, "upsampling": "resize"},
-                weights=weights,
-                seed=seed,
-                save_every=save_every,
-                sample_every=save_every,
-                cache=True,
-                verbose=verbose,
-            )
+        # Half the paper's widths (CPU time) and resize-convolution up-sampling in the
+        # feed-forward networks: transposed convolutions leave checkerboard artifacts after
+        # a few hundred steps (Odena et al. 2016); resize + conv does not.
+        fast_net = {"filters": 16, "upsampling": "resize"}
+        run = dict(output_dir=out, steps=steps, image_size=IMAGE_SIZE, weights=weights, seed=seed,
+                   save_every=save_every, sample_every=save_every, cache=True, verbose=verbose)  # fmt: skip
+        if task == "multi-style":
+            result = train_multi_style(folder, [asset_path(a) for a in PAINTINGS], batch_size=4,
+                                       style_image_size=256, model_options=fast_net, **run)  # fmt: skip
+            figure = os.path.join(out, "grid.png")
+            header = (f"keras-perceptual demo: one network, {len(PAINTINGS)} styles (conditional "
+                      f"instance normalization), {result.step} steps at {IMAGE_SIZE} px")  # fmt: skip
+            _multi_style_figure(result.model, photos, figure, header, label)
+        elif task == "arbitrary":
+            for asset in list(PAINTINGS)[:-1]:  # the last one stays unseen
+                shutil.copyfile(asset_path(asset), os.path.join(paintings, asset))
+            # VGG-16 encoder (the demo's weights are VGG-16's), a quarter-width decoder.
+            result = train_arbitrary_style(folder, paintings, batch_size=4, style_image_size=192,
+                                           backbone="vgg16", model_options={"filters": 16},
+                                           **run)  # fmt: skip
+            figure = os.path.join(out, "grid.png")
+            header = (f"keras-perceptual demo: arbitrary style transfer (AdaIN), decoder trained "
+                      f"{result.step} steps at {IMAGE_SIZE} px on the first three paintings")  # fmt: skip
+            _arbitrary_figure(result.model, photos, figure, header, label)
+        elif task == "style":
+            result = train_style_transfer(folder, asset_path(STYLE_ASSET), batch_size=2,
+                                          style_image_size=256, model_options=fast_net, **run)  # fmt: skip
             figure = os.path.join(out, "before_after.png")
             header = f"keras-perceptual demo: fast style transfer, {result.step} steps at {IMAGE_SIZE} px"
             _style_figure(result.model, photos, asset_path(STYLE_ASSET), figure, header, label)
@@ -399,10 +498,10 @@ def run_demo(
     }
     say(f"demo: done in {seconds:.0f} s; wrote:")
     for key, description in (
-        ("figure", "before/after grid" if task == "style" else "bicubic | network | original"),
+        ("figure", FIGURE_DESCRIPTIONS[task]),
         ("loss_curve", "training loss per step"),
         ("model", "trained network, keras.models.load_model() or keras-perceptual "
-         + ("stylize" if task == "style" else "upscale")),
+         + ("upscale" if task == "sr" else "stylize")),
         ("config", "resolved configuration"),
     ):
         say(f"  {_shown(paths[key])}  ({description})")
@@ -412,6 +511,7 @@ def run_demo(
 
 __all__ = [
     "DEFAULT_STEPS",
+    "PAINTINGS",
     "TASKS",
     "asset_path",
     "demo_photos",

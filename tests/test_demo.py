@@ -95,13 +95,13 @@ def test_describe_weights_labels():
 
 @requires_tf
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["style", "sr"])
+@pytest.mark.parametrize("task", ["style", "sr", "multi-style", "arbitrary"])
 def test_demo_runs_five_steps(task, tmp_path, standin_weights):
     result = run("demo", "--task", task, "--steps", 5, "--weights", standin_weights,
                  "--out", "out", "--quiet", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     folder = tmp_path / "out" / task
-    figure = folder / ("before_after.png" if task == "style" else "comparison.png")
+    figure = folder / {"style": "before_after.png", "sr": "comparison.png"}.get(task, "grid.png")
     for path in (figure, folder / "loss_curve.png", folder / "model.keras", folder / "config.json"):
         assert path.is_file(), path
         assert os.path.relpath(path, tmp_path) in result.stdout  # printed what it wrote
@@ -109,7 +109,8 @@ def test_demo_runs_five_steps(task, tmp_path, standin_weights):
     assert width > 500 and height > 300
     png_size(folder / "loss_curve.png")
     config = json.loads((folder / "config.json").read_text())
-    assert config["arguments"]["steps"] == 5 and config["arguments"]["image_size" if task == "style" else "patch_size"] == 128
+    assert config["arguments"]["steps"] == 5
+    assert config["arguments"]["patch_size" if task == "sr" else "image_size"] == 128
     assert config["weights"]["requested"] == standin_weights
     model = keras.models.load_model(folder / "model.keras")
     assert model.count_params() > 0
