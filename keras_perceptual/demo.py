@@ -83,6 +83,7 @@ def asset_path(name: str) -> str:
         An absolute path.
 
     Example:
+        >>> from keras_perceptual.images import load_image
         >>> load_image(asset_path("style_starry_night.jpg")).shape
         (320, 512, 3)
     """
@@ -137,7 +138,7 @@ def resolve_demo_weights(weights: Any = "auto", say: Callable[[str], None] = pri
             naming the ways out.
 
     Example:
-        >>> resolve_demo_weights("auto")  # offline, with the extra installed
+        >>> resolve_demo_weights("auto")  # tries the network  # doctest: +SKIP
         *** ImageNet VGG16 weights cannot be downloaded: ... ***
         'hed_bsds500'
     """
@@ -209,7 +210,9 @@ def plot_loss_curve(steps_csv: str, path: str, title: str, subtitle: str) -> Non
         None.
 
     Example:
-        >>> plot_loss_curve("run/steps.csv", "loss.png", "style transfer", "weights='imagenet'")
+        >>> with open("steps.csv", "w") as f:  # as training writes it
+        ...     _ = f.write("step,loss\\n1,9.5\\n2,7.25\\n3,6.0\\n")
+        >>> plot_loss_curve("steps.csv", "loss.png", "style transfer", "weights='imagenet'")
     """
     from keras_perceptual.training import read_csv_log
 
@@ -394,8 +397,8 @@ def run_demo(
         ValueError: a bad argument.
 
     Example:
-        >>> paths = run_demo("style", steps=5)
-        >>> paths["figure"]
+        >>> paths = run_demo("style", steps=5)  # trains networks: minutes  # doctest: +SKIP
+        >>> paths["figure"]  # doctest: +SKIP
         'demo_out/style/before_after.png'
     """
     from keras_perceptual._checks import check_choice, check_positive_int

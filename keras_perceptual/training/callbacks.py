@@ -82,8 +82,14 @@ class StopOnNonFiniteLoss(_StepTracker):
         monitor: the log entry checked after every batch.
 
     Example:
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> x = np.full((8, 1), np.nan, "float32")  # a diverged run
         >>> guard = StopOnNonFiniteLoss()
-        >>> model.fit(ds, callbacks=[guard, AtomicModelCheckpoint("m.keras", guard=guard)])
+        >>> _ = model.fit(x, x, batch_size=4, verbose=0,
+        ...               callbacks=[guard, AtomicModelCheckpoint("m.keras", guard=guard)])
+        >>> guard.failed_step, os.path.exists("m.keras")
+        (1, False)
     """
 
     def __init__(self, monitor: str = "loss"):
@@ -115,7 +121,12 @@ class StopAtStep(_StepTracker):
         steps: the last step to train.
 
     Example:
-        >>> model.fit(ds, epochs=3, steps_per_epoch=500, callbacks=[StopAtStep(1200)])
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> x = np.ones((8, 1), "float32")
+        >>> _ = model.fit(x, x, batch_size=2, epochs=3, verbose=0, callbacks=[StopAtStep(6)])
+        >>> int(model.optimizer.iterations)
+        6
     """
 
     def __init__(self, steps: int):
@@ -143,7 +154,13 @@ class AtomicModelCheckpoint(_StepTracker):
         write: ``False`` on non-chief workers (nothing is written).
 
     Example:
-        >>> AtomicModelCheckpoint("run/model.keras", model=net)
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> x = np.ones((8, 1), "float32")
+        >>> _ = model.fit(x, x, batch_size=4, verbose=0,
+        ...               callbacks=[AtomicModelCheckpoint("checkpoint.keras")])
+        >>> os.path.exists("checkpoint.keras")
+        True
     """
 
     def __init__(
@@ -213,10 +230,15 @@ class StepBackupAndRestore(_StepTracker):
         write: ``False`` on non-chief workers (they restore but never write).
 
     Example:
-        >>> backup = StepBackupAndRestore("run/backup")
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> x = np.ones((8, 1), "float32")
+        >>> backup = StepBackupAndRestore("backup")
         >>> state = backup.restore(model)  # None on a fresh start
-        >>> model.fit(ds, epochs=10, initial_epoch=state["epoch"] if state else 0,
-        ...           steps_per_epoch=500, callbacks=[backup])
+        >>> _ = model.fit(x, x, batch_size=4, epochs=2, verbose=0,
+        ...               initial_epoch=state["epoch"] if state else 0, callbacks=[backup])
+        >>> backup.read_state()["step"]
+        4
     """
 
     STATE_FILE = "state.json"
@@ -346,7 +368,13 @@ class StepLossLogger(_StepTracker):
         write: ``False`` on non-chief workers.
 
     Example:
-        >>> model.fit(ds, callbacks=[StepLossLogger("run/steps.csv")])
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> from keras_perceptual.training.results import read_csv_log
+        >>> x = np.ones((8, 1), "float32")
+        >>> _ = model.fit(x, x, batch_size=4, verbose=0, callbacks=[StepLossLogger("steps.csv")])
+        >>> len(read_csv_log("steps.csv")["loss"])  # one row per step
+        2
     """
 
     def __init__(self, path: str | os.PathLike, write: bool = True):
@@ -407,7 +435,12 @@ class TensorBoardLogger(_StepTracker):
         write: ``False`` on non-chief workers.
 
     Example:
-        >>> model.fit(ds, callbacks=[TensorBoardLogger("run/logs")])  # tensorboard --logdir run/logs
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", loss="mse")
+        >>> x = np.ones((8, 1), "float32")
+        >>> _ = model.fit(x, x, batch_size=4, verbose=0, callbacks=[TensorBoardLogger("logs")])
+        >>> os.listdir("logs")  # view with: tensorboard --logdir logs
+        ['train']
     """
 
     def __init__(self, log_dir: str | os.PathLike, per_step: bool = True, write: bool = True):
@@ -483,7 +516,10 @@ class SampleImages(_StepTracker):
         write: ``False`` on non-chief workers.
 
     Example:
-        >>> SampleImages(net, photos[:4], every=500, log_dir="run/logs", image_dir="run/samples")
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> photos = np.random.rand(2, 32, 32, 3).astype("float32")
+        >>> samples = SampleImages(net, photos, every=500, image_dir="samples")
+        >>> # model.fit(..., callbacks=[samples]) writes samples/step-<N>.png every 500 steps
     """
 
     def __init__(

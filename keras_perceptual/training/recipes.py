@@ -898,9 +898,9 @@ def train_multi_style(
         NonFiniteLossError: the loss became NaN or infinite.
 
     Example:
-        >>> result = train_multi_style("coco/train2014", ["starry.jpg", "wave.jpg", "scream.jpg"],
-        ...                            output_dir="runs/three", weights="hed_bsds500")
-        >>> stylize(result.model, "photo.jpg", style_weights=[0.5, 0.5, 0.0])
+        >>> result = train_multi_style(  # hours on a GPU  # doctest: +SKIP
+        ...     "coco/train2014", ["starry.jpg", "wave.jpg", "scream.jpg"], output_dir="runs/three")
+        >>> blend = stylize(result.model, "photo.jpg", style_weights=[0.5, 0.5, 0.0])  # doctest: +SKIP
     """
     settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
     config = _configuration(MultiStyleConfig, settings.pop("content_dir"), settings,
@@ -974,8 +974,9 @@ def train_arbitrary_style(
         NonFiniteLossError: the loss became NaN or infinite.
 
     Example:
-        >>> result = train_arbitrary_style("coco/train2014", "wikiart/", output_dir="runs/adain")
-        >>> stylize(result.model, "photo.jpg", style_image="unseen.jpg", alpha=0.8)
+        >>> result = train_arbitrary_style(  # days on a GPU  # doctest: +SKIP
+        ...     "coco/train2014", "wikiart/", output_dir="runs/adain")
+        >>> out = stylize(result.model, "photo.jpg", style_image="painting.jpg")  # doctest: +SKIP
     """
     settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
     config = _configuration(ArbitraryStyleConfig, settings.pop("content_dir"), settings,
