@@ -356,7 +356,7 @@ def main() -> None:
                         help="temporal: steps of the shared base network")
     parser.add_argument("--steps", type=int, default=300,
                         help="temporal: steps of each fine-tuning, (a) and (b)")
-    parser.add_argument("--weight", type=float, nargs="+", default=[1e5],
+    parser.add_argument("--weight", type=float, nargs="+", default=[3e4, 1e5],
                         help="temporal: TemporalConsistency weight(s) of (b): several sweep")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="temporal: also measure every N steps of each fine-tuning")

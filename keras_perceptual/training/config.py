@@ -455,7 +455,7 @@ class StyleFieldsConfig(RunConfig):
     )
     temporal_weight: float = setting(
         0.0, help="weight of the temporal stability term for video (0: off; see "
-        "TemporalConsistency; about 1e5 with the default loss weights; one more pass of the "
+        "TemporalConsistency; 3e4-1e5 with the default loss weights; one more pass of the "
         "network per step)", check=check_weight, metavar="W",
     )
     temporal_motion: str = setting(
