@@ -3,6 +3,7 @@ the PyTorch peers, on this machine, in one run.
 
     python benchmarks/bench_loss.py                 # 256 px, batch 4 and 16
     python benchmarks/bench_loss.py --quick         # smoke run (64 px, batch 1)
+    python benchmarks/bench_loss.py --style-distances-only   # only sliced Wasserstein vs Gram
 
 Configurations (Johnson et al. 2016):
   sr     feature reconstruction at relu2_2
@@ -13,6 +14,9 @@ Implementations:
   ours              keras_perceptual (FeatureReconstructionLoss / PerceptualLoss)
   ours bf16         the same with backbone_dtype="bfloat16" (opt-in: the VGG runs in
                     bfloat16, the loss is reduced in float32), inside tf.function
+  ours SW           "style" with style_distance="sliced_wasserstein" (Heitz et al. 2021;
+                    as many random projections as channels) instead of the Gram distance,
+                    inside tf.function: its cost as a ratio to ours (Gram) in the same run
   naive             a Keras loss written the common way (the Keras "neural style
                     transfer" example's extractor: the full keras.applications.VGG16
                     returning every layer's activation), separate passes for y_true
@@ -60,14 +64,16 @@ def measure_keras(case: dict) -> dict:
     y_pred = tf.Variable(rng.random((b, s, s, 3), dtype=np.float32))
     style = rng.random((s, s, 3), dtype=np.float32)
 
-    if case["impl"] in ("ours", "ours_bf16"):
+    if case["impl"] in ("ours", "ours_bf16", "ours_sw"):
         from keras_perceptual import FeatureReconstructionLoss, PerceptualLoss
 
         dtype = "bfloat16" if case["impl"] == "ours_bf16" else "float32"
+        distance = "sliced_wasserstein" if case["impl"] == "ours_sw" else "squared_frobenius"
         if case["config"] == "sr":
             loss_fn = FeatureReconstructionLoss("relu2_2", weights=None, backbone_dtype=dtype)
         else:
-            loss_fn = PerceptualLoss(style_image=style, weights=None, backbone_dtype=dtype)
+            loss_fn = PerceptualLoss(style_image=style, weights=None, backbone_dtype=dtype,
+                                     style_distance=distance)
     else:
         loss_fn = naive_keras_loss(case["config"], style)
 
@@ -199,6 +205,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
+    parser.add_argument("--style-distances-only", action="store_true",
+                        help="only the style configuration, ours with the Gram vs the sliced "
+                        "Wasserstein distance (graph mode)")
     args = parser.parse_args()
     if args.quick:
         args.batches, args.size, args.iters = [1], 64, 1
@@ -216,6 +225,11 @@ def main() -> None:
         has_piq = False
 
     script = os.path.abspath(__file__)
+    if args.style_distances_only:
+        results = {"environment": common.environment(),
+                   "style_distances": style_distances(script, args)}
+        common.write_json(args.json, results)
+        return
     results = {"environment": common.environment(), "cases": []}
     peak = common.run_child(script, {"kind": "peak", "iters": args.iters, "quick": args.quick})
     results["peak"] = peak
@@ -243,6 +257,9 @@ def main() -> None:
                     script, {**base, "kind": "torch", "impl": "pytorch_examples"})
             if has_piq:
                 r["piq"] = common.run_child(script, {**base, "kind": "torch", "impl": "piq"})
+            if config == "style":
+                r["ours_sw_graph"] = common.run_child(
+                    script, {**base, "kind": "keras", "impl": "ours_sw", "mode": "graph"})
             for name, value in r.items():
                 if "error" in value:
                     print(f"  {config} b{batch} {name} FAILED: {value['error']}")
@@ -297,7 +314,39 @@ def main() -> None:
               f"{ms['naive_eager'] / ms['ours_bf16_graph']:13.2f}x | "
               f"{row['bf16_speedup_vs_naive_graph']:13.2f}x | "
               f"{(f'{pe:13.2f}x') if pe else '-':>14}")
+    print_style_distances(rows)
     common.write_json(args.json, results)
+
+
+def print_style_distances(rows: list) -> None:
+    """The sliced Wasserstein style distance's cost as a ratio to the Gram distance's."""
+    print("\nstyle distance (graph mode, style configuration): sliced Wasserstein (K = C "
+          "projections) vs Gram, ms per image and ratio = SW time / Gram time")
+    print(f"{'batch':>5} | {'Gram':>8} | {'SW':>8} | {'SW / Gram':>9}")
+    for row in rows:
+        ms = row["ms_per_image"]
+        if row["config"] != "style" or not (ms.get("ours_graph") and ms.get("ours_sw_graph")):
+            continue
+        row["sw_cost_vs_gram"] = ms["ours_sw_graph"] / ms["ours_graph"]
+        print(f"{row['batch']:>5} | {ms['ours_graph']:8.1f} | {ms['ours_sw_graph']:8.1f} | "
+              f"{row['sw_cost_vs_gram']:8.2f}x")
+
+
+def style_distances(script: str, args) -> list:
+    """--style-distances-only: ours with each style distance, graph mode, in one run."""
+    rows = []
+    for batch in args.batches:
+        base = {"config": "style", "batch": batch, "size": args.size, "iters": args.iters,
+                "kind": "keras", "mode": "graph"}
+        r = {"ours_graph": common.run_child(script, {**base, "impl": "ours"}),
+             "ours_sw_graph": common.run_child(script, {**base, "impl": "ours_sw"})}
+        for name, value in r.items():
+            if "error" in value:
+                print(f"  style b{batch} {name} FAILED: {value['error']}")
+        rows.append({"config": "style", "batch": batch,
+                     "ms_per_image": {k: v.get("ms_per_image") for k, v in r.items()}})
+    print_style_distances(rows)
+    return rows
 
 
 if __name__ == "__main__":

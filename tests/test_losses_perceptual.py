@@ -570,3 +570,117 @@ def test_style_images_bad_arguments(three_styles, images):
     loss = StyleReconstructionLoss(style_images=three_styles, weights=None)
     with pytest.raises(ValueError, match=r"\(batch, H, W, 6\).*pack_style_targets"):
         loss(images, images)
+
+
+# --- style_distance="sliced_wasserstein" (Heitz et al. 2021). ---
+
+
+def sw_reference(layers, pred, style, num_projections, seed=0):
+    """Per image, sum over layers of ops.sliced_wasserstein on the extractor's features
+    (the formula itself is checked against numpy in test_ops)."""
+    from keras_perceptual.ops import (
+        sliced_wasserstein,
+        sliced_wasserstein_directions,
+        sorted_projections,
+    )
+
+    f_pred, f_style = features(layers, pred), features(layers, style)
+    total = 0.0
+    for layer in layers:
+        d = sliced_wasserstein_directions(f_pred[layer].shape[-1], num_projections, seed)
+        total = total + to_numpy(sliced_wasserstein(f_pred[layer], sorted_projections(
+            f_style[layer], d), d))
+    return total
+
+
+@pytest.mark.slow
+def test_sliced_wasserstein_style_loss_with_a_style_image(images, style_image):
+    layers = ("relu1_2", "relu2_2")
+    loss = StyleReconstructionLoss(layers, style_image=style_image, distance="sliced_wasserstein",
+                                   num_projections=8, seed=4, weights=None, reduction=None)
+    expected = sw_reference(layers, images, style_image[None], 8, seed=4)
+    np.testing.assert_allclose(to_numpy(loss(images, images)), expected, rtol=1e-5)
+    # The style's sorted projections are computed once: (1, K, H*W) constants.
+    assert tuple(loss.style_grams["relu1_2"].shape) == (1, 8, 40 * 48)
+    same = StyleReconstructionLoss(layers, style_image=images[0], distance="sliced_wasserstein",
+                                   num_projections=8, weights=None, reduction=None)
+    np.testing.assert_allclose(to_numpy(same(images, images[:1])), 0.0, atol=1e-9)
+    # Against y_true (any size) instead of a style image; 0 for the same image.
+    from_y_true = StyleReconstructionLoss(layers, distance="sliced_wasserstein", weights=None,
+                                          reduction=None)
+    np.testing.assert_allclose(to_numpy(from_y_true(images, images)), [0.0, 0.0], atol=1e-9)
+    assert (to_numpy(from_y_true(style_image[None], images)) > 0).all()
+
+
+def test_sliced_wasserstein_config_round_trip_and_errors(images, style_image):
+    loss = StyleReconstructionLoss("relu1_2", style_image=style_image[:16, :16],
+                                   distance="sliced_wasserstein", num_projections=4, seed=9,
+                                   weights=None, reduction=None)
+    config = loss.get_config()
+    assert (config["distance"], config["num_projections"], config["seed"]) == (
+        "sliced_wasserstein", 4, 9)
+    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert revived.get_config() == config
+    x = images[:, :16, :16]
+    np.testing.assert_array_equal(to_numpy(revived(x, x)), to_numpy(loss(x, x)))
+    other = StyleReconstructionLoss("relu1_2", style_image=style_image[:16, :16], seed=10,
+                                    distance="sliced_wasserstein", num_projections=4,
+                                    weights=None, reduction=None)
+    assert not np.allclose(to_numpy(other(x, x)), to_numpy(loss(x, x)))  # the seed matters
+    with pytest.raises(ValueError, match="num_projections must be an integer >= 1"):
+        StyleReconstructionLoss(distance="sliced_wasserstein", num_projections=0, weights=None)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*31\)"):
+        PerceptualLoss(style_distance="sliced_wasserstein", seed=-1, weights=None)
+
+
+@pytest.mark.slow  # traces the loss network inside evaluate: ~10 s on 2 cores
+def test_sliced_wasserstein_save_reload_gives_identical_outputs(tmp_path, images, style_image):
+    loss = PerceptualLoss(style_image=style_image, style_distance="sliced_wasserstein",
+                          content_layers="relu1_2", style_layers=("relu1_2", "relu2_2"),
+                          num_projections=4, seed=9, weights=None)
+    assert PerceptualLoss.from_config(loss.get_config()).get_config() == loss.get_config()
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile(optimizer="adam", loss=loss)
+    before = model.evaluate(images, images, verbose=0)
+    path = tmp_path / "sw.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    assert reloaded.loss.get_config() == loss.get_config()
+    np.testing.assert_array_equal(reloaded.evaluate(images, images, verbose=0), before)
+
+
+@pytest.mark.slow
+def test_sliced_wasserstein_over_several_style_images_of_different_sizes(images, style_image):
+    from keras_perceptual.losses import pack_style_targets
+
+    small = style_image[:24, :20]
+    several = StyleReconstructionLoss("relu1_2", style_images=[style_image, small],
+                                      distance="sliced_wasserstein", num_projections=6,
+                                      weights=None, reduction=None)
+    assert tuple(several.style_grams["relu1_2"].shape) == (2, 6, 40 * 48)  # brought to one size
+    one = StyleReconstructionLoss("relu1_2", style_image=style_image, num_projections=6,
+                                  distance="sliced_wasserstein", weights=None, reduction=None)
+    y_true = pack_style_targets(images, np.float32([[1, 0], [1, 0]]))
+    np.testing.assert_allclose(to_numpy(several(y_true, images)), to_numpy(one(images, images)),
+                               rtol=1e-6)
+    blended = to_numpy(several(pack_style_targets(images, np.float32([[0.5, 0.5]] * 2)), images))
+    assert np.isfinite(blended).all()
+
+
+@pytest.mark.slow  # 12 gradient steps through VGG, twice
+@pytest.mark.parametrize("distance", ["sliced_wasserstein", "squared_frobenius"])
+def test_optimizing_noise_toward_a_style_decreases_the_distance(rng, style_image, distance):
+    """Texture synthesis (Gatys et al.; Heitz et al.): gradient steps on a noise image."""
+    loss = StyleReconstructionLoss(("relu1_2", "relu2_2"), style_image=style_image,
+                                   distance=distance, weights=None)
+    x = rng.random((1, 32, 32, 3), dtype=np.float32)
+    start = float(to_numpy(loss(x, x)))
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    for step in range(1, 13):  # Adam, learning rate 0.05
+        g = gradient(lambda image: loss(image, image), x)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+        x = np.clip(x - 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8),
+                    0, 1).astype("float32")
+    end = float(to_numpy(loss(x, x)))
+    print(f"{distance}: {start:.4g} -> {end:.4g}")
+    assert end < 0.6 * start, (start, end)

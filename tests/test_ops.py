@@ -7,6 +7,9 @@ from keras_perceptual.ops import (
     from_unit_range,
     gram_matrix,
     luminance,
+    sliced_wasserstein,
+    sliced_wasserstein_directions,
+    sorted_projections,
     to_unit_range,
     total_variation,
 )
@@ -84,3 +87,70 @@ def test_charbonnier_and_luminance():
     np.testing.assert_allclose(to_numpy(charbonnier(np.array([0.0, 3.0]), 4.0)), [4.0, 5.0])
     white = np.ones((1, 1, 1, 3), "float32")
     np.testing.assert_allclose(to_numpy(luminance(white)), [[[[1.0]]]], rtol=1e-6)
+
+
+# --- Sliced Wasserstein (Heitz et al. 2021). ---
+
+
+def numpy_w2_squared(a, b):
+    """Exact squared 2-Wasserstein distance of two 1-D empirical distributions (uniform
+    weights, any sizes): the integral over q of (F_a^-1(q) - F_b^-1(q))^2."""
+    a, b = np.sort(a.astype("float64")), np.sort(b.astype("float64"))
+    cuts = np.union1d(np.arange(len(a) + 1) / len(a), np.arange(len(b) + 1) / len(b))
+    mids, widths = (cuts[1:] + cuts[:-1]) / 2, np.diff(cuts)
+    qa = a[np.minimum((mids * len(a)).astype(int), len(a) - 1)]
+    qb = b[np.minimum((mids * len(b)).astype(int), len(b) - 1)]
+    return float(((qa - qb) ** 2 * widths).sum())
+
+
+def test_sliced_wasserstein_is_zero_for_the_same_set_in_any_order(rng):
+    features = rng.standard_normal((2, 5, 7, 16)).astype("float32")
+    directions = sliced_wasserstein_directions(16, 8, seed=3)
+    target = sorted_projections(features, directions)
+    permuted = features.reshape(2, 35, 16)[:, rng.permutation(35)].reshape(2, 7, 5, 16)
+    for pred in (features, permuted):  # positions permuted (and the map reshaped)
+        np.testing.assert_allclose(to_numpy(sliced_wasserstein(pred, target, directions)),
+                                   [0.0, 0.0], atol=1e-12)
+    other = rng.standard_normal((2, 5, 7, 16)).astype("float32")
+    assert (to_numpy(sliced_wasserstein(other, target, directions)) > 0.01).all()
+
+
+@pytest.mark.parametrize("target_size, rtol", [
+    ((6, 6), 1e-5),   # as many positions: exact
+    ((12, 6), 0.15),  # other sizes: the nearest-rank approximation
+    ((5, 4), 0.15),
+])
+def test_one_projection_is_the_exact_1d_wasserstein_distance(rng, target_size, rtol):
+    pred = rng.standard_normal((1, 6, 6, 4)).astype("float32")
+    style = (rng.standard_normal((1, *target_size, 4)) * 2 + 1).astype("float32")
+    directions = sliced_wasserstein_directions(4, 1, seed=0)
+    ours = float(to_numpy(sliced_wasserstein(pred, sorted_projections(style, directions),
+                                             directions))[0])
+    exact = numpy_w2_squared(pred.reshape(-1, 4) @ directions[:, 0],
+                             style.reshape(-1, 4) @ directions[:, 0])
+    np.testing.assert_allclose(ours, exact, rtol=rtol)
+
+
+def test_several_projections_average_the_1d_distances(rng):
+    pred = rng.standard_normal((2, 4, 4, 6)).astype("float32")
+    style = rng.standard_normal((1, 4, 4, 6)).astype("float32")
+    directions = sliced_wasserstein_directions(6, 5, seed=1)
+    ours = to_numpy(sliced_wasserstein(pred, sorted_projections(style, directions), directions))
+    for b in range(2):
+        expected = np.mean([numpy_w2_squared(pred[b].reshape(-1, 6) @ d, style.reshape(-1, 6) @ d)
+                            for d in directions.T])
+        np.testing.assert_allclose(ours[b], expected, rtol=1e-5)
+
+
+def test_directions_are_seeded_unit_vectors_and_gradients_finite(rng):
+    a = sliced_wasserstein_directions(32, 7, seed=5)
+    np.testing.assert_array_equal(a, sliced_wasserstein_directions(32, 7, seed=5))
+    assert not np.allclose(a, sliced_wasserstein_directions(32, 7, seed=6))
+    np.testing.assert_allclose(np.linalg.norm(a, axis=0), np.ones(7), rtol=1e-6)
+    assert sliced_wasserstein_directions(12).shape == (12, 12)  # K = C by default
+    with pytest.raises(ValueError, match="num_projections must be an integer >= 1"):
+        sliced_wasserstein_directions(12, 0)
+    features = rng.standard_normal((1, 4, 4, 32)).astype("float32")
+    target = sorted_projections(features[:, ::-1] * 2, a)
+    grad = gradient(lambda f: sliced_wasserstein(f, target, a)[0], features)
+    assert np.isfinite(grad).all() and np.abs(grad).max() > 0

@@ -31,7 +31,9 @@ How the module is built (the engine), for whoever adds a term or a distance:
 * :class:`TermSettings`: every setting of the terms (layers and their weights,
   distances, Gram normalization, TV power, term weights, backbone, weights, dtype,
   ``value_range``), validated once when it is built, frozen.
-* :data:`STYLE_DISTANCE_FUNCTIONS`: each style distance is a :class:`StyleDistance`,
+* :data:`STYLE_DISTANCE_FUNCTIONS`: each style distance is a :class:`StyleDistance`
+  (the Gram distances of the paper and the sliced Wasserstein distance of Heitz et al.
+  2021),
   a pair of per-layer functions: ``target(features, settings)`` (the statistics a
   style image is reduced to, computed once as a constant) and
   ``compare(features_pred, target, settings)`` (one value per image). A new
@@ -58,6 +60,8 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_positive_int,
+    check_seed,
     check_value_range,
     check_weight,
     layer_weights,
@@ -78,6 +82,9 @@ from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
     charbonnier,
     gram_matrix,
+    sliced_wasserstein,
+    sliced_wasserstein_directions,
+    sorted_projections,
     to_unit_range,
     total_variation,
 )
@@ -154,10 +161,14 @@ class StyleDistance:
         compare: ``compare(features_pred, statistics, settings) -> (batch,)``: the
             distance of ``y_pred``'s activations to the statistics (whose leading
             axis is 1, broadcast over the batch, or the batch size).
+        stack: ``stack(list of numpy statistics) -> numpy array``: joins the statistics
+            of several style images along the leading axis (default: concatenation;
+            statistics whose size depends on the image size must be brought to one).
     """
 
     target: Callable[[Any, TermSettings], Any]
     compare: Callable[[Any, Any, TermSettings], Any]
+    stack: Callable[[list], Any] = np.concatenate
 
 
 def _gram_target(features, settings: TermSettings):
@@ -169,12 +180,41 @@ def _gram_distance(features_pred, target, settings: TermSettings):
     return style_reconstruction(gram, target, settings.style_distance)
 
 
+def _sw_directions(features, settings: TermSettings):
+    return sliced_wasserstein_directions(
+        features.shape[-1], settings.num_projections, settings.seed
+    )
+
+
+def _sw_target(features, settings: TermSettings):
+    return sorted_projections(features, _sw_directions(features, settings))
+
+
+def _sw_distance(features_pred, target, settings: TermSettings):
+    return sliced_wasserstein(features_pred, target, _sw_directions(features_pred, settings))
+
+
+def _sw_stack(targets: list) -> np.ndarray:
+    """Sorted projections of style images of different sizes, brought to the largest
+    count of positions by nearest rank (each image's quantile function, resampled)."""
+    size = max(t.shape[-1] for t in targets)
+    resampled = []
+    for t in targets:
+        ranks = np.floor((np.arange(size) + 0.5) * t.shape[-1] / size).astype(int)
+        resampled.append(t[..., ranks])
+    return np.concatenate(resampled)
+
+
 #: The style distances by name: the one place a new one is added.
 STYLE_DISTANCE_FUNCTIONS: dict[str, StyleDistance] = {
     # Eq. (4): squared Frobenius norm of the Gram difference (the paper).
     "squared_frobenius": StyleDistance(_gram_target, _gram_distance),
     # Its mean over C x C: the official code's nn.MSECriterion, pytorch/examples' mse_loss.
     "mse": StyleDistance(_gram_target, _gram_distance),
+    # Heitz et al. (CVPR 2021): the whole distribution of feature vectors, by 1-D
+    # projections on constant random directions (ops.sliced_wasserstein). A blend of
+    # stacked targets averages quantile functions: the 1-D Wasserstein barycentre.
+    "sliced_wasserstein": StyleDistance(_sw_target, _sw_distance, _sw_stack),
 }
 STYLE_DISTANCES = tuple(STYLE_DISTANCE_FUNCTIONS)
 #: The style distances that compare Gram matrices (:func:`style_reconstruction`).
@@ -212,6 +252,9 @@ class TermSettings:
         epsilon: the Charbonnier constant of ``content_distance="charbonnier"``.
         gram_normalization: one of ``GRAM_NORMALIZATIONS``.
         style_distance: one of :data:`STYLE_DISTANCES`.
+        num_projections: ``style_distance="sliced_wasserstein"``: random directions per
+            layer, ``None`` for as many as the layer has channels.
+        seed: ``style_distance="sliced_wasserstein"``: the directions' seed, in ``[0, 2**31)``.
         tv_power: exponent of the TV term.
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: the backbone's weights as given (``os.PathLike`` stored as ``str``).
@@ -237,6 +280,8 @@ class TermSettings:
     epsilon: float = 1e-3
     gram_normalization: str = "chw"
     style_distance: str = "squared_frobenius"
+    num_projections: int | None = None
+    seed: int = 0
     tv_power: float = 1.0
     backbone: str = "vgg16"
     weights: Any
@@ -260,6 +305,10 @@ class TermSettings:
             "style_distance": check_choice(
                 self.style_distance, tuple(STYLE_DISTANCE_FUNCTIONS), name("style_distance")
             ),
+            "num_projections": None
+            if self.num_projections is None
+            else check_positive_int(self.num_projections, name("num_projections")),
+            "seed": check_seed(self.seed, name("seed")),
             "epsilon": check_weight(self.epsilon, name("epsilon")),
             "tv_power": check_weight(self.tv_power, name("tv_power")),
             "content_layers": _frozen_layers(self.content_layers, name("content_layers")),
@@ -420,7 +469,7 @@ def style_targets(
             }
         )
     return {
-        layer: ops.convert_to_tensor(np.concatenate([t[layer] for t in per_image]))
+        layer: ops.convert_to_tensor(distance.stack([t[layer] for t in per_image]))
         for layer in layers
     }
 
@@ -856,14 +905,28 @@ class StyleReconstructionLoss(BackboneLoss):
         style_image: ``None``, an array/tensor ``(H, W, 3)`` or ``(1, H, W, 3)`` in
             ``value_range``, or a path to an image file.
         gram_normalization: ``"chw"`` (paper), ``"hw"`` (Gatys) or ``"none"`` (piq).
-        distance: ``"squared_frobenius"`` (paper) or ``"mse"`` (mean over ``C x C``,
-            the official code's ``nn.MSECriterion``).
+        distance: ``"squared_frobenius"`` (paper), ``"mse"`` (mean over ``C x C``,
+            the official code's ``nn.MSECriterion``) or ``"sliced_wasserstein"`` (Heitz
+            et al., CVPR 2021: the distributions of the feature vectors compared through
+            ``num_projections`` constant random 1-D projections, sorted; see
+            :func:`~keras_perceptual.ops.sliced_wasserstein`; no Gram matrix, so
+            ``gram_normalization`` does not apply).
         backbone, weights, backbone_dtype, value_range, reduction, name, dtype: see
             :class:`FeatureReconstructionLoss`.
         style_images: instead of ``style_image``, a set of ``N`` style images (keyword
             only): each image of a batch is compared with its own style, or a blend,
             given by its style weights in ``y_true`` (:func:`pack_style_targets`), as
             :class:`PerceptualLoss` for multi-style training.
+        num_projections: (keyword only) random directions per layer for
+            ``distance="sliced_wasserstein"``; ``None`` (default) uses as many as the
+            layer has channels, as Heitz et al. do.
+        seed: (keyword only) seed of those directions; they are drawn once and kept, so the
+            loss is deterministic and a saved loss reloads with the same ones.
+
+    Sizes with ``"sliced_wasserstein"``: ``y_pred`` and the target may differ in size;
+    the target's sorted projections (its quantile functions, computed once for a
+    ``style_image``) are read at the centres of ``y_pred``'s ``H*W`` quantile bins, which
+    is exact when both have as many positions and a nearest-rank approximation otherwise.
 
     Example:
         >>> style = np.random.rand(48, 40, 3).astype("float32")
@@ -878,6 +941,8 @@ class StyleReconstructionLoss(BackboneLoss):
         "gram_normalization": "gram_normalization",
         "distance": "style_distance",
         **_BACKBONE_ARGUMENTS,
+        "num_projections": "num_projections",
+        "seed": "seed",
     }
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {"style_weight": 1.0}
     takes_style_image = True
@@ -897,6 +962,8 @@ class StyleReconstructionLoss(BackboneLoss):
         dtype=None,
         *,
         style_images: Sequence[Any] | None = None,
+        num_projections: int | None = None,
+        seed: int = 0,
     ):
         settings = self.settings_from_arguments(
             value_range,
@@ -906,6 +973,8 @@ class StyleReconstructionLoss(BackboneLoss):
             backbone=backbone,
             weights=weights,
             backbone_dtype=backbone_dtype,
+            num_projections=num_projections,
+            seed=seed,
         )
         super().__init__(
             settings, style_image, reduction=reduction, name=name, dtype=dtype,
@@ -1036,7 +1105,10 @@ class PerceptualLoss(BackboneLoss):
         content_distance: ``"l2"`` (paper), ``"l1"`` or ``"charbonnier"``.
         epsilon: Charbonnier epsilon for ``content_distance="charbonnier"``.
         gram_normalization: ``"chw"`` (paper), ``"hw"`` or ``"none"``.
-        style_distance: ``"squared_frobenius"`` (paper) or ``"mse"``.
+        style_distance: ``"squared_frobenius"`` (paper), ``"mse"`` or
+            ``"sliced_wasserstein"`` (Heitz et al. 2021; see
+            :class:`StyleReconstructionLoss`, ``num_projections`` and ``seed``). Its values
+            are on another scale than the Gram distance's: retune ``style_weight``.
         tv_power: 1 (``tensorflow.image.total_variation``) or 2 (squared TV).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
@@ -1053,6 +1125,8 @@ class PerceptualLoss(BackboneLoss):
             content images with their style weights after the colour channels,
             ``(batch, H, W, 3 + N)``: :func:`pack_style_targets`. The per-image value
             equals that of ``PerceptualLoss(style_image=...)`` of the selected style.
+        num_projections, seed: (keyword only) the directions of
+            ``style_distance="sliced_wasserstein"``: see :class:`StyleReconstructionLoss`.
 
     Example:
         >>> loss = PerceptualLoss(style_image=np.random.rand(64, 64, 3).astype("float32"),
@@ -1082,6 +1156,8 @@ class PerceptualLoss(BackboneLoss):
             "style_distance",
             "tv_power",
             *_BACKBONE_ARGUMENTS,
+            "num_projections",
+            "seed",
         )
     }
     takes_style_image = True
@@ -1109,6 +1185,8 @@ class PerceptualLoss(BackboneLoss):
         dtype=None,
         *,
         style_images: Sequence[Any] | None = None,
+        num_projections: int | None = None,
+        seed: int = 0,
     ):
         settings = self.settings_from_arguments(
             value_range,
@@ -1126,6 +1204,8 @@ class PerceptualLoss(BackboneLoss):
             backbone=backbone,
             weights=weights,
             backbone_dtype=backbone_dtype,
+            num_projections=num_projections,
+            seed=seed,
         )
         super().__init__(
             settings, style_image, reduction=reduction, name=name, dtype=dtype,
