@@ -685,6 +685,11 @@ class SuperResolutionConfig(RunConfig):
         1.0, help="standard deviation of the degradation's Gaussian blur, in high-resolution "
         "pixels (the paper: 1.0; 0: no blur)", check=lambda v, n: check_sigma(v, n), cli=None,
     )
+    lpips: bool = setting(
+        False, help="also report LPIPS (AlexNet, version 0.1, as papers quote it) on the "
+        "training batches; uses torchvision's ImageNet AlexNet (233 MB, downloaded once) with "
+        "weights imagenet, a random one with weights none", check=_flag, cli="flag",
+    )
 
     def validate(self) -> None:
         check_patch_size(self.patch_size, self.scale)
@@ -698,6 +703,12 @@ class SuperResolutionConfig(RunConfig):
             raise InputError(
                 f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "
                 f"Received: gan_options={self.gan_options!r}"
+            )
+        if self.lpips and self.weights not in ("imagenet", None):
+            raise InputError(
+                "lpips=True measures with torchvision's ImageNet AlexNet, which weights="
+                f"{self.weights!r} does not provide; pass weights='imagenet' (or None for a "
+                f"random network in tests), or drop lpips. Received: weights={self.weights!r}"
             )
         if "discriminator_filters" in self.gan_options:
             check_positive_int(

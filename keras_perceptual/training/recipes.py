@@ -35,7 +35,7 @@ from keras_perceptual.losses import (
     TemporalConsistency,
     pack_style_targets,
 )
-from keras_perceptual.metrics import PSNR, SSIM
+from keras_perceptual.metrics import LPIPS, PSNR, SSIM
 from keras_perceptual.models import (
     arbitrary_style_net,
     multi_style_transfer_net,
@@ -534,7 +534,11 @@ class SuperResolutionRecipe(Recipe):
         )
 
     def metrics(self):
-        return [PSNR(value_range=self.config.value_range), SSIM(value_range=self.config.value_range)]
+        value_range = self.config.value_range
+        metrics = [PSNR(value_range=value_range), SSIM(value_range=value_range)]
+        if self.config.lpips:
+            metrics.append(LPIPS(weights=self.config.weights, value_range=value_range))
+        return metrics
 
     def compile(self, network, loss):
         config = self.config
@@ -764,6 +768,7 @@ def train_super_resolution(
     jit_compile: bool | str = _UNSET,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
+    lpips: bool = _UNSET,
 ) -> TrainingResult:
     """Trains a single-image super-resolution network (Johnson et al. 2016, Section 4.2).
 
@@ -776,8 +781,9 @@ def train_super_resolution(
     :class:`PerceptualLoss`'s). ``loss="pixel"`` trains the paper's baseline (mean
     squared error on images rescaled to [0, 1]). PSNR and SSIM
     (:class:`~keras_perceptual.metrics.PSNR`, :class:`~keras_perceptual.metrics.SSIM`)
-    are computed on every training batch and logged as ``psnr`` / ``ssim``. Every
-    default is a field of :class:`SuperResolutionConfig`.
+    are computed on every training batch and logged as ``psnr`` / ``ssim``; with
+    ``lpips=True`` also LPIPS (:class:`~keras_perceptual.metrics.LPIPS`, AlexNet, version
+    0.1), logged as ``lpips``. Every default is a field of :class:`SuperResolutionConfig`.
 
     ``gan=True`` adds SRGAN-style adversarial training (Ledig et al. 2017) through
     :class:`~keras_perceptual.gan.PerceptualGAN` and a
@@ -816,10 +822,14 @@ def train_super_resolution(
         jit_compile: passed to ``compile``.
         callbacks: extra callbacks, after the defaults.
         verbose: ``fit``'s verbosity.
+        lpips: also report LPIPS on the training batches (torchvision's ImageNet AlexNet,
+            233 MB, downloaded once, with ``weights="imagenet"``; a random one with
+            ``weights=None``; other ``weights`` are refused). Off by default: it adds a
+            second network to every step.
 
     Returns:
         A :class:`TrainingResult`; ``history`` has ``loss``, ``psnr`` and ``ssim``
-        (and the GAN's terms with ``gan=True``).
+        (``lpips`` with ``lpips=True``, the GAN's terms with ``gan=True``).
 
     Raises:
         keras_perceptual.errors.InputError: bad arguments, no usable image, or settings

@@ -106,6 +106,8 @@ def test_style_image_rules(tmp_path, style_file):
         ({"gan": True, "gan_options": {"discriminator_filters": 0}}, "discriminator_filters"),
         ({"sigma": -1}, "sigma must be a finite number >= 0"),
         ({"gan": 1}, "gan must be True or False"),
+        ({"lpips": "yes"}, "lpips must be True or False"),
+        ({"lpips": True, "weights": "hed_bsds500"}, "lpips=True measures with torchvision's"),
     ],
 )
 def test_super_resolution_rules(tmp_path, overrides, message):
@@ -209,3 +211,19 @@ def test_temporal_settings_default_to_off_and_to_temporal_consistencys_motion(tm
     # A record written before the fields existed still resumes (no temporal term then).
     older = {k: v for k, v in record.items() if not k.startswith("temporal")}
     assert style_config(tmp_path, style_file).differences(older) == []
+
+
+def test_super_resolution_reports_lpips_when_asked(tmp_path):
+    from keras_perceptual.metrics import LPIPS
+    from keras_perceptual.training.recipes import SuperResolutionRecipe
+
+    def metrics(**overrides):
+        config = SuperResolutionConfig(image_dir=str(tmp_path), output_dir="o", **overrides)
+        return SuperResolutionRecipe(config).metrics()
+
+    assert [m.name for m in metrics()] == ["psnr", "ssim"]
+    reported = metrics(lpips=True, weights=None, value_range=(-1, 1))
+    assert [m.name for m in reported] == ["psnr", "ssim", "lpips"]
+    assert isinstance(reported[-1], LPIPS)
+    assert {k: reported[-1].get_config()[k] for k in ("net", "weights", "value_range")} == {
+        "net": "alex", "weights": None, "value_range": [-1.0, 1.0]}

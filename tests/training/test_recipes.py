@@ -210,6 +210,16 @@ def test_super_resolution_recipe_logs_psnr_and_ssim(tmp_path, standin_weights):
     assert png_ok(os.path.join(result.samples_dir, "step-0000003.png")) == (3 * 32, 4 * 32)
 
 
+@pytest.mark.slow  # a second metric network in the training step
+def test_super_resolution_recipe_reports_lpips(tmp_path, photos):
+    result = train_super_resolution(
+        photos, 4, output_dir=tmp_path, steps=2, patch_size=32, batch_size=2, loss="pixel",
+        lpips=True, weights=None, model_options=TINY_SR_NET, save_every=2, seed=0, verbose=0,
+    )
+    assert len(result.history["lpips"]) == 1 and np.isfinite(result.history["lpips"][0])
+    assert json.loads(open(result.config_path).read())["arguments"]["lpips"] is True
+
+
 def test_super_resolution_gan_with_pixel_loss_needs_no_loss_network(tmp_path, photos):
     # weights stays "imagenet" (the default): with loss="pixel" it is never resolved, so
     # nothing is downloaded on this offline machine.
