@@ -26,6 +26,7 @@ from keras import ops
 from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
 from keras_perceptual.errors import InputError
 from keras_perceptual.ops import to_unit_range
+from keras_perceptual.precision import BACKBONE_DTYPES, resolve_backbone_dtype, warn_if_emulated
 from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
 
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -170,10 +171,15 @@ class FeatureExtractor(keras.Model):
             or ``None`` (random Glorot initialization, seeded: identical on every
             construction). See :mod:`keras_perceptual.weights`.
         value_range: ``(low, high)`` of the input images.
-        compute_dtype: ``"float32"`` (default, whatever the global policy) or an opt-in
-            lower precision for speed: ``"mixed_bfloat16"`` / ``"mixed_float16"``
-            (float32 weights, convolutions in 16 bits; ~2x faster where the hardware has
-            bf16/fp16 units) or ``"bfloat16"``. Activations come out in that dtype.
+        compute_dtype: ``"float32"`` (default, whatever the global policy), ``"auto"``
+            (``"bfloat16"`` where the device computes bfloat16 natively: CPUs with
+            AVX512-BF16 or AMX, GPUs from compute capability 8.0, TPUs; else float32; see
+            :mod:`keras_perceptual.precision`) or an opt-in lower precision:
+            ``"mixed_bfloat16"`` / ``"mixed_float16"`` (float32 weights, convolutions in 16
+            bits) or ``"bfloat16"`` / ``"float16"``. 16 bits are about 2x faster where the
+            hardware has the units and several times slower where it emulates them (AVX2
+            and plain AVX-512 CPUs: a :class:`~keras_perceptual.precision.PrecisionWarning`
+            says so, once). Activations come out in the dtype used.
         name: model name.
 
     Returns (when called):
@@ -198,7 +204,13 @@ class FeatureExtractor(keras.Model):
     ):
         # --- Arguments, checked before any work. ---
         check_choice(backbone, BACKBONES, "backbone")
-        policy = check_backbone_dtype(compute_dtype)
+        given_dtype = check_backbone_dtype(compute_dtype)
+        policy = resolve_backbone_dtype(given_dtype)
+        warn_if_emulated(
+            policy,
+            f"The loss network (backbone_dtype / compute_dtype={given_dtype!r})",
+            "pass backbone_dtype='auto' (the fastest precision the device has) or 'float32'",
+        )
         given = _layer_list(layers)
         taps = {g: resolve_layer(g, backbone) for g in given}
         value_range = check_value_range(value_range)
@@ -252,7 +264,8 @@ class FeatureExtractor(keras.Model):
         self.backbone = backbone
         self.value_range = value_range
         self.weights_source = weights if not isinstance(weights, os.PathLike) else os.fspath(weights)
-        self.compute_dtype_name = policy
+        self.compute_dtype_name = given_dtype
+        self.resolved_compute_dtype = policy
         self.min_image_size = max(min_image_size(k, backbone) for k in taps.values())
 
     def __call__(self, inputs, *args, **kwargs):
@@ -295,11 +308,9 @@ class FeatureExtractor(keras.Model):
         return cls(**config)
 
 
-BACKBONE_DTYPES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
-
-
 def check_backbone_dtype(compute_dtype: Any, name: str = "compute_dtype") -> str:
-    """Returns the backbone's dtype policy name (``None`` means float32), or raises."""
+    """Returns the backbone's dtype as given (``None`` means float32; ``"auto"`` is kept,
+    :func:`~keras_perceptual.precision.resolve_backbone_dtype` resolves it), or raises."""
     if compute_dtype is None:
         return "float32"
     return check_choice(compute_dtype, BACKBONE_DTYPES, name)

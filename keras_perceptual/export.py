@@ -69,7 +69,7 @@ import tensorflow as tf
 from keras_perceptual._checks import check_choice, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size
-from keras_perceptual.models import model_value_range
+from keras_perceptual.models import model_precision, model_value_range, with_dtype_policy
 from keras_perceptual.ops import from_uint8, to_unit_range
 from keras_perceptual.runtimes import (
     INPUT_NAME,
@@ -469,47 +469,19 @@ def _write_archive(model, path: str, serving: _Serving, signatures: Sequence[str
 # --------------------------------------------------------------------------------------
 
 
-def _float32_config(config: Any) -> Any:
-    """``config`` with every dtype policy replaced by float32."""
-    if isinstance(config, dict):
-        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(
-            config.get("config"), dict
-        ):
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {
-            key: (
-                "float32"
-                if key == "dtype" and isinstance(value, str) and value.startswith("mixed_")
-                else _float32_config(value)
-            )
-            for key, value in config.items()
-        }
-    if isinstance(config, list):
-        return [_float32_config(item) for item in config]
-    return config
-
-
 def _float32_copy(model: keras.Model) -> keras.Model:
     """A float32 copy of ``model`` (same weights), for mixed-precision models and TFLite."""
-
-    def clone_layer(layer):
-        return layer.__class__.from_config(_float32_config(layer.get_config()))
-
     try:
-        copy = keras.models.clone_model(model, clone_function=clone_layer)
-        copy.set_weights(model.get_weights())
-    except Exception as error:  # noqa: BLE001 - any layer that does not round-trip its config
+        return with_dtype_policy(model, "float32")
+    except InputError as error:
         raise InputError(
-            f"Could not rebuild model {model.name!r} in float32 from its config ({error}); make "
-            "every layer serializable (get_config/from_config), or pass compute_dtype=None to "
-            "keep the model's own dtype policy. Received: model="
-            f"{model.name!r}"
+            f"{str(error).split('. Received:')[0]}, or pass compute_dtype=None to keep the "
+            f"model's own dtype policy. Received: model={model.name!r}"
         ) from None
-    return copy
 
 
 def _has_mixed_policy(model: keras.Model) -> bool:
-    return any(layer.dtype_policy.name.startswith("mixed_") for layer in [model, *model.layers])
+    return model_precision(model) != "float32"
 
 
 # --------------------------------------------------------------------------------------

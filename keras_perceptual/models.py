@@ -416,11 +416,105 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
     return (0.0, 1.0)
 
 
+def model_precision(model: keras.Model) -> str:
+    """The dtype policy a network computes in: the first mixed or 16-bit policy among its
+    layers (nested ones included), else ``"float32"``.
+
+    Example:
+        >>> model_precision(style_transfer_net())
+        'float32'
+    """
+    stack = [model]
+    while stack:
+        layer = stack.pop(0)
+        name = layer.dtype_policy.name
+        if "16" in name:
+            return name
+        stack.extend(getattr(layer, "layers", []))
+    return "float32"
+
+
+def _float32_config(config: Any) -> Any:
+    """``config`` with every 16-bit dtype policy replaced by float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(
+            config.get("config"), dict
+        ):
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {
+            key: (
+                "float32"
+                if key == "dtype" and isinstance(value, str) and "16" in value
+                else _float32_config(value)
+            )
+            for key, value in config.items()
+        }
+    if isinstance(config, list):
+        return [_float32_config(item) for item in config]
+    return config
+
+
+def _has_kernel(layer: keras.layers.Layer) -> bool:
+    return any(w.path.rsplit("/", 1)[-1] == "kernel" for w in layer.weights)
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of ``model`` (same weights, values float32) computing under ``policy``.
+
+    ``"float32"`` rebuilds every layer in float32 (e.g. a network trained under
+    ``mixed_bfloat16``, for a CPU without bfloat16 units). A mixed policy
+    (``"mixed_bfloat16"``, ``"mixed_float16"``) is given to the layers that hold
+    convolution or dense kernels (where the time goes); every other layer keeps its own
+    policy, so the output layers stay float32 as Keras' mixed-precision guide asks (nested
+    networks, such as the frozen encoder of :func:`arbitrary_style_net`, are shared as
+    they are). The copy returns the same outputs up to the 16-bit rounding.
+
+    Args:
+        model: a functional Keras model whose layers round-trip their configs (every
+            network of this library, also after ``keras.models.load_model``).
+        policy: ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``.
+
+    Returns:
+        A new ``keras.Model``; ``model`` itself is unchanged.
+
+    Raises:
+        InputError: a bad ``policy``, or a layer that cannot be rebuilt from its config.
+
+    Example:
+        >>> fast = with_dtype_policy(style_transfer_net(), "mixed_bfloat16")
+        >>> model_precision(fast)
+        'mixed_bfloat16'
+    """
+    check_choice(policy, ("float32", "mixed_bfloat16", "mixed_float16"), "policy")
+
+    def clone_layer(layer):
+        if policy == "float32":
+            return layer.__class__.from_config(_float32_config(layer.get_config()))
+        if isinstance(layer, keras.Model) or not _has_kernel(layer):
+            return layer  # nested networks (e.g. a frozen encoder) and weightless layers: shared
+        return layer.__class__.from_config({**layer.get_config(), "dtype": policy})
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone_layer)
+        copy.set_weights(model.get_weights())
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any layer that does not round-trip its config
+        raise InputError(
+            f"Could not rebuild model {model.name!r} under the {policy} dtype policy from its "
+            f"config ({type(error).__name__}: {error}); make every layer serializable "
+            f"(get_config/from_config). Received: model={model.name!r}, policy={policy!r}"
+        ) from None
+    return copy
+
+
 __all__ = [
     "SCALES",
     "arbitrary_style_net",
     "check_scale",
+    "model_precision",
     "model_value_range",
+    "with_dtype_policy",
     "multi_style_transfer_net",
     "style_transfer_net",
     "super_resolution_net",

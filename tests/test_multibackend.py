@@ -17,6 +17,7 @@ CORE_TEST_MODULES = [
     "tests/test_losses_adain.py",
     "tests/test_motion.py",
     "tests/test_losses_temporal.py",
+    "tests/test_precision.py",
 ]
 OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_losses_pixel.py",

@@ -16,6 +16,7 @@ from keras_perceptual.cli.common import (
     say,
     style_options_from,
 )
+from keras_perceptual.precision import PRECISIONS
 from keras_perceptual.runtimes import RUNTIMES
 
 
@@ -47,6 +48,7 @@ def _apply(args, kind: str) -> int:
                 batch_size=args.batch_size,
                 **style_options,
                 norm_statistics=args.norm_statistics,
+                precision=args.precision,
             )
             suffix = "_stylized"
         else:
@@ -60,6 +62,7 @@ def _apply(args, kind: str) -> int:
                 histogram_match=args.histogram_match,
                 batch_size=args.batch_size,
                 norm_statistics=args.norm_statistics,
+                precision=args.precision,
             )
             width = read_header(path)[0]
             suffix = f"_x{max(1, round(image.shape[1] / width))}"
@@ -144,6 +147,10 @@ def register(sub) -> None:
         p.add_argument("--norm-statistics", choices=("image", "tile"), default="image",
                        help="with --tile: normalize tiles with whole-image statistics (exact, "
                        "Keras models only) or each tile's own (one pass)")
+        p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="compute precision of a Keras model: auto (bfloat16 where the device "
+                       "computes it natively, e.g. AVX512-BF16/AMX CPUs and recent GPUs; float32 "
+                       "elsewhere, also for a network trained in mixed precision)")
         if name == "stylize":
             p.add_argument("--preserve-color", action="store_true",
                            help="keep the photo's colours, transfer luminance only (Gatys et al. 2016)")

@@ -393,7 +393,7 @@ down-sampling. PSNR and SSIM are logged. Re-running with the same --out resumes.
 
 _STYLE_GROUPS = {
     **dict.fromkeys(("output_dir", "steps", "batch_size", "learning_rate", "seed", "save_every",
-                     "sample_every", "cache"), "training"),
+                     "sample_every", "cache", "precision"), "training"),
     **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
                      "tv_weight", "weights"), "images and loss"),
 }  # fmt: skip

@@ -138,7 +138,8 @@ class AdaINLoss(ImageLoss):
         epsilon: added to variances (as in the AdaIN layer).
         backbone: ``"vgg19"`` (the paper) or ``"vgg16"``.
         weights: ``"imagenet"``, ``"hed_bsds500"`` (VGG-16), a path or ``None``.
-        backbone_dtype: the encoder's compute dtype (``"float32"`` or a mixed policy).
+        backbone_dtype: the encoder's compute dtype (``"float32"``, ``"auto"`` or a mixed
+            policy; see :class:`~keras_perceptual.losses.FeatureReconstructionLoss`).
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
 

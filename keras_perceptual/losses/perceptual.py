@@ -845,9 +845,14 @@ class FeatureReconstructionLoss(BackboneLoss):
         epsilon: Charbonnier epsilon, in feature units.
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
-        backbone_dtype: the loss network's compute dtype: ``"float32"`` (default) or,
-            opt-in for speed, ``"mixed_bfloat16"`` / ``"mixed_float16"`` (convolutions in
-            16 bits, float32 weights; distances and Grams stay in the loss dtype).
+        backbone_dtype: the loss network's compute dtype: ``"float32"`` (default),
+            ``"auto"`` (bfloat16 where the device computes it natively: CPUs with
+            AVX512-BF16 or AMX, GPUs from compute capability 8.0, TPUs; float32 elsewhere,
+            e.g. on AVX2 CPUs, where 16 bits are emulated and slower; see
+            :mod:`keras_perceptual.precision`) or, opt-in, ``"mixed_bfloat16"`` /
+            ``"mixed_float16"`` (convolutions in 16 bits, float32 weights) or
+            ``"bfloat16"``. Distances and Grams stay in the loss dtype. Stored as given:
+            a saved loss with ``"auto"`` chooses again on the machine that loads it.
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
 
@@ -1112,8 +1117,8 @@ class PerceptualLoss(BackboneLoss):
         tv_power: 1 (``tensorflow.image.total_variation``) or 2 (squared TV).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
-        backbone_dtype: ``"float32"`` (default) or ``"mixed_bfloat16"`` /
-            ``"mixed_float16"``: see :class:`FeatureReconstructionLoss`.
+        backbone_dtype: ``"float32"`` (default), ``"auto"``, ``"mixed_bfloat16"``,
+            ``"mixed_float16"`` or ``"bfloat16"``: see :class:`FeatureReconstructionLoss`.
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
         style_images: instead of ``style_image``, a set of ``N`` style images (keyword

@@ -53,6 +53,7 @@ from keras_perceptual.errors import InputError, ResumeMismatchError
 from keras_perceptual.losses import TemporalConsistency
 from keras_perceptual.models import SCALES, check_scale
 from keras_perceptual.motion import MOTION_PRESETS
+from keras_perceptual.precision import PRECISIONS, check_precision
 
 #: Version of the ``config.json`` layout (2: ``arguments`` holds a :class:`RunConfig`).
 CONFIG_FORMAT_VERSION = 2
@@ -344,6 +345,14 @@ class RunConfig:
     jit_compile: bool | str = setting(
         "auto", help="XLA compilation of the training step ('auto': on GPUs)",
         check=_jit_compile, cli=None,
+    )
+    precision: str = setting(
+        "auto", help="compute precision of the network and the loss network: auto (the "
+        "global Keras dtype policy if one was set, else mixed_bfloat16 where the device "
+        "computes bfloat16 natively, mixed_float16 on float16-only GPUs, float32 elsewhere, "
+        "e.g. on AVX2 CPUs), float32, mixed_bfloat16 or mixed_float16; may change on resume "
+        "(except to or from mixed_float16)", check=lambda v, n: check_precision(v, n),
+        choices=PRECISIONS, resumable=True,
     )
 
     def __post_init__(self):

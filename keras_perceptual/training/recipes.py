@@ -44,6 +44,7 @@ from keras_perceptual.models import (
 )
 from keras_perceptual.motion import MOTION_PRESETS
 from keras_perceptual.ops import from_uint8, sr_degrade
+from keras_perceptual.precision import backbone_dtype_for
 from keras_perceptual.training.config import (
     PAPER_ADAIN_STEPS,
     PAPER_SR_STEPS,
@@ -165,6 +166,8 @@ class Recipe(abc.ABC):
     """
 
     config_class: type[RunConfig] = RunConfig
+    #: The precision the run computes in (``config.precision`` resolved by the trainer).
+    precision: str = "float32"
 
     def __init__(self, config: RunConfig):
         if not isinstance(config, self.config_class):
@@ -210,6 +213,12 @@ class Recipe(abc.ABC):
 
     def resolve(self) -> None:  # noqa: B027 - most recipes need no preparation
         """Prepares inputs the recipe needs before building (e.g. the style image)."""
+
+    def loss_network_dtype(self) -> dict:
+        """``{"backbone_dtype": ...}`` for the loss: the one of :attr:`precision`
+        (:func:`~keras_perceptual.precision.backbone_dtype_for`) unless ``loss_options``
+        names one."""
+        return {"backbone_dtype": backbone_dtype_for(self.precision)}
 
     @abc.abstractmethod
     def build_network(self) -> keras.Model:
@@ -270,7 +279,7 @@ class StyleTransferRecipe(Recipe):
             weights=config.weights,
             value_range=config.value_range,
             reduction=None,
-            **{**config.loss_options, **config.loss_weights()},
+            **{**self.loss_network_dtype(), **config.loss_options, **config.loss_weights()},
         )
 
     def compile(self, network, loss):
@@ -530,7 +539,7 @@ class SuperResolutionRecipe(Recipe):
             weights=config.weights,
             value_range=config.value_range,
             reduction=None,
-            **overrides,
+            **{**self.loss_network_dtype(), **overrides},
         )
 
     def metrics(self):
@@ -655,6 +664,7 @@ def train_style_transfer(
     sample_every: int = _UNSET,
     cache: bool | str = _UNSET,
     jit_compile: bool | str = _UNSET,
+    precision: str = _UNSET,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
 ) -> TrainingResult:
@@ -716,6 +726,14 @@ def train_style_transfer(
         cache: passed to :func:`~keras_perceptual.data.image_folder_dataset`
             (``True`` keeps decoded images in memory: small folders).
         jit_compile: passed to ``compile`` (``"auto"``: XLA on GPUs).
+        precision: ``"auto"`` (default: the global Keras dtype policy if one was set, else
+            ``"mixed_bfloat16"`` where the device computes bfloat16 natively, CPUs with
+            AVX512-BF16 or AMX and GPUs from compute capability 8.0; ``"mixed_float16"`` on
+            float16-only GPUs; ``"float32"`` elsewhere, e.g. AVX2 CPUs), ``"float32"``,
+            ``"mixed_bfloat16"`` or ``"mixed_float16"``. The network computes under that
+            dtype policy (float32 weights) and the loss network in the matching 16-bit
+            format (``backbone_dtype``; ``loss_options`` may override it); the loss value
+            stays float32. A 16-bit choice the device emulates warns once.
         callbacks: extra ``keras.callbacks.Callback`` instances, after the defaults.
         verbose: ``fit``'s verbosity (``"auto"``: a progress bar).
 
@@ -766,6 +784,7 @@ def train_super_resolution(
     sample_every: int = _UNSET,
     cache: bool | str = _UNSET,
     jit_compile: bool | str = _UNSET,
+    precision: str = _UNSET,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     lpips: bool = _UNSET,
@@ -820,6 +839,7 @@ def train_super_resolution(
         sample_every: steps between sample images (bicubic | network | original).
         cache: passed to :func:`~keras_perceptual.data.image_folder_dataset`.
         jit_compile: passed to ``compile``.
+        precision: as for :func:`train_style_transfer`.
         callbacks: extra callbacks, after the defaults.
         verbose: ``fit``'s verbosity.
         lpips: also report LPIPS on the training batches (torchvision's ImageNet AlexNet,

@@ -46,6 +46,7 @@ files that fail to decode while training are skipped and counted
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -60,7 +61,8 @@ from typing import Any
 import keras
 
 from keras_perceptual._checks import MAX_SEED
-from keras_perceptual.errors import InputError, NonFiniteLossError
+from keras_perceptual.errors import InputError, NonFiniteLossError, ResumeMismatchError
+from keras_perceptual.precision import device_capabilities, resolve_precision, warn_if_emulated
 from keras_perceptual.training.callbacks import (
     AtomicModelCheckpoint,
     SampleImages,
@@ -176,6 +178,44 @@ def loss_record(loss: Any) -> dict:
         config["style_images"] = [f"<pixels of style image {i}>"
                                   for i in range(len(config["style_images"]))]
     return json_safe({"class": type(loss).__name__, **config})
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Sets Keras' global dtype policy to ``name`` inside the block (layers built there take
+    it), then restores the previous one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def run_precision(config: Any, previous: dict | None) -> str:
+    """The precision a run computes in: ``config.precision`` resolved
+    (:func:`~keras_perceptual.precision.resolve_precision`, the global dtype policy first).
+
+    Raises:
+        ResumeMismatchError: a resumed run would switch to or from ``mixed_float16``, whose
+            loss-scaling optimizer holds a different state.
+    """
+    precision = resolve_precision(config.precision, global_policy=True)
+    before = ((previous or {}).get("resolved") or {}).get("precision", {}).get("used")
+    if before and (before == "mixed_float16") != (precision == "mixed_float16"):
+        raise ResumeMismatchError(
+            f"{config.output_dir!r} was trained in {before} and this run would compute in "
+            f"{precision}; mixed_float16 keeps a loss-scaling optimizer state the other "
+            f"precisions lack, so pass precision={before!r} to resume it, or choose a new "
+            f"output folder. Received: precision={config.precision!r}"
+        )
+    warn_if_emulated(
+        precision,
+        f"Training (precision={config.precision!r} -> {precision})",
+        "pass precision='auto' (the fastest precision the device has) or 'float32' "
+        "(--precision on the command line)",
+    )
+    return precision
 
 
 def read_record(path: str) -> dict | None:
@@ -312,6 +352,8 @@ class Trainer:
                 self.config.check_resumable(self.previous.get("arguments", {}))
             self.scan = self.recipe.scan()
             self.weights_record = weights_record(config.weights, self.recipe.loss_backbone())
+            self.precision = run_precision(config, self.previous if resuming else None)
+            self.recipe.precision = self.precision
             self.recipe.resolve()
         except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
             if not platform.multi_worker:
@@ -328,7 +370,7 @@ class Trainer:
     def build(self) -> None:
         """The network, the loss and the compiled training model, inside the platform."""
         keras.utils.set_random_seed(self.config.seed)
-        with self.platform.scope():
+        with self.platform.scope(), dtype_policy(self.precision):
             self.network = self.recipe.build_network()
             self.loss = self.recipe.build_loss()
             self.trainer = self.recipe.compile(self.network, self.loss)
@@ -387,6 +429,11 @@ class Trainer:
                     "parameters": int(self.network.count_params()),
                 },
                 "loss": loss_record(self.loss),
+                "precision": {
+                    "requested": config.precision,
+                    "used": self.precision,
+                    "device": device_capabilities().describe(),
+                },
                 "strategy": {
                     **self.platform.describe(config.batch_size),
                     "synchronized_batch_norm_layers": self.synchronized,
@@ -543,7 +590,9 @@ __all__ = [
     "RunPaths",
     "Trainer",
     "derived_seed",
+    "dtype_policy",
     "library_versions",
     "loss_record",
+    "run_precision",
     "weights_record",
 ]
