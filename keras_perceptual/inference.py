@@ -248,6 +248,8 @@ def with_precision(model: Any, precision: str | None, caller: str = "stylize") -
     if precision is None:
         return model
     check_precision(precision)
+    if isinstance(model, KerasRuntime):
+        model = model.model
     if not isinstance(model, keras.Model):
         if precision == "auto":
             return model

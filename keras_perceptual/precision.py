@@ -571,8 +571,8 @@ def _user_stacklevel() -> int:
 
 
 def warn_if_emulated(dtype: str, what: str, fix: str) -> bool:
-    """Warns once per process and (``dtype``, ``what``) when ``dtype`` is a 16-bit format
-    the device emulates, saying what, the expected slowdown and ``fix``.
+    """Warns once per process and 16-bit format when ``dtype`` is one the device emulates,
+    saying what asked for it, the expected slowdown and ``fix``.
 
     Args:
         dtype: the dtype or policy name requested.
@@ -594,9 +594,8 @@ def warn_if_emulated(dtype: str, what: str, fix: str) -> bool:
     caps = device_capabilities()
     if caps.native(low):
         return False
-    key = (low, what)
-    if key not in _warned:
-        _warned.add(key)
+    if low not in _warned:
+        _warned.add(low)
         where = (f"this {caps.cpu_class} CPU ({caps.name})" if caps.device == "cpu"
                  else f"this {caps.device.upper()} ({caps.name})")  # fmt: skip
         slowdown = (f"expect about {EMULATED_SLOWDOWN} slower convolutions than float32 (measured "

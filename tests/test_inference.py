@@ -439,3 +439,38 @@ def test_stylize_arbitrary_bad_options(adain_model, kwargs, match):
 def test_stylize_single_style_model_refuses_style_options(style_model):
     with pytest.raises(ValueError, match="single-style network"):
         stylize(style_model, _photo(16, 16), style=0)
+
+
+def test_precision_option(monkeypatch):
+    from keras_perceptual import precision
+    from keras_perceptual.models import model_precision, with_dtype_policy
+    from keras_perceptual.runtimes import KerasRuntime
+
+    keras.utils.set_random_seed(0)  # bfloat16's rounding error depends on the weights
+    model = style_transfer_net(**TINY)
+    photo = _photo(24, 20)
+    reference = stylize(model, photo)
+    np.testing.assert_array_equal(stylize(model, photo, precision="float32"), reference)
+
+    def fake(bfloat16):
+        answer = precision.DeviceCapabilities("cpu", "Test CPU", keras.backend.backend(),
+                                              bfloat16, False, "AVX2", reason="faked")  # fmt: skip
+        monkeypatch.setattr(precision, "device_capabilities", lambda: answer)
+        monkeypatch.setattr(precision, "_warned", set())
+
+    fake(bfloat16=False)  # an AVX2 CPU: "auto" runs a mixed-precision network in float32
+    mixed = with_dtype_policy(model, "mixed_bfloat16")
+    assert inference.with_precision(mixed, "auto") is inference.with_precision(mixed, "auto")
+    assert model_precision(inference.with_precision(mixed, "auto")) == "float32"
+    np.testing.assert_allclose(stylize(mixed, photo, precision="auto"), reference, atol=1e-5)
+    assert inference.with_precision(model, "auto") is model
+    fake(bfloat16=True)  # bfloat16 units: "auto" runs in bfloat16, close to float32
+    fast = stylize(model, photo, precision="auto")
+    assert np.abs(fast - reference).max() < 0.05
+    with pytest.raises(ValueError, match="precision must be one of"):
+        upscale(super_resolution_net(4, **TINY), photo[:8, :8], precision="fp8")
+    assert inference.with_precision(KerasRuntime(model), "auto") is not model  # bfloat16 copy
+    exported = type("ExportedRuntime", (), {})()  # e.g. ONNX Runtime: computes as exported
+    assert inference.with_precision(exported, "auto") is exported
+    with pytest.raises(ValueError, match="computes in the precision it was exported with"):
+        inference.with_precision(exported, "float32")

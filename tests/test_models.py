@@ -429,3 +429,26 @@ def test_arbitrary_style_net_sizes_and_alpha(rng):
     np.testing.assert_allclose(same[0], same[1], atol=1e-6)
     with pytest.raises(ValueError, match="at least 16x16"):
         model([_images(rng, 1, 12, 40, 3), styles[0]])
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_with_dtype_policy_copies_in_low_precision_and_back(rng, policy):
+    from keras_perceptual.models import model_precision, with_dtype_policy
+
+    keras.utils.set_random_seed(0)  # the 16-bit rounding error depends on the weights
+    model = super_resolution_net(4, skip="bicubic", **TINY)
+    x = _images(rng, 1, 12, 12, 3)
+    low = with_dtype_policy(model, policy)
+    assert model_precision(model) == "float32" and model_precision(low) == policy
+    assert low.get_layer("conv_in").conv.compute_dtype == policy.split("_")[1]
+    for name in ("output", "skip"):  # float32 by construction, kept
+        assert low.get_layer(name).compute_dtype == "float32"
+    for a, b in zip(model.weights, low.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    y, y_low = to_numpy(model(x)), to_numpy(low(x))
+    assert y_low.dtype == np.float32 and np.abs(y_low - y).max() < 0.05
+    back = with_dtype_policy(low, "float32")
+    assert model_precision(back) == "float32"
+    np.testing.assert_allclose(to_numpy(back(x)), y, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="policy must be one of"):
+        with_dtype_policy(model, "int8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -639,3 +640,66 @@ def test_style_recipe_argument_errors(tmp_path, photos, style_files, function, o
         else:
             train_arbitrary_style(photos, **{"style_dir": os.path.dirname(style_files[0]),
                                              **common, **overrides})  # fmt: skip
+
+
+# Precision (keras_perceptual.precision; the device probe is faked).
+# --------------------------------------------------------------------------
+
+
+def _fake_device(monkeypatch, bfloat16):
+    from keras_perceptual import precision
+
+    answer = precision.DeviceCapabilities("cpu", "Test CPU", keras.backend.backend(), bfloat16,
+                                          False, "AVX2", reason="faked by the test")  # fmt: skip
+    monkeypatch.setattr(precision, "device_capabilities", lambda: answer)
+    monkeypatch.setattr(precision, "_warned", set())
+
+
+@pytest.mark.parametrize("requested,native,network,loss_network", [
+    ("auto", False, "float32", "float32"),
+    ("auto", True, "bfloat16", "bfloat16"),
+    ("mixed_float16", True, "float16", "float16"),
+])  # fmt: skip
+def test_precision_sets_the_network_and_loss_network(tmp_path, photos, style_file, monkeypatch,
+                                                     requested, native, network, loss_network):
+    from keras_perceptual.precision import PrecisionWarning
+    from keras_perceptual.training import StyleTransferConfig, StyleTransferRecipe, Trainer
+
+    _fake_device(monkeypatch, native)
+    kwargs = {k: v for k, v in style_kwargs(None).items() if k != "verbose"}
+    kwargs["loss_options"] = {"content_layers": "relu1_2", "style_layers": "relu1_2"}  # shallow
+    config = StyleTransferConfig(content_dir=photos, style_image=style_file, output_dir=tmp_path,
+                                 precision=requested, **kwargs)  # fmt: skip
+    trainer = Trainer(StyleTransferRecipe(config))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.resolve()
+        trainer.build()
+    expected = 1 if requested == "mixed_float16" else 0  # float16 not native on the fake CPU
+    assert len([w for w in caught if w.category is PrecisionWarning]) == expected
+    assert trainer.precision == ("mixed_" + network if network != "float32" else "float32")
+    assert trainer.network.get_layer("conv_in").compute_dtype == network
+    assert trainer.network.get_layer("output").compute_dtype == "float32"
+    extractor = trainer.loss.networks.extractor
+    assert extractor.get_layer("block1_conv1").compute_dtype == loss_network
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    trainer.restore()
+    trainer.record()
+    assert trainer.record_data["resolved"]["precision"]["used"] == trainer.precision
+
+
+def test_emulated_precision_warns_and_mixed_float16_cannot_be_resumed_across(monkeypatch,
+                                                                             tmp_path):
+    from keras_perceptual.precision import PrecisionWarning
+    from keras_perceptual.training.trainer import run_precision
+
+    _fake_device(monkeypatch, False)
+    config = type("Config", (), {"precision": "mixed_bfloat16", "output_dir": str(tmp_path)})()
+    with pytest.warns(PrecisionWarning, match="Training .* emulated.*precision='auto'"):
+        assert run_precision(config, None) == "mixed_bfloat16"
+    previous = {"resolved": {"precision": {"used": "mixed_float16"}}}
+    with pytest.raises(ResumeMismatchError, match="pass precision='mixed_float16' to resume"):
+        run_precision(config, previous)
+    config.precision = "float32"
+    assert run_precision(config, {"resolved": {"precision": {"used": "mixed_bfloat16"}}}) == (
+        "float32")  # fmt: skip
