@@ -176,12 +176,10 @@ def main() -> None:
     script = os.path.abspath(__file__)
     # Versions from package metadata: importing a framework here would inflate every child's
     # peak RSS (a forked child starts with its parent's high-water mark).
-    print(f"CPU: {common.cpu_name()} ({os.cpu_count()} logical cores; {_cpu_class()}); "
-          f"{_versions()}")
     peak = common.run_child(script, {"kind": "peak", "iters": args.iters, "quick": args.quick})
+    common.print_header(script, peak)
+    print(f"runtimes: {_versions()}")
     conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
-    print(f"machine peak (float32, TensorFlow, same run): matmul {peak.get('matmul_gflops', 0):.0f}"
-          f" GFLOP/s, 3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
     figures = {"peak": peak, "cases": []}
     with tempfile.TemporaryDirectory(prefix="bench_infer_") as scratch:
         for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
@@ -232,19 +230,6 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
-
-
-def _cpu_class() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")),
-                         [])
-    except OSError:
-        return "unknown ISA"
-    names = [("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_tile", "AMX"),
-             ("avx2", "AVX2"), ("fma", "FMA")]
-    found = [label for flag, label in names if flag in flags]
-    return " + ".join(found) if found else "no AVX"
 
 
 def _versions() -> str:

@@ -180,12 +180,18 @@ def measure_torch(case: dict) -> dict:
                 value = value + style_loss(y_pred, style_batch) + tv(y_pred)
             return value
 
+    def forward_backward():
+        loss_fn().backward()
+
+    if case.get("compiled"):
+        forward_backward = torch.compile(forward_backward)
+
     def step():
         y_pred.grad = None
-        loss_fn().backward()
+        forward_backward()
         return y_pred.grad
 
-    seconds = common.time_it(step, case["iters"])
+    seconds = common.time_it(step, case["iters"], warmup=2 if case.get("compiled") else 1)
     return {"seconds": seconds, "ms_per_image": 1e3 * seconds / b}
 
 
@@ -233,8 +239,7 @@ def main() -> None:
     results = {"environment": common.environment(), "cases": []}
     peak = common.run_child(script, {"kind": "peak", "iters": args.iters, "quick": args.quick})
     results["peak"] = peak
-    print(f"machine peak (float32, same run): matmul {peak.get('matmul_gflops', 0):.0f} GFLOP/s, "
-          f"3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
+    results["machine"] = common.print_header(script, peak)
     conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
 
     header = (f"{'config':6} {'batch':>5} | {'ours eager':>10} {'naive eager':>11} {'ratio':>6} | "
@@ -255,6 +260,9 @@ def main() -> None:
             if has_torch:
                 r["pytorch_examples"] = common.run_child(
                     script, {**base, "kind": "torch", "impl": "pytorch_examples"})
+                r["pytorch_examples_compiled"] = common.run_child(
+                    script, {**base, "kind": "torch", "impl": "pytorch_examples",
+                             "compiled": True})
             if has_piq:
                 r["piq"] = common.run_child(script, {**base, "kind": "torch", "impl": "piq"})
             if config == "style":
@@ -270,9 +278,15 @@ def main() -> None:
                 "config": config, "batch": batch, "ms_per_image": ms,
                 "eager_speedup_vs_naive": ms["naive_eager"] / ms["ours_eager"],
                 "graph_speedup_vs_naive": ms["naive_graph"] / ms["ours_graph"],
-                "speedup_vs_pytorch_examples": (ms["pytorch_examples"] / best_ours)
+                # Like with like: eager PyTorch vs our eager loss, torch.compile vs our graph.
+                "speedup_vs_pytorch_examples": (ms["pytorch_examples"] / ms["ours_eager"])
                 if ms.get("pytorch_examples") else None,
-                "speedup_vs_piq": (ms["piq"] / best_ours) if ms.get("piq") else None,
+                "speedup_vs_pytorch_examples_compiled": (
+                    ms["pytorch_examples_compiled"] / ms["ours_graph"])
+                if ms.get("pytorch_examples_compiled") else None,
+                "work_avoided_vs_pytorch_examples": common.examples_loss_flops(config, args.size)
+                / common.loss_flops(config, args.size),
+                "speedup_vs_piq": (ms["piq"] / ms["ours_eager"]) if ms.get("piq") else None,
                 "bf16_speedup_vs_naive_graph": (ms["naive_graph"] / ms["ours_bf16_graph"])
                 if ms.get("ours_bf16_graph") else None,
                 "bf16_speedup_vs_pytorch_examples": (ms["pytorch_examples"] / ms["ours_bf16_graph"])
@@ -284,7 +298,7 @@ def main() -> None:
             results["cases"].append(row)
 
     print(f"\nms per image (forward + backward), {args.size} px, median of {args.iters}; "
-          "ratio = their time / ours (higher is better for us)")
+          "ratio = their time / ours (higher is better for us); the peers against our eager loss")
     print(header)
     for row in rows:
         ms = row["ms_per_image"]
@@ -301,6 +315,16 @@ def main() -> None:
               f"{(f'{pe:5.2f}x') if pe else '    -':>6} | {cell('piq')} "
               f"{(f'{pq:5.2f}x') if pq else '    -':>6} | {row['gflops']:7.1f} "
               f"{row['fraction_of_peak']:7.0%} | {max(v or 0 for v in row['peak_rss_mb'].values()):7.0f}")
+    print("\nagainst pytorch/examples, like with like (ratio = their time / ours = work "
+          "avoided x kernel efficiency; work = their FLOPs / ours, common.loss_flops)")
+    for row in rows:
+        work = row["work_avoided_vs_pytorch_examples"]
+        for mode, key in (("eager vs eager", "speedup_vs_pytorch_examples"),
+                          ("graph vs torch.compile", "speedup_vs_pytorch_examples_compiled")):
+            ratio = row[key]
+            shown = (f"{ratio:5.2f}x = {work:.2f}x work avoided x {ratio / work:.2f}x kernel "
+                     "efficiency") if ratio else "not measured (failed or skipped)"
+            print(f"  {row['config']:6} b{row['batch']:<3} {mode:23} {shown}")
     print("\nopt-in backbone_dtype='bfloat16' (graph mode), ms per image and ratio = their time / ours")
     print(f"{'config':6} {'batch':>5} | {'ours bf16':>9} | {'vs ours f32':>11} | {'vs naive eager':>14} | "
           f"{'vs naive graph':>14} | {'vs pt/examples':>14}")

@@ -363,7 +363,7 @@ def main() -> None:
     parser.add_argument("--motion", default="stability", help="temporal: stability or camera")
     parser.add_argument("--out", default="bench_video_out", help="temporal: output folder")
     args = parser.parse_args()
-    print(json.dumps(common.environment()))
+    common.print_header(os.path.abspath(__file__))
     results = {}
     for part, run in (("speed", part_speed), ("memory", part_memory),
                       ("temporal", part_temporal)):

@@ -68,6 +68,14 @@ def loss_flops(config: str, size: int) -> float:
             + 3 * gram_flops(size, STYLE_TAPS))
 
 
+def examples_loss_flops(config: str, size: int) -> float:
+    """FLOPs per image of pytorch/examples' ``fast_neural_style`` loss as shipped: all four
+    VGG16 slices (to relu4_3) for ``y_pred`` (forward and input-gradient backward) and for
+    ``y_true`` (forward), whatever the terms use; Gram products for "style"."""
+    value = 3 * vgg_forward_flops(size, "block4_conv3")
+    return value + (3 * gram_flops(size, STYLE_TAPS) if config == "style" else 0.0)
+
+
 def graph_flops(model, shape) -> float:
     """Float operations of one ``model(x)`` call on a ``shape`` input, counted by
     TensorFlow's profiler on the traced graph."""
@@ -104,28 +112,143 @@ def environment() -> dict:
         "cpus": os.cpu_count(),
         "processor": cpu_name(),
     }
-    for module in ("tensorflow", "keras", "jax", "torch", "torchvision", "piq"):
+    # Package metadata, not imports: importing PyTorch into a TensorFlow process can crash
+    # it, and a framework imported here would inflate a child's peak RSS.
+    from importlib import metadata
+
+    for package in ("tensorflow", "keras", "jax", "torch", "torchvision", "piq"):
         try:
-            info[module] = __import__(module).__version__
-        except Exception:  # not installed in this environment
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
             pass
     return info
 
 
-def cpu_name() -> str:
+def _cpuinfo() -> dict:
+    """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none)."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor()
+    return info
 
 
-def run_child(script: str, case: dict, timeout: float = 1800) -> dict:
-    """Runs ``script --child JSON`` in a fresh interpreter and returns its JSON result."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+def cpu_name() -> str:
+    return _cpuinfo().get("model name") or platform.processor()
+
+
+def flops_per_cycle(flags: frozenset, vendor: str) -> int:
+    """Peak float32 FLOPs per cycle and core from the CPU's vector flags, assuming two FMA
+    pipes of the widest vector width (Intel server cores, AMD Zen): 2 x lanes x 2.
+
+    AVX-512 on AMD (Zen 4) runs 512-bit FMAs as two 256-bit halves, so it counts as AVX2.
+    """
+    if "asimd" in flags:  # ARM NEON: 2-4 128-bit FMA pipes; 4 assumed (Neoverse V1/V2)
+        return 4 * 4 * 2
+    if "avx512f" in flags and vendor != "AuthenticAMD":
+        return 2 * 16 * 2
+    if "fma" in flags and "avx2" in flags:
+        return 2 * 8 * 2
+    if "avx" in flags:
+        return 8 * 2  # one 256-bit add and one multiply per cycle
+    return 4 * 2
+
+
+def hardware_peak() -> dict:
+    """The float32 peak the hardware allows: FLOP/cycle x physical cores x clock.
+
+    Returns:
+        ``{"flop_per_cycle", "cores", "ghz", "gflops", "clock_source"}``: physical cores
+        of the CPUs this process may use (logical ones / threads per core), the clock from
+        cpufreq's maximum where the OS exposes it, else ``/proc/cpuinfo``'s "cpu MHz" (the
+        nominal clock under a hypervisor; turbo is not counted).
+    """
+    from keras_perceptual.precision import cpu_flags
+
+    info = _cpuinfo()
+    flags = cpu_flags()
+    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        per_core = max(1, int(info["siblings"]) // int(info["cpu cores"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        per_core = 1
+    cores = max(1, logical // per_core)
+    ghz, source = 0.0, "unknown"
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as f:
+            ghz, source = int(f.read()) / 1e6, "cpufreq max"
+    except (OSError, ValueError):
+        try:
+            ghz, source = float(info["cpu MHz"]) / 1e3, "/proc/cpuinfo cpu MHz"
+        except (KeyError, ValueError):
+            pass
+    per_cycle = flops_per_cycle(flags, info.get("vendor_id", ""))
+    return {"flop_per_cycle": per_cycle, "cores": cores, "ghz": round(ghz, 3),
+            "gflops": per_cycle * cores * ghz, "clock_source": source}
+
+
+def machine_info() -> dict:
+    """What every script prints in its header (run in a child: it imports Keras): the CPU,
+    its class and speed flags after ``ONEDNN_MAX_CPU_ISA``, the 16-bit formats the backend
+    computes natively, and the hardware peak."""
+    from keras_perceptual.precision import device_capabilities
+
+    caps = device_capabilities()
+    return {"cpu": cpu_name(), "cpu_class": caps.cpu_class, "flags": list(caps.flags),
+            "capabilities": caps.describe(), "hardware_peak": hardware_peak(),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "environment": environment()}
+
+
+def print_header(script: str, peak: dict | None = None) -> dict:
+    """Prints the CPU class, flags, the hardware peak and (``peak``, from
+    :func:`measure_peak` in this run) the measured one beside it; returns the machine's
+    figures (:func:`machine_info`)."""
+    machine = (peak or {}).get("machine") or run_child(script, {"kind": "machine"})
+    if "error" in machine:
+        print(f"machine: unknown ({machine['error'][:200]})")
+        return machine
+    hw = machine["hardware_peak"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["environment"].items()
+                         if k not in ("machine", "cpus", "processor"))
+    print(f"CPU: {machine['cpu']}, class {machine['cpu_class']}"
+          + (f" (ONEDNN_MAX_CPU_ISA={machine['onednn_max_cpu_isa']})"
+             if machine["onednn_max_cpu_isa"] else "")
+          + f"; flags: {' '.join(machine['flags']) or 'none read'}")
+    print(f"16-bit: {machine['capabilities']}")
+    print(f"hardware peak (float32): {hw['flop_per_cycle']} FLOP/cycle x {hw['cores']} cores x "
+          f"{hw['ghz']:.2f} GHz ({hw['clock_source']}) = {hw['gflops']:.0f} GFLOP/s; "
+          f"load average {machine['load_average']:.2f}; {versions}")
+    if peak and "conv_gflops" in peak:
+        conv, mm = peak["conv_gflops"], peak["matmul_gflops"]
+        frac = (f" ({conv / hw['gflops']:.0%} / {mm / hw['gflops']:.0%} of the hardware peak)"
+                if hw["gflops"] else "")
+        print(f"measured peak (float32, same run): 3x3 conv {conv:.0f}, matmul {mm:.0f} "
+              f"GFLOP/s{frac}")
+    return machine
+
+
+def split_margin(ours: dict, theirs: dict) -> str:
+    """A speed ratio split into work avoided (their FLOPs per image / ours) and kernel
+    efficiency (our GFLOP/s / theirs): ratio = work x efficiency."""
+    if not (ours.get("flops_per_image") and theirs.get("flops_per_image")):
+        return ""
+    work = theirs["flops_per_image"] / ours["flops_per_image"]
+    speed = ours["images_per_second"] / theirs["images_per_second"]
+    return f"= {work:.2f}x work avoided x {speed / work:.2f}x kernel efficiency"
+
+
+def run_child(script: str, case: dict, timeout: float = 1800, env: dict | None = None) -> dict:
+    """Runs ``script --child JSON`` in a fresh interpreter (``env``: extra environment
+    variables, e.g. ``KERAS_BACKEND``) and returns its JSON result."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, script, "--child", json.dumps(case)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     for line in reversed(result.stdout.splitlines()):
@@ -140,7 +263,7 @@ def child_main(measure: Callable[[dict], dict]) -> bool:
     if "--child" not in sys.argv:
         return False
     case = json.loads(sys.argv[sys.argv.index("--child") + 1])
-    result = measure(case)
+    result = machine_info() if case.get("kind") == "machine" else measure(case)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print("RESULT " + json.dumps(result), flush=True)
     return True
@@ -156,24 +279,29 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 
 
 def measure_peak(case: dict) -> dict:
-    """The machine's float32 limit, measured: a large matmul and a large 3x3 conv (TF)."""
-    import tensorflow as tf
+    """The machine's float32 limit, measured on the Keras backend in use: a large matmul and
+    a large 3x3 conv, with :func:`machine_info`."""
+    import keras
+    import numpy as np
 
     quick = case.get("quick", False)
+    rng = np.random.default_rng(0)
     n = 1024 if quick else 4096
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    t_mm = time_it(lambda: matmul().numpy(), case["iters"])
+    a = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+    b = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+    t_mm = time_it(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, b)), case["iters"])
     side, channels, batch = (16, 64, 2) if quick else (64, 256, 8)
-    x = tf.random.normal((batch, side, side, channels))
-    k = tf.random.normal((3, 3, channels, channels))
-    conv = tf.function(lambda: tf.nn.conv2d(x, k, 1, "SAME"))
-    t_conv = time_it(lambda: conv().numpy(), case["iters"])
+    x = keras.ops.convert_to_tensor(
+        rng.standard_normal((batch, side, side, channels), dtype=np.float32))
+    k = keras.ops.convert_to_tensor(
+        rng.standard_normal((3, 3, channels, channels), dtype=np.float32))
+    t_conv = time_it(lambda: keras.ops.convert_to_numpy(keras.ops.conv(x, k, padding="same")),
+                     case["iters"])
     conv_flops = 2.0 * batch * side * side * channels * channels * 9
     return {
         "matmul_gflops": 2.0 * n**3 / t_mm / 1e9,
         "conv_gflops": conv_flops / t_conv / 1e9,
+        "machine": machine_info(),
     }
 
 

@@ -107,3 +107,45 @@ class ExamplesLoss(nn.Module):
             for f, g in zip(fy, self.gram_style, strict=True):
                 value = value + self.sw * nn.functional.mse_loss(self.gram(f), g.expand(n, -1, -1))
         return value
+
+
+class ExamplesNet(nn.Module):
+    """pytorch/examples fast_neural_style's ``TransformerNet`` as shipped: reflection-padded
+    convolutions with biases, affine instance norm, five residual blocks, nearest-neighbour
+    x2 up-sampling followed by a 3x3 convolution (instead of a transposed convolution), no
+    output activation. Written from the architecture; used for speed only."""
+
+    def __init__(self):
+        super().__init__()
+
+        def conv(cin, cout, k, stride=1, norm=True, relu=True):
+            layers = [nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride)]
+            if norm:
+                layers.append(nn.InstanceNorm2d(cout, affine=True))
+            if relu:
+                layers.append(nn.ReLU())
+            return nn.Sequential(*layers)
+
+        class Block(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.body = nn.Sequential(conv(c, c, 3), conv(c, c, 3, relu=False))
+
+            def forward(self, x):
+                return x + self.body(x)
+
+        class Upsample(nn.Module):
+            def __init__(self, cin, cout):
+                super().__init__()
+                self.conv = conv(cin, cout, 3)
+
+            def forward(self, x):
+                return self.conv(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+
+        self.net = nn.Sequential(
+            conv(3, 32, 9), conv(32, 64, 3, 2), conv(64, 128, 3, 2),
+            *[Block(128) for _ in range(5)],
+            Upsample(128, 64), Upsample(64, 32), conv(32, 3, 9, norm=False, relu=False))
+
+    def forward(self, x):
+        return self.net(x)
