@@ -65,9 +65,9 @@ def measure(case: dict) -> dict:
     scan = scan_images(case["folder"], verify=False)
     size, batch, cache = case["size"], case["batch"], case["cache"]
     if case["pipeline"] == "tf.data":
-        from keras_perceptual.data import image_folder_dataset
+        from keras_perceptual.data import image_folder_dataset, style_transfer_pairs
 
-        data = image_folder_dataset(scan, size, batch, seed=0, cache=cache)
+        data = style_transfer_pairs(image_folder_dataset(scan, size, batch, seed=0, cache=cache))
     else:
         from keras_perceptual.pydata import RandomCrops
 
