@@ -169,8 +169,7 @@ def main() -> None:
     script = os.path.abspath(__file__)
     peak = common.run_child(script, {"kind": "peak", "iters": 3, "quick": args.quick})
     conv_peak = max(peak.get("conv_gflops", 0), peak.get("matmul_gflops", 0))
-    print(f"machine peak (float32, same run): matmul {peak.get('matmul_gflops', 0):.0f} GFLOP/s, "
-          f"3x3 conv {peak.get('conv_gflops', 0):.0f} GFLOP/s")
+    common.print_header(script, peak)  # CPU class, flags, hardware and measured peaks
     rows = []
     for task, shape in sizes.items():
         base = {"task": task, "batch": args.batch, "steps": args.steps, **shape}
