@@ -183,7 +183,7 @@ def dtype_name(x: Any) -> str:
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
-def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
+def check_float_dtype(x: Any, name: str, value_range: ValueRange | None = None) -> None:
     """Rejects every image dtype but the floating-point ones (integers would be misread).
 
     A ``uint8`` image read as ``[0, 255]`` floats with ``value_range=(0, 1)`` gives a
@@ -192,8 +192,9 @@ def check_float_dtype(x: Any, name: str, value_range: ValueRange) -> None:
     """
     dtype = dtype_name(x)
     if dtype not in FLOAT_DTYPES:
+        where = f" in value_range={tuple(value_range)}" if value_range is not None else ""
         raise InputError(
-            f"{name} has dtype {dtype}; expected floating-point images in value_range="
-            f"{tuple(value_range)}. Convert first, e.g. images.astype('float32') / 255.0 for "
-            f"uint8 images and value_range=(0, 1). Received: {name}.dtype={dtype}"
+            f"{name} has dtype {dtype}; expected floating-point images{where}. Convert "
+            f"first, e.g. images.astype('float32') / 255.0 for uint8 images and "
+            f"value_range=(0, 1). Received: {name}.dtype={dtype}"
         )

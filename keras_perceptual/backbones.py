@@ -24,8 +24,8 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
-from keras_perceptual.errors import InputError
-from keras_perceptual.ops import to_unit_range
+from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual.ops import as_float_tensor, to_unit_range
 from keras_perceptual.precision import BACKBONE_DTYPES, resolve_backbone_dtype, warn_if_emulated
 from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
 
@@ -267,11 +267,29 @@ class FeatureExtractor(keras.Model):
         self.compute_dtype_name = given_dtype
         self.resolved_compute_dtype = policy
         self.min_image_size = max(min_image_size(k, backbone) for k in taps.values())
+        #: Why the weights are missing (restored where ``weights`` is unavailable and not yet
+        #: loaded from the saved model); ``None`` when the extractor holds its weights.
+        self.pending_weights: KerasPerceptualError | None = None
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.pending_weights is not None:
+            raise WeightsUnavailableError(
+                f"This FeatureExtractor was rebuilt from a config whose weights are not "
+                f"available on this machine ({self.pending_weights}), and no saved weights "
+                f"were loaded into it; load the whole saved model with "
+                f"keras.models.load_model, or pass weights this machine has. "
+                f"Received: weights={self.weights_source!r}"
+            ) from self.pending_weights
+        if not isinstance(inputs, keras.KerasTensor):
+            inputs = as_float_tensor(inputs, "images", value_range=self.value_range)
         # Before Keras' own input-spec check, whose message gives no fix.
         check_image_size(inputs, "images", self.min_image_size, self.taps.values())
         return super().__call__(inputs, *args, **kwargs)
+
+    def load_own_variables(self, store):
+        """Keras' loading hook: the saved model's weights replace any pending ones."""
+        super().load_own_variables(store)
+        self.pending_weights = None
 
     def submodel(self, layers: Any) -> keras.Model:
         """A model over the same (shared) layers returning only ``layers``.
@@ -305,6 +323,21 @@ class FeatureExtractor(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        """Rebuilds the extractor; never fails because its ``weights`` are unavailable here.
+
+        Inside ``keras.models.load_model`` the saved model carries the extractor's
+        weights, so a weights path (or ``"imagenet"``) missing on this machine does not
+        matter: the extractor is built without them and the saved weights are loaded.
+        Used on its own (no saved weights loaded), such an extractor raises
+        :class:`~keras_perceptual.weights.WeightsUnavailableError` when called.
+        """
+        try:
+            resolve_weights(config.get("weights", "imagenet"), config.get("backbone", "vgg16"))
+        except KerasPerceptualError as error:
+            model = cls(**{**config, "weights": None})
+            model.weights_source = config.get("weights")
+            model.pending_weights = error
+            return model
         return cls(**config)
 
 

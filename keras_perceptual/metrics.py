@@ -44,7 +44,6 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import (
-    check_float_dtype,
     check_positive_int,
     check_value_range,
 )
@@ -52,7 +51,7 @@ from keras_perceptual.errors import InputError
 from keras_perceptual.losses.dists import DISTSLoss
 from keras_perceptual.losses.lpips import LPIPSLoss
 from keras_perceptual.losses.temporal import temporal_loss
-from keras_perceptual.ops import to_unit_range
+from keras_perceptual.ops import as_float_tensor, to_unit_range
 
 #: Default cap of :func:`psnr` for identical images (an MSE of 1e-10 on [0, 1]).
 DEFAULT_MAX_DB = 100.0
@@ -88,10 +87,8 @@ def _check_crop_border(crop_border) -> int:
 
 def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, name: str):
     """Validates the pair and returns float32 rank-4 images in [0, 1] and whether to squeeze."""
-    check_float_dtype(y_true, "y_true", value_range)
-    check_float_dtype(y_pred, "y_pred", value_range)
-    y_true = ops.convert_to_tensor(y_true)
-    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
+    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
     if len(true_shape) not in (3, 4) or len(pred_shape) != len(true_shape):
         raise InputError(
@@ -112,8 +109,8 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
     if squeeze:
         y_true = ops.expand_dims(y_true, 0)
         y_pred = ops.expand_dims(y_pred, 0)
-    y_true = to_unit_range(ops.cast(y_true, "float32"), value_range)
-    y_pred = to_unit_range(ops.cast(y_pred, "float32"), value_range)
+    y_true = to_unit_range(y_true, value_range)
+    y_pred = to_unit_range(y_pred, value_range)
     if crop_border:
         height, width = y_true.shape[1], y_true.shape[2]
         if (height is not None and height <= 2 * crop_border) or (
@@ -311,9 +308,8 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
         0.0
     """
     value_range = check_value_range(value_range)
-    check_float_dtype(frames, "frames", value_range)
-    frames = ops.convert_to_tensor(frames)
-    flows = ops.convert_to_tensor(flows)
+    frames = as_float_tensor(frames, "frames", value_range=value_range)
+    flows = as_float_tensor(flows, "flows", floats_only=False)
     shape = tuple(frames.shape)
     if len(shape) != 4 or (shape[0] is not None and shape[0] < 2):
         raise InputError(
@@ -329,7 +325,6 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
             f"height, width, 2) = {expected}. Received: flows.shape={tuple(flows.shape)}, "
             f"frames.shape={shape}"
         )
-    frames = ops.cast(frames, "float32")
     values = temporal_loss(frames[1:], frames[:-1], flows, masks, value_range)
     return ops.mean(values)
 
@@ -350,9 +345,10 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
         self._direction = "up"
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        # Checked before any cast: uint8 images read as floats would give wrong numbers.
-        check_float_dtype(y_true, "y_true", self.value_range)
-        check_float_dtype(y_pred, "y_pred", self.value_range)
+        # Converted before Keras' own cast: uint8 images read as floats would give wrong
+        # numbers, and variables are read once here.
+        y_true = as_float_tensor(y_true, "y_true", value_range=self.value_range)
+        y_pred = as_float_tensor(y_pred, "y_pred", value_range=self.value_range)
         return super().update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def get_config(self):

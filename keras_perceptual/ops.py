@@ -18,19 +18,72 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_float_dtype,
     check_positive_int,
     check_seed,
     check_value_range,
+    check_weight,
 )
 from keras_perceptual.errors import InputError
 
 GRAM_NORMALIZATIONS = ("chw", "hw", "none")
+#: The dtype every public loss, op and metric computes in and returns.
+COMPUTE_DTYPE = "float32"
+
+
+def as_float_tensor(
+    x: Any,
+    name: str = "images",
+    dtype: str | None = None,
+    value_range: Sequence[float] | None = None,
+    floats_only: bool = True,
+):
+    """The one entry conversion of the public losses, ops and metrics: any input to a tensor.
+
+    Accepts numpy arrays, nested lists, backend tensors (``tf.Tensor``, JAX arrays),
+    ``keras.Variable`` and ``tf.Variable`` (whose current value is read: Keras leaves
+    variables as they are, and some ``keras.ops`` then fail on them), in float16,
+    bfloat16, float32 or float64, and returns a backend tensor in ``dtype``. Symbolic
+    ``keras.KerasTensor`` inputs (functional model construction) are cast only.
+
+    Args:
+        x: the input.
+        name: its argument name, for messages.
+        dtype: the result's dtype; ``None`` means :data:`COMPUTE_DTYPE` (float32).
+        value_range: the images' ``(low, high)``, quoted in the dtype message.
+        floats_only: refuse integer and boolean inputs (images and features: a ``uint8``
+            image read as floats would silently give a wrong number); ``False`` casts
+            them (labels, one-hot vectors).
+
+    Returns:
+        A tensor of ``dtype``.
+
+    Raises:
+        InputError: for a non-float input when ``floats_only``.
+
+    Example:
+        >>> as_float_tensor(np.ones((1, 2, 2, 3), "float16")).dtype
+        'float32'
+    """
+    dtype = dtype or COMPUTE_DTYPE
+    if floats_only:
+        check_float_dtype(x, name, value_range)
+    if isinstance(x, keras.KerasTensor):
+        return ops.cast(x, dtype)
+    if isinstance(x, keras.Variable):
+        x = x.value
+    read_value = getattr(x, "read_value", None)  # a backend variable (tf.Variable)
+    if callable(read_value):
+        x = read_value()
+    return ops.cast(ops.convert_to_tensor(x), dtype)
 
 
 def to_unit_range(images, value_range: Sequence[float] = (0.0, 1.0)):
@@ -84,7 +137,8 @@ def gram_matrix(features, normalization: str = "chw"):
         normalization: ``"chw"``, ``"hw"`` or ``"none"``.
 
     Returns:
-        ``(batch, C, C)`` tensor in the features' dtype.
+        ``(batch, C, C)`` float32 tensor (computed in float32 whatever the input dtype:
+        16-bit sums over ``H*W`` products would overflow).
 
     Example:
         >>> f = np.ones((1, 2, 2, 3), "float32")
@@ -92,6 +146,7 @@ def gram_matrix(features, normalization: str = "chw"):
         0.33333334
     """
     check_choice(normalization, GRAM_NORMALIZATIONS, "gram_normalization")
+    features = as_float_tensor(features, "features")
     if len(features.shape) != 4:
         raise InputError(
             "gram_matrix expects rank-4 features (batch, height, width, channels). "
@@ -109,6 +164,29 @@ def gram_matrix(features, normalization: str = "chw"):
     return gram / ops.cast(divisor, gram.dtype)
 
 
+#: The smallest exponent of the total variation: below 1, ``|d|^p`` has an infinite slope
+#: at ``d = 0`` (every flat region), so the gradients there are NaN.
+MIN_TV_POWER = 1.0
+
+
+def check_tv_power(power: Any, name: str = "power") -> float:
+    """Returns ``power`` as a float >= :data:`MIN_TV_POWER`, or raises (the one TV-power rule).
+
+    Example:
+        >>> check_tv_power(2)
+        2.0
+    """
+    value = check_weight(power, name)
+    if value < MIN_TV_POWER:
+        raise InputError(
+            f"{name} must be >= {MIN_TV_POWER:g}, e.g. 1 (tensorflow.image.total_variation) or "
+            f"2 (squared TV): below 1 the penalty's slope is infinite where neighbouring "
+            f"pixels are equal, which makes gradients NaN on flat regions. "
+            f"Received: {name}={power!r}"
+        )
+    return value
+
+
 def total_variation(images, power: float = 1.0):
     """Per-image total variation: ``sum |x[i+1,j]-x[i,j]|^p + sum |x[i,j+1]-x[i,j]|^p``.
 
@@ -118,16 +196,22 @@ def total_variation(images, power: float = 1.0):
 
     Args:
         images: rank-4 ``(batch, height, width, channels)``, any channel count.
-        power: exponent applied to the absolute differences.
+        power: exponent applied to the absolute differences, >= 1 (see
+            :func:`check_tv_power`).
 
     Returns:
-        ``(batch,)`` tensor.
+        ``(batch,)`` float32 tensor.
+
+    Raises:
+        InputError: for a power below 1 or images that are not rank 4.
 
     Example:
         >>> x = np.zeros((1, 2, 2, 1), "float32"); x[0, 0, 0, 0] = 1.0
         >>> total_variation(x)
         array([2.], dtype=float32)
     """
+    power = check_tv_power(power)
+    images = as_float_tensor(images)
     if len(images.shape) != 4:
         raise InputError(
             "total_variation expects rank-4 images (batch, height, width, channels); add a "
@@ -142,18 +226,27 @@ def total_variation(images, power: float = 1.0):
 
 
 def charbonnier(x, epsilon: float = 1e-3):
-    """Elementwise Charbonnier penalty ``sqrt(x^2 + epsilon^2)`` (a smooth L1)."""
-    return ops.sqrt(ops.square(x) + epsilon * epsilon)
+    """Elementwise Charbonnier penalty ``sqrt(x^2 + epsilon^2)`` (a smooth L1).
+
+    With ``epsilon=0`` it is ``|x|``, with gradient 0 (not NaN) at ``x = 0``.
+    """
+    x = as_float_tensor(x, "x")
+    return safe_sqrt(ops.square(x) + epsilon * epsilon)
 
 
 def luminance(images):
     """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of channels-last RGB images."""
+    images = as_float_tensor(images)
     weights = ops.convert_to_tensor([0.299, 0.587, 0.114], dtype=images.dtype)
     return ops.sum(images * weights, axis=-1, keepdims=True)
 
 
 __all__ = [
+    "COMPUTE_DTYPE",
     "GRAM_NORMALIZATIONS",
+    "MIN_TV_POWER",
+    "as_float_tensor",
+    "check_tv_power",
     "charbonnier",
     "from_uint8",
     "from_unit_range",
@@ -189,6 +282,7 @@ def sobel_edges(images):
         >>> sobel_edges(x)[0, 1, :, 0, 1]  # dx: a unit step gives 4 next to it
         array([0., 4., 4., 0.], dtype=float32)
     """
+    images = as_float_tensor(images)
     if len(images.shape) != 4:
         raise InputError(
             "sobel_edges expects rank-4 images (batch, height, width, channels); add a "
@@ -226,6 +320,7 @@ def edge_magnitude(images):
 
 def safe_sqrt(x):
     """``sqrt(x)`` for ``x >= 0`` whose gradient at 0 is 0 instead of infinite (or NaN)."""
+    x = as_float_tensor(x, "x")
     positive = x > 0
     return ops.where(positive, ops.sqrt(ops.where(positive, x, ops.ones_like(x))), 0.0)
 
@@ -258,9 +353,9 @@ def channel_mean_std(features, epsilon: float = ADAIN_EPSILON):
         >>> mean.shape, float(std[0, 0])
         ((2, 3), 0.0)
     """
-    x = ops.cast(features, "float32")
+    x = as_float_tensor(features, "features")
     mean, variance = ops.moments(x, axes=(1, 2))
-    return mean, ops.sqrt(variance + epsilon)
+    return mean, safe_sqrt(variance + epsilon)
 
 
 __all__ += ["ADAIN_EPSILON", "channel_mean_std"]

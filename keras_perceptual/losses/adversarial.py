@@ -46,6 +46,7 @@ from keras import ops
 
 from keras_perceptual._checks import check_choice, check_weight
 from keras_perceptual.errors import InputError
+from keras_perceptual.losses.base import BaseLoss
 from keras_perceptual.ops import safe_sqrt
 
 GAN_KINDS = ("vanilla", "lsgan", "hinge")
@@ -307,9 +308,9 @@ def gradient_penalty(
 # --------------------------------------------------------------------------
 
 
-class _ScoreLoss(keras.losses.Loss):
+class _ScoreLoss(BaseLoss):
     """A loss on discriminator outputs; float32 computation; ``y_true=None`` allowed
-    where it is unused; ``get_config`` records the dtype."""
+    where it is unused."""
 
     #: Whether ``y_true`` holds the discriminator's outputs on real images.
     _needs_real = True
@@ -323,11 +324,6 @@ class _ScoreLoss(keras.losses.Loss):
                 )
             y_true = y_pred
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-
-    def get_config(self):
-        config = super().get_config()
-        config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
-        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")

@@ -1,18 +1,22 @@
-"""The base class of every image loss in the package.
+"""The base classes of every loss in the package.
 
-It adds to ``keras.losses.Loss`` what all image losses share:
+:class:`BaseLoss` adds to ``keras.losses.Loss`` what all the package's losses share:
 
-* ``value_range=``: images are rescaled from it, so a weight means the same for
-  every range;
-* integer images are refused *before* Keras casts them to float (a ``uint8``
-  image read as ``[0, 255]`` floats with ``value_range=(0, 1)`` would otherwise
-  give a silently wrong number);
+* one entry conversion of the inputs (:func:`~keras_perceptual.ops.as_float_tensor`):
+  numpy arrays, lists, ``tf.Tensor``, ``tf.Variable``, ``keras.Variable`` and JAX
+  arrays, in float16, bfloat16, float32 or float64, all become tensors in the loss
+  dtype before :meth:`call`, so no loss needs to handle input types itself (Keras
+  alone would pass variables through unchanged, and some ``keras.ops`` fail on them);
 * computation in the loss dtype (float32 by default), also under a
-  ``mixed_float16`` / ``mixed_bfloat16`` global policy: Keras converts both
-  inputs to ``self.dtype`` before :meth:`call`;
-* ``get_config`` starting from Keras' own.
+  ``mixed_float16`` / ``mixed_bfloat16`` global policy;
+* ``get_config`` recording the dtype.
 
-Subclasses implement ``call(y_true, y_pred) -> (batch,)`` per-image values and
+:class:`ImageLoss` adds ``value_range=`` (images are rescaled from it, so a weight
+means the same for every range) and refuses integer images *before* any cast (a
+``uint8`` image read as ``[0, 255]`` floats with ``value_range=(0, 1)`` would give a
+silently wrong number).
+
+Subclasses implement ``call(y_true, y_pred) -> (batch,)`` per-sample values and
 Keras applies ``sample_weight`` and ``reduction`` exactly as for its own losses.
 """
 
@@ -22,10 +26,41 @@ from collections.abc import Sequence
 
 import keras
 
-from keras_perceptual._checks import check_float_dtype, check_value_range
+from keras_perceptual._checks import check_value_range
+from keras_perceptual.ops import as_float_tensor
 
 
-class ImageLoss(keras.losses.Loss):
+class BaseLoss(keras.losses.Loss):
+    """A Keras loss whose inputs are converted once, at its entry.
+
+    Args:
+        reduction: as in ``keras.losses.Loss``; ``None`` returns one value per sample.
+        name: loss name.
+        dtype: computation dtype; ``None`` means ``keras.config.floatx()`` (float32).
+    """
+
+    def convert_inputs(self, y_true, y_pred):
+        """``(y_true, y_pred)`` as tensors in the loss dtype (``y_true`` may be ``None``).
+
+        Inputs of any numeric dtype are accepted (labels, logits, probabilities);
+        :class:`ImageLoss` refuses non-float images instead.
+        """
+        y_pred = as_float_tensor(y_pred, "y_pred", self.dtype, floats_only=False)
+        if y_true is not None:
+            y_true = as_float_tensor(y_true, "y_true", self.dtype, floats_only=False)
+        return y_true, y_pred
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = self.convert_inputs(y_true, y_pred)
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
+        return config
+
+
+class ImageLoss(BaseLoss):
     """A Keras loss over batches of channels-last images in ``value_range``.
 
     Args:
@@ -35,7 +70,7 @@ class ImageLoss(keras.losses.Loss):
         dtype: computation dtype; ``None`` means ``keras.config.floatx()`` (float32).
     """
 
-    #: Whether ``y_true`` holds images (adversarial losses take logits instead).
+    #: Whether ``y_true`` holds images (the TV loss ignores it).
     _y_true_is_image = True
 
     def __init__(
@@ -48,14 +83,17 @@ class ImageLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.value_range = check_value_range(value_range)
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        check_float_dtype(y_pred, "y_pred", self.value_range)
+    def convert_inputs(self, y_true, y_pred):
+        y_pred = as_float_tensor(y_pred, "y_pred", self.dtype, self.value_range)
         if self._y_true_is_image:
-            check_float_dtype(y_true, "y_true", self.value_range)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+            y_true = as_float_tensor(y_true, "y_true", self.dtype, self.value_range)
+        elif y_true is not None:
+            y_true = as_float_tensor(y_true, "y_true", self.dtype, floats_only=False)
+        else:
+            y_true = y_pred
+        return y_true, y_pred
 
     def get_config(self):
         config = super().get_config()
         config["value_range"] = list(self.value_range)
-        config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
         return config

@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from keras_perceptual.errors import InputError
+from keras_perceptual.losses.base import BaseLoss
 
 LOG_2 = math.log(2.0)
 
@@ -99,8 +100,9 @@ def entropy(probabilities, from_logits: bool = False):
     return -ops.sum(_xlog_ratio(probabilities, ops.ones_like(probabilities)), axis=-1)
 
 
-class _ProbabilityLoss(keras.losses.Loss):
-    """Float32 computation (also under mixed precision); ``get_config`` records the dtype."""
+class _ProbabilityLoss(BaseLoss):
+    """A loss on probability vectors (or logits); float32 computation, also under mixed
+    precision."""
 
     def __init__(self, from_logits, reduction, name, dtype):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
@@ -113,7 +115,6 @@ class _ProbabilityLoss(keras.losses.Loss):
 
     def get_config(self):
         config = super().get_config()
-        config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
         config["from_logits"] = self.from_logits
         return config
 

@@ -48,6 +48,7 @@ How the module is built (the engine), for whoever adds a term or a distance:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import types
@@ -75,12 +76,14 @@ from keras_perceptual.backbones import (
     min_image_size,
     resolve_layer,
 )
-from keras_perceptual.errors import InputError
+from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
+    as_float_tensor,
     charbonnier,
+    check_tv_power,
     gram_matrix,
     sliced_wasserstein,
     sliced_wasserstein_directions,
@@ -88,10 +91,15 @@ from keras_perceptual.ops import (
     to_unit_range,
     total_variation,
 )
+from keras_perceptual.weights import WeightsUnavailableError
 
 CONTENT_DISTANCES = ("l2", "l1", "charbonnier")
 PAPER_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 PAPER_CONTENT_LAYERS = ("relu2_2",)
+
+#: True while ``from_config`` rebuilds a loss (``keras.models.load_model``): then what is
+#: unavailable on this machine is reported at first use instead of failing the load.
+_RESTORING = contextvars.ContextVar("keras_perceptual_restoring_loss", default=False)
 
 #: Default weights of :class:`PerceptualLoss`; see its docstring for why.
 DEFAULT_STYLE_WEIGHT = 2e-5
@@ -113,7 +121,9 @@ def feature_reconstruction(features_pred, features_true, distance: str = "l2", e
         ``(batch,)`` tensor.
     """
     check_choice(distance, CONTENT_DISTANCES, "distance")
-    diff = features_pred - features_true
+    diff = as_float_tensor(features_pred, "features_pred") - as_float_tensor(
+        features_true, "features_true"
+    )
     if distance == "l2":
         values = ops.square(diff)
     elif distance == "l1":
@@ -132,7 +142,9 @@ def style_reconstruction(gram_pred, gram_target, distance: str = "squared_froben
         ``(batch,)`` tensor.
     """
     check_choice(distance, GRAM_STYLE_DISTANCES, "style_distance")
-    squared = ops.square(gram_pred - gram_target)
+    squared = ops.square(
+        as_float_tensor(gram_pred, "gram_pred") - as_float_tensor(gram_target, "gram_target")
+    )
     if distance == "mse":
         return ops.mean(squared, axis=(1, 2))
     return ops.sum(squared, axis=(1, 2))
@@ -140,6 +152,8 @@ def style_reconstruction(gram_pred, gram_target, distance: str = "squared_froben
 
 def pixel_reconstruction(y_true, y_pred, value_range=(0.0, 1.0)):
     """Per-image mean squared error of the images rescaled to [0, 1]."""
+    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
+    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
     diff = to_unit_range(y_pred, value_range) - to_unit_range(y_true, value_range)
     return ops.mean(ops.square(diff), axis=(1, 2, 3))
 
@@ -310,7 +324,7 @@ class TermSettings:
             else check_positive_int(self.num_projections, name("num_projections")),
             "seed": check_seed(self.seed, name("seed")),
             "epsilon": check_weight(self.epsilon, name("epsilon")),
-            "tv_power": check_weight(self.tv_power, name("tv_power")),
+            "tv_power": check_tv_power(self.tv_power, name("tv_power")),
             "content_layers": _frozen_layers(self.content_layers, name("content_layers")),
             "style_layers": _frozen_layers(self.style_layers, name("style_layers")),
             "weights": os.fspath(self.weights)
@@ -366,6 +380,15 @@ class TermSettings:
 # --------------------------------------------------------------------------
 # Style images.
 # --------------------------------------------------------------------------
+
+
+def pixels_config(pixels: np.ndarray) -> list:
+    """Pixels as nested lists for a config, each float32 in its shortest exact decimal form.
+
+    ``np.asarray(pixels_config(x), "float32")`` gives back exactly ``x``; the JSON is about
+    40% smaller than ``x.tolist()`` (float32 values written with float64 digits).
+    """
+    return np.asarray(pixels, np.float32).astype(str).astype(np.float64).tolist()
 
 
 def _style_image_array(style_image: Any, value_range) -> np.ndarray:
@@ -724,32 +747,76 @@ class BackboneLoss(ImageLoss):
         for argument, field in self.ARGUMENTS.items():
             setattr(self, argument, getattr(settings, field))
         self.style_image = style_image
-        if style_image is not None:
-            # Checked even when the style term is off: a bad argument is an error.
-            style_pixels = [_style_image_array(style_image, settings.value_range)]
-        self.style_images = None
-        if style_images is not None:
-            if style_image is not None:
-                raise InputError(
-                    "Give style_image (one style) or style_images (a set of styles, one chosen "
-                    "per image), not both. Received: style_image and style_images"
-                )
-            style_pixels = [
-                image[None]
-                for image in image_arrays(style_images, settings.value_range, "style_images")
-            ]
-            self.style_images = [pixels[0] for pixels in style_pixels]
-
-        # --- One backbone for every term, truncated at the deepest tap. ---
-        style_given = (style_image is not None or style_images is not None) and bool(
-            settings.style
-        )
-        self.networks = build_loss_networks(settings, style_from_y_true=not style_given)
+        self.style_images = style_images
+        self.networks = LossNetworks(None, None)
         self._style_target = None
         self.style_gram_computations = 0
+        #: Why this loss, restored from a saved model, cannot compute (``None``: it can).
+        self.unavailable: KerasPerceptualError | None = None
+        if style_image is not None and style_images is not None:
+            raise InputError(
+                "Give style_image (one style) or style_images (a set of styles, one chosen "
+                "per image), not both. Received: style_image and style_images"
+            )
+        try:
+            # Checked even when the style term is off: a bad argument is an error. The
+            # pixels (at the size used) replace paths: get_config stores them.
+            if style_image is not None:
+                self.style_image = _style_image_array(style_image, settings.value_range)[0]
+            if style_images is not None:
+                self.style_images = image_arrays(style_images, settings.value_range, "style_images")
+        except KerasPerceptualError as error:
+            if not _RESTORING.get():
+                raise
+            self.unavailable = error
+            return
+        try:
+            self._build(settings)
+        except KerasPerceptualError as error:
+            if not _RESTORING.get():
+                raise
+            self.unavailable = WeightsUnavailableError(str(error))
+            self.unavailable.__cause__ = error
+
+    def _build(self, settings: TermSettings) -> None:
+        """One backbone for every term, truncated at the deepest tap; the style targets."""
+        if self.style_image is not None:
+            pixels = [self.style_image[None]]
+        else:
+            pixels = [image[None] for image in self.style_images or []]
+        style_given = bool(pixels) and bool(settings.style)
+        self.networks = build_loss_networks(settings, style_from_y_true=not style_given)
         if style_given:
-            self._style_target = style_targets(settings, self.networks.extractor, style_pixels)
+            self._style_target = style_targets(settings, self.networks.extractor, pixels)
             self.style_gram_computations += 1
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the loss from :meth:`get_config`, as ``keras.models.load_model`` does.
+
+        Loading never fails because the loss network's weights (a path, or ``"imagenet"``
+        without internet) are missing on this machine: the loss is then restored
+        without its networks, and its first use raises the error (a
+        :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
+        the fix). Predicting with the loaded model needs no loss.
+        """
+        token = _RESTORING.set(True)
+        try:
+            return super().from_config(config)
+        finally:
+            _RESTORING.reset(token)
+
+    def _check_available(self) -> None:
+        error = self.unavailable
+        if error is None:
+            return
+        raise type(error)(
+            f"This {type(self).__name__} was restored from a saved model, but what it needs "
+            f"is not available on this machine: {error} To train or evaluate, recompile the "
+            f"model with a loss this machine can build, e.g. model.compile(optimizer, "
+            f"loss={type(self).__name__}(..., weights=None or a local weights file)), or put "
+            f"the file back; predicting needs no loss. Received: weights={self.settings.weights!r}"
+        ) from error
 
     @property
     def num_styles(self) -> int | None:
@@ -787,8 +854,9 @@ class BackboneLoss(ImageLoss):
         entries, each a ``(batch,)`` tensor. :meth:`call` returns
         ``content_weight * terms["content"] + style_weight * terms["style"] + ...``.
         """
-        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        y_true, style_weights = self._split_y_true(ops.convert_to_tensor(y_true, dtype=self.dtype))
+        self._check_available()
+        y_true, y_pred = self.convert_inputs(y_true, y_pred)
+        y_true, style_weights = self._split_y_true(y_true)
         target = self._style_target
         if target is not None and style_weights is not None:
             target = blend_style_targets(target, style_weights)
@@ -801,8 +869,11 @@ class BackboneLoss(ImageLoss):
     def _style_image_config(self):
         source = self.style_image
         if source is None or isinstance(source, (str, os.PathLike)):
+            # A path only remains when a restored loss could not read it (an old config).
             return None if source is None else os.fspath(source)
-        return _style_image_array(source, self.value_range)[0].tolist()
+        if isinstance(source, list):
+            return source  # restored without its networks: kept as it was stored
+        return pixels_config(source)
 
     def get_config(self):
         config = super().get_config()
@@ -813,7 +884,11 @@ class BackboneLoss(ImageLoss):
             config["style_image"] = self._style_image_config()
             # The pixels, never paths: a saved model loads where the files are absent.
             config["style_images"] = (
-                None if self.style_images is None else [i.tolist() for i in self.style_images]
+                None
+                if self.style_images is None
+                else [
+                    pixels_config(i) if isinstance(i, np.ndarray) else i for i in self.style_images
+                ]
             )
         return config
 
@@ -982,7 +1057,11 @@ class StyleReconstructionLoss(BackboneLoss):
             seed=seed,
         )
         super().__init__(
-            settings, style_image, reduction=reduction, name=name, dtype=dtype,
+            settings,
+            style_image,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
             style_images=style_images,
         )
 
@@ -997,8 +1076,9 @@ class TotalVariationLoss(ImageLoss):
     count; needs no backbone.
 
     Args:
-        power: exponent on the differences; 1 (default, ``tensorflow.image``) or 2 (the
-            squared form of the paper's official code and magenta).
+        power: exponent on the differences, >= 1: 1 (default, ``tensorflow.image``) or 2
+            (the squared form of the paper's official code and magenta). Below 1 the
+            slope is infinite on flat regions (NaN gradients), so it is refused.
         value_range, reduction, name, dtype: as for every loss here.
 
     Example:
@@ -1018,9 +1098,7 @@ class TotalVariationLoss(ImageLoss):
         dtype=None,
     ):
         super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
-        self.power = check_weight(power, "power")
-        if self.power == 0:
-            raise InputError(f"power must be > 0, e.g. 1 or 2. Received: power={power!r}")
+        self.power = check_tv_power(power, "power")
 
     def call(self, y_true, y_pred):
         static_image_shape(y_pred, "y_pred", channels=None)
@@ -1213,7 +1291,11 @@ class PerceptualLoss(BackboneLoss):
             seed=seed,
         )
         super().__init__(
-            settings, style_image, reduction=reduction, name=name, dtype=dtype,
+            settings,
+            style_image,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
             style_images=style_images,
         )
 

@@ -33,7 +33,13 @@ from keras_perceptual._checks import (
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
-from keras_perceptual.ops import charbonnier, edge_magnitude, sobel_edges, to_unit_range
+from keras_perceptual.ops import (
+    as_float_tensor,
+    charbonnier,
+    edge_magnitude,
+    sobel_edges,
+    to_unit_range,
+)
 
 EDGE_MODES = ("mask", "gradient")
 EDGE_WEIGHTINGS = ("hard", "soft")
@@ -74,6 +80,13 @@ def _safe_divide(numerator, denominator):
     return ops.where(positive, numerator / safe, ops.zeros_like(numerator))
 
 
+def _unit_pair(y_true, y_pred, value_range):
+    """Both images as float32 tensors rescaled from ``value_range`` to [0, 1]."""
+    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
+    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
+    return to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range)
+
+
 def _distance(diff, distance: str, epsilon: float):
     if distance == "l1":
         return ops.abs(diff)
@@ -104,8 +117,8 @@ def charbonnier_loss(y_true, y_pred, epsilon: float = 1e-3, value_range=(0.0, 1.
         >>> charbonnier_loss(x, x + 1.0, epsilon=0.0)  # the mean absolute error
         array([1.], dtype=float32)
     """
-    diff = to_unit_range(y_pred, value_range) - to_unit_range(y_true, value_range)
-    return ops.mean(charbonnier(diff, epsilon), axis=(1, 2, 3))
+    y_true, y_pred = _unit_pair(y_true, y_pred, value_range)
+    return ops.mean(charbonnier(y_pred - y_true, epsilon), axis=(1, 2, 3))
 
 
 def edge_weights(y_true, threshold: float = 0.1, weighting: str = "hard", value_range=(0.0, 1.0)):
@@ -119,6 +132,7 @@ def edge_weights(y_true, threshold: float = 0.1, weighting: str = "hard", value_
     the weights.
     """
     check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
+    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
     magnitude = ops.stop_gradient(edge_magnitude(to_unit_range(y_true, value_range)))
     keep = magnitude > max(float(threshold), MIN_EDGE)
     if weighting == "hard":
@@ -158,8 +172,7 @@ def edge_loss(
     """
     check_choice(mode, EDGE_MODES, "mode")
     check_choice(distance, EDGE_DISTANCES, "distance")
-    y_true = to_unit_range(y_true, value_range)
-    y_pred = to_unit_range(y_pred, value_range)
+    y_true, y_pred = _unit_pair(y_true, y_pred, value_range)
     if mode == "gradient":
         diff = (sobel_edges(y_pred) - ops.stop_gradient(sobel_edges(y_true))) * 0.25
         return ops.mean(_distance(diff, distance, epsilon), axis=(1, 2, 3, 4))
@@ -183,6 +196,7 @@ def angular_error(a, b):
     loses precision and has an infinite derivative), 0 with finite gradients for
     identical pixels, and 0 where either pixel is black (the angle is undefined).
     """
+    a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
     cross = ops.cross(a, b)
     dot = ops.sum(a * b, axis=-1)
     squared = ops.sum(ops.square(cross), axis=-1)
@@ -208,8 +222,7 @@ def angular_color_loss(y_true, y_pred, value_range=(0.0, 1.0)):
         >>> angular_color_loss(red, green)  # pi / 2
         array([1.5707964], dtype=float32)
     """
-    a = to_unit_range(y_pred, value_range)
-    b = to_unit_range(y_true, value_range)
+    b, a = _unit_pair(y_true, y_pred, value_range)
     return ops.mean(angular_error(a, b), axis=(1, 2))
 
 
@@ -232,8 +245,7 @@ def blur_color_loss(
         >>> blur_color_loss(x, x)
         array([0.], dtype=float32)
     """
-    a = to_unit_range(y_pred, value_range)
-    b = to_unit_range(y_true, value_range)
+    b, a = _unit_pair(y_true, y_pred, value_range)
     size = (kernel_size, kernel_size)
     std = (float(sigma), float(sigma))
     blurred_a = ops.image.gaussian_blur(a, size, std, data_format="channels_last")
