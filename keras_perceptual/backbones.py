@@ -272,15 +272,16 @@ class FeatureExtractor(keras.Model):
         self.pending_weights: KerasPerceptualError | None = None
 
     def __call__(self, inputs, *args, **kwargs):
-        if self.pending_weights is not None:
+        symbolic = isinstance(inputs, keras.KerasTensor)  # graph building, e.g. on load
+        if self.pending_weights is not None and not symbolic:
             raise WeightsUnavailableError(
-                f"This FeatureExtractor was rebuilt from a config whose weights are not "
-                f"available on this machine ({self.pending_weights}), and no saved weights "
-                f"were loaded into it; load the whole saved model with "
-                f"keras.models.load_model, or pass weights this machine has. "
-                f"Received: weights={self.weights_source!r}"
+                f"This FeatureExtractor was rebuilt from a config whose weights "
+                f"{self.weights_source!r} are not available on this machine, and no saved "
+                f"weights were loaded into it; load the whole saved model with "
+                f"keras.models.load_model (which restores them), or build the extractor with "
+                f"weights this machine has. Received: weights={self.weights_source!r}"
             ) from self.pending_weights
-        if not isinstance(inputs, keras.KerasTensor):
+        if not symbolic:
             inputs = as_float_tensor(inputs, "images", value_range=self.value_range)
         # Before Keras' own input-spec check, whose message gives no fix.
         check_image_size(inputs, "images", self.min_image_size, self.taps.values())

@@ -218,3 +218,12 @@ def read_clip(path):
         codec = container.streams.audio[0].codec_context.name if container.streams.audio else None
         samples = sum(frame.samples for frame in container.decode(audio=0)) if codec else 0
     return np.stack(frames), np.array(times), samples, codec
+
+
+@pytest.fixture(scope="session")
+def vgg16_weights_file(tmp_path_factory):
+    """A keras.applications VGG16 ``include_top=False`` weights file (random weights)."""
+    path = tmp_path_factory.mktemp("weights") / "vgg16_notop.weights.h5"
+    keras.utils.set_random_seed(0)
+    keras.applications.VGG16(include_top=False, weights=None).save_weights(path)
+    return path

@@ -192,3 +192,22 @@ def test_imagenet_download_respects_timeout(tmp_path, monkeypatch):
     finally:
         server.close()
     assert time.monotonic() - start < 10
+
+
+def test_model_with_extractor_loads_after_the_weights_file_is_gone(tmp_path, images,
+                                                                   vgg16_weights_file):
+    import shutil
+
+    weights = tmp_path / "vgg.weights.h5"
+    shutil.copy(vgg16_weights_file, weights)
+    inputs = keras.Input((None, None, 3))
+    features = FeatureExtractor("relu1_2", weights=str(weights))(inputs)["relu1_2"]
+    model = keras.Model(inputs, features)
+    model.save(tmp_path / "m.keras")
+    weights.unlink()
+    reloaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(to_numpy(reloaded(images)), to_numpy(model(images)))
+    # Rebuilt alone (no saved weights to load), it refuses to compute with random weights.
+    alone = FeatureExtractor.from_config(model.layers[1].get_config())
+    with pytest.raises(WeightsUnavailableError, match="vgg.weights.h5"):
+        alone(images)

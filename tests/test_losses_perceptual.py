@@ -12,6 +12,7 @@ from keras_perceptual import (
     PerceptualLoss,
     StyleReconstructionLoss,
     TotalVariationLoss,
+    WeightsUnavailableError,
 )
 from keras_perceptual.precision import PrecisionWarning
 
@@ -692,3 +693,71 @@ def test_optimizing_noise_toward_a_style_decreases_the_distance(rng, style_image
     end = float(to_numpy(loss(x, x)))
     print(f"{distance}: {start:.4g} -> {end:.4g}")
     assert end < 0.6 * start, (start, end)
+
+
+# --- Portable saved state: a saved model outlives the files it was made from. ---
+
+
+def _tiny_model():
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_saved_model_loads_after_the_style_image_file_is_gone(tmp_path, images, style_image):
+    """Handed case: PerceptualLoss(style_image="painting.png"), fit, save, move the PNG away."""
+    import shutil
+
+    from PIL import Image
+
+    painting = tmp_path / "painting.png"
+    Image.fromarray((style_image * 255).round().astype("uint8")).save(painting)
+    model = _tiny_model()
+    loss = PerceptualLoss(content_layers="relu1_2", style_layers="relu1_2",
+                          style_image=str(painting), weights=None)
+    model.compile("adam", loss=loss)
+    model.fit(images, images, epochs=1, verbose=0)
+    expected = model.evaluate(images, images, verbose=0)
+    model.save(tmp_path / "m.keras")
+    shutil.move(painting, tmp_path / "elsewhere.png")
+    reloaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert reloaded.loss.unavailable is None
+    np.testing.assert_allclose(reloaded.evaluate(images, images, verbose=0), expected, rtol=1e-5)
+
+
+def test_saved_model_loads_after_the_weights_file_is_gone(tmp_path, images, vgg16_weights_file):
+    """Weights given by path: loading never fails; the loss says what to do at first use."""
+    import shutil
+
+    weights = tmp_path / "vgg.weights.h5"
+    shutil.copy(vgg16_weights_file, weights)
+    model = _tiny_model()
+    model.compile("sgd", loss=FeatureReconstructionLoss("relu1_2", weights=str(weights)))
+    expected = model.evaluate(images, images, verbose=0)
+    model.save(tmp_path / "m.keras")
+    weights.unlink()
+    reloaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(reloaded.predict(images, verbose=0),
+                                  model.predict(images, verbose=0))
+    assert reloaded.loss.get_config() == model.loss.get_config()
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)vgg\.weights\.h5.*recompile"):
+        reloaded.evaluate(images, images, verbose=0)
+    shutil.copy(vgg16_weights_file, weights)  # put back: a loss built anew works again
+    reloaded.compile("sgd", loss=FeatureReconstructionLoss.from_config(model.loss.get_config()))
+    np.testing.assert_allclose(reloaded.evaluate(images, images, verbose=0), expected, rtol=1e-5)
+
+
+def test_loading_without_importing_the_package_names_what_is_missing(tmp_path, images):
+    """Keras imports only its own packages: the message names our class (README says so)."""
+    model = _tiny_model()
+    model.compile("adam", loss=PerceptualLoss(weights=None))
+    model.save(tmp_path / "m.keras")
+    registry = keras.saving.get_custom_objects()
+    ours = {k: v for k, v in registry.items() if k.startswith("keras_perceptual>")}
+    try:
+        for key in ours:
+            del registry[key]
+        with pytest.raises(TypeError, match=r"(?s)Could not locate class .PerceptualLoss.*imported"):
+            keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    finally:
+        registry.update(ours)

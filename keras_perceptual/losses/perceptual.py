@@ -810,12 +810,13 @@ class BackboneLoss(ImageLoss):
         error = self.unavailable
         if error is None:
             return
+        reason = str(error).split(" Received:")[0].rstrip(".; ")
         raise type(error)(
             f"This {type(self).__name__} was restored from a saved model, but what it needs "
-            f"is not available on this machine: {error} To train or evaluate, recompile the "
-            f"model with a loss this machine can build, e.g. model.compile(optimizer, "
+            f"is not available on this machine ({reason}); to train or evaluate, recompile "
+            f"the model with a loss this machine can build, e.g. model.compile(optimizer, "
             f"loss={type(self).__name__}(..., weights=None or a local weights file)), or put "
-            f"the file back; predicting needs no loss. Received: weights={self.settings.weights!r}"
+            f"the file back (predicting needs no loss). Received: weights={self.settings.weights!r}"
         ) from error
 
     @property
