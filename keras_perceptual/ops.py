@@ -30,7 +30,6 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_seed,
     check_value_range,
-    check_weight,
 )
 from keras_perceptual.errors import InputError
 
@@ -176,12 +175,15 @@ def check_tv_power(power: Any, name: str = "power") -> float:
         >>> check_tv_power(2)
         2.0
     """
-    value = check_weight(power, name)
-    if value < MIN_TV_POWER:
+    try:
+        value = float(power)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (MIN_TV_POWER <= value < float("inf")):
         raise InputError(
-            f"{name} must be >= {MIN_TV_POWER:g}, e.g. 1 (tensorflow.image.total_variation) or "
-            f"2 (squared TV): below 1 the penalty's slope is infinite where neighbouring "
-            f"pixels are equal, which makes gradients NaN on flat regions. "
+            f"{name} must be a number >= {MIN_TV_POWER:g}, e.g. 1 (tensorflow.image."
+            f"total_variation) or 2 (squared TV): below 1 the penalty's slope is infinite where "
+            f"neighbouring pixels are equal, which makes gradients NaN on flat regions. "
             f"Received: {name}={power!r}"
         )
     return value

@@ -1,0 +1,441 @@
+"""Every public loss and op: finite values and finite gradients on the edge inputs.
+
+The catalog below lists, for every public loss class of ``keras_perceptual.losses`` and
+every tensor function of ``keras_perceptual.ops``, how to build it (small settings,
+``weights=None``). The sweep feeds each one a batch of edge inputs (identical,
+constant, black, white, black against white, two flat halves, the ends of
+``value_range``), in float16, bfloat16, float32 and float64, and a batch of one, and
+asserts that every value and every gradient is finite.
+
+A loss or op added to the package later must join the catalog: the first two tests
+discover them (every ``keras.losses.Loss`` subclass defined under
+``keras_perceptual.losses``, every function in ``keras_perceptual.ops.__all__``) and
+fail for one that is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, to_numpy
+
+import keras_perceptual.losses as losses_package
+from keras_perceptual import ops as kp_ops
+from keras_perceptual.losses import (
+    CharbonnierLoss,
+    ColorLoss,
+    DiscriminatorLoss,
+    EdgeLoss,
+    Entropy,
+    FeatureReconstructionLoss,
+    GeneratorLoss,
+    JensenShannonDivergence,
+    PerceptualLoss,
+    StyleReconstructionLoss,
+    TotalVariationLoss,
+    WassersteinLoss,
+)
+
+SIZE = 16  # the smallest size every tap (relu4_3: 8 px) and the blur see whole
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+#: Base classes, not losses a user builds.
+BASES = {"BaseLoss", "ImageLoss", "BackboneLoss"}
+
+# --------------------------------------------------------------------------
+# The catalog: {class name: [(case name, input kind, factory)]}.
+# --------------------------------------------------------------------------
+
+_STYLE = np.random.default_rng(7).random((40, 36, 3), dtype=np.float32)
+_SMALL = {"weights": None, "reduction": None}
+
+LOSS_CATALOG = {
+    "FeatureReconstructionLoss": [
+        ("l2", "image", lambda vr: FeatureReconstructionLoss(
+            ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
+        ("charbonnier", "image", lambda vr: FeatureReconstructionLoss(
+            "relu2_2", distance="charbonnier", value_range=vr, **_SMALL)),
+        ("l1", "image", lambda vr: FeatureReconstructionLoss(
+            "relu1_2", distance="l1", value_range=vr, **_SMALL)),
+    ],
+    "StyleReconstructionLoss": [
+        ("y_true target", "image", lambda vr: StyleReconstructionLoss(
+            ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
+        ("style image, mse, none", "image", lambda vr: StyleReconstructionLoss(
+            "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], distance="mse",
+            gram_normalization="none", value_range=vr, **_SMALL)),
+    ],
+    "PerceptualLoss": [
+        ("paper", "image", lambda vr: PerceptualLoss(
+            style_image=_STYLE * (vr[1] - vr[0]) + vr[0], pixel_weight=1.0, value_range=vr,
+            **_SMALL)),
+        ("squared tv, y_true style", "image", lambda vr: PerceptualLoss(
+            content_layers="relu1_2", style_layers="relu1_2", tv_power=2.0,
+            content_distance="charbonnier", value_range=vr, **_SMALL)),
+    ],
+    "TotalVariationLoss": [
+        ("power 1", "image", lambda vr: TotalVariationLoss(value_range=vr, reduction=None)),
+        ("power 1.5", "image", lambda vr: TotalVariationLoss(1.5, value_range=vr, reduction=None)),
+    ],
+    "CharbonnierLoss": [
+        ("default", "image", lambda vr: CharbonnierLoss(value_range=vr, reduction=None)),
+    ],
+    "EdgeLoss": [
+        ("mask", "image", lambda vr: EdgeLoss(value_range=vr, reduction=None)),
+        ("soft, threshold 0", "image", lambda vr: EdgeLoss(
+            threshold=0.0, weighting="soft", distance="charbonnier", value_range=vr,
+            reduction=None)),
+        ("gradient", "image", lambda vr: EdgeLoss("gradient", value_range=vr, reduction=None)),
+    ],
+    "ColorLoss": [
+        ("angular", "image", lambda vr: ColorLoss(value_range=vr, reduction=None)),
+        ("blur", "image", lambda vr: ColorLoss("blur", kernel_size=5, value_range=vr,
+                                               reduction=None)),
+    ],
+    "GeneratorLoss": [
+        (kind, "score", lambda vr, kind=kind: GeneratorLoss(kind, reduction=None))
+        for kind in ("vanilla", "lsgan", "hinge")
+    ],
+    "DiscriminatorLoss": [
+        (kind, "score", lambda vr, kind=kind: DiscriminatorLoss(kind, reduction=None))
+        for kind in ("vanilla", "lsgan", "hinge")
+    ],
+    "WassersteinLoss": [
+        (role, "score", lambda vr, role=role: WassersteinLoss(role, reduction=None))
+        for role in ("critic", "generator")
+    ],
+    "JensenShannonDivergence": [
+        ("probabilities", "probability", lambda vr: JensenShannonDivergence(reduction=None)),
+        ("logits", "score", lambda vr: JensenShannonDivergence(from_logits=True,
+                                                              reduction=None)),
+    ],
+    "Entropy": [
+        ("probabilities", "probability", lambda vr: Entropy(reduction=None)),
+        ("logits", "score", lambda vr: Entropy(from_logits=True, reduction=None)),
+    ],
+}
+
+#: ``{op name: [(case name, function of one image batch -> tensor(s))]}``.
+OP_CATALOG = {
+    "as_float_tensor": [("", kp_ops.as_float_tensor)],
+    "to_unit_range": [("(-1, 1)", lambda x: kp_ops.to_unit_range(x, (-1, 1)))],
+    "from_unit_range": [("(-1, 1)", lambda x: kp_ops.from_unit_range(x, (-1, 1)))],
+    "gram_matrix": [(n, lambda x, n=n: kp_ops.gram_matrix(x, n)) for n in ("chw", "hw", "none")],
+    "total_variation": [(f"power {p}", lambda x, p=p: kp_ops.total_variation(x, p))
+                        for p in (1.0, 1.25, 2.0)],
+    "charbonnier": [(f"epsilon {e}", lambda x, e=e: kp_ops.charbonnier(x - 0.5, e))
+                    for e in (1e-3, 0.0)],
+    "luminance": [("", kp_ops.luminance)],
+    "sobel_edges": [("", kp_ops.sobel_edges)],
+    "edge_magnitude": [("", kp_ops.edge_magnitude)],
+    "safe_sqrt": [("", kp_ops.safe_sqrt)],
+    "channel_mean_std": [(f"epsilon {e}", lambda x, e=e: kp_ops.channel_mean_std(x, e))
+                         for e in (1e-5, 0.0)],
+}
+#: Names in ``ops.__all__`` that are not tensor functions.
+NOT_TENSOR_OPS = {"check_tv_power"}
+
+
+# --------------------------------------------------------------------------
+# The edge inputs.
+# --------------------------------------------------------------------------
+
+
+def _edge_images():
+    """``(y_true, y_pred)`` batches in [0, 1], one edge case per image, and their names."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
+    zero, one, half = (np.full((SIZE, SIZE, 3), v, np.float32) for v in (0.0, 1.0, 0.5))
+    halves = np.zeros((SIZE, SIZE, 3), np.float32)
+    halves[:, SIZE // 2:] = 1.0
+    cases = {
+        "different": (a, b),
+        "identical": (a, a),
+        "constant": (half, half),
+        "black (low end)": (zero, zero),
+        "white (high end)": (one, one),
+        "black vs white": (zero, one),
+        "two flat halves vs constant": (half, halves),
+        "two flat halves, identical": (halves, halves),
+    }
+    y_true = np.stack([t for t, _ in cases.values()])
+    y_pred = np.stack([p for _, p in cases.values()])
+    return y_true, y_pred, list(cases)
+
+
+def _edge_scores(kind):
+    """Logits (``score``) or probability vectors, one edge case per row."""
+    if kind == "score":
+        rows = {
+            "zeros": ([0.0] * 4, [0.0] * 4),
+            "identical": ([1.5, -2.0, 0.5, 3.0], [1.5, -2.0, 0.5, 3.0]),
+            "large": ([30.0, -30.0, 30.0, -30.0], [-30.0, 30.0, -30.0, 30.0]),
+            "tiny": ([1e-7, -1e-7, 0.0, 1e-7], [0.0, 1e-7, -1e-7, 0.0]),
+        }
+    else:
+        rows = {
+            "one-hot, equal": ([1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]),
+            "disjoint": ([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]),
+            "uniform": ([0.25] * 4, [0.25] * 4),
+            "zeros in one": ([0.5, 0.5, 0.0, 0.0], [0.25] * 4),
+        }
+    y_true = np.array([t for t, _ in rows.values()], np.float32)
+    y_pred = np.array([p for _, p in rows.values()], np.float32)
+    return y_true, y_pred, list(rows)
+
+
+def _to_range(x, value_range):
+    low, high = value_range
+    return x * np.float32(high - low) + np.float32(low)
+
+
+def _cast(x, dtype):
+    return keras.ops.cast(keras.ops.convert_to_tensor(x), dtype)
+
+
+def _values_and_gradients(fn, y_true, y_pred):
+    """``fn(y_true, y_pred)`` as float32 numpy and its gradients with respect to both."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([y_true, y_pred])
+            value = fn(y_true, y_pred)
+            total = tf.reduce_sum(tf.cast(value, "float32"))
+        grads = tape.gradient(total, [y_true, y_pred])
+        del tape
+    elif BACKEND == "jax":
+        import jax
+
+        def total(t, p):
+            return keras.ops.sum(keras.ops.cast(fn(t, p), "float32"))
+
+        value = fn(y_true, y_pred)
+        grads = jax.grad(total, argnums=(0, 1))(y_true, y_pred)
+    else:
+        pytest.skip(f"no gradient helper for backend {BACKEND}")
+    grads = [None if g is None else to_numpy(keras.ops.cast(g, "float32")) for g in grads]
+    return to_numpy(keras.ops.cast(value, "float32")), grads
+
+
+def _assert_finite(name, array, labels):
+    array = np.asarray(array)
+    if array.ndim == 0:
+        assert np.isfinite(array), f"{name}: {array}"
+        return
+    bad = [labels[i] for i in range(array.shape[0]) if not np.all(np.isfinite(array[i]))]
+    assert not bad, f"{name} not finite for: {bad}"
+
+
+# --------------------------------------------------------------------------
+# Completeness: a new loss or op must join the catalog.
+# --------------------------------------------------------------------------
+
+
+def _public_loss_classes():
+    found = {}
+    for info in pkgutil.walk_packages(losses_package.__path__, losses_package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, keras.losses.Loss)
+                and value.__module__.startswith("keras_perceptual")
+                and not name.startswith("_")
+                and name not in BASES
+            ):
+                found[name] = value
+    return found
+
+
+def test_every_public_loss_is_in_the_catalog():
+    missing = sorted(set(_public_loss_classes()) - set(LOSS_CATALOG))
+    assert not missing, (
+        f"Add these losses to LOSS_CATALOG in tests/test_edge_inputs.py: {missing}")
+    assert set(LOSS_CATALOG) <= set(_public_loss_classes())
+
+
+def test_every_public_op_is_in_the_catalog():
+    tensor_ops = {
+        name for name in kp_ops.__all__
+        if callable(getattr(kp_ops, name)) and name not in NOT_TENSOR_OPS
+    }
+    missing = sorted(tensor_ops - set(OP_CATALOG))
+    assert not missing, f"Add these ops to OP_CATALOG in tests/test_edge_inputs.py: {missing}"
+
+
+# --------------------------------------------------------------------------
+# The sweep.
+# --------------------------------------------------------------------------
+
+
+LOSS_CASES = [
+    pytest.param(cls, case, kind, factory, id=f"{cls}[{case}]")
+    for cls, cases in LOSS_CATALOG.items()
+    for case, kind, factory in cases
+]
+
+
+BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "PerceptualLoss")
+
+
+@pytest.mark.parametrize("cls,case,kind,factory", LOSS_CASES)
+def test_losses_are_finite_on_edge_inputs(cls, case, kind, factory):
+    # The backbone losses (a VGG each) take float32 and float16 here; their bfloat16 and
+    # float64 runs are in the slow set (the same entry conversion serves every dtype).
+    _sweep(cls, case, kind, factory, ("float32", "float16") if cls in BACKBONE_LOSSES else DTYPES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls,case,kind,factory",
+                         [c for c in LOSS_CASES if c.values[0] in BACKBONE_LOSSES])
+def test_backbone_losses_are_finite_in_every_dtype(cls, case, kind, factory):
+    _sweep(cls, case, kind, factory, DTYPES)
+
+
+def _sweep(cls, case, kind, factory, dtypes):
+    keras.utils.set_random_seed(0)
+    runs = [(dtype, (0.0, 1.0)) for dtype in ("float32", *[d for d in dtypes if d != "float32"])]
+    if cls not in BACKBONE_LOSSES:
+        # Another range (a second backbone for the backbone losses, whose preprocessing
+        # maps any range the same way: their ends are covered by black and white).
+        runs.append(("float32", (-1.0, 1.0)))
+    losses = {vr: factory(vr) for vr in {vr for _, vr in runs}}  # one backbone per range
+    if kind == "image":
+        y_true, y_pred, labels = _edge_images()
+    else:
+        y_true, y_pred, labels = _edge_scores(kind)
+    reference = {}  # float32 gradients: where they exceed float16's range, inf is right
+    for dtype, value_range in runs:
+        loss = losses[value_range]
+        if kind == "image":
+            t, p = _to_range(y_true, value_range), _to_range(y_pred, value_range)
+        else:
+            t, p = y_true, y_pred
+        t, p = _cast(t, dtype), _cast(p, dtype)
+        value, grads = _values_and_gradients(loss, t, p)
+        where = f"{cls}[{case}] {dtype} {value_range}"
+        assert value.dtype == np.float32 and value.shape == (len(labels),), where
+        _assert_finite(f"{where} value", value, labels)
+        for name, grad in zip(("d/dy_true", "d/dy_pred"), grads, strict=True):
+            if grad is None:
+                continue
+            if dtype == "float32" and value_range == (0.0, 1.0):
+                reference[name] = grad
+            overflow = None
+            if dtype == "float16":
+                # Gradients reach a float16 input in float16: only magnitudes beyond its
+                # range may (correctly) round to inf; never NaN.
+                assert not np.any(np.isnan(grad)), f"{where} {name} has NaN"
+                overflow = np.abs(reference[name]) > 0.5 * np.finfo(np.float16).max
+                grad = np.where(overflow, 0.0, grad)
+            _assert_finite(f"{where} {name}", grad, labels)
+    # A batch of one.
+    loss = losses[(0.0, 1.0)]
+    value, grads = _values_and_gradients(loss, _cast(y_true[:1], "float32"),
+                                         _cast(y_pred[:1], "float32"))
+    _assert_finite(f"{cls}[{case}] batch of one", value, labels[:1])
+    assert all(g is None or np.all(np.isfinite(g)) for g in grads)
+
+
+OP_CASES = [
+    pytest.param(op, case, fn, id=f"{op}[{case}]")
+    for op, cases in OP_CATALOG.items()
+    for case, fn in cases
+]
+
+
+@pytest.mark.parametrize("op,case,fn", OP_CASES)
+def test_ops_are_finite_on_edge_inputs(op, case, fn):
+    _, images, labels = _edge_images()
+
+    def total(_, x):
+        outputs = fn(x)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        per_image = [keras.ops.reshape(keras.ops.cast(o, "float32"), (x.shape[0], -1))
+                     for o in outputs]
+        return keras.ops.sum(keras.ops.concatenate(per_image, axis=1), axis=1)
+
+    for dtype in DTYPES:
+        x = _cast(images, dtype)
+        value, (_, grad) = _values_and_gradients(total, x, x)
+        _assert_finite(f"{op}[{case}] {dtype} value", value, labels)
+        _assert_finite(f"{op}[{case}] {dtype} gradient", grad, labels)
+        outputs = fn(x)
+        for output in outputs if isinstance(outputs, tuple) else (outputs,):
+            expected = "float32" if op not in ("to_unit_range", "from_unit_range") else (
+                keras.backend.standardize_dtype(x.dtype))
+            assert keras.backend.standardize_dtype(output.dtype) == expected, (op, dtype)
+
+
+# --------------------------------------------------------------------------
+# Handed cases (issue 15).
+# --------------------------------------------------------------------------
+
+
+def test_tv_power_below_one_is_refused_in_one_place():
+    """power=0.5 gave NaN gradients on two flat halves (2880 of 3072 entries); 0 was
+    refused by TotalVariationLoss but accepted by PerceptualLoss: one rule now."""
+    for power in (0.5, 0.0, -1.0, float("nan"), "two"):
+        with pytest.raises(ValueError, match=r"power must be a number >= 1.*NaN"):
+            TotalVariationLoss(power=power)
+        with pytest.raises(ValueError, match=r"tv_power must be a number >= 1.*NaN"):
+            PerceptualLoss(tv_power=power, weights=None)
+        with pytest.raises(ValueError, match=r"power must be a number >= 1"):
+            kp_ops.total_variation(np.zeros((1, 4, 4, 3), "float32"), power)
+    halves = np.zeros((1, SIZE, SIZE, 3), np.float32)
+    halves[:, :, SIZE // 2:] = 1.0
+    loss = PerceptualLoss(tv_power=1.0, weights=None, style_layers=None, content_layers=None,
+                          tv_weight=1.0)
+    value, (_, grad) = _values_and_gradients(loss, _cast(halves, "float32"),
+                                             _cast(halves, "float32"))
+    assert np.all(np.isfinite(grad)) and float(value) == SIZE * 3  # one edge per row, 3 channels
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.Variable is TensorFlow's")
+def test_color_loss_of_a_tf_variable():
+    """``ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))`` raised AttributeError."""
+    import tensorflow as tf
+
+    y = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32) * 0.9 + 0.05
+    value = ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))
+    # Scaling a pixel does not change its direction: the angle is 0 (float32 rounding).
+    assert abs(float(value)) < 1e-3
+    other = np.roll(y, 1, axis=-1)
+    np.testing.assert_allclose(float(ColorLoss()(y, tf.Variable(other))),
+                               float(ColorLoss()(y, other)), rtol=1e-6)
+
+
+def test_losses_accept_every_input_type(rng):
+    """numpy, tensors, keras.Variable (and tf.Variable or JAX arrays), 16/64-bit: one result."""
+    y_true = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
+    y_pred = np.clip(y_true + 0.1 * rng.standard_normal(y_true.shape), 0, 1).astype("float32")
+    inputs = {
+        "tensor": keras.ops.convert_to_tensor(y_pred),
+        "keras.Variable": keras.Variable(y_pred),
+        "float16": y_pred.astype("float16"),
+        "bfloat16": keras.ops.cast(y_pred, "bfloat16"),
+        "float64": y_pred.astype("float64"),
+        "list": y_pred.tolist(),
+    }
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        inputs["tf.Variable"] = tf.Variable(y_pred)
+    for cls, cases in LOSS_CATALOG.items():
+        case, kind, factory = cases[0]
+        if kind != "image" or cls in ("StyleReconstructionLoss", "PerceptualLoss"):
+            continue  # the backbone losses share their entry with FeatureReconstructionLoss
+        keras.utils.set_random_seed(0)
+        loss = factory((0.0, 1.0))
+        reference = to_numpy(loss(y_true, y_pred))
+        for name, value in inputs.items():
+            result = loss(keras.Variable(y_true) if name == "keras.Variable" else y_true, value)
+            assert keras.backend.standardize_dtype(result.dtype) == "float32", (cls, name)
+            tolerance = {"float16": 2e-2, "bfloat16": 6e-2}.get(name, 1e-5)
+            np.testing.assert_allclose(to_numpy(result), reference, rtol=tolerance,
+                                       atol=1e-6, err_msg=f"{cls} {name}")
