@@ -29,9 +29,11 @@ resizes), not by ``tf.io.decode_image``:
   :attr:`ScanResult.runtime_skipped`; ``tf.io.read_file`` / ``decode_image`` would
   raise inside the graph and end training, and ``Dataset.ignore_errors()`` would
   drop them silently, uncounted, together with genuine bugs;
-* RGB conversion that handles what photo folders contain: grayscale (expanded),
-  alpha (dropped), palettes, CMYK, 16-bit grayscale (scaled, not clipped), the EXIF
-  orientation of camera photos, the first frame of GIF / animated WebP;
+* RGB conversion that handles what photo folders contain, by the one decoding contract
+  of :func:`keras_perceptual.images.read_rgb` (the same image at every entry point):
+  grayscale (expanded), alpha (dropped), palettes, CMYK, 16-bit PNGs (kept to 16 bits:
+  the pipeline carries uint16), the EXIF orientation of camera photos, the first frame
+  of GIF / animated WebP;
 * large JPEGs are decoded at a reduced DCT scale (``Image.draft``) that still
   covers the requested size, several times faster for camera photos.
 
@@ -86,7 +88,7 @@ from keras_perceptual.images import (
     load_images,
     read_rgb,
 )
-from keras_perceptual.ops import from_uint8, gaussian_kernel
+from keras_perceptual.ops import from_uint16, gaussian_kernel
 from keras_perceptual.ops import sr_degrade as sr_degrade_op
 from keras_perceptual.scan import (
     MAX_LISTED,
@@ -108,13 +110,19 @@ logger = logging.getLogger(__name__)
 
 
 def _decode_in_pipeline(scan: ScanResult, shorter_side: int | None, at_least: int):
-    """Returns the ``numpy_function`` body: path bytes -> (uint8 image, ok flag)."""
-    placeholder = np.zeros((at_least, at_least, 3), np.uint8)
+    """Returns the ``numpy_function`` body: path bytes -> (uint16 image, ok flag).
+
+    uint16 (``read_rgb(dtype=np.uint16)``): 16-bit images keep their precision and 8-bit
+    ones are exact (``v * 257``), at twice the memory of uint8 in a cache.
+    """
+    placeholder = np.zeros((at_least, at_least, 3), np.uint16)
 
     def decode(path_bytes) -> tuple[np.ndarray, np.bool_]:
         path = os.fsdecode(bytes(path_bytes))
         try:
-            image = read_rgb(path, shorter_side=shorter_side, at_least=at_least)
+            image = read_rgb(
+                path, shorter_side=shorter_side, at_least=at_least, dtype=np.uint16
+            )
             if min(image.shape[:2]) < at_least:  # cannot happen; keeps crops safe
                 raise UnusableImageError(f"too small: decoded to {image.shape[1]}x{image.shape[0]}")
             return image, np.bool_(True)
@@ -206,7 +214,8 @@ def image_folder_dataset(
             Default ``image_size``: training images are never enlarged, which would
             teach blur. Not allowed with a ``ScanResult`` (the scan applied its own).
         verify: passed to :func:`scan_images` when ``directory`` is a folder.
-        value_range: ``(low, high)`` the 0..255 pixels are mapped to.
+        value_range: ``(low, high)`` the pixels (0..255, or 0..65535 for 16-bit PNGs) are
+            mapped to.
         shuffle_buffer: elements in the shuffle buffer; default all images (free for
             paths and for the in-memory cache; lower it with an on-disk ``cache``).
 
@@ -274,7 +283,7 @@ def image_folder_dataset(
     decode = _decode_in_pipeline(scan, shorter_side, at_least=image_size)
 
     def decode_map(path):
-        image, ok = tf.numpy_function(decode, [path], (tf.uint8, tf.bool), name="decode_image")
+        image, ok = tf.numpy_function(decode, [path], (tf.uint16, tf.bool), name="decode_image")
         image.set_shape((None, None, 3))
         ok.set_shape(())
         return image, ok
@@ -311,7 +320,7 @@ def image_folder_dataset(
             left = (shape[1] - image_size) // 2
             image = image[top : top + image_size, left : left + image_size]
             image.set_shape((image_size, image_size, 3))
-        return from_uint8(tf.cast(image, tf.float32), value_range)
+        return from_uint16(tf.cast(image, tf.float32), value_range)
 
     dataset = images.enumerate().map(crop_map, num_parallel_calls=autotune, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=repeat)

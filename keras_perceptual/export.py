@@ -70,7 +70,7 @@ from keras_perceptual._checks import check_choice, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size
 from keras_perceptual.models import model_precision, model_value_range, with_dtype_policy
-from keras_perceptual.ops import from_uint8, to_unit_range
+from keras_perceptual.ops import from_uint8, from_uint16, to_unit_range
 from keras_perceptual.runtimes import (
     INPUT_NAME,
     METADATA_KEY,
@@ -322,6 +322,182 @@ def _is_image_input(tensor) -> bool:
     return len(shape) == 4 and shape[-1] == 3
 
 
+# --------------------------------------------------------------------------------------
+# Decoding in the serving graph: the contract of keras_perceptual.images.read_rgb
+# --------------------------------------------------------------------------------------
+
+#: How far into a file the EXIF orientation is looked for (JPEG APP1 segments come first).
+_EXIF_SCAN_BYTES = 1 << 18
+#: At most this many JPEG segments, PNG/WebP chunks and TIFF entries are read.
+_EXIF_MAX_STEPS = 64
+
+
+class _Bytes:
+    """Random access to the first bytes of a file held in a string tensor (0 past its end)."""
+
+    def __init__(self, data):
+        self.raw = tf.cast(
+            tf.io.decode_raw(tf.strings.substr(data, 0, _EXIF_SCAN_BYTES), tf.uint8), tf.int64
+        )
+        self.size = tf.size(self.raw, out_type=tf.int64)
+
+    def at(self, i):
+        i = tf.cast(i, tf.int64)
+        inside = tf.logical_and(i >= 0, i < self.size)
+        return tf.where(inside, tf.gather(self.raw, tf.clip_by_value(i, 0, self.size - 1)), 0)
+
+    def uint(self, i, length: int, little):
+        values = [self.at(i + k) for k in range(length)]
+        big = values[0]
+        for v in values[1:]:
+            big = big * 256 + v
+        small = values[-1]
+        for v in reversed(values[:-1]):
+            small = small * 256 + v
+        return tf.where(little, small, big)
+
+    def equals(self, i, text: bytes):
+        return tf.reduce_all(tf.stack([tf.equal(self.at(i + k), b) for k, b in enumerate(text)]))
+
+
+def _walk(start, step_fn):
+    """Follows segments/chunks from ``start``: ``step_fn(i) -> (next_i, found, stop)``.
+
+    Returns the first ``found`` offset (>= 0), or -1.
+    """
+
+    def body(i, found, steps):
+        next_i, hit, stop = step_fn(i)
+        found = tf.where(hit >= 0, hit, found)
+        return tf.where(stop | (hit >= 0), tf.constant(-1, tf.int64), next_i), found, steps + 1
+
+    def cond(i, found, steps):
+        return (i >= 0) & (found < 0) & (steps < _EXIF_MAX_STEPS)
+
+    _, found, _ = tf.while_loop(
+        cond, body, [tf.cast(start, tf.int64), tf.constant(-1, tf.int64), tf.constant(0)]
+    )
+    return found
+
+
+def _exif_tiff_start(data, kind):
+    """Offset of the EXIF TIFF header in a JPEG (APP1), PNG (eXIf) or WebP (EXIF) file, or -1."""
+    b = _Bytes(data)
+    never = tf.constant(-1, tf.int64)
+
+    def jpeg_step(i):
+        marker = b.at(i + 1)
+        standalone = (marker == 0xFF) | (marker == 0x01) | ((marker >= 0xD0) & (marker <= 0xD8))
+        stop = (b.at(i) != 0xFF) | (marker == 0xDA) | (marker == 0xD9) | (i + 4 > b.size)
+        length = b.uint(i + 2, 2, False)
+        exif = (marker == 0xE1) & b.equals(i + 4, b"Exif\x00\x00")
+        skip = tf.where(marker == 0xFF, tf.constant(1, tf.int64), tf.constant(2, tf.int64))
+        next_i = tf.where(standalone, i + skip, i + 2 + length)
+        return next_i, tf.where(exif & ~stop, i + 10, never), stop
+
+    def png_step(i):
+        length = b.uint(i, 4, False)
+        stop = b.equals(i + 4, b"IDAT") | b.equals(i + 4, b"IEND") | (i + 8 > b.size)
+        exif = b.equals(i + 4, b"eXIf")
+        return i + 12 + length, tf.where(exif & ~stop, i + 8, never), stop
+
+    def webp_step(i):
+        length = b.uint(i + 4, 4, True)
+        exif = b.equals(i, b"EXIF")
+        # Some writers keep JPEG's "Exif\0\0" prefix inside the chunk.
+        start = tf.where(b.equals(i + 8, b"Exif\x00\x00"), i + 14, i + 8)
+        return i + 8 + length + length % 2, tf.where(exif, start, never), i + 8 > b.size
+
+    return tf.case(
+        [
+            (tf.equal(kind, 2), lambda: _walk(2, jpeg_step)),
+            (tf.equal(kind, 1), lambda: _walk(8, png_step)),
+            (tf.equal(kind, 5), lambda: _walk(12, webp_step)),
+        ],
+        default=lambda: never,
+        exclusive=True,
+    ), b
+
+
+def exif_orientation(data):
+    """The EXIF orientation (1-8; 1 when absent) of an encoded image, in TensorFlow ops.
+
+    Reads the TIFF structure of the file's EXIF block (JPEG APP1 segment, PNG ``eXIf``
+    chunk, WebP ``EXIF`` chunk) within its first 256 KiB: the IFD0 entry with tag 0x0112.
+
+    Args:
+        data: a scalar string tensor holding the file's bytes.
+
+    Returns:
+        A scalar int32 tensor in 1..8.
+    """
+    kind, _, _ = _header_size(data)
+    tiff, b = _exif_tiff_start(data, kind)
+    little = b.equals(tiff, b"II")
+    ifd = tiff + b.uint(tiff + 4, 4, little)
+    count = b.uint(ifd, 2, little)
+    index = tf.range(_EXIF_MAX_STEPS, dtype=tf.int64)
+    entries = ifd + 2 + 12 * index
+    hit = (b.uint(entries, 2, little) == 0x0112) & (index < count)
+    value = tf.reduce_max(tf.where(hit, b.uint(entries + 8, 2, little), 0))
+    valid = (tiff >= 0) & (value >= 1) & (value <= 8)
+    return tf.cast(tf.where(valid, value, 1), tf.int32)
+
+
+def orient_image(image, orientation):
+    """Applies an EXIF orientation (1-8) to an ``(H, W, C)`` image tensor, as
+    :func:`keras_perceptual.images.orient` does to arrays (``PIL.ImageOps.exif_transpose``)."""
+    steps = [
+        lambda: image,
+        lambda: tf.reverse(image, [1]),
+        lambda: tf.reverse(image, [0, 1]),
+        lambda: tf.reverse(image, [0]),
+        lambda: tf.transpose(image, [1, 0, 2]),
+        lambda: tf.image.rot90(image, k=3),
+        lambda: tf.reverse(tf.transpose(image, [1, 0, 2]), [0, 1]),
+        lambda: tf.image.rot90(image, k=1),
+    ]
+    return tf.switch_case(tf.clip_by_value(orientation, 1, 8) - 1, steps)
+
+
+def decode_upright(data):
+    """One encoded image to an upright uint16 ``(H, W, 3)`` tensor (0..65535), in TF ops.
+
+    The decoding contract of :func:`keras_perceptual.images.read_rgb` in the serving graph:
+    JPEGs decoded as Pillow decodes them (``dct_method="INTEGER_ACCURATE"``, fancy
+    upsampling; CMYK converted), 16-bit PNGs kept to 16 bits, 8-bit images as ``v * 257``,
+    grayscale expanded, alpha dropped, the EXIF orientation applied.
+    """
+    kind, _, _ = _header_size(data)
+
+    def widen(image):
+        return tf.cast(image, tf.uint16) * tf.constant(257, tf.uint16)
+
+    def png():
+        sixteen = tf.equal(tf.strings.substr(data, 24, 1), b"\x10")
+        return tf.cond(
+            sixteen,
+            lambda: tf.io.decode_png(data, channels=3, dtype=tf.uint16),
+            lambda: widen(tf.io.decode_png(data, channels=3)),
+        )
+
+    image = tf.case(
+        [
+            (
+                tf.equal(kind, 2),
+                lambda: widen(tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")),
+            ),
+            (tf.equal(kind, 1), png),
+        ],
+        default=lambda: widen(
+            tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+        ),
+        exclusive=True,
+    )
+    image = tf.ensure_shape(image, [None, None, 3])
+    return tf.ensure_shape(orient_image(image, exif_orientation(data)), [None, None, 3])
+
+
 class _Serving:
     """The three signature functions of one model (plain TensorFlow around ``model``).
 
@@ -338,8 +514,12 @@ class _Serving:
         self.extra_is_image = [_is_image_input(t) for t in model.inputs[1:]]
 
     # value-range conversions ----------------------------------------------------------
-    def to_range(self, images_uint8):
-        return from_uint8(tf.cast(images_uint8, tf.float32), self.value_range)
+    def to_range(self, images, bits: int = 8):
+        """uint8 (``bits=8``) or uint16 (``bits=16``) pixels to the model's value_range."""
+        pixels = tf.cast(images, tf.float32)
+        if bits == 16:
+            return from_uint16(pixels, self.value_range)
+        return from_uint8(pixels, self.value_range)
 
     def to_uint8(self, images):
         y = to_unit_range(tf.cast(images, tf.float32), self.value_range)
@@ -395,8 +575,8 @@ class _Serving:
         )
         header = _size_checks(height, width, self.max_pixels, 1, "serve_encoded")
         with tf.control_dependencies([known, *header]):
-            image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-        return self.to_range(tf.ensure_shape(image, [None, None, 3]))[tf.newaxis]
+            image = decode_upright(data)  # the library's decoding contract, uint16
+        return self.to_range(image, bits=16)[tf.newaxis]
 
     def encode_one(self, item):
         """``(image bytes, *other inputs)`` of one image -> the PNG bytes of its output."""

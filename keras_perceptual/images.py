@@ -19,7 +19,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_float_dtype, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError, KerasPerceptualError
-from keras_perceptual.ops import from_uint8
+from keras_perceptual.ops import from_uint16
 
 #: File extensions (any case) treated as images by folders and glob patterns.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -39,36 +39,92 @@ def _is_image_name(name: str) -> bool:
 
 
 def _to_rgb(image):
-    """Any Pillow mode to 8-bit RGB: grayscale expanded, alpha dropped, 16-bit scaled."""
-    from PIL import Image
-
-    mode = image.mode
-    if mode == "RGB":
+    """Any 8-bit Pillow mode to RGB: grayscale expanded, alpha dropped (not composited)."""
+    if image.mode == "RGB":
         return image
-    if mode.startswith("I;16") or mode == "I":
-        array = np.asarray(image).astype(np.float64)
-        if mode.startswith("I;16") or array.max(initial=0) > 255:
-            array = array / 257.0  # 65535 -> 255, instead of Pillow's clipping
-        gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    if mode == "P" and "transparency" in image.info:
+    if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # the documented path for palettes with alpha
-    return image.convert("RGB")  # also drops alpha (RGBA, LA, PA)
+    return image.convert("RGB")  # also drops alpha (RGBA, LA, PA); CMYK as libjpeg does
 
 
-def _resize_shorter_side(image, side: int):
-    """Resizes so the shorter side is ``side`` pixels, keeping the aspect ratio (bicubic)."""
+def _is_16_bit(image) -> bool:
+    """Whether Pillow's ``image`` holds more than 8 bits per sample (16-bit PNG, I;16 TIFF)."""
+    if image.mode.startswith("I;16"):
+        return True
+    if image.format == "PNG":
+        # Pillow reads 16-bit colour PNGs as 8-bit RGB; the IHDR chunk says (bit depth at 24).
+        fp = getattr(image, "fp", None)
+        if fp is not None:
+            position = fp.tell()
+            fp.seek(24)
+            depth = fp.read(1)
+            fp.seek(position)
+            return depth == b"\x10"
+    return False
+
+
+def _read_16_bit(image, path: str) -> np.ndarray:
+    """A 16-bit image as a uint16 ``(H, W, 3)`` array: grayscale expanded, alpha dropped."""
+    if image.format == "PNG":
+        import png  # pypng: Pillow has no 16-bit colour mode
+
+        width, height, rows, info = png.Reader(filename=path).asDirect()
+        array = np.vstack([np.asarray(row, np.uint16) for row in rows])
+        array = array.reshape(height, width, info["planes"])
+        if info["planes"] in (2, 4):
+            array = array[..., :-1]  # alpha dropped, not composited (as for 8-bit images)
+    else:
+        array = np.asarray(image).astype(np.uint16)[..., None]
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return np.ascontiguousarray(array)
+
+
+def orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Applies an EXIF orientation (tag 0x0112, 1-8) to an ``(H, W, C)`` array.
+
+    The same steps as ``PIL.ImageOps.exif_transpose`` (and the serving graph of
+    :mod:`keras_perceptual.export`): the array comes out as the image is meant to be seen.
+
+    Example:
+        >>> orient(np.zeros((40, 24, 3)), 6).shape  # a phone portrait stored sideways
+        (24, 40, 3)
+    """
+    steps = {
+        2: lambda a: a[:, ::-1],  # mirrored left-right
+        3: lambda a: a[::-1, ::-1],  # rotated 180
+        4: lambda a: a[::-1],  # mirrored top-bottom
+        5: lambda a: a.transpose(1, 0, 2),  # transposed
+        6: lambda a: np.rot90(a, -1),  # rotated 90 degrees clockwise to show it
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],  # transversed
+        8: lambda a: np.rot90(a, 1),  # rotated 90 degrees counter-clockwise to show it
+    }
+    step = steps.get(int(orientation))
+    return np.ascontiguousarray(step(array)) if step else array
+
+
+def _resized_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """``(width, height)`` with the shorter side ``side``, keeping the aspect ratio."""
+    if width <= height:
+        return side, max(side, round(height * side / width))
+    return max(side, round(width * side / height)), side
+
+
+def _resize_16_bit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of a uint16 ``(H, W, 3)`` array to ``size=(width, height)``, per channel."""
     from PIL import Image
 
-    width, height = image.size
-    short = min(width, height)
-    if short == side:
-        return image
-    if width <= height:
-        size = (side, max(side, round(height * side / width)))
-    else:
-        size = (max(side, round(width * side / height)), side)
-    return image.resize(size, Image.Resampling.BICUBIC)
+    if (array.shape[1], array.shape[0]) == size:
+        return array
+    channels = [
+        np.asarray(
+            Image.fromarray(array[..., c].astype(np.float32), mode="F").resize(
+                size, Image.Resampling.BICUBIC
+            )
+        )
+        for c in range(array.shape[-1])
+    ]
+    return np.clip(np.rint(np.stack(channels, axis=-1)), 0, 65535).astype(np.uint16)
 
 
 def read_rgb(
@@ -79,12 +135,29 @@ def read_rgb(
     min_size: int = 1,
     size: tuple[int, int] | None = None,
     verify_only: bool = False,
+    dtype: Any = np.uint8,
 ) -> np.ndarray | None:
-    """Decodes ``path`` to a uint8 ``(H, W, 3)`` array, or raises ``UnusableImageError``.
+    """Decodes ``path`` to an RGB ``(H, W, 3)`` array, or raises ``UnusableImageError``.
 
-    ``shorter_side`` resizes the shorter side to that length; else a shorter side
-    below ``at_least`` is enlarged to it. ``size=(height, width)`` resizes exactly.
-    ``verify_only`` decodes (to find corrupt and truncated files) and returns None.
+    The decoding contract of every entry point (this reader, the tf.data pipelines, the
+    command line, and, in TensorFlow ops, the exported ``serve_encoded`` signature):
+    the EXIF orientation is applied; grayscale is expanded to RGB; alpha is dropped, not
+    composited (RGBA, LA, palettes with transparency); CMYK JPEGs are converted as
+    libjpeg does; 16-bit PNGs keep their 16 bits.
+
+    Args:
+        path: the image file.
+        shorter_side: resize the shorter side to this length (bicubic).
+        at_least: otherwise, enlarge a shorter side below this length to it.
+        min_size: refuse images whose shorter side is smaller.
+        size: ``(height, width)``: resize exactly.
+        verify_only: decode (to find corrupt and truncated files) and return None.
+        dtype: ``np.uint8`` (0..255; 16-bit images rounded) or ``np.uint16`` (0..65535:
+            16-bit images exactly, 8-bit ones as ``v * 257``, so ``x / 65535`` equals
+            ``v / 255``).
+
+    Returns:
+        ``(H, W, 3)`` array of ``dtype``, or None with ``verify_only``.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -97,6 +170,7 @@ def read_rgb(
                     f"too small: {width}x{height} px, shorter side below min_size={min_size}"
                 )
             target = shorter_side if shorter_side else (at_least if short < at_least else None)
+            sixteen = _is_16_bit(image)
             if verify_only:
                 image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
             elif size is not None:
@@ -109,13 +183,27 @@ def read_rgb(
             image.load()
             if verify_only:
                 return None
-            image = _to_rgb(ImageOps.exif_transpose(image))
-            if size is not None:
-                if image.size != (size[1], size[0]):
-                    image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-            elif target is not None:
-                image = _resize_shorter_side(image, target)
-            array = np.asarray(image, dtype=np.uint8)
+            if sixteen:
+                array = orient(_read_16_bit(image, path), image.getexif().get(0x0112, 1))
+                height, width = array.shape[:2]
+                if size is not None:
+                    array = _resize_16_bit(array, (size[1], size[0]))
+                elif target is not None:
+                    array = _resize_16_bit(array, _resized_size(width, height, target))
+                if np.dtype(dtype) == np.uint8:
+                    array = np.rint(array / 257.0).astype(np.uint8)
+            else:
+                image = _to_rgb(ImageOps.exif_transpose(image))
+                if size is not None:
+                    if image.size != (size[1], size[0]):
+                        image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+                elif target is not None and min(image.size) != target:
+                    image = image.resize(
+                        _resized_size(*image.size, target), Image.Resampling.BICUBIC
+                    )
+                array = np.asarray(image, dtype=np.uint8)
+                if np.dtype(dtype) == np.uint16:
+                    array = array.astype(np.uint16) * np.uint16(257)
     except UnusableImageError:
         raise
     except Image.DecompressionBombError as error:
@@ -176,7 +264,8 @@ def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | No
 
 
 def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
-    return from_uint8(array.astype(np.float32), value_range)
+    """A uint16 array of :func:`read_rgb` (0..65535) in ``value_range``, float32."""
+    return from_uint16(array.astype(np.float32), value_range)
 
 
 # --------------------------------------------------------------------------
@@ -296,6 +385,7 @@ def load_image(
             path,
             shorter_side=size if isinstance(size, int) else None,
             size=size if isinstance(size, tuple) else None,
+            dtype=np.uint16,
         )
     except UnusableImageError as error:
         raise InputError(

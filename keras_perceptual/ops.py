@@ -123,6 +123,23 @@ def from_uint8(pixels, value_range: Sequence[float] = (0.0, 1.0)):
     return pixels * np.float32((high - low) / 255.0) + np.float32(low)
 
 
+def from_uint16(pixels, value_range: Sequence[float] = (0.0, 1.0)):
+    """Maps 16-bit pixel values (0..65535, as floats) to ``value_range``.
+
+    :func:`from_uint8` of ``pixels / 257``: an 8-bit image carried as 16 bits
+    (``v * 257``, as :func:`keras_perceptual.images.read_rgb` gives with
+    ``dtype=np.uint16``) maps to exactly the numbers of its 8-bit pixels, and a genuine
+    16-bit image keeps its precision.
+
+    Example:
+        >>> float(from_uint16(np.float32(65535.0), (-1, 1)))
+        1.0
+    """
+    import numpy as np
+
+    return from_uint8(pixels / np.float32(257.0), value_range)
+
+
 def gram_matrix(features, normalization: str = "chw"):
     """Gram matrices of a batch of feature maps: ``(batch, H, W, C) -> (batch, C, C)``.
 
@@ -251,6 +268,7 @@ __all__ = [
     "check_tv_power",
     "charbonnier",
     "from_uint8",
+    "from_uint16",
     "from_unit_range",
     "gram_matrix",
     "luminance",
