@@ -26,9 +26,14 @@ names: ``style_weights`` float32 ``(-1, N)``, one row per image, for a
 in ``value_range``, uint8, or ``style_bytes``: one encoded file per image) and of any size.
 
 Super-resolution networks return ``scale`` times the height and width. ``serve_encoded``
-processes the images of a batch one by one, so they may differ in size; grayscale inputs are
-replicated to RGB and an alpha channel is dropped (not composited). Over TF Serving's REST API
-the ``_bytes`` suffix makes the server return the PNGs as ``{"b64": ...}``.
+processes the images of a batch one by one, so they may differ in size, and decodes each by
+the package's one decoding contract (:func:`keras_perceptual.images.read_rgb`, written in
+TensorFlow ops, :func:`decode_upright`): the same pixels as the library and the command line.
+The EXIF orientation of JPEG, PNG and WebP files is applied before the network runs (a phone
+portrait comes back upright; the returned PNG carries no orientation tag), JPEGs are decoded
+as Pillow decodes them, 16-bit PNGs keep 16 bits, grayscale inputs are replicated to RGB and
+an alpha channel is dropped (not composited). Over TF Serving's REST API the ``_bytes``
+suffix makes the server return the PNGs as ``{"b64": ...}``.
 
 Every signature rejects an image of more than ``max_pixels`` pixels (height x width, default
 16 megapixels) with an ``InvalidArgument`` error before the network runs; the encoded one
@@ -1287,6 +1292,9 @@ __all__ = [
     "DEFAULT_CALIBRATION_SIZE",
     "DEFAULT_MAX_PIXELS",
     "OPENVINO_QUANTIZATIONS",
+    "decode_upright",
+    "exif_orientation",
+    "orient_image",
     "SIGNATURES",
     "SIGNATURE_TENSORS",
     "TFLITE_QUANTIZATIONS",

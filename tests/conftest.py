@@ -227,3 +227,43 @@ def vgg16_weights_file(tmp_path_factory):
     keras.utils.set_random_seed(0)
     keras.applications.VGG16(include_top=False, weights=None).save_weights(path)
     return path
+
+
+def _tricky_files(folder):
+    """Every EXIF orientation, 16-bit, palette, LA/RGBA, CMYK and grayscale files."""
+    import png  # pypng, to write a 16-bit colour PNG
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:24, 0:40]
+    rgb = np.stack([xx * 6, yy * 10, (xx + yy) * 3], -1).clip(0, 255).astype(np.uint8)
+    paths = []
+    for orientation in range(1, 9):  # a 40x24 camera JPEG stored sideways, etc.
+        image = Image.fromarray(rgb)
+        exif = image.getexif()
+        exif[0x0112] = orientation
+        paths.append(folder / f"orientation{orientation}.jpg")
+        image.save(paths[-1], quality=95, exif=exif.tobytes())
+    sixteen = (np.stack([xx * 1600, yy * 2700, (xx * yy) * 60], -1) % 65536).astype(np.uint16)
+    with open(folder / "rgb16.png", "wb") as f:
+        png.Writer(40, 24, greyscale=False, bitdepth=16).write(f, sixteen.reshape(24, -1))
+    paths.append(folder / "rgb16.png")
+    palette = Image.fromarray(rgb).quantize(16)
+    palette.info["transparency"] = 0
+    palette.save(folder / "palette.png", transparency=0)
+    Image.fromarray(rgb).convert("LA").save(folder / "gray_alpha.png")
+    rgba = np.concatenate([rgb, (xx * 6).astype(np.uint8)[..., None]], -1)
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    Image.fromarray(rgb).convert("L").save(folder / "gray.jpg", quality=95)
+    paths += [folder / n for n in ("palette.png", "gray_alpha.png", "rgba.png", "cmyk.jpg",
+                                   "gray.jpg")]
+    return paths, sixteen
+
+
+@pytest.fixture
+def tricky_image_files(tmp_path):
+    """``(paths, sixteen)``: the tricky image files of the decoding contract, in a folder of
+    their own, and the uint16 pixels of the 16-bit PNG."""
+    folder = tmp_path / "tricky"
+    folder.mkdir()
+    return _tricky_files(folder)

@@ -1111,3 +1111,25 @@ def test_saved_model_cli_shows_the_style_inputs(style_exports):
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
     block = out.split("signature_def['serving_default']:")[1].split("signature_def[")[0]
     assert "inputs['style_weights'] tensor_info:" in block and "shape: (-1, 3)" in block
+
+
+# --- Decoding in the serving graph: the contract of images.read_rgb. ---
+
+
+@requires_tf
+def test_decode_upright_matches_the_library_reader(tricky_image_files):
+    """A 40x24 JPEG with EXIF Orientation=6 is 24x40 in the serving graph too (it was
+    40x24); 16-bit PNGs keep 16 bits; palette, alpha, CMYK and grayscale as Pillow."""
+    import tensorflow as tf
+
+    from keras_perceptual.images import read_rgb
+
+    paths, _ = tricky_image_files
+    for path in paths:
+        data = tf.constant(path.read_bytes())
+        decoded = export.decode_upright(data).numpy()
+        np.testing.assert_array_equal(decoded, read_rgb(str(path), dtype=np.uint16),
+                                      err_msg=path.name)
+        if path.name.startswith("orientation"):
+            assert int(export.exif_orientation(data)) == int(path.stem[-1])
+    assert export.decode_upright(tf.constant(paths[5].read_bytes())).shape == (40, 24, 3)

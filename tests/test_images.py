@@ -74,3 +74,55 @@ def test_clip_instead_of_refusing_out_of_range(image):
     assert clipped.min() == 0.0 and clipped.max() == 1.0
     with pytest.raises(ValueError, match="NaN"):
         image_array(np.full((2, 2, 3), np.inf, np.float32), clip=True)
+
+
+# --- The same file gives the same image at every entry point. ---
+
+
+@pytest.mark.slow  # exports a SavedModel, runs the CLI and a tf.data pipeline (~1 min)
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.data, the CLI and TF Serving export")
+def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files):
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    from keras_perceptual.cli import main
+    from keras_perceptual.data import image_folder_dataset
+    from keras_perceptual.export import export_for_serving
+    from keras_perceptual.images import load_image
+    from keras_perceptual.inference import stylize
+
+    paths, sixteen = tricky_image_files
+    folder = paths[0].parent
+    inputs = keras.Input((None, None, 3))
+    identity = keras.Model(inputs, keras.layers.Identity()(inputs))
+    identity.save(tmp_path / "identity.keras")
+    served = tf.saved_model.load(export_for_serving(identity, tmp_path / "export"))
+    serve = served.signatures["serve_encoded"]
+    assert main(["stylize", str(tmp_path / "identity.keras"), str(folder), "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == 0
+    expected = {p.name: load_image(p) for p in paths}
+
+    # The handed case: a 40x24 JPEG with Orientation=6 is 24 wide and 40 high everywhere.
+    assert expected["orientation6.jpg"].shape == (40, 24, 3)
+    np.testing.assert_array_equal(expected["rgb16.png"], sixteen / np.float32(65535))
+    for path in paths:
+        reference = expected[path.name]
+        as_uint8 = np.round(reference * 255).astype(np.uint8)
+        np.testing.assert_array_equal(stylize(identity, path), reference, err_msg=path.name)
+        png = serve(image_bytes=tf.constant([path.read_bytes()]))["image_bytes"][0].numpy()
+        decoded = Image.open(io.BytesIO(png))
+        assert "exif" not in decoded.info and decoded.getexif().get(0x0112) is None
+        np.testing.assert_array_equal(np.asarray(decoded), as_uint8, err_msg=path.name)
+        written = np.asarray(Image.open(tmp_path / "cli" / f"{path.stem}_stylized.png"))
+        np.testing.assert_array_equal(written, as_uint8, err_msg=path.name)
+    # The tf.data pipeline: centre crops of the same pixels (no resizing).
+    dataset = image_folder_dataset(folder, image_size=20, batch_size=1, shuffle=False,
+                                   repeat=False, crop="center", resize=False)
+    crops = [batch[0].numpy() for batch in dataset]
+    for path, crop in zip(sorted(paths, key=lambda p: str(p)), crops, strict=True):
+        image = expected[path.name]
+        top, left = (image.shape[0] - 20) // 2, (image.shape[1] - 20) // 2
+        np.testing.assert_array_equal(crop, image[top:top + 20, left:left + 20],
+                                      err_msg=path.name)
