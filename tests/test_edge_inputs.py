@@ -27,6 +27,7 @@ from conftest import BACKEND, to_numpy
 import keras_perceptual.losses as losses_package
 from keras_perceptual import ops as kp_ops
 from keras_perceptual.losses import (
+    AdaINLoss,
     CharbonnierLoss,
     ColorLoss,
     DiscriminatorLoss,
@@ -37,6 +38,7 @@ from keras_perceptual.losses import (
     JensenShannonDivergence,
     PerceptualLoss,
     StyleReconstructionLoss,
+    TemporalLoss,
     TotalVariationLoss,
     WassersteinLoss,
 )
@@ -76,6 +78,15 @@ LOSS_CATALOG = {
         ("squared tv, y_true style", "image", lambda vr: PerceptualLoss(
             content_layers="relu1_2", style_layers="relu1_2", tv_power=2.0,
             content_distance="charbonnier", value_range=vr, **_SMALL)),
+    ],
+    "AdaINLoss": [
+        # y_true packs (content, style): here (y_true, y_pred) of the edge pair.
+        ("vgg16", "adain", lambda vr: AdaINLoss(
+            style_layers=("relu1_1", "relu2_1"), backbone="vgg16", value_range=vr, **_SMALL)),
+    ],
+    "TemporalLoss": [
+        # y_true = (previous output, flow, mask): a still camera, every pixel visible.
+        ("still", "temporal", lambda vr: TemporalLoss(value_range=vr, reduction=None)),
     ],
     "TotalVariationLoss": [
         ("power 1", "image", lambda vr: TotalVariationLoss(value_range=vr, reduction=None)),
@@ -280,7 +291,21 @@ LOSS_CASES = [
 ]
 
 
-BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "PerceptualLoss")
+BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "PerceptualLoss",
+                   "AdaINLoss")
+
+
+def _adapted(kind, loss):
+    """``fn(y_true, y_pred)`` feeding the loss its own ``y_true`` structure."""
+    if kind == "adain":
+        return lambda t, p: loss(keras.ops.concatenate([t, p], axis=-1), p)
+    if kind == "temporal":
+        def temporal(t, p):
+            flow = keras.ops.zeros(tuple(t.shape[:3]) + (2,), t.dtype)
+            return loss((t, flow, keras.ops.ones(tuple(t.shape[:3]), t.dtype)), p)
+
+        return temporal
+    return loss
 
 
 @pytest.mark.parametrize("cls,case,kind,factory", LOSS_CASES)
@@ -305,14 +330,14 @@ def _sweep(cls, case, kind, factory, dtypes):
         # maps any range the same way: their ends are covered by black and white).
         runs.append(("float32", (-1.0, 1.0)))
     losses = {vr: factory(vr) for vr in {vr for _, vr in runs}}  # one backbone per range
-    if kind == "image":
-        y_true, y_pred, labels = _edge_images()
-    else:
+    if kind in ("score", "probability"):
         y_true, y_pred, labels = _edge_scores(kind)
+    else:
+        y_true, y_pred, labels = _edge_images()
     reference = {}  # float32 gradients: where they exceed float16's range, inf is right
     for dtype, value_range in runs:
-        loss = losses[value_range]
-        if kind == "image":
+        loss = _adapted(kind, losses[value_range])
+        if kind not in ("score", "probability"):
             t, p = _to_range(y_true, value_range), _to_range(y_pred, value_range)
         else:
             t, p = y_true, y_pred
@@ -335,7 +360,7 @@ def _sweep(cls, case, kind, factory, dtypes):
                 grad = np.where(overflow, 0.0, grad)
             _assert_finite(f"{where} {name}", grad, labels)
     # A batch of one.
-    loss = losses[(0.0, 1.0)]
+    loss = _adapted(kind, losses[(0.0, 1.0)])
     value, grads = _values_and_gradients(loss, _cast(y_true[:1], "float32"),
                                          _cast(y_pred[:1], "float32"))
     _assert_finite(f"{cls}[{case}] batch of one", value, labels[:1])

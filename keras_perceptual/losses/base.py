@@ -46,9 +46,16 @@ class BaseLoss(keras.losses.Loss):
         :class:`ImageLoss` refuses non-float images instead.
         """
         y_pred = as_float_tensor(y_pred, "y_pred", self.dtype, floats_only=False)
-        if y_true is not None:
-            y_true = as_float_tensor(y_true, "y_true", self.dtype, floats_only=False)
-        return y_true, y_pred
+        return self._convert_structure(y_true, "y_true"), y_pred
+
+    def _convert_structure(self, value, name: str):
+        """Every tensor of a (possibly nested, e.g. ``(previous, flow, mask)``) argument."""
+        return keras.tree.map_structure(
+            lambda x: (
+                None if x is None else as_float_tensor(x, name, self.dtype, floats_only=False)
+            ),
+            value,
+        )
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = self.convert_inputs(y_true, y_pred)
@@ -87,10 +94,10 @@ class ImageLoss(BaseLoss):
         y_pred = as_float_tensor(y_pred, "y_pred", self.dtype, self.value_range)
         if self._y_true_is_image:
             y_true = as_float_tensor(y_true, "y_true", self.dtype, self.value_range)
-        elif y_true is not None:
-            y_true = as_float_tensor(y_true, "y_true", self.dtype, floats_only=False)
-        else:
+        elif y_true is None:
             y_true = y_pred
+        else:
+            y_true = self._convert_structure(y_true, "y_true")
         return y_true, y_pred
 
     def get_config(self):
