@@ -165,6 +165,46 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
     return shape
 
 
+def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:
+    """``tensors``, made to fail with ``message`` where ``condition`` is false at run time.
+
+    For the checks a static shape cannot decide: dimensions that are ``None`` when a
+    ``tf.function`` is traced (``fit`` on a dataset of varying image sizes, a
+    ``tf.function`` with ``None`` in its input signature). Keras has no assert op, so this
+    small helper is backend-dispatched:
+
+    * in a TensorFlow graph, ``condition(*shapes)`` (``shapes``: the ``tf.shape`` of each
+      tensor) becomes a ``tf.debugging.Assert`` that the returned tensors depend on: a run
+      with a bad shape stops with an ``InvalidArgumentError`` whose text is ``message``
+      followed by the shapes;
+    * eager tensors (any backend) have concrete shapes, and JAX traces with concrete shapes:
+      the static checks the callers make first have already decided, so nothing is added.
+
+    Under XLA (``jit_compile=True``) TensorFlow compiles asserts away; there the static
+    checks hold for the shapes known when the function is traced.
+
+    Args:
+        tensors: the tensors to return, in order.
+        condition: ``condition(*shapes) -> scalar bool tensor`` (TensorFlow ops).
+        message: the error, ending with ``Received: <what>.shape=`` (the shapes follow).
+
+    Returns:
+        ``tensors`` (the same objects, or graph identities that carry the check).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return tuple(tensors)
+    import tensorflow as tf
+
+    if tf.executing_eagerly() or any(isinstance(t, keras.KerasTensor) for t in tensors):
+        return tuple(tensors)
+    shapes = [tf.shape(t) for t in tensors]
+    check = tf.debugging.Assert(condition(*shapes), [message, *shapes], summarize=8)
+    with tf.control_dependencies([check]):
+        return tuple(tf.identity(t) for t in tensors)
+
+
 def dtype_name(x: Any) -> str:
     """The standard name of ``x``'s dtype (``"float32"``, ``"bfloat16"``, ``"uint8"``, ...).
 

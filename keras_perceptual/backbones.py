@@ -23,7 +23,12 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_value_range, static_image_shape
+from keras_perceptual._checks import (
+    check_choice,
+    check_value_range,
+    checked_at_run_time,
+    static_image_shape,
+)
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.ops import as_float_tensor, to_unit_range
 from keras_perceptual.precision import BACKBONE_DTYPES, resolve_backbone_dtype, warn_if_emulated
@@ -284,7 +289,7 @@ class FeatureExtractor(keras.Model):
         if not symbolic:
             inputs = as_float_tensor(inputs, "images", value_range=self.value_range)
         # Before Keras' own input-spec check, whose message gives no fix.
-        check_image_size(inputs, "images", self.min_image_size, self.taps.values())
+        inputs = check_image_size(inputs, "images", self.min_image_size, self.taps.values())
         return super().__call__(inputs, *args, **kwargs)
 
     def load_own_variables(self, store):
@@ -350,17 +355,35 @@ def check_backbone_dtype(compute_dtype: Any, name: str = "compute_dtype") -> str
     return check_choice(compute_dtype, BACKBONE_DTYPES, name)
 
 
-def check_image_size(images: Any, name: str, minimum: int, layers=()) -> None:
-    """Raises if ``images`` (static shape) is smaller than ``minimum`` pixels."""
+def check_image_size(images: Any, name: str, minimum: int, layers=()):
+    """Raises if ``images`` is smaller than ``minimum`` pixels; returns ``images``.
+
+    Static shapes are checked at once; a height or width unknown when a TensorFlow graph
+    is traced is checked when it runs (:func:`~keras_perceptual._checks.checked_at_run_time`):
+    a too-small image would otherwise reach an empty activation and a NaN loss. Use the
+    returned tensor.
+    """
     shape = static_image_shape(images, name)
+    deepest = ", ".join(layers) if layers else "the deepest layer"
     for axis, size in (("height", shape[1]), ("width", shape[2])):
         if size is not None and size < minimum:
-            deepest = ", ".join(layers) if layers else "the deepest layer"
             raise InputError(
                 f"{name} {axis} is {size} px; the backbone needs at least {minimum} px to "
                 f"reach {deepest}. Upscale the images or use shallower layers. "
                 f"Received: {name}.shape={shape}"
             )
+    if minimum <= 1 or (shape[1] is not None and shape[2] is not None):
+        return images
+    import keras
+
+    (images,) = checked_at_run_time(
+        (images,),
+        lambda s: keras.ops.min(s[1:3]) >= minimum,
+        f"{name} is smaller than {minimum} px in height or width; the backbone needs at least "
+        f"{minimum} px to reach {deepest}. Upscale the images or use shallower layers. "
+        f"Received: {name}.shape=",
+    )
+    return images
 
 
 __all__ = [

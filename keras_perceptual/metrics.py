@@ -46,6 +46,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_positive_int,
     check_value_range,
+    checked_at_run_time,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.dists import DISTSLoss
@@ -104,6 +105,13 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
             f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
             "other (a x4 super-resolution output is 4 times the low-resolution input). "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+        )
+    if None in true_shape or None in pred_shape:
+        y_true, y_pred = checked_at_run_time(
+            (y_true, y_pred),
+            lambda t, p: ops.all(ops.equal(t, p)),
+            f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
+            "other. Received: y_true.shape, y_pred.shape=",
         )
     squeeze = len(true_shape) == 3
     if squeeze:

@@ -30,6 +30,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_seed,
     check_value_range,
+    checked_at_run_time,
 )
 from keras_perceptual.errors import InputError
 
@@ -315,6 +316,13 @@ def sobel_edges(images):
                 f"sobel_edges needs images at least 2 px in {name}; upsample or skip such "
                 f"tiny images. Received: images.shape={tuple(images.shape)}"
             )
+    if images.shape[1] is None or images.shape[2] is None:
+        (images,) = checked_at_run_time(
+            (images,),
+            lambda s: ops.min(s[1:3]) >= 2,
+            "sobel_edges needs images at least 2 px in height and width; upsample or skip "
+            "such tiny images. Received: images.shape=",
+        )
     padded = ops.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     edges = ops.image.sobel_edges(padded, data_format="channels_last")
     return edges[:, 1:-1, 1:-1]

@@ -464,3 +464,69 @@ def test_losses_accept_every_input_type(rng):
             tolerance = {"float16": 2e-2, "bfloat16": 6e-2}.get(name, 1e-5)
             np.testing.assert_allclose(to_numpy(result), reference, rtol=tolerance,
                                        atol=1e-6, err_msg=f"{cls} {name}")
+
+
+# --------------------------------------------------------------------------
+# Checks hold when shapes are known only at run time.
+# --------------------------------------------------------------------------
+
+
+def _run_with_unknown_shapes(fn, *arrays, channels=3):
+    """``fn(*arrays)`` traced with every dimension but the channels unknown (TF) or jitted (JAX)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, None, None, channels), tf.float32)
+        return tf.function(fn, input_signature=[spec] * len(arrays))(*arrays)
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)(*arrays)
+    pytest.skip(f"no tracing helper for backend {BACKEND}")
+
+
+def _run_time_error():
+    """The error a failed check raises: InvalidArgumentError in a TF graph, else InputError."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.errors.InvalidArgumentError
+    return ValueError
+
+
+@pytest.mark.parametrize(
+    "make,shapes,pattern",
+    [
+        (lambda: PerceptualLoss(weights=None), ((1, 4, 4, 3), (1, 4, 4, 3)),
+         "smaller than 8 px.*relu4_3"),
+        (lambda: FeatureReconstructionLoss("relu1_2", weights=None),
+         ((1, 8, 8, 3), (1, 16, 16, 3)), "same shape"),
+        (lambda: CharbonnierLoss(), ((1, 8, 8, 3), (1, 8, 6, 3)), "same shape"),
+        (lambda: EdgeLoss(), ((1, 1, 8, 3), (1, 1, 8, 3)), "at least 2 px"),
+    ],
+)
+def test_checks_hold_when_shapes_are_known_only_at_run_time(make, shapes, pattern):
+    loss = make()
+    a, b = (np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes)
+    with pytest.raises(_run_time_error(), match=pattern):
+        value = _run_with_unknown_shapes(lambda t, p: loss(t, p), a, b)
+        float(value)  # a NaN would pass silently: the error must come first
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a tf.data pipeline of varying sizes")
+def test_fit_on_varying_sizes_stops_at_the_too_small_batch():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    sizes = [16, 24, 2]  # the last batch is too small for pool2 (4 px)
+    batches = [rng.random((1, s, s, 3), dtype=np.float32) for s in sizes]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: ((x, x) for x in batches),
+        output_signature=(tf.TensorSpec((1, None, None, 3)),) * 2,
+    )
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="sigmoid")(inputs))
+    model.compile("adam", loss=FeatureReconstructionLoss("pool2", weights=None),
+                  jit_compile=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than 4 px.*pool2"):
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)

@@ -65,6 +65,7 @@ from keras_perceptual._checks import (
     check_seed,
     check_value_range,
     check_weight,
+    checked_at_run_time,
     layer_weights,
     static_image_shape,
 )
@@ -564,8 +565,13 @@ def pack_style_targets(images, style_weights):
 
 def check_term_inputs(
     settings: TermSettings, networks: LossNetworks, y_true, y_pred, style_target_given: bool
-) -> None:
-    """Raises a clear error for images the active terms cannot compare (static shapes)."""
+):
+    """Raises a clear error for images the active terms cannot compare; returns the pair.
+
+    Static shapes are checked at once; what they leave open (``None`` dimensions in a
+    traced TensorFlow graph) is checked when the graph runs, so use the returned
+    ``(y_true, y_pred)``.
+    """
     extractor, target = networks.extractor, networks.target
     needs_rgb = extractor is not None
     pred_shape = static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
@@ -574,21 +580,28 @@ def check_term_inputs(
         static_image_shape(y_true, "y_true", 3 if needs_rgb else None) if uses_true else None
     )
     if needs_rgb:
-        check_image_size(y_pred, "y_pred", extractor.min_image_size, extractor.taps)
+        y_pred = check_image_size(y_pred, "y_pred", extractor.min_image_size, extractor.taps)
     if target is not None:
-        check_image_size(
+        y_true = check_image_size(
             y_true, "y_true", networks.min_target_size(settings.backbone), networks.target_layers
         )
     same_size_needed = bool(settings.content) or settings.pixel_weight > 0
     if same_size_needed and true_shape is not None:
+        message = (
+            "y_true and y_pred must have the same shape for the content/pixel terms; resize or "
+            "crop one to match (only the style term compares images of different sizes). "
+        )
         for a, b in zip(true_shape, pred_shape, strict=True):
             if a is not None and b is not None and a != b:
                 raise InputError(
-                    f"y_true and y_pred must have the same shape for the content/pixel "
-                    f"terms; resize or crop one to match (only the style term compares "
-                    f"images of different sizes). Received: y_true.shape={true_shape}, "
-                    f"y_pred.shape={pred_shape}"
+                    f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
                 )
+        if None in true_shape or None in pred_shape:
+            y_true, y_pred = checked_at_run_time(
+                (y_true, y_pred),
+                lambda t, p: ops.all(ops.equal(t, p)),
+                f"{message}Received: y_true.shape, y_pred.shape=",
+            )
     if (
         settings.style
         and not style_target_given
@@ -601,6 +614,7 @@ def check_term_inputs(
             "y_true must hold one style image or one per y_pred image; "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
         )
+    return y_true, y_pred
 
 
 def _weighted_layers(layers: Mapping[str, float], prefix: str, compute):
@@ -637,7 +651,7 @@ def perceptual_terms(
         ``{"content", "style", "tv", "pixel"}`` (those with a non-zero weight) and
         ``"content/<layer>"``, ``"style/<layer>"`` entries, each ``(batch,)``.
     """
-    check_term_inputs(settings, networks, y_true, y_pred, style_target is not None)
+    y_true, y_pred = check_term_inputs(settings, networks, y_true, y_pred, style_target is not None)
     terms = {}
     extractor, target = networks.extractor, networks.target
     dtype = y_pred.dtype

@@ -29,6 +29,7 @@ from keras_perceptual._checks import (
     check_choice,
     check_positive_int,
     check_weight,
+    checked_at_run_time,
     static_image_shape,
 )
 from keras_perceptual.errors import InputError
@@ -54,16 +55,23 @@ MIN_EDGE = 1e-5
 # --------------------------------------------------------------------------
 
 
-def _check_pair(y_true, y_pred, channels: int | None = None) -> None:
-    """Both rank-4 channels-last batches of the same (static) shape, or a ValueError."""
+def _check_pair(y_true, y_pred, channels: int | None = None):
+    """Both rank-4 channels-last batches of the same shape (static, else at run time)."""
     true_shape = static_image_shape(y_true, "y_true", channels)
     pred_shape = static_image_shape(y_pred, "y_pred", channels)
+    message = "y_true and y_pred must have the same shape; resize or crop one to match. "
     for a, b in zip(true_shape, pred_shape, strict=True):
         if a is not None and b is not None and a != b:
             raise InputError(
-                "y_true and y_pred must have the same shape; resize or crop one to match. "
-                f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+                f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
             )
+    if None in true_shape or None in pred_shape:
+        return checked_at_run_time(
+            (y_true, y_pred),
+            lambda t, p: ops.all(ops.equal(t, p)),
+            f"{message}Received: y_true.shape, y_pred.shape=",
+        )
+    return y_true, y_pred
 
 
 def _check_positive(value, name: str) -> float:
@@ -294,7 +302,7 @@ class CharbonnierLoss(ImageLoss):
         self.epsilon = _check_positive(epsilon, "epsilon")
 
     def call(self, y_true, y_pred):
-        _check_pair(y_true, y_pred)
+        y_true, y_pred = _check_pair(y_true, y_pred)
         return charbonnier_loss(y_true, y_pred, self.epsilon, self.value_range)
 
     def get_config(self):
@@ -358,7 +366,7 @@ class EdgeLoss(ImageLoss):
         self.epsilon = _check_positive(epsilon, "epsilon")
 
     def call(self, y_true, y_pred):
-        _check_pair(y_true, y_pred)
+        y_true, y_pred = _check_pair(y_true, y_pred)
         return edge_loss(
             y_true,
             y_pred,
@@ -435,9 +443,9 @@ class ColorLoss(ImageLoss):
 
     def call(self, y_true, y_pred):
         if self.mode == "angular":
-            _check_pair(y_true, y_pred, channels=3)
+            y_true, y_pred = _check_pair(y_true, y_pred, channels=3)
             return angular_color_loss(y_true, y_pred, self.value_range)
-        _check_pair(y_true, y_pred)
+        y_true, y_pred = _check_pair(y_true, y_pred)
         return blur_color_loss(y_true, y_pred, self.kernel_size, self.sigma, self.value_range)
 
     def get_config(self):
