@@ -35,6 +35,17 @@ def check_value_range(value_range: Any) -> ValueRange:
     return (low, high)
 
 
+def as_number(value: Any) -> float:
+    """``float(value)``, or NaN for what is not a number (booleans included), so that a
+    range check refuses it with its own message."""
+    if isinstance(value, bool):
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def check_weight(value: Any, name: str) -> float:
     """Returns a finite, non-negative float weight, or raises."""
     try:

@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
+    as_number,
     check_choice,
     check_float_dtype,
     check_positive_int,
@@ -193,10 +194,7 @@ def check_tv_power(power: Any, name: str = "power") -> float:
         >>> check_tv_power(2)
         2.0
     """
-    try:
-        value = float(power)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = as_number(power)
     if not (MIN_TV_POWER <= value < float("inf")):
         raise InputError(
             f"{name} must be a number >= {MIN_TV_POWER:g}, e.g. 1 (tensorflow.image."

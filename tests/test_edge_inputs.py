@@ -25,23 +25,8 @@ import pytest
 from conftest import BACKEND, to_numpy
 
 import keras_perceptual.losses as losses_package
+from keras_perceptual import losses
 from keras_perceptual import ops as kp_ops
-from keras_perceptual.losses import (
-    AdaINLoss,
-    CharbonnierLoss,
-    ColorLoss,
-    DiscriminatorLoss,
-    EdgeLoss,
-    Entropy,
-    FeatureReconstructionLoss,
-    GeneratorLoss,
-    JensenShannonDivergence,
-    PerceptualLoss,
-    StyleReconstructionLoss,
-    TemporalLoss,
-    TotalVariationLoss,
-    WassersteinLoss,
-)
 
 SIZE = 16  # the smallest size every tap (relu4_3: 8 px) and the blur see whole
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -57,76 +42,76 @@ _SMALL = {"weights": None, "reduction": None}
 
 LOSS_CATALOG = {
     "FeatureReconstructionLoss": [
-        ("l2", "image", lambda vr: FeatureReconstructionLoss(
+        ("l2", "image", lambda vr: losses.FeatureReconstructionLoss(
             ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
-        ("charbonnier", "image", lambda vr: FeatureReconstructionLoss(
+        ("charbonnier", "image", lambda vr: losses.FeatureReconstructionLoss(
             "relu2_2", distance="charbonnier", value_range=vr, **_SMALL)),
-        ("l1", "image", lambda vr: FeatureReconstructionLoss(
+        ("l1", "image", lambda vr: losses.FeatureReconstructionLoss(
             "relu1_2", distance="l1", value_range=vr, **_SMALL)),
     ],
     "StyleReconstructionLoss": [
-        ("y_true target", "image", lambda vr: StyleReconstructionLoss(
+        ("y_true target", "image", lambda vr: losses.StyleReconstructionLoss(
             ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
-        ("style image, mse, none", "image", lambda vr: StyleReconstructionLoss(
+        ("style image, mse, none", "image", lambda vr: losses.StyleReconstructionLoss(
             "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], distance="mse",
             gram_normalization="none", value_range=vr, **_SMALL)),
     ],
     "PerceptualLoss": [
-        ("paper", "image", lambda vr: PerceptualLoss(
+        ("paper", "image", lambda vr: losses.PerceptualLoss(
             style_image=_STYLE * (vr[1] - vr[0]) + vr[0], pixel_weight=1.0, value_range=vr,
             **_SMALL)),
-        ("squared tv, y_true style", "image", lambda vr: PerceptualLoss(
+        ("squared tv, y_true style", "image", lambda vr: losses.PerceptualLoss(
             content_layers="relu1_2", style_layers="relu1_2", tv_power=2.0,
             content_distance="charbonnier", value_range=vr, **_SMALL)),
     ],
     "AdaINLoss": [
         # y_true packs (content, style): here (y_true, y_pred) of the edge pair.
-        ("vgg16", "adain", lambda vr: AdaINLoss(
+        ("vgg16", "adain", lambda vr: losses.AdaINLoss(
             style_layers=("relu1_1", "relu2_1"), backbone="vgg16", value_range=vr, **_SMALL)),
     ],
     "TemporalLoss": [
         # y_true = (previous output, flow, mask): a still camera, every pixel visible.
-        ("still", "temporal", lambda vr: TemporalLoss(value_range=vr, reduction=None)),
+        ("still", "temporal", lambda vr: losses.TemporalLoss(value_range=vr, reduction=None)),
     ],
     "TotalVariationLoss": [
-        ("power 1", "image", lambda vr: TotalVariationLoss(value_range=vr, reduction=None)),
-        ("power 1.5", "image", lambda vr: TotalVariationLoss(1.5, value_range=vr, reduction=None)),
+        ("power 1", "image", lambda vr: losses.TotalVariationLoss(value_range=vr, reduction=None)),
+        ("power 1.5", "image", lambda vr: losses.TotalVariationLoss(1.5, value_range=vr, reduction=None)),
     ],
     "CharbonnierLoss": [
-        ("default", "image", lambda vr: CharbonnierLoss(value_range=vr, reduction=None)),
+        ("default", "image", lambda vr: losses.CharbonnierLoss(value_range=vr, reduction=None)),
     ],
     "EdgeLoss": [
-        ("mask", "image", lambda vr: EdgeLoss(value_range=vr, reduction=None)),
-        ("soft, threshold 0", "image", lambda vr: EdgeLoss(
+        ("mask", "image", lambda vr: losses.EdgeLoss(value_range=vr, reduction=None)),
+        ("soft, threshold 0", "image", lambda vr: losses.EdgeLoss(
             threshold=0.0, weighting="soft", distance="charbonnier", value_range=vr,
             reduction=None)),
-        ("gradient", "image", lambda vr: EdgeLoss("gradient", value_range=vr, reduction=None)),
+        ("gradient", "image", lambda vr: losses.EdgeLoss("gradient", value_range=vr, reduction=None)),
     ],
     "ColorLoss": [
-        ("angular", "image", lambda vr: ColorLoss(value_range=vr, reduction=None)),
-        ("blur", "image", lambda vr: ColorLoss("blur", kernel_size=5, value_range=vr,
+        ("angular", "image", lambda vr: losses.ColorLoss(value_range=vr, reduction=None)),
+        ("blur", "image", lambda vr: losses.ColorLoss("blur", kernel_size=5, value_range=vr,
                                                reduction=None)),
     ],
     "GeneratorLoss": [
-        (kind, "score", lambda vr, kind=kind: GeneratorLoss(kind, reduction=None))
+        (kind, "score", lambda vr, kind=kind: losses.GeneratorLoss(kind, reduction=None))
         for kind in ("vanilla", "lsgan", "hinge")
     ],
     "DiscriminatorLoss": [
-        (kind, "score", lambda vr, kind=kind: DiscriminatorLoss(kind, reduction=None))
+        (kind, "score", lambda vr, kind=kind: losses.DiscriminatorLoss(kind, reduction=None))
         for kind in ("vanilla", "lsgan", "hinge")
     ],
     "WassersteinLoss": [
-        (role, "score", lambda vr, role=role: WassersteinLoss(role, reduction=None))
+        (role, "score", lambda vr, role=role: losses.WassersteinLoss(role, reduction=None))
         for role in ("critic", "generator")
     ],
     "JensenShannonDivergence": [
-        ("probabilities", "probability", lambda vr: JensenShannonDivergence(reduction=None)),
-        ("logits", "score", lambda vr: JensenShannonDivergence(from_logits=True,
+        ("probabilities", "probability", lambda vr: losses.JensenShannonDivergence(reduction=None)),
+        ("logits", "score", lambda vr: losses.JensenShannonDivergence(from_logits=True,
                                                               reduction=None)),
     ],
     "Entropy": [
-        ("probabilities", "probability", lambda vr: Entropy(reduction=None)),
-        ("logits", "score", lambda vr: Entropy(from_logits=True, reduction=None)),
+        ("probabilities", "probability", lambda vr: losses.Entropy(reduction=None)),
+        ("logits", "score", lambda vr: losses.Entropy(from_logits=True, reduction=None)),
     ],
 }
 
@@ -329,14 +314,14 @@ def _sweep(cls, case, kind, factory, dtypes):
         # Another range (a second backbone for the backbone losses, whose preprocessing
         # maps any range the same way: their ends are covered by black and white).
         runs.append(("float32", (-1.0, 1.0)))
-    losses = {vr: factory(vr) for vr in {vr for _, vr in runs}}  # one backbone per range
+    built = {vr: factory(vr) for vr in {vr for _, vr in runs}}  # one backbone per range
     if kind in ("score", "probability"):
         y_true, y_pred, labels = _edge_scores(kind)
     else:
         y_true, y_pred, labels = _edge_images()
     reference = {}  # float32 gradients: where they exceed float16's range, inf is right
     for dtype, value_range in runs:
-        loss = _adapted(kind, losses[value_range])
+        loss = _adapted(kind, built[value_range])
         if kind not in ("score", "probability"):
             t, p = _to_range(y_true, value_range), _to_range(y_pred, value_range)
         else:
@@ -360,7 +345,7 @@ def _sweep(cls, case, kind, factory, dtypes):
                 grad = np.where(overflow, 0.0, grad)
             _assert_finite(f"{where} {name}", grad, labels)
     # A batch of one.
-    loss = _adapted(kind, losses[(0.0, 1.0)])
+    loss = _adapted(kind, built[(0.0, 1.0)])
     value, grads = _values_and_gradients(loss, _cast(y_true[:1], "float32"),
                                          _cast(y_pred[:1], "float32"))
     _assert_finite(f"{cls}[{case}] batch of one", value, labels[:1])
@@ -407,14 +392,14 @@ def test_tv_power_below_one_is_refused_in_one_place():
     refused by TotalVariationLoss but accepted by PerceptualLoss: one rule now."""
     for power in (0.5, 0.0, -1.0, float("nan"), "two"):
         with pytest.raises(ValueError, match=r"power must be a number >= 1.*NaN"):
-            TotalVariationLoss(power=power)
+            losses.TotalVariationLoss(power=power)
         with pytest.raises(ValueError, match=r"tv_power must be a number >= 1.*NaN"):
-            PerceptualLoss(tv_power=power, weights=None)
+            losses.PerceptualLoss(tv_power=power, weights=None)
         with pytest.raises(ValueError, match=r"power must be a number >= 1"):
             kp_ops.total_variation(np.zeros((1, 4, 4, 3), "float32"), power)
     halves = np.zeros((1, SIZE, SIZE, 3), np.float32)
     halves[:, :, SIZE // 2:] = 1.0
-    loss = PerceptualLoss(tv_power=1.0, weights=None, style_layers=None, content_layers=None,
+    loss = losses.PerceptualLoss(tv_power=1.0, weights=None, style_layers=None, content_layers=None,
                           tv_weight=1.0)
     value, (_, grad) = _values_and_gradients(loss, _cast(halves, "float32"),
                                              _cast(halves, "float32"))
@@ -423,16 +408,16 @@ def test_tv_power_below_one_is_refused_in_one_place():
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.Variable is TensorFlow's")
 def test_color_loss_of_a_tf_variable():
-    """``ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))`` raised AttributeError."""
+    """``losses.ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))`` raised AttributeError."""
     import tensorflow as tf
 
     y = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32) * 0.9 + 0.05
-    value = ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))
+    value = losses.ColorLoss(mode="angular")(y, tf.Variable(y * 0.9))
     # Scaling a pixel does not change its direction: the angle is 0 (float32 rounding).
     assert abs(float(value)) < 1e-3
     other = np.roll(y, 1, axis=-1)
-    np.testing.assert_allclose(float(ColorLoss()(y, tf.Variable(other))),
-                               float(ColorLoss()(y, other)), rtol=1e-6)
+    np.testing.assert_allclose(float(losses.ColorLoss()(y, tf.Variable(other))),
+                               float(losses.ColorLoss()(y, other)), rtol=1e-6)
 
 
 def test_losses_accept_every_input_type(rng):
@@ -497,12 +482,12 @@ def _run_time_error():
 @pytest.mark.parametrize(
     "make,shapes,pattern",
     [
-        (lambda: PerceptualLoss(weights=None), ((1, 4, 4, 3), (1, 4, 4, 3)),
+        (lambda: losses.PerceptualLoss(weights=None), ((1, 4, 4, 3), (1, 4, 4, 3)),
          "smaller than 8 px.*relu4_3"),
-        (lambda: FeatureReconstructionLoss("relu1_2", weights=None),
+        (lambda: losses.FeatureReconstructionLoss("relu1_2", weights=None),
          ((1, 8, 8, 3), (1, 16, 16, 3)), "same shape"),
-        (lambda: CharbonnierLoss(), ((1, 8, 8, 3), (1, 8, 6, 3)), "same shape"),
-        (lambda: EdgeLoss(), ((1, 1, 8, 3), (1, 1, 8, 3)), "at least 2 px"),
+        (lambda: losses.CharbonnierLoss(), ((1, 8, 8, 3), (1, 8, 6, 3)), "same shape"),
+        (lambda: losses.EdgeLoss(), ((1, 1, 8, 3), (1, 1, 8, 3)), "at least 2 px"),
     ],
 )
 def test_checks_hold_when_shapes_are_known_only_at_run_time(make, shapes, pattern):
@@ -526,7 +511,7 @@ def test_fit_on_varying_sizes_stops_at_the_too_small_batch():
     )
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="sigmoid")(inputs))
-    model.compile("adam", loss=FeatureReconstructionLoss("pool2", weights=None),
+    model.compile("adam", loss=losses.FeatureReconstructionLoss("pool2", weights=None),
                   jit_compile=False)
     with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than 4 px.*pool2"):
         model.fit(dataset, epochs=1, verbose=0, shuffle=False)

@@ -95,6 +95,10 @@ def nets():
 @pytest.fixture(scope="module")
 def data():
     """Odd sizes, a batch of 1 and of several; encoded batches mix formats, channels, sizes."""
+    import io
+
+    from PIL import Image
+
     rng = np.random.default_rng(7)
     u8 = {
         "one": rng.integers(0, 256, (1, 13, 17, 3), dtype=np.uint8),
@@ -109,11 +113,12 @@ def data():
         "one": ([_png(rgb)], [rgb]),
         "many": (
             [_png(rgb), jpeg, _png(gray), _png(rgba)],
-            # What the server must see: RGB as is, the JPEG as decoded, gray replicated to
-            # RGB, RGBA without its alpha channel.
+            # What the server must see: RGB as is, the JPEG as the library decodes it
+            # (Pillow: the one decoding contract), gray replicated to RGB, RGBA without its
+            # alpha channel.
             [
                 rgb,
-                tf.io.decode_jpeg(jpeg, channels=3).numpy(),
+                np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")),
                 np.repeat(gray, 3, -1),
                 rgba[..., :3],
             ],
