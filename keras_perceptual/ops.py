@@ -442,7 +442,7 @@ def sr_degrade(images, scale: int, sigma: float = 1.0, value_range: Sequence[flo
     import numpy as np
 
     low, high = check_value_range(value_range)
-    images = ops.convert_to_tensor(images, "float32")
+    images = as_float_tensor(images, "images", value_range=value_range)
     _, height, width, channels = images.shape
     for size, axis in ((height, "height"), (width, "width")):
         if size is not None and size % scale:

@@ -44,7 +44,7 @@ import numpy as np
 from keras_perceptual._checks import check_positive_int, check_seed, check_value_range
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import UnusableImageError, read_rgb
-from keras_perceptual.ops import from_uint8
+from keras_perceptual.ops import from_uint16
 
 
 def _stream(seed: int, *keys: int) -> np.random.Generator:
@@ -149,7 +149,9 @@ class RandomCrops(keras.utils.PyDataset):
             image = self._cache.get(path)
             if image is not None:
                 return image
-        image = read_rgb(path, shorter_side=self.image_size, at_least=self.image_size)
+        image = read_rgb(  # uint16: the tf.data pipeline's decoding (16-bit PNGs kept)
+            path, shorter_side=self.image_size, at_least=self.image_size, dtype=np.uint16
+        )
         if self._cache is not None:
             self._cache[path] = image
         return image
@@ -182,7 +184,7 @@ class RandomCrops(keras.utils.PyDataset):
         top = int(rng.integers(0, image.shape[0] - size + 1))
         left = int(rng.integers(0, image.shape[1] - size + 1))
         crop = image[top : top + size, left : left + size].astype(np.float32)
-        return from_uint8(crop, self.value_range)
+        return from_uint16(crop, self.value_range)
 
     def __getitem__(self, batch: int):
         index, count = self.shard

@@ -131,9 +131,12 @@ OP_CATALOG = {
     "safe_sqrt": [("", kp_ops.safe_sqrt)],
     "channel_mean_std": [(f"epsilon {e}", lambda x, e=e: kp_ops.channel_mean_std(x, e))
                          for e in (1e-5, 0.0)],
+    "sr_degrade": [(f"scale {k}, sigma {s}", lambda x, k=k, s=s: kp_ops.sr_degrade(x, k, s))
+                   for k, s in ((4, 1.0), (2, 0.0))],
 }
-#: Names in ``ops.__all__`` that are not tensor functions.
-NOT_TENSOR_OPS = {"check_tv_power"}
+#: Names in ``ops.__all__`` that are not tensor functions of images (a check, the Gaussian
+#: taps as numpy, and the decoders' mappings of float32 pixel counts).
+NOT_TENSOR_OPS = {"check_tv_power", "gaussian_kernel", "from_uint8", "from_uint16"}
 
 
 # --------------------------------------------------------------------------

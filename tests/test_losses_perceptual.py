@@ -14,6 +14,7 @@ from keras_perceptual import (
     TotalVariationLoss,
     WeightsUnavailableError,
 )
+from keras_perceptual.ops import from_uint8
 from keras_perceptual.precision import PrecisionWarning
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -182,7 +183,8 @@ def test_style_image_config_stores_pixels_never_a_path(tmp_path, style_image):
     Image.fromarray((style_image * 255).astype("uint8")).save(path)
     from_path = PerceptualLoss(style_image=str(path), weights=None)
     stored = np.asarray(from_path.get_config()["style_image"], "float32")
-    np.testing.assert_array_equal(stored, np.asarray(Image.open(path)) / np.float32(255))
+    pixels = np.asarray(Image.open(path), np.float32)
+    np.testing.assert_array_equal(stored, from_uint8(pixels))
     keras.utils.set_random_seed(11)
     from_pixels = PerceptualLoss(style_image=style_image, weights=None)
     stored = np.asarray(from_pixels.get_config()["style_image"], "float32")
