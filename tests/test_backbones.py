@@ -194,6 +194,7 @@ def test_imagenet_download_respects_timeout(tmp_path, monkeypatch):
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow  # builds, fits, saves and reloads a model with a VGG loss
 def test_model_with_extractor_loads_after_the_weights_file_is_gone(tmp_path, images,
                                                                    vgg16_weights_file):
     import shutil

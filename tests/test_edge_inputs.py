@@ -296,17 +296,16 @@ def _adapted(kind, loss):
     return loss
 
 
-@pytest.mark.parametrize("cls,case,kind,factory", LOSS_CASES)
+@pytest.mark.parametrize("cls,case,kind,factory",
+                         [c for c in LOSS_CASES if c.values[0] not in BACKBONE_LOSSES])
 def test_losses_are_finite_on_edge_inputs(cls, case, kind, factory):
-    # The backbone losses (a VGG each) take float32 and float16 here; their bfloat16 and
-    # float64 runs are in the slow set (the same entry conversion serves every dtype).
-    _sweep(cls, case, kind, factory, ("float32", "float16") if cls in BACKBONE_LOSSES else DTYPES)
+    _sweep(cls, case, kind, factory, DTYPES)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a VGG forward and backward pass per dtype and range (~5 s each)
 @pytest.mark.parametrize("cls,case,kind,factory",
                          [c for c in LOSS_CASES if c.values[0] in BACKBONE_LOSSES])
-def test_backbone_losses_are_finite_in_every_dtype(cls, case, kind, factory):
+def test_backbone_losses_are_finite_on_edge_inputs(cls, case, kind, factory):
     _sweep(cls, case, kind, factory, DTYPES)
 
 
@@ -423,10 +422,8 @@ def test_color_loss_of_a_tf_variable():
                                float(losses.ColorLoss()(y, other)), rtol=1e-6)
 
 
-def test_losses_accept_every_input_type(rng):
-    """numpy, tensors, keras.Variable (and tf.Variable or JAX arrays), 16/64-bit: one result."""
-    y_true = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
-    y_pred = np.clip(y_true + 0.1 * rng.standard_normal(y_true.shape), 0, 1).astype("float32")
+def _input_variants(y_pred):
+    """``{kind: y_pred as that input type}``: the types every public entry accepts."""
     inputs = {
         "tensor": keras.ops.convert_to_tensor(y_pred),
         "keras.Variable": keras.Variable(y_pred),
@@ -439,6 +436,18 @@ def test_losses_accept_every_input_type(rng):
         import tensorflow as tf
 
         inputs["tf.Variable"] = tf.Variable(y_pred)
+    return inputs
+
+
+#: Tolerances of the 16-bit inputs against the float32 result.
+TOLERANCES = {"float16": 2e-2, "bfloat16": 6e-2}
+
+
+def test_losses_accept_every_input_type(rng):
+    """numpy, tensors, keras.Variable (and tf.Variable or JAX arrays), 16/64-bit: one result."""
+    y_true = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
+    y_pred = np.clip(y_true + 0.1 * rng.standard_normal(y_true.shape), 0, 1).astype("float32")
+    inputs = _input_variants(y_pred)
     for cls, cases in LOSS_CATALOG.items():
         case, kind, factory = cases[0]
         if kind != "image" or cls in ("StyleReconstructionLoss", "PerceptualLoss"):
@@ -449,9 +458,42 @@ def test_losses_accept_every_input_type(rng):
         for name, value in inputs.items():
             result = loss(keras.Variable(y_true) if name == "keras.Variable" else y_true, value)
             assert keras.backend.standardize_dtype(result.dtype) == "float32", (cls, name)
-            tolerance = {"float16": 2e-2, "bfloat16": 6e-2}.get(name, 1e-5)
+            tolerance = TOLERANCES.get(name, 1e-5)
             np.testing.assert_allclose(to_numpy(result), reference, rtol=tolerance,
                                        atol=1e-6, err_msg=f"{cls} {name}")
+
+
+def test_metrics_accept_every_input_type(rng):
+    """psnr, ssim, PSNR, SSIM and temporal_warping_error: every input type, a float32 result."""
+    from keras_perceptual import metrics
+
+    y_true = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
+    y_pred = np.clip(y_true + 0.1 * rng.standard_normal(y_true.shape), 0, 1).astype("float32")
+    flows = np.zeros((1, SIZE, SIZE, 2), np.float32)
+    functions = {
+        "psnr": lambda t, p: metrics.psnr(t, p),
+        "ssim": lambda t, p: metrics.ssim(t, p, filter_size=7),
+        "temporal_warping_error": lambda t, p: metrics.temporal_warping_error(p, flows),
+    }
+    for name, fn in functions.items():
+        reference = to_numpy(fn(y_true, y_pred))
+        for kind, value in _input_variants(y_pred).items():
+            result = fn(y_true, value)
+            assert keras.backend.standardize_dtype(result.dtype) == "float32", (name, kind)
+            tolerance = TOLERANCES.get(kind, 1e-5)
+            np.testing.assert_allclose(to_numpy(result), reference, rtol=tolerance,
+                                       atol=1e-6, err_msg=f"{name} {kind}")
+    variables = {k: v for k, v in _input_variants(y_pred).items() if "Variable" in k}
+    for cls in (metrics.PSNR, metrics.SSIM):  # the classes share the functions' entry
+        metric = cls()
+        reference = None
+        for kind, value in {"numpy": y_pred, **variables}.items():
+            metric.reset_state()
+            metric.update_state(y_true, value)
+            result = float(to_numpy(metric.result()))
+            reference = result if reference is None else reference
+            np.testing.assert_allclose(result, reference, rtol=TOLERANCES.get(kind, 1e-5),
+                                       err_msg=f"{cls.__name__} {kind}")
 
 
 # --------------------------------------------------------------------------

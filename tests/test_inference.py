@@ -327,8 +327,18 @@ def test_walk_layers_and_min_input_size_see_nested_models(style_model):
 def test_variables_and_half_precision_are_accepted(style_model, rng):
     image = rng.random((12, 12, 3), dtype=np.float32)
     reference = stylize(style_model, image)
-    for value in (keras.Variable(image), image.astype("float16"), image.astype("float64")):
-        np.testing.assert_allclose(stylize(style_model, value), reference, atol=2e-3)
+    values = [keras.Variable(image), image.astype("float16"), image.astype("float64"),
+              keras.ops.cast(image, "bfloat16"), keras.ops.convert_to_tensor(image[None])]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        values.append(tf.Variable(image))
+    for value in values:
+        out = stylize(style_model, value)
+        assert out.dtype == np.float32 and out.shape[-3:] == reference.shape
+        bfloat = keras.backend.standardize_dtype(getattr(value, "dtype", "")) == "bfloat16"
+        np.testing.assert_allclose(out.reshape(reference.shape), reference,
+                                   atol=2e-2 if bfloat else 2e-3)
 
 
 # --- Many styles and any style ------------------------------------------------------------

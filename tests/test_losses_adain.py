@@ -129,3 +129,28 @@ def test_adain_loss_bad_inputs(batch):
         loss.compute_terms(content, style, stylized[:, :16])
     with pytest.raises(ValueError, match="style height is 4 px"):
         loss.compute_terms(content, style[:, :4], stylized)
+
+
+@pytest.mark.slow  # builds the VGG-16 encoder three times
+def test_adain_loss_restored_without_its_weights_file_fails_at_first_use(tmp_path, batch,
+                                                                         vgg16_weights_file):
+    """Loading (from_config) never fails because the weights file is gone (issue 15)."""
+    import shutil
+
+    from keras_perceptual import WeightsUnavailableError
+
+    weights = tmp_path / "encoder.weights.h5"
+    shutil.copy(vgg16_weights_file, weights)
+    loss = AdaINLoss(backbone="vgg16", weights=str(weights))
+    content, style, stylized = batch
+    y_true = AdaINLoss.pack_targets(content, style)
+    expected = to_numpy(loss(y_true, stylized))
+    config = loss.get_config()
+    weights.unlink()
+    restored = AdaINLoss.from_config(config)
+    assert restored.get_config() == config
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)encoder\.weights\.h5.*recompile"):
+        restored(y_true, stylized)
+    shutil.copy(vgg16_weights_file, weights)  # put back: built anew, the same value
+    np.testing.assert_allclose(to_numpy(AdaINLoss.from_config(config)(y_true, stylized)),
+                               expected, rtol=1e-6)

@@ -706,6 +706,7 @@ def _tiny_model():
     return keras.Model(inputs, outputs)
 
 
+@pytest.mark.slow  # builds, fits, saves and reloads a model with a VGG loss
 def test_saved_model_loads_after_the_style_image_file_is_gone(tmp_path, images, style_image):
     """Handed case: PerceptualLoss(style_image="painting.png"), fit, save, move the PNG away."""
     import shutil
@@ -727,6 +728,7 @@ def test_saved_model_loads_after_the_style_image_file_is_gone(tmp_path, images, 
     np.testing.assert_allclose(reloaded.evaluate(images, images, verbose=0), expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds, fits, saves and reloads a model with a VGG loss
 def test_saved_model_loads_after_the_weights_file_is_gone(tmp_path, images, vgg16_weights_file):
     """Weights given by path: loading never fails; the loss says what to do at first use."""
     import shutil
@@ -749,6 +751,7 @@ def test_saved_model_loads_after_the_weights_file_is_gone(tmp_path, images, vgg1
     np.testing.assert_allclose(reloaded.evaluate(images, images, verbose=0), expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds, fits, saves and reloads a model with a VGG loss
 def test_loading_without_importing_the_package_names_what_is_missing(tmp_path, images):
     """Keras imports only its own packages: the message names our class (README says so)."""
     model = _tiny_model()

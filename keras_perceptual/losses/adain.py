@@ -39,10 +39,11 @@ from keras_perceptual.backbones import (
     check_image_size,
     resolve_layer,
 )
-from keras_perceptual.errors import InputError
+from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
 from keras_perceptual.losses.base import ImageLoss
-from keras_perceptual.ops import ADAIN_EPSILON, channel_mean_std
+from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std
+from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
 
 #: The style layers of Huang & Belongie (2017), Section 6.2.
 ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -249,9 +250,19 @@ class AdaINLoss(ImageLoss):
             (['content', 'style'], (2,))
         """
         extractor, content_model = self._networks
-        stylized = ops.convert_to_tensor(stylized, dtype=self.dtype)
-        content = ops.stop_gradient(ops.convert_to_tensor(content, dtype=self.dtype))
-        style = ops.stop_gradient(ops.convert_to_tensor(style, dtype=self.dtype))
+        if extractor.pending_weights is not None:
+            reason = str(extractor.pending_weights).split(" Received:")[0].rstrip(".; ")
+            raise WeightsUnavailableError(
+                f"This AdaINLoss was restored from a saved model, but its encoder's weights "
+                f"are not available on this machine ({reason}); to train or evaluate, "
+                f"recompile the model with AdaINLoss(..., weights=None or a local weights "
+                f"file), or put the file back (predicting needs no loss). "
+                f"Received: weights={self.weights!r}"
+            ) from extractor.pending_weights
+        stylized = as_float_tensor(stylized, "y_pred", self.dtype, self.value_range)
+        content = ops.stop_gradient(as_float_tensor(content, "content", self.dtype,
+                                                    self.value_range))
+        style = ops.stop_gradient(as_float_tensor(style, "style", self.dtype, self.value_range))
         minimum = extractor.min_image_size
         for value, name in ((stylized, "y_pred"), (content, "content"), (style, "style")):
             check_image_size(value, name, minimum, extractor.taps)
@@ -312,6 +323,27 @@ class AdaINLoss(ImageLoss):
             "weights": self.weights,
             "backbone_dtype": self.backbone_dtype,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the loss from :meth:`get_config`, as ``keras.models.load_model`` does.
+
+        Loading never fails because the encoder's weights (a path, or ``"imagenet"``
+        without internet) are missing on this machine: the loss is then restored with an
+        encoder without weights, and its first use raises a
+        :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
+        the fix (as :class:`~keras_perceptual.losses.PerceptualLoss` does).
+        """
+        try:
+            resolve_weights(config.get("weights", "imagenet"), config.get("backbone", "vgg19"))
+        except KerasPerceptualError as error:
+            loss = super().from_config({**config, "weights": None})
+            loss.weights = config.get("weights")
+            extractor = loss._networks[0]
+            extractor.weights_source = loss.weights
+            extractor.pending_weights = error
+            return loss
+        return super().from_config(config)
 
 
 __all__ = [
