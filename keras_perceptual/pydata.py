@@ -61,7 +61,8 @@ class RandomCrops(keras.utils.PyDataset):
         image_size: side of the square crops, in pixels.
         batch_size: images per *global* batch (every process together).
         seed: seed of the image order and the crops, in ``[0, 2**31)``.
-        value_range: ``(low, high)`` the 0..255 pixels are mapped to.
+        value_range: ``(low, high)`` the pixels (0..255, or 0..65535 for 16-bit PNGs) are
+            mapped to.
         cache: keep decoded (resized) images in memory (small folders).
         transform: ``transform(batch, index) -> (x, y)`` applied to each float32 batch
             ``(b, image_size, image_size, 3)`` (``index``: the batch's position in the

@@ -92,6 +92,8 @@ def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files)
     from keras_perceptual.export import export_for_serving
     from keras_perceptual.images import load_image
     from keras_perceptual.inference import stylize
+    from keras_perceptual.ops import from_uint16
+    from keras_perceptual.pydata import RandomCrops
 
     paths, sixteen = tricky_image_files
     folder = paths[0].parent
@@ -106,7 +108,7 @@ def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files)
 
     # The handed case: a 40x24 JPEG with Orientation=6 is 24 wide and 40 high everywhere.
     assert expected["orientation6.jpg"].shape == (40, 24, 3)
-    np.testing.assert_array_equal(expected["rgb16.png"], sixteen / np.float32(65535))
+    np.testing.assert_array_equal(expected["rgb16.png"], from_uint16(sixteen.astype("float32")))
     for path in paths:
         reference = expected[path.name]
         as_uint8 = np.round(reference * 255).astype(np.uint8)
@@ -126,3 +128,11 @@ def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files)
         top, left = (image.shape[0] - 20) // 2, (image.shape[1] - 20) // 2
         np.testing.assert_array_equal(crop, image[top:top + 20, left:left + 20],
                                       err_msg=path.name)
+    # The TensorFlow-free PyDataset pipeline: a random 24 x 24 crop (the shorter side, so
+    # no resizing) is a window of the same pixels.
+    for path in paths:
+        image = expected[path.name]
+        crop = RandomCrops([str(path)], image_size=24, batch_size=1, seed=0, workers=1).sample(0)
+        windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
+                   for j in range(image.shape[1] - 23)]
+        assert any(np.array_equal(crop, w) for w in windows), path.name
