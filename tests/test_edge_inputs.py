@@ -527,10 +527,12 @@ def _run_time_error():
 @pytest.mark.parametrize(
     "make,shapes,pattern",
     [
-        (lambda: losses.PerceptualLoss(weights=None), ((1, 4, 4, 3), (1, 4, 4, 3)),
-         "smaller than 8 px.*relu4_3"),
+        pytest.param(lambda: losses.PerceptualLoss(weights=None), ((1, 4, 4, 3), (1, 4, 4, 3)),
+                     "smaller than 8 px.*relu4_3", marks=pytest.mark.slow),  # a whole VGG
         (lambda: losses.FeatureReconstructionLoss("relu1_2", weights=None),
          ((1, 8, 8, 3), (1, 16, 16, 3)), "same shape"),
+        (lambda: losses.FeatureReconstructionLoss("pool2", weights=None),
+         ((1, 2, 2, 3), (1, 2, 2, 3)), "smaller than 4 px.*pool2"),
         (lambda: losses.CharbonnierLoss(), ((1, 8, 8, 3), (1, 8, 6, 3)), "same shape"),
         (lambda: losses.EdgeLoss(), ((1, 1, 8, 3), (1, 1, 8, 3)), "at least 2 px"),
     ],
@@ -543,6 +545,7 @@ def test_checks_hold_when_shapes_are_known_only_at_run_time(make, shapes, patter
         float(value)  # a NaN would pass silently: the error must come first
 
 
+@pytest.mark.slow  # traces fit three times
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="a tf.data pipeline of varying sizes")
 def test_fit_on_varying_sizes_stops_at_the_too_small_batch():
     import tensorflow as tf
