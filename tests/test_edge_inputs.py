@@ -31,7 +31,7 @@ from keras_perceptual import ops as kp_ops
 SIZE = 16  # the smallest size every tap (relu4_3: 8 px) and the blur see whole
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 #: Base classes, not losses a user builds.
-BASES = {"BaseLoss", "ImageLoss", "BackboneLoss"}
+BASES = {"BaseLoss", "ImageLoss", "BackboneLoss", "LearnedMetricLoss"}
 
 # --------------------------------------------------------------------------
 # The catalog: {class name: [(case name, input kind, factory)]}.
@@ -68,6 +68,12 @@ LOSS_CATALOG = {
         # y_true packs (content, style): here (y_true, y_pred) of the edge pair.
         ("vgg16", "adain", lambda vr: losses.AdaINLoss(
             style_layers=("relu1_1", "relu2_1"), backbone="vgg16", value_range=vr, **_SMALL)),
+    ],
+    "LPIPSLoss": [
+        ("vgg", "image", lambda vr: losses.LPIPSLoss(net="vgg", value_range=vr, **_SMALL)),
+    ],
+    "DISTSLoss": [
+        ("", "image", lambda vr: losses.DISTSLoss(value_range=vr, **_SMALL)),
     ],
     "TemporalLoss": [
         # y_true = (previous output, flow, mask): a still camera, every pixel visible.
@@ -280,7 +286,7 @@ LOSS_CASES = [
 
 
 BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "PerceptualLoss",
-                   "AdaINLoss")
+                   "AdaINLoss", "LPIPSLoss", "DISTSLoss")
 
 
 def _adapted(kind, loss):
