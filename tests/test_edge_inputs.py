@@ -449,17 +449,13 @@ def _input_variants(y_pred):
 TOLERANCES = {"float16": 2e-2, "bfloat16": 6e-2}
 
 
-def test_losses_accept_every_input_type(rng):
-    """numpy, tensors, keras.Variable (and tf.Variable or JAX arrays), 16/64-bit: one result."""
+def _check_input_types(classes, rng):
     y_true = rng.random((2, SIZE, SIZE, 3), dtype=np.float32)
     y_pred = np.clip(y_true + 0.1 * rng.standard_normal(y_true.shape), 0, 1).astype("float32")
     inputs = _input_variants(y_pred)
-    for cls, cases in LOSS_CATALOG.items():
-        case, kind, factory = cases[0]
-        if kind != "image" or cls in ("StyleReconstructionLoss", "PerceptualLoss"):
-            continue  # the backbone losses share their entry with FeatureReconstructionLoss
+    for cls in classes:
         keras.utils.set_random_seed(0)
-        loss = factory((0.0, 1.0))
+        loss = LOSS_CATALOG[cls][0][2]((0.0, 1.0))
         reference = to_numpy(loss(y_true, y_pred))
         for name, value in inputs.items():
             result = loss(keras.Variable(y_true) if name == "keras.Variable" else y_true, value)
@@ -467,6 +463,22 @@ def test_losses_accept_every_input_type(rng):
             tolerance = TOLERANCES.get(name, 1e-5)
             np.testing.assert_allclose(to_numpy(result), reference, rtol=tolerance,
                                        atol=1e-6, err_msg=f"{cls} {name}")
+
+
+#: Losses of images; the backbone losses but one share that one's entry (slow set).
+IMAGE_LOSSES = [cls for cls, cases in LOSS_CATALOG.items() if cases[0][1] == "image"]
+
+
+def test_losses_accept_every_input_type(rng):
+    """numpy, tensors, keras.Variable (and tf.Variable or JAX arrays), 16/64-bit: one result."""
+    _check_input_types([c for c in IMAGE_LOSSES
+                        if c not in BACKBONE_LOSSES or c == "FeatureReconstructionLoss"], rng)
+
+
+@pytest.mark.slow  # a VGG each
+def test_backbone_losses_accept_every_input_type(rng):
+    _check_input_types([c for c in IMAGE_LOSSES
+                        if c in BACKBONE_LOSSES and c != "FeatureReconstructionLoss"], rng)
 
 
 def test_metrics_accept_every_input_type(rng):
