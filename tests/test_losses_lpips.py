@@ -288,3 +288,21 @@ def test_spatial_loss_reduces_with_sample_weight(images, other_images):
     sw = np.array([0.5, 2.0], "float32")
     np.testing.assert_allclose(to_numpy(loss(images, other_images, sample_weight=sw)),
                                (maps * sw[:, None, None]).mean(), rtol=1e-5)
+
+
+@pytest.mark.slow  # a torchvision VGG-16 each
+@pytest.mark.parametrize("loss_class", ["LPIPSLoss", "DISTSLoss"])
+def test_restored_without_its_weights_file_fails_at_first_use(tmp_path, loss_class):
+    """Loading (from_config) never fails because the weights file is gone (issue 15)."""
+    import keras_perceptual
+    from keras_perceptual import WeightsUnavailableError
+
+    cls = getattr(keras_perceptual, loss_class)
+    config = {**cls(weights=None).get_config(), "weights": str(tmp_path / "gone.pth")}
+    restored = cls.from_config(config)
+    assert restored.get_config() == config
+    x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)gone\.pth.*recompile"):
+        restored(x, x)
+    with pytest.raises(InputError, match="net"):  # other bad settings still fail at load
+        LPIPSLoss.from_config({**LPIPSLoss(weights=None).get_config(), "net": "resnet"})

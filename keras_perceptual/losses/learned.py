@@ -18,13 +18,13 @@ from pathlib import Path
 
 from keras import ops
 
-from keras_perceptual._checks import check_float_dtype, check_value_range, static_image_shape
+from keras_perceptual._checks import check_value_range, static_image_shape
 from keras_perceptual.backbones import check_image_size
-from keras_perceptual.errors import InputError
+from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.losses.base import ImageLoss
-from keras_perceptual.ops import to_unit_range
+from keras_perceptual.ops import as_float_tensor, to_unit_range
 from keras_perceptual.torchvision_backbones import WEIGHTS_EXPECTED
-from keras_perceptual.weights import check_weights_argument
+from keras_perceptual.weights import WeightsUnavailableError, check_weights_argument
 
 
 def weights_key(weights) -> tuple:
@@ -80,8 +80,43 @@ class LearnedMetricLoss(ImageLoss):
 
     network = None
     distance_options: dict = {}
+    #: Why the network's weights are missing (restored from a saved model on a machine
+    #: without them); ``None`` when the loss holds its network.
+    unavailable: KerasPerceptualError | None = None
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the loss from ``get_config()``, as ``keras.models.load_model`` does.
+
+        Loading never fails because the weights (a path, or ``"imagenet"`` without
+        internet) are missing on this machine: the loss is then restored with a random
+        network, and its first use raises a
+        :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
+        the fix (as :class:`~keras_perceptual.losses.PerceptualLoss` does).
+        """
+        try:
+            return super().from_config(config)
+        except KerasPerceptualError as error:
+            if config.get("weights") is None:
+                raise
+            try:
+                loss = super().from_config({**config, "weights": None})
+            except KerasPerceptualError:
+                raise error from None
+            loss.weights_source = config["weights"]
+            loss.unavailable = error
+            return loss
 
     def call(self, y_true, y_pred):
+        if self.unavailable is not None:
+            reason = str(self.unavailable).split(" Received:")[0].rstrip(".; ")
+            raise WeightsUnavailableError(
+                f"This {type(self).__name__} was restored from a saved model, but its "
+                f"network's weights are not available on this machine ({reason}); to train "
+                f"or evaluate, recompile the model with {type(self).__name__}(..., "
+                f"weights=None or a local weights file), or put the file back (predicting "
+                f"needs no loss). Received: weights={self.weights_source!r}"
+            ) from self.unavailable
         check_image_pair(y_true, y_pred, self.network.min_image_size, self.network.label)
         unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
         unit_pred = to_unit_range(y_pred, self.value_range)
@@ -107,10 +142,8 @@ def pair_function(network, y_true, y_pred, value_range: Sequence[float], **optio
     Accepts one image ``(H, W, 3)`` each (returns a scalar) or batches ``(B, H, W, 3)``.
     """
     value_range = check_value_range(value_range)
-    check_float_dtype(y_true, "y_true", value_range)
-    check_float_dtype(y_pred, "y_pred", value_range)
-    y_true = ops.convert_to_tensor(y_true, "float32")
-    y_pred = ops.convert_to_tensor(y_pred, "float32")
+    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
+    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
     single = len(y_true.shape) == 3 and len(y_pred.shape) == 3
     if single:
         y_true, y_pred = y_true[None], y_pred[None]
