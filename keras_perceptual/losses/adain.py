@@ -41,9 +41,9 @@ from keras_perceptual.backbones import (
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
-from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.base import ImageLoss, restored_without_weights
 from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std
-from keras_perceptual.weights import WeightsUnavailableError, resolve_weights
+from keras_perceptual.weights import resolve_weights
 
 #: The style layers of Huang & Belongie (2017), Section 6.2.
 ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -251,14 +251,7 @@ class AdaINLoss(ImageLoss):
         """
         extractor, content_model = self._networks
         if extractor.pending_weights is not None:
-            reason = str(extractor.pending_weights).split(" Received:")[0].rstrip(".; ")
-            raise WeightsUnavailableError(
-                f"This AdaINLoss was restored from a saved model, but its encoder's weights "
-                f"are not available on this machine ({reason}); to train or evaluate, "
-                f"recompile the model with AdaINLoss(..., weights=None or a local weights "
-                f"file), or put the file back (predicting needs no loss). "
-                f"Received: weights={self.weights!r}"
-            ) from extractor.pending_weights
+            raise restored_without_weights(self, extractor.pending_weights, self.weights)
         stylized = as_float_tensor(stylized, "y_pred", self.dtype, self.value_range)
         content = ops.stop_gradient(as_float_tensor(content, "content", self.dtype,
                                                     self.value_range))

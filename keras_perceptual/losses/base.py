@@ -23,11 +23,13 @@ Keras applies ``sample_weight`` and ``reduction`` exactly as for its own losses.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
 from keras_perceptual._checks import check_value_range
 from keras_perceptual.ops import as_float_tensor
+from keras_perceptual.weights import WeightsUnavailableError
 
 
 class BaseLoss(keras.losses.Loss):
@@ -104,3 +106,35 @@ class ImageLoss(BaseLoss):
         config = super().get_config()
         config["value_range"] = list(self.value_range)
         return config
+
+
+def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights: Any):
+    """The error a loss restored without its network's weights raises at its first use.
+
+    ``keras.models.load_model`` rebuilds a loss from its config; where the weights it
+    names (a path, or ``"imagenet"`` offline) are missing, the loss is restored without
+    them (loading a trained network must not fail because of its loss) and every use
+    raises this error, which says what is missing and how to fix it.
+
+    Args:
+        loss: the restored loss.
+        error: why its weights could not be obtained.
+        weights: the weights its config names.
+
+    Returns:
+        A :class:`~keras_perceptual.weights.WeightsUnavailableError` caused by ``error``.
+
+    Example:
+        >>> raise restored_without_weights(loss, error, "vgg16.h5")
+    """
+    name = type(loss).__name__
+    reason = str(error).split(" Received:")[0].rstrip(".; ")
+    result = WeightsUnavailableError(
+        f"This {name} was restored from a saved model, but its network's weights are not "
+        f"available on this machine ({reason}); to train or evaluate, recompile the model "
+        f"with a loss this machine can build, e.g. model.compile(optimizer, loss={name}(..., "
+        f"weights=None or a local weights file)), or put the file back (predicting needs no "
+        f"loss). Received: weights={weights!r}"
+    )
+    result.__cause__ = error
+    return result

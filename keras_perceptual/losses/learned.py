@@ -21,10 +21,10 @@ from keras import ops
 from keras_perceptual._checks import check_value_range, static_image_shape
 from keras_perceptual.backbones import check_image_size
 from keras_perceptual.errors import InputError, KerasPerceptualError
-from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.base import ImageLoss, restored_without_weights
 from keras_perceptual.ops import as_float_tensor, to_unit_range
 from keras_perceptual.torchvision_backbones import WEIGHTS_EXPECTED
-from keras_perceptual.weights import WeightsUnavailableError, check_weights_argument
+from keras_perceptual.weights import check_weights_argument
 
 
 def weights_key(weights) -> tuple:
@@ -109,14 +109,7 @@ class LearnedMetricLoss(ImageLoss):
 
     def call(self, y_true, y_pred):
         if self.unavailable is not None:
-            reason = str(self.unavailable).split(" Received:")[0].rstrip(".; ")
-            raise WeightsUnavailableError(
-                f"This {type(self).__name__} was restored from a saved model, but its "
-                f"network's weights are not available on this machine ({reason}); to train "
-                f"or evaluate, recompile the model with {type(self).__name__}(..., "
-                f"weights=None or a local weights file), or put the file back (predicting "
-                f"needs no loss). Received: weights={self.weights_source!r}"
-            ) from self.unavailable
+            raise restored_without_weights(self, self.unavailable, self.weights_source)
         check_image_pair(y_true, y_pred, self.network.min_image_size, self.network.label)
         unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
         unit_pred = to_unit_range(y_pred, self.value_range)

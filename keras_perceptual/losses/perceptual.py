@@ -79,7 +79,7 @@ from keras_perceptual.backbones import (
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.images import image_array, image_arrays
-from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.base import ImageLoss, restored_without_weights
 from keras_perceptual.ops import (
     GRAM_NORMALIZATIONS,
     as_float_tensor,
@@ -824,14 +824,7 @@ class BackboneLoss(ImageLoss):
         error = self.unavailable
         if error is None:
             return
-        reason = str(error).split(" Received:")[0].rstrip(".; ")
-        raise type(error)(
-            f"This {type(self).__name__} was restored from a saved model, but what it needs "
-            f"is not available on this machine ({reason}); to train or evaluate, recompile "
-            f"the model with a loss this machine can build, e.g. model.compile(optimizer, "
-            f"loss={type(self).__name__}(..., weights=None or a local weights file)), or put "
-            f"the file back (predicting needs no loss). Received: weights={self.settings.weights!r}"
-        ) from error
+        raise restored_without_weights(self, error, self.settings.weights)
 
     @property
     def num_styles(self) -> int | None:
