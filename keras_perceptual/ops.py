@@ -71,7 +71,7 @@ def as_float_tensor(
         InputError: for a non-float input when ``floats_only``.
 
     Example:
-        >>> as_float_tensor(np.ones((1, 2, 2, 3), "float16")).dtype
+        >>> keras.backend.standardize_dtype(as_float_tensor(np.ones((1, 2, 2, 3), "float16")).dtype)
         'float32'
     """
     dtype = dtype or COMPUTE_DTYPE

@@ -125,7 +125,9 @@ def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights:
         A :class:`~keras_perceptual.weights.WeightsUnavailableError` caused by ``error``.
 
     Example:
-        >>> raise restored_without_weights(loss, error, "vgg16.h5")
+        >>> error = FileNotFoundError("no file vgg16.h5")
+        >>> type(restored_without_weights(keras.losses.MeanSquaredError(), error, "vgg16.h5"))
+        <class 'keras_perceptual.weights.WeightsUnavailableError'>
     """
     name = type(loss).__name__
     reason = str(error).split(" Received:")[0].rstrip(".; ")
