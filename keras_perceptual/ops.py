@@ -529,6 +529,7 @@ def sorted_projections(features, directions):
     Returns:
         ``(batch, K, H*W)`` tensor.
     """
+    features = as_float_tensor(features, "features")
     shape = ops.shape(features)
     flat = ops.reshape(features, (shape[0], -1, shape[-1]))  # (B, N, C)
     projected = ops.matmul(flat, ops.cast(directions, flat.dtype))  # (B, N, K)
@@ -571,7 +572,7 @@ def sliced_wasserstein(features_pred, target, directions):
         Texture Synthesis", CVPR 2021.
     """
     pred = sorted_projections(features_pred, directions)  # (B, K, N)
-    target = ops.cast(target, pred.dtype)
+    target = as_float_tensor(target, "target")
     n_pred, n_target = pred.shape[-1], target.shape[-1]
     if n_pred is None or n_target is None or n_pred != n_target:
         n_pred_t = ops.cast(ops.shape(pred)[-1], "float32")

@@ -121,6 +121,9 @@ LOSS_CATALOG = {
     ],
 }
 
+_DIRECTIONS = kp_ops.sliced_wasserstein_directions(3, 4, seed=0)
+_SW_STYLE = np.random.default_rng(3).random((1, 12, 10, 3), dtype=np.float32)
+
 #: ``{op name: [(case name, function of one image batch -> tensor(s))]}``.
 OP_CATALOG = {
     "as_float_tensor": [("", kp_ops.as_float_tensor)],
@@ -139,10 +142,14 @@ OP_CATALOG = {
                          for e in (1e-5, 0.0)],
     "sr_degrade": [(f"scale {k}, sigma {s}", lambda x, k=k, s=s: kp_ops.sr_degrade(x, k, s))
                    for k, s in ((4, 1.0), (2, 0.0))],
+    "sorted_projections": [("4 directions", lambda x: kp_ops.sorted_projections(x, _DIRECTIONS))],
+    "sliced_wasserstein": [("4 directions", lambda x: kp_ops.sliced_wasserstein(
+        x, kp_ops.sorted_projections(_SW_STYLE, _DIRECTIONS), _DIRECTIONS))],
 }
 #: Names in ``ops.__all__`` that are not tensor functions of images (a check, the Gaussian
 #: taps as numpy, and the decoders' mappings of float32 pixel counts).
-NOT_TENSOR_OPS = {"check_tv_power", "gaussian_kernel", "from_uint8", "from_uint16"}
+NOT_TENSOR_OPS = {"check_tv_power", "gaussian_kernel", "from_uint8", "from_uint16",
+                  "sliced_wasserstein_directions"}
 
 
 # --------------------------------------------------------------------------
