@@ -113,6 +113,29 @@ def test_super_resolution_recipe_on_jax(tmp_path, photos):
     assert set(history) >= {"loss", "psnr", "ssim", "step"} and history["step"] == [2.0]
 
 
+def test_temporal_weight_trains_on_jax_and_saves_the_plain_network(tmp_path, photos, style_file):
+    from keras_perceptual.training import read_csv_log
+
+    losses = {}
+    temporal = ["--temporal-weight", "1000", "--temporal-motion", "camera"]
+    for name, extra in (("plain", []), ("stable", temporal)):
+        out = tmp_path / name
+        result = run(train_style(photos, style_file, out, *extra, steps=2))
+        assert result.returncode == 0, result.stderr[-4000:]
+        losses[name] = read_csv_log(out / "steps.csv")["loss"][0]
+    config = json.loads((tmp_path / "stable" / "config.json").read_text())
+    assert config["arguments"]["temporal_weight"] == 1000.0
+    assert config["resolved"]["temporal"]["motion"] == "camera"
+    # Same seed and data: the first step differs by the (positive) temporal term alone.
+    assert np.isfinite(losses["stable"]) and losses["stable"] > losses["plain"] * (1 + 1e-4)
+    check = ("import keras, keras_perceptual; m = keras.models.load_model('model.keras', safe_mode=True); "
+             "print(m.name, any('temporal' in l.name for l in m.layers))")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            timeout=300, env=jax_env(), cwd=tmp_path / "stable")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.split()[-1] == "False"
+
+
 def test_killed_run_resumes_to_the_same_step_count(tmp_path, photos, style_file):
     out = tmp_path / "killed"
     command = train_style(photos, style_file, out, steps=8)
