@@ -31,11 +31,16 @@ class Platform(abc.ABC):
         chief: whether this process writes the run's outputs.
         multi_worker: whether the run spans several processes.
         replicas: the devices (over every process) a global batch is split over.
+        saves_everywhere: whether saving weights, checkpoints and samples is a collective
+            operation that every process must take part in (JAX across processes: reading a
+            replicated array synchronizes the processes); non-chief processes then write to
+            a scratch folder that is deleted (as TensorFlow's multi-worker guide does).
     """
 
     chief: bool = True
     multi_worker: bool = False
     replicas: int = 1
+    saves_everywhere: bool = False
 
     def scope(self) -> contextlib.AbstractContextManager:
         """The context in which networks, losses and optimizers are created."""
@@ -211,9 +216,14 @@ class JaxPlatform(Platform):
         self.process_count = jax.process_count()
         self.chief = self.process_index == 0
         self.multi_worker = self.process_count > 1
+        self.saves_everywhere = self.multi_worker
         devices = jax.devices()
         if distribution is None and len(devices) > 1:
             distribution = keras.distribution.DataParallel(devices=devices)
+        if self.multi_worker and hasattr(distribution, "auto_shard_dataset"):
+            # Each process's RandomCrops already reads its own slice of every global batch
+            # (crop_dataset's shard=); Keras' auto-sharding takes only tf.data datasets.
+            distribution.auto_shard_dataset = False
         self.distribution = distribution
         self.replicas = len(devices) if distribution is not None else 1
 

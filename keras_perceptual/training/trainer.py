@@ -55,7 +55,9 @@ import json
 import math
 import os
 import platform as platform_module
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import keras
@@ -304,6 +306,11 @@ class Trainer:
         self.platform = platform if platform is not None else platform_for(strategy)
         self.strategy = strategy
         self.paths = RunPaths.under(self.config.output_dir)
+        # Where this process saves: the run's folder on the chief; a scratch folder, deleted
+        # at the end, on the other processes when saving is collective (saves_everywhere).
+        self.saves = self.platform.chief or self.platform.saves_everywhere
+        self.scratch = None if self.platform.chief or not self.saves else tempfile.mkdtemp()
+        self.save_paths = self.paths if self.scratch is None else RunPaths.under(self.scratch)
 
     def run(self) -> TrainingResult:
         """Runs the six phases; returns :meth:`result`."""
@@ -316,6 +323,8 @@ class Trainer:
         finally:
             self.platform.release(self.trainer)
             self._record_runtime_skips()
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         return self.result()
 
     # ------------------------------------------------------------------
@@ -382,7 +391,7 @@ class Trainer:
         """The training state from ``backup/`` (the chief reads it and shares it)."""
         self.guard = StopOnNonFiniteLoss()
         self.backup = StepBackupAndRestore(
-            self.paths.backup, guard=self.guard, write=self.platform.chief
+            self.save_paths.backup, guard=self.guard, write=self.saves
         )
         restored, failure = None, None
         try:
@@ -468,7 +477,7 @@ class Trainer:
         """Stop on NaN, stop at the step, checkpoint, back up, log, sample (in this order)."""
         chief, paths, config = self.platform.chief, self.paths, self.config
         self.checkpoint = AtomicModelCheckpoint(
-            paths.model, model=self.network, guard=self.guard, write=chief
+            self.save_paths.model, model=self.network, guard=self.guard, write=self.saves
         )
         sample_inputs, sample_targets = self.recipe.sample_images(self.scan)
         sample_network, sample_loss = self.recipe.sampling(self.network, self.loss)
@@ -483,12 +492,12 @@ class Trainer:
                 sample_inputs,
                 every=config.sample_every,
                 log_dir=paths.logs if chief else None,
-                image_dir=paths.samples,
+                image_dir=self.save_paths.samples,
                 targets=sample_targets,
                 loss=sample_loss,
                 value_range=config.value_range,
                 guard=self.guard,
-                write=chief,
+                write=self.saves,
             ),
             TensorBoardLogger(paths.logs, write=chief),
         ]
@@ -501,9 +510,9 @@ class Trainer:
         config, paths = self.config, self.paths
         if self.start_step >= config.steps:
             self.step = self.start_step
-            if self.platform.chief and not os.path.exists(paths.model):
-                with writing("checkpoint", paths.model, self.step):
-                    atomic_save_model(self.network, paths.model)
+            if self.saves and not os.path.exists(self.save_paths.model):
+                with writing("checkpoint", self.save_paths.model, self.step):
+                    atomic_save_model(self.network, self.save_paths.model)
             return
         dataset = self.platform.crop_dataset(
             self.scan,
@@ -539,7 +548,7 @@ class Trainer:
                 f"{self.guard.failed_value} (not finite); {kept}. Lower the learning rate or the "
                 "loss weights, or check the training images, then re-run to resume."
             )
-        if self.platform.chief and not os.path.exists(paths.model):
+        if self.saves and not os.path.exists(self.save_paths.model):
             self.checkpoint.save()
         self.step = global_step(self.trainer.optimizer)
 

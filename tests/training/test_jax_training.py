@@ -252,5 +252,9 @@ def test_two_processes_match_one_and_only_the_chief_writes(tmp_path, photos, sty
 
     a = keras.models.load_model(single / "model.keras", compile=False)
     b = keras.models.load_model(outs[0] / "model.keras", compile=False)
+    # Across processes the gradient all-reduce sums in another order than one process does;
+    # after 4 Adam steps (lr 1e-3) that float32 difference reached 7e-5 on weights whose
+    # gradients are near zero (Adam divides by their size). Different data would move every
+    # weight by ~1e-3.
     for x, y in zip(a.weights, b.weights, strict=True):
-        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-4, atol=2e-5)
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-4, atol=2e-4)
