@@ -159,6 +159,7 @@ def test_train_sr_with_gan_and_upscale_a_glob(sr_run, photos, tmp_path):
 _STARTUP_NOISE = ("cudart_stub", "cuInit", "absl::InitializeLog")
 
 
+@pytest.mark.slow
 def test_info_with_a_clean_console():
     env_level = os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
     try:

@@ -363,6 +363,7 @@ def _run_server_child(workdir, job) -> dict:
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_server_process_cannot_import_keras_perceptual(served):
     assert served["importable_before"] is False
     assert served["importable_after"] is False
@@ -372,11 +373,13 @@ def test_server_process_cannot_import_keras_perceptual(served):
     assert repo not in served["sys_path"] and "" not in served["sys_path"]
 
 
+@pytest.mark.slow
 def test_loading_needs_no_keras_either(served):
     """The child blocked Keras before importing TensorFlow: nothing real was imported."""
     assert served["modules"] == {"keras": True, "tf_keras": True}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["style", "sr", "mixed"])
 def test_signature_names_dtypes_and_shapes(served, key):
     signatures = served["signatures"][key]
@@ -399,6 +402,7 @@ def test_signature_names_dtypes_and_shapes(served, key):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["one", "many"])
 @pytest.mark.parametrize("key", ["style", "sr", "mixed"])
 def test_serving_default_matches_keras(served, nets, data, key, which):
@@ -412,6 +416,7 @@ def test_serving_default_matches_keras(served, nets, data, key, which):
     assert y.shape == (x.shape[0], x.shape[1] * scale, x.shape[2] * scale, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["one", "many"])
 @pytest.mark.parametrize("key", ["style", "sr", "mixed"])
 def test_serve_uint8_matches_keras(served, nets, data, key, which):
@@ -422,6 +427,7 @@ def test_serve_uint8_matches_keras(served, nets, data, key, which):
     assert np.abs(y.astype(int) - expected.astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["one", "many"])
 @pytest.mark.parametrize("key", ["style", "sr", "mixed"])
 def test_serve_encoded_matches_keras(served, nets, data, key, which):
@@ -447,6 +453,7 @@ def _signature_defs(path):
     return meta.signature_def
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signature", SIGNATURES)
 @pytest.mark.parametrize("key", ["style", "sr"])
 def test_predict_request_fits_signature_and_is_served(served, nets, exports, data, key, signature):
@@ -493,6 +500,7 @@ def _cli(cli_runs):
     return cli_runs
 
 
+@pytest.mark.slow
 def test_saved_model_cli_show_lists_the_three_signatures(cli_runs, served):
     out = _cli(cli_runs)["show"].result()
     for name in SIGNATURES:
@@ -1081,6 +1089,7 @@ def style_exports(tmp_path_factory, data):
     return {"nets": nets, "paths": paths, "result": result, "inputs": keras_inputs}
 
 
+@pytest.mark.slow
 def test_style_exports_take_the_extra_inputs(style_exports):
     signatures = style_exports["result"]["signatures"]
     image = (None, None, None, 3)
@@ -1107,6 +1116,7 @@ def test_style_exports_take_the_extra_inputs(style_exports):
             assert np.abs(tf.io.decode_png(blob).numpy().astype(int) - row).max() <= 1
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_the_style_inputs(style_exports):
     cli = _saved_model_cli()
     if cli is None:

@@ -10,6 +10,7 @@ from conftest import BACKEND, HAS_HED, REPO
 BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="README examples target the default backend")
 @pytest.mark.skipif(not HAS_HED, reason='examples use weights="hed_bsds500" (offline extra)')
 def test_readme_python_blocks_run_in_order(tmp_path):

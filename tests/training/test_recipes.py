@@ -253,6 +253,7 @@ def test_super_resolution_gan_with_pixel_loss_needs_no_loss_network(tmp_path, ph
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_uninterrupted_step_count(
     tmp_path, photos, style_file, standin_weights
 ):
@@ -277,6 +278,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_step_count(
     assert [run["resumed_from_step"] for run in config["runs"]] == [0, 2]
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, photos, style_file, standin_weights
 ):
