@@ -266,14 +266,19 @@ def _run_and_wait(page, files, expect, timeout_s=300):
 
 
 def _clear_uploads(page):
+    """Clears the upload box and waits until it is empty again (a busy CPU re-renders late;
+    a file set before that is lost)."""
     clear = page.locator("#photos button[aria-label='Clear']")
     if clear.count():
         clear.first.click()
+        clear.first.wait_for(state="detached", timeout=60_000)
+    page.locator("#photos input[type=file]").wait_for(state="attached", timeout=60_000)
 
 
 @pytest.mark.slow
 def test_the_app_in_a_browser(server, tmp_path):
     from gradio_client import Client, handle_file
+    from playwright.sync_api import expect as expect_that
     from playwright.sync_api import sync_playwright
 
     url, process, log_path = server.url, server.process, server.log_path
@@ -294,14 +299,19 @@ def test_the_app_in_a_browser(server, tmp_path):
             page = context.new_page()
             page.goto(url, timeout=120_000)
             page.wait_for_selector("#run:not([disabled])", timeout=180_000)
+            # The page fills these in after the button is enabled: wait for them (a busy CPU
+            # renders later), then check.
+            expect_that(page.locator("#model-info")).to_contain_text("starry", timeout=60_000)
             info = page.inner_text("#model-info")
             assert "style transfer" in info and "starry" in info, info
+            page.locator("#style-image img").first.wait_for(timeout=60_000)
             assert page.locator("#style-image img").count() == 1  # the style's thumbnail
 
             # A 512 px photo in, its stylization out, next to it, downloadable.
             status = _run_and_wait(page, [photo], r"→ 512×512 in")
             seconds = float(re.search(r"512×512 in ([0-9.]+) s", status).group(1))
             assert "Device: CPU" in status or "Device: GPU" in status
+            page.locator("#results img").nth(1).wait_for(timeout=60_000)
             assert page.locator("#results img").count() >= 2
             with page.expect_download() as download_info:
                 page.locator("#downloads a").first.click()
