@@ -44,7 +44,7 @@ def test_core_passes_under_jax_backend():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *modules],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=2700,
     )
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
     assert result.returncode == 0, f"core tests failed under KERAS_BACKEND=jax:\n{tail}"
