@@ -126,7 +126,9 @@ class TensorFlowPlatform(Platform):
         found, step, epoch = self._distribute.agree(self.strategy, failure, state)
         if not found:
             return None
-        variables = self._distribute.state_variables(trainer)
+        from keras_perceptual.training.replicas import state_variables
+
+        variables = state_variables(trainer)
         values = self._distribute.from_chief(
             self.strategy, [keras.ops.convert_to_numpy(v) for v in variables]
         )
