@@ -2,8 +2,8 @@
 
 Every run here is a child process with ``KERAS_BACKEND=jax`` and a ``sitecustomize`` that
 makes ``import tensorflow`` fail (``tests/training/no_tensorflow``), so the tests prove the
-path never imports TensorFlow whether or not it is installed; ``.ci/run`` also runs this
-module inside a virtual environment that has no TensorFlow at all.
+path never imports TensorFlow whether or not it is installed; ``.ci/run`` runs this module
+once, inside a virtual environment that has no TensorFlow at all.
 """
 
 from __future__ import annotations
