@@ -96,6 +96,13 @@ TRAINING_WORKER = str(REPO / "tests" / "training" / "worker.py")
 TINY_NET = {"filters": 4, "num_residual_blocks": 1}
 
 
+def tiny_style_kwargs(**settings):
+    """Keyword arguments of a tiny ``train_style_transfer`` run (32 px crops, a 48 px style,
+    the tiny net, random weights, seed 3, silent); ``settings`` add to or replace them."""
+    return {"image_size": 32, "style_image_size": 48, "model_options": TINY_NET,
+            "weights": None, "seed": 3, "verbose": 0, **settings}
+
+
 def numpy_gram(features, normalization="chw"):
     """The paper's Gram matrix in numpy: psi psi^T / divisor with psi (C, H*W)."""
     b, h, w, c = features.shape

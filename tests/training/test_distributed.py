@@ -34,7 +34,14 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_NET, TRAINING_WORKER, make_photos, requires_tf, subprocess_env
+from conftest import (
+    TINY_NET,
+    TRAINING_WORKER,
+    make_photos,
+    requires_tf,
+    subprocess_env,
+    tiny_style_kwargs,
+)
 from PIL import Image
 
 pytestmark = [requires_tf, pytest.mark.slow]
@@ -96,21 +103,8 @@ def relative_loss_diff(a, b) -> float:
 
 
 def style_kwargs(output_dir, **overrides):
-    kwargs = dict(
-        output_dir=str(output_dir),
-        steps=6,
-        image_size=32,
-        batch_size=4,
-        style_image_size=48,
-        model_options=TINY_NET,
-        weights=None,
-        save_every=3,
-        sample_every=100,
-        seed=3,
-        verbose=0,
-    )
-    kwargs.update(overrides)
-    return kwargs
+    return tiny_style_kwargs(**{"output_dir": str(output_dir), "steps": 6, "batch_size": 4,
+                                "save_every": 3, "sample_every": 100, **overrides})
 
 
 def sr_kwargs(output_dir, **overrides):

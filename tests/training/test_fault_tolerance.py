@@ -28,7 +28,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_NET, make_photos, requires_tf, subprocess_env
+from conftest import TINY_NET, make_photos, requires_tf, subprocess_env, tiny_style_kwargs
 from conftest import TRAINING_WORKER as WORKER
 from PIL import Image
 
@@ -74,21 +74,8 @@ def style_file(tmp_path_factory):
 
 
 def style_kwargs(output_dir, **overrides):
-    kwargs = dict(
-        output_dir=str(output_dir),
-        steps=6,
-        image_size=32,
-        batch_size=2,
-        style_image_size=48,
-        model_options=TINY_NET,
-        weights=None,
-        save_every=2,
-        sample_every=100,
-        seed=3,
-        verbose=0,
-    )
-    kwargs.update(overrides)
-    return kwargs
+    return tiny_style_kwargs(**{"output_dir": str(output_dir), "steps": 6, "batch_size": 2,
+                                "save_every": 2, "sample_every": 100, **overrides})
 
 
 class AtEpochEnd(keras.callbacks.Callback):

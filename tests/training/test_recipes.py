@@ -9,7 +9,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from conftest import make_photos, requires_tf
+from conftest import make_photos, requires_tf, tiny_style_kwargs
 from PIL import Image
 
 pytestmark = requires_tf
@@ -27,7 +27,6 @@ from keras_perceptual.training import (  # noqa: E402
 )
 from keras_perceptual.training import files as training_files  # noqa: E402
 
-TINY_STYLE_NET = {"filters": 4, "num_residual_blocks": 1}
 TINY_SR_NET = {"filters": 4, "num_residual_blocks": 1}
 
 
@@ -45,20 +44,8 @@ def style_file(tmp_path_factory):
 
 
 def style_kwargs(weights, **overrides):
-    kwargs = dict(
-        steps=3,
-        image_size=32,
-        batch_size=2,
-        style_image_size=48,
-        model_options=TINY_STYLE_NET,
-        weights=weights,
-        save_every=2,
-        sample_every=2,
-        seed=3,
-        verbose=0,
-    )
-    kwargs.update(overrides)
-    return kwargs
+    return tiny_style_kwargs(**{"steps": 3, "batch_size": 2, "weights": weights, "save_every": 2,
+                                "sample_every": 2, **overrides})
 
 
 class Interrupt(Exception):
