@@ -21,6 +21,24 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def _prefer_onednn() -> None:
+    """The package's rule for TensorFlow's CPU kernels (keras_perceptual/_onednn.py), applied
+    here before any TensorFlow import so that every child measures what a user's script
+    that imports keras_perceptual gets. Loaded by path: importing the package would import
+    TensorFlow in this parent process."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "keras_perceptual" / "_onednn.py"
+    spec = importlib.util.spec_from_file_location("_kp_onednn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.prefer_onednn()
+
+
+_prefer_onednn()
+
 VGG16_CONVS = [
     # (name, block, in_channels, out_channels)
     ("block1_conv1", 1, 3, 64), ("block1_conv2", 1, 64, 64),
@@ -197,10 +215,13 @@ def machine_info() -> dict:
     """What every script prints in its header (run in a child: it imports Keras): the CPU,
     its class and speed flags after ``ONEDNN_MAX_CPU_ISA``, the 16-bit formats the backend
     computes natively, and the hardware peak."""
+    from keras_perceptual._onednn import onednn_enabled
     from keras_perceptual.precision import device_capabilities
 
     caps = device_capabilities()
+    kernels = {True: "oneDNN", False: "Eigen (TF_ENABLE_ONEDNN_OPTS=0)"}.get(onednn_enabled())
     return {"cpu": cpu_name(), "cpu_class": caps.cpu_class, "flags": list(caps.flags),
+            "tensorflow_kernels": kernels,
             "capabilities": caps.describe(), "hardware_peak": hardware_peak(),
             "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
             "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -222,7 +243,9 @@ def print_header(script: str, peak: dict | None = None) -> dict:
           + (f" (ONEDNN_MAX_CPU_ISA={machine['onednn_max_cpu_isa']})"
              if machine["onednn_max_cpu_isa"] else "")
           + f"; flags: {' '.join(machine['flags']) or 'none read'}")
-    print(f"16-bit: {machine['capabilities']}")
+    print(f"16-bit: {machine['capabilities']}"
+          + (f"; TensorFlow CPU kernels: {machine['tensorflow_kernels']}"
+             if machine.get("tensorflow_kernels") else ""))
     print(f"hardware peak (float32): {hw['flop_per_cycle']} FLOP/cycle x {hw['cores']} cores x "
           f"{hw['ghz']:.2f} GHz ({hw['clock_source']}) = {hw['gflops']:.0f} GFLOP/s; "
           f"load average {machine['load_average']:.2f}; {versions}")

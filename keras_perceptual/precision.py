@@ -48,6 +48,7 @@ from typing import Any
 import keras
 
 from keras_perceptual._checks import check_choice
+from keras_perceptual._onednn import ONEDNN_VARIABLE, onednn_enabled
 
 #: Precisions of a training run or an inference call (Keras dtype-policy names).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -326,7 +327,10 @@ def _onednn_in_use(backend: str) -> bool:
     """Whether the backend's CPU convolutions run through oneDNN (TensorFlow with its
     oneDNN optimizations on, the default on x86 Linux; PyTorch)."""
     if backend == "tensorflow":
-        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+        enabled = onednn_enabled()
+        if enabled is not None:
+            return enabled
+        return os.environ.get(ONEDNN_VARIABLE, "1").strip().lower() not in ("0", "false")
     return backend == "torch"
 
 
@@ -357,7 +361,7 @@ def _cpu_capabilities(backend: str) -> DeviceCapabilities:
     if backend == "tensorflow" and kind != "ARM-BF16":
         return DeviceCapabilities(
             "cpu", name, backend, False, False, kind, shown,
-            "TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's Eigen kernels emulate 16-bit formats",
+            "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0): TensorFlow's Eigen kernels emulate 16-bit formats",
         )  # fmt: skip
     # The hardware has the units; whether this backend's kernels use them is measured.
     measured = {d: units[d] and measured_speedup(d) > 1.1 for d in units}

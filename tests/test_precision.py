@@ -77,11 +77,25 @@ def test_cpu_capabilities_from_flags(monkeypatch, flags, env, backend, bf16):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    # As before TensorFlow is imported: the environment variable is the rule.
+    monkeypatch.setattr(kp, "onednn_enabled", lambda: None)
     monkeypatch.setattr(kp, "measured_speedup", lambda dtype: pytest.fail("no probe needed"))
     found = kp._cpu_capabilities(backend)
     assert found.bfloat16 is bf16
     assert found.float16 is (backend == "torch")
     assert "avx2" in found.flags and found.describe()
+
+
+def test_tensorflows_own_onednn_flag_wins_over_the_environment(monkeypatch):
+    """Once TensorFlow is imported, what it chose counts (TF_ENABLE_ONEDNN_OPTS is read once)."""
+    monkeypatch.setattr(kp, "cpu_flags", lambda: frozenset(BF16))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    monkeypatch.setattr(kp, "onednn_enabled", lambda: False)
+    found = kp._cpu_capabilities("tensorflow")
+    assert found.bfloat16 is False and "Eigen" in found.reason
+    monkeypatch.setattr(kp, "onednn_enabled", lambda: True)
+    assert kp._cpu_capabilities("tensorflow").bfloat16 is True
 
 
 def test_backends_without_known_kernels_are_measured(monkeypatch):
