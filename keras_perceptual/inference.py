@@ -913,6 +913,29 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
 # --------------------------------------------------------------------------------------
 
 
+#: The arguments of :func:`stylize` and :func:`upscale` that :func:`_run` takes.
+_TILING_ARGUMENTS = ("batch_size", "tile_size", "overlap", "norm_statistics", "progress")
+
+
+def _infer(caller: str, arguments: dict, bind=None):
+    """What :func:`stylize` and :func:`upscale` share, given the caller's ``arguments``
+    (its ``locals()``): the model (loaded, at ``precision``), its value range
+    (``value_range`` or the model's own), ``bind(model, value_range)`` (the network to run;
+    the model itself without ``bind``), the images as a list, and the batched or tiled run.
+
+    Returns ``(outputs, image_list, kind, value_range)``.
+    """
+    model = with_precision(_resolve_model(arguments["model"]), arguments["precision"], caller)
+    value_range = arguments["value_range"]
+    value_range = (
+        model_info(model).value_range if value_range is None else check_value_range(value_range)
+    )
+    network = model if bind is None else bind(model, value_range)
+    image_list, kind = _images_as_list(arguments["images"], value_range)
+    tiling = {name: arguments[name] for name in _TILING_ARGUMENTS}
+    return _run(network, image_list, **tiling), image_list, kind, value_range
+
+
 def stylize(
     model: Any,
     images: Any,
@@ -1011,21 +1034,12 @@ def stylize(
         >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8).shape
         (48, 64, 3)
     """
-    model = with_precision(_resolve_model(model), precision, "stylize")
-    value_range = (
-        model_info(model).value_range if value_range is None else check_value_range(value_range)
-    )
-    network = _bind_style(model, value_range, style, style_weights, style_image, style_images,
-                          alpha)
-    image_list, kind = _images_as_list(images, value_range)
-    outputs = _run(
-        network,
-        image_list,
-        batch_size=batch_size,
-        tile_size=tile_size,
-        overlap=overlap,
-        norm_statistics=norm_statistics,
-        progress=progress,
+    outputs, image_list, kind, value_range = _infer(
+        "stylize",
+        locals(),
+        bind=lambda network, value_range: _bind_style(
+            network, value_range, style, style_weights, style_image, style_images, alpha
+        ),
     )
     if preserve_color:
         outputs = [
@@ -1083,20 +1097,7 @@ def upscale(
         (192, 256, 3)
         >>> save_image(out, "large.png")
     """
-    model = with_precision(_resolve_model(model), precision, "upscale")
-    value_range = (
-        model_info(model).value_range if value_range is None else check_value_range(value_range)
-    )
-    image_list, kind = _images_as_list(images, value_range)
-    outputs = _run(
-        model,
-        image_list,
-        batch_size=batch_size,
-        tile_size=tile_size,
-        overlap=overlap,
-        norm_statistics=norm_statistics,
-        progress=progress,
-    )
+    outputs, image_list, kind, _ = _infer("upscale", locals())
     if histogram_match:
         outputs = [match_histograms(out, low) for out, low in zip(outputs, image_list, strict=True)]
     return _package([np.asarray(o, np.float32) for o in outputs], kind)

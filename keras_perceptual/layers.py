@@ -761,8 +761,45 @@ class _PaddedConvMixin:
         return _pad2d(x, pads, "constant")
 
 
+class _Block(_ConditionalMixin, _PaddedConvMixin):
+    """What the convolution blocks share: their common arguments (checked and stored
+    once), the normalization and activation after the convolution, and ``get_config``
+    (the attributes named in ``CONFIG_FIELDS``, tuples as lists)."""
+
+    CONFIG_FIELDS: tuple[str, ...] = ()
+
+    def _init_block(self, filters, kernel_size, normalization, padding, num_styles):
+        self.filters = check_positive_int(filters, "filters")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self._check_normalization(normalization, num_styles)
+        self.padding = check_choice(padding, PADDINGS, "padding")
+        self._pads = self._conv_pads(self.kernel_size)
+
+    def _init_norm_act(self, activation):
+        """The ``norm`` and ``act`` sublayers (``None`` where there is none)."""
+        self.activation = _check_activation(activation)
+        policy = self.dtype_policy
+        self.norm = _make_normalization(self.normalization, policy, "norm", self.num_styles)
+        self.act = (
+            keras.layers.Activation(activation, dtype=policy, name="act")
+            if activation is not None
+            else None
+        )
+
+    def _norm_act(self, x, style_weights, training):
+        x = self._normalize(self.norm, x, style_weights, training)
+        return x if self.act is None else self.act(x)
+
+    def get_config(self):
+        config = super().get_config()
+        for name in self.CONFIG_FIELDS:
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
+        return config
+
+
 @_register
-class ConvBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
+class ConvBlock(_Block, keras.layers.Layer):
     """Padding, a convolution, a normalization and an activation, as one layer.
 
     The unit of the paper's networks ("32x9x9 conv, stride 1" + batch norm + ReLU);
@@ -804,13 +841,8 @@ class ConvBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = check_positive_int(filters, "filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self._init_block(filters, kernel_size, normalization, padding, num_styles)
         self.strides = _pair(strides, "strides")
-        self._check_normalization(normalization, num_styles)
-        self.padding = check_choice(padding, PADDINGS, "padding")
-        self.activation = _check_activation(activation)
-        self._pads = self._conv_pads(self.kernel_size)
         self.conv = keras.layers.Conv2D(
             self.filters,
             self.kernel_size,
@@ -820,14 +852,7 @@ class ConvBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
             dtype=self.dtype_policy,
             name="conv",
         )
-        self.norm = _make_normalization(
-            self.normalization, self.dtype_policy, "norm", self.num_styles
-        )
-        self.act = (
-            keras.layers.Activation(activation, dtype=self.dtype_policy, name="act")
-            if activation is not None
-            else None
-        )
+        self._init_norm_act(activation)
 
     def build(self, input_shape):
         input_shape, weights_shape = self._split_input_shape(input_shape)
@@ -839,34 +864,20 @@ class ConvBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
     def call(self, inputs, training=None):
         inputs, style_weights = self._split_inputs(inputs)
         x = self.conv(self._apply_pad(inputs, self._pads))
-        x = self._normalize(self.norm, x, style_weights, training)
-        if self.act is not None:
-            x = self.act(x)
-        return x
+        return self._norm_act(x, style_weights, training)
 
     def compute_output_shape(self, input_shape):
         input_shape = self._split_input_shape(input_shape)[0]
         _check_rank4(input_shape, self)
         return self.conv.compute_output_shape(_padded_shape(input_shape, self._pads))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides),
-                "normalization": self.normalization,
-                "activation": self.activation,
-                "padding": self.padding,
-                "num_styles": self.num_styles,
-            }
-        )
-        return config
+    CONFIG_FIELDS = (
+        "filters", "kernel_size", "strides", "normalization", "activation", "padding", "num_styles",
+    )  # fmt: skip
 
 
 @_register
-class ResidualBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
+class ResidualBlock(_Block, keras.layers.Layer):
     """The paper's residual block: ``x + norm(conv(relu(norm(conv(x)))))``.
 
     Two ``kernel_size`` convolutions with ``filters`` channels, each followed by a
@@ -902,11 +913,7 @@ class ResidualBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = check_positive_int(filters, "filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self._check_normalization(normalization, num_styles)
-        self.padding = check_choice(padding, PADDINGS, "padding")
-        self._pads = self._conv_pads(self.kernel_size)
+        self._init_block(filters, kernel_size, normalization, padding, num_styles)
         policy = self.dtype_policy
         bias = self.normalization == "none"
         self.conv1 = keras.layers.Conv2D(
@@ -945,18 +952,7 @@ class ResidualBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return self._split_input_shape(input_shape)[0]
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": list(self.kernel_size),
-                "normalization": self.normalization,
-                "padding": self.padding,
-                "num_styles": self.num_styles,
-            }
-        )
-        return config
+    CONFIG_FIELDS = ("filters", "kernel_size", "normalization", "padding", "num_styles")
 
 
 @_register
@@ -1011,7 +1007,7 @@ class DepthToSpace(keras.layers.Layer):
 
 
 @_register
-class UpsamplingBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
+class UpsamplingBlock(_Block, keras.layers.Layer):
     """Up-samples by ``factor`` with ``filters`` output channels, then normalizes and activates.
 
     Modes:
@@ -1058,14 +1054,9 @@ class UpsamplingBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = check_positive_int(filters, "filters")
+        self._init_block(filters, kernel_size, normalization, padding, num_styles)
         self.mode = check_choice(mode, UPSAMPLING_MODES, "upsampling")
         self.factor = check_positive_int(factor, "factor", minimum=2)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self._check_normalization(normalization, num_styles)
-        self.padding = check_choice(padding, PADDINGS, "padding")
-        self.activation = _check_activation(activation)
-        self._pads = self._conv_pads(self.kernel_size)
         policy = self.dtype_policy
         bias = self.normalization == "none"
         self.resize = None
@@ -1091,12 +1082,7 @@ class UpsamplingBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
                 )
             else:
                 self.shuffle = DepthToSpace(self.factor, dtype=policy, name="shuffle")
-        self.norm = _make_normalization(self.normalization, policy, "norm", self.num_styles)
-        self.act = (
-            keras.layers.Activation(activation, dtype=policy, name="act")
-            if activation is not None
-            else None
-        )
+        self._init_norm_act(activation)
 
     def _scaled(self, shape, channels):
         b, h, w, _ = shape
@@ -1122,31 +1108,17 @@ class UpsamplingBlock(_ConditionalMixin, _PaddedConvMixin, keras.layers.Layer):
             x = self.conv(self._apply_pad(self.resize(inputs), self._pads))
         else:
             x = self.shuffle(self.conv(self._apply_pad(inputs, self._pads)))
-        x = self._normalize(self.norm, x, style_weights, training)
-        if self.act is not None:
-            x = self.act(x)
-        return x
+        return self._norm_act(x, style_weights, training)
 
     def compute_output_shape(self, input_shape):
         input_shape = self._split_input_shape(input_shape)[0]
         _check_rank4(input_shape, self)
         return self._scaled(input_shape, self.filters)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "mode": self.mode,
-                "factor": self.factor,
-                "kernel_size": list(self.kernel_size),
-                "normalization": self.normalization,
-                "activation": self.activation,
-                "padding": self.padding,
-                "num_styles": self.num_styles,
-            }
-        )
-        return config
+    CONFIG_FIELDS = (
+        "filters", "mode", "factor", "kernel_size", "normalization", "activation", "padding",
+        "num_styles",
+    )  # fmt: skip
 
 
 @_register

@@ -86,6 +86,17 @@ def _check_crop_border(crop_border) -> int:
     return check_positive_int(crop_border, "crop_border", minimum=0)
 
 
+def _check_filter_size(filter_size) -> int:
+    """The SSIM window side: a positive odd integer."""
+    filter_size = check_positive_int(filter_size, "filter_size")
+    if filter_size % 2 == 0:
+        raise InputError(
+            f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
+            f"Received: filter_size={filter_size}"
+        )
+    return filter_size
+
+
 def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, name: str):
     """Validates the pair and returns float32 rank-4 images in [0, 1] and whether to squeeze."""
     y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
@@ -249,12 +260,7 @@ def ssim(
         array([1., 1.], dtype=float32)
     """
     value_range = check_value_range(value_range)
-    filter_size = check_positive_int(filter_size, "filter_size")
-    if filter_size % 2 == 0:
-        raise InputError(
-            f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
-            f"Received: filter_size={filter_size}"
-        )
+    filter_size = _check_filter_size(filter_size)
     crop_border = _check_crop_border(crop_border)
     y_true, y_pred, squeeze = _prepare(y_true, y_pred, value_range, y_channel, crop_border, "ssim")
     height, width = y_true.shape[1], y_true.shape[2]
@@ -461,12 +467,7 @@ class SSIM(_ImageMetric):
         name: str = "ssim",
         dtype=None,
     ):
-        filter_size = check_positive_int(filter_size, "filter_size")
-        if filter_size % 2 == 0:
-            raise InputError(
-                f"filter_size must be odd (the window needs a centre pixel), e.g. 11 or 7. "
-                f"Received: filter_size={filter_size}"
-            )
+        filter_size = _check_filter_size(filter_size)
         super().__init__(
             ssim,
             name=name,

@@ -735,14 +735,35 @@ class BackboneLoss(ImageLoss):
     #: Settings the subclass fixes (e.g. ``{"content_weight": 1.0}``).
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {}
 
+    #: The constructor arguments every subclass passes on to :class:`BackboneLoss` itself.
+    BASE_ARGUMENTS: ClassVar[tuple[str, ...]] = (
+        "style_image", "reduction", "name", "dtype", "style_images",
+    )  # fmt: skip
+
     @classmethod
-    def settings_from_arguments(cls, value_range: Sequence[float], **arguments) -> TermSettings:
-        """The :class:`TermSettings` of the constructor ``arguments`` (named as in ``ARGUMENTS``)."""
+    def settings_from_arguments(cls, arguments: Mapping[str, Any]) -> TermSettings:
+        """The :class:`TermSettings` of a constructor's ``arguments`` (its ``locals()``).
+
+        Reads ``value_range`` and every argument named in ``ARGUMENTS``; others are ignored.
+        """
         return TermSettings(
-            **{cls.ARGUMENTS[argument]: value for argument, value in arguments.items()},
+            **{field: arguments[argument] for argument, field in cls.ARGUMENTS.items()},
             **cls.FIXED_SETTINGS,
-            value_range=value_range,
+            value_range=arguments["value_range"],
             argument_names={field: argument for argument, field in cls.ARGUMENTS.items()},
+        )
+
+    def init_from_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Initializes a subclass from its constructor's ``arguments`` (its ``locals()``).
+
+        The settings come from :meth:`settings_from_arguments`, the rest from the arguments
+        named in ``BASE_ARGUMENTS`` that the constructor takes. A subclass constructor is
+        then one line: ``self.init_from_arguments(locals())``.
+        """
+        BackboneLoss.__init__(
+            self,
+            self.settings_from_arguments(arguments),
+            **{name: arguments[name] for name in self.BASE_ARGUMENTS if name in arguments},
         )
 
     def __init__(
@@ -967,16 +988,7 @@ class FeatureReconstructionLoss(BackboneLoss):
         name: str = "feature_reconstruction_loss",
         dtype=None,
     ):
-        settings = self.settings_from_arguments(
-            value_range,
-            layers=layers,
-            distance=distance,
-            epsilon=epsilon,
-            backbone=backbone,
-            weights=weights,
-            backbone_dtype=backbone_dtype,
-        )
-        super().__init__(settings, reduction=reduction, name=name, dtype=dtype)
+        self.init_from_arguments(locals())
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -1053,25 +1065,7 @@ class StyleReconstructionLoss(BackboneLoss):
         num_projections: int | None = None,
         seed: int = 0,
     ):
-        settings = self.settings_from_arguments(
-            value_range,
-            layers=layers,
-            gram_normalization=gram_normalization,
-            distance=distance,
-            backbone=backbone,
-            weights=weights,
-            backbone_dtype=backbone_dtype,
-            num_projections=num_projections,
-            seed=seed,
-        )
-        super().__init__(
-            settings,
-            style_image,
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            style_images=style_images,
-        )
+        self.init_from_arguments(locals())
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -1279,33 +1273,7 @@ class PerceptualLoss(BackboneLoss):
         num_projections: int | None = None,
         seed: int = 0,
     ):
-        settings = self.settings_from_arguments(
-            value_range,
-            content_layers=content_layers,
-            style_layers=style_layers,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-            pixel_weight=pixel_weight,
-            content_distance=content_distance,
-            epsilon=epsilon,
-            gram_normalization=gram_normalization,
-            style_distance=style_distance,
-            tv_power=tv_power,
-            backbone=backbone,
-            weights=weights,
-            backbone_dtype=backbone_dtype,
-            num_projections=num_projections,
-            seed=seed,
-        )
-        super().__init__(
-            settings,
-            style_image,
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            style_images=style_images,
-        )
+        self.init_from_arguments(locals())
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PerceptualLoss:

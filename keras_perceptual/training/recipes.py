@@ -46,10 +46,6 @@ from keras_perceptual.motion import MOTION_PRESETS
 from keras_perceptual.ops import from_uint8, sr_degrade
 from keras_perceptual.precision import backbone_dtype_for
 from keras_perceptual.training.config import (
-    PAPER_ADAIN_STEPS,
-    PAPER_SR_STEPS,
-    PAPER_STYLE_STEPS,
-    SR_LOSSES,
     ArbitraryStyleConfig,
     MultiStyleConfig,
     RunConfig,
@@ -630,6 +626,21 @@ def _configuration(config_class: type[RunConfig], given: Any, settings: Mapping[
     return config_class(**values)
 
 
+def _train(recipe_class: type[Recipe], first: str, arguments: Mapping[str, Any]) -> TrainingResult:
+    """What every public recipe function does with its ``arguments`` (its ``locals()``):
+    the configuration (:func:`_configuration`; ``first`` names the argument that may be a
+    whole configuration), then the recipe run by a :class:`Trainer`."""
+    settings = {k: v for k, v in arguments.items() if k not in ("strategy", "callbacks", "verbose")}
+    config = _configuration(recipe_class.config_class, settings.pop(first), settings, first)
+    trainer = Trainer(
+        recipe_class(config),
+        strategy=arguments["strategy"],
+        callbacks=arguments["callbacks"],
+        verbose=arguments["verbose"],
+    )
+    return trainer.run()
+
+
 class _Unset:
     def __repr__(self) -> str:
         return "<default>"
@@ -753,11 +764,7 @@ def train_style_transfer(
         ...     "coco/train2014", "painting.jpg", output_dir="runs/painting")
         >>> stylized = stylize(result.model, "photo.jpg")  # doctest: +SKIP
     """
-    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
-    config = _configuration(StyleTransferConfig, settings.pop("content_dir"), settings,
-                            "content_dir")  # fmt: skip
-    recipe = StyleTransferRecipe(config)
-    return Trainer(recipe, strategy=strategy, callbacks=callbacks, verbose=verbose).run()
+    return _train(StyleTransferRecipe, "content_dir", locals())
 
 
 def train_super_resolution(
@@ -862,11 +869,7 @@ def train_super_resolution(
         ...     "coco/val2014", 4, output_dir="runs/sr4")
         >>> large = upscale(result.model, "photo.jpg", histogram_match=True)  # doctest: +SKIP
     """
-    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
-    config = _configuration(SuperResolutionConfig, settings.pop("image_dir"), settings,
-                            "image_dir")  # fmt: skip
-    recipe = SuperResolutionRecipe(config)
-    return Trainer(recipe, strategy=strategy, callbacks=callbacks, verbose=verbose).run()
+    return _train(SuperResolutionRecipe, "image_dir", locals())
 
 
 def train_multi_style(
@@ -932,11 +935,7 @@ def train_multi_style(
         ...     "coco/train2014", ["starry.jpg", "wave.jpg", "scream.jpg"], output_dir="runs/three")
         >>> blend = stylize(result.model, "photo.jpg", style_weights=[0.5, 0.5, 0.0])  # doctest: +SKIP
     """
-    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
-    config = _configuration(MultiStyleConfig, settings.pop("content_dir"), settings,
-                            "content_dir")  # fmt: skip
-    return Trainer(MultiStyleRecipe(config), strategy=strategy, callbacks=callbacks,
-                   verbose=verbose).run()  # fmt: skip
+    return _train(MultiStyleRecipe, "content_dir", locals())
 
 
 def train_arbitrary_style(
@@ -1008,11 +1007,7 @@ def train_arbitrary_style(
         ...     "coco/train2014", "wikiart/", output_dir="runs/adain")
         >>> out = stylize(result.model, "photo.jpg", style_image="painting.jpg")  # doctest: +SKIP
     """
-    settings = {k: v for k, v in locals().items() if k not in ("strategy", "callbacks", "verbose")}
-    config = _configuration(ArbitraryStyleConfig, settings.pop("content_dir"), settings,
-                            "content_dir")  # fmt: skip
-    return Trainer(ArbitraryStyleRecipe(config), strategy=strategy, callbacks=callbacks,
-                   verbose=verbose).run()  # fmt: skip
+    return _train(ArbitraryStyleRecipe, "content_dir", locals())
 
 
 #: The recipe of each configuration class (the command line and the demo pick by it).
@@ -1028,11 +1023,7 @@ __all__ = [
     "ArbitraryStyleRecipe",
     "DEFAULT_LOSS_BACKBONE",
     "MultiStyleRecipe",
-    "PAPER_ADAIN_STEPS",
-    "PAPER_SR_STEPS",
-    "PAPER_STYLE_STEPS",
     "RECIPES",
-    "SR_LOSSES",
     "Recipe",
     "StyleTransferRecipe",
     "SuperResolutionRecipe",

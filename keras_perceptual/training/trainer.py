@@ -65,17 +65,7 @@ import keras
 from keras_perceptual._checks import MAX_SEED
 from keras_perceptual.errors import InputError, NonFiniteLossError, ResumeMismatchError
 from keras_perceptual.precision import device_capabilities, resolve_precision, warn_if_emulated
-from keras_perceptual.training.callbacks import (
-    AtomicModelCheckpoint,
-    SampleImages,
-    StepBackupAndRestore,
-    StepCSVLogger,
-    StepLossLogger,
-    StopAtStep,
-    StopOnNonFiniteLoss,
-    TensorBoardLogger,
-    global_step,
-)
+from keras_perceptual.training import callbacks as step_callbacks
 from keras_perceptual.training.config import CONFIG_FORMAT_VERSION, json_safe
 from keras_perceptual.training.files import (
     atomic_save_model,
@@ -349,7 +339,7 @@ class Trainer:
             if platform.chief:
                 self.previous = read_record(paths.config)
                 self.has_backup = os.path.exists(
-                    os.path.join(paths.backup, StepBackupAndRestore.STATE_FILE)
+                    os.path.join(paths.backup, step_callbacks.StepBackupAndRestore.STATE_FILE)
                 )
             resuming = self.previous is not None and self.has_backup
             if seed is None and resuming:
@@ -389,8 +379,8 @@ class Trainer:
 
     def restore(self) -> None:
         """The training state from ``backup/`` (the chief reads it and shares it)."""
-        self.guard = StopOnNonFiniteLoss()
-        self.backup = StepBackupAndRestore(
+        self.guard = step_callbacks.StopOnNonFiniteLoss()
+        self.backup = step_callbacks.StepBackupAndRestore(
             self.save_paths.backup, guard=self.guard, write=self.saves
         )
         restored, failure = None, None
@@ -402,7 +392,7 @@ class Trainer:
                 raise
             failure = error
         self.restored = self.platform.share_state(self.trainer, restored, failure)
-        self.start_step = global_step(self.trainer.optimizer) if self.restored else 0
+        self.start_step = step_callbacks.global_step(self.trainer.optimizer) if self.restored else 0
 
     def record(self) -> None:
         """Writes ``config.json`` (chief only) and trims the logs to the restored step."""
@@ -476,18 +466,18 @@ class Trainer:
     def default_callbacks(self) -> list[keras.callbacks.Callback]:
         """Stop on NaN, stop at the step, checkpoint, back up, log, sample (in this order)."""
         chief, paths, config = self.platform.chief, self.paths, self.config
-        self.checkpoint = AtomicModelCheckpoint(
+        self.checkpoint = step_callbacks.AtomicModelCheckpoint(
             self.save_paths.model, model=self.network, guard=self.guard, write=self.saves
         )
         sample_inputs, sample_targets = self.recipe.sample_images(self.scan)
         sample_network, sample_loss = self.recipe.sampling(self.network, self.loss)
         callbacks = [
             self.guard,
-            StopAtStep(config.steps),
+            step_callbacks.StopAtStep(config.steps),
             self.checkpoint,
             self.backup,
-            StepLossLogger(paths.steps, write=chief),
-            SampleImages(
+            step_callbacks.StepLossLogger(paths.steps, write=chief),
+            step_callbacks.SampleImages(
                 sample_network,
                 sample_inputs,
                 every=config.sample_every,
@@ -499,10 +489,10 @@ class Trainer:
                 guard=self.guard,
                 write=self.saves,
             ),
-            TensorBoardLogger(paths.logs, write=chief),
+            step_callbacks.TensorBoardLogger(paths.logs, write=chief),
         ]
         if chief:
-            callbacks.append(StepCSVLogger(paths.csv, append=bool(self.restored)))
+            callbacks.append(step_callbacks.StepCSVLogger(paths.csv, append=bool(self.restored)))
         return callbacks
 
     def fit(self) -> None:
@@ -550,7 +540,7 @@ class Trainer:
             )
         if self.saves and not os.path.exists(self.save_paths.model):
             self.checkpoint.save()
-        self.step = global_step(self.trainer.optimizer)
+        self.step = step_callbacks.global_step(self.trainer.optimizer)
 
     def _record_runtime_skips(self) -> None:
         skipped = self.scan.runtime_skipped.entries if hasattr(self, "scan") else []
