@@ -768,7 +768,8 @@ class _Block(_ConditionalMixin, _PaddedConvMixin):
 
     CONFIG_FIELDS: tuple[str, ...] = ()
 
-    def _init_block(self, filters, kernel_size, normalization, padding, num_styles):
+    def __init__(self, filters, kernel_size, normalization, padding, num_styles, **kwargs):
+        super().__init__(**kwargs)
         self.filters = check_positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self._check_normalization(normalization, num_styles)
@@ -840,8 +841,7 @@ class ConvBlock(_Block, keras.layers.Layer):
         num_styles: int | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self._init_block(filters, kernel_size, normalization, padding, num_styles)
+        super().__init__(filters, kernel_size, normalization, padding, num_styles, **kwargs)
         self.strides = _pair(strides, "strides")
         self.conv = keras.layers.Conv2D(
             self.filters,
@@ -912,8 +912,7 @@ class ResidualBlock(_Block, keras.layers.Layer):
         num_styles: int | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self._init_block(filters, kernel_size, normalization, padding, num_styles)
+        super().__init__(filters, kernel_size, normalization, padding, num_styles, **kwargs)
         policy = self.dtype_policy
         bias = self.normalization == "none"
         self.conv1 = keras.layers.Conv2D(
@@ -1053,10 +1052,11 @@ class UpsamplingBlock(_Block, keras.layers.Layer):
         num_styles: int | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self._init_block(filters, kernel_size, normalization, padding, num_styles)
-        self.mode = check_choice(mode, UPSAMPLING_MODES, "upsampling")
-        self.factor = check_positive_int(factor, "factor", minimum=2)
+        # The upsampling arguments are checked before the block's own.
+        mode = check_choice(mode, UPSAMPLING_MODES, "upsampling")
+        factor = check_positive_int(factor, "factor", minimum=2)
+        super().__init__(filters, kernel_size, normalization, padding, num_styles, **kwargs)
+        self.mode, self.factor = mode, factor
         policy = self.dtype_policy
         bias = self.normalization == "none"
         self.resize = None
