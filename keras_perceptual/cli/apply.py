@@ -37,33 +37,26 @@ def _apply(args, kind: str) -> int:
     if not args.quiet:
         say(f"{kind}: {len(files)} image(s) -> {out}")
     bar = ProgressBar(len(files), args.quiet)
+    # The options both commands share; each adds its own.
+    options = {
+        "tile_size": args.tile,
+        "overlap": args.overlap,
+        "batch_size": args.batch_size,
+        "norm_statistics": args.norm_statistics,
+        "precision": args.precision,
+    }
+    if kind == "stylize":
+        options.update(style_options, preserve_color=args.preserve_color)
+    else:
+        options["histogram_match"] = args.histogram_match
     for path in files:
         if kind == "stylize":
-            image = stylize(
-                model,
-                path,
-                tile_size=args.tile,
-                overlap=args.overlap,
-                preserve_color=args.preserve_color,
-                batch_size=args.batch_size,
-                **style_options,
-                norm_statistics=args.norm_statistics,
-                precision=args.precision,
-            )
+            image = stylize(model, path, **options)
             suffix = "_stylized"
         else:
             from keras_perceptual.images import read_header
 
-            image = upscale(
-                model,
-                path,
-                tile_size=args.tile,
-                overlap=args.overlap,
-                histogram_match=args.histogram_match,
-                batch_size=args.batch_size,
-                norm_statistics=args.norm_statistics,
-                precision=args.precision,
-            )
+            image = upscale(model, path, **options)
             width = read_header(path)[0]
             suffix = f"_x{max(1, round(image.shape[1] / width))}"
         target = output_path(out, path, suffix, args.format, used)

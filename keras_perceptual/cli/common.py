@@ -44,44 +44,37 @@ class Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+def number_type(convert: type, valid, expected: str, name: str):
+    """An argparse ``type=``: ``convert(text)`` when ``valid(value)``, else a usage error
+    ``expected {expected}, got {text!r}`` (text that does not convert is refused too)."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = parse.__qualname__ = name
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def weight(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+positive_int = number_type(int, lambda value: value >= 1, "an integer >= 1", "positive_int")
+non_negative_int = number_type(
+    int, lambda value: value >= 0, "an integer >= 0", "non_negative_int"
+)
+positive_float = number_type(
+    float, lambda value: _finite(value) and value > 0, "a positive number", "positive_float"
+)
+weight = number_type(
+    float, lambda value: _finite(value) and value >= 0, "a number >= 0", "weight"
+)
 
 
 def weights_choice(text: str) -> Any:

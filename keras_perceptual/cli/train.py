@@ -415,6 +415,15 @@ def _finish_parser(p, builder, network, handler) -> None:
     p.set_defaults(handler=handler)
 
 
+def _training_parser(sub, name: str, summary: str, description: str, epilog: str,
+                     config_class, groups):  # fmt: skip
+    """A training command's parser with the options of ``config_class`` (by ``groups``)."""
+    p = sub.add_parser(name, help=summary, description=description, epilog=epilog,
+                       formatter_class=HelpFormatter)  # fmt: skip
+    add_config_options(p, config_class, groups)
+    return p
+
+
 def register(sub) -> None:
     """Adds the subcommand(s) of this module to ``sub`` (argparse subparsers)."""
     from keras_perceptual.models import (
@@ -428,27 +437,24 @@ def register(sub) -> None:
         SuperResolutionConfig,
     )
 
-    p = sub.add_parser("train-style", help="train a fast style-transfer network",
-                       description="Train a fast style-transfer network (paper Section 4.1) "
-                       "on a folder of photos with one style image, or one network for "
-                       "several styles (Dumoulin et al. 2017).",
-                       epilog=_TRAIN_STYLE_EPILOG, formatter_class=HelpFormatter)
-    add_config_options(p, StyleTransferConfig, _STYLE_GROUPS)
+    p = _training_parser(sub, "train-style", "train a fast style-transfer network",
+                         "Train a fast style-transfer network (paper Section 4.1) on a folder "
+                         "of photos with one style image, or one network for several styles "
+                         "(Dumoulin et al. 2017).", _TRAIN_STYLE_EPILOG, StyleTransferConfig,
+                         _STYLE_GROUPS)  # fmt: skip
     _finish_parser(p, style_transfer_net, _STYLE_NETWORK, _cmd_train_style)
 
-    p = sub.add_parser("train-arbitrary", help="train an arbitrary-style (AdaIN) network",
-                       description="Train the decoder of an arbitrary-style network (AdaIN, "
-                       "Huang & Belongie 2017) on a folder of photos and a folder of paintings; "
-                       "it then stylizes with any painting.",
-                       epilog=_TRAIN_ARBITRARY_EPILOG, formatter_class=HelpFormatter)
-    add_config_options(p, ArbitraryStyleConfig, _ARBITRARY_GROUPS)
+    p = _training_parser(sub, "train-arbitrary", "train an arbitrary-style (AdaIN) network",
+                         "Train the decoder of an arbitrary-style network (AdaIN, Huang & "
+                         "Belongie 2017) on a folder of photos and a folder of paintings; it "
+                         "then stylizes with any painting.", _TRAIN_ARBITRARY_EPILOG,
+                         ArbitraryStyleConfig, _ARBITRARY_GROUPS)  # fmt: skip
     _finish_parser(p, arbitrary_style_net, _ARBITRARY_NETWORK, _cmd_train_arbitrary)
 
-    p = sub.add_parser("train-sr", help="train a super-resolution network",
-                       description="Train a single-image super-resolution network (paper "
-                       "Section 4.2) on a folder of high-resolution images.",
-                       epilog=_TRAIN_SR_EPILOG, formatter_class=HelpFormatter)
-    add_config_options(p, SuperResolutionConfig, _SR_GROUPS)
+    p = _training_parser(sub, "train-sr", "train a super-resolution network",
+                         "Train a single-image super-resolution network (paper Section 4.2) on "
+                         "a folder of high-resolution images.", _TRAIN_SR_EPILOG,
+                         SuperResolutionConfig, _SR_GROUPS)  # fmt: skip
     from keras_perceptual.gan import PerceptualGAN
 
     adversarial = inspect.signature(PerceptualGAN.compile).parameters["adversarial_weight"]

@@ -23,7 +23,7 @@ Keras applies ``sample_weight`` and ``reduction`` exactly as for its own losses.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 
@@ -40,6 +40,14 @@ class BaseLoss(keras.losses.Loss):
         name: loss name.
         dtype: computation dtype; ``None`` means ``keras.config.floatx()`` (float32).
     """
+
+    #: The loss's own constructor arguments, stored as attributes of the same names:
+    #: :meth:`options` gives them to its function and ``get_config`` records them.
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def options(self) -> dict[str, Any]:
+        """``{name: value}`` of the arguments named in ``OPTIONS`` (as stored)."""
+        return {name: getattr(self, name) for name in self.OPTIONS}
 
     def convert_inputs(self, y_true, y_pred):
         """``(y_true, y_pred)`` as tensors in the loss dtype (``y_true`` may be ``None``).
@@ -66,6 +74,7 @@ class BaseLoss(keras.losses.Loss):
     def get_config(self):
         config = super().get_config()
         config["dtype"] = self._dtype_policy.name if self._dtype_policy else None
+        config.update(self.options())
         return config
 
 

@@ -301,12 +301,11 @@ class CharbonnierLoss(ImageLoss):
         super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
         self.epsilon = _check_positive(epsilon, "epsilon")
 
+    OPTIONS = ("epsilon",)
+
     def call(self, y_true, y_pred):
         y_true, y_pred = _check_pair(y_true, y_pred)
-        return charbonnier_loss(y_true, y_pred, self.epsilon, self.value_range)
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
+        return charbonnier_loss(y_true, y_pred, **self.options(), value_range=self.value_range)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -365,28 +364,11 @@ class EdgeLoss(ImageLoss):
         self.distance = check_choice(distance, EDGE_DISTANCES, "distance")
         self.epsilon = _check_positive(epsilon, "epsilon")
 
+    OPTIONS = ("mode", "threshold", "weighting", "distance", "epsilon")
+
     def call(self, y_true, y_pred):
         y_true, y_pred = _check_pair(y_true, y_pred)
-        return edge_loss(
-            y_true,
-            y_pred,
-            mode=self.mode,
-            threshold=self.threshold,
-            weighting=self.weighting,
-            distance=self.distance,
-            epsilon=self.epsilon,
-            value_range=self.value_range,
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "mode": self.mode,
-            "threshold": self.threshold,
-            "weighting": self.weighting,
-            "distance": self.distance,
-            "epsilon": self.epsilon,
-        }
+        return edge_loss(y_true, y_pred, **self.options(), value_range=self.value_range)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -441,20 +423,14 @@ class ColorLoss(ImageLoss):
             )
         self.sigma = _check_positive(sigma, "sigma")
 
+    OPTIONS = ("mode", "kernel_size", "sigma")
+
     def call(self, y_true, y_pred):
         if self.mode == "angular":
             y_true, y_pred = _check_pair(y_true, y_pred, channels=3)
             return angular_color_loss(y_true, y_pred, self.value_range)
         y_true, y_pred = _check_pair(y_true, y_pred)
         return blur_color_loss(y_true, y_pred, self.kernel_size, self.sigma, self.value_range)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "mode": self.mode,
-            "kernel_size": self.kernel_size,
-            "sigma": self.sigma,
-        }
 
 
 __all__ = [
