@@ -149,6 +149,20 @@ def layer_weights(layers: Any, name: str) -> dict[str, float]:
     return result
 
 
+def shapes_agree(a: Sequence, b: Sequence) -> bool:
+    """Whether two static shapes have one rank and equal sizes wherever both are known.
+
+    A size unknown at trace time (``None``) agrees with any size.
+
+    Example:
+        >>> shapes_agree((None, 4, 4, 3), (2, 4, 4, 3)), shapes_agree((2, 4), (2, 5))
+        (True, False)
+    """
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
+    )
+
+
 def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
     """Checks that ``x`` is a rank-4 channels-last batch and returns its static shape.
 

@@ -47,6 +47,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_value_range,
     checked_at_run_time,
+    shapes_agree,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.dists import DISTSLoss
@@ -108,10 +109,7 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
             "height, width, channels) of the same rank, channels-last. "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
         )
-    if any(
-        a is not None and b is not None and a != b
-        for a, b in zip(true_shape, pred_shape, strict=True)
-    ):
+    if not shapes_agree(true_shape, pred_shape):
         raise InputError(
             f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
             "other (a x4 super-resolution output is 4 times the low-resolution input). "
@@ -331,9 +329,7 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
             f"Received: frames.shape={shape}"
         )
     expected = (None if shape[0] is None else shape[0] - 1, shape[1], shape[2], 2)
-    if len(flows.shape) != 4 or any(
-        a is not None and b is not None and a != b for a, b in zip(flows.shape, expected, strict=True)
-    ):
+    if not shapes_agree(tuple(flows.shape), expected):
         raise InputError(
             "flows must hold one backward flow per frame after the first: shape (frames - 1, "
             f"height, width, 2) = {expected}. Received: flows.shape={tuple(flows.shape)}, "

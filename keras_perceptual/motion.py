@@ -44,7 +44,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_perceptual._checks import check_positive_int, check_value_range, check_weight
+from keras_perceptual._checks import (
+    check_positive_int,
+    check_value_range,
+    check_weight,
+    shapes_agree,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array
 
@@ -236,7 +241,7 @@ def warp(images, flow):
     flow = ops.cast(_check_flow(flow), images.dtype)
     image_hw = tuple(images.shape[-3:-1])
     flow_hw = tuple(flow.shape[-3:-1])
-    if any(a is not None and b is not None and a != b for a, b in zip(image_hw, flow_hw, strict=False)):
+    if not shapes_agree(image_hw, flow_hw):
         raise InputError(
             "flow must have the images' height and width (one (dx, dy) per pixel); resize the "
             f"flow (and scale its values) to the images' size. Received: images.shape="

@@ -36,7 +36,6 @@ inputs (multi-style, arbitrary-style) are not offered: their style inputs need t
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -46,13 +45,11 @@ from typing import Any
 import numpy as np
 
 from keras_perceptual.errors import InputError
+from keras_perceptual.training.trainer import CONFIG_FILE, MODEL_FILE, read_record
 
 #: The folder ``keras-perceptual demo`` writes to by default, and its two model folders.
 DEMO_DIR = "demo_out"
 DEMO_TASKS = ("style", "sr")
-#: What a training run writes (``keras_perceptual.training``): the model and its record.
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
 #: Folders never searched: version control, virtual environments, caches.
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages"})
 
@@ -139,15 +136,6 @@ class ModelEntry:
     notes: tuple[str, ...] = ()
 
 
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def read_run_record(model_path: str) -> dict[str, Any]:
     """What the app shows of the training run that wrote ``model_path``.
 
@@ -169,7 +157,7 @@ def read_run_record(model_path: str) -> dict[str, Any]:
     """
     record: dict[str, Any] = {"run_dir": None, "recipe": None, "style_image": None, "notes": ()}
     folder = os.path.dirname(os.path.abspath(model_path))
-    config = _read_json(os.path.join(folder, CONFIG_FILE))
+    config = read_record(os.path.join(folder, CONFIG_FILE))
     if config is None:
         return record
     arguments = config.get("arguments") if isinstance(config.get("arguments"), dict) else {}

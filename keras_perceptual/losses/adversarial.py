@@ -44,7 +44,7 @@ import inspect
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_weight
+from keras_perceptual._checks import check_choice, check_weight, shapes_agree
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
 from keras_perceptual.ops import safe_sqrt
@@ -72,11 +72,7 @@ def _check_logits(x, name: str) -> tuple:
 def _check_same_shape(real, fake) -> None:
     real_shape = _check_logits(real, "y_true (real logits)")
     fake_shape = _check_logits(fake, "y_pred (fake logits)")
-    same_rank = len(real_shape) == len(fake_shape)
-    if not same_rank or any(
-        a is not None and b is not None and a != b
-        for a, b in zip(real_shape, fake_shape, strict=False)
-    ):
+    if not shapes_agree(real_shape, fake_shape):
         raise InputError(
             "The discriminator outputs on real images (y_true) and on generated images "
             "(y_pred) must have the same shape, one real and one generated image per sample; "
@@ -280,10 +276,7 @@ def gradient_penalty(
     real = ops.convert_to_tensor(real, dtype="float32")
     fake = ops.convert_to_tensor(fake, dtype="float32")
     real_shape, fake_shape = tuple(real.shape), tuple(fake.shape)
-    if len(real_shape) < 2 or len(real_shape) != len(fake_shape) or any(
-        a is not None and b is not None and a != b
-        for a, b in zip(real_shape, fake_shape, strict=True)
-    ):
+    if len(real_shape) < 2 or not shapes_agree(real_shape, fake_shape):
         raise InputError(
             "real and fake must be batches of the same shape (batch, ...), one fake per real "
             "sample, to interpolate between them. "
@@ -326,8 +319,18 @@ class _ScoreLoss(BaseLoss):
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
 
+class _KindLoss(_ScoreLoss):
+    """A score loss of one of the :data:`GAN_KINDS` (the generator's or the discriminator's)."""
+
+    OPTIONS = ("kind",)
+
+    def __init__(self, kind, reduction, name, dtype):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.kind = check_choice(kind, GAN_KINDS, "kind")
+
+
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class GeneratorLoss(_ScoreLoss):
+class GeneratorLoss(_KindLoss):
     """Adversarial loss of a generator, from the discriminator's logits on its outputs.
 
     ``loss(None, fake_logits)``: per sample, ``softplus(-d)`` for ``"vanilla"``
@@ -359,19 +362,15 @@ class GeneratorLoss(_ScoreLoss):
         name: str = "generator_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.kind = check_choice(kind, GAN_KINDS, "kind")
+        super().__init__(kind, reduction, name, dtype)
 
     def call(self, y_true, y_pred):
         _check_logits(y_pred, "y_pred (fake logits)")
         return generator_adversarial_loss(y_pred, self.kind)
 
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind}
-
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class DiscriminatorLoss(_ScoreLoss):
+class DiscriminatorLoss(_KindLoss):
     """Adversarial loss of a discriminator: ``loss(real_logits, fake_logits)``.
 
     ``y_true`` holds the discriminator's logits on real images and ``y_pred``
@@ -403,15 +402,11 @@ class DiscriminatorLoss(_ScoreLoss):
         name: str = "discriminator_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.kind = check_choice(kind, GAN_KINDS, "kind")
+        super().__init__(kind, reduction, name, dtype)
 
     def call(self, y_true, y_pred):
         _check_same_shape(y_true, y_pred)
         return discriminator_adversarial_loss(y_true, y_pred, self.kind)
-
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind}
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -435,6 +430,8 @@ class WassersteinLoss(_ScoreLoss):
         -2.0
     """
 
+    OPTIONS = ("role",)
+
     def __init__(
         self,
         role: str = "critic",
@@ -452,9 +449,6 @@ class WassersteinLoss(_ScoreLoss):
         else:
             _check_logits(y_pred, "y_pred (fake scores)")
         return wasserstein_loss(y_true, y_pred, self.role)
-
-    def get_config(self):
-        return {**super().get_config(), "role": self.role}
 
 
 __all__ = [

@@ -23,6 +23,7 @@ import math
 import keras
 from keras import ops
 
+from keras_perceptual._checks import shapes_agree
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
 
@@ -39,10 +40,7 @@ def _xlog_ratio(p, q):
 
 def _check_same_shape(y_true, y_pred) -> None:
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-    if len(true_shape) < 1 or len(true_shape) != len(pred_shape) or any(
-        a is not None and b is not None and a != b
-        for a, b in zip(true_shape, pred_shape, strict=True)
-    ):
+    if len(true_shape) < 1 or not shapes_agree(true_shape, pred_shape):
         raise InputError(
             "y_true and y_pred must be probability vectors of the same shape, the classes on "
             "the last axis, e.g. (batch, num_classes); one-hot encode integer labels with "
@@ -104,6 +102,8 @@ class _ProbabilityLoss(BaseLoss):
     """A loss on probability vectors (or logits); float32 computation, also under mixed
     precision."""
 
+    OPTIONS = ("from_logits",)
+
     def __init__(self, from_logits, reduction, name, dtype):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if not isinstance(from_logits, bool):
@@ -112,11 +112,6 @@ class _ProbabilityLoss(BaseLoss):
                 f"Received: from_logits={from_logits!r}"
             )
         self.from_logits = from_logits
-
-    def get_config(self):
-        config = super().get_config()
-        config["from_logits"] = self.from_logits
-        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from keras import ops
 
-from keras_perceptual._checks import check_value_range, static_image_shape
+from keras_perceptual._checks import check_value_range, shapes_agree, static_image_shape
 from keras_perceptual.backbones import check_image_size
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
@@ -58,8 +58,7 @@ def check_image_pair(y_true, y_pred, minimum: int, what: str) -> None:
     """Raises unless ``y_true`` and ``y_pred`` are RGB batches of one shape, >= ``minimum`` px."""
     true_shape = static_image_shape(y_true, "y_true")
     pred_shape = static_image_shape(y_pred, "y_pred")
-    if any(a is not None and b is not None and a != b for a, b in zip(true_shape, pred_shape,
-                                                                     strict=True)):
+    if not shapes_agree(true_shape, pred_shape):
         raise InputError(
             f"{what} compares images of the same shape; resize or crop one to the other. "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"

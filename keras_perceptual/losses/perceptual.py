@@ -67,6 +67,7 @@ from keras_perceptual._checks import (
     check_weight,
     checked_at_run_time,
     layer_weights,
+    shapes_agree,
     static_image_shape,
 )
 from keras_perceptual.backbones import (
@@ -591,11 +592,10 @@ def check_term_inputs(
             "y_true and y_pred must have the same shape for the content/pixel terms; resize or "
             "crop one to match (only the style term compares images of different sizes). "
         )
-        for a, b in zip(true_shape, pred_shape, strict=True):
-            if a is not None and b is not None and a != b:
-                raise InputError(
-                    f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-                )
+        if not shapes_agree(true_shape, pred_shape):
+            raise InputError(
+                f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+            )
         if None in true_shape or None in pred_shape:
             y_true, y_pred = checked_at_run_time(
                 (y_true, y_pred),

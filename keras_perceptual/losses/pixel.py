@@ -30,6 +30,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_weight,
     checked_at_run_time,
+    shapes_agree,
     static_image_shape,
 )
 from keras_perceptual.errors import InputError
@@ -60,11 +61,8 @@ def _check_pair(y_true, y_pred, channels: int | None = None):
     true_shape = static_image_shape(y_true, "y_true", channels)
     pred_shape = static_image_shape(y_pred, "y_pred", channels)
     message = "y_true and y_pred must have the same shape; resize or crop one to match. "
-    for a, b in zip(true_shape, pred_shape, strict=True):
-        if a is not None and b is not None and a != b:
-            raise InputError(
-                f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-            )
+    if not shapes_agree(true_shape, pred_shape):
+        raise InputError(f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}")
     if None in true_shape or None in pred_shape:
         return checked_at_run_time(
             (y_true, y_pred),

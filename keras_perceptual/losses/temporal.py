@@ -43,7 +43,12 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_float_dtype, check_value_range, check_weight
+from keras_perceptual._checks import (
+    check_float_dtype,
+    check_value_range,
+    check_weight,
+    shapes_agree,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.motion import MOTION_PRESETS, RandomCameraMotion, warp
@@ -109,9 +114,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     current = ops.convert_to_tensor(current)
     previous = ops.convert_to_tensor(previous)
     shape, previous_shape = tuple(current.shape), tuple(previous.shape)
-    if len(shape) != 4 or len(previous_shape) != 4 or any(
-        a is not None and b is not None and a != b for a, b in zip(shape, previous_shape, strict=True)
-    ):
+    if len(shape) != 4 or not shapes_agree(shape, previous_shape):
         raise InputError(
             "current and previous must be batches (batch, H, W, C) of the same shape. "
             f"Received: current.shape={shape}, previous.shape={previous_shape}"
