@@ -363,6 +363,8 @@ def main() -> None:
             print(f"bfloat16 cases left out: {backends[0]} emulates bfloat16 on this device "
                   "(several times slower than float32); --precisions f32 bf16 bf16+vgg times "
                   "them anyway.")
+    if not any(p.startswith("bf16") for p in precisions):
+        torch_cases = [c for c in torch_cases if "bf16" not in c]
     print(f"backends: {', '.join(backends)}; precisions: {' '.join(precisions)}; "
           f"batches: {' '.join(map(str, batches))}; PyTorch: {', '.join(torch_cases) or 'none'}")
     rows = []
