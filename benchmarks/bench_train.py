@@ -289,13 +289,13 @@ def print_rows(rows: list, conv_peak: float) -> None:
         print(f"\n{task} ({shape['size']} px target), batch {batch}")
         for name, r in results.items():
             if "error" in r:
-                print(f"  {name:22} FAILED: {r['error'][-300:]}")
+                print(f"  {name:24} FAILED: {r['error'][-300:]}")
                 continue
             frac = (f"{r['gflops']:6.1f} GFLOP/s {r['gflops'] / conv_peak:4.0%} of peak"
                     if r.get("gflops") and conv_peak else "")
             note = "  (imported TensorFlow!)" if r.get("imported_tensorflow") and (
                 r.get("backend") == "jax") else ""  # fmt: skip
-            print(f"  {name:22} {r['images_per_second']:8.2f} img/s  {frac:30} "
+            print(f"  {name:24} {r['images_per_second']:8.2f} img/s  {frac:30} "
                   f"RSS {r['peak_rss_mb']:5.0f} MiB{note}")
         ratio_lines = []
         for name, r in results.items():
@@ -304,12 +304,12 @@ def print_rows(rows: list, conv_peak: float) -> None:
             for ref in references(name, results):
                 theirs = results[ref]
                 ratio = r["images_per_second"] / theirs["images_per_second"]
-                ratio_lines.append(f"  {name:22} vs {ref:24} {ratio:5.2f}x "
+                ratio_lines.append(f"  {name:24} vs {ref:24} {ratio:5.2f}x "
                                    f"{common.split_margin(r, theirs)}")
             single = results.get(name.replace(" multi", "", 1), {})
             if " multi " in name and "seconds_per_step" in single:
                 cost = r["seconds_per_step"] / single["seconds_per_step"]
-                ratio_lines.append(f"  {name:22} step {cost:4.2f}x the single-style step "
+                ratio_lines.append(f"  {name:24} step {cost:4.2f}x the single-style step "
                                    f"({MULTI_STYLES} styles; goal <= 1.1x)")
         if ratio_lines:
             print("  ratios:")
