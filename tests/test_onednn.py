@@ -10,9 +10,11 @@ import pytest
 
 from keras_perceptual import _onednn
 
+#: TensorFlow's own answer, then what the package reports (they must agree).
 ASK = (
+    "import keras_perceptual._onednn as o; "
     "from tensorflow.python.util import _pywrap_util_port; "
-    "print('oneDNN', _pywrap_util_port.IsMklEnabled())"
+    "print('oneDNN', _pywrap_util_port.IsMklEnabled(), o.onednn_enabled())"
 )
 
 
@@ -43,9 +45,5 @@ def _tensorflow_says(code: str, **env: str) -> str:
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
                     reason="TensorFlow backend")  # fmt: skip
 def test_importing_the_package_first_turns_onednn_on_unless_the_user_said_no():
-    assert _tensorflow_says(f"import keras_perceptual; {ASK}") == "oneDNN True"
-    said = _tensorflow_says(f"import keras_perceptual; {ASK}", TF_ENABLE_ONEDNN_OPTS="0")
-    assert said == "oneDNN False"
-    # What the package reports is TensorFlow's own answer.
-    code = "import keras_perceptual._onednn as o; print('oneDNN', o.onednn_enabled())"
-    assert _tensorflow_says(code) == "oneDNN True"
+    assert _tensorflow_says(ASK) == "oneDNN True True"
+    assert _tensorflow_says(ASK, TF_ENABLE_ONEDNN_OPTS="0") == "oneDNN False False"
