@@ -418,14 +418,18 @@ class ArbitraryStyleRecipe(Recipe):
         ``(style, top, left)`` (``keras.ops``: any backend and input pipeline)."""
         ops = keras.ops
         size, full = self.config.image_size, self.config.style_image_size
-        bank = ops.take(ops.convert_to_tensor(self.style_bank), rows[:, 0], axis=0)
+        # The batch's paintings as float32 (exact for 0-255) before any gather: TensorFlow
+        # gathers along an axis with transposes, and oneDNN has no uint8 transpose on CPUs
+        # without AVX-512 (it logs an error line and falls back to Eigen).
+        bank = ops.cast(ops.take(ops.convert_to_tensor(self.style_bank), rows[:, 0], axis=0),
+                        "float32")  # fmt: skip
         batch = ops.shape(bank)[0]
         steps = ops.arange(size, dtype="int32")
         top = ops.broadcast_to((rows[:, 1:2] + steps[None])[:, :, None, None], (batch, size, full, 3))
         band = ops.take_along_axis(bank, top, axis=1)
         left = ops.broadcast_to((rows[:, 2:3] + steps[None])[:, None, :, None], (batch, size, size, 3))
         crops = ops.take_along_axis(band, left, axis=2)
-        return from_uint8(ops.cast(crops, "float32"), self.config.value_range)
+        return from_uint8(crops, self.config.value_range)
 
     def crop_size(self):
         return self.config.image_size
