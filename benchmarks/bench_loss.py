@@ -45,6 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
+common.use_training_kernels()  # oneDNN, as the training commands run (keras_perceptual/_onednn.py)
+
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 KERAS_NAMES = {"relu1_2": "block1_conv2", "relu2_2": "block2_conv2", "relu3_3": "block3_conv3",
                "relu4_3": "block4_conv3"}

@@ -63,6 +63,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
+common.use_training_kernels()  # oneDNN, as the training commands run (keras_perceptual/_onednn.py)
+
 TASKS = {"style": {"size": 256, "scale": 1}, "sr": {"size": 288, "scale": 4}}
 PRECISIONS = ("f32", "bf16", "bf16+vgg")
 BACKENDS = ("tensorflow", "jax")

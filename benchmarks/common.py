@@ -22,11 +22,12 @@ from collections.abc import Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _prefer_onednn() -> None:
-    """The package's rule for TensorFlow's CPU kernels (keras_perceptual/_onednn.py), applied
-    here before any TensorFlow import so that every child measures what a user's script
-    that imports keras_perceptual gets. Loaded by path: importing the package would import
-    TensorFlow in this parent process."""
+def use_training_kernels() -> None:
+    """TensorFlow's CPU kernels as the training commands choose them
+    (keras_perceptual/_onednn.py: oneDNN), for the training benchmarks; called before any
+    TensorFlow import, its children inherit it. Loaded by path: importing the package would
+    import TensorFlow in this parent process. The inference benchmarks keep TensorFlow's own
+    choice, as ``stylize`` and the app do."""
     import importlib.util
     import pathlib
 
@@ -35,9 +36,6 @@ def _prefer_onednn() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.prefer_onednn()
-
-
-_prefer_onednn()
 
 VGG16_CONVS = [
     # (name, block, in_channels, out_channels)
@@ -219,7 +217,7 @@ def machine_info() -> dict:
     from keras_perceptual.precision import device_capabilities
 
     caps = device_capabilities()
-    kernels = {True: "oneDNN", False: "Eigen (TF_ENABLE_ONEDNN_OPTS=0)"}.get(onednn_enabled())
+    kernels = {True: "oneDNN", False: "Eigen"}.get(onednn_enabled())
     return {"cpu": cpu_name(), "cpu_class": caps.cpu_class, "flags": list(caps.flags),
             "tensorflow_kernels": kernels,
             "capabilities": caps.describe(), "hardware_peak": hardware_peak(),

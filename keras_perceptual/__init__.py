@@ -12,9 +12,10 @@ demand: ``keras_perceptual.data`` (tf.data), ``keras_perceptual.training``
 __version__ = "0.1.0"
 
 from keras_perceptual._console import quiet_startup
-from keras_perceptual._onednn import prefer_onednn
+from keras_perceptual._onednn import prefer_onednn, wants_onednn
 
-prefer_onednn()  # TensorFlow's oneDNN CPU kernels on AVX2 CPUs too (2-3x faster fit steps)
+if wants_onednn():  # training commands: oneDNN's CPU kernels on AVX2 too (2-3x faster steps)
+    prefer_onednn()
 with quiet_startup():  # the command line hides TensorFlow's start-up notices; see _console
     import keras  # noqa: F401 - imports TensorFlow (or the configured backend) here
 

