@@ -1,4 +1,4 @@
-"""TensorFlow's oneDNN CPU kernels, on by default wherever keras_perceptual is imported first.
+"""TensorFlow's oneDNN CPU kernels for the training commands (set before TensorFlow starts).
 
 TensorFlow's Linux x86 wheels carry two sets of CPU kernels: Eigen's and oneDNN's.
 TensorFlow turns oneDNN on by itself only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX;
