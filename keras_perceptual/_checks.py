@@ -7,8 +7,9 @@ They raise ``ValueError`` (never ``assert``, which ``python -O`` removes).
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,23 @@ def check_sigma(value: Any, name: str = "sigma") -> float:
             f"pixels; the paper uses 1.0, 0 disables the blur). Received: {name}={value!r}"
         )
     return sigma
+
+
+def check_keywords(given: Iterable[str], valid: Collection[str], function: str) -> None:
+    """Raises ``TypeError`` for the first keyword in ``given`` that is not in ``valid``,
+    naming it and the closest valid one (for functions that take ``**settings``).
+
+    Example:
+        >>> check_keywords(["stepz"], ["steps", "seed"], "train")
+        Traceback (most recent call last):
+        ...
+        TypeError: train() got an unexpected keyword argument 'stepz'; did you mean 'steps'?
+    """
+    for name in given:
+        if name not in valid:
+            closest = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.0)
+            hint = f"; did you mean {closest[0]!r}?" if closest else ""
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}{hint}")
 
 
 def check_patch_size(patch_size: Any, scale: int, name: str = "patch_size") -> int:

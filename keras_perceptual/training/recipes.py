@@ -11,22 +11,24 @@ points: they build the configuration from their keyword arguments (or take one) 
 the trainer. Their defaults are the paper's settings, written once, in the configuration
 classes.
 
-Adding a recipe option: a field in the recipe's configuration class, its use in the
-recipe's methods below, and its keyword in the public function.
+Adding a recipe option: a field in the recipe's configuration class and its use in the
+recipe's methods below; the public function takes it as a keyword (its signature is made
+from the configuration's fields, see ``_recipe_function``).
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import inspect
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_perceptual._checks import check_keywords
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
 from keras_perceptual.losses import (
@@ -605,18 +607,13 @@ def _configuration(config_class: type[RunConfig], given: Any, settings: Mapping[
     """The configuration a recipe function was called with: ``given`` itself when it is a
     configuration (then no other setting may be passed), else one built from ``settings``."""
     if isinstance(given, config_class):
-        changed = [
-            name for name, value in settings.items()
-            if name != first and value is not _UNSET
-        ]  # fmt: skip
-        if changed:
+        if settings:
             raise InputError(
                 f"pass either a {config_class.__name__} or settings, not both; use "
-                f"dataclasses.replace(config, ...) to change it. Received: {', '.join(changed)}"
+                f"dataclasses.replace(config, ...) to change it. Received: {', '.join(settings)}"
             )
         return given
-    values = {name: value for name, value in settings.items() if value is not _UNSET}
-    values[first] = given
+    values = {**settings, first: given}
     missing = [
         field.name for field in dataclasses.fields(config_class)
         if field.init and field.name not in values
@@ -630,58 +627,91 @@ def _configuration(config_class: type[RunConfig], given: Any, settings: Mapping[
     return config_class(**values)
 
 
-def _train(recipe_class: type[Recipe], first: str, arguments: Mapping[str, Any]) -> TrainingResult:
-    """What every public recipe function does with its ``arguments`` (its ``locals()``):
-    the configuration (:func:`_configuration`; ``first`` names the argument that may be a
-    whole configuration), then the recipe run by a :class:`Trainer`."""
-    settings = {k: v for k, v in arguments.items() if k not in ("strategy", "callbacks", "verbose")}
-    config = _configuration(recipe_class.config_class, settings.pop(first), settings, first)
-    trainer = Trainer(
-        recipe_class(config),
-        strategy=arguments["strategy"],
-        callbacks=arguments["callbacks"],
-        verbose=arguments["verbose"],
-    )
-    return trainer.run()
-
-
 class _Unset:
     def __repr__(self) -> str:
         return "<default>"
 
 
-#: Marks an argument left to its configuration default (no second copy of a default).
+#: Marks a recipe function's second positional argument as not given.
 _UNSET: Any = _Unset()
 
+#: The arguments of a recipe function that go to the :class:`Trainer`, not the configuration.
+_TRAINER_ARGUMENTS = ("strategy", "callbacks", "verbose")
 
+
+def _train(
+    recipe_class: type[Recipe], first: str, given: Any, /, **settings: Any
+) -> TrainingResult:
+    """What every public recipe function does: the configuration (:func:`_configuration`;
+    ``given`` is the argument ``first``, which may be a whole configuration; arguments
+    left at ``_UNSET`` are not given), then the recipe run by a :class:`Trainer`."""
+    settings = {name: value for name, value in settings.items() if value is not _UNSET}
+    trainer_arguments = {
+        name: settings.pop(name) for name in _TRAINER_ARGUMENTS if name in settings
+    }
+    config = _configuration(recipe_class.config_class, given, settings, first)
+    return Trainer(recipe_class(config), **trainer_arguments).run()
+
+
+def _recipe_function(recipe_class: type[Recipe], order: str, omit: Sequence[str] = ()):
+    """Gives a public recipe function (``f(first, second=_UNSET, **settings)``) the
+    signature of its configuration class, and refuses keywords outside it.
+
+    Each parameter is a field of ``recipe_class.config_class`` with the field's default
+    and annotation, or one of :class:`Trainer`'s (``strategy``, ``callbacks``,
+    ``verbose``). ``order`` names them as the signature lists them, the positional ones
+    first and ``*`` before the keyword-only ones; the fields it does not name follow,
+    keyword-only, except those in ``omit``: a new field is a new keyword of the function.
+    ``help()`` and ``inspect.signature`` show that signature; an unknown keyword raises
+    ``TypeError`` naming the closest valid one.
+    """
+    fields = {field.name: field for field in dataclasses.fields(recipe_class.config_class)
+              if field.init}  # fmt: skip
+    trainer = inspect.signature(Trainer).parameters
+    positional, _, keywords = (part.split() for part in order.partition("*"))
+    named = {*positional, *keywords, *omit}
+    keywords += [name for name in fields if name not in named]
+
+    def parameter(name: str, kind) -> inspect.Parameter:
+        if name not in fields:
+            return trainer[name].replace(kind=kind)
+        field = fields[name]
+        if field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        elif field.default is not dataclasses.MISSING:
+            default = field.default
+        else:
+            default = inspect.Parameter.empty
+        return inspect.Parameter(name, kind, default=default, annotation=field.type)
+
+    parameters = [parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in positional]
+    parameters += [parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in keywords]
+
+    def decorate(function: Callable) -> Callable:
+        signature = inspect.Signature(
+            parameters, return_annotation=inspect.signature(function).return_annotation
+        )
+
+        @functools.wraps(function)
+        def recipe_function(*args, **settings):
+            check_keywords(settings, signature.parameters, function.__name__)
+            return function(*args, **settings)
+
+        recipe_function.__signature__ = signature
+        return recipe_function
+
+    return decorate
+
+
+@_recipe_function(
+    StyleTransferRecipe,
+    "content_dir style_image * output_dir steps image_size batch_size learning_rate "
+    "style_image_size content_weight style_weight tv_weight temporal_weight temporal_motion "
+    "loss_options model_options weights value_range strategy seed save_every sample_every "
+    "cache jit_compile precision callbacks verbose",
+)
 def train_style_transfer(
-    content_dir: Any,
-    style_image: Any = _UNSET,
-    *,
-    output_dir: str | os.PathLike = _UNSET,
-    steps: int = _UNSET,
-    image_size: int = _UNSET,
-    batch_size: int = _UNSET,
-    learning_rate: Any = _UNSET,
-    style_image_size: int | None = _UNSET,
-    content_weight: float | None = _UNSET,
-    style_weight: float | None = _UNSET,
-    tv_weight: float | None = _UNSET,
-    temporal_weight: float = _UNSET,
-    temporal_motion: str = _UNSET,
-    loss_options: Mapping[str, Any] | None = _UNSET,
-    model_options: Mapping[str, Any] | None = _UNSET,
-    weights: str | os.PathLike | None = _UNSET,
-    value_range: Sequence[float] = _UNSET,
-    strategy: Any = None,
-    seed: int | None = _UNSET,
-    save_every: int = _UNSET,
-    sample_every: int = _UNSET,
-    cache: bool | str = _UNSET,
-    jit_compile: bool | str = _UNSET,
-    precision: str = _UNSET,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
-    verbose: int | str = "auto",
+    content_dir: Any, style_image: Any = _UNSET, **settings: Any
 ) -> TrainingResult:
     """Trains a fast style-transfer network (Johnson et al. 2016, Section 4.1) with ``fit``.
 
@@ -768,38 +798,18 @@ def train_style_transfer(
         ...     "coco/train2014", "painting.jpg", output_dir="runs/painting")
         >>> stylized = stylize(result.model, "photo.jpg")  # doctest: +SKIP
     """
-    return _train(StyleTransferRecipe, "content_dir", locals())
+    return _train(
+        StyleTransferRecipe, "content_dir", content_dir, style_image=style_image, **settings
+    )
 
 
-def train_super_resolution(
-    image_dir: Any,
-    scale: int = _UNSET,
-    *,
-    output_dir: str | os.PathLike = _UNSET,
-    steps: int = _UNSET,
-    patch_size: int = _UNSET,
-    batch_size: int = _UNSET,
-    learning_rate: Any = _UNSET,
-    loss: str = _UNSET,
-    tv_weight: float | None = _UNSET,
-    loss_options: Mapping[str, Any] | None = _UNSET,
-    model_options: Mapping[str, Any] | None = _UNSET,
-    gan: bool = _UNSET,
-    gan_options: Mapping[str, Any] | None = _UNSET,
-    sigma: float = _UNSET,
-    weights: str | os.PathLike | None = _UNSET,
-    value_range: Sequence[float] = _UNSET,
-    strategy: Any = None,
-    seed: int | None = _UNSET,
-    save_every: int = _UNSET,
-    sample_every: int = _UNSET,
-    cache: bool | str = _UNSET,
-    jit_compile: bool | str = _UNSET,
-    precision: str = _UNSET,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
-    verbose: int | str = "auto",
-    lpips: bool = _UNSET,
-) -> TrainingResult:
+@_recipe_function(
+    SuperResolutionRecipe,
+    "image_dir scale * output_dir steps patch_size batch_size learning_rate loss tv_weight "
+    "loss_options model_options gan gan_options sigma weights value_range strategy seed "
+    "save_every sample_every cache jit_compile precision callbacks verbose lpips",
+)
+def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any) -> TrainingResult:
     """Trains a single-image super-resolution network (Johnson et al. 2016, Section 4.2).
 
     The paper's setting by default: ``patch_size`` 288 x 288 crops of the images under
@@ -873,34 +883,19 @@ def train_super_resolution(
         ...     "coco/val2014", 4, output_dir="runs/sr4")
         >>> large = upscale(result.model, "photo.jpg", histogram_match=True)  # doctest: +SKIP
     """
-    return _train(SuperResolutionRecipe, "image_dir", locals())
+    return _train(SuperResolutionRecipe, "image_dir", image_dir, scale=scale, **settings)
 
 
+@_recipe_function(
+    MultiStyleRecipe,
+    "content_dir style_images * output_dir steps image_size batch_size learning_rate "
+    "style_image_size content_weight style_weight tv_weight loss_options model_options "
+    "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
+    "verbose",
+    omit=("temporal_weight", "temporal_motion", "precision"),
+)
 def train_multi_style(
-    content_dir: Any,
-    style_images: Sequence[Any] = _UNSET,
-    *,
-    output_dir: str | os.PathLike = _UNSET,
-    steps: int = _UNSET,
-    image_size: int = _UNSET,
-    batch_size: int = _UNSET,
-    learning_rate: Any = _UNSET,
-    style_image_size: int | None = _UNSET,
-    content_weight: float | None = _UNSET,
-    style_weight: float | None = _UNSET,
-    tv_weight: float | None = _UNSET,
-    loss_options: Mapping[str, Any] | None = _UNSET,
-    model_options: Mapping[str, Any] | None = _UNSET,
-    weights: str | os.PathLike | None = _UNSET,
-    value_range: Sequence[float] = _UNSET,
-    strategy: Any = None,
-    seed: int | None = _UNSET,
-    save_every: int = _UNSET,
-    sample_every: int = _UNSET,
-    cache: bool | str = _UNSET,
-    jit_compile: bool | str = _UNSET,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
-    verbose: int | str = "auto",
+    content_dir: Any, style_images: Any = _UNSET, **settings: Any
 ) -> TrainingResult:
     """Trains one network for several styles (Dumoulin, Shlens & Kudlur, ICLR 2017) with ``fit``.
 
@@ -939,34 +934,21 @@ def train_multi_style(
         ...     "coco/train2014", ["starry.jpg", "wave.jpg", "scream.jpg"], output_dir="runs/three")
         >>> blend = stylize(result.model, "photo.jpg", style_weights=[0.5, 0.5, 0.0])  # doctest: +SKIP
     """
-    return _train(MultiStyleRecipe, "content_dir", locals())
+    return _train(
+        MultiStyleRecipe, "content_dir", content_dir, style_images=style_images, **settings
+    )
 
 
+@_recipe_function(
+    ArbitraryStyleRecipe,
+    "content_dir style_dir * output_dir steps image_size batch_size learning_rate "
+    "style_image_size backbone content_weight style_weight loss_options model_options "
+    "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
+    "verbose",
+    omit=("precision",),
+)
 def train_arbitrary_style(
-    content_dir: Any,
-    style_dir: Any = _UNSET,
-    *,
-    output_dir: str | os.PathLike = _UNSET,
-    steps: int = _UNSET,
-    image_size: int = _UNSET,
-    batch_size: int = _UNSET,
-    learning_rate: Any = _UNSET,
-    style_image_size: int = _UNSET,
-    backbone: str = _UNSET,
-    content_weight: float | None = _UNSET,
-    style_weight: float | None = _UNSET,
-    loss_options: Mapping[str, Any] | None = _UNSET,
-    model_options: Mapping[str, Any] | None = _UNSET,
-    weights: str | os.PathLike | None = _UNSET,
-    value_range: Sequence[float] = _UNSET,
-    strategy: Any = None,
-    seed: int | None = _UNSET,
-    save_every: int = _UNSET,
-    sample_every: int = _UNSET,
-    cache: bool | str = _UNSET,
-    jit_compile: bool | str = _UNSET,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
-    verbose: int | str = "auto",
+    content_dir: Any, style_dir: Any = _UNSET, **settings: Any
 ) -> TrainingResult:
     """Trains an arbitrary-style (AdaIN) network (Huang & Belongie, ICCV 2017) with ``fit``.
 
@@ -1011,7 +993,7 @@ def train_arbitrary_style(
         ...     "coco/train2014", "wikiart/", output_dir="runs/adain")
         >>> out = stylize(result.model, "photo.jpg", style_image="painting.jpg")  # doctest: +SKIP
     """
-    return _train(ArbitraryStyleRecipe, "content_dir", locals())
+    return _train(ArbitraryStyleRecipe, "content_dir", content_dir, style_dir=style_dir, **settings)
 
 
 #: The recipe of each configuration class (the command line and the demo pick by it).

@@ -58,6 +58,7 @@ import platform as platform_module
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -285,8 +286,8 @@ class Trainer:
         recipe: Any,
         *,
         strategy: Any = None,
-        callbacks: Any = None,
-        verbose: Any = "auto",
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        verbose: int | str = "auto",
         platform: Platform | None = None,
     ):
         self.recipe = recipe

@@ -227,3 +227,87 @@ def test_super_resolution_reports_lpips_when_asked(tmp_path):
     assert isinstance(reported[-1], LPIPS)
     assert {k: reported[-1].get_config()[k] for k in ("net", "weights", "value_range")} == {
         "net": "alex", "weights": None, "value_range": [-1.0, 1.0]}
+
+
+#: The recipe functions' parameters as they were written by hand (before their signatures
+#: were made from the configuration classes): names, order and kinds must not change.
+_HAND_WRITTEN_PARAMETERS = {
+    "train_style_transfer": (
+        "content_dir style_image * output_dir steps image_size batch_size learning_rate "
+        "style_image_size content_weight style_weight tv_weight temporal_weight temporal_motion "
+        "loss_options model_options weights value_range strategy seed save_every sample_every "
+        "cache jit_compile precision callbacks verbose"
+    ),
+    "train_super_resolution": (
+        "image_dir scale * output_dir steps patch_size batch_size learning_rate loss tv_weight "
+        "loss_options model_options gan gan_options sigma weights value_range strategy seed "
+        "save_every sample_every cache jit_compile precision callbacks verbose lpips"
+    ),
+    "train_multi_style": (
+        "content_dir style_images * output_dir steps image_size batch_size learning_rate "
+        "style_image_size content_weight style_weight tv_weight loss_options model_options "
+        "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
+        "verbose"
+    ),
+    "train_arbitrary_style": (
+        "content_dir style_dir * output_dir steps image_size batch_size learning_rate "
+        "style_image_size backbone content_weight style_weight loss_options model_options "
+        "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
+        "verbose"
+    ),
+}
+
+
+_CONFIG_CLASSES = {
+    "train_style_transfer": "StyleTransferConfig",
+    "train_super_resolution": "SuperResolutionConfig",
+    "train_multi_style": "MultiStyleConfig",
+    "train_arbitrary_style": "ArbitraryStyleConfig",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HAND_WRITTEN_PARAMETERS))
+def test_recipe_signatures_are_the_configurations_fields(name):
+    import inspect
+    import pydoc
+
+    from keras_perceptual import training
+    from keras_perceptual.training import Trainer
+
+    function = getattr(training, name)
+    signature = inspect.signature(function)
+    positional, _, keywords = _HAND_WRITTEN_PARAMETERS[name].partition(" * ")
+    expected = [(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in positional.split()]
+    expected += [(n, inspect.Parameter.KEYWORD_ONLY) for n in keywords.split()]
+    assert [(n, p.kind) for n, p in signature.parameters.items()] == expected
+    assert signature.return_annotation == "TrainingResult"
+    assert f"{name}{signature}" in pydoc.render_doc(function, renderer=pydoc.plaintext)
+    # Real defaults: the configuration's (or the Trainer's), never a sentinel.
+    config_class = getattr(training, _CONFIG_CLASSES[name])
+    trainer = inspect.signature(Trainer).parameters
+    for parameter in signature.parameters.values():
+        if parameter.name in trainer:
+            assert parameter.default == trainer[parameter.name].default
+            continue
+        default = config_class.field_default(parameter.name)
+        if default is dataclasses.MISSING:
+            assert parameter.default is inspect.Parameter.empty, parameter.name
+        else:
+            assert parameter.default == default, parameter.name
+
+
+def test_recipe_functions_refuse_unknown_keywords_naming_the_closest(tmp_path, style_file):
+    from keras_perceptual.training import train_multi_style, train_style_transfer
+
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'stepz'; did you mean 'steps'"):
+        train_style_transfer(str(tmp_path), style_file, output_dir=str(tmp_path), stepz=3)
+    # A field the function does not take (multi-style has no precision option) stays refused.
+    with pytest.raises(TypeError, match="train_multi_style.. got an unexpected keyword argument"):
+        train_multi_style(str(tmp_path), [style_file] * 2, precision="float32")
+    # Positional calls behave as a plain Python function's.
+    with pytest.raises(TypeError, match="takes from 1 to 2 positional arguments but 3 were given"):
+        train_style_transfer(str(tmp_path), style_file, str(tmp_path / "run"))
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'content_dir'"):
+        train_style_transfer()
+    with pytest.raises(InputError, match="style_image is required"):
+        train_style_transfer(str(tmp_path), output_dir=str(tmp_path / "run"))
