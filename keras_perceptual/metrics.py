@@ -38,12 +38,14 @@ are reported in PSNR and SSIM).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
 
 from keras_perceptual._checks import (
+    check_keywords,
     check_positive_int,
     check_value_range,
     checked_at_run_time,
@@ -372,6 +374,48 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
         return cls(**config)
 
 
+#: How a metric stores each option of its function (checked when the metric is built).
+_OPTION_CHECKS: dict[str, Callable] = {
+    "max_db": _check_max_db,
+    "filter_size": _check_filter_size,
+    "filter_sigma": float,
+    "k1": float,
+    "k2": float,
+    "y_channel": bool,
+    "crop_border": _check_crop_border,
+}
+
+
+def _metric_constructor(fn: Callable, name: str) -> Callable:
+    """The ``__init__`` of the metric averaging ``fn``: it takes ``fn``'s options (its
+    parameters after ``y_true, y_pred``: the same order, defaults and annotations, written
+    once, in ``fn``), then ``name`` (default ``name``) and ``dtype``. Python's rules and
+    errors bind the arguments (an unknown keyword is refused naming the closest valid
+    one); each option is checked (:data:`_OPTION_CHECKS`) and stored for ``fn`` (and
+    ``get_config``)."""
+    Parameter = inspect.Parameter
+    options = list(inspect.signature(fn).parameters.values())[2:]
+    signature = inspect.Signature([
+        Parameter("self", Parameter.POSITIONAL_OR_KEYWORD),
+        *options,
+        Parameter("name", Parameter.POSITIONAL_OR_KEYWORD, default=name, annotation="str"),
+        Parameter("dtype", Parameter.POSITIONAL_OR_KEYWORD, default=None),
+    ])  # fmt: skip
+
+    def __init__(*args, **kwargs):
+        if args:
+            check_keywords(kwargs, signature.parameters, f"{type(args[0]).__name__}.__init__")
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        values = dict(arguments.arguments)
+        self, metric_name, dtype = values.pop("self"), values.pop("name"), values.pop("dtype")
+        values = {k: _OPTION_CHECKS.get(k, lambda v: v)(v) for k, v in values.items()}
+        _ImageMetric.__init__(self, fn, name=metric_name, dtype=dtype, **values)
+
+    __init__.__signature__ = signature
+    return __init__
+
+
 @keras.saving.register_keras_serializable(package="keras_perceptual")
 class PSNR(_ImageMetric):
     """Mean per-image peak signal-to-noise ratio (dB) of images in ``value_range``.
@@ -399,24 +443,7 @@ class PSNR(_ImageMetric):
         Johnson et al. 2016, Section 4.2 (SR results in PSNR / SSIM).
     """
 
-    def __init__(
-        self,
-        value_range: Sequence[float] = (0.0, 1.0),
-        max_db: float | None = DEFAULT_MAX_DB,
-        y_channel: bool = False,
-        crop_border: int = 0,
-        name: str = "psnr",
-        dtype=None,
-    ):
-        super().__init__(
-            psnr,
-            name=name,
-            dtype=dtype,
-            value_range=value_range,
-            max_db=_check_max_db(max_db),
-            y_channel=bool(y_channel),
-            crop_border=_check_crop_border(crop_border),
-        )
+    __init__ = _metric_constructor(psnr, "psnr")
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -451,31 +478,7 @@ class SSIM(_ImageMetric):
         Section 4.2.
     """
 
-    def __init__(
-        self,
-        value_range: Sequence[float] = (0.0, 1.0),
-        filter_size: int = 11,
-        filter_sigma: float = 1.5,
-        k1: float = 0.01,
-        k2: float = 0.03,
-        y_channel: bool = False,
-        crop_border: int = 0,
-        name: str = "ssim",
-        dtype=None,
-    ):
-        filter_size = _check_filter_size(filter_size)
-        super().__init__(
-            ssim,
-            name=name,
-            dtype=dtype,
-            value_range=value_range,
-            filter_size=filter_size,
-            filter_sigma=float(filter_sigma),
-            k1=float(k1),
-            k2=float(k2),
-            y_channel=bool(y_channel),
-            crop_border=_check_crop_border(crop_border),
-        )
+    __init__ = _metric_constructor(ssim, "ssim")
 
 
 # --------------------------------------------------------------------------

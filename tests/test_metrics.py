@@ -189,6 +189,23 @@ def test_metric_config_round_trip():
         PSNR(crop_border=-1)
 
 
+@pytest.mark.parametrize("cls, fn", [(PSNR, psnr), (SSIM, ssim)])
+def test_metric_classes_take_their_functions_options(cls, fn):
+    import inspect
+
+    options = list(inspect.signature(fn).parameters.values())[2:]
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert parameters[:-2] == options
+    assert [(p.name, p.default) for p in parameters[-2:]] == [("name", fn.__name__), ("dtype", None)]
+    # Positional arguments bind in that order, as they did when the options were written out.
+    metric = cls((0, 255), *[p.default for p in options[1:]], "mine")
+    assert metric.name == "mine" and metric.value_range == (0.0, 255.0)
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'crop'; did you mean"):
+        cls(crop=2)
+    with pytest.raises(TypeError, match="takes|too many positional"):
+        cls(*[p.default for p in parameters], None)
+
+
 def test_metrics_under_mixed_precision_compute_in_float32(pair):
     clean, noisy = pair
     keras.config.set_dtype_policy("mixed_float16")
