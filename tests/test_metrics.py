@@ -196,7 +196,8 @@ def test_metric_classes_take_their_functions_options(cls, fn):
     options = list(inspect.signature(fn).parameters.values())[2:]
     parameters = list(inspect.signature(cls).parameters.values())
     assert parameters[:-2] == options
-    assert [(p.name, p.default) for p in parameters[-2:]] == [("name", fn.__name__), ("dtype", None)]
+    tail = [(p.name, p.default) for p in parameters[-2:]]
+    assert tail == [("name", fn.__name__), ("dtype", None)]
     # Positional arguments bind in that order, as they did when the options were written out.
     metric = cls((0, 255), *[p.default for p in options[1:]], "mine")
     assert metric.name == "mine" and metric.value_range == (0.0, 255.0)
