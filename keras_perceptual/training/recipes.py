@@ -270,10 +270,14 @@ class StyleTransferRecipe(Recipe):
             **{"value_range": self.config.value_range, **self.config.model_options}
         )
 
+    def style_targets(self) -> dict:
+        """The style argument of the :class:`PerceptualLoss`: the style image."""
+        return {"style_image": self.style}
+
     def build_loss(self):
         config = self.config
         return PerceptualLoss(
-            style_image=self.style,
+            **self.style_targets(),
             weights=config.weights,
             value_range=config.value_range,
             reduction=None,
@@ -346,15 +350,13 @@ class MultiStyleRecipe(StyleTransferRecipe):
             len(self.styles), **{"value_range": self.config.value_range, **self.config.model_options}
         )
 
-    def build_loss(self):
-        config = self.config
-        return PerceptualLoss(
-            style_images=self.styles,
-            weights=config.weights,
-            value_range=config.value_range,
-            reduction=None,
-            **{**config.loss_options, **config.loss_weights()},
-        )
+    def style_targets(self) -> dict:
+        return {"style_images": self.styles}
+
+    def loss_network_dtype(self) -> dict:
+        # The multi-style loss network keeps PerceptualLoss's own backbone_dtype (float32)
+        # whatever the run's precision: the recipe was not given the 16-bit loss network.
+        return {}
 
     def pairs(self, images, index):
         styles = schedule_rows(self.schedule, images, index)
