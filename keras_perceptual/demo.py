@@ -432,11 +432,13 @@ def run_demo(
         # feed-forward networks: transposed convolutions leave checkerboard artifacts after
         # a few hundred steps (Odena et al. 2016); resize + conv does not.
         fast_net = {"filters": 16, "upsampling": "resize"}
-        run = dict(output_dir=out, steps=steps, image_size=IMAGE_SIZE, weights=weights, seed=seed,
+        # What every task's run shares; the style tasks train on image_size crops (SR: patches).
+        run = dict(output_dir=out, steps=steps, weights=weights, seed=seed,
                    save_every=save_every, sample_every=save_every, cache=True, verbose=verbose)  # fmt: skip
+        crops = dict(run, image_size=IMAGE_SIZE)
         if task == "multi-style":
             result = train_multi_style(folder, [asset_path(a) for a in PAINTINGS], batch_size=4,
-                                       style_image_size=256, model_options=fast_net, **run)  # fmt: skip
+                                       style_image_size=256, model_options=fast_net, **crops)  # fmt: skip
             figure = os.path.join(out, "grid.png")
             header = (f"keras-perceptual demo: one network, {len(PAINTINGS)} styles (conditional "
                       f"instance normalization), {result.step} steps at {IMAGE_SIZE} px")  # fmt: skip
@@ -447,14 +449,14 @@ def run_demo(
             # VGG-16 encoder (the demo's weights are VGG-16's), a quarter-width decoder.
             result = train_arbitrary_style(folder, paintings, batch_size=4, style_image_size=192,
                                            backbone="vgg16", model_options={"filters": 16},
-                                           **run)  # fmt: skip
+                                           **crops)  # fmt: skip
             figure = os.path.join(out, "grid.png")
             header = (f"keras-perceptual demo: arbitrary style transfer (AdaIN), decoder trained "
                       f"{result.step} steps at {IMAGE_SIZE} px on the first three paintings")  # fmt: skip
             _arbitrary_figure(result.model, photos, figure, header, label)
         elif task == "style":
             result = train_style_transfer(folder, asset_path(STYLE_ASSET), batch_size=2,
-                                          style_image_size=256, model_options=fast_net, **run)  # fmt: skip
+                                          style_image_size=256, model_options=fast_net, **crops)  # fmt: skip
             figure = os.path.join(out, "before_after.png")
             header = f"keras-perceptual demo: fast style transfer, {result.step} steps at {IMAGE_SIZE} px"
             _style_figure(result.model, photos, asset_path(STYLE_ASSET), figure, header, label)
@@ -462,20 +464,13 @@ def run_demo(
             result = train_super_resolution(
                 folder,
                 4,
-                output_dir=out,
-                steps=steps,
                 patch_size=IMAGE_SIZE,
                 batch_size=4,
                 # Global residual over bicubic (super_resolution_net(skip="bicubic")): the
                 # network starts at bicubic quality and 300 steps go into detail, not into
                 # learning to reproduce the input's colours.
                 model_options={"filters": 32, "upsampling": "resize", "skip": "bicubic"},
-                weights=weights,
-                seed=seed,
-                save_every=save_every,
-                sample_every=save_every,
-                cache=True,
-                verbose=verbose,
+                **run,
             )
             figure = os.path.join(out, "comparison.png")
             header = (
