@@ -894,6 +894,8 @@ def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any)
     "style_image_size content_weight style_weight tv_weight loss_options model_options "
     "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
     "verbose",
+    # Fields this function has never taken: temporal_* are refused for several styles;
+    # precision stays a configuration (and command-line) setting only.
     omit=("temporal_weight", "temporal_motion", "precision"),
 )
 def train_multi_style(
@@ -947,7 +949,7 @@ def train_multi_style(
     "style_image_size backbone content_weight style_weight loss_options model_options "
     "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
     "verbose",
-    omit=("precision",),
+    omit=("precision",),  # a configuration (and command-line) setting only, as before
 )
 def train_arbitrary_style(
     content_dir: Any, style_dir: Any = _UNSET, **settings: Any
