@@ -163,11 +163,13 @@ def flops_per_cycle(flags: frozenset, vendor: str) -> int:
     """Peak float32 FLOPs per cycle and core from the CPU's vector flags, assuming two FMA
     pipes of the widest vector width (Intel server cores, AMD Zen): 2 x lanes x 2.
 
-    AVX-512 on AMD (Zen 4) runs 512-bit FMAs as two 256-bit halves, so it counts as AVX2.
+    AVX-512 on AMD Zen 4 runs 512-bit FMAs as two 256-bit halves, so it counts as AVX2;
+    Zen 5 server cores (EPYC 9005) have full 512-bit FMA pipes. Zen 5 is told from Zen 4 by
+    AVX-VNNI (``avx_vnni``, the VEX form), which Zen 4 lacks.
     """
     if "asimd" in flags:  # ARM NEON: 2-4 128-bit FMA pipes; 4 assumed (Neoverse V1/V2)
         return 4 * 4 * 2
-    if "avx512f" in flags and vendor != "AuthenticAMD":
+    if "avx512f" in flags and (vendor != "AuthenticAMD" or "avx_vnni" in flags):
         return 2 * 16 * 2
     if "fma" in flags and "avx2" in flags:
         return 2 * 8 * 2

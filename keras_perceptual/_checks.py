@@ -80,6 +80,22 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
 MAX_SEED = 2**31
 
 
+def check_positive_float(value: Any, name: str) -> float:
+    """Returns a finite float > 0, or raises naming ``name``.
+
+    Example:
+        >>> check_positive_float("2.5", "multiplier")
+        2.5
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (math.isfinite(number) and number > 0) or isinstance(value, bool):
+        raise InputError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
+    return number
+
+
 def check_seed(value: Any, name: str = "seed") -> int:
     """Returns ``value`` as an int in ``[0, MAX_SEED)``, or raises."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (

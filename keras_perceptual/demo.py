@@ -437,8 +437,11 @@ def run_demo(
                    save_every=save_every, sample_every=save_every, cache=True, verbose=verbose)  # fmt: skip
         crops = dict(run, image_size=IMAGE_SIZE)
         if task == "multi-style":
+            # The per-style scales and offsets learn 10x faster: with plain Adam they move
+            # about 0.005 in 300 steps and the four styles come out alike (measured).
             result = train_multi_style(folder, [asset_path(a) for a in PAINTINGS], batch_size=4,
-                                       style_image_size=256, model_options=fast_net, **crops)  # fmt: skip
+                                       style_image_size=256, model_options=fast_net,
+                                       style_learning_rate_multiplier=10.0, **crops)  # fmt: skip
             figure = os.path.join(out, "grid.png")
             header = (f"keras-perceptual demo: one network, {len(PAINTINGS)} styles (conditional "
                       f"instance normalization), {result.step} steps at {IMAGE_SIZE} px")  # fmt: skip

@@ -297,6 +297,12 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
     cases.append((["train-style", photos, photos / "style.jpg", photos / "photo0.png", "--out",
                    tmp_path / "o", "--normalization", "batch"],
                   "--normalization does not apply to several styles"))  # fmt: skip
+    cases.append((["train-style", photos, photos / "style.jpg", "--out", tmp_path / "o",
+                   "--style-learning-rate-multiplier", "10"],
+                  "--style-learning-rate-multiplier applies to a network of several styles"))  # fmt: skip
+    cases.append((["train-style", photos, photos / "style.jpg", photos / "photo0.png", "--out",
+                   tmp_path / "o", "--style-learning-rate-multiplier", "0"],
+                  "--style-learning-rate-multiplier: expected a finite number > 0"))  # fmt: skip
     cases.append((["train-arbitrary", photos, photos, "--out", tmp_path / "o", "--backbone",
                    "vgg11"], "--backbone: invalid choice"))  # fmt: skip
     cases.append((["train-arbitrary", photos, photos / "style.jpg", "--out", tmp_path / "o"],

@@ -163,15 +163,17 @@ def _default_text(value: Any) -> str:
     return f" (default: {value})"
 
 
-def add_config_options(parser, config_class, groups: dict[str, str]) -> None:
+def add_config_options(parser, config_class, groups: dict[str, str], exclude=None) -> None:
     """Adds one argument per command-line field of ``config_class`` (defaults, help and rules
     from the fields; nothing written twice). Options not given are left out of the
     namespace and keep the field's default (so ``--weights none`` stays distinct from no
-    ``--weights``). ``groups`` maps a field name to its argument group's title."""
+    ``--weights``). ``groups`` maps a field name to its argument group's title; the fields
+    of the configuration class ``exclude`` (already added) are skipped."""
     group_objects: dict[str, Any] = {}
+    skip = {field.name for field in dataclasses.fields(exclude)} if exclude else set()
     for field in dataclasses.fields(config_class):
         kind = field.metadata.get("cli")
-        if kind is None:
+        if kind is None or field.name in skip:
             continue
         title = groups.get(field.name)
         target = parser
@@ -255,6 +257,12 @@ def _cmd_train_style(args) -> int:
     styles = args.style_image
     model_options = _model_options(args, _STYLE_NETWORK)
     if len(styles) == 1:
+        given = sorted(_multi_style_only() & set(vars(args)))
+        if given:
+            raise UsageError(
+                f"--{given[0].replace('_', '-')} applies to a network of several styles; give "
+                "two or more style images, or leave the option out"
+            )
         args.style_image = styles[0]
         return _train(args, config_from_args(StyleTransferConfig, args, model_options=model_options))
     if "normalization" in model_options:
@@ -397,6 +405,15 @@ _STYLE_GROUPS = {
     **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
                      "tv_weight", "weights"), "images and loss"),
 }  # fmt: skip
+def _multi_style_only() -> set[str]:
+    """The command-line fields ``train-style`` takes only with several style images."""
+    from keras_perceptual.training.config import MultiStyleConfig, StyleTransferConfig
+
+    single = {field.name for field in dataclasses.fields(StyleTransferConfig)}
+    return {field.name for field in dataclasses.fields(MultiStyleConfig)
+            if field.metadata.get("cli") is not None and field.name not in single}  # fmt: skip
+
+
 _ARBITRARY_GROUPS = {
     **_STYLE_GROUPS,
     **dict.fromkeys(("backbone", "weights"), "images and loss"),
@@ -433,6 +450,7 @@ def register(sub) -> None:
     )
     from keras_perceptual.training.config import (
         ArbitraryStyleConfig,
+        MultiStyleConfig,
         StyleTransferConfig,
         SuperResolutionConfig,
     )
@@ -442,6 +460,8 @@ def register(sub) -> None:
                          "of photos with one style image, or one network for several styles "
                          "(Dumoulin et al. 2017).", _TRAIN_STYLE_EPILOG, StyleTransferConfig,
                          _STYLE_GROUPS)  # fmt: skip
+    add_config_options(p, MultiStyleConfig, dict.fromkeys(_multi_style_only(), "several styles"),
+                       exclude=StyleTransferConfig)  # fmt: skip
     _finish_parser(p, style_transfer_net, _STYLE_NETWORK, _cmd_train_style)
 
     p = _training_parser(sub, "train-arbitrary", "train an arbitrary-style (AdaIN) network",

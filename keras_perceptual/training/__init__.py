@@ -79,6 +79,7 @@ from keras_perceptual.training.config import (
     SuperResolutionConfig,
 )
 from keras_perceptual.training.files import atomic_save_model, atomic_write_text
+from keras_perceptual.training.optimizers import ScaledAdam, style_parameter_paths
 from keras_perceptual.training.recipes import (
     RECIPES,
     ArbitraryStyleRecipe,
@@ -150,6 +151,7 @@ __all__ = [
     "SR_LOSSES",
     "STEPS_FILE",
     "SampleImages",
+    "ScaledAdam",
     "StepBackupAndRestore",
     "StepCSVLogger",
     "StepLossLogger",
@@ -168,6 +170,7 @@ __all__ = [
     "default_strategy",
     "is_chief",
     "read_csv_log",
+    "style_parameter_paths",
     "summary_image",
     "summary_scalar",
     "train_arbitrary_style",

@@ -43,6 +43,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_choice,
     check_patch_size,
+    check_positive_float,
     check_positive_int,
     check_seed,
     check_sigma,
@@ -550,6 +551,12 @@ class MultiStyleConfig(StyleFieldsConfig):
     style_images: list = setting(
         help="the style image files (or RGB arrays in value_range), two or more",
         check=_style_images, resumable=True, cli=None, factory=list,
+    )
+    style_learning_rate_multiplier: float = setting(
+        1.0, help="learning-rate multiplier of the per-style scales and offsets of the "
+        "conditional instance normalizations (1: plain Adam, as Dumoulin et al.; about 10 "
+        "makes the styles separate within a few hundred steps)", check=check_positive_float,
+        metavar="M",
     )
 
     def validate(self) -> None:

@@ -56,6 +56,7 @@ from keras_perceptual.training.config import (
     image_sha256,
     json_safe,
 )
+from keras_perceptual.training.optimizers import ScaledAdam, style_parameter_paths
 from keras_perceptual.training.results import TrainingResult
 from keras_perceptual.training.trainer import Trainer
 
@@ -230,12 +231,16 @@ class Recipe(abc.ABC):
         """The compiled model ``fit`` trains (it shares ``network``'s weights)."""
         trainer = keras.Model(network.inputs, network.outputs, name=f"{network.name}_training")
         trainer.compile(
-            optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            optimizer=self.build_optimizer(network),
             loss=untracked_loss(loss),
             metrics=self.metrics(),
             jit_compile=self.config.jit_compile,
         )
         return trainer
+
+    def build_optimizer(self, network: keras.Model) -> keras.optimizers.Optimizer:
+        """The optimizer: Adam at the configured learning rate (every paper here)."""
+        return keras.optimizers.Adam(self.config.learning_rate)
 
     def metrics(self) -> list:
         """Metrics logged while training."""
@@ -358,6 +363,15 @@ class MultiStyleRecipe(StyleTransferRecipe):
         # whatever the run's precision: the recipe was not given the 16-bit loss network.
         return {}
 
+    def build_optimizer(self, network):
+        """Adam, with ``style_learning_rate_multiplier`` times the learning rate for the
+        per-style scales and offsets (:class:`~keras_perceptual.training.ScaledAdam`)."""
+        return ScaledAdam(
+            self.config.learning_rate,
+            multiplier=self.config.style_learning_rate_multiplier,
+            scaled_variables=style_parameter_paths(network),
+        )
+
     def pairs(self, images, index):
         styles = schedule_rows(self.schedule, images, index)
         weights = keras.ops.one_hot(styles, len(self.styles), dtype="float32")
@@ -380,7 +394,8 @@ class MultiStyleRecipe(StyleTransferRecipe):
 
     def describe(self):
         return {"style_images": self.style_records, "style_schedule": "balanced_schedule",
-                "optimizer": "Adam"}  # fmt: skip
+                "optimizer": "Adam" if self.config.style_learning_rate_multiplier == 1 else
+                "ScaledAdam"}  # fmt: skip
 
 
 class ArbitraryStyleRecipe(Recipe):
@@ -891,7 +906,8 @@ def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any)
 @_recipe_function(
     MultiStyleRecipe,
     "content_dir style_images * output_dir steps image_size batch_size learning_rate "
-    "style_image_size content_weight style_weight tv_weight loss_options model_options "
+    "style_image_size content_weight style_weight tv_weight style_learning_rate_multiplier "
+    "loss_options model_options "
     "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
     "verbose",
     # Fields this function has never taken: temporal_* are refused for several styles;

@@ -245,7 +245,8 @@ _HAND_WRITTEN_PARAMETERS = {
     ),
     "train_multi_style": (
         "content_dir style_images * output_dir steps image_size batch_size learning_rate "
-        "style_image_size content_weight style_weight tv_weight loss_options model_options "
+        "style_image_size content_weight style_weight tv_weight style_learning_rate_multiplier "
+        "loss_options model_options "
         "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
         "verbose"
     ),

@@ -16,6 +16,7 @@ pytestmark = requires_tf
 
 from keras_perceptual import training  # noqa: E402
 from keras_perceptual.data import SkippedImagesWarning  # noqa: E402
+from keras_perceptual.errors import InputError  # noqa: E402
 from keras_perceptual.training import (  # noqa: E402
     NonFiniteLossError,
     ResumeMismatchError,
@@ -531,7 +532,7 @@ def test_balanced_schedule_samples_every_style_evenly():
 def test_multi_style_recipe_trains_resumes_and_samples_every_style(tmp_path, photos, style_files):
     from keras_perceptual.training import MultiStyleRecipe, train_multi_style
 
-    kwargs = style_kwargs(None, steps=2, batch_size=3)
+    kwargs = {**style_kwargs(None, steps=2, batch_size=3), "style_learning_rate_multiplier": 5}
     result = train_multi_style(photos, style_files, output_dir=tmp_path, **kwargs)
     assert result.step == 2
     model = keras.models.load_model(result.model_path, safe_mode=True)
@@ -539,6 +540,8 @@ def test_multi_style_recipe_trains_resumes_and_samples_every_style(tmp_path, pho
     record = json.loads(open(result.config_path).read())
     assert record["recipe"] == "multi_style"
     assert len(record["arguments"]["style_images_sha256"]) == 3
+    assert record["arguments"]["style_learning_rate_multiplier"] == 5.0
+    assert record["resolved"]["optimizer"] == "ScaledAdam"
     assert record["resolved"]["loss"]["style_images"][0] == "<pixels of style image 0>"
     with Image.open(os.path.join(result.samples_dir, "step-0000002.png")) as grid:
         assert grid.size == (2 * 32, 2 * 3 * 32)  # two photos, each in the three styles
@@ -559,6 +562,30 @@ def test_multi_style_recipe_trains_resumes_and_samples_every_style(tmp_path, pho
     np.testing.assert_array_equal(weights.sum(1), 1.0)
     np.testing.assert_array_equal(weights.argmax(1), recipe.schedule[4:8])
     assert tuple(y.shape) == (4, 16, 16, 6)
+
+
+def test_multi_style_recipe_uses_the_configured_multiplier(tmp_path, photos, style_files):
+    from keras_perceptual import multi_style_transfer_net
+    from keras_perceptual.training import (
+        MultiStyleConfig,
+        MultiStyleRecipe,
+        ScaledAdam,
+        style_parameter_paths,
+    )
+
+    config = MultiStyleConfig(content_dir=photos, style_images=style_files, output_dir=tmp_path,
+                              steps=1, style_image_size=48, style_learning_rate_multiplier=8)  # fmt: skip
+    assert config.style_learning_rate_multiplier == 8.0
+    recipe = MultiStyleRecipe(config)
+    recipe.resolve()
+    network = multi_style_transfer_net(len(style_files), filters=4, num_residual_blocks=0)
+    optimizer = recipe.build_optimizer(network)
+    assert isinstance(optimizer, ScaledAdam) and optimizer.multiplier == 8.0
+    assert list(optimizer.scaled_variables) == style_parameter_paths(network)
+    assert recipe.describe()["optimizer"] == "ScaledAdam"
+    with pytest.raises(InputError, match="style_learning_rate_multiplier must be a finite"):
+        MultiStyleConfig(content_dir=photos, style_images=style_files, output_dir=tmp_path,
+                         style_learning_rate_multiplier=0)  # fmt: skip
 
 
 def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, style_files):
