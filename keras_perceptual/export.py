@@ -73,7 +73,8 @@ import tensorflow as tf
 
 from keras_perceptual._checks import check_choice, check_positive_int
 from keras_perceptual.errors import InputError
-from keras_perceptual.inference import min_input_size
+from keras_perceptual.inference import min_input_size, walk_layers
+from keras_perceptual.layers import constant_blocked_kernels
 from keras_perceptual.models import model_precision, model_value_range, with_dtype_policy
 from keras_perceptual.ops import from_uint8, from_uint16, to_unit_range
 from keras_perceptual.runtimes import (
@@ -1038,7 +1039,10 @@ def export_tflite(
     def serving_default(images):
         return {"images": serving.run(images)}
 
-    with tempfile.TemporaryDirectory(prefix="keras_perceptual_tflite_") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="keras_perceptual_tflite_") as scratch,
+        constant_blocked_kernels(walk_layers(portable)),  # int8 needs constant conv weights
+    ):
         archive = keras.export.ExportArchive()
         archive.track(portable)
         archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
@@ -1139,7 +1143,7 @@ def export_onnx(
     signature = specs if len(specs) == 1 else [specs]
     with tempfile.TemporaryDirectory(prefix="keras_perceptual_onnx_") as scratch:
         raw = os.path.join(scratch, "model.onnx")
-        with _quiet_converter():
+        with _quiet_converter(), constant_blocked_kernels(walk_layers(portable)):
             portable.export(
                 raw, format="onnx", input_signature=signature, opset_version=opset, verbose=False
             )
@@ -1212,9 +1216,9 @@ def export_openvino(
     """Writes ``model`` as an OpenVINO IR folder (``model.xml`` + ``model.bin``).
 
     Converted with OpenVINO's own ``openvino.convert_model`` from a ``tf.function`` of the
-    model, not with ``Model.export(format="openvino")``: in Keras 3.15 that path leaves two
-    stray int32 scalar outputs in the IR (the dynamic size slices of the networks'
-    pad-to-multiple and crop layers) and names the output after a TensorFlow node. Input
+    model, not with ``Model.export(format="openvino")`` (which names the output after a
+    TensorFlow node); the stray int32 scalar outputs OpenVINO's TensorFlow front end makes
+    of unused dynamic-size slices are removed. Input
     ``images`` (float32 ``[?, ?, ?, 3]`` in the model's ``value_range``), output
     ``output_images`` (float32); the model's :class:`~keras_perceptual.runtimes.ModelInfo`
     is stored in the IR's ``rt_info`` under ``"keras_perceptual"``. Run it with
@@ -1273,8 +1277,16 @@ def export_openvino(
     portable = _portable(model)
     specs = _input_specs(portable)
     function = tf.function(_forward_fn(portable), input_signature=specs, autograph=False)
-    with _quiet_converter():
-        ir = ov.convert_model(function.get_concrete_function())
+    with _quiet_converter(), constant_blocked_kernels(walk_layers(portable)):
+        concrete = function.get_concrete_function()
+        ir = ov.convert_model(concrete)
+    # OpenVINO's TensorFlow front end makes every op without consumers a result: Keras'
+    # ``ops.shape`` slices all dynamic dimensions, the batch one too, and the slices a layer
+    # does not use stay in the graph as stray int32 scalar outputs. Only the function's
+    # outputs are kept.
+    for result in ir.get_results()[len(concrete.outputs):]:
+        ir.remove_result(result)
+    ir.validate_nodes_and_infer_types()
     for port, spec in zip(ir.inputs, specs, strict=True):
         port.get_tensor().set_names({spec.name})
     ir.outputs[0].get_tensor().set_names({OUTPUT_NAME})

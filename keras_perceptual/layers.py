@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -209,6 +209,129 @@ def bicubic_upsample(x, factor: int):
     x = ops.depth_to_space(ops.conv(x, kernel, padding="valid"), r)
     x = ops.reshape(x, (batch, channels, height * r, width * r))
     return ops.transpose(x, (0, 2, 3, 1))
+
+
+#: Block side of :func:`space_to_depth_conv` (4x4 pixels: 16 times the output channels).
+SPACE_TO_DEPTH_BLOCK = 4
+
+
+def space_to_depth_kernel(kernel, block: int = SPACE_TO_DEPTH_BLOCK):
+    """The kernel of :func:`space_to_depth_conv`: ``(kh, kw, C, F)`` to
+    ``(ceil((kh - 1) / block) + 1, ceil((kw - 1) / block) + 1, block**2 * C, block**2 * F)``.
+
+    ``blocked[P, P', (q, q', c), (r, r', f)] = kernel[b*P + q - r, b*P' + q' - r', c, f]``
+    (zero outside the kernel), with the channel orders of ``ops.space_to_depth`` (input) and
+    ``ops.depth_to_space`` (output).
+
+    Example:
+        >>> space_to_depth_kernel(np.zeros((9, 9, 32, 3), "float32")).shape
+        (3, 3, 512, 48)
+    """
+    b = int(block)
+    kh, kw, channels, filters = tuple(kernel.shape)
+    kph, kpw = -(-(kh - 1) // b) + 1, -(-(kw - 1) // b) + 1
+    # One shifted copy of the zero-padded kernel per output phase (r, r'), concatenated
+    # along the output channels; transposes stay 5-D (TFLite's limit is below ONNX's).
+    wide = ops.pad(kernel, [[b - 1, b * kph - kh], [b - 1, b * kpw - kw], [0, 0], [0, 0]])
+    phases = []
+    for r in range(b):
+        for r2 in range(b):
+            shifted = wide[b - 1 - r : b - 1 - r + b * kph, b - 1 - r2 : b - 1 - r2 + b * kpw]
+            shifted = ops.reshape(shifted, (kph, b, kpw, b, channels * filters))
+            shifted = ops.transpose(shifted, (0, 2, 1, 3, 4))  # P, P', q, q', (c, f)
+            phases.append(ops.reshape(shifted, (kph, kpw, b * b * channels, filters)))
+    return ops.concatenate(phases, axis=-1)
+
+
+def space_to_depth_conv(
+    x, kernel, bias, height, width, block: int = SPACE_TO_DEPTH_BLOCK, blocked_kernel=None
+):
+    """A stride-1 'valid' convolution with few output channels, computed on ``block x block``
+    pixel blocks: the same numbers (to float round-off), several times faster on CPUs.
+
+    CPU convolution kernels (oneDNN, which TensorFlow, OpenVINO and ONNX Runtime use, and
+    XNNPACK) vectorize over output channels: a convolution with 3 output channels, like the
+    9x9 output layer of the paper's networks, fills 3 of the 16 float32 lanes of an AVX-512
+    register. It ran at 20% of the machine's convolution peak and took 21% of the style
+    network's time at 1024 px and 60% of the x4 SR network's (OpenVINO's per-layer profile,
+    ``benchmarks/RESULTS.md``). On ``block x block`` blocks (space-to-depth of the input,
+    Shi et al. 2016's depth-to-space of the output) it becomes a convolution with
+    ``block**2`` times the channels and a ``ceil((k - 1) / block) + 1`` kernel: 48 output
+    channels for 3 at ``block=4`` (full lanes), at (12/9)**2 = 1.78x the multiply-adds of a
+    9x9 kernel.
+
+    Args:
+        x: ``(B, height + kh - 1, width + kw - 1, C)``: the input, already padded by the
+            caller (for a 'same'-size output).
+        kernel: ``(kh, kw, C, F)`` convolution kernel.
+        bias: ``(F,)`` or ``None``.
+        height, width: the output's size (ints, or scalar tensors for dynamic shapes).
+        block: the block side.
+        blocked_kernel: :func:`space_to_depth_kernel` of ``kernel``, if already computed
+            (exports embed it as a constant); else it is computed here.
+
+    Returns:
+        ``(B, height, width, F)``, equal to ``ops.conv(x, kernel, padding="valid") + bias``.
+
+    Example:
+        >>> x = np.random.rand(1, 20, 21, 2).astype("float32")
+        >>> k = np.random.rand(9, 9, 2, 3).astype("float32")
+        >>> y = space_to_depth_conv(x, k, None, 12, 13)
+        >>> bool(np.allclose(y, keras.ops.conv(x, k), atol=1e-4))
+        True
+    """
+    b = int(block)
+    kh, kw, channels, _ = tuple(kernel.shape)
+    kph, kpw = -(-(kh - 1) // b) + 1, -(-(kw - 1) // b) + 1
+    if blocked_kernel is None:
+        blocked_kernel = space_to_depth_kernel(kernel, b)
+    # Zeros at the bottom and right so the padded size is b * (output blocks + kph - 1).
+    extra_h = (b - height % b) % b + b * (kph - 1) - (kh - 1)
+    extra_w = (b - width % b) % b + b * (kpw - 1) - (kw - 1)
+    if not (isinstance(extra_h, int) and isinstance(extra_w, int) and extra_h == extra_w == 0):
+        x = ops.pad(x, [[0, 0], [0, extra_h], [0, extra_w], [0, 0]])
+        shape = ops.shape(x)
+        x = ops.reshape(x, (shape[0], shape[1], shape[2], channels))  # static channels (TFLite)
+    y = ops.conv(ops.space_to_depth(x, b), blocked_kernel, padding="valid")
+    if bias is not None:
+        y = y + ops.tile(bias, [b * b])
+    return ops.depth_to_space(y, b)[:, :height, :width, :]
+
+
+#: ``{id(ConvBlock): its blocked kernel as a NumPy array}`` inside :func:`constant_blocked_kernels`.
+_CONSTANT_BLOCKED_KERNELS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "keras_perceptual_constant_blocked_kernels", default=None
+)
+
+
+@contextlib.contextmanager
+def constant_blocked_kernels(layers: Iterable[keras.layers.Layer]):
+    """Within this context, the :class:`ConvBlock` layers among ``layers`` that compute on
+    pixel blocks at inference use their blocked kernels (:func:`space_to_depth_kernel`,
+    computed here, eagerly, from their current weights) as constants.
+
+    For exports: a graph traced inside holds the blocked kernel as a constant, as the
+    converters (TFLite, above all its integer quantization, which needs constant
+    convolution weights; ONNX; OpenVINO) want it, instead of the ops that rearrange it.
+
+    Args:
+        layers: layers to look through (e.g. every layer of a model); others are ignored.
+
+    Example:
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> with constant_blocked_kernels(net.layers):
+        ...     y = net(np.zeros((1, 16, 16, 3), "float32"))
+    """
+    kernels = {
+        id(layer): ops.convert_to_numpy(space_to_depth_kernel(layer.conv.kernel))
+        for layer in layers
+        if isinstance(layer, ConvBlock) and layer.blocked_inference
+    }
+    token = _CONSTANT_BLOCKED_KERNELS.set(kernels)
+    try:
+        yield
+    finally:
+        _CONSTANT_BLOCKED_KERNELS.reset(token)
 
 
 # --------------------------------------------------------------------------------------
@@ -863,8 +986,38 @@ class ConvBlock(_Block, keras.layers.Layer):
 
     def call(self, inputs, training=None):
         inputs, style_weights = self._split_inputs(inputs)
-        x = self.conv(self._apply_pad(inputs, self._pads))
+        padded = self._apply_pad(inputs, self._pads)
+        if self.blocked_inference and not training:
+            # Inference only, so training runs the plain convolution whatever the backend.
+            static, dynamic = tuple(inputs.shape), ops.shape(inputs)
+            h = static[1] if static[1] is not None else dynamic[1]
+            w = static[2] if static[2] is not None else dynamic[2]
+            dtype = self.conv.compute_dtype
+            bias = None if self.conv.bias is None else ops.cast(self.conv.bias, dtype)
+            blocked = (_CONSTANT_BLOCKED_KERNELS.get() or {}).get(id(self))
+            x = space_to_depth_conv(
+                ops.cast(padded, dtype), ops.cast(self.conv.kernel, dtype), bias, h, w,
+                blocked_kernel=None if blocked is None else ops.cast(blocked, dtype),
+            )  # fmt: skip
+        else:
+            x = self.conv(padded)
         return self._norm_act(x, style_weights, training)
+
+    @property
+    def blocked_inference(self) -> bool:
+        """Whether inference computes the convolution on pixel blocks
+        (:func:`space_to_depth_conv`; training never does): stride 1, at most 4 output
+        channels and at least 16 input channels (the networks' RGB output layer, not their
+        RGB input layer), a kernel of 9 or more (at most 1.78x the multiply-adds) and an
+        unquantized kernel."""
+        return (
+            self.built
+            and self.strides == (1, 1)
+            and self.filters <= 4
+            and self.conv.kernel.shape[2] >= 16
+            and min(self.kernel_size) >= 2 * SPACE_TO_DEPTH_BLOCK + 1
+            and getattr(self.conv, "quantization_mode", None) is None
+        )
 
     def compute_output_shape(self, input_shape):
         input_shape = self._split_input_shape(input_shape)[0]
@@ -1361,6 +1514,7 @@ __all__ = [
     "NORMALIZATIONS",
     "OUTPUT_ACTIVATIONS",
     "PADDINGS",
+    "SPACE_TO_DEPTH_BLOCK",
     "UPSAMPLING_MODES",
     "bicubic_upsample",
     "AdaptiveInstanceNormalization",
@@ -1376,6 +1530,9 @@ __all__ = [
     "ResidualBlock",
     "UpsamplingBlock",
     "check_alpha",
+    "constant_blocked_kernels",
     "instance_moments",
     "instance_norm_statistics",
+    "space_to_depth_conv",
+    "space_to_depth_kernel",
 ]

@@ -39,8 +39,10 @@ from keras_perceptual.models import (  # noqa: E402
     super_resolution_net,
 )
 
-TINY_STYLE = {"filters": 4, "num_residual_blocks": 1}
-TINY_SR = {"filters": 8, "num_residual_blocks": 1}
+# 16 channels into the RGB output convolution: the exports hold its blocked form
+# (ConvBlock.blocked_inference), which is what the paper-width networks export.
+TINY_STYLE = {"filters": 16, "num_residual_blocks": 1}
+TINY_SR = {"filters": 16, "num_residual_blocks": 1}
 SIGNATURES = ("serving_default", "serve_uint8", "serve_encoded")
 
 
@@ -998,7 +1000,10 @@ def test_int8_tflite_psnr_reported_and_measured_again(formats, key):
         got = formats["result"]["outputs"][f"{key}_int8", name]
         want = _keras(model, x)
         assert got.dtype == np.float32 and got.shape == want.shape
-        assert np.all(got >= low - 1e-6) and np.all(got <= high + 1e-6)
+        # Dequantized int8: within the value range up to one output quantization step
+        # (the README says so; seen: -1.003 for (-1, 1)).
+        step = (high - low) / 255
+        assert np.all(got >= low - step) and np.all(got <= high + step)
         psnr = 10 * np.log10((high - low) ** 2 / np.mean((got - want) ** 2))
         assert psnr > 20.0, psnr
 
@@ -1011,9 +1016,10 @@ def test_names_dynamic_shapes_and_metadata(formats):
     inputs, outputs = result["io"]["style_onnx"]
     assert inputs == [("images", ["batch", "height", "width", 3], "tensor(float)")]
     assert outputs == [("output_images", ["batch", "out_height", "out_width", 3], "tensor(float)")]
-    inputs, outputs = result["io"]["sr_openvino"]
-    assert inputs == [(["images"], "[?,?,?,3]", "f32")]
-    assert len(outputs) == 1 and outputs[0][0] == ["output_images"] and outputs[0][2] == "f32"
+    for key in ("style_openvino", "sr_openvino"):  # no stray int32 scalar outputs
+        inputs, outputs = result["io"][key]
+        assert inputs == [(["images"], "[?,?,?,3]", "f32")]
+        assert len(outputs) == 1 and outputs[0][0] == ["output_images"] and outputs[0][2] == "f32"
     for key in ("style_onnx", "style_openvino"):
         meta = json.loads(result["meta"][key])
         assert meta["value_range"] == [0.0, 1.0] and meta["multiple"] == 4
