@@ -410,13 +410,46 @@ def instance_norm_statistics(provider: StatisticsProvider) -> Iterator[None]:
         _STATISTICS_PROVIDER.reset(token)
 
 
+class ConfigFieldsMixin:
+    """``get_config`` from a list of attribute names, for layers whose config is their arguments.
+
+    A layer that stores each constructor argument (checked) under the argument's own name
+    declares ``CONFIG_FIELDS`` and inherits ``get_config``: the base layer's config plus
+    each named attribute, tuples (also nested) written as lists so the config is JSON. Put
+    the mixin before ``keras.layers.Layer`` in the bases.
+
+    Example:
+        >>> class Shift(ConfigFieldsMixin, keras.layers.Layer):
+        ...     CONFIG_FIELDS = ("offset",)
+        ...     def __init__(self, offset=(1, 2), **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.offset = tuple(offset)
+        >>> Shift(name="shift").get_config()["offset"]
+        [1, 2]
+    """
+
+    #: The attributes ``get_config`` records, in order (each also a constructor argument).
+    CONFIG_FIELDS: tuple[str, ...] = ()
+
+    def get_config(self):
+        config = super().get_config()
+        for name in self.CONFIG_FIELDS:
+            config[name] = _as_lists(getattr(self, name))
+        return config
+
+
+def _as_lists(value):
+    """``value`` with every tuple (also nested) as a list, as a JSON config holds it."""
+    return [_as_lists(v) for v in value] if isinstance(value, tuple) else value
+
+
 # --------------------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------------------
 
 
 @_register
-class ReflectionPadding2D(keras.layers.Layer):
+class ReflectionPadding2D(ConfigFieldsMixin, keras.layers.Layer):
     """Mirror-pads the height and width of channels-last images (no edge repeat).
 
     ``keras.ops.pad(mode="reflect")``: the row beyond the border is the first row
@@ -449,14 +482,11 @@ class ReflectionPadding2D(keras.layers.Layer):
         _check_reflect_fits(input_shape, self.padding, self)
         return _padded_shape(input_shape, self.padding)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"padding": [list(p) for p in self.padding]})
-        return config
+    CONFIG_FIELDS = ("padding",)
 
 
 @_register
-class InstanceNormalization(keras.layers.Layer):
+class InstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
     """Normalizes each channel of each image over its height and width.
 
     ``y = gamma * (x - mean_hw(x)) / sqrt(var_hw(x) + epsilon) + beta`` with per-image,
@@ -522,10 +552,7 @@ class InstanceNormalization(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"epsilon": self.epsilon, "center": self.center, "scale": self.scale})
-        return config
+    CONFIG_FIELDS = ("epsilon", "center", "scale")
 
 
 def _check_style_weights_shape(shape, num_styles: int, layer: keras.layers.Layer) -> None:
@@ -636,12 +663,11 @@ class ConditionalInstanceNormalization(InstanceNormalization):
     def compute_output_shape(self, input_shape):
         return self._split_shapes(input_shape)[0]
 
-    def get_config(self):
-        return {**super().get_config(), "num_styles": self.num_styles}
+    CONFIG_FIELDS = (*InstanceNormalization.CONFIG_FIELDS, "num_styles")
 
 
 @_register
-class AdaptiveInstanceNormalization(keras.layers.Layer):
+class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
     """Gives content features the per-channel mean and standard deviation of style features.
 
     Called on ``[content_features, style_features]`` (or ``[content, style, alpha]``):
@@ -777,8 +803,7 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return self._shapes(input_shape)[0]
 
-    def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha, "epsilon": self.epsilon}
+    CONFIG_FIELDS = ("alpha", "epsilon")
 
 
 #: The encoder layer adaptive instance normalization works at (Huang & Belongie 2017).
@@ -884,12 +909,10 @@ class _PaddedConvMixin:
         return _pad2d(x, pads, "constant")
 
 
-class _Block(_ConditionalMixin, _PaddedConvMixin):
+class _Block(ConfigFieldsMixin, _ConditionalMixin, _PaddedConvMixin):
     """What the convolution blocks share: their common arguments (checked and stored
     once), the normalization and activation after the convolution, and ``get_config``
-    (the attributes named in ``CONFIG_FIELDS``, tuples as lists)."""
-
-    CONFIG_FIELDS: tuple[str, ...] = ()
+    (:class:`ConfigFieldsMixin`)."""
 
     def __init__(self, filters, kernel_size, normalization, padding, num_styles, **kwargs):
         super().__init__(**kwargs)
@@ -913,13 +936,6 @@ class _Block(_ConditionalMixin, _PaddedConvMixin):
     def _norm_act(self, x, style_weights, training):
         x = self._normalize(self.norm, x, style_weights, training)
         return x if self.act is None else self.act(x)
-
-    def get_config(self):
-        config = super().get_config()
-        for name in self.CONFIG_FIELDS:
-            value = getattr(self, name)
-            config[name] = list(value) if isinstance(value, tuple) else value
-        return config
 
 
 @_register
@@ -1108,7 +1124,7 @@ class ResidualBlock(_Block, keras.layers.Layer):
 
 
 @_register
-class DepthToSpace(keras.layers.Layer):
+class DepthToSpace(ConfigFieldsMixin, keras.layers.Layer):
     """Sub-pixel shuffle ``(B, H, W, C*r*r) -> (B, H*r, W*r, C)`` as a layer.
 
     ``keras.ops.depth_to_space`` (Shi et al., CVPR 2016), whose channel order is that of
@@ -1152,10 +1168,7 @@ class DepthToSpace(keras.layers.Layer):
             )
         return (b, None if h is None else h * r, None if w is None else w * r, c // (r * r))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"block_size": self.block_size})
-        return config
+    CONFIG_FIELDS = ("block_size",)
 
 
 @_register
@@ -1275,7 +1288,7 @@ class UpsamplingBlock(_Block, keras.layers.Layer):
 
 
 @_register
-class PadToMultiple(keras.layers.Layer):
+class PadToMultiple(ConfigFieldsMixin, keras.layers.Layer):
     """Pads height and width at the bottom/right up to multiples of ``multiple``.
 
     Paired with :class:`CropToReference` at the end of a network that down-samples by
@@ -1347,10 +1360,7 @@ class PadToMultiple(keras.layers.Layer):
         b, h, w, c = input_shape
         return (b, None if h is None else -(-h // m) * m, None if w is None else -(-w // m) * m, c)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"multiple": self.multiple, "mode": self.mode, "min_size": self.min_size})
-        return config
+    CONFIG_FIELDS = ("multiple", "mode", "min_size")
 
 
 @_register
@@ -1384,7 +1394,7 @@ class CropToReference(keras.layers.Layer):
 
 
 @_register
-class BoundedOutput(keras.layers.Layer):
+class BoundedOutput(ConfigFieldsMixin, keras.layers.Layer):
     """Maps unbounded activations into ``value_range`` with a scaled tanh (or sigmoid).
 
     ``low + (high - low) * (tanh(x) + 1) / 2`` (the paper's "scaled tanh" output,
@@ -1425,14 +1435,11 @@ class BoundedOutput(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"activation": self.activation, "value_range": list(self.value_range)})
-        return config
+    CONFIG_FIELDS = ("activation", "value_range")
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class LogitSkip(keras.layers.Layer):
+class LogitSkip(ConfigFieldsMixin, keras.layers.Layer):
     """Adds an image to pre-activation outputs, so a network learns a residual over it.
 
     ``call([logits, image])`` returns ``logits + f^-1(u)``, where ``u`` is ``image`` (first
@@ -1495,17 +1502,7 @@ class LogitSkip(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "activation": self.activation,
-                "value_range": list(self.value_range),
-                "epsilon": self.epsilon,
-                "factor": self.factor,
-            }
-        )
-        return config
+    CONFIG_FIELDS = ("activation", "value_range", "epsilon", "factor")
 
 
 __all__ = [
@@ -1520,6 +1517,7 @@ __all__ = [
     "AdaptiveInstanceNormalization",
     "BoundedOutput",
     "ConditionalInstanceNormalization",
+    "ConfigFieldsMixin",
     "ConvBlock",
     "CropToReference",
     "DepthToSpace",

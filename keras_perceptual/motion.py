@@ -52,6 +52,7 @@ from keras_perceptual._checks import (
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array
+from keras_perceptual.layers import ConfigFieldsMixin
 
 #: Random perturbations for training (:class:`RandomCameraMotion` ``preset=``): each maps to
 #: the maximum shift (pixels), zoom (fraction), rotation (degrees) and the standard
@@ -556,7 +557,7 @@ def camera_clip(
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
-class RandomCameraMotion(keras.layers.Layer):
+class RandomCameraMotion(ConfigFieldsMixin, keras.layers.Layer):
     """Moves each image by a random small camera motion, adds noise; returns the flow.
 
     Per image: a shift uniform in ``[-max_shift, max_shift]`` pixels on each axis, a
@@ -655,20 +656,9 @@ class RandomCameraMotion(keras.layers.Layer):
         batch, height, width = input_shape[0], input_shape[1], input_shape[2]
         return input_shape, (batch, height, width, 2), (batch, height, width)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "max_shift": self.max_shift,
-                "max_zoom": self.max_zoom,
-                "max_rotation": self.max_rotation,
-                "noise_stddev": self.noise_stddev,
-                "value_range": list(self.value_range),
-                "seed": self.seed,
-                "preset": self.preset,
-            }
-        )
-        return config
+    CONFIG_FIELDS = (
+        "max_shift", "max_zoom", "max_rotation", "noise_stddev", "value_range", "seed", "preset",
+    )  # fmt: skip
 
 
 __all__ = [

@@ -320,12 +320,19 @@ class _ScoreLoss(BaseLoss):
 
 
 class _KindLoss(_ScoreLoss):
-    """A score loss of one of the :data:`GAN_KINDS` (the generator's or the discriminator's)."""
+    """A score loss of one of the :data:`GAN_KINDS` (the generator's or the discriminator's):
+    their one constructor; each names its default ``name`` in ``DEFAULT_NAME``."""
 
     OPTIONS = ("kind",)
 
-    def __init__(self, kind, reduction, name, dtype):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+    def __init__(
+        self,
+        kind: str = "vanilla",
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype=None,
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.kind = check_choice(kind, GAN_KINDS, "kind")
 
 
@@ -342,7 +349,7 @@ class GeneratorLoss(_KindLoss):
     Args:
         kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
         reduction: as in ``keras.losses.Loss``; ``None`` gives ``(batch,)``.
-        name: loss name.
+        name: loss name; ``None`` (default): ``"generator_loss"``.
         dtype: computation dtype (float32 by default, also under mixed precision).
 
     Returns:
@@ -353,16 +360,8 @@ class GeneratorLoss(_KindLoss):
         -2.0
     """
 
+    DEFAULT_NAME = "generator_loss"
     _needs_real = False
-
-    def __init__(
-        self,
-        kind: str = "vanilla",
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "generator_loss",
-        dtype=None,
-    ):
-        super().__init__(kind, reduction, name, dtype)
 
     def call(self, y_true, y_pred):
         _check_logits(y_pred, "y_pred (fake logits)")
@@ -384,7 +383,8 @@ class DiscriminatorLoss(_KindLoss):
 
     Args:
         kind: ``"vanilla"``, ``"lsgan"`` or ``"hinge"``.
-        reduction, name, dtype: as in ``keras.losses.Loss``.
+        reduction, name, dtype: as in ``keras.losses.Loss``; ``name=None`` (default):
+            ``"discriminator_loss"``.
 
     Returns:
         A loss whose call returns the reduced loss.
@@ -395,14 +395,7 @@ class DiscriminatorLoss(_KindLoss):
         array([0., 2.], dtype=float32)
     """
 
-    def __init__(
-        self,
-        kind: str = "vanilla",
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "discriminator_loss",
-        dtype=None,
-    ):
-        super().__init__(kind, reduction, name, dtype)
+    DEFAULT_NAME = "discriminator_loss"
 
     def call(self, y_true, y_pred):
         _check_same_shape(y_true, y_pred)

@@ -37,13 +37,25 @@ class BaseLoss(keras.losses.Loss):
 
     Args:
         reduction: as in ``keras.losses.Loss``; ``None`` returns one value per sample.
-        name: loss name.
+        name: loss name; ``None`` means the class's ``DEFAULT_NAME`` (where it has none,
+            Keras' name from the class name).
         dtype: computation dtype; ``None`` means ``keras.config.floatx()`` (float32).
     """
 
     #: The loss's own constructor arguments, stored as attributes of the same names:
     #: :meth:`options` gives them to its function and ``get_config`` records them.
     OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: The name of a loss built with ``name=None``, for subclasses sharing one constructor.
+    DEFAULT_NAME: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype=None,
+    ):
+        name = self.DEFAULT_NAME if name is None else name
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def options(self) -> dict[str, Any]:
         """``{name: value}`` of the arguments named in ``OPTIONS`` (as stored)."""

@@ -100,12 +100,19 @@ def entropy(probabilities, from_logits: bool = False):
 
 class _ProbabilityLoss(BaseLoss):
     """A loss on probability vectors (or logits); float32 computation, also under mixed
-    precision."""
+    precision. The one constructor of its subclasses; each names its default ``name`` in
+    ``DEFAULT_NAME``."""
 
     OPTIONS = ("from_logits",)
 
-    def __init__(self, from_logits, reduction, name, dtype):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+    def __init__(
+        self,
+        from_logits: bool = False,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype=None,
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         if not isinstance(from_logits, bool):
             raise InputError(
                 f"from_logits must be True (inputs are logits) or False (probabilities). "
@@ -128,7 +135,7 @@ class JensenShannonDivergence(_ProbabilityLoss):
     Args:
         from_logits: the inputs are logits (a softmax is applied, exactly in log space).
         reduction: as in ``keras.losses.Loss``.
-        name: loss name.
+        name: loss name; ``None`` (default): ``"jensen_shannon_divergence"``.
         dtype: computation dtype (float32 by default, also under mixed precision).
 
     Returns:
@@ -140,14 +147,7 @@ class JensenShannonDivergence(_ProbabilityLoss):
         array([0.21576155], dtype=float32)
     """
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "jensen_shannon_divergence",
-        dtype=None,
-    ):
-        super().__init__(from_logits, reduction, name, dtype)
+    DEFAULT_NAME = "jensen_shannon_divergence"
 
     def call(self, y_true, y_pred):
         _check_same_shape(y_true, y_pred)
@@ -167,7 +167,7 @@ class Entropy(_ProbabilityLoss):
     Args:
         from_logits: ``y_pred`` is logits (normalized by a softmax in log space).
         reduction: as in ``keras.losses.Loss``; ``None`` gives one value per vector.
-        name: loss name.
+        name: loss name; ``None`` (default): ``"entropy"``.
         dtype: computation dtype (float32 by default).
 
     Returns:
@@ -178,14 +178,7 @@ class Entropy(_ProbabilityLoss):
         1.3862944
     """
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "entropy",
-        dtype=None,
-    ):
-        super().__init__(from_logits, reduction, name, dtype)
+    DEFAULT_NAME = "entropy"
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return super().__call__(y_pred if y_true is None else y_true, y_pred, sample_weight)
