@@ -128,6 +128,55 @@ def test_conv_block_reflect_padding_is_pad_then_valid_conv(rng):
     np.testing.assert_allclose(y, to_numpy(block.conv(padded)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("size", [(37, 53), (8, 8), (5, 6), (64, 61)])
+@pytest.mark.parametrize("padding", ["reflect", "zero"])
+def test_output_conv_blocked_inference_equals_the_plain_convolution(rng, size, padding):
+    """The RGB output layer (9x9, 3 filters, 16+ input channels) computes 4x4 output pixels
+    at a time at inference (kl.blocked_conv) and plainly in training: the same numbers."""
+    x = _rand(rng, 2, *size, 16)
+    block = kl.ConvBlock(3, 9, normalization="none", activation=None, padding=padding)
+    block.build(x.shape)
+    block.conv.bias.assign(rng.standard_normal(3).astype("float32"))
+    assert block.blocked_inference
+    inference = to_numpy(block(x))
+    plain = to_numpy(block(x, training=True))  # training: the plain convolution
+    pads = ((0, 0), (4, 4), (4, 4), (0, 0))
+    reference = to_numpy(block.conv(np.pad(x, pads, mode="reflect" if padding == "reflect"
+                                              else "constant")))  # fmt: skip
+    np.testing.assert_allclose(plain, reference, rtol=1e-6, atol=1e-6)
+    assert inference.shape == plain.shape == (2, *size, 3)
+    np.testing.assert_allclose(inference, plain, rtol=1e-4, atol=1e-4)
+    with kl.constant_blocked_kernels([block]):  # the kernel as a constant (exports)
+        np.testing.assert_allclose(to_numpy(block(x)), inference, rtol=1e-6, atol=1e-6)
+
+
+def test_blocked_inference_only_for_rgb_output_layers():
+    def block(filters, kernel, channels, strides=1):
+        layer = kl.ConvBlock(filters, kernel, strides=strides, normalization="none")
+        layer.build((None, 16, 16, channels))
+        return layer.blocked_inference
+
+    assert block(3, 9, 16) and block(4, 9, 32) and block(1, 11, 64)
+    assert not block(3, 9, 3)  # the RGB input layer of a tiny net
+    assert not block(8, 9, 32)  # enough output channels to fill the vector lanes
+    assert not block(3, 3, 32)  # a 3x3 kernel would cost 4x the multiply-adds
+    assert not block(3, 9, 32, strides=2)
+    assert not kl.ConvBlock(3, 9).blocked_inference  # not built
+
+
+@pytest.mark.parametrize("kernel_size,block", [((9, 9), 4), ((11, 10), 4), ((9, 9), 2), ((5, 7), 2)])
+def test_blocked_conv_is_a_valid_convolution(rng, kernel_size, block):
+    kh, kw = kernel_size
+    x = _rand(rng, 1, 13 + kh - 1, 10 + kw - 1, 5)
+    kernel = rng.standard_normal((kh, kw, 5, 3)).astype("float32")
+    bias = rng.standard_normal(3).astype("float32")
+    window = (block * (-(-(kh - 1) // block) + 1), block * (-(-(kw - 1) // block) + 1))
+    assert tuple(kl.blocked_kernel(kernel, block).shape) == (*window, 5, block * block * 3)
+    got = to_numpy(kl.blocked_conv(x, kernel, bias, 13, 10, block))
+    want = to_numpy(keras.ops.conv(x, kernel, padding="valid")) + bias
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 def test_conv_blocks_with_normalization_have_no_bias():
     block = kl.ConvBlock(4, 3)
     block.build((None, 8, 8, 3))
