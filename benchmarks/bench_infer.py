@@ -11,7 +11,8 @@ N x N. Paper-width networks with random weights (speed does not depend on the va
 Runtimes (one image, batch 1, median of ``--iters`` after a warm-up call):
 
 * ``tf f32`` / ``tf bf16``: a ``tf.function`` of the Keras model, float32 and
-  ``mixed_bfloat16`` (TensorFlow's oneDNN kernels);
+  ``mixed_bfloat16`` (TensorFlow's own choice of CPU kernels: oneDNN on AVX-512 machines
+  with VNNI/BF16/AMX, Eigen on AVX2; the header says which);
 * ``onnxruntime``: the ``export_onnx`` file, CPU execution provider, all graph optimizations;
 * ``openvino``: the ``export_openvino`` IR, CPU plugin, latency hint, float32 precision;
 * ``tflite f32`` / ``tflite int8``: ``export_tflite`` (float32 / full-integer int8 calibrated
