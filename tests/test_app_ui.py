@@ -173,6 +173,9 @@ def trained_run(tmp_path_factory, browser_tools):
         steps=2, image_size=64, batch_size=2, style_image_size=64,
         weights="hed_bsds500" if HAS_HED else None,
         model_options={"filters": 4, "num_residual_blocks": 1}, verbose=0,
+        # float32 whatever the CPU: precision="auto" trains in bfloat16 on CPUs with bf16
+        # units, and the page's ONNX model (exported in float32) is compared with it below.
+        precision="float32",
     )
     # A multi-style and an arbitrary-style network (untrained: the wiring of their sliders
     # and style upload through the server is what is checked).
