@@ -252,8 +252,8 @@ def blocked_conv(x, kernel, bias, height, width, block: int = CONV_BLOCK, blocke
     output position of a stride-``block`` convolution with ``block**2`` times the output
     channels (:func:`blocked_kernel`: 48 for 3 at ``block=4``, full lanes), rearranged by
     ``ops.depth_to_space`` (Shi et al. 2016); the window grows from 9 to 12, 1.78x the
-    multiply-adds. Measured on the 1024 px output layer: 2.0x (TensorFlow) and 2.0x
-    (OpenVINO) faster with 32 input channels, 1.6x and 2.0x with 64.
+    multiply-adds. Measured on the 1024 px output layer (with its reflection padding): 1.8x
+    (TensorFlow) and 2.0x (OpenVINO) faster with 32 input channels, 1.6x and 2.0x with 64.
 
     Args:
         x: ``(B, height + kh - 1, width + kw - 1, C)``: the input, already padded by the
