@@ -35,12 +35,16 @@ class Platform(abc.ABC):
             operation that every process must take part in (JAX across processes: reading a
             replicated array synchronizes the processes); non-chief processes then write to
             a scratch folder that is deleted (as TensorFlow's multi-worker guide does).
+        bfloat16_variables: whether variables may be stored in bfloat16 (not under
+            TensorFlow's multi-worker strategy: its collective broadcast of initial values
+            has no bfloat16 kernel).
     """
 
     chief: bool = True
     multi_worker: bool = False
     replicas: int = 1
     saves_everywhere: bool = False
+    bfloat16_variables: bool = True
 
     def scope(self) -> contextlib.AbstractContextManager:
         """The context in which networks, losses and optimizers are created."""
@@ -110,6 +114,7 @@ class TensorFlowPlatform(Platform):
         self.chief = distribute.is_chief(strategy)
         self.multi_worker = distribute.is_multi_worker(strategy)
         self.replicas = strategy.num_replicas_in_sync
+        self.bfloat16_variables = not self.multi_worker
 
     def scope(self):
         return self.strategy.scope()

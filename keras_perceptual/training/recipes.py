@@ -46,7 +46,7 @@ from keras_perceptual.models import (
 )
 from keras_perceptual.motion import MOTION_PRESETS
 from keras_perceptual.ops import from_uint8, sr_degrade
-from keras_perceptual.precision import backbone_dtype_for
+from keras_perceptual.precision import backbone_dtype_for, resolve_backbone_dtype
 from keras_perceptual.training.config import (
     ArbitraryStyleConfig,
     MultiStyleConfig,
@@ -213,11 +213,42 @@ class Recipe(abc.ABC):
     def resolve(self) -> None:  # noqa: B027 - most recipes need no preparation
         """Prepares inputs the recipe needs before building (e.g. the style image)."""
 
+    #: Whether the loss network's weights may be stored in bfloat16; the trainer sets it
+    #: from its platform (``Platform.bfloat16_variables``).
+    bfloat16_variables: bool = True
+
     def loss_network_dtype(self) -> dict:
         """``{"backbone_dtype": ...}`` for the loss: the one of :attr:`precision`
         (:func:`~keras_perceptual.precision.backbone_dtype_for`) unless ``loss_options``
         names one."""
         return {"backbone_dtype": backbone_dtype_for(self.precision)}
+
+    def loss_arguments(self, arguments: Mapping[str, Any]) -> dict:
+        """The loss's keyword ``arguments`` with a ``backbone_dtype`` the platform can hold.
+
+        Where variables cannot be stored in bfloat16 (TensorFlow's multi-worker strategy),
+        a loss network that would be bfloat16 (from ``precision``, or ``"auto"`` on a CPU
+        with bfloat16 units) computes in bfloat16 with float32 weights
+        (``"mixed_bfloat16"``).
+
+        Raises:
+            keras_perceptual.errors.InputError: ``loss_options`` asks for
+                ``backbone_dtype="bfloat16"`` where it cannot be held.
+        """
+        arguments = dict(arguments)
+        dtype = arguments.get("backbone_dtype")
+        if self.bfloat16_variables or dtype is None:
+            return arguments
+        if resolve_backbone_dtype(dtype) != "bfloat16":
+            return arguments
+        if self.config.loss_options.get("backbone_dtype") == "bfloat16":
+            raise InputError(
+                "loss_options backbone_dtype='bfloat16' stores the loss network's weights in "
+                "bfloat16, which TensorFlow's multi-worker strategy cannot broadcast (its "
+                "collective ops have no bfloat16 kernel); pass 'mixed_bfloat16' (bfloat16 "
+                "compute, float32 weights) or 'auto'. Received: backbone_dtype='bfloat16'"
+            )
+        return {**arguments, "backbone_dtype": "mixed_bfloat16"}
 
     @abc.abstractmethod
     def build_network(self) -> keras.Model:
@@ -286,7 +317,9 @@ class StyleTransferRecipe(Recipe):
             weights=config.weights,
             value_range=config.value_range,
             reduction=None,
-            **{**self.loss_network_dtype(), **config.loss_options, **config.loss_weights()},
+            **self.loss_arguments(
+                {**self.loss_network_dtype(), **config.loss_options, **config.loss_weights()}
+            ),
         )
 
     def compile(self, network, loss):
@@ -468,7 +501,7 @@ class ArbitraryStyleRecipe(Recipe):
         config = self.config
         return AdaINLoss(
             weights=config.weights, backbone=config.backbone, value_range=config.value_range,
-            reduction=None, **{**config.loss_options, **config.loss_weights()},
+            reduction=None, **self.loss_arguments({**config.loss_options, **config.loss_weights()}),
         )
 
     def sample_images(self, scan):
@@ -558,7 +591,7 @@ class SuperResolutionRecipe(Recipe):
             weights=config.weights,
             value_range=config.value_range,
             reduction=None,
-            **{**self.loss_network_dtype(), **overrides},
+            **self.loss_arguments({**self.loss_network_dtype(), **overrides}),
         )
 
     def metrics(self):

@@ -370,6 +370,7 @@ class Trainer:
     def build(self) -> None:
         """The network, the loss and the compiled training model, inside the platform."""
         keras.utils.set_random_seed(self.config.seed)
+        self.recipe.bfloat16_variables = self.platform.bfloat16_variables
         with self.platform.scope(), dtype_policy(self.precision):
             self.network = self.recipe.build_network()
             self.loss = self.recipe.build_loss()

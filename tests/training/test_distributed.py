@@ -104,9 +104,12 @@ def relative_loss_diff(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(a)))
 
 
+# Agreement to 1e-3 is a float32 property: precision="auto" would train in bfloat16 on CPUs
+# with bf16 units (the 16-bit runs are checked on their own below).
 def style_kwargs(output_dir, **overrides):
     return tiny_style_kwargs(**{"output_dir": str(output_dir), "steps": 6, "batch_size": 4,
-                                "save_every": 3, "sample_every": 100, **overrides})
+                                "save_every": 3, "sample_every": 100, "precision": "float32",
+                                **overrides})  # fmt: skip
 
 
 def sr_kwargs(output_dir, **overrides):
@@ -121,6 +124,7 @@ def sr_kwargs(output_dir, **overrides):
         sample_every=100,
         seed=3,
         verbose=0,
+        precision="float32",
     )
     kwargs.update(overrides)
     return kwargs
@@ -227,12 +231,14 @@ def run_cluster(commands: list[list[str]], timeout: float) -> list[subprocess.Co
     return outputs
 
 
-def cli_train_style(photos, style_file, out, steps, workers=None, index=None) -> list[str]:
+def cli_train_style(photos, style_file, out, steps, workers=None, index=None,
+                    precision="float32") -> list[str]:  # fmt: skip
     command = [
         sys.executable, "-m", "keras_perceptual.cli", "train-style", photos, style_file,
         "--out", str(out), "--steps", str(steps), "--batch-size", "4", "--image-size", "32",
         "--style-image-size", "48", "--filters", "4", "--residual-blocks", "1",
         "--weights", "none", "--save-every", "2", "--sample-every", "2", "--seed", "3", "--quiet",
+        "--precision", precision,
     ]  # fmt: skip
     if workers is not None:
         command += ["--workers", ",".join(workers), "--worker-index", str(index)]
@@ -334,6 +340,27 @@ def test_multi_worker_cli_matches_one_process_and_only_the_chief_writes(
         f"diff {fresh_diff:.2e} (4 steps), {resumed_diff:.2e} (resumed to 6); first cluster run "
         f"{elapsed:.1f} s wall"
     )
+
+
+@pytest.mark.multiprocess
+def test_multi_worker_trains_in_bfloat16(tmp_path, photos, style_file):
+    """precision mixed_bfloat16 makes the loss network bfloat16, whose weights TensorFlow's
+    collective broadcast cannot send (no bfloat16 kernel: the run died in CollectiveBcastSend
+    on a CPU with bf16 units, where precision="auto" picks it): across workers the loss
+    network computes in bfloat16 with float32 weights."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    outs = (tmp_path / "chief", tmp_path / "worker1")
+    outputs = run_cluster(
+        [cli_train_style(photos, style_file, out, 2, workers, index, precision="mixed_bfloat16")
+         for index, out in enumerate(outs)],
+        timeout=240,
+    )  # fmt: skip
+    for index, output in enumerate(outputs):
+        assert output.returncode == 0, f"worker {index}:\n{output.stderr[-5000:]}"
+    config = json.loads((outs[0] / "config.json").read_text())
+    assert config["resolved"]["precision"]["used"] == "mixed_bfloat16"
+    assert config["resolved"]["loss"]["backbone_dtype"] == "mixed_bfloat16"
+    assert np.isfinite(read_csv_log(outs[0] / "steps.csv")["loss"]).all()
 
 
 @pytest.mark.parametrize(

@@ -588,6 +588,32 @@ def test_multi_style_recipe_uses_the_configured_multiplier(tmp_path, photos, sty
                          style_learning_rate_multiplier=0)  # fmt: skip
 
 
+def test_loss_network_weights_are_float32_where_bfloat16_variables_cannot_be_held(
+    tmp_path, photos, style_files
+):
+    from keras_perceptual.training import StyleTransferConfig, StyleTransferRecipe
+
+    def recipe(**loss_options):
+        config = StyleTransferConfig(content_dir=photos, style_image=style_files[0],
+                                     output_dir=tmp_path, loss_options=loss_options)  # fmt: skip
+        made = StyleTransferRecipe(config)
+        made.precision = "mixed_bfloat16"
+        return made
+
+    held = recipe()
+    arguments = {**held.loss_network_dtype(), "style_weight": 1.0}
+    assert held.loss_arguments(arguments)["backbone_dtype"] == "bfloat16"
+    held.bfloat16_variables = False  # TensorFlow's multi-worker strategy
+    assert held.loss_arguments(arguments) == {"backbone_dtype": "mixed_bfloat16",
+                                              "style_weight": 1.0}  # fmt: skip
+    assert held.loss_arguments({"backbone_dtype": "float32"}) == {"backbone_dtype": "float32"}
+    assert held.loss_arguments({}) == {}
+    chosen = recipe(backbone_dtype="bfloat16")
+    chosen.bfloat16_variables = False
+    with pytest.raises(InputError, match="pass 'mixed_bfloat16'"):
+        chosen.loss_arguments({"backbone_dtype": "bfloat16"})
+
+
 def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, style_files):
     from keras_perceptual.training import ArbitraryStyleConfig, ArbitraryStyleRecipe
 
