@@ -526,6 +526,11 @@ class StyleTransferConfig(StyleFieldsConfig):
 
 
 def _style_images(value: Any, name: str) -> list:
+    if value is None:
+        raise InputError(
+            f"{name} is required: a list of two or more style images (file paths or RGB "
+            f"arrays in value_range). Received: {name}=None"
+        )
     if isinstance(value, (str, os.PathLike, np.ndarray)) or not isinstance(value, (list, tuple)):
         raise InputError(
             f"{name} must be a list of two or more style images (file paths or RGB arrays in "
@@ -550,7 +555,7 @@ class MultiStyleConfig(StyleFieldsConfig):
 
     style_images: list = setting(
         help="the style image files (or RGB arrays in value_range), two or more",
-        check=_style_images, resumable=True, cli=None, factory=list,
+        check=_style_images, resumable=True, cli=None,
     )
     style_learning_rate_multiplier: float = setting(
         1.0, help="learning-rate multiplier of the per-style scales and offsets of the "

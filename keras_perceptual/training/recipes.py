@@ -391,11 +391,6 @@ class MultiStyleRecipe(StyleTransferRecipe):
     def style_targets(self) -> dict:
         return {"style_images": self.styles}
 
-    def loss_network_dtype(self) -> dict:
-        # The multi-style loss network keeps PerceptualLoss's own backbone_dtype (float32)
-        # whatever the run's precision: the recipe was not given the 16-bit loss network.
-        return {}
-
     def build_optimizer(self, network):
         """Adam, with ``style_learning_rate_multiplier`` times the learning rate for the
         per-style scales and offsets (:class:`~keras_perceptual.training.ScaledAdam`)."""
@@ -501,7 +496,9 @@ class ArbitraryStyleRecipe(Recipe):
         config = self.config
         return AdaINLoss(
             weights=config.weights, backbone=config.backbone, value_range=config.value_range,
-            reduction=None, **self.loss_arguments({**config.loss_options, **config.loss_weights()}),
+            reduction=None, **self.loss_arguments(
+                {**self.loss_network_dtype(), **config.loss_options, **config.loss_weights()}
+            ),
         )
 
     def sample_images(self, scan):
@@ -941,11 +938,10 @@ def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any)
     "content_dir style_images * output_dir steps image_size batch_size learning_rate "
     "style_image_size content_weight style_weight tv_weight style_learning_rate_multiplier "
     "loss_options model_options "
-    "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
-    "verbose",
-    # Fields this function has never taken: temporal_* are refused for several styles;
-    # precision stays a configuration (and command-line) setting only.
-    omit=("temporal_weight", "temporal_motion", "precision"),
+    "weights value_range strategy seed save_every sample_every cache jit_compile precision "
+    "callbacks verbose",
+    # temporal_* are refused for several styles (each image would need its style's motion).
+    omit=("temporal_weight", "temporal_motion"),
 )
 def train_multi_style(
     content_dir: Any, style_images: Any = _UNSET, **settings: Any
@@ -968,8 +964,9 @@ def train_multi_style(
             ``value_range``; style ``k`` of the network is ``style_images[k]``.
         output_dir, steps, image_size, batch_size, learning_rate, style_image_size,
             content_weight, style_weight, tv_weight, loss_options, weights, value_range,
-            strategy, seed, save_every, sample_every, cache, jit_compile, callbacks,
-            verbose: as for :func:`train_style_transfer`.
+            strategy, seed, save_every, sample_every, cache, jit_compile, precision,
+            callbacks, verbose: as for :func:`train_style_transfer` (``precision`` sets the
+            network's dtype policy and the loss network's compute dtype).
         model_options: :func:`~keras_perceptual.models.multi_style_transfer_net` arguments
             (``filters``, ``num_residual_blocks``, ``upsampling``, ...).
 
@@ -996,9 +993,8 @@ def train_multi_style(
     ArbitraryStyleRecipe,
     "content_dir style_dir * output_dir steps image_size batch_size learning_rate "
     "style_image_size backbone content_weight style_weight loss_options model_options "
-    "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
-    "verbose",
-    omit=("precision",),  # a configuration (and command-line) setting only, as before
+    "weights value_range strategy seed save_every sample_every cache jit_compile precision "
+    "callbacks verbose",
 )
 def train_arbitrary_style(
     content_dir: Any, style_dir: Any = _UNSET, **settings: Any
@@ -1021,8 +1017,9 @@ def train_arbitrary_style(
             :class:`ArbitraryStyleConfig` (then pass no other setting).
         style_dir: folder of style images (paintings), recursive.
         output_dir, steps, batch_size, learning_rate, weights, value_range, strategy, seed,
-            save_every, sample_every, cache, jit_compile, callbacks, verbose: as for
-            :func:`train_style_transfer`.
+            save_every, sample_every, cache, jit_compile, precision, callbacks, verbose: as
+            for :func:`train_style_transfer` (``precision`` sets the decoder's dtype policy
+            and the loss network's compute dtype; the encoder follows the policy too).
         image_size: side of the content and style crops.
         style_image_size: shorter side the paintings are resized to (then centre-cropped).
         backbone: ``"vgg19"`` (the paper) or ``"vgg16"`` (the ``"hed_bsds500"`` stand-in):

@@ -247,14 +247,14 @@ _HAND_WRITTEN_PARAMETERS = {
         "content_dir style_images * output_dir steps image_size batch_size learning_rate "
         "style_image_size content_weight style_weight tv_weight style_learning_rate_multiplier "
         "loss_options model_options "
-        "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
-        "verbose"
+        "weights value_range strategy seed save_every sample_every cache jit_compile precision "
+        "callbacks verbose"
     ),
     "train_arbitrary_style": (
         "content_dir style_dir * output_dir steps image_size batch_size learning_rate "
         "style_image_size backbone content_weight style_weight loss_options model_options "
-        "weights value_range strategy seed save_every sample_every cache jit_compile callbacks "
-        "verbose"
+        "weights value_range strategy seed save_every sample_every cache jit_compile precision "
+        "callbacks verbose"
     ),
 }
 
@@ -302,9 +302,11 @@ def test_recipe_functions_refuse_unknown_keywords_naming_the_closest(tmp_path, s
 
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'stepz'; did you mean 'steps'"):
         train_style_transfer(str(tmp_path), style_file, output_dir=str(tmp_path), stepz=3)
-    # A field the function does not take (multi-style has no precision option) stays refused.
+    # A field the function does not take (multi-style has no temporal term) stays refused.
     with pytest.raises(TypeError, match="train_multi_style.. got an unexpected keyword argument"):
-        train_multi_style(str(tmp_path), [style_file] * 2, precision="float32")
+        train_multi_style(str(tmp_path), [style_file] * 2, temporal_weight=1.0)
+    with pytest.raises(InputError, match="style_images is required"):
+        train_multi_style(str(tmp_path), output_dir=str(tmp_path / "run"))
     # Positional calls behave as a plain Python function's.
     with pytest.raises(TypeError, match="takes from 1 to 2 positional arguments but 3 were given"):
         train_style_transfer(str(tmp_path), style_file, str(tmp_path / "run"))

@@ -745,3 +745,31 @@ def test_emulated_precision_warns_and_mixed_float16_cannot_be_resumed_across(mon
     config.precision = "float32"
     assert run_precision(config, {"resolved": {"precision": {"used": "mixed_bfloat16"}}}) == (
         "float32")  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe_name", ["style", "multi_style", "arbitrary", "super_resolution"])
+def test_precision_sets_the_loss_network_of_every_recipe(tmp_path, photos, style_files,
+                                                         recipe_name):  # fmt: skip
+    """Every recipe's loss network computes in the run's 16-bit format (the multi-style one
+    used to stay float32 whatever ``precision`` was)."""
+    from keras_perceptual.training import config as configs
+    from keras_perceptual.training import recipes
+
+    common = dict(content_dir=photos, output_dir=tmp_path, steps=1, weights=None, seed=1)
+    made = {
+        "style": lambda: configs.StyleTransferConfig(style_image=style_files[0], **common),
+        "multi_style": lambda: configs.MultiStyleConfig(style_images=style_files, **common),
+        "arbitrary": lambda: configs.ArbitraryStyleConfig(
+            style_dir=os.path.dirname(style_files[0]), image_size=16, style_image_size=40,
+            backbone="vgg16", **common),
+        "super_resolution": lambda: configs.SuperResolutionConfig(
+            image_dir=photos, scale=4, output_dir=tmp_path, steps=1, patch_size=32,
+            weights=None),
+    }[recipe_name]()
+    recipe = recipes.RECIPES[type(made)](made)
+    recipe.precision = "mixed_bfloat16"
+    recipe.resolve()
+    loss = recipe.build_loss()
+    assert loss.get_config()["backbone_dtype"] == "bfloat16"
+    recipe.precision = "float32"
+    assert recipe.build_loss().get_config()["backbone_dtype"] == "float32"
