@@ -44,7 +44,8 @@ products, plus the loss's count in ``common.loss_flops``) and *kernel efficiency
 GFLOP/s / theirs). JAX rows are also given as a ratio of the TensorFlow graph step.
 
 The run ends with ``stylize`` latency on one 1024 px photo per backend (float32,
-``precision="auto"``, and ``mixed_bfloat16`` with the bf16 cases; ``--stylize 0`` skips it).
+``precision="auto"``, and ``mixed_bfloat16`` with the bf16 cases; ``--stylize 0`` skips it),
+on TensorFlow's own CPU kernels as ``stylize`` runs them (not the training steps' oneDNN).
 
 Cost: the default run (both backends, float32 only on an AVX2 CPU, batch 4, twin eager +
 compiled + pytorch/examples) is about 15 child processes, 10-15 minutes on 2 cores. The
@@ -406,7 +407,8 @@ def main() -> None:
             for precision in chosen:
                 r = common.run_child(script, {"kind": "stylize", "size": side,
                                               "precision": precision, "iters": args.iters},
-                                     env={"KERAS_BACKEND": backend})  # fmt: skip
+                                     env={"KERAS_BACKEND": backend},
+                                     inference=True)  # stylize's kernels, not training's  # fmt: skip
                 stylized[f"{backend} {precision}"] = r
                 shown = f"{r['ms']:9.1f} ms" if "ms" in r else f"FAILED: {r['error'][-200:]}"
                 print(f"  {backend:10} precision={precision:15} {shown}")

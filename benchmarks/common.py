@@ -35,7 +35,13 @@ def use_training_kernels() -> None:
     spec = importlib.util.spec_from_file_location("_kp_onednn", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.prefer_onednn()
+    if module.prefer_onednn():
+        _TRAINING_KERNEL_VARIABLES.add(module.ONEDNN_VARIABLE)
+
+
+#: The environment variables :func:`use_training_kernels` set (not the user's own), which
+#: ``run_child(..., inference=True)`` leaves out of an inference child's environment.
+_TRAINING_KERNEL_VARIABLES: set[str] = set()
 
 VGG16_CONVS = [
     # (name, block, in_channels, out_channels)
@@ -268,10 +274,17 @@ def split_margin(ours: dict, theirs: dict) -> str:
     return f"= {work:.2f}x work avoided x {speed / work:.2f}x kernel efficiency"
 
 
-def run_child(script: str, case: dict, timeout: float = 1800, env: dict | None = None) -> dict:
+def run_child(script: str, case: dict, timeout: float = 1800, env: dict | None = None,
+              inference: bool = False) -> dict:
     """Runs ``script --child JSON`` in a fresh interpreter (``env``: extra environment
-    variables, e.g. ``KERAS_BACKEND``) and returns its JSON result."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
+    variables, e.g. ``KERAS_BACKEND``) and returns its JSON result.
+
+    ``inference=True`` runs the child on TensorFlow's own choice of CPU kernels, as
+    ``stylize`` and the app do: the variables :func:`use_training_kernels` set in this
+    process are left out (a user's own ``TF_ENABLE_ONEDNN_OPTS`` is kept)."""
+    inherited = {name: value for name, value in os.environ.items()
+                 if not (inference and name in _TRAINING_KERNEL_VARIABLES)}  # fmt: skip
+    env = {**inherited, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, script, "--child", json.dumps(case)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     for line in reversed(result.stdout.splitlines()):
