@@ -125,6 +125,14 @@ def _check_model(model: Any, caller: str, extra_inputs: bool = False) -> tuple[A
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
         inputs = outputs = None
+    if inputs and outputs and len(inputs) > 1 and len(outputs) == 1 and not extra_inputs:
+        names = [getattr(tensor, "name", "?") for tensor in inputs]
+        raise InputError(
+            f"{caller} exports models with one image input; this model has {len(inputs)} "
+            f"inputs {names} (a multi-style or arbitrary-style network). Export it with "
+            "export_for_serving, export_onnx or export_openvino, which keep the extra inputs "
+            f"as signature inputs. Received: model={model.name!r}"
+        )
     if not inputs or not outputs or (len(inputs) != 1 and not extra_inputs) or len(outputs) != 1:
         raise InputError(
             f"{caller} needs a functional model with one image input and one image output, like "

@@ -1168,3 +1168,18 @@ def test_decode_upright_turns_the_phone_portrait_upright(tricky_image_files):
 def test_decode_upright_matches_the_library_reader(tricky_image_files):
     """Every orientation 1-8; palette, alpha, CMYK and grayscale as Pillow."""
     _check_decode_upright(tricky_image_files[0])
+
+
+def test_tflite_refuses_networks_with_extra_inputs_and_names_the_exports_that_take_them(
+    tmp_path,
+):
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.models import multi_style_transfer_net
+
+    multi = multi_style_transfer_net(2, filters=4, num_residual_blocks=1)
+    with pytest.raises(InputError) as info:
+        export_tflite(multi, tmp_path / "multi.tflite")
+    message = str(info.value)
+    assert "2 inputs" in message and "style_weights" in message
+    assert "export_onnx" in message and "subclassed" not in message
+    assert not (tmp_path / "multi.tflite").exists()
