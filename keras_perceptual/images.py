@@ -224,14 +224,39 @@ def read_rgb(
     return array
 
 
+#: EXIF orientations (tag 0x0112) that turn the stored image a quarter turn (or transpose
+#: it): the displayed image has the stored height and width swapped.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
 def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
-    """Opens ``path`` without decoding the pixels; returns ``(width, height)`` or raises
-    ``UnusableImageError`` (not an image, unreadable, too small)."""
+    """The ``(width, height)`` of ``path`` as decoded, read from its header (no pixels).
+
+    The EXIF orientation (tag 0x0112) is applied as :func:`read_rgb` applies it: for
+    orientations 5-8 (a phone portrait stored sideways) the stored width and height are
+    swapped, so the result always equals the decoded array's ``(shape[1], shape[0])``.
+
+    Args:
+        path: the image file.
+        min_size: refuse images whose shorter side is smaller.
+
+    Returns:
+        ``(width, height)`` in pixels, orientation applied.
+
+    Raises:
+        UnusableImageError: not an image, unreadable, or too small.
+
+    Example:
+        >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
+        (64, 48)
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             width, height = image.size
+            if image.getexif().get(0x0112) in _QUARTER_TURNS:
+                width, height = height, width
     except UnidentifiedImageError:
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:

@@ -483,3 +483,26 @@ def test_train_several_styles_and_train_arbitrary_then_stylize(photos, tmp_path,
                  "--quiet"]) == 0  # fmt: skip
     assert image_size(tmp_path / "s1" / "photo0_stylized.png")
     assert image_size(tmp_path / "s2" / "photo0_stylized.png")
+
+
+# --- Inputs checked before anything is written ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sr_net(tmp_path_factory):
+    from keras_perceptual.models import super_resolution_net
+
+    path = tmp_path_factory.mktemp("sr_net") / "sr4.keras"
+    super_resolution_net(4, filters=4, num_residual_blocks=1).save(path)
+    return path
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_upscale_names_and_sizes_camera_photos_as_decoded(sr_net, tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # stored 48 wide, 40 high; shown 40 wide, 48 high
+    Image.new("RGB", (48, 40), (90, 120, 150)).save(tmp_path / "camera.jpg", exif=exif.tobytes())
+    assert main(["upscale", str(sr_net), str(tmp_path / "camera.jpg"), "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
+    assert os.listdir(tmp_path / "out") == ["camera_x4.png"]
+    assert image_size(tmp_path / "out" / "camera_x4.png") == (160, 192)

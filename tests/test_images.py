@@ -136,3 +136,32 @@ def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files)
         windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
                    for j in range(image.shape[1] - 23)]
         assert any(np.array_equal(crop, w) for w in windows), path.name
+
+
+def _camera_jpeg(path, orientation, size=(40, 24)):
+    """A JPEG stored ``size`` (width, height) with EXIF ``Orientation=orientation``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(orientation)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+        path, quality=95, exif=_orientation_exif(orientation)
+    )
+    return str(path)
+
+
+def _orientation_exif(orientation):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_read_header_applies_the_exif_orientation(tmp_path, orientation):
+    from keras_perceptual.images import read_header, read_rgb
+
+    path = _camera_jpeg(tmp_path / f"o{orientation}.jpg", orientation)
+    decoded = read_rgb(path)
+    assert read_header(path) == (decoded.shape[1], decoded.shape[0])
+    assert read_header(path) == ((24, 40) if orientation >= 5 else (40, 24))

@@ -246,7 +246,7 @@ def check_upload(
             its output size, are checked too.
 
     Returns:
-        ``(width, height)`` from the file's header (before EXIF orientation).
+        ``(width, height)`` from the file's header, EXIF orientation applied (as decoded).
 
     Raises:
         InputError: a missing or empty file, one larger than ``max_upload_mb``, not an
