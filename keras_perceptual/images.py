@@ -29,6 +29,20 @@ class UnusableImageError(KerasPerceptualError):
     """An image file that cannot be used; ``str(error)`` is the reason."""
 
 
+class ImageTooSmallError(UnusableImageError):
+    """A readable image whose shorter side is below the ``min_size`` asked for.
+
+    ``size`` is its ``(width, height)`` as decoded (EXIF orientation applied), ``min_size``
+    the minimum it missed.
+    """
+
+    def __init__(self, size: tuple[int, int], min_size: int):
+        self.size, self.min_size = size, min_size
+        super().__init__(
+            f"too small: {size[0]}x{size[1]} px, shorter side below min_size={min_size}"
+        )
+
+
 # --------------------------------------------------------------------------
 # Decoding (Pillow), shared by the scan, the pipeline and the loaders.
 # --------------------------------------------------------------------------
@@ -78,6 +92,11 @@ def _read_16_bit(image, path: str) -> np.ndarray:
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return np.ascontiguousarray(array)
+
+
+#: EXIF orientations (tag 0x0112) that turn the stored image a quarter turn (or transpose
+#: it): the displayed image has the stored height and width swapped.
+_QUARTER_TURNS = (5, 6, 7, 8)
 
 
 def orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -166,9 +185,9 @@ def read_rgb(
             width, height = image.size
             short = min(width, height)
             if short < min_size:
-                raise UnusableImageError(
-                    f"too small: {width}x{height} px, shorter side below min_size={min_size}"
-                )
+                orientation = image.getexif().get(0x0112)
+                size = (height, width) if orientation in _QUARTER_TURNS else (width, height)
+                raise ImageTooSmallError(size, min_size)
             target = shorter_side if shorter_side else (at_least if short < at_least else None)
             sixteen = _is_16_bit(image)
             if verify_only:
@@ -224,11 +243,6 @@ def read_rgb(
     return array
 
 
-#: EXIF orientations (tag 0x0112) that turn the stored image a quarter turn (or transpose
-#: it): the displayed image has the stored height and width swapped.
-_QUARTER_TURNS = (5, 6, 7, 8)
-
-
 def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     """The ``(width, height)`` of ``path`` as decoded, read from its header (no pixels).
 
@@ -244,7 +258,8 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         ``(width, height)`` in pixels, orientation applied.
 
     Raises:
-        UnusableImageError: not an image, unreadable, or too small.
+        UnusableImageError: not an image or unreadable; :class:`ImageTooSmallError` (a
+            subclass) when the shorter side is below ``min_size``.
 
     Example:
         >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
@@ -266,9 +281,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     if min(width, height) < min_size:
-        raise UnusableImageError(
-            f"too small: {width}x{height} px, shorter side below min_size={min_size}"
-        )
+        raise ImageTooSmallError((width, height), min_size)
     return width, height
 
 

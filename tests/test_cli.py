@@ -506,3 +506,38 @@ def test_upscale_names_and_sizes_camera_photos_as_decoded(sr_net, tmp_path, orie
                  str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
     assert os.listdir(tmp_path / "out") == ["camera_x4.png"]
     assert image_size(tmp_path / "out" / "camera_x4.png") == (160, 192)
+
+
+@pytest.fixture(scope="module")
+def style_net(tmp_path_factory):
+    from keras_perceptual.models import style_transfer_net
+
+    path = tmp_path_factory.mktemp("style_net") / "style.keras"
+    style_transfer_net(filters=4, num_residual_blocks=1).save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["stylize", "upscale"])
+@pytest.mark.parametrize("bad", ["tiny", "broken"])
+def test_every_input_is_checked_before_anything_is_written(
+    command, bad, style_net, sr_net, photos, tmp_path, capsys
+):
+    # photo0 sorts first: before the fix it was written, then the run died on the bad file.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("photo0.png", "photo2.png"):
+        (folder / name).write_bytes((photos / name).read_bytes())
+    if bad == "tiny":
+        Image.new("RGB", (6, 4)).save(folder / "photo1.png")  # the networks need 5x5 or more
+        fragments = ["photo1.png", "is 6x4 pixels", "at least 5x5 pixels"]
+    else:
+        (folder / "photo1.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")
+        fragments = ["photo1.png", "cannot read"]
+    model = style_net if command == "stylize" else sr_net
+    out = tmp_path / "out"
+    assert main([command, str(model), str(folder), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    assert not out.exists() or not os.listdir(out)

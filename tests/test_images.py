@@ -159,9 +159,13 @@ def _orientation_exif(orientation):
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_read_header_applies_the_exif_orientation(tmp_path, orientation):
-    from keras_perceptual.images import read_header, read_rgb
+    from keras_perceptual.images import ImageTooSmallError, read_header, read_rgb
 
     path = _camera_jpeg(tmp_path / f"o{orientation}.jpg", orientation)
     decoded = read_rgb(path)
     assert read_header(path) == (decoded.shape[1], decoded.shape[0])
     assert read_header(path) == ((24, 40) if orientation >= 5 else (40, 24))
+    for read in (read_header, read_rgb):
+        with pytest.raises(ImageTooSmallError, match="too small") as error:
+            read(path, min_size=30)
+        assert error.value.size == read_header(path) and error.value.min_size == 30

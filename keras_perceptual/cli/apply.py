@@ -8,6 +8,7 @@ from keras_perceptual.cli.common import (
     HelpFormatter,
     ProgressBar,
     add_style_options,
+    check_input_images,
     input_files,
     make_output_dir,
     non_negative_int,
@@ -24,11 +25,12 @@ def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
     out = make_output_dir(args.out)
-    from keras_perceptual.inference import save_image, stylize, upscale
+    from keras_perceptual.inference import min_input_size, save_image, stylize, upscale
     from keras_perceptual.runtimes import load_runtime
 
     runtime = None if args.runtime == "auto" else args.runtime
     model = load_runtime(args.model, runtime, threads=args.threads)
+    check_input_images(files, min_input_size(model))
     value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
         say(f"running {args.model} in {model.name}")

@@ -141,18 +141,38 @@ def load_model(path: str):
 
 def input_files(inputs: Sequence[str]) -> list[str]:
     """Expands files, folders and globs and checks every file is a readable image."""
-    from keras_perceptual.images import UnusableImageError, list_images, read_header
+    from keras_perceptual.images import list_images
 
     files = list_images(list(inputs))
+    check_input_images(files)
+    return files
+
+
+def check_input_images(files: Sequence[str], min_size: int = 1) -> None:
+    """Checks, from the file headers, that every file is a readable image whose shorter side
+    is at least ``min_size`` (the model's :func:`~keras_perceptual.inference.min_input_size`),
+    so that a command stops before writing anything rather than half-way through.
+
+    Raises:
+        UsageError: one line naming the first bad file and what is expected.
+    """
+    from keras_perceptual.images import ImageTooSmallError, UnusableImageError, read_header
+
     for path in files:
         try:
-            read_header(path)
+            read_header(path, min_size)
+        except ImageTooSmallError as error:
+            width, height = error.size
+            raise UsageError(
+                f"{path!r} is {width}x{height} pixels; the model needs images of at least "
+                f"{min_size}x{min_size} pixels: enlarge it or remove it from the inputs "
+                "(nothing was written)"
+            ) from None
         except UnusableImageError as error:
             raise UsageError(
                 f"cannot read {path!r} as an image ({error}); remove it from the inputs or "
-                "pass readable JPEG/PNG/BMP/GIF/WebP files"
+                "pass readable JPEG/PNG/BMP/GIF/WebP files (nothing was written)"
             ) from None
-    return files
 
 
 def output_path(folder: str, source: str, suffix: str, extension: str, used: set[str]) -> str:
