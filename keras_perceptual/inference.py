@@ -119,21 +119,42 @@ def save_image(
         image: ``(H, W, 3)`` or ``(1, H, W, 3)`` float array or tensor in ``value_range``
             (see :func:`~keras_perceptual.images.image_array`); values outside it are
             clipped, integer images refused.
-        path: the file to write; the format follows the extension.
+        path: the file to write; the format follows the extension (``.png``, ``.jpg``,
+            ``.webp``, ``.bmp``, ... any format Pillow writes). Written atomically: to a
+            temporary file in the same folder, then renamed, so an interrupted write never
+            leaves a truncated image under ``path`` (an existing file keeps its old
+            content until the new one is complete).
         value_range: ``(low, high)`` of ``image``.
 
     Returns:
         None.
+
+    Raises:
+        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), or
+            an extension that names no image format Pillow can write.
 
     Example:
         >>> save_image(np.random.rand(32, 48, 3), "noise.png")  # 48 x 32 pixels
     """
     from PIL import Image
 
+    from keras_perceptual.training.files import atomic_write
+
+    path = os.fspath(path)
     value_range = check_value_range(value_range)
+    extension = os.path.splitext(path)[1].lower()
+    Image.init()
+    image_format = Image.registered_extensions().get(extension)
+    if image_format not in Image.SAVE:
+        raise InputError(
+            f"Cannot write an image to {path!r}: its extension {extension or '(none)'!r} names "
+            "no image format Pillow writes; end the file name with .png, .jpg, .webp or .bmp. "
+            f"Received: path={path!r}"
+        )
     array = image_array(image, value_range, "image", clip=True)
     unit = to_unit_range(array.astype(np.float64), value_range)
-    Image.fromarray(np.round(unit * 255.0).astype(np.uint8)).save(os.fspath(path))
+    pixels = Image.fromarray(np.round(unit * 255.0).astype(np.uint8))
+    atomic_write(path, lambda tmp: pixels.save(tmp, format=image_format))
 
 
 # --------------------------------------------------------------------------------------
