@@ -276,7 +276,7 @@ def with_precision(model: Any, precision: str | None, caller: str = "stylize") -
             return model
         raise InputError(
             f"precision applies to Keras models; this {type(model).__name__} computes in the "
-            f"precision it was exported with. Pass precision=None or 'auto', or export again. "
+            f"precision it was exported with. Pass precision='auto' (or None), or export again. "
             f"Received: precision={precision!r}"
         )
     target = resolve_precision(precision)
@@ -430,6 +430,20 @@ class _StatisticsPass:
         return np.asarray(self.mean, np.float32), variance.astype(np.float32)
 
 
+def _tile_geometry(tile_size: int, overlap: int, multiple: int) -> tuple[int, int]:
+    """``(tile, overlap)`` rounded to multiples of the model's down-sampling factor, or an
+    ``InputError`` where the overlap is more than half the tile."""
+    tile = max(multiple, tile_size // multiple * multiple)
+    over = -(-overlap // multiple) * multiple
+    if over * 2 > tile:
+        raise InputError(
+            f"overlap must be at most half of tile_size (after rounding both to multiples of "
+            f"{multiple}, the model's down-sampling factor); lower the overlap or raise the "
+            f"tile size. Received: tile_size={tile_size}, overlap={overlap}"
+        )
+    return tile, over
+
+
 def _run_tiled(
     model, image, tile_size, overlap, batch_size, norm_statistics, n_norm, report=None
 ) -> np.ndarray:
@@ -438,14 +452,7 @@ def _run_tiled(
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
-    tile = max(multiple, tile_size // multiple * multiple)
-    over = -(-overlap // multiple) * multiple
-    if over * 2 > tile:
-        raise InputError(
-            f"overlap must be at most half of tile_size (after rounding both to multiples of "
-            f"{multiple}, the model's down-sampling factor); lower overlap or raise tile_size. "
-            f"Received: tile_size={tile_size}, overlap={overlap}"
-        )
+    tile, over = _tile_geometry(tile_size, overlap, multiple)
     ys, th, by = _axis_tiles(padded.shape[0], tile, over, multiple)
     xs, tw, bx = _axis_tiles(padded.shape[1], tile, over, multiple)
     grid = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
@@ -522,6 +529,8 @@ def _run(
     if tile_size is not None:
         tile_size = check_positive_int(tile_size, "tile_size")
     overlap = check_positive_int(overlap, "overlap", minimum=0)
+    if tile_size is not None:  # refused before any image runs, whatever their sizes
+        _tile_geometry(tile_size, overlap, input_alignment(model)[0])
     check_choice(norm_statistics, NORM_STATISTICS, "norm_statistics")
     min_size = min_input_size(model)
     for index, image in enumerate(images):

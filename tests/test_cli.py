@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -307,6 +308,11 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
                    "vgg11"], "--backbone: invalid choice"))  # fmt: skip
     cases.append((["train-arbitrary", photos, photos / "style.jpg", "--out", tmp_path / "o"],
                   "is not a folder"))  # fmt: skip
+    # A configuration rule names the options, not the configuration's fields.
+    cases.append((["train-sr", photos, "--out", tmp_path / "o", "--scale", "4", "--patch-size",
+                   "30"], "--patch-size 30 is not divisible by --scale 4"))  # fmt: skip
+    cases.append((["train-style", photos, tmp_path / "none.jpg", "--out", tmp_path / "o"],
+                  "STYLE_IMAGE '"))  # fmt: skip
     for argv, fragment in cases:
         assert main([str(a) for a in argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -401,14 +407,14 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
 @pytest.mark.parametrize(
     "model,options,fragment",
     [
-        ("multi", [], "holds 3 styles: pass style=k"),
+        ("multi", [], "holds 3 styles: pass --style k (an index"),
         ("multi", ["--style", "3"], "index from 0 to 2"),
         ("multi", ["--mix", "0.5,0.6,0"], "sum to 1"),
         ("multi", ["--mix", "1,0"], "one weight per style: 3"),
         ("multi", ["--style", "0", "--mix", "1,0,0"], "give one of them"),
-        ("multi", ["--style-image", "style.jpg"], "alpha are for arbitrary_style_net"),
+        ("multi", ["--style-image", "style.jpg"], "--style-image and --alpha are for arbitrary_style_net"),
         ("adain", [], "needs a style"),
-        ("adain", ["--style", "1"], "style=k selects a trained style"),
+        ("adain", ["--style", "1"], "--style k selects a trained style"),
         ("adain", ["--style-image", "nowhere.jpg"], "nowhere.jpg"),
         ("adain", ["--style-image", "style.jpg", "--alpha", "1.5"], "--alpha"),
         ("adain", ["--mix", "a,b", "--style-image", "style.jpg"], "--mix"),
@@ -422,6 +428,14 @@ def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
     assert fragment in err[0], err[0]
+    assert not _API_NAME.search(err[0]), err[0]
+
+
+#: The library's names for what stylize/upscale options set: never in a command's message.
+_API_NAME = re.compile(
+    r"\b(tile_size|batch_size|norm_statistics|preserve_color|histogram_match|style_weights|"
+    r"style_images?|(style|overlap|alpha|precision|runtime|threads)=)"
+)
 
 
 @pytest.mark.slow
@@ -541,3 +555,62 @@ def test_every_input_is_checked_before_anything_is_written(
     for fragment in fragments:
         assert fragment in err[0], err[0]
     assert not out.exists() or not os.listdir(out)
+
+
+@pytest.mark.parametrize(
+    "command, options, fragments",
+    [
+        ("stylize", ["--tile", "64"], ["--overlap must be at most half of --tile",
+                                       "Received: --tile 64, --overlap 128"]),
+        ("upscale", ["--tile", "16", "--overlap", "12"], ["--overlap must be at most half of "
+                                                          "--tile", "--tile 16, --overlap 12"]),
+    ],
+)
+def test_option_errors_name_the_options_before_anything_is_written(
+    command, options, fragments, style_net, sr_net, photos, tmp_path, capsys
+):
+    # The photos are smaller than the tile: the bad pair is refused all the same, up front.
+    model = style_net if command == "stylize" else sr_net
+    out = tmp_path / "out"
+    argv = [command, str(model), str(photos), "--out", str(out), "--quiet", *options]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    assert not _API_NAME.search(err[0]), err[0]
+    assert not out.exists() or not os.listdir(out)
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("Tiling with whole-image instance-norm statistics needs the Keras model: pass "
+         "norm_statistics='tile' (faster), tile_size=None, or the .keras model. Received: "
+         "norm_statistics='image'",
+         "Tiling with whole-image instance-norm statistics needs the Keras model: pass "
+         "--norm-statistics tile (faster), no --tile, or the .keras model. Received: "
+         "--norm-statistics image"),
+        ("precision applies to Keras models. Pass precision='auto' (or None), or export "
+         "again. Received: precision='float32'",
+         "--precision applies to Keras models. Pass --precision auto (or None), or export "
+         "again. Received: --precision float32"),
+        ("style_weights must have one weight per style: 3 for this network. Received: "
+         "style_weights=[1.0, 0.0] (2 weights)",
+         "--mix must have one weight per style: 3 for this network. Received: --mix 1.0,0.0 "
+         "(2 weights)"),
+        ("choose one with style=k; style_image, style_images and alpha are for "
+         "arbitrary_style_net models, not this style network. Received: style_image=given, "
+         "alpha=None",
+         "choose one with --style k; --style-image and --alpha are for arbitrary_style_net "
+         "models, not this style network. Received: --style-image, no --alpha"),
+        ("Cannot read 'style_image.jpg' in /data/overlap/ with batch_size=4 and "
+         "preserve_color=True",
+         "Cannot read 'style_image.jpg' in /data/overlap/ with --batch-size 4 and "
+         "--preserve-color"),
+    ],
+)
+def test_library_messages_in_the_options_words(message, expected):
+    from keras_perceptual.cli.common import INFERENCE_OPTIONS, STYLE_OPTIONS, with_option_names
+
+    assert with_option_names(message, {**INFERENCE_OPTIONS, **STYLE_OPTIONS}) == expected

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from keras_perceptual.cli.common import (
     IMAGE_FORMATS,
+    INFERENCE_OPTIONS,
     PROG,
+    STYLE_OPTIONS,
     HelpFormatter,
     ProgressBar,
     add_style_options,
@@ -12,6 +14,7 @@ from keras_perceptual.cli.common import (
     input_files,
     make_output_dir,
     non_negative_int,
+    option_names,
     output_path,
     positive_int,
     say,
@@ -29,7 +32,8 @@ def _apply(args, kind: str) -> int:
     from keras_perceptual.runtimes import load_runtime
 
     runtime = None if args.runtime == "auto" else args.runtime
-    model = load_runtime(args.model, runtime, threads=args.threads)
+    with option_names(INFERENCE_OPTIONS):
+        model = load_runtime(args.model, runtime, threads=args.threads)
     check_input_images(files, min_input_size(model))
     value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
@@ -52,13 +56,13 @@ def _apply(args, kind: str) -> int:
     else:
         options["histogram_match"] = args.histogram_match
     for path in files:
+        with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
+            image = (stylize if kind == "stylize" else upscale)(model, path, **options)
         if kind == "stylize":
-            image = stylize(model, path, **options)
             suffix = "_stylized"
         else:
             from keras_perceptual.images import read_header
 
-            image = upscale(model, path, **options)
             width = read_header(path)[0]
             suffix = f"_x{max(1, round(image.shape[1] / width))}"
         target = output_path(out, path, suffix, args.format, used)
