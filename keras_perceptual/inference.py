@@ -61,7 +61,13 @@ from keras_perceptual.layers import (
 from keras_perceptual.models import model_precision, with_dtype_policy
 from keras_perceptual.ops import from_unit_range, to_unit_range
 from keras_perceptual.precision import check_precision, resolve_precision, warn_if_emulated
-from keras_perceptual.runtimes import KerasRuntime, Runtime, load_runtime, model_info
+from keras_perceptual.runtimes import (
+    BoundRuntime,
+    KerasRuntime,
+    Runtime,
+    load_runtime,
+    model_info,
+)
 
 NORM_STATISTICS = ("image", "tile")
 
@@ -835,10 +841,37 @@ def _style_image(item: Any, value_range, name: str, minimum: int) -> np.ndarray:
     return image
 
 
+def _runtime_style_kind(runtime: Runtime) -> tuple[int | None, bool]:
+    """``(num_styles, arbitrary)`` of an exported network, from its metadata."""
+    names = tuple(runtime.info.input_names)
+    if names == ("style_weights",):
+        if not runtime.info.num_styles:
+            raise InputError(
+                f"This exported multi-style network does not record its number of styles (it "
+                f"was exported by an earlier version); export it again from its .keras model, "
+                f"or pass the .keras model. Received: model={runtime.path!r}"
+            )
+        return int(runtime.info.num_styles), False
+    if names == ("style",):
+        return None, True
+    if names:
+        raise InputError(
+            f"This exported network takes inputs besides the image that stylize does not "
+            f"know ({', '.join(names)}); it runs exported single-style, multi-style (input "
+            f"style_weights) and arbitrary-style (input style) networks. Received: "
+            f"model={runtime.path!r}"
+        )
+    return None, False
+
+
 def _bind_style(model, value_range, style, style_weights, style_image, style_images, alpha):
-    """``model`` as a one-input image-to-image network applying the requested style."""
-    num_styles = style_count(model)
-    arbitrary = num_styles is None and is_arbitrary_style_model(model)
+    """``model`` as a one-input image-to-image network applying the requested style (for an
+    exported network, a :class:`~keras_perceptual.runtimes.BoundRuntime`)."""
+    if isinstance(model, Runtime):
+        num_styles, arbitrary = _runtime_style_kind(model)
+    else:
+        num_styles = style_count(model)
+        arbitrary = num_styles is None and is_arbitrary_style_model(model)
     image_options = style_image is not None or style_images is not None or alpha is not None
     if num_styles is not None:
         if image_options:
@@ -850,6 +883,8 @@ def _bind_style(model, value_range, style, style_weights, style_image, style_ima
                 f"style_images={'given' if style_images is not None else None}, alpha={alpha!r}"
             )
         weights = resolve_style_weights(num_styles, style, style_weights)
+        if isinstance(model, Runtime):
+            return BoundRuntime(model, [weights[None]])
 
         def build():
             image = keras.Input((None, None, 3), name="image")
@@ -884,6 +919,10 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
             "or style_images=[...] (several, blended by style_weights), not both. Received: "
             f"style_image={'given' if style_image is not None else None}, "
             f"style_images={'given' if style_images is not None else None}"
+        )
+    if isinstance(model, Runtime):
+        return _bind_runtime_style_image(
+            model, value_range, style_weights, style_image, style_images, alpha
         )
     encoder, adain = model.get_layer("encoder"), model.get_layer("adain")
     alpha = adain.alpha if alpha is None else check_alpha(alpha)
@@ -936,6 +975,38 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
     fixed.std.assign(std)
     fixed.alpha.assign(alpha)
     return network
+
+
+def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, style_images,
+                              alpha):
+    """An exported arbitrary-style network with its ``style`` input fixed to one image. Its
+    graph takes one style image and applies the ``alpha`` it was exported with: blends of
+    several style images and another ``alpha`` need the Keras model (refused here)."""
+    if style_images is not None:
+        items = image_arrays(style_images, value_range, "style_images")
+        if len(items) > 1 or (style_weights is not None and len(style_weights) != 1):
+            raise InputError(
+                "An exported arbitrary-style network takes one style image (its style input); "
+                "blending several (style_images with style_weights) needs the .keras model, "
+                "whose encoder blends their statistics: pass style_image=... or the .keras "
+                f"model. Received: {len(items)} style_images"
+            )
+        style_image = items[0]
+    elif style_weights is not None:
+        raise InputError(
+            "style_weights blends several style images: pass style_images=[...] with them, "
+            "or style_image=... alone. Received: style_weights with style_image"
+        )
+    exported = runtime.info.alpha
+    if alpha is not None and (exported is None or abs(check_alpha(alpha) - exported) > 1e-6):
+        raise InputError(
+            f"This exported arbitrary-style network applies the alpha it was exported with "
+            f"({exported if exported is not None else 'not recorded'}); another alpha needs "
+            f"the .keras model, or an export of arbitrary_style_net(alpha=...). Leave alpha "
+            f"out, or pass the .keras model. Received: alpha={alpha!r}"
+        )
+    image = _style_image(style_image, value_range, "style_image", runtime.info.style_min_size)
+    return BoundRuntime(runtime, [image[None]])
 
 
 # --------------------------------------------------------------------------------------
@@ -1007,8 +1078,11 @@ def stylize(
             ``multi_style_transfer_net(N)`` or ``arbitrary_style_net()``; or a
             :class:`~keras_perceptual.runtimes.Runtime`, or anything
             :func:`~keras_perceptual.runtimes.load_runtime` opens (a ``.keras``, ``.onnx`` or
-            ``.tflite`` file, an OpenVINO folder, ``"hf://owner/name"``); style options need
-            the Keras model.
+            ``.tflite`` file, an OpenVINO folder, ``"hf://owner/name"``). An exported
+            multi-style network takes ``style``/``style_weights`` as the Keras one does; an
+            exported arbitrary-style network takes one style image and applies the
+            ``alpha`` it was exported with (blends of several style images and another
+            ``alpha`` need the Keras model).
         images: an image ``(H, W, 3)``, a batch ``(N, H, W, 3)``, a list of images of
             any sizes, or image file path(s); arrays in ``value_range``.
         style: multi-style networks: the style index, from 0.
@@ -1050,7 +1124,10 @@ def stylize(
     Raises:
         InputError: bad images or options: a style index out of range, style weights of
             the wrong length, negative or not summing to 1, a style image of the wrong
-            shape, style options the model does not take (or a missing style).
+            shape, style options the model does not take (or a missing style); for an
+            exported network, what only the Keras model does (see ``model``), inputs
+            stylize does not know, or a multi-style export that does not record its
+            number of styles (written by an earlier version).
 
     Example:
         >>> net = style_transfer_net(filters=4, num_residual_blocks=1)  # train it first

@@ -614,3 +614,23 @@ def test_library_messages_in_the_options_words(message, expected):
     from keras_perceptual.cli.common import INFERENCE_OPTIONS, STYLE_OPTIONS, with_option_names
 
     assert with_option_names(message, {**INFERENCE_OPTIONS, **STYLE_OPTIONS}) == expected
+
+
+@pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")),
+                    reason="needs the [export] extra")
+def test_stylize_an_exported_multi_style_network(style_nets, photos, tmp_path, capsys):
+    from keras_perceptual.export import export_onnx
+    from keras_perceptual.runtimes import load_keras_model
+
+    onnx = export_onnx(load_keras_model(str(style_nets / "multi.keras")), tmp_path / "multi.onnx")
+    for model, out, precision in ((onnx, "onnx", "auto"),
+                                  (style_nets / "multi.keras", "keras", "float32")):
+        assert main(["stylize", str(model), str(photos / "photo0.png"), "--out",
+                     str(tmp_path / out), "--quiet", "--style", "1", "--precision",
+                     precision]) == 0  # fmt: skip
+    got, want = (_pixels(tmp_path / out / "photo0_stylized.png") for out in ("onnx", "keras"))
+    assert np.abs(got - want).max() <= 1.5 / 255
+    assert main(["stylize", str(onnx), str(photos / "photo0.png"), "--out",
+                 str(tmp_path / "o"), "--quiet", "--style", "3"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--style must be an index from 0 to 2" in err[0], err
