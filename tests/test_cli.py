@@ -634,3 +634,18 @@ def test_stylize_an_exported_multi_style_network(style_nets, photos, tmp_path, c
                  str(tmp_path / "o"), "--quiet", "--style", "3"]) == 2  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--style must be an index from 0 to 2" in err[0], err
+
+
+def test_export_errors_name_the_options(style_net, tmp_path, capsys, monkeypatch):
+    from keras_perceptual import export
+    from keras_perceptual.errors import InputError
+
+    def refuse(model, path, **options):
+        raise InputError('representative_images calibrates quantize="int8" only; drop it or '
+                         "pass quantize=\"int8\". Received: quantize='dynamic'")
+
+    monkeypatch.setattr(export, "export_onnx", refuse)
+    assert main(["export", str(style_net), str(tmp_path / "m.onnx"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["keras-perceptual: error: --calibration-images calibrates --quantize int8 "
+                   "only; drop it or pass --quantize int8. Received: --quantize dynamic"], err
