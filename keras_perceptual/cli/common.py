@@ -214,7 +214,8 @@ def option_names(options: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except InputError as error:
-        raise UsageError(with_option_names(one_line(error), options)) from None
+        # Chained: KERAS_PERCEPTUAL_DEBUG=1 shows where the library raised it.
+        raise UsageError(with_option_names(one_line(error), options)) from error
 
 
 def load_model(path: str):
