@@ -99,6 +99,43 @@ def _read_16_bit(image, path: str) -> np.ndarray:
 _QUARTER_TURNS = (5, 6, 7, 8)
 
 
+def _png_exif_chunk(fp) -> bytes | None:
+    """The data of a PNG's ``eXIf`` chunk found by walking the chunk headers (the pixel
+    data is skipped, not decoded), or None; ``fp``'s position is kept."""
+    position = fp.tell()
+    try:
+        fp.seek(8)  # the signature
+        while True:
+            header = fp.read(8)
+            if len(header) < 8:
+                return None
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind == b"eXIf":
+                return fp.read(length)
+            if kind == b"IEND":
+                return None
+            fp.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    finally:
+        fp.seek(position)
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation (tag 0x0112, 1-8) of an opened Pillow image, read from the file's
+    header: Pillow's ``getexif()`` decodes a whole PNG to find an ``eXIf`` chunk placed after
+    the pixel data, so PNGs are walked chunk by chunk instead."""
+    from PIL import Image
+
+    if image.format == "PNG" and "exif" not in image.info:
+        fp = getattr(image, "fp", None)
+        data = _png_exif_chunk(fp) if fp is not None else None
+        if not data:
+            return 1
+        exif = Image.Exif()
+        exif.load(data)
+        return int(exif.get(0x0112, 1))
+    return int(image.getexif().get(0x0112, 1))
+
+
 def orient(array: np.ndarray, orientation: int) -> np.ndarray:
     """Applies an EXIF orientation (tag 0x0112, 1-8) to an ``(H, W, C)`` array.
 
@@ -185,8 +222,8 @@ def read_rgb(
             width, height = image.size
             short = min(width, height)
             if short < min_size:
-                orientation = image.getexif().get(0x0112)
-                size = (height, width) if orientation in _QUARTER_TURNS else (width, height)
+                turned = _orientation(image) in _QUARTER_TURNS
+                size = (height, width) if turned else (width, height)
                 raise ImageTooSmallError(size, min_size)
             target = shorter_side if shorter_side else (at_least if short < at_least else None)
             sixteen = _is_16_bit(image)
@@ -270,7 +307,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if image.getexif().get(0x0112) in _QUARTER_TURNS:
+            if _orientation(image) in _QUARTER_TURNS:
                 width, height = height, width
     except UnidentifiedImageError:
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None

@@ -169,3 +169,50 @@ def test_read_header_applies_the_exif_orientation(tmp_path, orientation):
         with pytest.raises(ImageTooSmallError, match="too small") as error:
             read(path, min_size=30)
         assert error.value.size == read_header(path) and error.value.min_size == 30
+
+
+def _png_with_exif_after_the_pixels(path, orientation, size=(40, 24)):
+    """A PNG whose eXIf chunk follows IDAT (allowed; Pillow writes it before)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(orientation)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+        buffer, "PNG"
+    )
+    data = buffer.getvalue()
+    exif = _orientation_exif(orientation).removeprefix(b"Exif\x00\x00")  # eXIf: bare TIFF
+    chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + exif) & 0xFFFFFFFF)
+    end = data.rindex(b"IEND") - 4
+    path.write_bytes(data[:end] + chunk + data[end:])
+    return str(path)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_read_header_reads_png_orientation_without_decoding(tmp_path, monkeypatch, where,
+                                                             orientation):
+    from PIL import Image, ImageFile
+
+    from keras_perceptual.images import read_header, read_rgb
+
+    path = tmp_path / "p.png"
+    if where == "after":
+        _png_with_exif_after_the_pixels(path, orientation)
+    else:
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(
+            path, exif=_orientation_exif(orientation))
+    decoded = read_rgb(str(path))
+    assert decoded.shape[:2] == ((40, 24) if orientation >= 5 else (24, 40))
+
+    def no_decoding(self):
+        raise AssertionError("read_header decoded the pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert read_header(str(path)) == (decoded.shape[1], decoded.shape[0])
