@@ -216,3 +216,20 @@ def test_read_header_reads_png_orientation_without_decoding(tmp_path, monkeypatc
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     assert read_header(str(path)) == (decoded.shape[1], decoded.shape[0])
+
+
+@pytest.mark.parametrize("extension", ["jpg", "webp", "gif", "bmp"])
+def test_read_header_decodes_no_pixels(tmp_path, monkeypatch, extension):
+    from PIL import Image, ImageFile
+
+    from keras_perceptual.images import read_header
+
+    path = tmp_path / f"p.{extension}"
+    Image.new("RGB", (40, 24), (10, 20, 30)).save(
+        path, **({"exif": _orientation_exif(6)} if extension in ("jpg", "webp") else {}))
+
+    def no_decoding(self):
+        raise AssertionError("read_header decoded the pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert read_header(str(path)) == ((24, 40) if extension in ("jpg", "webp") else (40, 24))
