@@ -940,17 +940,7 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
             _style_image(item, value_range, f"style_images[{i}]", minimum)
             for i, item in enumerate(image_arrays(style_images, value_range, "style_images"))
         ]
-        if style_weights is None:
-            weights = np.full(len(images), 1.0 / len(images))
-        else:
-            weights = _finite_vector(style_weights, "style_weights")
-            if weights.size != len(images):
-                raise InputError(
-                    f"style_weights must have one weight per style image ({len(images)}). "
-                    f"Received: style_weights={list(weights)} ({weights.size} weights)"
-                )
-            _check_convex(weights, "style_weights")
-            weights = weights / weights.sum()
+        weights = _style_image_weights(style_weights, len(images))
     # AdaIN is affine in the style's (mean, std): blending them blends the outputs exactly.
     mean = std = 0.0
     for weight, image in zip(weights, images, strict=True):
@@ -977,14 +967,31 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
     return network
 
 
+def _style_image_weights(style_weights, count: int) -> np.ndarray:
+    """The blend weights of ``count`` style images: ``style_weights`` checked (one per
+    image, >= 0, summing to 1) and normalized, or equal weights."""
+    if style_weights is None:
+        return np.full(count, 1.0 / count)
+    weights = _finite_vector(style_weights, "style_weights")
+    if weights.size != count:
+        raise InputError(
+            f"style_weights must have one weight per style image ({count}). "
+            f"Received: style_weights={list(weights)} ({weights.size} weights)"
+        )
+    _check_convex(weights, "style_weights")
+    return weights / weights.sum()
+
+
 def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, style_images,
                               alpha):
     """An exported arbitrary-style network with its ``style`` input fixed to one image. Its
     graph takes one style image and applies the ``alpha`` it was exported with: blends of
     several style images and another ``alpha`` need the Keras model (refused here)."""
+    alpha = None if alpha is None else check_alpha(alpha)
     if style_images is not None:
         items = image_arrays(style_images, value_range, "style_images")
-        if len(items) > 1 or (style_weights is not None and len(style_weights) != 1):
+        _style_image_weights(style_weights, len(items))
+        if len(items) > 1:
             raise InputError(
                 "An exported arbitrary-style network takes one style image (its style input); "
                 "blending several (style_images with style_weights) needs the .keras model, "
@@ -998,7 +1005,7 @@ def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, 
             "or style_image=... alone. Received: style_weights with style_image"
         )
     exported = runtime.info.alpha
-    if alpha is not None and (exported is None or abs(check_alpha(alpha) - exported) > 1e-6):
+    if alpha is not None and (exported is None or abs(alpha - exported) > 1e-6):
         raise InputError(
             f"This exported arbitrary-style network applies the alpha it was exported with "
             f"({exported if exported is not None else 'not recorded'}); another alpha needs "

@@ -272,6 +272,10 @@ def test_exported_arbitrary_style_networks_take_one_style_image(style_exports, r
                                            style_image=style_image), want, atol=1e-4)
     with pytest.raises(InputError, match="takes one style image.*blending several"):
         stylize(runtime, content, style_images=[style_image, style_image])
+    with pytest.raises(InputError, match="one weight per style image"):  # as the Keras model
+        stylize(runtime, content, style_images=[style_image], style_weights=[0.5, 0.5])
+    with pytest.raises(InputError, match="alpha must be a number in \\[0, 1\\]"):
+        stylize(runtime, content, style_image=style_image, alpha=2)
     with pytest.raises(InputError, match=r"exported with \(0.75\); another alpha needs"):
         stylize(runtime, content, style_image=style_image, alpha=0.5)
     with pytest.raises(InputError, match="needs a style"):
