@@ -29,6 +29,20 @@ class UnusableImageError(KerasPerceptualError):
     """An image file that cannot be used; ``str(error)`` is the reason."""
 
 
+class ImageTooSmallError(UnusableImageError):
+    """A readable image whose shorter side is below the ``min_size`` asked for.
+
+    ``size`` is its ``(width, height)`` as decoded (EXIF orientation applied), ``min_size``
+    the minimum it missed.
+    """
+
+    def __init__(self, size: tuple[int, int], min_size: int):
+        self.size, self.min_size = size, min_size
+        super().__init__(
+            f"too small: {size[0]}x{size[1]} px, shorter side below min_size={min_size}"
+        )
+
+
 # --------------------------------------------------------------------------
 # Decoding (Pillow), shared by the scan, the pipeline and the loaders.
 # --------------------------------------------------------------------------
@@ -78,6 +92,48 @@ def _read_16_bit(image, path: str) -> np.ndarray:
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return np.ascontiguousarray(array)
+
+
+#: EXIF orientations (tag 0x0112) that turn the stored image a quarter turn (or transpose
+#: it): the displayed image has the stored height and width swapped.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def _png_exif_chunk(fp) -> bytes | None:
+    """The data of a PNG's ``eXIf`` chunk found by walking the chunk headers (the pixel
+    data is skipped, not decoded), or None; ``fp``'s position is kept."""
+    position = fp.tell()
+    try:
+        fp.seek(8)  # the signature
+        while True:
+            header = fp.read(8)
+            if len(header) < 8:
+                return None
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind == b"eXIf":
+                return fp.read(length)
+            if kind == b"IEND":
+                return None
+            fp.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    finally:
+        fp.seek(position)
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation (tag 0x0112, 1-8) of an opened Pillow image, read from the file's
+    header: Pillow's ``getexif()`` decodes a whole PNG to find an ``eXIf`` chunk placed after
+    the pixel data, so PNGs are walked chunk by chunk instead."""
+    from PIL import Image
+
+    if image.format == "PNG" and "exif" not in image.info:
+        fp = getattr(image, "fp", None)
+        data = _png_exif_chunk(fp) if fp is not None else None
+        if not data:
+            return 1
+        exif = Image.Exif()
+        exif.load(data)
+        return int(exif.get(0x0112, 1))
+    return int(image.getexif().get(0x0112, 1))
 
 
 def orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -166,9 +222,9 @@ def read_rgb(
             width, height = image.size
             short = min(width, height)
             if short < min_size:
-                raise UnusableImageError(
-                    f"too small: {width}x{height} px, shorter side below min_size={min_size}"
-                )
+                turned = _orientation(image) in _QUARTER_TURNS
+                size = (height, width) if turned else (width, height)
+                raise ImageTooSmallError(size, min_size)
             target = shorter_side if shorter_side else (at_least if short < at_least else None)
             sixteen = _is_16_bit(image)
             if verify_only:
@@ -225,13 +281,34 @@ def read_rgb(
 
 
 def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
-    """Opens ``path`` without decoding the pixels; returns ``(width, height)`` or raises
-    ``UnusableImageError`` (not an image, unreadable, too small)."""
+    """The ``(width, height)`` of ``path`` as decoded, read from its header (no pixels).
+
+    The EXIF orientation (tag 0x0112) is applied as :func:`read_rgb` applies it: for
+    orientations 5-8 (a phone portrait stored sideways) the stored width and height are
+    swapped, so the result always equals the decoded array's ``(shape[1], shape[0])``.
+
+    Args:
+        path: the image file.
+        min_size: refuse images whose shorter side is smaller.
+
+    Returns:
+        ``(width, height)`` in pixels, orientation applied.
+
+    Raises:
+        UnusableImageError: not an image or unreadable; :class:`ImageTooSmallError` (a
+            subclass) when the shorter side is below ``min_size``.
+
+    Example:
+        >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
+        (64, 48)
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             width, height = image.size
+            if _orientation(image) in _QUARTER_TURNS:
+                width, height = height, width
     except UnidentifiedImageError:
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
@@ -241,9 +318,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     if min(width, height) < min_size:
-        raise UnusableImageError(
-            f"too small: {width}x{height} px, shorter side below min_size={min_size}"
-        )
+        raise ImageTooSmallError((width, height), min_size)
     return width, height
 
 

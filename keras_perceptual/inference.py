@@ -61,7 +61,13 @@ from keras_perceptual.layers import (
 from keras_perceptual.models import model_precision, with_dtype_policy
 from keras_perceptual.ops import from_unit_range, to_unit_range
 from keras_perceptual.precision import check_precision, resolve_precision, warn_if_emulated
-from keras_perceptual.runtimes import KerasRuntime, Runtime, load_runtime, model_info
+from keras_perceptual.runtimes import (
+    BoundRuntime,
+    KerasRuntime,
+    Runtime,
+    load_runtime,
+    model_info,
+)
 
 NORM_STATISTICS = ("image", "tile")
 
@@ -119,21 +125,42 @@ def save_image(
         image: ``(H, W, 3)`` or ``(1, H, W, 3)`` float array or tensor in ``value_range``
             (see :func:`~keras_perceptual.images.image_array`); values outside it are
             clipped, integer images refused.
-        path: the file to write; the format follows the extension.
+        path: the file to write; the format follows the extension (``.png``, ``.jpg``,
+            ``.webp``, ``.bmp``, ... any format Pillow writes). Written atomically: to a
+            temporary file in the same folder, then renamed, so an interrupted write never
+            leaves a truncated image under ``path`` (an existing file keeps its old
+            content until the new one is complete).
         value_range: ``(low, high)`` of ``image``.
 
     Returns:
         None.
+
+    Raises:
+        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), or
+            an extension that names no image format Pillow can write.
 
     Example:
         >>> save_image(np.random.rand(32, 48, 3), "noise.png")  # 48 x 32 pixels
     """
     from PIL import Image
 
+    from keras_perceptual.training.files import atomic_write
+
+    path = os.fspath(path)
     value_range = check_value_range(value_range)
+    extension = os.path.splitext(path)[1].lower()
+    Image.init()
+    image_format = Image.registered_extensions().get(extension)
+    if image_format not in Image.SAVE:
+        raise InputError(
+            f"Cannot write an image to {path!r}: its extension {extension or '(none)'!r} names "
+            "no image format Pillow writes; end the file name with .png, .jpg, .webp or .bmp. "
+            f"Received: path={path!r}"
+        )
     array = image_array(image, value_range, "image", clip=True)
     unit = to_unit_range(array.astype(np.float64), value_range)
-    Image.fromarray(np.round(unit * 255.0).astype(np.uint8)).save(os.fspath(path))
+    pixels = Image.fromarray(np.round(unit * 255.0).astype(np.uint8))
+    atomic_write(path, lambda tmp: pixels.save(tmp, format=image_format))
 
 
 # --------------------------------------------------------------------------------------
@@ -255,7 +282,7 @@ def with_precision(model: Any, precision: str | None, caller: str = "stylize") -
             return model
         raise InputError(
             f"precision applies to Keras models; this {type(model).__name__} computes in the "
-            f"precision it was exported with. Pass precision=None or 'auto', or export again. "
+            f"precision it was exported with. Pass precision='auto' (or None), or export again. "
             f"Received: precision={precision!r}"
         )
     target = resolve_precision(precision)
@@ -409,6 +436,20 @@ class _StatisticsPass:
         return np.asarray(self.mean, np.float32), variance.astype(np.float32)
 
 
+def _tile_geometry(tile_size: int, overlap: int, multiple: int) -> tuple[int, int]:
+    """``(tile, overlap)`` rounded to multiples of the model's down-sampling factor, or an
+    ``InputError`` where the overlap is more than half the tile."""
+    tile = max(multiple, tile_size // multiple * multiple)
+    over = -(-overlap // multiple) * multiple
+    if over * 2 > tile:
+        raise InputError(
+            f"overlap must be at most half of tile_size (after rounding both to multiples of "
+            f"{multiple}, the model's down-sampling factor); lower the overlap or raise the "
+            f"tile size. Received: tile_size={tile_size}, overlap={overlap}"
+        )
+    return tile, over
+
+
 def _run_tiled(
     model, image, tile_size, overlap, batch_size, norm_statistics, n_norm, report=None
 ) -> np.ndarray:
@@ -417,14 +458,7 @@ def _run_tiled(
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
-    tile = max(multiple, tile_size // multiple * multiple)
-    over = -(-overlap // multiple) * multiple
-    if over * 2 > tile:
-        raise InputError(
-            f"overlap must be at most half of tile_size (after rounding both to multiples of "
-            f"{multiple}, the model's down-sampling factor); lower overlap or raise tile_size. "
-            f"Received: tile_size={tile_size}, overlap={overlap}"
-        )
+    tile, over = _tile_geometry(tile_size, overlap, multiple)
     ys, th, by = _axis_tiles(padded.shape[0], tile, over, multiple)
     xs, tw, bx = _axis_tiles(padded.shape[1], tile, over, multiple)
     grid = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
@@ -501,6 +535,8 @@ def _run(
     if tile_size is not None:
         tile_size = check_positive_int(tile_size, "tile_size")
     overlap = check_positive_int(overlap, "overlap", minimum=0)
+    if tile_size is not None:  # refused before any image runs, whatever their sizes
+        _tile_geometry(tile_size, overlap, input_alignment(model)[0])
     check_choice(norm_statistics, NORM_STATISTICS, "norm_statistics")
     min_size = min_input_size(model)
     for index, image in enumerate(images):
@@ -805,10 +841,37 @@ def _style_image(item: Any, value_range, name: str, minimum: int) -> np.ndarray:
     return image
 
 
+def _runtime_style_kind(runtime: Runtime) -> tuple[int | None, bool]:
+    """``(num_styles, arbitrary)`` of an exported network, from its metadata."""
+    names = tuple(runtime.info.input_names)
+    if names == ("style_weights",):
+        if not runtime.info.num_styles:
+            raise InputError(
+                f"This exported multi-style network does not record its number of styles (it "
+                f"was exported by an earlier version); export it again from its .keras model, "
+                f"or pass the .keras model. Received: model={runtime.path!r}"
+            )
+        return int(runtime.info.num_styles), False
+    if names == ("style",):
+        return None, True
+    if names:
+        raise InputError(
+            f"This exported network takes inputs besides the image that stylize does not "
+            f"know ({', '.join(names)}); it runs exported single-style, multi-style (input "
+            f"style_weights) and arbitrary-style (input style) networks. Received: "
+            f"model={runtime.path!r}"
+        )
+    return None, False
+
+
 def _bind_style(model, value_range, style, style_weights, style_image, style_images, alpha):
-    """``model`` as a one-input image-to-image network applying the requested style."""
-    num_styles = style_count(model)
-    arbitrary = num_styles is None and is_arbitrary_style_model(model)
+    """``model`` as a one-input image-to-image network applying the requested style (for an
+    exported network, a :class:`~keras_perceptual.runtimes.BoundRuntime`)."""
+    if isinstance(model, Runtime):
+        num_styles, arbitrary = _runtime_style_kind(model)
+    else:
+        num_styles = style_count(model)
+        arbitrary = num_styles is None and is_arbitrary_style_model(model)
     image_options = style_image is not None or style_images is not None or alpha is not None
     if num_styles is not None:
         if image_options:
@@ -820,6 +883,8 @@ def _bind_style(model, value_range, style, style_weights, style_image, style_ima
                 f"style_images={'given' if style_images is not None else None}, alpha={alpha!r}"
             )
         weights = resolve_style_weights(num_styles, style, style_weights)
+        if isinstance(model, Runtime):
+            return BoundRuntime(model, [weights[None]])
 
         def build():
             image = keras.Input((None, None, 3), name="image")
@@ -855,6 +920,10 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
             f"style_image={'given' if style_image is not None else None}, "
             f"style_images={'given' if style_images is not None else None}"
         )
+    if isinstance(model, Runtime):
+        return _bind_runtime_style_image(
+            model, value_range, style_weights, style_image, style_images, alpha
+        )
     encoder, adain = model.get_layer("encoder"), model.get_layer("adain")
     alpha = adain.alpha if alpha is None else check_alpha(alpha)
     minimum = encoder.min_image_size
@@ -871,17 +940,7 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
             _style_image(item, value_range, f"style_images[{i}]", minimum)
             for i, item in enumerate(image_arrays(style_images, value_range, "style_images"))
         ]
-        if style_weights is None:
-            weights = np.full(len(images), 1.0 / len(images))
-        else:
-            weights = _finite_vector(style_weights, "style_weights")
-            if weights.size != len(images):
-                raise InputError(
-                    f"style_weights must have one weight per style image ({len(images)}). "
-                    f"Received: style_weights={list(weights)} ({weights.size} weights)"
-                )
-            _check_convex(weights, "style_weights")
-            weights = weights / weights.sum()
+        weights = _style_image_weights(style_weights, len(images))
     # AdaIN is affine in the style's (mean, std): blending them blends the outputs exactly.
     mean = std = 0.0
     for weight, image in zip(weights, images, strict=True):
@@ -906,6 +965,55 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
     fixed.std.assign(std)
     fixed.alpha.assign(alpha)
     return network
+
+
+def _style_image_weights(style_weights, count: int) -> np.ndarray:
+    """The blend weights of ``count`` style images: ``style_weights`` checked (one per
+    image, >= 0, summing to 1) and normalized, or equal weights."""
+    if style_weights is None:
+        return np.full(count, 1.0 / count)
+    weights = _finite_vector(style_weights, "style_weights")
+    if weights.size != count:
+        raise InputError(
+            f"style_weights must have one weight per style image ({count}). "
+            f"Received: style_weights={list(weights)} ({weights.size} weights)"
+        )
+    _check_convex(weights, "style_weights")
+    return weights / weights.sum()
+
+
+def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, style_images,
+                              alpha):
+    """An exported arbitrary-style network with its ``style`` input fixed to one image. Its
+    graph takes one style image and applies the ``alpha`` it was exported with: blends of
+    several style images and another ``alpha`` need the Keras model (refused here)."""
+    alpha = None if alpha is None else check_alpha(alpha)
+    if style_images is not None:
+        items = image_arrays(style_images, value_range, "style_images")
+        _style_image_weights(style_weights, len(items))
+        if len(items) > 1:
+            raise InputError(
+                "An exported arbitrary-style network takes one style image (its style input); "
+                "blending several (style_images with style_weights) needs the .keras model, "
+                "whose encoder blends their statistics: pass style_image=... or the .keras "
+                f"model. Received: {len(items)} style_images"
+            )
+        style_image = items[0]
+    elif style_weights is not None:
+        raise InputError(
+            "style_weights blends several style images: pass style_images=[...] with them, "
+            "or style_image=... alone. Received: style_weights with style_image"
+        )
+    exported = runtime.info.alpha
+    if alpha is not None and (exported is None or abs(alpha - exported) > 1e-6):
+        raise InputError(
+            f"This exported arbitrary-style network applies the alpha it was exported with "
+            f"({exported if exported is not None else 'not recorded'}); another alpha needs "
+            f"the .keras model, or an export of arbitrary_style_net(alpha=...). Leave alpha "
+            f"out, or pass the .keras model. Received: alpha={alpha!r}"
+        )
+    image = _style_image(style_image, value_range, "style_image", runtime.info.style_min_size)
+    return BoundRuntime(runtime, [image[None]])
 
 
 # --------------------------------------------------------------------------------------
@@ -977,8 +1085,11 @@ def stylize(
             ``multi_style_transfer_net(N)`` or ``arbitrary_style_net()``; or a
             :class:`~keras_perceptual.runtimes.Runtime`, or anything
             :func:`~keras_perceptual.runtimes.load_runtime` opens (a ``.keras``, ``.onnx`` or
-            ``.tflite`` file, an OpenVINO folder, ``"hf://owner/name"``); style options need
-            the Keras model.
+            ``.tflite`` file, an OpenVINO folder, ``"hf://owner/name"``). An exported
+            multi-style network takes ``style``/``style_weights`` as the Keras one does; an
+            exported arbitrary-style network takes one style image and applies the
+            ``alpha`` it was exported with (blends of several style images and another
+            ``alpha`` need the Keras model).
         images: an image ``(H, W, 3)``, a batch ``(N, H, W, 3)``, a list of images of
             any sizes, or image file path(s); arrays in ``value_range``.
         style: multi-style networks: the style index, from 0.
@@ -1020,7 +1131,10 @@ def stylize(
     Raises:
         InputError: bad images or options: a style index out of range, style weights of
             the wrong length, negative or not summing to 1, a style image of the wrong
-            shape, style options the model does not take (or a missing style).
+            shape, style options the model does not take (or a missing style); for an
+            exported network, what only the Keras model does (see ``model``), inputs
+            stylize does not know, or a multi-style export that does not record its
+            number of styles (written by an earlier version).
 
     Example:
         >>> net = style_transfer_net(filters=4, num_residual_blocks=1)  # train it first

@@ -92,6 +92,11 @@ class ModelInfo:
         instance_normalization: True when the network normalizes with per-image statistics,
             so tiles normalized on their own may differ in tone (see ``stylize``).
         input_names: the names of the inputs after the image (e.g. style weights).
+        num_styles: a multi-style network's number of styles (its ``style_weights``
+            input's width); 0 for other networks (and in exports written before it was recorded).
+        alpha: an arbitrary-style network's content-style trade-off, fixed in an export;
+            ``None`` for other networks.
+        style_min_size: an arbitrary-style network's smallest style image (its encoder's).
 
     Example:
         >>> model_info(style_transfer_net(filters=4, num_residual_blocks=1)).multiple
@@ -104,6 +109,9 @@ class ModelInfo:
     pad_mode: str = "reflect"
     instance_normalization: bool = False
     input_names: tuple[str, ...] = ()
+    num_styles: int = 0
+    alpha: float | None = None
+    style_min_size: int = 1
 
     def to_json(self) -> str:
         """The JSON text stored in an export's metadata."""
@@ -153,7 +161,13 @@ def model_info(model: Any) -> ModelInfo:
         return model.info
     import keras
 
-    from keras_perceptual.inference import input_alignment, min_input_size, walk_layers
+    from keras_perceptual.inference import (
+        input_alignment,
+        is_arbitrary_style_model,
+        min_input_size,
+        style_count,
+        walk_layers,
+    )
     from keras_perceptual.layers import InstanceNormalization
     from keras_perceptual.models import model_value_range
 
@@ -161,6 +175,7 @@ def model_info(model: Any) -> ModelInfo:
     per_image = (InstanceNormalization, keras.layers.GroupNormalization)
     instance = any(isinstance(layer, per_image) for layer in walk_layers(model))
     names = tuple(t.name for t in getattr(model, "inputs", None) or [])[1:]
+    arbitrary = is_arbitrary_style_model(model)
     return ModelInfo(
         value_range=tuple(float(v) for v in model_value_range(model)),
         min_size=int(min_input_size(model)),
@@ -168,6 +183,9 @@ def model_info(model: Any) -> ModelInfo:
         pad_mode=mode,
         instance_normalization=bool(instance),
         input_names=names,
+        num_styles=int(style_count(model) or 0),
+        alpha=float(model.get_layer("adain").alpha) if arbitrary else None,
+        style_min_size=int(model.get_layer("encoder").min_image_size) if arbitrary else 1,
     )
 
 
@@ -263,6 +281,38 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.format} {self.path or ''}>"
+
+
+class BoundRuntime(Runtime):
+    """An exported network whose inputs after the image are fixed: called with images alone.
+
+    How :func:`~keras_perceptual.inference.stylize` runs an exported multi-style network
+    (a ``style_weights`` row) or arbitrary-style network (a ``style`` image): each extra
+    input is given once, with a batch axis of 1, and repeated to every batch's size.
+
+    Args:
+        runtime: the exported network (a :class:`Runtime` with ``info.input_names``).
+        inputs: one array per name of ``runtime.info.input_names``, in that order, each with
+            a leading batch axis of 1 (e.g. ``(1, N)`` weights, a ``(1, H, W, 3)`` image).
+
+    Example:
+        >>> bound = BoundRuntime(load_runtime("multi.onnx"), [np.eye(4)[None, 2]])  # doctest: +SKIP
+        >>> bound(np.random.rand(2, 64, 64, 3).astype("float32")).shape  # doctest: +SKIP
+        (2, 64, 64, 3)
+    """
+
+    def __init__(self, runtime: Runtime, inputs: Sequence[np.ndarray]):
+        super().__init__(
+            runtime.format, runtime.path, dataclasses.replace(runtime.info, input_names=())
+        )
+        self.name = runtime.name
+        self.runtime = runtime
+        self.inputs = [np.asarray(a, np.float32) for a in inputs]
+
+    def _run(self, arrays):
+        count = arrays[0].shape[0]
+        extras = [np.repeat(a, count, axis=0) for a in self.inputs]
+        return self.runtime.predict_on_batch([arrays[0], *extras])
 
 
 class KerasRuntime(Runtime):
@@ -711,6 +761,7 @@ __all__ = [
     "OPENVINO_PRECISIONS",
     "OUTPUT_NAME",
     "RUNTIMES",
+    "BoundRuntime",
     "KerasRuntime",
     "ModelInfo",
     "OnnxRuntime",

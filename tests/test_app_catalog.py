@@ -21,6 +21,7 @@ from keras_perceptual.app.catalog import (
 )
 from keras_perceptual.app.handlers import Options, process_uploads
 from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual.images import load_image
 from keras_perceptual.inference import stylize
 from keras_perceptual.models import style_transfer_net, super_resolution_net
 from keras_perceptual.runtimes import ModelInfo, Runtime, model_info
@@ -253,10 +254,10 @@ def test_runtime_kinds_are_detected_like_keras_models(nets):
     assert (style.kind.name, style.scale, style.min_side) == ("style", 1, 5)
     assert (sr.kind.name, sr.scale, sr.runtime) == ("super_resolution", 4, "onnxruntime")
     assert style.value_range == inspect_model(nets["style"]).value_range
-    multi = StandIn(nets["style"])  # what an exported multi_style_transfer_net says
+    multi = StandIn(nets["style"])  # an export of an earlier version: no number of styles
     multi.info = ModelInfo(input_names=("style_weights",))
-    with pytest.raises(InputError, match="inputs besides the image \\(style_weights.*"
-                                         "pass its .keras file"):
+    with pytest.raises(InputError, match="does not record its number of styles.*export it "
+                                         "again"):
         inspect_model(multi)
     other = StandIn(nets["style"])  # the export's metadata is what the app goes by
     other.info = ModelInfo(value_range=(-1.0, 1.0), min_size=8, multiple=4)
@@ -337,3 +338,36 @@ def test_real_exports_are_listed_detected_and_run(exported, nets, tmp_path):
         got = np.asarray(Image.open(item.output_path).convert("RGB"), np.float32) / 255
         assert got.shape == reference.shape, name
         assert np.abs(got - reference).max() <= 2 / 255, name
+
+
+def test_exported_multi_style_and_arbitrary_style_networks_run(tmp_path):
+    from PIL import Image
+
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    rng = np.random.default_rng(0)
+    photo, style_path = tmp_path / "photo.png", tmp_path / "style.png"
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(photo)
+    Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(style_path)
+    content = load_image(photo)
+
+    multi = multi_style_transfer_net(3, filters=4, num_residual_blocks=1)
+    loaded = inspect_model(StandIn(multi))
+    assert (loaded.kind.name, loaded.num_styles, loaded.runtime) == ("multi_style", 3, "onnxruntime")
+    (item,) = process_uploads(loaded, [str(photo)], Options(style_weights=(0, 1, 3)),
+                              output_dir=str(tmp_path / "multi")).images
+    want = stylize(multi, content, style_weights=[0, 0.25, 0.75], norm_statistics="tile")
+    assert np.abs(load_image(item.output_path) - want).max() <= 1.5 / 255
+
+    adain = arbitrary_style_net(weights=None, filters=4, alpha=0.5)
+    loaded = inspect_model(StandIn(adain))
+    assert loaded.kind.name == "arbitrary_style"
+    options = Options(style_image=str(style_path), alpha=0.5)
+    (item,) = process_uploads(loaded, [str(photo)], options,
+                              output_dir=str(tmp_path / "adain")).images
+    want = stylize(adain, content, style_image=load_image(style_path))
+    assert np.abs(load_image(item.output_path) - want).max() <= 1.5 / 255
+    # The alpha was fixed at export: the page's slider (hidden for it) does not apply.
+    (again,) = process_uploads(loaded, [str(photo)], Options(style_image=str(style_path)),
+                               output_dir=str(tmp_path / "adain1")).images
+    np.testing.assert_array_equal(load_image(again.output_path), load_image(item.output_path))

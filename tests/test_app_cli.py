@@ -70,6 +70,7 @@ def test_a_missing_models_folder_is_a_user_error(monkeypatch, tmp_path, capsys):
     assert main(["app", "--models", str(tmp_path / "nowhere")]) == 2
     (line,) = error_lines(capsys)
     assert "does not exist; pass existing folders or model files to --models" in line
+    assert line.endswith(f"Received: --models {tmp_path / 'nowhere'}"), line
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True),

@@ -354,6 +354,21 @@ def test_check_upload_reads_only_the_header(tmp_path):
     assert check_upload(photo(tmp_path / "p.png"), "p.png", Limits()) == (48, 40)
 
 
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_check_upload_reports_the_size_as_decoded(sr, tmp_path, orientation):
+    # Stored 48 wide and 40 high; EXIF orientations 6 and 8 show it 40 wide and 48 high.
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = photo(tmp_path / "camera.jpg", size=(48, 40), exif=exif.tobytes())
+    decoded = load_image(path)
+    assert check_upload(path, "camera.jpg", Limits()) == (decoded.shape[1], decoded.shape[0])
+    assert decoded.shape[:2] == (48, 40)
+    with pytest.raises(InputError, match="camera.jpg is 40×48 = 1,920 pixels"):
+        check_upload(path, "camera.jpg", Limits(max_pixels=1000))
+    with pytest.raises(InputError, match=r"\(40×48\) would upscale to 160×192"):
+        check_upload(path, "camera.jpg", Limits(max_pixels=30000), sr)
+
+
 # --------------------------------------------------------------------------------------
 # Pieces
 # --------------------------------------------------------------------------------------

@@ -110,6 +110,28 @@ def test_exported_models_are_described_with_their_runtime(tmp_path):
     assert "normalized on their own" in described["info"]  # instance norm, per tile
 
 
+def test_an_exported_arbitrary_style_network_shows_its_fixed_alpha(tmp_path):
+    from keras_perceptual.models import arbitrary_style_net
+    from keras_perceptual.runtimes import KerasRuntime
+
+    class OnnxStandIn(KerasRuntime):  # what ONNX Runtime shows the app, without exporting
+        name = "onnxruntime"
+
+    net = arbitrary_style_net(weights=None, filters=4, alpha=0.5)
+    (tmp_path / "adain.onnx").write_text("stand-in")
+    (tmp_path / "adain.keras").write_text("stand-in")
+    loaders = {".onnx": lambda path: OnnxStandIn(net, path), ".keras": lambda path: net}
+    cache = ModelCache(loader=lambda path: loaders[os.path.splitext(path)[1]](path))
+    state = AppState([str(tmp_path / "adain.onnx"), str(tmp_path / "adain.keras")],
+                     demo_dir=None, output_dir=str(tmp_path), cache=cache)
+    described = {os.path.splitext(e.path)[1]: state.describe(e.key) for e in state.entries}
+    exported, keras_model = described[".onnx"], described[".keras"]
+    assert exported["kind"] == keras_model["kind"] == "arbitrary_style"
+    assert exported["alpha"] is False and keras_model["alpha"] is True  # the slider's visibility
+    assert "alpha 0.5, fixed when it was exported" in exported["info"]
+    assert "fixed when it was exported" not in keras_model["info"]
+
+
 def test_state_refuses_unknown_models_and_finds_new_ones(runs, tmp_path):
     root, cache = runs
     state = AppState([str(root)], demo_dir=None, output_dir=str(tmp_path), cache=cache)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -307,6 +308,11 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
                    "vgg11"], "--backbone: invalid choice"))  # fmt: skip
     cases.append((["train-arbitrary", photos, photos / "style.jpg", "--out", tmp_path / "o"],
                   "is not a folder"))  # fmt: skip
+    # A configuration rule names the options, not the configuration's fields.
+    cases.append((["train-sr", photos, "--out", tmp_path / "o", "--scale", "4", "--patch-size",
+                   "30"], "--patch-size 30 is not divisible by --scale 4"))  # fmt: skip
+    cases.append((["train-style", photos, tmp_path / "none.jpg", "--out", tmp_path / "o"],
+                  "STYLE_IMAGE '"))  # fmt: skip
     for argv, fragment in cases:
         assert main([str(a) for a in argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -401,14 +407,14 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
 @pytest.mark.parametrize(
     "model,options,fragment",
     [
-        ("multi", [], "holds 3 styles: pass style=k"),
+        ("multi", [], "holds 3 styles: pass --style k (an index"),
         ("multi", ["--style", "3"], "index from 0 to 2"),
         ("multi", ["--mix", "0.5,0.6,0"], "sum to 1"),
         ("multi", ["--mix", "1,0"], "one weight per style: 3"),
         ("multi", ["--style", "0", "--mix", "1,0,0"], "give one of them"),
-        ("multi", ["--style-image", "style.jpg"], "alpha are for arbitrary_style_net"),
+        ("multi", ["--style-image", "style.jpg"], "--style-image and --alpha are for arbitrary_style_net"),
         ("adain", [], "needs a style"),
-        ("adain", ["--style", "1"], "style=k selects a trained style"),
+        ("adain", ["--style", "1"], "--style k selects a trained style"),
         ("adain", ["--style-image", "nowhere.jpg"], "nowhere.jpg"),
         ("adain", ["--style-image", "style.jpg", "--alpha", "1.5"], "--alpha"),
         ("adain", ["--mix", "a,b", "--style-image", "style.jpg"], "--mix"),
@@ -422,6 +428,14 @@ def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
     assert fragment in err[0], err[0]
+    assert not _API_NAME.search(err[0]), err[0]
+
+
+#: The library's names for what stylize/upscale options set: never in a command's message.
+_API_NAME = re.compile(
+    r"\b(tile_size|batch_size|norm_statistics|preserve_color|histogram_match|style_weights|"
+    r"style_images?|(style|overlap|alpha|precision|runtime|threads)=)"
+)
 
 
 @pytest.mark.slow
@@ -483,3 +497,155 @@ def test_train_several_styles_and_train_arbitrary_then_stylize(photos, tmp_path,
                  "--quiet"]) == 0  # fmt: skip
     assert image_size(tmp_path / "s1" / "photo0_stylized.png")
     assert image_size(tmp_path / "s2" / "photo0_stylized.png")
+
+
+# --- Inputs checked before anything is written ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sr_net(tmp_path_factory):
+    from keras_perceptual.models import super_resolution_net
+
+    path = tmp_path_factory.mktemp("sr_net") / "sr4.keras"
+    super_resolution_net(4, filters=4, num_residual_blocks=1).save(path)
+    return path
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_upscale_names_and_sizes_camera_photos_as_decoded(sr_net, tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # stored 48 wide, 40 high; shown 40 wide, 48 high
+    Image.new("RGB", (48, 40), (90, 120, 150)).save(tmp_path / "camera.jpg", exif=exif.tobytes())
+    assert main(["upscale", str(sr_net), str(tmp_path / "camera.jpg"), "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
+    assert os.listdir(tmp_path / "out") == ["camera_x4.png"]
+    assert image_size(tmp_path / "out" / "camera_x4.png") == (160, 192)
+
+
+@pytest.fixture(scope="module")
+def style_net(tmp_path_factory):
+    from keras_perceptual.models import style_transfer_net
+
+    path = tmp_path_factory.mktemp("style_net") / "style.keras"
+    style_transfer_net(filters=4, num_residual_blocks=1).save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["stylize", "upscale"])
+@pytest.mark.parametrize("bad", ["tiny", "broken"])
+def test_every_input_is_checked_before_anything_is_written(
+    command, bad, style_net, sr_net, photos, tmp_path, capsys
+):
+    # photo0 sorts first: before the fix it was written, then the run died on the bad file.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("photo0.png", "photo2.png"):
+        (folder / name).write_bytes((photos / name).read_bytes())
+    if bad == "tiny":
+        Image.new("RGB", (6, 4)).save(folder / "photo1.png")  # the networks need 5x5 or more
+        fragments = ["photo1.png", "is 6x4 pixels", "at least 5x5 pixels"]
+    else:
+        (folder / "photo1.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")
+        fragments = ["photo1.png", "cannot read"]
+    model = style_net if command == "stylize" else sr_net
+    out = tmp_path / "out"
+    assert main([command, str(model), str(folder), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    assert not out.exists() or not os.listdir(out)
+
+
+@pytest.mark.parametrize(
+    "command, options, fragments",
+    [
+        ("stylize", ["--tile", "64"], ["--overlap must be at most half of --tile",
+                                       "Received: --tile 64, --overlap 128"]),
+        ("upscale", ["--tile", "16", "--overlap", "12"], ["--overlap must be at most half of "
+                                                          "--tile", "--tile 16, --overlap 12"]),
+    ],
+)
+def test_option_errors_name_the_options_before_anything_is_written(
+    command, options, fragments, style_net, sr_net, photos, tmp_path, capsys
+):
+    # The photos are smaller than the tile: the bad pair is refused all the same, up front.
+    model = style_net if command == "stylize" else sr_net
+    out = tmp_path / "out"
+    argv = [command, str(model), str(photos), "--out", str(out), "--quiet", *options]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    assert not _API_NAME.search(err[0]), err[0]
+    assert not out.exists() or not os.listdir(out)
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("Tiling with whole-image instance-norm statistics needs the Keras model: pass "
+         "norm_statistics='tile' (faster), tile_size=None, or the .keras model. Received: "
+         "norm_statistics='image'",
+         "Tiling with whole-image instance-norm statistics needs the Keras model: pass "
+         "--norm-statistics tile (faster), no --tile, or the .keras model. Received: "
+         "--norm-statistics image"),
+        ("precision applies to Keras models. Pass precision='auto' (or None), or export "
+         "again. Received: precision='float32'",
+         "--precision applies to Keras models. Pass --precision auto (or None), or export "
+         "again. Received: --precision float32"),
+        ("style_weights must have one weight per style: 3 for this network. Received: "
+         "style_weights=[1.0, 0.0] (2 weights)",
+         "--mix must have one weight per style: 3 for this network. Received: --mix 1.0,0.0 "
+         "(2 weights)"),
+        ("choose one with style=k; style_image, style_images and alpha are for "
+         "arbitrary_style_net models, not this style network. Received: style_image=given, "
+         "alpha=None",
+         "choose one with --style k; --style-image and --alpha are for arbitrary_style_net "
+         "models, not this style network. Received: --style-image, no --alpha"),
+        ("Cannot read 'style_image.jpg' in /data/overlap/ with batch_size=4 and "
+         "preserve_color=True",
+         "Cannot read 'style_image.jpg' in /data/overlap/ with --batch-size 4 and "
+         "--preserve-color"),
+    ],
+)
+def test_library_messages_in_the_options_words(message, expected):
+    from keras_perceptual.cli.common import INFERENCE_OPTIONS, STYLE_OPTIONS, with_option_names
+
+    assert with_option_names(message, {**INFERENCE_OPTIONS, **STYLE_OPTIONS}) == expected
+
+
+@pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")),
+                    reason="needs the [export] extra")
+def test_stylize_an_exported_multi_style_network(style_nets, photos, tmp_path, capsys):
+    from keras_perceptual.export import export_onnx
+    from keras_perceptual.runtimes import load_keras_model
+
+    onnx = export_onnx(load_keras_model(str(style_nets / "multi.keras")), tmp_path / "multi.onnx")
+    for model, out, precision in ((onnx, "onnx", "auto"),
+                                  (style_nets / "multi.keras", "keras", "float32")):
+        assert main(["stylize", str(model), str(photos / "photo0.png"), "--out",
+                     str(tmp_path / out), "--quiet", "--style", "1", "--precision",
+                     precision]) == 0  # fmt: skip
+    got, want = (_pixels(tmp_path / out / "photo0_stylized.png") for out in ("onnx", "keras"))
+    assert np.abs(got - want).max() <= 1.5 / 255
+    assert main(["stylize", str(onnx), str(photos / "photo0.png"), "--out",
+                 str(tmp_path / "o"), "--quiet", "--style", "3"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--style must be an index from 0 to 2" in err[0], err
+
+
+def test_export_errors_name_the_options(style_net, tmp_path, capsys, monkeypatch):
+    from keras_perceptual import export
+    from keras_perceptual.errors import InputError
+
+    def refuse(model, path, **options):
+        raise InputError('representative_images calibrates quantize="int8" only; drop it or '
+                         "pass quantize=\"int8\". Received: quantize='dynamic'")
+
+    monkeypatch.setattr(export, "export_onnx", refuse)
+    assert main(["export", str(style_net), str(tmp_path / "m.onnx"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["keras-perceptual: error: --calibration-images calibrates --quantize int8 "
+                   "only; drop it or pass --quantize int8. Received: --quantize dynamic"], err

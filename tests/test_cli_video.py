@@ -72,6 +72,19 @@ def test_bad_arguments_exit_2(files, capsys):
     assert "does not exist" in one_error_line(capsys)
 
 
+def test_option_errors_name_the_options(files, capsys):
+    folder, model, clip = files
+    out = folder / "tiled.mp4"
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet", "--tile", "64"]) == 2
+    line = one_error_line(capsys)
+    assert "--overlap must be at most half of --tile" in line, line
+    assert "Received: --tile 64, --overlap 128" in line and "tile_size" not in line, line
+    assert not out.exists()
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet", "--style", "1"]) == 2
+    line = one_error_line(capsys)
+    assert "--style" in line and "style=" not in line, line
+
+
 def test_help_lists_examples(capsys):
     with pytest.raises(SystemExit):
         main(["stylize-video", "--help"])

@@ -136,3 +136,100 @@ def test_every_entry_point_decodes_the_same_pixels(tmp_path, tricky_image_files)
         windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
                    for j in range(image.shape[1] - 23)]
         assert any(np.array_equal(crop, w) for w in windows), path.name
+
+
+def _camera_jpeg(path, orientation, size=(40, 24)):
+    """A JPEG stored ``size`` (width, height) with EXIF ``Orientation=orientation``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(orientation)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+        path, quality=95, exif=_orientation_exif(orientation)
+    )
+    return str(path)
+
+
+def _orientation_exif(orientation):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_read_header_applies_the_exif_orientation(tmp_path, orientation):
+    from keras_perceptual.images import ImageTooSmallError, read_header, read_rgb
+
+    path = _camera_jpeg(tmp_path / f"o{orientation}.jpg", orientation)
+    decoded = read_rgb(path)
+    assert read_header(path) == (decoded.shape[1], decoded.shape[0])
+    assert read_header(path) == ((24, 40) if orientation >= 5 else (40, 24))
+    for read in (read_header, read_rgb):
+        with pytest.raises(ImageTooSmallError, match="too small") as error:
+            read(path, min_size=30)
+        assert error.value.size == read_header(path) and error.value.min_size == 30
+
+
+def _png_with_exif_after_the_pixels(path, orientation, size=(40, 24)):
+    """A PNG whose eXIf chunk follows IDAT (allowed; Pillow writes it before)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(orientation)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+        buffer, "PNG"
+    )
+    data = buffer.getvalue()
+    exif = _orientation_exif(orientation).removeprefix(b"Exif\x00\x00")  # eXIf: bare TIFF
+    chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + exif) & 0xFFFFFFFF)
+    end = data.rindex(b"IEND") - 4
+    path.write_bytes(data[:end] + chunk + data[end:])
+    return str(path)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_read_header_reads_png_orientation_without_decoding(tmp_path, monkeypatch, where,
+                                                             orientation):
+    from PIL import Image, ImageFile
+
+    from keras_perceptual.images import read_header, read_rgb
+
+    path = tmp_path / "p.png"
+    if where == "after":
+        _png_with_exif_after_the_pixels(path, orientation)
+    else:
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(
+            path, exif=_orientation_exif(orientation))
+    decoded = read_rgb(str(path))
+    assert decoded.shape[:2] == ((40, 24) if orientation >= 5 else (24, 40))
+
+    def no_decoding(self):
+        raise AssertionError("read_header decoded the pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert read_header(str(path)) == (decoded.shape[1], decoded.shape[0])
+
+
+@pytest.mark.parametrize("extension", ["jpg", "webp", "gif", "bmp"])
+def test_read_header_decodes_no_pixels(tmp_path, monkeypatch, extension):
+    from PIL import Image, ImageFile
+
+    from keras_perceptual.images import read_header
+
+    path = tmp_path / f"p.{extension}"
+    Image.new("RGB", (40, 24), (10, 20, 30)).save(
+        path, **({"exif": _orientation_exif(6)} if extension in ("jpg", "webp") else {}))
+
+    def no_decoding(self):
+        raise AssertionError("read_header decoded the pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert read_header(str(path)) == ((24, 40) if extension in ("jpg", "webp") else (40, 24))

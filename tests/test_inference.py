@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import keras
@@ -110,6 +111,37 @@ def test_save_image_round_trip(rng, tmp_path):
         load_image(tmp_path / "y.png", value_range=(-1, 1)), image, atol=1 / 255 + 1e-6
     )
     assert Image.open(tmp_path / "y.png").size == (7, 9)
+
+
+def test_save_image_is_atomic(rng, tmp_path, monkeypatch):
+    image = rng.random((9, 7, 3), dtype=np.float32)
+
+    def encoder_that_fails_midway(im, fp, filename):
+        fp.write(b"\x89PNG\r\n\x1a\n half an image")
+        raise OSError("No space left on device")
+
+    monkeypatch.setitem(Image.SAVE, "PNG", encoder_that_fails_midway)
+    with pytest.raises(OSError, match="No space left"):
+        save_image(image, tmp_path / "new.png")
+    assert os.listdir(tmp_path) == []  # no truncated new.png, no temporary file
+    (tmp_path / "old.png").write_bytes(b"the previous version")
+    with pytest.raises(OSError, match="No space left"):
+        save_image(image, tmp_path / "old.png")
+    assert os.listdir(tmp_path) == ["old.png"]
+    assert (tmp_path / "old.png").read_bytes() == b"the previous version"
+    monkeypatch.undo()
+    save_image(image, tmp_path / "old.png")
+    assert Image.open(tmp_path / "old.png").size == (7, 9) and os.listdir(tmp_path) == ["old.png"]
+    # The permissions open() gives a new file (the umask's), not a temporary file's 0o600.
+    (tmp_path / "plain").write_bytes(b"")
+    assert os.stat(tmp_path / "old.png").st_mode == os.stat(tmp_path / "plain").st_mode
+
+
+@pytest.mark.parametrize("name", ["noext", "image.txt", "image.tif.gz"])
+def test_save_image_refuses_an_extension_of_no_image_format(tmp_path, name):
+    with pytest.raises(InputError, match=r"end the file name with \.png"):
+        save_image(np.zeros((4, 4, 3), "float32"), tmp_path / name)
+    assert os.listdir(tmp_path) == []
 
 
 # --- Tiling ---------------------------------------------------------------------------------

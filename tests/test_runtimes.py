@@ -203,3 +203,90 @@ def test_runtime_names_are_consistent():
     assert set(runtimes.FORMAT_RUNTIMES) == set(runtimes.FORMATS)
     for fmt, names in runtimes.FORMAT_RUNTIMES.items():
         assert set(names) <= set(runtimes.RUNTIMES), fmt
+
+
+# --- Exported multi-style and arbitrary-style networks through stylize --------------------
+
+
+@pytest.fixture(scope="module")
+def style_exports(tmp_path_factory):
+    """A 3-style multi-style network and an arbitrary-style one, with their ONNX exports."""
+    if not HAS_ONNX:
+        pytest.skip("needs the [export] extra")
+    from keras_perceptual.export import export_onnx
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    folder = tmp_path_factory.mktemp("style_exports")
+    multi = multi_style_transfer_net(3, filters=4, num_residual_blocks=1)
+    rng = np.random.default_rng(3)
+    for w in multi.weights:  # distinct styles (the initial scales and offsets are all equal)
+        w.assign((rng.standard_normal(tuple(w.shape)) * 0.3
+                  + (1.0 if w.path.endswith("gamma") else 0.0)).astype("float32"))
+    adain = arbitrary_style_net(weights=None, backbone="vgg16", filters=4, alpha=0.75)
+    return {
+        "multi": (multi, export_onnx(multi, folder / "multi.onnx")),
+        "adain": (adain, export_onnx(adain, folder / "adain.onnx")),
+    }
+
+
+def test_exported_multi_style_networks_take_style_and_style_weights(style_exports, rng):
+    multi, path = style_exports["multi"]
+    runtime = load_runtime(path)
+    assert runtime.info.input_names == ("style_weights",) and runtime.info.num_styles == 3
+    image = rng.random((21, 26, 3), dtype=np.float32)
+    for options in ({"style": 1}, {"style_weights": [0.2, 0.0, 0.8]}):
+        np.testing.assert_allclose(stylize(runtime, image, **options),
+                                   stylize(multi, image, **options), atol=1e-4)
+    tiled = stylize(runtime, [image, image[:20]], style=2, tile_size=16, overlap=4,
+                    norm_statistics="tile")
+    want = stylize(multi, [image, image[:20]], style=2, tile_size=16, overlap=4,
+                   norm_statistics="tile")
+    for got, ref in zip(tiled, want, strict=True):
+        np.testing.assert_allclose(got, ref, atol=1e-4)
+    if HAS_OPENVINO:  # the ONNX file in OpenVINO: the same metadata, the same inputs
+        np.testing.assert_allclose(stylize(load_runtime(path, "openvino"), image, style=1),
+                                   stylize(multi, image, style=1), atol=1e-4)
+    with pytest.raises(InputError, match="index from 0 to 2"):
+        stylize(runtime, image, style=3)
+    with pytest.raises(InputError, match="holds 3 styles: pass style=k"):
+        stylize(runtime, image)
+    with pytest.raises(InputError, match="does not record its number of styles"):
+        old = load_runtime(path)
+        old.info = ModelInfo(input_names=("style_weights",))  # an export of an earlier version
+        stylize(old, image, style=0)
+
+
+def test_exported_arbitrary_style_networks_take_one_style_image(style_exports, rng):
+    adain, path = style_exports["adain"]
+    runtime = load_runtime(path)
+    assert runtime.info.input_names == ("style",)
+    assert (runtime.info.alpha, runtime.info.style_min_size) == (0.75, 8)
+    content = rng.random((34, 41, 3), dtype=np.float32)
+    style_image = rng.random((40, 36, 3), dtype=np.float32)
+    want = stylize(adain, content, style_image=style_image)
+    for options in ({"style_image": style_image}, {"style_images": [style_image]},
+                    {"style_image": style_image, "alpha": 0.75}):
+        np.testing.assert_allclose(stylize(runtime, content, **options), want, atol=1e-4)
+    if HAS_OPENVINO:
+        np.testing.assert_allclose(stylize(load_runtime(path, "openvino"), content,
+                                           style_image=style_image), want, atol=1e-4)
+    with pytest.raises(InputError, match="takes one style image.*blending several"):
+        stylize(runtime, content, style_images=[style_image, style_image])
+    with pytest.raises(InputError, match="one weight per style image"):  # as the Keras model
+        stylize(runtime, content, style_images=[style_image], style_weights=[0.5, 0.5])
+    with pytest.raises(InputError, match="alpha must be a number in \\[0, 1\\]"):
+        stylize(runtime, content, style_image=style_image, alpha=2)
+    with pytest.raises(InputError, match=r"exported with \(0.75\); another alpha needs"):
+        stylize(runtime, content, style_image=style_image, alpha=0.5)
+    with pytest.raises(InputError, match="needs a style"):
+        stylize(runtime, content)
+    with pytest.raises(InputError, match="style encoder needs at least 8x8"):
+        stylize(runtime, content, style_image=style_image[:6])
+
+
+def test_unknown_extra_inputs_of_an_export_are_one_clear_error(onnx_style, rng):
+    runtime = load_runtime(onnx_style)
+    runtime.info = ModelInfo(input_names=("mask",))
+    with pytest.raises(InputError, match=r"inputs besides the image that stylize does not know "
+                                         r"\(mask\); it runs exported single-style"):
+        stylize(runtime, rng.random((20, 20, 3), dtype=np.float32))

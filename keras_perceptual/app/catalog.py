@@ -28,9 +28,10 @@ so a bare model file with no ``config.json`` works too; Keras models and exporte
 A new kind of model is one more :class:`ModelKind` in :data:`MODEL_KINDS` (its extra input
 names), its branch in :func:`keras_perceptual.app.handlers.run_model` and its controls in
 :mod:`keras_perceptual.app.ui`; a new file format is one more entry in
-:data:`MODEL_LOADERS` (a file suffix and its loader). Exported networks with several
-inputs (multi-style, arbitrary-style) are not offered: their style inputs need the
-``.keras`` model (the page says so).
+:data:`MODEL_LOADERS` (a file suffix and its loader). Exported multi-style and
+arbitrary-style networks are recognized from their metadata (the inputs, the number of
+styles); an exported arbitrary-style network applies the ``alpha`` it was exported with
+(another alpha is a message naming the ``.keras`` model).
 """
 
 from __future__ import annotations
@@ -439,7 +440,8 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     Raises:
         InputError: when the model is none of :data:`MODEL_KINDS` (several inputs the app
             does not know, an output that is not an RGB image of the input's size or an
-            integer multiple of it), or an exported network with several inputs.
+            integer multiple of it), or an exported multi-style network that does not
+            record its number of styles (an export of an earlier version).
 
     Example:
         >>> inspect_model(style_transfer_net(filters=4)).kind.name  # doctest: +SKIP
@@ -453,17 +455,21 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
     extra = tuple(info.input_names)
     exported = isinstance(model, Runtime)
     runtime = model.name if exported else "keras"
-    if exported and extra:
+    if exported and extra == ("style_weights",) and not info.num_styles:
         raise InputError(
-            f"This exported network has inputs besides the image ({', '.join(extra)}: a "
-            "multi-style or arbitrary-style network); the app sets those through the Keras "
-            f"model: pass its .keras file instead. Received: model={model.path!r}"
+            "This exported multi-style network does not record its number of styles (it was "
+            "exported by an earlier version); export it again from its .keras model, or pass "
+            f"the .keras model. Received: model={model.path!r}"
         )
     min_side = int(info.min_size)
     value_range = tuple(info.value_range)
     size = max(PROBE_SIZE, min_side)
     probe: list | None = []
-    shapes = [(1, None, None, 3)] if exported else [tuple(t.shape) for t in model.inputs]
+    if exported:  # the shapes of the inputs, from the export's metadata
+        extra_shapes = {"style_weights": (1, info.num_styles), "style": (1, None, None, 3)}
+        shapes = [(1, None, None, 3), *(extra_shapes.get(name, ()) for name in extra)]
+    else:
+        shapes = [tuple(t.shape) for t in model.inputs]
     for shape in shapes:  # images (rank 4) mid-grey; vectors (style weights) one-hot
         if len(shape) == 4 and shape[-1] == 3:
             probe.append(np.full((1, size, size, 3), sum(value_range) / 2, np.float32))
@@ -496,7 +502,7 @@ def inspect_model(model, mtime: float = 0.0) -> LoadedModel:
                 min_side=min_side,
                 parameters=None if exported else int(model.count_params()),
                 mtime=mtime,
-                num_styles=int(model.inputs[1].shape[-1]) if kind.name == "multi_style" else 0,
+                num_styles=int(shapes[1][-1]) if kind.name == "multi_style" else 0,
                 runtime=runtime,
             )
     inputs = ("image", *extra)

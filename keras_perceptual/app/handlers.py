@@ -246,7 +246,7 @@ def check_upload(
             its output size, are checked too.
 
     Returns:
-        ``(width, height)`` from the file's header (before EXIF orientation).
+        ``(width, height)`` from the file's header, EXIF orientation applied (as decoded).
 
     Raises:
         InputError: a missing or empty file, one larger than ``max_upload_mb``, not an
@@ -525,7 +525,8 @@ def run_model(
     Every kind goes through the library's tiled inference (tiles above ``tile_size``):
     :func:`~keras_perceptual.inference.stylize` for style transfer (``preserve_color``;
     multi-style networks with the blended ``style_weights``, arbitrary-style networks with
-    the style image and ``alpha``), :func:`~keras_perceptual.inference.upscale` and the
+    the style image and ``alpha``: an exported one applies the ``alpha`` it was exported
+    with), :func:`~keras_perceptual.inference.upscale` and the
     bicubic baseline for super-resolution. An exported network with instance
     normalization normalizes each tile on its own (``norm_statistics="tile"``: whole-image
     statistics over tiles need the Keras model).
@@ -566,7 +567,9 @@ def run_model(
     elif kind == "multi_style":
         styles = {"style_weights": prepared["style_weights"]}
     elif kind == "arbitrary_style":
-        styles = {"style_image": prepared["style"], "alpha": prepared["alpha"]}
+        styles = {"style_image": prepared["style"]}
+        if loaded.runtime == "keras":  # an export applies the alpha it was exported with
+            styles["alpha"] = prepared["alpha"]
     else:
         raise InputError(f"The app has no runner for {kind!r} models. Received: kind={kind!r}")
     output = stylize(loaded.model, image, preserve_color=options.preserve_color, **styles,

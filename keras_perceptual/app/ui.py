@@ -132,7 +132,16 @@ def _model_info(entry, loaded) -> str:
     if tile_normalized(loaded):
         lines.append("Tiles of large photos are normalized on their own (whole-image "
                      "statistics need the .keras model): raise the tile size to avoid seams.")
+    if loaded.kind.name == "arbitrary_style" and not _alpha_adjustable(loaded):
+        lines.append(f"alpha {loaded.model.info.alpha:g}, fixed when it was exported (another "
+                     "alpha needs the .keras model).")
     return "\n\n".join(lines)
+
+
+def _alpha_adjustable(loaded) -> bool:
+    """Whether the page's alpha slider applies: an exported arbitrary-style network applies
+    the alpha it was exported with."""
+    return loaded.runtime == "keras"
 
 
 def _thumbnail(path: str | None):
@@ -208,9 +217,10 @@ class AppState:
         """Loads (or takes from the cache) the model ``key`` and describes it for the page.
 
         Returns:
-            ``{"info", "kind", "action", "thumbnail", "num_styles"}``: Markdown, the kind's
-            name, the run button's text, the style image as a uint8 array (or ``None``) and
-            the number of styles of a multi-style network (else 0).
+            ``{"info", "kind", "action", "thumbnail", "num_styles", "alpha"}``: Markdown,
+            the kind's name, the run button's text, the style image as a uint8 array (or
+            ``None``), the number of styles of a multi-style network (else 0) and whether
+            the alpha slider applies (a Keras arbitrary-style network).
         """
         entry = self.entry(key)
         loaded = self.cache.get(entry.path)
@@ -220,6 +230,7 @@ class AppState:
             "action": loaded.kind.action,
             "thumbnail": _thumbnail(entry.style_image),
             "num_styles": loaded.num_styles,
+            "alpha": loaded.kind.name == "arbitrary_style" and _alpha_adjustable(loaded),
         }
 
     def run(self, key: str | None, files: Sequence[Any] | None, preserve_color: bool = False,
@@ -301,7 +312,7 @@ def build_app(state: AppState):
             gr.update(visible=kind == "super_resolution"),
             gr.update(visible=True),
             gr.update(visible=kind == "arbitrary_style"),
-            gr.update(visible=kind == "arbitrary_style"),
+            gr.update(visible=described["alpha"]),
             *sliders,
         ]
 

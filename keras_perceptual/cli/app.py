@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from keras_perceptual.cli.common import PROG, HelpFormatter, positive_float, positive_int
+from keras_perceptual.cli.common import (
+    PROG,
+    HelpFormatter,
+    option_names,
+    positive_float,
+    positive_int,
+)
 
 
 def _port(text: str) -> int:
@@ -14,21 +20,34 @@ def _port(text: str) -> int:
     return value
 
 
+#: The options, by the argument of ``Limits`` / ``launch`` each sets (for their messages).
+_APP_OPTIONS = {
+    "models": "--models",
+    "demo_dir": "--demo-dir",
+    "host": "--host",
+    "port": "--port",
+    "max_upload_mb": "--max-upload-mb",
+    "max_pixels": "--max-pixels",
+    "max_files": "--max-files",
+}
+
+
 def _cmd_app(args) -> int:
     from keras_perceptual.app.handlers import Limits
     from keras_perceptual.app.ui import launch, require_gradio
 
     require_gradio()  # before anything else: a missing extra is the likeliest problem
-    limits = Limits(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
-                    max_files=args.max_files)
-    launch(
-        args.models,
-        host=args.host,
-        port=args.port,
-        demo_dir=None if args.no_demo else args.demo_dir,
-        limits=limits,
-        open_browser=args.open,
-    )
+    with option_names(_APP_OPTIONS):
+        limits = Limits(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
+                        max_files=args.max_files)
+        launch(
+            args.models,
+            host=args.host,
+            port=args.port,
+            demo_dir=None if args.no_demo else args.demo_dir,
+            limits=limits,
+            open_browser=args.open,
+        )
     return 0
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from keras_perceptual.cli.common import (
     IMAGE_FORMATS,
+    INFERENCE_OPTIONS,
     PROG,
+    STYLE_OPTIONS,
     HelpFormatter,
     ProgressBar,
     add_style_options,
+    check_input_images,
     input_files,
     make_output_dir,
     non_negative_int,
+    option_names,
     output_path,
     positive_int,
     say,
@@ -24,11 +28,13 @@ def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
     out = make_output_dir(args.out)
-    from keras_perceptual.inference import save_image, stylize, upscale
+    from keras_perceptual.inference import min_input_size, save_image, stylize, upscale
     from keras_perceptual.runtimes import load_runtime
 
     runtime = None if args.runtime == "auto" else args.runtime
-    model = load_runtime(args.model, runtime, threads=args.threads)
+    with option_names(INFERENCE_OPTIONS):
+        model = load_runtime(args.model, runtime, threads=args.threads)
+    check_input_images(files, min_input_size(model))
     value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
         say(f"running {args.model} in {model.name}")
@@ -50,13 +56,13 @@ def _apply(args, kind: str) -> int:
     else:
         options["histogram_match"] = args.histogram_match
     for path in files:
+        with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
+            image = (stylize if kind == "stylize" else upscale)(model, path, **options)
         if kind == "stylize":
-            image = stylize(model, path, **options)
             suffix = "_stylized"
         else:
             from keras_perceptual.images import read_header
 
-            image = upscale(model, path, **options)
             width = read_header(path)[0]
             suffix = f"_x{max(1, round(image.shape[1] / width))}"
         target = output_path(out, path, suffix, args.format, used)

@@ -4,12 +4,14 @@ types, user errors, model and image-file handling, and output helpers."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from keras_perceptual.errors import KerasPerceptualError
+from keras_perceptual.errors import InputError, KerasPerceptualError
 
 PROG = "keras-perceptual"
 IMAGE_FORMATS = ("png", "jpg", "webp", "bmp")
@@ -126,6 +128,96 @@ def one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
+# --------------------------------------------------------------------------
+# Library errors in the command line's words.
+# --------------------------------------------------------------------------
+
+#: ``stylize``/``upscale``/``stylize-video`` options, by the library argument each sets.
+INFERENCE_OPTIONS = {
+    "tile_size": "--tile",
+    "overlap": "--overlap",
+    "batch_size": "--batch-size",
+    "norm_statistics": "--norm-statistics",
+    "precision": "--precision",
+    "runtime": "--runtime",
+    "threads": "--threads",
+    "preserve_color": "--preserve-color",
+    "histogram_match": "--histogram-match",
+}
+
+#: The style options (:func:`add_style_options`), by the ``stylize`` argument each sets.
+STYLE_OPTIONS = {
+    "style": "--style",
+    "style_weights": "--mix",
+    "style_image": "--style-image",
+    "style_images": "--style-image",
+    "alpha": "--alpha",
+}
+
+#: One-word argument names that the messages never use as plain English, translated
+#: wherever they stand. Other one-word names ("style", "steps", "precision") are translated
+#: as ``name=value`` and as the subject of a rule ("style must ..."); names with an
+#: underscore wherever they stand.
+_ARGUMENT_WORDS = frozenset({"overlap", "alpha"})
+
+#: A Python value as the library's messages print it after ``name=``.
+_VALUE = r"""'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|[^\s,;)]+"""
+
+
+def _option_value(option: str, text: str) -> str:
+    """``option`` given ``text`` (a value as the library prints it), in command-line form."""
+    if text in ("None", "False"):
+        return f"no {option}"
+    if text in ("True", "given"):  # "given": the library's word for an image argument
+        return option
+    if text[:1] in "'\"":
+        text = text[1:-1]
+    elif text[:1] in "[(":
+        text = ",".join(item.strip().strip("'\"") for item in text[1:-1].split(",") if item.strip())
+    return f"{option} {text}"
+
+
+def with_option_names(message: str, options: Mapping[str, str]) -> str:
+    """``message`` with the library's argument names replaced by the command's options.
+
+    ``options`` maps argument names to options (``{"tile_size": "--tile"}``):
+    ``tile_size=512`` becomes ``--tile 512`` (``None``/``False``: ``no --tile``; lists:
+    comma-separated, as ``--mix`` takes them), and a bare ``tile_size`` becomes ``--tile``
+    (one-word names only as the subject of a rule, e.g. ``style must``, see
+    ``_ARGUMENT_WORDS``). A positional argument's "option" is its metavar.
+
+    Example:
+        >>> with_option_names("overlap must be at most half of tile_size. Received: "
+        ...                   "tile_size=64, overlap=128", INFERENCE_OPTIONS)
+        '--overlap must be at most half of --tile. Received: --tile 64, --overlap 128'
+    """
+    for name, option in options.items():
+        before, after = r"(?<![\w\-/.'\"])", r"(?![\w\-]|\.\w)"
+        message = re.sub(
+            before + re.escape(name) + f"=({_VALUE})",
+            lambda match, option=option: _option_value(option, match.group(1)),
+            message,
+        )
+        bare = before + re.escape(name) + after
+        if "_" not in name and name not in _ARGUMENT_WORDS:
+            bare = r"(?:(?<=^)|(?<=[.;:] ))" + re.escape(name) + r"(?= (?:must|applies) )"
+        message = re.sub(bare, option, message)
+    # Two arguments set by one option ("style_image, style_images") are named once.
+    return re.sub(r"(?<![\w-])(--[\w-]+)(?:, \1(?![\w-]))+", r"\1", message)
+
+
+@contextlib.contextmanager
+def option_names(options: Mapping[str, str]) -> Iterator[None]:
+    """Turns an :class:`~keras_perceptual.errors.InputError` raised inside into a
+    :class:`UsageError` naming the command's options (:func:`with_option_names`) instead of
+    the library's arguments: on the command line, ``tile_size`` means nothing."""
+    try:
+        yield
+    except InputError as error:
+        # Chained: KERAS_PERCEPTUAL_DEBUG=1 shows where the library raised it.
+        raise UsageError(with_option_names(one_line(error), options)) from error
+
+
 def load_model(path: str):
     """A trained Keras network from a ``.keras`` file, a training output folder or
     ``hf://owner/name`` (:func:`keras_perceptual.runtimes.load_keras_model`)."""
@@ -141,18 +233,38 @@ def load_model(path: str):
 
 def input_files(inputs: Sequence[str]) -> list[str]:
     """Expands files, folders and globs and checks every file is a readable image."""
-    from keras_perceptual.images import UnusableImageError, list_images, read_header
+    from keras_perceptual.images import list_images
 
     files = list_images(list(inputs))
+    check_input_images(files)
+    return files
+
+
+def check_input_images(files: Sequence[str], min_size: int = 1) -> None:
+    """Checks, from the file headers, that every file is a readable image whose shorter side
+    is at least ``min_size`` (the model's :func:`~keras_perceptual.inference.min_input_size`),
+    so that a command stops before writing anything rather than half-way through.
+
+    Raises:
+        UsageError: one line naming the first bad file and what is expected.
+    """
+    from keras_perceptual.images import ImageTooSmallError, UnusableImageError, read_header
+
     for path in files:
         try:
-            read_header(path)
+            read_header(path, min_size)
+        except ImageTooSmallError as error:
+            width, height = error.size
+            raise UsageError(
+                f"{path!r} is {width}x{height} pixels; the model needs images of at least "
+                f"{min_size}x{min_size} pixels: enlarge it or remove it from the inputs "
+                "(nothing was written)"
+            ) from None
         except UnusableImageError as error:
             raise UsageError(
                 f"cannot read {path!r} as an image ({error}); remove it from the inputs or "
-                "pass readable JPEG/PNG/BMP/GIF/WebP files"
+                "pass readable JPEG/PNG/BMP/GIF/WebP files (nothing was written)"
             ) from None
-    return files
 
 
 def output_path(folder: str, source: str, suffix: str, extension: str, used: set[str]) -> str:

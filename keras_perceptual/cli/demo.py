@@ -7,6 +7,7 @@ from keras_perceptual.cli.common import (
     HelpFormatter,
     add_weights,
     non_negative_int,
+    option_names,
     positive_int,
     say,
     verbosity,
@@ -16,15 +17,18 @@ from keras_perceptual.cli.common import (
 def _cmd_demo(args) -> int:
     from keras_perceptual.demo import run_demo
 
-    run_demo(
-        args.task,
-        steps=args.steps,
-        weights=args.weights,
-        output_dir=args.out,
-        seed=args.seed,
-        verbose=verbosity(args),
-        say=say,
-    )
+    options = {"task": "--task", "steps": "--steps", "weights": "--weights",
+               "output_dir": "--out", "seed": "--seed"}
+    with option_names(options):
+        run_demo(
+            args.task,
+            steps=args.steps,
+            weights=args.weights,
+            output_dir=args.out,
+            seed=args.seed,
+            verbose=verbosity(args),
+            say=say,
+        )
     return 0
 
 

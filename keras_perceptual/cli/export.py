@@ -10,6 +10,7 @@ from keras_perceptual.cli.common import (
     HelpFormatter,
     UsageError,
     load_model,
+    option_names,
     positive_int,
     say,
 )
@@ -35,7 +36,25 @@ def _file_target(out: str, model_path: str, fmt: str) -> str:
     return os.path.join(out, f"{stem}{suffix}")
 
 
+#: The options, by the export functions' argument each sets (for their messages).
+_EXPORT_OPTIONS = {
+    "version": "--version",
+    "overwrite": "--overwrite",
+    "max_pixels": "--max-pixels",
+    "compute_dtype": "--compute-dtype",
+    "quantize": "--quantize",
+    "representative_images": "--calibration-images",
+    "base_dir": "OUT",
+    "path": "OUT",
+}
+
+
 def _cmd_export(args) -> int:
+    with option_names(_EXPORT_OPTIONS):
+        return _export(args)
+
+
+def _export(args) -> int:
     from keras_perceptual import export
 
     fmt = args.format

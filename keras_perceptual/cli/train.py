@@ -16,11 +16,13 @@ from keras_perceptual.cli.common import (
     UsageError,
     add_distribution,
     non_negative_int,
+    option_names,
     positive_int,
     say,
     verbosity,
     weight,
     weights_choice,
+    with_option_names,
 )
 from keras_perceptual.errors import KerasPerceptualError
 
@@ -108,14 +110,21 @@ def _strategy(args):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _cli_message(error: Exception, name: str, text: str) -> str:
+def _field_option(field: dataclasses.Field) -> str:
+    """A configuration field's option (``--image-size``), or a positional's metavar."""
+    if field.metadata.get("cli") == "positional":
+        return field.metadata["metavar"]
+    return field.metadata.get("option") or "--" + field.name.replace("_", "-")
+
+
+def _cli_message(error: Exception, name: str, text: str, option: str) -> str:
     """A configuration rule's message in command-line terms: ``expected ..., got '...'``."""
     message = " ".join(str(error).split())
     prefix = f"{name} must be "
     if message.startswith(prefix):
         rule = message[len(prefix):].split(". Received:")[0]
         return f"expected {rule}, got {text!r}"
-    return message
+    return with_option_names(message, {name: option})
 
 
 def _parser_for(field: dataclasses.Field) -> Callable[[str], Any]:
@@ -134,6 +143,7 @@ def _parser_for(field: dataclasses.Field) -> Callable[[str], Any]:
     # With choices, argparse reports a value outside them ("invalid choice"); the rule
     # still applies when the configuration is built.
     check = None if field.metadata.get("choices") else field.metadata.get("check")
+    option = _field_option(field)
 
     def convert(text: str) -> Any:
         try:
@@ -146,7 +156,9 @@ def _parser_for(field: dataclasses.Field) -> Callable[[str], Any]:
             try:
                 value = check(value, field.name)
             except KerasPerceptualError as error:
-                raise argparse.ArgumentTypeError(_cli_message(error, field.name, text)) from None
+                raise argparse.ArgumentTypeError(
+                    _cli_message(error, field.name, text, option)
+                ) from None
         return value
 
     convert.__name__ = field.name  # argparse names the type in its own messages
@@ -184,7 +196,7 @@ def add_config_options(parser, config_class, groups: dict[str, str], exclude=Non
             target.add_argument(field.name, metavar=field.metadata["metavar"], help=help_text,
                                 type=_parser_for(field), nargs=field.metadata.get("nargs"))  # fmt: skip
             continue
-        option = field.metadata.get("option") or "--" + field.name.replace("_", "-")
+        option = _field_option(field)
         if kind == "flag":
             target.add_argument(option, dest=field.name, action="store_true",
                                 default=argparse.SUPPRESS, help=help_text)  # fmt: skip
@@ -204,9 +216,25 @@ def add_config_options(parser, config_class, groups: dict[str, str], exclude=Non
         )
 
 
+def config_options(config_class) -> dict[str, str]:
+    """``{field name: option}`` of the command-line fields of ``config_class`` (a
+    positional's metavar) and of the network options, for :func:`option_names`."""
+    options = {
+        name: option
+        for network in (_STYLE_NETWORK, _ARBITRARY_NETWORK, _SR_NETWORK)
+        for option, name, _ in network
+    }
+    for field in dataclasses.fields(config_class):
+        kind = field.metadata.get("cli")
+        if kind is not None:
+            options[field.name] = _field_option(field)
+    return options
+
+
 def config_from_args(config_class, args, **extra) -> Any:
     """The configuration from parsed arguments: the fields given on the command line, plus
-    ``extra`` (e.g. ``model_options``); the rest keep their defaults."""
+    ``extra`` (e.g. ``model_options``); the rest keep their defaults. Its errors name the
+    options (:func:`config_options`)."""
     given = vars(args)
     values = {
         field.name: given[field.name]
@@ -214,7 +242,8 @@ def config_from_args(config_class, args, **extra) -> Any:
         if field.metadata.get("cli") is not None and field.name in given
     }
     values.update({k: v for k, v in extra.items() if v})
-    return config_class(**values)
+    with option_names(config_options(config_class)):
+        return config_class(**values)
 
 
 #: Network options on the command line: ``(option, builder argument, help)``; their
@@ -342,8 +371,9 @@ def _train(args, config) -> int:
     platform = platform_for(strategy)
     if platform.chief:
         _announce_resume(config.output_dir, config.steps)
-    recipe = RECIPES[type(config)](config)
-    result = Trainer(recipe, platform=platform, verbose=verbosity(args)).run()
+    with option_names(config_options(type(config))):
+        recipe = RECIPES[type(config)](config)
+        result = Trainer(recipe, platform=platform, verbose=verbosity(args)).run()
     say(result.summary())
     return 0
 

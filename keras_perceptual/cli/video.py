@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 
 from keras_perceptual.cli.common import (
+    INFERENCE_OPTIONS,
     PROG,
+    STYLE_OPTIONS,
     HelpFormatter,
     add_style_options,
     load_model,
     non_negative_int,
+    option_names,
     positive_int,
     say,
     style_options_from,
@@ -41,20 +44,22 @@ def _cmd_stylize_video(args) -> int:
             f"stylize-video: {args.input} ({source.width}x{source.height}, {source.fps:g} fps, "
             f"{source.frames} frames{audio}) -> {args.out}"
         )
+    options = {**INFERENCE_OPTIONS, **STYLE_OPTIONS, "codec_options": "--codec-option"}
     try:
-        info = stylize_video(
-            model,
-            args.input,
-            args.out,
-            batch_size=args.batch_size,
-            tile_size=args.tile,
-            overlap=args.overlap,
-            preserve_color=args.preserve_color,
-            audio=not args.no_audio,
-            codec_options=dict(args.codec_option or []),
-            progress=not args.quiet,
-            **style_options,
-        )
+        with option_names(options):
+            info = stylize_video(
+                model,
+                args.input,
+                args.out,
+                batch_size=args.batch_size,
+                tile_size=args.tile,
+                overlap=args.overlap,
+                preserve_color=args.preserve_color,
+                audio=not args.no_audio,
+                codec_options=dict(args.codec_option or []),
+                progress=not args.quiet,
+                **style_options,
+            )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
         return 130

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 
 import keras
@@ -64,10 +64,18 @@ def remove_stale_temp_files(folder: str) -> list[str]:
 
 
 def temp_path(path: str, suffix: str = "") -> str:
+    """A new, empty temporary file next to ``path`` (a ``_TEMP_NAME``), created with the
+    permissions ``open()`` gives (``0o666`` less the umask, not ``mkstemp``'s ``0o600``),
+    which the final file keeps after ``os.replace``."""
     folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".tmp{suffix}")
-    os.close(fd)
-    return tmp
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp{suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: str = "") -> None:
