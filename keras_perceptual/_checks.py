@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -119,6 +120,42 @@ def check_sigma(value: Any, name: str = "sigma") -> float:
             f"pixels; the paper uses 1.0, 0 disables the blur). Received: {name}={value!r}"
         )
     return sigma
+
+
+class Unset(str):
+    """A ``str`` default whose identity tells "not given" from the same value given.
+
+    ``def f(x: str = DEFAULT)`` with ``DEFAULT = Unset("a")`` shows ``'a'`` in the signature,
+    while ``x is DEFAULT`` holds only when the caller left ``x`` out (a literal ``"a"`` is
+    another object). For :func:`renamed_argument`.
+    """
+
+
+def renamed_argument(name: str, value: Any, old_name: str, old_value: Any) -> Any:
+    """The value of argument ``name``, which may still be given by its deprecated ``old_name``.
+
+    ``old_value`` is ``None`` when the old name was not used; ``value`` is an :class:`Unset`
+    default when ``name`` was not. Using the old name warns (``DeprecationWarning``, at the
+    caller of the constructor); giving both with different values raises.
+
+    Example:
+        >>> renamed_argument("style_distance", Unset("mse"), "distance", None)
+        'mse'
+    """
+    if old_value is None:
+        return str(value) if isinstance(value, Unset) else value
+    warnings.warn(
+        f"{old_name}= is deprecated here; use {name}= (the same values). "
+        f"Received: {old_name}={old_value!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if not isinstance(value, Unset) and value != old_value:
+        raise InputError(
+            f"{name} and its deprecated alias {old_name} were both given, with different "
+            f"values; give only {name}. Received: {name}={value!r}, {old_name}={old_value!r}"
+        )
+    return old_value
 
 
 def check_keywords(given: Iterable[str], valid: Collection[str], function: str) -> None:

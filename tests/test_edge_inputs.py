@@ -53,7 +53,7 @@ LOSS_CATALOG = {
         ("y_true target", "image", lambda vr: losses.StyleReconstructionLoss(
             ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
         ("style image, mse, none", "image", lambda vr: losses.StyleReconstructionLoss(
-            "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], distance="mse",
+            "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], style_distance="mse",
             gram_normalization="none", value_range=vr, **_SMALL)),
     ],
     "PerceptualLoss": [

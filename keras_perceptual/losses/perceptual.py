@@ -60,6 +60,7 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
+    Unset,
     check_choice,
     check_positive_int,
     check_seed,
@@ -67,6 +68,7 @@ from keras_perceptual._checks import (
     check_weight,
     checked_at_run_time,
     layer_weights,
+    renamed_argument,
     shapes_agree,
     static_image_shape,
 )
@@ -735,6 +737,10 @@ class BackboneLoss(ImageLoss):
     #: Settings the subclass fixes (e.g. ``{"content_weight": 1.0}``).
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {}
 
+    #: ``{deprecated argument: its new name}``: keyword-only aliases the constructor still
+    #: takes (not in ``get_config``); configs saved with the old name load.
+    RENAMED_ARGUMENTS: ClassVar[dict[str, str]] = {}
+
     #: The constructor arguments every subclass passes on to :class:`BackboneLoss` itself.
     BASE_ARGUMENTS: ClassVar[tuple[str, ...]] = (
         "style_image", "reduction", "name", "dtype", "style_images",
@@ -829,12 +835,17 @@ class BackboneLoss(ImageLoss):
     def from_config(cls, config):
         """Rebuilds the loss from :meth:`get_config`, as ``keras.models.load_model`` does.
 
+        Configs saved under an argument's old name (``RENAMED_ARGUMENTS``) load too.
         Loading never fails because the loss network's weights (a path, or ``"imagenet"``
         without internet) are missing on this machine: the loss is then restored
         without its networks, and its first use raises the error (a
         :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
         the fix). Predicting with the loaded model needs no loss.
         """
+        config = dict(config)
+        for old, new in cls.RENAMED_ARGUMENTS.items():
+            if old in config and new not in config:
+                config[new] = config.pop(old)
         token = _RESTORING.set(True)
         try:
             return super().from_config(config)
@@ -991,6 +1002,11 @@ class FeatureReconstructionLoss(BackboneLoss):
         self.init_from_arguments(locals())
 
 
+#: ``StyleReconstructionLoss``'s default ``style_distance`` (an :class:`Unset`, to tell it
+#: from the same value given next to the deprecated ``distance``).
+_DEFAULT_STYLE_DISTANCE = Unset("squared_frobenius")
+
+
 @keras.saving.register_keras_serializable(package="keras_perceptual")
 class StyleReconstructionLoss(BackboneLoss):
     """Style reconstruction loss, Eqs. (3)-(4) of Johnson et al. (2016).
@@ -1005,7 +1021,7 @@ class StyleReconstructionLoss(BackboneLoss):
         style_image: ``None``, an array/tensor ``(H, W, 3)`` or ``(1, H, W, 3)`` in
             ``value_range``, or a path to an image file.
         gram_normalization: ``"chw"`` (paper), ``"hw"`` (Gatys) or ``"none"`` (piq).
-        distance: ``"squared_frobenius"`` (paper), ``"mse"`` (mean over ``C x C``,
+        style_distance: ``"squared_frobenius"`` (paper), ``"mse"`` (mean over ``C x C``,
             the official code's ``nn.MSECriterion``) or ``"sliced_wasserstein"`` (Heitz
             et al., CVPR 2021: the distributions of the feature vectors compared through
             ``num_projections`` constant random 1-D projections, sorted; see
@@ -1018,10 +1034,16 @@ class StyleReconstructionLoss(BackboneLoss):
             given by its style weights in ``y_true`` (:func:`pack_style_targets`), as
             :class:`PerceptualLoss` for multi-style training.
         num_projections: (keyword only) random directions per layer for
-            ``distance="sliced_wasserstein"``; ``None`` (default) uses as many as the
-            layer has channels, as Heitz et al. do.
+            ``style_distance="sliced_wasserstein"``; ``None`` (default) uses as many as the
+            layer has channels, as Heitz et al. do. Refused with a Gram distance.
         seed: (keyword only) seed of those directions; they are drawn once and kept, so the
             loss is deterministic and a saved loss reloads with the same ones.
+        distance: (keyword only) deprecated alias of ``style_distance`` (a
+            ``DeprecationWarning``); configs saved with it still load.
+
+    Raises:
+        InputError: an unknown ``style_distance``, or ``style_distance`` and ``distance``
+            both given with different values.
 
     Sizes with ``"sliced_wasserstein"``: ``y_pred`` and the target may differ in size;
     the target's sorted projections (its quantile functions, computed once for a
@@ -1039,12 +1061,13 @@ class StyleReconstructionLoss(BackboneLoss):
     ARGUMENTS: ClassVar[dict[str, str]] = {
         "layers": "style_layers",
         "gram_normalization": "gram_normalization",
-        "distance": "style_distance",
+        "style_distance": "style_distance",
         **_BACKBONE_ARGUMENTS,
         "num_projections": "num_projections",
         "seed": "seed",
     }
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {"style_weight": 1.0}
+    RENAMED_ARGUMENTS: ClassVar[dict[str, str]] = {"distance": "style_distance"}
     takes_style_image = True
 
     def __init__(
@@ -1052,7 +1075,7 @@ class StyleReconstructionLoss(BackboneLoss):
         layers: Any = PAPER_STYLE_LAYERS,
         style_image: Any = None,
         gram_normalization: str = "chw",
-        distance: str = "squared_frobenius",
+        style_distance: str = _DEFAULT_STYLE_DISTANCE,
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
         backbone_dtype: str = "float32",
@@ -1064,8 +1087,11 @@ class StyleReconstructionLoss(BackboneLoss):
         style_images: Sequence[Any] | None = None,
         num_projections: int | None = None,
         seed: int = 0,
+        distance: str | None = None,
     ):
+        style_distance = renamed_argument("style_distance", style_distance, "distance", distance)
         self.init_from_arguments(locals())
+
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
