@@ -42,7 +42,7 @@ from keras_perceptual.backbones import (
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
-from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std
+from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std, keep_nan
 from keras_perceptual.weights import resolve_weights
 
 #: The style layers of Huang & Belongie (2017), Section 6.2.
@@ -280,10 +280,14 @@ class AdaINLoss(ImageLoss):
             target = ops.stop_gradient(
                 self._adain.transfer(content_features, *statistics[self.content_layer], alpha=1.0)
             )
-            terms["content"] = adain_content_loss(pred[self.content_layer], target, self.distance)
+            terms["content"] = keep_nan(
+                adain_content_loss(pred[self.content_layer], target, self.distance),
+                stylized, content, style, per_sample=True,
+            )  # NaN images stay NaN: max pooling may drop NaN (TensorFlow does)
         total = 0.0
         for layer, weight in self.style_layers.items():
             value = adain_style_loss(pred[layer], *statistics[layer], self.distance, self.epsilon)
+            value = keep_nan(value, stylized, style, per_sample=True)
             terms[f"style/{layer}"] = value
             total = total + weight * value
         terms["style"] = total

@@ -89,6 +89,7 @@ from keras_perceptual.ops import (
     charbonnier,
     check_tv_power,
     gram_matrix,
+    keep_nan,
     sliced_wasserstein,
     sliced_wasserstein_directions,
     sorted_projections,
@@ -667,8 +668,14 @@ def perceptual_terms(
                 _weighted_layers(
                     settings.content,
                     "content",
-                    lambda layer: feature_reconstruction(
-                        pred[layer], true[layer], settings.content_distance, settings.epsilon
+                    # NaN images stay NaN: max pooling may drop NaN (TensorFlow does).
+                    lambda layer: keep_nan(
+                        feature_reconstruction(
+                            pred[layer], true[layer], settings.content_distance, settings.epsilon
+                        ),
+                        y_pred,
+                        y_true,
+                        per_sample=True,
                     ),
                 )
             )
@@ -680,7 +687,9 @@ def perceptual_terms(
                     statistics = style_target[layer]
                 else:
                     statistics = ops.stop_gradient(distance.target(true[layer], settings))
-                return distance.compare(pred[layer], statistics, settings)
+                sources = (y_pred,) if style_target is not None else (y_pred, y_true)
+                value = distance.compare(pred[layer], statistics, settings)
+                return keep_nan(value, *sources, per_sample=True)
 
             terms.update(_weighted_layers(settings.style, "style", style_term))
     if settings.tv_weight > 0:

@@ -39,6 +39,8 @@ from keras_perceptual.ops import (
     as_float_tensor,
     charbonnier,
     edge_magnitude,
+    keep_nan,
+    safe_sqrt,
     sobel_edges,
     to_unit_range,
 )
@@ -80,10 +82,12 @@ def _check_positive(value, name: str) -> float:
 
 
 def _safe_divide(numerator, denominator):
-    """``numerator / denominator`` where ``denominator > 0``, else 0, with finite gradients."""
+    """``numerator / denominator`` where ``denominator > 0``, else 0, with finite gradients;
+    NaN where either is NaN."""
     positive = denominator > 0
     safe = ops.where(positive, denominator, ops.ones_like(denominator))
-    return ops.where(positive, numerator / safe, ops.zeros_like(numerator))
+    quotient = ops.where(positive, numerator / safe, ops.zeros_like(numerator))
+    return keep_nan(quotient, numerator, denominator)
 
 
 def _unit_pair(y_true, y_pred, value_range):
@@ -135,15 +139,15 @@ def edge_weights(y_true, threshold: float = 0.1, weighting: str = "hard", value_
     ``1[m > threshold]``, ``"soft"`` gives ``m * 1[m > threshold]``. Strengths up
     to ``MIN_EDGE`` (1e-5, float32 rounding on flat images, far below one 8-bit
     level) are never edges, also with ``threshold=0``. No gradient flows through
-    the weights.
+    the weights. A pixel whose strength is NaN (a NaN in ``y_true``) gets weight NaN.
     """
     check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
     y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
     magnitude = ops.stop_gradient(edge_magnitude(to_unit_range(y_true, value_range)))
     keep = magnitude > max(float(threshold), MIN_EDGE)
     if weighting == "hard":
-        return ops.cast(keep, magnitude.dtype)
-    return ops.where(keep, magnitude, ops.zeros_like(magnitude))
+        return keep_nan(ops.cast(keep, magnitude.dtype), magnitude)
+    return keep_nan(ops.where(keep, magnitude, ops.zeros_like(magnitude)), magnitude)
 
 
 def edge_loss(
@@ -192,7 +196,7 @@ def _safe_atan2(y, x):
     """``atan2(y, x)`` that is 0 with zero gradient at ``(0, 0)`` (atan2's gradient is NaN there)."""
     defined = (ops.abs(x) + ops.abs(y)) > 0
     angle = ops.arctan2(ops.where(defined, y, 0.0), ops.where(defined, x, 1.0))
-    return ops.where(defined, angle, 0.0)
+    return keep_nan(ops.where(defined, angle, 0.0), y, x)
 
 
 def angular_error(a, b):
@@ -200,15 +204,14 @@ def angular_error(a, b):
 
     ``atan2(|a x b|, a . b)``: accurate near 0 (where ``arccos`` of the cosine
     loses precision and has an infinite derivative), 0 with finite gradients for
-    identical pixels, and 0 where either pixel is black (the angle is undefined).
+    identical pixels, and 0 where either pixel is black (the angle is undefined);
+    NaN where either pixel holds a NaN.
     """
     a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
     cross = ops.cross(a, b)
     dot = ops.sum(a * b, axis=-1)
     squared = ops.sum(ops.square(cross), axis=-1)
-    positive = squared > 0
-    norm = ops.where(positive, ops.sqrt(ops.where(positive, squared, 1.0)), 0.0)
-    return _safe_atan2(norm, dot)
+    return _safe_atan2(safe_sqrt(squared), dot)
 
 
 def angular_color_loss(y_true, y_pred, value_range=(0.0, 1.0)):

@@ -52,7 +52,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.motion import MOTION_PRESETS, RandomCameraMotion, warp
-from keras_perceptual.ops import to_unit_range
+from keras_perceptual.ops import keep_nan, to_unit_range
 
 #: Default weight of :class:`TemporalConsistency` (see its docstring for the calibration).
 DEFAULT_TEMPORAL_WEIGHT = 1.0
@@ -88,7 +88,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     ``sum_p c(p) mean_k (current(p)_k - warp(previous, flow)(p)_k)^2 / sum_p c(p)`` on
     images rescaled from ``value_range`` to [0, 1] (Ruder et al. 2016, Eq. 7; Huang et
     al. 2017, Eq. 4, normalized by the visible pixel count; see the module docstring).
-    An image whose mask is all zeros gives 0.
+    An image whose mask is all zeros gives 0 (NaN if its frames hold a NaN).
 
     Args:
         current: ``(batch, H, W, C)`` frames (or outputs) at time ``t``.
@@ -127,7 +127,9 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
         return ops.mean(squared, axis=(1, 2))
     mask = ops.cast(_check_mask(mask, shape), squared.dtype)
     visible = ops.sum(mask, axis=(1, 2))
-    return ops.divide_no_nan(ops.sum(mask * squared, axis=(1, 2)), visible)
+    numerator = ops.sum(mask * squared, axis=(1, 2))
+    # 0 for a frame with nothing visible, but NaN frames stay NaN (divide_no_nan hides them).
+    return keep_nan(ops.divide_no_nan(numerator, visible), numerator, visible)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
