@@ -129,18 +129,23 @@ class ImageLoss(BaseLoss):
         return config
 
 
-def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights: Any):
+def restored_without_weights(
+    loss: Any, error: Exception, weights: Any, compile_argument: str = "loss"
+):
     """The error a loss restored without its network's weights raises at its first use.
 
     ``keras.models.load_model`` rebuilds a loss from its config; where the weights it
     names (a path, or ``"imagenet"`` offline) are missing, the loss is restored without
     them (loading a trained network must not fail because of its loss) and every use
-    raises this error, which says what is missing and how to fix it.
+    raises this error, which says what is missing and how to fix it. The learned metrics
+    (:class:`~keras_perceptual.metrics.LPIPS`, ``DISTS``) follow the same rule.
 
     Args:
-        loss: the restored loss.
+        loss: the restored loss (or metric).
         error: why its weights could not be obtained.
         weights: the weights its config names.
+        compile_argument: the ``compile`` argument it was given as: ``"loss"`` or
+            ``"metrics"``.
 
     Returns:
         A :class:`~keras_perceptual.weights.WeightsUnavailableError` caused by ``error``.
@@ -152,12 +157,16 @@ def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights:
     """
     name = type(loss).__name__
     reason = str(error).split(" Received:")[0].rstrip(".; ")
+    if compile_argument == "metrics":
+        # Random weights would give meaningless values: no weights=None for a metric.
+        what, example = "metric", f"metrics=[{name}(..., weights=a local weights file)]"
+    else:
+        what, example = "loss", f"loss={name}(..., weights=None or a local weights file)"
     result = WeightsUnavailableError(
         f"This {name} was restored from a saved model, but its network's weights are not "
         f"available on this machine ({reason}); to train or evaluate, recompile the model "
-        f"with a loss this machine can build, e.g. model.compile(optimizer, loss={name}(..., "
-        f"weights=None or a local weights file)), or put the file back (predicting needs no "
-        f"loss). Received: weights={weights!r}"
+        f"with a {what} this machine can build, e.g. model.compile(optimizer, {example}), "
+        f"or put the file back (predicting needs no {what}). Received: weights={weights!r}"
     )
     result.__cause__ = error
     return result
