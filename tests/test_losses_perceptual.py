@@ -52,8 +52,9 @@ def test_feature_reconstruction_matches_numpy(images, other_images, seeded):
 
 @pytest.mark.parametrize("distance", ["l1", "charbonnier"])
 def test_feature_distances(images, other_images, seeded, distance):
-    loss = FeatureReconstructionLoss("relu1_2", distance=distance, epsilon=0.5, weights=None,
-                                     reduction=None)
+    epsilon = {"epsilon": 0.5} if distance == "charbonnier" else {}  # l1 refuses it
+    loss = FeatureReconstructionLoss("relu1_2", distance=distance, weights=None,
+                                     reduction=None, **epsilon)
     keras.utils.set_random_seed(3)
     f = features("relu1_2", np.concatenate([images, other_images]))["relu1_2"]
     d = f[2:] - f[:2]
@@ -643,6 +644,45 @@ def test_sliced_wasserstein_config_round_trip_and_errors(images, style_image):
         StyleReconstructionLoss(style_distance="sliced_wasserstein", num_projections=0, weights=None)
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*31\)"):
         PerceptualLoss(style_distance="sliced_wasserstein", seed=-1, weights=None)
+
+
+# --- A distance's own settings, given with another distance, are refused. ---
+
+
+@pytest.mark.parametrize("cls", [StyleReconstructionLoss, PerceptualLoss])
+def test_settings_the_chosen_distance_ignores_are_refused(cls):
+    """num_projections and seed with a Gram distance were silently ignored (and
+    gram_normalization with the sliced Wasserstein one, epsilon without Charbonnier)."""
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.losses.perceptual import TermSettings
+
+    for distance in ("squared_frobenius", "mse"):
+        for setting in ({"num_projections": 8}, {"seed": 3}):
+            (field, value), = setting.items()
+            with pytest.raises(InputError, match=(
+                    rf"{field} applies only with style_distance='sliced_wasserstein', so it "
+                    rf"would be ignored with style_distance='{distance}'.*"
+                    rf"Received: {field}={value}")):
+                cls(style_distance=distance, weights=None, **setting)
+    with pytest.raises(InputError, match=r"gram_normalization applies only with "
+                       r"style_distance='squared_frobenius' or style_distance='mse'"):
+        cls(style_distance="sliced_wasserstein", gram_normalization="hw", weights=None)
+    # The defaults, as every stored config holds them, and the distances' own settings pass.
+    cls(style_distance="mse", num_projections=None, seed=0, gram_normalization="hw",
+        weights=None)
+    sw = cls(style_distance="sliced_wasserstein", num_projections=8, seed=3,
+             gram_normalization="chw", weights=None)
+    assert (sw.num_projections, sw.seed) == (8, 3)
+    with pytest.raises(InputError, match=r"epsilon applies only with "
+                       r"content_distance='charbonnier'.*Received: epsilon=0.5"):
+        PerceptualLoss(content_distance="l1", epsilon=0.5, weights=None)
+    with pytest.raises(InputError, match=r"epsilon applies only with distance='charbonnier', "
+                       r"so it would be ignored with distance='l2'"):
+        FeatureReconstructionLoss(epsilon=0.5, weights=None)
+    assert FeatureReconstructionLoss(distance="charbonnier", epsilon=0.5,
+                                     weights=None).epsilon == 0.5
+    with pytest.raises(InputError, match="num_projections applies only"):
+        TermSettings(style_layers="relu1_2", style_weight=1.0, num_projections=4, weights=None)
 
 
 # --- style_distance= (DESIGN.md) and its deprecated alias distance=. ---

@@ -183,11 +183,15 @@ class StyleDistance:
         stack: ``stack(list of numpy statistics) -> numpy array``: joins the statistics
             of several style images along the leading axis (default: concatenation;
             statistics whose size depends on the image size must be brought to one).
+        reads: the :class:`TermSettings` fields of the style settings it reads
+            (``gram_normalization``, ``num_projections``, ``seed``): given for another
+            distance, where they would be ignored, they are refused.
     """
 
     target: Callable[[Any, TermSettings], Any]
     compare: Callable[[Any, Any, TermSettings], Any]
     stack: Callable[[list], Any] = np.concatenate
+    reads: tuple[str, ...] = ()
 
 
 def _gram_target(features, settings: TermSettings):
@@ -224,16 +228,20 @@ def _sw_stack(targets: list) -> np.ndarray:
     return np.concatenate(resampled)
 
 
+_GRAM_READS = ("gram_normalization",)
+
 #: The style distances by name: the one place a new one is added.
 STYLE_DISTANCE_FUNCTIONS: dict[str, StyleDistance] = {
     # Eq. (4): squared Frobenius norm of the Gram difference (the paper).
-    "squared_frobenius": StyleDistance(_gram_target, _gram_distance),
+    "squared_frobenius": StyleDistance(_gram_target, _gram_distance, reads=_GRAM_READS),
     # Its mean over C x C: the official code's nn.MSECriterion, pytorch/examples' mse_loss.
-    "mse": StyleDistance(_gram_target, _gram_distance),
+    "mse": StyleDistance(_gram_target, _gram_distance, reads=_GRAM_READS),
     # Heitz et al. (CVPR 2021): the whole distribution of feature vectors, by 1-D
     # projections on constant random directions (ops.sliced_wasserstein). A blend of
     # stacked targets averages quantile functions: the 1-D Wasserstein barycentre.
-    "sliced_wasserstein": StyleDistance(_sw_target, _sw_distance, _sw_stack),
+    "sliced_wasserstein": StyleDistance(
+        _sw_target, _sw_distance, _sw_stack, reads=("num_projections", "seed")
+    ),
 }
 STYLE_DISTANCES = tuple(STYLE_DISTANCE_FUNCTIONS)
 #: The style distances that compare Gram matrices (:func:`style_reconstruction`).
@@ -281,6 +289,10 @@ class TermSettings:
         value_range: ``(low, high)`` of the images.
         argument_names: ``{field: argument name}`` for messages, e.g.
             ``{"content_layers": "layers"}``; not part of equality.
+
+    A distance's own setting (``epsilon`` of ``"charbonnier"``, a :class:`StyleDistance`'s
+    ``reads``) given a non-default value with another distance raises
+    :class:`~keras_perceptual.errors.InputError`: it would be silently ignored.
 
     Example:
         >>> settings = TermSettings(content_layers="relu2_2", content_weight=1.0,
@@ -346,6 +358,28 @@ class TermSettings:
                 resolve_layer(layer, checked["backbone"])
         for field, value in checked.items():
             object.__setattr__(self, field, value)
+        self._refuse_ignored_settings()
+
+    def _refuse_ignored_settings(self) -> None:
+        """A distance's own setting given with another distance, which would ignore it,
+        is an error (e.g. ``num_projections`` with a Gram distance)."""
+        readers = {"epsilon": [("content_distance", "charbonnier")]}
+        for distance, functions in STYLE_DISTANCE_FUNCTIONS.items():
+            for field in functions.reads:
+                readers.setdefault(field, []).append(("style_distance", distance))
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for field, users in readers.items():
+            value = getattr(self, field)
+            if value == defaults[field] or any(getattr(self, k) == v for k, v in users):
+                continue
+            chooser = users[0][0]
+            name = self.argument_name
+            valid = " or ".join(f"{name(chooser)}={v!r}" for k, v in users if k == chooser)
+            raise InputError(
+                f"{name(field)} applies only with {valid}, so it would be ignored with "
+                f"{name(chooser)}={getattr(self, chooser)!r}; leave {name(field)} out or "
+                f"choose that distance. Received: {name(field)}={value!r}"
+            )
 
     def argument_name(self, field: str) -> str:
         """The name the user's constructor gave ``field`` (for messages)."""
@@ -966,7 +1000,8 @@ class FeatureReconstructionLoss(BackboneLoss):
         layers: a name, a list of names or a dict ``{name: weight}``; default
             ``"relu2_2"`` (the paper's choice for style transfer and super-resolution).
         distance: ``"l2"`` (the paper), ``"l1"`` or ``"charbonnier"``.
-        epsilon: Charbonnier epsilon, in feature units.
+        epsilon: Charbonnier epsilon, in feature units; only with
+            ``distance="charbonnier"`` (refused otherwise, where it would be ignored).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
         backbone_dtype: the loss network's compute dtype: ``"float32"`` (default),
@@ -1051,8 +1086,10 @@ class StyleReconstructionLoss(BackboneLoss):
             ``DeprecationWarning``); configs saved with it still load.
 
     Raises:
-        InputError: an unknown ``style_distance``, or ``style_distance`` and ``distance``
-            both given with different values.
+        InputError: an unknown ``style_distance``; ``style_distance`` and ``distance``
+            both given with different values; ``num_projections`` or ``seed`` with a Gram
+            distance, or ``gram_normalization`` other than ``"chw"`` with
+            ``"sliced_wasserstein"`` (settings the distance would ignore).
 
     Sizes with ``"sliced_wasserstein"``: ``y_pred`` and the target may differ in size;
     the target's sorted projections (its quantile functions, computed once for a
@@ -1247,6 +1284,12 @@ class PerceptualLoss(BackboneLoss):
             equals that of ``PerceptualLoss(style_image=...)`` of the selected style.
         num_projections, seed: (keyword only) the directions of
             ``style_distance="sliced_wasserstein"``: see :class:`StyleReconstructionLoss`.
+
+    Raises:
+        InputError: a bad argument, e.g. a setting the chosen distance would ignore
+            (``num_projections`` or ``seed`` with a Gram ``style_distance``,
+            ``gram_normalization`` with ``"sliced_wasserstein"``, ``epsilon`` without
+            ``content_distance="charbonnier"``).
 
     Example:
         >>> loss = PerceptualLoss(style_image=np.random.rand(64, 64, 3).astype("float32"),
