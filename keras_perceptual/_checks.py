@@ -261,6 +261,39 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
     return shape
 
 
+def concrete_values(x: Any) -> np.ndarray | None:
+    """``x``'s values as a float64 numpy array where they are known now, else ``None``.
+
+    Known: numbers, lists, numpy arrays, eager tensors. Unknown: symbolic tensors (a
+    ``KerasTensor``, a TensorFlow graph being traced, a JAX tracer under ``jit``), whose
+    values a check cannot read; the caller then checks what it can (the shape).
+
+    Example:
+        >>> concrete_values([0.5, 1.0])
+        array([0.5, 1. ])
+    """
+    import keras
+
+    if isinstance(x, keras.KerasTensor):
+        return None
+    if isinstance(x, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        return np.asarray(x, np.float64)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    else:
+        return None
+    return np.asarray(keras.ops.convert_to_numpy(x), np.float64)
+
+
 def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:
     """``tensors``, made to fail with ``message`` where ``condition`` is false at run time.
 

@@ -31,7 +31,13 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_weight, layer_weights, static_image_shape
+from keras_perceptual._checks import (
+    check_choice,
+    check_positive_float,
+    check_weight,
+    layer_weights,
+    static_image_shape,
+)
 from keras_perceptual.backbones import (
     BACKBONES,
     FeatureExtractor,
@@ -136,7 +142,7 @@ class AdaINLoss(ImageLoss):
         style_layers: name, list or ``{name: weight}``; default ``relu1_1 ... relu4_1``.
         content_layer: the AdaIN layer, ``"relu4_1"`` (must match the network's encoder).
         distance: ``"mse"`` (the released code) or ``"l2"`` (the equations' norms).
-        epsilon: added to variances (as in the AdaIN layer).
+        epsilon: added to variances (as in the AdaIN layer), > 0.
         backbone: ``"vgg19"`` (the paper) or ``"vgg16"``.
         weights: ``"imagenet"``, ``"hed_bsds500"`` (VGG-16), a path or ``None``.
         backbone_dtype: the encoder's compute dtype (``"float32"``, ``"auto"`` or a mixed
@@ -183,7 +189,7 @@ class AdaINLoss(ImageLoss):
             )
         self.content_layer = content_layer
         self.distance = check_choice(distance, ADAIN_DISTANCES, "distance")
-        self.epsilon = check_weight(epsilon, "epsilon")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
         self.backbone = check_choice(backbone, BACKBONES, "backbone")
         for layer in (*self.style_layers, content_layer):
             resolve_layer(layer, self.backbone)
