@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import keras
 import numpy as np
@@ -300,11 +301,11 @@ BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "Perc
 def _adapted(kind, loss):
     """``fn(y_true, y_pred)`` feeding the loss its own ``y_true`` structure."""
     if kind == "adain":
-        return lambda t, p: loss(keras.ops.concatenate([t, p], axis=-1), p)
+        return lambda t, p, **kw: loss(keras.ops.concatenate([t, p], axis=-1), p, **kw)
     if kind == "temporal":
-        def temporal(t, p):
+        def temporal(t, p, **kw):
             flow = keras.ops.zeros(tuple(t.shape[:3]) + (2,), t.dtype)
-            return loss((t, flow, keras.ops.ones(tuple(t.shape[:3]), t.dtype)), p)
+            return loss((t, flow, keras.ops.ones(tuple(t.shape[:3]), t.dtype)), p, **kw)
 
         return temporal
     return loss
@@ -697,3 +698,43 @@ def test_metrics_propagate_nan():
     nothing_visible = metrics.temporal_warping_error(np.full_like(frames, 0.5), flows,
                                                      np.zeros((2, SIZE, SIZE), np.float32))
     assert float(to_numpy(nothing_visible)) == 0.0
+
+
+# --------------------------------------------------------------------------
+# sample_weight of another length: a clear error (was an error deep in Keras' reduction).
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls,case,kind,factory",
+                         [c for c in LOSS_CASES if c.values[1] == LOSS_CATALOG[c.values[0]][0][0]])
+def test_sample_weight_of_another_length_is_refused(cls, case, kind, factory):
+    from keras_perceptual.errors import InputError
+
+    keras.utils.set_random_seed(0)
+    loss = _adapted(kind, factory((0.0, 1.0)))
+    y_true, y_pred = _nan_pair(kind)  # two items, no NaN
+    reference = to_numpy(loss(y_true, y_pred))
+    shapes = [(3,), (1,), (2, 2)] if kind in ("image", "adain", "temporal") else [(3,), (1,)]
+    for shape in shapes:
+        with pytest.raises(InputError, match=(
+                r"sample_weight must be a scalar or hold one weight per sample: shape "
+                r"\(batch,\) = \(2,\).*Received: sample_weight.shape=" + re.escape(str(shape)))):
+            loss(y_true, y_pred, sample_weight=np.ones(shape, np.float32))
+    weights = np.array([0.25, 2.0], np.float32)
+    for sample_weight in (weights, weights[:, None], np.float32(3.0)):
+        value = to_numpy(loss(y_true, y_pred, sample_weight=sample_weight)).reshape(-1)
+        expected = reference * np.broadcast_to(np.reshape(sample_weight, (-1,)), (2,))
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a TensorFlow graph with unknown batch")
+def test_sample_weight_length_is_checked_at_run_time_in_a_graph():
+    import tensorflow as tf
+
+    loss = losses.CharbonnierLoss(reduction=None)
+    fn = tf.function(lambda t, p, w: loss(t, p, sample_weight=w), input_signature=[
+        tf.TensorSpec((None, 4, 4, 3)), tf.TensorSpec((None, 4, 4, 3)), tf.TensorSpec((None,))])
+    x = np.zeros((2, 4, 4, 3), np.float32)
+    assert to_numpy(fn(x, x, np.ones(2, np.float32))).shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one weight per sample"):
+        fn(x, x, np.ones(3, np.float32))
