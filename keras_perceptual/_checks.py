@@ -158,6 +158,28 @@ def renamed_argument(name: str, value: Any, old_name: str, old_value: Any) -> An
     return old_value
 
 
+def check_applies(name: str, value: Any, default: Any, chooser: str, chosen: Any,
+                  users: Collection) -> None:
+    """Refuses ``name=value`` when the choice ``chooser=chosen`` would silently ignore it.
+
+    ``name`` is read only when ``chooser`` is one of ``users``; its ``default`` (what every
+    stored config holds when it was not set) is always accepted.
+
+    Example:
+        >>> check_applies("epsilon", 0.5, 1e-3, "distance", "l1", ["charbonnier"])
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: epsilon applies only with distance='charbonnier', so it would be ignored with distance='l1'; leave epsilon out or choose that setting. Received: epsilon=0.5
+    """
+    if value == default or chosen in users:
+        return
+    valid = " or ".join(f"{chooser}={user!r}" for user in users)
+    raise InputError(
+        f"{name} applies only with {valid}, so it would be ignored with {chooser}={chosen!r}; "
+        f"leave {name} out or choose that setting. Received: {name}={value!r}"
+    )
+
+
 def check_keywords(given: Iterable[str], valid: Collection[str], function: str) -> None:
     """Raises ``TypeError`` for the first keyword in ``given`` that is not in ``valid``,
     naming it and the closest valid one (for functions that take ``**settings``).

@@ -61,6 +61,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     Unset,
+    check_applies,
     check_choice,
     check_positive_int,
     check_seed,
@@ -363,23 +364,15 @@ class TermSettings:
     def _refuse_ignored_settings(self) -> None:
         """A distance's own setting given with another distance, which would ignore it,
         is an error (e.g. ``num_projections`` with a Gram distance)."""
-        readers = {"epsilon": [("content_distance", "charbonnier")]}
+        readers = {"epsilon": ("content_distance", ["charbonnier"])}
         for distance, functions in STYLE_DISTANCE_FUNCTIONS.items():
             for field in functions.reads:
-                readers.setdefault(field, []).append(("style_distance", distance))
+                readers.setdefault(field, ("style_distance", []))[1].append(distance)
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        for field, users in readers.items():
-            value = getattr(self, field)
-            if value == defaults[field] or any(getattr(self, k) == v for k, v in users):
-                continue
-            chooser = users[0][0]
-            name = self.argument_name
-            valid = " or ".join(f"{name(chooser)}={v!r}" for k, v in users if k == chooser)
-            raise InputError(
-                f"{name(field)} applies only with {valid}, so it would be ignored with "
-                f"{name(chooser)}={getattr(self, chooser)!r}; leave {name(field)} out or "
-                f"choose that distance. Received: {name(field)}={value!r}"
-            )
+        name = self.argument_name
+        for field, (chooser, users) in readers.items():
+            check_applies(name(field), getattr(self, field), defaults[field], name(chooser),
+                          getattr(self, chooser), users)
 
     def argument_name(self, field: str) -> str:
         """The name the user's constructor gave ``field`` (for messages)."""
