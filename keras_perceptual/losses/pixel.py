@@ -20,12 +20,14 @@ For the plain L1 and L2 pixel losses use ``keras.losses.MeanAbsoluteError`` and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import keras
 from keras import ops
 
 from keras_perceptual._checks import (
+    check_applies,
     check_choice,
     check_positive_int,
     check_weight,
@@ -180,8 +182,7 @@ def edge_loss(
         >>> edge_loss(flat, flat + 0.1)  # a target without edges
         array([0.], dtype=float32)
     """
-    check_choice(mode, EDGE_MODES, "mode")
-    check_choice(distance, EDGE_DISTANCES, "distance")
+    _check_edge_options(mode, threshold, weighting, distance, epsilon)
     y_true, y_pred = _unit_pair(y_true, y_pred, value_range)
     if mode == "gradient":
         diff = (sobel_edges(y_pred) - ops.stop_gradient(sobel_edges(y_true))) * 0.25
@@ -190,6 +191,16 @@ def edge_loss(
     per_pixel = ops.mean(_distance(y_pred - y_true, distance, epsilon), axis=-1, keepdims=True)
     numerator = ops.sum(weights * per_pixel, axis=(1, 2, 3))
     return _safe_divide(numerator, ops.sum(weights, axis=(1, 2, 3)))
+
+
+def _check_edge_options(mode, threshold, weighting, distance, epsilon) -> None:
+    """The choices of :func:`edge_loss`, and no setting the chosen mode or distance ignores."""
+    check_choice(mode, EDGE_MODES, "mode")
+    check_choice(distance, EDGE_DISTANCES, "distance")
+    defaults = {k: p.default for k, p in inspect.signature(edge_loss).parameters.items()}
+    for name, value in (("threshold", threshold), ("weighting", weighting)):
+        check_applies(name, value, defaults[name], "mode", mode, ["mask"])
+    check_applies("epsilon", epsilon, defaults["epsilon"], "distance", distance, ["charbonnier"])
 
 
 def _safe_atan2(y, x):
@@ -323,7 +334,7 @@ class EdgeLoss(ImageLoss):
 
     ``mode="gradient"``: ``mean dist((S(y_pred) - S(y_true)) / 4)`` over the
     vertical and horizontal Sobel gradients ``S`` (a gradient-difference loss,
-    Mathieu et al. 2016); ``threshold`` and ``weighting`` are unused.
+    Mathieu et al. 2016); ``threshold`` and ``weighting`` do not apply (refused).
 
     Sobel gradients are those of ``tensorflow.image.sobel_edges`` (reflect padding) on
     every backend, computed with ``keras.ops.image.sobel_edges``. Any channel count;
@@ -335,11 +346,16 @@ class EdgeLoss(ImageLoss):
             is not an edge.
         weighting: ``"hard"`` (edge pixels count equally) or ``"soft"`` (by strength).
         distance: ``"l1"`` or ``"charbonnier"``.
-        epsilon: Charbonnier constant (> 0).
+        epsilon: Charbonnier constant (> 0), with ``distance="charbonnier"`` only.
         value_range, reduction, name, dtype: as for every loss here.
 
     Returns:
         A loss whose call returns the reduced loss (``(batch,)`` with ``reduction=None``).
+
+    Raises:
+        InputError: a bad argument, or one the chosen mode or distance would ignore
+            (``threshold``/``weighting`` with ``mode="gradient"``, ``epsilon`` with
+            ``distance="l1"``).
 
     Example:
         >>> loss = EdgeLoss(threshold=0.05, distance="charbonnier")
@@ -364,6 +380,7 @@ class EdgeLoss(ImageLoss):
         self.weighting = check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
         self.distance = check_choice(distance, EDGE_DISTANCES, "distance")
         self.epsilon = _check_positive(epsilon, "epsilon")
+        _check_edge_options(**self.options())
 
     OPTIONS = ("mode", "threshold", "weighting", "distance", "epsilon")
 
@@ -390,12 +407,16 @@ class ColorLoss(ImageLoss):
 
     Args:
         mode: ``"angular"`` or ``"blur"``.
-        kernel_size: odd blur kernel size (``mode="blur"``).
-        sigma: blur standard deviation (> 0, ``mode="blur"``).
+        kernel_size: odd blur kernel size (``mode="blur"`` only).
+        sigma: blur standard deviation (> 0, ``mode="blur"`` only).
         value_range, reduction, name, dtype: as for every loss here.
 
     Returns:
         A loss whose call returns the reduced loss (``(batch,)`` with ``reduction=None``).
+
+    Raises:
+        InputError: a bad argument, or ``kernel_size``/``sigma`` with ``mode="angular"``
+            (which would ignore them).
 
     Example:
         >>> loss = ColorLoss("blur", reduction=None)
@@ -423,6 +444,9 @@ class ColorLoss(ImageLoss):
                 f"Received: kernel_size={kernel_size!r}"
             )
         self.sigma = _check_positive(sigma, "sigma")
+        defaults = {k: p.default for k, p in inspect.signature(ColorLoss).parameters.items()}
+        for name in ("kernel_size", "sigma"):
+            check_applies(name, getattr(self, name), defaults[name], "mode", self.mode, ["blur"])
 
     OPTIONS = ("mode", "kernel_size", "sigma")
 
