@@ -695,6 +695,12 @@ def test_metrics_propagate_nan():
     flows = np.zeros((2, SIZE, SIZE, 2), np.float32)
     for masks in (None, np.zeros((2, SIZE, SIZE), np.float32)):
         assert np.isnan(float(to_numpy(metrics.temporal_warping_error(frames, flows, masks))))
+    # A NaN in the flow: NaN (TensorFlow's gather failed on its integer cast).
+    nan_flows = _with_nan(flows)
+    clean = np.full_like(frames, 0.5)
+    assert np.isnan(float(to_numpy(metrics.temporal_warping_error(clean, nan_flows))))
+    values = to_numpy(losses.temporal_loss(clean[1:], clean[:-1], nan_flows))
+    assert np.isnan(values[0]) and values[1] == 0.0
     nothing_visible = metrics.temporal_warping_error(np.full_like(frames, 0.5), flows,
                                                      np.zeros((2, SIZE, SIZE), np.float32))
     assert float(to_numpy(nothing_visible)) == 0.0
