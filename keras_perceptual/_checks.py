@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -121,6 +122,64 @@ def check_sigma(value: Any, name: str = "sigma") -> float:
     return sigma
 
 
+class Unset(str):
+    """A ``str`` default whose identity tells "not given" from the same value given.
+
+    ``def f(x: str = DEFAULT)`` with ``DEFAULT = Unset("a")`` shows ``'a'`` in the signature,
+    while ``x is DEFAULT`` holds only when the caller left ``x`` out (a literal ``"a"`` is
+    another object). For :func:`renamed_argument`.
+    """
+
+
+def renamed_argument(name: str, value: Any, old_name: str, old_value: Any) -> Any:
+    """The value of argument ``name``, which may still be given by its deprecated ``old_name``.
+
+    ``old_value`` is ``None`` when the old name was not used; ``value`` is an :class:`Unset`
+    default when ``name`` was not. Using the old name warns (``DeprecationWarning``, at the
+    caller of the constructor); giving both with different values raises.
+
+    Example:
+        >>> renamed_argument("style_distance", Unset("mse"), "distance", None)
+        'mse'
+    """
+    if old_value is None:
+        return str(value) if isinstance(value, Unset) else value
+    warnings.warn(
+        f"{old_name}= is deprecated here; use {name}= (the same values). "
+        f"Received: {old_name}={old_value!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if not isinstance(value, Unset) and value != old_value:
+        raise InputError(
+            f"{name} and its deprecated alias {old_name} were both given, with different "
+            f"values; give only {name}. Received: {name}={value!r}, {old_name}={old_value!r}"
+        )
+    return old_value
+
+
+def check_applies(name: str, value: Any, default: Any, chooser: str, chosen: Any,
+                  users: Collection) -> None:
+    """Refuses ``name=value`` when the choice ``chooser=chosen`` would silently ignore it.
+
+    ``name`` is read only when ``chooser`` is one of ``users``; its ``default`` (what every
+    stored config holds when it was not set) is always accepted.
+
+    Example:
+        >>> check_applies("epsilon", 0.5, 1e-3, "distance", "l1", ["charbonnier"])
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: epsilon applies only with distance='charbonnier', so it would be ignored with distance='l1'; leave epsilon out or choose that setting. Received: epsilon=0.5
+    """
+    if value == default or chosen in users:
+        return
+    valid = " or ".join(f"{chooser}={user!r}" for user in users)
+    raise InputError(
+        f"{name} applies only with {valid}, so it would be ignored with {chooser}={chosen!r}; "
+        f"leave {name} out or choose that setting. Received: {name}={value!r}"
+    )
+
+
 def check_keywords(given: Iterable[str], valid: Collection[str], function: str) -> None:
     """Raises ``TypeError`` for the first keyword in ``given`` that is not in ``valid``,
     naming it and the closest valid one (for functions that take ``**settings``).
@@ -222,6 +281,39 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
             f"Received: {name}.shape={shape}"
         )
     return shape
+
+
+def concrete_values(x: Any) -> np.ndarray | None:
+    """``x``'s values as a float64 numpy array where they are known now, else ``None``.
+
+    Known: numbers, lists, numpy arrays, eager tensors. Unknown: symbolic tensors (a
+    ``KerasTensor``, a TensorFlow graph being traced, a JAX tracer under ``jit``), whose
+    values a check cannot read; the caller then checks what it can (the shape).
+
+    Example:
+        >>> concrete_values([0.5, 1.0])
+        array([0.5, 1. ])
+    """
+    import keras
+
+    if isinstance(x, keras.KerasTensor):
+        return None
+    if isinstance(x, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        return np.asarray(x, np.float64)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    else:
+        return None
+    return np.asarray(keras.ops.convert_to_numpy(x), np.float64)
 
 
 def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:

@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual._checks import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_value_range,
+    checked_at_run_time,
+    concrete_values,
+    shapes_agree,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.ops import ADAIN_EPSILON, channel_mean_std, from_unit_range, to_unit_range
 
@@ -506,11 +514,7 @@ class InstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
 
     def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
-            raise InputError(
-                f"epsilon must be a finite number > 0 such as 1e-5. Received: epsilon={epsilon!r}"
-            )
-        self.epsilon = float(epsilon)
+        self.epsilon = check_positive_float(epsilon, "epsilon")
         self.center = bool(center)
         self.scale = bool(scale)
 
@@ -549,7 +553,9 @@ class InstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
     CONFIG_FIELDS = ("epsilon", "center", "scale")
 
 
-def _check_style_weights_shape(shape, num_styles: int, layer: keras.layers.Layer) -> None:
+def _check_style_weights_shape(
+    shape, num_styles: int, layer: keras.layers.Layer, features_shape=None
+) -> None:
     shape = tuple(shape)
     if len(shape) != 2 or (shape[-1] is not None and shape[-1] != num_styles):
         raise InputError(
@@ -557,6 +563,17 @@ def _check_style_weights_shape(shape, num_styles: int, layer: keras.layers.Layer
             f"(batch, {num_styles}): one row of {num_styles} weights per image (one-hot selects "
             f"a style, convex weights blend). Received: style_weights.shape={shape}"
         )
+    if features_shape is not None and not shapes_agree(shape[:1], tuple(features_shape)[:1]):
+        raise InputError(_batch_mismatch_message(layer, num_styles) + f"{tuple(features_shape)}, "
+                         f"style_weights.shape={shape}")
+
+
+def _batch_mismatch_message(layer: keras.layers.Layer, num_styles: int) -> str:
+    return (
+        f"Layer {layer.name!r}: features and style_weights must have the same batch size, one "
+        f"row of {num_styles} weights per image; repeat one row for every image with "
+        f"np.repeat(row[None], batch, axis=0). Received: features.shape="
+    )
 
 
 @_register
@@ -586,7 +603,10 @@ class ConditionalInstanceNormalization(InstanceNormalization):
         A tensor shaped like ``features``.
 
     Raises:
-        InputError: ``num_styles`` < 1, or ``style_weights`` not ``(batch, num_styles)``.
+        InputError: ``num_styles`` < 1, a bad ``epsilon``, or ``style_weights`` not
+            ``(batch, num_styles)`` with the features' batch (checked on static shapes at
+            build and call; in a TensorFlow graph, batch sizes unknown when traced are
+            checked when it runs).
 
     Example:
         >>> layer = ConditionalInstanceNormalization(3)
@@ -619,7 +639,7 @@ class ConditionalInstanceNormalization(InstanceNormalization):
     def build(self, input_shape):
         features_shape, weights_shape = self._split_shapes(input_shape)
         _check_rank4(features_shape, self)
-        _check_style_weights_shape(weights_shape, self.num_styles, self)
+        _check_style_weights_shape(weights_shape, self.num_styles, self, features_shape)
         channels = features_shape[-1]
         if channels is None:
             raise InputError(
@@ -640,7 +660,13 @@ class ConditionalInstanceNormalization(InstanceNormalization):
 
     def call(self, inputs):
         features, style_weights = inputs
-        _check_style_weights_shape(style_weights.shape, self.num_styles, self)
+        _check_style_weights_shape(style_weights.shape, self.num_styles, self, features.shape)
+        if features.shape[0] is None or style_weights.shape[0] is None:
+            features, style_weights = checked_at_run_time(
+                (features, style_weights),
+                lambda f, w: ops.equal(f[0], w[0]),
+                _batch_mismatch_message(self, self.num_styles) + "(features, style_weights)=",
+            )
         x = ops.cast(features, "float32")
         mean, variance = instance_moments(self, x)
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
@@ -679,15 +705,17 @@ class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
 
     Args:
         alpha: the default content-style trade-off in [0, 1].
-        epsilon: added to both variances.
+        epsilon: added to both variances, > 0 (at 0 a flat content map divides by zero).
         **kwargs: standard layer arguments.
 
     Returns:
         A tensor shaped like ``content_features``.
 
     Raises:
-        InputError: ``alpha`` outside [0, 1], a bad ``epsilon``, or inputs whose channel
-            counts or batch sizes do not match.
+        InputError: ``alpha`` outside [0, 1] (the constructor's, or a call's where its
+            values are known: not inside a traced graph), ``epsilon``
+            not > 0, an ``alpha`` input not ``()``, ``(batch,)`` or ``(batch, 1)``, or
+            inputs whose channel counts or batch sizes do not match.
 
     Example:
         >>> adain = AdaptiveInstanceNormalization()
@@ -699,11 +727,8 @@ class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
     def __init__(self, alpha: float = 1.0, epsilon: float = ADAIN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_alpha(alpha)
-        if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
-            raise InputError(
-                f"epsilon must be a finite number >= 0 such as 1e-5. Received: epsilon={epsilon!r}"
-            )
-        self.epsilon = float(epsilon)
+        # > 0: with 0 a flat content map divides by zero (rsqrt(0): inf, then NaN).
+        self.epsilon = check_positive_float(epsilon, "epsilon")
 
     def _shapes(self, input_shape):
         if not (isinstance(input_shape, (list, tuple)) and len(input_shape) in (2, 3)):
@@ -777,9 +802,8 @@ class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
         normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
         target = normalized * ops.reshape(ops.cast(style_std, "float32"), (-1, 1, 1, channels))
         target = target + ops.reshape(ops.cast(style_mean, "float32"), (-1, 1, 1, channels))
-        if alpha is None:
-            alpha = self.alpha
-        if isinstance(alpha, (int, float)):
+        alpha = self._checked_alpha(alpha, x.shape)
+        if isinstance(alpha, float):
             if alpha != 1.0:
                 target = alpha * target + (1.0 - alpha) * x
         else:
@@ -787,6 +811,31 @@ class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
             alpha = ops.reshape(alpha, (-1, 1, 1, 1)) if len(alpha.shape) else alpha
             target = alpha * target + (1.0 - alpha) * x
         return ops.cast(target, self.compute_dtype)
+
+    def _checked_alpha(self, alpha, content_shape):
+        """``alpha`` as a float (a number), or a tensor of ``()``, ``(B,)`` or ``(B, 1)``
+        whose values are checked where they are known (not in a traced graph)."""
+        if alpha is None:
+            return self.alpha
+        if isinstance(alpha, (bool, int, float, np.number)):
+            return check_alpha(alpha)
+        values = concrete_values(alpha)
+        if values is not None:
+            outside = values[~((values >= 0.0) & (values <= 1.0))]  # NaN included
+            if outside.size:
+                check_alpha(float(outside[0]))  # raises, naming the first bad value
+            if isinstance(alpha, (list, tuple)):
+                alpha = values.astype("float32")
+        shape = tuple(alpha.shape)
+        batch = content_shape[0]
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] not in (1, None)) or (
+            len(shape) >= 1 and not (shape[0] in (1, None) or batch is None or shape[0] == batch)
+        ):
+            raise InputError(
+                f"Layer {self.name!r}: alpha must be a number, or one per image: (batch,) or "
+                f"(batch, 1) with the content's batch ({batch}). Received: alpha.shape={shape}"
+            )
+        return alpha
 
     def call(self, inputs):
         content, style = inputs[0], inputs[1]

@@ -38,6 +38,7 @@ are reported in PSNR and SSIM).
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from collections.abc import Callable, Sequence
 
@@ -52,6 +53,7 @@ from keras_perceptual._checks import (
     shapes_agree,
 )
 from keras_perceptual.errors import InputError
+from keras_perceptual.losses.base import restored_without_weights
 from keras_perceptual.losses.dists import DISTSLoss
 from keras_perceptual.losses.lpips import LPIPSLoss
 from keras_perceptual.losses.temporal import temporal_loss
@@ -486,19 +488,40 @@ class SSIM(_ImageMetric):
 # --------------------------------------------------------------------------
 
 
-class _LearnedMetric(keras.metrics.Mean):
-    """The mean of a learned distance's per-image values (lower is better)."""
+#: Set while :meth:`_LearnedMetric.from_config` rebuilds a metric (a saved model loading).
+_RESTORING = contextvars.ContextVar("keras_perceptual_metric_restoring", default=False)
 
-    def __init__(self, loss, name, dtype):
+
+class _LearnedMetric(keras.metrics.Mean):
+    """The mean of a learned distance's per-image values (lower is better).
+
+    Args:
+        loss_class: :class:`LPIPSLoss` or :class:`DISTSLoss`, which computes the values.
+        settings: its constructor arguments (the metric's own, but ``name`` and ``dtype``).
+        name, dtype: as in ``keras.metrics.Mean``.
+    """
+
+    def __init__(self, loss_class, settings, name, dtype):
         super().__init__(name=name, dtype=dtype)
-        # A Loss with reduction=None gives (batch,) values, checks included; no gradient is
-        # taken, so both images go through the backbone as one batch.
+        # A Loss with reduction=None gives (batch,) values, checks included.
+        arguments = {**settings, "reduction": None, "name": f"{name}_values"}
+        if _RESTORING.get():
+            # The loss's own rule: missing weights do not stop a saved model from loading;
+            # the first update raises (never random weights in their place).
+            loss = loss_class.from_config(arguments)
+        else:
+            loss = loss_class(**arguments)
+        # No gradient is taken, so both images go through the backbone as one batch.
         loss.distance_options = {**loss.distance_options, "joint": True}
         self.distance = loss
         # Lower is better: ModelCheckpoint(monitor="val_lpips", mode="auto") minimizes it.
         self._direction = "down"
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.distance.unavailable is not None:
+            raise restored_without_weights(
+                self, self.distance.unavailable, self.distance.weights_source, "metrics"
+            )
         return super().update_state(self.distance(y_true, y_pred), sample_weight=sample_weight)
 
     def get_config(self):
@@ -506,7 +529,20 @@ class _LearnedMetric(keras.metrics.Mean):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """Rebuilds the metric from :meth:`get_config`, as ``keras.models.load_model`` does.
+
+        Where the weights it names (a path, or ``"imagenet"`` without internet) are
+        missing on this machine, the metric is still restored (the model loads and
+        predicts) and its first ``update_state`` raises a
+        :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
+        the fix; it never computes with random weights instead. Other bad settings raise
+        at once.
+        """
+        token = _RESTORING.set(True)
+        try:
+            return cls(**config)
+        finally:
+            _RESTORING.reset(token)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -525,6 +561,12 @@ class LPIPS(_LearnedMetric):
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"lpips"``, logged as ``lpips`` / ``val_lpips``).
         dtype: dtype of the metric's state and result (float32 by default).
+
+    Raises:
+        InputError: bad settings, or a weights file that does not exist.
+        WeightsUnavailableError: ``"imagenet"`` cannot be downloaded; or, for a metric
+            restored from a saved model (:meth:`from_config`) on a machine without its
+            weights, at its first ``update_state`` (the model itself loads and predicts).
 
     Example:
         >>> model.compile(optimizer="adam", loss="mse", metrics=[PSNR(), LPIPS()])  # doctest: +SKIP
@@ -547,8 +589,8 @@ class LPIPS(_LearnedMetric):
         name: str = "lpips",
         dtype=None,
     ):
-        loss = LPIPSLoss(net, version, weights, value_range, reduction=None, name=f"{name}_values")
-        super().__init__(loss, name=name, dtype=dtype)
+        settings = {"net": net, "version": version, "weights": weights, "value_range": value_range}
+        super().__init__(LPIPSLoss, settings, name=name, dtype=dtype)
 
     def _settings(self):
         config = self.distance.get_config()
@@ -570,6 +612,10 @@ class DISTS(_LearnedMetric):
         name: metric name (``"dists"``).
         dtype: dtype of the metric's state and result (float32 by default).
 
+    Raises:
+        InputError, WeightsUnavailableError: as :class:`LPIPS` (a restored metric without
+            its weights raises at its first ``update_state``).
+
     Example:
         >>> model.compile(optimizer="adam", loss="mse", metrics=[DISTS()])  # doctest: +SKIP
 
@@ -585,8 +631,8 @@ class DISTS(_LearnedMetric):
         name: str = "dists",
         dtype=None,
     ):
-        loss = DISTSLoss(weights, value_range, reduction=None, name=f"{name}_values")
-        super().__init__(loss, name=name, dtype=dtype)
+        settings = {"weights": weights, "value_range": value_range}
+        super().__init__(DISTSLoss, settings, name=name, dtype=dtype)
 
     def _settings(self):
         config = self.distance.get_config()

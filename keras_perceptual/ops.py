@@ -344,14 +344,60 @@ def edge_magnitude(images):
     return safe_sqrt(squared) * 0.25
 
 
+def keep_nan(result, *sources, per_sample: bool = False):
+    """``result`` with NaN wherever one of ``sources`` is NaN.
+
+    The finite-gradient helpers mask undefined points, ``where(x > 0, f(x), 0)``; a NaN
+    fails every comparison, so the mask alone would turn a NaN input (a diverged
+    network) into a finite 0. Passing the mask's result through ``keep_nan(result, x)``
+    keeps the NaN visible. Likewise a backbone's max pooling drops NaN on some backends
+    (TensorFlow's ``max(NaN, x)`` is ``x``), so the backbone losses mark each image with a
+    NaN pixel with ``per_sample=True``. The gradient is unchanged where the sources are
+    finite.
+
+    Args:
+        result: the masked tensor; with ``per_sample``, ``(batch, ...)``.
+        *sources: the tensors the result was computed from: broadcastable to ``result``,
+            or with ``per_sample``, ``(batch or 1, ...)`` tensors (a source of batch 1,
+            e.g. one style image, marks every sample).
+        per_sample: whether a NaN anywhere in a source's sample ``i`` makes all of
+            ``result[i]`` NaN (else elementwise).
+
+    Returns:
+        ``result``, NaN where a source is NaN.
+
+    Example:
+        >>> x = np.array([np.nan, 0.0, 4.0], "float32")
+        >>> keep_nan(np.where(x > 0, x, 0.0), x)
+        array([nan,  0.,  4.], dtype=float32)
+        >>> images = np.zeros((2, 4, 4, 3), "float32"); images[1, 0, 0, 0] = np.nan
+        >>> keep_nan(np.ones(2, "float32"), images, per_sample=True)
+        array([ 1., nan], dtype=float32)
+    """
+    result = ops.convert_to_tensor(result)
+    nan = ops.cast(float("nan"), result.dtype)
+    for source in sources:
+        is_nan = ops.isnan(ops.convert_to_tensor(source))
+        if per_sample:
+            if len(is_nan.shape) > 1:
+                is_nan = ops.any(is_nan, axis=tuple(range(1, len(is_nan.shape))))
+            is_nan = ops.reshape(is_nan, (-1,) + (1,) * (len(result.shape) - 1))
+        result = ops.where(is_nan, nan, result)
+    return result
+
+
 def safe_sqrt(x):
-    """``sqrt(x)`` for ``x >= 0`` whose gradient at 0 is 0 instead of infinite (or NaN)."""
+    """``sqrt(x)`` for ``x >= 0`` whose gradient at 0 is 0 instead of infinite (or NaN).
+
+    Negative ``x`` gives 0; NaN gives NaN.
+    """
     x = as_float_tensor(x, "x")
     positive = x > 0
-    return ops.where(positive, ops.sqrt(ops.where(positive, x, ops.ones_like(x))), 0.0)
+    root = ops.where(positive, ops.sqrt(ops.where(positive, x, ops.ones_like(x))), 0.0)
+    return keep_nan(root, x)
 
 
-__all__ += ["edge_magnitude", "safe_sqrt", "sobel_edges"]
+__all__ += ["edge_magnitude", "keep_nan", "safe_sqrt", "sobel_edges"]
 
 
 #: The variance offset of adaptive instance normalization and its statistics (reference code).

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import keras
 import numpy as np
@@ -53,7 +54,7 @@ LOSS_CATALOG = {
         ("y_true target", "image", lambda vr: losses.StyleReconstructionLoss(
             ["relu1_2", "relu2_2"], value_range=vr, **_SMALL)),
         ("style image, mse, none", "image", lambda vr: losses.StyleReconstructionLoss(
-            "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], distance="mse",
+            "relu2_2", style_image=_STYLE * (vr[1] - vr[0]) + vr[0], style_distance="mse",
             gram_normalization="none", value_range=vr, **_SMALL)),
     ],
     "PerceptualLoss": [
@@ -138,6 +139,7 @@ OP_CATALOG = {
     "sobel_edges": [("", kp_ops.sobel_edges)],
     "edge_magnitude": [("", kp_ops.edge_magnitude)],
     "safe_sqrt": [("", kp_ops.safe_sqrt)],
+    "keep_nan": [("of safe_sqrt", lambda x: kp_ops.keep_nan(kp_ops.safe_sqrt(x - 0.5), x))],
     "channel_mean_std": [(f"epsilon {e}", lambda x, e=e: kp_ops.channel_mean_std(x, e))
                          for e in (1e-5, 0.0)],
     "sr_degrade": [(f"scale {k}, sigma {s}", lambda x, k=k, s=s: kp_ops.sr_degrade(x, k, s))
@@ -299,11 +301,11 @@ BACKBONE_LOSSES = ("FeatureReconstructionLoss", "StyleReconstructionLoss", "Perc
 def _adapted(kind, loss):
     """``fn(y_true, y_pred)`` feeding the loss its own ``y_true`` structure."""
     if kind == "adain":
-        return lambda t, p: loss(keras.ops.concatenate([t, p], axis=-1), p)
+        return lambda t, p, **kw: loss(keras.ops.concatenate([t, p], axis=-1), p, **kw)
     if kind == "temporal":
-        def temporal(t, p):
+        def temporal(t, p, **kw):
             flow = keras.ops.zeros(tuple(t.shape[:3]) + (2,), t.dtype)
-            return loss((t, flow, keras.ops.ones(tuple(t.shape[:3]), t.dtype)), p)
+            return loss((t, flow, keras.ops.ones(tuple(t.shape[:3]), t.dtype)), p, **kw)
 
         return temporal
     return loss
@@ -588,3 +590,157 @@ def test_fit_on_varying_sizes_stops_at_the_too_small_batch():
                   jit_compile=False)
     with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than 4 px.*pool2"):
         model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+
+
+# --------------------------------------------------------------------------
+# NaN in, NaN out: a diverged network must not get a finite loss.
+# --------------------------------------------------------------------------
+
+#: ``(class, case)`` that do not read ``y_true`` (a NaN there cannot show).
+IGNORE_Y_TRUE = {
+    ("StyleReconstructionLoss", "style image, mse, none"),
+    ("TotalVariationLoss", "power 1"),
+    ("TotalVariationLoss", "power 1.5"),
+    *(("GeneratorLoss", kind) for kind in ("vanilla", "lsgan", "hinge")),
+    ("WassersteinLoss", "generator"),
+    ("Entropy", "probabilities"),
+    ("Entropy", "logits"),
+}
+
+
+def _with_nan(batch, index=1):
+    """``batch`` with one NaN in its first item (at flat position ``index`` of it)."""
+    batch = np.array(batch, np.float32)
+    batch[0].reshape(-1)[index] = np.nan
+    return batch
+
+
+def _nan_pair(kind):
+    """Two items, the second an ordinary one: ``(y_true, y_pred)``."""
+    if kind in ("score", "probability"):
+        y_true, y_pred, _ = _edge_scores(kind)
+        return y_true[[1, 3]], y_pred[[1, 3]]
+    y_true, y_pred, _ = _edge_images()
+    return y_true[[0, 6]], y_pred[[0, 6]]
+
+
+def _assert_nan_then_finite(where, value):
+    value = np.asarray(value, np.float64).reshape(2, -1)
+    assert np.isnan(value[0]).any(), f"{where}: NaN input gave a NaN-free {value[0]}"
+    assert np.isfinite(value[1]).all(), f"{where}: the finite item gave {value[1]}"
+
+
+@pytest.mark.parametrize("cls,case,kind,factory", LOSS_CASES)
+def test_losses_propagate_nan(cls, case, kind, factory):
+    """A NaN pixel (or score) gives a NaN value for its image, never a finite one."""
+    keras.utils.set_random_seed(0)
+    loss = _adapted(kind, factory((0.0, 1.0)))
+    y_true, y_pred = _nan_pair(kind)
+    for position in (1, 3):  # the first pixel's green channel, the second's red one
+        _assert_nan_then_finite(f"{cls}[{case}] NaN y_pred",
+                                to_numpy(loss(y_true, _with_nan(y_pred, position))))
+        if (cls, case) not in IGNORE_Y_TRUE:
+            _assert_nan_then_finite(f"{cls}[{case}] NaN y_true",
+                                    to_numpy(loss(_with_nan(y_true, position), y_pred)))
+
+
+@pytest.mark.parametrize("op,case,fn", OP_CASES)
+def test_ops_propagate_nan(op, case, fn):
+    _, images, _ = _edge_images()
+    outputs = fn(_with_nan(images[[0, 6]]))
+    for output in outputs if isinstance(outputs, tuple) else (outputs,):
+        _assert_nan_then_finite(f"{op}[{case}]", to_numpy(keras.ops.cast(output, "float32")))
+
+
+def test_nan_safe_helpers_keep_finite_gradients_at_their_undefined_points():
+    """The reason the safe helpers exist: gradient 0 (not inf/NaN) at 0, NaN only for NaN."""
+    from keras_perceptual.losses import pixel
+
+    x = np.array([0.0, 4.0, -1.0, np.nan], np.float32)
+    np.testing.assert_array_equal(to_numpy(kp_ops.safe_sqrt(x)), [0.0, 2.0, 0.0, np.nan])
+    _, (_, grad) = _values_and_gradients(lambda _, v: kp_ops.safe_sqrt(v), _cast(x[:3], "float32"),
+                                         _cast(x[:3], "float32"))
+    np.testing.assert_allclose(grad, [0.0, 0.25, 0.0])
+    np.testing.assert_array_equal(to_numpy(kp_ops.charbonnier(x, 0.0)), [0.0, 4.0, 1.0, np.nan])
+    zeros = np.zeros((1, 2, 2, 3), np.float32)
+    _, grads = _values_and_gradients(pixel.angular_error, _cast(zeros, "float32"),
+                                     _cast(zeros, "float32"))  # atan2(0, 0)
+    assert all(np.all(g == 0.0) for g in grads)
+    np.testing.assert_array_equal(
+        to_numpy(pixel._safe_divide(np.array([1.0, 0.0, np.nan, 1.0], np.float32),
+                                    np.array([2.0, 0.0, 0.0, np.nan], np.float32))),
+        [0.5, 0.0, np.nan, np.nan])
+
+
+def test_metrics_propagate_nan():
+    from keras_perceptual import metrics
+
+    rng = np.random.default_rng(4)
+    y_true, y_pred = rng.random((2, 2, 2 * SIZE, 2 * SIZE, 3), dtype=np.float32)  # LPIPS alex
+    functions = {
+        "psnr": metrics.psnr,
+        "ssim": lambda t, p: metrics.ssim(t, p, filter_size=7),
+    }
+    for name, fn in functions.items():
+        _assert_nan_then_finite(f"{name} NaN y_pred", to_numpy(fn(y_true, _with_nan(y_pred))))
+        _assert_nan_then_finite(f"{name} NaN y_true", to_numpy(fn(_with_nan(y_true), y_pred)))
+    keras.utils.set_random_seed(0)
+    for cls, kwargs in ((metrics.PSNR, {}), (metrics.SSIM, {"filter_size": 7}),
+                        (metrics.LPIPS, {"weights": None}), (metrics.DISTS, {"weights": None})):
+        metric = cls(**kwargs)
+        metric.update_state(y_true, _with_nan(y_pred))
+        assert np.isnan(float(to_numpy(metric.result()))), cls.__name__
+    # A clip with a NaN frame: NaN, also where the masks leave nothing visible (was 0).
+    frames = _with_nan(rng.random((3, SIZE, SIZE, 3), dtype=np.float32))
+    flows = np.zeros((2, SIZE, SIZE, 2), np.float32)
+    for masks in (None, np.zeros((2, SIZE, SIZE), np.float32)):
+        assert np.isnan(float(to_numpy(metrics.temporal_warping_error(frames, flows, masks))))
+    # A NaN in the flow: NaN (TensorFlow's gather failed on its integer cast).
+    nan_flows = _with_nan(flows)
+    clean = np.full_like(frames, 0.5)
+    assert np.isnan(float(to_numpy(metrics.temporal_warping_error(clean, nan_flows))))
+    values = to_numpy(losses.temporal_loss(clean[1:], clean[:-1], nan_flows))
+    assert np.isnan(values[0]) and values[1] == 0.0
+    nothing_visible = metrics.temporal_warping_error(np.full_like(frames, 0.5), flows,
+                                                     np.zeros((2, SIZE, SIZE), np.float32))
+    assert float(to_numpy(nothing_visible)) == 0.0
+
+
+# --------------------------------------------------------------------------
+# sample_weight of another length: a clear error (was an error deep in Keras' reduction).
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls,case,kind,factory",
+                         [c for c in LOSS_CASES if c.values[1] == LOSS_CATALOG[c.values[0]][0][0]])
+def test_sample_weight_of_another_length_is_refused(cls, case, kind, factory):
+    from keras_perceptual.errors import InputError
+
+    keras.utils.set_random_seed(0)
+    loss = _adapted(kind, factory((0.0, 1.0)))
+    y_true, y_pred = _nan_pair(kind)  # two items, no NaN
+    reference = to_numpy(loss(y_true, y_pred))
+    shapes = [(3,), (1,), (2, 2)] if kind in ("image", "adain", "temporal") else [(3,), (1,)]
+    for shape in shapes:
+        with pytest.raises(InputError, match=(
+                r"sample_weight must be a scalar or hold one weight per sample: shape "
+                r"\(batch,\) = \(2,\).*Received: sample_weight.shape=" + re.escape(str(shape)))):
+            loss(y_true, y_pred, sample_weight=np.ones(shape, np.float32))
+    weights = np.array([0.25, 2.0], np.float32)
+    for sample_weight in (weights, weights[:, None], np.float32(3.0)):
+        value = to_numpy(loss(y_true, y_pred, sample_weight=sample_weight)).reshape(-1)
+        expected = reference * np.broadcast_to(np.reshape(sample_weight, (-1,)), (2,))
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a TensorFlow graph with unknown batch")
+def test_sample_weight_length_is_checked_at_run_time_in_a_graph():
+    import tensorflow as tf
+
+    loss = losses.CharbonnierLoss(reduction=None)
+    fn = tf.function(lambda t, p, w: loss(t, p, sample_weight=w), input_signature=[
+        tf.TensorSpec((None, 4, 4, 3)), tf.TensorSpec((None, 4, 4, 3)), tf.TensorSpec((None,))])
+    x = np.zeros((2, 4, 4, 3), np.float32)
+    assert to_numpy(fn(x, x, np.ones(2, np.float32))).shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one weight per sample"):
+        fn(x, x, np.ones(3, np.float32))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -543,7 +545,7 @@ def _adain_reference(content, style, alpha=1.0, epsilon=1e-5):
 def test_adain_output_has_the_style_statistics(rng):
     content = _rand(rng, 2, 7, 9, 5) * 3 + 2  # statistics far from the style's
     style = rng.random((2, 11, 6, 5)).astype("float32") * 4 - 1
-    y = to_numpy(kl.AdaptiveInstanceNormalization(epsilon=0.0)([content, style]))
+    y = to_numpy(kl.AdaptiveInstanceNormalization(epsilon=1e-12)([content, style]))
     np.testing.assert_allclose(y.mean(axis=(1, 2)), style.mean(axis=(1, 2)), atol=1e-5)
     np.testing.assert_allclose(y.std(axis=(1, 2)), style.std(axis=(1, 2)), atol=1e-5)
     # The reference (default epsilon), with a style batch of one broadcast over the content.
@@ -634,3 +636,85 @@ def test_adain_mixed_precision_and_symbolic_shapes(rng):
 def test_adain_bad_inputs(rng, content_shape, style_shape, match):
     with pytest.raises(ValueError, match=match):
         kl.AdaptiveInstanceNormalization()([_rand(rng, *content_shape), _rand(rng, *style_shape)])
+
+
+# --- Batch sizes, alpha and epsilon of the style layers: clear errors. ---
+
+
+@pytest.mark.parametrize("features_batch,weights_batch", [(2, 3), (2, 1), (1, 2)])
+def test_conditional_instance_norm_batch_mismatch(rng, features_batch, weights_batch):
+    """style_weights (1, N) for 2 images silently gave every image the first row's style;
+    (2, N) for 1 image silently returned a batch of 2."""
+    from keras_perceptual.errors import InputError
+
+    layer = kl.ConditionalInstanceNormalization(3)
+    with pytest.raises(InputError, match=(
+            r"features and style_weights must have the same batch size.*np.repeat.*"
+            rf"Received: features.shape=\({features_batch}, 4, 4, 2\), "
+            rf"style_weights.shape=\({weights_batch}, 3\)")):
+        layer([_rand(rng, features_batch, 4, 4, 2), np.eye(3, dtype="float32")[:weights_batch]])
+    # At build, from symbolic shapes, too.
+    with pytest.raises(InputError, match="same batch size"):
+        kl.ConditionalInstanceNormalization(3)(
+            [keras.Input((4, 4, 2), batch_size=features_batch),
+             keras.Input((3,), batch_size=weights_batch)])
+    # Unknown batches build; matching ones compute.
+    out = kl.ConditionalInstanceNormalization(3)([keras.Input((None, None, 2)), keras.Input((3,))])
+    assert tuple(out.shape) == (None, None, None, 2)
+    assert tuple(layer([_rand(rng, 2, 4, 4, 2), np.eye(3, dtype="float32")[:2]]).shape) == (
+        2, 4, 4, 2)
+
+
+@requires_tf
+def test_conditional_instance_norm_batch_mismatch_in_a_graph(rng):
+    """Batches unknown when a tf.function is traced are checked when it runs."""
+    import tensorflow as tf
+
+    layer = kl.ConditionalInstanceNormalization(3)
+    fn = tf.function(lambda f, w: layer([f, w]), input_signature=[
+        tf.TensorSpec((None, 4, 4, 2)), tf.TensorSpec((None, 3))])
+    assert tuple(fn(_rand(rng, 2, 4, 4, 2), np.eye(3, dtype="float32")[:2]).shape) == (2, 4, 4, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
+        fn(_rand(rng, 2, 4, 4, 2), np.eye(3, dtype="float32")[:1])
+
+
+def test_adain_alpha_and_epsilon_errors(rng):
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.losses import AdaINLoss
+
+    content, style = _rand(rng, 2, 6, 6, 3), _rand(rng, 1, 5, 5, 3)
+    for epsilon in (0, 0.0, -1e-5, float("nan"), "x"):
+        with pytest.raises(InputError, match=rf"epsilon must be a finite number > 0.*"
+                                             rf"Received: epsilon={epsilon!r}"):
+            kl.AdaptiveInstanceNormalization(epsilon=epsilon)
+    with pytest.raises(InputError, match="epsilon must be a finite number > 0"):
+        AdaINLoss(epsilon=0.0, weights=None, backbone="vgg16", style_layers="relu1_1")
+    with pytest.raises(InputError, match="epsilon must be a finite number > 0"):
+        kl.InstanceNormalization(epsilon=float("inf"))
+    layer = kl.AdaptiveInstanceNormalization()
+    mean, std = layer.style_statistics(style)
+    # A call's alpha given as a number, list or array: outside [0, 1] was extrapolated.
+    for alpha, shown in ((np.float32(1.5), "1.5"), (np.array(-0.25, "float32"), "-0.25"),
+                         (np.array([0.5, 2.0], "float32"), "2.0"),
+                         (keras.ops.convert_to_tensor(np.array([0.2, np.nan], "float32")), "nan")):
+        with pytest.raises(InputError, match=rf"alpha must be a number in \[0, 1\].*"
+                                             rf"Received: alpha={shown}"):
+            layer([content, style, alpha])
+    for alpha in (1.2, [0.5, -1.0]):
+        with pytest.raises(InputError, match=r"alpha must be a number in \[0, 1\]"):
+            layer.transfer(content, mean, std, alpha=alpha)
+    # A per-image alpha of another batch (3 alphas, 2 images) or shape.
+    for alpha in (np.full(3, 0.5, "float32"), np.full((2, 2), 0.5, "float32"),
+                  np.full((2, 1, 1), 0.5, "float32")):
+        with pytest.raises(InputError, match=r"alpha must be a number, or one per image.*"
+                                             "Received: alpha.shape=" + re.escape(str(alpha.shape))):
+            layer([content, style, alpha])
+    # The valid forms agree with the layer's own alpha.
+    expected = to_numpy(kl.AdaptiveInstanceNormalization(alpha=0.5)([content, style]))
+    for alpha in (np.full((2, 1), 0.5, "float32"), np.float32(0.5),
+                  keras.ops.convert_to_tensor(np.full(2, 0.5, "float32"))):
+        np.testing.assert_allclose(to_numpy(layer([content, style, alpha])), expected,
+                                   rtol=1e-6, atol=1e-6)
+    for alpha in (0.5, [0.5, 0.5]):
+        np.testing.assert_allclose(to_numpy(layer.transfer(content, mean, std, alpha=alpha)),
+                                   expected, rtol=1e-6, atol=1e-6)

@@ -52,8 +52,9 @@ def test_feature_reconstruction_matches_numpy(images, other_images, seeded):
 
 @pytest.mark.parametrize("distance", ["l1", "charbonnier"])
 def test_feature_distances(images, other_images, seeded, distance):
-    loss = FeatureReconstructionLoss("relu1_2", distance=distance, epsilon=0.5, weights=None,
-                                     reduction=None)
+    epsilon = {"epsilon": 0.5} if distance == "charbonnier" else {}  # l1 refuses it
+    loss = FeatureReconstructionLoss("relu1_2", distance=distance, weights=None,
+                                     reduction=None, **epsilon)
     keras.utils.set_random_seed(3)
     f = features("relu1_2", np.concatenate([images, other_images]))["relu1_2"]
     d = f[2:] - f[:2]
@@ -77,7 +78,7 @@ def test_style_loss_with_style_image_matches_numpy(images, style_image, seeded):
 
 @pytest.mark.parametrize("normalization,distance", [("hw", "mse"), ("none", "squared_frobenius")])
 def test_style_conventions(images, other_images, seeded, normalization, distance):
-    loss = StyleReconstructionLoss("relu1_2", gram_normalization=normalization, distance=distance,
+    loss = StyleReconstructionLoss("relu1_2", gram_normalization=normalization, style_distance=distance,
                                    weights=None, reduction=None)
     keras.utils.set_random_seed(3)
     f = features("relu1_2", np.concatenate([images, other_images]))["relu1_2"]
@@ -431,6 +432,7 @@ def test_attributes_and_config_are_the_constructor_arguments(cls):
 
     loss = cls(weights=None, style_weight=0.0) if cls is PerceptualLoss else cls(weights=None)
     arguments = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    arguments -= set(cls.RENAMED_ARGUMENTS)  # deprecated aliases: not in the config
     assert set(loss.get_config()) == arguments
     for argument in arguments - {"reduction", "name", "dtype"}:
         assert plain(getattr(loss, argument)) == loss.get_config()[argument], argument
@@ -455,7 +457,7 @@ def test_settings_are_validated_once_and_frozen(monkeypatch):
     with pytest.raises(ValueError, match=r"layers\['relu1_2'\] must be a finite number"):
         FeatureReconstructionLoss({"relu1_2": -1.0}, weights=None)
     with pytest.raises(ValueError, match="distance must be one of"):
-        StyleReconstructionLoss(distance="fro", weights=None)
+        StyleReconstructionLoss(style_distance="fro", weights=None)
 
 
 def test_per_image_style_targets_from_several_style_images(images, rng):
@@ -493,7 +495,7 @@ def test_a_new_style_distance_is_one_registry_entry(monkeypatch, images, style_i
     monkeypatch.setitem(STYLE_DISTANCE_FUNCTIONS, "mean_features",
                         StyleDistance(mean_features, compare))
     keras.utils.set_random_seed(3)
-    loss = StyleReconstructionLoss("relu1_2", style_image=style_image, distance="mean_features",
+    loss = StyleReconstructionLoss("relu1_2", style_image=style_image, style_distance="mean_features",
                                    weights=None, reduction=None)
     keras.utils.set_random_seed(3)
     f_pred = features("relu1_2", images)["relu1_2"].mean((1, 2))
@@ -607,17 +609,17 @@ def sw_reference(layers, pred, style, num_projections, seed=0):
 @pytest.mark.slow
 def test_sliced_wasserstein_style_loss_with_a_style_image(images, style_image):
     layers = ("relu1_2", "relu2_2")
-    loss = StyleReconstructionLoss(layers, style_image=style_image, distance="sliced_wasserstein",
+    loss = StyleReconstructionLoss(layers, style_image=style_image, style_distance="sliced_wasserstein",
                                    num_projections=8, seed=4, weights=None, reduction=None)
     expected = sw_reference(layers, images, style_image[None], 8, seed=4)
     np.testing.assert_allclose(to_numpy(loss(images, images)), expected, rtol=1e-5)
     # The style's sorted projections are computed once: (1, K, H*W) constants.
     assert tuple(loss.style_grams["relu1_2"].shape) == (1, 8, 40 * 48)
-    same = StyleReconstructionLoss(layers, style_image=images[0], distance="sliced_wasserstein",
+    same = StyleReconstructionLoss(layers, style_image=images[0], style_distance="sliced_wasserstein",
                                    num_projections=8, weights=None, reduction=None)
     np.testing.assert_allclose(to_numpy(same(images, images[:1])), 0.0, atol=1e-9)
     # Against y_true (any size) instead of a style image; 0 for the same image.
-    from_y_true = StyleReconstructionLoss(layers, distance="sliced_wasserstein", weights=None,
+    from_y_true = StyleReconstructionLoss(layers, style_distance="sliced_wasserstein", weights=None,
                                           reduction=None)
     np.testing.assert_allclose(to_numpy(from_y_true(images, images)), [0.0, 0.0], atol=1e-9)
     assert (to_numpy(from_y_true(style_image[None], images)) > 0).all()
@@ -625,23 +627,141 @@ def test_sliced_wasserstein_style_loss_with_a_style_image(images, style_image):
 
 def test_sliced_wasserstein_config_round_trip_and_errors(images, style_image):
     loss = StyleReconstructionLoss("relu1_2", style_image=style_image[:16, :16],
-                                   distance="sliced_wasserstein", num_projections=4, seed=9,
+                                   style_distance="sliced_wasserstein", num_projections=4, seed=9,
                                    weights=None, reduction=None)
     config = loss.get_config()
-    assert (config["distance"], config["num_projections"], config["seed"]) == (
+    assert (config["style_distance"], config["num_projections"], config["seed"]) == (
         "sliced_wasserstein", 4, 9)
     revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert revived.get_config() == config
     x = images[:, :16, :16]
     np.testing.assert_array_equal(to_numpy(revived(x, x)), to_numpy(loss(x, x)))
     other = StyleReconstructionLoss("relu1_2", style_image=style_image[:16, :16], seed=10,
-                                    distance="sliced_wasserstein", num_projections=4,
+                                    style_distance="sliced_wasserstein", num_projections=4,
                                     weights=None, reduction=None)
     assert not np.allclose(to_numpy(other(x, x)), to_numpy(loss(x, x)))  # the seed matters
     with pytest.raises(ValueError, match="num_projections must be an integer >= 1"):
-        StyleReconstructionLoss(distance="sliced_wasserstein", num_projections=0, weights=None)
+        StyleReconstructionLoss(style_distance="sliced_wasserstein", num_projections=0, weights=None)
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*31\)"):
         PerceptualLoss(style_distance="sliced_wasserstein", seed=-1, weights=None)
+
+
+# --- A distance's own settings, given with another distance, are refused. ---
+
+
+@pytest.mark.parametrize("cls", [StyleReconstructionLoss, PerceptualLoss])
+def test_settings_the_chosen_distance_ignores_are_refused(cls):
+    """num_projections and seed with a Gram distance were silently ignored (and
+    gram_normalization with the sliced Wasserstein one, epsilon without Charbonnier)."""
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.losses.perceptual import TermSettings
+
+    for distance in ("squared_frobenius", "mse"):
+        for setting in ({"num_projections": 8}, {"seed": 3}):
+            (field, value), = setting.items()
+            with pytest.raises(InputError, match=(
+                    rf"{field} applies only with style_distance='sliced_wasserstein', so it "
+                    rf"would be ignored with style_distance='{distance}'.*"
+                    rf"Received: {field}={value}")):
+                cls(style_distance=distance, weights=None, **setting)
+    with pytest.raises(InputError, match=r"gram_normalization applies only with "
+                       r"style_distance='squared_frobenius' or style_distance='mse'"):
+        cls(style_distance="sliced_wasserstein", gram_normalization="hw", weights=None)
+    # The defaults, as every stored config holds them, and the distances' own settings pass.
+    cls(style_distance="mse", num_projections=None, seed=0, gram_normalization="hw",
+        weights=None)
+    sw = cls(style_distance="sliced_wasserstein", num_projections=8, seed=3,
+             gram_normalization="chw", weights=None)
+    assert (sw.num_projections, sw.seed) == (8, 3)
+    with pytest.raises(InputError, match=r"epsilon applies only with "
+                       r"content_distance='charbonnier'.*Received: epsilon=0.5"):
+        PerceptualLoss(content_distance="l1", epsilon=0.5, weights=None)
+    with pytest.raises(InputError, match=r"epsilon applies only with distance='charbonnier', "
+                       r"so it would be ignored with distance='l2'"):
+        FeatureReconstructionLoss(epsilon=0.5, weights=None)
+    assert FeatureReconstructionLoss(distance="charbonnier", epsilon=0.5,
+                                     weights=None).epsilon == 0.5
+    with pytest.raises(InputError, match="num_projections applies only"):
+        TermSettings(style_layers="relu1_2", style_weight=1.0, num_projections=4, weights=None)
+
+
+# --- style_distance= (DESIGN.md) and its deprecated alias distance=. ---
+
+
+def test_style_distance_is_the_argument_and_distance_a_deprecated_alias(images, other_images):
+    from keras_perceptual.errors import InputError
+
+    loss = StyleReconstructionLoss("relu1_2", style_distance="mse", weights=None, reduction=None)
+    assert loss.style_distance == "mse" and loss.settings.style_distance == "mse"
+    config = loss.get_config()
+    assert config["style_distance"] == "mse" and "distance" not in config
+    # Same position as the old `distance`: positional callers keep working.
+    positional = StyleReconstructionLoss("relu1_2", None, "chw", "mse", weights=None,
+                                         reduction=None)
+    assert positional.style_distance == "mse"
+    expected = to_numpy(loss(images, other_images))
+    with pytest.warns(DeprecationWarning, match="distance= is deprecated.*use style_distance="):
+        alias = StyleReconstructionLoss("relu1_2", distance="mse", weights=None, reduction=None)
+    assert alias.style_distance == "mse" and alias.get_config() == config
+    np.testing.assert_array_equal(to_numpy(alias(images, other_images)), expected)
+    with pytest.warns(DeprecationWarning):
+        same = StyleReconstructionLoss("relu1_2", style_distance="mse", distance="mse",
+                                       weights=None)
+    assert same.style_distance == "mse"
+    # Both, different values: refused, even when style_distance is given as the default value.
+    for given, old in (("mse", "squared_frobenius"), ("squared_frobenius", "mse")):
+        with pytest.warns(DeprecationWarning), pytest.raises(
+                InputError, match=f"give only style_distance.*style_distance='{given}', "
+                                  f"distance='{old}'"):
+            StyleReconstructionLoss(style_distance=given, distance=old, weights=None)
+    with pytest.raises(InputError, match="style_distance must be one of"):
+        StyleReconstructionLoss(style_distance="fro", weights=None)
+
+
+def test_configs_saved_with_the_old_distance_key_still_load(images, other_images):
+    loss = StyleReconstructionLoss("relu1_2", style_distance="mse", weights=None, reduction=None)
+    old = loss.get_config()
+    old["distance"] = old.pop("style_distance")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the old key loads without a deprecation warning
+        revived = StyleReconstructionLoss.from_config(old)
+        deserialized = keras.saving.deserialize_keras_object(
+            {**keras.saving.serialize_keras_object(loss), "config": old})
+    for restored in (revived, deserialized):
+        assert restored.style_distance == "mse"
+        assert restored.get_config() == loss.get_config()
+        np.testing.assert_array_equal(to_numpy(restored(images, other_images)),
+                                      to_numpy(loss(images, other_images)))
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_style_distance_save_reload_and_old_saved_model(tmp_path, images, other_images):
+    import json
+    import zipfile
+
+    loss = StyleReconstructionLoss("relu1_2", style_distance="mse", weights=None)
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile(optimizer="adam", loss=loss)
+    before = model.evaluate(images, other_images, verbose=0)
+    path = tmp_path / "new.keras"
+    model.save(path)
+    # A model saved before the rename: the same archive with the loss config's old key.
+    old_path = tmp_path / "old.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old_path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "config.json":
+                text = data.decode()
+                assert text.count('"style_distance": "mse"') == 1
+                data = text.replace('"style_distance": "mse"', '"distance": "mse"').encode()
+                assert '"style_distance"' not in json.dumps(json.loads(data))
+            target.writestr(item, data)
+    for saved in (path, old_path):
+        reloaded = keras.models.load_model(saved, safe_mode=True)
+        assert isinstance(reloaded.loss, StyleReconstructionLoss)
+        assert reloaded.loss.style_distance == "mse"
+        assert reloaded.loss.get_config() == loss.get_config()
+        np.testing.assert_array_equal(reloaded.evaluate(images, other_images, verbose=0), before)
 
 
 @pytest.mark.slow  # traces the loss network inside evaluate: ~10 s on 2 cores
@@ -666,11 +786,11 @@ def test_sliced_wasserstein_over_several_style_images_of_different_sizes(images,
 
     small = style_image[:24, :20]
     several = StyleReconstructionLoss("relu1_2", style_images=[style_image, small],
-                                      distance="sliced_wasserstein", num_projections=6,
+                                      style_distance="sliced_wasserstein", num_projections=6,
                                       weights=None, reduction=None)
     assert tuple(several.style_grams["relu1_2"].shape) == (2, 6, 40 * 48)  # brought to one size
     one = StyleReconstructionLoss("relu1_2", style_image=style_image, num_projections=6,
-                                  distance="sliced_wasserstein", weights=None, reduction=None)
+                                  style_distance="sliced_wasserstein", weights=None, reduction=None)
     y_true = pack_style_targets(images, np.float32([[1, 0], [1, 0]]))
     np.testing.assert_allclose(to_numpy(several(y_true, images)), to_numpy(one(images, images)),
                                rtol=1e-6)
@@ -683,7 +803,7 @@ def test_sliced_wasserstein_over_several_style_images_of_different_sizes(images,
 def test_optimizing_noise_toward_a_style_decreases_the_distance(rng, style_image, distance):
     """Texture synthesis (Gatys et al.; Heitz et al.): gradient steps on a noise image."""
     loss = StyleReconstructionLoss(("relu1_2", "relu2_2"), style_image=style_image,
-                                   distance=distance, weights=None)
+                                   style_distance=distance, weights=None)
     x = rng.random((1, 32, 32, 3), dtype=np.float32)
     start = float(to_numpy(loss(x, x)))
     m, v = np.zeros_like(x), np.zeros_like(x)

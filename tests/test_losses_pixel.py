@@ -115,13 +115,14 @@ def test_charbonnier_matches_numpy_and_is_range_invariant(small, epsilon):
 @pytest.mark.parametrize("distance", ["l1", "charbonnier"])
 def test_edge_mask_matches_numpy(small, weighting, distance):
     t, p = small
-    loss = EdgeLoss(threshold=0.2, weighting=weighting, distance=distance, epsilon=0.1,
-                    reduction=None)
+    epsilon = {"epsilon": 0.1} if distance == "charbonnier" else {}  # l1 refuses it
+    loss = EdgeLoss(threshold=0.2, weighting=weighting, distance=distance, reduction=None,
+                    **epsilon)
     expected = np_edge_mask(t, p, 0.2, weighting, distance, 0.1)
     assert np.all(expected > 0)
     np.testing.assert_allclose(to_numpy(loss(t, p)), expected, rtol=1e-5)
-    ranged = EdgeLoss(threshold=0.2, weighting=weighting, distance=distance, epsilon=0.1,
-                      value_range=(-1, 1), reduction=None)
+    ranged = EdgeLoss(threshold=0.2, weighting=weighting, distance=distance,
+                      value_range=(-1, 1), reduction=None, **epsilon)
     np.testing.assert_allclose(to_numpy(ranged(2 * t - 1, 2 * p - 1)), expected, rtol=1e-4)
 
 
@@ -370,3 +371,30 @@ def test_bad_images(small):
     gray_t, gray_p = t[..., :1], p[..., :1]
     for loss in (CharbonnierLoss(), EdgeLoss(), ColorLoss("blur")):
         assert np.isfinite(to_numpy(loss(gray_t, gray_p)))
+
+
+def test_settings_the_chosen_mode_ignores_are_refused(small):
+    """EdgeLoss("gradient", threshold=...) and ColorLoss(kernel_size=...) (angular) silently
+    ignored the setting; refused now, as the backbone losses' distance settings are."""
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.losses import edge_loss
+
+    t, p = small
+    cases = [
+        (lambda: EdgeLoss("gradient", threshold=0.05), r"threshold applies only with "
+         r"mode='mask', so it would be ignored with mode='gradient'.*Received: threshold=0.05"),
+        (lambda: EdgeLoss("gradient", weighting="soft"), "weighting applies only with mode"),
+        (lambda: EdgeLoss(epsilon=0.1), r"epsilon applies only with distance='charbonnier'"),
+        (lambda: edge_loss(t, p, "gradient", threshold=0.3), "threshold applies only"),
+        (lambda: ColorLoss(kernel_size=5), r"kernel_size applies only with mode='blur', so it "
+         r"would be ignored with mode='angular'"),
+        (lambda: ColorLoss("angular", sigma=1.0), "sigma applies only with mode='blur'"),
+    ]
+    for factory, match in cases:
+        with pytest.raises(InputError, match=match):
+            factory()
+    # Defaults (as stored configs hold them) and the modes' own settings pass.
+    EdgeLoss("gradient", threshold=0.1, weighting="hard", epsilon=1e-3)
+    EdgeLoss("gradient", distance="charbonnier", epsilon=0.1)
+    ColorLoss("blur", kernel_size=5, sigma=1.0)
+    ColorLoss(kernel_size=21, sigma=3.0)

@@ -279,3 +279,68 @@ def test_temporal_warping_error_errors(rng):
         temporal_warping_error(frames, np.zeros((3, 8, 8, 2), "float32"))
     with pytest.raises(ValueError, match="dtype uint8"):
         temporal_warping_error((frames * 255).astype(np.uint8), np.zeros((2, 8, 8, 2), "float32"))
+
+
+# --- LPIPS / DISTS restored from a config or a saved model (weights there or not). ---
+
+
+def _saved_with_weights(path, target, weights):
+    """A copy of the .keras archive at ``path`` whose metric configs name ``weights``."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "config.json":
+                text = data.decode()
+                assert text.count('"weights": null') == 1
+                data = text.replace('"weights": null', f'"weights": "{weights}"').encode()
+            copy.writestr(item, data)
+    return target
+
+
+@pytest.mark.parametrize("name", ["LPIPS", "DISTS"])
+def test_learned_metric_restored_without_its_weights_raises_at_first_update(tmp_path, name):
+    """It used to fail the whole load (a saved model could not even predict); it must
+    never compute with random weights instead: it loads, and its first update raises."""
+    from keras_perceptual import WeightsUnavailableError, metrics
+    from keras_perceptual.errors import InputError
+
+    cls = getattr(metrics, name)
+    config = {**cls(weights=None).get_config(), "weights": str(tmp_path / "gone.pth")}
+    restored = cls.from_config(config)
+    assert restored.get_config() == config  # the weights it needs, not None
+    x = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    with pytest.raises(WeightsUnavailableError,
+                       match=rf"(?s)This {name} was restored.*gone\.pth.*metrics=\[{name}\("):
+        restored.update_state(x, x)
+    assert float(restored.result()) == 0.0 and float(restored.count) == 0.0  # nothing counted
+    with pytest.raises(InputError, match="weights file .*gone.pth.* does not exist"):
+        cls(**config)  # constructing it directly still fails at once
+    if name == "LPIPS":  # other bad settings fail at load
+        with pytest.raises(InputError, match="net"):
+            cls.from_config({**config, "net": "resnet"})
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
+def test_saved_model_with_an_lpips_metric(tmp_path, pair):
+    from keras_perceptual import WeightsUnavailableError
+    from keras_perceptual.metrics import LPIPS
+
+    clean, noisy = pair
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile(loss="mse", metrics=[LPIPS(weights=None)])
+    logs = model.evaluate(noisy, clean, batch_size=2, verbose=0, return_dict=True)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    # Weights available (here the seeded random ones): restored as it was.
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    again = reloaded.evaluate(noisy, clean, batch_size=2, verbose=0, return_dict=True)
+    np.testing.assert_allclose(again["lpips"], logs["lpips"], rtol=1e-6)
+    # Weights missing where it loads: it loads and predicts; evaluating raises.
+    gone = _saved_with_weights(path, tmp_path / "gone.keras", tmp_path / "gone.pth")
+    reloaded = keras.models.load_model(gone, safe_mode=True)
+    np.testing.assert_allclose(to_numpy(reloaded.predict(noisy, verbose=0)),
+                               to_numpy(model.predict(noisy, verbose=0)), rtol=1e-6)
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)gone\.pth.*metrics=\[LPIPS\("):
+        reloaded.evaluate(noisy, clean, batch_size=2, verbose=0)

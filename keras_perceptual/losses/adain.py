@@ -31,7 +31,13 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_weight, layer_weights, static_image_shape
+from keras_perceptual._checks import (
+    check_choice,
+    check_positive_float,
+    check_weight,
+    layer_weights,
+    static_image_shape,
+)
 from keras_perceptual.backbones import (
     BACKBONES,
     FeatureExtractor,
@@ -42,7 +48,7 @@ from keras_perceptual.backbones import (
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
-from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std
+from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std, keep_nan
 from keras_perceptual.weights import resolve_weights
 
 #: The style layers of Huang & Belongie (2017), Section 6.2.
@@ -136,7 +142,7 @@ class AdaINLoss(ImageLoss):
         style_layers: name, list or ``{name: weight}``; default ``relu1_1 ... relu4_1``.
         content_layer: the AdaIN layer, ``"relu4_1"`` (must match the network's encoder).
         distance: ``"mse"`` (the released code) or ``"l2"`` (the equations' norms).
-        epsilon: added to variances (as in the AdaIN layer).
+        epsilon: added to variances (as in the AdaIN layer), > 0.
         backbone: ``"vgg19"`` (the paper) or ``"vgg16"``.
         weights: ``"imagenet"``, ``"hed_bsds500"`` (VGG-16), a path or ``None``.
         backbone_dtype: the encoder's compute dtype (``"float32"``, ``"auto"`` or a mixed
@@ -183,7 +189,7 @@ class AdaINLoss(ImageLoss):
             )
         self.content_layer = content_layer
         self.distance = check_choice(distance, ADAIN_DISTANCES, "distance")
-        self.epsilon = check_weight(epsilon, "epsilon")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
         self.backbone = check_choice(backbone, BACKBONES, "backbone")
         for layer in (*self.style_layers, content_layer):
             resolve_layer(layer, self.backbone)
@@ -280,10 +286,14 @@ class AdaINLoss(ImageLoss):
             target = ops.stop_gradient(
                 self._adain.transfer(content_features, *statistics[self.content_layer], alpha=1.0)
             )
-            terms["content"] = adain_content_loss(pred[self.content_layer], target, self.distance)
+            terms["content"] = keep_nan(
+                adain_content_loss(pred[self.content_layer], target, self.distance),
+                stylized, content, style, per_sample=True,
+            )  # NaN images stay NaN: max pooling may drop NaN (TensorFlow does)
         total = 0.0
         for layer, weight in self.style_layers.items():
             value = adain_style_loss(pred[layer], *statistics[layer], self.distance, self.epsilon)
+            value = keep_nan(value, stylized, style, per_sample=True)
             terms[f"style/{layer}"] = value
             total = total + weight * value
         terms["style"] = total

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import keras
+from keras import ops
 
-from keras_perceptual._checks import check_value_range
+from keras_perceptual._checks import check_value_range, checked_at_run_time, shapes_agree
+from keras_perceptual.errors import InputError
 from keras_perceptual.ops import as_float_tensor
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -81,7 +83,47 @@ class BaseLoss(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = self.convert_inputs(y_true, y_pred)
+        if sample_weight is not None:
+            sample_weight = self.check_sample_weight(sample_weight, y_pred)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    #: The rank of the values :meth:`call` returns (1: ``(batch,)``, one per sample), whose
+    #: ``sample_weight`` may only add axes of size 1; ``None``: not fixed (not checked).
+    values_rank: int | None = None
+
+    def check_sample_weight(self, sample_weight, y_pred):
+        """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample.
+
+        Its first axis must be ``y_pred``'s batch (checked on static shapes, and in a
+        TensorFlow graph at run time where the batch is unknown when traced), and its axes
+        past ``values_rank`` must have size 1: Keras would otherwise fail deep in the
+        reduction, or broadcast a weight onto the wrong samples.
+
+        Raises:
+            InputError: a ``sample_weight`` of another length or shape.
+        """
+        weight = ops.convert_to_tensor(sample_weight)
+        shape = tuple(weight.shape)
+        if not shape:
+            return weight
+        batch = tuple(y_pred.shape)[:1] or (None,)
+        rule = (
+            "sample_weight must be a scalar or hold one weight per sample: shape (batch,) = "
+            f"{batch}, like y_pred's first axis; pass one weight per image, in order. Received: "
+        )
+        rank = self.values_rank
+        extra = () if rank is None else shape[rank:]
+        if not shapes_agree(shape[:1], batch) or any(d not in (1, None) for d in extra):
+            raise InputError(
+                f"{rule}sample_weight.shape={shape}, y_pred.shape={tuple(y_pred.shape)}"
+            )
+        if shape[0] is None or batch[0] is None:
+            weight, _ = checked_at_run_time(
+                (weight, y_pred),
+                lambda w, p: ops.equal(w[0], p[0]),
+                f"{rule}sample_weight.shape, y_pred.shape=",
+            )
+        return weight
 
     def get_config(self):
         config = super().get_config()
@@ -102,6 +144,8 @@ class ImageLoss(BaseLoss):
 
     #: Whether ``y_true`` holds images (the TV loss ignores it).
     _y_true_is_image = True
+    #: One value per image, ``(batch,)`` (``LPIPSLoss(spatial=True)``: ``(batch, H, W)``).
+    values_rank: int | None = 1
 
     def __init__(
         self,
@@ -129,18 +173,23 @@ class ImageLoss(BaseLoss):
         return config
 
 
-def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights: Any):
+def restored_without_weights(
+    loss: Any, error: Exception, weights: Any, compile_argument: str = "loss"
+):
     """The error a loss restored without its network's weights raises at its first use.
 
     ``keras.models.load_model`` rebuilds a loss from its config; where the weights it
     names (a path, or ``"imagenet"`` offline) are missing, the loss is restored without
     them (loading a trained network must not fail because of its loss) and every use
-    raises this error, which says what is missing and how to fix it.
+    raises this error, which says what is missing and how to fix it. The learned metrics
+    (:class:`~keras_perceptual.metrics.LPIPS`, ``DISTS``) follow the same rule.
 
     Args:
-        loss: the restored loss.
+        loss: the restored loss (or metric).
         error: why its weights could not be obtained.
         weights: the weights its config names.
+        compile_argument: the ``compile`` argument it was given as: ``"loss"`` or
+            ``"metrics"``.
 
     Returns:
         A :class:`~keras_perceptual.weights.WeightsUnavailableError` caused by ``error``.
@@ -152,12 +201,16 @@ def restored_without_weights(loss: keras.losses.Loss, error: Exception, weights:
     """
     name = type(loss).__name__
     reason = str(error).split(" Received:")[0].rstrip(".; ")
+    if compile_argument == "metrics":
+        # Random weights would give meaningless values: no weights=None for a metric.
+        what, example = "metric", f"metrics=[{name}(..., weights=a local weights file)]"
+    else:
+        what, example = "loss", f"loss={name}(..., weights=None or a local weights file)"
     result = WeightsUnavailableError(
         f"This {name} was restored from a saved model, but its network's weights are not "
         f"available on this machine ({reason}); to train or evaluate, recompile the model "
-        f"with a loss this machine can build, e.g. model.compile(optimizer, loss={name}(..., "
-        f"weights=None or a local weights file)), or put the file back (predicting needs no "
-        f"loss). Received: weights={weights!r}"
+        f"with a {what} this machine can build, e.g. model.compile(optimizer, {example}), "
+        f"or put the file back (predicting needs no {what}). Received: weights={weights!r}"
     )
     result.__cause__ = error
     return result

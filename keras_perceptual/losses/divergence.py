@@ -26,16 +26,18 @@ from keras import ops
 from keras_perceptual._checks import shapes_agree
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
+from keras_perceptual.ops import keep_nan
 
 LOG_2 = math.log(2.0)
 
 
 def _xlog_ratio(p, q):
-    """``p * (log p - log q)`` elementwise, 0 where ``p == 0``, with finite gradients."""
+    """``p * (log p - log q)`` elementwise, 0 where ``p == 0``, with finite gradients;
+    NaN where ``p`` or ``q`` is NaN."""
     positive = p > 0
     safe_p = ops.where(positive, p, 1.0)
     safe_q = ops.where(positive, q, 1.0)
-    return ops.where(positive, p * (ops.log(safe_p) - ops.log(safe_q)), 0.0)
+    return keep_nan(ops.where(positive, p * (ops.log(safe_p) - ops.log(safe_q)), 0.0), p, q)
 
 
 def _check_same_shape(y_true, y_pred) -> None:
@@ -53,7 +55,7 @@ def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
 
     ``1/2 sum p log(p / m) + 1/2 sum q log(q / m)``, ``m = (p + q) / 2``, with
     ``0 log 0 = 0``: finite for vectors with zeros, in ``[0, log 2]`` for
-    probability vectors.
+    probability vectors; NaN for a vector holding a NaN.
 
     Args:
         y_true, y_pred: probability vectors ``(..., num_classes)`` (or logits with
@@ -79,6 +81,8 @@ def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
 
 def entropy(probabilities, from_logits: bool = False):
     """Shannon entropy ``-sum_k p_k log p_k`` over the last axis, in nats (``0 log 0 = 0``).
+
+    NaN for a vector holding a NaN.
 
     Args:
         probabilities: ``(..., num_classes)`` probability vectors (or logits with

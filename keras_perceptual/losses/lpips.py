@@ -232,6 +232,7 @@ class LPIPSLoss(LearnedMetricLoss):
         self.version = check_choice(version, LPIPS_VERSIONS, "version")
         self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
         self.spatial = bool(spatial)
+        self.values_rank = 3 if self.spatial else 1
         self.network = lpips_network(self.net, self.version, weights=self.weights_source)
         self.distance_options = {"spatial": self.spatial}
 

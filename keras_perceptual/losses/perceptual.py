@@ -60,6 +60,8 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
+    Unset,
+    check_applies,
     check_choice,
     check_positive_int,
     check_seed,
@@ -67,6 +69,7 @@ from keras_perceptual._checks import (
     check_weight,
     checked_at_run_time,
     layer_weights,
+    renamed_argument,
     shapes_agree,
     static_image_shape,
 )
@@ -87,6 +90,7 @@ from keras_perceptual.ops import (
     charbonnier,
     check_tv_power,
     gram_matrix,
+    keep_nan,
     sliced_wasserstein,
     sliced_wasserstein_directions,
     sorted_projections,
@@ -180,11 +184,15 @@ class StyleDistance:
         stack: ``stack(list of numpy statistics) -> numpy array``: joins the statistics
             of several style images along the leading axis (default: concatenation;
             statistics whose size depends on the image size must be brought to one).
+        reads: the :class:`TermSettings` fields of the style settings it reads
+            (``gram_normalization``, ``num_projections``, ``seed``): given for another
+            distance, where they would be ignored, they are refused.
     """
 
     target: Callable[[Any, TermSettings], Any]
     compare: Callable[[Any, Any, TermSettings], Any]
     stack: Callable[[list], Any] = np.concatenate
+    reads: tuple[str, ...] = ()
 
 
 def _gram_target(features, settings: TermSettings):
@@ -221,16 +229,20 @@ def _sw_stack(targets: list) -> np.ndarray:
     return np.concatenate(resampled)
 
 
+_GRAM_READS = ("gram_normalization",)
+
 #: The style distances by name: the one place a new one is added.
 STYLE_DISTANCE_FUNCTIONS: dict[str, StyleDistance] = {
     # Eq. (4): squared Frobenius norm of the Gram difference (the paper).
-    "squared_frobenius": StyleDistance(_gram_target, _gram_distance),
+    "squared_frobenius": StyleDistance(_gram_target, _gram_distance, reads=_GRAM_READS),
     # Its mean over C x C: the official code's nn.MSECriterion, pytorch/examples' mse_loss.
-    "mse": StyleDistance(_gram_target, _gram_distance),
+    "mse": StyleDistance(_gram_target, _gram_distance, reads=_GRAM_READS),
     # Heitz et al. (CVPR 2021): the whole distribution of feature vectors, by 1-D
     # projections on constant random directions (ops.sliced_wasserstein). A blend of
     # stacked targets averages quantile functions: the 1-D Wasserstein barycentre.
-    "sliced_wasserstein": StyleDistance(_sw_target, _sw_distance, _sw_stack),
+    "sliced_wasserstein": StyleDistance(
+        _sw_target, _sw_distance, _sw_stack, reads=("num_projections", "seed")
+    ),
 }
 STYLE_DISTANCES = tuple(STYLE_DISTANCE_FUNCTIONS)
 #: The style distances that compare Gram matrices (:func:`style_reconstruction`).
@@ -278,6 +290,10 @@ class TermSettings:
         value_range: ``(low, high)`` of the images.
         argument_names: ``{field: argument name}`` for messages, e.g.
             ``{"content_layers": "layers"}``; not part of equality.
+
+    A distance's own setting (``epsilon`` of ``"charbonnier"``, a :class:`StyleDistance`'s
+    ``reads``) given a non-default value with another distance raises
+    :class:`~keras_perceptual.errors.InputError`: it would be silently ignored.
 
     Example:
         >>> settings = TermSettings(content_layers="relu2_2", content_weight=1.0,
@@ -343,6 +359,20 @@ class TermSettings:
                 resolve_layer(layer, checked["backbone"])
         for field, value in checked.items():
             object.__setattr__(self, field, value)
+        self._refuse_ignored_settings()
+
+    def _refuse_ignored_settings(self) -> None:
+        """A distance's own setting given with another distance, which would ignore it,
+        is an error (e.g. ``num_projections`` with a Gram distance)."""
+        readers = {"epsilon": ("content_distance", ["charbonnier"])}
+        for distance, functions in STYLE_DISTANCE_FUNCTIONS.items():
+            for field in functions.reads:
+                readers.setdefault(field, ("style_distance", []))[1].append(distance)
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        name = self.argument_name
+        for field, (chooser, users) in readers.items():
+            check_applies(name(field), getattr(self, field), defaults[field], name(chooser),
+                          getattr(self, chooser), users)
 
     def argument_name(self, field: str) -> str:
         """The name the user's constructor gave ``field`` (for messages)."""
@@ -665,8 +695,14 @@ def perceptual_terms(
                 _weighted_layers(
                     settings.content,
                     "content",
-                    lambda layer: feature_reconstruction(
-                        pred[layer], true[layer], settings.content_distance, settings.epsilon
+                    # NaN images stay NaN: max pooling may drop NaN (TensorFlow does).
+                    lambda layer: keep_nan(
+                        feature_reconstruction(
+                            pred[layer], true[layer], settings.content_distance, settings.epsilon
+                        ),
+                        y_pred,
+                        y_true,
+                        per_sample=True,
                     ),
                 )
             )
@@ -678,7 +714,9 @@ def perceptual_terms(
                     statistics = style_target[layer]
                 else:
                     statistics = ops.stop_gradient(distance.target(true[layer], settings))
-                return distance.compare(pred[layer], statistics, settings)
+                sources = (y_pred,) if style_target is not None else (y_pred, y_true)
+                value = distance.compare(pred[layer], statistics, settings)
+                return keep_nan(value, *sources, per_sample=True)
 
             terms.update(_weighted_layers(settings.style, "style", style_term))
     if settings.tv_weight > 0:
@@ -734,6 +772,10 @@ class BackboneLoss(ImageLoss):
     takes_style_image: ClassVar[bool] = False
     #: Settings the subclass fixes (e.g. ``{"content_weight": 1.0}``).
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {}
+
+    #: ``{deprecated argument: its new name}``: keyword-only aliases the constructor still
+    #: takes (not in ``get_config``); configs saved with the old name load.
+    RENAMED_ARGUMENTS: ClassVar[dict[str, str]] = {}
 
     #: The constructor arguments every subclass passes on to :class:`BackboneLoss` itself.
     BASE_ARGUMENTS: ClassVar[tuple[str, ...]] = (
@@ -829,12 +871,17 @@ class BackboneLoss(ImageLoss):
     def from_config(cls, config):
         """Rebuilds the loss from :meth:`get_config`, as ``keras.models.load_model`` does.
 
+        Configs saved under an argument's old name (``RENAMED_ARGUMENTS``) load too.
         Loading never fails because the loss network's weights (a path, or ``"imagenet"``
         without internet) are missing on this machine: the loss is then restored
         without its networks, and its first use raises the error (a
         :class:`~keras_perceptual.weights.WeightsUnavailableError` naming the weights and
         the fix). Predicting with the loaded model needs no loss.
         """
+        config = dict(config)
+        for old, new in cls.RENAMED_ARGUMENTS.items():
+            if old in config and new not in config:
+                config[new] = config.pop(old)
         token = _RESTORING.set(True)
         try:
             return super().from_config(config)
@@ -946,7 +993,8 @@ class FeatureReconstructionLoss(BackboneLoss):
         layers: a name, a list of names or a dict ``{name: weight}``; default
             ``"relu2_2"`` (the paper's choice for style transfer and super-resolution).
         distance: ``"l2"`` (the paper), ``"l1"`` or ``"charbonnier"``.
-        epsilon: Charbonnier epsilon, in feature units.
+        epsilon: Charbonnier epsilon, in feature units; only with
+            ``distance="charbonnier"`` (refused otherwise, where it would be ignored).
         backbone: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"``, ``"hed_bsds500"``, a path or ``None``.
         backbone_dtype: the loss network's compute dtype: ``"float32"`` (default),
@@ -991,6 +1039,11 @@ class FeatureReconstructionLoss(BackboneLoss):
         self.init_from_arguments(locals())
 
 
+#: ``StyleReconstructionLoss``'s default ``style_distance`` (an :class:`Unset`, to tell it
+#: from the same value given next to the deprecated ``distance``).
+_DEFAULT_STYLE_DISTANCE = Unset("squared_frobenius")
+
+
 @keras.saving.register_keras_serializable(package="keras_perceptual")
 class StyleReconstructionLoss(BackboneLoss):
     """Style reconstruction loss, Eqs. (3)-(4) of Johnson et al. (2016).
@@ -1005,7 +1058,7 @@ class StyleReconstructionLoss(BackboneLoss):
         style_image: ``None``, an array/tensor ``(H, W, 3)`` or ``(1, H, W, 3)`` in
             ``value_range``, or a path to an image file.
         gram_normalization: ``"chw"`` (paper), ``"hw"`` (Gatys) or ``"none"`` (piq).
-        distance: ``"squared_frobenius"`` (paper), ``"mse"`` (mean over ``C x C``,
+        style_distance: ``"squared_frobenius"`` (paper), ``"mse"`` (mean over ``C x C``,
             the official code's ``nn.MSECriterion``) or ``"sliced_wasserstein"`` (Heitz
             et al., CVPR 2021: the distributions of the feature vectors compared through
             ``num_projections`` constant random 1-D projections, sorted; see
@@ -1018,10 +1071,18 @@ class StyleReconstructionLoss(BackboneLoss):
             given by its style weights in ``y_true`` (:func:`pack_style_targets`), as
             :class:`PerceptualLoss` for multi-style training.
         num_projections: (keyword only) random directions per layer for
-            ``distance="sliced_wasserstein"``; ``None`` (default) uses as many as the
-            layer has channels, as Heitz et al. do.
+            ``style_distance="sliced_wasserstein"``; ``None`` (default) uses as many as the
+            layer has channels, as Heitz et al. do. Refused with a Gram distance.
         seed: (keyword only) seed of those directions; they are drawn once and kept, so the
             loss is deterministic and a saved loss reloads with the same ones.
+        distance: (keyword only) deprecated alias of ``style_distance`` (a
+            ``DeprecationWarning``); configs saved with it still load.
+
+    Raises:
+        InputError: an unknown ``style_distance``; ``style_distance`` and ``distance``
+            both given with different values; ``num_projections`` or ``seed`` with a Gram
+            distance, or ``gram_normalization`` other than ``"chw"`` with
+            ``"sliced_wasserstein"`` (settings the distance would ignore).
 
     Sizes with ``"sliced_wasserstein"``: ``y_pred`` and the target may differ in size;
     the target's sorted projections (its quantile functions, computed once for a
@@ -1039,12 +1100,13 @@ class StyleReconstructionLoss(BackboneLoss):
     ARGUMENTS: ClassVar[dict[str, str]] = {
         "layers": "style_layers",
         "gram_normalization": "gram_normalization",
-        "distance": "style_distance",
+        "style_distance": "style_distance",
         **_BACKBONE_ARGUMENTS,
         "num_projections": "num_projections",
         "seed": "seed",
     }
     FIXED_SETTINGS: ClassVar[dict[str, Any]] = {"style_weight": 1.0}
+    RENAMED_ARGUMENTS: ClassVar[dict[str, str]] = {"distance": "style_distance"}
     takes_style_image = True
 
     def __init__(
@@ -1052,7 +1114,7 @@ class StyleReconstructionLoss(BackboneLoss):
         layers: Any = PAPER_STYLE_LAYERS,
         style_image: Any = None,
         gram_normalization: str = "chw",
-        distance: str = "squared_frobenius",
+        style_distance: str = _DEFAULT_STYLE_DISTANCE,
         backbone: str = "vgg16",
         weights: str | os.PathLike | None = "imagenet",
         backbone_dtype: str = "float32",
@@ -1064,8 +1126,11 @@ class StyleReconstructionLoss(BackboneLoss):
         style_images: Sequence[Any] | None = None,
         num_projections: int | None = None,
         seed: int = 0,
+        distance: str | None = None,
     ):
+        style_distance = renamed_argument("style_distance", style_distance, "distance", distance)
         self.init_from_arguments(locals())
+
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -1212,6 +1277,12 @@ class PerceptualLoss(BackboneLoss):
             equals that of ``PerceptualLoss(style_image=...)`` of the selected style.
         num_projections, seed: (keyword only) the directions of
             ``style_distance="sliced_wasserstein"``: see :class:`StyleReconstructionLoss`.
+
+    Raises:
+        InputError: a bad argument, e.g. a setting the chosen distance would ignore
+            (``num_projections`` or ``seed`` with a Gram ``style_distance``,
+            ``gram_normalization`` with ``"sliced_wasserstein"``, ``epsilon`` without
+            ``content_distance="charbonnier"``).
 
     Example:
         >>> loss = PerceptualLoss(style_image=np.random.rand(64, 64, 3).astype("float32"),

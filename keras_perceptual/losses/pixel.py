@@ -20,12 +20,14 @@ For the plain L1 and L2 pixel losses use ``keras.losses.MeanAbsoluteError`` and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import keras
 from keras import ops
 
 from keras_perceptual._checks import (
+    check_applies,
     check_choice,
     check_positive_int,
     check_weight,
@@ -39,6 +41,8 @@ from keras_perceptual.ops import (
     as_float_tensor,
     charbonnier,
     edge_magnitude,
+    keep_nan,
+    safe_sqrt,
     sobel_edges,
     to_unit_range,
 )
@@ -80,10 +84,12 @@ def _check_positive(value, name: str) -> float:
 
 
 def _safe_divide(numerator, denominator):
-    """``numerator / denominator`` where ``denominator > 0``, else 0, with finite gradients."""
+    """``numerator / denominator`` where ``denominator > 0``, else 0, with finite gradients;
+    NaN where either is NaN."""
     positive = denominator > 0
     safe = ops.where(positive, denominator, ops.ones_like(denominator))
-    return ops.where(positive, numerator / safe, ops.zeros_like(numerator))
+    quotient = ops.where(positive, numerator / safe, ops.zeros_like(numerator))
+    return keep_nan(quotient, numerator, denominator)
 
 
 def _unit_pair(y_true, y_pred, value_range):
@@ -135,15 +141,15 @@ def edge_weights(y_true, threshold: float = 0.1, weighting: str = "hard", value_
     ``1[m > threshold]``, ``"soft"`` gives ``m * 1[m > threshold]``. Strengths up
     to ``MIN_EDGE`` (1e-5, float32 rounding on flat images, far below one 8-bit
     level) are never edges, also with ``threshold=0``. No gradient flows through
-    the weights.
+    the weights. A pixel whose strength is NaN (a NaN in ``y_true``) gets weight NaN.
     """
     check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
     y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
     magnitude = ops.stop_gradient(edge_magnitude(to_unit_range(y_true, value_range)))
     keep = magnitude > max(float(threshold), MIN_EDGE)
     if weighting == "hard":
-        return ops.cast(keep, magnitude.dtype)
-    return ops.where(keep, magnitude, ops.zeros_like(magnitude))
+        return keep_nan(ops.cast(keep, magnitude.dtype), magnitude)
+    return keep_nan(ops.where(keep, magnitude, ops.zeros_like(magnitude)), magnitude)
 
 
 def edge_loss(
@@ -176,8 +182,7 @@ def edge_loss(
         >>> edge_loss(flat, flat + 0.1)  # a target without edges
         array([0.], dtype=float32)
     """
-    check_choice(mode, EDGE_MODES, "mode")
-    check_choice(distance, EDGE_DISTANCES, "distance")
+    _check_edge_options(mode, threshold, weighting, distance, epsilon)
     y_true, y_pred = _unit_pair(y_true, y_pred, value_range)
     if mode == "gradient":
         diff = (sobel_edges(y_pred) - ops.stop_gradient(sobel_edges(y_true))) * 0.25
@@ -188,11 +193,21 @@ def edge_loss(
     return _safe_divide(numerator, ops.sum(weights, axis=(1, 2, 3)))
 
 
+def _check_edge_options(mode, threshold, weighting, distance, epsilon) -> None:
+    """The choices of :func:`edge_loss`, and no setting the chosen mode or distance ignores."""
+    check_choice(mode, EDGE_MODES, "mode")
+    check_choice(distance, EDGE_DISTANCES, "distance")
+    defaults = {k: p.default for k, p in inspect.signature(edge_loss).parameters.items()}
+    for name, value in (("threshold", threshold), ("weighting", weighting)):
+        check_applies(name, value, defaults[name], "mode", mode, ["mask"])
+    check_applies("epsilon", epsilon, defaults["epsilon"], "distance", distance, ["charbonnier"])
+
+
 def _safe_atan2(y, x):
     """``atan2(y, x)`` that is 0 with zero gradient at ``(0, 0)`` (atan2's gradient is NaN there)."""
     defined = (ops.abs(x) + ops.abs(y)) > 0
     angle = ops.arctan2(ops.where(defined, y, 0.0), ops.where(defined, x, 1.0))
-    return ops.where(defined, angle, 0.0)
+    return keep_nan(ops.where(defined, angle, 0.0), y, x)
 
 
 def angular_error(a, b):
@@ -200,15 +215,14 @@ def angular_error(a, b):
 
     ``atan2(|a x b|, a . b)``: accurate near 0 (where ``arccos`` of the cosine
     loses precision and has an infinite derivative), 0 with finite gradients for
-    identical pixels, and 0 where either pixel is black (the angle is undefined).
+    identical pixels, and 0 where either pixel is black (the angle is undefined);
+    NaN where either pixel holds a NaN.
     """
     a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
     cross = ops.cross(a, b)
     dot = ops.sum(a * b, axis=-1)
     squared = ops.sum(ops.square(cross), axis=-1)
-    positive = squared > 0
-    norm = ops.where(positive, ops.sqrt(ops.where(positive, squared, 1.0)), 0.0)
-    return _safe_atan2(norm, dot)
+    return _safe_atan2(safe_sqrt(squared), dot)
 
 
 def angular_color_loss(y_true, y_pred, value_range=(0.0, 1.0)):
@@ -320,7 +334,7 @@ class EdgeLoss(ImageLoss):
 
     ``mode="gradient"``: ``mean dist((S(y_pred) - S(y_true)) / 4)`` over the
     vertical and horizontal Sobel gradients ``S`` (a gradient-difference loss,
-    Mathieu et al. 2016); ``threshold`` and ``weighting`` are unused.
+    Mathieu et al. 2016); ``threshold`` and ``weighting`` do not apply (refused).
 
     Sobel gradients are those of ``tensorflow.image.sobel_edges`` (reflect padding) on
     every backend, computed with ``keras.ops.image.sobel_edges``. Any channel count;
@@ -332,11 +346,16 @@ class EdgeLoss(ImageLoss):
             is not an edge.
         weighting: ``"hard"`` (edge pixels count equally) or ``"soft"`` (by strength).
         distance: ``"l1"`` or ``"charbonnier"``.
-        epsilon: Charbonnier constant (> 0).
+        epsilon: Charbonnier constant (> 0), with ``distance="charbonnier"`` only.
         value_range, reduction, name, dtype: as for every loss here.
 
     Returns:
         A loss whose call returns the reduced loss (``(batch,)`` with ``reduction=None``).
+
+    Raises:
+        InputError: a bad argument, or one the chosen mode or distance would ignore
+            (``threshold``/``weighting`` with ``mode="gradient"``, ``epsilon`` with
+            ``distance="l1"``).
 
     Example:
         >>> loss = EdgeLoss(threshold=0.05, distance="charbonnier")
@@ -361,6 +380,7 @@ class EdgeLoss(ImageLoss):
         self.weighting = check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
         self.distance = check_choice(distance, EDGE_DISTANCES, "distance")
         self.epsilon = _check_positive(epsilon, "epsilon")
+        _check_edge_options(**self.options())
 
     OPTIONS = ("mode", "threshold", "weighting", "distance", "epsilon")
 
@@ -387,12 +407,16 @@ class ColorLoss(ImageLoss):
 
     Args:
         mode: ``"angular"`` or ``"blur"``.
-        kernel_size: odd blur kernel size (``mode="blur"``).
-        sigma: blur standard deviation (> 0, ``mode="blur"``).
+        kernel_size: odd blur kernel size (``mode="blur"`` only).
+        sigma: blur standard deviation (> 0, ``mode="blur"`` only).
         value_range, reduction, name, dtype: as for every loss here.
 
     Returns:
         A loss whose call returns the reduced loss (``(batch,)`` with ``reduction=None``).
+
+    Raises:
+        InputError: a bad argument, or ``kernel_size``/``sigma`` with ``mode="angular"``
+            (which would ignore them).
 
     Example:
         >>> loss = ColorLoss("blur", reduction=None)
@@ -420,6 +444,9 @@ class ColorLoss(ImageLoss):
                 f"Received: kernel_size={kernel_size!r}"
             )
         self.sigma = _check_positive(sigma, "sigma")
+        defaults = {k: p.default for k, p in inspect.signature(ColorLoss).parameters.items()}
+        for name in ("kernel_size", "sigma"):
+            check_applies(name, getattr(self, name), defaults[name], "mode", self.mode, ["blur"])
 
     OPTIONS = ("mode", "kernel_size", "sigma")
 

@@ -52,7 +52,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.motion import MOTION_PRESETS, RandomCameraMotion, warp
-from keras_perceptual.ops import to_unit_range
+from keras_perceptual.ops import keep_nan, to_unit_range
 
 #: Default weight of :class:`TemporalConsistency` (see its docstring for the calibration).
 DEFAULT_TEMPORAL_WEIGHT = 1.0
@@ -88,7 +88,8 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     ``sum_p c(p) mean_k (current(p)_k - warp(previous, flow)(p)_k)^2 / sum_p c(p)`` on
     images rescaled from ``value_range`` to [0, 1] (Ruder et al. 2016, Eq. 7; Huang et
     al. 2017, Eq. 4, normalized by the visible pixel count; see the module docstring).
-    An image whose mask is all zeros gives 0.
+    An image whose mask is all zeros gives 0 (NaN if its frames hold a NaN); an image
+    whose frames or flow hold a NaN gives NaN.
 
     Args:
         current: ``(batch, H, W, C)`` frames (or outputs) at time ``t``.
@@ -121,13 +122,19 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
         )
     current = to_unit_range(current, value_range)
     previous = to_unit_range(previous, value_range)
-    warped = warp(previous, ops.cast(flow, current.dtype))
+    flow = ops.cast(flow, current.dtype)
+    # NaN coordinates cannot be gathered (TensorFlow fails on their integer cast): warp
+    # with 0 there, and give the image NaN below.
+    warped = warp(previous, ops.where(ops.isnan(flow), ops.zeros_like(flow), flow))
     squared = ops.mean(ops.square(current - warped), axis=-1)
     if mask is None:
-        return ops.mean(squared, axis=(1, 2))
+        return keep_nan(ops.mean(squared, axis=(1, 2)), flow, per_sample=True)
     mask = ops.cast(_check_mask(mask, shape), squared.dtype)
     visible = ops.sum(mask, axis=(1, 2))
-    return ops.divide_no_nan(ops.sum(mask * squared, axis=(1, 2)), visible)
+    numerator = ops.sum(mask * squared, axis=(1, 2))
+    # 0 for a frame with nothing visible, but NaN frames stay NaN (divide_no_nan hides them).
+    return keep_nan(ops.divide_no_nan(numerator, visible), numerator, visible, flow,
+                    per_sample=True)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
