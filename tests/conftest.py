@@ -77,6 +77,23 @@ def make_photos(folder, count=5, seed=0):
     return str(folder)
 
 
+def rewrite_keras_config(path, target, old: str, new: str):
+    """A copy of the ``.keras`` archive at ``path`` at ``target`` whose ``config.json`` has its
+    one occurrence of ``old`` replaced by ``new`` (a model saved by another version or on
+    another machine)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "config.json":
+                text = data.decode()
+                assert text.count(old) == 1, (old, text)
+                data = text.replace(old, new).encode()
+            copy.writestr(item, data)
+    return target
+
+
 def subprocess_env(**extra) -> dict:
     """The test's environment for a child process: CPU only, quiet, no TF_CONFIG, this
     checkout first on the import path."""

@@ -3,7 +3,14 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, gradient, numpy_gram, requires_tf, to_numpy
+from conftest import (
+    BACKEND,
+    gradient,
+    numpy_gram,
+    requires_tf,
+    rewrite_keras_config,
+    to_numpy,
+)
 
 from keras_perceptual import (
     PRESETS,
@@ -736,9 +743,6 @@ def test_configs_saved_with_the_old_distance_key_still_load(images, other_images
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_style_distance_save_reload_and_old_saved_model(tmp_path, images, other_images):
-    import json
-    import zipfile
-
     loss = StyleReconstructionLoss("relu1_2", style_distance="mse", weights=None)
     model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
     model.compile(optimizer="adam", loss=loss)
@@ -746,16 +750,8 @@ def test_style_distance_save_reload_and_old_saved_model(tmp_path, images, other_
     path = tmp_path / "new.keras"
     model.save(path)
     # A model saved before the rename: the same archive with the loss config's old key.
-    old_path = tmp_path / "old.keras"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old_path, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "config.json":
-                text = data.decode()
-                assert text.count('"style_distance": "mse"') == 1
-                data = text.replace('"style_distance": "mse"', '"distance": "mse"').encode()
-                assert '"style_distance"' not in json.dumps(json.loads(data))
-            target.writestr(item, data)
+    old_path = rewrite_keras_config(path, tmp_path / "old.keras",
+                                    '"style_distance": "mse"', '"distance": "mse"')
     for saved in (path, old_path):
         reloaded = keras.models.load_model(saved, safe_mode=True)
         assert isinstance(reloaded.loss, StyleReconstructionLoss)

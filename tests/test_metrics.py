@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import rewrite_keras_config, to_numpy
 
 from keras_perceptual.metrics import PSNR, SSIM, psnr, rgb_to_y, ssim
 
@@ -286,17 +286,7 @@ def test_temporal_warping_error_errors(rng):
 
 def _saved_with_weights(path, target, weights):
     """A copy of the .keras archive at ``path`` whose metric configs name ``weights``."""
-    import zipfile
-
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "config.json":
-                text = data.decode()
-                assert text.count('"weights": null') == 1
-                data = text.replace('"weights": null', f'"weights": "{weights}"').encode()
-            copy.writestr(item, data)
-    return target
+    return rewrite_keras_config(path, target, '"weights": null', f'"weights": "{weights}"')
 
 
 @pytest.mark.parametrize("name", ["LPIPS", "DISTS"])
