@@ -286,9 +286,10 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
 def concrete_values(x: Any) -> np.ndarray | None:
     """``x``'s values as a float64 numpy array where they are known now, else ``None``.
 
-    Known: numbers, lists, numpy arrays, eager tensors. Unknown: symbolic tensors (a
-    ``KerasTensor``, a TensorFlow graph being traced, a JAX tracer under ``jit``), whose
-    values a check cannot read; the caller then checks what it can (the shape).
+    Known: numbers, lists, numpy arrays, eager tensors, variables outside a traced call.
+    Unknown: symbolic tensors (a ``KerasTensor``, a TensorFlow graph being traced, a JAX
+    tracer under ``jit``, a variable's value inside a compiled ``predict``/``fit`` step),
+    whose values a check cannot read; the caller then checks what it can (the shape).
 
     Example:
         >>> concrete_values([0.5, 1.0])
@@ -298,6 +299,8 @@ def concrete_values(x: Any) -> np.ndarray | None:
 
     if isinstance(x, keras.KerasTensor):
         return None
+    if isinstance(x, keras.Variable):
+        x = x.value  # a JAX tracer inside a stateless (jit-compiled) call
     if isinstance(x, (bool, int, float, np.number, np.ndarray, list, tuple)):
         return np.asarray(x, np.float64)
     backend = keras.backend.backend()

@@ -718,3 +718,31 @@ def test_adain_alpha_and_epsilon_errors(rng):
     for alpha in (0.5, [0.5, 0.5]):
         np.testing.assert_allclose(to_numpy(layer.transfer(content, mean, std, alpha=alpha)),
                                    expected, rtol=1e-6, atol=1e-6)
+
+
+def test_adain_alpha_held_in_a_variable_is_checked_eagerly_and_runs_compiled(rng):
+    # stylize() keeps alpha in a layer's variable; inside predict's compiled step (a JAX
+    # tracer under the JAX backend) its value cannot be read, and must not be.
+    from keras_perceptual.errors import InputError
+
+    class HeldAlpha(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.adain = kl.AdaptiveInstanceNormalization()
+            self.alpha = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, content, style):
+            mean, std = self.adain.style_statistics(style)
+            return self.adain.transfer(content, mean, std, alpha=self.alpha)
+
+    content, style = _rand(rng, 2, 6, 6, 3), _rand(rng, 2, 5, 5, 3)
+    layer = HeldAlpha()
+    c, s = keras.Input((6, 6, 3)), keras.Input((5, 5, 3))
+    model = keras.Model([c, s], layer(c, s))
+    layer.alpha.assign(0.5)
+    expected = to_numpy(kl.AdaptiveInstanceNormalization(alpha=0.5)([content, style]))
+    np.testing.assert_allclose(model.predict([content, style], verbose=0), expected,
+                               rtol=1e-5, atol=1e-5)
+    layer.alpha.assign(1.5)
+    with pytest.raises(InputError, match=r"alpha must be a number in \[0, 1\]"):
+        layer(content, style)  # eager: the variable's value is known
