@@ -336,8 +336,8 @@ def test_pure_function_is_the_loss(small):
 @pytest.mark.parametrize(
     "cls,kwargs,pattern",
     [
-        (CharbonnierLoss, {"epsilon": 0.0}, "epsilon must be > 0"),
-        (CharbonnierLoss, {"epsilon": -1.0}, "epsilon must be a finite number >= 0"),
+        (CharbonnierLoss, {"epsilon": 0.0}, "epsilon must be a finite number > 0"),
+        (CharbonnierLoss, {"epsilon": -1.0}, r"epsilon must be a finite number > 0\. Received"),
         (CharbonnierLoss, {"value_range": (1, 0)}, "low < high"),
         (EdgeLoss, {"mode": "sobel"}, "mode must be one of 'mask', 'gradient'"),
         (EdgeLoss, {"weighting": "linear"}, "weighting must be one of 'hard', 'soft'"),
@@ -346,7 +346,8 @@ def test_pure_function_is_the_loss(small):
         (ColorLoss, {"mode": "hsv"}, "mode must be one of 'angular', 'blur'"),
         (ColorLoss, {"kernel_size": 4}, "kernel_size must be odd.*e.g. 5"),
         (ColorLoss, {"kernel_size": 0}, "kernel_size must be an integer >= 1"),
-        (ColorLoss, {"sigma": 0}, "sigma must be > 0"),
+        (ColorLoss, {"sigma": 0}, "sigma must be a finite number > 0"),
+        (ColorLoss, {"sigma": True}, "sigma must be a finite number > 0"),
         (CharbonnierLoss, {"reduction": "avg"}, "reduction"),
     ],
 )

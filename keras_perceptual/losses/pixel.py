@@ -29,6 +29,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_applies,
     check_choice,
+    check_positive_float,
     check_positive_int,
     check_weight,
     checked_at_run_time,
@@ -74,13 +75,6 @@ def _check_pair(y_true, y_pred, channels: int | None = None):
             f"{message}Received: y_true.shape, y_pred.shape=",
         )
     return y_true, y_pred
-
-
-def _check_positive(value, name: str) -> float:
-    number = check_weight(value, name)
-    if number == 0:
-        raise InputError(f"{name} must be > 0. Received: {name}={value!r}")
-    return number
 
 
 def _safe_divide(numerator, denominator):
@@ -311,7 +305,7 @@ class CharbonnierLoss(ImageLoss):
         dtype=None,
     ):
         super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
-        self.epsilon = _check_positive(epsilon, "epsilon")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
 
     OPTIONS = ("epsilon",)
 
@@ -379,7 +373,7 @@ class EdgeLoss(ImageLoss):
         self.threshold = check_weight(threshold, "threshold")
         self.weighting = check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
         self.distance = check_choice(distance, EDGE_DISTANCES, "distance")
-        self.epsilon = _check_positive(epsilon, "epsilon")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
         _check_edge_options(**self.options())
 
     OPTIONS = ("mode", "threshold", "weighting", "distance", "epsilon")
@@ -443,7 +437,7 @@ class ColorLoss(ImageLoss):
                 f"kernel_size must be odd so the blur is centred, e.g. {self.kernel_size + 1}. "
                 f"Received: kernel_size={kernel_size!r}"
             )
-        self.sigma = _check_positive(sigma, "sigma")
+        self.sigma = check_positive_float(sigma, "sigma")
         defaults = {k: p.default for k, p in inspect.signature(ColorLoss).parameters.items()}
         for name in ("kernel_size", "sigma"):
             check_applies(name, getattr(self, name), defaults[name], "mode", self.mode, ["blur"])
