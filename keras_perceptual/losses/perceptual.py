@@ -690,20 +690,20 @@ def perceptual_terms(
         pred = {k: ops.cast(v, dtype) for k, v in extractor(y_pred).items()}
         true = target(ops.stop_gradient(y_true)) if target is not None else {}
         true = {k: ops.stop_gradient(ops.cast(v, dtype)) for k, v in true.items()}
+        # NaN images stay NaN, as max pooling may drop NaN (TensorFlow does): per image 0,
+        # or NaN where y_pred (or y_true) holds one, added to every term; found once a call.
+        pred_nan = keep_nan(ops.zeros_like(y_pred[:, 0, 0, 0]), y_pred, per_sample=True)
+        y_true_read = settings.content or style_target is None  # else y_true is ignored
+        both_nan = keep_nan(pred_nan, y_true, per_sample=True) if y_true_read else pred_nan
         if settings.content:
             terms.update(
                 _weighted_layers(
                     settings.content,
                     "content",
-                    # NaN images stay NaN: max pooling may drop NaN (TensorFlow does).
-                    lambda layer: keep_nan(
-                        feature_reconstruction(
-                            pred[layer], true[layer], settings.content_distance, settings.epsilon
-                        ),
-                        y_pred,
-                        y_true,
-                        per_sample=True,
-                    ),
+                    lambda layer: feature_reconstruction(
+                        pred[layer], true[layer], settings.content_distance, settings.epsilon
+                    )
+                    + both_nan,
                 )
             )
         if settings.style:
@@ -714,9 +714,8 @@ def perceptual_terms(
                     statistics = style_target[layer]
                 else:
                     statistics = ops.stop_gradient(distance.target(true[layer], settings))
-                sources = (y_pred,) if style_target is not None else (y_pred, y_true)
-                value = distance.compare(pred[layer], statistics, settings)
-                return keep_nan(value, *sources, per_sample=True)
+                marks = pred_nan if style_target is not None else both_nan
+                return distance.compare(pred[layer], statistics, settings) + marks
 
             terms.update(_weighted_layers(settings.style, "style", style_term))
     if settings.tv_weight > 0:
