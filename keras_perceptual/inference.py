@@ -47,7 +47,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual._checks import (
+    check_choice,
+    check_flag,
+    check_positive_int,
+    check_value_range,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.layers import (
@@ -1148,6 +1153,7 @@ def stylize(
         >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8).shape
         (48, 64, 3)
     """
+    preserve_color = check_flag(preserve_color, "preserve_color")
     outputs, image_list, kind, value_range = _infer(
         "stylize",
         locals(),
@@ -1211,6 +1217,7 @@ def upscale(
         (192, 256, 3)
         >>> save_image(out, "large.png")
     """
+    histogram_match = check_flag(histogram_match, "histogram_match")
     outputs, image_list, kind, _ = _infer("upscale", locals())
     if histogram_match:
         outputs = [match_histograms(out, low) for out, low in zip(outputs, image_list, strict=True)]
