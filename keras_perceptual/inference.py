@@ -103,6 +103,11 @@ def _images_as_list(images: Any, value_range) -> tuple[list[np.ndarray], str]:
             )
         return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(images)], "list"
     array = np.asarray(keras.ops.convert_to_numpy(images))
+    if array.ndim == 4 and not array.shape[0]:
+        raise InputError(
+            "images is an empty batch; pass at least one image (H, W, 3) or a batch (N, H, W, 3) "
+            f"with N >= 1. Received: images.shape={array.shape}"
+        )
     if array.ndim == 4:
         return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(array)], "batch"
     if array.ndim == 3:

@@ -533,3 +533,10 @@ def test_flags_and_value_range_are_checked_not_read_as_truthy(rng):
             stylize(net, image, value_range=value_range)
     np.testing.assert_array_equal(stylize(net, image, preserve_color=np.bool_(False)),
                                   stylize(net, image))
+
+
+def test_an_empty_batch_is_one_clear_error():
+    """Before: an array (0, H, W, 3) raised numpy's 'need at least one array to stack'."""
+    net = style_transfer_net(filters=4, num_residual_blocks=1)
+    with pytest.raises(InputError, match=r"images is an empty batch.*images.shape=\(0, 8, 8, 3\)"):
+        stylize(net, np.zeros((0, 8, 8, 3), "float32"))
