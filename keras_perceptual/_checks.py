@@ -23,6 +23,9 @@ ValueRange = tuple[float, float]
 def check_value_range(value_range: Any) -> ValueRange:
     """Returns ``value_range`` as a ``(low, high)`` tuple of floats, or raises."""
     try:
+        # "01" would iterate as ("0", "1"), True as 1.0: neither is a range anyone means.
+        if isinstance(value_range, (str, bytes)) or any(isinstance(v, bool) for v in value_range):
+            raise TypeError
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
         raise InputError(
@@ -68,6 +71,24 @@ def check_choice(value: Any, choices: Sequence[str], name: str) -> str:
         valid = ", ".join(repr(c) for c in choices)
         raise InputError(f"{name} must be one of {valid}. Received: {name}={value!r}")
     return value
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """Returns ``value`` as a ``bool`` if it is ``True`` or ``False`` (numpy's too), or raises.
+
+    Truthiness is not enough: ``"no"``, ``"false"``, ``"0"`` and ``None`` would silently
+    switch an option on or off.
+
+    Example:
+        >>> check_flag(np.bool_(True), "preserve_color")
+        True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(
+            f"{name} must be True or False; pass a bool, not a string or a number. "
+            f"Received: {name}={value!r}"
+        )
+    return bool(value)
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:

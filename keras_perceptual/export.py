@@ -71,7 +71,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_perceptual._checks import check_choice, check_positive_int
+from keras_perceptual._checks import check_choice, check_flag, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size, walk_layers
 from keras_perceptual.layers import constant_blocked_kernels
@@ -154,14 +154,14 @@ def _check_model(model: Any, caller: str, extra_inputs: bool = False) -> tuple[A
 def _check_compression(png_compression: Any) -> int:
     if (
         isinstance(png_compression, bool)
-        or not isinstance(png_compression, int)
+        or not isinstance(png_compression, (int, np.integer))
         or not -1 <= png_compression <= 9
     ):
         raise InputError(
             "png_compression must be an int from 0 (fastest) to 9 (smallest), or -1 for zlib's "
             f"default. Received: png_compression={png_compression!r}"
         )
-    return png_compression
+    return int(png_compression)
 
 
 # --------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def _resolve_target(base_dir: Any, version: Any) -> tuple[str, int]:
             f"'export/sr4'. Received: base_dir={base_dir!r}"
         ) from None
     if version is not None:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
             raise InputError(
                 "version must be an integer >= 0 (TF Serving serves the highest number), or "
                 f"None for the next free one. Received: version={version!r}"
@@ -741,6 +741,7 @@ def export_for_serving(
     """
     _check_model(model, "export_for_serving", extra_inputs=True)
     max_pixels = check_positive_int(max_pixels, "max_pixels")
+    overwrite = check_flag(overwrite, "overwrite")
     png_compression = _check_compression(png_compression)
     if compute_dtype is not None:
         check_choice(compute_dtype, ("float32",), "compute_dtype")

@@ -47,7 +47,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
+from keras_perceptual._checks import (
+    check_choice,
+    check_flag,
+    check_positive_int,
+    check_value_range,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.layers import (
@@ -98,6 +103,11 @@ def _images_as_list(images: Any, value_range) -> tuple[list[np.ndarray], str]:
             )
         return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(images)], "list"
     array = np.asarray(keras.ops.convert_to_numpy(images))
+    if array.ndim == 4 and not array.shape[0]:
+        raise InputError(
+            "images is an empty batch; pass at least one image (H, W, 3) or a batch (N, H, W, 3) "
+            f"with N >= 1. Received: images.shape={array.shape}"
+        )
     if array.ndim == 4:
         return [image_array(im, value_range, f"images[{i}]") for i, im in enumerate(array)], "batch"
     if array.ndim == 3:
@@ -1148,6 +1158,7 @@ def stylize(
         >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8).shape
         (48, 64, 3)
     """
+    preserve_color = check_flag(preserve_color, "preserve_color")
     outputs, image_list, kind, value_range = _infer(
         "stylize",
         locals(),
@@ -1211,6 +1222,7 @@ def upscale(
         (192, 256, 3)
         >>> save_image(out, "large.png")
     """
+    histogram_match = check_flag(histogram_match, "histogram_match")
     outputs, image_list, kind, _ = _infer("upscale", locals())
     if histogram_match:
         outputs = [match_histograms(out, low) for out, low in zip(outputs, image_list, strict=True)]

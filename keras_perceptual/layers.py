@@ -39,6 +39,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_flag,
     check_positive_float,
     check_positive_int,
     check_value_range,
@@ -83,7 +84,7 @@ def _padding_pairs(padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     )
 
     def as_int(v):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise error
         return int(v)
 
@@ -515,8 +516,8 @@ class InstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
     def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = check_positive_float(epsilon, "epsilon")
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.center = check_flag(center, "center")
+        self.scale = check_flag(scale, "scale")
 
     def build(self, input_shape):
         _check_rank4(input_shape, self)

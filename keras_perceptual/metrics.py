@@ -39,6 +39,7 @@ are reported in PSNR and SSIM).
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 
@@ -46,7 +47,10 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import (
+    as_number,
+    check_flag,
     check_keywords,
+    check_positive_float,
     check_positive_int,
     check_value_range,
     checked_at_run_time,
@@ -75,10 +79,7 @@ _Y_OFFSET = 16.0 / 255.0
 def _check_max_db(max_db) -> float | None:
     if max_db is None:
         return None
-    try:
-        value = float(max_db)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = as_number(max_db)
     if not value > 0 or value == float("inf"):
         raise InputError(
             "max_db must be a finite number of decibels > 0 (the PSNR reported for identical "
@@ -104,6 +105,7 @@ def _check_filter_size(filter_size) -> int:
 
 def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, name: str):
     """Validates the pair and returns float32 rank-4 images in [0, 1] and whether to squeeze."""
+    y_channel = check_flag(y_channel, "y_channel")
     y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
     y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
@@ -263,6 +265,8 @@ def ssim(
     """
     value_range = check_value_range(value_range)
     filter_size = _check_filter_size(filter_size)
+    filter_sigma = check_positive_float(filter_sigma, "filter_sigma")
+    k1, k2 = check_positive_float(k1, "k1"), check_positive_float(k2, "k2")
     crop_border = _check_crop_border(crop_border)
     y_true, y_pred, squeeze = _prepare(y_true, y_pred, value_range, y_channel, crop_border, "ssim")
     height, width = y_true.shape[1], y_true.shape[2]
@@ -277,9 +281,9 @@ def ssim(
         y_pred,
         max_val=1.0,
         filter_size=filter_size,
-        filter_sigma=float(filter_sigma),
-        k1=float(k1),
-        k2=float(k2),
+        filter_sigma=filter_sigma,
+        k1=k1,
+        k2=k2,
         data_format="channels_last",
     )
     return values[0] if squeeze else values
@@ -380,10 +384,10 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
 _OPTION_CHECKS: dict[str, Callable] = {
     "max_db": _check_max_db,
     "filter_size": _check_filter_size,
-    "filter_sigma": float,
-    "k1": float,
-    "k2": float,
-    "y_channel": bool,
+    "filter_sigma": functools.partial(check_positive_float, name="filter_sigma"),
+    "k1": functools.partial(check_positive_float, name="k1"),
+    "k2": functools.partial(check_positive_float, name="k2"),
+    "y_channel": functools.partial(check_flag, name="y_channel"),
     "crop_border": _check_crop_border,
 }
 

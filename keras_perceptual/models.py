@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_perceptual._checks import check_choice, check_positive_int, check_value_range
 from keras_perceptual.backbones import BACKBONES, FeatureExtractor, backbone_layer_names
@@ -209,7 +210,7 @@ def multi_style_transfer_net(
 def check_scale(scale: Any, name: str = "scale") -> int:
     """Returns ``scale`` if it is an up-sampling factor of :func:`super_resolution_net`
     (:data:`SCALES`), or raises :class:`~keras_perceptual.errors.InputError`."""
-    if isinstance(scale, bool) or scale not in SCALES:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in SCALES:
         valid = ", ".join(str(s) for s in SCALES)
         raise InputError(
             f"{name} must be one of {valid} (the paper trains x4 and x8 networks); other factors "

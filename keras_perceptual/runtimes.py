@@ -46,7 +46,12 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_choice, check_value_range
+from keras_perceptual._checks import (
+    check_applies,
+    check_choice,
+    check_positive_int,
+    check_value_range,
+)
 from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoadError
 
 #: File formats :func:`load_runtime` recognizes.
@@ -237,7 +242,10 @@ class Runtime:
 
         Raises:
             InputError: the images are not a rank-4 float array with 3 channels, or smaller
-                than ``info.min_size``.
+                than ``info.min_size``; an input whose shape the exported graph fixes (a
+                ``.tflite`` exported with ``input_size``, a multi-style network's number of
+                styles) given another shape, or another batch size than the images; an
+                input that is not floating-point.
         """
         arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         arrays[0] = self._check_images(arrays[0])
@@ -248,7 +256,13 @@ class Runtime:
                 f"{''.join(', ' + n for n in self.info.input_names)}); pass them as a list in "
                 f"that order. Received: {len(arrays)} input(s)"
             )
-        return np.asarray(self._run([np.asarray(a) for a in arrays]), dtype=np.float32)
+        names = (INPUT_NAME, *self.info.input_names)
+        shapes = self._input_shapes() or [None] * len(arrays)
+        arrays = [
+            self._check_input(np.asarray(array), name, shape, arrays[0].shape[0])
+            for array, name, shape in zip(arrays, names, shapes, strict=True)
+        ]
+        return np.asarray(self._run(arrays), dtype=np.float32)
 
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
         """Same as :meth:`predict_on_batch` (``training`` is accepted and ignored)."""
@@ -275,6 +289,38 @@ class Runtime:
                 f"smaller images first. Received: images.shape={array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.float32)
+
+    def _check_input(
+        self, array: np.ndarray, name: str, shape: tuple | None, batch: int
+    ) -> np.ndarray:
+        """``array`` as float32 if it fits ``shape`` (the graph's: ``None`` where any size
+        goes; the batch axis is free) and has the images' ``batch`` size, else raises."""
+        if array.dtype.kind != "f":
+            raise InputError(
+                f"The {self.name} model's input {name} takes floating-point values; convert it "
+                f"first, e.g. {name}.astype('float32'). Received: {name}.dtype={array.dtype}"
+            )
+        if shape is None:
+            shape = (None,) * array.ndim
+        fits = len(shape) == array.ndim and all(
+            s is None or s == n for s, n in zip(shape[1:], array.shape[1:], strict=True)
+        )
+        if not fits or array.shape[:1] != (batch,):
+            expected = ", ".join(["batch", *("any" if s is None else str(s) for s in shape[1:])])
+            hint = ""
+            if name == INPUT_NAME and self.format == "tflite":
+                hint = " (it was exported with a fixed input_size; export with input_size=None)"
+            raise InputError(
+                f"The {self.name} model's input {name} must have shape ({expected}), with batch "
+                f"the images' {batch}{hint}; resize, crop or repeat it to fit. "
+                f"Received: {name}.shape={array.shape}"
+            )
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def _input_shapes(self) -> list[tuple] | None:
+        """The graph's input shapes, images first, ``None`` for sizes it leaves free; or
+        ``None`` where the runtime does not say."""
+        return None
 
     def _run(self, arrays: list[np.ndarray]) -> Any:
         raise NotImplementedError
@@ -356,6 +402,12 @@ class OnnxRuntime(Runtime):
         super().__init__("onnx", path, ModelInfo.from_json(meta))
         self.input_names = [i.name for i in self.session.get_inputs()]
 
+    def _input_shapes(self):
+        return [
+            tuple(d if isinstance(d, int) else None for d in i.shape)
+            for i in self.session.get_inputs()
+        ]
+
     def _run(self, arrays):
         return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
 
@@ -398,6 +450,12 @@ class OpenVINORuntime(Runtime):
         self.precision = precision
         super().__init__(fmt, path, ModelInfo.from_json(meta))
 
+    def _input_shapes(self):
+        return [
+            tuple(d.get_length() if d.is_static else None for d in port.get_partial_shape())
+            for port in self.compiled.inputs
+        ]
+
     def _run(self, arrays):
         return self.compiled(arrays)[0]
 
@@ -424,6 +482,13 @@ class TFLiteRuntime(Runtime):
         inputs = self.runner.get_input_details()
         self.input_keys = sorted(inputs, key=lambda k: (k != INPUT_NAME, k))
         super().__init__("tflite", path, ModelInfo.from_json(read_tflite_metadata(path)))
+
+    def _input_shapes(self):
+        details = self.runner.get_input_details()
+        return [
+            tuple(None if d < 0 else int(d) for d in details[key]["shape_signature"])
+            for key in self.input_keys
+        ]
 
     def _run(self, arrays):
         outputs = self.runner(**dict(zip(self.input_keys, arrays, strict=True)))
@@ -604,6 +669,9 @@ def load_runtime(
     """
     if runtime is not None:
         check_choice(runtime, RUNTIMES, "runtime")
+    if threads is not None:
+        threads = check_positive_int(threads, "threads")
+    check_choice(precision, OPENVINO_PRECISIONS, "precision")
     if isinstance(model, Runtime) and runtime in (None, model.name):
         return model
     fmt = detect_format(model)
@@ -614,6 +682,7 @@ def load_runtime(
             f"A {fmt} model runs in {', '.join(allowed)}, not {runtime}; choose one of those or "
             f"export the Keras model to a {runtime} format. Received: runtime={runtime!r}"
         )
+    check_applies("precision", precision, "float32", "runtime", runtime, ["openvino"])
     if isinstance(model, KerasRuntime):
         model = model.model
     if fmt == "keras":

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_positive_int, check_value_range
+from keras_perceptual._checks import check_flag, check_positive_int, check_value_range
 from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
@@ -412,6 +412,8 @@ def stylize_video(
     av = _import_av()
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     batch_size = check_positive_int(batch_size, "batch_size")
+    audio = check_flag(audio, "audio")
+    progress = check_flag(progress, "progress")
     value_range = (
         model_value_range(model) if value_range is None else check_value_range(value_range)
     )

@@ -32,6 +32,7 @@ pytestmark = requires_tf
 tf = pytest.importorskip("tensorflow")
 
 from keras_perceptual import export  # noqa: E402
+from keras_perceptual.errors import InputError  # noqa: E402
 from keras_perceptual.export import export_for_serving, export_tflite  # noqa: E402
 from keras_perceptual.models import (  # noqa: E402
     model_value_range,
@@ -689,6 +690,11 @@ def test_argument_errors(nets, tmp_path):
         export_for_serving(model, tmp_path, png_compression=10)
     with pytest.raises(ValueError, match="compute_dtype"):
         export_for_serving(model, tmp_path, compute_dtype="float16")
+    # Before: overwrite="no" was truthy and replaced the version; numpy integers were refused.
+    with pytest.raises(InputError, match=r"overwrite must be True or False.*overwrite='no'"):
+        export_for_serving(model, tmp_path, overwrite="no")
+    assert export._resolve_target(tmp_path, np.int64(3)) == (str(tmp_path), 3)
+    assert export._check_compression(np.int64(6)) == 6
     rgba = keras.Sequential([keras.Input((None, None, 4)), keras.layers.Conv2D(3, 1)])
     with pytest.raises(ValueError, match=r"RGB images.*Received: model.inputs\[0\].shape"):
         export_for_serving(rgba, tmp_path)
@@ -801,6 +807,15 @@ def test_tflite_fixed_size_and_dynamic_range_quantization(nets, data, tmp_path):
     interpreter.invoke()
     y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=1e-4)
+    # Through load_runtime: the fixed size is the only one it runs. Before, a smaller image
+    # went through and came out at a wrong size (9x11 -> 12x12 for a 12x16 export).
+    from keras_perceptual.runtimes import load_runtime
+
+    runtime = load_runtime(path)
+    np.testing.assert_allclose(runtime(x), _keras(model, x), rtol=0, atol=1e-4)
+    with pytest.raises(InputError, match=r"input images must have shape \(batch, "
+                                         rf"{x.shape[1]}, {x.shape[2]}, 3\).*input_size=None"):
+        runtime(x[:, :-1])
 
     quantized = _interpreter(export_tflite(model, tmp_path / "q.tflite", quantize="dynamic"))
     assert np.int8 in {d["dtype"] for d in quantized.get_tensor_details()}  # int8 weights

@@ -516,3 +516,27 @@ def test_precision_option(monkeypatch):
     assert inference.with_precision(exported, "auto") is exported
     with pytest.raises(ValueError, match="computes in the precision it was exported with"):
         inference.with_precision(exported, "float32")
+
+
+def test_flags_and_value_range_are_checked_not_read_as_truthy(rng):
+    """Before: preserve_color="no" and histogram_match="false" were truthy and applied, and
+    value_range="01" was read as (0, 1)."""
+    net = style_transfer_net(filters=4, num_residual_blocks=1)
+    sr = super_resolution_net(2, filters=4, num_residual_blocks=1)
+    image = rng.random((8, 8, 3), dtype=np.float32)
+    with pytest.raises(InputError, match=r"preserve_color must be True or False.*='no'"):
+        stylize(net, image, preserve_color="no")
+    with pytest.raises(InputError, match=r"histogram_match must be True or False.*='false'"):
+        upscale(sr, image, histogram_match="false")
+    for value_range in ("01", (True, 2), (0, False)):
+        with pytest.raises(InputError, match=r"value_range must be a pair \(low, high\)"):
+            stylize(net, image, value_range=value_range)
+    np.testing.assert_array_equal(stylize(net, image, preserve_color=np.bool_(False)),
+                                  stylize(net, image))
+
+
+def test_an_empty_batch_is_one_clear_error():
+    """Before: an array (0, H, W, 3) raised numpy's 'need at least one array to stack'."""
+    net = style_transfer_net(filters=4, num_residual_blocks=1)
+    with pytest.raises(InputError, match=r"images is an empty batch.*images.shape=\(0, 8, 8, 3\)"):
+        stylize(net, np.zeros((0, 8, 8, 3), "float32"))

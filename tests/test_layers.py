@@ -746,3 +746,16 @@ def test_adain_alpha_held_in_a_variable_is_checked_eagerly_and_runs_compiled(rng
     layer.alpha.assign(1.5)
     with pytest.raises(InputError, match=r"alpha must be a number in \[0, 1\]"):
         layer(content, style)  # eager: the variable's value is known
+
+
+def test_flags_and_numpy_integers_in_constructors():
+    """Before: InstanceNormalization(center="no") kept the offset (a truthy string) and
+    ReflectionPadding2D(np.int64(2)) was refused although every int argument takes numpy's."""
+    for layer in (kl.InstanceNormalization, lambda **kw: kl.ConditionalInstanceNormalization(2, **kw)):
+        for name in ("center", "scale"):
+            with pytest.raises(ValueError, match=rf"{name} must be True or False.*{name}='no'"):
+                layer(**{name: "no"})
+    assert kl.InstanceNormalization(center=np.bool_(False)).get_config()["center"] is False
+    assert kl.ReflectionPadding2D(np.int64(2)).get_config()["padding"] == [[2, 2], [2, 2]]
+    x = np.zeros((1, 4, 4, 1), "float32")
+    assert tuple(kl.ReflectionPadding2D((np.int32(1), 2))(x).shape) == (1, 6, 8, 1)

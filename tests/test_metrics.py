@@ -7,6 +7,8 @@ installed under every backend here) and a float64 numpy PSNR. Tolerances: PSNR w
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -334,3 +336,42 @@ def test_saved_model_with_an_lpips_metric(tmp_path, pair):
                                to_numpy(model.predict(noisy, verbose=0)), rtol=1e-6)
     with pytest.raises(WeightsUnavailableError, match=r"(?s)gone\.pth.*metrics=\[LPIPS\("):
         reloaded.evaluate(noisy, clean, batch_size=2, verbose=0)
+
+
+def test_options_are_checked_in_the_functions_and_the_metrics():
+    """Before: y_channel="no" measured the luma (a truthy string), filter_sigma=0 or k1=k2=0
+    gave NaN, a negative sigma the same value as a positive one, max_db=True capped at 1 dB,
+    and filter_sigma="x" raised float()'s own ValueError."""
+    a = np.zeros((1, 12, 12, 3), "float32")
+    for function in (psnr, ssim):
+        with pytest.raises(ValueError, match=r"y_channel must be True or False.*y_channel='no'"):
+            function(a, a, y_channel="no")
+    for metric in (PSNR, SSIM):
+        with pytest.raises(ValueError, match=r"y_channel must be True or False.*y_channel=None"):
+            metric(y_channel=None)
+    for name in ("filter_sigma", "k1", "k2"):
+        for bad in (0.0, -1.5, float("nan"), "x", True, None):
+            with pytest.raises(ValueError, match=rf"{name} must be a finite number > 0"):
+                ssim(a, a, **{name: bad})
+            with pytest.raises(ValueError, match=rf"{name} must be a finite number > 0"):
+                SSIM(**{name: bad})
+    with pytest.raises(ValueError, match=r"max_db must be .*Received: max_db=True"):
+        psnr(a, a, max_db=True)
+    assert SSIM(filter_sigma=np.float32(1.5), k1="0.01").get_config()["k1"] == 0.01
+    np.testing.assert_allclose(to_numpy(psnr(a, a, y_channel=np.bool_(True))), [100.0])
+
+
+def test_temporal_warping_error_refuses_masks_of_another_size():
+    """Before: a (T-1, 4, 4) mask for 8x8 frames raised TensorFlow's 'Incompatible shapes'."""
+    from keras_perceptual.metrics import temporal_warping_error
+
+    frames = np.random.default_rng(0).random((3, 8, 8, 3)).astype("float32")
+    flows = np.zeros((2, 8, 8, 2), "float32")
+    expected = np.mean(np.square(frames[1:] - frames[:-1]))  # zero flow: no warping
+    np.testing.assert_allclose(
+        to_numpy(temporal_warping_error(frames, flows, np.ones((2, 8, 8, 1), "float32"))),
+        expected, rtol=1e-5)
+    for shape in ((2, 4, 4), (1, 8, 8), (2, 8, 4, 1)):
+        with pytest.raises(ValueError, match=r"one weight per pixel of the frames.*"
+                                             + re.escape(f"mask.shape={shape[:3]}")):
+            temporal_warping_error(frames, flows, np.ones(shape, "float32"))

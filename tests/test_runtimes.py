@@ -290,3 +290,33 @@ def test_unknown_extra_inputs_of_an_export_are_one_clear_error(onnx_style, rng):
     with pytest.raises(InputError, match=r"inputs besides the image that stylize does not know "
                                          r"\(mask\); it runs exported single-style"):
         stylize(runtime, rng.random((20, 20, 3), dtype=np.float32))
+
+
+def test_load_runtime_refuses_threads_and_precision_it_would_ignore(onnx_style):
+    for threads in (0, True, 2.5):
+        with pytest.raises(InputError, match="threads must be an integer >= 1"):
+            load_runtime(onnx_style, threads=threads)
+    with pytest.raises(InputError, match="precision must be one of 'float32', 'bfloat16'"):
+        load_runtime(onnx_style, precision="x")
+    with pytest.raises(InputError, match="precision applies only with runtime='openvino'"):
+        load_runtime(onnx_style, precision="bfloat16")  # ONNX Runtime would ignore it
+    assert load_runtime(onnx_style, threads=np.int64(1)).name == "onnxruntime"
+
+
+def test_extra_inputs_of_the_wrong_shape_batch_or_dtype_are_one_clear_error(style_exports, rng):
+    """Before: a (2, 3) style_weights row with one image silently gave 2 outputs; a (1, 2) row
+    or int weights raised ONNX Runtime's own error."""
+    multi, path = style_exports["multi"]
+    image = rng.random((1, 12, 12, 3), dtype=np.float32)
+    runtimes_to_check = [load_runtime(path)] + ([load_runtime(path, "openvino")] if HAS_OPENVINO
+                                                else [])
+    for runtime in runtimes_to_check:
+        weights = np.array([[0.0, 1.0, 0.0]], np.float32)
+        np.testing.assert_allclose(runtime([image, weights]),
+                                   np.asarray(multi([image, weights])), atol=1e-4)
+        for bad in (np.ones((2, 3), np.float32) / 3, np.ones((1, 2), np.float32), weights[0]):
+            with pytest.raises(InputError, match=r"input style_weights must have shape "
+                                                 r"\(batch, 3\), with batch the images' 1"):
+                runtime([image, bad])
+        with pytest.raises(InputError, match="style_weights takes floating-point values"):
+            runtime([image, np.array([[0, 1, 0]])])

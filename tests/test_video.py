@@ -156,6 +156,12 @@ def test_bad_outputs(net, clip, tmp_path):
         stylize_video(net, clip, tmp_path / "missing" / "out.mp4", progress=False)
     with pytest.raises(InputError, match="batch_size"):
         stylize_video(net, clip, tmp_path / "out.mp4", batch_size=0, progress=False)
+    # Before: any truthy value (audio="no", progress="false") switched the option on.
+    with pytest.raises(InputError, match=r"audio must be True or False.*audio='no'"):
+        stylize_video(net, clip, tmp_path / "out.mp4", audio="no", progress=False)
+    with pytest.raises(InputError, match=r"progress must be True or False.*progress='false'"):
+        stylize_video(net, clip, tmp_path / "out.mp4", progress="false")
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def test_missing_pyav_names_the_extra(net, clip, tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_perceptual._checks import check_choice
+from keras_perceptual._checks import check_choice, check_flag
 from keras_perceptual.losses.learned import (
     LearnedMetricLoss,
     backbone_pair,
@@ -177,7 +177,7 @@ def lpips(
         (2,)
     """
     network = lpips_network(net, version, weights=weights)
-    return pair_function(network, y_true, y_pred, value_range, spatial=bool(spatial))
+    return pair_function(network, y_true, y_pred, value_range, spatial=check_flag(spatial, "spatial"))
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -231,7 +231,7 @@ class LPIPSLoss(LearnedMetricLoss):
         self.net = check_choice(net, LPIPS_NETS, "net")
         self.version = check_choice(version, LPIPS_VERSIONS, "version")
         self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
-        self.spatial = bool(spatial)
+        self.spatial = check_flag(spatial, "spatial")
         self.values_rank = 3 if self.spatial else 1
         self.network = lpips_network(self.net, self.version, weights=self.weights_source)
         self.distance_options = {"spatial": self.spatial}

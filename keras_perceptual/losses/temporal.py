@@ -74,7 +74,7 @@ def _check_mask(mask, current_shape):
                 f"the point was visible. Received: mask.shape={tuple(mask.shape)}"
             )
         mask = mask[..., 0]
-    if len(mask.shape) != len(current_shape) - 1:
+    if not shapes_agree(tuple(mask.shape), tuple(current_shape)[:-1]):
         raise InputError(
             "mask must be (batch, H, W) or (batch, H, W, 1), one weight per pixel of the frames. "
             f"Received: mask.shape={tuple(mask.shape)}, frames.shape={tuple(current_shape)}"

@@ -42,6 +42,7 @@ import numpy as np
 
 from keras_perceptual._checks import (
     check_choice,
+    check_flag,
     check_patch_size,
     check_positive_float,
     check_positive_int,
@@ -176,12 +177,6 @@ def _options(value: Any, name: str) -> dict:
             f"Received: {name}={value!r}"
         )
     return dict(value)
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False. Received: {name}={value!r}")
-    return bool(value)
 
 
 def _cache(value: Any, name: str) -> bool | str:
@@ -695,7 +690,7 @@ class SuperResolutionConfig(RunConfig):
         check=_optional_weight, metavar="W",
     )
     gan: bool = setting(
-        False, help="add SRGAN-style adversarial training (PerceptualGAN)", check=_flag,
+        False, help="add SRGAN-style adversarial training (PerceptualGAN)", check=check_flag,
         cli="flag",
     )
     gan_options: dict = setting(
@@ -709,7 +704,7 @@ class SuperResolutionConfig(RunConfig):
     lpips: bool = setting(
         False, help="also report LPIPS (AlexNet, version 0.1, as papers quote it) on the "
         "training batches; uses torchvision's ImageNet AlexNet (233 MB, downloaded once) with "
-        "weights imagenet, a random one with weights none", check=_flag, cli="flag",
+        "weights imagenet, a random one with weights none", check=check_flag, cli="flag",
     )
 
     def validate(self) -> None:
