@@ -8,6 +8,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from conftest import make_photos, truncate_image
 from PIL import Image
 
 from keras_perceptual import inference
@@ -516,3 +517,15 @@ def test_precision_option(monkeypatch):
     assert inference.with_precision(exported, "auto") is exported
     with pytest.raises(ValueError, match="computes in the precision it was exported with"):
         inference.with_precision(exported, "float32")
+
+
+@pytest.mark.parametrize("function", ["stylize", "upscale"])
+def test_a_truncated_path_is_one_clear_error(style_model, sr_model, tmp_path, function):
+    make_photos(tmp_path, count=2)
+    cut = truncate_image(tmp_path / "photo1.png")
+    model = style_model if function == "stylize" else sr_model
+    with pytest.raises(InputError) as caught:
+        getattr(inference, function)(model, [str(tmp_path / "photo0.png"), cut])
+    message = str(caught.value)
+    assert message.startswith(f"{cut!r} is truncated (image file is truncated)"), message
+    assert "re-export or re-download it" in message and message.endswith(f"path={cut!r}")
