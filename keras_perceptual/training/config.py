@@ -110,6 +110,9 @@ def setting(
     metadata = {
         "help": help,
         "check": check,
+        # What the field accepts, for the recipes' signatures, where it differs from the
+        # stored value's annotation (a path given as os.PathLike is stored as str).
+        "accepts": getattr(check, "accepts", None),
         "resumable": resumable,
         "cli": cli,
         "metavar": metavar,
@@ -125,6 +128,18 @@ def setting(
 # --------------------------------------------------------------------------
 # Rules (each applied once, when a configuration is built).
 # --------------------------------------------------------------------------
+
+
+def _accepts(annotation: str) -> Callable:
+    """Marks a rule with the annotation of what it accepts, shown by the recipe functions'
+    signatures instead of the stored value's (e.g. ``str | os.PathLike`` for a path kept
+    as ``str``)."""
+
+    def mark(check: Callable) -> Callable:
+        check.accepts = annotation
+        return check
+
+    return mark
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -161,6 +176,7 @@ def _learning_rate(value: Any, name: str) -> Any:
     return rate
 
 
+@_accepts("str | os.PathLike | None")
 def _weights(value: Any, name: str) -> str | None:
     from keras_perceptual.weights import check_weights
 
@@ -184,6 +200,7 @@ def _flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
+@_accepts("bool | str | os.PathLike")
 def _cache(value: Any, name: str) -> bool | str:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -201,6 +218,7 @@ def _jit_compile(value: Any, name: str) -> bool | str:
     raise InputError(f"{name} must be True, False or 'auto'. Received: {name}={value!r}")
 
 
+@_accepts("str | os.PathLike")
 def _path(value: Any, name: str) -> str:
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         raise InputError(
@@ -209,6 +227,7 @@ def _path(value: Any, name: str) -> str:
     return os.path.abspath(os.fspath(value))
 
 
+@_accepts("str | os.PathLike | ScanResult")
 def _data_source(value: Any, name: str) -> Any:
     """A folder path (made absolute) or a :class:`~keras_perceptual.data.ScanResult`."""
     if isinstance(value, (str, os.PathLike)):
@@ -580,6 +599,7 @@ class MultiStyleConfig(StyleFieldsConfig):
         }
 
 
+@_accepts("str | os.PathLike | ScanResult")
 def _folder(value: Any, name: str) -> str:
     folder = _data_source(value, name)
     if isinstance(folder, str) and not os.path.isdir(folder):
