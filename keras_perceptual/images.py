@@ -26,7 +26,50 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
 class UnusableImageError(KerasPerceptualError):
-    """An image file that cannot be used; ``str(error)`` is the reason."""
+    """An image file that cannot be used; ``str(error)`` is the reason, ``"kind: detail"``.
+
+    ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
+    ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
+    ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
+    the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
+    """
+
+    @property
+    def kind(self) -> str:
+        return str(self).partition(": ")[0]
+
+    @property
+    def damaged(self) -> bool:
+        """Whether the file is truncated or corrupt (as opposed to missing, not an image, ...)."""
+        return self.kind in ("truncated", "corrupt")
+
+
+def damaged_image_message(name: str, error: UnusableImageError) -> str:
+    """The sentence, without its ending, every entry point says about a truncated or corrupt
+    image file ``name`` (a repr'd path or an upload's name): what is wrong and the fix.
+
+    Example:
+        >>> damaged_image_message("'a.png'", UnusableImageError("truncated: image file is truncated"))
+        "'a.png' is truncated (image file is truncated): its pixel data ends early, as after an interrupted download or copy; re-export or re-download it"
+    """
+    kind, _, detail = str(error).partition(": ")
+    what = (
+        "its pixel data ends early, as after an interrupted download or copy"
+        if kind == "truncated"
+        else "its data is damaged and does not decode"
+    )
+    return f"{name} is {kind} ({detail}): {what}; re-export or re-download it"
+
+
+def _decoder_error(error: OSError) -> UnusableImageError:
+    """A Pillow decoder or parser ``OSError`` as the reason: truncated or corrupt.
+
+    Pillow reports pixel data that ends early as ``OSError: image file is truncated`` (with
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` False, its default, which this package never changes:
+    True would silently fill the missing pixels with grey) and a header cut short as
+    ``Truncated File Read``."""
+    kind = "truncated" if "truncated" in str(error).lower() else "corrupt"
+    return UnusableImageError(f"{kind}: {error}")
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -271,8 +314,7 @@ def read_rgb(
     except (PermissionError, IsADirectoryError) as error:
         raise UnusableImageError(f"unreadable: {error}") from None
     except OSError as error:  # Pillow's decoder errors are OSErrors
-        kind = "truncated" if "truncated" in str(error).lower() else "corrupt"
-        raise UnusableImageError(f"{kind}: {error}") from None
+        raise _decoder_error(error) from None
     except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     if array.ndim != 3 or array.shape[-1] != 3:
@@ -295,8 +337,10 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         ``(width, height)`` in pixels, orientation applied.
 
     Raises:
-        UnusableImageError: not an image or unreadable; :class:`ImageTooSmallError` (a
-            subclass) when the shorter side is below ``min_size``.
+        UnusableImageError: not an image, unreadable, or a header that is cut short or
+            damaged; :class:`ImageTooSmallError` (a subclass) when the shorter side is
+            below ``min_size``. Pixel data that is truncated or corrupt is only found by
+            decoding (:func:`read_rgb`, ``verify_only=True``).
 
     Example:
         >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
@@ -313,8 +357,10 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
         raise UnusableImageError("missing: the file no longer exists") from None
-    except OSError as error:
+    except (PermissionError, IsADirectoryError) as error:
         raise UnusableImageError(f"unreadable: {error}") from None
+    except OSError as error:  # a header cut short, or one Pillow's parser refuses
+        raise _decoder_error(error) from None
     except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     if min(width, height) < min_size:
@@ -441,7 +487,9 @@ def load_image(
         ``(H, W, 3)`` float32 array.
 
     Raises:
-        ValueError: if the file is missing or cannot be decoded.
+        InputError: (a ``ValueError``) if the file is missing, not an image, or truncated
+            or corrupt (the message names the file and says to re-export or re-download it;
+            a truncated file is never decoded with grey-filled pixels).
 
     Example:
         >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo
@@ -463,6 +511,10 @@ def load_image(
             dtype=np.uint16,
         )
     except UnusableImageError as error:
+        if error.damaged:
+            raise InputError(
+                f"{damaged_image_message(repr(path), error)}. Received: path={path!r}"
+            ) from None
         raise InputError(
             f"Could not read {path!r} as an image ({error}); pass a readable "
             f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"

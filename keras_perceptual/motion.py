@@ -53,6 +53,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array
 from keras_perceptual.layers import ConfigFieldsMixin
+from keras_perceptual.ops import keep_nan
 
 #: Random perturbations for training (:class:`RandomCameraMotion` ``preset=``): each maps to
 #: the maximum shift (pixels), zoom (fraction), rotation (degrees) and the standard
@@ -145,14 +146,21 @@ def resample(images, coordinates):
     ``scipy.ndimage.map_coordinates`` terms). Differentiable in both arguments (the
     gradient with respect to the coordinates is zero where they are clamped).
 
+    Non-finite coordinates are not an error: a point with a NaN coordinate gives NaN in
+    every channel of its output pixel (and only there; the gradient stays finite
+    elsewhere), the same on every backend; ``+inf``/``-inf`` is a point infinitely far
+    outside the image and takes the border value like any other outside point.
+
     Args:
         images: ``(batch, H, W, C)`` or ``(H, W, C)`` float tensor; a batch of one is
             sampled at every batch entry of ``coordinates``.
         coordinates: ``(batch, h, w, 2)`` (or ``(h, w, 2)`` with an unbatched image) of
-            ``(x, y)`` pixel coordinates; the output has size ``h x w``.
+            ``(x, y)`` pixel coordinates, any real values (inside the image: ``0 <= x <=
+            W - 1``, ``0 <= y <= H - 1``); the output has size ``h x w``.
 
     Returns:
-        ``(batch, h, w, C)`` (or ``(h, w, C)``) tensor of the images' dtype.
+        ``(batch, h, w, C)`` (or ``(h, w, C)``) tensor of the images' dtype, NaN at the
+        points whose coordinates hold a NaN.
 
     Raises:
         InputError: the ranks or the last axis of ``coordinates`` do not fit.
@@ -177,6 +185,10 @@ def resample(images, coordinates):
             f"{tuple(images.shape)}, coordinates.shape={tuple(coordinates.shape)}"
         )
     coordinates = ops.cast(coordinates, images.dtype)
+    # A NaN coordinate has no integer pixel (TensorFlow's gather fails on the cast's
+    # garbage index): sample at 0 there, and give those points NaN at the end.
+    marks = coordinates
+    coordinates = ops.where(ops.isnan(coordinates), ops.zeros_like(coordinates), coordinates)
     shape = ops.shape(images)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     out_shape = ops.shape(coordinates)
@@ -206,7 +218,7 @@ def resample(images, coordinates):
 
     top = gather(y0i, x0i) * (1.0 - wx) + gather(y0i, x1i) * wx
     bottom = gather(y1i, x0i) * (1.0 - wx) + gather(y1i, x1i) * wx
-    output = top * (1.0 - wy) + bottom * wy
+    output = keep_nan(top * (1.0 - wy) + bottom * wy, marks[..., :1], marks[..., 1:])
     return output[0] if squeeze else output
 
 
@@ -214,21 +226,25 @@ def warp(images, flow):
     """Warps images by a backward optical flow: ``output(p) = images(p + flow(p))``.
 
     Bilinear sampling (:func:`resample`) at ``p + flow(p)``; points outside the image
-    take the nearest border value (use :func:`visibility_mask` to leave them out). With
+    take the nearest border value (use :func:`visibility_mask` to leave them out), an
+    infinite flow (``+inf``/``-inf``) included, and a pixel whose flow holds a NaN comes
+    out NaN in every channel (only that pixel; the same on every backend). With
     ``images`` the previous frame and ``flow`` the backward flow of the current frame,
     the result is the previous frame moved onto the current one, the warping of the
     temporal losses of Ruder et al. (2016, Eq. 6) and Huang et al. (2017, Eq. 4).
 
     Args:
         images: ``(batch, H, W, C)`` or ``(H, W, C)`` float tensor.
-        flow: ``(batch, H, W, 2)`` or ``(H, W, 2)`` backward flow in pixels ``(dx, dy)``; a
-            single ``(H, W, 2)`` flow is applied to every image of a batch.
+        flow: ``(batch, H, W, 2)`` or ``(H, W, 2)`` backward flow in pixels ``(dx, dy)``, any
+            real values (NaN marks an unknown flow); a single ``(H, W, 2)`` flow is applied
+            to every image of a batch.
 
     Returns:
-        A tensor shaped like ``images``.
+        A tensor shaped like ``images``, NaN at the pixels whose flow holds a NaN.
 
     Raises:
-        InputError: the flow's shape does not match the images'.
+        InputError: the flow is not ``(..., H, W, 2)`` or its height and width are not
+            the images'.
 
     Example:
         >>> image = np.random.rand(1, 8, 8, 3).astype("float32")
@@ -261,15 +277,19 @@ def visibility_mask(flow, margin: float = 0.0):
 
     For a camera moving over a still scene this is the occlusion mask of the
     temporal losses (Ruder et al. 2016, Huang et al. 2017): the pixels of the current
-    frame that the previous frame saw.
+    frame that the previous frame saw. An infinite flow (``+inf``/``-inf``) points
+    outside the frame (0); a NaN flow gives NaN at its pixel (unknown, not "unseen").
 
     Args:
-        flow: ``(..., H, W, 2)`` backward flow in pixels.
+        flow: ``(..., H, W, 2)`` backward flow in pixels, any real values.
         margin: pixels of the previous frame's border also counted as unseen (e.g. the
-            border where a network's padding differs from the true content).
+            border where a network's padding differs from the true content); >= 0.
 
     Returns:
-        ``(..., H, W)`` float32 mask of 0s and 1s.
+        ``(..., H, W)`` float32 mask of 0s and 1s (NaN where the flow holds a NaN).
+
+    Raises:
+        InputError: the flow is not ``(..., H, W, 2)`` or ``margin`` is negative.
 
     Example:
         >>> flow = np.full((4, 4, 2), 1.0, "float32")
@@ -287,7 +307,7 @@ def visibility_mask(flow, margin: float = 0.0):
     h_max = ops.cast(height - 1, "float32") - margin + eps
     low = margin - eps
     inside = (x >= low) & (x <= w_max) & (y >= low) & (y <= h_max)
-    return ops.cast(inside, "float32")
+    return keep_nan(ops.cast(inside, "float32"), x, y)
 
 
 # --------------------------------------------------------------------------

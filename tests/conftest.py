@@ -77,6 +77,18 @@ def make_photos(folder, count=5, seed=0):
     return str(folder)
 
 
+def truncate_image(path, keep: float = 0.5):
+    """Cuts the image file at ``path`` to ``keep`` of its bytes, as an interrupted download
+    or copy leaves it: the header still reads (checked), the pixel data ends early."""
+    from keras_perceptual.images import read_header
+
+    size = read_header(str(path))
+    data = pathlib.Path(path).read_bytes()
+    pathlib.Path(path).write_bytes(data[: int(len(data) * keep)])
+    assert read_header(str(path)) == size
+    return str(path)
+
+
 def rewrite_keras_config(path, target, old: str, new: str):
     """A copy of the ``.keras`` archive at ``path`` at ``target`` whose ``config.json`` has its
     one occurrence of ``old`` replaced by ``new`` (a model saved by another version or on

@@ -79,7 +79,7 @@ def bad_files(tmp_path):
     (tmp_path / "heavy.png").write_bytes(b"\0" * 30_000)
     return {
         str(tmp_path / "notes.txt"): "not an image",
-        str(tmp_path / "cut.jpg"): "truncated",
+        str(tmp_path / "cut.jpg"): "cut.jpg is truncated (image file is truncated",
         str(tmp_path / "garbage.png"): "cannot be read as an image",
         str(tmp_path / "empty.jpg"): "is empty",
         str(tmp_path / "dot.png"): "1×1 pixels; this model needs at least 5×5",

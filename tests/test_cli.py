@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import requires_tf
+from conftest import requires_tf, truncate_image
 from PIL import Image
 
 from keras_perceptual.cli import main
@@ -532,7 +532,7 @@ def style_net(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command", ["stylize", "upscale"])
-@pytest.mark.parametrize("bad", ["tiny", "broken"])
+@pytest.mark.parametrize("bad", ["tiny", "broken", "truncated"])
 def test_every_input_is_checked_before_anything_is_written(
     command, bad, style_net, sr_net, photos, tmp_path, capsys
 ):
@@ -544,9 +544,15 @@ def test_every_input_is_checked_before_anything_is_written(
     if bad == "tiny":
         Image.new("RGB", (6, 4)).save(folder / "photo1.png")  # the networks need 5x5 or more
         fragments = ["photo1.png", "is 6x4 pixels", "at least 5x5 pixels"]
-    else:
+    elif bad == "broken":
         (folder / "photo1.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")
         fragments = ["photo1.png", "cannot read"]
+    else:  # the header reads, the pixel data ends early: found only by decoding
+        (folder / "photo1.png").write_bytes((photos / "photo1.png").read_bytes())
+        truncate_image(folder / "photo1.png")
+        fragments = [f"{str(folder / 'photo1.png')!r} is truncated (image file is truncated)",
+                     "re-export or re-download it, or remove it from the inputs",
+                     "(nothing was written)"]
     model = style_net if command == "stylize" else sr_net
     out = tmp_path / "out"
     assert main([command, str(model), str(folder), "--out", str(out), "--quiet"]) == 2
@@ -555,6 +561,55 @@ def test_every_input_is_checked_before_anything_is_written(
     for fragment in fragments:
         assert fragment in err[0], err[0]
     assert not out.exists() or not os.listdir(out)
+
+
+@pytest.mark.parametrize("command", ["stylize", "upscale"])
+def test_an_input_that_breaks_during_the_run_stops_it_and_says_what_was_done(
+    command, style_net, sr_net, photos, tmp_path, capsys, monkeypatch
+):
+    """A file truncated after the check (a sync still writing it): exit 2, one line naming
+    it, the outputs before it kept (whole, no temporary files), nothing after it done."""
+    from keras_perceptual import inference
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("photo0.png", "photo1.png", "photo2.png"):
+        (folder / name).write_bytes((photos / name).read_bytes())
+    real = getattr(inference, command)
+
+    def truncated_meanwhile(model, path, **options):
+        if path.endswith("photo1.png"):
+            truncate_image(path)
+        return real(model, path, **options)
+
+    monkeypatch.setattr(inference, command, truncated_meanwhile)
+    model = style_net if command == "stylize" else sr_net
+    out = tmp_path / "out"
+    assert main([command, str(model), str(folder), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
+    cut = repr(str(folder / "photo1.png"))
+    assert f"{cut} is truncated (image file is truncated)" in err[0], err[0]
+    assert err[0].endswith(
+        f"(stopped at input 2 of 3, {cut}: the 1 input before it, "
+        f"{str(folder / 'photo0.png')!r}, was done and its output is kept in {str(out)!r}; "
+        f"{cut} and the 1 input after it were not done)"
+    ), err[0]
+    suffix = "_stylized" if command == "stylize" else "_x4"
+    assert os.listdir(out) == [f"photo0{suffix}.png"]
+    image_size(out / f"photo0{suffix}.png")  # a whole image
+
+
+def test_stopped_at_says_which_inputs_were_done():
+    from keras_perceptual.cli.common import stopped_at
+
+    files = ["a.png", "b.png", "c.png"]
+    assert stopped_at(files, 0, "out") == (
+        "(stopped at input 1 of 3, 'a.png': nothing was written; 'a.png' and the 2 inputs "
+        "after it were not done)")
+    assert stopped_at(files, 2, "out") == (
+        "(stopped at input 3 of 3, 'c.png': the 2 inputs before it, up to 'b.png', were done "
+        "and their outputs are kept in 'out'; 'c.png' was not done)")
 
 
 @pytest.mark.parametrize(

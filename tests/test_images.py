@@ -3,9 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND
+from conftest import BACKEND, truncate_image
+from PIL import Image, ImageFile
 
-from keras_perceptual.images import image_array
+from keras_perceptual.errors import InputError
+from keras_perceptual.images import UnusableImageError, image_array, load_image, read_header
 
 
 @pytest.fixture
@@ -233,3 +235,36 @@ def test_read_header_decodes_no_pixels(tmp_path, monkeypatch, extension):
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     assert read_header(str(path)) == ((24, 40) if extension in ("jpg", "webp") else (40, 24))
+
+
+# --------------------------------------------------------------------------
+# Truncated and corrupt files: one clear error, never grey-filled pixels.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", ["png", "jpg", "bmp", "gif"])
+def test_a_truncated_file_is_refused_with_the_fix(tmp_path, rng, extension):
+    path = str(tmp_path / f"cut.{extension}")
+    Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(path)
+    truncate_image(path)
+    for read in (load_image, image_array):
+        with pytest.raises(InputError) as caught:
+            read(path)
+        message = str(caught.value)
+        assert message.startswith(f"{path!r} is truncated (image file is truncated"), message
+        assert "re-export or re-download it" in message
+        assert message.endswith(f"Received: path={path!r}") and "\n" not in message
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # never set by the package
+
+
+def test_damaged_headers_are_truncated_or_corrupt_not_unreadable(tmp_path):
+    """A header cut short or a WebP that does not parse used to read "unreadable: ..."
+    (the word for a permission problem)."""
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(tmp_path / "full.webp")
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(tmp_path / "full.jpg", quality=90)
+    (tmp_path / "cut.webp").write_bytes((tmp_path / "full.webp").read_bytes()[:40])
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "full.jpg").read_bytes()[:30])
+    for name, kind in (("cut.webp", "corrupt"), ("cut.jpg", "truncated")):
+        with pytest.raises(UnusableImageError) as caught:
+            read_header(str(tmp_path / name))
+        assert caught.value.kind == kind and caught.value.damaged, str(caught.value)

@@ -8,6 +8,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from conftest import make_photos, truncate_image
 from PIL import Image
 
 from keras_perceptual import inference
@@ -540,3 +541,15 @@ def test_an_empty_batch_is_one_clear_error():
     net = style_transfer_net(filters=4, num_residual_blocks=1)
     with pytest.raises(InputError, match=r"images is an empty batch.*images.shape=\(0, 8, 8, 3\)"):
         stylize(net, np.zeros((0, 8, 8, 3), "float32"))
+
+
+@pytest.mark.parametrize("function", ["stylize", "upscale"])
+def test_a_truncated_path_is_one_clear_error(style_model, sr_model, tmp_path, function):
+    make_photos(tmp_path, count=2)
+    cut = truncate_image(tmp_path / "photo1.png")
+    model = style_model if function == "stylize" else sr_model
+    with pytest.raises(InputError) as caught:
+        getattr(inference, function)(model, [str(tmp_path / "photo0.png"), cut])
+    message = str(caught.value)
+    assert message.startswith(f"{cut!r} is truncated (image file is truncated)"), message
+    assert "re-export or re-download it" in message and message.endswith(f"path={cut!r}")

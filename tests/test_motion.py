@@ -211,3 +211,65 @@ def test_errors(rng, photo):
         RandomCameraMotion(preset="shaky")
     with pytest.raises(InputError, match="max_shift"):
         RandomCameraMotion(max_shift=-1)
+
+
+def _nan_flow(rng, shape=(2, 6, 7, 2)):
+    """A random flow with NaN in one or both components at three pixels, and their mask."""
+    flow = rng.uniform(-2, 2, shape).astype(np.float32)
+    flow[0, 1, 2, 0] = np.nan
+    flow[0, 4, 0, 1] = np.nan
+    flow[1, 5, 6] = np.nan
+    return flow, np.isnan(flow).any(axis=-1)
+
+
+def test_nan_flow_gives_nan_at_exactly_its_pixels(rng):
+    """A NaN flow (an unknown motion) is not an error: NaN out at its pixels, the warp of
+    the same flow with 0 there elsewhere (TensorFlow used to fail in its gather)."""
+    images = rng.random((2, 6, 7, 3), dtype=np.float32)
+    flow, bad = _nan_flow(rng)
+    reference = numpy_warp(images, np.where(bad[..., None], 0.0, flow))
+    for out in (to_numpy(warp(images, flow)), to_numpy(resample(images, flow + _grid(6, 7)))):
+        np.testing.assert_array_equal(np.isnan(out), np.repeat(bad[..., None], 3, axis=-1))
+        np.testing.assert_allclose(out[~bad], reference[~bad], atol=2e-6)
+    single = to_numpy(warp(images[0], flow[0]))  # unbatched
+    np.testing.assert_array_equal(np.isnan(single).any(axis=-1), bad[0])
+    mask = to_numpy(visibility_mask(flow))
+    np.testing.assert_array_equal(np.isnan(mask), bad)
+    np.testing.assert_array_equal(mask[~bad], to_numpy(visibility_mask(np.nan_to_num(flow)))[~bad])
+
+
+def test_nan_flow_gradients_are_finite(rng):
+    images = rng.random((2, 6, 7, 3), dtype=np.float32)
+    flow, bad = _nan_flow(rng)
+
+    def finite_sum(out):
+        return keras.ops.sum(keras.ops.where(keras.ops.isnan(out), 0.0, out))
+
+    image_grad = gradient(lambda x: finite_sum(warp(x, flow)), images)
+    flow_grad = gradient(lambda f: finite_sum(warp(images, f)), flow)
+    assert np.isfinite(image_grad).all() and np.isfinite(flow_grad).all()
+    np.testing.assert_array_equal(flow_grad[bad], 0.0)
+
+
+def _grid(height, width):
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], axis=-1)
+
+
+def test_infinite_flow_is_outside_the_frame(rng):
+    """+-inf points infinitely far outside: the border value (like any outside point),
+    not visible (mask 0), finite gradients."""
+    images = rng.random((1, 5, 6, 3), dtype=np.float32)
+    flow = np.zeros((1, 5, 6, 2), np.float32)
+    flow[0, 1, 2, 0] = np.inf  # right border, row 1
+    flow[0, 3, 4, 1] = -np.inf  # top border, column 4
+    flow[0, 2, 1] = (-np.inf, np.inf)  # bottom-left corner
+    out = to_numpy(warp(images, flow))
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0, 1, 2], images[0, 1, 5])
+    np.testing.assert_array_equal(out[0, 3, 4], images[0, 0, 4])
+    np.testing.assert_array_equal(out[0, 2, 1], images[0, 4, 0])
+    mask = to_numpy(visibility_mask(flow))
+    assert mask[0, 1, 2] == mask[0, 3, 4] == mask[0, 2, 1] == 0.0 and mask.sum() == 27
+    grad = gradient(lambda f: keras.ops.sum(warp(images, f)), flow)
+    assert np.isfinite(grad).all()

@@ -332,8 +332,11 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
     check_upload(path, name, limits, loaded)
     try:
         return load_image(path, value_range=loaded.value_range)
-    except InputError as error:
-        raise InputError(str(error).replace(repr(path), repr(name))) from None
+    except InputError as error:  # e.g. "'upload.png' is truncated (...): ..."; the header read
+        message = str(error).replace(repr(path), repr(name))
+        if message.startswith(repr(name)):  # the app's messages start with the bare name
+            message = name + message[len(repr(name)):]
+        raise InputError(message) from None
 
 
 # --------------------------------------------------------------------------------------

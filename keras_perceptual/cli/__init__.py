@@ -32,8 +32,15 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
-from keras_perceptual.cli.common import PROG, HelpFormatter, Parser, UsageError, one_line
-from keras_perceptual.errors import KerasPerceptualError, NonFiniteLossError
+from keras_perceptual.cli.common import (
+    PROG,
+    USER_ERRORS,
+    HelpFormatter,
+    Parser,
+    UsageError,
+    one_line,
+)
+from keras_perceptual.errors import NonFiniteLossError
 
 #: The modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -98,11 +105,7 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 
 def _user_error(error: BaseException) -> bool:
     """Whether ``error`` is the user's to fix (one line) rather than a bug (traceback)."""
-    return isinstance(
-        error,
-        (KerasPerceptualError, FileNotFoundError, PermissionError, IsADirectoryError,
-         NotADirectoryError),
-    )
+    return isinstance(error, USER_ERRORS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,17 +7,21 @@ from keras_perceptual.cli.common import (
     INFERENCE_OPTIONS,
     PROG,
     STYLE_OPTIONS,
+    USER_ERRORS,
     HelpFormatter,
     ProgressBar,
+    UsageError,
     add_style_options,
     check_input_images,
     input_files,
     make_output_dir,
     non_negative_int,
+    one_line,
     option_names,
     output_path,
     positive_int,
     say,
+    stopped_at,
     style_options_from,
 )
 from keras_perceptual.precision import PRECISIONS
@@ -55,18 +59,23 @@ def _apply(args, kind: str) -> int:
         options.update(style_options, preserve_color=args.preserve_color)
     else:
         options["histogram_match"] = args.histogram_match
-    for path in files:
-        with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
-            image = (stylize if kind == "stylize" else upscale)(model, path, **options)
-        if kind == "stylize":
-            suffix = "_stylized"
-        else:
-            from keras_perceptual.images import read_header
+    for index, path in enumerate(files):
+        try:
+            with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
+                image = (stylize if kind == "stylize" else upscale)(model, path, **options)
+            if kind == "stylize":
+                suffix = "_stylized"
+            else:
+                from keras_perceptual.images import read_header
 
-            width = read_header(path)[0]
-            suffix = f"_x{max(1, round(image.shape[1] / width))}"
-        target = output_path(out, path, suffix, args.format, used)
-        save_image(image, target, value_range=value_range)
+                width = read_header(path)[0]
+                suffix = f"_x{max(1, round(image.shape[1] / width))}"
+            target = output_path(out, path, suffix, args.format, used)
+            save_image(image, target, value_range=value_range)  # whole or not at all
+        except USER_ERRORS as error:
+            # E.g. a file changed since the check: the outputs written so far are kept.
+            bar.stop()
+            raise UsageError(f"{one_line(error)} {stopped_at(files, index, out)}") from error
         written.append(target)
         bar.add(path)
     say(f"wrote {len(written)} image(s) to {out}")

@@ -20,6 +20,11 @@ IMAGE_FORMATS = ("png", "jpg", "webp", "bmp")
 class UsageError(KerasPerceptualError):
     """A user error: printed as one line, exit status 2."""
 
+
+#: The exceptions that are the user's to fix (one line, exit status 2), not bugs.
+USER_ERRORS = (KerasPerceptualError, FileNotFoundError, PermissionError, IsADirectoryError,
+               NotADirectoryError)
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Shows meaningful defaults and keeps the epilog's examples as written."""
 
@@ -232,27 +237,42 @@ def load_model(path: str):
 
 
 def input_files(inputs: Sequence[str]) -> list[str]:
-    """Expands files, folders and globs and checks every file is a readable image."""
+    """Expands files, folders and globs and checks every file is an image that decodes
+    (:func:`check_input_images` with ``decode=True``)."""
     from keras_perceptual.images import list_images
 
     files = list_images(list(inputs))
-    check_input_images(files)
+    check_input_images(files, decode=True)
     return files
 
 
-def check_input_images(files: Sequence[str], min_size: int = 1) -> None:
-    """Checks, from the file headers, that every file is a readable image whose shorter side
-    is at least ``min_size`` (the model's :func:`~keras_perceptual.inference.min_input_size`),
-    so that a command stops before writing anything rather than half-way through.
+def check_input_images(files: Sequence[str], min_size: int = 1, decode: bool = False) -> None:
+    """Checks that every file is a readable image whose shorter side is at least
+    ``min_size`` (the model's :func:`~keras_perceptual.inference.min_input_size`), so that a
+    command stops before writing anything rather than half-way through.
+
+    From the headers only, or with ``decode`` from all the data (a file truncated or
+    damaged after its header is only found so): 20 photos of 1024x1024 took 0.8 ms
+    (JPEG) / 1.2 ms (PNG) header-only and 27 ms / 460 ms decoded (JPEGs at their smallest
+    DCT scale), against about 2 s per photo for a style network on 2 CPU cores.
 
     Raises:
         UsageError: one line naming the first bad file and what is expected.
     """
-    from keras_perceptual.images import ImageTooSmallError, UnusableImageError, read_header
+    from keras_perceptual.images import (
+        ImageTooSmallError,
+        UnusableImageError,
+        damaged_image_message,
+        read_header,
+        read_rgb,
+    )
 
     for path in files:
         try:
-            read_header(path, min_size)
+            if decode:
+                read_rgb(path, min_size=min_size, verify_only=True)
+            else:
+                read_header(path, min_size)
         except ImageTooSmallError as error:
             width, height = error.size
             raise UsageError(
@@ -261,10 +281,39 @@ def check_input_images(files: Sequence[str], min_size: int = 1) -> None:
                 "(nothing was written)"
             ) from None
         except UnusableImageError as error:
+            if error.damaged:
+                raise UsageError(
+                    f"{damaged_image_message(repr(path), error)}, or remove it from the inputs "
+                    "(nothing was written)"
+                ) from None
             raise UsageError(
                 f"cannot read {path!r} as an image ({error}); remove it from the inputs or "
                 "pass readable JPEG/PNG/BMP/GIF/WebP files (nothing was written)"
             ) from None
+
+
+def stopped_at(files: Sequence[str], index: int, out: str) -> str:
+    """What a run over ``files`` that stopped at ``files[index]`` did and did not do, for the
+    end of its error line: the inputs before it were done (their outputs kept in ``out``,
+    each written whole), it and those after it were not.
+
+    Example:
+        >>> print(stopped_at(["a.png", "b.png", "c.png"], 1, "out"))
+        (stopped at input 2 of 3, 'b.png': the 1 input before it, 'a.png', was done and its output is kept in 'out'; 'b.png' and the 1 input after it were not done)
+    """
+    count, path, after = len(files), files[index], len(files) - index - 1
+    if index == 0:
+        done = "nothing was written"
+    elif index == 1:
+        done = f"the 1 input before it, {files[0]!r}, was done and its output is kept in {out!r}"
+    else:
+        done = (f"the {index} inputs before it, up to {files[index - 1]!r}, were done and their "
+                f"outputs are kept in {out!r}")
+    if after:
+        rest = f"{path!r} and the {after} input{'s' if after > 1 else ''} after it were not done"
+    else:
+        rest = f"{path!r} was not done"
+    return f"(stopped at input {index + 1} of {count}, {path!r}: {done}; {rest})"
 
 
 def output_path(folder: str, source: str, suffix: str, extension: str, used: set[str]) -> str:
@@ -301,6 +350,11 @@ class ProgressBar:
     def add(self, name: str) -> None:
         if self.bar is not None:
             self.bar.add(1)
+
+    def stop(self) -> None:
+        """Ends the bar's line when a run stops part-way (the error goes below it)."""
+        if self.bar is not None:
+            say()
 
 
 def verbosity(args) -> Any:

@@ -123,9 +123,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     current = to_unit_range(current, value_range)
     previous = to_unit_range(previous, value_range)
     flow = ops.cast(flow, current.dtype)
-    # NaN coordinates cannot be gathered (TensorFlow fails on their integer cast): warp
-    # with 0 there, and give the image NaN below.
-    warped = warp(previous, ops.where(ops.isnan(flow), ops.zeros_like(flow), flow))
+    warped = warp(previous, flow)  # NaN at the pixels of a NaN flow; the image's value is NaN below
     squared = ops.mean(ops.square(current - warped), axis=-1)
     if mask is None:
         return keep_nan(ops.mean(squared, axis=(1, 2)), flow, per_sample=True)

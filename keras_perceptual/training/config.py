@@ -111,6 +111,9 @@ def setting(
     metadata = {
         "help": help,
         "check": check,
+        # What the field accepts, for the recipes' signatures, where it differs from the
+        # stored value's annotation (a path given as os.PathLike is stored as str).
+        "accepts": getattr(check, "accepts", None),
         "resumable": resumable,
         "cli": cli,
         "metavar": metavar,
@@ -126,6 +129,18 @@ def setting(
 # --------------------------------------------------------------------------
 # Rules (each applied once, when a configuration is built).
 # --------------------------------------------------------------------------
+
+
+def _accepts(annotation: str) -> Callable:
+    """Marks a rule with the annotation of what it accepts, shown by the recipe functions'
+    signatures instead of the stored value's (e.g. ``str | os.PathLike`` for a path kept
+    as ``str``)."""
+
+    def mark(check: Callable) -> Callable:
+        check.accepts = annotation
+        return check
+
+    return mark
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -162,6 +177,7 @@ def _learning_rate(value: Any, name: str) -> Any:
     return rate
 
 
+@_accepts("str | os.PathLike | None")
 def _weights(value: Any, name: str) -> str | None:
     from keras_perceptual.weights import check_weights
 
@@ -179,6 +195,7 @@ def _options(value: Any, name: str) -> dict:
     return dict(value)
 
 
+@_accepts("bool | str | os.PathLike")
 def _cache(value: Any, name: str) -> bool | str:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -196,6 +213,7 @@ def _jit_compile(value: Any, name: str) -> bool | str:
     raise InputError(f"{name} must be True, False or 'auto'. Received: {name}={value!r}")
 
 
+@_accepts("str | os.PathLike")
 def _path(value: Any, name: str) -> str:
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         raise InputError(
@@ -204,6 +222,7 @@ def _path(value: Any, name: str) -> str:
     return os.path.abspath(os.fspath(value))
 
 
+@_accepts("str | os.PathLike | ScanResult")
 def _data_source(value: Any, name: str) -> Any:
     """A folder path (made absolute) or a :class:`~keras_perceptual.data.ScanResult`."""
     if isinstance(value, (str, os.PathLike)):
@@ -575,6 +594,7 @@ class MultiStyleConfig(StyleFieldsConfig):
         }
 
 
+@_accepts("str | os.PathLike | ScanResult")
 def _folder(value: Any, name: str) -> str:
     folder = _data_source(value, name)
     if isinstance(folder, str) and not os.path.isdir(folder):

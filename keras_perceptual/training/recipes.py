@@ -705,7 +705,8 @@ def _recipe_function(recipe_class: type[Recipe], order: str, omit: Sequence[str]
     signature of its configuration class, and refuses keywords outside it.
 
     Each parameter is a field of ``recipe_class.config_class`` with the field's default
-    and annotation, or one of :class:`Trainer`'s (``strategy``, ``callbacks``,
+    and annotation (what its rule accepts where that is wider than the value stored, e.g.
+    ``str | os.PathLike`` for ``output_dir``), or one of :class:`Trainer`'s (``strategy``, ``callbacks``,
     ``verbose``). ``order`` names them as the signature lists them, the positional ones
     first and ``*`` before the keyword-only ones; the fields it does not name follow,
     keyword-only, except those in ``omit``: a new field is a new keyword of the function.
@@ -729,7 +730,8 @@ def _recipe_function(recipe_class: type[Recipe], order: str, omit: Sequence[str]
             default = field.default
         else:
             default = inspect.Parameter.empty
-        return inspect.Parameter(name, kind, default=default, annotation=field.type)
+        annotation = field.metadata.get("accepts") or field.type
+        return inspect.Parameter(name, kind, default=default, annotation=annotation)
 
     parameters = [parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in positional]
     parameters += [parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in keywords]

@@ -314,3 +314,28 @@ def test_recipe_functions_refuse_unknown_keywords_naming_the_closest(tmp_path, s
         train_style_transfer()
     with pytest.raises(InputError, match="style_image is required"):
         train_style_transfer(str(tmp_path), output_dir=str(tmp_path / "run"))
+
+
+def test_recipe_signatures_show_what_paths_accept():
+    """A path is stored as str (config.json unchanged) but given as str or os.PathLike: the
+    signature shows the latter (it showed ``output_dir: str``)."""
+    import inspect
+    import pathlib
+
+    from keras_perceptual import training
+
+    for name, first in (("train_style_transfer", "content_dir"), ("train_super_resolution", "image_dir"),
+                        ("train_multi_style", "content_dir"), ("train_arbitrary_style", "style_dir")):
+        parameters = inspect.signature(getattr(training, name)).parameters
+        assert parameters["output_dir"].annotation == "str | os.PathLike", name
+        assert parameters["cache"].annotation == "bool | str | os.PathLike", name
+        assert parameters["weights"].annotation == "str | os.PathLike | None", name
+        assert parameters[first].annotation == "str | os.PathLike | ScanResult", name
+        assert parameters["steps"].annotation == "int", name  # the stored type where it is what is accepted
+    # The stored values keep their types.
+    config = training.SuperResolutionConfig(image_dir=pathlib.Path("photos"),
+                                            output_dir=pathlib.Path("run"), cache=pathlib.Path("c"))
+    assert isinstance(config.output_dir, str) and isinstance(config.image_dir, str)
+    assert config.cache == "c"
+    fields = {f.name: f.type for f in dataclasses.fields(training.SuperResolutionConfig)}
+    assert fields["output_dir"] == "str" and fields["cache"] == "bool | str"
