@@ -9,10 +9,11 @@ orientation of camera photos applied.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,31 @@ def _decoder_error(error: OSError) -> UnusableImageError:
     ``Truncated File Read``."""
     kind = "truncated" if "truncated" in str(error).lower() else "corrupt"
     return UnusableImageError(f"{kind}: {error}")
+
+
+@contextlib.contextmanager
+def _unusable_image_errors() -> Iterator[None]:
+    """Turns what Pillow (or pypng) raises while opening or decoding a file into the
+    :class:`UnusableImageError` that says why it cannot be used: the one translation
+    :func:`read_rgb` and :func:`read_header` share."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        yield
+    except UnusableImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise UnusableImageError(f"too large: {error}") from None
+    except UnidentifiedImageError:
+        raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
+    except FileNotFoundError:
+        raise UnusableImageError("missing: the file no longer exists") from None
+    except (PermissionError, IsADirectoryError) as error:
+        raise UnusableImageError(f"unreadable: {error}") from None
+    except OSError as error:  # Pillow's decoder errors, and a header cut short
+        raise _decoder_error(error) from None
+    except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
+        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -258,65 +284,50 @@ def read_rgb(
     Returns:
         ``(H, W, 3)`` array of ``dtype``, or None with ``verify_only``.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            short = min(width, height)
-            if short < min_size:
-                turned = _orientation(image) in _QUARTER_TURNS
-                size = (height, width) if turned else (width, height)
-                raise ImageTooSmallError(size, min_size)
-            target = shorter_side if shorter_side else (at_least if short < at_least else None)
-            sixteen = _is_16_bit(image)
-            if verify_only:
-                image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
-            elif size is not None:
-                image.draft(None, (size[1], size[0]))
+    with _unusable_image_errors(), Image.open(path) as image:
+        width, height = image.size
+        short = min(width, height)
+        if short < min_size:
+            turned = _orientation(image) in _QUARTER_TURNS
+            size = (height, width) if turned else (width, height)
+            raise ImageTooSmallError(size, min_size)
+        target = shorter_side if shorter_side else (at_least if short < at_least else None)
+        sixteen = _is_16_bit(image)
+        if verify_only:
+            image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
+        elif size is not None:
+            image.draft(None, (size[1], size[0]))
+        elif target is not None:
+            # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
+            image.draft(
+                None, (math.ceil(width * target / short), math.ceil(height * target / short))
+            )
+        image.load()
+        if verify_only:
+            return None
+        if sixteen:
+            array = orient(_read_16_bit(image, path), image.getexif().get(0x0112, 1))
+            height, width = array.shape[:2]
+            if size is not None:
+                array = _resize_16_bit(array, (size[1], size[0]))
             elif target is not None:
-                # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
-                image.draft(
-                    None, (math.ceil(width * target / short), math.ceil(height * target / short))
+                array = _resize_16_bit(array, _resized_size(width, height, target))
+            if np.dtype(dtype) == np.uint8:
+                array = np.rint(array / 257.0).astype(np.uint8)
+        else:
+            image = _to_rgb(ImageOps.exif_transpose(image))
+            if size is not None:
+                if image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            elif target is not None and min(image.size) != target:
+                image = image.resize(
+                    _resized_size(*image.size, target), Image.Resampling.BICUBIC
                 )
-            image.load()
-            if verify_only:
-                return None
-            if sixteen:
-                array = orient(_read_16_bit(image, path), image.getexif().get(0x0112, 1))
-                height, width = array.shape[:2]
-                if size is not None:
-                    array = _resize_16_bit(array, (size[1], size[0]))
-                elif target is not None:
-                    array = _resize_16_bit(array, _resized_size(width, height, target))
-                if np.dtype(dtype) == np.uint8:
-                    array = np.rint(array / 257.0).astype(np.uint8)
-            else:
-                image = _to_rgb(ImageOps.exif_transpose(image))
-                if size is not None:
-                    if image.size != (size[1], size[0]):
-                        image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-                elif target is not None and min(image.size) != target:
-                    image = image.resize(
-                        _resized_size(*image.size, target), Image.Resampling.BICUBIC
-                    )
-                array = np.asarray(image, dtype=np.uint8)
-                if np.dtype(dtype) == np.uint16:
-                    array = array.astype(np.uint16) * np.uint16(257)
-    except UnusableImageError:
-        raise
-    except Image.DecompressionBombError as error:
-        raise UnusableImageError(f"too large: {error}") from None
-    except UnidentifiedImageError:
-        raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
-    except FileNotFoundError:
-        raise UnusableImageError("missing: the file no longer exists") from None
-    except (PermissionError, IsADirectoryError) as error:
-        raise UnusableImageError(f"unreadable: {error}") from None
-    except OSError as error:  # Pillow's decoder errors are OSErrors
-        raise _decoder_error(error) from None
-    except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
-        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+            array = np.asarray(image, dtype=np.uint8)
+            if np.dtype(dtype) == np.uint16:
+                array = array.astype(np.uint16) * np.uint16(257)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise UnusableImageError(f"corrupt: decoded to an array of shape {array.shape}")
     return array
@@ -346,26 +357,39 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
         (64, 48)
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if _orientation(image) in _QUARTER_TURNS:
-                width, height = height, width
-    except UnidentifiedImageError:
-        raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
-    except FileNotFoundError:
-        raise UnusableImageError("missing: the file no longer exists") from None
-    except (PermissionError, IsADirectoryError) as error:
-        raise UnusableImageError(f"unreadable: {error}") from None
-    except OSError as error:  # a header cut short, or one Pillow's parser refuses
-        raise _decoder_error(error) from None
-    except Exception as error:  # noqa: BLE001 - any parser failure means "skip this file"
-        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+    with _unusable_image_errors(), Image.open(path) as image:
+        width, height = image.size
+        if _orientation(image) in _QUARTER_TURNS:
+            width, height = height, width
     if min(width, height) < min_size:
         raise ImageTooSmallError((width, height), min_size)
     return width, height
+
+
+def check_image_file(path: str, min_size: int = 1, decode: bool = False) -> None:
+    """Raises if ``path`` is not an image this package can use, else returns None.
+
+    Args:
+        path: the image file.
+        min_size: refuse images whose shorter side (orientation applied) is smaller.
+        decode: ``False``: read the header only (about 0.05 ms a file); ``True``: also decode
+            the pixel data, which finds truncated and corrupt files (about 1.4 ms for a
+            1024 px JPEG decoded at its smallest scale, 23 ms for a 1024 px PNG).
+
+    Raises:
+        UnusableImageError: why the file cannot be used (its ``kind``: missing, unreadable,
+            not an image, too large, truncated, corrupt); :class:`ImageTooSmallError` (a
+            subclass) when the shorter side is below ``min_size``.
+
+    Example:
+        >>> check_image_file("photo.jpg", min_size=16, decode=True)  # a 64 x 48 photo
+    """
+    if decode:
+        read_rgb(path, min_size=min_size, verify_only=True)
+    else:
+        read_header(path, min_size)
 
 
 def _check_size_arg(size: Any, name: str = "size") -> int | tuple[int, int] | None:

@@ -31,8 +31,7 @@ from keras_perceptual.errors import InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
     UnusableImageError,
-    read_header,
-    read_rgb,
+    check_image_file,
     walk_images,
 )
 
@@ -174,10 +173,7 @@ def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
 
     def check(path: str) -> str | None:
         try:
-            if verify:
-                read_rgb(path, min_size=min_size, verify_only=True)
-            else:
-                read_header(path, min_size)
+            check_image_file(path, min_size, decode=verify)
         except UnusableImageError as error:
             return str(error)
         return None

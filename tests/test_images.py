@@ -268,3 +268,19 @@ def test_damaged_headers_are_truncated_or_corrupt_not_unreadable(tmp_path):
         with pytest.raises(UnusableImageError) as caught:
             read_header(str(tmp_path / name))
         assert caught.value.kind == kind and caught.value.damaged, str(caught.value)
+
+
+def test_header_and_decode_name_the_same_reason(tmp_path, monkeypatch):
+    """read_header and read_rgb share one translation of Pillow's errors: a decompression
+    bomb read "corrupt: DecompressionBombError: ..." from the header and "too large: ..."
+    from the decoder."""
+    from keras_perceptual.images import check_image_file
+
+    Image.new("RGB", (64, 48)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 48 // 4)  # 4x over: Pillow refuses it
+    for decode in (False, True):
+        with pytest.raises(UnusableImageError) as caught:
+            check_image_file(str(tmp_path / "big.png"), decode=decode)
+        assert caught.value.kind == "too large" and not caught.value.damaged, str(caught.value)
+    with pytest.raises(UnusableImageError, match="^missing: "):
+        check_image_file(str(tmp_path / "nothing.png"))

@@ -262,17 +262,13 @@ def check_input_images(files: Sequence[str], min_size: int = 1, decode: bool = F
     from keras_perceptual.images import (
         ImageTooSmallError,
         UnusableImageError,
+        check_image_file,
         damaged_image_message,
-        read_header,
-        read_rgb,
     )
 
     for path in files:
         try:
-            if decode:
-                read_rgb(path, min_size=min_size, verify_only=True)
-            else:
-                read_header(path, min_size)
+            check_image_file(path, min_size, decode=decode)
         except ImageTooSmallError as error:
             width, height = error.size
             raise UsageError(
