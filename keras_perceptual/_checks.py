@@ -24,7 +24,7 @@ def check_value_range(value_range: Any) -> ValueRange:
     """Returns ``value_range`` as a ``(low, high)`` tuple of floats, or raises."""
     try:
         # "01" would iterate as ("0", "1"), True as 1.0: neither is a range anyone means.
-        if isinstance(value_range, (str, bytes)) or any(isinstance(v, bool) for v in value_range):
+        if isinstance(value_range, (str, bytes)) or any(is_bool(v) for v in value_range):
             raise TypeError
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
@@ -40,10 +40,21 @@ def check_value_range(value_range: Any) -> ValueRange:
     return (low, high)
 
 
+def is_bool(value: Any) -> bool:
+    """Whether ``value`` is a boolean, Python's or numpy's (``float(True)`` is 1.0, so a
+    number check must refuse them first: ``tv_weight=True`` is not a weight anyone means).
+
+    Example:
+        >>> is_bool(np.bool_(False)), is_bool(0)
+        (True, False)
+    """
+    return isinstance(value, (bool, np.bool_))
+
+
 def as_number(value: Any) -> float:
     """``float(value)``, or NaN for what is not a number (booleans included), so that a
     range check refuses it with its own message."""
-    if isinstance(value, bool):
+    if is_bool(value):
         return float("nan")
     try:
         return float(value)
@@ -52,11 +63,16 @@ def as_number(value: Any) -> float:
 
 
 def check_weight(value: Any, name: str) -> float:
-    """Returns a finite, non-negative float weight, or raises."""
+    """Returns a finite, non-negative float weight, or raises (booleans too)."""
     try:
+        if is_bool(value):
+            raise TypeError
         weight = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number >= 0. Received: {name}={value!r}") from None
+        raise InputError(
+            f"{name} must be a number >= 0 such as 1.0, not a bool or a string. "
+            f"Received: {name}={value!r}"
+        ) from None
     if not math.isfinite(weight) or weight < 0:
         raise InputError(
             f"{name} must be a finite number >= 0 (use 0 to switch the term off). "
@@ -113,7 +129,7 @@ def check_positive_float(value: Any, name: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         number = float("nan")
-    if not (math.isfinite(number) and number > 0) or isinstance(value, bool):
+    if not (math.isfinite(number) and number > 0) or is_bool(value):
         raise InputError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
     return number
 
@@ -135,7 +151,7 @@ def check_sigma(value: Any, name: str = "sigma") -> float:
         sigma = float(value)
     except (TypeError, ValueError):
         sigma = float("nan")
-    if not (math.isfinite(sigma) and sigma >= 0) or isinstance(value, bool):
+    if not (math.isfinite(sigma) and sigma >= 0) or is_bool(value):
         raise InputError(
             f"{name} must be a finite number >= 0 (the Gaussian blur's standard deviation in "
             f"pixels; the paper uses 1.0, 0 disables the blur). Received: {name}={value!r}"

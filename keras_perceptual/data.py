@@ -72,12 +72,14 @@ import tensorflow as tf
 
 from keras_perceptual._checks import (
     check_choice,
+    check_flag,
     check_float_dtype,
     check_patch_size,
     check_positive_int,
     check_seed,
     check_sigma,
     check_value_range,
+    is_bool,
 )
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import (
@@ -238,12 +240,15 @@ def image_folder_dataset(
     image_size = check_positive_int(image_size, "image_size")
     batch_size = check_positive_int(batch_size, "batch_size")
     crop = check_choice(crop, CROPS, "crop")
+    shuffle = check_flag(shuffle, "shuffle")
+    repeat = check_flag(repeat, "repeat")
+    verify = check_flag(verify, "verify")
     value_range = check_value_range(value_range)
     if seed is not None:
         seed = check_seed(seed)
     if shuffle_buffer is not None:
         shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
-    if isinstance(resize, bool):
+    if is_bool(resize):
         shorter_side = image_size if resize else None
     elif isinstance(resize, (int, np.integer)) and resize >= image_size:
         shorter_side = int(resize)
@@ -252,7 +257,9 @@ def image_folder_dataset(
             f"resize must be True (shorter side to image_size={image_size}), False (crop from "
             f"full resolution) or an integer >= image_size. Received: resize={resize!r}"
         )
-    if not isinstance(cache, (bool, str, os.PathLike)):
+    if is_bool(cache):
+        cache = bool(cache)
+    elif not isinstance(cache, (str, os.PathLike)):
         raise InputError(
             f"cache must be False, True (in memory) or a file path (on disk). Received: "
             f"cache={cache!r}"

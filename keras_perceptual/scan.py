@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from keras_perceptual._checks import check_positive_int
+from keras_perceptual._checks import check_flag, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
@@ -167,6 +167,8 @@ def _check_directory(directory: Any) -> str:
 def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
     directory = _check_directory(directory)
     min_size = check_positive_int(min_size, "min_size")
+    verify = check_flag(verify, "verify")
+    warn = check_flag(warn, "warn")
     if num_workers is not None:
         num_workers = check_positive_int(num_workers, "num_workers")
     candidates, ignored = walk_images(directory)

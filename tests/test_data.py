@@ -306,6 +306,27 @@ def test_dataset_argument_errors(folder, tmp_path):
         image_folder_dataset(folder, 128)  # every image is below min_size=128
 
 
+@pytest.mark.parametrize("flag", ["shuffle", "repeat", "verify"])
+@pytest.mark.parametrize("value", ["no", "False", 0, None])
+def test_dataset_flags_must_be_booleans(folder, flag, value):
+    # "no" used to shuffle (truthy), repeat="False" failed inside tf.data
+    with pytest.raises(ValueError, match=f"{flag} must be True or False.*Received: {flag}="):
+        image_folder_dataset(folder, 32, **{flag: value})
+
+
+@pytest.mark.parametrize("flag", ["verify", "warn"])
+def test_scan_flags_must_be_booleans(folder, flag):
+    with pytest.raises(ValueError, match=f"{flag} must be True or False"):
+        scan_images(folder, min_size=16, **{flag: "no"})
+
+
+def test_numpy_booleans_are_booleans(folder):
+    scan = scan_images(folder, min_size=16, warn=np.False_)
+    dataset = image_folder_dataset(scan, 32, 2, seed=0, shuffle=np.False_, repeat=np.False_,
+                                   resize=np.True_, cache=np.False_)
+    assert _all_images(dataset).shape[1:] == (32, 32, 3)
+
+
 def test_disk_cache(folder, tmp_path):
     scan = scan_images(folder, min_size=32, warn=False)
     path = tmp_path / "cache"

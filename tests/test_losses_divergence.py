@@ -197,9 +197,12 @@ def test_bad_input(probs):
     p, q = probs
     with pytest.raises(ValueError, match="same shape.*one_hot.*Received: y_true.shape=\\(4, 5\\)"):
         JensenShannonDivergence()(p, q[:, :3])
-    with pytest.raises(ValueError, match="from_logits must be True"):
+    with pytest.raises(ValueError, match="from_logits must be True or False"):
         JensenShannonDivergence(from_logits="yes")
-    with pytest.raises(ValueError, match="from_logits must be True"):
+    with pytest.raises(ValueError, match="from_logits must be True or False"):
         Entropy(from_logits=1)
+    # numpy's booleans are booleans (check_flag's rule, as for every other flag)
+    assert Entropy(from_logits=np.bool_(True)).from_logits is True
+    assert JensenShannonDivergence(from_logits=np.False_).get_config()["from_logits"] is False
     with pytest.raises(ValueError, match="last axis"):
         Entropy()(None, np.float32(0.5))

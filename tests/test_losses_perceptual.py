@@ -383,6 +383,9 @@ def test_integer_images_are_refused(content_loss, images):
         ({"style_weight": -1.0}, "style_weight must be a finite number >= 0"),
         ({"content_layers": {"relu2_2": -0.5}}, r"content_layers\['relu2_2'\]"),
         ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),
+        # float(True) is 1.0: a boolean is no weight, Python's or numpy's
+        ({"tv_weight": True}, "tv_weight must be a number >= 0.*Received: tv_weight=True"),
+        ({"content_layers": {"relu2_2": np.True_}}, r"content_layers\['relu2_2'\] must be a number"),
         ({"value_range": (1.0, 1.0)}, "low < high"),
         ({"backbone": "vgg11"}, "backbone must be one of"),
         ({"content_distance": "l3"}, "distance must be one of 'l2', 'l1', 'charbonnier'"),
@@ -396,6 +399,13 @@ def test_integer_images_are_refused(content_loss, images):
 def test_bad_arguments_fail_at_construction(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         PerceptualLoss(**{"weights": None, **kwargs})
+
+
+@pytest.mark.parametrize("cls", [FeatureReconstructionLoss, StyleReconstructionLoss])
+def test_one_term_loss_without_layers_is_refused(cls):
+    # layers=None switches PerceptualLoss's terms off; here it made a loss that is 0 always
+    with pytest.raises(ValueError, match="layers must be a layer name.*Received: layers=None"):
+        cls(layers=None, weights=None)
 
 
 def test_bad_style_images(tmp_path, style_image):

@@ -348,6 +348,11 @@ def test_pure_function_is_the_loss(small):
         (ColorLoss, {"kernel_size": 0}, "kernel_size must be an integer >= 1"),
         (ColorLoss, {"sigma": 0}, "sigma must be a finite number > 0"),
         (ColorLoss, {"sigma": True}, "sigma must be a finite number > 0"),
+        # numpy's booleans are no numbers either (float(np.True_) is 1.0)
+        (ColorLoss, {"mode": "blur", "sigma": np.True_}, "sigma must be a finite number > 0"),
+        (CharbonnierLoss, {"epsilon": np.True_}, "epsilon must be a finite number > 0"),
+        (EdgeLoss, {"threshold": True}, "threshold must be a number >= 0.*not a bool"),
+        (CharbonnierLoss, {"value_range": (np.False_, 1)}, "value_range must be a pair"),
         (CharbonnierLoss, {"reduction": "avg"}, "reduction"),
     ],
 )

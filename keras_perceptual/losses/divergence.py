@@ -23,7 +23,7 @@ import math
 import keras
 from keras import ops
 
-from keras_perceptual._checks import shapes_agree
+from keras_perceptual._checks import check_flag, shapes_agree
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
 from keras_perceptual.ops import keep_nan
@@ -117,12 +117,8 @@ class _ProbabilityLoss(BaseLoss):
         dtype=None,
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        if not isinstance(from_logits, bool):
-            raise InputError(
-                f"from_logits must be True (inputs are logits) or False (probabilities). "
-                f"Received: from_logits={from_logits!r}"
-            )
-        self.from_logits = from_logits
+        # True: the inputs are logits; False: probabilities.
+        self.from_logits = check_flag(from_logits, "from_logits")
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")

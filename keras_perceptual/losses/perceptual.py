@@ -786,7 +786,11 @@ class BackboneLoss(ImageLoss):
         """The :class:`TermSettings` of a constructor's ``arguments`` (its ``locals()``).
 
         Reads ``value_range`` and every argument named in ``ARGUMENTS``; others are ignored.
+        ``None`` switches a term off only for :class:`PerceptualLoss`: a one-term loss's
+        ``layers=None`` would make it 0 for every image, so it is refused.
         """
+        if "layers" in cls.ARGUMENTS and arguments["layers"] is None:
+            layer_weights(None, "layers")  # raises, with the message of every layers argument
         return TermSettings(
             **{field: arguments[argument] for argument, field in cls.ARGUMENTS.items()},
             **cls.FIXED_SETTINGS,

@@ -50,6 +50,7 @@ from keras_perceptual._checks import (
     check_sigma,
     check_value_range,
     check_weight,
+    is_bool,
 )
 from keras_perceptual.errors import InputError, ResumeMismatchError
 from keras_perceptual.losses import TemporalConsistency
@@ -149,7 +150,7 @@ def _positive_int(value: Any, name: str) -> int:
 
 def _size_or_keep(value: Any, name: str) -> int | None:
     """A positive size, or ``None`` (also given as 0) to keep the original size."""
-    return None if value is None or (value == 0 and not isinstance(value, bool)) else (
+    return None if value is None or (value == 0 and not is_bool(value)) else (
         check_positive_int(value, name)
     )
 
@@ -169,7 +170,7 @@ def _learning_rate(value: Any, name: str) -> Any:
         rate = float(value)
     except (TypeError, ValueError):
         rate = float("nan")
-    if not (math.isfinite(rate) and rate > 0) or isinstance(value, bool):
+    if not (math.isfinite(rate) and rate > 0) or is_bool(value):
         raise InputError(
             f"{name} must be a positive number (the paper: 1e-3) or a "
             f"keras.optimizers.schedules.LearningRateSchedule. Received: {name}={value!r}"

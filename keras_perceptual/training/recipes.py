@@ -31,6 +31,7 @@ import numpy as np
 from keras_perceptual._checks import check_keywords
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image, load_images
+from keras_perceptual.inference import min_input_size
 from keras_perceptual.losses import (
     AdaINLoss,
     PerceptualLoss,
@@ -193,6 +194,28 @@ class Recipe(abc.ABC):
     @abc.abstractmethod
     def crop_size(self) -> int:
         """Side of the square random crops the recipe trains on."""
+
+    def network_input(self) -> tuple[str, int, str | None, int]:
+        """``(setting, its value, divisor's name, divisor)``: the network sees
+        ``value // divisor`` pixels on a side (default: the ``image_size`` crops themselves)."""
+        return "image_size", self.crop_size(), None, 1
+
+    def check_network_input(self, network: keras.Model) -> None:
+        """Refuses crops smaller than ``network`` accepts, before anything is trained or
+        recorded (``fit`` would fail inside its first sample or step).
+
+        Raises:
+            keras_perceptual.errors.InputError: the network's inputs would be too small.
+        """
+        name, value, divisor_name, divisor = self.network_input()
+        need, side = min_input_size(network), value // divisor
+        if side < need:
+            seen = f" ({name} / {divisor_name} = {value} / {divisor})" if divisor_name else ""
+            raise InputError(
+                f"{name}={value} gives the network {side}x{side} pixel inputs{seen}, but it "
+                f"needs at least {need}x{need}; use {name} >= {need * divisor}. "
+                f"Received: {name}={value}"
+            )
 
     def pairs(self, images, index):
         """``(x, y)`` for ``fit`` from a float32 batch of crops (``keras.ops`` only: the same
@@ -620,6 +643,9 @@ class SuperResolutionRecipe(Recipe):
 
     def crop_size(self):
         return self.config.patch_size
+
+    def network_input(self):
+        return "patch_size", self.config.patch_size, "scale", self.config.scale
 
     def pairs(self, images, index):
         config = self.config

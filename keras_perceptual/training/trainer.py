@@ -373,6 +373,7 @@ class Trainer:
         self.recipe.bfloat16_variables = self.platform.bfloat16_variables
         with self.platform.scope(), dtype_policy(self.precision):
             self.network = self.recipe.build_network()
+            self.recipe.check_network_input(self.network)
             self.loss = self.recipe.build_loss()
             self.trainer = self.recipe.compile(self.network, self.loss)
             if self.trainer.optimizer is not None and not self.trainer.optimizer.built:

@@ -168,6 +168,27 @@ def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, 
         )
 
 
+@pytest.mark.parametrize("recipe,arguments,message", [
+    # the SR network sees patch_size / scale pixels, and needs 5 (its 9x9 reflection padding)
+    ("sr", {"patch_size": 16}, r"patch_size=16 gives the network 4x4 pixel inputs \(patch_size "
+     r"/ scale = 16 / 4\), but it needs at least 5x5; use patch_size >= 20\. Received"),
+    ("style", {"image_size": 4}, r"image_size=4 gives the network 4x4 .*use image_size >= 5\."),
+])
+def test_crops_smaller_than_the_network_accepts_are_refused_before_training(
+        tmp_path, photos, style_file, recipe, arguments, message):
+    # it used to fail inside fit (the first sample), Keras-wrapped, after config.json was
+    # written, advising to "upscale or pad the images"
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=message):
+        if recipe == "sr":
+            train_super_resolution(photos, 4, output_dir=out, steps=1, batch_size=2,
+                                   model_options=TINY_SR_NET, weights=None, **arguments)
+        else:
+            train_style_transfer(photos, style_file, output_dir=out,
+                                 **style_kwargs(None, **arguments))
+    assert not (out / "config.json").exists()
+
+
 def test_super_resolution_recipe_logs_psnr_and_ssim(tmp_path, standin_weights):
     folder = make_photos(tmp_path / "hr", count=4, seed=5)
     (tmp_path / "hr" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
