@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_keywords
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import load_image, load_images
+from keras_perceptual.images import image_array, load_images
 from keras_perceptual.inference import min_input_size
 from keras_perceptual.losses import (
     AdaINLoss,
@@ -91,23 +91,14 @@ def resize_longer_side(image: np.ndarray, size: int | None, value_range) -> np.n
 
 
 def style_array(image: Any, size: int | None, value_range, name: str = "style_image"):
-    """A style image argument (path or array) as ``(array resized to size, record)``."""
-    if isinstance(image, str):
-        array = load_image(image, value_range=value_range)
-        record = {"path": image}
-    else:
-        try:
-            array = np.asarray(keras.ops.convert_to_numpy(image), np.float32)
-        except Exception:  # noqa: BLE001 - anything that is not array-like
-            array = None
-        if array is not None and array.ndim == 4 and array.shape[0] == 1:
-            array = array[0]
-        if array is None or array.ndim != 3 or array.shape[-1] != 3:
-            raise InputError(
-                f"{name} must be an image file path or an RGB array (H, W, 3) in "
-                f"value_range={tuple(value_range)}. Received: {name}={image!r:.80}"
-            )
-        record = {"path": None}
+    """A style image argument (path or array) as ``(array resized to size, record)``.
+
+    The image follows :func:`~keras_perceptual.images.image_array`'s one rule: an integer
+    (e.g. ``uint8``) array is refused with the fix, not read as floats in [0, 255] and
+    clipped to ``value_range``.
+    """
+    array = image_array(image, value_range, name)
+    record = {"path": image if isinstance(image, str) else None}
     record["sha256"] = image_sha256(image)
     array = resize_longer_side(array, size, value_range)
     return array, {**record, "shape": list(array.shape)}

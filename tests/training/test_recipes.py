@@ -360,6 +360,20 @@ def test_style_argument_errors(tmp_path, photos, style_file, overrides, message)
         train_style_transfer(photos, style_file, output_dir=tmp_path, **kwargs)
 
 
+def test_an_integer_style_array_is_refused_not_clipped_to_white(tmp_path, photos):
+    """Before: a uint8 style array was read as floats in [0, 255] and clipped to [0, 1] (a
+    nearly white style image) and trained without a word."""
+    from keras_perceptual.training import train_multi_style
+
+    painting = np.full((32, 32, 3), 128, np.uint8)
+    common = dict(output_dir=tmp_path, steps=1, image_size=32, weights=None, verbose=0)
+    with pytest.raises(InputError, match=r"style_image has dtype uint8.*/ 255"):
+        train_style_transfer(photos, painting, **common)
+    with pytest.raises(InputError, match=r"style_images\[1\] has dtype uint8"):
+        train_multi_style(photos, style_images=[painting / 255.0, painting], **common)
+    assert not os.listdir(tmp_path)  # refused before anything was written
+
+
 def test_path_errors(tmp_path, photos, style_file):
     kwargs = style_kwargs(None)
     with pytest.raises(ValueError, match="does not exist"):
