@@ -396,6 +396,63 @@ def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:
         return tuple(tf.identity(t) for t in tensors)
 
 
+def check_sample_weight(sample_weight: Any, y_pred: Any, values_rank: int | None = 1, *,
+                        batched: bool = True, non_negative: bool = False) -> Any:
+    """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample.
+
+    The one rule of the losses and the metrics: its first axis must be ``y_pred``'s batch
+    (checked on static shapes, and in a TensorFlow graph at run time where the batch is
+    unknown when traced), and its axes past ``values_rank`` must have size 1 (``None``: not
+    checked). Keras would otherwise fail deep in the reduction (TensorFlow's "Incompatible
+    shapes"), or broadcast a weight onto the wrong samples. ``batched=False``: ``y_pred`` is
+    one unbatched image, whose weight is a scalar or of shape ``(1,)``.
+
+    ``non_negative=True`` (the metrics: a mean weighted by negative or NaN weights means
+    nothing) also refuses weights that are negative, NaN or infinite, where their values are
+    known (eager calls); inside a compiled step (``fit``, ``evaluate``, ``jit``) they are not
+    read, and only the shape is checked.
+
+    Raises:
+        InputError: a ``sample_weight`` of another length or shape, or with a bad value.
+
+    Example:
+        >>> check_sample_weight([1.0, 2.0], np.zeros((3, 4, 4, 3)))
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: sample_weight must be a scalar or hold one weight per sample: shape (batch,) = (3,), like y_pred's first axis; pass one weight per image, in order. Received: sample_weight.shape=(2,), y_pred.shape=(3, 4, 4, 3)
+    """
+    import keras
+
+    weight = keras.ops.convert_to_tensor(sample_weight)
+    shape = tuple(weight.shape)
+    if non_negative:
+        values = concrete_values(weight)
+        if values is not None and not (np.isfinite(values) & (values >= 0)).all():
+            raise InputError(
+                "sample_weight must hold finite weights >= 0 (a mean weighted by negative or "
+                "NaN weights means nothing); pass 0 to leave an image out. "
+                f"Received: sample_weight={values.tolist()}"
+            )
+    if not shape:
+        return weight
+    pred_shape = tuple(y_pred.shape) if hasattr(y_pred, "shape") else np.shape(y_pred)
+    batch = (pred_shape[:1] or (None,)) if batched else (1,)
+    rule = (
+        "sample_weight must be a scalar or hold one weight per sample: shape (batch,) = "
+        f"{batch}, like y_pred's first axis; pass one weight per image, in order. Received: "
+    )
+    extra = () if values_rank is None else shape[values_rank:]
+    if not shapes_agree(shape[:1], batch) or any(d not in (1, None) for d in extra):
+        raise InputError(f"{rule}sample_weight.shape={shape}, y_pred.shape={pred_shape}")
+    if batched and (shape[0] is None or batch[0] is None):
+        weight, _ = checked_at_run_time(
+            (weight, y_pred),
+            lambda w, p: keras.ops.equal(w[0], p[0]),
+            f"{rule}sample_weight.shape, y_pred.shape=",
+        )
+    return weight
+
+
 def dtype_name(x: Any) -> str:
     """The standard name of ``x``'s dtype (``"float32"``, ``"bfloat16"``, ``"uint8"``, ...).
 

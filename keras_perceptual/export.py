@@ -54,7 +54,11 @@ Beyond TF Serving (one input ``images``, float32 ``(batch, height, width, 3)`` i
 * :func:`export_tflite` writes a ``.tflite`` (float32, dynamic-range, float16 or full-integer
   int8 calibrated on representative images).
 
-:mod:`keras_perceptual.runtimes` loads every one of them behind one call interface.
+:mod:`keras_perceptual.runtimes` loads every one of them behind one call interface, and
+each exporter accepts exactly the paths it recognizes (:data:`~keras_perceptual.runtimes.
+FILE_EXTENSIONS`): a ``.onnx`` / ``.tflite`` file path must end with that extension (none
+is added, as ``keras.Model.save`` requires ``.keras``), and a folder (OpenVINO, SavedModel)
+must not end with a model file's extension; a wrong path is refused before any conversion.
 """
 
 from __future__ import annotations
@@ -78,10 +82,13 @@ from keras_perceptual.layers import constant_blocked_kernels
 from keras_perceptual.models import model_precision, model_value_range, with_dtype_policy
 from keras_perceptual.ops import from_uint8, from_uint16, to_unit_range
 from keras_perceptual.runtimes import (
+    FILE_EXTENSIONS,
     INPUT_NAME,
     METADATA_KEY,
     OUTPUT_NAME,
     TFLiteRuntime,
+    extension_format,
+    folder_format,
     model_info,
     require,
 )
@@ -151,6 +158,45 @@ def _check_model(model: Any, caller: str, extra_inputs: bool = False) -> tuple[A
     return inputs[0], outputs[0]
 
 
+#: ``{format: (its name, what writes it)}``, for the path checks' messages.
+_WRITERS = {
+    "keras": ("Keras", "model.save"),
+    "onnx": ("ONNX", "export_onnx"),
+    "openvino": ("OpenVINO", "export_openvino"),
+    "tflite": ("TFLite", "export_tflite"),
+}
+_EXTENSIONS = {fmt: ext for ext, fmt in FILE_EXTENSIONS.items()}
+
+
+def _check_extension(path: Any, target: str, fmt: str | None, caller: str,
+                     name: str = "path") -> None:
+    """Refuses a path that :func:`~keras_perceptual.runtimes.load_runtime` would not read as
+    what ``caller`` writes there (its one rule, :func:`~keras_perceptual.runtimes.extension_format`):
+    a file of format ``fmt`` must end with its extension (as ``keras.Model.save`` requires
+    ``.keras``; none is added), a folder (``fmt=None``) with none of them. Called before any
+    conversion starts."""
+    found = extension_format(target)
+    if found == fmt:
+        return
+    stem = os.path.splitext(os.fspath(path))[0] if found else os.fspath(path)
+    if fmt is not None:
+        label, _ = _WRITERS[fmt]
+        other = ""
+        if found:
+            other = f" ({_EXTENSIONS[found]} is {_WRITERS[found][0]}'s: use {_WRITERS[found][1]})"
+        raise InputError(
+            f"{caller} writes {label} files, which load_runtime recognizes only by the extension "
+            f"{_EXTENSIONS[fmt]}; end the path with it, e.g. {stem + _EXTENSIONS[fmt]!r}{other}. "
+            f"Received: {name}={path!r}"
+        )
+    label, writer = _WRITERS[found]
+    raise InputError(
+        f"{caller} writes a folder, but load_runtime reads a path ending in {_EXTENSIONS[found]} "
+        f"as {'an' if label[0] in 'AEIOU' else 'a'} {label} model file; use {writer} for that format, or a folder name without the "
+        f"extension, e.g. {os.path.splitext(os.fspath(path))[0]!r}. Received: {name}={path!r}"
+    )
+
+
 def _check_compression(png_compression: Any) -> int:
     if (
         isinstance(png_compression, bool)
@@ -211,6 +257,7 @@ def _resolve_target(base_dir: Any, version: Any) -> tuple[str, int]:
             "base_dir must be a folder path, the model_base_path TF Serving watches, e.g. "
             f"'export/sr4'. Received: base_dir={base_dir!r}"
         ) from None
+    _check_extension(base_dir, base, None, "export_for_serving", "base_dir")
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
             raise InputError(
@@ -816,8 +863,9 @@ class ExportResult(str):
         return result
 
 
-def _target_path(path: Any, suffix: str) -> str:
-    """``path`` as an absolute file path that is not a folder (parent folders created)."""
+def _target_path(path: Any, suffix: str, caller: str) -> str:
+    """``path`` as an absolute file path, ending in ``suffix``, that is not a folder (parent
+    folders created)."""
     try:
         target = os.path.abspath(os.fspath(path))
     except TypeError:
@@ -829,6 +877,7 @@ def _target_path(path: Any, suffix: str) -> str:
             f"path is a folder; pass a file path such as "
             f"{os.path.join(target, 'model' + suffix)!r}. Received: path={path!r}"
         )
+    _check_extension(path, target, FILE_EXTENSIONS[suffix], caller)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     return target
 
@@ -1021,7 +1070,7 @@ def export_tflite(
                 f"shapes. Received: input_size={input_size!r}"
             )
         fixed = tuple(check_positive_int(v, "input_size", minimum=min_side) for v in input_size)
-    target = _target_path(path, ".tflite")
+    target = _target_path(path, ".tflite", "export_tflite")
     value_range = model_value_range(model)
     held_out = calibration = None
     if quantize == "int8":
@@ -1146,7 +1195,7 @@ def export_onnx(
         opset = check_positive_int(opset, "opset", minimum=13)
     onnx = require("onnx", "export_onnx")
     require("tf2onnx", "export_onnx")
-    target = _target_path(path, ".onnx")
+    target = _target_path(path, ".onnx", "export_onnx")
     portable = _portable(model)
     specs = _input_specs(portable)
     signature = specs if len(specs) == 1 else [specs]
@@ -1274,9 +1323,16 @@ def export_openvino(
             f"path must be a folder (or .xml file) path such as 'export/starry_openvino'. "
             f"Received: path={path!r}"
         ) from None
-    if target.lower().endswith(".xml"):
+    if extension_format(target) == "openvino":
         folder, xml_name = os.path.dirname(target), os.path.basename(target)
     else:
+        _check_extension(path, target, None, "export_openvino")
+        if os.path.isdir(target) and folder_format(target) == "keras":
+            raise InputError(
+                "path holds a Keras model (model.keras or config.json), so load_runtime would "
+                "read the folder as Keras, not as the OpenVINO IR; pass another folder, or a "
+                f".xml path inside this one. Received: path={path!r}"
+            )
         if os.path.isfile(target):
             raise InputError(
                 f"path is a file; pass a folder for the OpenVINO IR (model.xml + model.bin), or "

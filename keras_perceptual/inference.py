@@ -538,9 +538,15 @@ def _run_tiled(
     return output[: height * scale, : width * scale].astype(np.float32)
 
 
-def _run(
-    model, images, *, batch_size, tile_size, overlap, norm_statistics, progress=None
-) -> list[np.ndarray]:
+def check_run_options(model, *, batch_size, tile_size, overlap, norm_statistics) -> tuple:
+    """Checks the batching and tiling options of :func:`stylize` / :func:`upscale` for
+    ``model`` (a Keras model or a Runtime), before any image is read or run; returns
+    ``(batch_size, tile_size, overlap)`` as ints (``tile_size`` may be None).
+
+    Raises:
+        InputError: a bad option, or a tile too small for ``overlap`` and the network's
+            input alignment.
+    """
     batch_size = check_positive_int(batch_size, "batch_size")
     if tile_size is not None:
         tile_size = check_positive_int(tile_size, "tile_size")
@@ -548,6 +554,16 @@ def _run(
     if tile_size is not None:  # refused before any image runs, whatever their sizes
         _tile_geometry(tile_size, overlap, input_alignment(model)[0])
     check_choice(norm_statistics, NORM_STATISTICS, "norm_statistics")
+    return batch_size, tile_size, overlap
+
+
+def _run(
+    model, images, *, batch_size, tile_size, overlap, norm_statistics, progress=None
+) -> list[np.ndarray]:
+    batch_size, tile_size, overlap = check_run_options(
+        model, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
+        norm_statistics=norm_statistics,
+    )
     min_size = min_input_size(model)
     for index, image in enumerate(images):
         if min(image.shape[:2]) < min_size:

@@ -27,7 +27,10 @@ ITU-R BT.601 studio-swing luma of MATLAB's ``rgb2ycbcr``:
 ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` for RGB in [0, 1].
 
 The Keras metrics (:class:`PSNR`, :class:`SSIM`) report the mean over all images
-seen since the last reset (weighted by ``sample_weight`` when given) and are
+seen since the last reset (weighted by ``sample_weight`` when given: a scalar or one
+weight per image, finite and >= 0; unlike Keras' own metrics, a negative or NaN weight is
+refused, since a mean weighted by it means nothing, wherever its value is known, i.e. in an
+eager ``update_state``; inside ``fit``/``evaluate`` steps only its shape is checked) and are
 registered, so ``model.compile(metrics=[PSNR(), SSIM()])`` survives
 ``model.save()`` / ``keras.models.load_model()``.
 
@@ -52,6 +55,7 @@ from keras_perceptual._checks import (
     check_keywords,
     check_positive_float,
     check_positive_int,
+    check_sample_weight,
     check_value_range,
     checked_at_run_time,
     shapes_agree,
@@ -352,6 +356,12 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
 # --------------------------------------------------------------------------
 
 
+def _checked_weight(sample_weight, y_pred, batched: bool = True):
+    """A metric's ``sample_weight``: one finite weight >= 0 per image (the losses' shape
+    rule; negative and NaN values are refused where known, i.e. in eager calls)."""
+    return check_sample_weight(sample_weight, y_pred, batched=batched, non_negative=True)
+
+
 class _ImageMetric(keras.metrics.MeanMetricWrapper):
     """A per-image function averaged over every image seen; refuses integer images."""
 
@@ -367,6 +377,8 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
         # numbers, and variables are read once here.
         y_true = as_float_tensor(y_true, "y_true", value_range=self.value_range)
         y_pred = as_float_tensor(y_pred, "y_pred", value_range=self.value_range)
+        if sample_weight is not None and len(y_pred.shape) in (3, 4):  # else fn refuses y_pred
+            sample_weight = _checked_weight(sample_weight, y_pred, batched=len(y_pred.shape) == 4)
         return super().update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def get_config(self):
@@ -526,7 +538,10 @@ class _LearnedMetric(keras.metrics.Mean):
             raise restored_without_weights(
                 self, self.distance.unavailable, self.distance.weights_source, "metrics"
             )
-        return super().update_state(self.distance(y_true, y_pred), sample_weight=sample_weight)
+        values = self.distance(y_true, y_pred)  # checks the images first
+        if sample_weight is not None:
+            sample_weight = _checked_weight(sample_weight, y_pred, batched=len(values.shape) > 0)
+        return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, **self._settings()}

@@ -56,6 +56,9 @@ from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoa
 
 #: File formats :func:`load_runtime` recognizes.
 FORMATS = ("keras", "onnx", "openvino", "tflite")
+#: ``{extension: format}`` of the single-file formats: how :func:`detect_format` reads a
+#: file's format, and so the extension each exporter of :mod:`keras_perceptual.export` requires.
+FILE_EXTENSIONS = {".keras": "keras", ".onnx": "onnx", ".xml": "openvino", ".tflite": "tflite"}
 #: Runtimes, and the formats each can run.
 RUNTIMES = ("keras", "onnxruntime", "openvino", "tflite")
 #: ``{format: runtimes that run it}``; the first is the default.
@@ -536,24 +539,42 @@ def detect_format(reference: Any) -> str:
             f".onnx or .tflite file, an OpenVINO folder, or 'hf://owner/name'. Received: "
             f"model={path!r}"
         )
-    if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, "model.keras")) or os.path.isfile(
-            os.path.join(path, "config.json")
-        ):
-            return "keras"
-        if _openvino_xml(path):
-            return "openvino"
-    else:
-        lower = path.lower()
-        for suffix, fmt in ((".keras", "keras"), (".onnx", "onnx"), (".xml", "openvino"),
-                            (".tflite", "tflite")):
-            if lower.endswith(suffix):
-                return fmt
+    fmt = folder_format(path) if os.path.isdir(path) else extension_format(path)
+    if fmt is not None:
+        return fmt
     raise InputError(
         f"{path!r} is not a model file, so could not load it: pass a .keras file or a folder with "
         f"model.keras, a .onnx file, an OpenVINO folder (model.xml + model.bin) or .xml, or a "
         f".tflite file. Received: model={path!r}"
     )
+
+
+def extension_format(path: str | os.PathLike) -> str | None:
+    """The format a file path's extension names (:data:`FILE_EXTENSIONS`, any case), or None.
+
+    Example:
+        >>> extension_format("export/starry.TFLite"), extension_format("export/starry")
+        ('tflite', None)
+    """
+    lower = os.fspath(path).lower()
+    return next((fmt for ext, fmt in FILE_EXTENSIONS.items() if lower.endswith(ext)), None)
+
+
+def folder_format(path: str | os.PathLike) -> str | None:
+    """The format of an existing folder: ``"keras"`` (it holds ``model.keras`` or a
+    ``config.json``), ``"openvino"`` (an IR ``.xml``), or None.
+
+    Example:
+        >>> os.makedirs("starry_openvino"); open("starry_openvino/model.xml", "w").close()
+        >>> folder_format("starry_openvino")
+        'openvino'
+    """
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "model.keras")) or os.path.isfile(
+        os.path.join(path, "config.json")
+    ):
+        return "keras"
+    return "openvino" if _openvino_xml(path) else None
 
 
 def load_keras_model(reference: Any):
@@ -823,6 +844,7 @@ def _one_line(error: BaseException) -> str:
 
 __all__ = [
     "EXTRA",
+    "FILE_EXTENSIONS",
     "FORMATS",
     "FORMAT_RUNTIMES",
     "INPUT_NAME",
@@ -838,6 +860,8 @@ __all__ = [
     "Runtime",
     "TFLiteRuntime",
     "detect_format",
+    "extension_format",
+    "folder_format",
     "load_keras_model",
     "load_runtime",
     "model_info",

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import fractions
 import glob
+import inspect
 import os
 import time
 import warnings
@@ -43,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_flag, check_positive_int, check_value_range
+from keras_perceptual._checks import check_flag, check_keywords, check_value_range
 from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
@@ -258,7 +259,8 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
             f"the folder of output_path does not exist; create {folder!r} first. "
             f"Received: output_path={output_path!r}"
         )
-    if os.path.exists(output_path) and os.path.samefile(output_path, input_path):
+    if (os.path.exists(output_path) and os.path.exists(input_path)
+            and os.path.samefile(output_path, input_path)):
         raise InputError(
             "output_path is the input video; write to another file. "
             f"Received: output_path={output_path!r}"
@@ -270,7 +272,7 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
     codec = output.default_video_codec
     rate = in_stream.average_rate or in_stream.guessed_rate or in_stream.base_rate
     options = dict(VIDEO_CODEC_OPTIONS.get(codec, {}))
-    options.update(codec_options or {})
+    options.update({key: str(value) for key, value in (codec_options or {}).items()})
     stream = output.add_stream(codec, rate=rate, options=options)
     stream.width, stream.height = width, height
     odd = width % 2 or height % 2
@@ -312,20 +314,55 @@ def _to_uint8(batch: np.ndarray, value_range) -> np.ndarray:
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def _tqdm():
+    """tqdm's bar class, or raises naming the extra that installs it."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise MissingDependencyError(
+            'the progress bar needs tqdm, which is not installed; install the video '
+            'extra: pip install "keras-perceptual[video]", or pass progress=False'
+        ) from None
+    return tqdm
+
+
+#: The style options of :func:`~keras_perceptual.inference.stylize` (checked by binding them).
+_STYLE_OPTIONS = ("style", "style_weights", "style_image", "style_images", "alpha")
+
+
+def _stylize_only_options() -> list[str]:
+    """The keyword arguments of ``stylize`` that ``stylize_video`` passes on as they are."""
+    from keras_perceptual.inference import stylize
+
+    own = inspect.signature(stylize_video).parameters
+    return [name for name in inspect.signature(stylize).parameters
+            if name not in own and name != "images"]
+
+
+def _check_codec_options(codec_options: Any) -> None:
+    if codec_options is None:
+        return
+    if not isinstance(codec_options, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+        for key, value in codec_options.items()
+    ):
+        raise InputError(
+            "codec_options must be a dict of FFmpeg encoder options with string names and "
+            "string or number values, e.g. {'crf': '23', 'preset': 'fast'}. "
+            f"Received: codec_options={codec_options!r}"
+        )
+
+
 class _Progress:
     """A tqdm bar over frames (frames/s and ETA), or nothing."""
 
     def __init__(self, total: int, enabled: bool, description: str):
         self.bar = None
         if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                raise MissingDependencyError(
-                    'the progress bar needs tqdm, which is not installed; install the video '
-                    'extra: pip install "keras-perceptual[video]", or pass progress=False'
-                ) from None
-            self.bar = tqdm(total=total or None, unit="frame", desc=description, dynamic_ncols=True)
+            self.bar = _tqdm()(
+                total=total or None, unit="frame", desc=description, dynamic_ncols=True
+            )
 
     def update(self, count: int) -> None:
         if self.bar is not None:
@@ -395,8 +432,10 @@ def stylize_video(
         FileNotFoundError: ``input_path`` does not exist.
         VideoError: the input cannot be decoded (not a video, corrupt, unsupported
             codec), or the output cannot be encoded.
-        InputError: a bad argument (output extension, batch size, frames smaller than
-            the model accepts, ...).
+        InputError: a bad argument (output extension, batch size, tile size, overlap,
+            style options, ...: all checked before the input is opened), or frames smaller
+            than the model accepts.
+        TypeError: a keyword argument neither ``stylize_video`` nor ``stylize`` takes.
         MissingDependencyError: PyAV (or tqdm, with ``progress=True``) is not installed:
             install the ``video`` extra.
 
@@ -406,16 +445,38 @@ def stylize_video(
         >>> info.frames, info.fps, info.audio
         (8, 8.0, None)
     """
-    from keras_perceptual.inference import stylize
-    from keras_perceptual.models import model_value_range
+    from keras_perceptual.inference import (
+        _bind_style,
+        _resolve_model,
+        check_run_options,
+        stylize,
+        with_precision,
+    )
+    from keras_perceptual.runtimes import model_info
 
     av = _import_av()
+    # Every argument is checked here, before the input is opened or the output created.
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    check_keywords(stylize_options, _stylize_only_options(), "stylize_video")
     audio = check_flag(audio, "audio")
     progress = check_flag(progress, "progress")
+    preserve_color = check_flag(preserve_color, "preserve_color")
+    _check_codec_options(codec_options)
+    container_format = check_output_path(output_path, input_path)
+    if progress:
+        _tqdm()
+    model = _resolve_model(model)  # a path is loaded once, not once per batch
     value_range = (
-        model_value_range(model) if value_range is None else check_value_range(value_range)
+        model_info(model).value_range if value_range is None else check_value_range(value_range)
+    )
+    batch_size, tile_size, overlap = check_run_options(
+        model, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
+        norm_statistics=norm_statistics,
+    )
+    # The style options, as stylize binds them (the bound network is cached for the frames).
+    _bind_style(
+        with_precision(model, stylize_options.get("precision"), "stylize_video"), value_range,
+        **{name: stylize_options.get(name) for name in _STYLE_OPTIONS},
     )
     options = {
         "batch_size": batch_size,
@@ -432,7 +493,6 @@ def stylize_video(
     output = None
     bar = None
     try:
-        container_format = check_output_path(output_path, input_path)
         header = _info(source, input_path)
         in_video = source.streams.video[0]
         in_video.thread_type = "AUTO"
@@ -477,7 +537,7 @@ def stylize_video(
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
             stylized = _to_uint8(stylize(model, batch, **options), value_range)
-            if bar is None:  # after the first batch: bad options fail before any output
+            if bar is None:  # with the first stylized batch: the bar starts at its speed
                 bar = _Progress(header.frames, progress, os.path.basename(output_path))
             for image, (_, timing) in zip(stylized, pending, strict=True):
                 if out_video is None:
@@ -547,16 +607,18 @@ def stylize_video(
         os.replace(temporary, output_path)
         temporary = None
     finally:
-        if bar is not None:
-            bar.close()
-        source.close()
-        if output is not None:
-            try:
-                output.close()
-            except Exception:  # noqa: BLE001 - the original error matters, not this one
-                pass
-        if temporary is not None and os.path.exists(temporary):
-            os.remove(temporary)
+        try:
+            if bar is not None:
+                bar.close()
+            source.close()
+            if output is not None:
+                try:
+                    output.close()
+                except Exception:  # noqa: BLE001 - the original error matters, not this one
+                    pass
+        finally:  # whatever failed above, no partial file is left behind
+            if temporary is not None and os.path.exists(temporary):
+                os.remove(temporary)
     return dataclasses.replace(
         header,
         path=output_path,

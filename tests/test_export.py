@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -729,6 +730,56 @@ def test_argument_errors(nets, tmp_path):
     with pytest.raises(ValueError, match="path is a folder"):
         export_tflite(model, tmp_path)
     assert _listing(tmp_path) == ["7"]
+
+
+def test_a_path_load_runtime_would_not_read_as_the_format_is_refused_before_converting(
+        nets, tmp_path, monkeypatch):
+    """Was: export_onnx(net, "m.tflite") wrote ONNX there, and load_runtime("m.tflite") failed
+    with "TFLite could not load 'm.tflite' (... model identifier 'kera', should be 'TFL3')";
+    a path without extension was written and then "is not a model file"."""
+    from keras_perceptual.export import export_onnx, export_openvino
+    from keras_perceptual.runtimes import detect_format
+
+    def never(*args, **kwargs):
+        raise AssertionError("conversion started before the path was checked")
+
+    for name in ("_portable", "_float32_copy", "_write_archive"):
+        monkeypatch.setattr(export, name, never)
+    model = nets["style"]
+    for exporter, label, ext in ((export_onnx, "ONNX", ".onnx"),
+                                 (export_tflite, "TFLite", ".tflite")):
+        for wrong, known in (("m.tflite", True), ("m.onnx", True), ("m.keras", True),
+                             ("m.xml", True), ("m_noext", False), ("m.onnx.bak", False)):
+            if wrong.endswith(ext):
+                continue
+            stem = str(tmp_path / (wrong.rsplit(".", 1)[0] if known else wrong))
+            with pytest.raises(InputError, match=(
+                    f"{exporter.__name__} writes {label} files, which load_runtime recognizes "
+                    f"only by the extension {re.escape(ext)}; end the path with it, e.g. "
+                    f"{re.escape(repr(stem + ext))}.*Received: path=")):
+                exporter(model, str(tmp_path / wrong))
+    with pytest.raises(InputError, match=r"e.g. '.*m.onnx' \(.tflite is TFLite's: use "
+                                         r"export_tflite\)\. Received: path="):
+        export_onnx(model, str(tmp_path / "m.tflite"))
+    for base_dir in ("s.onnx", "s.tflite", "s.keras"):
+        with pytest.raises(InputError, match=r"export_for_serving writes a folder, but "
+                           r"load_runtime reads a path ending in \.\w+ as an? \w+ model file; use "
+                           r"\S+ for that format, or a folder name without the extension, "
+                           r"e.g. '.*s'\. Received: base_dir="):
+            export_for_serving(model, tmp_path / base_dir)
+    with pytest.raises(InputError, match=r"export_openvino writes a folder, but load_runtime "
+                       r"reads a path ending in \.onnx as an ONNX model file; use export_onnx"):
+        export_openvino(model, tmp_path / "ir.onnx")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.keras").write_bytes(b"")
+    assert detect_format(tmp_path / "run") == "keras"
+    with pytest.raises(InputError, match=r"path holds a Keras model .* read the folder as Keras"):
+        export_openvino(model, tmp_path / "run")
+    assert sorted(os.listdir(tmp_path)) == ["run"]  # nothing written, no folder made
+    # The accepted extensions are detect_format's, in any case.
+    monkeypatch.undo()
+    written = export_tflite(model, tmp_path / "Upper.TFLITE")
+    assert detect_format(written) == "tflite"
 
 
 # --------------------------------------------------------------------------------------

@@ -375,3 +375,82 @@ def test_temporal_warping_error_refuses_masks_of_another_size():
         with pytest.raises(ValueError, match=r"one weight per pixel of the frames.*"
                                              + re.escape(f"mask.shape={shape[:3]}")):
             temporal_warping_error(frames, flows, np.ones(shape, "float32"))
+
+
+# --- sample_weight: the losses' shape rule, and finite weights >= 0. ---
+
+
+METRIC_FACTORIES = {
+    "psnr": lambda: PSNR(),
+    "ssim": lambda: SSIM(filter_size=7),
+    "lpips": lambda: __import__("keras_perceptual").metrics.LPIPS(net="vgg", weights=None),
+    "dists": lambda: __import__("keras_perceptual").metrics.DISTS(weights=None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_FACTORIES))
+def test_metric_sample_weight_is_checked_and_weights_the_mean(rng, name):
+    from keras_perceptual.errors import InputError
+
+    keras.utils.set_random_seed(0)
+    a = rng.random((3, 16, 16, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.1, 0, 1)
+    metric = METRIC_FACTORIES[name]()
+    for i in range(3):  # the per-image values, one image at a time
+        metric.reset_state()
+        metric.update_state(a[i:i + 1], b[i:i + 1])
+        if i == 0:
+            values = []
+        values.append(float(to_numpy(metric.result())))
+    metric.reset_state()
+    # Was TensorFlow's "InvalidArgumentError: Incompatible shapes" (or a silent broadcast).
+    for shape in [(2,), (4,), (3, 2)]:
+        with pytest.raises(InputError, match=re.escape(
+                "sample_weight must be a scalar or hold one weight per sample: shape (batch,) "
+                f"= (3,), like y_pred's first axis; pass one weight per image, in order. "
+                f"Received: sample_weight.shape={shape}, y_pred.shape=(3, 16, 16, 3)")):
+            metric.update_state(a, b, sample_weight=np.ones(shape, np.float32))
+    # Was accepted silently: a "mean" weighted by -1 or NaN.
+    for bad in ([1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], -2.0, [1.0, float("inf"), 0.0]):
+        with pytest.raises(InputError, match=r"sample_weight must hold finite weights >= 0 .* "
+                                             r"Received: sample_weight="):
+            metric.update_state(a, b, sample_weight=np.float32(bad))
+    assert float(to_numpy(metric.count)) == 0.0  # nothing was counted
+    weights = np.float32([0.5, 0.0, 2.0])
+    metric.update_state(a, b, sample_weight=weights)
+    expected = (0.5 * values[0] + 2.0 * values[2]) / 2.5  # by hand
+    np.testing.assert_allclose(float(to_numpy(metric.result())), expected, rtol=1e-4, atol=1e-6)
+    metric.update_state(a, b, sample_weight=weights[:, None])  # (batch, 1): also one per image
+    np.testing.assert_allclose(float(to_numpy(metric.result())), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_unbatched_image_metric_takes_a_scalar_or_one_weight(pair):
+    from keras_perceptual.errors import InputError
+
+    clean, noisy = pair
+    metric = PSNR()
+    metric.update_state(clean[0], noisy[0], sample_weight=np.float32([2.0]))
+    metric.update_state(clean[1], noisy[1], sample_weight=1.0)
+    values = numpy_psnr(clean[:2], noisy[:2])
+    np.testing.assert_allclose(float(to_numpy(metric.result())),
+                               (2 * values[0] + values[1]) / 3, rtol=1e-4)
+    with pytest.raises(InputError, match=r"shape \(batch,\) = \(1,\).*sample_weight.shape=\(3,\)"):
+        metric.update_state(clean[0], noisy[0], sample_weight=np.ones(3, np.float32))
+
+
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
+def test_metric_sample_weight_in_fit_and_evaluate(pair):
+    """Inside the compiled steps (a TensorFlow graph, or a JAX jit) the weights are used as
+    given; the length is still checked (at run time in a graph with an unknown batch)."""
+    clean, noisy = pair
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Identity()])
+    from keras_perceptual.losses import CharbonnierLoss  # one value per image, like the metric
+
+    model.compile(loss=CharbonnierLoss(), weighted_metrics=[PSNR()])  # Keras: weighted_metrics
+    weights = np.float32([1.0, 0.0, 3.0])
+    logs = model.evaluate(noisy, clean, sample_weight=weights, batch_size=3, verbose=0,
+                          return_dict=True)
+    values = numpy_psnr(clean, noisy)
+    np.testing.assert_allclose(logs["psnr"], (values[0] + 3 * values[2]) / 4, rtol=1e-4)
+    history = model.fit(noisy, clean, sample_weight=weights, batch_size=3, epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["psnr"][0], logs["psnr"], rtol=1e-4)

@@ -205,3 +205,62 @@ def test_memory_is_constant_in_the_video_length(net, tmp_path):
         for path in (short, long)
     ]
     assert peaks[1] - peaks[0] < 20, peaks
+
+
+def test_every_argument_is_checked_before_the_input_is_opened(net, clip, tmp_path, monkeypatch):
+    """Was: tile_size, overlap, norm_statistics, preserve_color and the stylize options were
+    checked by the first stylize call, after the input was opened and the output created."""
+    from keras_perceptual import video
+
+    def never(*args, **kwargs):
+        raise AssertionError("the input was opened before the arguments were checked")
+
+    monkeypatch.setattr(video, "_open_input", never)
+    out = tmp_path / "out.mp4"
+    cases = [
+        ({"tile_size": 0}, InputError, r"tile_size must be an integer >= 1\. "
+                                       r"Received: tile_size=0"),
+        ({"tile_size": "64"}, InputError, r"tile_size must be an integer >= 1"),
+        ({"overlap": -1}, InputError, r"overlap must be an integer >= 0\. Received: overlap=-1"),
+        ({"tile_size": 16, "overlap": 16}, InputError, r"overlap must be at most half of tile_size"),
+        ({"norm_statistics": "frame"}, InputError, r"norm_statistics must be one of"),
+        ({"preserve_color": "no"}, InputError, r"preserve_color must be True or False"),
+        ({"stlye": 1}, TypeError, r"stylize_video\(\) got an unexpected keyword argument "
+                                  r"'stlye'; did you mean 'style'\?"),
+        ({"images": np.zeros((1, 8, 8, 3))}, TypeError, r"unexpected keyword argument 'images'"),
+        ({"style": 0}, InputError, r"single-style network\): leave them out"),
+        ({"precision": "float8"}, InputError, r"precision"),
+        ({"codec_options": ["crf", "23"]}, InputError, r"codec_options must be a dict"),
+        ({"batch_size": 0}, InputError, r"batch_size must be an integer >= 1"),
+    ]
+    for kwargs, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            stylize_video(net, clip, out, progress=False, **kwargs)
+    with pytest.raises(InputError, match=r"video extension"):  # also before the input
+        stylize_video(net, tmp_path / "missing.mp4", tmp_path / "out.gif", progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+class _FailingOn(keras.Model):
+    """A model whose ``call``-th call raises ``error`` (a bug, a full GPU, ...)."""
+
+    def __init__(self, model, call, error):
+        super().__init__()
+        self.model, self.calls, self.fail_on, self.error = model, 0, call, error
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise self.error
+        return self.model(*args, **kwargs)
+
+    predict_on_batch = __call__
+
+
+@pytest.mark.parametrize("call", [1, 3])
+def test_any_error_while_stylizing_leaves_no_partial_file(net, clip, tmp_path, call):
+    out = tmp_path / "out.mp4"
+    failing = _FailingOn(net, call, RuntimeError("out of memory"))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        stylize_video(failing, clip, out, batch_size=4, progress=False, value_range=(0, 1))
+    assert failing.calls == call and os.listdir(tmp_path) == []

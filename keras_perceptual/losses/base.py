@@ -26,10 +26,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import keras
-from keras import ops
 
-from keras_perceptual._checks import check_value_range, checked_at_run_time, shapes_agree
-from keras_perceptual.errors import InputError
+from keras_perceptual._checks import check_sample_weight, check_value_range
 from keras_perceptual.ops import as_float_tensor
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -92,38 +90,13 @@ class BaseLoss(keras.losses.Loss):
     values_rank: int | None = None
 
     def check_sample_weight(self, sample_weight, y_pred):
-        """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample.
-
-        Its first axis must be ``y_pred``'s batch (checked on static shapes, and in a
-        TensorFlow graph at run time where the batch is unknown when traced), and its axes
-        past ``values_rank`` must have size 1: Keras would otherwise fail deep in the
-        reduction, or broadcast a weight onto the wrong samples.
+        """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample
+        (:func:`keras_perceptual._checks.check_sample_weight`, the rule the metrics share).
 
         Raises:
             InputError: a ``sample_weight`` of another length or shape.
         """
-        weight = ops.convert_to_tensor(sample_weight)
-        shape = tuple(weight.shape)
-        if not shape:
-            return weight
-        batch = tuple(y_pred.shape)[:1] or (None,)
-        rule = (
-            "sample_weight must be a scalar or hold one weight per sample: shape (batch,) = "
-            f"{batch}, like y_pred's first axis; pass one weight per image, in order. Received: "
-        )
-        rank = self.values_rank
-        extra = () if rank is None else shape[rank:]
-        if not shapes_agree(shape[:1], batch) or any(d not in (1, None) for d in extra):
-            raise InputError(
-                f"{rule}sample_weight.shape={shape}, y_pred.shape={tuple(y_pred.shape)}"
-            )
-        if shape[0] is None or batch[0] is None:
-            weight, _ = checked_at_run_time(
-                (weight, y_pred),
-                lambda w, p: ops.equal(w[0], p[0]),
-                f"{rule}sample_weight.shape, y_pred.shape=",
-            )
-        return weight
+        return check_sample_weight(sample_weight, y_pred, self.values_rank)
 
     def get_config(self):
         config = super().get_config()
