@@ -381,6 +381,13 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
             sample_weight = _checked_weight(sample_weight, y_pred, batched=len(y_pred.shape) == 4)
         return super().update_state(y_true, y_pred, sample_weight=sample_weight)
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width (pixels) the metric accepts: SSIM's
+        ``filter_size``, plus ``2 * crop_border`` (a PSNR without a border: 1)."""
+        options = self._fn_kwargs
+        return options.get("filter_size", 1) + 2 * options.get("crop_border", 0)
+
     def get_config(self):
         # Only the constructor's arguments (the wrapped function is fixed by the class).
         config = {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
@@ -542,6 +549,11 @@ class _LearnedMetric(keras.metrics.Mean):
         if sample_weight is not None:
             sample_weight = _checked_weight(sample_weight, y_pred, batched=len(values.shape) > 0)
         return super().update_state(values, sample_weight=sample_weight)
+
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width (pixels) the network accepts."""
+        return self.distance.min_image_size
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, **self._settings()}

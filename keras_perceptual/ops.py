@@ -281,6 +281,10 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
+#: The smallest height and width :func:`sobel_edges` takes (its reflection padding needs 2).
+SOBEL_MIN_SIZE = 2
+
+
 def sobel_edges(images):
     """Sobel gradients ``(batch, H, W, C, 2)`` holding ``[dy, dx]``, the same on every backend.
 
@@ -309,17 +313,17 @@ def sobel_edges(images):
         )
     for axis, name in ((1, "height"), (2, "width")):
         size = images.shape[axis]
-        if size is not None and size < 2:
+        if size is not None and size < SOBEL_MIN_SIZE:
             raise InputError(
-                f"sobel_edges needs images at least 2 px in {name}; upsample or skip such "
-                f"tiny images. Received: images.shape={tuple(images.shape)}"
+                f"sobel_edges needs images at least {SOBEL_MIN_SIZE} px in {name}; upsample or "
+                f"skip such tiny images. Received: images.shape={tuple(images.shape)}"
             )
     if images.shape[1] is None or images.shape[2] is None:
         (images,) = checked_at_run_time(
             (images,),
-            lambda s: ops.min(s[1:3]) >= 2,
-            "sobel_edges needs images at least 2 px in height and width; upsample or skip "
-            "such tiny images. Received: images.shape=",
+            lambda s: ops.min(s[1:3]) >= SOBEL_MIN_SIZE,
+            f"sobel_edges needs images at least {SOBEL_MIN_SIZE} px in height and width; "
+            "upsample or skip such tiny images. Received: images.shape=",
         )
     padded = ops.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     edges = ops.image.sobel_edges(padded, data_format="channels_last")
@@ -397,7 +401,7 @@ def safe_sqrt(x):
     return keep_nan(root, x)
 
 
-__all__ += ["edge_magnitude", "keep_nan", "safe_sqrt", "sobel_edges"]
+__all__ += ["SOBEL_MIN_SIZE", "edge_magnitude", "keep_nan", "safe_sqrt", "sobel_edges"]
 
 
 #: The variance offset of adaptive instance normalization and its statistics (reference code).

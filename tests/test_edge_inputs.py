@@ -28,6 +28,7 @@ from conftest import BACKEND, to_numpy
 import keras_perceptual.losses as losses_package
 from keras_perceptual import losses
 from keras_perceptual import ops as kp_ops
+from keras_perceptual.errors import InputError
 
 SIZE = 16  # the smallest size every tap (relu4_3: 8 px) and the blur see whole
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -744,3 +745,28 @@ def test_sample_weight_length_is_checked_at_run_time_in_a_graph():
     assert to_numpy(fn(x, x, np.ones(2, np.float32))).shape == (2,)
     with pytest.raises(tf.errors.InvalidArgumentError, match="one weight per sample"):
         fn(x, x, np.ones(3, np.float32))
+
+
+# --------------------------------------------------------------------------
+# min_image_size: what the training recipes check crops against (before fit).
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls,case,kind,factory", [
+    case for case in LOSS_CASES if case.values[2] in ("image", "adain")
+])  # fmt: skip
+def test_min_image_size_is_the_smallest_size_the_loss_accepts(cls, case, kind, factory):
+    loss = factory((0.0, 1.0))
+    need = loss.min_image_size
+    assert isinstance(need, int) and need >= 1, need
+
+    def images(side):
+        image = np.full((1, side, side, 3), 0.5, "float32")
+        if kind == "adain":
+            return losses.AdaINLoss.pack_targets(image, image), image
+        return image, image
+
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(loss(*images(need)))))
+    if need > 1:
+        with pytest.raises(InputError, match="needs (images )?at least"):
+            loss(*images(need - 1))

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from conftest import rewrite_keras_config, to_numpy
 
-from keras_perceptual.metrics import PSNR, SSIM, psnr, rgb_to_y, ssim
+from keras_perceptual.errors import InputError
+from keras_perceptual.metrics import LPIPS, PSNR, SSIM, psnr, rgb_to_y, ssim
 
 tf = pytest.importorskip("tensorflow")
 
@@ -454,3 +455,22 @@ def test_metric_sample_weight_in_fit_and_evaluate(pair):
     np.testing.assert_allclose(logs["psnr"], (values[0] + 3 * values[2]) / 4, rtol=1e-4)
     history = model.fit(noisy, clean, sample_weight=weights, batch_size=3, epochs=1, verbose=0)
     np.testing.assert_allclose(history.history["psnr"][0], logs["psnr"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("make,need", [
+    (lambda: PSNR(), 1),
+    (lambda: PSNR(crop_border=2), 5),
+    (lambda: SSIM(), 11),
+    (lambda: SSIM(filter_size=7, crop_border=1), 9),
+    (lambda: LPIPS(net="alex", weights=None), 31),
+    (lambda: LPIPS(net="vgg", weights=None), 16),
+])  # fmt: skip
+def test_min_image_size_is_the_smallest_size_the_metric_accepts(make, need):
+    """What the training recipes check their crops against before anything is trained."""
+    metric = make()
+    assert metric.min_image_size == need
+    metric.update_state(np.zeros((1, need, need, 3)), np.full((1, need, need, 3), 0.5))
+    assert np.isfinite(float(metric.result()))
+    if need > 1:
+        with pytest.raises(InputError):
+            metric.update_state(np.zeros((1, need - 1, need, 3)), np.zeros((1, need - 1, need, 3)))

@@ -299,6 +299,12 @@ class AdaINLoss(ImageLoss):
         terms["style"] = total
         return terms
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width (pixels) of the content, style and stylized
+        images: what the deepest style layer needs (16 px for VGG19's relu4_1)."""
+        return self._networks[0].min_image_size
+
     def call(self, y_true, y_pred):
         shape = static_image_shape(y_true, "y_true", channels=None)
         if shape[-1] != 6:

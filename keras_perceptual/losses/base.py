@@ -47,6 +47,10 @@ class BaseLoss(keras.losses.Loss):
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     #: The name of a loss built with ``name=None``, for subclasses sharing one constructor.
     DEFAULT_NAME: ClassVar[str | None] = None
+    #: The smallest height and width (pixels) of the images the loss accepts; losses on a
+    #: backbone override it with what their deepest layer needs. Read by the training
+    #: recipes to refuse crops that are too small before anything is trained.
+    min_image_size: int = 1
 
     def __init__(
         self,

@@ -106,6 +106,12 @@ class LearnedMetricLoss(ImageLoss):
             loss.unavailable = error
             return loss
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width (pixels) the network accepts (16 px for LPIPS's
+        VGG, 31 px for its AlexNet)."""
+        return self.network.min_image_size
+
     def call(self, y_true, y_pred):
         if self.unavailable is not None:
             raise restored_without_weights(self, self.unavailable, self.weights_source)

@@ -925,6 +925,18 @@ class BackboneLoss(ImageLoss):
         """
         return self._style_target
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width (pixels) of ``y_pred`` and ``y_true`` the terms
+        accept: what the deepest of their layers needs (e.g. 8 px for VGG16's relu4_3), 1
+        without a backbone."""
+        networks, needs = self.networks, [1]
+        if networks.extractor is not None:
+            needs.append(networks.extractor.min_image_size)
+        if networks.target is not None:
+            needs.append(networks.min_target_size(self.settings.backbone))
+        return max(needs)
+
     def compute_terms(self, y_true, y_pred) -> dict:
         """Per-image values of every active term, before the global term weights.
 

@@ -39,6 +39,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.ops import (
+    SOBEL_MIN_SIZE,
     as_float_tensor,
     charbonnier,
     edge_magnitude,
@@ -377,6 +378,8 @@ class EdgeLoss(ImageLoss):
         _check_edge_options(**self.options())
 
     OPTIONS = ("mode", "threshold", "weighting", "distance", "epsilon")
+    #: Sobel gradients need 2 px on each side.
+    min_image_size = SOBEL_MIN_SIZE
 
     def call(self, y_true, y_pred):
         y_true, y_pred = _check_pair(y_true, y_pred)

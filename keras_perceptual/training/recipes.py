@@ -187,26 +187,37 @@ class Recipe(abc.ABC):
         """Side of the square random crops the recipe trains on."""
 
     def network_input(self) -> tuple[str, int, str | None, int]:
-        """``(setting, its value, divisor's name, divisor)``: the network sees
-        ``value // divisor`` pixels on a side (default: the ``image_size`` crops themselves)."""
+        """``(setting, its value, divisor's name, divisor)``: the loss and the metrics see
+        ``value``-pixel crops and the network ``value // divisor`` (default: the
+        ``image_size`` crops themselves)."""
         return "image_size", self.crop_size(), None, 1
 
-    def check_network_input(self, network: keras.Model) -> None:
-        """Refuses crops smaller than ``network`` accepts, before anything is trained or
-        recorded (``fit`` would fail inside its first sample or step).
+    def check_crop_size(self, network: keras.Model, loss: Any, metrics: list) -> None:
+        """Refuses crops smaller than ``network``, ``loss`` or one of ``metrics`` accepts
+        (their ``min_image_size``), before anything is trained or recorded: ``fit`` would
+        fail inside its first sample or step, in words about the loss's layers or the
+        metric's window instead of the recipe's setting.
 
         Raises:
-            keras_perceptual.errors.InputError: the network's inputs would be too small.
+            keras_perceptual.errors.InputError: the crops, or the network's inputs made
+                from them, would be too small.
         """
         name, value, divisor_name, divisor = self.network_input()
-        need, side = min_input_size(network), value // divisor
-        if side < need:
-            seen = f" ({name} / {divisor_name} = {value} / {divisor})" if divisor_name else ""
-            raise InputError(
-                f"{name}={value} gives the network {side}x{side} pixel inputs{seen}, but it "
-                f"needs at least {need}x{need}; use {name} >= {need * divisor}. "
-                f"Received: {name}={value}"
-            )
+        side = value // divisor
+        seen = f" ({name} / {divisor_name} = {value} / {divisor})" if divisor_name else ""
+        needs = [("network", side, seen, min_input_size(network), divisor)]
+        needs += [
+            (what, value, "", getattr(item, "min_image_size", 1), 1)
+            for what, item in [("loss", loss), *((f"{m.name} metric", m) for m in metrics)]
+        ]
+        for what, size, seen, need, scale in needs:
+            if size < need:
+                smallest = -(-need * scale // divisor) * divisor  # a multiple of the divisor
+                raise InputError(
+                    f"{name}={value} gives the {what} {size}x{size} pixel images{seen}, but it "
+                    f"needs at least {need}x{need}; use {name} >= {smallest}. "
+                    f"Received: {name}={value}"
+                )
 
     def pairs(self, images, index):
         """``(x, y)`` for ``fit`` from a float32 batch of crops (``keras.ops`` only: the same
@@ -272,13 +283,16 @@ class Recipe(abc.ABC):
     def build_loss(self) -> keras.losses.Loss:
         """The per-image training loss (``reduction=None``)."""
 
-    def compile(self, network: keras.Model, loss: keras.losses.Loss) -> keras.Model:
-        """The compiled model ``fit`` trains (it shares ``network``'s weights)."""
+    def compile(
+        self, network: keras.Model, loss: keras.losses.Loss, metrics: list | None = None
+    ) -> keras.Model:
+        """The compiled model ``fit`` trains (it shares ``network``'s weights); ``metrics``
+        defaults to :meth:`metrics`."""
         trainer = keras.Model(network.inputs, network.outputs, name=f"{network.name}_training")
         trainer.compile(
             optimizer=self.build_optimizer(network),
             loss=untracked_loss(loss),
-            metrics=self.metrics(),
+            metrics=self.metrics() if metrics is None else metrics,
             jit_compile=self.config.jit_compile,
         )
         return trainer
@@ -336,7 +350,7 @@ class StyleTransferRecipe(Recipe):
             ),
         )
 
-    def compile(self, network, loss):
+    def compile(self, network, loss, metrics=None):
         config = self.config
         if config.temporal_weight > 0:
             # Trains the same weights; model.keras, samples and inference keep ``network``.
@@ -349,7 +363,7 @@ class StyleTransferRecipe(Recipe):
                 name="temporal_consistency",
             )
             network = keras.Model(network.inputs, stable(network.inputs[0]), name=network.name)
-        return super().compile(network, loss)
+        return super().compile(network, loss, metrics)
 
     def crop_size(self):
         return self.config.image_size
@@ -612,10 +626,10 @@ class SuperResolutionRecipe(Recipe):
             metrics.append(LPIPS(weights=self.config.weights, value_range=value_range))
         return metrics
 
-    def compile(self, network, loss):
+    def compile(self, network, loss, metrics=None):
         config = self.config
         if not config.gan:
-            return super().compile(network, loss)
+            return super().compile(network, loss, metrics)
         from keras_perceptual.gan import PerceptualGAN, patch_discriminator
 
         discriminator = patch_discriminator(
@@ -626,7 +640,7 @@ class SuperResolutionRecipe(Recipe):
             generator_optimizer=keras.optimizers.Adam(config.learning_rate),
             discriminator_optimizer=keras.optimizers.Adam(config.learning_rate),
             content_loss=untracked_loss(loss),
-            metrics=self.metrics(),
+            metrics=self.metrics() if metrics is None else metrics,
             jit_compile=config.jit_compile,
             **self.gan_settings(),
         )

@@ -373,9 +373,10 @@ class Trainer:
         self.recipe.bfloat16_variables = self.platform.bfloat16_variables
         with self.platform.scope(), dtype_policy(self.precision):
             self.network = self.recipe.build_network()
-            self.recipe.check_network_input(self.network)
             self.loss = self.recipe.build_loss()
-            self.trainer = self.recipe.compile(self.network, self.loss)
+            metrics = self.recipe.metrics()
+            self.recipe.check_crop_size(self.network, self.loss, metrics)
+            self.trainer = self.recipe.compile(self.network, self.loss, metrics)
             if self.trainer.optimizer is not None and not self.trainer.optimizer.built:
                 self.trainer.optimizer.build(self.trainer.trainable_variables)
         self.synchronized = self.platform.prepare(self.trainer)

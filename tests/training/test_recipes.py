@@ -170,19 +170,28 @@ def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, 
 
 @pytest.mark.parametrize("recipe,arguments,message", [
     # the SR network sees patch_size / scale pixels, and needs 5 (its 9x9 reflection padding)
-    ("sr", {"patch_size": 16}, r"patch_size=16 gives the network 4x4 pixel inputs \(patch_size "
+    ("sr", {"patch_size": 16}, r"patch_size=16 gives the network 4x4 pixel images \(patch_size "
      r"/ scale = 16 / 4\), but it needs at least 5x5; use patch_size >= 20\. Received"),
     ("style", {"image_size": 4}, r"image_size=4 gives the network 4x4 .*use image_size >= 5\."),
+    # the loss and the metrics see the crops: SSIM's 11x11 window, LPIPS's AlexNet (31 px),
+    # VGG16's relu4_3 (8 px); the smallest valid size is a multiple of the scale
+    ("sr", {"scale": 2, "patch_size": 10}, r"patch_size=10 gives the ssim metric 10x10 pixel "
+     r"images, but it needs at least 11x11; use patch_size >= 12\. Received: patch_size=10"),
+    ("sr", {"scale": 2, "patch_size": 12, "lpips": True}, r"gives the lpips metric 12x12 .* "
+     r"at least 31x31; use patch_size >= 32\."),
+    ("style", {"image_size": 6}, r"image_size=6 gives the loss 6x6 pixel images, but it needs "
+     r"at least 8x8; use image_size >= 8\."),
 ])
-def test_crops_smaller_than_the_network_accepts_are_refused_before_training(
+def test_crops_smaller_than_the_network_loss_or_metrics_accept_are_refused_before_training(
         tmp_path, photos, style_file, recipe, arguments, message):
-    # it used to fail inside fit (the first sample), Keras-wrapped, after config.json was
-    # written, advising to "upscale or pad the images"
+    # it used to fail inside fit (the first sample or step), after config.json was written,
+    # in words about the network's padding, SSIM's filter_size or the loss's layers
     out = tmp_path / "out"
     with pytest.raises(InputError, match=message):
         if recipe == "sr":
-            train_super_resolution(photos, 4, output_dir=out, steps=1, batch_size=2,
-                                   model_options=TINY_SR_NET, weights=None, **arguments)
+            train_super_resolution(photos, arguments.pop("scale", 4), output_dir=out, steps=1,
+                                   batch_size=2, model_options=TINY_SR_NET, weights=None,
+                                   **arguments)  # fmt: skip
         else:
             train_style_transfer(photos, style_file, output_dir=out,
                                  **style_kwargs(None, **arguments))
