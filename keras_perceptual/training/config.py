@@ -441,7 +441,8 @@ class RunConfig:
             raise ResumeMismatchError(
                 f"{self.output_dir!r} holds a run with different settings "
                 f"({'; '.join(differences)}); pass the same settings to resume it (only "
-                f"{movable} may change), or choose a new output folder."
+                f"{movable} may change; a weights file or style image may move to another "
+                "path but must hold the same data), or choose a new output folder."
             )
 
 

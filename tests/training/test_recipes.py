@@ -166,6 +166,12 @@ def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, 
         train_style_transfer(
             photos, style_file, output_dir=out, **style_kwargs(standin_weights, batch_size=4)
         )
+    # weights may move (it is listed as one that may change), not become other weights: the
+    # message says so instead of contradicting itself
+    with pytest.raises(ResumeMismatchError, match=r"weights_source 'hed_bsds500' -> None.*only .*"
+                       r"weights may change; a weights file or style image may move to another "
+                       r"path but must hold the same data\)"):
+        train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(None))
 
 
 @pytest.mark.parametrize("recipe,arguments,message", [
