@@ -309,9 +309,28 @@ def with_precision(model: Any, precision: str | None, caller: str = "stylize") -
     return copies[target]
 
 
-def _resolve_model(model):
-    """A Keras model (tiling can then use whole-image statistics) or another Runtime; paths,
-    ``hf://`` references and exported files are opened with ``runtimes.load_runtime``."""
+def resolve_model(model: Any) -> Any:
+    """The network :func:`stylize` and :func:`upscale` run, from any model argument they take.
+
+    Args:
+        model: a ``keras.Model``, a :class:`~keras_perceptual.runtimes.Runtime`, or a path /
+            ``hf://`` reference to a ``.keras``, ONNX, OpenVINO or TFLite file.
+
+    Returns:
+        A ``keras.Model`` (tiling can then use whole-image statistics; a
+        :class:`~keras_perceptual.runtimes.KerasRuntime` is unwrapped) or another
+        :class:`~keras_perceptual.runtimes.Runtime`. Load a path once with it before
+        calling :func:`stylize` on many batches.
+
+    Raises:
+        keras_perceptual.errors.InputError / ModelLoadError: as
+        :func:`~keras_perceptual.runtimes.load_runtime`.
+
+    Example:
+        >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
+        >>> resolve_model(net) is net
+        True
+    """
     if isinstance(model, keras.Model):
         return model
     if not isinstance(model, Runtime):
@@ -890,9 +909,39 @@ def _runtime_style_kind(runtime: Runtime) -> tuple[int | None, bool]:
     return None, False
 
 
-def _bind_style(model, value_range, style, style_weights, style_image, style_images, alpha):
-    """``model`` as a one-input image-to-image network applying the requested style (for an
-    exported network, a :class:`~keras_perceptual.runtimes.BoundRuntime`)."""
+def bind_style(
+    model: Any,
+    value_range: Sequence[float],
+    style: int | None = None,
+    style_weights: Sequence[float] | None = None,
+    style_image: Any = None,
+    style_images: Sequence[Any] | None = None,
+    alpha: float | None = None,
+) -> Any:
+    """``model`` as a one-input image-to-image network applying the requested style.
+
+    What :func:`stylize` does with its style options, once: bind a network before stylizing
+    many batches (the frames of a video) so that, e.g., an arbitrary-style network encodes
+    its style image once, not once a batch.
+
+    Args:
+        model: a network from :func:`resolve_model`.
+        value_range: ``(low, high)`` of the images (and of a style image given as an array).
+        style, style_weights, style_image, style_images, alpha: as for :func:`stylize`.
+
+    Returns:
+        ``model`` itself for a single-style network; otherwise a one-input ``keras.Model``
+        sharing its weights (for an exported network, a
+        :class:`~keras_perceptual.runtimes.BoundRuntime`).
+
+    Raises:
+        InputError: options the network does not take, a missing or refused style choice.
+
+    Example:
+        >>> multi = multi_style_transfer_net(4, filters=4, num_residual_blocks=1)
+        >>> bind_style(multi, (0, 1), style=2).inputs[0].shape
+        (None, None, None, 3)
+    """
     if isinstance(model, Runtime):
         num_styles, arbitrary = _runtime_style_kind(model)
     else:
@@ -1059,7 +1108,7 @@ def _infer(caller: str, arguments: dict, bind=None):
 
     Returns ``(outputs, image_list, kind, value_range)``.
     """
-    model = with_precision(_resolve_model(arguments["model"]), arguments["precision"], caller)
+    model = with_precision(resolve_model(arguments["model"]), arguments["precision"], caller)
     value_range = arguments["value_range"]
     value_range = (
         model_info(model).value_range if value_range is None else check_value_range(value_range)
@@ -1178,7 +1227,7 @@ def stylize(
     outputs, image_list, kind, value_range = _infer(
         "stylize",
         locals(),
-        bind=lambda network, value_range: _bind_style(
+        bind=lambda network, value_range: bind_style(
             network, value_range, style, style_weights, style_image, style_images, alpha
         ),
     )
@@ -1246,10 +1295,12 @@ def upscale(
 
 
 __all__ = [
+    "bind_style",
     "input_alignment",
     "is_arbitrary_style_model",
     "match_histograms",
     "min_input_size",
+    "resolve_model",
     "resolve_style_weights",
     "save_image",
     "style_count",

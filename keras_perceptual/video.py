@@ -446,9 +446,9 @@ def stylize_video(
         (8, 8.0, None)
     """
     from keras_perceptual.inference import (
-        _bind_style,
-        _resolve_model,
+        bind_style,
         check_run_options,
+        resolve_model,
         stylize,
         with_precision,
     )
@@ -465,7 +465,7 @@ def stylize_video(
     container_format = check_output_path(output_path, input_path)
     if progress:
         _tqdm()
-    model = _resolve_model(model)  # a path is loaded once, not once per batch
+    model = resolve_model(model)  # a path is loaded once, not once per batch
     value_range = (
         model_info(model).value_range if value_range is None else check_value_range(value_range)
     )
@@ -473,10 +473,12 @@ def stylize_video(
         model, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
         norm_statistics=norm_statistics,
     )
-    # The style options, as stylize binds them (the bound network is cached for the frames).
-    _bind_style(
-        with_precision(model, stylize_options.get("precision"), "stylize_video"), value_range,
-        **{name: stylize_options.get(name) for name in _STYLE_OPTIONS},
+    # The precision and style options, applied once: every batch of frames then runs the
+    # same bound network (an arbitrary-style network encodes its style image once).
+    network = bind_style(
+        with_precision(model, stylize_options.pop("precision", None), "stylize_video"),
+        value_range,
+        **{name: stylize_options.pop(name, None) for name in _STYLE_OPTIONS},
     )
     options = {
         "batch_size": batch_size,
@@ -536,7 +538,7 @@ def stylize_video(
             if not pending:
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
-            stylized = _to_uint8(stylize(model, batch, **options), value_range)
+            stylized = _to_uint8(stylize(network, batch, **options), value_range)
             if bar is None:  # with the first stylized batch: the bar starts at its speed
                 bar = _Progress(header.frames, progress, os.path.basename(output_path))
             for image, (_, timing) in zip(stylized, pending, strict=True):

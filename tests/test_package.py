@@ -45,3 +45,26 @@ def test_every_public_class_is_registered():
                                                       keras.metrics.Metric)):
             registered = keras.saving.get_registered_name(obj)
             assert registered.startswith("keras_perceptual>"), name
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """What modules share is a documented interface: no ``from keras_perceptual.x import
+    _name`` anywhere in the package (private modules such as ``_checks`` hold public names)."""
+    import ast
+    import pathlib
+
+    import keras_perceptual
+
+    root = pathlib.Path(keras_perceptual.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (
+                node.level or (node.module or "").startswith("keras_perceptual")
+            ):
+                found += [
+                    f"{path.relative_to(root)}:{node.lineno} {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert not found, found

@@ -83,6 +83,28 @@ def test_stylize_options_are_applied(net, tmp_path):
     assert np.abs(frames - plain).mean() > 3 * np.abs(frames - expected).mean()
 
 
+def test_an_arbitrary_style_is_encoded_once_for_the_whole_video(tmp_path, monkeypatch):
+    """Before: the style image was read and encoded again for every batch of frames."""
+    from keras_perceptual.layers import AdaptiveInstanceNormalization
+    from keras_perceptual.models import arbitrary_style_net
+
+    keras.utils.set_random_seed(4)
+    adain = arbitrary_style_net(weights=None)
+    painting = np.random.default_rng(5).random((32, 32, 3)).astype("float32")
+    clip = make_clip(tmp_path / "short.mp4", frames=5, audio=False)
+    calls = []
+    statistics = AdaptiveInstanceNormalization.style_statistics
+    monkeypatch.setattr(AdaptiveInstanceNormalization, "style_statistics",
+                        lambda self, *a, **k: calls.append(1) or statistics(self, *a, **k))
+    stylize_video(adain, clip, tmp_path / "styled.mp4", progress=False, batch_size=2,
+                  codec_options={"crf": "4"}, style_image=painting, alpha=0.5)
+    assert len(calls) == 1  # 3 batches of frames
+    frames = read_clip(tmp_path / "styled.mp4")[0] / 255.0
+    expected = stylize(adain, read_clip(clip)[0].astype(np.float32) / 255.0,
+                       style_image=painting, alpha=0.5)
+    assert np.abs(frames - expected).mean() < 0.02
+
+
 def luma(images):
     return images @ np.array([0.299, 0.587, 0.114])
 
