@@ -663,6 +663,13 @@ def test_option_errors_name_the_options_before_anything_is_written(
          "preserve_color=True",
          "Cannot read 'style_image.jpg' in /data/overlap/ with --batch-size 4 and "
          "--preserve-color"),
+        ("style, style_weights, style_image, style_images and alpha apply to networks built "
+         "by multi_style_transfer_net or arbitrary_style_net; leave them out. Received: "
+         "style=2",
+         "--style, --mix, --style-image and --alpha apply to networks built by "
+         "multi_style_transfer_net or arbitrary_style_net; leave them out. Received: --style 2"),
+        ("The weights are fine; steps, style and content matter.",  # English, left alone
+         "The weights are fine; steps, style and content matter."),
     ],
 )
 def test_library_messages_in_the_options_words(message, expected):
@@ -704,3 +711,126 @@ def test_export_errors_name_the_options(style_net, tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["keras-perceptual: error: --calibration-images calibrates --quantize int8 "
                    "only; drop it or pass --quantize int8. Received: --quantize dynamic"], err
+
+
+# --- A careless user: the wrong network, outputs over inputs, Ctrl-C, log files ----------
+
+
+@pytest.mark.parametrize("command", ["stylize", "upscale"])
+def test_the_other_kind_of_network_is_refused(command, style_net, sr_net, photos, tmp_path,
+                                              capsys):
+    # Before: upscale with a style network wrote '<name>_x1.png' (a stylized photo), and
+    # stylize with a x4 network wrote an upscaled one named '_stylized', exit 0 both.
+    model, hint = (sr_net, "is a x4 super-resolution network, not a style-transfer one: use "
+                   "'keras-perceptual upscale' with it") if command == "stylize" else (
+        style_net, "is a style transfer network (its output is the size of its input), not a "
+        "super-resolution one: use 'keras-perceptual stylize' with it")
+    out = tmp_path / "out"
+    assert main([command, str(model), str(photos / "photo0.png"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"keras-perceptual: error: {str(model)!r} {hint}"], err
+    assert not out.exists()
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(style_net, photos, tmp_path, capsys):
+    # Before: a.png was stylized into a_stylized.png, replacing the photo of that name
+    # before it was read in its turn.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "a_stylized.png"):
+        (folder / name).write_bytes((photos / "photo0.png").read_bytes())
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert main(["stylize", str(style_net), str(folder), "--out", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    target = repr(str(folder / "a_stylized.png"))
+    assert err == [f"keras-perceptual: error: the output {target} would overwrite the input "
+                   f"{target}; choose another --out folder or --format (nothing was written)"]
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def test_ctrl_c_in_stylize_says_what_was_done(style_net, photos, tmp_path, capsys, monkeypatch):
+    # Before: "interrupted; re-run the same command to resume training" (nothing resumes).
+    from keras_perceptual import inference
+
+    real = inference.stylize
+
+    def interrupted(model, path, **options):
+        if path.endswith("photo1.png"):
+            raise KeyboardInterrupt
+        return real(model, path, **options)
+
+    monkeypatch.setattr(inference, "stylize", interrupted)
+    out = tmp_path / "out"
+    assert main(["stylize", str(style_net), str(photos), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    first, second = (repr(str(photos / name)) for name in ("photo0.png", "photo1.png"))
+    assert err == [f"keras-perceptual: interrupted (stopped at input 2 of 4, {second}: the 1 "
+                   f"input before it, {first}, was done and its output is kept in "
+                   f"{str(out)!r}; {second} and the 2 inputs after it were not done)"], err
+    assert os.listdir(out) == ["photo0_stylized.png"]
+
+
+@pytest.mark.parametrize("argv, ending", [
+    (["train-style", "photos/", "style.jpg", "--out", "runs/x"],
+     "; re-run the same command to resume training"),
+    (["--verbose", "demo"], "; re-run the same command to resume training"),
+    (["export", "model.keras", "export/m"], ""),
+    (["app"], ""),
+])
+def test_ctrl_c_says_resume_only_for_training(argv, ending):
+    from keras_perceptual.cli import _interrupted
+
+    assert _interrupted(argv, KeyboardInterrupt()) == ending
+    assert _interrupted(argv, KeyboardInterrupt("(stopped at input 1 of 2)")) == (
+        " (stopped at input 1 of 2)")
+
+
+def test_progress_is_one_line_per_epoch_in_a_log_file(capsys):
+    """Keras redraws its bar with backspaces and colour codes after every step even when
+    the output is a file (the demo wrote 59 KB of them for 300 steps): away from a terminal
+    the commands ask fit for one line per epoch, and print the files' bar once."""
+    import argparse
+
+    from keras_perceptual.cli.common import ProgressBar, verbosity
+
+    assert verbosity(argparse.Namespace(quiet=False)) == 2  # capsys: not a terminal
+    assert verbosity(argparse.Namespace(quiet=True)) == 0
+    bar = ProgressBar(3, quiet=False)
+    for name in ("a", "b", "c"):
+        bar.add(name)
+    out = capsys.readouterr().out
+    assert "\b" not in out and "\x1b[" not in out and out.count("\n") == 1, repr(out)
+    assert out.startswith("3/3 - "), repr(out)
+
+
+def test_progress_redraws_on_a_terminal(monkeypatch):
+    import argparse
+
+    from keras_perceptual.cli.common import verbosity
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert verbosity(argparse.Namespace(quiet=False)) == "auto"
+
+
+def test_training_messages_in_the_options_words():
+    from keras_perceptual.cli.common import with_option_names
+    from keras_perceptual.cli.train import config_options
+    from keras_perceptual.training import StyleTransferConfig
+
+    options = config_options(StyleTransferConfig)
+    # Offline without --weights: the download error's ways out, as options.
+    assert with_option_names(
+        "Could not download the ImageNet VGG16 weights. Use weights='hed_bsds500' (offline "
+        "stand-in), weights='/path/to/vgg16_notop.h5' (a local copy), or weights=None "
+        "(random, for tests).", options) == (
+        "Could not download the ImageNet VGG16 weights. Use --weights hed_bsds500 (offline "
+        "stand-in), --weights /path/to/vgg16_notop.h5 (a local copy), or --weights none "
+        "(random, for tests).")
+    # A resumed run with other settings: the settings that may change, as options.
+    assert with_option_names(
+        "pass the same settings to resume it (only cache, content_dir, output_dir, precision, "
+        "sample_every, steps, style_image, weights may change), or choose a new output "
+        "folder.", options) == (
+        "pass the same settings to resume it (only --cache, CONTENT_DIR, --out, --precision, "
+        "--sample-every, --steps, STYLE_IMAGE, --weights may change), or choose a new output "
+        "folder.")
