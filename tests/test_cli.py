@@ -128,6 +128,23 @@ def test_rerun_of_a_finished_training_says_so(style_run, photos, standin_weights
     assert "trained to step 3 (resumed from step 3)" in result.stdout
 
 
+def test_rerun_with_other_settings_does_not_announce_a_resume(style_run, photos, standin_weights,
+                                                               capsys):
+    # Before: "... is already trained to step 3 of 3; nothing to train", then the error
+    # saying the run cannot be resumed.
+    _, out = style_run
+    argv = ["train-style", out.parent / "content", photos / "style.jpg", "--out", out,
+            "--steps", 3, "--image-size", 48, "--batch-size", 2, "--style-image-size", 48,
+            "--filters", 4, "--residual-blocks", 1, "--weights", standin_weights,
+            "--save-every", 2, "--seed", 1, "--quiet"]  # fmt: skip
+    assert main([str(a) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert "already trained" not in captured.out and "resuming" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "holds a run with different settings (--image-size 32 -> 48)" in line, line
+    assert "(only --cache, CONTENT_DIR, --out, --precision," in line, line
+
+
 def test_stylize_folder_with_tiles_and_preserved_colors(style_run, photos, tmp_path):
     _, out = style_run
     result = run(
@@ -213,6 +230,22 @@ def test_a_bug_shows_its_traceback_and_exits_1(monkeypatch, capsys):
     assert "Traceback" in err and "ZeroDivisionError" in err
     assert "keras-perceptual: internal error: ZeroDivisionError" in err
     assert "please report it" in err
+
+
+def test_a_bug_with_a_huge_message_keeps_the_last_line_short(monkeypatch, capsys):
+    # Before: exporting the demo's network to TFLite ended in a 50,000-character line (the
+    # converter's error quotes the whole MLIR graph) after the traceback that holds it.
+    import keras_perceptual.cli.info as info_command
+
+    def broken(args):
+        raise RuntimeError("Could not translate MLIR to FlatBuffer. " + "%1 = tf.Conv2D " * 4000)
+
+    monkeypatch.setattr(info_command, "_cmd_info", broken)
+    assert main(["info"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("keras-perceptual: internal error: RuntimeError: Could not translate")
+    assert "[... all of it is in the traceback above]. This is a bug" in last
+    assert len(last) < 800, len(last)
 
 
 def test_a_library_error_is_one_line_even_when_it_is_a_valueerror(monkeypatch, capsys):

@@ -110,6 +110,9 @@ def _user_error(error: BaseException) -> bool:
     return isinstance(error, USER_ERRORS)
 
 
+#: The most characters of an unexpected error's message repeated on the last line.
+_DETAIL_LIMIT = 400
+
 #: The commands that a re-run resumes (from the backup in their output folder).
 RESUMABLE_COMMANDS = frozenset({"train-style", "train-sr", "train-arbitrary", "demo"})
 
@@ -158,8 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - sorted into user errors and bugs below
         if not _user_error(error):
             traceback.print_exc()
+            detail = one_line(error)
+            if len(detail) > _DETAIL_LIMIT:  # e.g. a TFLite converter error quotes the graph
+                detail = f"{detail[:_DETAIL_LIMIT]} [... all of it is in the traceback above]"
             print(
-                f"{PROG}: internal error: {type(error).__name__}: {one_line(error)}. This is a bug "
+                f"{PROG}: internal error: {type(error).__name__}: {detail}. This is a bug "
                 f"in keras-perceptual; please report it with the command line and the traceback "
                 f"above at {ISSUES_URL}",
                 file=sys.stderr,
