@@ -867,3 +867,29 @@ def test_training_messages_in_the_options_words():
         "pass the same settings to resume it (only --cache, CONTENT_DIR, --out, --precision, "
         "--sample-every, --steps, STYLE_IMAGE, --weights may change), or choose a new output "
         "folder.")
+
+
+def test_an_option_the_network_refuses_leaves_no_empty_output_folder(style_net, photos, tmp_path,
+                                                                    capsys):
+    # Before: "--style 2" on a single-style network stopped at the first photo and left the
+    # --out folder behind, empty.
+    out = tmp_path / "new" / "out"
+    assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(out),
+                 "--quiet", "--style", "2"]) == 2  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: --style, --mix, --style-image and --alpha "
+                           "apply to networks built by"), line
+    assert not out.exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(existing),
+                 "--quiet", "--style", "2"]) == 2  # fmt: skip
+    assert existing.is_dir()  # the user's folder stays
+
+
+def test_train_style_help_groups_the_temporal_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["train-style", "--help"])
+    text = capsys.readouterr().out
+    group = text[text.index("images and loss:"):text.index("several styles:")]
+    assert "--temporal-weight W" in group and "--temporal-motion" in group, group

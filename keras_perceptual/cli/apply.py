@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from keras_perceptual.cli.common import (
@@ -91,6 +92,7 @@ def _apply(args, kind: str) -> int:
     scale = _model_scale(model, kind, args.model)
     suffix = "_stylized" if kind == "stylize" else f"_x{scale}"
     targets = _output_paths(files, args.out, suffix, args.format)
+    created = not os.path.isdir(args.out)
     out = make_output_dir(args.out)
     value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
@@ -116,13 +118,16 @@ def _apply(args, kind: str) -> int:
             with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
                 image = (stylize if kind == "stylize" else upscale)(model, path, **options)
             save_image(image, target, value_range=value_range)  # whole or not at all
-        except USER_ERRORS as error:
-            # E.g. a file changed since the check: the outputs written so far are kept.
+        except (*USER_ERRORS, KeyboardInterrupt) as error:
+            # E.g. a file changed since the check, an option the network does not take: the
+            # outputs written so far are kept; a folder made for nothing is removed.
             bar.stop()
+            if created and not written:
+                with contextlib.suppress(OSError):
+                    os.rmdir(out)
+            if isinstance(error, KeyboardInterrupt):
+                raise KeyboardInterrupt(stopped_at(files, index, out)) from None
             raise UsageError(f"{one_line(error)} {stopped_at(files, index, out)}") from error
-        except KeyboardInterrupt:
-            bar.stop()
-            raise KeyboardInterrupt(stopped_at(files, index, out)) from None
         written.append(target)
         bar.add(path)
     say(f"wrote {len(written)} image(s) to {out}")

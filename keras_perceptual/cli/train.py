@@ -444,7 +444,8 @@ _STYLE_GROUPS = {
     **dict.fromkeys(("output_dir", "steps", "batch_size", "learning_rate", "seed", "save_every",
                      "sample_every", "cache", "precision"), "training"),
     **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
-                     "tv_weight", "weights"), "images and loss"),
+                     "tv_weight", "temporal_weight", "temporal_motion", "weights"),
+                    "images and loss"),
 }  # fmt: skip
 def _multi_style_only() -> set[str]:
     """The command-line fields ``train-style`` takes only with several style images."""
