@@ -13,7 +13,8 @@ into ``output_dir/style/``:
 
 ``run_demo("sr")`` trains a x4 super-resolution network on the same photos and writes
 ``output_dir/sr/comparison.png`` (bicubic | network | original, with PSNR) and the
-same files. Re-running resumes or, when finished, only redraws the figures.
+same files. Re-running resumes or, when finished, only redraws the figures; a re-run
+with other steps, weights or seed replaces the folder's earlier demo run (and says so).
 
 ``run_demo("multi-style")`` trains one network for the four shipped paintings
 (conditional instance normalization, Dumoulin et al. 2017) and writes
@@ -364,6 +365,30 @@ def _sr_figure(model, photos: list[str], scale: int, path: str, header: str, lab
     plt.close(figure)
 
 
+#: The prefix of the temporary folder of photos a demo run trains on: its ``config.json``
+#: records it as the run's photo folder, which is how a demo's own run is recognized.
+PHOTOS_PREFIX = "keras_perceptual_demo_"
+
+
+def _clear_other_demo_run(out: str, settings: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Removes the demo run in ``out`` when it was made with other ``settings`` (steps,
+    weights, seed): the recipe would refuse to resume it (the checkpoint interval follows
+    the steps) or resume it with another loss network, and a demo re-run means "show me
+    this". A folder whose run did not train on the demo's photos is left to the recipe."""
+    from keras_perceptual.training.trainer import CONFIG_FILE, read_record
+
+    arguments = (read_record(os.path.join(out, CONFIG_FILE)) or {}).get("arguments", {})
+    photos = arguments.get("content_dir") or arguments.get("image_dir") or ""
+    if not os.path.basename(str(photos)).startswith(PHOTOS_PREFIX):
+        return
+    changed = [f"{name} {arguments[name]!r} -> {value!r}" for name, value in settings.items()
+               if name in arguments and arguments[name] != value]  # fmt: skip
+    if changed:
+        say(f"demo: {out} holds a demo run with other settings ({'; '.join(changed)}); "
+            "starting afresh")
+        shutil.rmtree(out)
+
+
 def run_demo(
     task: str = "style",
     steps: int | None = None,
@@ -418,9 +443,11 @@ def run_demo(
         train_super_resolution,
     )
 
+    recorded_weights = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
+    _clear_other_demo_run(out, {"steps": steps, "weights": recorded_weights, "seed": seed}, say)
     save_every = max(1, min(100, steps))
     with (
-        tempfile.TemporaryDirectory(prefix="keras_perceptual_demo_") as folder,
+        tempfile.TemporaryDirectory(prefix=PHOTOS_PREFIX) as folder,
         tempfile.TemporaryDirectory(prefix="keras_perceptual_paintings_") as paintings,
     ):
         photos = _copy_photos(folder)

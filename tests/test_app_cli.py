@@ -83,3 +83,32 @@ def test_only_loopback_hosts_are_quiet(host, loopback):
     assert (warning is None) is loopback
     if not loopback:
         assert f"listening on {host}" in warning and "no login" in warning
+
+
+def test_a_port_in_use_is_named_without_gradios_advice(tmp_path, capsys):
+    """Gradio reports any failed bind as "Cannot find empty port ... set GRADIO_SERVER_PORT
+    or pass server_port to launch()", advice that means nothing on the command line."""
+    import importlib.util
+    import socket
+
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip('needs the [app] extra (pip install "keras-perceptual[app]")')
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["app", "--no-demo", "--port", str(port)]) == 2
+    lines = error_lines(capsys)
+    assert lines[-1] == (
+        f"keras-perceptual: error: Cannot serve on 127.0.0.1:{port}: port {port} is in use "
+        f"(another program, or another 'keras-perceptual app', listens there); pass a free one "
+        f"with --port, e.g. --port {port + 1}. Received: --port {port}"), lines
+    assert all("GRADIO_SERVER_PORT" not in line for line in lines)
+
+
+def test_an_address_of_another_machine_is_named():
+    # 192.0.2.1 is TEST-NET-1: no machine owns it, so binding to it fails.
+    message = ui.cannot_serve_message("192.0.2.1", 8080, OSError("Cannot find empty port"))
+    assert message.startswith("Cannot serve on 192.0.2.1:8080 (")
+    assert message.endswith("pass an address of this machine with --host (default 127.0.0.1). "
+                            "Received: host='192.0.2.1'")

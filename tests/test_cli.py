@@ -128,6 +128,23 @@ def test_rerun_of_a_finished_training_says_so(style_run, photos, standin_weights
     assert "trained to step 3 (resumed from step 3)" in result.stdout
 
 
+def test_rerun_with_other_settings_does_not_announce_a_resume(style_run, photos, standin_weights,
+                                                               capsys):
+    # Before: "... is already trained to step 3 of 3; nothing to train", then the error
+    # saying the run cannot be resumed.
+    _, out = style_run
+    argv = ["train-style", out.parent / "content", photos / "style.jpg", "--out", out,
+            "--steps", 3, "--image-size", 48, "--batch-size", 2, "--style-image-size", 48,
+            "--filters", 4, "--residual-blocks", 1, "--weights", standin_weights,
+            "--save-every", 2, "--seed", 1, "--quiet"]  # fmt: skip
+    assert main([str(a) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert "already trained" not in captured.out and "resuming" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "holds a run with different settings (--image-size 32 -> 48)" in line, line
+    assert "(only --cache, CONTENT_DIR, --out, --precision," in line, line
+
+
 def test_stylize_folder_with_tiles_and_preserved_colors(style_run, photos, tmp_path):
     _, out = style_run
     result = run(
@@ -213,6 +230,22 @@ def test_a_bug_shows_its_traceback_and_exits_1(monkeypatch, capsys):
     assert "Traceback" in err and "ZeroDivisionError" in err
     assert "keras-perceptual: internal error: ZeroDivisionError" in err
     assert "please report it" in err
+
+
+def test_a_bug_with_a_huge_message_keeps_the_last_line_short(monkeypatch, capsys):
+    # Before: exporting the demo's network to TFLite ended in a 50,000-character line (the
+    # converter's error quotes the whole MLIR graph) after the traceback that holds it.
+    import keras_perceptual.cli.info as info_command
+
+    def broken(args):
+        raise RuntimeError("Could not translate MLIR to FlatBuffer. " + "%1 = tf.Conv2D " * 4000)
+
+    monkeypatch.setattr(info_command, "_cmd_info", broken)
+    assert main(["info"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("keras-perceptual: internal error: RuntimeError: Could not translate")
+    assert "[... all of it is in the traceback above]. This is a bug" in last
+    assert len(last) < 800, len(last)
 
 
 def test_a_library_error_is_one_line_even_when_it_is_a_valueerror(monkeypatch, capsys):
@@ -663,6 +696,13 @@ def test_option_errors_name_the_options_before_anything_is_written(
          "preserve_color=True",
          "Cannot read 'style_image.jpg' in /data/overlap/ with --batch-size 4 and "
          "--preserve-color"),
+        ("style, style_weights, style_image, style_images and alpha apply to networks built "
+         "by multi_style_transfer_net or arbitrary_style_net; leave them out. Received: "
+         "style=2",
+         "--style, --mix, --style-image and --alpha apply to networks built by "
+         "multi_style_transfer_net or arbitrary_style_net; leave them out. Received: --style 2"),
+        ("The weights are fine; steps, style and content matter.",  # English, left alone
+         "The weights are fine; steps, style and content matter."),
     ],
 )
 def test_library_messages_in_the_options_words(message, expected):
@@ -704,3 +744,152 @@ def test_export_errors_name_the_options(style_net, tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["keras-perceptual: error: --calibration-images calibrates --quantize int8 "
                    "only; drop it or pass --quantize int8. Received: --quantize dynamic"], err
+
+
+# --- A careless user: the wrong network, outputs over inputs, Ctrl-C, log files ----------
+
+
+@pytest.mark.parametrize("command", ["stylize", "upscale"])
+def test_the_other_kind_of_network_is_refused(command, style_net, sr_net, photos, tmp_path,
+                                              capsys):
+    # Before: upscale with a style network wrote '<name>_x1.png' (a stylized photo), and
+    # stylize with a x4 network wrote an upscaled one named '_stylized', exit 0 both.
+    model, hint = (sr_net, "is a x4 super-resolution network, not a style-transfer one: use "
+                   "'keras-perceptual upscale' with it") if command == "stylize" else (
+        style_net, "is a style transfer network (its output is the size of its input), not a "
+        "super-resolution one: use 'keras-perceptual stylize' with it")
+    out = tmp_path / "out"
+    assert main([command, str(model), str(photos / "photo0.png"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"keras-perceptual: error: {str(model)!r} {hint}"], err
+    assert not out.exists()
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(style_net, photos, tmp_path, capsys):
+    # Before: a.png was stylized into a_stylized.png, replacing the photo of that name
+    # before it was read in its turn.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "a_stylized.png"):
+        (folder / name).write_bytes((photos / "photo0.png").read_bytes())
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert main(["stylize", str(style_net), str(folder), "--out", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    target = repr(str(folder / "a_stylized.png"))
+    assert err == [f"keras-perceptual: error: the output {target} would overwrite the input "
+                   f"{target}; choose another --out folder or --format (nothing was written)"]
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def test_ctrl_c_in_stylize_says_what_was_done(style_net, photos, tmp_path, capsys, monkeypatch):
+    # Before: "interrupted; re-run the same command to resume training" (nothing resumes).
+    from keras_perceptual import inference
+
+    real = inference.stylize
+
+    def interrupted(model, path, **options):
+        if path.endswith("photo1.png"):
+            raise KeyboardInterrupt
+        return real(model, path, **options)
+
+    monkeypatch.setattr(inference, "stylize", interrupted)
+    out = tmp_path / "out"
+    assert main(["stylize", str(style_net), str(photos), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    first, second = (repr(str(photos / name)) for name in ("photo0.png", "photo1.png"))
+    assert err == [f"keras-perceptual: interrupted (stopped at input 2 of 4, {second}: the 1 "
+                   f"input before it, {first}, was done and its output is kept in "
+                   f"{str(out)!r}; {second} and the 2 inputs after it were not done)"], err
+    assert os.listdir(out) == ["photo0_stylized.png"]
+
+
+@pytest.mark.parametrize("argv, ending", [
+    (["train-style", "photos/", "style.jpg", "--out", "runs/x"],
+     "; re-run the same command to resume training"),
+    (["--verbose", "demo"], "; re-run the same command to resume training"),
+    (["export", "model.keras", "export/m"], ""),
+    (["app"], ""),
+])
+def test_ctrl_c_says_resume_only_for_training(argv, ending):
+    from keras_perceptual.cli import _interrupted
+
+    assert _interrupted(argv, KeyboardInterrupt()) == ending
+    assert _interrupted(argv, KeyboardInterrupt("(stopped at input 1 of 2)")) == (
+        " (stopped at input 1 of 2)")
+
+
+def test_progress_is_one_line_per_epoch_in_a_log_file(capsys):
+    """Keras redraws its bar with backspaces and colour codes after every step even when
+    the output is a file (the demo wrote 59 KB of them for 300 steps): away from a terminal
+    the commands ask fit for one line per epoch, and print the files' bar once."""
+    import argparse
+
+    from keras_perceptual.cli.common import ProgressBar, verbosity
+
+    assert verbosity(argparse.Namespace(quiet=False)) == 2  # capsys: not a terminal
+    assert verbosity(argparse.Namespace(quiet=True)) == 0
+    bar = ProgressBar(3, quiet=False)
+    for name in ("a", "b", "c"):
+        bar.add(name)
+    out = capsys.readouterr().out
+    assert "\b" not in out and "\x1b[" not in out and out.count("\n") == 1, repr(out)
+    assert out.startswith("3/3 - "), repr(out)
+
+
+def test_progress_redraws_on_a_terminal(monkeypatch):
+    import argparse
+
+    from keras_perceptual.cli.common import verbosity
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert verbosity(argparse.Namespace(quiet=False)) == "auto"
+
+
+def test_training_messages_in_the_options_words():
+    from keras_perceptual.cli.common import with_option_names
+    from keras_perceptual.cli.train import config_options
+    from keras_perceptual.training import StyleTransferConfig
+
+    options = config_options(StyleTransferConfig)
+    # Offline without --weights: the download error's ways out, as options.
+    assert with_option_names(
+        "Could not download the ImageNet VGG16 weights. Use weights='hed_bsds500' (offline "
+        "stand-in), weights='/path/to/vgg16_notop.h5' (a local copy), or weights=None "
+        "(random, for tests).", options) == (
+        "Could not download the ImageNet VGG16 weights. Use --weights hed_bsds500 (offline "
+        "stand-in), --weights /path/to/vgg16_notop.h5 (a local copy), or --weights none "
+        "(random, for tests).")
+    # A resumed run with other settings: the settings that may change, as options.
+    assert with_option_names(
+        "pass the same settings to resume it (only cache, content_dir, output_dir, precision, "
+        "sample_every, steps, style_image, weights may change), or choose a new output "
+        "folder.", options) == (
+        "pass the same settings to resume it (only --cache, CONTENT_DIR, --out, --precision, "
+        "--sample-every, --steps, STYLE_IMAGE, --weights may change), or choose a new output "
+        "folder.")
+
+
+def test_an_option_the_network_refuses_leaves_no_empty_output_folder(style_net, photos, tmp_path,
+                                                                    capsys):
+    # Before: "--style 2" on a single-style network stopped at the first photo and left the
+    # --out folder behind, empty.
+    out = tmp_path / "new" / "out"
+    assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(out),
+                 "--quiet", "--style", "2"]) == 2  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: --style, --mix, --style-image and --alpha "
+                           "apply to networks built by"), line
+    assert not out.exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(existing),
+                 "--quiet", "--style", "2"]) == 2  # fmt: skip
+    assert existing.is_dir()  # the user's folder stays
+
+
+def test_train_style_help_groups_the_temporal_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["train-style", "--help"])
+    text = capsys.readouterr().out
+    group = text[text.index("images and loss:"):text.index("several styles:")]
+    assert "--temporal-weight W" in group and "--temporal-motion" in group, group

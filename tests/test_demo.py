@@ -115,3 +115,44 @@ def test_demo_runs_five_steps(task, tmp_path, standin_weights):
     model = keras.models.load_model(folder / "model.keras")
     assert model.count_params() > 0
     assert "OFFLINE STAND-IN" not in result.stdout  # weights were given: no fallback
+
+
+def test_a_rerun_with_other_settings_replaces_only_a_demo_run(tmp_path):
+    """Before: 'keras-perceptual demo --steps 50' after the default demo stopped with
+    "holds a run with different settings (save_every 100 -> 50)", options the demo's user
+    never gave; and --weights none resumed the run trained with other weights."""
+    said = []
+
+    def make(name, photos):
+        out = tmp_path / name
+        out.mkdir()
+        arguments = {"content_dir": photos, "steps": 300, "weights": "hed_bsds500", "seed": 0}
+        (out / "config.json").write_text(json.dumps({"arguments": arguments}))
+        (out / "model.keras").write_bytes(b"x")
+        return out
+
+    demo_run = make("style", "/tmp/keras_perceptual_demo_abc123")
+    demo._clear_other_demo_run(str(demo_run), {"steps": 300, "weights": "hed_bsds500",
+                                               "seed": 0}, said.append)  # fmt: skip
+    assert demo_run.is_dir() and said == []  # the same settings: resumed (or redrawn)
+    demo._clear_other_demo_run(str(demo_run), {"steps": 50, "weights": None, "seed": 0},
+                               said.append)  # fmt: skip
+    assert not demo_run.exists()
+    assert said == [f"demo: {demo_run} holds a demo run with other settings (steps 300 -> 50; "
+                    "weights 'hed_bsds500' -> None); starting afresh"]
+    own_run = make("mine", "/data/coco/train2014")  # not the demo's photos: left to the recipe
+    demo._clear_other_demo_run(str(own_run), {"steps": 50, "weights": None, "seed": 0},
+                               said.append)  # fmt: skip
+    assert (own_run / "model.keras").is_file() and len(said) == 1
+
+
+@requires_tf
+@pytest.mark.slow
+def test_demo_reruns_with_fewer_steps(tmp_path, standin_weights):
+    for steps in (3, 2):
+        result = run("demo", "--steps", steps, "--weights", standin_weights, "--out", "out",
+                     "--quiet", cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "starting afresh" in result.stdout
+    config = json.loads((tmp_path / "out" / "style" / "config.json").read_text())
+    assert config["arguments"]["steps"] == 2

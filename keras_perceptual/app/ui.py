@@ -104,6 +104,36 @@ def host_warning(host: str, port: int) -> str | None:
     )
 
 
+def cannot_serve_message(host: str, port: int, error: OSError) -> str:
+    """Why the server could not listen on ``host:port``, and the fix.
+
+    Gradio reports every failure to bind as "Cannot find empty port" and suggests its own
+    environment variable and ``launch()`` argument; binding once more here tells a port in
+    use from an address that is not this machine's.
+    """
+    import errno
+    import socket
+
+    reason = " ".join(str(error).split())[:200]
+    code = None
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.bind(address)
+    except OSError as bind_error:  # socket.gaierror too: an unknown host name
+        code = getattr(bind_error, "errno", None)
+        reason = bind_error.strerror or reason
+    if code == errno.EADDRINUSE:
+        return (f"Cannot serve on {host}:{port}: port {port} is in use (another program, or "
+                f"another 'keras-perceptual app', listens there); pass a free one with --port, "
+                f"e.g. --port {port + 1 if port < 65535 else port - 1}. Received: port={port}")
+    if code is not None:
+        return (f"Cannot serve on {host}:{port} ({reason}); pass an address of this machine with "
+                f"--host (default {DEFAULT_HOST}). Received: host={host!r}")
+    return (f"Cannot serve on {host}:{port} ({reason}); pass another --port or --host. "
+            f"Received: port={port}")
+
+
 def _theme(gr):
     system = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif")
     mono = ("ui-monospace", "SFMono-Regular", "Menlo", "monospace")
@@ -454,10 +484,7 @@ def launch(
             theme=_theme(gr),
         )
     except OSError as error:
-        raise InputError(
-            f"Cannot serve on {host}:{port} ({' '.join(str(error).split())[:200]}); the port is "
-            f"probably in use: pass another one with --port. Received: port={port}"
-        ) from None
+        raise InputError(cannot_serve_message(host, port, error)) from None
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     count = len(state.entries)
     print(f"keras-perceptual app: {count} model(s), {describe_device()}; open {url} "

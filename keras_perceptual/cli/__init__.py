@@ -16,7 +16,8 @@ Every subcommand has ``--help`` with examples. Exit statuses:
   without a traceback (set ``KERAS_PERCEPTUAL_DEBUG=1`` to see one);
 * 1: a NaN/Inf training loss (one line), or an unexpected exception: a bug, shown with
   its traceback and a request to report it;
-* 130: interrupted (Ctrl-C; re-run the same command to resume training).
+* 130: interrupted (Ctrl-C): a re-run resumes a training command; ``stylize`` and
+  ``upscale`` say which inputs were done (their outputs are kept, each written whole).
 
 TensorFlow's C++ start-up logging (CUDA probes on a machine without a GPU) is quieted
 before TensorFlow is imported (see :mod:`keras_perceptual._console`) unless
@@ -38,6 +39,7 @@ from keras_perceptual.cli.common import (
     HelpFormatter,
     Parser,
     UsageError,
+    interactive,
     one_line,
 )
 from keras_perceptual.errors import NonFiniteLossError
@@ -108,6 +110,25 @@ def _user_error(error: BaseException) -> bool:
     return isinstance(error, USER_ERRORS)
 
 
+#: The most characters of an unexpected error's message repeated on the last line.
+_DETAIL_LIMIT = 400
+
+#: The commands that a re-run resumes (from the backup in their output folder).
+RESUMABLE_COMMANDS = frozenset({"train-style", "train-sr", "train-arbitrary", "demo"})
+
+
+def _interrupted(argv: Sequence[str] | None, interrupt: KeyboardInterrupt) -> str:
+    """The end of the line that reports a Ctrl-C: what the command had done (the
+    interrupt's own text, set by commands that know) or what a re-run does."""
+    if interrupt.args:
+        return f" {one_line(interrupt)}"
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    if command in RESUMABLE_COMMANDS:
+        return "; re-run the same command to resume training"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``keras-perceptual`` command; returns the exit status.
 
@@ -132,14 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             commands = ", ".join(args.command_names)
             raise UsageError(f"a command is required: {commands} (see '{PROG} --help')")
         return args.handler(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; re-run the same command to resume training", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        if interactive():
+            print(flush=True)  # below a progress bar that was redrawing its line
+        print(f"{PROG}: interrupted{_interrupted(argv, interrupt)}", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - sorted into user errors and bugs below
         if not _user_error(error):
             traceback.print_exc()
+            detail = one_line(error)
+            if len(detail) > _DETAIL_LIMIT:  # e.g. a TFLite converter error quotes the graph
+                detail = f"{detail[:_DETAIL_LIMIT]} [... all of it is in the traceback above]"
             print(
-                f"{PROG}: internal error: {type(error).__name__}: {one_line(error)}. This is a bug "
+                f"{PROG}: internal error: {type(error).__name__}: {detail}. This is a bug "
                 f"in keras-perceptual; please report it with the command line and the traceback "
                 f"above at {ISSUES_URL}",
                 file=sys.stderr,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from keras_perceptual.cli.common import (
     IMAGE_FORMATS,
     INFERENCE_OPTIONS,
@@ -13,6 +16,7 @@ from keras_perceptual.cli.common import (
     UsageError,
     add_style_options,
     check_input_images,
+    check_output_dir,
     input_files,
     make_output_dir,
     non_negative_int,
@@ -24,14 +28,60 @@ from keras_perceptual.cli.common import (
     stopped_at,
     style_options_from,
 )
+from keras_perceptual.errors import InputError
 from keras_perceptual.precision import PRECISIONS
 from keras_perceptual.runtimes import RUNTIMES
+
+
+def _model_scale(model, kind: str, reference: str) -> int:
+    """How many times larger than its input the network's output is, checked against the
+    command: ``stylize`` needs the same size out, ``upscale`` an integer multiple.
+
+    Raises:
+        UsageError: the other command's kind of network (it would run and write misnamed,
+            useless images), or no image-to-image network at all.
+    """
+    from keras_perceptual.app.catalog import inspect_model
+
+    try:
+        loaded = inspect_model(model)
+    except InputError as error:
+        text = one_line(error).replace("the app runs", f"'{PROG} {kind}' runs")
+        raise UsageError(f"cannot {kind} with {reference!r}: {text}") from error
+    if kind == "upscale" and not loaded.kind.upscales:
+        raise UsageError(
+            f"{reference!r} is a {loaded.kind.label} network (its output is the size of its "
+            f"input), not a super-resolution one: use '{PROG} stylize' with it"
+        )
+    if kind == "stylize" and loaded.kind.upscales:
+        raise UsageError(
+            f"{reference!r} is a x{loaded.scale} super-resolution network, not a style-transfer "
+            f"one: use '{PROG} upscale' with it"
+        )
+    return loaded.scale
+
+
+def _output_paths(files, out: str, suffix: str, extension: str) -> list[str]:
+    """One output path per input (``<name><suffix>.<extension>`` in ``out``, numbered when
+    two inputs share a name), refused when one of them is an input: writing it would
+    replace that photo before (or after) it is read."""
+    used: set[str] = set()
+    targets = [output_path(out, path, suffix, extension, used) for path in files]
+    inputs = {os.path.realpath(path): path for path in files}
+    for target in targets:
+        source = inputs.get(os.path.realpath(target))
+        if source is not None:
+            raise UsageError(
+                f"the output {target!r} would overwrite the input {source!r}; choose another "
+                "--out folder or --format (nothing was written)"
+            )
+    return targets
 
 
 def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
-    out = make_output_dir(args.out)
+    check_output_dir(args.out)  # created once the model and the inputs are known to be fine
     from keras_perceptual.inference import min_input_size, save_image, stylize, upscale
     from keras_perceptual.runtimes import load_runtime
 
@@ -39,10 +89,14 @@ def _apply(args, kind: str) -> int:
     with option_names(INFERENCE_OPTIONS):
         model = load_runtime(args.model, runtime, threads=args.threads)
     check_input_images(files, min_input_size(model))
+    scale = _model_scale(model, kind, args.model)
+    suffix = "_stylized" if kind == "stylize" else f"_x{scale}"
+    targets = _output_paths(files, args.out, suffix, args.format)
+    created = not os.path.isdir(args.out)
+    out = make_output_dir(args.out)
     value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
         say(f"running {args.model} in {model.name}")
-    used: set[str] = set()
     written = []
     if not args.quiet:
         say(f"{kind}: {len(files)} image(s) -> {out}")
@@ -59,22 +113,20 @@ def _apply(args, kind: str) -> int:
         options.update(style_options, preserve_color=args.preserve_color)
     else:
         options["histogram_match"] = args.histogram_match
-    for index, path in enumerate(files):
+    for index, (path, target) in enumerate(zip(files, targets, strict=True)):
         try:
             with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
                 image = (stylize if kind == "stylize" else upscale)(model, path, **options)
-            if kind == "stylize":
-                suffix = "_stylized"
-            else:
-                from keras_perceptual.images import read_header
-
-                width = read_header(path)[0]
-                suffix = f"_x{max(1, round(image.shape[1] / width))}"
-            target = output_path(out, path, suffix, args.format, used)
             save_image(image, target, value_range=value_range)  # whole or not at all
-        except USER_ERRORS as error:
-            # E.g. a file changed since the check: the outputs written so far are kept.
+        except (*USER_ERRORS, KeyboardInterrupt) as error:
+            # E.g. a file changed since the check, an option the network does not take: the
+            # outputs written so far are kept; a folder made for nothing is removed.
             bar.stop()
+            if created and not written:
+                with contextlib.suppress(OSError):
+                    os.rmdir(out)
+            if isinstance(error, KeyboardInterrupt):
+                raise KeyboardInterrupt(stopped_at(files, index, out)) from None
             raise UsageError(f"{one_line(error)} {stopped_at(files, index, out)}") from error
         written.append(target)
         bar.add(path)

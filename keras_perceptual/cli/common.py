@@ -169,8 +169,14 @@ _ARGUMENT_WORDS = frozenset({"overlap", "alpha"})
 _VALUE = r"""'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|[^\s,;)]+"""
 
 
+#: Options whose ``None`` is a value spelled on the command line, not a missing option.
+_NONE_VALUES = {"--weights": "none"}
+
+
 def _option_value(option: str, text: str) -> str:
     """``option`` given ``text`` (a value as the library prints it), in command-line form."""
+    if text == "None" and option in _NONE_VALUES:
+        return f"{option} {_NONE_VALUES[option]}"
     if text in ("None", "False"):
         return f"no {option}"
     if text in ("True", "given"):  # "given": the library's word for an image argument
@@ -187,9 +193,11 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
 
     ``options`` maps argument names to options (``{"tile_size": "--tile"}``):
     ``tile_size=512`` becomes ``--tile 512`` (``None``/``False``: ``no --tile``; lists:
-    comma-separated, as ``--mix`` takes them), and a bare ``tile_size`` becomes ``--tile``
-    (one-word names only as the subject of a rule, e.g. ``style must``, see
-    ``_ARGUMENT_WORDS``). A positional argument's "option" is its metavar.
+    comma-separated, as ``--mix`` takes them; ``weights=None``: ``--weights none``), and a
+    bare ``tile_size`` becomes ``--tile`` (one-word names only as the subject of a rule,
+    e.g. ``style must``, the head of a list of arguments that ``apply``, or in the list of
+    settings a resumed run ``may change``; see ``_ARGUMENT_WORDS``). A positional
+    argument's "option" is its metavar.
 
     Example:
         >>> with_option_names("overlap must be at most half of tile_size. Received: "
@@ -205,7 +213,13 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
         )
         bare = before + re.escape(name) + after
         if "_" not in name and name not in _ARGUMENT_WORDS:
-            bare = r"(?:(?<=^)|(?<=[.;:] ))" + re.escape(name) + r"(?= (?:must|applies) )"
+            # The subject of a rule, the head of a list of arguments opening a sentence
+            # ("style, style_weights and alpha apply to ..."), or an item of the list of
+            # settings a resumed run may change ("(only cache, steps, weights may change)").
+            word = re.escape(name)
+            bare = (r"(?:(?<=^)|(?<=[.;:] ))" + word
+                    + r"(?= (?:must|applies) |(?:, [\w\-]+)*,? and [\w\-]+ apply )"
+                    + r"|(?:(?<=\(only )|(?<=, ))" + word + r"(?=(?:, [\w\-]+)* may change\))")
         message = re.sub(bare, option, message)
     # Two arguments set by one option ("style_image, style_images") are named once.
     return re.sub(r"(?<![\w-])(--[\w-]+)(?:, \1(?![\w-]))+", r"\1", message)
@@ -216,9 +230,11 @@ def option_names(options: Mapping[str, str]) -> Iterator[None]:
     """Turns an :class:`~keras_perceptual.errors.InputError` raised inside into a
     :class:`UsageError` naming the command's options (:func:`with_option_names`) instead of
     the library's arguments: on the command line, ``tile_size`` means nothing."""
+    from keras_perceptual.weights import WeightsUnavailableError
+
     try:
         yield
-    except InputError as error:
+    except (InputError, WeightsUnavailableError) as error:
         # Chained: KERAS_PERCEPTUAL_DEBUG=1 shows where the library raised it.
         raise UsageError(with_option_names(one_line(error), options)) from error
 
@@ -323,9 +339,14 @@ def output_path(folder: str, source: str, suffix: str, extension: str, used: set
     return candidate
 
 
-def make_output_dir(path: str) -> str:
+def check_output_dir(path: str) -> None:
+    """Refuses ``--out`` when it is a file (before any work; the folder is created later)."""
     if os.path.isfile(path):
         raise UsageError(f"--out {path!r} is a file; pass a folder (created if missing)")
+
+
+def make_output_dir(path: str) -> str:
+    check_output_dir(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
@@ -333,15 +354,27 @@ def make_output_dir(path: str) -> str:
     return path
 
 
+def interactive() -> bool:
+    """Whether standard output is a terminal (progress bars redraw in place there)."""
+    import sys
+
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class ProgressBar:
-    """A progress bar over files (``keras.utils.Progbar``), or nothing with ``--quiet``."""
+    """A progress bar over files (``keras.utils.Progbar``), or nothing with ``--quiet``.
+
+    Away from a terminal (a log file, CI) it prints one line at the end instead of redrawing
+    itself with backspaces and colour codes after every file."""
 
     def __init__(self, total: int, quiet: bool):
         self.bar = None
         if not quiet:
             import keras
 
-            self.bar = keras.utils.Progbar(total, unit_name="image")
+            self.bar = keras.utils.Progbar(total, unit_name="image",
+                                           verbose=1 if interactive() else 2)  # fmt: skip
 
     def add(self, name: str) -> None:
         if self.bar is not None:
@@ -354,7 +387,12 @@ class ProgressBar:
 
 
 def verbosity(args) -> Any:
-    return 0 if args.quiet else "auto"
+    """``fit``'s ``verbose``: 0 with ``--quiet``; the redrawn bar (``"auto"``) on a terminal;
+    elsewhere (a log file, CI) one line per epoch (2), since Keras draws its bar with
+    backspaces and colour codes after every step even when the output is a file."""
+    if args.quiet:
+        return 0
+    return "auto" if interactive() else 2
 
 
 def add_weights(parser, default: Any = "imagenet") -> None:

@@ -27,12 +27,23 @@ from keras_perceptual.cli.common import (
 from keras_perceptual.errors import KerasPerceptualError
 
 
-def _announce_resume(output_dir: str, steps: int) -> None:
+def _announce_resume(config) -> None:
+    """Says that ``config.output_dir`` holds a run that this command resumes (or that is
+    already finished); nothing when its settings differ (the run then stops with the list
+    of differences, and "resuming" above it would contradict it)."""
     from keras_perceptual.training import BACKUP_DIR, StepBackupAndRestore
+    from keras_perceptual.training.trainer import CONFIG_FILE, read_record
 
+    output_dir, steps = config.output_dir, config.steps
     state_file = os.path.join(output_dir, BACKUP_DIR, StepBackupAndRestore.STATE_FILE)
     if not os.path.isfile(state_file):
         return
+    record = read_record(os.path.join(output_dir, CONFIG_FILE)) or {}
+    try:
+        if config.differences(record.get("arguments", {})):
+            return
+    except (KerasPerceptualError, OSError):
+        return  # the recipe reports it
     try:
         state = StepBackupAndRestore(os.path.dirname(state_file)).read_state() or {}
     except OSError:
@@ -370,7 +381,7 @@ def _train(args, config) -> int:
 
     platform = platform_for(strategy)
     if platform.chief:
-        _announce_resume(config.output_dir, config.steps)
+        _announce_resume(config)
     with option_names(config_options(type(config))):
         recipe = RECIPES[type(config)](config)
         result = Trainer(recipe, platform=platform, verbose=verbosity(args)).run()
@@ -433,7 +444,8 @@ _STYLE_GROUPS = {
     **dict.fromkeys(("output_dir", "steps", "batch_size", "learning_rate", "seed", "save_every",
                      "sample_every", "cache", "precision"), "training"),
     **dict.fromkeys(("image_size", "style_image_size", "content_weight", "style_weight",
-                     "tv_weight", "weights"), "images and loss"),
+                     "tv_weight", "temporal_weight", "temporal_motion", "weights"),
+                    "images and loss"),
 }  # fmt: skip
 def _multi_style_only() -> set[str]:
     """The command-line fields ``train-style`` takes only with several style images."""
