@@ -215,11 +215,11 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
         if "_" not in name and name not in _ARGUMENT_WORDS:
             # The subject of a rule, the head of a list of arguments opening a sentence
             # ("style, style_weights and alpha apply to ..."), or an item of the list of
-            # settings a resumed run may change ("(only cache, steps, weights may change)").
+            # settings a resumed run may change ("(only cache, steps, weights may change; ...)").
             word = re.escape(name)
             bare = (r"(?:(?<=^)|(?<=[.;:] ))" + word
                     + r"(?= (?:must|applies) |(?:, [\w\-]+)*,? and [\w\-]+ apply )"
-                    + r"|(?:(?<=\(only )|(?<=, ))" + word + r"(?=(?:, [\w\-]+)* may change\))")
+                    + r"|(?:(?<=\(only )|(?<=, ))" + word + r"(?=(?:, [\w\-]+)* may change[;)])")
         message = re.sub(bare, option, message)
     # Two arguments set by one option ("style_image, style_images") are named once.
     return re.sub(r"(?<![\w-])(--[\w-]+)(?:, \1(?![\w-]))+", r"\1", message)
