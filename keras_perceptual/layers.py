@@ -1215,6 +1215,17 @@ class DepthToSpace(ConfigFieldsMixin, keras.layers.Layer):
     CONFIG_FIELDS = ("block_size",)
 
 
+def _nearest_upsample(x, factor: int):
+    """Nearest-neighbour up-sampling by ``factor``: the values of
+    ``keras.layers.UpSampling2D(factor, interpolation="nearest")``, as ``factor**2`` copies
+    of the channels rearranged by ``keras.ops.depth_to_space``. Keras' layer repeats along
+    each axis (under TensorFlow a reshape to a computed shape), which leaves the channel
+    count unknown in a converted graph: TFLite then cannot use its builtin convolution
+    after it (``export_tflite`` of ``style_transfer_net(upsampling="resize")`` failed with
+    "TF Select ops: Conv2D")."""
+    return ops.depth_to_space(ops.concatenate([x] * factor**2, axis=-1), factor)
+
+
 @_register
 class UpsamplingBlock(_Block, keras.layers.Layer):
     """Up-samples by ``factor`` with ``filters`` output channels, then normalizes and activates.
@@ -1269,7 +1280,6 @@ class UpsamplingBlock(_Block, keras.layers.Layer):
         self.mode, self.factor = mode, factor
         policy = self.dtype_policy
         bias = self.normalization == "none"
-        self.resize = None
         self.shuffle = None
         if self.mode == "transpose":
             self.conv = keras.layers.Conv2DTranspose(
@@ -1286,11 +1296,7 @@ class UpsamplingBlock(_Block, keras.layers.Layer):
             self.conv = keras.layers.Conv2D(
                 out, self.kernel_size, use_bias=bias, dtype=policy, name="conv"
             )
-            if self.mode == "resize":
-                self.resize = keras.layers.UpSampling2D(
-                    self.factor, interpolation="nearest", dtype=policy, name="resize"
-                )
-            else:
+            if self.mode != "resize":
                 self.shuffle = DepthToSpace(self.factor, dtype=policy, name="shuffle")
         self._init_norm_act(activation)
 
@@ -1315,7 +1321,7 @@ class UpsamplingBlock(_Block, keras.layers.Layer):
         if self.mode == "transpose":
             x = self.conv(inputs)
         elif self.mode == "resize":
-            x = self.conv(self._apply_pad(self.resize(inputs), self._pads))
+            x = self.conv(self._apply_pad(_nearest_upsample(inputs, self.factor), self._pads))
         else:
             x = self.shuffle(self.conv(self._apply_pad(inputs, self._pads)))
         return self._norm_act(x, style_weights, training)

@@ -846,6 +846,17 @@ def test_tflite_dynamic_shapes_match_keras(nets, data, tmp_path, key):
         np.testing.assert_allclose(y, _keras(model, x), rtol=0, atol=1e-4)
 
 
+def test_tflite_of_the_resize_upsampling_uses_builtin_ops(data, tmp_path):
+    """style_transfer_net(upsampling="resize") (the demo's network) failed to convert: Keras'
+    UpSampling2D left the channel count unknown, so TFLite wanted TF Select for Conv2D."""
+    keras.utils.set_random_seed(4)
+    model = style_transfer_net(upsampling="resize", **TINY_STYLE)
+    runner = _interpreter(export_tflite(model, tmp_path / "resize.tflite"))
+    runner = runner.get_signature_runner("serving_default")
+    x = _float_inputs(model, data)["many"]
+    np.testing.assert_allclose(runner(images=x)["images"], _keras(model, x), rtol=0, atol=1e-4)
+
+
 def test_tflite_fixed_size_and_dynamic_range_quantization(nets, data, tmp_path):
     model = nets["sr"]
     x = _float_inputs(model, data)["one"]
