@@ -418,12 +418,14 @@ def _to_value_range(array: np.ndarray, value_range) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def walk_images(directory: str) -> tuple[list[str], int]:
-    """All image-extension files under ``directory`` (sorted) and the count of other files."""
+def walk_images(directory: str, exclude: Sequence[str] = ()) -> tuple[list[str], int]:
+    """All image-extension files under ``directory`` (sorted) and the count of other files;
+    folders in ``exclude`` (and everything under them) are left out."""
     images: list[str] = []
     ignored = 0
+    left_out = {os.path.realpath(path) for path in exclude}
     for root, dirs, files in os.walk(directory):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) not in left_out)
         for name in sorted(files):
             if _is_image_name(name):
                 images.append(os.path.join(root, name))

@@ -22,6 +22,7 @@ import sys
 import threading
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -164,14 +165,16 @@ def _check_directory(directory: Any) -> str:
     return path
 
 
-def _scan(directory, min_size, verify, warn, num_workers) -> ScanResult:
+def _scan(directory, min_size, verify, warn, num_workers, exclude) -> ScanResult:
     directory = _check_directory(directory)
     min_size = check_positive_int(min_size, "min_size")
     verify = check_flag(verify, "verify")
     warn = check_flag(warn, "warn")
     if num_workers is not None:
         num_workers = check_positive_int(num_workers, "num_workers")
-    candidates, ignored = walk_images(directory)
+    if isinstance(exclude, (str, os.PathLike)):
+        exclude = [exclude]
+    candidates, ignored = walk_images(directory, [os.fspath(path) for path in exclude])
 
     def check(path: str) -> str | None:
         try:
@@ -213,6 +216,7 @@ def scan_images(
     verify: bool = True,
     warn: bool = True,
     num_workers: int | None = None,
+    exclude: str | os.PathLike | Sequence[str | os.PathLike] = (),
 ) -> ScanResult:
     """Finds the usable images under ``directory``, recursively.
 
@@ -231,6 +235,8 @@ def scan_images(
         warn: issue one :class:`SkippedImagesWarning` if any file was skipped
             (callers that print :meth:`ScanResult.summary` themselves pass ``False``).
         num_workers: threads for ``verify`` (default: CPU count + 4, at most 16).
+        exclude: folders under ``directory`` to leave out, e.g. a training run's output
+            folder kept inside its photos folder (its sample grids are not photos).
 
     Returns:
         A :class:`ScanResult` with the usable ``paths`` (sorted) and the ``skipped`` files.
@@ -243,7 +249,7 @@ def scan_images(
         >>> len(scan.paths), len(scan.skipped)
         (4, 0)
     """
-    return _scan(directory, min_size, verify, warn, num_workers)
+    return _scan(directory, min_size, verify, warn, num_workers, exclude)
 
 
 __all__ = [

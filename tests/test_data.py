@@ -529,3 +529,18 @@ def test_style_transfer_pairs(folder):
     scan = scan_images(folder, min_size=32, warn=False)
     x, y = next(iter(style_transfer_pairs(image_folder_dataset(scan, 32, 2, seed=0))))
     np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_scan_leaves_out_the_excluded_folders(tmp_path):
+    from conftest import make_photos
+
+    make_photos(tmp_path / "a", count=2)
+    make_photos(tmp_path / "a" / "run" / "samples", count=1)
+    make_photos(tmp_path / "b", count=1)
+    names = lambda scan: sorted(os.path.relpath(p, tmp_path) for p in scan.paths)  # noqa: E731
+    assert len(scan_images(tmp_path).paths) == 4
+    assert names(scan_images(tmp_path, exclude=str(tmp_path / "a" / "run"))) == [
+        os.path.join("a", "photo0.png"), os.path.join("a", "photo1.png"),
+        os.path.join("b", "photo0.png")]  # fmt: skip
+    with pytest.raises(ValueError, match="No usable image"):
+        scan_images(tmp_path, exclude=[tmp_path / "a", tmp_path / "b"])

@@ -180,7 +180,8 @@ class Recipe(abc.ABC):
         source, min_size = self.data_source()
         if isinstance(source, ScanResult):
             return source
-        return scan_images(source, min_size=min_size)
+        # The run's own outputs (sample grids) are never training images.
+        return scan_images(source, min_size=min_size, exclude=self.config.output_dir)
 
     @abc.abstractmethod
     def crop_size(self) -> int:
@@ -476,7 +477,9 @@ class ArbitraryStyleRecipe(Recipe):
         from keras_perceptual.scan import scan_images
 
         config = self.config
-        styles = scan_images(config.style_dir, min_size=config.image_size, warn=False)
+        styles = scan_images(
+            config.style_dir, min_size=config.image_size, warn=False, exclude=config.output_dir
+        )
         pixels = load_images(list(styles.paths), size=config.style_image_size, value_range=(0, 1))
         self.style_bank = np.round(pixels * 255.0).astype(np.uint8)
         self.style_paths = list(styles.paths)

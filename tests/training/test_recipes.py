@@ -389,6 +389,23 @@ def test_an_integer_style_array_is_refused_not_clipped_to_white(tmp_path, photos
     assert not os.listdir(tmp_path)  # refused before anything was written
 
 
+def test_an_output_folder_inside_the_photos_folder_is_not_scanned(tmp_path, style_file):
+    """Before: `train-style photos/ s.jpg --out photos/run` took its own sample grids under
+    photos/run/samples for training photos when it was resumed."""
+    from keras_perceptual.training.config import StyleTransferConfig
+    from keras_perceptual.training.recipes import StyleTransferRecipe
+
+    photos = tmp_path / "photos"
+    make_photos(photos, count=2)
+    out = photos / "run"
+    (out / "samples").mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(out / "samples" / "step_000001.png")
+    config = StyleTransferConfig(content_dir=str(photos), style_image=style_file,
+                                 output_dir=str(out), steps=1, image_size=32, weights=None)
+    scan = StyleTransferRecipe(config).scan()
+    assert [os.path.basename(p) for p in scan.paths] == ["photo0.png", "photo1.png"]
+
+
 def test_path_errors(tmp_path, photos, style_file):
     kwargs = style_kwargs(None)
     with pytest.raises(ValueError, match="does not exist"):
