@@ -285,6 +285,23 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(photos, tmp_path):
     )  # fmt: skip
 
 
+def test_photos_too_small_name_the_crop_option_and_leave_no_empty_folder(tmp_path):
+    """Before: the message said 'min_size=32 ... (or lower min_size)' (no such option) and
+    the failed run left an empty --out folder."""
+    from PIL import Image
+
+    (tmp_path / "small").mkdir()
+    for i in range(2):
+        Image.new("RGB", (20, 20), (9 * i, 80, 160)).save(tmp_path / "small" / f"s{i}.png")
+    Image.new("RGB", (40, 40)).save(tmp_path / "style.png")
+    out = tmp_path / "run"
+    result = run("train-style", tmp_path / "small", tmp_path / "style.png", "--out", out,
+                 "--image-size", "32", "--steps", "1", "--weights", "none")  # fmt: skip
+    assert_user_error(result, "shorter side below --image-size 32", "(or lower --image-size)")
+    assert "min_size" not in result.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "argv, fragments",
     [

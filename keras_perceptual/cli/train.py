@@ -239,6 +239,10 @@ def config_options(config_class) -> dict[str, str]:
         kind = field.metadata.get("cli")
         if kind is not None:
             options[field.name] = _field_option(field)
+    # The photo scan's min_size is the crop size (the recipe's data_source): name its option.
+    crop = "patch_size" if "patch_size" in options else "image_size"
+    if crop in options:
+        options["min_size"] = options[crop]
     return options
 
 

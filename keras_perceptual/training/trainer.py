@@ -304,10 +304,18 @@ class Trainer:
         self.save_paths = self.paths if self.scratch is None else RunPaths.under(self.scratch)
 
     def run(self) -> TrainingResult:
-        """Runs the six phases; returns :meth:`result`."""
-        self.resolve()
-        self.build()
-        self.restore()
+        """Runs the six phases; returns :meth:`result`. An output folder this run created is
+        removed again if a phase before :meth:`record` fails and leaves it empty."""
+        created = not os.path.exists(self.config.output_dir)
+        try:
+            self.resolve()
+            self.build()
+            self.restore()
+        except BaseException:
+            if created and self.platform.chief:
+                with contextlib.suppress(OSError):  # not empty, or already gone
+                    os.rmdir(self.config.output_dir)
+            raise
         self.record()
         try:
             self.fit()
