@@ -910,3 +910,18 @@ def test_train_style_help_groups_the_temporal_options(capsys):
     text = capsys.readouterr().out
     group = text[text.index("images and loss:"):text.index("several styles:")]
     assert "--temporal-weight W" in group and "--temporal-motion" in group, group
+
+
+def test_help_texts_speak_the_command_lines_words():
+    """Before: --help offered 'or a ScanResult', 'RGB array in value_range', 'a Keras
+    schedule', 'None/0' and '(train_multi_style)', none of which a command line can pass."""
+    import argparse
+
+    from keras_perceptual.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        for python_only in ("ScanResult", "array", "schedule", "None/", "train_multi_style"):
+            assert python_only not in text, (name, python_only)

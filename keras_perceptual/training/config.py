@@ -95,7 +95,9 @@ def setting(
 
     Args:
         default: the default value (omit for a required field).
-        help: one phrase for ``--help`` and the docs.
+        help: one phrase for ``--help``, in the command line's words (the wider types the
+            Python API takes, arrays, schedules, ``ScanResult``, are documented by the
+            recipe functions).
         check: ``check(value, name) -> value``, applied when the configuration is built.
         resumable: the field may change when a run is resumed (paths, ``steps``).
         cli: ``"option"`` (``--name``), ``"positional"``, ``"flag"`` (a switch) or
@@ -321,7 +323,7 @@ class RunConfig:
         4, help="global batch size (split over every device)", check=_positive_int, metavar="B"
     )
     learning_rate: Any = setting(
-        1e-3, help="Adam learning rate (the paper: 1e-3) or a Keras schedule",
+        1e-3, help="Adam learning rate (the paper: 1e-3)",
         check=_learning_rate, metavar="LR",
     )
     seed: int | None = setting(
@@ -452,7 +454,7 @@ class StyleFieldsConfig(RunConfig):
     the crops, the style image size and the term weights of :class:`PerceptualLoss`."""
 
     content_dir: Any = setting(
-        help="folder of content photos (recursive), or a ScanResult", check=_data_source,
+        help="folder of content photos (recursive)", check=_data_source,
         resumable=True, cli="positional", metavar="CONTENT_DIR",
     )
     steps: int = setting(
@@ -465,7 +467,7 @@ class StyleFieldsConfig(RunConfig):
     )
     style_image_size: int | None = setting(
         256, help="longer side the style image is resized to (the authors' code: 256; "
-        "None/0 keeps its size)", check=_size_or_keep, metavar="PX",
+        "0 keeps its size)", check=_size_or_keep, metavar="PX",
     )
     content_weight: float | None = setting(
         None, help="content weight (default: PerceptualLoss's)", check=_optional_weight,
@@ -532,8 +534,7 @@ class StyleTransferConfig(StyleFieldsConfig):
     recipe: ClassVar[str] = "style_transfer"
 
     style_image: Any = setting(
-        help="the style image file (or an RGB array in value_range); on the command line "
-        "several train one multi-style network (train_multi_style)", check=_style_image,
+        help="the style image file; several train one multi-style network", check=_style_image,
         resumable=True, cli="positional", metavar="STYLE_IMAGE", nargs="+",
     )
 
@@ -570,7 +571,7 @@ class MultiStyleConfig(StyleFieldsConfig):
     recipe: ClassVar[str] = "multi_style"
 
     style_images: list = setting(
-        help="the style image files (or RGB arrays in value_range), two or more",
+        help="the style image files, two or more",
         check=_style_images, resumable=True, cli=None,
     )
     style_learning_rate_multiplier: float = setting(
@@ -622,7 +623,7 @@ class ArbitraryStyleConfig(RunConfig):
     recipe: ClassVar[str] = "arbitrary_style"
 
     content_dir: Any = setting(
-        help="folder of content photos (recursive), or a ScanResult", check=_data_source,
+        help="folder of content photos (recursive)", check=_data_source,
         resumable=True, cli="positional", metavar="CONTENT_DIR",
     )
     style_dir: Any = setting(
@@ -637,7 +638,7 @@ class ArbitraryStyleConfig(RunConfig):
         8, help="global batch size (the paper: 8)", check=_positive_int, metavar="B"
     )
     learning_rate: Any = setting(
-        1e-4, help="Adam learning rate (the paper: 1e-4) or a Keras schedule",
+        1e-4, help="Adam learning rate (the paper: 1e-4)",
         check=_learning_rate, metavar="LR",
     )
     image_size: int = setting(
@@ -689,7 +690,7 @@ class SuperResolutionConfig(RunConfig):
     recipe: ClassVar[str] = "super_resolution"
 
     image_dir: Any = setting(
-        help="folder of high-resolution images (recursive), or a ScanResult",
+        help="folder of high-resolution images (recursive)",
         check=_data_source, resumable=True, cli="positional", metavar="IMAGE_DIR",
     )
     scale: int = setting(
