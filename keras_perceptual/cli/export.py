@@ -14,6 +14,7 @@ from keras_perceptual.cli.common import (
     positive_int,
     say,
 )
+from keras_perceptual.runtimes import FILE_EXTENSIONS, extension_format
 
 #: ``--format`` values, and the ``--quantize`` values each accepts.
 FORMAT_QUANTIZATIONS = {
@@ -22,14 +23,12 @@ FORMAT_QUANTIZATIONS = {
     "onnx": (),
     "openvino": ("float16",),
 }
-_SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx"}
-
-
 def _file_target(out: str, model_path: str, fmt: str) -> str:
-    """OUT itself when it names a file of the format, else OUT/<model name>.<ext>."""
-    suffix = _SUFFIXES[fmt]
-    if out.lower().endswith(suffix):
+    """OUT itself when it names a file of the format, else OUT/<model name>.<ext> (the
+    extension load_runtime recognizes: runtimes.FILE_EXTENSIONS)."""
+    if extension_format(out) == fmt:
         return out
+    suffix = next(ext for ext, name in FILE_EXTENSIONS.items() if name == fmt)
     stem = os.path.splitext(os.path.basename(os.path.normpath(model_path)))[0]
     if model_path.startswith("hf://"):
         stem = model_path.rstrip("/").rsplit("/", 1)[-1]
