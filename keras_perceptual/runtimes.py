@@ -36,6 +36,7 @@ ONNX Runtime, OpenVINO and the ``hf://`` loader are optional:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -260,7 +261,7 @@ class Runtime:
                 f"that order. Received: {len(arrays)} input(s)"
             )
         names = (INPUT_NAME, *self.info.input_names)
-        shapes = self._input_shapes() or [None] * len(arrays)
+        shapes = self.graph_input_shapes or [None] * len(arrays)
         arrays = [
             self._check_input(np.asarray(array), name, shape, arrays[0].shape[0])
             for array, name, shape in zip(arrays, names, shapes, strict=True)
@@ -319,6 +320,13 @@ class Runtime:
                 f"Received: {name}.shape={array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.float32)
+
+    @functools.cached_property
+    def graph_input_shapes(self) -> list[tuple] | None:
+        """The exported graph's input shapes (images first; ``None`` for free sizes), read
+        once: they are fixed when the file is loaded, and every batch is checked against
+        them."""
+        return self._input_shapes()
 
     def _input_shapes(self) -> list[tuple] | None:
         """The graph's input shapes, images first, ``None`` for sizes it leaves free; or
