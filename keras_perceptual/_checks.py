@@ -396,6 +396,44 @@ def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:
         return tuple(tf.identity(t) for t in tensors)
 
 
+def check_same_shape(first: Any, second: Any, message: str,
+                     names: tuple[str, str] = ("y_true", "y_pred")) -> tuple:
+    """``(first, second)`` once their shapes are checked equal: the one same-shape rule.
+
+    Sizes known when the call is traced are compared at once and a mismatch raises
+    :class:`~keras_perceptual.errors.InputError`; sizes that are ``None`` then (a
+    ``tf.function`` with ``None`` in its signature, ``fit`` on images of varying sizes)
+    are compared when the graph runs (:func:`checked_at_run_time`), so two shapes that
+    would broadcast never give a silent answer.
+
+    Args:
+        first, second: tensors with a static rank.
+        message: what must hold and how to fix it, ending with a space; the error adds
+            ``Received: <names[0]>.shape=..., <names[1]>.shape=...``.
+        names: how the two are named in the error.
+
+    Returns:
+        ``(first, second)`` (graph identities carrying the run-time check where needed).
+
+    Raises:
+        InputError: ranks differ, or a size known for both differs.
+    """
+    first_shape, second_shape = tuple(first.shape), tuple(second.shape)
+    if not shapes_agree(first_shape, second_shape):
+        raise InputError(
+            f"{message}Received: {names[0]}.shape={first_shape}, {names[1]}.shape={second_shape}"
+        )
+    if None not in first_shape and None not in second_shape:
+        return first, second
+    from keras import ops
+
+    return checked_at_run_time(
+        (first, second),
+        lambda a, b: ops.all(ops.equal(a, b)),
+        f"{message}Received: {names[0]}.shape, {names[1]}.shape=",
+    )
+
+
 def check_sample_weight(sample_weight: Any, y_pred: Any, values_rank: int | None = 1, *,
                         batched: bool = True, non_negative: bool = False) -> Any:
     """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample.

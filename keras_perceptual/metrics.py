@@ -55,9 +55,9 @@ from keras_perceptual._checks import (
     check_keywords,
     check_positive_float,
     check_positive_int,
+    check_same_shape,
     check_sample_weight,
     check_value_range,
-    checked_at_run_time,
     shapes_agree,
 )
 from keras_perceptual.errors import InputError
@@ -119,19 +119,12 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
             "height, width, channels) of the same rank, channels-last. "
             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
         )
-    if not shapes_agree(true_shape, pred_shape):
-        raise InputError(
-            f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
-            "other (a x4 super-resolution output is 4 times the low-resolution input). "
-            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-        )
-    if None in true_shape or None in pred_shape:
-        y_true, y_pred = checked_at_run_time(
-            (y_true, y_pred),
-            lambda t, p: ops.all(ops.equal(t, p)),
-            f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
-            "other. Received: y_true.shape, y_pred.shape=",
-        )
+    y_true, y_pred = check_same_shape(
+        y_true,
+        y_pred,
+        f"{name} needs y_true and y_pred of the same shape; resize or crop one to the "
+        "other (a x4 super-resolution output is 4 times the low-resolution input). ",
+    )
     squeeze = len(true_shape) == 3
     if squeeze:
         y_true = ops.expand_dims(y_true, 0)

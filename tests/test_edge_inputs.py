@@ -573,6 +573,50 @@ def test_checks_hold_when_shapes_are_known_only_at_run_time(make, shapes, patter
         float(value)  # a NaN would pass silently: the error must come first
 
 
+def _run_with_unknown_sizes(fn, *arrays):
+    """``fn(*arrays)`` traced with every size but the last unknown (TF), or jitted (JAX)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        specs = [tf.TensorSpec((None,) * (a.ndim - 1) + a.shape[-1:], tf.float32) for a in arrays]
+        return tf.function(fn, input_signature=specs)(*arrays)
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)(*arrays)
+    pytest.skip(f"no tracing helper for backend {BACKEND}")
+
+
+def _critic(x):
+    return keras.ops.sum(x, axis=-1, keepdims=True)
+
+
+# Shapes that would broadcast (a batch of 1 against one of 4): before the one same-shape
+# rule (_checks.check_same_shape) these losses compared them only where the sizes were known
+# when traced, and a graph with None sizes silently returned a value for 4 pairs.
+@pytest.mark.parametrize(
+    "fn,shapes,pattern",
+    [
+        (lambda t, p: losses.DiscriminatorLoss()(t, p), ((4, 1), (1, 1)), "same shape"),
+        (lambda t, p: losses.WassersteinLoss()(t, p), ((4, 1), (1, 1)), "same shape"),
+        (lambda t, p: losses.JensenShannonDivergence()(t, p), ((4, 3), (1, 3)), "same shape"),
+        (lambda c, p, f: losses.temporal_loss(c, p, f),
+         ((2, 8, 8, 3), (1, 8, 8, 3), (2, 8, 8, 2)), "current and previous.*same shape"),
+        (lambda r, f: losses.gradient_penalty(_critic, r, f, seed=0),
+         ((4, 5), (1, 5)), "real and fake.*same shape"),
+        (lambda c, s: losses.AdaINLoss.pack_targets(c, s),
+         ((2, 8, 8, 3), (1, 8, 8, 3)), "content and style.*same shape"),
+    ],
+    ids=["discriminator", "wasserstein", "jensen_shannon", "temporal", "gradient_penalty",
+         "adain_pack_targets"],
+)
+def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run_time(
+        fn, shapes, pattern):
+    arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
+    with pytest.raises(_run_time_error(), match=pattern):
+        to_numpy(_run_with_unknown_sizes(fn, *arrays))
+
+
 @pytest.mark.slow  # traces fit three times
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="a tf.data pipeline of varying sizes")
 def test_fit_on_varying_sizes_stops_at_the_too_small_batch():

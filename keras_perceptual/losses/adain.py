@@ -34,6 +34,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_choice,
     check_positive_float,
+    check_same_shape,
     check_weight,
     layer_weights,
     static_image_shape,
@@ -225,15 +226,16 @@ class AdaINLoss(ImageLoss):
             >>> tuple(y_true.shape)
             (2, 32, 32, 6)
         """
-        c_shape = static_image_shape(content, "content")
-        s_shape = static_image_shape(style, "style")
-        if c_shape != s_shape:
-            raise InputError(
-                "pack_targets needs content and style batches of the same shape (crop both to "
-                "one size, as the paper's 256 x 256 training crops); compare images of other "
-                f"sizes with compute_terms. Received: content.shape={c_shape}, "
-                f"style.shape={s_shape}"
-            )
+        static_image_shape(content, "content")
+        static_image_shape(style, "style")
+        content, style = check_same_shape(
+            content,
+            style,
+            "pack_targets needs content and style batches of the same shape (crop both to "
+            "one size, as the paper's 256 x 256 training crops); compare images of other "
+            "sizes with compute_terms. ",
+            names=("content", "style"),
+        )
         return ops.concatenate([ops.cast(content, "float32"), ops.cast(style, "float32")], -1)
 
     def compute_terms(self, content, style, stylized) -> dict:

@@ -44,7 +44,7 @@ import inspect
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_weight, shapes_agree
+from keras_perceptual._checks import check_choice, check_same_shape, check_weight
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
 from keras_perceptual.ops import safe_sqrt
@@ -69,16 +69,16 @@ def _check_logits(x, name: str) -> tuple:
     return shape
 
 
-def _check_same_shape(real, fake) -> None:
-    real_shape = _check_logits(real, "y_true (real logits)")
-    fake_shape = _check_logits(fake, "y_pred (fake logits)")
-    if not shapes_agree(real_shape, fake_shape):
-        raise InputError(
-            "The discriminator outputs on real images (y_true) and on generated images "
-            "(y_pred) must have the same shape, one real and one generated image per sample; "
-            "pass equal batches of both. "
-            f"Received: y_true.shape={real_shape}, y_pred.shape={fake_shape}"
-        )
+def _check_score_pair(real, fake) -> tuple:
+    _check_logits(real, "y_true (real logits)")
+    _check_logits(fake, "y_pred (fake logits)")
+    return check_same_shape(
+        real,
+        fake,
+        "The discriminator outputs on real images (y_true) and on generated images "
+        "(y_pred) must have the same shape, one real and one generated image per sample; "
+        "pass equal batches of both. ",
+    )
 
 
 def _per_sample(values):
@@ -275,14 +275,16 @@ def gradient_penalty(
         )
     real = ops.convert_to_tensor(real, dtype="float32")
     fake = ops.convert_to_tensor(fake, dtype="float32")
-    real_shape, fake_shape = tuple(real.shape), tuple(fake.shape)
-    if len(real_shape) < 2 or not shapes_agree(real_shape, fake_shape):
+    message = (
+        "real and fake must be batches of the same shape (batch, ...), one fake per real "
+        "sample, to interpolate between them. "
+    )
+    if len(real.shape) < 2:
         raise InputError(
-            "real and fake must be batches of the same shape (batch, ...), one fake per real "
-            "sample, to interpolate between them. "
-            f"Received: real.shape={real_shape}, fake.shape={fake_shape}"
+            f"{message}Received: real.shape={tuple(real.shape)}, fake.shape={tuple(fake.shape)}"
         )
-    rank = len(real_shape)
+    real, fake = check_same_shape(real, fake, message, names=("real", "fake"))
+    rank = len(real.shape)
     eps_shape = (ops.shape(real)[0],) + (1,) * (rank - 1)
     eps = keras.random.uniform(eps_shape, dtype="float32", seed=seed)
     interpolates = eps * real + (1.0 - eps) * fake
@@ -398,7 +400,7 @@ class DiscriminatorLoss(_KindLoss):
     DEFAULT_NAME = "discriminator_loss"
 
     def call(self, y_true, y_pred):
-        _check_same_shape(y_true, y_pred)
+        y_true, y_pred = _check_score_pair(y_true, y_pred)
         return discriminator_adversarial_loss(y_true, y_pred, self.kind)
 
 
@@ -438,7 +440,7 @@ class WassersteinLoss(_ScoreLoss):
 
     def call(self, y_true, y_pred):
         if self.role == "critic":
-            _check_same_shape(y_true, y_pred)
+            y_true, y_pred = _check_score_pair(y_true, y_pred)
         else:
             _check_logits(y_pred, "y_pred (fake scores)")
         return wasserstein_loss(y_true, y_pred, self.role)

@@ -23,7 +23,7 @@ import math
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_flag, shapes_agree
+from keras_perceptual._checks import check_flag, check_same_shape
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
 from keras_perceptual.ops import keep_nan
@@ -40,14 +40,18 @@ def _xlog_ratio(p, q):
     return keep_nan(ops.where(positive, p * (ops.log(safe_p) - ops.log(safe_q)), 0.0), p, q)
 
 
-def _check_same_shape(y_true, y_pred) -> None:
-    true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-    if len(true_shape) < 1 or not shapes_agree(true_shape, pred_shape):
+def _check_distributions(y_true, y_pred) -> tuple:
+    message = (
+        "y_true and y_pred must be probability vectors of the same shape, the classes on "
+        "the last axis, e.g. (batch, num_classes); one-hot encode integer labels with "
+        "keras.ops.one_hot. "
+    )
+    if len(y_true.shape) < 1:
         raise InputError(
-            "y_true and y_pred must be probability vectors of the same shape, the classes on "
-            "the last axis, e.g. (batch, num_classes); one-hot encode integer labels with "
-            f"keras.ops.one_hot. Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+            f"{message}Received: y_true.shape={tuple(y_true.shape)}, "
+            f"y_pred.shape={tuple(y_pred.shape)}"
         )
+    return check_same_shape(y_true, y_pred, message)
 
 
 def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
@@ -150,7 +154,7 @@ class JensenShannonDivergence(_ProbabilityLoss):
     DEFAULT_NAME = "jensen_shannon_divergence"
 
     def call(self, y_true, y_pred):
-        _check_same_shape(y_true, y_pred)
+        y_true, y_pred = _check_distributions(y_true, y_pred)
         return jensen_shannon_divergence(y_true, y_pred, self.from_logits)
 
 

@@ -64,13 +64,12 @@ from keras_perceptual._checks import (
     check_applies,
     check_choice,
     check_positive_int,
+    check_same_shape,
     check_seed,
     check_value_range,
     check_weight,
-    checked_at_run_time,
     layer_weights,
     renamed_argument,
-    shapes_agree,
     static_image_shape,
 )
 from keras_perceptual.backbones import (
@@ -618,20 +617,12 @@ def check_term_inputs(
         )
     same_size_needed = bool(settings.content) or settings.pixel_weight > 0
     if same_size_needed and true_shape is not None:
-        message = (
+        y_true, y_pred = check_same_shape(
+            y_true,
+            y_pred,
             "y_true and y_pred must have the same shape for the content/pixel terms; resize or "
-            "crop one to match (only the style term compares images of different sizes). "
+            "crop one to match (only the style term compares images of different sizes). ",
         )
-        if not shapes_agree(true_shape, pred_shape):
-            raise InputError(
-                f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-            )
-        if None in true_shape or None in pred_shape:
-            y_true, y_pred = checked_at_run_time(
-                (y_true, y_pred),
-                lambda t, p: ops.all(ops.equal(t, p)),
-                f"{message}Received: y_true.shape, y_pred.shape=",
-            )
     if (
         settings.style
         and not style_target_given

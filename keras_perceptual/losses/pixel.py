@@ -31,9 +31,8 @@ from keras_perceptual._checks import (
     check_choice,
     check_positive_float,
     check_positive_int,
+    check_same_shape,
     check_weight,
-    checked_at_run_time,
-    shapes_agree,
     static_image_shape,
 )
 from keras_perceptual.errors import InputError
@@ -64,18 +63,11 @@ MIN_EDGE = 1e-5
 
 def _check_pair(y_true, y_pred, channels: int | None = None):
     """Both rank-4 channels-last batches of the same shape (static, else at run time)."""
-    true_shape = static_image_shape(y_true, "y_true", channels)
-    pred_shape = static_image_shape(y_pred, "y_pred", channels)
-    message = "y_true and y_pred must have the same shape; resize or crop one to match. "
-    if not shapes_agree(true_shape, pred_shape):
-        raise InputError(f"{message}Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}")
-    if None in true_shape or None in pred_shape:
-        return checked_at_run_time(
-            (y_true, y_pred),
-            lambda t, p: ops.all(ops.equal(t, p)),
-            f"{message}Received: y_true.shape, y_pred.shape=",
-        )
-    return y_true, y_pred
+    static_image_shape(y_true, "y_true", channels)
+    static_image_shape(y_pred, "y_pred", channels)
+    return check_same_shape(
+        y_true, y_pred, "y_true and y_pred must have the same shape; resize or crop one to match. "
+    )
 
 
 def _safe_divide(numerator, denominator):

@@ -45,6 +45,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_float_dtype,
+    check_same_shape,
     check_value_range,
     check_weight,
     shapes_agree,
@@ -114,12 +115,13 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     value_range = check_value_range(value_range)
     current = ops.convert_to_tensor(current)
     previous = ops.convert_to_tensor(previous)
-    shape, previous_shape = tuple(current.shape), tuple(previous.shape)
-    if len(shape) != 4 or not shapes_agree(shape, previous_shape):
+    message = "current and previous must be batches (batch, H, W, C) of the same shape. "
+    if len(current.shape) != 4:
         raise InputError(
-            "current and previous must be batches (batch, H, W, C) of the same shape. "
-            f"Received: current.shape={shape}, previous.shape={previous_shape}"
+            f"{message}Received: current.shape={tuple(current.shape)}, "
+            f"previous.shape={tuple(previous.shape)}"
         )
+    current, previous = check_same_shape(current, previous, message, ("current", "previous"))
     current = to_unit_range(current, value_range)
     previous = to_unit_range(previous, value_range)
     flow = ops.cast(flow, current.dtype)
@@ -127,7 +129,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     squared = ops.mean(ops.square(current - warped), axis=-1)
     if mask is None:
         return keep_nan(ops.mean(squared, axis=(1, 2)), flow, per_sample=True)
-    mask = ops.cast(_check_mask(mask, shape), squared.dtype)
+    mask = ops.cast(_check_mask(mask, tuple(current.shape)), squared.dtype)
     visible = ops.sum(mask, axis=(1, 2))
     numerator = ops.sum(mask * squared, axis=(1, 2))
     # 0 for a frame with nothing visible, but NaN frames stay NaN (divide_no_nan hides them).
