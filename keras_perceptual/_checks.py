@@ -397,7 +397,8 @@ def checked_at_run_time(tensors: tuple, condition, message: str) -> tuple:
 
 
 def check_same_shape(first: Any, second: Any, message: str,
-                     names: tuple[str, str] = ("y_true", "y_pred")) -> tuple:
+                     names: tuple[str, str] = ("y_true", "y_pred"),
+                     axes: tuple[slice, slice] = (slice(None), slice(None))) -> tuple:
     """``(first, second)`` once their shapes are checked equal: the one same-shape rule.
 
     Sizes known when the call is traced are compared at once and a mismatch raises
@@ -411,6 +412,8 @@ def check_same_shape(first: Any, second: Any, message: str,
         message: what must hold and how to fix it, ending with a space; the error adds
             ``Received: <names[0]>.shape=..., <names[1]>.shape=...``.
         names: how the two are named in the error.
+        axes: the parts of the two shapes to compare, e.g. ``(slice(0, -1), slice(0, -1))``
+            for all but the channels (default: the whole shapes).
 
     Returns:
         ``(first, second)`` (graph identities carrying the run-time check where needed).
@@ -418,18 +421,19 @@ def check_same_shape(first: Any, second: Any, message: str,
     Raises:
         InputError: ranks differ, or a size known for both differs.
     """
-    first_shape, second_shape = tuple(first.shape), tuple(second.shape)
-    if not shapes_agree(first_shape, second_shape):
+    first_part, second_part = tuple(first.shape)[axes[0]], tuple(second.shape)[axes[1]]
+    if not shapes_agree(first_part, second_part):
         raise InputError(
-            f"{message}Received: {names[0]}.shape={first_shape}, {names[1]}.shape={second_shape}"
+            f"{message}Received: {names[0]}.shape={tuple(first.shape)}, "
+            f"{names[1]}.shape={tuple(second.shape)}"
         )
-    if None not in first_shape and None not in second_shape:
+    if None not in first_part and None not in second_part:
         return first, second
     from keras import ops
 
     return checked_at_run_time(
         (first, second),
-        lambda a, b: ops.all(ops.equal(a, b)),
+        lambda a, b: ops.all(ops.equal(a[axes[0]], b[axes[1]])),
         f"{message}Received: {names[0]}.shape, {names[1]}.shape=",
     )
 

@@ -46,9 +46,10 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_positive_int,
+    check_same_shape,
     check_value_range,
     check_weight,
-    shapes_agree,
+    checked_at_run_time,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import image_array
@@ -137,6 +138,28 @@ def _pixel_grid(height, width, dtype="float32"):
     return ops.stack([xs, ys], axis=-1)
 
 
+def _check_batches(images, coordinates) -> tuple:
+    """A batch of images takes a batch of coordinates of its size; one image takes any."""
+    message = (
+        "coordinates must have the images' batch size (one grid of points per image), or the "
+        "images a batch size of 1 (sampled at every grid); repeat the image or split the "
+        "coordinates. "
+    )
+    images_batch, points_batch = images.shape[0], coordinates.shape[0]
+    if None not in (images_batch, points_batch) and images_batch not in (1, points_batch):
+        raise InputError(
+            f"{message}Received: images.shape={tuple(images.shape)}, "
+            f"coordinates.shape={tuple(coordinates.shape)}"
+        )
+    if None not in (images_batch, points_batch):
+        return images, coordinates
+    return checked_at_run_time(
+        (images, coordinates),
+        lambda i, c: ops.logical_or(ops.equal(i[0], 1), ops.equal(i[0], c[0])),
+        f"{message}Received: images.shape, coordinates.shape=",
+    )
+
+
 def resample(images, coordinates):
     """Samples images bilinearly at given pixel coordinates.
 
@@ -163,7 +186,9 @@ def resample(images, coordinates):
         points whose coordinates hold a NaN.
 
     Raises:
-        InputError: the ranks or the last axis of ``coordinates`` do not fit.
+        InputError: the ranks or the last axis of ``coordinates`` do not fit, or a batch of
+            images of another size than the coordinates' (checked when the graph runs where
+            sizes are ``None`` when traced).
 
     Example:
         >>> image = np.arange(12, dtype="float32").reshape(1, 3, 4, 1)
@@ -184,6 +209,7 @@ def resample(images, coordinates):
             f"image (H, W, C) and coordinates (h, w, 2). Received: images.shape="
             f"{tuple(images.shape)}, coordinates.shape={tuple(coordinates.shape)}"
         )
+    images, coordinates = _check_batches(images, coordinates)
     coordinates = ops.cast(coordinates, images.dtype)
     # A NaN coordinate has no integer pixel (TensorFlow's gather fails on the cast's
     # garbage index): sample at 0 there, and give those points NaN at the end.
@@ -243,8 +269,9 @@ def warp(images, flow):
         A tensor shaped like ``images``, NaN at the pixels whose flow holds a NaN.
 
     Raises:
-        InputError: the flow is not ``(..., H, W, 2)`` or its height and width are not
-            the images'.
+        InputError: the flow is not ``(..., H, W, 2)``, its height and width are not the
+            images', or a batched flow's batch size is not theirs (checked when the graph
+            runs where sizes are ``None`` when traced).
 
     Example:
         >>> image = np.random.rand(1, 8, 8, 3).astype("float32")
@@ -256,14 +283,23 @@ def warp(images, flow):
     if "float" not in str(images.dtype):
         images = ops.cast(images, "float32")
     flow = ops.cast(_check_flow(flow), images.dtype)
-    image_hw = tuple(images.shape[-3:-1])
-    flow_hw = tuple(flow.shape[-3:-1])
-    if not shapes_agree(image_hw, flow_hw):
+    if len(flow.shape) > len(images.shape):
         raise InputError(
-            "flow must have the images' height and width (one (dx, dy) per pixel); resize the "
-            f"flow (and scale its values) to the images' size. Received: images.shape="
-            f"{tuple(images.shape)}, flow.shape={tuple(flow.shape)}"
+            "flow must be (H, W, 2), or (batch, H, W, 2) for a batch of images; an (H, W, C) "
+            f"image takes one (H, W, 2) flow. Received: images.shape={tuple(images.shape)}, "
+            f"flow.shape={tuple(flow.shape)}"
         )
+    # (H, W, 2): one flow for every image; (batch, H, W, 2): one per image, same batch.
+    batched = len(flow.shape) == len(images.shape) == 4
+    images, flow = check_same_shape(
+        images,
+        flow,
+        "flow must have the images' height and width, and their batch size when it has one "
+        "(one (dx, dy) per pixel of each image); resize the flow (and scale its values) to the "
+        "images' size, or pass one (H, W, 2) flow for every image. ",
+        names=("images", "flow"),
+        axes=(slice(0, -1), slice(0, -1)) if batched else (slice(-3, -1), slice(-3, -1)),
+    )
     shape = ops.shape(images)
     grid = _pixel_grid(shape[-3], shape[-2], images.dtype)
     coordinates = grid + flow

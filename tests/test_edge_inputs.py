@@ -26,7 +26,7 @@ import pytest
 from conftest import BACKEND, to_numpy
 
 import keras_perceptual.losses as losses_package
-from keras_perceptual import losses
+from keras_perceptual import losses, motion
 from keras_perceptual import ops as kp_ops
 from keras_perceptual.errors import InputError
 
@@ -606,9 +606,14 @@ def _critic(x):
          ((4, 5), (1, 5)), "real and fake.*same shape"),
         (lambda c, s: losses.AdaINLoss.pack_targets(c, s),
          ((2, 8, 8, 3), (1, 8, 8, 3)), "content and style.*same shape"),
+        (lambda c, p, f, m: losses.temporal_loss(c, p, f, m),
+         ((2, 8, 8, 3), (2, 8, 8, 3), (2, 8, 8, 2), (1, 8, 8, 1)), "mask must be"),
+        (lambda i, f: motion.warp(i, f), ((2, 8, 8, 3), (1, 8, 8, 2)), "flow must have"),
+        (lambda i, c: motion.resample(i, c), ((4, 8, 8, 3), (2, 8, 8, 2)),
+         "coordinates must have the images.{1,2} batch size"),
     ],
     ids=["discriminator", "wasserstein", "jensen_shannon", "temporal", "gradient_penalty",
-         "adain_pack_targets"],
+         "adain_pack_targets", "temporal_mask", "warp", "resample"],
 )
 def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run_time(
         fn, shapes, pattern):

@@ -195,6 +195,16 @@ def test_errors(rng, photo):
         warp(np.zeros((1, 4, 4, 3), "float32"), np.zeros((1, 4, 4, 3), "float32"))
     with pytest.raises(InputError, match="height and width"):
         warp(np.zeros((1, 4, 4, 3), "float32"), np.zeros((1, 5, 4, 2), "float32"))
+    # A batched flow of another batch size: before, TensorFlow's "Input to reshape is a
+    # tensor with 96 values" (and a batch of 4 images sampled by 2 grids came out as 2).
+    with pytest.raises(InputError, match="their batch size.*flow.shape=\\(1, 4, 4, 2\\)"):
+        warp(np.zeros((2, 4, 4, 3), "float32"), np.zeros((1, 4, 4, 2), "float32"))
+    with pytest.raises(InputError, match="an \\(H, W, C\\) image takes one"):
+        warp(np.zeros((4, 4, 3), "float32"), np.zeros((2, 4, 4, 2), "float32"))
+    with pytest.raises(InputError, match="coordinates must have the images' batch size"):
+        resample(np.zeros((4, 4, 4, 3), "float32"), np.zeros((2, 4, 4, 2), "float32"))
+    assert tuple(resample(np.zeros((1, 4, 4, 3), "float32"),
+                          np.zeros((2, 3, 3, 2), "float32")).shape) == (2, 3, 3, 3)
     with pytest.raises(InputError, match="smaller than the frames"):
         camera_motion_pair(photo, 200)
     with pytest.raises(InputError, match="Received: shift="):

@@ -48,7 +48,6 @@ from keras_perceptual._checks import (
     check_same_shape,
     check_value_range,
     check_weight,
-    shapes_agree,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
@@ -64,22 +63,24 @@ DEFAULT_TEMPORAL_WEIGHT = 1.0
 # --------------------------------------------------------------------------
 
 
-def _check_mask(mask, current_shape):
+def _check_mask(mask, current):
     mask = ops.convert_to_tensor(mask)
     if "float" not in str(mask.dtype):
         mask = ops.cast(mask, "float32")
-    if len(mask.shape) == len(current_shape):
+    if len(mask.shape) == len(current.shape):
         if mask.shape[-1] not in (1, None):
             raise InputError(
                 "mask must be (batch, H, W) or (batch, H, W, 1): one weight per pixel, 1 where "
                 f"the point was visible. Received: mask.shape={tuple(mask.shape)}"
             )
         mask = mask[..., 0]
-    if not shapes_agree(tuple(mask.shape), tuple(current_shape)[:-1]):
-        raise InputError(
-            "mask must be (batch, H, W) or (batch, H, W, 1), one weight per pixel of the frames. "
-            f"Received: mask.shape={tuple(mask.shape)}, frames.shape={tuple(current_shape)}"
-        )
+    mask, _ = check_same_shape(
+        mask,
+        current,
+        "mask must be (batch, H, W) or (batch, H, W, 1), one weight per pixel of the frames. ",
+        names=("mask", "frames"),
+        axes=(slice(None), slice(0, -1)),
+    )
     return mask
 
 
@@ -129,7 +130,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     squared = ops.mean(ops.square(current - warped), axis=-1)
     if mask is None:
         return keep_nan(ops.mean(squared, axis=(1, 2)), flow, per_sample=True)
-    mask = ops.cast(_check_mask(mask, tuple(current.shape)), squared.dtype)
+    mask = ops.cast(_check_mask(mask, current), squared.dtype)
     visible = ops.sum(mask, axis=(1, 2))
     numerator = ops.sum(mask * squared, axis=(1, 2))
     # 0 for a frame with nothing visible, but NaN frames stay NaN (divide_no_nan hides them).
