@@ -30,7 +30,8 @@ class UnusableImageError(KerasPerceptualError):
     """An image file that cannot be used; ``str(error)`` is the reason, ``"kind: detail"``.
 
     ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
-    ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
+    ``"unsupported"`` (32-bit integer or floating-point samples, which have no fixed
+    range), ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
     ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
     the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
     """
@@ -130,9 +131,23 @@ def _to_rgb(image):
     return image.convert("RGB")  # also drops alpha (RGBA, LA, PA); CMYK as libjpeg does
 
 
+def _check_sample_format(image) -> None:
+    """Refuses 32-bit integer and floating-point images (Pillow modes ``"I"`` and ``"F"``,
+    e.g. scientific TIFFs): their samples have no fixed range, and Pillow's conversion to
+    RGB clips them to 0..255, so a float image in [0, 1] would come out black. Netpbm's
+    16-bit grayscale (PGM), which Pillow opens as ``"I"`` scaled to 0..65535, is 16-bit."""
+    if image.mode == "F" or (image.mode == "I" and image.format != "PPM"):
+        kind = "floating-point" if image.mode == "F" else "32-bit integer"
+        raise UnusableImageError(
+            f"unsupported: {kind} samples (Pillow mode {image.mode!r}) have no fixed range to "
+            "read as colours; save it as an 8- or 16-bit PNG"
+        )
+
+
 def _is_16_bit(image) -> bool:
-    """Whether Pillow's ``image`` holds more than 8 bits per sample (16-bit PNG, I;16 TIFF)."""
-    if image.mode.startswith("I;16"):
+    """Whether Pillow's ``image`` holds more than 8 bits per sample (16-bit PNG, I;16 TIFF,
+    16-bit PGM)."""
+    if image.mode.startswith("I;16") or image.mode == "I":  # "I": PGM (the others refused)
         return True
     if image.format == "PNG":
         # Pillow reads 16-bit colour PNGs as 8-bit RGB; the IHDR chunk says (bit depth at 24).
@@ -268,7 +283,8 @@ def read_rgb(
     command line, and, in TensorFlow ops, the exported ``serve_encoded`` signature):
     the EXIF orientation is applied; grayscale is expanded to RGB; alpha is dropped, not
     composited (RGBA, LA, palettes with transparency); CMYK JPEGs are converted as
-    libjpeg does; 16-bit PNGs keep their 16 bits.
+    libjpeg does; 16-bit PNGs (and TIFFs, PGMs) keep their 16 bits; 32-bit integer and
+    floating-point images (TIFF) are refused, as their samples have no fixed range.
 
     Args:
         path: the image file.
@@ -287,6 +303,7 @@ def read_rgb(
     from PIL import Image, ImageOps
 
     with _unusable_image_errors(), Image.open(path) as image:
+        _check_sample_format(image)
         width, height = image.size
         short = min(width, height)
         if short < min_size:
@@ -360,6 +377,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     from PIL import Image
 
     with _unusable_image_errors(), Image.open(path) as image:
+        _check_sample_format(image)
         width, height = image.size
         if _orientation(image) in _QUARTER_TURNS:
             width, height = height, width
@@ -380,8 +398,9 @@ def check_image_file(path: str, min_size: int = 1, decode: bool = False) -> None
 
     Raises:
         UnusableImageError: why the file cannot be used (its ``kind``: missing, unreadable,
-            not an image, too large, truncated, corrupt); :class:`ImageTooSmallError` (a
-            subclass) when the shorter side is below ``min_size``.
+            not an image, unsupported, too large, truncated, corrupt);
+            :class:`ImageTooSmallError` (a subclass) when the shorter side is below
+            ``min_size``.
 
     Example:
         >>> check_image_file("photo.jpg", min_size=16, decode=True)  # a 64 x 48 photo

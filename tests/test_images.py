@@ -284,3 +284,32 @@ def test_header_and_decode_name_the_same_reason(tmp_path, monkeypatch):
         assert caught.value.kind == "too large" and not caught.value.damaged, str(caught.value)
     with pytest.raises(UnusableImageError, match="^missing: "):
         check_image_file(str(tmp_path / "nothing.png"))
+
+
+# --------------------------------------------------------------------------
+# Sample formats beyond 8 bits (Pillow modes "I" and "F").
+# --------------------------------------------------------------------------
+
+
+def test_float_and_32_bit_integer_images_are_refused_not_clipped(tmp_path):
+    # Before: Pillow's convert("RGB") clipped the samples to 0..255, so a float TIFF in
+    # [0, 1] was read as a black image and a 32-bit one as a white one, without a word.
+    ramp = np.linspace(0.0, 1.0, 8 * 8, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(ramp).save(tmp_path / "float.tiff")
+    Image.fromarray((ramp * 65535).astype(np.int32)).save(tmp_path / "int32.tiff")
+    for name, kind in (("float.tiff", "floating-point"), ("int32.tiff", "32-bit integer")):
+        for read, error in ((load_image, InputError), (read_header, UnusableImageError)):
+            with pytest.raises(error, match=f"unsupported: {kind}.*8- or 16-bit"):
+                read(str(tmp_path / name))
+
+
+def test_16_bit_pgm_keeps_its_16_bits(tmp_path):
+    # Pillow opens a 16-bit PGM as mode "I" (scaled to 0..65535); before, it was clipped to
+    # white wherever a sample was above 255.
+    values = np.array([[0, 257, 32896, 65535]], np.uint16)
+    (tmp_path / "g.pgm").write_bytes(b"P5\n4 1\n65535\n" + values.astype(">u2").tobytes())
+    from keras_perceptual.images import read_rgb
+
+    exact = read_rgb(str(tmp_path / "g.pgm"), dtype=np.uint16)
+    np.testing.assert_array_equal(exact, np.repeat(values[..., None], 3, axis=-1))
+    np.testing.assert_array_equal(read_rgb(str(tmp_path / "g.pgm"))[0, :, 0], [0, 1, 128, 255])
