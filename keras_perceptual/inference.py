@@ -479,8 +479,43 @@ def _tile_geometry(tile_size: int, overlap: int, multiple: int) -> tuple[int, in
     return tile, over
 
 
+def _output_scale(caller: str, model, inputs: tuple, outputs: tuple) -> int:
+    """How many times larger than its input batch the network's output is, checked against
+    what ``caller`` returns: ``(batch, H, W, 3)`` images in, ``(batch, s*H, s*W, 3)`` out,
+    with an integer ``s >= 1`` (``s = 1`` for :func:`stylize`).
+
+    Raises:
+        InputError: any other output (a classifier's scores, a network that shrinks its
+            input, one that returns another channel count or the other kind of network).
+    """
+    height, width = inputs[1:3]
+    scale = outputs[1] // height if len(outputs) == 4 and outputs[1] >= height else 0
+    if (
+        len(outputs) == 4
+        and outputs[0] == inputs[0]
+        and outputs[-1] == 3
+        and scale >= 1
+        and tuple(outputs[1:3]) == (height * scale, width * scale)
+        and (caller == "upscale" or scale == 1)
+    ):
+        return scale
+    wanted = (
+        "a style-transfer network: (batch, H, W, 3) RGB images in, the same shape out"
+        if caller == "stylize"
+        else "a super-resolution network: (batch, H, W, 3) RGB images in, (batch, s*H, s*W, 3) "
+        "out for an integer scale s"
+    )
+    hint = " (a super-resolution network: use upscale)" if caller == "stylize" and scale > 1 else ""
+    raise InputError(
+        f"{caller} needs {wanted}; this model maps {tuple(inputs)} to {tuple(outputs)}{hint}. "
+        f"Pass a network built by keras_perceptual.models (or trained by its recipes). "
+        f"Received: model={getattr(model, 'name', type(model).__name__)!r}"
+    )
+
+
 def _run_tiled(
-    model, image, tile_size, overlap, batch_size, norm_statistics, n_norm, report=None
+    model, image, tile_size, overlap, batch_size, norm_statistics, n_norm, report=None,
+    caller: str = "stylize",
 ) -> np.ndarray:
     """One image in tiles; ``report(fraction)`` after each batch of tiles (all passes)."""
     multiple, mode = input_alignment(model)
@@ -536,13 +571,7 @@ def _run_tiled(
         for chunk, tiles in batches():
             result = _forward(model, tiles, batch, eager=bool(statistics))
             if output is None:
-                scale = result.shape[1] // th
-                if result.shape[1] != th * scale or result.shape[2] != tw * scale:
-                    raise InputError(
-                        "Tiled inference needs a model whose output is an integer multiple of its "
-                        f"input size; a {th}x{tw} tile gave {result.shape[1]}x{result.shape[2]}. "
-                        f"Call it with tile_size=None. Received: tile_size={tile_size}"
-                    )
+                scale = _output_scale(caller, model, tiles.shape, result.shape)
                 output = np.zeros(
                     (padded.shape[0] * scale, padded.shape[1] * scale, result.shape[-1]),
                     np.float64,
@@ -577,7 +606,8 @@ def check_run_options(model, *, batch_size, tile_size, overlap, norm_statistics)
 
 
 def _run(
-    model, images, *, batch_size, tile_size, overlap, norm_statistics, progress=None
+    model, images, *, batch_size, tile_size, overlap, norm_statistics, progress=None,
+    caller: str = "stylize",
 ) -> list[np.ndarray]:
     batch_size, tile_size, overlap = check_run_options(
         model, batch_size=batch_size, tile_size=tile_size, overlap=overlap,
@@ -648,14 +678,16 @@ def _run(
                 lambda fraction, base=done: progress(base + fraction, len(images)))
             outputs[index] = _run_tiled(
                 model, image, tile_size, overlap, batch_size, norm_statistics, len(norm_layers),
-                report,
+                report, caller,
             )
             done += 1
     for indices in groups.values():
         batch = _even_batch(len(indices), batch_size)
         for k in range(0, len(indices), batch):
             chunk = indices[k : k + batch]
-            result = _forward(model, np.stack([images[i] for i in chunk]), batch)
+            inputs = np.stack([images[i] for i in chunk])
+            result = _forward(model, inputs, batch)
+            _output_scale(caller, model, inputs.shape, result.shape)
             for i, out in zip(chunk, result, strict=True):
                 outputs[i] = out
             done += len(chunk)
@@ -1116,7 +1148,7 @@ def _infer(caller: str, arguments: dict, bind=None):
     network = model if bind is None else bind(model, value_range)
     image_list, kind = _images_as_list(arguments["images"], value_range)
     tiling = {name: arguments[name] for name in _TILING_ARGUMENTS}
-    return _run(network, image_list, **tiling), image_list, kind, value_range
+    return _run(network, image_list, caller=caller, **tiling), image_list, kind, value_range
 
 
 def stylize(
@@ -1209,7 +1241,9 @@ def stylize(
             shape, style options the model does not take (or a missing style); for an
             exported network, what only the Keras model does (see ``model``), inputs
             stylize does not know, or a multi-style export that does not record its
-            number of styles (written by an earlier version).
+            number of styles (written by an earlier version); a network whose output is
+            not RGB images of its input's size (a classifier, a super-resolution network:
+            use :func:`upscale`), found on the first batch it runs.
 
     Example:
         >>> net = style_transfer_net(filters=4, num_residual_blocks=1)  # train it first
@@ -1279,6 +1313,11 @@ def upscale(
 
     Returns:
         float32 numpy images ``scale`` times larger, shaped like the input.
+
+    Raises:
+        InputError: bad images or options (as for :func:`stylize`); a network whose output
+            is not RGB images an integer number of times its input's size (a classifier, a
+            network that shrinks its input), found on the first batch it runs.
 
     Example:
         >>> net = super_resolution_net(4, filters=4, num_residual_blocks=1)  # train it first

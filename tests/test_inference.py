@@ -553,3 +553,32 @@ def test_a_truncated_path_is_one_clear_error(style_model, sr_model, tmp_path, fu
     message = str(caught.value)
     assert message.startswith(f"{cut!r} is truncated (image file is truncated)"), message
     assert "re-export or re-download it" in message and message.endswith(f"path={cut!r}")
+
+
+def _conv_model(layer, name):
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, layer(inputs), name=name)
+
+
+@pytest.mark.parametrize("tile_size", [None, 8])
+def test_a_network_that_does_not_map_images_to_images_is_refused(tile_size):
+    # Before: stylize(classifier, image) returned its (10,) scores as "the image", a network
+    # that halves its input gave half-size images, and stylize with a x4 super-resolution
+    # network a 4x larger one; upscale likewise. Now the output shape is checked against
+    # what each function returns, on the batches it runs anyway (no extra pass).
+    image = np.random.default_rng(0).random((16, 16, 3), dtype=np.float32)
+    classifier = _conv_model(
+        lambda x: keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)), "classifier")
+    halves = _conv_model(keras.layers.Conv2D(3, 3, strides=2, padding="same"), "halves")
+    four_channels = _conv_model(keras.layers.Conv2D(4, 3, padding="same"), "four_channels")
+    sr = super_resolution_net(4, filters=4, num_residual_blocks=1)
+    options = {"tile_size": tile_size, "overlap": 2}
+    for model in (classifier, halves, four_channels):
+        for function in (stylize, upscale):
+            with pytest.raises(InputError, match=f"{function.__name__} needs .* this model maps "
+                                                 f".*Received: model='{model.name}'"):
+                function(model, image, **options)
+    with pytest.raises(InputError, match=r"to \(\d+, 64, 64, 3\) \(a super-resolution network: "
+                                         r"use upscale\)|to \(\d+, 32, 32, 3\) \(a super-res"):
+        stylize(sr, image, **options)
+    assert upscale(sr, image, **options).shape == (64, 64, 3)
