@@ -4,6 +4,9 @@
 style-transfer network in batches (:func:`keras_perceptual.inference.stylize`, so
 tiling, ``preserve_color`` and every other ``stylize`` option apply unchanged) and
 writes a new video with the same frame rate, frame timestamps, size and audio track.
+A phone video's rotation (its display matrix, the ``rotate`` tag) is applied to the
+frames: the network sees them, and the output stores them, upright as players show the
+input (a portrait 1920x1080 clip comes out 1080x1920, with no matrix to apply again).
 
 Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
@@ -304,6 +307,19 @@ def _audio_stream(output, in_audio):
     return stream, "re-encoded"
 
 
+def _upright(frame) -> np.ndarray:
+    """The frame as players show it: RGB, turned by its display matrix (phone videos).
+
+    A phone filming in portrait stores landscape frames and a display matrix (the old
+    ``rotate`` tag) that players apply; FFmpeg attaches it to every decoded frame and PyAV
+    reads its angle as ``frame.rotation`` (degrees counter-clockwise, as FFmpeg's own
+    autorotation applies it). The network sees, and the output stores, upright frames.
+    """
+    image = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
 def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
     unit = np.stack(frames).astype(np.float32) * np.float32(1.0 / 255.0)
     return np.asarray(from_unit_range(unit, value_range), np.float32)
@@ -397,7 +413,9 @@ def stylize_video(
     and encoded at once; memory does not grow with the video's length. The output keeps
     the frame rate, each frame's timestamp, the frame size and the audio track (copied
     without re-encoding when the output container supports its codec, else re-encoded
-    to the container's default). It is written to a temporary file in the output's
+    to the container's default). Frames are turned upright by the input's display
+    matrix (phone videos filmed in portrait): the output's width and height are the
+    ones players show for the input, and it carries no rotation. It is written to a temporary file in the output's
     folder and renamed when complete: a failed or interrupted run never leaves a
     truncated file under ``output_path``; an existing ``output_path`` is replaced only
     by a complete video. See the module docstring for containers and codecs.
@@ -571,7 +589,7 @@ def stylize_video(
                 for frame in packet.decode():
                     pts = frame.pts if frame.pts is not None else index
                     time_base = frame.time_base or in_video.time_base
-                    pending.append((frame.to_ndarray(format="rgb24"), (pts, time_base)))
+                    pending.append((_upright(frame), (pts, time_base)))
                     index += 1
                     if len(pending) == batch_size:
                         flush()

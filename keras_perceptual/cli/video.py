@@ -78,7 +78,8 @@ _EPILOG = f"""examples:
   {PROG} stylize-video runs/four_styles clip.mp4 --out mixed.mp4 --mix 0.5,0.5,0,0
   {PROG} stylize-video runs/adain clip.mp4 --out wave.mp4 --style-image wave.jpg --alpha 0.8
 
-Keeps the frame rate, timestamps, size and audio track. The output's extension picks the
+Keeps the frame rate, timestamps, size and audio track; a phone video's rotation is
+applied (the output is stored upright). The output's extension picks the
 container (.mp4 .m4v .mov .mkv: H.264; .webm: VP9; .avi: MPEG-4). Written to a temporary
 file and renamed when complete: an interrupted run leaves no partial output. Needs the
 video extra: pip install "keras-perceptual[video]"."""
