@@ -341,3 +341,27 @@ def test_phone_video_rotation_is_applied(tmp_path, rotation):
 
     with av.open(str(out)) as container:  # upright pixels, so no matrix to apply again
         assert next(container.decode(video=0)).rotation == 0
+
+
+def test_colour_matrix_and_tags_of_the_input_are_kept(tmp_path):
+    """Before: frames decoded with a BT.709 input's matrix were encoded with BT.601 and
+    written untagged, so players decoding HD video as BT.709 showed shifted colours."""
+    import av
+
+    images = np.zeros((2, 32, 48, 3), np.uint8)
+    images[:, :, :16] = (0, 200, 0)
+    images[:, :, 16:32] = (220, 30, 40)
+    images[:, :, 32:] = (40, 60, 230)
+    bt709 = {"colorspace": 1, "color_primaries": 1, "color_trc": 1, "color_range": 1}
+    clip = _write_raw_clip(tmp_path / "hd.mp4", images, **bt709)
+    out = tmp_path / "out.mp4"
+    stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1),
+                  codec_options={"crf": "0"})
+    with av.open(str(out)) as container:
+        context = container.streams.video[0].codec_context
+        tags = {name: int(getattr(context, name)) for name in bt709}
+        frame = next(container.decode(video=0))
+        as_bt709 = frame.to_ndarray(format="rgb24", src_colorspace="ITU709")
+    assert tags == bt709
+    assert np.abs(as_bt709.astype(float) - images[0]).max() < 12  # 4:2:0 edges
+    assert np.abs(as_bt709.astype(float) - images[0]).mean() < 2
