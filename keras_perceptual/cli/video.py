@@ -34,8 +34,10 @@ def _cmd_stylize_video(args) -> int:
     from keras_perceptual.video import check_output_path, probe_video, stylize_video
 
     # Both files and the style options are checked before the model loads.
-    source = probe_video(args.input)
-    check_output_path(args.out, args.input)
+    files = {"output_path": "--out", "input_path": "INPUT"}
+    with option_names(files):
+        source = probe_video(args.input)
+        check_output_path(args.out, args.input)
     style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
@@ -44,7 +46,7 @@ def _cmd_stylize_video(args) -> int:
             f"stylize-video: {args.input} ({source.width}x{source.height}, {source.fps:g} fps, "
             f"{source.frames} frames{audio}) -> {args.out}"
         )
-    options = {**INFERENCE_OPTIONS, **STYLE_OPTIONS, "codec_options": "--codec-option"}
+    options = {**INFERENCE_OPTIONS, **STYLE_OPTIONS, **files, "codec_options": "--codec-option"}
     try:
         with option_names(options):
             info = stylize_video(
