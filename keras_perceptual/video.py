@@ -4,6 +4,16 @@
 style-transfer network in batches (:func:`keras_perceptual.inference.stylize`, so
 tiling, ``preserve_color`` and every other ``stylize`` option apply unchanged) and
 writes a new video with the same frame rate, frame timestamps, size and audio track.
+A phone video's rotation (its display matrix, the ``rotate`` tag) is applied to the
+frames: the network sees them, and the output stores them, upright as players show the
+input (a portrait 1920x1080 clip comes out 1080x1920, with no matrix to apply again).
+Colours: frames are decoded to RGB with the input's tagged YUV matrix and encoded back
+with it, and the output carries the input's colour tags (matrix, primaries, transfer;
+limited range), so players show the colours the input has. An untagged input gives an
+untagged output (BT.601 both ways, as FFmpeg assumes). 10-bit input is written in 8 bits
+(``yuv420p``), 4:4:4 input in 4:2:0 (except odd sizes, below), grayscale as colour video,
+and an alpha channel is dropped (the colour under it is kept); HDR (BT.2020 PQ/HLG)
+frames are stylized as their coded values, without tone mapping.
 
 Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
@@ -27,7 +37,10 @@ Containers: the output's extension picks it, and the video codec is FFmpeg's def
 for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx264, CRF
 18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
 timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
-read is accepted as input.
+read is accepted as input. H.264 in 4:2:0 needs even sizes, so a frame of odd width or
+height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
+mpv) play it, browsers and QuickTime do not; write ``.webm`` (VP9 handles odd 4:2:0 sizes)
+for those, or crop the input to even sizes.
 """
 
 from __future__ import annotations
@@ -268,6 +281,16 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
     return VIDEO_CONTAINERS[ext]
 
 
+#: FFmpeg's YUV matrices (``AVColorSpace``) and swscale's name for each one: an input tagged
+#: with one of them is converted back to YUV with it, and the output carries its tags.
+_YUV_MATRICES = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020"}
+
+
+def _colour_matrix(in_stream) -> str | None:
+    """The input's YUV matrix (swscale's name), or None when untagged (or RGB)."""
+    return _YUV_MATRICES.get(int(in_stream.codec_context.colorspace or 0))
+
+
 def _video_stream(output, in_stream, width: int, height: int, codec_options):
     codec = output.default_video_codec
     rate = in_stream.average_rate or in_stream.guessed_rate or in_stream.base_rate
@@ -277,6 +300,17 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
     stream.width, stream.height = width, height
     odd = width % 2 or height % 2
     stream.pix_fmt = "yuv444p" if odd and codec == "h264" else "yuv420p"
+    if _colour_matrix(in_stream) is not None:
+        # The frames were decoded to RGB with the input's tagged matrix (BT.709 for HD and
+        # phone video); they are encoded with it and tagged with it, as players then decode
+        # them. Untagged, the encoder used BT.601 and wrote no tags, so players assuming
+        # BT.709 for HD showed shifted colours (greens and reds) that the input did not have.
+        source = in_stream.codec_context
+        context = stream.codec_context
+        context.colorspace = source.colorspace
+        context.color_primaries = source.color_primaries
+        context.color_trc = source.color_trc
+        context.color_range = 1  # limited ("tv") range: yuv420p/yuv444p as written
     if output.format.name == "avi" or in_stream.time_base is None:
         # AVI counts frames (its time base is the frame rate); others keep the input's
         # time base, so every frame keeps its exact timestamp (variable frame rate too).
@@ -302,6 +336,19 @@ def _audio_stream(output, in_audio):
     if in_audio.codec_context.layout is not None:
         stream.layout = in_audio.codec_context.layout
     return stream, "re-encoded"
+
+
+def _upright(frame) -> np.ndarray:
+    """The frame as players show it: RGB, turned by its display matrix (phone videos).
+
+    A phone filming in portrait stores landscape frames and a display matrix (the old
+    ``rotate`` tag) that players apply; FFmpeg attaches it to every decoded frame and PyAV
+    reads its angle as ``frame.rotation`` (degrees counter-clockwise, as FFmpeg's own
+    autorotation applies it). The network sees, and the output stores, upright frames.
+    """
+    image = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
@@ -397,7 +444,9 @@ def stylize_video(
     and encoded at once; memory does not grow with the video's length. The output keeps
     the frame rate, each frame's timestamp, the frame size and the audio track (copied
     without re-encoding when the output container supports its codec, else re-encoded
-    to the container's default). It is written to a temporary file in the output's
+    to the container's default). Frames are turned upright by the input's display
+    matrix (phone videos filmed in portrait): the output's width and height are the
+    ones players show for the input, and it carries no rotation. It is written to a temporary file in the output's
     folder and renamed when complete: a failed or interrupted run never leaves a
     truncated file under ``output_path``; an existing ``output_path`` is replaced only
     by a complete video. See the module docstring for containers and codecs.
@@ -498,6 +547,7 @@ def stylize_video(
         header = _info(source, input_path)
         in_video = source.streams.video[0]
         in_video.thread_type = "AUTO"
+        matrix = _colour_matrix(in_video)
         in_audio = source.streams.audio[0] if (audio and source.streams.audio) else None
         temporary = _temporary_path(output_path)
         # AVI stores no timestamps: shifting them to be non-negative (FFmpeg's default,
@@ -550,6 +600,9 @@ def stylize_video(
                         write_audio(packet)
                     backlog.clear()
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                if matrix is not None:
+                    frame = frame.reformat(format=out_video.pix_fmt, dst_colorspace=matrix,
+                                           dst_color_range=1)
                 frame.pts, frame.time_base = timing
                 write(out_video, frame)
             written += len(pending)
@@ -571,7 +624,7 @@ def stylize_video(
                 for frame in packet.decode():
                     pts = frame.pts if frame.pts is not None else index
                     time_base = frame.time_base or in_video.time_base
-                    pending.append((frame.to_ndarray(format="rgb24"), (pts, time_base)))
+                    pending.append((_upright(frame), (pts, time_base)))
                     index += 1
                     if len(pending) == batch_size:
                         flush()

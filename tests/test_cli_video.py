@@ -108,3 +108,14 @@ def test_multi_style_network_takes_style_and_mix(files, capsys):
     assert "give one of them" in one_error_line(capsys)
     assert main(["stylize-video", str(model), clip, "--out", str(folder / "none.mp4")]) == 2
     assert "style" in one_error_line(capsys)
+
+
+def test_output_errors_name_the_out_option(files, capsys):
+    """Before: the checks of --out spoke of the library's output_path."""
+    folder, model, clip = files
+    assert main(["stylize-video", model, clip, "--out", str(folder / "out.gif")]) == 2
+    line = one_error_line(capsys)
+    assert "--out must end in a video extension" in line and "output_path" not in line, line
+    assert f"Received: --out {folder / 'out.gif'}" in line, line
+    assert main(["stylize-video", model, clip, "--out", clip]) == 2
+    assert "--out is the input video" in one_error_line(capsys)

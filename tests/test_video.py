@@ -286,3 +286,82 @@ def test_any_error_while_stylizing_leaves_no_partial_file(net, clip, tmp_path, c
     with pytest.raises(RuntimeError, match="out of memory"):
         stylize_video(failing, clip, out, batch_size=4, progress=False, value_range=(0, 1))
     assert failing.calls == call and os.listdir(tmp_path) == []
+
+
+def _identity():
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def _write_raw_clip(path, images, fps=12, rotation=None, **tags):
+    """A lossless H.264 clip of ``images`` (uint8 RGB) with an optional display matrix
+    (``rotation``: degrees counter-clockwise, as a phone writes) and colour ``tags``."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"qp": "0"})
+        stream.height, stream.width = images.shape[1:3]
+        stream.pix_fmt = "yuv444p"
+        for name, value in tags.items():
+            setattr(stream.codec_context, name, value)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for image in images:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = frame.reformat(format="yuv444p", dst_colorspace=tags.get("colorspace"))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return str(path)
+
+
+def _frames(count=3, size=(32, 48)):
+    ys, xs = np.mgrid[0 : size[0], 0 : size[1]]
+    images = np.stack([np.stack([xs * 5 + t, ys * 7, (xs + ys) * 2], -1) for t in range(count)])
+    images = images.astype(np.uint8)
+    images[:, :8, :8] = 255  # a white top-left corner shows which way up a frame is
+    return images
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_phone_video_rotation_is_applied(tmp_path, rotation):
+    """Before: a portrait phone video (landscape frames and a display matrix) came out
+    sideways: the frames were stylized and written as stored, the matrix dropped."""
+    images = _frames()
+    clip = _write_raw_clip(tmp_path / "phone.mp4", images, rotation=rotation)
+    out = tmp_path / "out.mp4"
+    info = stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1),
+                         codec_options={"crf": "0"})
+    upright = np.rot90(images, rotation // 90, axes=(1, 2))  # as players show the input
+    frames = read_clip(out)[0]
+    assert frames.shape == upright.shape and (info.height, info.width) == upright.shape[1:3]
+    assert np.abs(frames.astype(float) - upright).mean() < 3
+    import av
+
+    with av.open(str(out)) as container:  # upright pixels, so no matrix to apply again
+        assert next(container.decode(video=0)).rotation == 0
+
+
+def test_colour_matrix_and_tags_of_the_input_are_kept(tmp_path):
+    """Before: frames decoded with a BT.709 input's matrix were encoded with BT.601 and
+    written untagged, so players decoding HD video as BT.709 showed shifted colours."""
+    import av
+
+    images = np.zeros((2, 32, 48, 3), np.uint8)
+    images[:, :, :16] = (0, 200, 0)
+    images[:, :, 16:32] = (220, 30, 40)
+    images[:, :, 32:] = (40, 60, 230)
+    bt709 = {"colorspace": 1, "color_primaries": 1, "color_trc": 1, "color_range": 1}
+    clip = _write_raw_clip(tmp_path / "hd.mp4", images, **bt709)
+    out = tmp_path / "out.mp4"
+    stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1),
+                  codec_options={"crf": "0"})
+    with av.open(str(out)) as container:
+        context = container.streams.video[0].codec_context
+        tags = {name: int(getattr(context, name)) for name in bt709}
+        frame = next(container.decode(video=0))
+        as_bt709 = frame.to_ndarray(format="rgb24", src_colorspace="ITU709")
+    assert tags == bt709
+    assert np.abs(as_bt709.astype(float) - images[0]).max() < 12  # 4:2:0 edges
+    assert np.abs(as_bt709.astype(float) - images[0]).mean() < 2

@@ -34,8 +34,10 @@ def _cmd_stylize_video(args) -> int:
     from keras_perceptual.video import check_output_path, probe_video, stylize_video
 
     # Both files and the style options are checked before the model loads.
-    source = probe_video(args.input)
-    check_output_path(args.out, args.input)
+    files = {"output_path": "--out", "input_path": "INPUT"}
+    with option_names(files):
+        source = probe_video(args.input)
+        check_output_path(args.out, args.input)
     style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
@@ -44,7 +46,7 @@ def _cmd_stylize_video(args) -> int:
             f"stylize-video: {args.input} ({source.width}x{source.height}, {source.fps:g} fps, "
             f"{source.frames} frames{audio}) -> {args.out}"
         )
-    options = {**INFERENCE_OPTIONS, **STYLE_OPTIONS, "codec_options": "--codec-option"}
+    options = {**INFERENCE_OPTIONS, **STYLE_OPTIONS, **files, "codec_options": "--codec-option"}
     try:
         with option_names(options):
             info = stylize_video(
@@ -78,7 +80,8 @@ _EPILOG = f"""examples:
   {PROG} stylize-video runs/four_styles clip.mp4 --out mixed.mp4 --mix 0.5,0.5,0,0
   {PROG} stylize-video runs/adain clip.mp4 --out wave.mp4 --style-image wave.jpg --alpha 0.8
 
-Keeps the frame rate, timestamps, size and audio track. The output's extension picks the
+Keeps the frame rate, timestamps, size and audio track; a phone video's rotation is
+applied (the output is stored upright). The output's extension picks the
 container (.mp4 .m4v .mov .mkv: H.264; .webm: VP9; .avi: MPEG-4). Written to a temporary
 file and renamed when complete: an interrupted run leaves no partial output. Needs the
 video extra: pip install "keras-perceptual[video]"."""
