@@ -446,10 +446,11 @@ def stylize_video(
     without re-encoding when the output container supports its codec, else re-encoded
     to the container's default). Frames are turned upright by the input's display
     matrix (phone videos filmed in portrait): the output's width and height are the
-    ones players show for the input, and it carries no rotation. It is written to a temporary file in the output's
-    folder and renamed when complete: a failed or interrupted run never leaves a
-    truncated file under ``output_path``; an existing ``output_path`` is replaced only
-    by a complete video. See the module docstring for containers and codecs.
+    ones players show for the input, and it carries no rotation. It is written to a
+    temporary file in the output's folder and renamed when complete: a failed or
+    interrupted run never leaves a truncated file under ``output_path``; an existing
+    ``output_path`` is replaced only by a complete video. See the module docstring for
+    containers and codecs.
 
     Args:
         model: a trained image-to-image ``keras.Model`` (e.g. ``style_transfer_net()``).
