@@ -195,7 +195,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
     Returns:
         A :class:`VideoInfo` (``frames`` is the container's count, or an estimate from
-        the duration when the container does not store it).
+        the duration when the container does not store it). ``width`` and ``height`` are
+        the frames as stored: a phone video filmed in portrait stores landscape frames and
+        a rotation that only decoding reveals, which :func:`stylize_video` applies (its
+        output, and the :class:`VideoInfo` it returns, have them swapped).
 
     Raises:
         FileNotFoundError: no such file.
