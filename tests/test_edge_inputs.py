@@ -622,6 +622,28 @@ def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run
         to_numpy(_run_with_unknown_sizes(fn, *arrays))
 
 
+# Losses and functions that hold a network are built once, outside the traced function.
+# Each pair would broadcast (or sample the wrong images) in a graph with None sizes, where
+# the checks once read only the static shapes: the value came out for 4 images, not 1.
+@pytest.mark.parametrize(
+    "make,shapes,pattern",
+    [
+        (lambda: losses.LPIPSLoss(weights=None), ((1, 16, 16, 3), (4, 16, 16, 3)),
+         "LPIPS.*same shape"),
+        (lambda: losses.DISTSLoss(weights=None), ((1, 16, 16, 3), (4, 16, 16, 3)),
+         "DISTS.*same shape"),
+        (lambda: lambda t, p: losses.lpips(t, p, weights=None),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "LPIPS.*same shape"),
+    ],
+    ids=["lpips_loss", "dists_loss", "lpips_function"],
+)
+def test_network_pairs_are_checked_when_sizes_are_known_only_at_run_time(make, shapes, pattern):
+    fn = make()
+    arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
+    with pytest.raises(_run_time_error(), match=pattern):
+        to_numpy(_run_with_unknown_sizes(lambda *a: fn(*a), *arrays))
+
+
 @pytest.mark.slow  # traces fit three times
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="a tf.data pipeline of varying sizes")
 def test_fit_on_varying_sizes_stops_at_the_too_small_batch():
