@@ -622,6 +622,11 @@ def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run
         to_numpy(_run_with_unknown_sizes(fn, *arrays))
 
 
+def _terms(loss, term):
+    """``loss.compute_terms(...)[term]``, a ``(batch,)`` value a broadcast would lengthen."""
+    return lambda *images: loss.compute_terms(*images)[term]
+
+
 # Losses and functions that hold a network are built once, outside the traced function.
 # Each pair would broadcast (or sample the wrong images) in a graph with None sizes, where
 # the checks once read only the static shapes: the value came out for 4 images, not 1.
@@ -634,8 +639,20 @@ def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run
          "DISTS.*same shape"),
         (lambda: lambda t, p: losses.lpips(t, p, weights=None),
          ((4, 16, 16, 3), (1, 16, 16, 3)), "LPIPS.*same shape"),
+        (lambda: _terms(losses.AdaINLoss(weights=None, backbone="vgg16",
+                                         style_layers=["relu1_2"]), "content"),
+         ((1, 16, 16, 3), (1, 16, 16, 3), (4, 16, 16, 3)), "y_pred.*content images.{1,2} shape"),
+        (lambda: _terms(losses.AdaINLoss(weights=None, backbone="vgg16",
+                                         style_layers=["relu1_2"]), "style"),
+         ((1, 16, 16, 3), (4, 16, 16, 3), (1, 16, 16, 3)), "style must hold one style image"),
+        (lambda: _terms(losses.StyleReconstructionLoss("relu1_2", weights=None), "style"),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "y_true must hold one style image"),
+        (lambda: _terms(losses.StyleReconstructionLoss(
+            "relu1_2", style_distance="sliced_wasserstein", weights=None), "style"),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "y_true must hold one style image"),
     ],
-    ids=["lpips_loss", "dists_loss", "lpips_function"],
+    ids=["lpips_loss", "dists_loss", "lpips_function", "adain_content", "adain_style_batch",
+         "style_gram_batch", "style_sliced_wasserstein_batch"],
 )
 def test_network_pairs_are_checked_when_sizes_are_known_only_at_run_time(make, shapes, pattern):
     fn = make()
