@@ -26,7 +26,8 @@ import pytest
 from conftest import BACKEND, to_numpy
 
 import keras_perceptual.losses as losses_package
-from keras_perceptual import losses, motion
+from keras_perceptual import layers as kp_layers
+from keras_perceptual import losses, metrics, motion
 from keras_perceptual import ops as kp_ops
 from keras_perceptual.errors import InputError
 
@@ -611,12 +612,38 @@ def _critic(x):
         (lambda i, f: motion.warp(i, f), ((2, 8, 8, 3), (1, 8, 8, 2)), "flow must have"),
         (lambda i, c: motion.resample(i, c), ((4, 8, 8, 3), (2, 8, 8, 2)),
          "coordinates must have the images.{1,2} batch size"),
+        (lambda c, s: kp_layers.AdaptiveInstanceNormalization()([c, s]),
+         ((1, 8, 8, 4), (4, 8, 8, 4)), "style features need a batch of 1"),
+        (lambda c, a: kp_layers.AdaptiveInstanceNormalization()([c, c, a[:, 0]]),
+         ((1, 8, 8, 4), (4, 1)), "alpha must be a number, or one per image"),
+        (lambda i, w: losses.pack_style_targets(i, w), ((4, 8, 8, 3), (1, 2)),
+         "one row of style_weights per image"),
     ],
     ids=["discriminator", "wasserstein", "jensen_shannon", "temporal", "gradient_penalty",
-         "adain_pack_targets", "temporal_mask", "warp", "resample"],
+         "adain_pack_targets", "temporal_mask", "warp", "resample", "adain_layer_style",
+         "adain_layer_alpha", "pack_style_targets"],
 )
 def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run_time(
         fn, shapes, pattern):
+    arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
+    with pytest.raises(_run_time_error(), match=pattern):
+        to_numpy(_run_with_unknown_sizes(fn, *arrays))
+
+
+# Sizes that leave nothing to compare: a graph with None sizes once returned NaN.
+@pytest.mark.parametrize(
+    "fn,shapes,pattern",
+    [
+        (lambda t, p: metrics.psnr(t, p, crop_border=4), ((1, 8, 8, 3), (1, 8, 8, 3)),
+         "crop_border=4 removes the whole image"),
+        (lambda t, p: metrics.ssim(t, p, filter_size=11), ((1, 8, 8, 3), (1, 8, 8, 3)),
+         "at least filter_size=11 pixels"),
+        (lambda f, w: metrics.temporal_warping_error(f, w), ((1, 8, 8, 3), (0, 8, 8, 2)),
+         "at least two frames"),
+    ],
+    ids=["psnr_crop_border", "ssim_filter_size", "temporal_warping_error_one_frame"],
+)
+def test_too_small_sizes_are_refused_when_known_only_at_run_time(fn, shapes, pattern):
     arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
     with pytest.raises(_run_time_error(), match=pattern):
         to_numpy(_run_with_unknown_sizes(fn, *arrays))

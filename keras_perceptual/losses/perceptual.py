@@ -585,6 +585,15 @@ def pack_style_targets(images, style_weights):
             f"Received: images.shape={tuple(images.shape)}, "
             f"style_weights.shape={tuple(weights.shape)}"
         )
+    images, weights = check_same_shape(
+        images,
+        weights,
+        "pack_style_targets takes one row of style_weights per image: images (batch, H, W, 3) "
+        "and style_weights (batch, N) of the same batch size; repeat one row for every image "
+        "with np.repeat(row[None], batch, axis=0). ",
+        names=("images", "style_weights"),
+        axes=(slice(0, 1), slice(0, 1)),
+    )
     planes = ops.zeros_like(images[..., :1]) + weights[:, None, None, :]
     return ops.concatenate([images, planes], axis=-1)
 
