@@ -635,7 +635,7 @@ def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run
     "fn,shapes,pattern",
     [
         (lambda t, p: metrics.psnr(t, p, crop_border=4), ((1, 8, 8, 3), (1, 8, 8, 3)),
-         "crop_border=4 removes the whole image"),
+         "crop_border=4 removes the whole"),
         (lambda t, p: metrics.ssim(t, p, filter_size=11), ((1, 8, 8, 3), (1, 8, 8, 3)),
          "at least filter_size=11 pixels"),
         (lambda f, w: metrics.temporal_warping_error(f, w), ((1, 8, 8, 3), (0, 8, 8, 2)),
