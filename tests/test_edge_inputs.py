@@ -618,10 +618,12 @@ def _critic(x):
          ((1, 8, 8, 4), (4, 1)), "alpha must be a number, or one per image"),
         (lambda i, w: losses.pack_style_targets(i, w), ((4, 8, 8, 3), (1, 2)),
          "one row of style_weights per image"),
+        (lambda f, t: kp_ops.sliced_wasserstein(f, t, kp_ops.sliced_wasserstein_directions(3, 4)),
+         ((1, 4, 4, 3), (4, 4, 16)), "target must hold the sorted projections of one style"),
     ],
     ids=["discriminator", "wasserstein", "jensen_shannon", "temporal", "gradient_penalty",
          "adain_pack_targets", "temporal_mask", "warp", "resample", "adain_layer_style",
-         "adain_layer_alpha", "pack_style_targets"],
+         "adain_layer_alpha", "pack_style_targets", "sliced_wasserstein"],
 )
 def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run_time(
         fn, shapes, pattern):
