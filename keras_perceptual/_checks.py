@@ -438,6 +438,50 @@ def check_same_shape(first: Any, second: Any, message: str,
     )
 
 
+def check_one_or_same_batch(first: Any, second: Any, message: str,
+                            names: tuple[str, str]) -> tuple:
+    """``(first, second)`` once ``first``'s batch is checked to be 1 or ``second``'s.
+
+    For a tensor that is broadcast over a batch or given per image (style images, style
+    statistics): static batch sizes are compared at once; where one is ``None`` when a
+    TensorFlow graph is traced it is compared when the graph runs
+    (:func:`checked_at_run_time`), so a batch of 4 never broadcasts silently against 1.
+
+    Args:
+        first, second: tensors with a static rank >= 1.
+        message: what must hold and how to fix it, ending with a space; the error adds
+            ``Received: <names[0]>.shape=..., <names[1]>.shape=...``.
+        names: how the two are named in the error.
+
+    Returns:
+        ``(first, second)`` (graph identities carrying the run-time check where needed).
+
+    Raises:
+        InputError: both batch sizes are known, and ``first``'s is neither 1 nor ``second``'s.
+
+    Example:
+        >>> check_one_or_same_batch(np.zeros((2, 3)), np.zeros((4, 3)), "Bad. ", ("a", "b"))
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: Bad. Received: a.shape=(2, 3), b.shape=(4, 3)
+    """
+    batch, other = tuple(first.shape)[0], tuple(second.shape)[0]
+    if batch is not None and other is not None and batch not in (1, other):
+        raise InputError(
+            f"{message}Received: {names[0]}.shape={tuple(first.shape)}, "
+            f"{names[1]}.shape={tuple(second.shape)}"
+        )
+    if batch == 1 or (batch is not None and other is not None):
+        return first, second
+    from keras import ops
+
+    return checked_at_run_time(
+        (first, second),
+        lambda a, b: ops.logical_or(ops.equal(a[0], 1), ops.equal(a[0], b[0])),
+        f"{message}Received: {names[0]}.shape, {names[1]}.shape=",
+    )
+
+
 def check_sample_weight(sample_weight: Any, y_pred: Any, values_rank: int | None = 1, *,
                         batched: bool = True, non_negative: bool = False) -> Any:
     """``sample_weight`` as a tensor, if it is a scalar or holds one weight per sample.

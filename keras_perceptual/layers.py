@@ -40,6 +40,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_choice,
     check_flag,
+    check_one_or_same_batch,
     check_positive_float,
     check_positive_int,
     check_value_range,
@@ -799,16 +800,31 @@ class AdaptiveInstanceNormalization(ConfigFieldsMixin, keras.layers.Layer):
         """
         x = ops.cast(content_features, "float32")
         channels = x.shape[-1]
+        style_mean, style_std = ops.cast(style_mean, "float32"), ops.cast(style_std, "float32")
+        message = (
+            f"Layer {self.name!r}: style features need a batch of 1 (one style for every "
+            "image) or the content's batch. "
+        )
+        style_mean, x = check_one_or_same_batch(style_mean, x, message, ("style_mean", "content"))
+        style_std, x = check_one_or_same_batch(style_std, x, message, ("style_std", "content"))
         mean, variance = instance_moments(self, x)
         normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        target = normalized * ops.reshape(ops.cast(style_std, "float32"), (-1, 1, 1, channels))
-        target = target + ops.reshape(ops.cast(style_mean, "float32"), (-1, 1, 1, channels))
+        target = normalized * ops.reshape(style_std, (-1, 1, 1, channels))
+        target = target + ops.reshape(style_mean, (-1, 1, 1, channels))
         alpha = self._checked_alpha(alpha, x.shape)
         if isinstance(alpha, float):
             if alpha != 1.0:
                 target = alpha * target + (1.0 - alpha) * x
         else:
             alpha = ops.cast(alpha, "float32")
+            if len(alpha.shape):
+                alpha, x = check_one_or_same_batch(
+                    alpha,
+                    x,
+                    f"Layer {self.name!r}: alpha must be a number, or one per image: (batch,) "
+                    "or (batch, 1) with the content's batch. ",
+                    names=("alpha", "content"),
+                )
             alpha = ops.reshape(alpha, (-1, 1, 1, 1)) if len(alpha.shape) else alpha
             target = alpha * target + (1.0 - alpha) * x
         return ops.cast(target, self.compute_dtype)

@@ -58,6 +58,7 @@ from keras_perceptual._checks import (
     check_same_shape,
     check_sample_weight,
     check_value_range,
+    checked_at_run_time,
     shapes_agree,
 )
 from keras_perceptual.errors import InputError
@@ -139,6 +140,13 @@ def _prepare(y_true, y_pred, value_range, y_channel: bool, crop_border: int, nam
             raise InputError(
                 f"crop_border={crop_border} removes the whole {height}x{width} image; use a "
                 f"border smaller than half the image side. Received: crop_border={crop_border}"
+            )
+        if height is None or width is None:  # else an empty crop: a NaN value, silently
+            y_true, y_pred = checked_at_run_time(
+                (y_true, y_pred),
+                lambda t, p: ops.min(t[1:3]) > 2 * crop_border,
+                f"crop_border={crop_border} removes the whole image; use a border smaller than "
+                f"half the image side. Received: crop_border={crop_border}, y_true.shape=",
             )
         y_true = y_true[:, crop_border:-crop_border, crop_border:-crop_border, :]
         y_pred = y_pred[:, crop_border:-crop_border, crop_border:-crop_border, :]
@@ -273,6 +281,14 @@ def ssim(
             f"(after crop_border); pass a smaller odd filter_size or larger images. "
             f"Received: image size={height}x{width}"
         )
+    if height is None or width is None:
+        y_true, y_pred = checked_at_run_time(
+            (y_true, y_pred),
+            lambda t, p: ops.min(t[1:3]) >= filter_size,
+            f"ssim needs images of at least filter_size={filter_size} pixels on each side "
+            "(after crop_border); pass a smaller odd filter_size or larger images. "
+            "Received: y_true.shape (after crop_border)=",
+        )
     values = ops.image.ssim(
         y_true,
         y_pred,
@@ -332,6 +348,13 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
         raise InputError(
             "frames must be a clip (frames, height, width, channels) of at least two frames. "
             f"Received: frames.shape={shape}"
+        )
+    if shape[0] is None:  # else one frame and no flow: the mean of nothing, NaN
+        frames, flows = checked_at_run_time(
+            (frames, flows),
+            lambda f, _: f[0] >= 2,
+            "frames must be a clip (frames, height, width, channels) of at least two frames. "
+            "Received: frames.shape, flows.shape=",
         )
     expected = (None if shape[0] is None else shape[0] - 1, shape[1], shape[2], 2)
     if not shapes_agree(tuple(flows.shape), expected):

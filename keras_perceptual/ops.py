@@ -28,6 +28,7 @@ from keras_perceptual._checks import (
     as_number,
     check_choice,
     check_float_dtype,
+    check_one_or_same_batch,
     check_positive_int,
     check_seed,
     check_value_range,
@@ -621,8 +622,21 @@ def sliced_wasserstein(features_pred, target, directions):
         Heitz, Vanderhaeghe, Chajadi & Paulin, "A Sliced Wasserstein Loss for Neural
         Texture Synthesis", CVPR 2021.
     """
-    pred = sorted_projections(features_pred, directions)  # (B, K, N)
+    features_pred = as_float_tensor(features_pred, "features_pred")
     target = as_float_tensor(target, "target")
+    if len(target.shape) != 3:
+        raise InputError(
+            "target must hold sorted projections (1 or batch, K, N_t), as sorted_projections "
+            f"returns them. Received: target.shape={tuple(target.shape)}"
+        )
+    target, features_pred = check_one_or_same_batch(
+        target,
+        features_pred,
+        "target must hold the sorted projections of one style (a batch of 1) or of one per "
+        "image of features_pred (its batch size); project one style or split the batch. ",
+        names=("target", "features_pred"),
+    )
+    pred = sorted_projections(features_pred, directions)  # (B, K, N)
     n_pred, n_target = pred.shape[-1], target.shape[-1]
     if n_pred is None or n_target is None or n_pred != n_target:
         n_pred_t = ops.cast(ops.shape(pred)[-1], "float32")

@@ -26,7 +26,8 @@ import pytest
 from conftest import BACKEND, to_numpy
 
 import keras_perceptual.losses as losses_package
-from keras_perceptual import losses, motion
+from keras_perceptual import layers as kp_layers
+from keras_perceptual import losses, metrics, motion
 from keras_perceptual import ops as kp_ops
 from keras_perceptual.errors import InputError
 
@@ -611,15 +612,82 @@ def _critic(x):
         (lambda i, f: motion.warp(i, f), ((2, 8, 8, 3), (1, 8, 8, 2)), "flow must have"),
         (lambda i, c: motion.resample(i, c), ((4, 8, 8, 3), (2, 8, 8, 2)),
          "coordinates must have the images.{1,2} batch size"),
+        (lambda c, s: kp_layers.AdaptiveInstanceNormalization()([c, s]),
+         ((1, 8, 8, 4), (4, 8, 8, 4)), "style features need a batch of 1"),
+        (lambda c, a: kp_layers.AdaptiveInstanceNormalization()([c, c, a[:, 0]]),
+         ((1, 8, 8, 4), (4, 1)), "alpha must be a number, or one per image"),
+        (lambda i, w: losses.pack_style_targets(i, w), ((4, 8, 8, 3), (1, 2)),
+         "one row of style_weights per image"),
+        (lambda f, t: kp_ops.sliced_wasserstein(f, t, kp_ops.sliced_wasserstein_directions(3, 4)),
+         ((1, 4, 4, 3), (4, 4, 16)), "target must hold the sorted projections of one style"),
     ],
     ids=["discriminator", "wasserstein", "jensen_shannon", "temporal", "gradient_penalty",
-         "adain_pack_targets", "temporal_mask", "warp", "resample"],
+         "adain_pack_targets", "temporal_mask", "warp", "resample", "adain_layer_style",
+         "adain_layer_alpha", "pack_style_targets", "sliced_wasserstein"],
 )
 def test_pairs_that_would_broadcast_are_refused_when_sizes_are_known_only_at_run_time(
         fn, shapes, pattern):
     arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
     with pytest.raises(_run_time_error(), match=pattern):
         to_numpy(_run_with_unknown_sizes(fn, *arrays))
+
+
+# Sizes that leave nothing to compare: a graph with None sizes once returned NaN.
+@pytest.mark.parametrize(
+    "fn,shapes,pattern",
+    [
+        (lambda t, p: metrics.psnr(t, p, crop_border=4), ((1, 8, 8, 3), (1, 8, 8, 3)),
+         "crop_border=4 removes the whole"),
+        (lambda t, p: metrics.ssim(t, p, filter_size=11), ((1, 8, 8, 3), (1, 8, 8, 3)),
+         "at least filter_size=11 pixels"),
+        (lambda f, w: metrics.temporal_warping_error(f, w), ((1, 8, 8, 3), (0, 8, 8, 2)),
+         "at least two frames"),
+    ],
+    ids=["psnr_crop_border", "ssim_filter_size", "temporal_warping_error_one_frame"],
+)
+def test_too_small_sizes_are_refused_when_known_only_at_run_time(fn, shapes, pattern):
+    arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
+    with pytest.raises(_run_time_error(), match=pattern):
+        to_numpy(_run_with_unknown_sizes(fn, *arrays))
+
+
+def _terms(loss, term):
+    """``loss.compute_terms(...)[term]``, a ``(batch,)`` value a broadcast would lengthen."""
+    return lambda *images: loss.compute_terms(*images)[term]
+
+
+# Losses and functions that hold a network are built once, outside the traced function.
+# Each pair would broadcast (or sample the wrong images) in a graph with None sizes, where
+# the checks once read only the static shapes: the value came out for 4 images, not 1.
+@pytest.mark.parametrize(
+    "make,shapes,pattern",
+    [
+        (lambda: losses.LPIPSLoss(weights=None), ((1, 16, 16, 3), (4, 16, 16, 3)),
+         "LPIPS.*same shape"),
+        (lambda: losses.DISTSLoss(weights=None), ((1, 16, 16, 3), (4, 16, 16, 3)),
+         "DISTS.*same shape"),
+        (lambda: lambda t, p: losses.lpips(t, p, weights=None),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "LPIPS.*same shape"),
+        (lambda: _terms(losses.AdaINLoss(weights=None, backbone="vgg16",
+                                         style_layers=["relu1_2"]), "content"),
+         ((1, 16, 16, 3), (1, 16, 16, 3), (4, 16, 16, 3)), "y_pred.*content images.{1,2} shape"),
+        (lambda: _terms(losses.AdaINLoss(weights=None, backbone="vgg16",
+                                         style_layers=["relu1_2"]), "style"),
+         ((1, 16, 16, 3), (4, 16, 16, 3), (1, 16, 16, 3)), "style must hold one style image"),
+        (lambda: _terms(losses.StyleReconstructionLoss("relu1_2", weights=None), "style"),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "y_true must hold one style image"),
+        (lambda: _terms(losses.StyleReconstructionLoss(
+            "relu1_2", style_distance="sliced_wasserstein", weights=None), "style"),
+         ((4, 16, 16, 3), (1, 16, 16, 3)), "y_true must hold one style image"),
+    ],
+    ids=["lpips_loss", "dists_loss", "lpips_function", "adain_content", "adain_style_batch",
+         "style_gram_batch", "style_sliced_wasserstein_batch"],
+)
+def test_network_pairs_are_checked_when_sizes_are_known_only_at_run_time(make, shapes, pattern):
+    fn = make()
+    arrays = [np.random.default_rng(0).random(s, dtype=np.float32) for s in shapes]
+    with pytest.raises(_run_time_error(), match=pattern):
+        to_numpy(_run_with_unknown_sizes(lambda *a: fn(*a), *arrays))
 
 
 @pytest.mark.slow  # traces fit three times

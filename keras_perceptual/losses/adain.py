@@ -33,6 +33,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_one_or_same_batch,
     check_positive_float,
     check_same_shape,
     check_weight,
@@ -267,14 +268,20 @@ class AdaINLoss(ImageLoss):
         minimum = extractor.min_image_size
         for value, name in ((stylized, "y_pred"), (content, "content"), (style, "style")):
             check_image_size(value, name, minimum, extractor.taps)
-        if tuple(content.shape[:3]) != tuple(stylized.shape[:3]) and None not in (
-            *content.shape[:3], *stylized.shape[:3]
-        ):
-            raise InputError(
-                "The stylized images (y_pred) must have the content images' shape. "
-                f"Received: content.shape={tuple(content.shape)}, "
-                f"y_pred.shape={tuple(stylized.shape)}"
-            )
+        content, stylized = check_same_shape(
+            content,
+            stylized,
+            "The stylized images (y_pred) must have the content images' shape. ",
+            names=("content", "y_pred"),
+            axes=(slice(0, 3), slice(0, 3)),
+        )
+        style, stylized = check_one_or_same_batch(
+            style,
+            stylized,
+            "style must hold one style image for every stylized image, or one per image (a "
+            "batch of 1 or y_pred's batch size); repeat the style image or split the batch. ",
+            names=("style", "y_pred"),
+        )
         pred = extractor(stylized)
         style_features = extractor(style)
         statistics = {

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from keras import ops
 
-from keras_perceptual._checks import check_value_range, shapes_agree, static_image_shape
+from keras_perceptual._checks import check_same_shape, check_value_range, static_image_shape
 from keras_perceptual.backbones import check_image_size
-from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual.errors import KerasPerceptualError
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
 from keras_perceptual.ops import as_float_tensor, to_unit_range
 from keras_perceptual.torchvision_backbones import WEIGHTS_EXPECTED
@@ -54,17 +54,23 @@ def cached(builder):
     return get
 
 
-def check_image_pair(y_true, y_pred, minimum: int, what: str) -> None:
-    """Raises unless ``y_true`` and ``y_pred`` are RGB batches of one shape, >= ``minimum`` px."""
-    true_shape = static_image_shape(y_true, "y_true")
-    pred_shape = static_image_shape(y_pred, "y_pred")
-    if not shapes_agree(true_shape, pred_shape):
-        raise InputError(
-            f"{what} compares images of the same shape; resize or crop one to the other. "
-            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-        )
-    check_image_size(y_pred, "y_pred", minimum, [what])
-    check_image_size(y_true, "y_true", minimum, [what])
+def check_image_pair(y_true, y_pred, minimum: int, what: str) -> tuple:
+    """``(y_true, y_pred)`` once checked to be RGB batches of one shape, >= ``minimum`` px.
+
+    Static shapes are checked at once; sizes that are ``None`` when a TensorFlow graph is
+    traced are checked when it runs (a batch of 1 would otherwise broadcast against a batch
+    of 4), so use the returned pair.
+    """
+    static_image_shape(y_true, "y_true")
+    static_image_shape(y_pred, "y_pred")
+    y_true, y_pred = check_same_shape(
+        y_true,
+        y_pred,
+        f"{what} compares images of the same shape; resize or crop one to the other. ",
+    )
+    y_pred = check_image_size(y_pred, "y_pred", minimum, [what])
+    y_true = check_image_size(y_true, "y_true", minimum, [what])
+    return y_true, y_pred
 
 
 class LearnedMetricLoss(ImageLoss):
@@ -115,7 +121,9 @@ class LearnedMetricLoss(ImageLoss):
     def call(self, y_true, y_pred):
         if self.unavailable is not None:
             raise restored_without_weights(self, self.unavailable, self.weights_source)
-        check_image_pair(y_true, y_pred, self.network.min_image_size, self.network.label)
+        y_true, y_pred = check_image_pair(
+            y_true, y_pred, self.network.min_image_size, self.network.label
+        )
         unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
         unit_pred = to_unit_range(y_pred, self.value_range)
         return self.network.distance(unit_true, unit_pred, **self.distance_options)
@@ -145,7 +153,7 @@ def pair_function(network, y_true, y_pred, value_range: Sequence[float], **optio
     single = len(y_true.shape) == 3 and len(y_pred.shape) == 3
     if single:
         y_true, y_pred = y_true[None], y_pred[None]
-    check_image_pair(y_true, y_pred, network.min_image_size, network.label)
+    y_true, y_pred = check_image_pair(y_true, y_pred, network.min_image_size, network.label)
     values = network.distance(
         to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range), joint=True,
         **options,

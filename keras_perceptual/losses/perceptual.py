@@ -63,6 +63,7 @@ from keras_perceptual._checks import (
     Unset,
     check_applies,
     check_choice,
+    check_one_or_same_batch,
     check_positive_int,
     check_same_shape,
     check_seed,
@@ -584,6 +585,15 @@ def pack_style_targets(images, style_weights):
             f"Received: images.shape={tuple(images.shape)}, "
             f"style_weights.shape={tuple(weights.shape)}"
         )
+    images, weights = check_same_shape(
+        images,
+        weights,
+        "pack_style_targets takes one row of style_weights per image: images (batch, H, W, 3) "
+        "and style_weights (batch, N) of the same batch size; repeat one row for every image "
+        "with np.repeat(row[None], batch, axis=0). ",
+        names=("images", "style_weights"),
+        axes=(slice(0, 1), slice(0, 1)),
+    )
     planes = ops.zeros_like(images[..., :1]) + weights[:, None, None, :]
     return ops.concatenate([images, planes], axis=-1)
 
@@ -604,7 +614,7 @@ def check_term_inputs(
     """
     extractor, target = networks.extractor, networks.target
     needs_rgb = extractor is not None
-    pred_shape = static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
+    static_image_shape(y_pred, "y_pred", 3 if needs_rgb else None)
     uses_true = target is not None or settings.pixel_weight > 0
     true_shape = (
         static_image_shape(y_true, "y_true", 3 if needs_rgb else None) if uses_true else None
@@ -623,17 +633,10 @@ def check_term_inputs(
             "y_true and y_pred must have the same shape for the content/pixel terms; resize or "
             "crop one to match (only the style term compares images of different sizes). ",
         )
-    if (
-        settings.style
-        and not style_target_given
-        and true_shape is not None
-        and true_shape[0] not in (None, 1)
-        and pred_shape[0] is not None
-        and true_shape[0] != pred_shape[0]
-    ):
-        raise InputError(
-            "y_true must hold one style image or one per y_pred image; "
-            f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+    if settings.style and not style_target_given and true_shape is not None:
+        y_true, y_pred = check_one_or_same_batch(
+            y_true, y_pred, "y_true must hold one style image or one per y_pred image; ",
+            names=("y_true", "y_pred"),
         )
     return y_true, y_pred
 
