@@ -186,6 +186,17 @@ def test_duplicate_names_get_distinct_outputs(style, tmp_path):
     assert paths == ["x_stylized.png", "x-2_stylized.png"]
 
 
+@pytest.mark.parametrize("stem", ["x" * 240, "фото_日本語" * 30])
+def test_long_upload_names_give_short_output_names(style, tmp_path, stem):
+    # 240 characters (or 240 multi-byte ones) plus a suffix are over the 255 bytes a file
+    # name may have: the output names are cut, the messages keep the name as uploaded.
+    path = photo(tmp_path / "p.jpg")
+    result = process_uploads(style, [(path, stem + ".jpg")], output_dir=str(tmp_path))
+    assert not result.errors and result.images[0].name == stem + ".jpg"
+    for shown, _ in result.images[0].gallery:
+        assert len(os.path.basename(shown).encode()) < 200 and os.path.isfile(shown)
+
+
 def test_the_first_image_of_a_size_is_flagged(style, tmp_path):
     path = photo(tmp_path / "odd.png", size=(44, 36))
     first, second = (process_uploads(style, [path], output_dir=str(tmp_path)) for _ in range(2))

@@ -675,9 +675,18 @@ def _upload_name(item: Any) -> tuple[str, str]:
     return path, os.path.basename(path)
 
 
+#: Longest output file name stem, in UTF-8 bytes: with a suffix (``_zoom_bicubic.png``) and
+#: the temporary name written first (``.<name>.1234abcd.tmp``) well under the 255 bytes
+#: file systems allow.
+MAX_STEM_BYTES = 120
+
+
 def _unique_stem(name: str, used: set[str]) -> str:
+    """A file name stem from the upload's name: letters, digits, ``-_.`` kept, at most
+    :data:`MAX_STEM_BYTES` bytes (a long, e.g. non-ASCII, name is cut), unique in ``used``."""
     stem = os.path.splitext(os.path.basename(name))[0] or "image"
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    stem = stem.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", "ignore")
     candidate, index = stem, 2
     while candidate in used:
         candidate, index = f"{stem}-{index}", index + 1
