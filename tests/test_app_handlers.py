@@ -289,6 +289,31 @@ def test_arbitrary_style_uses_the_style_image_and_alpha(tmp_path):
                         output_dir=str(tmp_path))
 
 
+def test_a_large_style_image_is_downscaled_and_said(tmp_path, monkeypatch):
+    # The style encoder sees the style image whole (about 1.4 GB per megapixel): a phone
+    # photo as style image must not take the server's memory.
+    from keras_perceptual.app.catalog import LoadedModel, kind_by_name
+
+    loaded = LoadedModel(model=None, kind=kind_by_name("arbitrary_style"), scale=1,
+                         value_range=(0.0, 1.0), min_side=16, parameters=None, mtime=0.0)
+    monkeypatch.setattr(handlers, "STYLE_MAX_PIXELS", 48 * 32)
+    seen = {}
+
+    def run_model(loaded, image, options, prepared, progress=None):
+        seen["style"] = prepared["style"].shape
+        return {"output": image}
+
+    monkeypatch.setattr(handlers, "run_model", run_model)
+    big = photo(tmp_path / "big.png", size=(192, 128))
+    result = process_uploads(loaded, [photo(tmp_path / "p.png")], Options(style_image=big),
+                             output_dir=str(tmp_path))
+    assert not result.errors and seen["style"] == (32, 48, 3)
+    assert "Style image big.png (192×128) was downscaled to 48×32" in result.summary()
+    small = photo(tmp_path / "small.png", size=(48, 32))
+    prepared = handlers.prepare_options(loaded, Options(style_image=small))
+    assert prepared["style"].shape == (32, 48, 3) and "note" not in prepared
+
+
 # --------------------------------------------------------------------------------------
 # Bad uploads
 # --------------------------------------------------------------------------------------

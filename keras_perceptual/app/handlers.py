@@ -49,6 +49,11 @@ DEFAULT_TILE_SIZE = 1024
 KEPT_REQUESTS = 32
 #: The zoomed crop of super-resolution results is enlarged to about this many pixels.
 ZOOM_DISPLAY = 320
+#: Arbitrary-style networks: a larger style image is downscaled to this many pixels before
+#: it is encoded. The encoder sees it whole (it is not tiled) and needs about 1.4 GB per
+#: megapixel (a 12-megapixel phone photo: about 17 GB); the networks were trained on style
+#: images of 512 px shorter side (Huang & Belongie 2017).
+STYLE_MAX_PIXELS = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +109,9 @@ class Options:
             decoded as the photos are).
         alpha: arbitrary-style models: the content-style trade-off in [0, 1] (Huang &
             Belongie 2017, Section 7.1; 1 is full stylization).
+
+    A style image of more than :data:`STYLE_MAX_PIXELS` pixels is downscaled to that many
+    (the aspect ratio kept; said in :attr:`RunResult.notes`).
     """
 
     preserve_color: bool = False
@@ -144,11 +152,13 @@ class ImageResult:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """What one request produced: results, one message per file that failed, the device."""
+    """What one request produced: results, one message per file that failed, the device,
+    and notes on what was done to the request (a downscaled style image)."""
 
     images: tuple[ImageResult, ...]
     errors: tuple[str, ...]
     device: str
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """The status shown in the page (Markdown): per-image times, the device, the errors.
@@ -165,6 +175,7 @@ class RunResult:
                 notes.append(" (first image of this size: includes one-time graph tracing)")
             lines.append(
                 f"{item.name}: {w}×{h} → {ow}×{oh} in **{item.seconds:.2f} s**{''.join(notes)}")
+        lines.extend(self.notes)
         lines.extend(f"**{error}**" for error in self.errors)
         lines.append(f"Device: {self.device}")
         return "\n\n".join(lines)
@@ -306,7 +317,9 @@ def check_upload(
     return width, height
 
 
-def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np.ndarray:
+def read_upload(
+    path: str, name: str, limits: Limits, loaded: LoadedModel, shorter_side: int | None = None
+) -> np.ndarray:
     """Checks and decodes one upload for ``loaded``'s model.
 
     Args:
@@ -314,6 +327,8 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
         name: its name as the user knows it.
         limits: the app's :class:`Limits`.
         loaded: the model it is for.
+        shorter_side: resize to this shorter side (aspect ratio kept; anti-aliased);
+            ``None`` keeps the size.
 
     Returns:
         float32 ``(H, W, 3)`` RGB in the model's ``value_range``, EXIF orientation applied
@@ -331,7 +346,7 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
 
     check_upload(path, name, limits, loaded)
     try:
-        return load_image(path, value_range=loaded.value_range)
+        return load_image(path, size=shorter_side, value_range=loaded.value_range)
     except InputError as error:  # e.g. "'upload.png' is truncated (...): ..."; the header read
         message = str(error).replace(repr(path), repr(name))
         if message.startswith(repr(name)):  # the app's messages start with the bare name
@@ -490,7 +505,8 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
     Returns:
         What :func:`run_model` needs besides the photo: ``{"style_weights": (N,)}`` for
         multi-style models (:func:`blend_weights`), ``{"style": (H, W, 3), "alpha": a}``
-        for arbitrary-style models, else ``{}``.
+        for arbitrary-style models (with ``"note"``, a sentence, when the style image
+        was downscaled to :data:`STYLE_MAX_PIXELS`), else ``{}``.
 
     Raises:
         InputError: bad style weights, a missing or unusable style image, ``alpha``
@@ -510,9 +526,21 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
         alpha = float(options.alpha)
         if not 0.0 <= alpha <= 1.0:
             raise InputError(f"alpha must be in [0, 1] (1: full stylization). Received: alpha={alpha}")
-        name = os.path.basename(options.style_image)
-        style = read_upload(options.style_image, f"Style image {name}", limits or Limits(), loaded)
-        return {"style": style, "alpha": alpha}
+        path, limits = options.style_image, limits or Limits()
+        name = f"Style image {os.path.basename(path)}"
+        width, height = check_upload(path, name, limits, loaded)
+        side = None
+        if width * height > STYLE_MAX_PIXELS:
+            side = max(loaded.min_side, math.floor(
+                min(width, height) * math.sqrt(STYLE_MAX_PIXELS / (width * height))))
+        style = read_upload(path, name, limits, loaded, shorter_side=side)
+        prepared = {"style": style, "alpha": alpha}
+        if side is not None:
+            h, w = style.shape[:2]
+            prepared["note"] = (
+                f"{name} ({width}×{height}) was downscaled to {w}×{h} before encoding "
+                f"(at most {STYLE_MAX_PIXELS:,} pixels: the style encoder sees it whole).")
+        return prepared
     return {}
 
 
@@ -802,7 +830,9 @@ def process_uploads(
             )
         if progress is not None:
             progress(1.0, "done")
-    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device())
+    notes = (prepared["note"],) if "note" in prepared else ()
+    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device(),
+                     notes=notes)
 
 
 __all__ = [
@@ -815,6 +845,7 @@ __all__ = [
     "Options",
     "RUN_LOCK",
     "RunResult",
+    "STYLE_MAX_PIXELS",
     "bicubic_baseline",
     "blend_weights",
     "check_upload",
