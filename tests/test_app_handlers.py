@@ -314,6 +314,25 @@ def test_a_large_style_image_is_downscaled_and_said(tmp_path, monkeypatch):
     assert prepared["style"].shape == (32, 48, 3) and "note" not in prepared
 
 
+def test_what_the_model_does_not_see_is_said(style, tmp_path):
+    # An animated GIF's first frame only; a PNG's transparency dropped (not composited).
+    frames = [Image.open(photo(tmp_path / f"f{i}.png", seed=i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    rgba = np.asarray(Image.open(photo(tmp_path / "o.png")).convert("RGBA")).copy()
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    rgba[:8, :, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "logo.png")
+    files = [str(tmp_path / n) for n in ("anim.gif", "logo.png", "opaque.png", "f0.png")]
+    result = process_uploads(style, files, output_dir=str(tmp_path))
+    assert not result.errors and len(result.images) == 4
+    assert result.notes == (
+        "anim.gif is animated (3 frames): only its first frame was processed.",
+        "logo.png has transparent areas: the alpha channel is dropped (they show the colour "
+        "stored under them, often black).",
+    )
+    assert result.notes[0] in result.summary()
+
+
 # --------------------------------------------------------------------------------------
 # Bad uploads
 # --------------------------------------------------------------------------------------

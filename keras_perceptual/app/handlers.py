@@ -153,7 +153,8 @@ class ImageResult:
 @dataclasses.dataclass(frozen=True)
 class RunResult:
     """What one request produced: results, one message per file that failed, the device,
-    and notes on what was done to the request (a downscaled style image)."""
+    and notes on what the model did not see (a downscaled style image, the other frames of
+    an animated GIF, the transparency of a PNG: :func:`upload_notes`)."""
 
     images: tuple[ImageResult, ...]
     errors: tuple[str, ...]
@@ -315,6 +316,42 @@ def check_upload(
                 f"--max-pixels. Received: size={width}x{height}"
             )
     return width, height
+
+
+def upload_notes(path: str, name: str) -> tuple[str, ...]:
+    """What the model will not see of an upload: the frames after the first of an animated
+    GIF, WebP or PNG, and the transparency of an image with an alpha channel (dropped, not
+    composited, by :func:`keras_perceptual.images.load_image`: transparent areas show the
+    colour stored under them, often black).
+
+    Args:
+        path: the upload (already checked by :func:`check_upload`).
+        name: its name as the user knows it.
+
+    Returns:
+        One sentence per fact (none for an opaque still image, or a file Pillow cannot open).
+
+    Example:
+        >>> upload_notes("logo.png", "logo.png")  # doctest: +SKIP
+        ('logo.png has transparent areas: the alpha channel is dropped (they show the colour stored under them).',)
+    """
+    from PIL import Image
+
+    notes = []
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                notes.append(f"{name} is animated ({frames} frames): only its first frame "
+                             "was processed.")
+            if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+                alpha = image.convert("RGBA").getchannel("A")
+                if alpha.getextrema()[0] < 255:
+                    notes.append(f"{name} has transparent areas: the alpha channel is dropped "
+                                 "(they show the colour stored under them, often black).")
+    except Exception:  # noqa: BLE001 - the notes are informative; decoding reports errors
+        pass
+    return tuple(notes)
 
 
 def read_upload(
@@ -775,12 +812,14 @@ def process_uploads(
     folder = new_request_folder(output_dir or tempfile.mkdtemp(prefix="keras-perceptual-app-"))
     results: list[ImageResult] = []
     errors: list[str] = []
+    notes: list[str] = [prepared["note"]] if "note" in prepared else []
     used: set[str] = set()
     with RUN_LOCK:
         for index, item in enumerate(files):
             path, name = _upload_name(item)
             try:
                 image = read_upload(path, name, limits, loaded)
+                file_notes = upload_notes(path, name)
                 height, width = image.shape[:2]
                 tiled = max(height, width) > options.tile_size
                 text = (f"{name} ({index + 1}/{len(files)}): {width}×{height}"
@@ -828,11 +867,11 @@ def process_uploads(
                     first_of_size=first,
                 )
             )
+            notes.extend(file_notes)
         if progress is not None:
             progress(1.0, "done")
-    notes = (prepared["note"],) if "note" in prepared else ()
     return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device(),
-                     notes=notes)
+                     notes=tuple(notes))
 
 
 __all__ = [
@@ -855,6 +894,7 @@ __all__ = [
     "prepare_options",
     "process_uploads",
     "read_upload",
+    "upload_notes",
     "run_model",
     "write_results",
     "zoomed_crops",
