@@ -352,6 +352,15 @@ def test_every_bad_upload_is_a_message_and_the_rest_still_runs(style, tmp_path, 
     assert summary.count("**") >= 2 * len(bad_files)
 
 
+def test_a_heic_photo_is_named_as_such(tmp_path):
+    # The iPhone's default format: "not an image" would be wrong; say what to do instead.
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\1" * 500)
+    with pytest.raises(InputError, match=r"IMG_0001.HEIC is a HEIC/HEIF/AVIF photo .* export it "
+                       r"as JPEG"):
+        check_upload(str(path), "IMG_0001.HEIC", Limits())
+
+
 def test_super_resolution_output_size_is_limited(sr, tmp_path):
     path = photo(tmp_path / "wide.png", size=(100, 80))
     result = process_uploads(sr, [path], limits=Limits(max_pixels=100_000), output_dir=str(tmp_path))
