@@ -167,6 +167,20 @@ def test_cache_loads_once_and_reloads_a_changed_file(nets, tmp_path):
     assert cache.get(path) is not first and len(calls) == 2
 
 
+def test_cache_reloads_a_file_replaced_with_the_same_mtime(nets, tmp_path):
+    # cp -p, rsync -t or an unzipped archive keep the modification time of the new file:
+    # the model served must still be the one on disk now (here, a style net replaced by SR).
+    path = touch(tmp_path / "model.keras", "style")
+    cache = ModelCache(loader=lambda p: nets[open(p).read()])
+    assert cache.get(path).kind.name == "style"
+    mtime = os.stat(path).st_mtime_ns
+    new = touch(tmp_path / "new.keras", "sr")
+    os.utime(new, ns=(mtime, mtime))
+    os.replace(new, path)
+    assert os.stat(path).st_mtime_ns == mtime
+    assert cache.get(path).kind.name == "super_resolution" and cache.loads == 2
+
+
 def test_cache_keeps_the_most_recently_used(nets, tmp_path):
     calls = []
     cache = ModelCache(capacity=1, loader=fake_loader(nets, calls))

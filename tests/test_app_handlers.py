@@ -186,6 +186,17 @@ def test_duplicate_names_get_distinct_outputs(style, tmp_path):
     assert paths == ["x_stylized.png", "x-2_stylized.png"]
 
 
+@pytest.mark.parametrize("stem", ["x" * 240, "фото_日本語" * 30])
+def test_long_upload_names_give_short_output_names(style, tmp_path, stem):
+    # 240 characters (or 240 multi-byte ones) plus a suffix are over the 255 bytes a file
+    # name may have: the output names are cut, the messages keep the name as uploaded.
+    path = photo(tmp_path / "p.jpg")
+    result = process_uploads(style, [(path, stem + ".jpg")], output_dir=str(tmp_path))
+    assert not result.errors and result.images[0].name == stem + ".jpg"
+    for shown, _ in result.images[0].gallery:
+        assert len(os.path.basename(shown).encode()) < 200 and os.path.isfile(shown)
+
+
 def test_the_first_image_of_a_size_is_flagged(style, tmp_path):
     path = photo(tmp_path / "odd.png", size=(44, 36))
     first, second = (process_uploads(style, [path], output_dir=str(tmp_path)) for _ in range(2))
@@ -278,6 +289,50 @@ def test_arbitrary_style_uses_the_style_image_and_alpha(tmp_path):
                         output_dir=str(tmp_path))
 
 
+def test_a_large_style_image_is_downscaled_and_said(tmp_path, monkeypatch):
+    # The style encoder sees the style image whole (about 1.4 GB per megapixel): a phone
+    # photo as style image must not take the server's memory.
+    from keras_perceptual.app.catalog import LoadedModel, kind_by_name
+
+    loaded = LoadedModel(model=None, kind=kind_by_name("arbitrary_style"), scale=1,
+                         value_range=(0.0, 1.0), min_side=16, parameters=None, mtime=0.0)
+    monkeypatch.setattr(handlers, "STYLE_MAX_PIXELS", 48 * 32)
+    seen = {}
+
+    def run_model(loaded, image, options, prepared, progress=None):
+        seen["style"] = prepared["style"].shape
+        return {"output": image}
+
+    monkeypatch.setattr(handlers, "run_model", run_model)
+    big = photo(tmp_path / "big.png", size=(192, 128))
+    result = process_uploads(loaded, [photo(tmp_path / "p.png")], Options(style_image=big),
+                             output_dir=str(tmp_path))
+    assert not result.errors and seen["style"] == (32, 48, 3)
+    assert "Style image big.png (192×128) was downscaled to 48×32" in result.summary()
+    small = photo(tmp_path / "small.png", size=(48, 32))
+    prepared = handlers.prepare_options(loaded, Options(style_image=small))
+    assert prepared["style"].shape == (32, 48, 3) and "note" not in prepared
+
+
+def test_what_the_model_does_not_see_is_said(style, tmp_path):
+    # An animated GIF's first frame only; a PNG's transparency dropped (not composited).
+    frames = [Image.open(photo(tmp_path / f"f{i}.png", seed=i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    rgba = np.asarray(Image.open(photo(tmp_path / "o.png")).convert("RGBA")).copy()
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    rgba[:8, :, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "logo.png")
+    files = [str(tmp_path / n) for n in ("anim.gif", "logo.png", "opaque.png", "f0.png")]
+    result = process_uploads(style, files, output_dir=str(tmp_path))
+    assert not result.errors and len(result.images) == 4
+    assert result.notes == (
+        "anim.gif is animated (3 frames): only its first frame was processed.",
+        "logo.png has transparent areas: the alpha channel is dropped (they show the colour "
+        "stored under them, often black).",
+    )
+    assert result.notes[0] in result.summary()
+
+
 # --------------------------------------------------------------------------------------
 # Bad uploads
 # --------------------------------------------------------------------------------------
@@ -295,6 +350,15 @@ def test_every_bad_upload_is_a_message_and_the_rest_still_runs(style, tmp_path, 
         assert str(tmp_path) not in error  # the server's temporary paths are not shown
     summary = result.summary()
     assert summary.count("**") >= 2 * len(bad_files)
+
+
+def test_a_heic_photo_is_named_as_such(tmp_path):
+    # The iPhone's default format: "not an image" would be wrong; say what to do instead.
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\1" * 500)
+    with pytest.raises(InputError, match=r"IMG_0001.HEIC is a HEIC/HEIF/AVIF photo .* export it "
+                       r"as JPEG"):
+        check_upload(str(path), "IMG_0001.HEIC", Limits())
 
 
 def test_super_resolution_output_size_is_limited(sr, tmp_path):

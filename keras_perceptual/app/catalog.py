@@ -407,7 +407,8 @@ class LoadedModel:
         parameters: its parameter count (``None`` for an exported network).
         runtime: what runs it: ``"keras"``, ``"onnxruntime"``, ``"openvino"``, ``"tflite"``.
         num_styles: multi-style networks: the length of their ``style_weights`` input.
-        mtime: the file's modification time when loaded (a newer file is reloaded).
+        mtime: the file's modification time when loaded (informative: :class:`ModelCache`
+            reloads a changed or replaced file).
         sizes_run: the input sizes the model has run on since it was loaded (the first
             run at a new size includes tracing the graph for it).
     """
@@ -524,7 +525,9 @@ class ModelCache:
     """Loads each model once and keeps the most recently used ones (thread-safe).
 
     A model whose file has changed since it was loaded (a training run still writing
-    checkpoints) is loaded again.
+    checkpoints, a file replaced by another) is loaded again: the file's modification
+    time, size, inode and status-change time are compared, so a replacement that keeps
+    the old modification time (``cp -p``, ``rsync -t``, a rename over it) is noticed too.
 
     Args:
         capacity: how many loaded models to keep.
@@ -541,7 +544,7 @@ class ModelCache:
         self.capacity = int(capacity)
         self.loader = loader
         self.loads = 0
-        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._models: OrderedDict[str, tuple[tuple, LoadedModel]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _load(self, path: str):
@@ -569,20 +572,23 @@ class ModelCache:
         """
         key = os.path.realpath(os.fspath(path))
         try:
-            mtime = os.path.getmtime(key)
+            stat = os.stat(key)
         except OSError:
             raise InputError(
                 f"The model file {os.fspath(path)!r} is gone; press Refresh to list the models "
                 f"that exist now. Received: path={os.fspath(path)!r}"
             ) from None
+        # Not the modification time alone: a file replaced by one with the same time (cp -p,
+        # rsync -t, an unzipped archive, a rename over it) has a new inode, size or ctime.
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
         with self._lock:
             cached = self._models.get(key)
-            if cached is not None and cached.mtime == mtime:
+            if cached is not None and cached[0] == signature:
                 self._models.move_to_end(key)
-                return cached
-            loaded = inspect_model(self._load(key), mtime=mtime)
+                return cached[1]
+            loaded = inspect_model(self._load(key), mtime=stat.st_mtime)
             self.loads += 1
-            self._models[key] = loaded
+            self._models[key] = (signature, loaded)
             self._models.move_to_end(key)
             while len(self._models) > self.capacity:
                 self._models.popitem(last=False)

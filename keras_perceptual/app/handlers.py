@@ -49,6 +49,11 @@ DEFAULT_TILE_SIZE = 1024
 KEPT_REQUESTS = 32
 #: The zoomed crop of super-resolution results is enlarged to about this many pixels.
 ZOOM_DISPLAY = 320
+#: Arbitrary-style networks: a larger style image is downscaled to this many pixels before
+#: it is encoded. The encoder sees it whole (it is not tiled) and needs about 1.4 GB per
+#: megapixel (a 12-megapixel phone photo: about 17 GB); the networks were trained on style
+#: images of 512 px shorter side (Huang & Belongie 2017).
+STYLE_MAX_PIXELS = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +109,9 @@ class Options:
             decoded as the photos are).
         alpha: arbitrary-style models: the content-style trade-off in [0, 1] (Huang &
             Belongie 2017, Section 7.1; 1 is full stylization).
+
+    A style image of more than :data:`STYLE_MAX_PIXELS` pixels is downscaled to that many
+    (the aspect ratio kept; said in :attr:`RunResult.notes`).
     """
 
     preserve_color: bool = False
@@ -144,11 +152,14 @@ class ImageResult:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """What one request produced: results, one message per file that failed, the device."""
+    """What one request produced: results, one message per file that failed, the device,
+    and notes on what the model did not see (a downscaled style image, the other frames of
+    an animated GIF, the transparency of a PNG: :func:`upload_notes`)."""
 
     images: tuple[ImageResult, ...]
     errors: tuple[str, ...]
     device: str
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """The status shown in the page (Markdown): per-image times, the device, the errors.
@@ -165,6 +176,7 @@ class RunResult:
                 notes.append(" (first image of this size: includes one-time graph tracing)")
             lines.append(
                 f"{item.name}: {w}×{h} → {ow}×{oh} in **{item.seconds:.2f} s**{''.join(notes)}")
+        lines.extend(self.notes)
         lines.extend(f"**{error}**" for error in self.errors)
         lines.append(f"Device: {self.device}")
         return "\n\n".join(lines)
@@ -233,6 +245,18 @@ def _megabytes(size: int) -> str:
     return f"{size / 2**10:.1f} kB" if size >= 2**10 else f"{size} bytes"
 
 
+def _is_heif(path: str) -> bool:
+    """Whether ``path`` starts like a HEIF container (HEIC, HEIF, AVIF): an ISO ``ftyp`` box
+    with a HEIF brand."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in {
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+
+
 def check_upload(
     path: str, name: str, limits: Limits, loaded: LoadedModel | None = None
 ) -> tuple[int, int]:
@@ -278,6 +302,12 @@ def check_upload(
     try:
         width, height = read_header(path)
     except UnusableImageError as error:
+        if _is_heif(path):
+            raise InputError(
+                f"{name} is a HEIC/HEIF/AVIF photo (the iPhone's default), which the app cannot "
+                "decode; export it as JPEG (on an iPhone: Settings > Camera > Formats > Most "
+                f"Compatible) or convert it, then upload it again. Received: file={name!r}"
+            ) from None
         raise InputError(
             f"{name} cannot be read as an image ({error}); upload a JPEG, PNG or WebP photo. "
             f"Received: file={name!r}"
@@ -306,7 +336,45 @@ def check_upload(
     return width, height
 
 
-def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np.ndarray:
+def upload_notes(path: str, name: str) -> tuple[str, ...]:
+    """What the model will not see of an upload: the frames after the first of an animated
+    GIF, WebP or PNG, and the transparency of an image with an alpha channel (dropped, not
+    composited, by :func:`keras_perceptual.images.load_image`: transparent areas show the
+    colour stored under them, often black).
+
+    Args:
+        path: the upload (already checked by :func:`check_upload`).
+        name: its name as the user knows it.
+
+    Returns:
+        One sentence per fact (none for an opaque still image, or a file Pillow cannot open).
+
+    Example:
+        >>> upload_notes("logo.png", "logo.png")  # doctest: +SKIP
+        ('logo.png has transparent areas: the alpha channel is dropped (they show the colour stored under them).',)
+    """
+    from PIL import Image
+
+    notes = []
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                notes.append(f"{name} is animated ({frames} frames): only its first frame "
+                             "was processed.")
+            if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+                alpha = image.convert("RGBA").getchannel("A")
+                if alpha.getextrema()[0] < 255:
+                    notes.append(f"{name} has transparent areas: the alpha channel is dropped "
+                                 "(they show the colour stored under them, often black).")
+    except Exception:  # noqa: BLE001 - the notes are informative; decoding reports errors
+        pass
+    return tuple(notes)
+
+
+def read_upload(
+    path: str, name: str, limits: Limits, loaded: LoadedModel, shorter_side: int | None = None
+) -> np.ndarray:
     """Checks and decodes one upload for ``loaded``'s model.
 
     Args:
@@ -314,6 +382,8 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
         name: its name as the user knows it.
         limits: the app's :class:`Limits`.
         loaded: the model it is for.
+        shorter_side: resize to this shorter side (aspect ratio kept; anti-aliased);
+            ``None`` keeps the size.
 
     Returns:
         float32 ``(H, W, 3)`` RGB in the model's ``value_range``, EXIF orientation applied
@@ -331,7 +401,7 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
 
     check_upload(path, name, limits, loaded)
     try:
-        return load_image(path, value_range=loaded.value_range)
+        return load_image(path, size=shorter_side, value_range=loaded.value_range)
     except InputError as error:  # e.g. "'upload.png' is truncated (...): ..."; the header read
         message = str(error).replace(repr(path), repr(name))
         if message.startswith(repr(name)):  # the app's messages start with the bare name
@@ -490,7 +560,8 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
     Returns:
         What :func:`run_model` needs besides the photo: ``{"style_weights": (N,)}`` for
         multi-style models (:func:`blend_weights`), ``{"style": (H, W, 3), "alpha": a}``
-        for arbitrary-style models, else ``{}``.
+        for arbitrary-style models (with ``"note"``, a sentence, when the style image
+        was downscaled to :data:`STYLE_MAX_PIXELS`), else ``{}``.
 
     Raises:
         InputError: bad style weights, a missing or unusable style image, ``alpha``
@@ -510,9 +581,21 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
         alpha = float(options.alpha)
         if not 0.0 <= alpha <= 1.0:
             raise InputError(f"alpha must be in [0, 1] (1: full stylization). Received: alpha={alpha}")
-        name = os.path.basename(options.style_image)
-        style = read_upload(options.style_image, f"Style image {name}", limits or Limits(), loaded)
-        return {"style": style, "alpha": alpha}
+        path, limits = options.style_image, limits or Limits()
+        name = f"Style image {os.path.basename(path)}"
+        width, height = check_upload(path, name, limits, loaded)
+        side = None
+        if width * height > STYLE_MAX_PIXELS:
+            side = max(loaded.min_side, math.floor(
+                min(width, height) * math.sqrt(STYLE_MAX_PIXELS / (width * height))))
+        style = read_upload(path, name, limits, loaded, shorter_side=side)
+        prepared = {"style": style, "alpha": alpha}
+        if side is not None:
+            h, w = style.shape[:2]
+            prepared["note"] = (
+                f"{name} ({width}×{height}) was downscaled to {w}×{h} before encoding "
+                f"(at most {STYLE_MAX_PIXELS:,} pixels: the style encoder sees it whole).")
+        return prepared
     return {}
 
 
@@ -675,9 +758,18 @@ def _upload_name(item: Any) -> tuple[str, str]:
     return path, os.path.basename(path)
 
 
+#: Longest output file name stem, in UTF-8 bytes: with a suffix (``_zoom_bicubic.png``) and
+#: the temporary name written first (``.<name>.1234abcd.tmp``) well under the 255 bytes
+#: file systems allow.
+MAX_STEM_BYTES = 120
+
+
 def _unique_stem(name: str, used: set[str]) -> str:
+    """A file name stem from the upload's name: letters, digits, ``-_.`` kept, at most
+    :data:`MAX_STEM_BYTES` bytes (a long, e.g. non-ASCII, name is cut), unique in ``used``."""
     stem = os.path.splitext(os.path.basename(name))[0] or "image"
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    stem = stem.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", "ignore")
     candidate, index = stem, 2
     while candidate in used:
         candidate, index = f"{stem}-{index}", index + 1
@@ -738,12 +830,14 @@ def process_uploads(
     folder = new_request_folder(output_dir or tempfile.mkdtemp(prefix="keras-perceptual-app-"))
     results: list[ImageResult] = []
     errors: list[str] = []
+    notes: list[str] = [prepared["note"]] if "note" in prepared else []
     used: set[str] = set()
     with RUN_LOCK:
         for index, item in enumerate(files):
             path, name = _upload_name(item)
             try:
                 image = read_upload(path, name, limits, loaded)
+                file_notes = upload_notes(path, name)
                 height, width = image.shape[:2]
                 tiled = max(height, width) > options.tile_size
                 text = (f"{name} ({index + 1}/{len(files)}): {width}×{height}"
@@ -791,9 +885,11 @@ def process_uploads(
                     first_of_size=first,
                 )
             )
+            notes.extend(file_notes)
         if progress is not None:
             progress(1.0, "done")
-    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device())
+    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device(),
+                     notes=tuple(notes))
 
 
 __all__ = [
@@ -806,6 +902,7 @@ __all__ = [
     "Options",
     "RUN_LOCK",
     "RunResult",
+    "STYLE_MAX_PIXELS",
     "bicubic_baseline",
     "blend_weights",
     "check_upload",
@@ -815,6 +912,7 @@ __all__ = [
     "prepare_options",
     "process_uploads",
     "read_upload",
+    "upload_notes",
     "run_model",
     "write_results",
     "zoomed_crops",
