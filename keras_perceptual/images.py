@@ -31,7 +31,7 @@ class UnusableImageError(KerasPerceptualError):
 
     ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
     ``"unsupported"`` (32-bit integer or floating-point samples, which have no fixed
-    range), ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
+    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
     ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
     the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
     """
@@ -74,9 +74,26 @@ def _decoder_error(error: OSError) -> UnusableImageError:
     return UnusableImageError(f"{kind}: {error}")
 
 
+#: ISO base-media ``ftyp`` brands of HEIF containers (HEIC, the iPhone's default photo
+#: format, and AVIF), which Pillow opens only with a plugin (``pillow-heif``).
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+)
+
+
+def _is_heif(path: str) -> bool:
+    """Whether ``path`` starts like a HEIF container: an ``ftyp`` box with a HEIF brand."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
 @contextlib.contextmanager
-def _unusable_image_errors() -> Iterator[None]:
-    """Turns what Pillow (or pypng) raises while opening or decoding a file into the
+def _unusable_image_errors(path: str) -> Iterator[None]:
+    """Turns what Pillow (or pypng) raises while opening or decoding ``path`` into the
     :class:`UnusableImageError` that says why it cannot be used: the one translation
     :func:`read_rgb` and :func:`read_header` share."""
     from PIL import Image, UnidentifiedImageError
@@ -88,6 +105,12 @@ def _unusable_image_errors() -> Iterator[None]:
     except Image.DecompressionBombError as error:
         raise UnusableImageError(f"too large: {error}") from None
     except UnidentifiedImageError:
+        if _is_heif(path):
+            raise UnusableImageError(
+                "unsupported: a HEIC/HEIF/AVIF photo (the iPhone's default format), which "
+                "Pillow cannot decode; export it as JPEG (on an iPhone: Settings > Camera > "
+                "Formats > Most Compatible) or convert it"
+            ) from None
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
         raise UnusableImageError("missing: the file no longer exists") from None
@@ -302,7 +325,7 @@ def read_rgb(
     """
     from PIL import Image, ImageOps
 
-    with _unusable_image_errors(), Image.open(path) as image:
+    with _unusable_image_errors(path), Image.open(path) as image:
         _check_sample_format(image)
         width, height = image.size
         short = min(width, height)
@@ -376,7 +399,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     """
     from PIL import Image
 
-    with _unusable_image_errors(), Image.open(path) as image:
+    with _unusable_image_errors(path), Image.open(path) as image:
         _check_sample_format(image)
         width, height = image.size
         if _orientation(image) in _QUARTER_TURNS:

@@ -356,8 +356,8 @@ def test_a_heic_photo_is_named_as_such(tmp_path):
     # The iPhone's default format: "not an image" would be wrong; say what to do instead.
     path = tmp_path / "IMG_0001.HEIC"
     path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\1" * 500)
-    with pytest.raises(InputError, match=r"IMG_0001.HEIC is a HEIC/HEIF/AVIF photo .* export it "
-                       r"as JPEG"):
+    with pytest.raises(InputError, match=r"IMG_0001.HEIC cannot be read as an image \(unsupported: "
+                       r"a HEIC/HEIF/AVIF photo .* export it as JPEG"):
         check_upload(str(path), "IMG_0001.HEIC", Limits())
 
 

@@ -313,3 +313,17 @@ def test_16_bit_pgm_keeps_its_16_bits(tmp_path):
     exact = read_rgb(str(tmp_path / "g.pgm"), dtype=np.uint16)
     np.testing.assert_array_equal(exact, np.repeat(values[..., None], 3, axis=-1))
     np.testing.assert_array_equal(read_rgb(str(tmp_path / "g.pgm"))[0, :, 0], [0, 1, 128, 255])
+
+
+def test_a_heic_photo_is_named_as_such_not_as_not_an_image(tmp_path):
+    # The iPhone's default photo format, which Pillow opens only with a plugin: it was called
+    # "not an image"; now every entry point (CLI, app, load_image) says what it is and the fix.
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\1" * 500)
+    with pytest.raises(UnusableImageError, match="unsupported: a HEIC/HEIF/AVIF photo.*as JPEG"):
+        read_header(str(path))
+    with pytest.raises(InputError, match="unsupported: a HEIC/HEIF/AVIF photo"):
+        load_image(str(path))
+    (tmp_path / "notes.jpg").write_bytes(b"\0\0\0\x18ftypisom" + b"\1" * 500)  # MP4, not HEIF
+    with pytest.raises(UnusableImageError, match="not an image"):
+        read_header(str(tmp_path / "notes.jpg"))

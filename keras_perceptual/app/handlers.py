@@ -245,18 +245,6 @@ def _megabytes(size: int) -> str:
     return f"{size / 2**10:.1f} kB" if size >= 2**10 else f"{size} bytes"
 
 
-def _is_heif(path: str) -> bool:
-    """Whether ``path`` starts like a HEIF container (HEIC, HEIF, AVIF): an ISO ``ftyp`` box
-    with a HEIF brand."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError:
-        return False
-    return head[4:8] == b"ftyp" and head[8:12] in {
-        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
-
-
 def check_upload(
     path: str, name: str, limits: Limits, loaded: LoadedModel | None = None
 ) -> tuple[int, int]:
@@ -302,12 +290,6 @@ def check_upload(
     try:
         width, height = read_header(path)
     except UnusableImageError as error:
-        if _is_heif(path):
-            raise InputError(
-                f"{name} is a HEIC/HEIF/AVIF photo (the iPhone's default), which the app cannot "
-                "decode; export it as JPEG (on an iPhone: Settings > Camera > Formats > Most "
-                f"Compatible) or convert it, then upload it again. Received: file={name!r}"
-            ) from None
         raise InputError(
             f"{name} cannot be read as an image ({error}); upload a JPEG, PNG or WebP photo. "
             f"Received: file={name!r}"
