@@ -430,14 +430,20 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
     expected = inference.stylize(model, load_image(photo), style_image=style, alpha=0.7)
     np.testing.assert_allclose(_pixels(tmp_path / "a" / "photo0_stylized.png"), expected,
                                atol=1 / 255 + 1e-6)
-    # Every option reaches stylize() as its keyword argument.
-    calls = []
+    # Every option reaches the library as its keyword argument: the style options
+    # bind_style() (once per run, not once per input), the others stylize().
+    calls, bound = [], []
 
     def spy(model, image, **kwargs):
-        calls.append(kwargs)
+        calls.append({**kwargs, **bound[-1]})
         return np.zeros((8, 8, 3), np.float32)
 
+    def spy_bind(model, value_range, **kwargs):
+        bound.append({k: v for k, v in kwargs.items() if v is not None})
+        return model
+
     monkeypatch.setattr(inference, "stylize", spy)
+    monkeypatch.setattr(inference, "bind_style", spy_bind)
     cases = [
         (multi, ["--style", "2"], {"style": 2}),
         (multi, ["--mix", "0.5,0.5,0", "--tile", "32"], {"style_weights": [0.5, 0.5, 0.0]}),
@@ -452,6 +458,10 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
         for key, value in expected_kwargs.items():
             assert calls[-1][key] == value, (key, calls[-1])
     assert calls[1]["tile_size"] == 32
+    before = len(bound), len(calls)
+    assert main(["stylize", str(adain), str(photo), str(photos / "photo1.png"), "--out",
+                 str(tmp_path / "two"), "--quiet", "--style-image", str(style)]) == 0
+    assert (len(bound) - before[0], len(calls) - before[1]) == (1, 2)  # one binding per run
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,15 @@ def _apply(args, kind: str) -> int:
     files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
     check_output_dir(args.out)  # created once the model and the inputs are known to be fine
-    from keras_perceptual.inference import min_input_size, save_image, stylize, upscale
+    from keras_perceptual.inference import (
+        bind_style,
+        min_input_size,
+        resolve_model,
+        save_image,
+        stylize,
+        upscale,
+        with_precision,
+    )
     from keras_perceptual.runtimes import load_runtime
 
     runtime = None if args.runtime == "auto" else args.runtime
@@ -90,11 +98,18 @@ def _apply(args, kind: str) -> int:
         model = load_runtime(args.model, runtime, threads=args.threads)
     check_input_images(files, min_input_size(model))
     scale = _model_scale(model, kind, args.model)
+    value_range = model.info.value_range
+    # The precision and the style, applied once, before anything is written: every input
+    # then runs the same network (an arbitrary-style network encodes its style image once,
+    # not once per input).
+    with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
+        network = with_precision(resolve_model(model), args.precision, kind)
+        if kind == "stylize":
+            network = bind_style(network, value_range, **style_options)
     suffix = "_stylized" if kind == "stylize" else f"_x{scale}"
     targets = _output_paths(files, args.out, suffix, args.format)
     created = not os.path.isdir(args.out)
     out = make_output_dir(args.out)
-    value_range = model.info.value_range
     if not args.quiet and model.name != "keras":
         say(f"running {args.model} in {model.name}")
     written = []
@@ -107,16 +122,16 @@ def _apply(args, kind: str) -> int:
         "overlap": args.overlap,
         "batch_size": args.batch_size,
         "norm_statistics": args.norm_statistics,
-        "precision": args.precision,
+        "value_range": value_range,
     }
     if kind == "stylize":
-        options.update(style_options, preserve_color=args.preserve_color)
+        options["preserve_color"] = args.preserve_color
     else:
         options["histogram_match"] = args.histogram_match
     for index, (path, target) in enumerate(zip(files, targets, strict=True)):
         try:
-            with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
-                image = (stylize if kind == "stylize" else upscale)(model, path, **options)
+            with option_names(INFERENCE_OPTIONS):
+                image = (stylize if kind == "stylize" else upscale)(network, path, **options)
             save_image(image, target, value_range=value_range)  # whole or not at all
         except (*USER_ERRORS, KeyboardInterrupt) as error:
             # E.g. a file changed since the check, an option the network does not take: the
