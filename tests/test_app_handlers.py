@@ -289,6 +289,32 @@ def test_arbitrary_style_uses_the_style_image_and_alpha(tmp_path):
                         output_dir=str(tmp_path))
 
 
+def test_the_style_is_bound_once_per_request(tmp_path, monkeypatch):
+    # An arbitrary-style network encoded the style image again for every photo of a request.
+    import keras_perceptual.inference as inference
+
+    loaded = inspect_model(arbitrary_style_net(weights=None, filters=4))
+    photos = [photo(tmp_path / f"c{i}.png", seed=i) for i in range(3)]
+    style = photo(tmp_path / "s.png", size=(40, 40), seed=3)
+    together = process_uploads(loaded, photos, Options(style_image=style),
+                               output_dir=str(tmp_path / "together"))
+    one_by_one = [process_uploads(loaded, [p], Options(style_image=style),
+                                  output_dir=str(tmp_path / f"alone{i}")).images[0]
+                  for i, p in enumerate(photos)]
+    for a, b in zip(together.images, one_by_one, strict=True):
+        np.testing.assert_array_equal(png_pixels(a.output_path), png_pixels(b.output_path))
+    encodings = []
+    real = inference.bind_style
+
+    def counting(model, value_range, *args, **kwargs):  # stylize() also binds, to nothing
+        encodings.extend([1] if kwargs.get("style_image") is not None else [])
+        return real(model, value_range, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "bind_style", counting)
+    process_uploads(loaded, photos, Options(style_image=style), output_dir=str(tmp_path / "n"))
+    assert len(encodings) == 1
+
+
 def test_a_large_style_image_is_downscaled_and_said(tmp_path, monkeypatch):
     # The style encoder sees the style image whole (about 1.4 GB per megapixel): a phone
     # photo as style image must not take the server's memory.

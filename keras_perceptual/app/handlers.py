@@ -603,7 +603,9 @@ def run_model(
         loaded: the model (:class:`~keras_perceptual.app.catalog.LoadedModel`).
         image: float32 ``(H, W, 3)`` in the model's ``value_range``.
         options: :class:`Options`.
-        prepared: :func:`prepare_options`' result (computed here when ``None``).
+        prepared: :func:`prepare_options`' result (computed here when ``None``). The
+            network bound to its style is kept in it (``"network"``), so the photos of one
+            request share it: an arbitrary-style network encodes the style image once.
         progress: ``progress(done, total)`` after each model call (tiles of a large image
             included), as in :func:`~keras_perceptual.inference.stylize`.
 
@@ -619,7 +621,7 @@ def run_model(
         >>> run_model(loaded, photo, Options(preserve_color=True))["output"].shape  # doctest: +SKIP
         (512, 512, 3)
     """
-    from keras_perceptual.inference import stylize, upscale
+    from keras_perceptual.inference import bind_style, stylize, upscale
 
     prepared = prepare_options(loaded, options) if prepared is None else prepared
     kind = loaded.kind.name
@@ -630,18 +632,19 @@ def run_model(
         output = upscale(loaded.model, image, histogram_match=options.histogram_match, **common)
         return {"output": output,
                 "bicubic": bicubic_baseline(image, loaded.scale, loaded.value_range)}
-    if kind == "style":
-        styles: dict[str, Any] = {}
-    elif kind == "multi_style":
-        styles = {"style_weights": prepared["style_weights"]}
-    elif kind == "arbitrary_style":
-        styles = {"style_image": prepared["style"]}
-        if loaded.runtime == "keras":  # an export applies the alpha it was exported with
-            styles["alpha"] = prepared["alpha"]
-    else:
+    if kind not in ("style", "multi_style", "arbitrary_style"):
         raise InputError(f"The app has no runner for {kind!r} models. Received: kind={kind!r}")
-    output = stylize(loaded.model, image, preserve_color=options.preserve_color, **styles,
-                     **common)
+    network = prepared.get("network")
+    if network is None:  # bound once per request: its photos then run the same network
+        styles: dict[str, Any] = {}
+        if kind == "multi_style":
+            styles = {"style_weights": prepared["style_weights"]}
+        elif kind == "arbitrary_style":  # the style image is encoded here, once
+            styles = {"style_image": prepared["style"]}
+            if loaded.runtime == "keras":  # an export applies the alpha it was exported with
+                styles["alpha"] = prepared["alpha"]
+        network = prepared["network"] = bind_style(loaded.model, loaded.value_range, **styles)
+    output = stylize(network, image, preserve_color=options.preserve_color, **common)
     return {"output": output}
 
 
