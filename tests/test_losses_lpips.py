@@ -306,3 +306,22 @@ def test_restored_without_its_weights_file_fails_at_first_use(tmp_path, loss_cla
         restored(x, x)
     with pytest.raises(InputError, match="net"):  # other bad settings still fail at load
         LPIPSLoss.from_config({**LPIPSLoss(weights=None).get_config(), "net": "resnet"})
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="jax.jit (run under KERAS_BACKEND=jax)")
+def test_a_first_call_inside_jax_jit_builds_the_shared_network_with_concrete_weights():
+    # lpips()/dists() build their network on the first call and cache it: built inside
+    # jax.jit, its variables held the trace's tracers and every later call failed with
+    # UnexpectedTracerError.
+    import jax
+
+    from keras_perceptual import dists
+    from keras_perceptual.losses.dists import dists_network
+
+    rng = np.random.default_rng(0)
+    x, y = (rng.random((2, 32, 32, 3), dtype=np.float32) for _ in range(2))
+    for function, network in ((lpips, lpips_network), (dists, dists_network)):
+        network.cache_clear()
+        traced = jax.jit(lambda a, b, f=function: f(a, b, weights=None))(x, y)
+        np.testing.assert_allclose(to_numpy(function(x, y, weights=None)), to_numpy(traced),
+                                   rtol=1e-5, atol=1e-6)

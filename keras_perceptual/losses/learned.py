@@ -11,11 +11,13 @@ by every loss, metric and function call with the same settings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import keras
 from keras import ops
 
 from keras_perceptual._checks import check_same_shape, check_value_range, static_image_shape
@@ -38,12 +40,27 @@ def weights_key(weights) -> tuple:
     return (weights,)
 
 
+def _outside_traces():
+    """A context in which a network is built with concrete weights even when the first call
+    comes from inside a traced function: under JAX, ``jax.jit`` would otherwise leave its
+    tracers in the cached network's variables (every later call then fails with
+    ``UnexpectedTracerError``). TensorFlow lifts variable creation out of ``tf.function``
+    by itself."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.ensure_compile_time_eval()
+    return contextlib.nullcontext()
+
+
 def cached(builder):
-    """Caches ``builder(*settings, weights=...)`` on its settings and :func:`weights_key`."""
+    """Caches ``builder(*settings, weights=...)`` on its settings and :func:`weights_key`,
+    built outside any trace (:func:`_outside_traces`)."""
 
     @functools.lru_cache(maxsize=8)
     def memo(settings, key, weights):
-        return builder(*settings, weights=weights)
+        with _outside_traces():
+            return builder(*settings, weights=weights)
 
     @functools.wraps(builder)
     def get(*settings, weights):
