@@ -61,6 +61,11 @@ class ResumeMismatchError(InputError):
     """``output_dir`` holds a run whose settings differ from the ones given."""
 
 
+class RunInProgressError(InputError):
+    """``output_dir`` is being written by another training run (it holds the folder's run
+    lock); one run per output folder."""
+
+
 class BackupError(KerasPerceptualError, OSError):
     """A backup folder exists but cannot be read or loaded into the model."""
 
@@ -88,6 +93,7 @@ __all__ = [
     "NonFiniteLossError",
     "OutputWriteError",
     "ResumeMismatchError",
+    "RunInProgressError",
     "VideoError",
     "WorkerFailedError",
 ]

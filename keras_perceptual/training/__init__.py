@@ -22,9 +22,11 @@ that make a run safe to interrupt and easy to watch. Both write everything into 
       samples/            step-0000500.png ... input | output (| target) grids
       logs/               TensorBoard: train/ (loss per step, interval metrics, learning
                           rate), samples/ (sample grids, loss terms); x axis = global step
+      run.lock            locked while a run writes here (run.lock.json: its process)
 
 Calling a recipe again with the same ``output_dir`` resumes the run; a kill, a NaN loss
-or a full disk never leaves a damaged file under a final name. One concern per module:
+or a full disk never leaves a damaged file under a final name. One run writes a folder at a
+time: a second run on it raises :class:`RunInProgressError` before touching it. One concern per module:
 
 * :mod:`~keras_perceptual.training.config`: the run configurations (every setting, its
   default and its rule, written once) and their ``config.json`` record.
@@ -38,7 +40,7 @@ or a full disk never leaves a damaged file under a final name. One concern per m
   sample images).
 * :mod:`~keras_perceptual.training.results`: :class:`TrainingResult` and :func:`read_csv_log`.
 * :mod:`~keras_perceptual.training.files`: atomic writes, temporary files left by a killed
-  run, :class:`OutputWriteError` messages.
+  run, :class:`OutputWriteError` messages, the output folder's run lock.
 * :mod:`~keras_perceptual.training.distribute`: ``tf.distribute`` strategies, the chief
   (:func:`is_chief`), multi-worker agreement; :mod:`~keras_perceptual.training.replicas`:
   synchronized batch statistics and the training state's variables (any backend).
@@ -55,6 +57,7 @@ from keras_perceptual.errors import (
     NonFiniteLossError,
     OutputWriteError,
     ResumeMismatchError,
+    RunInProgressError,
     WorkerFailedError,
 )
 from keras_perceptual.training.callbacks import (
@@ -147,6 +150,7 @@ __all__ = [
     "Recipe",
     "ResumeMismatchError",
     "RunConfig",
+    "RunInProgressError",
     "SAMPLES_DIR",
     "SR_LOSSES",
     "STEPS_FILE",

@@ -6,6 +6,7 @@ from keras_perceptual.errors import (
     NonFiniteLossError,
     OutputWriteError,
     ResumeMismatchError,
+    RunInProgressError,
     WorkerFailedError,
 )
 
@@ -14,5 +15,6 @@ __all__ = [
     "NonFiniteLossError",
     "OutputWriteError",
     "ResumeMismatchError",
+    "RunInProgressError",
     "WorkerFailedError",
 ]

@@ -5,20 +5,25 @@ flushed to disk and renamed with ``os.replace``, so a kill never leaves a half-w
 file under the final name; ``remove_stale_temp_files`` deletes what a killed run left
 behind. ``writing`` turns an ``OSError`` into an
 :class:`~keras_perceptual.training.errors.OutputWriteError` that names the file, the step
-and what is still intact.
+and what is still intact. :class:`RunLock` keeps a second run out of a folder a run is
+writing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import os
+import platform
 import re
 import secrets
 from collections.abc import Callable
 
+import filelock
 import keras
 
-from keras_perceptual.training.errors import OutputWriteError
+from keras_perceptual.errors import InputError, OutputWriteError, RunInProgressError
 from keras_perceptual.training.replicas import local_batch_norm
 
 
@@ -169,3 +174,89 @@ def writing(what: str, path: str, step: int | None = None, kept: str | None = No
             "folder), then run the same command again: training resumes from the last backup."
         )
         raise OutputWriteError(error.errno, message, path) from error
+
+
+#: The run lock of an output folder (empty; kept after the run: waiters share its inode).
+LOCK_FILE = "run.lock"
+#: Who holds the run lock: ``{"pid", "host", "started"}`` (removed when the run ends).
+LOCK_OWNER_FILE = "run.lock.json"
+
+
+class RunLock:
+    """One training run per output folder: an exclusive lock on ``output_dir/run.lock``.
+
+    The lock is the operating system's (``filelock.FileLock``: ``flock`` on POSIX,
+    ``msvcrt`` on Windows), taken without waiting, so a second run on the same folder fails
+    at once with :class:`~keras_perceptual.errors.RunInProgressError`; it is released by
+    :meth:`release`, and by the operating system when the process ends in any way (a kill
+    included), so a crash never leaves a stale lock. Who holds it is written next to it
+    (``run.lock.json``), for the refused run's message.
+
+    Example:
+        >>> lock = RunLock("runs/starry")
+        >>> lock.acquire()  # raises RunInProgressError while another run holds it
+        >>> lock.release()
+    """
+
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+        self.path = os.path.join(output_dir, LOCK_FILE)
+        self.owner_path = os.path.join(output_dir, LOCK_OWNER_FILE)
+        self._lock = filelock.FileLock(self.path, timeout=0)
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._lock.is_locked
+
+    def acquire(self) -> None:
+        """Takes the lock (without waiting) and records this process as its holder.
+
+        Raises:
+            RunInProgressError: another process holds it.
+            InputError: the lock file cannot be created.
+        """
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise RunInProgressError(self._refusal()) from None
+        except OSError as error:
+            raise InputError(
+                f"output_dir {self.output_dir!r} cannot be locked for this run "
+                f"({error.strerror or error}); choose a writable folder on a local disk. "
+                f"Received: output_dir={self.output_dir!r}"
+            ) from None
+        owner = {
+            "pid": os.getpid(),
+            "host": platform.node(),
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        with contextlib.suppress(OSError):  # informative only; the lock itself is held
+            atomic_write_text(self.owner_path, json.dumps(owner))
+
+    def release(self, remove: bool = False) -> None:
+        """Releases the lock (nothing if not held); ``remove``: deletes the lock file too
+        (while still holding it), for a run that leaves its folder empty."""
+        if not self.held:
+            return
+        with contextlib.suppress(OSError):
+            os.remove(self.owner_path)
+        if remove:
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+        self._lock.release()
+
+    def _refusal(self) -> str:
+        try:
+            with open(self.owner_path, encoding="utf-8") as f:
+                owner = json.load(f)
+            who = f" (process {int(owner['pid'])} on host {owner['host']!r}, started {owner['started']})"
+        except (OSError, ValueError, TypeError, KeyError):
+            who = ""  # not written yet, or unreadable: the lock alone decides
+        return (
+            f"Another training run is writing to {self.output_dir!r}{who}; two runs in one "
+            "folder would overwrite each other's checkpoints, config.json and logs. Wait for "
+            "it to finish, stop it (running the same command again resumes it from its last "
+            "backup), or choose another output_dir. "
+            f"Received: output_dir={self.output_dir!r}"
+        )

@@ -5,9 +5,9 @@ between recipes: its configuration, network, loss, dataset, samples) and runs::
 
     resolve -> build -> restore -> record -> fit -> result
 
-* **resolve**: the output folder, the seed (the recorded one when resuming), the check
-  that a resumed run has the same settings, the image folder scan, the loss network's
-  weights (resolved once, with the backbone the loss uses).
+* **resolve**: the output folder and its lock (one run per folder), the seed (the recorded
+  one when resuming), the check that a resumed run has the same settings, the image folder
+  scan, the loss network's weights (resolved once, with the backbone the loss uses).
 * **build**: the network, the loss and the compiled training model, inside the platform's
   scope (``tf.distribute`` strategy or Keras' distribution API).
 * **restore**: the training state from ``backup/`` (network, optimizer, step).
@@ -31,6 +31,12 @@ to train longer. The data order after a resume is drawn from a seed derived from
 ``(seed, step)``: reproducible, and not a replay of the images seen at the start of the
 run, but not the order the uninterrupted run would have used (input positions are not
 checkpointed).
+
+One run per folder. The process that writes the run (the chief) holds an exclusive lock on
+``output_dir/run.lock`` (:class:`~keras_perceptual.training.files.RunLock`) from the start
+of :meth:`Trainer.resolve` to the end of the run; a second run on the same folder raises
+:class:`~keras_perceptual.errors.RunInProgressError` before it reads or writes anything.
+The operating system releases the lock when a process dies, so a killed run resumes.
 
 Fault tolerance. Checkpoints and backups are written to a temporary name and renamed
 (``os.replace``), so a kill never leaves a half-written file under the final name;
@@ -69,6 +75,9 @@ from keras_perceptual.precision import device_capabilities, resolve_precision, w
 from keras_perceptual.training import callbacks as step_callbacks
 from keras_perceptual.training.config import CONFIG_FORMAT_VERSION, json_safe
 from keras_perceptual.training.files import (
+    LOCK_FILE,
+    LOCK_OWNER_FILE,
+    RunLock,
     atomic_save_model,
     atomic_write_text,
     remove_stale_temp_files,
@@ -302,29 +311,50 @@ class Trainer:
         self.saves = self.platform.chief or self.platform.saves_everywhere
         self.scratch = None if self.platform.chief or not self.saves else tempfile.mkdtemp()
         self.save_paths = self.paths if self.scratch is None else RunPaths.under(self.scratch)
+        # The output folder's lock, taken by the chief alone (the process that writes the
+        # run's files; the other workers of a multi-worker run write to scratch folders).
+        self.lock: RunLock | None = None
 
     def run(self) -> TrainingResult:
-        """Runs the six phases; returns :meth:`result`. An output folder this run created is
-        removed again if a phase before :meth:`record` fails and leaves it empty."""
+        """Runs the six phases; returns :meth:`result`. The chief holds the output folder's
+        :class:`~keras_perceptual.training.files.RunLock` from :meth:`resolve` to the end.
+        An output folder this run created is removed again if a phase before :meth:`record`
+        fails and leaves it empty (but for the lock's own file, removed then too)."""
         created = not os.path.exists(self.config.output_dir)
         try:
-            self.resolve()
-            self.build()
-            self.restore()
-        except BaseException:
-            if created and self.platform.chief:
-                with contextlib.suppress(OSError):  # not empty, or already gone
-                    os.rmdir(self.config.output_dir)
-            raise
-        self.record()
-        try:
-            self.fit()
+            try:
+                self.resolve()
+                self.build()
+                self.restore()
+            except BaseException:
+                if self.platform.chief:
+                    self._remove_if_empty(created)
+                raise
+            self.record()
+            try:
+                self.fit()
+            finally:
+                self.platform.release(self.trainer)
+                self._record_runtime_skips()
+                if self.scratch is not None:
+                    shutil.rmtree(self.scratch, ignore_errors=True)
+            return self.result()
         finally:
-            self.platform.release(self.trainer)
-            self._record_runtime_skips()
-            if self.scratch is not None:
-                shutil.rmtree(self.scratch, ignore_errors=True)
-        return self.result()
+            if self.lock is not None:
+                self.lock.release()
+
+    def _remove_if_empty(self, created: bool) -> None:
+        """After a failure before :meth:`record`: the lock's files go if nothing else is in
+        the folder, and the folder itself if this run created it."""
+        if self.lock is not None and self.lock.held:
+            try:
+                rest = set(os.listdir(self.config.output_dir)) - {LOCK_FILE, LOCK_OWNER_FILE}
+            except OSError:
+                rest = {"?"}
+            self.lock.release(remove=not rest)
+        if created:
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                os.rmdir(self.config.output_dir)
 
     # ------------------------------------------------------------------
     def resolve(self) -> None:
@@ -346,6 +376,10 @@ class Trainer:
         seed = config.seed
         try:
             if platform.chief:
+                # One run per folder, before anything in it is read or written (a second
+                # run would delete the first one's temporary files, then overwrite it).
+                self.lock = RunLock(config.output_dir)
+                self.lock.acquire()
                 self.previous = read_record(paths.config)
                 self.has_backup = os.path.exists(
                     os.path.join(paths.backup, step_callbacks.StepBackupAndRestore.STATE_FILE)

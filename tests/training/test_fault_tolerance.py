@@ -140,6 +140,9 @@ def check_every_file_loads(folder) -> dict[str, int]:
                 with Image.open(path) as image:
                     image.load()
                 kind = "png"
+            elif name == "run.lock":  # the run lock (empty; released when the run ended)
+                assert os.path.getsize(path) == 0
+                kind = "lock"
             elif name.startswith("events.out.tfevents"):
                 for record in tf.data.TFRecordDataset(path):
                     event_pb2.Event.FromString(record.numpy())
