@@ -77,6 +77,17 @@ def make_photos(folder, count=5, seed=0):
     return str(folder)
 
 
+def make_style_image(folder, size=(40, 56), seed=1) -> str:
+    """A random-noise "painting" ``style.png`` of ``size`` (height, width) in ``folder``
+    (the training tests' style image); returns its path."""
+    from PIL import Image
+
+    path = os.path.join(folder, "style.png")
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
 def truncate_image(path, keep: float = 0.5):
     """Cuts the image file at ``path`` to ``keep`` of its bytes, as an interrupted download
     or copy leaves it: the header still reads (checked), the pixel data ends early."""

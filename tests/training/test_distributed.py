@@ -38,11 +38,11 @@ from conftest import (
     TINY_NET,
     TRAINING_WORKER,
     make_photos,
+    make_style_image,
     requires_tf,
     subprocess_env,
     tiny_style_kwargs,
 )
-from PIL import Image
 
 pytestmark = [requires_tf, pytest.mark.slow]
 
@@ -66,10 +66,7 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def style_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
-    return str(path)
+    return make_style_image(tmp_path_factory.mktemp("style"))
 
 
 def run_worker(spec: dict, folder, timeout: float, **env) -> dict:

@@ -28,7 +28,14 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_NET, make_photos, requires_tf, subprocess_env, tiny_style_kwargs
+from conftest import (
+    TINY_NET,
+    make_photos,
+    make_style_image,
+    requires_tf,
+    subprocess_env,
+    tiny_style_kwargs,
+)
 from conftest import TRAINING_WORKER as WORKER
 from PIL import Image
 
@@ -67,10 +74,7 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def style_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
-    return str(path)
+    return make_style_image(tmp_path_factory.mktemp("style"))
 
 
 def style_kwargs(output_dir, **overrides):

@@ -19,8 +19,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, make_photos
-from PIL import Image
+from conftest import REPO, make_photos, make_style_image
 
 pytestmark = [
     pytest.mark.slow,
@@ -58,10 +57,7 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def style_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(path)
-    return str(path)
+    return make_style_image(tmp_path_factory.mktemp("style"), size=(36, 40))
 
 
 def train_style(photos, style_file, out, *extra, steps=4):

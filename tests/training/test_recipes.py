@@ -9,7 +9,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from conftest import make_photos, requires_tf, tiny_style_kwargs
+from conftest import make_photos, make_style_image, requires_tf, tiny_style_kwargs
 from PIL import Image
 
 pytestmark = requires_tf
@@ -38,10 +38,7 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def style_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
-    return str(path)
+    return make_style_image(tmp_path_factory.mktemp("style"))
 
 
 def style_kwargs(weights, **overrides):

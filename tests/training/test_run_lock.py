@@ -17,10 +17,8 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from conftest import make_photos, requires_tf, subprocess_env, tiny_style_kwargs
-from PIL import Image
+from conftest import make_photos, make_style_image, requires_tf, subprocess_env, tiny_style_kwargs
 
 pytestmark = requires_tf
 
@@ -37,10 +35,7 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def style(tmp_path_factory):
-    path = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
-    return str(path)
+    return make_style_image(tmp_path_factory.mktemp("style"))
 
 
 def tiny(**settings):
