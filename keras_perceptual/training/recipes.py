@@ -960,8 +960,8 @@ def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any)
     Raises:
         keras_perceptual.errors.InputError: bad arguments, no usable image, or settings
             that differ from the run in ``output_dir``.
-        keras_perceptual.errors.RunInProgressError: another training run is writing to
-            ``output_dir`` (raised before anything there is read or written).
+        keras_perceptual.errors.RunInProgressError: another run is writing to ``output_dir``
+            (as for :func:`train_style_transfer`).
         keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
         NonFiniteLossError: the loss became NaN or infinite (the step is named).
 
@@ -1016,10 +1016,8 @@ def train_multi_style(
     Raises:
         keras_perceptual.errors.InputError: bad arguments (fewer than two styles included),
             no usable image, or settings that differ from the run in ``output_dir``.
-        keras_perceptual.errors.RunInProgressError: another training run is writing to
-            ``output_dir`` (raised before anything there is read or written).
-        keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
-        NonFiniteLossError: the loss became NaN or infinite.
+        RunInProgressError, WeightsUnavailableError, NonFiniteLossError: as for
+            :func:`train_style_transfer`.
 
     Example:
         >>> result = train_multi_style(  # hours on a GPU  # doctest: +SKIP
@@ -1077,10 +1075,8 @@ def train_arbitrary_style(
     Raises:
         keras_perceptual.errors.InputError: bad arguments, no usable image, or settings
             that differ from the run in ``output_dir``.
-        keras_perceptual.errors.RunInProgressError: another training run is writing to
-            ``output_dir`` (raised before anything there is read or written).
-        keras_perceptual.weights.WeightsUnavailableError: the weights cannot be obtained.
-        NonFiniteLossError: the loss became NaN or infinite.
+        RunInProgressError, WeightsUnavailableError, NonFiniteLossError: as for
+            :func:`train_style_transfer`.
 
     Example:
         >>> result = train_arbitrary_style(  # days on a GPU  # doctest: +SKIP
