@@ -189,7 +189,10 @@ class RunLock:
     ``msvcrt`` on Windows), taken without waiting, so a second run on the same folder fails
     at once with :class:`~keras_perceptual.errors.RunInProgressError`; it is released by
     :meth:`release`, and by the operating system when the process ends in any way (a kill
-    included), so a crash never leaves a stale lock. Who holds it is written next to it
+    included), so a crash never leaves a stale lock. On a file system without ``flock``
+    (some FUSE and network mounts) filelock falls back to a marker file that records the
+    holder's process, with a warning; a marker left by a dead process on the same host is
+    taken over, so a killed run can still be resumed. Who holds it is written next to it
     (``run.lock.json``), for the refused run's message.
 
     Example:

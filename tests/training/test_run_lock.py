@@ -141,3 +141,62 @@ def test_the_command_line_shows_a_held_folder_as_one_line(tmp_path, photos, styl
                            f"{str(out)!r} (process {os.getpid()} on host ")
     assert line.endswith(f"or choose another --out. Received: --out {out}")
     assert os.listdir(out) == [LOCK_FILE]
+
+
+NO_FLOCK = """
+import errno, fcntl, sys
+
+
+def flock(fd, operation):  # a file system without flock (some FUSE and network mounts)
+    raise OSError(errno.ENOSYS, "Function not implemented")
+
+
+fcntl.flock = flock
+"""
+
+HOLD_WITHOUT_FLOCK = NO_FLOCK + """
+from keras_perceptual.training.files import RunLock
+lock = RunLock(sys.argv[1])  # kept: a lock that is garbage-collected is released
+lock.acquire()
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.filterwarnings("ignore:flock not supported:UserWarning")
+def test_a_folder_without_flock_still_takes_one_run_and_a_killed_run_does_not_block_it(
+        tmp_path, monkeypatch):
+    # filelock falls back to a marker file where flock fails with ENOSYS. Before 4.2.1 it
+    # raised NotImplementedError (filelock 3.x: a traceback), let two runs in at once
+    # (3.32, 4.0) or kept a killed run's marker forever (4.1, 4.2.0: the run could never
+    # be resumed); setup.cfg asks for filelock>=4.2.1.
+    out = tmp_path / "run"
+    out.mkdir()
+    namespace = {}
+    exec(NO_FLOCK, namespace)
+    monkeypatch.setattr("fcntl.flock", namespace["flock"])
+
+    first = RunLock(str(out))
+    first.acquire()
+    try:
+        with pytest.raises(RunInProgressError, match=f"process {os.getpid()} on host "):
+            RunLock(str(out)).acquire()
+    finally:
+        first.release()
+
+    child = subprocess.Popen([sys.executable, "-c", HOLD_WITHOUT_FLOCK, str(out)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=subprocess_env())
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(RunInProgressError, match=f"process {child.pid} on host "):
+            RunLock(str(out)).acquire()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        child.stdin.close()
+        child.stdout.close()
+    after_kill = RunLock(str(out))
+    after_kill.acquire()  # the dead holder's marker is stale: taken over, not refused
+    assert after_kill.held
+    after_kill.release()
