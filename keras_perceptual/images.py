@@ -273,12 +273,11 @@ def _resized_size(width: int, height: int, side: int) -> tuple[int, int]:
     return max(side, round(width * side / height)), side
 
 
-def _resize_16_bit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic resize of a uint16 ``(H, W, 3)`` array to ``size=(width, height)``, per channel."""
+def _resize_channels(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of an ``(H, W, C)`` array to ``size=(width, height)``, per channel in
+    float32 (Pillow's mode ``"F"``: anti-aliased when shrinking, not rounded or clipped)."""
     from PIL import Image
 
-    if (array.shape[1], array.shape[0]) == size:
-        return array
     channels = [
         np.asarray(
             Image.fromarray(array[..., c].astype(np.float32), mode="F").resize(
@@ -287,7 +286,52 @@ def _resize_16_bit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         )
         for c in range(array.shape[-1])
     ]
-    return np.clip(np.rint(np.stack(channels, axis=-1)), 0, 65535).astype(np.uint16)
+    return np.stack(channels, axis=-1)
+
+
+def _resize_16_bit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of a uint16 ``(H, W, 3)`` array to ``size=(width, height)``, per channel."""
+    if (array.shape[1], array.shape[0]) == size:
+        return array
+    return np.clip(np.rint(_resize_channels(array, size)), 0, 65535).astype(np.uint16)
+
+
+def resize_shorter_side(
+    image: np.ndarray, side: int, value_range: Sequence[float] = (0.0, 1.0)
+) -> np.ndarray:
+    """An image array resized so that its shorter side is ``side`` pixels, aspect ratio kept.
+
+    The resize :func:`load_image` applies to a file with ``size=side`` (the longer side
+    rounded to the nearest pixel; bicubic, anti-aliased when shrinking), done on the
+    float pixels, without rounding them to 8 or 16 bits: e.g. the ``style_size`` of
+    :func:`~keras_perceptual.inference.stylize`, the AdaIN reference code's
+    ``test.py --style_size`` (Huang & Belongie 2017), which sets the scale of the strokes.
+
+    Args:
+        image: an ``(H, W, 3)`` float array in ``value_range``.
+        side: the shorter side of the result, in pixels (> 0); larger than the image's
+            enlarges it.
+        value_range: ``(low, high)`` of the pixels; bicubic overshoot is clipped to it.
+
+    Returns:
+        ``(H', W', 3)`` float32 array with ``min(H', W') == side``; the image itself
+        (as float32) when its shorter side is already ``side``.
+
+    Raises:
+        InputError: ``side`` is not an integer > 0.
+
+    Example:
+        >>> resize_shorter_side(np.zeros((48, 64, 3), "float32"), 24).shape
+        (24, 32, 3)
+    """
+    side = check_positive_int(side, "side")
+    value_range = check_value_range(value_range)
+    image = np.asarray(image, np.float32)
+    height, width = image.shape[:2]
+    if min(height, width) == side:
+        return image
+    resized = _resize_channels(image, _resized_size(width, height, side))
+    return np.clip(resized, *value_range).astype(np.float32)
 
 
 def read_rgb(

@@ -54,7 +54,7 @@ from keras_perceptual._checks import (
     check_value_range,
 )
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import image_array, image_arrays
+from keras_perceptual.images import image_array, image_arrays, resize_shorter_side
 from keras_perceptual.layers import (
     ADAIN_ENCODER_LAYER,
     AdaptiveInstanceNormalization,
@@ -907,8 +907,21 @@ def _bound_network(model, build):
     return cached
 
 
-def _style_image(item: Any, value_range, name: str, minimum: int) -> np.ndarray:
+def _style_image(
+    item: Any, value_range, name: str, minimum: int, style_size: int | None = None
+) -> np.ndarray:
+    """A style image argument as an ``(H, W, 3)`` array, its shorter side resized to
+    ``style_size`` (:func:`~keras_perceptual.images.resize_shorter_side`) when given."""
     image = image_array(item, value_range, name)
+    if style_size is not None:
+        if style_size < minimum:
+            raise InputError(
+                f"style_size={style_size} would make {name} smaller than the {minimum}x"
+                f"{minimum} pixels the style encoder needs; pass a style_size of at least "
+                f"{minimum}, or leave it out to encode the image at its own size. Received: "
+                f"style_size={style_size}"
+            )
+        image = resize_shorter_side(image, style_size, value_range)
     if min(image.shape[:2]) < minimum:
         raise InputError(
             f"{name} is {image.shape[0]}x{image.shape[1]} pixels; the style encoder needs at "
@@ -949,6 +962,7 @@ def bind_style(
     style_image: Any = None,
     style_images: Sequence[Any] | None = None,
     alpha: float | None = None,
+    style_size: int | None = None,
 ) -> Any:
     """``model`` as a one-input image-to-image network applying the requested style.
 
@@ -959,7 +973,8 @@ def bind_style(
     Args:
         model: a network from :func:`resolve_model`.
         value_range: ``(low, high)`` of the images (and of a style image given as an array).
-        style, style_weights, style_image, style_images, alpha: as for :func:`stylize`.
+        style, style_weights, style_image, style_images, alpha, style_size: as for
+            :func:`stylize`.
 
     Returns:
         ``model`` itself for a single-style network; otherwise a one-input ``keras.Model``
@@ -979,15 +994,20 @@ def bind_style(
     else:
         num_styles = style_count(model)
         arbitrary = num_styles is None and is_arbitrary_style_model(model)
-    image_options = style_image is not None or style_images is not None or alpha is not None
+    if style_size is not None:
+        style_size = check_positive_int(style_size, "style_size")
+    image_options = any(
+        option is not None for option in (style_image, style_images, style_size, alpha)
+    )
     if num_styles is not None:
         if image_options:
             raise InputError(
                 f"This network holds {num_styles} trained styles (multi_style_transfer_net): "
                 "choose one with style=k or blend them with style_weights=[...]; style_image, "
-                "style_images and alpha are for arbitrary_style_net models. "
+                "style_images, style_size and alpha are for arbitrary_style_net models. "
                 f"Received: style_image={'given' if style_image is not None else None}, "
-                f"style_images={'given' if style_images is not None else None}, alpha={alpha!r}"
+                f"style_images={'given' if style_images is not None else None}, "
+                f"style_size={style_size!r}, alpha={alpha!r}"
             )
         weights = resolve_style_weights(num_styles, style, style_weights)
         if isinstance(model, Runtime):
@@ -1009,17 +1029,19 @@ def bind_style(
                 f"style_images=[...] with style_weights=[...]). Received: style={style!r}"
             )
         return _bind_style_image(model, value_range, style_weights, style_image, style_images,
-                                 alpha)
+                                 alpha, style_size)
     if style is not None or style_weights is not None or image_options:
         raise InputError(
-            "style, style_weights, style_image, style_images and alpha apply to networks built "
-            "by multi_style_transfer_net or arbitrary_style_net; this model takes one image "
-            f"(a single-style network): leave them out. Received: model={model.name!r}"
+            "style, style_weights, style_image, style_images, style_size and alpha apply to "
+            "networks built by multi_style_transfer_net or arbitrary_style_net; this model "
+            f"takes one image (a single-style network): leave them out. Received: "
+            f"model={model.name!r}"
         )
     return model
 
 
-def _bind_style_image(model, value_range, style_weights, style_image, style_images, alpha):
+def _bind_style_image(model, value_range, style_weights, style_image, style_images, alpha,
+                      style_size):
     if (style_image is None) == (style_images is None):
         raise InputError(
             "This arbitrary_style_net needs a style: pass style_image=... (an image or a path) "
@@ -1029,7 +1051,7 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
         )
     if isinstance(model, Runtime):
         return _bind_runtime_style_image(
-            model, value_range, style_weights, style_image, style_images, alpha
+            model, value_range, style_weights, style_image, style_images, alpha, style_size
         )
     encoder, adain = model.get_layer("encoder"), model.get_layer("adain")
     alpha = adain.alpha if alpha is None else check_alpha(alpha)
@@ -1040,11 +1062,11 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
                 "style_weights blends several style images: pass style_images=[...] with them, "
                 "or style_image=... alone. Received: style_weights with style_image"
             )
-        images = [_style_image(style_image, value_range, "style_image", minimum)]
+        images = [_style_image(style_image, value_range, "style_image", minimum, style_size)]
         weights = np.ones(1)
     else:
         images = [
-            _style_image(item, value_range, f"style_images[{i}]", minimum)
+            _style_image(item, value_range, f"style_images[{i}]", minimum, style_size)
             for i, item in enumerate(image_arrays(style_images, value_range, "style_images"))
         ]
         weights = _style_image_weights(style_weights, len(images))
@@ -1090,7 +1112,7 @@ def _style_image_weights(style_weights, count: int) -> np.ndarray:
 
 
 def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, style_images,
-                              alpha):
+                              alpha, style_size):
     """An exported arbitrary-style network with its ``style`` input fixed to one image. Its
     graph takes one style image and applies the ``alpha`` it was exported with: blends of
     several style images and another ``alpha`` need the Keras model (refused here)."""
@@ -1119,7 +1141,8 @@ def _bind_runtime_style_image(runtime, value_range, style_weights, style_image, 
             f"the .keras model, or an export of arbitrary_style_net(alpha=...). Leave alpha "
             f"out, or pass the .keras model. Received: alpha={alpha!r}"
         )
-    image = _style_image(style_image, value_range, "style_image", runtime.info.style_min_size)
+    image = _style_image(style_image, value_range, "style_image", runtime.info.style_min_size,
+                         style_size)
     return BoundRuntime(runtime, [image[None]])
 
 
@@ -1160,6 +1183,7 @@ def stylize(
     style_image: Any = None,
     style_images: Sequence[Any] | None = None,
     alpha: float | None = None,
+    style_size: int | None = None,
     batch_size: int = 4,
     tile_size: int | None = None,
     overlap: int = 128,
@@ -1209,6 +1233,13 @@ def stylize(
         alpha: arbitrary networks: content-style trade-off in [0, 1] (default: the
             network's own, 1 unless built otherwise: full stylization; 0 reconstructs the
             content).
+        style_size: arbitrary networks: resize ``style_image`` (and each of
+            ``style_images``; arrays and paths alike) so its shorter side is this many
+            pixels, aspect ratio kept, before the encoder sees it
+            (:func:`~keras_perceptual.images.resize_shorter_side`), as ``test.py
+            --style_size`` of the AdaIN reference code (Huang & Belongie 2017; 512 there):
+            the style image's scale sets the scale of the strokes, so this fixes it
+            whatever the file's size. ``None`` (default) encodes it at its own size.
         batch_size: images (or tiles) per model call.
         tile_size: largest height/width processed at once; ``None`` never tiles.
         overlap: pixels shared by neighbouring tiles.
@@ -1238,7 +1269,8 @@ def stylize(
     Raises:
         InputError: bad images or options: a style index out of range, style weights of
             the wrong length, negative or not summing to 1, a style image of the wrong
-            shape, style options the model does not take (or a missing style); for an
+            shape, a ``style_size`` that is not an integer > 0 (or is below the encoder's
+            8 pixels), style options the model does not take (or a missing style); for an
             exported network, what only the Keras model does (see ``model``), inputs
             stylize does not know, or a multi-style export that does not record its
             number of styles (written by an earlier version); a network whose output is
@@ -1256,13 +1288,16 @@ def stylize(
         >>> adain = arbitrary_style_net(weights=None)  # weights="imagenet" for real use
         >>> stylize(adain, "photo.jpg", style_image="painting.jpg", alpha=0.8).shape
         (48, 64, 3)
+        >>> stylize(adain, "photo.jpg", style_image="painting.jpg", style_size=32).shape
+        (48, 64, 3)
     """
     preserve_color = check_flag(preserve_color, "preserve_color")
     outputs, image_list, kind, value_range = _infer(
         "stylize",
         locals(),
         bind=lambda network, value_range: bind_style(
-            network, value_range, style, style_weights, style_image, style_images, alpha
+            network, value_range, style, style_weights, style_image, style_images, alpha,
+            style_size,
         ),
     )
     if preserve_color:

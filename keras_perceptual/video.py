@@ -377,7 +377,9 @@ def _tqdm():
 
 
 #: The style options of :func:`~keras_perceptual.inference.stylize` (checked by binding them).
-_STYLE_OPTIONS = ("style", "style_weights", "style_image", "style_images", "alpha")
+_STYLE_OPTIONS = (
+    "style", "style_weights", "style_image", "style_images", "alpha", "style_size",
+)
 
 
 def _stylize_only_options() -> list[str]:
@@ -474,7 +476,9 @@ def stylize_video(
         progress: show a progress bar (tqdm: frames, frames/s and ETA) on stderr.
         **stylize_options: any further keyword argument of
             :func:`~keras_perceptual.inference.stylize` (e.g. the style selection of a
-            multi-style network).
+            multi-style network, or an arbitrary-style network's ``style_image``, ``alpha``
+            and ``style_size``: the style image is resized and encoded once, for every
+            frame).
 
     Returns:
         A :class:`VideoInfo` of the written video (``frames`` decoded and written,

@@ -338,6 +338,17 @@ def test_a_large_style_image_is_downscaled_and_said(tmp_path, monkeypatch):
     small = photo(tmp_path / "small.png", size=(48, 32))
     prepared = handlers.prepare_options(loaded, Options(style_image=small))
     assert prepared["style"].shape == (32, 48, 3) and "note" not in prepared
+    # stylize(style_size=...)'s resize, of the decoded pixels.
+    from keras_perceptual.images import load_image, resize_shorter_side
+
+    prepared = handlers.prepare_options(loaded, Options(style_image=big))
+    np.testing.assert_array_equal(prepared["style"], resize_shorter_side(load_image(big), 32))
+    # The pixel cap holds after the longer side is rounded. Before: 40 x 50 became 35 x 44,
+    # 1,540 pixels, "at most 1,536".
+    prepared = handlers.prepare_options(loaded, Options(style_image=photo(tmp_path / "t.png",
+                                                                          size=(40, 50))))
+    assert prepared["style"].shape == (42, 34, 3), prepared["style"].shape
+    assert "downscaled to 34×42 before encoding (at most 1,536 pixels" in prepared["note"]
 
 
 def test_what_the_model_does_not_see_is_said(style, tmp_path):

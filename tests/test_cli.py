@@ -451,6 +451,8 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
                  "--preserve-color"],
          {"style_images": [str(style), str(photos / "photo1.png")],
           "style_weights": [0.25, 0.75], "preserve_color": True}),
+        (adain, ["--style-image", style, "--style-size", "24"],
+         {"style_image": str(style), "style_size": 24}),
     ]  # fmt: skip
     for i, (model_path, options, expected_kwargs) in enumerate(cases):
         assert main(["stylize", str(model_path), str(photo), "--out", str(tmp_path / f"o{i}"),
@@ -472,12 +474,19 @@ def test_stylize_with_style_options(style_nets, photos, tmp_path, capsys, monkey
         ("multi", ["--mix", "0.5,0.6,0"], "sum to 1"),
         ("multi", ["--mix", "1,0"], "one weight per style: 3"),
         ("multi", ["--style", "0", "--mix", "1,0,0"], "give one of them"),
-        ("multi", ["--style-image", "style.jpg"], "--style-image and --alpha are for arbitrary_style_net"),
+        ("multi", ["--style-image", "style.jpg"],
+         "--style-image, --style-size and --alpha are for arbitrary_style_net"),
+        ("multi", ["--style", "0", "--style-size", "64"],
+         "--style-size 64, no --alpha"),
         ("adain", [], "needs a style"),
         ("adain", ["--style", "1"], "--style k selects a trained style"),
         ("adain", ["--style-image", "nowhere.jpg"], "nowhere.jpg"),
         ("adain", ["--style-image", "style.jpg", "--alpha", "1.5"], "--alpha"),
         ("adain", ["--mix", "a,b", "--style-image", "style.jpg"], "--mix"),
+        ("adain", ["--style-image", "style.jpg", "--style-size", "0"],
+         "argument --style-size: expected an integer >= 1"),
+        ("adain", ["--style-image", "style.jpg", "--style-size", "4"],
+         "--style-size 4 would make --style-image smaller than the 8x8 pixels"),
     ],
 )
 def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model, options, fragment):
@@ -714,19 +723,20 @@ def test_option_errors_name_the_options_before_anything_is_written(
          "style_weights=[1.0, 0.0] (2 weights)",
          "--mix must have one weight per style: 3 for this network. Received: --mix 1.0,0.0 "
          "(2 weights)"),
-        ("choose one with style=k; style_image, style_images and alpha are for "
+        ("choose one with style=k; style_image, style_images, style_size and alpha are for "
          "arbitrary_style_net models, not this style network. Received: style_image=given, "
-         "alpha=None",
-         "choose one with --style k; --style-image and --alpha are for arbitrary_style_net "
-         "models, not this style network. Received: --style-image, no --alpha"),
+         "style_size=512, alpha=None",
+         "choose one with --style k; --style-image, --style-size and --alpha are for "
+         "arbitrary_style_net models, not this style network. Received: --style-image, "
+         "--style-size 512, no --alpha"),
         ("Cannot read 'style_image.jpg' in /data/overlap/ with batch_size=4 and "
          "preserve_color=True",
          "Cannot read 'style_image.jpg' in /data/overlap/ with --batch-size 4 and "
          "--preserve-color"),
-        ("style, style_weights, style_image, style_images and alpha apply to networks built "
-         "by multi_style_transfer_net or arbitrary_style_net; leave them out. Received: "
-         "style=2",
-         "--style, --mix, --style-image and --alpha apply to networks built by "
+        ("style, style_weights, style_image, style_images, style_size and alpha apply to "
+         "networks built by multi_style_transfer_net or arbitrary_style_net; leave them out. "
+         "Received: style=2",
+         "--style, --mix, --style-image, --style-size and --alpha apply to networks built by "
          "multi_style_transfer_net or arbitrary_style_net; leave them out. Received: --style 2"),
         ("The weights are fine; steps, style and content matter.",  # English, left alone
          "The weights are fine; steps, style and content matter."),
@@ -904,8 +914,14 @@ def test_an_option_the_network_refuses_leaves_no_empty_output_folder(style_net, 
     assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(out),
                  "--quiet", "--style", "2"]) == 2  # fmt: skip
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("keras-perceptual: error: --style, --mix, --style-image and --alpha "
-                           "apply to networks built by"), line
+    assert line.startswith("keras-perceptual: error: --style, --mix, --style-image, --style-size "
+                           "and --alpha apply to networks built by"), line
+    assert not out.exists()
+    assert main(["stylize", str(style_net), str(photos / "photo0.png"), "--out", str(out),
+                 "--quiet", "--style-size", "64"]) == 2  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: --style, --mix, --style-image, --style-size "
+                           "and --alpha apply to networks built by"), line
     assert not out.exists()
     existing = tmp_path / "existing"
     existing.mkdir()

@@ -83,6 +83,32 @@ def test_option_errors_name_the_options(files, capsys):
     assert main(["stylize-video", model, clip, "--out", str(out), "--quiet", "--style", "1"]) == 2
     line = one_error_line(capsys)
     assert "--style" in line and "style=" not in line, line
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet",
+                 "--style-size", "64"]) == 2  # a single-style network takes no style image
+    line = one_error_line(capsys)
+    assert "--style-image, --style-size and --alpha apply to" in line, line
+    assert "style_size" not in line and not out.exists(), line
+
+
+def test_style_size_reaches_stylize_video(files, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from keras_perceptual import video
+
+    folder, model, clip = files
+    painting = folder / "painting.png"
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(painting)
+    seen = {}
+
+    def spy(model, input_path, output_path, **kwargs):
+        seen.update(kwargs)
+        return video.VideoInfo(str(output_path), 8, 12.0, 64, 48, 0.7, "h264", None, seconds=1.0)
+
+    monkeypatch.setattr(video, "stylize_video", spy)
+    assert main(["stylize-video", model, clip, "--out", str(folder / "s.mp4"), "--quiet",
+                 "--style-image", str(painting), "--style-size", "256"]) == 0
+    assert (seen["style_image"], seen["style_size"]) == (str(painting), 256)
 
 
 def test_help_lists_examples(capsys):

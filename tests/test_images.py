@@ -327,3 +327,24 @@ def test_a_heic_photo_is_named_as_such_not_as_not_an_image(tmp_path):
     (tmp_path / "notes.jpg").write_bytes(b"\0\0\0\x18ftypisom" + b"\1" * 500)  # MP4, not HEIF
     with pytest.raises(UnusableImageError, match="not an image"):
         read_header(str(tmp_path / "notes.jpg"))
+
+
+def test_resize_shorter_side_is_load_images_resize_of_the_float_pixels(tmp_path,
+                                                                       tricky_image_files):
+    from keras_perceptual.images import resize_shorter_side
+
+    paths, _ = tricky_image_files
+    sixteen = str(next(p for p in paths if p.name == "rgb16.png"))  # 40 x 24: resized in float
+    for side in (12, 17, 30):
+        got = resize_shorter_side(load_image(sixteen), side)
+        want = load_image(sixteen, size=side)  # rounded to 16 bits
+        assert got.shape == want.shape == (side, round(40 * side / 24), 3) and got.dtype == "float32"
+        np.testing.assert_allclose(got, want, atol=0.6 / 65535)
+    portrait = np.random.default_rng(0).random((30, 20, 3), dtype=np.float32)
+    assert resize_shorter_side(portrait, 10).shape == (15, 10, 3)
+    np.testing.assert_array_equal(resize_shorter_side(portrait, 20), portrait)  # already 20
+    scaled = resize_shorter_side(portrait * 2 - 1, 7, value_range=(-1, 1))  # overshoot clipped
+    assert scaled.min() >= -1 and scaled.max() <= 1
+    for bad in (0, -3, True, 2.5, "12"):
+        with pytest.raises(InputError, match="side must be an integer >= 1"):
+            resize_shorter_side(portrait, bad)

@@ -438,6 +438,45 @@ def test_stylize_interpolates_style_images(adain_model, rng):
     np.testing.assert_allclose(got, expected[0], atol=1e-5)
 
 
+def test_stylize_style_size_resizes_every_style_image(adain_model, rng, tmp_path):
+    """style_size: the style image's shorter side resized (resize_shorter_side), arrays and
+    paths alike, before it is encoded (AdaIN's test.py --style_size)."""
+    from keras_perceptual.images import resize_shorter_side
+
+    photo = _photo(32, 40)
+    style = rng.random((36, 54, 3), dtype=np.float32) ** 2
+    save_image(style, tmp_path / "style.png")
+    path, decoded = str(tmp_path / "style.png"), load_image(tmp_path / "style.png")
+    got = stylize(adain_model, photo, style_image=style, style_size=16)
+    np.testing.assert_array_equal(
+        got, stylize(adain_model, photo, style_image=resize_shorter_side(style, 16)))
+    assert np.abs(got - stylize(adain_model, photo, style_image=style)).max() > 1e-3
+    np.testing.assert_array_equal(stylize(adain_model, photo, style_image=style, style_size=None),
+                                  stylize(adain_model, photo, style_image=style))
+    np.testing.assert_array_equal(  # a path is decoded, then resized as the array is
+        stylize(adain_model, photo, style_image=path, style_size=16),
+        stylize(adain_model, photo, style_image=decoded, style_size=16))
+    other = rng.random((20, 14, 3), dtype=np.float32)
+    blend = stylize(adain_model, photo, style_images=[path, other], style_weights=[0.3, 0.7],
+                    style_size=24)
+    resized = [resize_shorter_side(decoded, 24), resize_shorter_side(other, 24)]  # other enlarged
+    np.testing.assert_array_equal(
+        blend, stylize(adain_model, photo, style_images=resized, style_weights=[0.3, 0.7]))
+
+
+@pytest.mark.parametrize("style_size", [0, -1, True, 2.5, "512"])
+def test_stylize_refuses_a_style_size_that_is_not_a_positive_integer(adain_model, style_size):
+    with pytest.raises(InputError, match=r"style_size must be an integer >= 1\. Received: "
+                                         rf"style_size={style_size!r}"):
+        stylize(adain_model, _photo(16, 16), style_image=_photo(16, 16), style_size=style_size)
+
+
+def test_stylize_refuses_a_style_size_below_the_encoders_minimum(adain_model):
+    with pytest.raises(InputError, match=r"style_size=4 would make style_image smaller than "
+                                         r"the 8x8 pixels the style encoder needs"):
+        stylize(adain_model, _photo(16, 16), style_image=_photo(16, 16), style_size=4)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -451,7 +490,9 @@ def test_stylize_interpolates_style_images(adain_model, rng):
         ({"style_weights": [0.5, 0.6, 0.0]}, r"sum to 1 .*sum 1\.1"),
         ({"style_weights": [np.nan, 1, 0]}, "finite numbers"),
         ({"style": 0, "alpha": 0.5}, "alpha are for arbitrary_style_net"),
-        ({"style_image": np.zeros((16, 16, 3), "float32")}, "style_image, style_images and alpha"),
+        ({"style_image": np.zeros((16, 16, 3), "float32")},
+         "style_image, style_images, style_size and alpha are for arbitrary_style_net"),
+        ({"style": 0, "style_size": 64}, r"style_size and alpha .*Received: .*style_size=64"),
     ],
 )
 def test_stylize_multi_style_bad_options(multi_model, kwargs, match):
@@ -482,6 +523,9 @@ def test_stylize_arbitrary_bad_options(adain_model, kwargs, match):
 def test_stylize_single_style_model_refuses_style_options(style_model):
     with pytest.raises(ValueError, match="single-style network"):
         stylize(style_model, _photo(16, 16), style=0)
+    with pytest.raises(InputError, match=r"style_images, style_size and alpha apply to networks "
+                                         r"built by .*single-style network"):
+        stylize(style_model, _photo(16, 16), style_size=64)
 
 
 def test_precision_option(monkeypatch):

@@ -270,6 +270,11 @@ def test_exported_arbitrary_style_networks_take_one_style_image(style_exports, r
     if HAS_OPENVINO:
         np.testing.assert_allclose(stylize(load_runtime(path, "openvino"), content,
                                            style_image=style_image), want, atol=1e-4)
+    np.testing.assert_allclose(  # style_size: the same resize before the export's style input
+        stylize(runtime, content, style_images=[style_image], style_size=16),
+        stylize(adain, content, style_image=style_image, style_size=16), atol=1e-4)
+    with pytest.raises(InputError, match="style_size=4 would make style_image smaller"):
+        stylize(runtime, content, style_image=style_image, style_size=4)
     with pytest.raises(InputError, match="takes one style image.*blending several"):
         stylize(runtime, content, style_images=[style_image, style_image])
     with pytest.raises(InputError, match="one weight per style image"):  # as the Keras model

@@ -105,6 +105,31 @@ def test_an_arbitrary_style_is_encoded_once_for_the_whole_video(tmp_path, monkey
     assert np.abs(frames - expected).mean() < 0.02
 
 
+def test_style_size_resizes_the_style_image_once_for_the_whole_video(tmp_path, monkeypatch):
+    """style_size reaches the one binding of the style: the encoder sees the resized image."""
+    from keras_perceptual.layers import AdaptiveInstanceNormalization
+    from keras_perceptual.models import arbitrary_style_net
+
+    keras.utils.set_random_seed(4)
+    adain = arbitrary_style_net(weights=None, backbone="vgg16", filters=4)
+    painting = np.random.default_rng(5).random((32, 48, 3)).astype("float32")
+    clip = make_clip(tmp_path / "short.mp4", frames=3, audio=False)
+    shapes = []
+    statistics = AdaptiveInstanceNormalization.style_statistics
+    monkeypatch.setattr(AdaptiveInstanceNormalization, "style_statistics",
+                        lambda self, f: shapes.append(tuple(f.shape)) or statistics(self, f))
+    stylize_video(adain, clip, tmp_path / "styled.mp4", progress=False, batch_size=2,
+                  codec_options={"crf": "4"}, style_image=painting, style_size=16)
+    assert [shape[1:3] for shape in shapes] == [(2, 3)]  # relu4_1 of 16 x 24, not 4 x 6
+    frames = read_clip(tmp_path / "styled.mp4")[0] / 255.0
+    expected = stylize(adain, read_clip(clip)[0].astype(np.float32) / 255.0,
+                       style_image=painting, style_size=16)
+    assert np.abs(frames - expected).mean() < 0.02
+    with pytest.raises(InputError, match="style_size must be an integer >= 1"):
+        stylize_video(adain, clip, tmp_path / "bad.mp4", progress=False, style_image=painting,
+                      style_size=0)
+
+
 def luma(images):
     return images @ np.array([0.299, 0.587, 0.114])
 

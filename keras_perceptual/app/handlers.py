@@ -354,9 +354,7 @@ def upload_notes(path: str, name: str) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def read_upload(
-    path: str, name: str, limits: Limits, loaded: LoadedModel, shorter_side: int | None = None
-) -> np.ndarray:
+def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np.ndarray:
     """Checks and decodes one upload for ``loaded``'s model.
 
     Args:
@@ -364,8 +362,6 @@ def read_upload(
         name: its name as the user knows it.
         limits: the app's :class:`Limits`.
         loaded: the model it is for.
-        shorter_side: resize to this shorter side (aspect ratio kept; anti-aliased);
-            ``None`` keeps the size.
 
     Returns:
         float32 ``(H, W, 3)`` RGB in the model's ``value_range``, EXIF orientation applied
@@ -383,7 +379,7 @@ def read_upload(
 
     check_upload(path, name, limits, loaded)
     try:
-        return load_image(path, size=shorter_side, value_range=loaded.value_range)
+        return load_image(path, value_range=loaded.value_range)
     except InputError as error:  # e.g. "'upload.png' is truncated (...): ..."; the header read
         message = str(error).replace(repr(path), repr(name))
         if message.startswith(repr(name)):  # the app's messages start with the bare name
@@ -566,13 +562,19 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
         path, limits = options.style_image, limits or Limits()
         name = f"Style image {os.path.basename(path)}"
         width, height = check_upload(path, name, limits, loaded)
-        side = None
+        style = read_upload(path, name, limits, loaded)
+        prepared = {"style": style, "alpha": alpha}
         if width * height > STYLE_MAX_PIXELS:
+            from keras_perceptual.images import _resized_size, resize_shorter_side
+
+            # stylize(style_size=...)'s resize, to the largest shorter side within the cap
+            # (the longer side is rounded, which can put the scaled side over it).
             side = max(loaded.min_side, math.floor(
                 min(width, height) * math.sqrt(STYLE_MAX_PIXELS / (width * height))))
-        style = read_upload(path, name, limits, loaded, shorter_side=side)
-        prepared = {"style": style, "alpha": alpha}
-        if side is not None:
+            while side > loaded.min_side and math.prod(
+                    _resized_size(width, height, side)) > STYLE_MAX_PIXELS:
+                side -= 1
+            style = prepared["style"] = resize_shorter_side(style, side, loaded.value_range)
             h, w = style.shape[:2]
             prepared["note"] = (
                 f"{name} ({width}×{height}) was downscaled to {w}×{h} before encoding "

@@ -168,6 +168,7 @@ _STYLIZE_EPILOG = f"""examples:
   {PROG} stylize runs/four_styles photo.jpg --out out/ --style 2          # multi-style network
   {PROG} stylize runs/four_styles photo.jpg --out out/ --mix 0.5,0.5,0,0  # blend styles 0 and 1
   {PROG} stylize runs/adain photo.jpg --out out/ --style-image wave.jpg --alpha 0.8
+  {PROG} stylize runs/adain photo.jpg --out out/ --style-image wave.jpg --style-size 512
   {PROG} stylize runs/adain photo.jpg --out out/ --style-image a.jpg b.jpg --mix 0.3,0.7
   {PROG} stylize export/starry.onnx photo.jpg --out stylized/            # ONNX Runtime
   {PROG} stylize export/starry_openvino photo.jpg --out stylized/        # OpenVINO

@@ -156,6 +156,7 @@ STYLE_OPTIONS = {
     "style_weights": "--mix",
     "style_image": "--style-image",
     "style_images": "--style-image",
+    "style_size": "--style-size",
     "alpha": "--alpha",
 }
 
@@ -454,8 +455,9 @@ def unit_interval(text: str) -> float:
 
 
 def add_style_options(parser) -> None:
-    """``--style``, ``--mix``, ``--style-image``, ``--alpha``: the style of multi-style and
-    arbitrary-style networks (:func:`style_options_from` turns them into ``stylize``'s)."""
+    """``--style``, ``--mix``, ``--style-image``, ``--style-size``, ``--alpha``: the style of
+    multi-style and arbitrary-style networks (:func:`style_options_from` turns them into
+    ``stylize``'s)."""
     g = parser.add_argument_group("styles (multi-style and arbitrary-style networks)")
     g.add_argument("--style", type=non_negative_int, default=None, metavar="K",
                    help="multi-style network: the style to apply, counted from 0")
@@ -465,6 +467,11 @@ def add_style_options(parser) -> None:
     g.add_argument("--style-image", nargs="+", default=None, metavar="PATH",
                    help="arbitrary-style network: the style image (several are blended, "
                    "equally unless --mix)")
+    g.add_argument("--style-size", type=positive_int, default=None, metavar="PX",
+                   help="arbitrary-style network: resize each --style-image so its shorter "
+                   "side is PX pixels (aspect ratio kept) before encoding it; the style "
+                   "image's scale sets the scale of the strokes (AdaIN's test.py uses 512; "
+                   "default: the image's own size)")
     g.add_argument("--alpha", type=unit_interval, default=None, metavar="A",
                    help="arbitrary-style network: content-style trade-off in [0, 1] "
                    "(default: the network's, 1 = full style)")
@@ -472,10 +479,11 @@ def add_style_options(parser) -> None:
 
 def style_options_from(args) -> dict:
     """``stylize``'s style keyword arguments from ``--style``, ``--mix``, ``--style-image``,
-    ``--alpha`` (the library checks them against the model)."""
+    ``--style-size``, ``--alpha`` (the library checks them against the model)."""
     if args.style is not None and args.mix is not None:
         raise UsageError("--style K and --mix W,W,... both choose the style; give one of them")
-    options = {"style": args.style, "style_weights": args.mix, "alpha": args.alpha}
+    options = {"style": args.style, "style_weights": args.mix, "alpha": args.alpha,
+               "style_size": args.style_size}
     if args.style_image:
         images = input_files(args.style_image)
         if len(args.style_image) == 1 and len(images) == 1:

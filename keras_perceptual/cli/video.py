@@ -79,6 +79,7 @@ _EPILOG = f"""examples:
   {PROG} stylize-video runs/starry clip.mp4 --out small.mp4 --codec-option crf=26
   {PROG} stylize-video runs/four_styles clip.mp4 --out mixed.mp4 --mix 0.5,0.5,0,0
   {PROG} stylize-video runs/adain clip.mp4 --out wave.mp4 --style-image wave.jpg --alpha 0.8
+  {PROG} stylize-video runs/adain clip.mp4 --out wave.mp4 --style-image wave.jpg --style-size 256
 
 Keeps the frame rate, timestamps, size and audio track; a phone video's rotation is
 applied (the output is stored upright). The output's extension picks the
