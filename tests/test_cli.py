@@ -738,6 +738,14 @@ def test_option_errors_name_the_options_before_anything_is_written(
          "Received: style=2",
          "--style, --mix, --style-image, --style-size and --alpha apply to networks built by "
          "multi_style_transfer_net or arbitrary_style_net; leave them out. Received: --style 2"),
+        ("style_size applies with a style image. Received: style_size=256, "
+         "style_image=None, style_images=None",
+         "--style-size applies with a style image. Received: --style-size 256, "
+         "no --style-image"),
+        ("Received: style_image='a.jpg', style_images=None, alpha=0.5",
+         "Received: --style-image a.jpg, --alpha 0.5"),
+        ("Received: style_image=None, style_images=['a.jpg', 'b.jpg']",
+         "Received: --style-image a.jpg,b.jpg"),
         ("The weights are fine; steps, style and content matter.",  # English, left alone
          "The weights are fine; steps, style and content matter."),
     ],

@@ -222,8 +222,11 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
                     + r"(?= (?:must|applies) |(?:, [\w\-]+)*,? and [\w\-]+ apply )"
                     + r"|(?:(?<=\(only )|(?<=, ))" + word + r"(?=(?:, [\w\-]+)* may change[;)])")
         message = re.sub(bare, option, message)
-    # Two arguments set by one option ("style_image, style_images") are named once.
-    return re.sub(r"(?<![\w-])(--[\w-]+)(?:, \1(?![\w-]))+", r"\1", message)
+    # Two arguments set by one option ("style_image, style_images") are named once: both
+    # unset, "no --style-image" once; one set, only its value.
+    message = re.sub(r"(?<![\w-])(?<!no )((?:no )?--[\w-]+)(?:, \1(?![\w-]))+", r"\1", message)
+    message = re.sub(r"(?<![\w-])(--[\w-]+)((?: [^,;()]+)?), no \1(?![\w-])", r"\1\2", message)
+    return re.sub(r"(?<![\w-])no (--[\w-]+), \1(?![\w-])", r"\1", message)
 
 
 @contextlib.contextmanager
