@@ -14,6 +14,7 @@ activations. Keras' VGG convolutions include the ReLU, so the paper's
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
@@ -78,6 +79,42 @@ def min_image_size(layer: str, backbone: str = "vgg16") -> int:
     block = int(keras_name[5])
     pools = block if keras_name.endswith("_pool") else block - 1
     return 2**pools
+
+
+def backbone_outputs(network: keras.Model, images: Any, call=None):
+    """``network(images)``: a frozen backbone's activations, also for an empty batch.
+
+    A batch of 0 known when the call is traced does not run the network: its outputs are
+    zeros of the shapes the network would give (``compute_output_spec``, which reads
+    shapes only), tied to ``images`` so that a gradient is an empty tensor, never ``None``
+    or NaN. TensorFlow's CPU convolution returns a batch of 0 unchanged, channels
+    included, so the network would fail at its first bias (``Incompatible shapes``); a
+    loss is then what Keras' own losses give: ``(0,)`` values, 0.0 reduced. A batch
+    unknown when traced (``None``) runs the network, as any trained network's own
+    convolutions do: a run-time branch would cost every step.
+
+    Args:
+        network: a functional model (:class:`FeatureExtractor`, a sub-model of one, a
+            torchvision backbone).
+        images: the batch it takes.
+        call: what runs it (default ``network`` itself).
+
+    Returns:
+        What ``network(images)`` returns (a dict of activations).
+
+    Example:
+        >>> fx = FeatureExtractor("relu2_2", weights=None)
+        >>> backbone_outputs(fx, np.zeros((0, 32, 32, 3), "float32"))["relu2_2"].shape
+        (0, 16, 16, 128)
+    """
+    if tuple(images.shape)[:1] != (0,):
+        return (call or network)(images)
+    images = ops.convert_to_tensor(images)
+    specs = network.compute_output_spec(keras.KerasTensor(images.shape, images.dtype))
+    tie = ops.sum(images) * 0.0  # the sum of no values: 0, with an (empty) gradient
+    return keras.tree.map_structure(
+        lambda spec: ops.zeros(spec.shape, spec.dtype) + ops.cast(tie, spec.dtype), specs
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -188,7 +225,8 @@ class FeatureExtractor(keras.Model):
         name: model name.
 
     Returns (when called):
-        A dict ``{name as given: activation (batch, H_j, W_j, C_j)}``.
+        A dict ``{name as given: activation (batch, H_j, W_j, C_j)}``; a batch of 0 gets
+        empty activations without running the network (:func:`backbone_outputs`).
 
     Example:
         >>> fx = FeatureExtractor(["relu2_2", "relu3_3"], weights=None)
@@ -290,7 +328,7 @@ class FeatureExtractor(keras.Model):
             inputs = as_float_tensor(inputs, "images", value_range=self.value_range)
         # Before Keras' own input-spec check, whose message gives no fix.
         inputs = check_image_size(inputs, "images", self.min_image_size, self.taps.values())
-        return super().__call__(inputs, *args, **kwargs)
+        return backbone_outputs(self, inputs, functools.partial(super().__call__, *args, **kwargs))
 
     def load_own_variables(self, store):
         """Keras' loading hook: the saved model's weights replace any pending ones."""
@@ -392,6 +430,7 @@ __all__ = [
     "VGGPreprocessing",
     "WeightsUnavailableError",
     "backbone_layer_names",
+    "backbone_outputs",
     "check_image_size",
     "min_image_size",
     "resolve_layer",

@@ -538,6 +538,8 @@ class _LearnedMetric(keras.metrics.Mean):
         loss_class: :class:`LPIPSLoss` or :class:`DISTSLoss`, which computes the values.
         settings: its constructor arguments (the metric's own, but ``name`` and ``dtype``).
         name, dtype: as in ``keras.metrics.Mean``.
+
+    An empty batch (a batch of 0) leaves the mean as it was and runs no network.
     """
 
     def __init__(self, loss_class, settings, name, dtype):

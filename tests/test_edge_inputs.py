@@ -15,6 +15,7 @@ fail for one that is missing.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -822,6 +823,71 @@ def test_metrics_propagate_nan():
     nothing_visible = metrics.temporal_warping_error(np.full_like(frames, 0.5), flows,
                                                      np.zeros((2, SIZE, SIZE), np.float32))
     assert float(to_numpy(nothing_visible)) == 0.0
+
+
+# --------------------------------------------------------------------------
+# An empty batch: what Keras' own losses give (TensorFlow's convolution failed on it).
+# --------------------------------------------------------------------------
+
+#: One case of every loss that runs a network (its first catalog entry).
+FIRST_BACKBONE_CASES = [c for c in LOSS_CASES if c.values[0] in BACKBONE_LOSSES
+                        and c.values[1] == LOSS_CATALOG[c.values[0]][0][0]]
+EMPTY = np.zeros((0, 2 * SIZE, 2 * SIZE, 3), np.float32)  # 32 px: LPIPS' AlexNet needs 31
+
+
+def _forbid_convolutions(monkeypatch):
+    """From now on a convolution fails the test: an empty batch must not run a network."""
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"{self.name} ran on an empty batch")
+
+    monkeypatch.setattr(keras.layers.Conv2D, "convolution_op", refuse)
+
+
+@pytest.mark.parametrize("cls,case,kind,factory", [
+    *FIRST_BACKBONE_CASES,
+    pytest.param("LPIPSLoss", "spatial", "image", lambda vr: losses.LPIPSLoss(
+        spatial=True, value_range=vr, **_SMALL), id="LPIPSLoss[spatial]"),
+    pytest.param("lpips", "alex", "image", lambda vr: functools.partial(
+        losses.lpips, weights=None), id="lpips()"),
+    pytest.param("lpips", "spatial", "image", lambda vr: functools.partial(
+        losses.lpips, net="vgg", spatial=True, weights=None), id="lpips(spatial=True)"),
+    pytest.param("dists", "", "image", lambda vr: functools.partial(
+        losses.dists, weights=None), id="dists()"),
+])  # fmt: skip
+def test_losses_on_a_network_take_an_empty_batch(cls, case, kind, factory, monkeypatch):
+    """``(0,)`` values (``(0, H, W)`` maps), 0.0 reduced and an empty gradient, as Keras'
+    losses give, without running the network; TensorFlow's CPU convolution returned the
+    batch of 0 unchanged and the network's first bias failed (``Incompatible shapes:
+    [0,32,32,3] vs. [1,1,1,64]``)."""
+    loss = factory((0.0, 1.0))
+    _forbid_convolutions(monkeypatch)
+    fn = _adapted(kind, loss)
+    empty = _cast(EMPTY, "float32")
+    value, (_, grad) = _values_and_gradients(fn, empty, empty)
+    expected = EMPTY.shape[:3] if case == "spatial" else (0,)
+    assert value.shape == expected, value.shape
+    assert grad is not None and grad.shape == EMPTY.shape
+    if isinstance(loss, keras.losses.Loss):
+        for reduction in ("sum_over_batch_size", "sum"):
+            loss.reduction = reduction
+            for weight in (None, np.zeros((0,), np.float32)):
+                reduced = to_numpy(fn(empty, empty, sample_weight=weight))
+                assert reduced.shape == () and reduced == 0.0, (reduction, reduced)
+
+
+@pytest.mark.parametrize("name", ["LPIPS", "DISTS"])
+def test_learned_metrics_are_unchanged_by_an_empty_batch(name, rng, monkeypatch):
+    metric = getattr(metrics, name)(weights=None)
+    y_true, y_pred = rng.random((2, 2, 2 * SIZE, 2 * SIZE, 3), dtype=np.float32)
+    metric.update_state(y_true, y_pred)
+    before = float(to_numpy(metric.result()))
+    _forbid_convolutions(monkeypatch)
+    metric.update_state(EMPTY, EMPTY)
+    metric.update_state(EMPTY, EMPTY, sample_weight=np.zeros((0,), np.float32))
+    assert float(to_numpy(metric.result())) == before
+    metric.reset_state()
+    metric.update_state(EMPTY, EMPTY)
+    assert float(to_numpy(metric.result())) == 0.0  # no image yet: Keras' Mean gives 0
 
 
 # --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.backbones import (
     BACKBONES,
     FeatureExtractor,
+    backbone_outputs,
     check_backbone_dtype,
     check_image_size,
     resolve_layer,
@@ -291,7 +292,7 @@ class AdaINLoss(ImageLoss):
         }
         terms = {}
         if self.content_weight > 0:
-            content_features = content_model(content)[self.content_layer]
+            content_features = backbone_outputs(content_model, content)[self.content_layer]
             target = ops.stop_gradient(
                 self._adain.transfer(content_features, *statistics[self.content_layer], alpha=1.0)
             )

@@ -17,7 +17,10 @@ means the same for every range) and refuses integer images *before* any cast (a
 silently wrong number).
 
 Subclasses implement ``call(y_true, y_pred) -> (batch,)`` per-sample values and
-Keras applies ``sample_weight`` and ``reduction`` exactly as for its own losses.
+Keras applies ``sample_weight`` and ``reduction`` exactly as for its own losses. An empty
+batch (known to be empty when traced) gives ``(0,)`` values with ``reduction=None`` and 0.0
+reduced, as Keras' image losses do; the losses on a network do not run it then
+(:func:`~keras_perceptual.backbones.backbone_outputs`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import keras
+from keras import ops
 
 from keras_perceptual._checks import check_sample_weight, check_value_range
 from keras_perceptual.ops import as_float_tensor
@@ -87,7 +91,12 @@ class BaseLoss(keras.losses.Loss):
         y_true, y_pred = self.convert_inputs(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = self.check_sample_weight(sample_weight, y_pred)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
+            # Keras' reduction passes (0,) values of an empty batch through unreduced; a
+            # reduced loss is one number: 0.0, as Keras' image losses give.
+            result = ops.sum(result)
+        return result
 
     #: The rank of the values :meth:`call` returns (1: ``(batch,)``, one per sample), whose
     #: ``sample_weight`` may only add axes of size 1; ``None``: not fixed (not checked).

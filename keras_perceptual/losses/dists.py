@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_perceptual.backbones import backbone_outputs
 from keras_perceptual.losses.learned import (
     LearnedMetricLoss,
     backbone_pair,
@@ -79,7 +80,7 @@ class DISTSNetwork:
 
     def features(self, unit_images):
         """The image and its five VGG16 representations, for images in [0, 1]."""
-        out = self.backbone((unit_images - self.mean) * self.inv_std)
+        out = backbone_outputs(self.backbone, (unit_images - self.mean) * self.inv_std)
         return [unit_images, *(out[t] for t in self.taps)]
 
     def distance(self, y_true, y_pred, joint: bool = False):
@@ -134,6 +135,7 @@ def dists(
 
     Returns:
         ``(B,)`` float32 values (0 for identical images), or a scalar for unbatched images.
+        A batch of 0 gives ``(0,)`` without running the network.
 
     Raises:
         InputError: bad argument, shapes that differ or integer images.

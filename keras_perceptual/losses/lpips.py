@@ -35,6 +35,7 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import check_choice, check_flag
+from keras_perceptual.backbones import backbone_outputs
 from keras_perceptual.losses.learned import (
     LearnedMetricLoss,
     backbone_pair,
@@ -101,7 +102,7 @@ class LPIPSNetwork:
     def features(self, unit_images):
         """Unit-normalized activations at the five taps, for images in [0, 1]."""
         x = unit_images * self.input_scale + self.input_offset
-        out = self.backbone(x)
+        out = backbone_outputs(self.backbone, x)
         result = []
         for tap in self.taps:
             f = out[tap]
@@ -164,7 +165,8 @@ def lpips(
 
     Returns:
         ``(B,)`` float32 distances (>= 0, 0 for identical images), ``(B, H, W)`` with
-        ``spatial=True``; a scalar / ``(H, W)`` for unbatched images.
+        ``spatial=True``; a scalar / ``(H, W)`` for unbatched images. A batch of 0 gives
+        ``(0,)`` / ``(0, H, W)`` without running the network.
 
     Raises:
         InputError: bad argument, shapes that differ, images smaller than the network

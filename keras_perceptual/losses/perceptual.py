@@ -76,6 +76,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.backbones import (
     BACKBONES,
     FeatureExtractor,
+    backbone_outputs,
     check_backbone_dtype,
     check_image_size,
     min_image_size,
@@ -682,7 +683,7 @@ def perceptual_terms(
     if extractor is not None:
         # Distances and Grams in the loss dtype, whatever the backbone computed in.
         pred = {k: ops.cast(v, dtype) for k, v in extractor(y_pred).items()}
-        true = target(ops.stop_gradient(y_true)) if target is not None else {}
+        true = backbone_outputs(target, ops.stop_gradient(y_true)) if target is not None else {}
         true = {k: ops.stop_gradient(ops.cast(v, dtype)) for k, v in true.items()}
         # NaN images stay NaN, as max pooling may drop NaN (TensorFlow does): per image 0,
         # or NaN where y_pred (or y_true) holds one, added to every term; found once a call.
