@@ -1193,9 +1193,9 @@ def export_onnx(
     _check_model(model, "export_onnx", extra_inputs=True)
     if opset is not None:
         opset = check_positive_int(opset, "opset", minimum=13)
+    target = _target_path(path, ".onnx", "export_onnx")  # a wrong path: said first
     onnx = require("onnx", "export_onnx")
     require("tf2onnx", "export_onnx")
-    target = _target_path(path, ".onnx", "export_onnx")
     portable = _portable(model)
     specs = _input_specs(portable)
     signature = specs if len(specs) == 1 else [specs]
@@ -1315,7 +1315,6 @@ def export_openvino(
     _check_model(model, "export_openvino", extra_inputs=True)
     if quantize is not None:
         check_choice(quantize, OPENVINO_QUANTIZATIONS, "quantize")
-    ov = require("openvino", "export_openvino")
     try:
         target = os.path.abspath(os.fspath(path))
     except TypeError:
@@ -1339,6 +1338,7 @@ def export_openvino(
                 f"a .xml path. Received: path={path!r}"
             )
         folder, xml_name = target, "model.xml"
+    ov = require("openvino", "export_openvino")  # after the path checks: a wrong path first
     portable = _portable(model)
     specs = _input_specs(portable)
     function = tf.function(_forward_fn(portable), input_signature=specs, autograph=False)

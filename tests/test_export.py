@@ -33,7 +33,7 @@ pytestmark = requires_tf
 tf = pytest.importorskip("tensorflow")
 
 from keras_perceptual import export  # noqa: E402
-from keras_perceptual.errors import InputError  # noqa: E402
+from keras_perceptual.errors import InputError, MissingDependencyError  # noqa: E402
 from keras_perceptual.export import export_for_serving, export_tflite  # noqa: E402
 from keras_perceptual.models import (  # noqa: E402
     model_value_range,
@@ -780,6 +780,26 @@ def test_a_path_load_runtime_would_not_read_as_the_format_is_refused_before_conv
     monkeypatch.undo()
     written = export_tflite(model, tmp_path / "Upper.TFLITE")
     assert detect_format(written) == "tflite"
+
+
+def test_a_wrong_path_is_said_before_a_missing_optional_package(nets, tmp_path, monkeypatch):
+    """Was: without the export extra, export_onnx(net, "m.tflite") and
+    load_keras_model("hf://just-a-name") said "install keras-perceptual[export]", and only
+    after installing it that the path was wrong."""
+    from keras_perceptual.export import export_onnx, export_openvino
+    from keras_perceptual.runtimes import load_keras_model
+
+    for module in ("onnx", "tf2onnx", "openvino", "huggingface_hub"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails: not installed
+    with pytest.raises(InputError, match=r"export_onnx writes ONNX files.*m\.onnx"):
+        export_onnx(nets["style"], tmp_path / "m.tflite")
+    with pytest.raises(InputError, match="export_openvino writes a folder"):
+        export_openvino(nets["style"], tmp_path / "ir.onnx")
+    with pytest.raises(InputError, match="'hf://owner/name'"):
+        load_keras_model("hf://just-a-name")
+    with pytest.raises(MissingDependencyError, match=r"keras-perceptual\[export\]"):
+        export_onnx(nets["style"], tmp_path / "m.onnx")  # a right path: the package is named
+    assert os.listdir(tmp_path) == []
 
 
 # --------------------------------------------------------------------------------------

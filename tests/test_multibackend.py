@@ -2,13 +2,12 @@
 JAX as well: this test re-runs those test modules with ``KERAS_BACKEND=jax`` in a
 fresh process (the backend is fixed when Keras is imported)."""
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import BACKEND, REPO
+from conftest import BACKEND, REPO, requires_jax
 
 CORE_TEST_MODULES = [
     "tests/test_backbones.py",
@@ -38,7 +37,7 @@ OPTIONAL_CORE_TEST_MODULES = [
 
 @pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="spawned from the default (TensorFlow) run")
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed (dev extra)")
+@requires_jax
 def test_core_passes_under_jax_backend():
     modules = CORE_TEST_MODULES + [m for m in OPTIONAL_CORE_TEST_MODULES if (REPO / m).exists()]
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import keras
+from conftest import requires_jax
 
 import keras_perceptual as kp
 
@@ -29,6 +30,7 @@ def test_saved_models_load_after_a_plain_import(tmp_path):
     assert "keras_perceptual.layers" in result.stdout
 
 
+@requires_jax
 def test_core_import_does_not_need_tensorflow_under_jax():
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     code = "import sys, keras_perceptual; print('tensorflow' in sys.modules)"

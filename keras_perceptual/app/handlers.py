@@ -565,14 +565,14 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
         style = read_upload(path, name, limits, loaded)
         prepared = {"style": style, "alpha": alpha}
         if width * height > STYLE_MAX_PIXELS:
-            from keras_perceptual.images import _resized_size, resize_shorter_side
+            from keras_perceptual.images import resize_shorter_side, resized_size
 
             # stylize(style_size=...)'s resize, to the largest shorter side within the cap
             # (the longer side is rounded, which can put the scaled side over it).
             side = max(loaded.min_side, math.floor(
                 min(width, height) * math.sqrt(STYLE_MAX_PIXELS / (width * height))))
             while side > loaded.min_side and math.prod(
-                    _resized_size(width, height, side)) > STYLE_MAX_PIXELS:
+                    resized_size(width, height, side)) > STYLE_MAX_PIXELS:
                 side -= 1
             style = prepared["style"] = resize_shorter_side(style, side, loaded.value_range)
             h, w = style.shape[:2]

@@ -8,7 +8,6 @@ once, inside a virtual environment that has no TensorFlow at all.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,11 +18,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, make_photos, make_style_image
+from conftest import REPO, make_photos, make_style_image, requires_jax
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (dev extra)"),
+    requires_jax,
 ]
 
 NO_TENSORFLOW = REPO / "tests" / "training" / "no_tensorflow"
