@@ -229,9 +229,77 @@ def check_keywords(given: Iterable[str], valid: Collection[str], function: str) 
     """
     for name in given:
         if name not in valid:
-            closest = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.0)
-            hint = f"; did you mean {closest[0]!r}?" if closest else ""
-            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}{hint}")
+            raise TypeError(
+                f"{function}() got an unexpected keyword argument {name!r}{_closest(name, valid)}"
+            )
+
+
+def _closest(name: str, valid: Collection[str]) -> str:
+    """``"; did you mean 'x'?"`` with the valid name closest to ``name`` ("" for none)."""
+    closest = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.5)
+    return f"; did you mean {closest[0]!r}?" if closest else ""
+
+
+def keyword_names(function: Any) -> frozenset[str]:
+    """The names ``function`` (a function, or a class for its constructor) takes as
+    keyword arguments; ``*args``, ``**kwargs`` and ``self`` are left out."""
+    import inspect
+
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(function).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind in kinds and p.name != "self")
+
+
+def check_options(options: Mapping[str, Any], name: str, target: Any, *,
+                  set_by_caller: Mapping[str, str | None] | Collection[str] = (),
+                  extra: Collection[str] = ()) -> None:  # fmt: skip
+    """Checks a dict of keyword arguments that is passed on to ``target`` (the recipes'
+    ``loss_options``, ``model_options``, ``gan_options``) before anything runs.
+
+    Args:
+        options: the dict, e.g. ``{"filters": 16}``.
+        name: its argument name, for messages.
+        target: the function or class it is passed to.
+        set_by_caller: keys the caller sets itself, which ``options`` may not change; as a
+            dict, each key's value names the caller's own argument that sets it (``None``:
+            none, leave the key out).
+        extra: more keys the caller takes from ``options`` itself.
+
+    Raises:
+        keras_perceptual.errors.InputError: a key ``target`` does not take (naming the
+            closest it does), or one the caller sets (naming the argument to use instead).
+
+    Example:
+        >>> from keras_perceptual.models import style_transfer_net
+        >>> check_options({"filtrs": 16}, "model_options", style_transfer_net)
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: model_options has 'filtrs', which style_transfer_net does not take; did you mean 'filters'? ... Received: model_options={'filtrs': 16}
+    """
+    if not isinstance(set_by_caller, Mapping):
+        set_by_caller = {key: key for key in set_by_caller}
+    valid = keyword_names(target) | frozenset(extra)
+    title = getattr(target, "__qualname__", repr(target))
+    for key in options:
+        if not isinstance(key, str):
+            raise InputError(
+                f"{name} keys must be argument names (strings) of {title}. "
+                f"Received: {name} key {key!r}"
+            )
+        if key in set_by_caller:
+            argument = set_by_caller[key]
+            fix = f"pass {argument}= to the recipe instead" if argument else "leave it out"
+            raise InputError(
+                f"{name} cannot set {key!r}: the recipe sets it itself; {fix}. "
+                f"Received: {name}[{key!r}]"
+            )
+        allowed = valid - set(set_by_caller)
+        if key not in allowed:
+            hint = _closest(key, allowed) or "."
+            raise InputError(
+                f"{name} has {key!r}, which {title} does not take{hint} {name} may hold: "
+                f"{', '.join(sorted(allowed))}. Received: {name}={dict(options)!r:.200}"
+            )
 
 
 def check_patch_size(patch_size: Any, scale: int, name: str = "patch_size") -> int:

@@ -36,6 +36,10 @@ from keras_perceptual.losses.adversarial import (
     gradient_penalty,
 )
 
+#: The keyword arguments of ``keras.Model.compile`` that :meth:`PerceptualGAN.compile` takes
+#: (through ``**kwargs``) and keeps in its compile config.
+COMPILE_KEYWORDS = ("metrics", "run_eagerly", "jit_compile", "steps_per_execution")
+
 ADVERSARIAL_LOSSES = ("vanilla", "lsgan", "hinge", "wasserstein")
 NORMALIZATIONS = ("instance", "batch", "none")
 
@@ -388,8 +392,7 @@ class PerceptualGAN(keras.Model):
             "adversarial_loss": kind,
             "adversarial_weight": settings["adversarial_weight"],
             "gradient_penalty_weight": settings["gradient_penalty_weight"],
-            **{k: kwargs[k] for k in ("metrics", "run_eagerly", "jit_compile",
-                                      "steps_per_execution") if k in kwargs},
+            **{k: kwargs[k] for k in COMPILE_KEYWORDS if k in kwargs},
         }
 
     def get_compile_config(self):
@@ -576,4 +579,4 @@ class PerceptualGAN(keras.Model):
         return cls(**config)
 
 
-__all__ = ["ADVERSARIAL_LOSSES", "NORMALIZATIONS", "PerceptualGAN", "patch_discriminator"]
+__all__ = ["ADVERSARIAL_LOSSES", "COMPILE_KEYWORDS", "NORMALIZATIONS", "PerceptualGAN", "patch_discriminator"]

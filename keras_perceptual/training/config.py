@@ -43,6 +43,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_choice,
     check_flag,
+    check_options,
     check_patch_size,
     check_positive_float,
     check_positive_int,
@@ -53,8 +54,15 @@ from keras_perceptual._checks import (
     is_bool,
 )
 from keras_perceptual.errors import InputError, ResumeMismatchError
-from keras_perceptual.losses import TemporalConsistency
-from keras_perceptual.models import SCALES, check_scale
+from keras_perceptual.losses import AdaINLoss, PerceptualLoss, TemporalConsistency
+from keras_perceptual.models import (
+    SCALES,
+    arbitrary_style_net,
+    check_scale,
+    multi_style_transfer_net,
+    style_transfer_net,
+    super_resolution_net,
+)
 from keras_perceptual.motion import MOTION_PRESETS
 from keras_perceptual.precision import PRECISIONS, check_precision
 
@@ -381,7 +389,21 @@ class RunConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Rules that involve several fields (subclasses extend it)."""
+        """Rules that involve several fields (subclasses extend it, calling this first): here,
+        each ``*_options`` dict against :meth:`option_targets`."""
+        for field, (target, set_by_recipe, extra) in self.option_targets().items():
+            check_options(
+                getattr(self, field), field, target, extra=extra,
+                set_by_caller={k: k if k in self.__dataclass_fields__ else None
+                               for k in set_by_recipe},
+            )  # fmt: skip
+
+    def option_targets(self) -> dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]]:
+        """Where each ``*_options`` field goes: ``{field: (the function or class it is
+        passed to, the keys of it the recipe sets itself, more keys the recipe takes)}``.
+        A key the recipe sets is refused (one place for each setting: a recipe argument, or
+        nowhere), so is one the target does not take; both before any data is read."""
+        return {}
 
     # ------------------------------------------------------------------
     @classmethod
@@ -494,13 +516,16 @@ class StyleFieldsConfig(RunConfig):
         choices=tuple(MOTION_PRESETS),
     )
 
+    def option_targets(self):
+        return {
+            "loss_options": (PerceptualLoss, (
+                "style_image", "style_images", "weights", "value_range", "reduction",
+                "content_weight", "style_weight", "tv_weight"), ()),
+            "model_options": (style_transfer_net, ("value_range",), ()),
+        }  # fmt: skip
+
     def validate(self) -> None:
-        for forbidden in ("style_image", "style_images", "weights", "value_range"):
-            if forbidden in self.loss_options:
-                raise InputError(
-                    f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
-                    f"itself. Received: loss_options[{forbidden!r}]"
-                )
+        super().validate()
         if self.temporal_motion != TEMPORAL_MOTION and self.temporal_weight == 0:
             raise InputError(
                 f"temporal_motion is only used with temporal_weight > 0; pass a temporal_weight "
@@ -580,6 +605,12 @@ class MultiStyleConfig(StyleFieldsConfig):
         "makes the styles separate within a few hundred steps)", check=check_positive_float,
         metavar="M",
     )
+
+    def option_targets(self):
+        return {
+            **super().option_targets(),
+            "model_options": (multi_style_transfer_net, ("num_styles", "value_range"), ()),
+        }
 
     def validate(self) -> None:
         super().validate()
@@ -662,20 +693,21 @@ class ArbitraryStyleConfig(RunConfig):
         check=_optional_weight, metavar="W",
     )
 
+    def option_targets(self):
+        shared = ("weights", "backbone", "value_range")  # the encoder and the loss share them
+        return {
+            "loss_options": (AdaINLoss, (*shared, "reduction", "content_weight", "style_weight"), ()),
+            "model_options": (arbitrary_style_net, shared, ()),
+        }
+
     def validate(self) -> None:
+        super().validate()
         if self.style_image_size < self.image_size:
             raise InputError(
                 f"style_image_size must be at least image_size ({self.image_size}): style crops "
                 f"are cut from the resized paintings. Received: style_image_size="
                 f"{self.style_image_size}"
             )
-        for forbidden in ("weights", "value_range", "backbone"):
-            if forbidden in self.loss_options or forbidden in self.model_options:
-                raise InputError(
-                    f"loss_options and model_options cannot set {forbidden!r}; pass "
-                    f"{forbidden}= to the recipe itself (the encoder and the loss share it). "
-                    f"Received: {forbidden!r} in the options"
-                )
 
     def loss_weights(self) -> dict:
         """The term weights given here (``None`` ones left to :class:`AdaINLoss`)."""
@@ -730,14 +762,22 @@ class SuperResolutionConfig(RunConfig):
         "weights imagenet, a random one with weights none", check=check_flag, cli="flag",
     )
 
+    def option_targets(self):
+        from keras_perceptual.gan import COMPILE_KEYWORDS, PerceptualGAN
+
+        # The recipe compiles the PerceptualGAN with its own optimizers, loss and metrics.
+        compiled = ("generator_optimizer", "discriminator_optimizer", "content_loss",
+                    "metrics", "jit_compile")  # fmt: skip
+        return {
+            "loss_options": (PerceptualLoss, ("weights", "value_range", "reduction", "tv_weight"), ()),
+            "model_options": (super_resolution_net, ("scale", "value_range"), ()),
+            "gan_options": (PerceptualGAN.compile, compiled,
+                            ("discriminator_filters", *COMPILE_KEYWORDS)),
+        }  # fmt: skip
+
     def validate(self) -> None:
         check_patch_size(self.patch_size, self.scale)
-        for forbidden in ("weights", "value_range"):
-            if forbidden in self.loss_options:
-                raise InputError(
-                    f"loss_options cannot set {forbidden!r}; pass {forbidden}= to the recipe "
-                    f"itself. Received: loss_options[{forbidden!r}]"
-                )
+        super().validate()
         if self.gan_options and not self.gan:
             raise InputError(
                 f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "

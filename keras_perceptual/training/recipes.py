@@ -839,9 +839,11 @@ def train_style_transfer(
             pixels of shift, zoom and rotation with the uncovered border masked; Ruder et
             al. 2016); see :data:`~keras_perceptual.motion.MOTION_PRESETS`.
         loss_options: more :class:`PerceptualLoss` arguments (``content_layers``,
-            ``style_layers``, ``backbone``, ``gram_normalization``, ...).
+            ``style_layers``, ``backbone``, ``gram_normalization``, ...); not those this
+            function takes itself (``content_weight``, ``value_range``, ...).
         model_options: :func:`~keras_perceptual.models.style_transfer_net` arguments
-            (``filters``, ``num_residual_blocks``, ``normalization``, ...).
+            (``filters``, ``num_residual_blocks``, ``normalization``, ...); not
+            ``value_range``, which this function takes.
         weights: the loss network's weights: ``"imagenet"`` (the paper), ``"hed_bsds500"``
             (offline stand-in, not ImageNet), a path, or ``None`` (random).
         value_range: ``(low, high)`` of the network's images.

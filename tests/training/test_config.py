@@ -339,3 +339,82 @@ def test_recipe_signatures_show_what_paths_accept():
     assert config.cache == "c"
     fields = {f.name: f.type for f in dataclasses.fields(training.SuperResolutionConfig)}
     assert fields["output_dir"] == "str" and fields["cache"] == "bool | str"
+
+
+@pytest.mark.parametrize(
+    "recipe, overrides, message",
+    [
+        # A misspelt key was TypeError from the network or loss, after the data was scanned.
+        ("style", {"loss_options": {"contnt_layers": "relu1_2"}},
+         r"loss_options has 'contnt_layers', which PerceptualLoss does not take; did you mean "
+         r"'content_layers'\? loss_options may hold: backbone, backbone_dtype, .*"),
+        ("style", {"model_options": {"filtrs": 8}},
+         "model_options has 'filtrs', which style_transfer_net does not take; did you mean "
+         "'filters'"),
+        ("style", {"loss_options": {"xyzzy": 1}},
+         r"'xyzzy', which PerceptualLoss does not take\. loss_options may hold"),
+        ("style", {"loss_options": {1: 2}}, "loss_options keys must be argument names"),
+        # A setting the recipe makes was silently overridden, or overrode the recipe's own:
+        # model_options={"value_range": (0, 255)} built a network of [0, 255] outputs for a
+        # loss of [0, 1] images; loss_options={"style_weight": 2} lost to style_weight=.
+        ("style", {"model_options": {"value_range": (0, 255)}},
+         r"model_options cannot set 'value_range': the recipe sets it itself; pass "
+         r"value_range= to the recipe instead\. Received: model_options\['value_range'\]"),
+        ("style", {"loss_options": {"style_weight": 2.0}},
+         "loss_options cannot set 'style_weight'.* pass style_weight= to the recipe"),
+        ("style", {"loss_options": {"reduction": "sum"}},
+         "loss_options cannot set 'reduction': the recipe sets it itself; leave it out"),
+        ("multi", {"model_options": {"num_styles": 3}},
+         "model_options cannot set 'num_styles'.* leave it out"),
+        ("multi", {"model_options": {"normalization": "batch"}},
+         "model_options has 'normalization', which multi_style_transfer_net does not take"),
+        ("arbitrary", {"loss_options": {"distnce": "l1"}},
+         "loss_options has 'distnce', which AdaINLoss does not take; did you mean 'distance'"),
+        ("arbitrary", {"loss_options": {"style_weight": 1.0}},
+         "loss_options cannot set 'style_weight'"),
+        ("arbitrary", {"model_options": {"weights": None}}, "model_options cannot set 'weights'"),
+        ("sr", {"model_options": {"scale": 8}},
+         "model_options cannot set 'scale'.* pass scale= to the recipe instead"),
+        ("sr", {"loss_options": {"tv_weight": 1.0}}, "loss_options cannot set 'tv_weight'"),
+        ("sr", {"gan": True, "gan_options": {"adversarial_weigth": 1.0}},
+         "gan_options has 'adversarial_weigth', which PerceptualGAN.compile does not take; "
+         "did you mean 'adversarial_weight'"),
+        ("sr", {"gan": True, "gan_options": {"metrics": []}},
+         "gan_options cannot set 'metrics': the recipe sets it itself; leave it out"),
+        ("sr", {"gan": True, "gan_options": {"jit_compile": False}},
+         "gan_options cannot set 'jit_compile'.* pass jit_compile= to the recipe"),
+    ],
+)
+def test_options_dicts_hold_only_what_their_target_takes_and_the_recipe_does_not_set(
+    tmp_path, style_file, recipe, overrides, message
+):
+    from keras_perceptual.training.config import ArbitraryStyleConfig, MultiStyleConfig
+
+    common = {"output_dir": str(tmp_path / "run"), **overrides}
+    build = {
+        "style": lambda: style_config(tmp_path, style_file, **overrides),
+        "multi": lambda: MultiStyleConfig(content_dir=str(tmp_path),
+                                          style_images=[style_file, style_file], **common),
+        "arbitrary": lambda: ArbitraryStyleConfig(content_dir=str(tmp_path),
+                                                  style_dir=str(tmp_path), **common),
+        "sr": lambda: SuperResolutionConfig(image_dir=str(tmp_path), **common),
+    }[recipe]  # fmt: skip
+    with pytest.raises(InputError, match=message):
+        build()
+
+
+def test_options_dicts_take_what_their_target_takes(tmp_path, style_file):
+    from keras_perceptual.training.config import ArbitraryStyleConfig
+
+    loss = {"content_layers": "relu1_2", "backbone_dtype": "float32", "style_distance": "mse"}
+    config = style_config(tmp_path, style_file, loss_options=loss,
+                          model_options={"filters": 8, "upsampling": "resize"})  # fmt: skip
+    assert config.loss_options == loss and config.model_options["filters"] == 8
+    gan = {"adversarial_weight": 1e-2, "discriminator_filters": 8, "steps_per_execution": 2}
+    config = SuperResolutionConfig(image_dir=str(tmp_path), output_dir=str(tmp_path / "sr"),
+                                   gan=True, gan_options=gan)  # fmt: skip
+    assert config.gan_options == gan
+    config = ArbitraryStyleConfig(content_dir=str(tmp_path), style_dir=str(tmp_path),
+                                  output_dir=str(tmp_path / "a"),
+                                  loss_options={"distance": "l2"})  # fmt: skip
+    assert config.loss_options == {"distance": "l2"}
