@@ -17,6 +17,7 @@ import configparser
 import pathlib
 import re
 
+PACKAGE = "keras-perceptual"
 SETUP_CFG = pathlib.Path(__file__).resolve().parent.parent / "setup.cfg"
 LOWER_BOUND = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)>=(?P<version>[^,;\s]+)$")
 
@@ -43,8 +44,13 @@ def main() -> None:
                         help="add this extra's requirements (repeatable)")
     args = parser.parse_args()
     chosen = requirements("options", "install_requires")
-    for extra in args.extra:
-        chosen += requirements("options.extras_require", extra)
+    extras = list(args.extra)
+    while extras:
+        for requirement in requirements("options.extras_require", extras.pop(0)):
+            if name_of(requirement) == PACKAGE:  # an extra that names others, e.g. [video]
+                extras += re.findall(r"[\w-]+", requirement.partition("[")[2])
+            else:
+                chosen.append(requirement)
     left_out = {name.lower() for name in args.without}
     for requirement in dict.fromkeys(chosen):
         if name_of(requirement) in left_out:
