@@ -330,13 +330,54 @@ def resize_shorter_side(
         >>> resize_shorter_side(np.zeros((48, 64, 3), "float32"), 24).shape
         (24, 32, 3)
     """
+    return _resize_side(image, side, value_range, min, resized_size)
+
+
+def resize_longer_side(
+    image: np.ndarray, side: int, value_range: Sequence[float] = (0.0, 1.0)
+) -> np.ndarray:
+    """An image array resized so that its longer side is ``side`` pixels, aspect ratio kept.
+
+    The same resize as :func:`resize_shorter_side` (bicubic on the float pixels,
+    anti-aliased when shrinking, overshoot clipped to ``value_range``), measured on the
+    longer side: the style image of the fast style-transfer recipes
+    (``style_image_size``, 256 in Johnson et al.'s code).
+
+    Args:
+        image: an ``(H, W, 3)`` float array in ``value_range``.
+        side: the longer side of the result, in pixels (> 0).
+        value_range: ``(low, high)`` of the pixels.
+
+    Returns:
+        ``(H', W', 3)`` float32 array with ``max(H', W') == side`` (the shorter side
+        rounded, at least 1); the image itself (as float32) when already so.
+
+    Raises:
+        InputError: ``side`` is not an integer > 0.
+
+    Example:
+        >>> resize_longer_side(np.zeros((48, 64, 3), "float32"), 32).shape
+        (24, 32, 3)
+    """
+
+    def size(width: int, height: int, side: int) -> tuple[int, int]:
+        if width >= height:
+            return side, max(1, round(height * side / width))
+        return max(1, round(width * side / height)), side
+
+    return _resize_side(image, side, value_range, max, size)
+
+
+def _resize_side(image, side, value_range, measure, size) -> np.ndarray:
+    """:func:`resize_shorter_side` and :func:`resize_longer_side`: ``measure`` (``min`` or
+    ``max``) picks the side, ``size(width, height, side)`` gives the new ``(width, height)``."""
     side = check_positive_int(side, "side")
     value_range = check_value_range(value_range)
     image = np.asarray(image, np.float32)
     height, width = image.shape[:2]
-    if min(height, width) == side:
+    if measure(height, width) == side:
         return image
-    resized = _resize_channels(image, resized_size(width, height, side))
+    resized = _resize_channels(image, size(width, height, side))
     return np.clip(resized, *value_range).astype(np.float32)
 
 

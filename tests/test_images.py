@@ -348,3 +348,24 @@ def test_resize_shorter_side_is_load_images_resize_of_the_float_pixels(tmp_path,
     for bad in (0, -3, True, 2.5, "12"):
         with pytest.raises(InputError, match="side must be an integer >= 1"):
             resize_shorter_side(portrait, bad)
+
+
+def test_resize_longer_side_is_resize_shorter_side_measured_on_the_longer_side():
+    # The recipes' style image resize (style_image_size: the longer side), which was a second
+    # resize (Keras' bicubic) in training/recipes.py; now the one of keras_perceptual.images.
+    from keras_perceptual.images import resize_longer_side, resize_shorter_side
+
+    rng = np.random.default_rng(0)
+    landscape = rng.random((30, 45, 3), dtype=np.float32)
+    got = resize_longer_side(landscape, 18)
+    assert got.shape == (12, 18, 3) and got.dtype == "float32"
+    np.testing.assert_array_equal(got, resize_shorter_side(landscape, 12))
+    assert resize_longer_side(landscape.transpose(1, 0, 2), 18).shape == (18, 12, 3)
+    assert resize_longer_side(landscape, 90).shape == (60, 90, 3)  # enlarges
+    np.testing.assert_array_equal(resize_longer_side(landscape, 45), landscape)  # already 45
+    assert resize_longer_side(rng.random((1, 40, 3), dtype=np.float32), 8).shape == (1, 8, 3)
+    scaled = resize_longer_side(landscape * 2 - 1, 7, value_range=(-1, 1))  # overshoot clipped
+    assert scaled.min() >= -1 and scaled.max() <= 1
+    for bad in (0, -3, True, 2.5, "12"):
+        with pytest.raises(InputError, match="side must be an integer >= 1"):
+            resize_longer_side(landscape, bad)

@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_perceptual._checks import check_keywords
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import image_array, load_images
+from keras_perceptual.images import image_array, load_images, resize_longer_side
 from keras_perceptual.inference import min_input_size
 from keras_perceptual.losses import (
     AdaINLoss,
@@ -79,17 +79,6 @@ def untracked_loss(loss: keras.losses.Loss) -> Callable:
     return perceptual_loss
 
 
-def resize_longer_side(image: np.ndarray, size: int | None, value_range) -> np.ndarray:
-    """``image`` (``(H, W, 3)``) resized so its longer side is ``size`` (bicubic, antialiased)."""
-    height, width = image.shape[:2]
-    if size is None or max(height, width) == size:
-        return image
-    scale = size / max(height, width)
-    new = (max(1, round(height * scale)), max(1, round(width * scale)))
-    resized = keras.ops.image.resize(image, new, interpolation="bicubic", antialias=True)
-    return np.clip(keras.ops.convert_to_numpy(resized), *value_range).astype(np.float32)
-
-
 def style_array(image: Any, size: int | None, value_range, name: str = "style_image"):
     """A style image argument (path or array) as ``(array resized to size, record)``.
 
@@ -100,7 +89,8 @@ def style_array(image: Any, size: int | None, value_range, name: str = "style_im
     array = image_array(image, value_range, name)
     record = {"path": image if isinstance(image, str) else None}
     record["sha256"] = image_sha256(image)
-    array = resize_longer_side(array, size, value_range)
+    if size is not None:
+        array = resize_longer_side(array, size, value_range)
     return array, {**record, "shape": list(array.shape)}
 
 
@@ -1106,7 +1096,6 @@ __all__ = [
     "StyleTransferRecipe",
     "SuperResolutionRecipe",
     "balanced_schedule",
-    "resize_longer_side",
     "schedule_rows",
     "style_array",
     "train_arbitrary_style",
