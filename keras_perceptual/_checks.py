@@ -640,3 +640,37 @@ def check_float_dtype(x: Any, name: str, value_range: ValueRange | None = None) 
             f"first, e.g. images.astype('float32') / 255.0 for uint8 images and "
             f"value_range=(0, 1). Received: {name}.dtype={dtype}"
         )
+
+
+def check_float_policy(dtype: Any, owner: str) -> None:
+    """Refuses a ``dtype=`` (a dtype or a Keras dtype policy) that does not compute in floats.
+
+    Keras accepts ``dtype="int32"`` for a loss or metric and then truncates every value it
+    computes (a PSNR of 7.75 dB reads 7.0), or fails deep inside an op; the package's
+    losses and metrics compute in floating point only.
+
+    Args:
+        dtype: the ``dtype`` argument as given (``None``: Keras' ``floatx()``, accepted).
+        owner: the class refusing it, for the message.
+
+    Raises:
+        InputError: a dtype or policy that is unknown or not floating-point.
+
+    Example:
+        >>> check_float_policy("mixed_bfloat16", "PSNR")  # accepted: computes in bfloat16
+    """
+    if dtype is None:
+        return
+    import keras
+
+    try:
+        compute_dtype = keras.dtype_policies.get(dtype).compute_dtype
+    except (TypeError, ValueError):
+        compute_dtype = None
+    if compute_dtype not in FLOAT_DTYPES:
+        raise InputError(
+            f"{owner} computes in its dtype, which must be floating-point: one of "
+            f"{', '.join(map(repr, FLOAT_DTYPES))} or a mixed policy such as "
+            "'mixed_float16'; integer dtypes would truncate every value. Pass dtype=None "
+            f"(float32) or 'float32'. Received: dtype={dtype!r}"
+        )

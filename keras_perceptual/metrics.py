@@ -52,6 +52,7 @@ from keras import ops
 from keras_perceptual._checks import (
     as_number,
     check_flag,
+    check_float_policy,
     check_keywords,
     check_positive_float,
     check_positive_int,
@@ -382,6 +383,7 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
     """A per-image function averaged over every image seen; refuses integer images."""
 
     def __init__(self, fn, name, dtype, value_range, **kwargs):
+        check_float_policy(dtype, type(self).__name__)
         value_range = check_value_range(value_range)
         super().__init__(fn=fn, name=name, dtype=dtype, value_range=value_range, **kwargs)
         self.value_range = value_range
@@ -471,7 +473,8 @@ class PSNR(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"psnr"``, logged as ``psnr`` / ``val_psnr``).
-        dtype: dtype of the metric's state and result (float32 by default).
+        dtype: dtype of the metric's state and result, floating-point (float32 by
+            default; an integer dtype is refused).
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -504,7 +507,8 @@ class SSIM(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"ssim"``).
-        dtype: dtype of the metric's state and result (float32 by default).
+        dtype: dtype of the metric's state and result, floating-point (float32 by
+            default; an integer dtype is refused).
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -543,6 +547,7 @@ class _LearnedMetric(keras.metrics.Mean):
     """
 
     def __init__(self, loss_class, settings, name, dtype):
+        check_float_policy(dtype, type(self).__name__)
         super().__init__(name=name, dtype=dtype)
         # A Loss with reduction=None gives (batch,) values, checks included.
         arguments = {**settings, "reduction": None, "name": f"{name}_values"}
@@ -609,7 +614,8 @@ class LPIPS(_LearnedMetric):
             dict or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"lpips"``, logged as ``lpips`` / ``val_lpips``).
-        dtype: dtype of the metric's state and result (float32 by default).
+        dtype: dtype of the metric's state and result, floating-point (float32 by
+            default; an integer dtype is refused).
 
     Raises:
         InputError: bad settings, or a weights file that does not exist.
@@ -659,7 +665,8 @@ class DISTS(_LearnedMetric):
             or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"dists"``).
-        dtype: dtype of the metric's state and result (float32 by default).
+        dtype: dtype of the metric's state and result, floating-point (float32 by
+            default; an integer dtype is refused).
 
     Raises:
         InputError, WeightsUnavailableError: as :class:`LPIPS` (a restored metric without

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_sample_weight, check_value_range
+from keras_perceptual._checks import check_float_policy, check_sample_weight, check_value_range
 from keras_perceptual.ops import as_float_tensor
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -43,7 +43,11 @@ class BaseLoss(keras.losses.Loss):
         reduction: as in ``keras.losses.Loss``; ``None`` returns one value per sample.
         name: loss name; ``None`` means the class's ``DEFAULT_NAME`` (where it has none,
             Keras' name from the class name).
-        dtype: computation dtype; ``None`` means ``keras.config.floatx()`` (float32).
+        dtype: computation dtype (a floating-point dtype or a mixed policy, whose compute
+            dtype is used); ``None`` means ``keras.config.floatx()`` (float32).
+
+    Raises:
+        InputError: a ``dtype`` that is not floating-point (e.g. ``"int32"``).
     """
 
     #: The loss's own constructor arguments, stored as attributes of the same names:
@@ -62,6 +66,7 @@ class BaseLoss(keras.losses.Loss):
         name: str | None = None,
         dtype=None,
     ):
+        check_float_policy(dtype, type(self).__name__)
         name = self.DEFAULT_NAME if name is None else name
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
