@@ -24,7 +24,7 @@ from keras_perceptual._checks import check_same_shape, check_value_range, static
 from keras_perceptual.backbones import check_image_size
 from keras_perceptual.errors import KerasPerceptualError
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
-from keras_perceptual.ops import as_float_tensor, to_unit_range
+from keras_perceptual.ops import COMPUTE_DTYPE, as_float_tensor, to_unit_range
 from keras_perceptual.torchvision_backbones import WEIGHTS_EXPECTED
 from keras_perceptual.weights import check_weights_argument
 
@@ -141,9 +141,13 @@ class LearnedMetricLoss(ImageLoss):
         y_true, y_pred = check_image_pair(
             y_true, y_pred, self.network.min_image_size, self.network.label
         )
+        # The network takes float32 images (its constants are float32); the values are
+        # returned in the loss dtype (dtype=float64, float16, ... as for every loss).
+        y_true, y_pred = ops.cast(y_true, COMPUTE_DTYPE), ops.cast(y_pred, COMPUTE_DTYPE)
         unit_true = ops.stop_gradient(to_unit_range(y_true, self.value_range))
         unit_pred = to_unit_range(y_pred, self.value_range)
-        return self.network.distance(unit_true, unit_pred, **self.distance_options)
+        values = self.network.distance(unit_true, unit_pred, **self.distance_options)
+        return ops.cast(values, self.dtype)
 
 
 def backbone_pair(backbone_features, y_true, y_pred, joint: bool):

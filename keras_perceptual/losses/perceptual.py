@@ -86,6 +86,7 @@ from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
 from keras_perceptual.ops import (
+    COMPUTE_DTYPE,
     GRAM_NORMALIZATIONS,
     as_float_tensor,
     charbonnier,
@@ -674,17 +675,19 @@ def perceptual_terms(
 
     Returns:
         ``{"content", "style", "tv", "pixel"}`` (those with a non-zero weight) and
-        ``"content/<layer>"``, ``"style/<layer>"`` entries, each ``(batch,)``.
+        ``"content/<layer>"``, ``"style/<layer>"`` entries, each ``(batch,)`` in the dtype of
+        ``y_pred`` (the loss dtype).
     """
     y_true, y_pred = check_term_inputs(settings, networks, y_true, y_pred, style_target is not None)
     terms = {}
     extractor, target = networks.extractor, networks.target
     dtype = y_pred.dtype
     if extractor is not None:
-        # Distances and Grams in the loss dtype, whatever the backbone computed in.
-        pred = {k: ops.cast(v, dtype) for k, v in extractor(y_pred).items()}
+        # Distances and Grams in float32 (the term functions' dtype), whatever the backbone
+        # computed in; each term is then cast to the loss dtype (float64, float16, ...).
+        pred = {k: ops.cast(v, COMPUTE_DTYPE) for k, v in extractor(y_pred).items()}
         true = backbone_outputs(target, ops.stop_gradient(y_true)) if target is not None else {}
-        true = {k: ops.stop_gradient(ops.cast(v, dtype)) for k, v in true.items()}
+        true = {k: ops.stop_gradient(ops.cast(v, COMPUTE_DTYPE)) for k, v in true.items()}
         # NaN images stay NaN, as max pooling may drop NaN (TensorFlow does): per image 0,
         # or NaN where y_pred (or y_true) holds one, added to every term; found once a call.
         pred_nan = keep_nan(ops.zeros_like(y_pred[:, 0, 0, 0]), y_pred, per_sample=True)
@@ -695,8 +698,11 @@ def perceptual_terms(
                 _weighted_layers(
                     settings.content,
                     "content",
-                    lambda layer: feature_reconstruction(
-                        pred[layer], true[layer], settings.content_distance, settings.epsilon
+                    lambda layer: ops.cast(
+                        feature_reconstruction(
+                            pred[layer], true[layer], settings.content_distance, settings.epsilon
+                        ),
+                        dtype,
                     )
                     + both_nan,
                 )
@@ -710,14 +716,14 @@ def perceptual_terms(
                 else:
                     statistics = ops.stop_gradient(distance.target(true[layer], settings))
                 marks = pred_nan if style_target is not None else both_nan
-                return distance.compare(pred[layer], statistics, settings) + marks
+                return ops.cast(distance.compare(pred[layer], statistics, settings), dtype) + marks
 
             terms.update(_weighted_layers(settings.style, "style", style_term))
     if settings.tv_weight > 0:
         unit = to_unit_range(y_pred, settings.value_range)
-        terms["tv"] = total_variation(unit, settings.tv_power)
+        terms["tv"] = ops.cast(total_variation(unit, settings.tv_power), dtype)
     if settings.pixel_weight > 0:
-        terms["pixel"] = pixel_reconstruction(y_true, y_pred, settings.value_range)
+        terms["pixel"] = ops.cast(pixel_reconstruction(y_true, y_pred, settings.value_range), dtype)
     return terms
 
 
@@ -1013,7 +1019,8 @@ class FeatureReconstructionLoss(BackboneLoss):
             e.g. on AVX2 CPUs, where 16 bits are emulated and slower; see
             :mod:`keras_perceptual.precision`) or, opt-in, ``"mixed_bfloat16"`` /
             ``"mixed_float16"`` (convolutions in 16 bits, float32 weights) or
-            ``"bfloat16"``. Distances and Grams stay in the loss dtype. Stored as given:
+            ``"bfloat16"``. Distances and Grams are computed in float32 and each term is
+            returned in the loss dtype (``dtype=``). Stored as given:
             a saved loss with ``"auto"`` chooses again on the machine that loads it.
         value_range: ``(low, high)`` of the images.
         reduction, name, dtype: as in ``keras.losses.Loss``.
