@@ -38,6 +38,7 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
+    as_number,
     check_choice,
     check_flag,
     check_one_or_same_batch,
@@ -1487,7 +1488,7 @@ class BoundedOutput(ConfigFieldsMixin, keras.layers.Layer):
         self, activation: str = "tanh", value_range: Sequence[float] = (0.0, 1.0), **kwargs
     ):
         super().__init__(**kwargs)
-        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "output_activation")
+        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "activation")
         self.value_range = check_value_range(value_range)
 
     def call(self, inputs):
@@ -1542,12 +1543,13 @@ class LogitSkip(ConfigFieldsMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "output_activation")
+        self.activation = check_choice(activation, OUTPUT_ACTIVATIONS, "activation")
         self.value_range = check_value_range(value_range)
         self.factor = check_positive_int(factor, "factor")
-        if not 0.0 < float(epsilon) < 0.5:
+        if not 0.0 < as_number(epsilon) < 0.5:
             raise InputError(
-                f"epsilon must be in (0, 0.5), e.g. 1e-3. Received: epsilon={epsilon!r}"
+                "epsilon must be in (0, 0.5), a number: the clipping margin in [0, 1] units; "
+                f"pass e.g. 1e-3. Received: epsilon={epsilon!r}"
             )
         self.epsilon = float(epsilon)
 
@@ -1556,6 +1558,16 @@ class LogitSkip(ConfigFieldsMixin, keras.layers.Layer):
         image = ops.cast(image, self.compute_dtype)
         if self.factor > 1:
             image = bicubic_upsample(image, self.factor)
+        # Sizes known when traced are compared here (a backend broadcast error otherwise);
+        # no run-time assertion, which the exported graphs (TFLite) could not hold.
+        if not shapes_agree(tuple(logits.shape)[1:3], tuple(image.shape)[1:3]):
+            raise InputError(
+                f"LogitSkip adds image, up-sampled {self.factor}x, to logits, so logits must be "
+                f"{self.factor} times image's height and width; pass the network's input "
+                "image and its output logits, or set factor to the network's scale. "
+                f"Received: logits.shape={tuple(logits.shape)}, "
+                f"image.shape={tuple(inputs[1].shape)}"
+            )
         unit = ops.clip(to_unit_range(image, self.value_range), self.epsilon, 1.0 - self.epsilon)
         # log(u) - log(1 - u), not log(u / (1 - u)): the same up to float rounding, and each
         # factor stays in [epsilon, 1], which int8 quantization (export_tflite) represents;
