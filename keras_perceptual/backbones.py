@@ -128,6 +128,9 @@ class VGGPreprocessing(keras.layers.Layer):
     Args:
         value_range: ``(low, high)`` of the input images.
 
+    Raises:
+        InputError: images that are not floating-point RGB (at the call).
+
     Example:
         >>> layer = VGGPreprocessing(value_range=(0, 1))
         >>> layer(np.ones((1, 4, 4, 3), "float32")).shape
@@ -140,6 +143,15 @@ class VGGPreprocessing(keras.layers.Layer):
         self.value_range = check_value_range(value_range)
 
     def call(self, images):
+        # The loss network's checks, for the layer used alone: a 4-channel or uint8 image
+        # was a backend error (incompatible shapes; no 255.0 in uint8).
+        images = as_float_tensor(images, "images", self.compute_dtype, self.value_range)
+        if tuple(images.shape)[-1:] not in ((3,), (None,)):
+            raise InputError(
+                f"VGGPreprocessing takes RGB images, channels-last; these have "
+                f"{images.shape[-1]} channels. Drop an alpha channel with images[..., :3]. "
+                f"Received: images.shape={tuple(images.shape)}"
+            )
         bgr = ops.flip(to_unit_range(images, self.value_range), axis=-1)
         mean = ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=self.compute_dtype)
         return bgr * 255.0 - mean

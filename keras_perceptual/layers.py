@@ -1442,13 +1442,30 @@ class CropToReference(keras.layers.Layer):
     Returns:
         ``x[:, :H_ref, :W_ref, :]``.
 
+    Raises:
+        InputError: ``x`` smaller than ``reference`` where both sizes are known when traced
+            (it would come back smaller than ``reference``, not cropped to it).
+
     Example:
         >>> CropToReference()([np.zeros((1, 64, 68, 3)), np.zeros((1, 63, 65, 3))]).shape
         (1, 63, 65, 3)
     """
 
+    def _check_sizes(self, x_shape, reference_shape):
+        if any(
+            a is not None and b is not None and a < b
+            for a, b in zip(tuple(x_shape)[1:3], tuple(reference_shape)[1:3], strict=True)
+        ):
+            raise InputError(
+                f"Layer {self.name!r} crops x to reference's height and width, so x must be "
+                "at least as large; pass [padded, original] in that order (the output of "
+                "PadToMultiple first). "
+                f"Received: x.shape={tuple(x_shape)}, reference.shape={tuple(reference_shape)}"
+            )
+
     def call(self, inputs):
         x, reference = inputs
+        self._check_sizes(x.shape, reference.shape)
         static = tuple(reference.shape)
         dynamic = ops.shape(reference)
         h = static[1] if static[1] is not None else dynamic[1]
@@ -1457,6 +1474,7 @@ class CropToReference(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
+        self._check_sizes(x_shape, ref_shape)
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
 
 

@@ -505,3 +505,23 @@ def test_logit_skip_refuses_an_image_of_another_size():
     with pytest.raises(InputError, match=r"2 times image's height and width.*"
                                          r"image.shape=\(1, 8, 8, 3\)"):
         kl.LogitSkip(factor=2)([logits, image])
+
+
+def test_crop_to_reference_refuses_an_x_smaller_than_the_reference():
+    # Before: x came back uncropped, smaller than the shape compute_output_shape promised.
+    x, reference = np.zeros((1, 8, 12, 3), "float32"), np.zeros((1, 10, 10, 3), "float32")
+    with pytest.raises(InputError, match=r"at least as large.*"
+                                         r"x.shape=\(1, 8, 12, 3\), reference.shape"):
+        kl.CropToReference()([x, reference])
+    with pytest.raises(InputError, match="at least as large"):
+        kl.CropToReference()([keras.Input((8, None, 3)), keras.Input((10, None, 3))])
+
+
+@pytest.mark.parametrize("images,pattern", [
+    (np.zeros((1, 4, 4, 4), "float32"), r"4 channels.*Received: images.shape=\(1, 4, 4, 4\)"),
+    (np.zeros((1, 4, 4, 3), "uint8"), r"dtype uint8; expected floating-point"),
+])
+def test_vgg_preprocessing_checks_its_images(images, pattern):
+    # Before: backend errors (incompatible shapes; 255.0 not convertible to uint8).
+    with pytest.raises(InputError, match=pattern):
+        backbones.VGGPreprocessing()(images)
