@@ -525,3 +525,12 @@ def test_vgg_preprocessing_checks_its_images(images, pattern):
     # Before: backend errors (incompatible shapes; 255.0 not convertible to uint8).
     with pytest.raises(InputError, match=pattern):
         backbones.VGGPreprocessing()(images)
+
+
+@pytest.mark.parametrize("factory", [pytest.param(c[1], id=c[0]) for c in LOSSES
+                                     if "[" not in c[0]])
+def test_unknown_reduction_is_an_input_error(factory):
+    # Before: Keras' bare ValueError, which the command line does not report as a user error.
+    loss = factory()
+    with pytest.raises(InputError, match=r"'sum_over_batch_size'.*Received: reduction='avg'$"):
+        type(loss).from_config({**loss.get_config(), "reduction": "avg"})

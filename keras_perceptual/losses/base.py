@@ -32,6 +32,7 @@ import keras
 from keras import ops
 
 from keras_perceptual._checks import check_float_policy, check_sample_weight, check_value_range
+from keras_perceptual.errors import InputError
 from keras_perceptual.ops import as_float_tensor
 from keras_perceptual.weights import WeightsUnavailableError
 
@@ -47,7 +48,8 @@ class BaseLoss(keras.losses.Loss):
             dtype is used); ``None`` means ``keras.config.floatx()`` (float32).
 
     Raises:
-        InputError: a ``dtype`` that is not floating-point (e.g. ``"int32"``).
+        InputError: a ``dtype`` that is not floating-point (e.g. ``"int32"``), or an
+            unknown ``reduction``.
     """
 
     #: The loss's own constructor arguments, stored as attributes of the same names:
@@ -68,7 +70,14 @@ class BaseLoss(keras.losses.Loss):
     ):
         check_float_policy(dtype, type(self).__name__)
         name = self.DEFAULT_NAME if name is None else name
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        try:
+            super().__init__(name=name, reduction=reduction, dtype=dtype)
+        except ValueError:  # Keras' check of reduction (dtype is checked above)
+            raise InputError(
+                "reduction must be one of Keras' reductions: 'sum_over_batch_size' (the "
+                "default, the mean over the batch), 'sum', 'mean', or None / 'none' for one "
+                f"value per sample; pass one of them. Received: reduction={reduction!r}"
+            ) from None
 
     def options(self) -> dict[str, Any]:
         """``{name: value}`` of the arguments named in ``OPTIONS`` (as stored)."""
