@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
@@ -168,6 +169,8 @@ def _layer_list(layers: Any) -> list[str]:
         names = [layers]
     elif isinstance(layers, Mapping):
         names = list(layers)
+    elif isinstance(layers, np.ndarray) and layers.ndim == 1:
+        names = layers.tolist()  # numpy strings become str: the config stays JSON
     elif isinstance(layers, Sequence):
         names = list(layers)
     else:

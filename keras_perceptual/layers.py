@@ -70,11 +70,23 @@ _register = keras.saving.register_keras_serializable(package="keras_perceptual")
 
 
 def _pair(value: Any, name: str) -> tuple[int, int]:
-    """``k`` or ``(kh, kw)`` as a pair of positive ints."""
+    """``k`` or ``(kh, kw)`` (a list, tuple or numpy array) as a pair of positive ints."""
+    given = value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # numpy integers become ints: the config stays JSON
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (check_positive_int(value[0], name), check_positive_int(value[1], name))
-    k = check_positive_int(value, name)
-    return (k, k)
+        pair = value
+    elif isinstance(value, (list, tuple)):
+        pair = (None, None)
+    else:
+        pair = (value, value)
+    try:
+        return (check_positive_int(pair[0], name), check_positive_int(pair[1], name))
+    except InputError:
+        raise InputError(
+            f"{name} must be an integer >= 1 or a pair (height, width) of them, e.g. 3 or "
+            f"(3, 5). Received: {name}={given!r}"
+        ) from None
 
 
 def _padding_pairs(padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -90,6 +102,8 @@ def _padding_pairs(padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
             raise error
         return int(v)
 
+    if isinstance(padding, np.ndarray):
+        padding = padding.tolist()
     if isinstance(padding, (list, tuple)):
         if len(padding) != 2:
             raise error

@@ -63,13 +63,15 @@ def _images(seed=0, shape=(1, 16, 16, 3), value_range=(0.0, 1.0)):
 
 LAYERS = [
     ("ReflectionPadding2D", lambda: kl.ReflectionPadding2D((_I(1), _I(2))), "image"),
+    ("ReflectionPadding2D[array]", lambda: kl.ReflectionPadding2D(np.array([[1, 2], [0, 1]])),
+     "image"),
     ("InstanceNormalization",
      lambda: kl.InstanceNormalization(_F(1e-3), np.bool_(False), np.bool_(True)), "image"),
     ("ConditionalInstanceNormalization",
      lambda: kl.ConditionalInstanceNormalization(_I(3), _F(1e-3), False, True), "styles"),
     ("AdaptiveInstanceNormalization",
      lambda: kl.AdaptiveInstanceNormalization(_F(0.5), _F(1e-3)), "pair"),
-    ("ConvBlock", lambda: kl.ConvBlock(_I(4), (_I(3), _I(5)), _I(2), "batch", "tanh", "zero"),
+    ("ConvBlock", lambda: kl.ConvBlock(_I(4), np.array([3, 5]), _I(2), "batch", "tanh", "zero"),
      "image"),
     ("ConvBlock[conditional]", lambda: kl.ConvBlock(
         4, 3, 1, "conditional", None, "reflect", num_styles=_I(3)), "styles"),
@@ -84,7 +86,7 @@ LAYERS = [
     ("LogitSkip", lambda: kl.LogitSkip("sigmoid", _VR, _F(0.01), _I(2)), "skip"),
     ("VGGPreprocessing", lambda: backbones.VGGPreprocessing(_VR), "image"),
     ("FeatureExtractor", lambda: backbones.FeatureExtractor(
-        ("relu1_2", "block1_conv1"), "vgg19", None, _VR), "image"),
+        np.array(["relu1_2", "block1_conv1"]), "vgg19", None, _VR), "image"),
 ]
 
 LOSSES = [
@@ -534,3 +536,16 @@ def test_unknown_reduction_is_an_input_error(factory):
     loss = factory()
     with pytest.raises(InputError, match=r"'sum_over_batch_size'.*Received: reduction='avg'$"):
         type(loss).from_config({**loss.get_config(), "reduction": "avg"})
+
+
+@pytest.mark.parametrize("make,pattern", [
+    (lambda: kl.ConvBlock(4, kernel_size=(3, 3, 3)),
+     r"kernel_size must be an integer >= 1 or a pair \(height, width\).*"
+     r"Received: kernel_size=\(3, 3, 3\)$"),
+    (lambda: kl.ConvBlock(4, strides=np.array([0, 1])), r"strides must be .* or a pair"),
+    (lambda: kl.ResidualBlock(4, kernel_size="3"), r"Received: kernel_size='3'$"),
+], ids=["three kernel sizes", "array of strides with 0", "kernel size string"])
+def test_kernel_size_and_strides_errors_name_the_pair_form(make, pattern):
+    # Before: "kernel_size must be an integer >= 1", though a pair is accepted too.
+    with pytest.raises(InputError, match=pattern):
+        make()
