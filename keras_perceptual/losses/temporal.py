@@ -46,6 +46,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_float_dtype,
     check_same_shape,
+    check_seed,
     check_value_range,
     check_weight,
 )
@@ -255,7 +256,7 @@ class TemporalConsistency(keras.layers.Layer):
         motion: ``"stability"``, ``"camera"`` (keys of
             :data:`~keras_perceptual.motion.MOTION_PRESETS`) or a ``RandomCameraMotion``.
         value_range: ``(low, high)`` of the images.
-        seed: seed of the random motion (``None``: unseeded).
+        seed: seed of the random motion, an integer in [0, 2**31) (``None``: unseeded).
         **kwargs: ``keras.layers.Layer`` arguments (``name``).
 
     Call arguments:
@@ -295,8 +296,10 @@ class TemporalConsistency(keras.layers.Layer):
         self.network = network
         self.weight = check_weight(weight, "weight")
         self.value_range = check_value_range(value_range)
-        self.seed = seed
-        self.motion = _motion_layer(motion, self.value_range, seed)
+        # An int (numpy integers included) in [0, 2**31): the config stays JSON, and Keras'
+        # random layers refuse a numpy integer.
+        self.seed = None if seed is None else check_seed(seed, "seed")
+        self.motion = _motion_layer(motion, self.value_range, self.seed)
         self.loss_fn = TemporalLoss(value_range=self.value_range, reduction=None)
 
     def build(self, input_shape):
