@@ -8,7 +8,9 @@
   dtype before :meth:`call`, so no loss needs to handle input types itself (Keras
   alone would pass variables through unchanged, and some ``keras.ops`` fail on them);
 * computation in the loss dtype (float32 by default), also under a
-  ``mixed_float16`` / ``mixed_bfloat16`` global policy;
+  ``mixed_float16`` / ``mixed_bfloat16`` global policy; ``dtype=`` takes any floating-point
+  dtype or policy and refuses others (the losses on a network compare its features in
+  float32 and return their values in the loss dtype);
 * ``get_config`` recording the dtype.
 
 :class:`ImageLoss` adds ``value_range=`` (images are rescaled from it, so a weight
