@@ -18,6 +18,7 @@ CORE_TEST_MODULES = [
     "tests/test_losses_temporal.py",
     "tests/test_precision.py",
     "tests/test_edge_inputs.py",
+    "tests/test_public_objects.py",
 ]
 OPTIONAL_CORE_TEST_MODULES = [
     "tests/test_losses_pixel.py",
