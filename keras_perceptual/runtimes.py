@@ -50,6 +50,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_applies,
     check_choice,
+    check_path,
     check_positive_int,
     check_value_range,
 )
@@ -564,7 +565,7 @@ def extension_format(path: str | os.PathLike) -> str | None:
         >>> extension_format("export/starry.TFLite"), extension_format("export/starry")
         ('tflite', None)
     """
-    lower = os.fspath(path).lower()
+    lower = check_path(path, "path", "model.onnx").lower()
     return next((fmt for ext, fmt in FILE_EXTENSIONS.items() if lower.endswith(ext)), None)
 
 
@@ -577,7 +578,7 @@ def folder_format(path: str | os.PathLike) -> str | None:
         >>> folder_format("starry_openvino")
         'openvino'
     """
-    path = os.fspath(path)
+    path = check_path(path, "path", "export/model_openvino")
     if os.path.isfile(os.path.join(path, "model.keras")) or os.path.isfile(
         os.path.join(path, "config.json")
     ):
@@ -612,7 +613,7 @@ def load_keras_model(reference: Any):
 
     import keras_perceptual.layers  # noqa: F401 - registers the networks' layers
 
-    text = os.fspath(reference) if not isinstance(reference, str) else reference
+    text = check_path(reference, "model", "model.keras")
     if text.startswith("hf://"):
         repo = text[len("hf://"):]
         if repo.count("/") != 1 or not all(repo.split("/")):
@@ -777,7 +778,7 @@ def read_tflite_metadata(path: str) -> str | None:
         from tensorflow.lite.python import schema_py_generated as schema
     except ImportError:
         return None
-    with open(path, "rb") as f:
+    with open(check_path(path, "path", "model.tflite"), "rb") as f:
         buffer = f.read()
     model = schema.Model.GetRootAsModel(buffer, 0)
     for i in range(model.MetadataLength()):
