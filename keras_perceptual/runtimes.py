@@ -395,6 +395,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         ort = require("onnxruntime", "ONNX Runtime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -437,6 +438,7 @@ class OpenVINORuntime(Runtime):
     def __init__(
         self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
     ):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         ov = require("openvino", "OpenVINO")
         check_choice(precision, OPENVINO_PRECISIONS, "precision")
         core = ov.Core()
@@ -478,6 +480,7 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
 
     def __init__(self, path: str, threads: int | None = None):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         tf = require("tensorflow", "TensorFlow")
         try:
             with warnings.catch_warnings():  # "deprecated ... use ai_edge_litert" (same kernels)

@@ -340,3 +340,11 @@ def test_a_path_or_model_that_is_neither_is_named(call, name):
     # Before: os.fspath's bare TypeError, or vars(None)'s.
     with pytest.raises(InputError, match=rf"Received: {name}=None|Received: {name}=3"):
         call()
+
+
+@pytest.mark.parametrize("cls", ["OnnxRuntime", "OpenVINORuntime", "TFLiteRuntime"])
+def test_runtime_threads_are_checked_before_the_file_is_read(cls):
+    # Before: int("2.5")'s ValueError, or "TFLite could not load 'x.tflite' (invalid
+    # literal ...)" blaming the file.
+    with pytest.raises(InputError, match="Received: threads='2.5'"):
+        getattr(runtimes, cls)("x.tflite", threads="2.5")
