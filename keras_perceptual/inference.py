@@ -147,8 +147,9 @@ def save_image(
         None.
 
     Raises:
-        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), or
-            an extension that names no image format Pillow can write.
+        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), a
+            ``path`` that is not a path or whose folder does not exist, or an extension that
+            names no image format Pillow can write.
 
     Example:
         >>> save_image(np.random.rand(32, 48, 3), "noise.png")  # 48 x 32 pixels
@@ -167,6 +168,12 @@ def save_image(
             f"Cannot write an image to {path!r}: its extension {extension or '(none)'!r} names "
             "no image format Pillow writes; end the file name with .png, .jpg, .webp or .bmp. "
             f"Received: path={path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(
+            f"the folder of path does not exist; create {folder!r} first (os.makedirs) or "
+            f"write elsewhere. Received: path={path!r}"
         )
     array = image_array(image, value_range, "image", clip=True)
     unit = to_unit_range(array.astype(np.float64), value_range)

@@ -631,10 +631,13 @@ def test_a_network_that_does_not_map_images_to_images_is_refused(tile_size):
 # --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
 
 
-def test_save_image_path_that_is_not_a_path_is_named():
+def test_save_image_path_that_is_not_a_path_is_named(tmp_path):
     # Before: os.fspath's bare TypeError.
     with pytest.raises(InputError, match="Received: path=None"):
         save_image(np.zeros((2, 2, 3), "float32"), None)
+    # Before: FileNotFoundError naming a temporary file the caller never named.
+    with pytest.raises(InputError, match=r"folder of path does not exist.*Received: path="):
+        save_image(np.zeros((2, 2, 3), "float32"), tmp_path / "missing" / "out.png")
 
 
 @pytest.mark.parametrize("image, reference, name", [
