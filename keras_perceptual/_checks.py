@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -674,3 +675,40 @@ def check_float_policy(dtype: Any, owner: str) -> None:
             "'mixed_float16'; integer dtypes would truncate every value. Pass dtype=None "
             f"(float32) or 'float32'. Received: dtype={dtype!r}"
         )
+
+
+def check_path(value: Any, name: str, example: str = "photo.jpg") -> str:
+    """Returns ``os.fspath(value)`` for a ``str`` or ``os.PathLike`` path, or raises.
+
+    ``None``, numbers and bytes are not paths: ``os.fspath`` would raise a bare
+    ``TypeError`` (and ``open(3)`` would silently read file descriptor 3).
+
+    Example:
+        >>> check_path(os.path.join("photos", "a.jpg"), "path")
+        'photos/a.jpg'
+    """
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise InputError(
+        f"{name} must be a file or folder path (a str or pathlib.Path) such as {example!r}. "
+        f"Received: {name}={value!r:.100}"
+    )
+
+
+def check_finite_float(value: Any, name: str, unit: str = "") -> float:
+    """Returns ``value`` as a finite float (any sign), or raises (booleans and strings too).
+
+    Example:
+        >>> check_finite_float(np.float32(-2.5), "rotation", "degrees")
+        -2.5
+    """
+    number = as_number(value)
+    if not math.isfinite(number) or isinstance(value, (str, bytes)):
+        what = f" ({unit})" if unit else ""
+        raise InputError(
+            f"{name} must be a finite number{what}, not a bool, a string or None. "
+            f"Received: {name}={value!r}"
+        )
+    return number

@@ -75,7 +75,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_perceptual._checks import check_choice, check_flag, check_positive_int
+from keras_perceptual._checks import check_choice, check_flag, check_path, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size, walk_layers
 from keras_perceptual.layers import constant_blocked_kernels
@@ -230,7 +230,7 @@ def existing_versions(base_dir: str | os.PathLike) -> list[int]:
         >>> existing_versions("serving/sr2")  # numeric folders only
         [1, 2]
     """
-    base = os.fspath(base_dir)
+    base = check_path(base_dir, "base_dir", "export/sr4")
     if not os.path.isdir(base):
         return []
     return sorted(
@@ -258,6 +258,12 @@ def _resolve_target(base_dir: Any, version: Any) -> tuple[str, int]:
             f"'export/sr4'. Received: base_dir={base_dir!r}"
         ) from None
     _check_extension(base_dir, base, None, "export_for_serving", "base_dir")
+    if os.path.isfile(base):
+        raise InputError(
+            "base_dir is an existing file, but TF Serving's model_base_path is a folder of "
+            f"numbered versions; pass a folder path, e.g. {base + '_serving'!r}. "
+            f"Received: base_dir={base_dir!r}"
+        )
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
             raise InputError(
@@ -774,7 +780,8 @@ def export_for_serving(
 
     Raises:
         FileExistsError: the version exists and ``overwrite`` is False.
-        ValueError: the model or an argument is unusable.
+        ValueError: the model or an argument is unusable (``base_dir`` an existing file
+            included).
 
     Example:
         >>> import tensorflow as tf

@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_float_dtype, check_positive_int, check_value_range
+from keras_perceptual._checks import (
+    check_flag,
+    check_float_dtype,
+    check_path,
+    check_positive_int,
+    check_value_range,
+)
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.ops import from_uint16
 
@@ -270,10 +276,15 @@ def resized_size(width: int, height: int, side: int) -> tuple[int, int]:
     """``(width, height)`` with the shorter side ``side``, keeping the aspect ratio (the
     longer side rounded to whole pixels): the size :func:`resize_shorter_side` gives.
 
+    Raises:
+        InputError: ``width``, ``height`` or ``side`` is not an integer > 0.
+
     Example:
         >>> resized_size(640, 480, 240)
         (320, 240)
     """
+    width, height = check_positive_int(width, "width"), check_positive_int(height, "height")
+    side = check_positive_int(side, "side")
     if width <= height:
         return side, max(side, round(height * side / width))
     return max(side, round(width * side / height)), side
@@ -324,7 +335,8 @@ def resize_shorter_side(
         (as float32) when its shorter side is already ``side``.
 
     Raises:
-        InputError: ``side`` is not an integer > 0.
+        InputError: ``side`` is not an integer > 0, or ``image`` is refused by
+            :func:`image_array` (not an RGB float image in ``value_range``, or empty).
 
     Example:
         >>> resize_shorter_side(np.zeros((48, 64, 3), "float32"), 24).shape
@@ -353,7 +365,8 @@ def resize_longer_side(
         rounded, at least 1); the image itself (as float32) when already so.
 
     Raises:
-        InputError: ``side`` is not an integer > 0.
+        InputError: ``side`` is not an integer > 0, or ``image`` is refused by
+            :func:`image_array` (not an RGB float image in ``value_range``, or empty).
 
     Example:
         >>> resize_longer_side(np.zeros((48, 64, 3), "float32"), 32).shape
@@ -372,8 +385,8 @@ def _resize_side(image, side, value_range, measure, size) -> np.ndarray:
     """:func:`resize_shorter_side` and :func:`resize_longer_side`: ``measure`` (``min`` or
     ``max``) picks the side, ``size(width, height, side)`` gives the new ``(width, height)``."""
     side = check_positive_int(side, "side")
+    image = image_array(image, value_range, "image")
     value_range = check_value_range(value_range)
-    image = np.asarray(image, np.float32)
     height, width = image.shape[:2]
     if measure(height, width) == side:
         return image
@@ -590,14 +603,14 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    if not isinstance(inputs, Sequence) or not inputs:
+    if not isinstance(inputs, Sequence) or isinstance(inputs, bytes) or not inputs:
         raise InputError(
             "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
             f"Received: inputs={inputs!r}"
         )
     result: dict[str, None] = {}
     for item in inputs:
-        path = os.fspath(item)
+        path = check_path(item, "input", "photos/")
         if os.path.isdir(path):
             found, _ = walk_images(path)
             where = f"folder {path!r}"
@@ -654,7 +667,7 @@ def load_image(
         >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo
         (24, 32, 3)
     """
-    path = os.fspath(path)
+    path = check_path(path, "path")
     value_range = check_value_range(value_range)
     size = _check_size_arg(size)
     if not os.path.isfile(path):
@@ -753,7 +766,7 @@ def image_array(
       ``uint8`` image read as floats in [0, 255] would silently be wrong: divide by
       255, or pass the file path), NaN or infinite pixels, values outside
       ``value_range`` (by more than 1e-3 of its width), and shapes other than
-      ``(H, W, 3)`` and ``(1, H, W, 3)``.
+      ``(H, W, 3)`` and ``(1, H, W, 3)``, or with no pixels (a height or width of 0).
 
     Args:
         image: the image argument.
@@ -766,25 +779,30 @@ def image_array(
         ``(H, W, 3)`` float32 numpy array in ``value_range``.
 
     Raises:
-        InputError: for every refused input above, and for unreadable files.
+        InputError: for every refused input above, for unreadable files, and for a
+            ``clip`` that is not a bool.
 
     Example:
         >>> image_array(np.zeros((1, 4, 4, 3), "float16")).dtype
         dtype('float32')
     """
     value_range = check_value_range(value_range)
+    clip = check_flag(clip, "clip")
     if isinstance(image, (str, os.PathLike)):
         return load_image(image, value_range=value_range)
+    not_an_image = InputError(
+        f"{name} must be an image file path or an RGB array/tensor (H, W, 3) in "
+        f"value_range={value_range}. Received: {name}={image!r:.80}"
+    )
+    if image is None or isinstance(image, (bytes, dict)):
+        raise not_an_image
     if not isinstance(image, (np.ndarray, list, tuple)):
         import keras  # backend tensors and variables; not needed for numpy inputs
 
         try:
             image = keras.ops.convert_to_numpy(image)
         except Exception:  # noqa: BLE001 - anything that is not array-like
-            raise InputError(
-                f"{name} must be an image file path or an RGB array/tensor (H, W, 3) in "
-                f"value_range={value_range}. Received: {name}={image!r:.80}"
-            ) from None
+            raise not_an_image from None
     array = np.asarray(image)
     check_float_dtype(array, name, value_range)
     if array.ndim == 4 and array.shape[0] == 1:
@@ -794,6 +812,11 @@ def image_array(
         raise InputError(
             f"{name} must be one RGB image of shape (height, width, 3) or (1, height, width, "
             f"3), or an image file path.{hint} Received: {name}.shape={array.shape}"
+        )
+    if array.size == 0:
+        raise InputError(
+            f"{name} has no pixels; expected an RGB image of at least 1x1 pixels: check how "
+            f"it was cropped or read. Received: {name}.shape={array.shape}"
         )
     array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):

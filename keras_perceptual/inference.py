@@ -50,6 +50,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_choice,
     check_flag,
+    check_path,
     check_positive_int,
     check_value_range,
 )
@@ -146,8 +147,9 @@ def save_image(
         None.
 
     Raises:
-        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), or
-            an extension that names no image format Pillow can write.
+        InputError: a refused image (see :func:`~keras_perceptual.images.image_array`), a
+            ``path`` that is not a path or whose folder does not exist, or an extension that
+            names no image format Pillow can write.
 
     Example:
         >>> save_image(np.random.rand(32, 48, 3), "noise.png")  # 48 x 32 pixels
@@ -156,7 +158,7 @@ def save_image(
 
     from keras_perceptual.training.files import atomic_write
 
-    path = os.fspath(path)
+    path = check_path(path, "path", "stylized.png")
     value_range = check_value_range(value_range)
     extension = os.path.splitext(path)[1].lower()
     Image.init()
@@ -166,6 +168,12 @@ def save_image(
             f"Cannot write an image to {path!r}: its extension {extension or '(none)'!r} names "
             "no image format Pillow writes; end the file name with .png, .jpg, .webp or .bmp. "
             f"Received: path={path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(
+            f"the folder of path does not exist; create {folder!r} first (os.makedirs) or "
+            f"write elsewhere. Received: path={path!r}"
         )
     array = image_array(image, value_range, "image", clip=True)
     unit = to_unit_range(array.astype(np.float64), value_range)
@@ -191,11 +199,20 @@ def walk_layers(layer):
     Returns:
         A generator of layers.
 
+    Raises:
+        InputError: ``layer`` is not an object at all (``None``, a string, a number: checked
+            at the first ``next``).
+
     Example:
         >>> net = style_transfer_net(filters=4, num_residual_blocks=1)
         >>> [layer.name for layer in walk_layers(net)][:3]
         ['style_transfer_net', 'image', 'align_pad']
     """
+    if not hasattr(layer, "__dict__"):  # None, a string, a number: not a model of any kind
+        raise InputError(
+            "Expected a keras.Model or keras.layers.Layer; load a model file first with "
+            f"keras_perceptual.runtimes.load_keras_model(path). Received: model={layer!r:.100}"
+        )
     seen: set[int] = set()
     stack = [layer]
     while stack:
@@ -724,6 +741,10 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     Returns:
         ``image`` re-mapped, float32, same shape; values lie within ``reference``'s range.
 
+    Raises:
+        InputError: not two ``(H, W, C)`` arrays with the same ``C``, an empty one, or
+            NaN or infinite values.
+
     Example:
         >>> match_histograms(np.random.rand(64, 64, 3), np.random.rand(16, 16, 3)).shape
         (64, 64, 3)
@@ -732,9 +753,18 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     reference = np.asarray(reference)
     if image.ndim != 3 or reference.ndim != 3 or image.shape[-1] != reference.shape[-1]:
         raise InputError(
-            "match_histograms needs two (H, W, C) images with the same channel count. "
+            "match_histograms needs two (H, W, C) images with the same channel count; pass "
+            "one image each, not batches, e.g. match_histograms(output[0], image[0]). "
             f"Received: image.shape={image.shape}, reference.shape={reference.shape}"
         )
+    for name, array in (("image", image), ("reference", reference)):
+        if array.size == 0 or not np.all(np.isfinite(array)):
+            raise InputError(
+                f"match_histograms needs images with pixels, all finite (a NaN has no place in "
+                f"a histogram); drop empty images and replace NaN or infinite values first. "
+                f"Received: {name}.shape={array.shape}, finite="
+                f"{bool(np.all(np.isfinite(array)))}"
+            )
     matched = np.empty(image.shape, np.float32)
     for c in range(image.shape[-1]):
         values, inverse, counts = np.unique(
@@ -816,13 +846,15 @@ def resolve_style_weights(
         float32 ``(N,)`` weights.
 
     Raises:
-        InputError: neither or both given, an index out of range, a wrong length, a
-            negative weight, or weights that do not sum to 1.
+        InputError: ``num_styles`` not an integer >= 1, neither or both of ``style`` and
+            ``style_weights`` given, an index out of range, a wrong length, a negative
+            weight, or weights that do not sum to 1.
 
     Example:
         >>> resolve_style_weights(4, style_weights=[0.5, 0.5, 0, 0])
         array([0.5, 0.5, 0. , 0. ], dtype=float32)
     """
+    num_styles = check_positive_int(num_styles, "num_styles")
     if (style is None) == (style_weights is None):
         raise InputError(
             f"This network holds {num_styles} styles: pass style=k (an index from 0 to "
@@ -982,13 +1014,15 @@ def bind_style(
         :class:`~keras_perceptual.runtimes.BoundRuntime`).
 
     Raises:
-        InputError: options the network does not take, a missing or refused style choice.
+        InputError: options the network does not take, a missing or refused style choice,
+            or a bad ``value_range``.
 
     Example:
         >>> multi = multi_style_transfer_net(4, filters=4, num_residual_blocks=1)
         >>> bind_style(multi, (0, 1), style=2).inputs[0].shape
         (None, None, None, 3)
     """
+    value_range = check_value_range(value_range)
     if isinstance(model, Runtime):
         num_styles, arbitrary = _runtime_style_kind(model)
     else:

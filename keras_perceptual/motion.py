@@ -45,8 +45,11 @@ import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
+    check_choice,
+    check_finite_float,
     check_positive_int,
     check_same_shape,
+    check_seed,
     check_value_range,
     check_weight,
     checked_at_run_time,
@@ -76,16 +79,31 @@ MOTION_PRESETS: dict[str, dict[str, float]] = {
 # --------------------------------------------------------------------------
 
 
+def _float_tensor(value: Any, name: str, expected: str):
+    """``value`` as a tensor, cast to float32 unless already floating; a non-numeric value
+    (None, a string, a dict, a ragged list) is an InputError, not the backend's error."""
+    tensor = None
+    if value is not None and not isinstance(value, (str, bytes, dict)):
+        try:
+            tensor = ops.convert_to_tensor(value)
+        except (TypeError, ValueError):
+            tensor = None
+    dtype = str(getattr(tensor, "dtype", ""))
+    if tensor is None or not any(kind in dtype for kind in ("float", "int", "bool")):
+        raise InputError(
+            f"{name} must be a numeric array or tensor: {expected}. Received: {name}={value!r:.80}"
+        )
+    return tensor if "float" in dtype else ops.cast(tensor, "float32")
+
+
 def _check_flow(flow, name: str = "flow"):
-    flow = ops.convert_to_tensor(flow)
+    flow = _float_tensor(flow, name, "a flow field (height, width, 2) in pixels")
     shape = tuple(flow.shape)
     if len(shape) < 3 or shape[-1] != 2:
         raise InputError(
             f"{name} must be a channels-last flow field (height, width, 2) or (batch, height, "
             f"width, 2) in pixels, (dx, dy) per pixel. Received: {name}.shape={shape}"
         )
-    if "float" not in str(flow.dtype):
-        flow = ops.cast(flow, "float32")
     return flow
 
 
@@ -195,9 +213,7 @@ def resample(images, coordinates):
         >>> float(resample(image, np.array([[[[1.5, 1.0]]]], "float32"))[0, 0, 0, 0])
         5.5
     """
-    images = ops.convert_to_tensor(images)
-    if "float" not in str(images.dtype):
-        images = ops.cast(images, "float32")
+    images = _float_tensor(images, "images", "(batch, H, W, C) or (H, W, C) images")
     coordinates = _check_flow(coordinates, "coordinates")
     squeeze = len(images.shape) == 3
     if squeeze:
@@ -208,6 +224,11 @@ def resample(images, coordinates):
             "resample needs images (batch, H, W, C) and coordinates (batch, h, w, 2), or an "
             f"image (H, W, C) and coordinates (h, w, 2). Received: images.shape="
             f"{tuple(images.shape)}, coordinates.shape={tuple(coordinates.shape)}"
+        )
+    if 0 in tuple(images.shape[1:3]):
+        raise InputError(
+            "resample needs images with pixels to sample from; drop the empty images. "
+            f"Received: images.shape={tuple(images.shape)}"
         )
     images, coordinates = _check_batches(images, coordinates)
     coordinates = ops.cast(coordinates, images.dtype)
@@ -279,9 +300,7 @@ def warp(images, flow):
         >>> np.allclose(warp(image, flow)[:, :, :-1], image[:, :, 1:])
         True
     """
-    images = ops.convert_to_tensor(images)
-    if "float" not in str(images.dtype):
-        images = ops.cast(images, "float32")
+    images = _float_tensor(images, "images", "(batch, H, W, C) or (H, W, C) images")
     flow = ops.cast(_check_flow(flow), images.dtype)
     if len(flow.shape) > len(images.shape):
         raise InputError(
@@ -366,14 +385,33 @@ def camera_motion_matrix(height, width, shift=(0.0, 0.0), zoom=1.0, rotation=0.0
     Returns:
         ``(3, 3)`` float32 tensor, or ``(batch, 3, 3)`` when any argument is batched.
 
+    Raises:
+        InputError: ``shift`` is not a pair, or an argument is not numeric (None, a string).
+
     Example:
         >>> camera_motion_matrix(64, 64, shift=(2.0, 0.0))[0, 2]  # a pure shift
         2.0
     """
-    dx = ops.cast(ops.convert_to_tensor(shift[0]), "float32")
-    dy = ops.cast(ops.convert_to_tensor(shift[1]), "float32")
-    zoom = ops.cast(ops.convert_to_tensor(zoom), "float32")
-    theta = ops.cast(ops.convert_to_tensor(rotation), "float32") * (math.pi / 180.0)
+    try:
+        dx, dy = shift
+    except (TypeError, ValueError):
+        raise InputError(
+            "shift must be a pair (dx, dy) in pixels, each a number or a (batch,) tensor, "
+            f"e.g. (2.0, -1.0). Received: shift={shift!r:.80}"
+        ) from None
+    dx = ops.cast(_float_tensor(dx, "shift[0]", "pixels"), "float32")
+    dy = ops.cast(_float_tensor(dy, "shift[1]", "pixels"), "float32")
+    zoom = ops.cast(_float_tensor(zoom, "zoom", "a scale factor, 1 is none"), "float32")
+    theta = ops.cast(_float_tensor(rotation, "rotation", "degrees"), "float32") * (math.pi / 180.0)
+    height, width = (
+        _float_tensor(value, name, f"the frame {name} in pixels, one number")
+        for value, name in ((height, "height"), (width, "width"))
+    )
+    if len(height.shape) or len(width.shape):
+        raise InputError(
+            "height and width must be single numbers (the frame size in pixels), not arrays. "
+            f"Received: height={height!r:.60}, width={width!r:.60}"
+        )
     dx, dy, zoom, theta = (
         ops.broadcast_to(v, ops.shape(dx + dy + zoom + theta)) for v in (dx, dy, zoom, theta)
     )
@@ -407,7 +445,7 @@ def affine_flow(matrix, height: int, width: int):
         >>> float(flow[0, 0, 0])  # the content moved right: it was one pixel to the left
         -1.0
     """
-    matrix = ops.cast(ops.convert_to_tensor(matrix), "float32")
+    matrix = ops.cast(_float_tensor(matrix, "matrix", "(3, 3) or (batch, 3, 3)"), "float32")
     if tuple(matrix.shape[-2:]) != (3, 3):
         raise InputError(
             "matrix must be a (3, 3) or (batch, 3, 3) affine matrix, e.g. from "
@@ -497,7 +535,8 @@ def camera_motion_pair(
 
     Raises:
         InputError: the photo is smaller than ``size`` or not a float RGB image in
-            ``value_range`` (see :func:`keras_perceptual.images.image_array`).
+            ``value_range`` (see :func:`keras_perceptual.images.image_array`), or ``shift``,
+            ``zoom``, ``rotation`` or ``margin`` is not a finite number (a pair for ``shift``).
 
     Example:
         >>> photo = np.random.rand(80, 80, 3).astype("float32")
@@ -506,7 +545,8 @@ def camera_motion_pair(
     photo, size = _photo_and_size(photo, size, value_range)
     shift = _pair(shift, "shift")
     zoom = _check_zoom(zoom)
-    matrix = camera_motion_matrix(size[0], size[1], shift, zoom, float(rotation))
+    rotation = check_finite_float(rotation, "rotation", "degrees")
+    matrix = camera_motion_matrix(size[0], size[1], shift, zoom, rotation)
     first, second = _views(photo, size, ops.stack([ops.eye(3), matrix]))
     flow = affine_flow(matrix, size[0], size[1])
     return first, second, flow, visibility_mask(flow, margin)
@@ -534,19 +574,25 @@ def camera_path(
     Returns:
         ``(num_frames, 4)`` float64 array of ``(dx, dy, zoom, rotation)``.
 
+    Raises:
+        InputError: ``num_frames`` is not an integer >= 2, or ``shift``, ``zoom`` or
+            ``rotation`` is not finite (a pair for ``shift``).
+
     Example:
         >>> camera_path(48)[0].tolist()
         [0.0, 0.0, 1.0, 0.0]
     """
     num_frames = check_positive_int(num_frames, "num_frames", minimum=2)
     shift = _pair(shift, "shift")
+    zoom = check_finite_float(zoom, "zoom", "a fraction, 0.06 for 6%")
+    rotation = check_finite_float(rotation, "rotation", "degrees")
     s = np.linspace(0.0, 1.0, num_frames)
     return np.stack(
         [
             shift[0] * np.sin(2 * np.pi * s),
             shift[1] * np.sin(np.pi * s),
-            1.0 + float(zoom) * np.sin(np.pi * s),
-            float(rotation) * np.sin(2 * np.pi * s),
+            1.0 + zoom * np.sin(np.pi * s),
+            rotation * np.sin(2 * np.pi * s),
         ],
         axis=-1,
     )
@@ -591,7 +637,10 @@ def camera_clip(
     photo, size = _photo_and_size(photo, size, value_range)
     if isinstance(path, (int, np.integer)) and not isinstance(path, bool):
         path = camera_path(int(path))
-    path = np.asarray(path, dtype=np.float64)
+    try:
+        path = np.asarray(path, dtype=np.float64)
+    except (TypeError, ValueError):
+        path = np.zeros((0,))  # not numbers: refused below with the shape rule
     if path.ndim != 2 or path.shape[1] != 4 or path.shape[0] < 2 or not np.all(np.isfinite(path)):
         raise InputError(
             "path must be a frame count >= 2 or a (frames, 4) array of finite rows (dx, dy, zoom, "
@@ -662,9 +711,10 @@ class RandomCameraMotion(ConfigFieldsMixin, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if preset is not None and preset not in MOTION_PRESETS:
-            valid = ", ".join(repr(k) for k in MOTION_PRESETS)
-            raise InputError(f"preset must be one of {valid} or None. Received: preset={preset!r}")
+        if preset is not None:
+            check_choice(preset, tuple(MOTION_PRESETS), "preset")
+        if seed is not None:
+            seed = check_seed(seed)
         self.preset = preset
         defaults = MOTION_PRESETS[preset or "camera"]
         given = {
@@ -680,7 +730,12 @@ class RandomCameraMotion(ConfigFieldsMixin, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images):
-        images = ops.convert_to_tensor(images)
+        images = _float_tensor(images, "images", "a (batch, H, W, 3) batch")
+        if len(images.shape) != 4:
+            raise InputError(
+                "RandomCameraMotion takes a batch of images (batch, height, width, channels); "
+                f"add the batch axis with images[None]. Received: images.shape={tuple(images.shape)}"
+            )
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
 

@@ -50,6 +50,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_applies,
     check_choice,
+    check_path,
     check_positive_int,
     check_value_range,
 )
@@ -394,6 +395,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         ort = require("onnxruntime", "ONNX Runtime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -436,6 +438,7 @@ class OpenVINORuntime(Runtime):
     def __init__(
         self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
     ):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         ov = require("openvino", "OpenVINO")
         check_choice(precision, OPENVINO_PRECISIONS, "precision")
         core = ov.Core()
@@ -477,6 +480,7 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
 
     def __init__(self, path: str, threads: int | None = None):
+        threads = None if threads is None else check_positive_int(threads, "threads")
         tf = require("tensorflow", "TensorFlow")
         try:
             with warnings.catch_warnings():  # "deprecated ... use ai_edge_litert" (same kernels)
@@ -564,7 +568,7 @@ def extension_format(path: str | os.PathLike) -> str | None:
         >>> extension_format("export/starry.TFLite"), extension_format("export/starry")
         ('tflite', None)
     """
-    lower = os.fspath(path).lower()
+    lower = check_path(path, "path", "model.onnx").lower()
     return next((fmt for ext, fmt in FILE_EXTENSIONS.items() if lower.endswith(ext)), None)
 
 
@@ -577,7 +581,7 @@ def folder_format(path: str | os.PathLike) -> str | None:
         >>> folder_format("starry_openvino")
         'openvino'
     """
-    path = os.fspath(path)
+    path = check_path(path, "path", "export/model_openvino")
     if os.path.isfile(os.path.join(path, "model.keras")) or os.path.isfile(
         os.path.join(path, "config.json")
     ):
@@ -612,7 +616,7 @@ def load_keras_model(reference: Any):
 
     import keras_perceptual.layers  # noqa: F401 - registers the networks' layers
 
-    text = os.fspath(reference) if not isinstance(reference, str) else reference
+    text = check_path(reference, "model", "model.keras")
     if text.startswith("hf://"):
         repo = text[len("hf://"):]
         if repo.count("/") != 1 or not all(repo.split("/")):
@@ -777,7 +781,7 @@ def read_tflite_metadata(path: str) -> str | None:
         from tensorflow.lite.python import schema_py_generated as schema
     except ImportError:
         return None
-    with open(path, "rb") as f:
+    with open(check_path(path, "path", "model.tflite"), "rb") as f:
         buffer = f.read()
     model = schema.Model.GetRootAsModel(buffer, 0)
     for i in range(model.MetadataLength()):

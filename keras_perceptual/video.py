@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_flag, check_keywords, check_value_range
+from keras_perceptual._checks import check_flag, check_keywords, check_path, check_value_range
 from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
@@ -209,8 +209,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         >>> probe_video("clip.mp4").fps  # eight frames at 8 fps
         8.0
     """
+    path = check_path(path, "path", "clip.mp4")
     av = _import_av()
-    path = os.fspath(path)
     with _open_input(av, path) as container:
         return _info(container, path)
 
@@ -256,7 +256,8 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
         >>> check_output_path("clip_styled.webm", "clip.mp4")
         'webm'
     """
-    output_path, input_path = os.fspath(output_path), os.fspath(input_path)
+    output_path = check_path(output_path, "output_path", "clip_stylized.mp4")
+    input_path = check_path(input_path, "input_path", "clip.mp4")
     ext = os.path.splitext(output_path)[1].lower()
     if ext not in VIDEO_CONTAINERS:
         valid = ", ".join(VIDEO_CONTAINERS)
@@ -513,7 +514,8 @@ def stylize_video(
 
     av = _import_av()
     # Every argument is checked here, before the input is opened or the output created.
-    input_path, output_path = os.fspath(input_path), os.fspath(output_path)
+    input_path = check_path(input_path, "input_path", "clip.mp4")
+    output_path = check_path(output_path, "output_path", "clip_stylized.mp4")
     check_keywords(stylize_options, _stylize_only_options(), "stylize_video")
     audio = check_flag(audio, "audio")
     progress = check_flag(progress, "progress")

@@ -28,6 +28,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from keras_perceptual._checks import check_path
 from keras_perceptual.errors import InputError, KerasPerceptualError
 
 NAMED_WEIGHTS = ("imagenet", "hed_bsds500")
@@ -225,7 +226,7 @@ def hed_source_file() -> Path:
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(check_path(path, "path", "model.weights.h5"), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -385,3 +385,14 @@ def test_exported_multi_style_and_arbitrary_style_networks_run(tmp_path):
     (again,) = process_uploads(loaded, [str(photo)], Options(style_image=str(style_path)),
                                output_dir=str(tmp_path / "adain1")).images
     np.testing.assert_array_equal(load_image(again.output_path), load_image(item.output_path))
+
+
+def test_a_demo_dir_or_models_entry_of_the_wrong_kind_is_refused(tmp_path):
+    # Before: a demo_dir that is a file was ignored (the app served nothing without a word
+    # on the cause); a models entry None was os.fspath's bare TypeError.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    with pytest.raises(InputError, match=r"demo_dir .* is a file.*Received: demo_dir="):
+        discover_models([], demo_dir=notes)
+    with pytest.raises(InputError, match="Received: models=None"):
+        discover_models([None], demo_dir=None)

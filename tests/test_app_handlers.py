@@ -545,3 +545,11 @@ def test_bicubic_baseline_is_clipped_and_keeps_constants():
 def test_summary_lists_times_errors_and_device():
     text = RunResult((), ("x.txt: not an image",), "CPU: test").summary()
     assert text == "**x.txt: not an image**\n\nDevice: CPU: test"
+
+
+@pytest.mark.parametrize("files, name", [(3, "files"), ([None], r"files\[i\]"),
+                                         ([(7, "a.png")], r"files\[i\]\[0\]")])
+def test_upload_lists_of_the_wrong_kind_are_one_input_error(style, tmp_path, files, name):
+    # Before: list(3)'s TypeError, os.fspath(None)'s, after part of the request had run.
+    with pytest.raises(InputError, match=rf"Received: {name}="):
+        process_uploads(style, files, output_dir=str(tmp_path))

@@ -430,3 +430,11 @@ def test_the_app_in_a_browser(server, tmp_path):
     log = log_path.read_text()
     assert "Traceback" not in log, log[-3000:]
 
+
+
+def test_an_empty_host_is_refused_before_serving():
+    from keras_perceptual.app.ui import launch
+
+    # Before: launch(host="") served (Gradio's default address) and printed http://:7860/.
+    with pytest.raises(InputError, match="Received: host=''"):
+        launch([], host="", demo_dir=None, block=False)

@@ -959,3 +959,17 @@ def test_help_texts_speak_the_command_lines_words():
         text = sub.format_help()
         for python_only in ("ScanResult", "array", "schedule", "None/", "train_multi_style"):
             assert python_only not in text, (name, python_only)
+
+
+def test_export_out_named_for_another_format_is_refused(style_net, tmp_path, capsys):
+    # Before: 'export m.keras m.onnx --format tflite' created a folder m.onnx/ and wrote
+    # m.onnx/<model>.tflite in it; a savedmodel OUT that is a file was an internal error.
+    assert main(["export", str(style_net), str(tmp_path / "m.onnx"), "--format", "tflite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "end the path with it" in err[0] and ".tflite" in err[0], err
+    assert not (tmp_path / "m.onnx").exists()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    assert main(["export", str(style_net), str(notes)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is an existing file" in err[0] and "OUT" in err[0], err

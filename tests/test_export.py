@@ -1280,3 +1280,18 @@ def test_tflite_refuses_networks_with_extra_inputs_and_names_the_exports_that_ta
     assert "2 inputs" in message and "style_weights" in message
     assert "export_onnx" in message and "subclassed" not in message
     assert not (tmp_path / "multi.tflite").exists()
+
+
+# --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
+
+
+def test_base_dir_that_is_a_file_or_not_a_path_is_named(tmp_path):
+    # Before: FileExistsError from os.makedirs (an "internal error" in the CLI), and
+    # existing_versions(None) a bare TypeError.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    net = style_transfer_net(filters=4, num_residual_blocks=1)
+    with pytest.raises(InputError, match=r"base_dir is an existing file.*Received: base_dir="):
+        export_for_serving(net, notes)
+    with pytest.raises(InputError, match="Received: base_dir=None"):
+        export.existing_versions(None)

@@ -7,7 +7,16 @@ from conftest import BACKEND, truncate_image
 from PIL import Image, ImageFile
 
 from keras_perceptual.errors import InputError
-from keras_perceptual.images import UnusableImageError, image_array, load_image, read_header
+from keras_perceptual.images import (
+    UnusableImageError,
+    image_array,
+    list_images,
+    load_image,
+    read_header,
+    resize_longer_side,
+    resize_shorter_side,
+    resized_size,
+)
 
 
 @pytest.fixture
@@ -369,3 +378,47 @@ def test_resize_longer_side_is_resize_shorter_side_measured_on_the_longer_side()
     for bad in (0, -3, True, 2.5, "12"):
         with pytest.raises(InputError, match="side must be an integer >= 1"):
             resize_longer_side(landscape, bad)
+
+
+# --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: load_image(None), "path"),
+    (lambda: load_image(3), "path"),
+    (lambda: list_images([None]), "input"),
+    (lambda: list_images(b"photos/"), "inputs"),
+])  # fmt: skip
+def test_a_path_argument_that_is_not_a_path_is_named(call, name):
+    # Before: os.fspath's bare TypeError ("expected str, bytes or os.PathLike object").
+    with pytest.raises(InputError, match=rf"Received: {name}="):
+        call()
+
+
+def test_image_array_refuses_an_empty_image_and_a_clip_that_is_not_a_bool():
+    # Before: a (0, 0, 3) image passed (save_image then failed in Pillow) and clip="no" clipped.
+    with pytest.raises(InputError, match=r"has no pixels.*Received: image.shape=\(0, 0, 3\)"):
+        image_array(np.zeros((0, 0, 3), "float32"))
+    with pytest.raises(InputError, match="Received: clip='no'"):
+        image_array(np.zeros((2, 2, 3), "float32"), clip="no")
+
+
+@pytest.mark.parametrize("resize", [resize_shorter_side, resize_longer_side])
+@pytest.mark.parametrize("image, expected", [
+    (np.zeros((0, 0, 3), "float32"), "has no pixels"),
+    (np.zeros((1, 1, 8, 8, 3), "float32"), "must be one RGB image"),
+    (None, "must be an image file path or an RGB array"),
+    (np.full((4, 4, 3), np.nan, "float32"), "NaN or infinite"),
+])  # fmt: skip
+def test_resize_refuses_what_image_array_refuses(resize, image, expected):
+    # Before: ZeroDivisionError, Pillow's TypeError, a bare ValueError, or NaN pixels out.
+    with pytest.raises(InputError, match=expected):
+        resize(image, 4)
+
+
+@pytest.mark.parametrize("args, name", [((0, 4, 2), "width"), ((4, None, 2), "height"),
+                                        ((4, 4, "2"), "side")])
+def test_resized_size_refuses_sizes_that_are_not_positive_integers(args, name):
+    # Before: ZeroDivisionError for a zero width, TypeError for None and strings.
+    with pytest.raises(InputError, match=rf"Received: {name}="):
+        resized_size(*args)

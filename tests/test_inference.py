@@ -626,3 +626,40 @@ def test_a_network_that_does_not_map_images_to_images_is_refused(tile_size):
                                          r"use upscale\)|to \(\d+, 32, 32, 3\) \(a super-res"):
         stylize(sr, image, **options)
     assert upscale(sr, image, **options).shape == (64, 64, 3)
+
+
+# --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
+
+
+def test_save_image_path_that_is_not_a_path_is_named(tmp_path):
+    # Before: os.fspath's bare TypeError.
+    with pytest.raises(InputError, match="Received: path=None"):
+        save_image(np.zeros((2, 2, 3), "float32"), None)
+    # Before: FileNotFoundError naming a temporary file the caller never named.
+    with pytest.raises(InputError, match=r"folder of path does not exist.*Received: path="):
+        save_image(np.zeros((2, 2, 3), "float32"), tmp_path / "missing" / "out.png")
+
+
+@pytest.mark.parametrize("image, reference, name", [
+    (np.zeros((0, 4, 3)), np.ones((4, 4, 3)), "image"),
+    (np.ones((4, 4, 3)), np.zeros((4, 0, 3)), "reference"),
+    (np.ones((4, 4, 3)), np.full((4, 4, 3), np.nan), "reference"),
+])  # fmt: skip
+def test_match_histograms_refuses_empty_and_non_finite_images(image, reference, name):
+    # Before: numpy's "array of sample points is empty", or NaN written out silently.
+    with pytest.raises(InputError, match=rf"Received: {name}.shape="):
+        match_histograms(image, reference)
+
+
+def test_style_helpers_check_their_other_arguments():
+    from keras_perceptual.models import multi_style_transfer_net
+
+    # Before: TypeError ('<' between int and str) / a bad value_range bound silently.
+    with pytest.raises(InputError, match="Received: num_styles='2'"):
+        inference.resolve_style_weights("2", style=0)
+    multi = multi_style_transfer_net(2, filters=4, num_residual_blocks=1)
+    with pytest.raises(InputError, match="Received: value_range='01'"):
+        inference.bind_style(multi, "01", style=0)
+    # Before: TypeError from vars(None).
+    with pytest.raises(InputError, match="Received: model=None"):
+        inference.min_input_size(None)

@@ -283,3 +283,31 @@ def test_infinite_flow_is_outside_the_frame(rng):
     assert mask[0, 1, 2] == mask[0, 3, 4] == mask[0, 2, 1] == 0.0 and mask.sum() == 27
     grad = gradient(lambda f: keras.ops.sum(warp(images, f)), flow)
     assert np.isfinite(grad).all()
+
+
+# --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: camera_path(4, zoom=None), "zoom"),
+    (lambda: camera_path(4, rotation=float("nan")), "rotation"),
+    (lambda: camera_motion_pair(np.zeros((8, 8, 3), "float32"), rotation="abc"), "rotation"),
+    (lambda: camera_motion_matrix(8, 8, shift=3), "shift"),
+    (lambda: camera_motion_matrix(8, None), "width"),
+    (lambda: camera_motion_matrix(8, 8, zoom="x"), "zoom"),
+    (lambda: affine_flow(None, 8, 8), "matrix"),
+    (lambda: warp(None, np.zeros((8, 8, 2), "float32")), "images"),
+    (lambda: warp(np.zeros((8, 8, 3), "float32"), {"dx": 1}), "flow"),
+    (lambda: resample(np.zeros((1, 0, 0, 3), "float32"), np.zeros((1, 2, 2, 2), "float32")),
+     "images.shape"),
+    (lambda: camera_clip(np.zeros((8, 8, 3), "float32"), path="abc"), "path.shape"),
+    (lambda: RandomCameraMotion(seed="1"), "seed"),
+    (lambda: RandomCameraMotion(seed=True), "seed"),
+    (lambda: RandomCameraMotion(preset=["camera"]), "preset"),
+    (lambda: RandomCameraMotion(seed=0)(np.zeros((8, 8), "float32")), "images.shape"),
+])  # fmt: skip
+def test_bad_arguments_are_one_input_error_naming_them(call, name):
+    # Before: TypeError, KeyError, IndexError, unhashable list, the backend's conversion or
+    # gather errors, or Keras' seed message; NaN rotation and None-free zoom went through.
+    with pytest.raises(InputError, match=rf"Received: {name}"):
+        call()

@@ -325,3 +325,26 @@ def test_extra_inputs_of_the_wrong_shape_batch_or_dtype_are_one_clear_error(styl
                 runtime([image, bad])
         with pytest.raises(InputError, match="style_weights takes floating-point values"):
             runtime([image, np.array([[0, 1, 0]])])
+
+
+# --- Bad arguments of the wrong kind: one InputError naming the argument -----------------
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: runtimes.extension_format(None), "path"),
+    (lambda: runtimes.folder_format(3), "path"),
+    (lambda: runtimes.load_keras_model(None), "model"),
+    (lambda: runtimes.model_info(None), "model"),
+])  # fmt: skip
+def test_a_path_or_model_that_is_neither_is_named(call, name):
+    # Before: os.fspath's bare TypeError, or vars(None)'s.
+    with pytest.raises(InputError, match=rf"Received: {name}=None|Received: {name}=3"):
+        call()
+
+
+@pytest.mark.parametrize("cls", ["OnnxRuntime", "OpenVINORuntime", "TFLiteRuntime"])
+def test_runtime_threads_are_checked_before_the_file_is_read(cls):
+    # Before: int("2.5")'s ValueError, or "TFLite could not load 'x.tflite' (invalid
+    # literal ...)" blaming the file.
+    with pytest.raises(InputError, match="Received: threads='2.5'"):
+        getattr(runtimes, cls)("x.tflite", threads="2.5")

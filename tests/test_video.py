@@ -390,3 +390,13 @@ def test_colour_matrix_and_tags_of_the_input_are_kept(tmp_path):
     assert tags == bt709
     assert np.abs(as_bt709.astype(float) - images[0]).max() < 12  # 4:2:0 edges
     assert np.abs(as_bt709.astype(float) - images[0]).mean() < 2
+
+
+def test_a_video_path_that_is_not_a_path_is_named(tmp_path):
+    # Before: os.fspath's bare TypeError.
+    with pytest.raises(InputError, match="Received: path=None"):
+        probe_video(None)
+    from keras_perceptual.video import check_output_path
+
+    with pytest.raises(InputError, match="Received: input_path=3"):
+        check_output_path(tmp_path / "out.mp4", 3)

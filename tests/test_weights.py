@@ -90,3 +90,11 @@ def test_weights_stored_in_config_as_given():
     assert loss.get_config()["weights"] is None
     if HAS_HED:
         assert PerceptualLoss(weights="hed_bsds500").get_config()["weights"] == "hed_bsds500"
+
+
+def test_file_sha256_refuses_what_is_not_a_path():
+    from keras_perceptual.errors import InputError
+
+    # Before: file_sha256(0) hashed file descriptor 0 (stdin: a hang, or a wrong digest).
+    with pytest.raises(InputError, match="Received: path=0"):
+        w.file_sha256(0)

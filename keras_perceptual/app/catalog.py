@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_perceptual._checks import check_path
 from keras_perceptual.errors import InputError
 from keras_perceptual.training.trainer import CONFIG_FILE, MODEL_FILE, read_record
 
@@ -250,7 +251,8 @@ def discover_models(
         reached twice (a folder inside another, a symbolic link) is listed once.
 
     Raises:
-        InputError: a path that does not exist, or a file that is not a model file.
+        InputError: a path that does not exist, a file that is not a model file, or a
+            ``demo_dir`` that is a file.
 
     Example:
         >>> [e.label for e in discover_models(["runs"])]  # doctest: +SKIP
@@ -258,13 +260,19 @@ def discover_models(
     """
     found: list[tuple[str, str | None, str | None]] = []  # (path, label base, label prefix)
     if demo_dir is not None:
-        demo_dir = os.fspath(demo_dir)
+        demo_dir = check_path(demo_dir, "demo_dir", "demo_out")
+        if os.path.isfile(demo_dir):
+            raise InputError(
+                f"demo_dir {demo_dir!r} is a file; pass the folder 'keras-perceptual demo' wrote "
+                f"(its --out, 'demo_out' by default), or no demo folder. Received: "
+                f"demo_dir={demo_dir!r}"
+            )
         for task in DEMO_TASKS:
             candidate = os.path.join(demo_dir, task, MODEL_FILE)
             if os.path.isfile(candidate):
                 found.append((candidate, os.path.dirname(demo_dir) or ".", "demo: "))
     for item in paths:
-        path = os.fspath(item)
+        path = check_path(item, "models", "runs/")
         if os.path.isdir(path):
             found.extend((p, path, None) for p in _model_files(path))
         elif os.path.isfile(path):

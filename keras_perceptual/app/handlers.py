@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_perceptual._checks import check_path
 from keras_perceptual.app.catalog import LoadedModel
 from keras_perceptual.errors import InputError, KerasPerceptualError
 
@@ -740,8 +741,8 @@ def new_request_folder(output_dir: str, keep: int = KEPT_REQUESTS) -> str:
 
 def _upload_name(item: Any) -> tuple[str, str]:
     if isinstance(item, (tuple, list)) and len(item) == 2:
-        return os.fspath(item[0]), str(item[1])
-    path = os.fspath(item)
+        return check_path(item[0], "files[i][0]", "upload.png"), str(item[1])
+    path = check_path(item, "files[i]", "upload.png")
     return path, os.path.basename(path)
 
 
@@ -792,15 +793,21 @@ def process_uploads(
         server's standard error): nothing is raised for a bad upload.
 
     Raises:
-        InputError: no file at all, more than ``max_files`` files, a bad tile size, or a
-            bad request-wide option (:func:`prepare_options`).
+        InputError: no file at all, more than ``max_files`` files, ``files`` not a list or
+            an entry that is not a path (None, a number), a bad tile size, or a bad
+            request-wide option (:func:`prepare_options`).
 
     Example:
         >>> result = process_uploads(cache.get("demo_out/style/model.keras"), ["photo.jpg"])  # doctest: +SKIP
         >>> result.images[0].output_path  # doctest: +SKIP
         '/tmp/.../request-.../photo_stylized.png'
     """
-    files = list(files or [])
+    if files is not None and not isinstance(files, (list, tuple)):
+        raise InputError(
+            "files must be a list of upload paths or (path, name) pairs, e.g. ['photo.png']. "
+            f"Received: files={files!r:.80}"
+        )
+    files = [_upload_name(item) for item in files or []]  # every path checked before any runs
     if not files:
         raise InputError("No photo was uploaded; drop one or more JPEG, PNG or WebP files on the "
                          "upload area first. Received: files=[]")
@@ -820,8 +827,7 @@ def process_uploads(
     notes: list[str] = [prepared["note"]] if "note" in prepared else []
     used: set[str] = set()
     with RUN_LOCK:
-        for index, item in enumerate(files):
-            path, name = _upload_name(item)
+        for index, (path, name) in enumerate(files):
             try:
                 image = read_upload(path, name, limits, loaded)
                 file_notes = upload_notes(path, name)

@@ -454,11 +454,17 @@ def launch(
 
     Raises:
         MissingDependencyError: Gradio is not installed.
-        InputError: a bad ``models`` path, or a port that cannot be used.
+        InputError: a bad ``models`` path or ``demo_dir``, an empty ``host``, or a port
+            that cannot be used.
 
     Example:
         >>> launch(["runs"], port=7861)  # doctest: +SKIP
     """
+    if not isinstance(host, str) or not host.strip():  # said before a missing extra
+        raise InputError(
+            "host must be an address to listen on, such as 127.0.0.1 (this machine only) or "
+            f"0.0.0.0 (every network interface). Received: host={host!r}"
+        )
     gr = require_gradio()
     state = AppState(models, demo_dir=demo_dir, limits=limits)
     if not state.entries:

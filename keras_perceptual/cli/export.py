@@ -24,9 +24,10 @@ FORMAT_QUANTIZATIONS = {
     "openvino": ("float16",),
 }
 def _file_target(out: str, model_path: str, fmt: str) -> str:
-    """OUT itself when it names a file of the format, else OUT/<model name>.<ext> (the
-    extension load_runtime recognizes: runtimes.FILE_EXTENSIONS)."""
-    if extension_format(out) == fmt:
+    """OUT itself when it names a model file (of another format than ``fmt``: the export
+    function refuses it, naming the right one), else OUT/<model name>.<ext> (the extension
+    load_runtime recognizes: runtimes.FILE_EXTENSIONS)."""
+    if extension_format(out) is not None:
         return out
     suffix = next(ext for ext, name in FILE_EXTENSIONS.items() if name == fmt)
     stem = os.path.splitext(os.path.basename(os.path.normpath(model_path)))[0]
