@@ -29,6 +29,7 @@ from keras_perceptual._checks import (
     check_choice,
     check_float_dtype,
     check_one_or_same_batch,
+    check_positive_float,
     check_positive_int,
     check_seed,
     check_value_range,
@@ -448,6 +449,9 @@ def gaussian_kernel(sigma: float = 1.0, radius: int | None = None):
     Returns:
         A float32 numpy array summing to 1.
 
+    Raises:
+        InputError: ``sigma`` not a finite number > 0, or ``radius`` not an integer >= 0.
+
     Example:
         >>> gaussian_kernel(1.0).shape  # 7 taps
         (7,)
@@ -456,8 +460,10 @@ def gaussian_kernel(sigma: float = 1.0, radius: int | None = None):
 
     import numpy as np
 
+    sigma = check_positive_float(sigma, "sigma")
     if radius is None:
         radius = math.ceil(3.0 * sigma)
+    radius = check_positive_int(radius, "radius", minimum=0)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     taps = np.exp(-(x**2) / (2.0 * sigma**2))
     return (taps / taps.sum()).astype(np.float32)

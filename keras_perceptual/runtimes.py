@@ -39,6 +39,7 @@ import dataclasses
 import functools
 import json
 import os
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -772,6 +773,10 @@ def read_tflite_metadata(path: str) -> str | None:
     Returns:
         The JSON text :func:`~keras_perceptual.export.export_tflite` stored, or None.
 
+    Raises:
+        InputError: ``path`` is not a path.
+        ModelLoadError: the file is not a TFLite model.
+
     Example:
         >>> # starry.tflite: written by keras-perceptual export (not made in the tests)
         >>> ModelInfo.from_json(read_tflite_metadata("starry.tflite")).value_range  # doctest: +SKIP
@@ -783,12 +788,18 @@ def read_tflite_metadata(path: str) -> str | None:
         return None
     with open(check_path(path, "path", "model.tflite"), "rb") as f:
         buffer = f.read()
-    model = schema.Model.GetRootAsModel(buffer, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name() == METADATA_KEY.encode():
-            data = model.Buffers(entry.Buffer()).DataAsNumpy()
-            return bytes(np.asarray(data, np.uint8)).decode()
+    try:
+        model = schema.Model.GetRootAsModel(buffer, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == METADATA_KEY.encode():
+                data = model.Buffers(entry.Buffer()).DataAsNumpy()
+                return bytes(np.asarray(data, np.uint8)).decode()
+    except (struct.error, IndexError, UnicodeDecodeError) as error:  # not a FlatBuffer model
+        raise ModelLoadError(
+            f"{path!r} is not a TFLite model ({type(error).__name__}: {error}); pass a .tflite "
+            f"file written by export_tflite. Received: path={path!r}"
+        ) from None
     return None
 
 

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from keras_perceptual._checks import check_flag, check_positive_int
+from keras_perceptual._checks import check_flag, check_path, check_positive_int
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
@@ -172,9 +172,15 @@ def _scan(directory, min_size, verify, warn, num_workers, exclude) -> ScanResult
     warn = check_flag(warn, "warn")
     if num_workers is not None:
         num_workers = check_positive_int(num_workers, "num_workers")
-    if isinstance(exclude, (str, os.PathLike)):
-        exclude = [exclude]
-    candidates, ignored = walk_images(directory, [os.fspath(path) for path in exclude])
+    if exclude is None or isinstance(exclude, (str, os.PathLike)):
+        exclude = [] if exclude is None else [exclude]
+    if not isinstance(exclude, (list, tuple, set, frozenset)):
+        raise InputError(
+            "exclude must be a folder path or a list of them, e.g. exclude=['photos/runs']. "
+            f"Received: exclude={exclude!r:.100}"
+        )
+    exclude = [check_path(path, "exclude", "photos/runs") for path in exclude]
+    candidates, ignored = walk_images(directory, exclude)
 
     def check(path: str) -> str | None:
         try:
@@ -235,14 +241,16 @@ def scan_images(
         warn: issue one :class:`SkippedImagesWarning` if any file was skipped
             (callers that print :meth:`ScanResult.summary` themselves pass ``False``).
         num_workers: threads for ``verify`` (default: CPU count + 4, at most 16).
-        exclude: folders under ``directory`` to leave out, e.g. a training run's output
-            folder kept inside its photos folder (its sample grids are not photos).
+        exclude: folders under ``directory`` to leave out (a path, a list of paths, or
+            ``None`` for none), e.g. a training run's output folder kept inside its photos
+            folder (its sample grids are not photos).
 
     Returns:
         A :class:`ScanResult` with the usable ``paths`` (sorted) and the ``skipped`` files.
 
     Raises:
-        ValueError: if ``directory`` is missing or a file, or holds no usable image.
+        ValueError: if ``directory`` is missing or a file, or holds no usable image
+            (:class:`~keras_perceptual.errors.InputError`), or ``exclude`` is not paths.
 
     Example:
         >>> scan = scan_images("photos", min_size=32)  # four 64 x 64 photos

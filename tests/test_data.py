@@ -26,6 +26,7 @@ from keras_perceptual.data import (  # noqa: E402
     style_transfer_pairs,
     super_resolution_pairs,
 )
+from keras_perceptual.errors import InputError  # noqa: E402
 
 GOOD = {
     "rgb.jpg",
@@ -489,6 +490,14 @@ def test_gaussian_kernel():
     assert taps.shape == (7,) and taps.dtype == np.float32
     np.testing.assert_allclose(taps.sum(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(taps, taps[::-1])
+    assert gaussian_kernel(2.0, radius=0).tolist() == [1.0]
+    # Were math's TypeError/ValueError/OverflowError, and an empty kernel for sigma < 0.
+    for bad in (None, "wide", float("nan"), float("inf"), 0, -1.0, True):
+        with pytest.raises(InputError, match=r"sigma must be a finite number > 0\. Received"):
+            gaussian_kernel(bad)
+    for bad in (-1, 1.5, "3"):
+        with pytest.raises(InputError, match=r"radius must be an integer >= 0\. Received"):
+            gaussian_kernel(1.0, radius=bad)
 
 
 def test_super_resolution_pairs(folder):
@@ -544,3 +553,8 @@ def test_scan_leaves_out_the_excluded_folders(tmp_path):
         os.path.join("b", "photo0.png")]  # fmt: skip
     with pytest.raises(ValueError, match="No usable image"):
         scan_images(tmp_path, exclude=[tmp_path / "a", tmp_path / "b"])
+    assert len(scan_images(tmp_path, exclude=None).paths) == 4  # None: nothing left out
+    # Were "TypeError: 'int' object is not iterable" and os.fspath's bare TypeError.
+    for bad in (3, [None], [str(tmp_path / "a"), 7], b"a"):
+        with pytest.raises(InputError, match="exclude must be a .*Received: exclude="):
+            scan_images(tmp_path, exclude=bad)

@@ -348,3 +348,14 @@ def test_runtime_threads_are_checked_before_the_file_is_read(cls):
     # literal ...)" blaming the file.
     with pytest.raises(InputError, match="Received: threads='2.5'"):
         getattr(runtimes, cls)("x.tflite", threads="2.5")
+
+
+@requires_tf
+def test_read_tflite_metadata_of_a_file_that_is_not_tflite_names_it(tmp_path):
+    # Was struct.error ("unpack_from requires a buffer of at least ... bytes").
+    for i, content in enumerate([b"", b"not a model at all" * 4]):
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(content)
+        with pytest.raises(ModelLoadError, match=r"is not a TFLite model .*pass a \.tflite file "
+                                                 r"written by export_tflite\. Received: path="):
+            runtimes.read_tflite_metadata(str(path))
