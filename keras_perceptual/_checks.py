@@ -697,6 +697,29 @@ def check_path(value: Any, name: str, example: str = "photo.jpg") -> str:
     )
 
 
+def check_output_file(value: Any, name: str, example: str) -> str:
+    """Returns the path of a file to write, after checking that it can be one: a path
+    (:func:`check_path`), not an existing folder, in a folder that exists.
+
+    Example:
+        >>> check_output_file("stylized.png", "path", "stylized.png")
+        'stylized.png'
+    """
+    path = check_path(value, name, example)
+    if os.path.isdir(path):
+        raise InputError(
+            f"{name} {path!r} is a folder; pass a file name such as "
+            f"{os.path.join(path, example)!r}. Received: {name}={path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(
+            f"the folder of {name} does not exist; create {folder!r} first (os.makedirs) or "
+            f"write elsewhere. Received: {name}={path!r}"
+        )
+    return path
+
+
 def check_finite_float(value: Any, name: str, unit: str = "") -> float:
     """Returns ``value`` as a finite float (any sign), or raises (booleans and strings too).
 

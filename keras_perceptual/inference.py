@@ -50,7 +50,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_choice,
     check_flag,
-    check_path,
+    check_output_file,
     check_positive_int,
     check_value_range,
 )
@@ -158,7 +158,7 @@ def save_image(
 
     from keras_perceptual.training.files import atomic_write
 
-    path = check_path(path, "path", "stylized.png")
+    path = check_output_file(path, "path", "stylized.png")
     value_range = check_value_range(value_range)
     extension = os.path.splitext(path)[1].lower()
     Image.init()
@@ -168,12 +168,6 @@ def save_image(
             f"Cannot write an image to {path!r}: its extension {extension or '(none)'!r} names "
             "no image format Pillow writes; end the file name with .png, .jpg, .webp or .bmp. "
             f"Received: path={path!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(
-            f"the folder of path does not exist; create {folder!r} first (os.makedirs) or "
-            f"write elsewhere. Received: path={path!r}"
         )
     array = image_array(image, value_range, "image", clip=True)
     unit = to_unit_range(array.astype(np.float64), value_range)

@@ -57,7 +57,13 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_flag, check_keywords, check_path, check_value_range
+from keras_perceptual._checks import (
+    check_flag,
+    check_keywords,
+    check_output_file,
+    check_path,
+    check_value_range,
+)
 from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
@@ -265,17 +271,7 @@ def check_output_path(output_path: str | os.PathLike, input_path: str | os.PathL
             f"output_path must end in a video extension ({valid}) that picks the container. "
             f"Received: output_path={output_path!r}"
         )
-    if os.path.isdir(output_path):
-        raise InputError(
-            f"output_path {output_path!r} is a folder; pass a file name such as "
-            f"{os.path.join(output_path, 'stylized.mp4')!r}. Received: output_path={output_path!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(output_path))
-    if not os.path.isdir(folder):
-        raise InputError(
-            f"the folder of output_path does not exist; create {folder!r} first. "
-            f"Received: output_path={output_path!r}"
-        )
+    output_path = check_output_file(output_path, "output_path", "stylized.mp4")
     if (os.path.exists(output_path) and os.path.exists(input_path)
             and os.path.samefile(output_path, input_path)):
         raise InputError(

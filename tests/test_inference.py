@@ -638,6 +638,10 @@ def test_save_image_path_that_is_not_a_path_is_named(tmp_path):
     # Before: FileNotFoundError naming a temporary file the caller never named.
     with pytest.raises(InputError, match=r"folder of path does not exist.*Received: path="):
         save_image(np.zeros((2, 2, 3), "float32"), tmp_path / "missing" / "out.png")
+    # A folder named like an image (same rule as stylize_video's output_path).
+    (tmp_path / "grid.png").mkdir()
+    with pytest.raises(InputError, match=r"path .*grid.png' is a folder; pass a file name"):
+        save_image(np.zeros((2, 2, 3), "float32"), tmp_path / "grid.png")
 
 
 @pytest.mark.parametrize("image, reference, name", [
