@@ -49,6 +49,7 @@ import dataclasses
 import fractions
 import glob
 import inspect
+import io
 import os
 import time
 import warnings
@@ -388,7 +389,10 @@ def _stylize_only_options() -> list[str]:
             if name not in own and name != "images"]
 
 
-def _check_codec_options(codec_options: Any) -> None:
+def _check_codec_options(av: Any, codec_options: Any, container_format: str) -> None:
+    """Refuses ``codec_options`` that are not a dict of names to values, and those the
+    container's video encoder does not take: a tiny encoder is opened with them, and FFmpeg
+    hands back the options it did not use (it ignores them otherwise) or refuses a value."""
     if codec_options is None:
         return
     if not isinstance(codec_options, Mapping) or not all(
@@ -400,6 +404,29 @@ def _check_codec_options(codec_options: Any) -> None:
             "codec_options must be a dict of FFmpeg encoder options with string names and "
             "string or number values, e.g. {'crf': '23', 'preset': 'fast'}. "
             f"Received: codec_options={codec_options!r}"
+        )
+    with av.open(io.BytesIO(), "w", format=container_format) as container:
+        codec = container.default_video_codec
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = 64, 64, "yuv420p"
+    context.time_base = fractions.Fraction(1, 25)
+    context.options = {**VIDEO_CODEC_OPTIONS.get(codec, {}),
+                       **{key: str(value) for key, value in codec_options.items()}}  # fmt: skip
+    try:
+        context.open()
+    except av.error.FFmpegError as error:
+        raise InputError(
+            f"codec_options has a value the {codec} encoder ({context.codec.name}) refuses "
+            f"({_reason(error)}); see `ffmpeg -h encoder={context.codec.name}` for its options "
+            f"and values. Received: codec_options={codec_options!r}"
+        ) from None
+    unused = sorted(context.options)
+    if unused:
+        raise InputError(
+            f"codec_options has {', '.join(map(repr, unused))}, which the {codec} encoder "
+            f"({context.codec.name}) does not take (FFmpeg would ignore it); see `ffmpeg -h "
+            f"encoder={context.codec.name}` for its options. Received: "
+            f"codec_options={codec_options!r}"
         )
 
 
@@ -469,7 +496,9 @@ def stylize_video(
         value_range: ``(low, high)`` of the model's images; default: the model's own.
         audio: keep the audio track (``False`` drops it).
         codec_options: FFmpeg encoder options overriding :data:`VIDEO_CODEC_OPTIONS`,
-            e.g. ``{"crf": "23", "preset": "fast"}`` for H.264.
+            e.g. ``{"crf": "23", "preset": "fast"}`` for H.264. An option the container's
+            encoder does not take (FFmpeg would ignore it), or a value it refuses, is an
+            ``InputError`` before the input is opened.
         progress: show a progress bar (tqdm: frames, frames/s and ETA) on stderr.
         **stylize_options: any further keyword argument of
             :func:`~keras_perceptual.inference.stylize` (e.g. the style selection of a
@@ -486,8 +515,8 @@ def stylize_video(
         FileNotFoundError: ``input_path`` does not exist.
         VideoError: the input cannot be decoded (not a video, corrupt, unsupported
             codec), or the output cannot be encoded.
-        InputError: a bad argument (output extension, batch size, tile size, overlap,
-            style options, ...: all checked before the input is opened), or frames smaller
+        InputError: a bad argument (output extension, codec options, batch size, tile size,
+            overlap, style options, ...: all checked before the input is opened), or frames smaller
             than the model accepts.
         TypeError: a keyword argument neither ``stylize_video`` nor ``stylize`` takes.
         MissingDependencyError: PyAV (or tqdm, with ``progress=True``) is not installed:
@@ -516,8 +545,8 @@ def stylize_video(
     audio = check_flag(audio, "audio")
     progress = check_flag(progress, "progress")
     preserve_color = check_flag(preserve_color, "preserve_color")
-    _check_codec_options(codec_options)
     container_format = check_output_path(output_path, input_path)
+    _check_codec_options(av, codec_options, container_format)
     if progress:
         _tqdm()
     model = resolve_model(model)  # a path is loaded once, not once per batch

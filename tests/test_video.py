@@ -278,11 +278,19 @@ def test_every_argument_is_checked_before_the_input_is_opened(net, clip, tmp_pat
         ({"style": 0}, InputError, r"single-style network\): leave them out"),
         ({"precision": "float8"}, InputError, r"precision"),
         ({"codec_options": ["crf", "23"]}, InputError, r"codec_options must be a dict"),
+        # Was: FFmpeg ignored an option its encoder does not take, and the video was written
+        # without it (a misspelt 'crf', or 'crf' for AVI's MPEG-4 encoder).
+        ({"codec_options": {"cfr": "23"}}, InputError, r"codec_options has 'cfr', which the "
+                                                        r"h264 encoder \(libx264\) does not take"),
+        ({"codec_options": {"crf": "abc"}}, InputError, r"a value the h264 encoder \(libx264\) "
+                                                        r"refuses"),
         ({"batch_size": 0}, InputError, r"batch_size must be an integer >= 1"),
     ]
     for kwargs, error, pattern in cases:
         with pytest.raises(error, match=pattern):
             stylize_video(net, clip, out, progress=False, **kwargs)
+    with pytest.raises(InputError, match=r"'crf', which the mpeg4 encoder"):
+        stylize_video(net, clip, tmp_path / "out.avi", progress=False, codec_options={"crf": 4})
     with pytest.raises(InputError, match=r"video extension"):  # also before the input
         stylize_video(net, tmp_path / "missing.mp4", tmp_path / "out.gif", progress=False)
     assert os.listdir(tmp_path) == []
