@@ -41,6 +41,7 @@ from keras_perceptual._checks import (
     as_number,
     check_choice,
     check_flag,
+    check_float_dtype,
     check_one_or_same_batch,
     check_positive_float,
     check_positive_int,
@@ -48,6 +49,7 @@ from keras_perceptual._checks import (
     checked_at_run_time,
     concrete_values,
     shapes_agree,
+    static_image_shape,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.ops import ADAIN_EPSILON, channel_mean_std, from_unit_range, to_unit_range
@@ -202,17 +204,27 @@ def bicubic_upsample(x, factor: int):
     OpenCV does), where TensorFlow renormalizes the kernel weights instead.
 
     Args:
-        x: rank-4 channels-last tensor.
-        factor: the integer up-sampling factor.
+        x: rank-4 channels-last floating-point tensor ``(B, H, W, C)``, any value range.
+        factor: the integer up-sampling factor, >= 1 (1 returns ``x``).
 
     Returns:
-        ``(B, H*factor, W*factor, C)`` tensor.
+        ``(B, H*factor, W*factor, C)`` tensor of ``x``'s dtype.
+
+    Raises:
+        InputError: ``factor`` is not an integer >= 1 (2.5 was truncated to 2), or ``x`` is
+            not a rank-4 floating-point batch (integer images had their kernel truncated).
 
     Example:
         >>> bicubic_upsample(np.ones((1, 3, 3, 1), "float32"), 2).shape
         (1, 6, 6, 1)
     """
-    r = int(factor)
+    r = check_positive_int(factor, "factor")
+    if not hasattr(x, "shape"):
+        x = ops.convert_to_tensor(x)
+    static_image_shape(x, "x", channels=None)
+    check_float_dtype(x, "x")
+    if r == 1:
+        return x
     taps = []
     for phase in range(r):
         offset = (phase + 0.5) / r - 0.5  # output pixel centre, in input pixels
@@ -251,7 +263,7 @@ def blocked_kernel(kernel, block: int = CONV_BLOCK):
         >>> blocked_kernel(np.zeros((9, 9, 32, 3), "float32")).shape
         (12, 12, 32, 48)
     """
-    b = int(block)
+    b = check_positive_int(block, "block", minimum=2)
     kh, kw = tuple(kernel.shape)[:2]
     height, width = b * (-(-(kh - 1) // b) + 1), b * (-(-(kw - 1) // b) + 1)
     return ops.concatenate(
@@ -286,7 +298,7 @@ def blocked_conv(x, kernel, bias, height, width, block: int = CONV_BLOCK, blocke
         kernel: ``(kh, kw, C, F)`` convolution kernel.
         bias: ``(F,)`` or ``None``.
         height, width: the output's size (ints, or scalar tensors for dynamic shapes).
-        block: the block side.
+        block: the block side, an integer >= 2.
         blocked: :func:`blocked_kernel` of ``kernel``, if already computed (exports embed it
             as a constant); else it is computed here.
 
@@ -300,7 +312,7 @@ def blocked_conv(x, kernel, bias, height, width, block: int = CONV_BLOCK, blocke
         >>> bool(np.allclose(y, keras.ops.conv(x, k), atol=1e-4))
         True
     """
-    b = int(block)
+    b = check_positive_int(block, "block", minimum=2)
     if blocked is None:
         blocked = blocked_kernel(kernel, b)
     kh, kw, channels, _ = tuple(kernel.shape)

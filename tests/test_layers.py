@@ -352,6 +352,26 @@ def test_bicubic_upsample_matches_tf_image_resize_inside(rng, factor):
     np.testing.assert_allclose(const, 0.25, atol=1e-6)
 
 
+def test_bicubic_upsample_checks_its_arguments(rng):
+    """Was: factor=2.5 was truncated to a x2 result, uint8 images had the kernel's taps cast
+    to uint8 (a wrong image), 0 and 1 gave backend errors."""
+    from keras_perceptual.errors import InputError
+
+    x = rng.random((1, 4, 5, 3), dtype=np.float32)
+    for factor in (2.5, 0, "4", None, True):
+        with pytest.raises(InputError, match=r"factor must be an integer >= 1\. Received"):
+            kl.bicubic_upsample(x, factor)
+    np.testing.assert_array_equal(to_numpy(kl.bicubic_upsample(x, 1)), x)
+    assert to_numpy(kl.bicubic_upsample(x, np.int64(2))).shape == (1, 8, 10, 3)
+    with pytest.raises(InputError, match=r"x has dtype uint8; expected floating-point"):
+        kl.bicubic_upsample((x * 255).astype("uint8"), 2)
+    with pytest.raises(InputError, match=r"x must be a rank-4 batch"):
+        kl.bicubic_upsample(x[0], 2)
+    for function in (kl.blocked_kernel, lambda k, b: kl.blocked_conv(x, k, None, 1, 1, b)):
+        with pytest.raises(InputError, match=r"block must be an integer >= 2\. Received"):
+            function(np.zeros((3, 3, 3, 3), "float32"), 1)
+
+
 @pytest.mark.parametrize("activation", kl.OUTPUT_ACTIVATIONS)
 def test_logit_skip_inverts_the_output_activation(rng, activation):
     image = rng.random((1, 4, 4, 3), dtype=np.float32) * 2 - 1
