@@ -375,8 +375,17 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
             f"add a batch axis with images[None] for a single image. "
             f"Received: {name}.shape={shape}"
         )
-    c = shape[-1]
-    if channels is not None and c is not None and c != channels:
+    if channels is not None:
+        check_channels(x, name, channels)
+    return shape
+
+
+def check_channels(x: Any, name: str, channels: int = 3) -> None:
+    """Refuses a channels-last ``x`` (any rank) whose static last axis is not ``channels``,
+    with the conversion for grey and RGBA images; an unknown last axis passes."""
+    shape = tuple(x.shape)
+    c = shape[-1] if shape else None
+    if not shape or (c is not None and c != channels):
         hint = ""
         if c == 1:
             hint = " Convert grayscale with keras.ops.repeat(images, 3, axis=-1)."
@@ -386,7 +395,6 @@ def static_image_shape(x: Any, name: str, channels: int | None = 3) -> tuple:
             f"{name} has {c} channels; expected {channels} (RGB, channels-last).{hint} "
             f"Received: {name}.shape={shape}"
         )
-    return shape
 
 
 def concrete_values(x: Any) -> np.ndarray | None:
@@ -720,18 +728,21 @@ def check_output_file(value: Any, name: str, example: str) -> str:
     return path
 
 
-def check_finite_float(value: Any, name: str, unit: str = "") -> float:
-    """Returns ``value`` as a finite float (any sign), or raises (booleans and strings too).
+def check_finite_float(value: Any, name: str, unit: str = "", minimum: float | None = None) -> float:
+    """Returns ``value`` as a finite float (any sign, or ``>= minimum``), or raises (booleans
+    and strings too).
 
     Example:
         >>> check_finite_float(np.float32(-2.5), "rotation", "degrees")
         -2.5
     """
     number = as_number(value)
+    what = f" ({unit})" if unit else ""
     if not math.isfinite(number) or isinstance(value, (str, bytes)):
-        what = f" ({unit})" if unit else ""
         raise InputError(
             f"{name} must be a finite number{what}, not a bool, a string or None. "
             f"Received: {name}={value!r}"
         )
+    if minimum is not None and number < minimum:
+        raise InputError(f"{name} must be a number >= {minimum}{what}. Received: {name}={value!r}")
     return number

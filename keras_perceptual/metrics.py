@@ -51,7 +51,9 @@ from keras import ops
 
 from keras_perceptual._checks import (
     as_number,
+    check_channels,
     check_flag,
+    check_float_dtype,
     check_float_policy,
     check_keywords,
     check_positive_float,
@@ -167,15 +169,23 @@ def rgb_to_y(images):
     """BT.601 studio-swing luma (MATLAB ``rgb2ycbcr``) of RGB images in [0, 1].
 
     Args:
-        images: channels-last RGB tensor with values in [0, 1].
+        images: channels-last floating-point RGB ``(..., 3)`` with values in [0, 1].
 
     Returns:
-        A tensor with one channel, values in [16/255, 235/255].
+        A tensor of the images' dtype with one channel, values in [16/255, 235/255].
+
+    Raises:
+        InputError: integer images (convert to [0, 1] floats first), or a last axis
+            other than 3 channels.
 
     Example:
         >>> float(rgb_to_y(np.ones((1, 1, 3), "float32"))[0, 0, 0]) * 255  # ~235
         235.0
     """
+    if not hasattr(images, "dtype"):
+        images = as_float_tensor(images, "images", value_range=(0.0, 1.0))
+    check_float_dtype(images, "images", (0.0, 1.0))
+    check_channels(images, "images")
     weights = ops.convert_to_tensor(_Y_WEIGHTS, dtype=images.dtype)
     return ops.sum(images * weights, axis=-1, keepdims=True) + _Y_OFFSET
 

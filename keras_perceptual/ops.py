@@ -26,7 +26,9 @@ from keras import ops
 
 from keras_perceptual._checks import (
     as_number,
+    check_channels,
     check_choice,
+    check_finite_float,
     check_float_dtype,
     check_one_or_same_batch,
     check_positive_float,
@@ -249,14 +251,29 @@ def charbonnier(x, epsilon: float = 1e-3):
     """Elementwise Charbonnier penalty ``sqrt(x^2 + epsilon^2)`` (a smooth L1).
 
     With ``epsilon=0`` it is ``|x|``, with gradient 0 (not NaN) at ``x = 0``.
+
+    Raises:
+        InputError: ``epsilon`` is not a finite number >= 0, or ``x`` is not floating-point.
     """
+    epsilon = check_finite_float(epsilon, "epsilon", minimum=0)
     x = as_float_tensor(x, "x")
     return safe_sqrt(ops.square(x) + epsilon * epsilon)
 
 
 def luminance(images):
-    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of channels-last RGB images."""
+    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of channels-last RGB images.
+
+    Args:
+        images: floating-point ``(..., 3)`` RGB, any value range.
+
+    Returns:
+        ``(..., 1)`` float32 luma, in the images' value range.
+
+    Raises:
+        InputError: integer images, or a last axis other than 3 channels.
+    """
     images = as_float_tensor(images)
+    check_channels(images, "images")
     weights = ops.convert_to_tensor([0.299, 0.587, 0.114], dtype=images.dtype)
     return ops.sum(images * weights, axis=-1, keepdims=True)
 
@@ -421,16 +438,22 @@ def channel_mean_std(features, epsilon: float = ADAIN_EPSILON):
     Args:
         features: ``(batch, H, W, C)`` channels-last tensor.
         epsilon: added to the variance before the square root (``1e-5`` as in the
-            reference code), which keeps ``sigma`` and its gradient finite on flat maps.
+            reference code), which keeps ``sigma`` and its gradient finite on flat maps;
+            a finite number >= 0.
 
     Returns:
         ``(mean, std)``, each ``(batch, C)`` float32.
+
+    Raises:
+        InputError: ``epsilon`` is negative or not a number, or ``features`` is not a
+            floating-point tensor.
 
     Example:
         >>> mean, std = channel_mean_std(np.ones((2, 4, 4, 3), "float32"), epsilon=0.0)
         >>> mean.shape, float(std[0, 0])
         ((2, 3), 0.0)
     """
+    epsilon = check_finite_float(epsilon, "epsilon", minimum=0)
     x = as_float_tensor(features, "features")
     mean, variance = ops.moments(x, axes=(1, 2))
     return mean, safe_sqrt(variance + epsilon)
@@ -481,7 +504,7 @@ def sr_degrade(images, scale: int, sigma: float = 1.0, value_range: Sequence[flo
     Args:
         images: ``(B, H, W, C)`` float images in ``value_range``, ``H`` and ``W`` divisible
             by ``scale`` and larger than the blur's radius (``ceil(3 sigma)``).
-        scale: the down-sampling factor.
+        scale: the down-sampling factor, an integer >= 1.
         sigma: the blur's standard deviation, in pixels of ``images``.
         value_range: ``(low, high)`` of the images.
 
@@ -489,8 +512,8 @@ def sr_degrade(images, scale: int, sigma: float = 1.0, value_range: Sequence[flo
         ``(B, H / scale, W / scale, C)`` images in ``value_range``.
 
     Raises:
-        keras_perceptual.errors.InputError: sizes not divisible by ``scale``, or too small
-            for the blur.
+        keras_perceptual.errors.InputError: ``scale`` not an integer >= 1, sizes not
+            divisible by it, or too small for the blur.
 
     Example:
         >>> sr_degrade(np.random.rand(1, 32, 32, 3).astype("float32"), 4).shape
@@ -499,6 +522,7 @@ def sr_degrade(images, scale: int, sigma: float = 1.0, value_range: Sequence[flo
     import numpy as np
 
     low, high = check_value_range(value_range)
+    scale = check_positive_int(scale, "scale")
     images = as_float_tensor(images, "images", value_range=value_range)
     _, height, width, channels = images.shape
     for size, axis in ((height, "height"), (width, "width")):

@@ -474,3 +474,12 @@ def test_min_image_size_is_the_smallest_size_the_metric_accepts(make, need):
     if need > 1:
         with pytest.raises(InputError):
             metric.update_state(np.zeros((1, need - 1, need, 3)), np.zeros((1, need - 1, need, 3)))
+
+
+def test_rgb_to_y_refuses_integer_and_non_rgb_images():
+    """Were backend errors (AddV2 of uint32 and float; a broadcast of 4 against 3)."""
+    with pytest.raises(InputError, match=r"images has dtype uint8; expected floating-point"):
+        rgb_to_y(np.zeros((1, 2, 2, 3), "uint8"))
+    with pytest.raises(InputError, match=r"images has 1 channels; expected 3"):
+        rgb_to_y(np.zeros((1, 2, 2, 1), "float32"))
+    np.testing.assert_allclose(to_numpy(rgb_to_y([[[1.0, 1.0, 1.0]]])) * 255, [[[235.0]]], rtol=1e-6)

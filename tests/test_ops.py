@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from conftest import gradient, numpy_gram, to_numpy
 
+from keras_perceptual.errors import InputError
 from keras_perceptual.ops import (
+    channel_mean_std,
     charbonnier,
     from_unit_range,
     gram_matrix,
@@ -10,6 +12,7 @@ from keras_perceptual.ops import (
     sliced_wasserstein,
     sliced_wasserstein_directions,
     sorted_projections,
+    sr_degrade,
     to_unit_range,
     total_variation,
 )
@@ -87,6 +90,25 @@ def test_charbonnier_and_luminance():
     np.testing.assert_allclose(to_numpy(charbonnier(np.array([0.0, 3.0]), 4.0)), [4.0, 5.0])
     white = np.ones((1, 1, 1, 3), "float32")
     np.testing.assert_allclose(to_numpy(luminance(white)), [[[[1.0]]]], rtol=1e-6)
+
+
+def test_ops_refuse_arguments_they_used_to_misread(rng):
+    """Were: a negative epsilon was squared away (charbonnier) or gave sqrt(var - 1)
+    (channel_mean_std); 4-channel images gave a backend broadcast error (luminance);
+    sr_degrade's scale=2.5 was reported as "not divisible" and scale=0 as ZeroDivisionError."""
+    x = rng.random((1, 8, 8, 3), dtype=np.float32)
+    for bad in (-1, float("nan"), None, "1e-3", True):
+        with pytest.raises(InputError, match=r"epsilon must be a .*number.* Received: epsilon="):
+            charbonnier(x, bad)
+        with pytest.raises(InputError, match=r"epsilon must be a .*number.* Received: epsilon="):
+            channel_mean_std(x, bad)
+    np.testing.assert_allclose(to_numpy(charbonnier(np.array([-2.0, 0.0]), 0)), [2.0, 0.0])
+    with pytest.raises(InputError, match=r"images has 4 channels; expected 3 .* images\[\.\.\., :3\]"):
+        luminance(np.zeros((1, 4, 4, 4), "float32"))
+    for bad in (2.5, 0, "2", None):
+        with pytest.raises(InputError, match=r"scale must be an integer >= 1\. Received: scale="):
+            sr_degrade(x, bad)
+    assert tuple(sr_degrade(x, 1, sigma=0).shape) == (1, 8, 8, 3)
 
 
 # --- Sliced Wasserstein (Heitz et al. 2021). ---
