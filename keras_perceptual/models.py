@@ -394,6 +394,16 @@ def _adain_decoder(features: int, f: int, blocks: Sequence[int], padding: str) -
     return keras.Model(inputs, x, name="decoder")
 
 
+def _check_network(model: Any, function: str) -> None:
+    """Refuses what is not a Keras model or layer (a path, None, an exported artifact): it has
+    no layers to read, and ``(0, 1)`` or ``"float32"`` would be a silent guess."""
+    if not isinstance(model, keras.layers.Layer):
+        raise InputError(
+            f"{function} reads a Keras model's layers; load a model file first with "
+            f"keras.models.load_model(path). Received: model={model!r:.100}"
+        )
+
+
 def model_value_range(model: keras.Model) -> tuple[float, float]:
     """The ``value_range`` a network was built with; ``(0.0, 1.0)`` for foreign models.
 
@@ -402,15 +412,19 @@ def model_value_range(model: keras.Model) -> tuple[float, float]:
     ``keras.models.load_model``).
 
     Args:
-        model: a Keras model.
+        model: a Keras model (or layer).
 
     Returns:
         ``(low, high)`` as floats.
+
+    Raises:
+        InputError: ``model`` is not a Keras model or layer (a path: load it first).
 
     Example:
         >>> model_value_range(style_transfer_net(value_range=(-1, 1)))
         (-1.0, 1.0)
     """
+    _check_network(model, "model_value_range")
     for layer in reversed(getattr(model, "layers", [])):
         if isinstance(layer, BoundedOutput):
             return tuple(layer.value_range)
@@ -421,10 +435,14 @@ def model_precision(model: keras.Model) -> str:
     """The dtype policy a network computes in: the first mixed or 16-bit policy among its
     layers (nested ones included), else ``"float32"``.
 
+    Raises:
+        InputError: ``model`` is not a Keras model or layer (a path: load it first).
+
     Example:
         >>> model_precision(style_transfer_net())
         'float32'
     """
+    _check_network(model, "model_precision")
     stack = [model]
     while stack:
         layer = stack.pop(0)

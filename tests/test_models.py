@@ -166,6 +166,19 @@ def test_model_value_range_of_foreign_model():
     assert model_value_range(keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))) == (0.0, 1.0)
 
 
+def test_model_value_range_and_precision_refuse_what_is_not_a_model():
+    """Was: a path (or None) gave (0.0, 1.0) silently from model_value_range, and an
+    AttributeError from model_precision."""
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.models import model_precision
+
+    for function in (model_value_range, model_precision):
+        for bad in ("runs/starry/model.keras", None):
+            with pytest.raises(InputError, match=r"load a model file first .* Received: model="):
+                function(bad)
+    assert model_precision(keras.layers.Dense(2, dtype="mixed_float16")) == "mixed_float16"
+
+
 @pytest.mark.parametrize(
     "build",
     [lambda: style_transfer_net(**TINY), lambda: super_resolution_net(4, **TINY)],
