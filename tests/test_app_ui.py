@@ -274,11 +274,29 @@ def _busy(page) -> bool:
     return page.locator("#status .progress-text, #status .eta-bar").count() > 0
 
 
+def _upload(page, files, attempts=4):
+    """Sets ``files`` on the upload box and waits until it lists them. A file set while the
+    page is still hydrating (after a reload, on a busy CPU) is dropped without a trace, so the
+    files are set again when they do not show within 20 s."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.set_input_files("#photos input[type=file]", files)
+        try:
+            for path in files:
+                page.locator("#photos").get_by_text(os.path.basename(path)).first.wait_for(
+                    timeout=20_000
+                )
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            print(f"upload of {[os.path.basename(f) for f in files]} not shown; set again")
+
+
 def _run_and_wait(page, files, expect, timeout_s=300):
     """Uploads ``files``, presses the run button, waits for the new status to show ``expect``."""
-    page.set_input_files("#photos input[type=file]", files)
-    for path in files:
-        page.locator("#photos").get_by_text(os.path.basename(path)).first.wait_for(timeout=60_000)
+    _upload(page, files)
     before = _status(page)
     page.click("#run")
     deadline = time.monotonic() + timeout_s
