@@ -808,7 +808,11 @@ def image_array(
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3 or array.shape[-1] != 3:
-        hint = " Drop the alpha channel with image[..., :3]." if array.shape[-1:] == (4,) else ""
+        hint = ""
+        if array.ndim == 3 and array.shape[-1] == 4:
+            hint = " Drop the alpha channel with image[..., :3]."
+        elif array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 1):
+            hint = " Repeat a grey image into RGB with np.repeat(image.reshape(h, w, 1), 3, axis=-1)."
         raise InputError(
             f"{name} must be one RGB image of shape (height, width, 3) or (1, height, width, "
             f"3), or an image file path.{hint} Received: {name}.shape={array.shape}"

@@ -67,6 +67,9 @@ def test_paths_are_decoded_into_value_range(tmp_path):
         (np.zeros((4, 4, 3), bool), {}, "dtype bool"),
         (np.zeros((4, 4, 3), np.int32), {}, "dtype int32"),
         (np.zeros((4, 4, 4), np.float32), {}, "alpha channel"),
+        # Was: a grey (H, 4) image was told to drop an alpha channel.
+        (np.zeros((5, 4), np.float32), {}, r"^(?!.*alpha).*Repeat a grey image into RGB"),
+        (np.zeros((5, 4, 1), np.float32), {}, r"Repeat a grey image into RGB"),
         (np.zeros((2, 4, 4, 3), np.float32), {}, r"one RGB image.*\(2, 4, 4, 3\)"),
         (np.full((4, 4, 3), np.nan, np.float32), {}, "NaN or infinite"),
         (np.full((4, 4, 3), 255.0, np.float32), {}, r"outside value_range=\(0.0, 1.0\).*/ 255"),
