@@ -3,12 +3,17 @@ import numpy as np
 import pytest
 from conftest import gradient, to_numpy
 
+from keras_perceptual.errors import InputError
 from keras_perceptual.losses.pixel import (
     CharbonnierLoss,
     ColorLoss,
     EdgeLoss,
     angular_color_loss,
+    angular_error,
+    blur_color_loss,
+    charbonnier_loss,
     edge_loss,
+    edge_weights,
 )
 from keras_perceptual.ops import edge_magnitude, sobel_edges
 
@@ -404,3 +409,88 @@ def test_settings_the_chosen_mode_ignores_are_refused(small):
     EdgeLoss("gradient", distance="charbonnier", epsilon=0.1)
     ColorLoss("blur", kernel_size=5, sigma=1.0)
     ColorLoss(kernel_size=21, sigma=3.0)
+
+
+# --- The pure functions check their inputs as the losses do. ---
+
+_X = np.random.default_rng(3).random((2, 8, 8, 3), dtype=np.float32)
+_Y = np.random.default_rng(4).random((2, 8, 8, 3), dtype=np.float32)
+_RGBA = np.concatenate([_X, _X[..., :1]], axis=-1)
+_SAME = r"y_true and y_pred must have the same shape; resize or crop one to match\. Received: "
+
+
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        # Was: a TensorFlow "Incompatible shapes" (InvalidArgumentError), or a silent
+        # broadcast of a batch of 1 against 2 / of 1 channel against 3.
+        (lambda: charbonnier_loss(_X, _Y[:, :4]), _SAME + r"y_true.shape=\(2, 8, 8, 3\)"),
+        (lambda: charbonnier_loss(_X[:1], _Y), _SAME + r"y_true.shape=\(1, 8, 8, 3\)"),
+        (lambda: edge_loss(_X, _Y[:, :4]), _SAME),
+        (lambda: edge_loss(_X, _Y[:, :4], mode="gradient"), _SAME),
+        (lambda: edge_loss(_X[:1], _Y), _SAME),
+        (lambda: angular_color_loss(_X[:1], _Y), _SAME),
+        (lambda: blur_color_loss(_X, _Y[:, :4]), _SAME),
+        (lambda: blur_color_loss(_X, _Y[..., :1]), _SAME),
+        (lambda: angular_error(_X, _Y[:, :4]),
+         r"a and b must have the same shape.*Received: a.shape=\(2, 8, 8, 3\), b.shape"),
+        # Was: "Invalid reduction dimension" (InvalidArgumentError).
+        (lambda: charbonnier_loss(_X[0], _Y[0]), r"y_true must be a rank-4 batch.*images\[None\]"),
+        (lambda: blur_color_loss(_X[0], _Y[0]), r"y_true must be a rank-4 batch"),
+        (lambda: edge_weights(_X[0]), r"y_true must be a rank-4 batch.*Received: y_true.shape"),
+        # Was: TensorFlow's Cross "Cross-products are only defined for 3-element vectors".
+        (lambda: angular_color_loss(_RGBA, _RGBA),
+         r"y_true has 4 channels; expected 3 .*images\[\.\.\., :3\]"),
+        (lambda: angular_color_loss(_X[..., :1], _Y[..., :1]),
+         r"y_true has 1 channels; expected 3"),
+        (lambda: angular_error(_RGBA, _RGBA), r"a has 4 channels; expected 3"),
+        # Was: a backend reshape error (2.5, 0); kernel_size=2 (even), True, sigma=-1 and
+        # sigma=0 (NaN values) were accepted silently. ColorLoss's rule now.
+        (lambda: blur_color_loss(_X, _Y, kernel_size=2.5),
+         r"kernel_size must be an integer >= 1\. Received: kernel_size=2.5"),
+        (lambda: blur_color_loss(_X, _Y, kernel_size=0), r"kernel_size must be an integer >= 1"),
+        (lambda: blur_color_loss(_X, _Y, kernel_size=True), r"kernel_size must be an integer"),
+        (lambda: blur_color_loss(_X, _Y, kernel_size=2),
+         r"kernel_size must be odd .*e.g. 3\. Received: kernel_size=2"),
+        (lambda: blur_color_loss(_X, _Y, sigma=-1), r"sigma must be a finite number > 0\. "
+         r"Received: sigma=-1"),
+        (lambda: blur_color_loss(_X, _Y, sigma=0), r"sigma must be a finite number > 0"),
+        (lambda: blur_color_loss(_X, _Y, sigma=float("nan")), r"sigma must be a finite number"),
+        # Was: threshold=-1 weighted every pixel, NaN and True none (EdgeLoss's rule now).
+        (lambda: edge_weights(_X, threshold=-1),
+         r"threshold must be a finite number >= 0.*Received: threshold=-1"),
+        (lambda: edge_weights(_X, threshold=float("nan")), r"Received: threshold=nan"),
+        (lambda: edge_weights(_X, threshold=True), r"threshold must be a number >= 0.*not a bool"),
+        (lambda: edge_loss(_X, _Y, threshold=-1), r"threshold must be a finite number >= 0"),
+        (lambda: edge_loss(_X, _Y, threshold=float("nan")), r"Received: threshold=nan"),
+    ],
+)
+def test_pure_functions_refuse_what_the_losses_refuse(call, pattern):
+    """Was: the pure functions left their inputs unchecked, unlike CharbonnierLoss, EdgeLoss
+    and ColorLoss (the comments give each case's old result)."""
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_pure_functions_keep_their_values_and_check_pairs_known_at_run_time(small):
+    """The checks moved from the losses into the functions: the losses give the functions'
+    values, and a batch of 1 against 2 whose sizes are unknown when traced is refused when
+    the graph runs (was: a value for 2 pairs)."""
+    t, p = small
+    for loss, function in (
+        (CharbonnierLoss(reduction=None), charbonnier_loss),
+        (EdgeLoss(reduction=None), edge_loss),
+        (ColorLoss(reduction=None), angular_color_loss),
+        (ColorLoss("blur", kernel_size=5, sigma=1.0, reduction=None),
+         lambda a, b: blur_color_loss(a, b, 5, 1.0)),
+    ):
+        np.testing.assert_allclose(to_numpy(loss(t, p)), to_numpy(function(t, p)), rtol=1e-6)
+    if keras.backend.backend() != "tensorflow":
+        return  # JAX traces with concrete shapes: the static check above decides
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, 12, 10, 3), tf.float32)
+    traced = tf.function(charbonnier_loss, input_signature=[spec, spec])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
+        traced(t[:1], p)
+    np.testing.assert_allclose(to_numpy(traced(t, p)), to_numpy(charbonnier_loss(t, p)))

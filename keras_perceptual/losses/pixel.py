@@ -28,10 +28,12 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_applies,
+    check_channels,
     check_choice,
     check_positive_float,
     check_positive_int,
     check_same_shape,
+    check_value_range,
     check_weight,
     static_image_shape,
 )
@@ -61,13 +63,22 @@ MIN_EDGE = 1e-5
 # --------------------------------------------------------------------------
 
 
-def _check_pair(y_true, y_pred, channels: int | None = None):
-    """Both rank-4 channels-last batches of the same shape (static, else at run time)."""
-    static_image_shape(y_true, "y_true", channels)
-    static_image_shape(y_pred, "y_pred", channels)
-    return check_same_shape(
-        y_true, y_pred, "y_true and y_pred must have the same shape; resize or crop one to match. "
-    )
+def _check_pair(
+    y_true,
+    y_pred,
+    channels: int | None = None,
+    names: tuple[str, str] = ("y_true", "y_pred"),
+    message: str = "y_true and y_pred must have the same shape; resize or crop one to match. ",
+    value_range=None,
+):
+    """Both as float32 tensors (integer inputs refused), once checked to be rank-4
+    channels-last batches of the same shape (static, else when the graph runs): the pair rule
+    of the pure functions on images here and on features (perceptual, AdaIN)."""
+    y_true = as_float_tensor(y_true, names[0], value_range=value_range)
+    y_pred = as_float_tensor(y_pred, names[1], value_range=value_range)
+    static_image_shape(y_true, names[0], channels)
+    static_image_shape(y_pred, names[1], channels)
+    return check_same_shape(y_true, y_pred, message, names)
 
 
 def _safe_divide(numerator, denominator):
@@ -79,11 +90,24 @@ def _safe_divide(numerator, denominator):
     return keep_nan(quotient, numerator, denominator)
 
 
-def _unit_pair(y_true, y_pred, value_range):
-    """Both images as float32 tensors rescaled from ``value_range`` to [0, 1]."""
-    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
-    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
+def _unit_pair(y_true, y_pred, value_range, channels: int | None = None):
+    """Both images as float32 tensors rescaled from ``value_range`` to [0, 1], once checked
+    (:func:`_check_pair`): the entry of every pure function here, and so of every loss."""
+    value_range = check_value_range(value_range)
+    y_true, y_pred = _check_pair(y_true, y_pred, channels, value_range=value_range)
     return to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range)
+
+
+def _check_blur(kernel_size, sigma) -> tuple[int, float]:
+    """``(kernel_size, sigma)`` of the blur color loss: an odd integer >= 1 and a finite
+    number > 0 (:func:`blur_color_loss` and :class:`ColorLoss`)."""
+    size = check_positive_int(kernel_size, "kernel_size")
+    if size % 2 == 0:
+        raise InputError(
+            f"kernel_size must be odd so the blur is centred, e.g. {size + 1}. "
+            f"Received: kernel_size={kernel_size!r}"
+        )
+    return size, check_positive_float(sigma, "sigma")
 
 
 def _distance(diff, distance: str, epsilon: float):
@@ -104,12 +128,19 @@ def charbonnier_loss(y_true, y_pred, epsilon: float = 1e-3, value_range=(0.0, 1.
     images are rescaled from ``value_range`` to [0, 1] first.
 
     Args:
-        y_true, y_pred: ``(batch, height, width, channels)`` images in ``value_range``.
-        epsilon: the smoothing constant (> 0); the loss is ``epsilon`` at ``y_pred == y_true``.
+        y_true, y_pred: ``(batch, height, width, channels)`` images in ``value_range``, of
+            one shape, any channel count.
+        epsilon: the smoothing constant (>= 0; 0 gives the mean absolute error); the loss
+            is ``epsilon`` at ``y_pred == y_true``.
         value_range: ``(low, high)`` of the images.
 
     Returns:
         ``(batch,)`` tensor.
+
+    Raises:
+        InputError: images that are not floating-point rank-4 batches of one shape (checked
+            when the graph runs where sizes are ``None`` when traced), or a bad ``epsilon``
+            or ``value_range``.
 
     Example:
         >>> x = np.zeros((1, 2, 2, 3), "float32")
@@ -129,11 +160,18 @@ def edge_weights(y_true, threshold: float = 0.1, weighting: str = "hard", value_
     to ``MIN_EDGE`` (1e-5, float32 rounding on flat images, far below one 8-bit
     level) are never edges, also with ``threshold=0``. No gradient flows through
     the weights. A pixel whose strength is NaN (a NaN in ``y_true``) gets weight NaN.
+
+    Raises:
+        InputError: ``y_true`` is not a floating-point rank-4 batch at least 2 x 2 pixels,
+            ``threshold`` is not a finite number >= 0, or a bad ``weighting``.
     """
     check_choice(weighting, EDGE_WEIGHTINGS, "weighting")
+    threshold = check_weight(threshold, "threshold")
+    value_range = check_value_range(value_range)
     y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
+    static_image_shape(y_true, "y_true", channels=None)
     magnitude = ops.stop_gradient(edge_magnitude(to_unit_range(y_true, value_range)))
-    keep = magnitude > max(float(threshold), MIN_EDGE)
+    keep = magnitude > max(threshold, MIN_EDGE)
     if weighting == "hard":
         return keep_nan(ops.cast(keep, magnitude.dtype), magnitude)
     return keep_nan(ops.where(keep, magnitude, ops.zeros_like(magnitude)), magnitude)
@@ -164,6 +202,11 @@ def edge_loss(
     Returns:
         ``(batch,)`` tensor.
 
+    Raises:
+        InputError: images that are not floating-point rank-4 batches of one shape, at least
+            2 x 2 pixels; a bad argument (``threshold`` must be a finite number >= 0), or one
+            the chosen mode or distance would ignore.
+
     Example:
         >>> flat = np.full((1, 8, 8, 3), 0.5, "float32")
         >>> edge_loss(flat, flat + 0.1)  # a target without edges
@@ -184,6 +227,7 @@ def _check_edge_options(mode, threshold, weighting, distance, epsilon) -> None:
     """The choices of :func:`edge_loss`, and no setting the chosen mode or distance ignores."""
     check_choice(mode, EDGE_MODES, "mode")
     check_choice(distance, EDGE_DISTANCES, "distance")
+    check_weight(threshold, "threshold")
     defaults = {k: p.default for k, p in inspect.signature(edge_loss).parameters.items()}
     for name, value in (("threshold", threshold), ("weighting", weighting)):
         check_applies(name, value, defaults[name], "mode", mode, ["mask"])
@@ -204,8 +248,28 @@ def angular_error(a, b):
     loses precision and has an infinite derivative), 0 with finite gradients for
     identical pixels, and 0 where either pixel is black (the angle is undefined);
     NaN where either pixel holds a NaN.
+
+    Args:
+        a, b: floating-point RGB pixels of one shape, ``(..., 3)`` (e.g. ``(batch, H, W, 3)``).
+
+    Returns:
+        ``a``'s shape without its last axis.
+
+    Raises:
+        InputError: integer images, a last axis other than 3 channels, or shapes that differ
+            (checked when the graph runs where sizes are ``None`` when traced).
     """
     a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
+    check_channels(a, "a")
+    check_channels(b, "b")
+    a, b = check_same_shape(
+        a, b, "a and b must have the same shape, one RGB pixel of b for each of a. ", ("a", "b")
+    )
+    return _angle(a, b)
+
+
+def _angle(a, b):
+    """:func:`angular_error` of checked float tensors."""
     cross = ops.cross(a, b)
     dot = ops.sum(a * b, axis=-1)
     squared = ops.sum(ops.square(cross), axis=-1)
@@ -223,14 +287,17 @@ def angular_color_loss(y_true, y_pred, value_range=(0.0, 1.0)):
     Returns:
         ``(batch,)`` tensor in ``[0, pi/2]`` for non-negative images.
 
+    Raises:
+        InputError: images that are not floating-point RGB rank-4 batches of one shape.
+
     Example:
         >>> red = np.zeros((1, 1, 1, 3), "float32"); red[..., 0] = 1.0
         >>> green = np.roll(red, 1, axis=-1)
         >>> angular_color_loss(red, green)  # pi / 2
         array([1.5707964], dtype=float32)
     """
-    b, a = _unit_pair(y_true, y_pred, value_range)
-    return ops.mean(angular_error(a, b), axis=(1, 2))
+    b, a = _unit_pair(y_true, y_pred, value_range, channels=3)
+    return ops.mean(_angle(a, b), axis=(1, 2))
 
 
 def blur_color_loss(
@@ -247,14 +314,20 @@ def blur_color_loss(
     Returns:
         ``(batch,)`` tensor.
 
+    Raises:
+        InputError: images that are not floating-point rank-4 batches of one shape, a
+            ``kernel_size`` that is not an odd integer >= 1, or a ``sigma`` that is not a
+            finite number > 0 (:class:`ColorLoss`'s rule).
+
     Example:
         >>> x = np.zeros((1, 8, 8, 3), "float32")
         >>> blur_color_loss(x, x)
         array([0.], dtype=float32)
     """
+    kernel_size, sigma = _check_blur(kernel_size, sigma)
     b, a = _unit_pair(y_true, y_pred, value_range)
     size = (kernel_size, kernel_size)
-    std = (float(sigma), float(sigma))
+    std = (sigma, sigma)
     blurred_a = ops.image.gaussian_blur(a, size, std, data_format="channels_last")
     blurred_b = ops.image.gaussian_blur(b, size, std, data_format="channels_last")
     return ops.mean(ops.square(blurred_a - blurred_b), axis=(1, 2, 3))
@@ -303,7 +376,6 @@ class CharbonnierLoss(ImageLoss):
     OPTIONS = ("epsilon",)
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _check_pair(y_true, y_pred)
         return charbonnier_loss(y_true, y_pred, **self.options(), value_range=self.value_range)
 
 
@@ -374,7 +446,6 @@ class EdgeLoss(ImageLoss):
     min_image_size = SOBEL_MIN_SIZE
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _check_pair(y_true, y_pred)
         return edge_loss(y_true, y_pred, **self.options(), value_range=self.value_range)
 
 
@@ -426,13 +497,7 @@ class ColorLoss(ImageLoss):
     ):
         super().__init__(value_range=value_range, reduction=reduction, name=name, dtype=dtype)
         self.mode = check_choice(mode, COLOR_MODES, "mode")
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
-        if self.kernel_size % 2 == 0:
-            raise InputError(
-                f"kernel_size must be odd so the blur is centred, e.g. {self.kernel_size + 1}. "
-                f"Received: kernel_size={kernel_size!r}"
-            )
-        self.sigma = check_positive_float(sigma, "sigma")
+        self.kernel_size, self.sigma = _check_blur(kernel_size, sigma)
         defaults = {k: p.default for k, p in inspect.signature(ColorLoss).parameters.items()}
         for name in ("kernel_size", "sigma"):
             check_applies(name, getattr(self, name), defaults[name], "mode", self.mode, ["blur"])
@@ -441,9 +506,7 @@ class ColorLoss(ImageLoss):
 
     def call(self, y_true, y_pred):
         if self.mode == "angular":
-            y_true, y_pred = _check_pair(y_true, y_pred, channels=3)
             return angular_color_loss(y_true, y_pred, self.value_range)
-        y_true, y_pred = _check_pair(y_true, y_pred)
         return blur_color_loss(y_true, y_pred, self.kernel_size, self.sigma, self.value_range)
 
 
