@@ -746,3 +746,39 @@ def check_finite_float(value: Any, name: str, unit: str = "", minimum: float | N
     if minimum is not None and number < minimum:
         raise InputError(f"{name} must be a number >= {minimum}{what}. Received: {name}={value!r}")
     return number
+
+
+def check_non_negative_values(x: Any, name: str, message: str) -> None:
+    """Refuses ``x`` if one of its entries is negative, where its values are known now.
+
+    For tensors a negative entry makes meaningless (probabilities, visibility masks, blend
+    weights). Numbers, lists, numpy arrays and eager tensors are read
+    (:func:`concrete_values`); symbolic ones (a TensorFlow graph being traced, a JAX tracer
+    under ``jit``, a ``KerasTensor``) are not, so a compiled step is neither slowed nor
+    broken: there only the shapes are checked, as :func:`check_sample_weight` does for the
+    metrics' weights. NaN is not negative and passes (the losses carry it to a NaN value).
+
+    Args:
+        x: the tensor.
+        name: its argument name, for the message.
+        message: what must hold and how to fix it, ending with a space; the error adds
+            ``Received: <name>.min()=...``.
+
+    Raises:
+        InputError: ``x``'s values are known and one is negative.
+
+    Example:
+        >>> check_non_negative_values([0.5, -0.25], "p", "p must hold probabilities >= 0. ")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: p must hold probabilities >= 0. Received: p.min()=-0.25
+    """
+    try:
+        values = concrete_values(x)
+    except (TypeError, ValueError):  # not numbers (strings): the caller's conversion says so
+        return
+    if values is None:
+        return
+    negative = values[values < 0]
+    if negative.size:
+        raise InputError(f"{message}Received: {name}.min()={float(negative.min())!r}")

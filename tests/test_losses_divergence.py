@@ -206,3 +206,99 @@ def test_bad_input(probs):
     assert JensenShannonDivergence(from_logits=np.False_).get_config()["from_logits"] is False
     with pytest.raises(ValueError, match="last axis"):
         Entropy()(None, np.float32(0.5))
+
+
+# --- The functions check their inputs as the losses do. ---
+
+_P = np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]], "float32")
+_Q = np.array([[0.3, 0.3, 0.4], [0.1, 0.1, 0.8]], "float32")
+_NEGATIVE = np.array([[-0.5, 1.5, 0.0]], "float32")
+_JS = jensen_shannon_divergence
+
+
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        # Was: numpy's "operands could not be broadcast together" (ValueError), a silent
+        # broadcast of a batch of 1 against 2, a backend "Invalid reduction dimension".
+        (lambda: _JS(np.ones((2, 3), "float32") / 3, np.ones((2, 4), "float32") / 4),
+         r"same shape.*Received: y_true.shape=\(2, 3\), y_pred.shape=\(2, 4\)"),
+        (lambda: _JS(_P[:1], _Q), r"same shape.*Received: y_true.shape=\(1, 3\)"),
+        (lambda: _JS(np.float32(0.5), np.float32(0.5)), r"same shape.*y_true.shape=\(\)"),
+        (lambda: entropy(np.float32(0.5)),
+         r"probabilities must hold probability vectors on its last axis.*shape=\(\)"),
+        # Was: from_logits="yes" and 1 switched logits on (truthy), "no" too.
+        (lambda: _JS(_P, _Q, from_logits="yes"),
+         r"from_logits must be True or False.*Received: from_logits='yes'"),
+        (lambda: _JS(_P, _Q, from_logits=1), r"Received: from_logits=1"),
+        (lambda: entropy(_P, from_logits="no"), r"Received: from_logits='no'"),
+        # Was: inf (js) and -0.61 (entropy) for a negative "probability".
+        (lambda: _JS(_NEGATIVE, _P[:1]),
+         r"y_true must not hold negative entries with from_logits=False.*softmax.*"
+         r"Received: y_true.min\(\)=-0.5"),
+        (lambda: _JS(_P[:1], _NEGATIVE), r"Received: y_pred.min\(\)=-0.5"),
+        (lambda: entropy(_NEGATIVE), r"probabilities must not hold negative entries"),
+        # Was: -0.0 (entropy of uint8, int and bool vectors), backend dtype errors (js).
+        (lambda: entropy(np.array([[1, 0]], "uint8")),
+         r"probabilities has dtype uint8; expected floating-point probabilities.*"
+         r"astype\('float32'\).*Received: probabilities.dtype=uint8"),
+        (lambda: entropy(np.array([[True, False]])), r"probabilities has dtype bool"),
+        (lambda: _JS(np.array([[1, 0]]), _P[:1, :2]), r"y_true has dtype int64"),
+        (lambda: _JS(_P, _Q.astype("uint8")), r"y_pred has dtype uint8"),
+        (lambda: entropy(np.array([[1, 0]]), from_logits=True),
+         r"expected floating-point logits.*logits.astype"),
+    ],
+)
+def test_functions_refuse_what_the_losses_refuse(call, pattern):
+    """Was: jensen_shannon_divergence and entropy left their inputs unchecked (the comments
+    give each case's old result)."""
+    from keras_perceptual.errors import InputError
+
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_losses_refuse_integer_and_negative_probabilities_too(probs):
+    """The one rule of the functions and the losses. Was: JensenShannonDivergence cast
+    integer inputs (uint8 "probabilities" in [0, 255] were read as they stand) and gave inf
+    for a negative probability, Entropy -0.61; logits may be negative."""
+    from keras_perceptual.errors import InputError
+
+    p, q = probs
+    with pytest.raises(InputError, match=r"y_true has dtype int64; expected floating-point"):
+        JensenShannonDivergence()(np.eye(5, dtype=int)[:4], q)
+    with pytest.raises(InputError, match=r"y_pred has dtype uint8"):
+        Entropy()(None, (p * 255).astype("uint8"))
+    with pytest.raises(InputError, match=r"y_pred must not hold negative entries"):
+        JensenShannonDivergence()(p, q - 0.5)
+    with pytest.raises(InputError, match=r"y_pred must not hold negative entries"):
+        Entropy()(None, q - 0.5)
+    # Entropy ignores y_true: integer labels there are no error.
+    Entropy()(np.zeros((4, 5), "int32"), q)
+    np.testing.assert_allclose(to_numpy(JensenShannonDivergence(from_logits=True)(p - 1, q - 1)),
+                               to_numpy(JensenShannonDivergence(from_logits=True)(p, q)),
+                               rtol=1e-5)
+    # A NaN stays a NaN value (not an error), and the functions give the losses' values.
+    assert np.isnan(to_numpy(entropy(np.array([[np.nan, 0.5]], "float32")))).all()
+    np.testing.assert_allclose(to_numpy(_JS(p, q)),
+                               to_numpy(JensenShannonDivergence(reduction=None)(p, q)), rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(_JS(p.astype("float64"), q)), to_numpy(_JS(p, q)),
+                               rtol=1e-4)  # was: a backend error for float64 against float32
+
+
+def test_negative_probabilities_are_not_read_inside_a_traced_function(probs):
+    """Values are checked where they are known; inside a traced function (fit, jit) they are
+    not, and the check neither breaks the trace nor reads a symbolic tensor: the formula's
+    value comes out there, as before."""
+    p, q = probs
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        traced = tf.function(jensen_shannon_divergence)
+    else:
+        import jax
+
+        traced = jax.jit(jensen_shannon_divergence)
+    np.testing.assert_allclose(to_numpy(traced(p, q)), to_numpy(jensen_shannon_divergence(p, q)),
+                               rtol=1e-6)
+    assert to_numpy(traced(p - 0.01, q)).shape == (4,)  # not read there, so not refused

@@ -23,10 +23,16 @@ import math
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_flag, check_same_shape
+from keras_perceptual._checks import (
+    FLOAT_DTYPES,
+    check_flag,
+    check_non_negative_values,
+    check_same_shape,
+    dtype_name,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
-from keras_perceptual.ops import keep_nan
+from keras_perceptual.ops import as_float_tensor, keep_nan
 
 LOG_2 = math.log(2.0)
 
@@ -40,7 +46,50 @@ def _xlog_ratio(p, q):
     return keep_nan(ops.where(positive, p * (ops.log(safe_p) - ops.log(safe_q)), 0.0), p, q)
 
 
-def _check_distributions(y_true, y_pred) -> tuple:
+def _as_vectors(x, name: str, from_logits: bool, dtype: str | None = None):
+    """``x`` as a floating-point tensor (in ``dtype``; ``None``: its own dtype).
+
+    The dtype rule of the functions and the losses here: probabilities and logits are
+    floating-point; an integer or boolean input (one-hot labels, 8-bit probabilities in
+    [0, 255]) is refused with the conversion to make, before any cast could hide it.
+    """
+    dtype_in = dtype_name(x)
+    if dtype_in not in FLOAT_DTYPES:
+        fix = (
+            "logits with logits.astype('float32')"
+            if from_logits
+            else "one-hot labels with labels.astype('float32'), 8-bit probabilities with "
+            "p.astype('float32') / 255.0"
+        )
+        kind = "logits" if from_logits else "probabilities"
+        raise InputError(
+            f"{name} has dtype {dtype_in}; expected floating-point {kind}. Convert first: "
+            f"{fix}. Received: {name}.dtype={dtype_in}"
+        )
+    if dtype is None:
+        return ops.convert_to_tensor(x)  # as given (JAX without x64 makes float64 float32)
+    return as_float_tensor(x, name, dtype)
+
+
+def _check_vectors(x, name: str, from_logits: bool) -> None:
+    """Vectors on the last axis (rank >= 1); probabilities without a negative entry where
+    their values are known (eager calls, numpy; not checked inside a traced function)."""
+    if len(x.shape) < 1:
+        raise InputError(
+            f"{name} must hold probability vectors on its last axis, e.g. (batch, "
+            f"num_classes); wrap a single vector as [p]. Received: {name}.shape={tuple(x.shape)}"
+        )
+    if not from_logits:
+        check_non_negative_values(
+            x,
+            name,
+            f"{name} must not hold negative entries with from_logits=False: probabilities are "
+            ">= 0 (a negative one has no logarithm). Pass logits with from_logits=True, or "
+            "normalize them with a softmax first. ",
+        )
+
+
+def _check_distributions(y_true, y_pred, from_logits: bool) -> tuple:
     message = (
         "y_true and y_pred must be probability vectors of the same shape, the classes on "
         "the last axis, e.g. (batch, num_classes); one-hot encode integer labels with "
@@ -51,7 +100,10 @@ def _check_distributions(y_true, y_pred) -> tuple:
             f"{message}Received: y_true.shape={tuple(y_true.shape)}, "
             f"y_pred.shape={tuple(y_pred.shape)}"
         )
-    return check_same_shape(y_true, y_pred, message)
+    y_true, y_pred = check_same_shape(y_true, y_pred, message)
+    for x, name in ((y_true, "y_true"), (y_pred, "y_pred")):
+        _check_vectors(x, name, from_logits)
+    return y_true, y_pred
 
 
 def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
@@ -69,10 +121,27 @@ def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
     Returns:
         The input shape without its last axis (``(batch,)`` for ``(batch, K)``).
 
+    Raises:
+        InputError: ``from_logits`` is not a bool; inputs that are not floating-point or
+            differ in shape (checked when the graph runs where sizes are ``None`` when
+            traced); a negative probability with ``from_logits=False``, where the values are
+            known (eager calls and numpy arrays; a traced function does not read them).
+
     Example:
         >>> jensen_shannon_divergence(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
         array([0.6931472])
     """
+    from_logits = check_flag(from_logits, "from_logits")
+    y_true = _as_vectors(y_true, "y_true", from_logits)
+    y_pred = _as_vectors(y_pred, "y_pred", from_logits)
+    dtype = keras.backend.result_type(y_true.dtype, y_pred.dtype)
+    y_true, y_pred = ops.cast(y_true, dtype), ops.cast(y_pred, dtype)
+    y_true, y_pred = _check_distributions(y_true, y_pred, from_logits)
+    return _js_values(y_true, y_pred, from_logits)
+
+
+def _js_values(y_true, y_pred, from_logits: bool):
+    """:func:`jensen_shannon_divergence` of checked tensors."""
     if from_logits:
         log_p = ops.log_softmax(y_true, axis=-1)
         log_q = ops.log_softmax(y_pred, axis=-1)
@@ -96,10 +165,23 @@ def entropy(probabilities, from_logits: bool = False):
     Returns:
         The input shape without its last axis.
 
+    Raises:
+        InputError: ``from_logits`` is not a bool; an input that is not floating-point or has
+            no axis; a negative probability with ``from_logits=False``, where the values are
+            known (eager calls and numpy arrays; a traced function does not read them).
+
     Example:
         >>> entropy(np.array([[0.5, 0.5, 0.0]]))  # log 2
         array([0.69314718])
     """
+    from_logits = check_flag(from_logits, "from_logits")
+    probabilities = _as_vectors(probabilities, "probabilities", from_logits)
+    _check_vectors(probabilities, "probabilities", from_logits)
+    return _entropy_values(probabilities, from_logits)
+
+
+def _entropy_values(probabilities, from_logits: bool):
+    """:func:`entropy` of a checked tensor."""
     if from_logits:
         log_p = ops.log_softmax(probabilities, axis=-1)
         return -ops.sum(ops.exp(log_p) * log_p, axis=-1)
@@ -123,6 +205,12 @@ class _ProbabilityLoss(BaseLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         # True: the inputs are logits; False: probabilities.
         self.from_logits = check_flag(from_logits, "from_logits")
+
+    def convert_inputs(self, y_true, y_pred):
+        """``(y_true, y_pred)`` in the loss dtype, once checked floating-point (the functions'
+        rule: an integer or boolean input is refused, not cast)."""
+        y_pred = _as_vectors(y_pred, "y_pred", self.from_logits, self.dtype)
+        return _as_vectors(y_true, "y_true", self.from_logits, self.dtype), y_pred
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -154,8 +242,8 @@ class JensenShannonDivergence(_ProbabilityLoss):
     DEFAULT_NAME = "jensen_shannon_divergence"
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _check_distributions(y_true, y_pred)
-        return jensen_shannon_divergence(y_true, y_pred, self.from_logits)
+        y_true, y_pred = _check_distributions(y_true, y_pred, self.from_logits)
+        return _js_values(y_true, y_pred, self.from_logits)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -187,13 +275,14 @@ class Entropy(_ProbabilityLoss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         return super().__call__(y_pred if y_true is None else y_true, y_pred, sample_weight)
 
+    def convert_inputs(self, y_true, y_pred):
+        # y_true is unused: whatever it holds (labels of another output) is passed through.
+        y_pred = _as_vectors(y_pred, "y_pred", self.from_logits, self.dtype)
+        return self._convert_structure(y_true, "y_true"), y_pred
+
     def call(self, y_true, y_pred):
-        if len(y_pred.shape) < 1:
-            raise InputError(
-                "y_pred must hold probability vectors on its last axis, e.g. (batch, "
-                f"num_classes). Received: y_pred.shape={tuple(y_pred.shape)}"
-            )
-        return entropy(y_pred, self.from_logits)
+        _check_vectors(y_pred, "y_pred", self.from_logits)
+        return _entropy_values(y_pred, self.from_logits)
 
 
 __all__ = ["Entropy", "JensenShannonDivergence", "entropy", "jensen_shannon_divergence"]
