@@ -10,6 +10,7 @@ from keras_perceptual.losses.adversarial import (
     discriminator_adversarial_loss,
     generator_adversarial_loss,
     gradient_penalty,
+    wasserstein_loss,
 )
 
 
@@ -316,3 +317,88 @@ def test_gradient_penalty_averages_patch_scores(rng):
     np.testing.assert_allclose(
         to_numpy(gradient_penalty(patch_critic, real, real * 0.5, seed=0, reduction=None)),
         10.0 * (norm - 1) ** 2 * np.ones(2), rtol=1e-5)
+
+
+# --- The pure functions check their inputs as the losses do. ---
+
+_REAL = np.zeros((2, 1), "float32")
+_IMAGES = np.random.default_rng(5).random((2, 4, 4, 3), dtype=np.float32)
+_SAME = r"must have the same shape, one real and one generated image per sample.*equal batches"
+
+
+def _sum_critic(x):
+    return keras.ops.sum(x, axis=(1, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        # Was: TensorFlow's "Incompatible shapes: [2] vs. [3]" (discriminator), numpy's
+        # "could not be broadcast" (wasserstein), or a silent value for (2, 1) against (2,)
+        # and (2, 1) against (2, 4), whose patch means were subtracted.
+        (lambda: discriminator_adversarial_loss(np.zeros(2), np.zeros(3)),
+         _SAME + r".*Received: real_logits.shape=\(2,\), fake_logits.shape=\(3,\)"),
+        (lambda: discriminator_adversarial_loss(_REAL, np.zeros(2, "float32")), _SAME),
+        (lambda: wasserstein_loss(np.zeros(2), np.zeros(3)),
+         _SAME + r".*Received: real_scores.shape=\(2,\)"),
+        (lambda: wasserstein_loss(_REAL, np.zeros((2, 4), "float32")), _SAME),
+        # Was: a silent value for a scalar (no batch axis), or AttributeError ('float' object
+        # has no attribute 'shape') in wasserstein_loss.
+        (lambda: generator_adversarial_loss(0.0),
+         r"fake_logits must have a batch axis.*\[score\]\. Received: fake_logits.shape=\(\)"),
+        (lambda: discriminator_adversarial_loss(0.0, 0.0), r"real_logits must have a batch axis"),
+        (lambda: wasserstein_loss(1.0, 2.0), r"real_scores must have a batch axis"),
+        (lambda: wasserstein_loss(None, 2.0, "generator"), r"fake_scores must have a batch axis"),
+        # Was: AttributeError ('NoneType' object has no attribute 'shape').
+        (lambda: wasserstein_loss(None, np.zeros(2)),
+         r"role='critic' needs real_scores.*Received: real_scores=None"),
+        # Was: seed=-1 accepted; 2.5, "a" and True gave Keras' own ValueErrors.
+        (lambda: gradient_penalty(_sum_critic, _IMAGES, _IMAGES, seed=-1),
+         r"seed must be None, an integer in \[0, 2\*\*31\).*SeedGenerator.*Received: seed=-1"),
+        (lambda: gradient_penalty(_sum_critic, _IMAGES, _IMAGES, seed=2.5), r"Received: seed=2.5"),
+        (lambda: gradient_penalty(_sum_critic, _IMAGES, _IMAGES, seed=True),
+         r"Received: seed=True"),
+        # Was: training="no" reached the critic as a truthy string.
+        (lambda: gradient_penalty(_sum_critic, _IMAGES, _IMAGES, seed=0, training="no"),
+         r"training must be True or False.*Received: training='no'"),
+        # Was: TypeError ('NoneType' object is not callable).
+        (lambda: gradient_penalty(None, _IMAGES, _IMAGES), r"critic must be a Keras layer or "
+         r"model, or a callable.*Received: critic=None"),
+        # Was: uint8 real images interpolated with [0, 1] fakes, silently.
+        (lambda: gradient_penalty(_sum_critic, (_IMAGES * 255).astype("uint8"), _IMAGES, seed=0),
+         r"real has dtype uint8; expected floating-point.*Received: real.dtype=uint8"),
+        (lambda: gradient_penalty(_sum_critic, _IMAGES, _IMAGES > 0.5, seed=0),
+         r"fake has dtype bool"),
+    ],
+)
+def test_pure_functions_refuse_what_the_losses_refuse(call, pattern):
+    """Was: the pure functions left their inputs unchecked, unlike DiscriminatorLoss,
+    GeneratorLoss and WassersteinLoss (the comments give each case's old result)."""
+    from keras_perceptual.errors import InputError
+
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_pure_functions_take_what_the_losses_take(logits):
+    """Integer and boolean logits are cast to float32, as the losses' entry does (was: a
+    backend error, "Value for attr 'T' of int64" in Softplus; "bad operand type for unary -"
+    for a list), and float logits of two dtypes are compared (was: "cannot compute AddV2")."""
+    real, fake = logits
+    ints = np.array([[1], [-2]])
+    np.testing.assert_allclose(to_numpy(generator_adversarial_loss(ints)),
+                               to_numpy(GeneratorLoss(reduction=None)(None, ints)))
+    np.testing.assert_allclose(to_numpy(generator_adversarial_loss(ints.tolist())),
+                               to_numpy(generator_adversarial_loss(ints.astype("float32"))))
+    np.testing.assert_allclose(
+        to_numpy(discriminator_adversarial_loss(np.array([True, False]), np.array([False, True]))),
+        to_numpy(DiscriminatorLoss(reduction=None)(np.array([True, False]),
+                                                   np.array([False, True]))))
+    np.testing.assert_allclose(to_numpy(discriminator_adversarial_loss(real.astype("float16"),
+                                                                       fake)),
+                               to_numpy(discriminator_adversarial_loss(real, fake)), rtol=1e-2)
+    np.testing.assert_allclose(to_numpy(wasserstein_loss(real, fake)),
+                               to_numpy(WassersteinLoss(reduction=None)(real, fake)))
+    # The losses keep their own names in their messages.
+    with pytest.raises(ValueError, match=r"Received: y_true.shape=\(2, 4, 4, 1\)"):
+        WassersteinLoss()(real[:2], fake)

@@ -44,10 +44,19 @@ import inspect
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_same_shape, check_weight
+from keras_perceptual._checks import (
+    FLOAT_DTYPES,
+    check_choice,
+    check_flag,
+    check_float_dtype,
+    check_same_shape,
+    check_seed,
+    check_weight,
+    dtype_name,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
-from keras_perceptual.ops import safe_sqrt
+from keras_perceptual.ops import as_float_tensor, safe_sqrt
 
 GAN_KINDS = ("vanilla", "lsgan", "hinge")
 WASSERSTEIN_ROLES = ("critic", "generator")
@@ -69,16 +78,46 @@ def _check_logits(x, name: str) -> tuple:
     return shape
 
 
-def _check_score_pair(real, fake) -> tuple:
-    _check_logits(real, "y_true (real logits)")
-    _check_logits(fake, "y_pred (fake logits)")
+#: How the losses name the outputs on real and on generated images (the functions name
+#: them by their arguments).
+_LOSS_NAMES = ("y_true", "y_pred")
+
+
+def _check_score_pair(real, fake, names: tuple[str, str] = _LOSS_NAMES) -> tuple:
+    """``(real, fake)``, each with a batch axis, once checked to have one shape (static,
+    else when the graph runs)."""
+    for x, name, kind in ((real, names[0], "real"), (fake, names[1], "fake")):
+        _check_logits(x, f"{name} ({kind} logits)" if names == _LOSS_NAMES else name)
     return check_same_shape(
         real,
         fake,
-        "The discriminator outputs on real images (y_true) and on generated images "
-        "(y_pred) must have the same shape, one real and one generated image per sample; "
+        f"The discriminator outputs on real images ({names[0]}) and on generated images "
+        f"({names[1]}) must have the same shape, one real and one generated image per sample; "
         "pass equal batches of both. ",
+        names=names,
     )
+
+
+def _as_scores(x, name: str):
+    """Discriminator outputs as a float tensor: a float dtype as given, integers and booleans
+    cast to float32 (what the losses' entry does)."""
+    if dtype_name(x) in FLOAT_DTYPES:
+        return ops.convert_to_tensor(x)
+    return as_float_tensor(x, name, floats_only=False)
+
+
+def _score_pair(real, fake, names: tuple[str, str]) -> tuple:
+    """The functions' entry for two outputs: float tensors of one dtype and one shape."""
+    real, fake = _as_scores(real, names[0]), _as_scores(fake, names[1])
+    dtype = keras.backend.result_type(real.dtype, fake.dtype)
+    return _check_score_pair(ops.cast(real, dtype), ops.cast(fake, dtype), names)
+
+
+def _fake_scores(fake, name: str):
+    """The functions' entry for the outputs on generated images alone."""
+    fake = _as_scores(fake, name)
+    _check_logits(fake, name)
+    return fake
 
 
 def _per_sample(values):
@@ -101,11 +140,19 @@ def generator_adversarial_loss(fake_logits, kind: str = "vanilla"):
     Returns:
         ``(batch,)`` tensor.
 
+    Raises:
+        InputError: a bad ``kind``, or ``fake_logits`` without a batch axis (a scalar).
+
     Example:
         >>> generator_adversarial_loss(np.zeros((2, 1), "float32"))  # log 2
         array([0.6931472, 0.6931472], dtype=float32)
     """
     check_choice(kind, GAN_KINDS, "kind")
+    return _generator_values(_fake_scores(fake_logits, "fake_logits"), kind)
+
+
+def _generator_values(fake_logits, kind: str):
+    """:func:`generator_adversarial_loss` of a checked tensor."""
     if kind == "vanilla":
         values = ops.softplus(-fake_logits)
     elif kind == "lsgan":
@@ -131,11 +178,22 @@ def discriminator_adversarial_loss(real_logits, fake_logits, kind: str = "vanill
     Returns:
         ``(batch,)`` tensor.
 
+    Raises:
+        InputError: a bad ``kind``, logits without a batch axis, or of two shapes (checked
+            when the graph runs where sizes are ``None`` when traced).
+
     Example:
         >>> discriminator_adversarial_loss(np.zeros(2, "float32"), np.zeros(2, "float32"))
         array([1.3862944, 1.3862944], dtype=float32)
     """
     check_choice(kind, GAN_KINDS, "kind")
+    names = ("real_logits", "fake_logits")
+    real_logits, fake_logits = _score_pair(real_logits, fake_logits, names)
+    return _discriminator_values(real_logits, fake_logits, kind)
+
+
+def _discriminator_values(real_logits, fake_logits, kind: str):
+    """:func:`discriminator_adversarial_loss` of checked tensors."""
     if kind == "vanilla":
         real, fake = ops.softplus(-real_logits), ops.softplus(fake_logits)
     elif kind == "lsgan":
@@ -155,11 +213,30 @@ def wasserstein_loss(real_scores, fake_scores, role: str = "critic"):
     Returns:
         ``(batch,)`` tensor.
 
+    Raises:
+        InputError: a bad ``role``; scores without a batch axis; with ``role="critic"``,
+            ``real_scores=None`` or scores of two shapes (checked when the graph runs where
+            sizes are ``None`` when traced).
+
     Example:
         >>> wasserstein_loss(np.array([2.0], "float32"), np.array([0.5], "float32"))
         array([-1.5], dtype=float32)
     """
     check_choice(role, WASSERSTEIN_ROLES, "role")
+    if role == "generator":
+        return _wasserstein_values(None, _fake_scores(fake_scores, "fake_scores"), role)
+    if real_scores is None:
+        raise InputError(
+            "wasserstein_loss with role='critic' needs real_scores, the critic's outputs on "
+            "real images (role='generator' does not read them). Received: real_scores=None"
+        )
+    names = ("real_scores", "fake_scores")
+    real_scores, fake_scores = _score_pair(real_scores, fake_scores, names)
+    return _wasserstein_values(real_scores, fake_scores, role)
+
+
+def _wasserstein_values(real_scores, fake_scores, role: str):
+    """:func:`wasserstein_loss` of checked tensors."""
     if role == "generator":
         return -_per_sample(fake_scores)
     return _per_sample(fake_scores) - _per_sample(real_scores)
@@ -258,21 +335,37 @@ def gradient_penalty(
             inside a jitted JAX function, where a fixed int would repeat).
         reduction: ``"mean"`` (default, the penalty to add), ``"sum"`` or ``None``
             for the ``(batch,)`` per-sample values.
-        training: passed to the critic when it accepts ``training``.
+        training: passed to the critic when it accepts ``training``: ``True``, ``False``
+            or ``None`` (Keras' "inherit").
 
     Returns:
         A scalar, or ``(batch,)`` with ``reduction=None``.
+
+    Raises:
+        InputError: a ``critic`` that is not callable; ``real`` and ``fake`` that are not
+            floating-point batches of one shape (checked when the graph runs where sizes are
+            ``None`` when traced); a bad ``weight``, ``seed``, ``reduction`` or ``training``.
 
     Example:
         >>> critic = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         >>> penalty = gradient_penalty(critic, np.ones((2, 4)), np.zeros((2, 4)), seed=0)
     """
+    if not callable(critic):
+        raise InputError(
+            "critic must be a Keras layer or model, or a callable images -> scores, e.g. the "
+            f"discriminator. Received: critic={critic!r:.80}"
+        )
     weight = check_weight(weight, "weight")
     if reduction not in PENALTY_REDUCTIONS:
         raise InputError(
             f"reduction must be 'mean', 'sum' or None (per-sample values). "
             f"Received: reduction={reduction!r}"
         )
+    seed = _check_penalty_seed(seed)
+    if training is not None:
+        training = check_flag(training, "training")
+    check_float_dtype(real, "real")
+    check_float_dtype(fake, "fake")
     real = ops.convert_to_tensor(real, dtype="float32")
     fake = ops.convert_to_tensor(fake, dtype="float32")
     message = (
@@ -296,6 +389,20 @@ def gradient_penalty(
     if reduction == "sum":
         return ops.sum(penalty)
     return penalty
+
+
+def _check_penalty_seed(seed):
+    """``None``, a ``keras.random.SeedGenerator``, or a seed in ``[0, 2**31)`` as an int."""
+    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    try:
+        return check_seed(seed)
+    except InputError:
+        raise InputError(
+            "seed must be None, an integer in [0, 2**31) such as 0, or a "
+            "keras.random.SeedGenerator (inside a jitted JAX function, where a fixed int "
+            f"would draw the same points at every step). Received: seed={seed!r}"
+        ) from None
 
 
 # --------------------------------------------------------------------------
@@ -367,7 +474,7 @@ class GeneratorLoss(_KindLoss):
 
     def call(self, y_true, y_pred):
         _check_logits(y_pred, "y_pred (fake logits)")
-        return generator_adversarial_loss(y_pred, self.kind)
+        return _generator_values(y_pred, self.kind)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -401,7 +508,7 @@ class DiscriminatorLoss(_KindLoss):
 
     def call(self, y_true, y_pred):
         y_true, y_pred = _check_score_pair(y_true, y_pred)
-        return discriminator_adversarial_loss(y_true, y_pred, self.kind)
+        return _discriminator_values(y_true, y_pred, self.kind)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
@@ -443,7 +550,7 @@ class WassersteinLoss(_ScoreLoss):
             y_true, y_pred = _check_score_pair(y_true, y_pred)
         else:
             _check_logits(y_pred, "y_pred (fake scores)")
-        return wasserstein_loss(y_true, y_pred, self.role)
+        return _wasserstein_values(y_true, y_pred, self.role)
 
 
 __all__ = [
