@@ -892,3 +892,102 @@ def test_loading_without_importing_the_package_names_what_is_missing(tmp_path, i
             keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     finally:
         registry.update(ours)
+
+
+# --- The pure functions check their inputs as the losses do. ---
+
+_F = np.random.default_rng(8).random((2, 4, 4, 8), dtype=np.float32)
+_G = np.random.default_rng(9).random((2, 4, 4, 8), dtype=np.float32)
+_X = np.random.default_rng(10).random((2, 8, 8, 3), dtype=np.float32)
+
+
+def _pure_function_cases():
+    from keras_perceptual.losses import (
+        feature_reconstruction,
+        pack_style_targets,
+        pixel_reconstruction,
+        style_reconstruction,
+    )
+
+    gram3, gram2 = np.ones((2, 3, 3), "float32"), np.ones((2, 2, 2), "float32")
+    one_hot = np.eye(2, dtype="float32")
+    return [
+        # Was: TensorFlow's "Incompatible shapes" (InvalidArgumentError), or a silent
+        # broadcast of a batch of 1 against 2.
+        (lambda: feature_reconstruction(_F, _G[:, :2]),
+         r"features_pred and features_true must have the same shape.*Received: "
+         r"features_pred.shape=\(2, 4, 4, 8\), features_true.shape=\(2, 2, 4, 8\)"),
+        (lambda: feature_reconstruction(_F[:1], _G), r"features_pred.shape=\(1, 4, 4, 8\)"),
+        (lambda: feature_reconstruction(_F, _G[..., :4]), r"must have the same shape"),
+        (lambda: style_reconstruction(gram3, gram2),
+         r"Gram matrices of one layer, \(C, C\) with the same channel count.*Received: "
+         r"gram_target.shape=\(2, 2, 2\), gram_pred.shape=\(2, 3, 3\)"),
+        (lambda: style_reconstruction(gram3, np.ones((3, 3, 3), "float32")),
+         r"gram_target must hold one Gram matrix for every image, or one per image"),
+        (lambda: style_reconstruction(gram3[:1], gram3), r"gram_target.shape=\(2, 3, 3\)"),
+        (lambda: pixel_reconstruction(_X, _X[:, :4]),
+         r"y_true and y_pred must have the same shape; resize or crop"),
+        (lambda: pixel_reconstruction(_X[:1], _X), r"y_true.shape=\(1, 8, 8, 3\)"),
+        # Was: "Invalid reduction dimension" (InvalidArgumentError), or a silent value of
+        # another shape (rank-5 features, Gram matrices of rank-4 features).
+        (lambda: feature_reconstruction(_F[0], _G[0]), r"features_pred must be a rank-4 batch"),
+        (lambda: feature_reconstruction(_F[None], _G[None]), r"features_pred must be a rank-4"),
+        (lambda: style_reconstruction(gram3[0], gram3[0]),
+         r"gram_pred must be a batch of Gram matrices \(batch, C, C\).*gram_pred\[None\]"),
+        (lambda: style_reconstruction(_F, _G), r"gram_pred must be a batch of Gram matrices"),
+        (lambda: style_reconstruction(np.ones((2, 3, 4), "float32"),
+                                      np.ones((2, 3, 4), "float32")),
+         r"Received: gram_pred.shape=\(2, 3, 4\)"),
+        (lambda: pixel_reconstruction(_X[0], _X[0]), r"y_true must be a rank-4 batch"),
+        # Was: ignored silently (FeatureReconstructionLoss refuses it).
+        (lambda: feature_reconstruction(_F, _G, "l2", 0.5),
+         r"epsilon applies only with distance='charbonnier'.*Received: epsilon=0.5"),
+        # Was: uint8 images packed as [0, 255] floats; 1 and 4 channels packed silently
+        # (the loss then read weights as colours); negative or unnormalized weights gave a
+        # blend outside the styles'.
+        (lambda: pack_style_targets((_X * 255).astype("uint8"), one_hot),
+         r"images has dtype uint8; expected floating-point"),
+        (lambda: pack_style_targets(_X[..., :1], one_hot), r"images has 1 channels; expected 3"),
+        (lambda: pack_style_targets(np.concatenate([_X, _X[..., :1]], -1), one_hot),
+         r"images has 4 channels; expected 3"),
+        (lambda: pack_style_targets(_X, -one_hot),
+         r"style_weights must hold one row of convex weights.*Received: style_weights.min\(\)"),
+        (lambda: pack_style_targets(_X, one_hot * 2),
+         r"convex weights per image.*Received: style_weights.sum\(axis=-1\)=\[2.0, 2.0\]"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_pure_function_cases())))
+def test_pure_functions_refuse_what_the_losses_refuse(case):
+    """Was: feature_reconstruction, style_reconstruction, pixel_reconstruction and
+    pack_style_targets left their inputs (nearly) unchecked, unlike the losses (the comments
+    in _pure_function_cases give each case's old result)."""
+    from keras_perceptual.errors import InputError
+
+    call, pattern = _pure_function_cases()[case]
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_pure_functions_keep_their_values():
+    """What they accepted and computed before is unchanged (a batch of 1 style target,
+    integer one-hot or blended style weights, any channel count for the pixel term)."""
+    from keras_perceptual.losses import (
+        feature_reconstruction,
+        pack_style_targets,
+        pixel_reconstruction,
+        style_reconstruction,
+    )
+    from keras_perceptual.ops import gram_matrix
+
+    np.testing.assert_allclose(to_numpy(feature_reconstruction(_F, _G)),
+                               ((_F - _G) ** 2).mean((1, 2, 3)), rtol=1e-5)
+    grams = gram_matrix(_F), gram_matrix(_G[:1])
+    expected = ((numpy_gram(_F) - numpy_gram(_G[:1])) ** 2).sum((1, 2))
+    np.testing.assert_allclose(to_numpy(style_reconstruction(*grams)), expected, rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(pixel_reconstruction(_F, _G)),
+                               ((_F - _G) ** 2).mean((1, 2, 3)), rtol=1e-5)
+    packed = to_numpy(pack_style_targets(_X, np.array([[1, 0], [0, 1]])))
+    np.testing.assert_array_equal(packed[:, 0, 0, 3:], np.eye(2))
+    blended = to_numpy(pack_style_targets(_X, np.array([[0.25, 0.75], [0.5, 0.5]])))
+    np.testing.assert_allclose(blended[:, 3, 5, 3:], [[0.25, 0.75], [0.5, 0.5]])

@@ -62,13 +62,16 @@ from keras import ops
 from keras_perceptual._checks import (
     Unset,
     check_applies,
+    check_channels,
     check_choice,
+    check_non_negative_values,
     check_one_or_same_batch,
     check_positive_int,
     check_same_shape,
     check_seed,
     check_value_range,
     check_weight,
+    concrete_values,
     layer_weights,
     renamed_argument,
     static_image_shape,
@@ -85,6 +88,7 @@ from keras_perceptual.backbones import (
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.images import image_array, image_arrays
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
+from keras_perceptual.losses.pixel import _check_pair
 from keras_perceptual.ops import (
     COMPUTE_DTYPE,
     GRAM_NORMALIZATIONS,
@@ -125,13 +129,28 @@ def feature_reconstruction(features_pred, features_true, distance: str = "l2", e
     ``distance="l2"`` is the paper's ``1/(CHW) ||a - b||_2^2``; ``"l1"`` uses
     ``|a - b|`` and ``"charbonnier"`` ``sqrt((a - b)^2 + epsilon^2)``.
 
+    Args:
+        features_pred, features_true: ``(batch, H, W, C)`` floating-point features of one
+            shape (one layer's activations of ``y_pred`` and of ``y_true``).
+        distance: ``"l2"``, ``"l1"`` or ``"charbonnier"``.
+        epsilon: the Charbonnier constant (>= 0), with ``distance="charbonnier"`` only.
+
     Returns:
         ``(batch,)`` tensor.
+
+    Raises:
+        InputError: features that are not floating-point rank-4 tensors of one shape
+            (checked when the graph runs where sizes are ``None`` when traced), a bad
+            ``distance`` or ``epsilon``, or an ``epsilon`` the distance would ignore.
     """
     check_choice(distance, CONTENT_DISTANCES, "distance")
-    diff = as_float_tensor(features_pred, "features_pred") - as_float_tensor(
-        features_true, "features_true"
+    check_applies("epsilon", epsilon, 1e-3, "distance", distance, ["charbonnier"])  # default
+    features_pred, features_true = _check_pair(
+        features_pred, features_true, names=("features_pred", "features_true"),
+        message="features_pred and features_true must have the same shape, the activations of "
+        "one layer for images of one size. ",
     )
+    diff = features_pred - features_true
     if distance == "l2":
         values = ops.square(diff)
     elif distance == "l1":
@@ -146,22 +165,70 @@ def style_reconstruction(gram_pred, gram_target, distance: str = "squared_froben
 
     ``gram_target`` may have batch size 1; it is broadcast over the batch.
 
+    Args:
+        gram_pred: ``(batch, C, C)`` Gram matrices (:func:`~keras_perceptual.ops.gram_matrix`).
+        gram_target: ``(batch or 1, C, C)`` Gram matrices of the style target.
+        distance: ``"squared_frobenius"`` (the paper) or ``"mse"``.
+
     Returns:
         ``(batch,)`` tensor.
+
+    Raises:
+        InputError: Gram matrices that are not floating-point ``(batch, C, C)`` tensors, of
+            two sizes ``C``, or a ``gram_target`` batch other than 1 or ``gram_pred``'s
+            (checked when the graph runs where sizes are ``None`` when traced); a bad
+            ``distance``.
     """
     check_choice(distance, GRAM_STYLE_DISTANCES, "style_distance")
-    squared = ops.square(
-        as_float_tensor(gram_pred, "gram_pred") - as_float_tensor(gram_target, "gram_target")
+    gram_pred = as_float_tensor(gram_pred, "gram_pred")
+    gram_target = as_float_tensor(gram_target, "gram_target")
+    for x, name in ((gram_pred, "gram_pred"), (gram_target, "gram_target")):
+        shape = tuple(x.shape)
+        if len(shape) != 3 or (None not in shape[1:] and shape[1] != shape[2]):
+            raise InputError(
+                f"{name} must be a batch of Gram matrices (batch, C, C), e.g. from "
+                f"keras_perceptual.ops.gram_matrix(features); add a batch axis with {name}[None] "
+                f"for one matrix. Received: {name}.shape={shape}"
+            )
+    gram_target, gram_pred = check_same_shape(
+        gram_target,
+        gram_pred,
+        "gram_pred and gram_target must be Gram matrices of one layer, (C, C) with the same "
+        "channel count C; compare the Gram matrices of the same layer. ",
+        names=("gram_target", "gram_pred"),
+        axes=(slice(1, None), slice(1, None)),
     )
+    gram_target, gram_pred = check_one_or_same_batch(
+        gram_target,
+        gram_pred,
+        "gram_target must hold one Gram matrix for every image, or one per image (a batch of 1 "
+        "or gram_pred's batch size). ",
+        names=("gram_target", "gram_pred"),
+    )
+    squared = ops.square(gram_pred - gram_target)
     if distance == "mse":
         return ops.mean(squared, axis=(1, 2))
     return ops.sum(squared, axis=(1, 2))
 
 
 def pixel_reconstruction(y_true, y_pred, value_range=(0.0, 1.0)):
-    """Per-image mean squared error of the images rescaled to [0, 1]."""
-    y_true = as_float_tensor(y_true, "y_true", value_range=value_range)
-    y_pred = as_float_tensor(y_pred, "y_pred", value_range=value_range)
+    """Per-image mean squared error of the images rescaled to [0, 1].
+
+    Args:
+        y_true, y_pred: ``(batch, H, W, C)`` floating-point images of one shape, in
+            ``value_range``, any channel count.
+        value_range: ``(low, high)`` of the images.
+
+    Returns:
+        ``(batch,)`` tensor.
+
+    Raises:
+        InputError: images that are not floating-point rank-4 batches of one shape (checked
+            when the graph runs where sizes are ``None`` when traced), or a bad
+            ``value_range``.
+    """
+    value_range = check_value_range(value_range)
+    y_true, y_pred = _check_pair(y_true, y_pred, value_range=value_range)
     diff = to_unit_range(y_pred, value_range) - to_unit_range(y_true, value_range)
     return ops.mean(ops.square(diff), axis=(1, 2, 3))
 
@@ -573,14 +640,22 @@ def pack_style_targets(images, style_weights):
     Returns:
         ``(batch, H, W, 3 + N)`` float32 tensor.
 
+    Raises:
+        InputError: ``images`` that are not a floating-point RGB batch, ``style_weights``
+            that are not ``(batch, N)`` with ``images``' batch size (checked when the graph
+            runs where it is ``None`` when traced), or whose rows are not convex weights
+            (>= 0, summing to 1), where their values are known (eager calls and numpy
+            arrays; a traced function does not read them).
+
     Example:
         >>> photos = np.random.rand(2, 32, 32, 3)
         >>> y = pack_style_targets(photos, np.eye(4)[[0, 3]])  # photo 0: style 0, photo 1: style 3
         >>> tuple(y.shape)  # model.fit({"image": photos, "style_weights": np.eye(4)[[0, 3]]}, y)
         (2, 32, 32, 7)
     """
-    images = ops.cast(images, "float32")
+    images = as_float_tensor(images, "images")
     weights = ops.cast(style_weights, "float32")
+    _check_convex_rows(weights)
     if len(weights.shape) != 2 or len(images.shape) != 4:
         raise InputError(
             "pack_style_targets takes images (batch, H, W, 3) and style_weights (batch, N). "
@@ -596,8 +671,29 @@ def pack_style_targets(images, style_weights):
         names=("images", "style_weights"),
         axes=(slice(0, 1), slice(0, 1)),
     )
+    check_channels(images, "images")
     planes = ops.zeros_like(images[..., :1]) + weights[:, None, None, :]
     return ops.concatenate([images, planes], axis=-1)
+
+
+def _check_convex_rows(weights) -> None:
+    """Style weights whose rows select (one-hot) or blend (convex) styles, where their values
+    are known: a negative weight or a row that does not sum to 1 would silently give a style
+    target outside the styles' blends (a row of 2s doubles every Gram matrix)."""
+    message = (
+        "style_weights must hold one row of convex weights per image: >= 0, summing to 1 (a "
+        "one-hot row selects a style); divide each row by its sum to normalize. "
+    )
+    check_non_negative_values(weights, "style_weights", message)
+    values = concrete_values(weights)
+    if values is None or values.ndim != 2:
+        return
+    sums = values.sum(axis=-1)
+    off = np.abs(sums - 1.0) > 1e-3
+    if off.any():
+        raise InputError(
+            f"{message}Received: style_weights.sum(axis=-1)={np.round(sums, 4).tolist()[:8]}"
+        )
 
 
 # --------------------------------------------------------------------------
