@@ -154,3 +154,70 @@ def test_adain_loss_restored_without_its_weights_file_fails_at_first_use(tmp_pat
     shutil.copy(vgg16_weights_file, weights)  # put back: built anew, the same value
     np.testing.assert_allclose(to_numpy(AdaINLoss.from_config(config)(y_true, stylized)),
                                expected, rtol=1e-6)
+
+
+# --- The pure functions check their inputs as the loss does. ---
+
+
+def _pure_function_cases():
+    from keras_perceptual.losses import adain_content_loss, adain_style_loss
+
+    rng = np.random.default_rng(6)
+    f, g = rng.random((2, 4, 4, 8), dtype=np.float32), rng.random((2, 4, 4, 8), dtype=np.float32)
+    mean, std = g.mean((1, 2)), np.sqrt(g.var((1, 2)) + 1e-5)
+    return [
+        # Was: TensorFlow's "Incompatible shapes" (InvalidArgumentError), or a silent
+        # broadcast of a batch of 1 against 2.
+        (lambda: adain_content_loss(f, g[:, :2]),
+         r"features_pred and target must have the same shape.*Received: "
+         r"features_pred.shape=\(2, 4, 4, 8\), target.shape=\(2, 2, 4, 8\)"),
+        (lambda: adain_content_loss(f[:1], g), r"features_pred.shape=\(1, 4, 4, 8\)"),
+        (lambda: adain_style_loss(f, mean[:, :4], std[:, :4]),
+         r"style_mean and style_std must have one entry per channel of features_pred.*Received: "
+         r"style_mean.shape=\(2, 4\), features_pred.shape=\(2, 4, 4, 8\)"),
+        (lambda: adain_style_loss(f, np.concatenate([mean, mean[:1]]),
+                                  np.concatenate([std, std[:1]])),
+         r"statistics of one style image for every image, or of one per image"),
+        (lambda: adain_style_loss(f, mean, std[:1]),
+         r"style_mean and style_std must have the same shape.*style_std.shape=\(1, 8\)"),
+        # Was: "Invalid reduction dimension" (InvalidArgumentError), a silent broadcast of
+        # (C,) statistics, "Incompatible shapes: [4] vs. [2,8]".
+        (lambda: adain_content_loss(f[0], g[0]), r"features_pred must be a rank-4 batch"),
+        (lambda: adain_style_loss(f, mean[0], std[0]),
+         r"style_mean must be \(batch or 1, channels\).*style_mean\[None\]"),
+        (lambda: adain_style_loss(f[0], mean, std), r"features_pred must be a rank-4 batch"),
+        # Was: uint8 features cast silently (a content loss of 24057 instead of 0.17).
+        (lambda: adain_content_loss((f * 255).astype("uint8"), g),
+         r"features_pred has dtype uint8; expected floating-point"),
+        (lambda: adain_style_loss(f, (mean * 255).astype("uint8"), std),
+         r"style_mean has dtype uint8"),
+        # Was: a negative standard deviation compared silently.
+        (lambda: adain_style_loss(f, mean, -std),
+         r"style_std must hold standard deviations, >= 0\. Received: style_std.min\(\)=-"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_pure_function_cases())))
+def test_pure_functions_refuse_what_the_loss_refuses(case):
+    """Was: adain_content_loss and adain_style_loss left their inputs unchecked, unlike
+    AdaINLoss (the comments in _pure_function_cases give each case's old result)."""
+    from keras_perceptual.errors import InputError
+
+    call, pattern = _pure_function_cases()[case]
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_pure_functions_keep_their_values():
+    """Statistics of one style image broadcast over the batch, as before."""
+    from keras_perceptual.losses import adain_content_loss, adain_style_loss
+    from keras_perceptual.ops import channel_mean_std
+
+    rng = np.random.default_rng(7)
+    f, g = rng.random((2, 4, 4, 8), dtype=np.float32), rng.random((1, 6, 6, 8), dtype=np.float32)
+    np.testing.assert_allclose(to_numpy(adain_content_loss(f, f * 0)), (f**2).mean((1, 2, 3)),
+                               rtol=1e-6)
+    mean, std = channel_mean_std(g)
+    fm, fs = f.mean((1, 2)), np.sqrt(f.var((1, 2)) + 1e-5)
+    expected = ((fm - to_numpy(mean)) ** 2).mean(1) + ((fs - to_numpy(std)) ** 2).mean(1)
+    np.testing.assert_allclose(to_numpy(adain_style_loss(f, mean, std)), expected, rtol=1e-4)

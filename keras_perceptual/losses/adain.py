@@ -33,6 +33,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_choice,
+    check_non_negative_values,
     check_one_or_same_batch,
     check_positive_float,
     check_same_shape,
@@ -51,6 +52,7 @@ from keras_perceptual.backbones import (
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
 from keras_perceptual.losses.base import ImageLoss, restored_without_weights
+from keras_perceptual.losses.pixel import _check_pair
 from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std, keep_nan
 from keras_perceptual.weights import resolve_weights
 
@@ -80,13 +82,22 @@ def adain_content_loss(features_pred, target, distance: str = "mse"):
     Returns:
         ``(batch,)`` float32.
 
+    Raises:
+        InputError: features that are not floating-point rank-4 tensors of one shape
+            (checked when the graph runs where sizes are ``None`` when traced), or a bad
+            ``distance``.
+
     Example:
         >>> adain_content_loss(np.ones((2, 4, 4, 8)), np.zeros((2, 4, 4, 8)))
         [1., 1.]
     """
     check_choice(distance, ADAIN_DISTANCES, "distance")
-    diff = ops.cast(features_pred, "float32") - ops.cast(target, "float32")
-    return _distance(diff, (1, 2, 3), distance)
+    features_pred, target = _check_pair(
+        features_pred, target, names=("features_pred", "target"),
+        message="features_pred and target must have the same shape: the encoder's features of "
+        "the stylized images and their AdaIN targets, at one layer. ",
+    )
+    return _distance(features_pred - target, (1, 2, 3), distance)
 
 
 def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse",
@@ -104,6 +115,14 @@ def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse"
     Returns:
         ``(batch,)`` float32: ``d(mu, mu_s) + d(sigma, sigma_s)``.
 
+    Raises:
+        InputError: ``features_pred`` that is not a floating-point rank-4 tensor; statistics
+            that are not floating-point ``(batch or 1, C)`` tensors of one shape, with the
+            features' channel count ``C`` and a batch of 1 or the features' (checked when the
+            graph runs where sizes are ``None`` when traced); a negative ``style_std``, where
+            its values are known (eager calls and numpy arrays); a bad ``distance`` or
+            ``epsilon``.
+
     Example:
         >>> from keras_perceptual.ops import channel_mean_std
         >>> features, style_features = np.random.rand(2, 4, 4, 8), np.random.rand(1, 6, 6, 8)
@@ -112,8 +131,50 @@ def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse"
         (2,)
     """
     check_choice(distance, ADAIN_DISTANCES, "distance")
+    features_pred = as_float_tensor(features_pred, "features_pred")
+    static_image_shape(features_pred, "features_pred", channels=None)
+    style_mean, style_std = _check_statistics(style_mean, style_std, features_pred)
     mean, std = channel_mean_std(features_pred, epsilon)
     return _distance(mean - style_mean, (1,), distance) + _distance(std - style_std, (1,), distance)
+
+
+def _check_statistics(style_mean, style_std, features) -> tuple:
+    """``(style_mean, style_std)`` as float32 tensors, once checked against ``features``."""
+    style_mean = as_float_tensor(style_mean, "style_mean")
+    style_std = as_float_tensor(style_std, "style_std")
+    for x, name in ((style_mean, "style_mean"), (style_std, "style_std")):
+        if len(x.shape) != 2:
+            raise InputError(
+                f"{name} must be (batch or 1, channels): per-image channel statistics, e.g. "
+                "from keras_perceptual.ops.channel_mean_std(style_features); add a batch axis "
+                f"with {name}[None] for one style. Received: {name}.shape={tuple(x.shape)}"
+            )
+    style_mean, style_std = check_same_shape(
+        style_mean,
+        style_std,
+        "style_mean and style_std must have the same shape, the two statistics of the same "
+        "style images. ",
+        names=("style_mean", "style_std"),
+    )
+    style_mean, features = check_same_shape(
+        style_mean,
+        features,
+        "style_mean and style_std must have one entry per channel of features_pred; compute "
+        "them at the same layer. ",
+        names=("style_mean", "features_pred"),
+        axes=(slice(-1, None), slice(-1, None)),
+    )
+    style_mean, features = check_one_or_same_batch(
+        style_mean,
+        features,
+        "style_mean and style_std must hold the statistics of one style image for every "
+        "image, or of one per image (a batch of 1 or features_pred's batch size). ",
+        names=("style_mean", "features_pred"),
+    )
+    check_non_negative_values(
+        style_std, "style_std", "style_std must hold standard deviations, >= 0. "
+    )
+    return style_mean, style_std
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
