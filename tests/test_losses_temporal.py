@@ -159,3 +159,43 @@ def test_consistency_errors():
         TemporalConsistency(tiny_net(), motion="wobble")
     with pytest.raises(InputError, match="weight must be a finite number >= 0"):
         TemporalConsistency(tiny_net(), weight=-1.0)
+
+
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        # Was: "cannot compute Sub as input #1 was expected to be a uint8 tensor"
+        # (InvalidArgumentError).
+        (lambda c, p, f, m: temporal_loss((c * 255).astype("uint8"), p, f),
+         r"current has dtype uint8; expected floating-point images.*Received: current.dtype"),
+        (lambda c, p, f, m: temporal_loss(c, (p * 255).astype("uint8"), f),
+         r"previous has dtype uint8"),
+        # Was: a backend error on the (H, W) shape of the per-image NaN marks (SelectV2).
+        (lambda c, p, f, m: temporal_loss(c, p, f[0]),
+         r"flow must be \(batch, H, W, 2\).*np.repeat\(flow\[None\].*Received: "
+         r"flow.shape=\(12, 14, 2\)"),
+        # Was: "Attempt to convert a value (None)" (ValueError).
+        (lambda c, p, f, m: temporal_loss(c, p, None),
+         r"flow must be the backward flow of current.*zeros.*Received: flow=None"),
+        # Was: a negative visibility weight gave a silent value.
+        (lambda c, p, f, m: temporal_loss(c, p, f, -m),
+         r"mask must hold visibility weights >= 0.*Received: mask.min\(\)=-1.0"),
+    ],
+)
+def test_temporal_loss_checks_its_inputs(clip, call, pattern):
+    """Was: temporal_loss left the frames' dtype, the flow's rank and the mask's values
+    unchecked (the comments give each case's old result)."""
+    with pytest.raises(InputError, match=pattern):
+        call(*clip)
+
+
+def test_temporal_loss_of_frames_in_two_float_dtypes(clip):
+    """Was: "cannot compute Sub as input #1 was expected to be a double tensor" for float64
+    frames against float32 ones; previous now takes current's dtype, as the flow does."""
+    current, previous, flow, mask = clip
+    np.testing.assert_allclose(
+        to_numpy(temporal_loss(current.astype("float64"), previous, flow, mask)),
+        numpy_temporal(current, previous, flow, mask), rtol=1e-5)
+    np.testing.assert_allclose(  # boolean masks are still 0/1 weights
+        to_numpy(temporal_loss(current, previous, flow, mask > 0.5)),
+        numpy_temporal(current, previous, flow, mask), rtol=1e-5)

@@ -45,6 +45,7 @@ from keras import ops
 
 from keras_perceptual._checks import (
     check_float_dtype,
+    check_non_negative_values,
     check_same_shape,
     check_seed,
     check_value_range,
@@ -65,6 +66,12 @@ DEFAULT_TEMPORAL_WEIGHT = 1.0
 
 
 def _check_mask(mask, current):
+    check_non_negative_values(
+        mask,
+        "mask",
+        "mask must hold visibility weights >= 0, one per pixel: 1 where the point was visible, "
+        "0 where it was occluded. ",
+    )
     mask = ops.convert_to_tensor(mask)
     if "float" not in str(mask.dtype):
         mask = ops.cast(mask, "float32")
@@ -107,7 +114,11 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
         ``(batch,)`` float tensor.
 
     Raises:
-        InputError: mismatched shapes.
+        InputError: frames that are not floating-point rank-4 batches of one shape; a flow
+            that is missing or not ``(batch, H, W, 2)`` with the frames' batch and size; a
+            mask of another shape (shapes are checked when the graph runs where sizes are
+            ``None`` when traced) or, where its values are known (eager calls and numpy
+            arrays), with a negative weight; a bad ``value_range``.
 
     Example:
         >>> frames = np.random.rand(2, 16, 16, 3).astype("float32")
@@ -115,8 +126,10 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
         [0.0, 0.0]
     """
     value_range = check_value_range(value_range)
+    check_float_dtype(current, "current", value_range)
+    check_float_dtype(previous, "previous", value_range)
     current = ops.convert_to_tensor(current)
-    previous = ops.convert_to_tensor(previous)
+    previous = ops.cast(previous, current.dtype)  # the dtype of current, as flow's below
     message = "current and previous must be batches (batch, H, W, C) of the same shape. "
     if len(current.shape) != 4:
         raise InputError(
@@ -126,7 +139,18 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
     current, previous = check_same_shape(current, previous, message, ("current", "previous"))
     current = to_unit_range(current, value_range)
     previous = to_unit_range(previous, value_range)
+    if flow is None:
+        raise InputError(
+            "flow must be the backward flow of current, (batch, H, W, 2) in pixels; pass "
+            "zeros for frames without motion (Gupta et al.'s stability loss). Received: flow=None"
+        )
     flow = ops.cast(flow, current.dtype)
+    if len(flow.shape) != 4:
+        raise InputError(
+            "flow must be (batch, H, W, 2): one backward flow per pair of frames; repeat a "
+            "single (H, W, 2) flow with np.repeat(flow[None], batch, axis=0). "
+            f"Received: flow.shape={tuple(flow.shape)}, current.shape={tuple(current.shape)}"
+        )
     warped = warp(previous, flow)  # NaN at the pixels of a NaN flow; the image's value is NaN below
     squared = ops.mean(ops.square(current - warped), axis=-1)
     if mask is None:
