@@ -238,15 +238,12 @@ _JS = jensen_shannon_divergence
          r"Received: y_true.min\(\)=-0.5"),
         (lambda: _JS(_P[:1], _NEGATIVE), r"Received: y_pred.min\(\)=-0.5"),
         (lambda: entropy(_NEGATIVE), r"probabilities must not hold negative entries"),
-        # Was: -0.0 (entropy of uint8, int and bool vectors), backend dtype errors (js).
-        (lambda: entropy(np.array([[1, 0]], "uint8")),
-         r"probabilities has dtype uint8; expected floating-point probabilities.*"
-         r"astype\('float32'\).*Received: probabilities.dtype=uint8"),
-        (lambda: entropy(np.array([[True, False]])), r"probabilities has dtype bool"),
-        (lambda: _JS(np.array([[1, 0]]), _P[:1, :2]), r"y_true has dtype int64"),
-        (lambda: _JS(_P, _Q.astype("uint8")), r"y_pred has dtype uint8"),
-        (lambda: entropy(np.array([[1, 0]]), from_logits=True),
-         r"expected floating-point logits.*logits.astype"),
+        # Was: uint8 "probabilities" in [0, 255] read as they stand (entropy), backend dtype
+        # errors (js). Integer and boolean one-hot vectors are cast, as Keras casts labels.
+        (lambda: entropy(np.array([[255, 0]], "uint8")),
+         r"probabilities has dtype uint8 with values other than 0 and 1; integer "
+         r"probabilities must be one-hot.*/ 255\.0.*probabilities.max\(\)=255\.0"),
+        (lambda: _JS(_P, (_Q * 255).astype("uint8")), r"y_pred has dtype uint8 with values"),
     ],
 )
 def test_functions_refuse_what_the_losses_refuse(call, pattern):
@@ -259,15 +256,19 @@ def test_functions_refuse_what_the_losses_refuse(call, pattern):
 
 
 def test_losses_refuse_integer_and_negative_probabilities_too(probs):
-    """The one rule of the functions and the losses. Was: JensenShannonDivergence cast
-    integer inputs (uint8 "probabilities" in [0, 255] were read as they stand) and gave inf
-    for a negative probability, Entropy -0.61; logits may be negative."""
+    """The one rule of the functions and the losses. Was: uint8 "probabilities" in [0, 255]
+    were read as they stand, and a negative probability gave inf (JensenShannonDivergence)
+    or -0.61 (Entropy); integer and boolean one-hot labels are cast, as Keras casts labels;
+    logits may be negative."""
     from keras_perceptual.errors import InputError
 
     p, q = probs
-    with pytest.raises(InputError, match=r"y_true has dtype int64; expected floating-point"):
-        JensenShannonDivergence()(np.eye(5, dtype=int)[:4], q)
-    with pytest.raises(InputError, match=r"y_pred has dtype uint8"):
+    one_hot = np.eye(5, dtype=int)[:4]
+    np.testing.assert_allclose(to_numpy(JensenShannonDivergence()(one_hot, q)),
+                               to_numpy(JensenShannonDivergence()(one_hot.astype("float32"), q)),
+                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(to_numpy(entropy(one_hot.astype(bool))), 0.0, atol=1e-7)
+    with pytest.raises(InputError, match=r"y_pred has dtype uint8 with values other than 0"):
         Entropy()(None, (p * 255).astype("uint8"))
     with pytest.raises(InputError, match=r"y_pred must not hold negative entries"):
         JensenShannonDivergence()(p, q - 0.5)

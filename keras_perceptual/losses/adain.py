@@ -51,8 +51,7 @@ from keras_perceptual.backbones import (
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.layers import ADAIN_ENCODER_LAYER, AdaptiveInstanceNormalization
-from keras_perceptual.losses.base import ImageLoss, restored_without_weights
-from keras_perceptual.losses.pixel import _check_pair
+from keras_perceptual.losses.base import ImageLoss, check_image_pair, restored_without_weights
 from keras_perceptual.ops import ADAIN_EPSILON, as_float_tensor, channel_mean_std, keep_nan
 from keras_perceptual.weights import resolve_weights
 
@@ -92,7 +91,7 @@ def adain_content_loss(features_pred, target, distance: str = "mse"):
         [1., 1.]
     """
     check_choice(distance, ADAIN_DISTANCES, "distance")
-    features_pred, target = _check_pair(
+    features_pred, target = check_image_pair(
         features_pred, target, names=("features_pred", "target"),
         message="features_pred and target must have the same shape: the encoder's features of "
         "the stylized images and their AdaIN targets, at one layer. ",

@@ -33,7 +33,13 @@ from typing import Any, ClassVar
 import keras
 from keras import ops
 
-from keras_perceptual._checks import check_float_policy, check_sample_weight, check_value_range
+from keras_perceptual._checks import (
+    check_float_policy,
+    check_same_shape,
+    check_sample_weight,
+    check_value_range,
+    static_image_shape,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.ops import as_float_tensor
 from keras_perceptual.weights import WeightsUnavailableError
@@ -216,3 +222,35 @@ def restored_without_weights(
     )
     result.__cause__ = error
     return result
+
+
+def check_image_pair(
+    y_true,
+    y_pred,
+    channels: int | None = None,
+    names: tuple[str, str] = ("y_true", "y_pred"),
+    message: str = "y_true and y_pred must have the same shape; resize or crop one to match. ",
+    value_range=None,
+):
+    """Both as float32 tensors (integer inputs refused), once checked to be rank-4
+    channels-last batches of the same shape (static, else when the graph runs): the pair rule
+    of the pure functions on images (pixel losses) and on features (perceptual, AdaIN).
+
+    Args:
+        y_true, y_pred: the two inputs.
+        channels: the channel count both must have; ``None``: any.
+        names: how the two are named in errors.
+        message: the same-shape rule and its fix, ending with a space.
+        value_range: the images' ``(low, high)``, quoted in the dtype message.
+
+    Returns:
+        ``(y_true, y_pred)`` as float32 tensors.
+
+    Raises:
+        InputError: not floating-point, not rank 4, another channel count, or two shapes.
+    """
+    y_true = as_float_tensor(y_true, names[0], value_range=value_range)
+    y_pred = as_float_tensor(y_pred, names[1], value_range=value_range)
+    static_image_shape(y_true, names[0], channels)
+    static_image_shape(y_pred, names[1], channels)
+    return check_same_shape(y_true, y_pred, message, names)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_perceptual._checks import (
@@ -28,6 +29,7 @@ from keras_perceptual._checks import (
     check_flag,
     check_non_negative_values,
     check_same_shape,
+    concrete_values,
     dtype_name,
 )
 from keras_perceptual.errors import InputError
@@ -47,25 +49,30 @@ def _xlog_ratio(p, q):
 
 
 def _as_vectors(x, name: str, from_logits: bool, dtype: str | None = None):
-    """``x`` as a floating-point tensor (in ``dtype``; ``None``: its own dtype).
+    """``x`` as a floating-point tensor (in ``dtype``; ``None``: its own dtype, float32 for
+    integer and boolean inputs).
 
-    The dtype rule of the functions and the losses here: probabilities and logits are
-    floating-point; an integer or boolean input (one-hot labels, 8-bit probabilities in
-    [0, 255]) is refused with the conversion to make, before any cast could hide it.
+    The dtype rule of the functions and the losses here: integer and boolean inputs are cast,
+    as Keras' losses cast labels (one-hot ``y_true`` from ``keras.utils.to_categorical`` with
+    an integer dtype, boolean masks). As probabilities they must be one-hot (0 or 1) where
+    their values are known: an 8-bit probability in [0, 255] read as it stands would give a
+    silently wrong divergence, so it is refused with the conversion to make.
     """
     dtype_in = dtype_name(x)
     if dtype_in not in FLOAT_DTYPES:
-        fix = (
-            "logits with logits.astype('float32')"
-            if from_logits
-            else "one-hot labels with labels.astype('float32'), 8-bit probabilities with "
-            "p.astype('float32') / 255.0"
-        )
-        kind = "logits" if from_logits else "probabilities"
-        raise InputError(
-            f"{name} has dtype {dtype_in}; expected floating-point {kind}. Convert first: "
-            f"{fix}. Received: {name}.dtype={dtype_in}"
-        )
+        if not from_logits:
+            try:
+                values = concrete_values(x)
+            except (TypeError, ValueError):  # strings: the cast below says so
+                values = None
+            if values is not None and not np.all((values == 0) | (values == 1)):
+                raise InputError(
+                    f"{name} has dtype {dtype_in} with values other than 0 and 1; integer "
+                    "probabilities must be one-hot. Convert 8-bit probabilities with "
+                    f"p.astype('float32') / 255.0. Received: {name}.dtype={dtype_in}, "
+                    f"{name}.max()={float(values.max())!r}"
+                )
+        return as_float_tensor(x, name, dtype, floats_only=False)
     if dtype is None:
         return ops.convert_to_tensor(x)  # as given (JAX without x64 makes float64 float32)
     return as_float_tensor(x, name, dtype)
@@ -122,8 +129,8 @@ def jensen_shannon_divergence(y_true, y_pred, from_logits: bool = False):
         The input shape without its last axis (``(batch,)`` for ``(batch, K)``).
 
     Raises:
-        InputError: ``from_logits`` is not a bool; inputs that are not floating-point or
-            differ in shape (checked when the graph runs where sizes are ``None`` when
+        InputError: ``from_logits`` is not a bool; integer or boolean probabilities that are
+            not one-hot (0/1), or inputs that differ in shape (checked when the graph runs where sizes are ``None`` when
             traced); a negative probability with ``from_logits=False``, where the values are
             known (eager calls and numpy arrays; a traced function does not read them).
 
@@ -166,8 +173,8 @@ def entropy(probabilities, from_logits: bool = False):
         The input shape without its last axis.
 
     Raises:
-        InputError: ``from_logits`` is not a bool; an input that is not floating-point or has
-            no axis; a negative probability with ``from_logits=False``, where the values are
+        InputError: ``from_logits`` is not a bool; integer or boolean probabilities that are
+            not one-hot (0/1), or an input with no axis; a negative probability with ``from_logits=False``, where the values are
             known (eager calls and numpy arrays; a traced function does not read them).
 
     Example:
@@ -207,8 +214,8 @@ class _ProbabilityLoss(BaseLoss):
         self.from_logits = check_flag(from_logits, "from_logits")
 
     def convert_inputs(self, y_true, y_pred):
-        """``(y_true, y_pred)`` in the loss dtype, once checked floating-point (the functions'
-        rule: an integer or boolean input is refused, not cast)."""
+        """``(y_true, y_pred)`` in the loss dtype (the functions' rule: integer and boolean
+        inputs are cast, one-hot where they are probabilities)."""
         y_pred = _as_vectors(y_pred, "y_pred", self.from_logits, self.dtype)
         return _as_vectors(y_true, "y_true", self.from_logits, self.dtype), y_pred
 

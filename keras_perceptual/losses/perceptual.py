@@ -87,8 +87,7 @@ from keras_perceptual.backbones import (
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.images import image_array, image_arrays
-from keras_perceptual.losses.base import ImageLoss, restored_without_weights
-from keras_perceptual.losses.pixel import _check_pair
+from keras_perceptual.losses.base import ImageLoss, check_image_pair, restored_without_weights
 from keras_perceptual.ops import (
     COMPUTE_DTYPE,
     GRAM_NORMALIZATIONS,
@@ -145,12 +144,18 @@ def feature_reconstruction(features_pred, features_true, distance: str = "l2", e
     """
     check_choice(distance, CONTENT_DISTANCES, "distance")
     check_applies("epsilon", epsilon, 1e-3, "distance", distance, ["charbonnier"])  # default
-    features_pred, features_true = _check_pair(
+    features_pred, features_true = check_image_pair(
         features_pred, features_true, names=("features_pred", "features_true"),
         message="features_pred and features_true must have the same shape, the activations of "
         "one layer for images of one size. ",
     )
-    diff = features_pred - features_true
+    return _feature_distance(features_pred, features_true, distance, epsilon)
+
+
+def _feature_distance(features_pred, features_true, distance: str, epsilon: float):
+    """:func:`feature_reconstruction` of checked features (the engine checked the images),
+    in float32 (16-bit backbone features are compared in float32)."""
+    diff = ops.cast(features_pred, COMPUTE_DTYPE) - ops.cast(features_true, COMPUTE_DTYPE)
     if distance == "l2":
         values = ops.square(diff)
     elif distance == "l1":
@@ -205,7 +210,12 @@ def style_reconstruction(gram_pred, gram_target, distance: str = "squared_froben
         "or gram_pred's batch size). ",
         names=("gram_target", "gram_pred"),
     )
-    squared = ops.square(gram_pred - gram_target)
+    return _gram_difference(gram_pred, gram_target, distance)
+
+
+def _gram_difference(gram_pred, gram_target, distance: str):
+    """:func:`style_reconstruction` of checked Gram matrices (the engine's own), in float32."""
+    squared = ops.square(ops.cast(gram_pred, COMPUTE_DTYPE) - ops.cast(gram_target, COMPUTE_DTYPE))
     if distance == "mse":
         return ops.mean(squared, axis=(1, 2))
     return ops.sum(squared, axis=(1, 2))
@@ -228,7 +238,13 @@ def pixel_reconstruction(y_true, y_pred, value_range=(0.0, 1.0)):
             ``value_range``.
     """
     value_range = check_value_range(value_range)
-    y_true, y_pred = _check_pair(y_true, y_pred, value_range=value_range)
+    y_true, y_pred = check_image_pair(y_true, y_pred, value_range=value_range)
+    return _pixel_distance(y_true, y_pred, value_range)
+
+
+def _pixel_distance(y_true, y_pred, value_range):
+    """:func:`pixel_reconstruction` of checked images (the engine checked them), in float32."""
+    y_true, y_pred = ops.cast(y_true, COMPUTE_DTYPE), ops.cast(y_pred, COMPUTE_DTYPE)
     diff = to_unit_range(y_pred, value_range) - to_unit_range(y_true, value_range)
     return ops.mean(ops.square(diff), axis=(1, 2, 3))
 
@@ -270,7 +286,7 @@ def _gram_target(features, settings: TermSettings):
 
 def _gram_distance(features_pred, target, settings: TermSettings):
     gram = gram_matrix(features_pred, settings.gram_normalization)
-    return style_reconstruction(gram, target, settings.style_distance)
+    return _gram_difference(gram, target, settings.style_distance)
 
 
 def _sw_directions(features, settings: TermSettings):
@@ -795,7 +811,7 @@ def perceptual_terms(
                     settings.content,
                     "content",
                     lambda layer: ops.cast(
-                        feature_reconstruction(
+                        _feature_distance(
                             pred[layer], true[layer], settings.content_distance, settings.epsilon
                         ),
                         dtype,
@@ -819,7 +835,7 @@ def perceptual_terms(
         unit = to_unit_range(y_pred, settings.value_range)
         terms["tv"] = ops.cast(total_variation(unit, settings.tv_power), dtype)
     if settings.pixel_weight > 0:
-        terms["pixel"] = ops.cast(pixel_reconstruction(y_true, y_pred, settings.value_range), dtype)
+        terms["pixel"] = ops.cast(_pixel_distance(y_true, y_pred, settings.value_range), dtype)
     return terms
 
 

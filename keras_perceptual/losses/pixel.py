@@ -38,7 +38,7 @@ from keras_perceptual._checks import (
     static_image_shape,
 )
 from keras_perceptual.errors import InputError
-from keras_perceptual.losses.base import ImageLoss
+from keras_perceptual.losses.base import ImageLoss, check_image_pair
 from keras_perceptual.ops import (
     SOBEL_MIN_SIZE,
     as_float_tensor,
@@ -63,24 +63,6 @@ MIN_EDGE = 1e-5
 # --------------------------------------------------------------------------
 
 
-def _check_pair(
-    y_true,
-    y_pred,
-    channels: int | None = None,
-    names: tuple[str, str] = ("y_true", "y_pred"),
-    message: str = "y_true and y_pred must have the same shape; resize or crop one to match. ",
-    value_range=None,
-):
-    """Both as float32 tensors (integer inputs refused), once checked to be rank-4
-    channels-last batches of the same shape (static, else when the graph runs): the pair rule
-    of the pure functions on images here and on features (perceptual, AdaIN)."""
-    y_true = as_float_tensor(y_true, names[0], value_range=value_range)
-    y_pred = as_float_tensor(y_pred, names[1], value_range=value_range)
-    static_image_shape(y_true, names[0], channels)
-    static_image_shape(y_pred, names[1], channels)
-    return check_same_shape(y_true, y_pred, message, names)
-
-
 def _safe_divide(numerator, denominator):
     """``numerator / denominator`` where ``denominator > 0``, else 0, with finite gradients;
     NaN where either is NaN."""
@@ -92,9 +74,9 @@ def _safe_divide(numerator, denominator):
 
 def _unit_pair(y_true, y_pred, value_range, channels: int | None = None):
     """Both images as float32 tensors rescaled from ``value_range`` to [0, 1], once checked
-    (:func:`_check_pair`): the entry of every pure function here, and so of every loss."""
+    (:func:`check_image_pair`): the entry of every pure function here, and so of every loss."""
     value_range = check_value_range(value_range)
-    y_true, y_pred = _check_pair(y_true, y_pred, channels, value_range=value_range)
+    y_true, y_pred = check_image_pair(y_true, y_pred, channels, value_range=value_range)
     return to_unit_range(y_true, value_range), to_unit_range(y_pred, value_range)
 
 
