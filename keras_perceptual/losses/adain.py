@@ -96,7 +96,14 @@ def adain_content_loss(features_pred, target, distance: str = "mse"):
         message="features_pred and target must have the same shape: the encoder's features of "
         "the stylized images and their AdaIN targets, at one layer. ",
     )
-    return _distance(features_pred - target, (1, 2, 3), distance)
+    return _content_distance(features_pred, target, distance)
+
+
+def _content_distance(features_pred, target, distance: str):
+    """:func:`adain_content_loss` of checked features (:class:`AdaINLoss` checked the
+    images), in float32."""
+    diff = ops.cast(features_pred, "float32") - ops.cast(target, "float32")
+    return _distance(diff, (1, 2, 3), distance)
 
 
 def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse",
@@ -133,6 +140,12 @@ def adain_style_loss(features_pred, style_mean, style_std, distance: str = "mse"
     features_pred = as_float_tensor(features_pred, "features_pred")
     static_image_shape(features_pred, "features_pred", channels=None)
     style_mean, style_std = _check_statistics(style_mean, style_std, features_pred)
+    return _style_distance(features_pred, style_mean, style_std, distance, epsilon)
+
+
+def _style_distance(features_pred, style_mean, style_std, distance: str, epsilon: float):
+    """:func:`adain_style_loss` of checked features and statistics (:class:`AdaINLoss`
+    computes the statistics itself)."""
     mean, std = channel_mean_std(features_pred, epsilon)
     return _distance(mean - style_mean, (1,), distance) + _distance(std - style_std, (1,), distance)
 
@@ -357,12 +370,12 @@ class AdaINLoss(ImageLoss):
                 self._adain.transfer(content_features, *statistics[self.content_layer], alpha=1.0)
             )
             terms["content"] = keep_nan(
-                adain_content_loss(pred[self.content_layer], target, self.distance),
+                _content_distance(pred[self.content_layer], target, self.distance),
                 stylized, content, style, per_sample=True,
             )  # NaN images stay NaN: max pooling may drop NaN (TensorFlow does)
         total = 0.0
         for layer, weight in self.style_layers.items():
-            value = adain_style_loss(pred[layer], *statistics[layer], self.distance, self.epsilon)
+            value = _style_distance(pred[layer], *statistics[layer], self.distance, self.epsilon)
             value = keep_nan(value, stylized, style, per_sample=True)
             terms[f"style/{layer}"] = value
             total = total + weight * value
