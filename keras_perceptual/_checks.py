@@ -782,3 +782,49 @@ def check_non_negative_values(x: Any, name: str, message: str) -> None:
     negative = values[values < 0]
     if negative.size:
         raise InputError(f"{message}Received: {name}.min()={float(negative.min())!r}")
+
+
+CONVEX_TOLERANCE = 1e-3
+"""How far from 1 a row of blend weights may sum (rounding of user-typed fractions)."""
+
+
+def check_convex_weights(x: Any, name: str, message: str) -> None:
+    """Refuses blend weights whose rows (last axis) are not convex: an entry < 0, or a row
+    whose sum is off 1 by more than :data:`CONVEX_TOLERANCE`, where the values are known.
+
+    The one rule for style blends (Dumoulin et al. 2017, Fig. 7): a one-hot row selects a
+    style, a convex row interpolates the styles' parameters or statistics; anything else
+    would silently give a style outside their blends (a row of 2s doubles every Gram
+    matrix). As :func:`check_non_negative_values`, symbolic tensors pass unread.
+
+    Args:
+        x: ``(N,)`` or ``(batch, N)`` weights.
+        name: its argument name, for the message.
+        message: what must hold and how to fix it, ending with a space; the error adds the
+            received values or row sums.
+
+    Raises:
+        InputError: ``x``'s values are known and a row is not convex.
+
+    Example:
+        >>> check_convex_weights([0.5, 0.25], "style_weights", "Rows must sum to 1. ")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: Rows must sum to 1. Received: style_weights=[0.5, 0.25] (sum 0.75)
+    """
+    check_non_negative_values(x, name, message)
+    try:
+        values = concrete_values(x)
+    except (TypeError, ValueError):
+        return
+    if values is None or values.ndim == 0:
+        return
+    sums = values.sum(axis=-1)
+    if np.all(np.abs(sums - 1.0) <= CONVEX_TOLERANCE):
+        return
+    if values.ndim == 1:
+        shown = [float(w) for w in values]
+        raise InputError(f"{message}Received: {name}={shown} (sum {float(sums):.4g})")
+    raise InputError(
+        f"{message}Received: {name}.sum(axis=-1)={np.round(sums, 4).reshape(-1).tolist()[:8]}"
+    )

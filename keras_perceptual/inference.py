@@ -49,6 +49,7 @@ import numpy as np
 
 from keras_perceptual._checks import (
     check_choice,
+    check_convex_weights,
     check_flag,
     check_output_file,
     check_positive_int,
@@ -878,12 +879,11 @@ def resolve_style_weights(
 
 
 def _check_convex(weights: np.ndarray, name: str) -> None:
-    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-3:
-        raise InputError(
-            f"{name} must be >= 0 and sum to 1 (a convex blend of the styles; divide by their "
-            f"sum to normalize). Received: {name}={[float(w) for w in weights]} "
-            f"(sum {weights.sum():.4g})"
-        )
+    check_convex_weights(
+        weights, name,
+        f"{name} must be >= 0 and sum to 1 (a convex blend of the styles; divide by their "
+        "sum to normalize). ",
+    )
 
 
 class _StyleWeightsOf(keras.layers.Layer):

@@ -64,14 +64,13 @@ from keras_perceptual._checks import (
     check_applies,
     check_channels,
     check_choice,
-    check_non_negative_values,
+    check_convex_weights,
     check_one_or_same_batch,
     check_positive_int,
     check_same_shape,
     check_seed,
     check_value_range,
     check_weight,
-    concrete_values,
     layer_weights,
     renamed_argument,
     static_image_shape,
@@ -694,22 +693,12 @@ def pack_style_targets(images, style_weights):
 
 def _check_convex_rows(weights) -> None:
     """Style weights whose rows select (one-hot) or blend (convex) styles, where their values
-    are known: a negative weight or a row that does not sum to 1 would silently give a style
-    target outside the styles' blends (a row of 2s doubles every Gram matrix)."""
-    message = (
+    are known (:func:`~keras_perceptual._checks.check_convex_weights`)."""
+    check_convex_weights(
+        weights, "style_weights",
         "style_weights must hold one row of convex weights per image: >= 0, summing to 1 (a "
-        "one-hot row selects a style); divide each row by its sum to normalize. "
+        "one-hot row selects a style); divide each row by its sum to normalize. ",
     )
-    check_non_negative_values(weights, "style_weights", message)
-    values = concrete_values(weights)
-    if values is None or values.ndim != 2:
-        return
-    sums = values.sum(axis=-1)
-    off = np.abs(sums - 1.0) > 1e-3
-    if off.any():
-        raise InputError(
-            f"{message}Received: style_weights.sum(axis=-1)={np.round(sums, 4).tolist()[:8]}"
-        )
 
 
 # --------------------------------------------------------------------------
