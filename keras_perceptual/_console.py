@@ -11,8 +11,9 @@ sends file descriptor 2 to a temporary file for the duration of the import and o
 backend's device probe (:func:`initialize_devices`), and then
 writes back every line except the known start-up notices (:data:`NOISE`), and sets
 ``TF_CPP_MIN_LOG_LEVEL=2`` for what TensorFlow logs later. A library import never
-changes anything. The user's own ``TF_CPP_MIN_LOG_LEVEL`` always wins, and
-``--verbose`` keeps everything.
+changes anything. The user's own ``TF_CPP_MIN_LOG_LEVEL`` is kept: ``0`` (show INFO)
+keeps everything, as ``--verbose`` does; ``1``-``3`` (hide INFO and more, the usual way to
+silence TensorFlow, which 2.21 no longer honours for these lines) hides the notices too.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ def is_command_line(argv: list[str] | None = None) -> bool:
 
 
 def wants_quiet(argv: list[str] | None = None) -> bool:
-    """The command line, without ``--verbose`` and without the user's ``TF_CPP_MIN_LOG_LEVEL``."""
+    """The command line, without ``--verbose``, and the user's ``TF_CPP_MIN_LOG_LEVEL``
+    unset or asking to hide INFO lines (``1``, ``2``, ``3``; ``0`` shows them)."""
     argv = list(sys.orig_argv if argv is None else argv)
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip()
     return (
-        "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+        level != "0"
         and "--verbose" not in argv
         and is_command_line(argv)
     )
@@ -98,7 +101,7 @@ def quiet_startup(argv: list[str] | None = None) -> Iterator[bool]:
     if not wants_quiet(argv):
         yield False
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = QUIET_LEVEL
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_LEVEL)
     try:
         sys.stderr.flush()
         saved = os.dup(2)

@@ -204,7 +204,7 @@ def test_info_with_a_clean_console():
             assert noise in verbose.stderr, verbose.stderr
 
 
-def test_console_detection():
+def test_console_detection(monkeypatch):
     from keras_perceptual._console import filter_noise, is_command_line, wants_quiet
 
     assert is_command_line(["/venv/bin/python", "/venv/bin/keras-perceptual", "info"])
@@ -213,6 +213,13 @@ def test_console_detection():
     assert not is_command_line(["python", "-c", "import keras_perceptual"])
     assert not is_command_line(["python", "-m", "pytest"])
     assert not wants_quiet(["keras-perceptual", "--verbose", "info"])
+    # A user's TF_CPP_MIN_LOG_LEVEL of 1-3 asks for quiet (TensorFlow 2.21 prints the
+    # start-up notices regardless of it); 0 asks for everything.
+    for level, quiet in (("3", True), ("1", True), ("0", False)):
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+        assert wants_quiet(["keras-perceptual", "info"]) is quiet, level
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    assert wants_quiet(["keras-perceptual", "info"])
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to "
             "STDERR\nreal problem\nE0000 cuda_platform.cc:52] failed call to cuInit: x\n")
     assert filter_noise(text) == "real problem\n"

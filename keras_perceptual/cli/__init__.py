@@ -21,7 +21,7 @@ Every subcommand has ``--help`` with examples. Exit statuses:
 
 TensorFlow's C++ start-up logging (CUDA probes on a machine without a GPU) is quieted
 before TensorFlow is imported (see :mod:`keras_perceptual._console`) unless
-``TF_CPP_MIN_LOG_LEVEL`` is set or ``--verbose`` is given.
+``TF_CPP_MIN_LOG_LEVEL=0`` is set or ``--verbose`` is given.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--verbose",
         action="store_true",
-        help="show TensorFlow's start-up logging (quiet by default unless TF_CPP_MIN_LOG_LEVEL "
+        help="show TensorFlow's start-up logging (quiet by default unless TF_CPP_MIN_LOG_LEVEL=0 "
         "is set)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
