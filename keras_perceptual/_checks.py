@@ -705,6 +705,33 @@ def check_path(value: Any, name: str, example: str = "photo.jpg") -> str:
     )
 
 
+def check_input_file(path: str, described: str, fix: str, received: str) -> None:
+    """Raises unless ``path`` is an existing file, saying whether it is missing or a folder.
+
+    A folder where a file is expected is a common slip (the folder of the photos given as
+    the style image); "does not exist" would send the user looking for a typo.
+
+    Args:
+        path: the path, already checked as one (:func:`check_path`).
+        described: what the file is, as the message starts, e.g. ``"weights file"``.
+        fix: what to pass instead, e.g. ``"pass the path of an existing image file"``.
+        received: the ``Received:`` part, e.g. ``"weights='x.h5'"``.
+
+    Raises:
+        InputError: ``path`` is a folder or does not exist.
+
+    Example:
+        >>> check_input_file(os.curdir, "style image", "pass an image file", "style_image='.'")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: style image '.' is a folder, not a file; pass an image file. Received: style_image='.'
+    """
+    if os.path.isfile(path):
+        return
+    state = "is a folder, not a file" if os.path.isdir(path) else "does not exist"
+    raise InputError(f"{described} {path!r} {state}; {fix}. Received: {received}")
+
+
 def check_output_file(value: Any, name: str, example: str) -> str:
     """Returns the path of a file to write, after checking that it can be one: a path
     (:func:`check_path`), not an existing folder, in a folder that exists.

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_perceptual._checks import check_input_file
 from keras_perceptual.errors import InputError
 
 #: The first pickle of a legacy-format file.
@@ -329,11 +330,8 @@ def read_state_dict(
         (1, 64, 1, 1)
     """
     path = Path(os.fspath(path)).expanduser()
-    if not path.is_file():
-        raise InputError(
-            f"PyTorch weights file {str(path)!r} does not exist; pass the path of a file "
-            f"written by torch.save. Received: path={os.fspath(path)!r}"
-        )
+    check_input_file(str(path), "PyTorch weights file", "pass the path of a file written by "
+                     "torch.save", f"path={os.fspath(path)!r}")
     try:
         if zipfile.is_zipfile(path):
             return _read_zip(path, include)

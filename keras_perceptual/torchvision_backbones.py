@@ -48,7 +48,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_perceptual._checks import check_choice
+from keras_perceptual._checks import check_choice, check_input_file
 from keras_perceptual.backbones import resolve_layer
 from keras_perceptual.errors import InputError
 from keras_perceptual.state_dict import read_state_dict
@@ -409,11 +409,10 @@ def load_torchvision_weights(weights: str | os.PathLike | None, backbone: str) -
     if weights == "imagenet":
         return _read_keras_weights(torchvision_imagenet_weights(backbone), backbone)
     path = Path(weights).expanduser()
-    if not path.is_file():
-        raise InputError(
-            f"weights file {str(path)!r} does not exist; pass a torchvision {backbone} state-dict "
-            f"file (.pth), converted Keras weights, 'imagenet' or None. Received: weights={weights!r}"
-        )
+    check_input_file(
+        str(path), "weights file", f"pass a torchvision {backbone} state-dict file (.pth), "
+        "converted Keras weights, 'imagenet' or None", f"weights={weights!r}",
+    )
     if _is_hdf5(path):
         return _read_keras_weights(str(path), backbone)
     arrays = read_state_dict(path, include=lambda key: not key.startswith("classifier."))

@@ -28,7 +28,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from keras_perceptual._checks import check_path
+from keras_perceptual._checks import check_input_file, check_path
 from keras_perceptual.errors import InputError, KerasPerceptualError
 
 NAMED_WEIGHTS = ("imagenet", "hed_bsds500")
@@ -109,13 +109,11 @@ def check_weights(weights: str | os.PathLike | None, backbone: str | None = None
             )
         return weights
     path = Path(weights).expanduser()
-    if not path.is_file():
-        kind = f"keras.applications {backbone.upper()}" if backbone else "keras.applications VGG"
-        raise InputError(
-            f"weights file {str(path)!r} does not exist; pass an existing {kind} "
-            f"include_top=False weights file, 'imagenet', 'hed_bsds500' or None. "
-            f"Received: weights={weights!r}"
-        )
+    kind = f"keras.applications {backbone.upper()}" if backbone else "keras.applications VGG"
+    check_input_file(
+        str(path), "weights file", f"pass an existing {kind} include_top=False weights file, "
+        "'imagenet', 'hed_bsds500' or None", f"weights={weights!r}",
+    )
     return weights
 
 

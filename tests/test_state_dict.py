@@ -146,6 +146,8 @@ def test_truncated_files_are_refused(tmp_path, state, legacy):
 def test_missing_and_foreign_files(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         read_state_dict(tmp_path / "missing.pth")
+    with pytest.raises(InputError, match="PyTorch weights file .* is a folder, not a file"):
+        read_state_dict(tmp_path)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a pickle at all")
     with pytest.raises(InputError, match="neither a zip archive nor the legacy torch.save format"):

@@ -112,6 +112,7 @@ def test_l2_pooling_matches_numpy_and_has_finite_gradients(rng):
     ({"backbone": "alexnet", "pooling": "l2"}, "pooling='l2' .DISTS. is defined for VGG16 only"),
     ({"layers": []}, "non-empty list"),
     ({"weights": "resnet"}, "does not exist"),
+    ({"weights": "."}, r"weights file '\.' is a folder, not a file; pass a torchvision"),
     ({"weights": 1.5}, "weights must be 'imagenet', None or a path"),
 ])
 def test_bad_arguments(kwargs, match):

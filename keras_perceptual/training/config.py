@@ -43,6 +43,7 @@ import numpy as np
 from keras_perceptual._checks import (
     check_choice,
     check_flag,
+    check_input_file,
     check_options,
     check_patch_size,
     check_positive_float,
@@ -251,11 +252,11 @@ def _data_source(value: Any, name: str) -> Any:
 def _style_image(value: Any, name: str) -> Any:
     if isinstance(value, (str, os.PathLike)):
         path = os.path.abspath(os.fspath(value)) if os.fspath(value) else ""
-        if not os.path.isfile(path):
-            raise InputError(
-                f"{name} {os.fspath(value)!r} does not exist; pass the path of an existing image "
-                f"file (or an RGB array in value_range). Received: {name}={value!r}"
-            )
+        check_input_file(
+            path or os.fspath(value), name,
+            "pass the path of an existing image file (or an RGB array in value_range)",
+            f"{name}={value!r}",
+        )
         return path
     if value is None:
         raise InputError(

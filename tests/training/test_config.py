@@ -84,6 +84,12 @@ def test_style_rules(tmp_path, style_file, overrides, message):
 def test_style_image_rules(tmp_path, style_file):
     with pytest.raises(InputError, match="does not exist"):
         style_config(tmp_path, str(tmp_path / "missing.jpg"))
+    # The photos' folder given as the style image is named a folder, not "missing".
+    with pytest.raises(InputError, match=r"style_image '.*' is a folder, not a file; pass the "
+                                         r"path of an existing image file"):
+        style_config(tmp_path, str(tmp_path))
+    with pytest.raises(InputError, match=r"weights file '.*' is a folder, not a file"):
+        style_config(tmp_path, style_file, weights=str(tmp_path))
     with pytest.raises(InputError, match="style_image is required"):
         StyleTransferConfig(content_dir=str(tmp_path), style_image=None, output_dir="o")
     # 0 and None keep the style image's size.
