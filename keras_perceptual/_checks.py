@@ -651,6 +651,35 @@ def check_float_dtype(x: Any, name: str, value_range: ValueRange | None = None) 
         )
 
 
+#: The dtype name prefixes of numbers (what a loss may cast: labels, masks, flows).
+NUMERIC_DTYPE_PREFIXES = ("float", "bfloat", "int", "uint", "bool")
+
+
+def check_numeric_dtype(x: Any, name: str) -> None:
+    """Rejects inputs that are not numbers (strings, ``None``, dicts, objects), which the
+    backends refuse with a cast error that names neither the argument nor the fix.
+
+    Raises:
+        InputError: ``x``'s dtype is not a float, integer or boolean one.
+
+    Example:
+        >>> check_numeric_dtype(["a.jpg"], "mask")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: mask must hold numbers (a float, integer or boolean array or tensor); pass the values, not file names or strings. Received: mask of dtype str160 (list)
+    """
+    try:
+        dtype = dtype_name(x)
+    except Exception:  # an object numpy cannot even hold
+        dtype = "object"
+    if not dtype.startswith(NUMERIC_DTYPE_PREFIXES):
+        raise InputError(
+            f"{name} must hold numbers (a float, integer or boolean array or tensor); pass the "
+            f"values, not file names or strings. Received: {name} of dtype {dtype} "
+            f"({type(x).__name__})"
+        )
+
+
 def check_float_policy(dtype: Any, owner: str) -> None:
     """Refuses a ``dtype=`` (a dtype or a Keras dtype policy) that does not compute in floats.
 

@@ -30,6 +30,7 @@ from keras_perceptual._checks import (
     check_choice,
     check_finite_float,
     check_float_dtype,
+    check_numeric_dtype,
     check_one_or_same_batch,
     check_positive_float,
     check_positive_int,
@@ -81,6 +82,8 @@ def as_float_tensor(
     dtype = dtype or COMPUTE_DTYPE
     if floats_only:
         check_float_dtype(x, name, value_range)
+    else:
+        check_numeric_dtype(x, name)
     if isinstance(x, keras.KerasTensor):
         return ops.cast(x, dtype)
     if isinstance(x, keras.Variable):

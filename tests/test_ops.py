@@ -4,6 +4,7 @@ from conftest import gradient, numpy_gram, to_numpy
 
 from keras_perceptual.errors import InputError
 from keras_perceptual.ops import (
+    as_float_tensor,
     channel_mean_std,
     charbonnier,
     from_unit_range,
@@ -176,3 +177,15 @@ def test_directions_are_seeded_unit_vectors_and_gradients_finite(rng):
     target = sorted_projections(features[:, ::-1] * 2, a)
     grad = gradient(lambda f: sliced_wasserstein(f, target, a)[0], features)
     assert np.isfinite(grad).all() and np.abs(grad).max() > 0
+
+
+@pytest.mark.parametrize("value", [np.array([["a", "b"]]), ["x.jpg"], {"a": 1}, object(), None])
+def test_as_float_tensor_refuses_what_is_not_numbers(value):
+    """Was: with floats_only=False (labels, masks, flows, scores) strings reached the backend
+    ("Cast string to float is not supported"), dicts and objects its conversion error."""
+    with pytest.raises(InputError, match=r"mask must hold numbers \(a float, integer or "
+                                         r"boolean array or tensor\).*Received: mask of dtype"):
+        as_float_tensor(value, "mask", floats_only=False)
+    # Numbers of every kind are still cast.
+    for ok in ([[0, 1]], np.array([[True, False]]), np.ones((1, 2), "float16")):
+        assert as_float_tensor(ok, "mask", floats_only=False).shape == (1, 2)
