@@ -195,8 +195,12 @@ def _read_16_bit(image, path: str) -> np.ndarray:
     if image.format == "PNG":
         import png  # pypng: Pillow has no 16-bit colour mode
 
-        width, height, rows, info = png.Reader(filename=path).asDirect()
-        array = np.vstack([np.asarray(row, np.uint16) for row in rows])
+        # An open file of our own, closed here: ``png.Reader(filename=...)`` leaves its file
+        # open (a ResourceWarning and a file descriptor held until garbage collection, for
+        # every 16-bit PNG decoded in every epoch).
+        with open(path, "rb") as file:
+            width, height, rows, info = png.Reader(file=file).asDirect()
+            array = np.vstack([np.asarray(row, np.uint16) for row in rows])
         array = array.reshape(height, width, info["planes"])
         if info["planes"] in (2, 4):
             array = array[..., :-1]  # alpha dropped, not composited (as for 8-bit images)

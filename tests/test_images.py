@@ -13,6 +13,7 @@ from keras_perceptual.images import (
     list_images,
     load_image,
     read_header,
+    read_rgb,
     resize_longer_side,
     resize_shorter_side,
     resized_size,
@@ -425,3 +426,35 @@ def test_resized_size_refuses_sizes_that_are_not_positive_integers(args, name):
     # Before: ZeroDivisionError for a zero width, TypeError for None and strings.
     with pytest.raises(InputError, match=rf"Received: {name}="):
         resized_size(*args)
+
+
+# --------------------------------------------------------------------------
+# Robustness sweep: files users of other style-transfer / SR projects hit.
+# --------------------------------------------------------------------------
+
+
+def _write_png16(path, array):
+    """A 16-bit colour PNG (Pillow cannot write one) of a uint16 (H, W, 3) array."""
+    import png
+
+    height, width, _ = array.shape
+    with open(path, "wb") as file:
+        png.Writer(width, height, greyscale=False, bitdepth=16).write(
+            file, array.reshape(height, -1).tolist()
+        )
+
+
+def test_16_bit_png_is_read_without_leaving_its_file_open(tmp_path):
+    # Was: pypng's Reader(filename=...) left the file open: a ResourceWarning and a file
+    # descriptor held until garbage collection for every 16-bit PNG, in every epoch.
+    import gc
+    import warnings
+
+    values = np.arange(4 * 5 * 3, dtype=np.uint16).reshape(4, 5, 3) * 1000
+    _write_png16(tmp_path / "a.png", values)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        exact = read_rgb(str(tmp_path / "a.png"), dtype=np.uint16)
+        gc.collect()
+    np.testing.assert_array_equal(exact, values)
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)], record
