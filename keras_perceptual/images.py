@@ -97,6 +97,14 @@ def _is_heif(path: str) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
+def _is_empty(path: str) -> bool:
+    """Whether ``path`` is a file of 0 bytes."""
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def _unusable_image_errors(path: str) -> Iterator[None]:
     """Turns what Pillow (or pypng) raises while opening or decoding ``path`` into the
@@ -109,8 +117,15 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
     except UnusableImageError:
         raise
     except Image.DecompressionBombError as error:
-        raise UnusableImageError(f"too large: {error}") from None
+        raise UnusableImageError(
+            f"too large: {error} Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS "
+            "(None: no limit) if you trust the file"
+        ) from None
     except UnidentifiedImageError:
+        if _is_empty(path):
+            raise UnusableImageError(
+                "not an image: the file is empty (0 bytes), as after a failed download or copy"
+            ) from None
         if _is_heif(path):
             raise UnusableImageError(
                 "unsupported: a HEIC/HEIF/AVIF photo (the iPhone's default format), which "
@@ -119,6 +134,10 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
             ) from None
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnusableImageError(
+                f"missing: a broken symbolic link to {os.readlink(path)!r}; fix or remove the link"
+            ) from None
         raise UnusableImageError("missing: the file no longer exists") from None
     except (PermissionError, IsADirectoryError) as error:
         raise UnusableImageError(f"unreadable: {error}") from None
@@ -663,9 +682,11 @@ def load_image(
         ``(H, W, 3)`` float32 array.
 
     Raises:
-        InputError: (a ``ValueError``) if the file is missing, not an image, or truncated
-            or corrupt (the message names the file and says to re-export or re-download it;
-            a truncated file is never decoded with grey-filled pixels).
+        InputError: (a ``ValueError``) if the file is missing (or a broken symbolic link),
+            a folder, empty, not an image, larger than Pillow's decompression-bomb limit
+            (``PIL.Image.MAX_IMAGE_PIXELS``), of 32-bit or floating-point samples, or
+            truncated or corrupt (the message names the file and says to re-export or
+            re-download it; a truncated file is never decoded with grey-filled pixels).
 
     Example:
         >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo
@@ -674,6 +695,16 @@ def load_image(
     path = check_path(path, "path")
     value_range = check_value_range(value_range)
     size = _check_size_arg(size)
+    if os.path.isdir(path):
+        raise InputError(
+            f"{path!r} is a folder; pass one image file (load_images reads every image of a "
+            f"folder, list_images lists them). Received: path={path!r}"
+        )
+    if os.path.islink(path) and not os.path.exists(path):
+        raise InputError(
+            f"{path!r} is a broken symbolic link (to {os.readlink(path)!r}); fix the link or "
+            f"pass the image file itself. Received: path={path!r}"
+        )
     if not os.path.isfile(path):
         raise InputError(
             f"Image file {path!r} does not exist; pass the path of an existing image. "
@@ -691,6 +722,8 @@ def load_image(
             raise InputError(
                 f"{damaged_image_message(repr(path), error)}. Received: path={path!r}"
             ) from None
+        if error.kind in ("too large", "unsupported"):  # the reason says the fix
+            raise InputError(f"Could not read {path!r} ({error}). Received: path={path!r}") from None
         raise InputError(
             f"Could not read {path!r} as an image ({error}); pass a readable "
             f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"

@@ -458,3 +458,47 @@ def test_16_bit_png_is_read_without_leaving_its_file_open(tmp_path):
         gc.collect()
     np.testing.assert_array_equal(exact, values)
     assert not [w for w in record if issubclass(w.category, ResourceWarning)], record
+
+
+def test_a_folder_given_as_an_image_file_is_named_a_folder(tmp_path):
+    # Was: "Image file '...' does not exist", about a folder that exists.
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    for call in (load_image, image_array):
+        with pytest.raises(InputError, match=r"is a folder; pass one image file \(load_images"):
+            call(str(tmp_path))
+
+
+def test_a_broken_symlink_is_named_with_its_target(tmp_path):
+    # Was: "does not exist" (load_image) and "missing: the file no longer exists" (scan), with
+    # nothing saying that a link points at a moved or deleted file.
+    from keras_perceptual.images import check_image_file
+
+    link = tmp_path / "photo.jpg"
+    link.symlink_to(tmp_path / "moved" / "photo.jpg")
+    with pytest.raises(InputError, match=r"broken symbolic link \(to '.*moved/photo.jpg'\)"):
+        load_image(str(link))
+    with pytest.raises(UnusableImageError, match=r"^missing: a broken symbolic link to '.*moved"):
+        check_image_file(str(link))
+
+
+def test_an_empty_file_says_it_is_empty(tmp_path):
+    # Was: "not an image: unrecognized or unsupported file contents" for a 0-byte download.
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(InputError, match=r"the file is empty \(0 bytes\), as after a failed download"):
+        load_image(str(tmp_path / "empty.jpg"))
+    with pytest.raises(UnusableImageError, match=r"^not an image: the file is empty"):
+        read_header(str(tmp_path / "empty.jpg"))
+
+
+def test_an_image_over_the_decompression_bomb_limit_says_how_to_read_it(tmp_path, monkeypatch):
+    # Was: "(too large: ... could be decompression bomb DOS attack.); pass a readable
+    # JPG/JPEG/PNG/... file": no way to read a trusted large photo or panorama.
+    Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses twice the limit
+    for call in (load_image, read_header):
+        with pytest.raises((InputError, UnusableImageError)) as info:
+            call(str(tmp_path / "big.png"))
+        message = str(info.value)
+        assert "too large: Image size (1200 pixels) exceeds limit" in message, message
+        assert "Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS" in message, message
+        assert "pass a readable" not in message, message
