@@ -52,6 +52,32 @@ def _stream(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, *keys])
 
 
+def _scan_paths(scan: Any) -> list:
+    """The image paths of ``RandomCrops``' ``scan`` argument (a ``ScanResult`` or a list of
+    paths); one path (a folder or a file), which would be read as a sequence of one-letter
+    paths, and lists of anything but paths are refused."""
+    if isinstance(scan, (str, bytes, os.PathLike)):
+        path = os.fsdecode(scan)
+        how = (
+            f"scan_images({path!r}) to find its images" if os.path.isdir(path)
+            else f"[{path!r}] for one image"
+        )
+        raise InputError(
+            "RandomCrops takes a ScanResult (from scan_images) or a list of image paths, not "
+            f"one path; pass {how}. Received: scan={scan!r}"
+        )
+    try:
+        paths = list(getattr(scan, "paths", scan))
+    except TypeError:
+        paths = None
+    if paths is not None and all(isinstance(p, (str, os.PathLike)) for p in paths):
+        return paths
+    raise InputError(
+        "RandomCrops takes a ScanResult (from scan_images) or a list of image file paths "
+        f"(str or pathlib.Path). Received: scan={scan!r:.100}"
+    )
+
+
 class RandomCrops(keras.utils.PyDataset):
     """Infinite batches of ``image_size`` x ``image_size`` random crops, as a ``PyDataset``.
 
@@ -74,7 +100,9 @@ class RandomCrops(keras.utils.PyDataset):
         start_batch: index of the first batch (a resumed run continues the stream).
 
     Raises:
-        keras_perceptual.errors.InputError: bad arguments, or no image.
+        keras_perceptual.errors.InputError: bad arguments, no image, or ``scan`` neither a
+            ``ScanResult`` nor a list of paths (one folder or file path is refused: pass
+            ``scan_images(folder)`` or ``[path]``).
 
     Example:
         >>> from keras_perceptual.scan import scan_images
@@ -101,7 +129,7 @@ class RandomCrops(keras.utils.PyDataset):
     ):
         workers = workers or min(16, os.cpu_count() or 1)
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
-        paths = list(getattr(scan, "paths", scan))
+        paths = _scan_paths(scan)
         if not paths:
             raise InputError(
                 "RandomCrops needs at least one image; scan a folder that holds images. "

@@ -88,3 +88,23 @@ def test_bad_arguments(scan):
         RandomCrops(scan, 32, 2, seed=-1)
     with pytest.raises(InputError, match="at least one image"):
         RandomCrops([], 32, 2, seed=0)
+
+
+def test_one_path_instead_of_a_scan_is_refused_with_the_fix(tmp_path):
+    # Was: a folder path (str) was read as a list of one-letter paths, every "image" failed
+    # at the first batch with "Every one of the N images has failed to decode"; a
+    # pathlib.Path raised TypeError "'PosixPath' object is not iterable".
+    import pathlib
+
+    folder = make_photos(tmp_path / "photos", count=2)
+    for given in (folder, pathlib.Path(folder)):
+        with pytest.raises(InputError, match=r"not one path; pass scan_images\('.*photos'\)"):
+            RandomCrops(given, 32, 2, seed=0)
+    photo = str(tmp_path / "photos" / "photo0.png")
+    with pytest.raises(InputError, match=r"pass \['.*photo0.png'\] for one image"):
+        RandomCrops(photo, 32, 2, seed=0)
+    for bad in (3, [np.zeros((40, 40, 3))]):
+        with pytest.raises(InputError, match="a list of image file paths"):
+            RandomCrops(bad, 32, 2, seed=0)
+    crops = RandomCrops([pathlib.Path(photo)], 32, 1, seed=0, workers=1)  # Paths accepted
+    assert crops[0][0].shape == (1, 32, 32, 3)
