@@ -26,13 +26,16 @@ draw different crops of the same images: the same distribution, not the same bat
 both paths.
 
 Decoding failures. A file that fails to decode while training (deleted or damaged after
-the scan) is skipped: the next image of the order takes its place, and the failure is
-counted in the scan's ``runtime_skipped`` log, as on the ``tf.data`` path. If every file
-has failed, the pipeline raises :class:`~keras_perceptual.errors.DataError`.
+the scan) is skipped: the next image of the order takes its place, the failure is counted
+in the scan's ``runtime_skipped`` log (:attr:`RandomCrops.skipped`; a log of its own for a
+list of paths), and each failing file is named once through the ``logging`` logger
+``keras_perceptual.pydata``, as on the ``tf.data`` path. If every file has failed, the
+pipeline raises :class:`~keras_perceptual.errors.DataError`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -45,6 +48,9 @@ from keras_perceptual._checks import check_positive_int, check_seed, check_value
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import UnusableImageError, read_rgb
 from keras_perceptual.ops import from_uint16
+from keras_perceptual.scan import SkipLog, log_runtime_failure
+
+logger = logging.getLogger(__name__)
 
 
 def _stream(seed: int, *keys: int) -> np.random.Generator:
@@ -136,7 +142,8 @@ class RandomCrops(keras.utils.PyDataset):
                 f"Received: {len(paths)} paths"
             )
         self.paths = [os.fspath(p) for p in paths]
-        self.skipped = getattr(scan, "runtime_skipped", None)
+        skipped = getattr(scan, "runtime_skipped", None)
+        self.skipped = skipped if isinstance(skipped, SkipLog) else SkipLog(len(self.paths))
         self.image_size = check_positive_int(image_size, "image_size")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = check_seed(seed)
@@ -199,8 +206,7 @@ class RandomCrops(keras.utils.PyDataset):
                 with self._lock:
                     self._failed.add(path)
                     every_file_failed = len(self._failed) >= count
-                if self.skipped is not None:
-                    self.skipped.add(path, str(error))
+                log_runtime_failure(self.skipped, path, str(error), logger)
                 if every_file_failed:
                     raise DataError(
                         f"Every one of the {count} images has failed to decode since the scan "

@@ -354,8 +354,25 @@ def test_files_broken_after_the_scan_are_skipped_and_counted(tmp_path, caplog):
     assert _relative(scan.runtime_skipped.paths, root) == {"rgb.png", "gray.png"}
     reasons = sorted(e.reason.split(":")[0] for e in scan.runtime_skipped.entries)
     assert reasons == ["missing", "truncated"]
-    ours = [r for r in caplog.records if r.name == "keras_perceptual.data"]
-    assert len(ours) == 1 and "Skipping" in ours[0].getMessage()
+    ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.data"]
+    # Each failing file is named (was: only the first; the second was skipped unnamed).
+    assert len(ours) == 2 and all(m.startswith("Skipping") for m in ours), ours
+    for name in ("rgb.png", "gray.png"):
+        assert sum(repr(str(root / name)) in m for m in ours) == 1, ours
+
+
+def test_a_file_failing_every_epoch_is_named_once(tmp_path, caplog):
+    for i in range(3):
+        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / f"{i}.png")
+    scan = scan_images(tmp_path, warn=False)
+    (tmp_path / "1.png").write_bytes(b"broken now")
+    dataset = image_folder_dataset(scan, 32, 2, seed=0).take(4)  # 8 images: 4 epochs
+    with caplog.at_level(logging.WARNING, logger="keras_perceptual.data"):
+        assert _all_images(dataset).shape == (8, 32, 32, 3)
+    assert scan.runtime_skipped.count >= 3 and len(scan.runtime_skipped.paths) == 1
+    ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.data"]
+    assert len(ours) == 1 and repr(str(tmp_path / "1.png")) in ours[0], ours
+    assert "truncated" in ours[0] or "not an image" in ours[0], ours
 
 
 def test_every_file_gone_stops_with_an_error_instead_of_looping(tmp_path):

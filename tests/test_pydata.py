@@ -81,6 +81,30 @@ def test_a_file_failing_while_training_is_skipped_and_counted(tmp_path):
         RandomCrops(scan, 32, 3, seed=1, workers=1)[0]
 
 
+def test_files_failing_while_training_are_each_named_once_in_the_log(tmp_path, caplog):
+    # Was: skipped without a word (the tf.data path names them), and a list of paths, which
+    # has no scan, did not even count them.
+    import logging
+
+    folder = make_photos(tmp_path / "photos", count=4)
+    scan = scan_images(folder, min_size=32)
+    broken = [str(tmp_path / "photos" / f"photo{i}.png") for i in (1, 2)]
+    for path in broken:
+        with open(path, "wb") as file:
+            file.write(b"broken now")
+    for given in (scan, list(scan.paths)):
+        caplog.clear()
+        crops = RandomCrops(given, 32, 2, seed=0, workers=1)
+        with caplog.at_level(logging.WARNING, logger="keras_perceptual.pydata"):
+            for k in range(6):  # three epochs: each broken file fails three times
+                assert crops[k][0].shape == (2, 32, 32, 3)
+        ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.pydata"]
+        assert len(ours) == 2, ours
+        for path in broken:
+            assert sum(m.startswith(f"Skipping {path!r}") for m in ours) == 1, ours
+        assert crops.skipped.paths == broken and crops.skipped.count >= 4
+
+
 def test_bad_arguments(scan):
     with pytest.raises(InputError, match="batch_size divisible by count"):
         RandomCrops(scan, 32, 3, seed=0, shard=(0, 2))
