@@ -105,6 +105,17 @@ def _is_empty(path: str) -> bool:
         return False
 
 
+def _is_apple_double(path: str) -> bool:
+    """Whether ``path`` is a macOS AppleDouble file (``._photo.jpg``: the resource fork and
+    Finder data a Mac writes beside ``photo.jpg`` on FAT/exFAT/network drives), by its magic
+    number."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x00\x05\x16\x07"
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def _unusable_image_errors(path: str) -> Iterator[None]:
     """Turns what Pillow (or pypng) raises while opening or decoding ``path`` into the
@@ -125,6 +136,12 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         if _is_empty(path):
             raise UnusableImageError(
                 "not an image: the file is empty (0 bytes), as after a failed download or copy"
+            ) from None
+        if _is_apple_double(path):
+            raise UnusableImageError(
+                "not an image: a macOS metadata file (the '._' AppleDouble companion a Mac "
+                "writes beside each file on a non-Mac drive); delete these files, e.g. with "
+                "dot_clean or find FOLDER -name '._*' -delete"
             ) from None
         if _is_heif(path):
             raise UnusableImageError(
@@ -433,8 +450,10 @@ def read_rgb(
     command line, and, in TensorFlow ops, the exported ``serve_encoded`` signature):
     the EXIF orientation is applied; grayscale is expanded to RGB; alpha is dropped, not
     composited (RGBA, LA, palettes with transparency); CMYK JPEGs are converted as
-    libjpeg does; 16-bit PNGs (and TIFFs, PGMs) keep their 16 bits; 32-bit integer and
-    floating-point images (TIFF) are refused, as their samples have no fixed range.
+    libjpeg does; 16-bit PNGs (colour and grayscale), grayscale TIFFs and PGMs keep their
+    16 bits (16-bit colour TIFFs come out of Pillow as 8-bit RGB, their low byte cut); 32-bit
+    integer and floating-point images (TIFF) are refused, as their samples have no fixed
+    range.
 
     Args:
         path: the image file.

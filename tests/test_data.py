@@ -575,3 +575,14 @@ def test_scan_leaves_out_the_excluded_folders(tmp_path):
     for bad in (3, [None], [str(tmp_path / "a"), 7], b"a"):
         with pytest.raises(InputError, match="exclude must be a .*Received: exclude="):
             scan_images(tmp_path, exclude=bad)
+
+
+def test_macos_appledouble_files_are_named_as_such(tmp_path):
+    # Was: "'._p0.png' (not an image: unrecognized or unsupported file contents)" on every run,
+    # for the metadata files a Mac writes beside each photo on an exFAT/FAT/network drive.
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p0.png")
+    (tmp_path / "._p0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X" + bytes(70))
+    with pytest.warns(SkippedImagesWarning, match=r"'\._p0.png' \(not an image: a macOS metadata"):
+        scan = scan_images(tmp_path)
+    assert [os.path.basename(p) for p in scan.paths] == ["p0.png"]
+    assert "-name '._*' -delete" in scan.skipped[0].reason
