@@ -622,13 +622,42 @@ def walk_images(directory: str, exclude: Sequence[str] = ()) -> tuple[list[str],
     return sorted(images), ignored
 
 
+def _glob_without_links(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, except that ``**`` does not descend into
+    symbolically linked folders (as folders given to :func:`walk_images` do not): Python's
+    ``**`` follows them, so a link to a parent folder listed each image once per path
+    through the loop (40 times), and two such links took exponential time (a hang)."""
+    parts = pattern.split(os.sep)
+    if "**" not in parts:
+        return glob.glob(pattern)
+    cut = parts.index("**")
+    head, tail = os.sep.join(parts[:cut]), os.sep.join(parts[cut + 1 :])
+    if head == "" and cut > 0:  # an absolute pattern, "/**/..."
+        head = os.sep
+    if glob.has_magic(head):
+        bases = [b for b in glob.glob(head) if os.path.isdir(b)]
+    else:
+        bases = [head or os.curdir] if os.path.isdir(head or os.curdir) else []
+    found: list[str] = []
+    for base in bases:
+        for root, dirs, files in os.walk(base):  # symbolic links to folders not followed
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # as glob's ** skips
+            here = root if head else ("" if root == os.curdir else os.path.relpath(root))
+            if tail:
+                found += _glob_without_links(os.path.join(glob.escape(here), tail))
+            else:
+                found += [os.path.join(here, f) for f in files if not f.startswith(".")]
+    return found
+
+
 def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Expands files, folders (recursive) and glob patterns to a list of image paths.
 
     A file given by name is kept whatever its extension (decoding decides);
     folders and patterns contribute files with an image extension
     (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates are dropped,
-    order is kept.
+    order is kept. Neither folders nor ``**`` in a pattern descend into symbolically
+    linked folders (a link back to a parent folder would list its images again and again).
 
     Args:
         inputs: one path or pattern, or a sequence of them.
@@ -661,9 +690,7 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             where = ""
         elif glob.has_magic(path):
             found = sorted(
-                p
-                for p in glob.glob(path, recursive=True)
-                if os.path.isfile(p) and _is_image_name(p)
+                p for p in _glob_without_links(path) if os.path.isfile(p) and _is_image_name(p)
             )
             where = f"pattern {path!r}"
         else:

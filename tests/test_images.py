@@ -502,3 +502,27 @@ def test_an_image_over_the_decompression_bomb_limit_says_how_to_read_it(tmp_path
         assert "too large: Image size (1200 pixels) exceeds limit" in message, message
         assert "Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS" in message, message
         assert "pass a readable" not in message, message
+
+
+def test_a_recursive_pattern_does_not_follow_a_symlink_loop(tmp_path):
+    # Was: Python's glob "**" follows symlinked folders: one link back to a parent listed the
+    # image 41 times (load_images gave 41 copies); two such links did not return (exponential).
+    import os
+    import time
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "x.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "b" / "y.png")
+    for name in ("up1", "up2"):
+        (tmp_path / "a" / "b" / name).symlink_to(tmp_path, target_is_directory=True)
+    start = time.perf_counter()
+    pattern = str(tmp_path / "**" / "*.png")
+    assert list_images(pattern) == [str(tmp_path / "a" / "b" / "y.png"), str(tmp_path / "a" / "x.png")]
+    assert list_images(str(tmp_path)) == list_images(pattern)  # as a folder lists them
+    assert time.perf_counter() - start < 2
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)  # relative patterns give relative paths, as glob does
+        assert list_images(os.path.join("**", "x.png")) == [os.path.join("a", "x.png")]
+    finally:
+        os.chdir(cwd)
