@@ -484,7 +484,9 @@ def read_rgb(
         if verify_only:
             image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
         elif size is not None:
-            image.draft(None, (size[1], size[0]))
+            # draft() takes the stored image's (width, height): a quarter turn swaps them.
+            turned = _orientation(image) in _QUARTER_TURNS
+            image.draft(None, (size[0], size[1]) if turned else (size[1], size[0]))
         elif target is not None:
             # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
             image.draft(

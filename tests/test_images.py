@@ -526,3 +526,23 @@ def test_a_recursive_pattern_does_not_follow_a_symlink_loop(tmp_path):
         assert list_images(os.path.join("**", "x.png")) == [os.path.join("a", "x.png")]
     finally:
         os.chdir(cwd)
+
+
+def test_an_exact_size_of_a_rotated_jpeg_is_decoded_from_enough_pixels(tmp_path, rng):
+    # Was: the JPEG's reduced decoding scale (draft) was chosen for the displayed (width,
+    # height) against the stored image, so a phone portrait (EXIF orientation 6) resized to
+    # a wide size was decoded at 1/4 scale and its width enlarged 4x again: a blurred image.
+    from PIL import ImageOps
+
+    coarse = rng.integers(0, 256, (8, 32, 3), dtype=np.uint8)
+    stored = Image.fromarray(coarse).resize((800, 200), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    stored.save(tmp_path / "plain.jpg", quality=95)
+    turned = read_rgb(str(tmp_path / "turned.jpg"), size=(20, 200))  # displayed 200 x 800
+    plain = read_rgb(str(tmp_path / "plain.jpg"), size=(200, 20))
+    np.testing.assert_array_equal(turned, np.rot90(plain, -1))
+    full = ImageOps.exif_transpose(Image.open(tmp_path / "turned.jpg")).convert("RGB")
+    want = np.asarray(full.resize((200, 20), Image.Resampling.BICUBIC))
+    assert np.abs(turned.astype(int) - want).max() <= 1
