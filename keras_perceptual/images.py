@@ -127,7 +127,9 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         yield
     except UnusableImageError:
         raise
-    except Image.DecompressionBombError as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # The warning (over MAX_IMAGE_PIXELS, under twice it) is raised where a warnings
+        # filter turns it into an error: too large as well, not a corrupt file.
         raise UnusableImageError(
             f"too large: {error} Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS "
             "(None: no limit) if you trust the file"

@@ -546,3 +546,21 @@ def test_an_exact_size_of_a_rotated_jpeg_is_decoded_from_enough_pixels(tmp_path,
     full = ImageOps.exif_transpose(Image.open(tmp_path / "turned.jpg")).convert("RGB")
     want = np.asarray(full.resize((200, 20), Image.Resampling.BICUBIC))
     assert np.abs(turned.astype(int) - want).max() <= 1
+
+
+def test_a_decompression_bomb_warning_made_an_error_is_too_large_not_corrupt(tmp_path, monkeypatch):
+    # Was: under a warnings filter "error" (as in this project's tests, or a user's), Pillow's
+    # DecompressionBombWarning (an image over MAX_IMAGE_PIXELS, under twice it) came out as
+    # "corrupt: DecompressionBombWarning: ...", "re-export or re-download it".
+    import warnings
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 px: a warning, not an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(UnusableImageError, match=r"^too large: .*MAX_IMAGE_PIXELS") as info:
+            read_rgb(str(tmp_path / "big.png"))
+        assert not info.value.damaged
+        with pytest.raises(InputError, match=r"too large: .*Downscale the image") as info:
+            load_image(str(tmp_path / "big.png"))
+        assert "re-download" not in str(info.value)
