@@ -782,3 +782,16 @@ def check_non_negative_values(x: Any, name: str, message: str) -> None:
     negative = values[values < 0]
     if negative.size:
         raise InputError(f"{message}Received: {name}.min()={float(negative.min())!r}")
+
+
+def unexpanded_home_hint(path: str) -> str:
+    """A sentence for "does not exist" messages when ``path`` starts with ``~``, which
+    Python's file functions do not expand (a shell does), else ``""``.
+
+    Example:
+        >>> unexpanded_home_hint("~/photos")
+        " Python does not expand '~': pass os.path.expanduser('~/photos')."
+    """
+    if path.startswith("~") and not os.path.exists(path):
+        return f" Python does not expand '~': pass os.path.expanduser({path!r})."
+    return ""

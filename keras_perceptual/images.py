@@ -24,6 +24,7 @@ from keras_perceptual._checks import (
     check_path,
     check_positive_int,
     check_value_range,
+    unexpanded_home_hint,
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.ops import from_uint16
@@ -700,7 +701,8 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
         else:
             raise InputError(
                 f"{path!r} is not an existing file or folder, and not a glob pattern; check the "
-                f"path (quote patterns such as 'photos/*.jpg'). Received: input={path!r}"
+                f"path (quote patterns such as 'photos/*.jpg').{unexpanded_home_hint(path)} "
+                f"Received: input={path!r}"
             )
         if not found:
             raise InputError(
@@ -757,8 +759,8 @@ def load_image(
         )
     if not os.path.isfile(path):
         raise InputError(
-            f"Image file {path!r} does not exist; pass the path of an existing image. "
-            f"Received: path={path!r}"
+            f"Image file {path!r} does not exist; pass the path of an existing image."
+            f"{unexpanded_home_hint(path)} Received: path={path!r}"
         )
     try:
         array = read_rgb(

@@ -30,7 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from keras_perceptual._checks import check_flag, check_path, check_positive_int
+from keras_perceptual._checks import (
+    check_flag,
+    check_path,
+    check_positive_int,
+    unexpanded_home_hint,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
@@ -196,7 +201,8 @@ def _check_directory(directory: Any) -> str:
         )
     if not os.path.isdir(path):
         raise InputError(
-            f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
+            f"Image folder {path!r} does not exist; check the path.{unexpanded_home_hint(path)} "
+            f"Received: directory={path!r}"
         )
     return path
 

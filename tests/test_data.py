@@ -586,3 +586,19 @@ def test_macos_appledouble_files_are_named_as_such(tmp_path):
         scan = scan_images(tmp_path)
     assert [os.path.basename(p) for p in scan.paths] == ["p0.png"]
     assert "-name '._*' -delete" in scan.skipped[0].reason
+
+
+def test_a_path_starting_with_a_tilde_says_python_does_not_expand_it():
+    # Was: "Image folder '~/...' does not exist; check the path." for a path a shell expands.
+    folder = "~/keras-perceptual-no-such-photos"
+    hint = r"Python does not expand '~': pass os.path.expanduser\('~/keras-perceptual-no-such"
+    with pytest.raises(InputError, match=hint):
+        scan_images(folder)
+    with pytest.raises(InputError, match=hint):
+        image_folder_dataset(folder, 32)
+    with pytest.raises(InputError, match=hint):
+        list_images(folder)
+    with pytest.raises(InputError, match=hint):
+        load_image(folder + "/a.jpg")
+    with pytest.raises(InputError, match=r"check the path\. Received"):  # no hint otherwise
+        scan_images("/no/such/keras-perceptual-photos")
