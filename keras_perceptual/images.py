@@ -660,8 +660,9 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
 
     A file given by name is kept whatever its extension (decoding decides);
     folders and patterns contribute files with an image extension
-    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates are dropped,
-    order is kept. Neither folders nor ``**`` in a pattern descend into symbolically
+    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates (the same file,
+    however its path is written: ``photos/a.jpg``, ``./photos/../photos/a.jpg``, a link to
+    it) are dropped, the first kept; order is kept. Neither folders nor ``**`` in a pattern descend into symbolically
     linked folders (a link back to a parent folder would list its images again and again).
 
     Args:
@@ -684,7 +685,7 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
             f"Received: inputs={inputs!r}"
         )
-    result: dict[str, None] = {}
+    result: dict[str, str] = {}  # the file (links and '..' resolved) -> the path as listed
     for item in inputs:
         path = check_path(item, "input", "photos/")
         if os.path.isdir(path):
@@ -709,8 +710,9 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
                 f"The {where} holds no image file ({', '.join(IMAGE_EXTENSIONS)}); point it at "
                 f"images. Received: input={path!r}"
             )
-        result.update(dict.fromkeys(found))
-    return list(result)
+        for path in found:
+            result.setdefault(os.path.realpath(path), path)
+    return list(result.values())
 
 
 def load_image(

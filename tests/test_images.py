@@ -564,3 +564,17 @@ def test_a_decompression_bomb_warning_made_an_error_is_too_large_not_corrupt(tmp
         with pytest.raises(InputError, match=r"too large: .*Downscale the image") as info:
             load_image(str(tmp_path / "big.png"))
         assert "re-download" not in str(info.value)
+
+
+def test_list_images_drops_the_same_file_written_two_ways(tmp_path):
+    # Was: duplicates were found by the path's text, so "photos/a.png" and
+    # "photos/../photos/a.png" (or a link to it) were both listed and load_images read it twice.
+    import os
+
+    (tmp_path / "photos").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / "photos" / name)
+    (tmp_path / "link.png").symlink_to(tmp_path / "photos" / "b.png")
+    folder = str(tmp_path / "photos")
+    listed = list_images([folder, os.path.join(folder, "..", "photos", "a.png"), str(tmp_path / "link.png")])
+    assert listed == [os.path.join(folder, "a.png"), os.path.join(folder, "b.png")]
