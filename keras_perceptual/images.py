@@ -13,6 +13,7 @@ import contextlib
 import glob
 import math
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -165,6 +166,21 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         raise _decoder_error(error) from None
     except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+
+
+def _open_image(path: str):
+    """``PIL.Image.open(path)`` of a regular file; a named pipe, device or socket with an
+    image's name is refused (opening a named pipe waits for a writer: a scan that never
+    ends). Call it inside :func:`_unusable_image_errors`, which translates what it raises."""
+    from PIL import Image
+
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: IsADirectoryError, as before
+        raise UnusableImageError(
+            "not an image: not a regular file (a named pipe, device or socket), which reading "
+            "would wait on forever; remove it or rename it without an image extension"
+        )
+    return Image.open(path)
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -474,7 +490,7 @@ def read_rgb(
     """
     from PIL import Image, ImageOps
 
-    with _unusable_image_errors(path), Image.open(path) as image:
+    with _unusable_image_errors(path), _open_image(path) as image:
         _check_sample_format(image)
         width, height = image.size
         short = min(width, height)
@@ -548,9 +564,8 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
         (64, 48)
     """
-    from PIL import Image
 
-    with _unusable_image_errors(path), Image.open(path) as image:
+    with _unusable_image_errors(path), _open_image(path) as image:
         _check_sample_format(image)
         width, height = image.size
         if _orientation(image) in _QUARTER_TURNS:
@@ -759,7 +774,7 @@ def load_image(
             f"{path!r} is a broken symbolic link (to {os.readlink(path)!r}); fix the link or "
             f"pass the image file itself. Received: path={path!r}"
         )
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise InputError(
             f"Image file {path!r} does not exist; pass the path of an existing image."
             f"{unexpanded_home_hint(path)} Received: path={path!r}"

@@ -602,3 +602,26 @@ def test_a_path_starting_with_a_tilde_says_python_does_not_expand_it():
         load_image(folder + "/a.jpg")
     with pytest.raises(InputError, match=r"check the path\. Received"):  # no hint otherwise
         scan_images("/no/such/keras-perceptual-photos")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_with_an_image_name_is_skipped_not_waited_on(tmp_path):
+    # Was: Image.open on a named pipe waits for a writer: the scan never ended, silently.
+    import threading
+
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(scan=scan_images(tmp_path, warn=False)), daemon=True
+    )
+    thread.start()
+    thread.join(5)
+    try:
+        assert not thread.is_alive(), "scan_images is waiting on the named pipe"
+    finally:
+        if thread.is_alive():  # release the old code's blocked open()
+            os.close(os.open(tmp_path / "pipe.jpg", os.O_WRONLY | os.O_NONBLOCK))
+    scan = result["scan"]
+    assert [os.path.basename(p) for p in scan.paths] == ["a.png"]
+    assert scan.skipped[0].reason.startswith("not an image: not a regular file (a named pipe")

@@ -578,3 +578,13 @@ def test_list_images_drops_the_same_file_written_two_ways(tmp_path):
     folder = str(tmp_path / "photos")
     listed = list_images([folder, os.path.join(folder, "..", "photos", "a.png"), str(tmp_path / "link.png")])
     assert listed == [os.path.join(folder, "a.png"), os.path.join(folder, "b.png")]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_load_image_of_a_named_pipe_says_what_it_is(tmp_path):
+    # Was: "Image file '...pipe.jpg' does not exist", about a file that exists.
+    import os
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(InputError, match=r"not a regular file \(a named pipe"):
+        load_image(str(tmp_path / "pipe.jpg"))
