@@ -3,8 +3,9 @@
 One decoder for every reader in the package: the tf.data pipelines
 (:mod:`keras_perceptual.data`), style images of the losses, inference, the command
 line and the notebooks. JPEG, PNG, BMP, GIF (first frame) and WebP; grayscale is
-expanded, alpha dropped, palettes, CMYK and 16-bit grayscale converted, the EXIF
-orientation of camera photos applied.
+expanded, alpha dropped (not composited), palettes, CMYK and 16-bit grayscale converted,
+16-bit PNGs kept to 16 bits, the EXIF orientation of camera photos applied, ICC colour
+profiles not applied (see :func:`read_rgb`).
 """
 
 from __future__ import annotations
@@ -472,7 +473,10 @@ def read_rgb(
     libjpeg does; 16-bit PNGs (colour and grayscale), grayscale TIFFs and PGMs keep their
     16 bits (16-bit colour TIFFs come out of Pillow as 8-bit RGB, their low byte cut); 32-bit
     integer and floating-point images (TIFF) are refused, as their samples have no fixed
-    range.
+    range. Embedded ICC colour profiles are not applied: the stored values are read as sRGB
+    (as ``tf.io.decode_image`` and most training code read them), so a Display P3 or Adobe
+    RGB photo looks slightly less saturated than in a colour-managed viewer. The first frame
+    of an animated GIF or WebP is read.
 
     Args:
         path: the image file.
