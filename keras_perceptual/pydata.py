@@ -44,7 +44,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_perceptual._checks import check_positive_int, check_seed, check_value_range
+from keras_perceptual._checks import (
+    check_flag,
+    check_positive_int,
+    check_seed,
+    check_value_range,
+    is_bool,
+)
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import UnusableImageError, read_rgb
 from keras_perceptual.ops import from_uint16
@@ -101,7 +107,7 @@ class RandomCrops(keras.utils.PyDataset):
             stream); default ``(batch, batch)``.
         shard: ``(index, count)``: this process takes images ``index::count`` of every
             global batch (``batch_size`` must be divisible by ``count``).
-        workers: decoding threads (default: the CPU count, at most 16).
+        workers: decoding threads, an integer >= 1 (default: the CPU count, at most 16).
         max_queue_size: batches prepared ahead.
         start_batch: index of the first batch (a resumed run continues the stream).
 
@@ -133,7 +139,9 @@ class RandomCrops(keras.utils.PyDataset):
         max_queue_size: int = 8,
         start_batch: int = 0,
     ):
-        workers = workers or min(16, os.cpu_count() or 1)
+        workers = min(16, os.cpu_count() or 1) if workers is None else workers
+        workers = check_positive_int(workers, "workers")
+        max_queue_size = check_positive_int(max_queue_size, "max_queue_size")
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         paths = _scan_paths(scan)
         if not paths:
@@ -148,6 +156,20 @@ class RandomCrops(keras.utils.PyDataset):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = check_seed(seed)
         self.value_range = check_value_range(value_range)
+        if not (
+            isinstance(shard, (tuple, list))
+            and len(shard) == 2
+            and all(isinstance(v, (int, np.integer)) and not is_bool(v) for v in shard)
+        ):
+            raise InputError(
+                "shard must be a pair of integers (index, count), e.g. (0, 1) for one process. "
+                f"Received: shard={shard!r}"
+            )
+        if transform is not None and not callable(transform):
+            raise InputError(
+                "transform must be None or a function transform(batch, index) -> (x, y). "
+                f"Received: transform={transform!r:.100}"
+            )
         index, count = shard
         if not (0 <= index < count) or self.batch_size % count:
             raise InputError(
@@ -157,7 +179,7 @@ class RandomCrops(keras.utils.PyDataset):
         self.shard = (int(index), int(count))
         self.transform = transform
         self.start_batch = check_positive_int(start_batch, "start_batch", minimum=0)
-        self._cache: dict[str, np.ndarray] | None = {} if cache else None
+        self._cache: dict[str, np.ndarray] | None = {} if check_flag(cache, "cache") else None
         self._failed: set[str] = set()
         self._lock = threading.Lock()
         self._orders: dict[int, np.ndarray] = {}

@@ -132,3 +132,23 @@ def test_one_path_instead_of_a_scan_is_refused_with_the_fix(tmp_path):
             RandomCrops(bad, 32, 2, seed=0)
     crops = RandomCrops([pathlib.Path(photo)], 32, 1, seed=0, workers=1)  # Paths accepted
     assert crops[0][0].shape == (1, 32, 32, 3)
+
+
+def test_arguments_of_the_wrong_kind_are_refused_with_the_expected_kind(scan):
+    # Was: shard=2 / (0,) raised bare TypeError / ValueError "cannot unpack"; shard=(0.5, 1)
+    # and (True, 2) were accepted; transform=3 failed at the first batch ("'int' object is not
+    # callable"); workers=-1 and 2.5, max_queue_size=0 and cache="yes" were accepted.
+    for kwargs, pattern in (
+        ({"shard": 2}, r"shard must be a pair of integers \(index, count\).*Received: shard=2"),
+        ({"shard": (0,)}, "shard must be a pair of integers"),
+        ({"shard": (0.5, 1)}, "shard must be a pair of integers"),
+        ({"shard": (True, 2)}, "shard must be a pair of integers"),
+        ({"transform": 3}, r"transform must be None or a function transform\(batch, index\)"),
+        ({"workers": -1}, "workers must be an integer >= 1"),
+        ({"workers": 2.5}, "workers must be an integer >= 1"),
+        ({"max_queue_size": 0}, "max_queue_size must be an integer >= 1"),
+        ({"cache": "yes"}, "cache must be"),
+    ):
+        with pytest.raises(InputError, match=pattern):
+            RandomCrops(scan, 32, 2, seed=0, **kwargs)
+    assert RandomCrops(scan, 32, 2, seed=0, shard=[np.int64(1), 2], workers=1)[0][0].shape == (1, 32, 32, 3)
