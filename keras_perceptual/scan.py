@@ -163,6 +163,13 @@ def log_runtime_failure(log: SkipLog, path: str, reason: str, logger: logging.Lo
 
     Returns:
         Whether every file of the log has now failed (the caller then raises).
+
+    Example:
+        >>> log = SkipLog(total=2)
+        >>> log_runtime_failure(log, "a.png", "truncated: ...", logging.getLogger("demo"))
+        False
+        >>> log.paths
+        ['a.png']
     """
     first, every_file_failed = log.record(path, reason)
     if first and not every_file_failed:
