@@ -165,6 +165,15 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         raise UnusableImageError(f"unreadable: {error}") from None
     except OSError as error:  # Pillow's decoder errors, and a header cut short
         raise _decoder_error(error) from None
+    except ValueError as error:
+        if "MAX_TEXT" in str(error):  # a PNG text chunk over Pillow's limit: not damaged
+            raise UnusableImageError(
+                f"too large: a metadata (text) chunk is over Pillow's limit ({error}), as "
+                "Photoshop's bloated XMP can be; "
+                "re-save the image without metadata, or raise PIL.PngImagePlugin.MAX_TEXT_CHUNK "
+                "(and MAX_TEXT_MEMORY) if you trust the file"
+            ) from None
+        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
 

@@ -588,3 +588,19 @@ def test_load_image_of_a_named_pipe_says_what_it_is(tmp_path):
     os.mkfifo(tmp_path / "pipe.jpg")
     with pytest.raises(InputError, match=r"not a regular file \(a named pipe"):
         load_image(str(tmp_path / "pipe.jpg"))
+
+
+def test_a_png_with_oversized_metadata_is_too_large_not_corrupt(tmp_path):
+    # Was: "is corrupt (ValueError: Decompressed data too large for
+    # PngImagePlugin.MAX_TEXT_CHUNK) ... re-export or re-download it" for a valid PNG whose XMP
+    # text chunk is over Pillow's 1 MB limit (Photoshop's DocumentAncestors bloat it).
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", "x" * (PngImagePlugin.MAX_TEXT_CHUNK + 1), zip=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "xmp.png", pnginfo=info)
+    with pytest.raises(UnusableImageError, match=r"^too large: a metadata \(text\) chunk is over Pillow's limit") as info:
+        read_header(str(tmp_path / "xmp.png"))
+    assert not info.value.damaged
+    with pytest.raises(InputError, match=r"re-save the image without metadata, or raise PIL\.Png"):
+        load_image(str(tmp_path / "xmp.png"))
