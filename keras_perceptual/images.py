@@ -40,7 +40,8 @@ class UnusableImageError(KerasPerceptualError):
 
     ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
     ``"unsupported"`` (32-bit integer or floating-point samples, which have no fixed
-    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
+    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"`` (over Pillow's
+    decompression-bomb or PNG metadata limits), ``"too small"``, ``"truncated"`` (the header reads, the pixel data
     ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
     the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
     """

@@ -625,3 +625,55 @@ def test_a_named_pipe_with_an_image_name_is_skipped_not_waited_on(tmp_path):
     scan = result["scan"]
     assert [os.path.basename(p) for p in scan.paths] == ["a.png"]
     assert scan.skipped[0].reason.startswith("not an image: not a regular file (a named pipe")
+
+
+def test_tf_data_pydata_and_load_image_decode_every_kind_of_file_alike(tmp_path, tricky_image_files):
+    # A fast guard of the decoding contract (the slow test adds the CLI and TF Serving): every
+    # EXIF orientation, 16-bit PNGs (one with its eXIf chunk after the pixel data), palette,
+    # LA/RGBA (alpha dropped), CMYK, grayscale, progressive JPEG, WebP with an orientation,
+    # 1-bit, and the first frame of animated GIF and WebP give the same pixels on all three paths.
+    import struct
+    import zlib
+
+    from keras_perceptual.pydata import RandomCrops
+
+    paths, _ = tricky_image_files
+    folder = paths[0].parent
+    rgb = np.asarray(Image.open(paths[0]).convert("RGB"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(folder / "progressive.jpg", progressive=True, quality=90)
+    Image.fromarray(rgb).save(folder / "turned.webp", lossless=True, exif=exif)
+    Image.fromarray(rgb).convert("1").save(folder / "bilevel.png")
+    frames = [Image.fromarray(rgb), Image.fromarray(255 - rgb)]
+    for name in ("animated.gif", "animated.webp"):
+        frames[0].save(folder / name, save_all=True, append_images=frames[1:], lossless=True)
+    data = (folder / "rgb16.png").read_bytes()  # eXIf (Orientation=3) placed before IEND
+    upside_down = Image.Exif()
+    upside_down[0x0112] = 3
+    body = b"eXIf" + upside_down.tobytes()
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    (folder / "rgb16_turned.png").write_bytes(data[:-12] + chunk + data[-12:])
+    expected = {p: load_image(p) for p in list_images(str(folder))}
+    assert len(expected) == len(paths) + 6
+    for name in ("animated.gif", "animated.webp"):  # the first frame, not the second
+        first = np.abs(expected[str(folder / name)] - rgb / 255).mean()
+        assert first < 0.05 < np.abs(expected[str(folder / name)] - (255 - rgb) / 255).mean()
+    np.testing.assert_array_equal(expected[str(folder / "rgb16_turned.png")],
+                                  expected[str(folder / "rgb16.png")][::-1, ::-1])
+    assert expected[str(folder / "turned.webp")].shape == (40, 24, 3)
+    scan = scan_images(folder, warn=False)
+    dataset = image_folder_dataset(scan, 20, 1, shuffle=False, repeat=False, crop="center",
+                                   resize=False)
+    for path, batch in zip(scan.paths, dataset, strict=True):
+        image = expected[path]
+        top, left = (image.shape[0] - 20) // 2, (image.shape[1] - 20) // 2
+        np.testing.assert_array_equal(batch[0].numpy(), image[top:top + 20, left:left + 20],
+                                      err_msg=path)
+    crops = RandomCrops(scan, 24, 1, seed=0, workers=1)  # 24: the shorter side, no resize
+    for k in range(len(scan.paths)):
+        path = scan.paths[crops._order(0)[k]]
+        image, crop = expected[path], crops.sample(k)
+        windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
+                   for j in range(image.shape[1] - 23)]
+        assert any(np.array_equal(crop, w) for w in windows), path
