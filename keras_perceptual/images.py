@@ -179,10 +179,18 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
 
 
-def _open_image(path: str):
-    """``PIL.Image.open(path)`` of a regular file; a named pipe, device or socket with an
-    image's name is refused (opening a named pipe waits for a writer: a scan that never
-    ends). Call it inside :func:`_unusable_image_errors`, which translates what it raises."""
+@contextlib.contextmanager
+def _open_image(path: str) -> Iterator[Any]:
+    """``PIL.Image.open`` of a regular file, closed on exit; a named pipe, device or socket
+    with an image's name is refused (opening a named pipe waits for a writer: a scan that
+    never ends). Call it inside :func:`_unusable_image_errors`, which translates what it
+    raises.
+
+    Pillow is given an open file, not the path: with a path it memory-maps uncompressed
+    images, and its memory-mapped TIFF decoding ignores a quarter-turn Orientation tag while
+    reporting the turned size (Pillow 12: L, P, RGBA, CMYK and 16-bit TIFFs came out with
+    scrambled rows).
+    """
     from PIL import Image
 
     mode = os.stat(path).st_mode
@@ -191,7 +199,14 @@ def _open_image(path: str):
             "not an image: not a regular file (a named pipe, device or socket), which reading "
             "would wait on forever; remove it or rename it without an image extension"
         )
-    return Image.open(path)
+    with open(path, "rb") as file, Image.open(file) as image:
+        yield image
+
+
+def _quarter_turned(image) -> bool:
+    """Whether the EXIF orientation of an opened image swaps its width and height when shown,
+    and Pillow's ``image.size`` does not already (it does for TIFFs: the stored size)."""
+    return image.format != "TIFF" and _orientation(image) in _QUARTER_TURNS
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -509,8 +524,7 @@ def read_rgb(
         width, height = image.size
         short = min(width, height)
         if short < min_size:
-            turned = _orientation(image) in _QUARTER_TURNS
-            size = (height, width) if turned else (width, height)
+            size = (height, width) if _quarter_turned(image) else (width, height)
             raise ImageTooSmallError(size, min_size)
         target = shorter_side if shorter_side else (at_least if short < at_least else None)
         sixteen = _is_16_bit(image)
@@ -518,7 +532,7 @@ def read_rgb(
             image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
         elif size is not None:
             # draft() takes the stored image's (width, height): a quarter turn swaps them.
-            turned = _orientation(image) in _QUARTER_TURNS
+            turned = _quarter_turned(image)
             image.draft(None, (size[0], size[1]) if turned else (size[1], size[0]))
         elif target is not None:
             # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
@@ -582,7 +596,7 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
     with _unusable_image_errors(path), _open_image(path) as image:
         _check_sample_format(image)
         width, height = image.size
-        if _orientation(image) in _QUARTER_TURNS:
+        if _quarter_turned(image):
             width, height = height, width
     if min(width, height) < min_size:
         raise ImageTooSmallError((width, height), min_size)

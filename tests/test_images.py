@@ -604,3 +604,23 @@ def test_a_png_with_oversized_metadata_is_too_large_not_corrupt(tmp_path):
     assert not info.value.damaged
     with pytest.raises(InputError, match=r"re-save the image without metadata, or raise PIL\.Png"):
         load_image(str(tmp_path / "xmp.png"))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_a_tiff_with_a_quarter_turn_orientation_is_turned_once(tmp_path, mode):
+    # Was (Pillow 12 reports a TIFF's size already turned): read_header swapped it again, so
+    # it disagreed with the decoded array; and Pillow's memory-mapped decoding of uncompressed
+    # L/P/RGBA/CMYK/16-bit TIFFs scrambled the rows (the image is now read from an open file).
+    from PIL import TiffImagePlugin
+
+    stored = (np.arange(20 * 30).reshape(20, 30) * 97 % 251).astype(np.uint8)
+    if mode == "I;16":
+        stored = stored.astype(np.uint16) * 257
+    image = Image.fromarray(stored) if mode != "RGB" else Image.fromarray(np.dstack([stored] * 3))
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x0112] = 6
+    image.save(tmp_path / "turned.tif", tiffinfo=tags)
+    path = str(tmp_path / "turned.tif")
+    decoded = read_rgb(path, dtype=np.uint16 if mode == "I;16" else np.uint8)
+    np.testing.assert_array_equal(decoded[..., 0], np.rot90(stored, -1))
+    assert read_header(path) == (20, 30) == (decoded.shape[1], decoded.shape[0])
