@@ -884,3 +884,16 @@ def check_convex_weights(x: Any, name: str, message: str) -> None:
     raise InputError(
         f"{message}Received: {name}.sum(axis=-1)={np.round(sums, 4).reshape(-1).tolist()[:8]}"
     )
+
+
+def unexpanded_home_hint(path: str) -> str:
+    """A sentence for "does not exist" messages when ``path`` starts with ``~``, which
+    Python's file functions do not expand (a shell does), else ``""``.
+
+    Example:
+        >>> unexpanded_home_hint("~/photos")
+        " Python does not expand '~': pass os.path.expanduser('~/photos')."
+    """
+    if path.startswith("~") and not os.path.exists(path):
+        return f" Python does not expand '~': pass os.path.expanduser({path!r})."
+    return ""

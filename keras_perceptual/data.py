@@ -52,8 +52,8 @@ outside this package) that gives the count, the reasons and the first few paths.
 ``.json``, ``Thumbs.db``) are only counted (``ScanResult.ignored``): sidecar files
 are normal in photo folders and would make the warning appear on every run.
 Files that fail later, inside the pipeline, are dropped, counted in
-``ScanResult.runtime_skipped`` and logged once through the ``logging`` logger
-``keras_perceptual.data`` (a Python warning there would run on a ``tf.data``
+``ScanResult.runtime_skipped`` and each failing file is named once (its first
+failure) through the ``logging`` logger ``keras_perceptual.data`` (a Python warning there would run on a ``tf.data``
 thread, where a warnings filter set to ``"error"`` would end training). If every
 image of the scan has failed, the pipeline stops with an error rather than
 looping forever.
@@ -98,6 +98,7 @@ from keras_perceptual.scan import (
     SkipLog,
     SkippedFile,
     SkippedImagesWarning,
+    log_runtime_failure,
     scan_images,
 )
 
@@ -129,20 +130,12 @@ def _decode_in_pipeline(scan: ScanResult, shorter_side: int | None, at_least: in
                 raise UnusableImageError(f"too small: decoded to {image.shape[1]}x{image.shape[0]}")
             return image, np.bool_(True)
         except UnusableImageError as error:
-            first, all_failed = scan.runtime_skipped.add(path, str(error))
-            if all_failed:
+            if log_runtime_failure(scan.runtime_skipped, path, str(error), logger):
                 raise DataError(
                     f"Every one of the {len(scan.paths)} images found under "
                     f"{scan.directory!r} has failed to decode since the scan (last: {path!r}, "
                     f"{error}); was the folder moved or a drive unmounted? Scan it again."
                 ) from None
-            if first:
-                logger.warning(
-                    "Skipping %r: it could not be decoded during training (%s). Later failures "
-                    "are skipped and counted in ScanResult.runtime_skipped without more messages.",
-                    path,
-                    error,
-                )
             return placeholder, np.bool_(False)
 
     return decode

@@ -3,8 +3,9 @@
 One decoder for every reader in the package: the tf.data pipelines
 (:mod:`keras_perceptual.data`), style images of the losses, inference, the command
 line and the notebooks. JPEG, PNG, BMP, GIF (first frame) and WebP; grayscale is
-expanded, alpha dropped, palettes, CMYK and 16-bit grayscale converted, the EXIF
-orientation of camera photos applied.
+expanded, alpha dropped (not composited), palettes, CMYK and 16-bit grayscale converted,
+16-bit PNGs kept to 16 bits, the EXIF orientation of camera photos applied, ICC colour
+profiles not applied (see :func:`read_rgb`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import glob
 import math
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,6 +26,7 @@ from keras_perceptual._checks import (
     check_path,
     check_positive_int,
     check_value_range,
+    unexpanded_home_hint,
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.ops import from_uint16
@@ -37,7 +40,8 @@ class UnusableImageError(KerasPerceptualError):
 
     ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
     ``"unsupported"`` (32-bit integer or floating-point samples, which have no fixed
-    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"``, ``"too small"``, ``"truncated"`` (the header reads, the pixel data
+    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"`` (over Pillow's
+    decompression-bomb or PNG metadata limits), ``"too small"``, ``"truncated"`` (the header reads, the pixel data
     ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
     the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
     """
@@ -97,6 +101,25 @@ def _is_heif(path: str) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
+def _is_empty(path: str) -> bool:
+    """Whether ``path`` is a file of 0 bytes."""
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
+
+
+def _is_apple_double(path: str) -> bool:
+    """Whether ``path`` is a macOS AppleDouble file (``._photo.jpg``: the resource fork and
+    Finder data a Mac writes beside ``photo.jpg`` on FAT/exFAT/network drives), by its magic
+    number."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x00\x05\x16\x07"
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def _unusable_image_errors(path: str) -> Iterator[None]:
     """Turns what Pillow (or pypng) raises while opening or decoding ``path`` into the
@@ -108,9 +131,24 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
         yield
     except UnusableImageError:
         raise
-    except Image.DecompressionBombError as error:
-        raise UnusableImageError(f"too large: {error}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # The warning (over MAX_IMAGE_PIXELS, under twice it) is raised where a warnings
+        # filter turns it into an error: too large as well, not a corrupt file.
+        raise UnusableImageError(
+            f"too large: {error} Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS "
+            "(None: no limit) if you trust the file"
+        ) from None
     except UnidentifiedImageError:
+        if _is_empty(path):
+            raise UnusableImageError(
+                "not an image: the file is empty (0 bytes), as after a failed download or copy"
+            ) from None
+        if _is_apple_double(path):
+            raise UnusableImageError(
+                "not an image: a macOS metadata file (the '._' AppleDouble companion a Mac "
+                "writes beside each file on a non-Mac drive); delete these files, e.g. with "
+                "dot_clean or find FOLDER -name '._*' -delete"
+            ) from None
         if _is_heif(path):
             raise UnusableImageError(
                 "unsupported: a HEIC/HEIF/AVIF photo (the iPhone's default format), which "
@@ -119,13 +157,56 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
             ) from None
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnusableImageError(
+                f"missing: a broken symbolic link to {os.readlink(path)!r}; fix or remove the link"
+            ) from None
         raise UnusableImageError("missing: the file no longer exists") from None
     except (PermissionError, IsADirectoryError) as error:
         raise UnusableImageError(f"unreadable: {error}") from None
     except OSError as error:  # Pillow's decoder errors, and a header cut short
         raise _decoder_error(error) from None
+    except ValueError as error:
+        if "MAX_TEXT" in str(error):  # a PNG text chunk over Pillow's limit: not damaged
+            raise UnusableImageError(
+                f"too large: a metadata (text) chunk is over Pillow's limit ({error}), as "
+                "Photoshop's bloated XMP can be; "
+                "re-save the image without metadata, or raise PIL.PngImagePlugin.MAX_TEXT_CHUNK "
+                "(and MAX_TEXT_MEMORY) if you trust the file"
+            ) from None
+        raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
     except Exception as error:  # noqa: BLE001 - any decoder failure means "skip this file"
         raise UnusableImageError(f"corrupt: {type(error).__name__}: {error}") from None
+
+
+@contextlib.contextmanager
+def _open_image(path: str) -> Iterator[Any]:
+    """``PIL.Image.open`` of a regular file, closed on exit; a named pipe, device or socket
+    with an image's name is refused (opening a named pipe waits for a writer: a scan that
+    never ends). Call it inside :func:`_unusable_image_errors`, which translates what it
+    raises.
+
+    Pillow is given an open file, not the path: with a path it memory-maps uncompressed
+    images, and its memory-mapped TIFF decoding ignores a quarter-turn Orientation tag while
+    reporting the turned size (Pillow 12: L, P, RGBA, CMYK and 16-bit TIFFs came out with
+    scrambled rows).
+    """
+    from PIL import Image
+
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: IsADirectoryError, as before
+        raise UnusableImageError(
+            "not an image: not a regular file (a named pipe, device or socket), which reading "
+            "would wait on forever; remove it or rename it without an image extension"
+        )
+    with open(path, "rb") as file, Image.open(file) as image:
+        yield image
+
+
+def _quarter_turned(image) -> bool:
+    """Whether the EXIF orientation of an opened image swaps its width and height when shown,
+    and Pillow's ``image.size`` does not already (it does for TIFFs: the stored size)."""
+    return image.format != "TIFF" and _orientation(image) in _QUARTER_TURNS
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -195,8 +276,12 @@ def _read_16_bit(image, path: str) -> np.ndarray:
     if image.format == "PNG":
         import png  # pypng: Pillow has no 16-bit colour mode
 
-        width, height, rows, info = png.Reader(filename=path).asDirect()
-        array = np.vstack([np.asarray(row, np.uint16) for row in rows])
+        # An open file of our own, closed here: ``png.Reader(filename=...)`` leaves its file
+        # open (a ResourceWarning and a file descriptor held until garbage collection, for
+        # every 16-bit PNG decoded in every epoch).
+        with open(path, "rb") as file:
+            width, height, rows, info = png.Reader(file=file).asDirect()
+            array = np.vstack([np.asarray(row, np.uint16) for row in rows])
         array = array.reshape(height, width, info["planes"])
         if info["planes"] in (2, 4):
             array = array[..., :-1]  # alpha dropped, not composited (as for 8-bit images)
@@ -410,8 +495,13 @@ def read_rgb(
     command line, and, in TensorFlow ops, the exported ``serve_encoded`` signature):
     the EXIF orientation is applied; grayscale is expanded to RGB; alpha is dropped, not
     composited (RGBA, LA, palettes with transparency); CMYK JPEGs are converted as
-    libjpeg does; 16-bit PNGs (and TIFFs, PGMs) keep their 16 bits; 32-bit integer and
-    floating-point images (TIFF) are refused, as their samples have no fixed range.
+    libjpeg does; 16-bit PNGs (colour and grayscale), grayscale TIFFs and PGMs keep their
+    16 bits (16-bit colour TIFFs come out of Pillow as 8-bit RGB, their low byte cut); 32-bit
+    integer and floating-point images (TIFF) are refused, as their samples have no fixed
+    range. Embedded ICC colour profiles are not applied: the stored values are read as sRGB
+    (as ``tf.io.decode_image`` and most training code read them), so a Display P3 or Adobe
+    RGB photo looks slightly less saturated than in a colour-managed viewer. The first frame
+    of an animated GIF or WebP is read.
 
     Args:
         path: the image file.
@@ -429,20 +519,21 @@ def read_rgb(
     """
     from PIL import Image, ImageOps
 
-    with _unusable_image_errors(path), Image.open(path) as image:
+    with _unusable_image_errors(path), _open_image(path) as image:
         _check_sample_format(image)
         width, height = image.size
         short = min(width, height)
         if short < min_size:
-            turned = _orientation(image) in _QUARTER_TURNS
-            size = (height, width) if turned else (width, height)
+            size = (height, width) if _quarter_turned(image) else (width, height)
             raise ImageTooSmallError(size, min_size)
         target = shorter_side if shorter_side else (at_least if short < at_least else None)
         sixteen = _is_16_bit(image)
         if verify_only:
             image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
         elif size is not None:
-            image.draft(None, (size[1], size[0]))
+            # draft() takes the stored image's (width, height): a quarter turn swaps them.
+            turned = _quarter_turned(image)
+            image.draft(None, (size[0], size[1]) if turned else (size[1], size[0]))
         elif target is not None:
             # JPEG only (no-op otherwise): decode at the smallest scale covering the target.
             image.draft(
@@ -501,12 +592,11 @@ def read_header(path: str, min_size: int = 1) -> tuple[int, int]:
         >>> read_header("photo.jpg")  # a 64 x 48 photo (a 48 x 64 one with Orientation=6)
         (64, 48)
     """
-    from PIL import Image
 
-    with _unusable_image_errors(path), Image.open(path) as image:
+    with _unusable_image_errors(path), _open_image(path) as image:
         _check_sample_format(image)
         width, height = image.size
-        if _orientation(image) in _QUARTER_TURNS:
+        if _quarter_turned(image):
             width, height = height, width
     if min(width, height) < min_size:
         raise ImageTooSmallError((width, height), min_size)
@@ -580,13 +670,43 @@ def walk_images(directory: str, exclude: Sequence[str] = ()) -> tuple[list[str],
     return sorted(images), ignored
 
 
+def _glob_without_links(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, except that ``**`` does not descend into
+    symbolically linked folders (as folders given to :func:`walk_images` do not): Python's
+    ``**`` follows them, so a link to a parent folder listed each image once per path
+    through the loop (40 times), and two such links took exponential time (a hang)."""
+    parts = pattern.split(os.sep)
+    if "**" not in parts:
+        return glob.glob(pattern)
+    cut = parts.index("**")
+    head, tail = os.sep.join(parts[:cut]), os.sep.join(parts[cut + 1 :])
+    if head == "" and cut > 0:  # an absolute pattern, "/**/..."
+        head = os.sep
+    if glob.has_magic(head):
+        bases = [b for b in glob.glob(head) if os.path.isdir(b)]
+    else:
+        bases = [head or os.curdir] if os.path.isdir(head or os.curdir) else []
+    found: list[str] = []
+    for base in bases:
+        for root, dirs, files in os.walk(base):  # symbolic links to folders not followed
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # as glob's ** skips
+            here = root if head else ("" if root == os.curdir else os.path.relpath(root))
+            if tail:
+                found += _glob_without_links(os.path.join(glob.escape(here), tail))
+            else:
+                found += [os.path.join(here, f) for f in files if not f.startswith(".")]
+    return found
+
+
 def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Expands files, folders (recursive) and glob patterns to a list of image paths.
 
     A file given by name is kept whatever its extension (decoding decides);
     folders and patterns contribute files with an image extension
-    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates are dropped,
-    order is kept.
+    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates (the same file,
+    however its path is written: ``photos/a.jpg``, ``./photos/../photos/a.jpg``, a link to
+    it) are dropped, the first kept; order is kept. Neither folders nor ``**`` in a pattern descend into symbolically
+    linked folders (a link back to a parent folder would list its images again and again).
 
     Args:
         inputs: one path or pattern, or a sequence of them.
@@ -608,7 +728,7 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             "inputs must be a file, a folder, a glob pattern or a non-empty list of them. "
             f"Received: inputs={inputs!r}"
         )
-    result: dict[str, None] = {}
+    result: dict[str, str] = {}  # the file (links and '..' resolved) -> the path as listed
     for item in inputs:
         path = check_path(item, "input", "photos/")
         if os.path.isdir(path):
@@ -619,23 +739,23 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             where = ""
         elif glob.has_magic(path):
             found = sorted(
-                p
-                for p in glob.glob(path, recursive=True)
-                if os.path.isfile(p) and _is_image_name(p)
+                p for p in _glob_without_links(path) if os.path.isfile(p) and _is_image_name(p)
             )
             where = f"pattern {path!r}"
         else:
             raise InputError(
                 f"{path!r} is not an existing file or folder, and not a glob pattern; check the "
-                f"path (quote patterns such as 'photos/*.jpg'). Received: input={path!r}"
+                f"path (quote patterns such as 'photos/*.jpg').{unexpanded_home_hint(path)} "
+                f"Received: input={path!r}"
             )
         if not found:
             raise InputError(
                 f"The {where} holds no image file ({', '.join(IMAGE_EXTENSIONS)}); point it at "
                 f"images. Received: input={path!r}"
             )
-        result.update(dict.fromkeys(found))
-    return list(result)
+        for path in found:
+            result.setdefault(os.path.realpath(path), path)
+    return list(result.values())
 
 
 def load_image(
@@ -659,9 +779,11 @@ def load_image(
         ``(H, W, 3)`` float32 array.
 
     Raises:
-        InputError: (a ``ValueError``) if the file is missing, not an image, or truncated
-            or corrupt (the message names the file and says to re-export or re-download it;
-            a truncated file is never decoded with grey-filled pixels).
+        InputError: (a ``ValueError``) if the file is missing (or a broken symbolic link),
+            a folder, empty, not an image, larger than Pillow's decompression-bomb limit
+            (``PIL.Image.MAX_IMAGE_PIXELS``), of 32-bit or floating-point samples, or
+            truncated or corrupt (the message names the file and says to re-export or
+            re-download it; a truncated file is never decoded with grey-filled pixels).
 
     Example:
         >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo
@@ -670,10 +792,20 @@ def load_image(
     path = check_path(path, "path")
     value_range = check_value_range(value_range)
     size = _check_size_arg(size)
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
         raise InputError(
-            f"Image file {path!r} does not exist; pass the path of an existing image. "
-            f"Received: path={path!r}"
+            f"{path!r} is a folder; pass one image file (load_images reads every image of a "
+            f"folder, list_images lists them). Received: path={path!r}"
+        )
+    if os.path.islink(path) and not os.path.exists(path):
+        raise InputError(
+            f"{path!r} is a broken symbolic link (to {os.readlink(path)!r}); fix the link or "
+            f"pass the image file itself. Received: path={path!r}"
+        )
+    if not os.path.exists(path):
+        raise InputError(
+            f"Image file {path!r} does not exist; pass the path of an existing image."
+            f"{unexpanded_home_hint(path)} Received: path={path!r}"
         )
     try:
         array = read_rgb(
@@ -687,6 +819,8 @@ def load_image(
             raise InputError(
                 f"{damaged_image_message(repr(path), error)}. Received: path={path!r}"
             ) from None
+        if error.kind in ("too large", "unsupported"):  # the reason says the fix
+            raise InputError(f"Could not read {path!r} ({error}). Received: path={path!r}") from None
         raise InputError(
             f"Could not read {path!r} as an image ({error}); pass a readable "
             f"{'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} file. Received: path={path!r}"

@@ -26,13 +26,16 @@ draw different crops of the same images: the same distribution, not the same bat
 both paths.
 
 Decoding failures. A file that fails to decode while training (deleted or damaged after
-the scan) is skipped: the next image of the order takes its place, and the failure is
-counted in the scan's ``runtime_skipped`` log, as on the ``tf.data`` path. If every file
-has failed, the pipeline raises :class:`~keras_perceptual.errors.DataError`.
+the scan) is skipped: the next image of the order takes its place, the failure is counted
+in the scan's ``runtime_skipped`` log (:attr:`RandomCrops.skipped`; a log of its own for a
+list of paths), and each failing file is named once through the ``logging`` logger
+``keras_perceptual.pydata``, as on the ``tf.data`` path. If every file has failed, the
+pipeline raises :class:`~keras_perceptual.errors.DataError`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -41,15 +44,50 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_perceptual._checks import check_positive_int, check_seed, check_value_range
+from keras_perceptual._checks import (
+    check_flag,
+    check_positive_int,
+    check_seed,
+    check_value_range,
+    is_bool,
+)
 from keras_perceptual.errors import DataError, InputError
 from keras_perceptual.images import UnusableImageError, read_rgb
 from keras_perceptual.ops import from_uint16
+from keras_perceptual.scan import SkipLog, log_runtime_failure
+
+logger = logging.getLogger(__name__)
 
 
 def _stream(seed: int, *keys: int) -> np.random.Generator:
     """An independent random stream for ``(seed, *keys)`` (NumPy's SeedSequence)."""
     return np.random.default_rng([seed, *keys])
+
+
+def _scan_paths(scan: Any) -> list:
+    """The image paths of ``RandomCrops``' ``scan`` argument (a ``ScanResult`` or a list of
+    paths); one path (a folder or a file), which would be read as a sequence of one-letter
+    paths, and lists of anything but paths are refused."""
+    if isinstance(scan, (str, bytes, os.PathLike)):
+        path = os.fsdecode(scan)
+        how = (
+            f"scan_images({path!r}) to find its images" if os.path.isdir(path)
+            else f"[{path!r}] for one image"
+        )
+        raise InputError(
+            "RandomCrops takes a ScanResult (from scan_images) or a list of image paths, not "
+            f"one path; pass {how}. Received: scan={scan!r}"
+        )
+    try:
+        paths = list(getattr(scan, "paths", scan))
+    except TypeError:
+        paths = None
+    if paths is not None and all(isinstance(p, (str, os.PathLike)) for p in paths):
+        return paths
+    raise InputError(
+        "RandomCrops takes a ScanResult (from scan_images) or a list of image file paths "
+        f"(str or pathlib.Path). Received: scan={scan!r:.100}"
+    )
 
 
 class RandomCrops(keras.utils.PyDataset):
@@ -69,12 +107,14 @@ class RandomCrops(keras.utils.PyDataset):
             stream); default ``(batch, batch)``.
         shard: ``(index, count)``: this process takes images ``index::count`` of every
             global batch (``batch_size`` must be divisible by ``count``).
-        workers: decoding threads (default: the CPU count, at most 16).
+        workers: decoding threads, an integer >= 1 (default: the CPU count, at most 16).
         max_queue_size: batches prepared ahead.
         start_batch: index of the first batch (a resumed run continues the stream).
 
     Raises:
-        keras_perceptual.errors.InputError: bad arguments, or no image.
+        keras_perceptual.errors.InputError: bad arguments, no image, or ``scan`` neither a
+            ``ScanResult`` nor a list of paths (one folder or file path is refused: pass
+            ``scan_images(folder)`` or ``[path]``).
 
     Example:
         >>> from keras_perceptual.scan import scan_images
@@ -99,20 +139,37 @@ class RandomCrops(keras.utils.PyDataset):
         max_queue_size: int = 8,
         start_batch: int = 0,
     ):
-        workers = workers or min(16, os.cpu_count() or 1)
+        workers = min(16, os.cpu_count() or 1) if workers is None else workers
+        workers = check_positive_int(workers, "workers")
+        max_queue_size = check_positive_int(max_queue_size, "max_queue_size")
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
-        paths = list(getattr(scan, "paths", scan))
+        paths = _scan_paths(scan)
         if not paths:
             raise InputError(
                 "RandomCrops needs at least one image; scan a folder that holds images. "
                 f"Received: {len(paths)} paths"
             )
         self.paths = [os.fspath(p) for p in paths]
-        self.skipped = getattr(scan, "runtime_skipped", None)
+        skipped = getattr(scan, "runtime_skipped", None)
+        self.skipped = skipped if isinstance(skipped, SkipLog) else SkipLog(len(self.paths))
         self.image_size = check_positive_int(image_size, "image_size")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = check_seed(seed)
         self.value_range = check_value_range(value_range)
+        if not (
+            isinstance(shard, (tuple, list))
+            and len(shard) == 2
+            and all(isinstance(v, (int, np.integer)) and not is_bool(v) for v in shard)
+        ):
+            raise InputError(
+                "shard must be a pair of integers (index, count), e.g. (0, 1) for one process. "
+                f"Received: shard={shard!r}"
+            )
+        if transform is not None and not callable(transform):
+            raise InputError(
+                "transform must be None or a function transform(batch, index) -> (x, y). "
+                f"Received: transform={transform!r:.100}"
+            )
         index, count = shard
         if not (0 <= index < count) or self.batch_size % count:
             raise InputError(
@@ -122,7 +179,7 @@ class RandomCrops(keras.utils.PyDataset):
         self.shard = (int(index), int(count))
         self.transform = transform
         self.start_batch = check_positive_int(start_batch, "start_batch", minimum=0)
-        self._cache: dict[str, np.ndarray] | None = {} if cache else None
+        self._cache: dict[str, np.ndarray] | None = {} if check_flag(cache, "cache") else None
         self._failed: set[str] = set()
         self._lock = threading.Lock()
         self._orders: dict[int, np.ndarray] = {}
@@ -171,8 +228,7 @@ class RandomCrops(keras.utils.PyDataset):
                 with self._lock:
                     self._failed.add(path)
                     every_file_failed = len(self._failed) >= count
-                if self.skipped is not None:
-                    self.skipped.add(path, str(error))
+                log_runtime_failure(self.skipped, path, str(error), logger)
                 if every_file_failed:
                     raise DataError(
                         f"Every one of the {count} images has failed to decode since the scan "

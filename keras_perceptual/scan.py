@@ -12,11 +12,14 @@ reported **once** per scan as a :class:`SkippedImagesWarning` (a ``UserWarning``
 attributed to the calling line outside this package) that gives the count, the reasons
 and the first few paths. Files without an image extension (``.txt``, ``.json``,
 ``Thumbs.db``) are only counted (``ScanResult.ignored``). Files that fail later, inside a
-pipeline, are counted in ``ScanResult.runtime_skipped`` (a :class:`SkipLog`).
+pipeline, are counted in ``ScanResult.runtime_skipped`` (a :class:`SkipLog`), and each
+failing file is named once in a warning through :mod:`logging`
+(:func:`log_runtime_failure`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -27,7 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from keras_perceptual._checks import check_flag, check_path, check_positive_int
+from keras_perceptual._checks import (
+    check_flag,
+    check_path,
+    check_positive_int,
+    unexpanded_home_hint,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import (
     IMAGE_EXTENSIONS,
@@ -66,6 +74,15 @@ class SkipLog:
             self._entries.append(SkippedFile(path, reason))
             self._failed.add(path)
             return len(self._entries) == 1, len(self._failed) >= self._total
+
+    def record(self, path: str, reason: str) -> tuple[bool, bool]:
+        """Records a failure as :meth:`add` does; returns ``(first_failure_of_this_file,
+        every_file_failed)``."""
+        with self._lock:
+            new = path not in self._failed
+            self._entries.append(SkippedFile(path, reason))
+            self._failed.add(path)
+            return new, len(self._failed) >= self._total
 
     @property
     def count(self) -> int:
@@ -135,6 +152,37 @@ class ScanResult:
         return text + "."
 
 
+def log_runtime_failure(log: SkipLog, path: str, reason: str, logger: logging.Logger) -> bool:
+    """Records in ``log`` that ``path`` failed to decode while a pipeline ran, and logs a
+    warning through ``logger`` naming the file and the reason the first time that file fails
+    (a file failing every epoch is named once; every failure is counted in ``log``).
+
+    Both pipelines (``tf.data`` and ``PyDataset``) report through it, so the same failure
+    reads the same on both; a warning through ``logging`` rather than ``warnings``, as it
+    runs on a pipeline thread where a warnings filter set to ``"error"`` would end training.
+
+    Returns:
+        Whether every file of the log has now failed (the caller then raises).
+
+    Example:
+        >>> log = SkipLog(total=2)
+        >>> log_runtime_failure(log, "a.png", "truncated: ...", logging.getLogger("demo"))
+        False
+        >>> log.paths
+        ['a.png']
+    """
+    first, every_file_failed = log.record(path, reason)
+    if first and not every_file_failed:
+        logger.warning(
+            "Skipping %r: it could not be decoded during training (%s); the next image takes "
+            "its place. Each failing file is named once; every failure is counted in "
+            "ScanResult.runtime_skipped.",
+            path,
+            reason,
+        )
+    return every_file_failed
+
+
 def _warn_at_caller(message: str, category: type[Warning]) -> None:
     """``warnings.warn`` attributed to the first caller outside this package (the user's
     line, whichever of our functions it went through)."""
@@ -160,7 +208,8 @@ def _check_directory(directory: Any) -> str:
         )
     if not os.path.isdir(path):
         raise InputError(
-            f"Image folder {path!r} does not exist; check the path. Received: directory={path!r}"
+            f"Image folder {path!r} does not exist; check the path.{unexpanded_home_hint(path)} "
+            f"Received: directory={path!r}"
         )
     return path
 
@@ -266,5 +315,6 @@ __all__ = [
     "SkipLog",
     "SkippedFile",
     "SkippedImagesWarning",
+    "log_runtime_failure",
     "scan_images",
 ]

@@ -354,8 +354,25 @@ def test_files_broken_after_the_scan_are_skipped_and_counted(tmp_path, caplog):
     assert _relative(scan.runtime_skipped.paths, root) == {"rgb.png", "gray.png"}
     reasons = sorted(e.reason.split(":")[0] for e in scan.runtime_skipped.entries)
     assert reasons == ["missing", "truncated"]
-    ours = [r for r in caplog.records if r.name == "keras_perceptual.data"]
-    assert len(ours) == 1 and "Skipping" in ours[0].getMessage()
+    ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.data"]
+    # Each failing file is named (was: only the first; the second was skipped unnamed).
+    assert len(ours) == 2 and all(m.startswith("Skipping") for m in ours), ours
+    for name in ("rgb.png", "gray.png"):
+        assert sum(repr(str(root / name)) in m for m in ours) == 1, ours
+
+
+def test_a_file_failing_every_epoch_is_named_once(tmp_path, caplog):
+    for i in range(3):
+        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / f"{i}.png")
+    scan = scan_images(tmp_path, warn=False)
+    (tmp_path / "1.png").write_bytes(b"broken now")
+    dataset = image_folder_dataset(scan, 32, 2, seed=0).take(4)  # 8 images: 4 epochs
+    with caplog.at_level(logging.WARNING, logger="keras_perceptual.data"):
+        assert _all_images(dataset).shape == (8, 32, 32, 3)
+    assert scan.runtime_skipped.count >= 3 and len(scan.runtime_skipped.paths) == 1
+    ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.data"]
+    assert len(ours) == 1 and repr(str(tmp_path / "1.png")) in ours[0], ours
+    assert "truncated" in ours[0] or "not an image" in ours[0], ours
 
 
 def test_every_file_gone_stops_with_an_error_instead_of_looping(tmp_path):
@@ -558,3 +575,105 @@ def test_scan_leaves_out_the_excluded_folders(tmp_path):
     for bad in (3, [None], [str(tmp_path / "a"), 7], b"a"):
         with pytest.raises(InputError, match="exclude must be a .*Received: exclude="):
             scan_images(tmp_path, exclude=bad)
+
+
+def test_macos_appledouble_files_are_named_as_such(tmp_path):
+    # Was: "'._p0.png' (not an image: unrecognized or unsupported file contents)" on every run,
+    # for the metadata files a Mac writes beside each photo on an exFAT/FAT/network drive.
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p0.png")
+    (tmp_path / "._p0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X" + bytes(70))
+    with pytest.warns(SkippedImagesWarning, match=r"'\._p0.png' \(not an image: a macOS metadata"):
+        scan = scan_images(tmp_path)
+    assert [os.path.basename(p) for p in scan.paths] == ["p0.png"]
+    assert "-name '._*' -delete" in scan.skipped[0].reason
+
+
+def test_a_path_starting_with_a_tilde_says_python_does_not_expand_it():
+    # Was: "Image folder '~/...' does not exist; check the path." for a path a shell expands.
+    folder = "~/keras-perceptual-no-such-photos"
+    hint = r"Python does not expand '~': pass os.path.expanduser\('~/keras-perceptual-no-such"
+    with pytest.raises(InputError, match=hint):
+        scan_images(folder)
+    with pytest.raises(InputError, match=hint):
+        image_folder_dataset(folder, 32)
+    with pytest.raises(InputError, match=hint):
+        list_images(folder)
+    with pytest.raises(InputError, match=hint):
+        load_image(folder + "/a.jpg")
+    with pytest.raises(InputError, match=r"check the path\. Received"):  # no hint otherwise
+        scan_images("/no/such/keras-perceptual-photos")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_with_an_image_name_is_skipped_not_waited_on(tmp_path):
+    # Was: Image.open on a named pipe waits for a writer: the scan never ended, silently.
+    import threading
+
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(scan=scan_images(tmp_path, warn=False)), daemon=True
+    )
+    thread.start()
+    thread.join(5)
+    try:
+        assert not thread.is_alive(), "scan_images is waiting on the named pipe"
+    finally:
+        if thread.is_alive():  # release the old code's blocked open()
+            os.close(os.open(tmp_path / "pipe.jpg", os.O_WRONLY | os.O_NONBLOCK))
+    scan = result["scan"]
+    assert [os.path.basename(p) for p in scan.paths] == ["a.png"]
+    assert scan.skipped[0].reason.startswith("not an image: not a regular file (a named pipe")
+
+
+def test_tf_data_pydata_and_load_image_decode_every_kind_of_file_alike(tmp_path, tricky_image_files):
+    # A fast guard of the decoding contract (the slow test adds the CLI and TF Serving): every
+    # EXIF orientation, 16-bit PNGs (one with its eXIf chunk after the pixel data), palette,
+    # LA/RGBA (alpha dropped), CMYK, grayscale, progressive JPEG, WebP with an orientation,
+    # 1-bit, and the first frame of animated GIF and WebP give the same pixels on all three paths.
+    import struct
+    import zlib
+
+    from keras_perceptual.pydata import RandomCrops
+
+    paths, _ = tricky_image_files
+    folder = paths[0].parent
+    rgb = np.asarray(Image.open(paths[0]).convert("RGB"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(folder / "progressive.jpg", progressive=True, quality=90)
+    Image.fromarray(rgb).save(folder / "turned.webp", lossless=True, exif=exif)
+    Image.fromarray(rgb).convert("1").save(folder / "bilevel.png")
+    frames = [Image.fromarray(rgb), Image.fromarray(255 - rgb)]
+    for name in ("animated.gif", "animated.webp"):
+        frames[0].save(folder / name, save_all=True, append_images=frames[1:], lossless=True)
+    data = (folder / "rgb16.png").read_bytes()  # eXIf (Orientation=3) placed before IEND
+    upside_down = Image.Exif()
+    upside_down[0x0112] = 3
+    body = b"eXIf" + upside_down.tobytes()
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    (folder / "rgb16_turned.png").write_bytes(data[:-12] + chunk + data[-12:])
+    expected = {p: load_image(p) for p in list_images(str(folder))}
+    assert len(expected) == len(paths) + 6
+    for name in ("animated.gif", "animated.webp"):  # the first frame, not the second
+        first = np.abs(expected[str(folder / name)] - rgb / 255).mean()
+        assert first < 0.05 < np.abs(expected[str(folder / name)] - (255 - rgb) / 255).mean()
+    np.testing.assert_array_equal(expected[str(folder / "rgb16_turned.png")],
+                                  expected[str(folder / "rgb16.png")][::-1, ::-1])
+    assert expected[str(folder / "turned.webp")].shape == (40, 24, 3)
+    scan = scan_images(folder, warn=False)
+    dataset = image_folder_dataset(scan, 20, 1, shuffle=False, repeat=False, crop="center",
+                                   resize=False)
+    for path, batch in zip(scan.paths, dataset, strict=True):
+        image = expected[path]
+        top, left = (image.shape[0] - 20) // 2, (image.shape[1] - 20) // 2
+        np.testing.assert_array_equal(batch[0].numpy(), image[top:top + 20, left:left + 20],
+                                      err_msg=path)
+    crops = RandomCrops(scan, 24, 1, seed=0, workers=1)  # 24: the shorter side, no resize
+    for k in range(len(scan.paths)):
+        path = scan.paths[crops._order(0)[k]]
+        image, crop = expected[path], crops.sample(k)
+        windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
+                   for j in range(image.shape[1] - 23)]
+        assert any(np.array_equal(crop, w) for w in windows), path

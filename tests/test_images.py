@@ -13,6 +13,7 @@ from keras_perceptual.images import (
     list_images,
     load_image,
     read_header,
+    read_rgb,
     resize_longer_side,
     resize_shorter_side,
     resized_size,
@@ -425,3 +426,201 @@ def test_resized_size_refuses_sizes_that_are_not_positive_integers(args, name):
     # Before: ZeroDivisionError for a zero width, TypeError for None and strings.
     with pytest.raises(InputError, match=rf"Received: {name}="):
         resized_size(*args)
+
+
+# --------------------------------------------------------------------------
+# Robustness sweep: files users of other style-transfer / SR projects hit.
+# --------------------------------------------------------------------------
+
+
+def _write_png16(path, array):
+    """A 16-bit colour PNG (Pillow cannot write one) of a uint16 (H, W, 3) array."""
+    import png
+
+    height, width, _ = array.shape
+    with open(path, "wb") as file:
+        png.Writer(width, height, greyscale=False, bitdepth=16).write(
+            file, array.reshape(height, -1).tolist()
+        )
+
+
+def test_16_bit_png_is_read_without_leaving_its_file_open(tmp_path):
+    # Was: pypng's Reader(filename=...) left the file open: a ResourceWarning and a file
+    # descriptor held until garbage collection for every 16-bit PNG, in every epoch.
+    import gc
+    import warnings
+
+    values = np.arange(4 * 5 * 3, dtype=np.uint16).reshape(4, 5, 3) * 1000
+    _write_png16(tmp_path / "a.png", values)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        exact = read_rgb(str(tmp_path / "a.png"), dtype=np.uint16)
+        gc.collect()
+    np.testing.assert_array_equal(exact, values)
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)], record
+
+
+def test_a_folder_given_as_an_image_file_is_named_a_folder(tmp_path):
+    # Was: "Image file '...' does not exist", about a folder that exists.
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    for call in (load_image, image_array):
+        with pytest.raises(InputError, match=r"is a folder; pass one image file \(load_images"):
+            call(str(tmp_path))
+
+
+def test_a_broken_symlink_is_named_with_its_target(tmp_path):
+    # Was: "does not exist" (load_image) and "missing: the file no longer exists" (scan), with
+    # nothing saying that a link points at a moved or deleted file.
+    from keras_perceptual.images import check_image_file
+
+    link = tmp_path / "photo.jpg"
+    link.symlink_to(tmp_path / "moved" / "photo.jpg")
+    with pytest.raises(InputError, match=r"broken symbolic link \(to '.*moved/photo.jpg'\)"):
+        load_image(str(link))
+    with pytest.raises(UnusableImageError, match=r"^missing: a broken symbolic link to '.*moved"):
+        check_image_file(str(link))
+
+
+def test_an_empty_file_says_it_is_empty(tmp_path):
+    # Was: "not an image: unrecognized or unsupported file contents" for a 0-byte download.
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(InputError, match=r"the file is empty \(0 bytes\), as after a failed download"):
+        load_image(str(tmp_path / "empty.jpg"))
+    with pytest.raises(UnusableImageError, match=r"^not an image: the file is empty"):
+        read_header(str(tmp_path / "empty.jpg"))
+
+
+def test_an_image_over_the_decompression_bomb_limit_says_how_to_read_it(tmp_path, monkeypatch):
+    # Was: "(too large: ... could be decompression bomb DOS attack.); pass a readable
+    # JPG/JPEG/PNG/... file": no way to read a trusted large photo or panorama.
+    Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses twice the limit
+    for call in (load_image, read_header):
+        with pytest.raises((InputError, UnusableImageError)) as info:
+            call(str(tmp_path / "big.png"))
+        message = str(info.value)
+        assert "too large: Image size (1200 pixels) exceeds limit" in message, message
+        assert "Downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS" in message, message
+        assert "pass a readable" not in message, message
+
+
+def test_a_recursive_pattern_does_not_follow_a_symlink_loop(tmp_path):
+    # Was: Python's glob "**" follows symlinked folders: one link back to a parent listed the
+    # image 41 times (load_images gave 41 copies); two such links did not return (exponential).
+    import os
+    import time
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "x.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "b" / "y.png")
+    for name in ("up1", "up2"):
+        (tmp_path / "a" / "b" / name).symlink_to(tmp_path, target_is_directory=True)
+    start = time.perf_counter()
+    pattern = str(tmp_path / "**" / "*.png")
+    assert list_images(pattern) == [str(tmp_path / "a" / "b" / "y.png"), str(tmp_path / "a" / "x.png")]
+    assert list_images(str(tmp_path)) == list_images(pattern)  # as a folder lists them
+    assert time.perf_counter() - start < 2
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)  # relative patterns give relative paths, as glob does
+        assert list_images(os.path.join("**", "x.png")) == [os.path.join("a", "x.png")]
+    finally:
+        os.chdir(cwd)
+
+
+def test_an_exact_size_of_a_rotated_jpeg_is_decoded_from_enough_pixels(tmp_path, rng):
+    # Was: the JPEG's reduced decoding scale (draft) was chosen for the displayed (width,
+    # height) against the stored image, so a phone portrait (EXIF orientation 6) resized to
+    # a wide size was decoded at 1/4 scale and its width enlarged 4x again: a blurred image.
+    from PIL import ImageOps
+
+    coarse = rng.integers(0, 256, (8, 32, 3), dtype=np.uint8)
+    stored = Image.fromarray(coarse).resize((800, 200), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    stored.save(tmp_path / "plain.jpg", quality=95)
+    turned = read_rgb(str(tmp_path / "turned.jpg"), size=(20, 200))  # displayed 200 x 800
+    plain = read_rgb(str(tmp_path / "plain.jpg"), size=(200, 20))
+    np.testing.assert_array_equal(turned, np.rot90(plain, -1))
+    full = ImageOps.exif_transpose(Image.open(tmp_path / "turned.jpg")).convert("RGB")
+    want = np.asarray(full.resize((200, 20), Image.Resampling.BICUBIC))
+    assert np.abs(turned.astype(int) - want).max() <= 1
+
+
+def test_a_decompression_bomb_warning_made_an_error_is_too_large_not_corrupt(tmp_path, monkeypatch):
+    # Was: under a warnings filter "error" (as in this project's tests, or a user's), Pillow's
+    # DecompressionBombWarning (an image over MAX_IMAGE_PIXELS, under twice it) came out as
+    # "corrupt: DecompressionBombWarning: ...", "re-export or re-download it".
+    import warnings
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 px: a warning, not an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(UnusableImageError, match=r"^too large: .*MAX_IMAGE_PIXELS") as info:
+            read_rgb(str(tmp_path / "big.png"))
+        assert not info.value.damaged
+        with pytest.raises(InputError, match=r"too large: .*Downscale the image") as info:
+            load_image(str(tmp_path / "big.png"))
+        assert "re-download" not in str(info.value)
+
+
+def test_list_images_drops_the_same_file_written_two_ways(tmp_path):
+    # Was: duplicates were found by the path's text, so "photos/a.png" and
+    # "photos/../photos/a.png" (or a link to it) were both listed and load_images read it twice.
+    import os
+
+    (tmp_path / "photos").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / "photos" / name)
+    (tmp_path / "link.png").symlink_to(tmp_path / "photos" / "b.png")
+    folder = str(tmp_path / "photos")
+    listed = list_images([folder, os.path.join(folder, "..", "photos", "a.png"), str(tmp_path / "link.png")])
+    assert listed == [os.path.join(folder, "a.png"), os.path.join(folder, "b.png")]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_load_image_of_a_named_pipe_says_what_it_is(tmp_path):
+    # Was: "Image file '...pipe.jpg' does not exist", about a file that exists.
+    import os
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(InputError, match=r"not a regular file \(a named pipe"):
+        load_image(str(tmp_path / "pipe.jpg"))
+
+
+def test_a_png_with_oversized_metadata_is_too_large_not_corrupt(tmp_path):
+    # Was: "is corrupt (ValueError: Decompressed data too large for
+    # PngImagePlugin.MAX_TEXT_CHUNK) ... re-export or re-download it" for a valid PNG whose XMP
+    # text chunk is over Pillow's 1 MB limit (Photoshop's DocumentAncestors bloat it).
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", "x" * (PngImagePlugin.MAX_TEXT_CHUNK + 1), zip=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "xmp.png", pnginfo=info)
+    with pytest.raises(UnusableImageError, match=r"^too large: a metadata \(text\) chunk is over Pillow's limit") as info:
+        read_header(str(tmp_path / "xmp.png"))
+    assert not info.value.damaged
+    with pytest.raises(InputError, match=r"re-save the image without metadata, or raise PIL\.Png"):
+        load_image(str(tmp_path / "xmp.png"))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_a_tiff_with_a_quarter_turn_orientation_is_turned_once(tmp_path, mode):
+    # Was (Pillow 12 reports a TIFF's size already turned): read_header swapped it again, so
+    # it disagreed with the decoded array; and Pillow's memory-mapped decoding of uncompressed
+    # L/P/RGBA/CMYK/16-bit TIFFs scrambled the rows (the image is now read from an open file).
+    from PIL import TiffImagePlugin
+
+    stored = (np.arange(20 * 30).reshape(20, 30) * 97 % 251).astype(np.uint8)
+    if mode == "I;16":
+        stored = stored.astype(np.uint16) * 257
+    image = Image.fromarray(stored) if mode != "RGB" else Image.fromarray(np.dstack([stored] * 3))
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x0112] = 6
+    image.save(tmp_path / "turned.tif", tiffinfo=tags)
+    path = str(tmp_path / "turned.tif")
+    decoded = read_rgb(path, dtype=np.uint16 if mode == "I;16" else np.uint8)
+    np.testing.assert_array_equal(decoded[..., 0], np.rot90(stored, -1))
+    assert read_header(path) == (20, 30) == (decoded.shape[1], decoded.shape[0])

@@ -81,6 +81,30 @@ def test_a_file_failing_while_training_is_skipped_and_counted(tmp_path):
         RandomCrops(scan, 32, 3, seed=1, workers=1)[0]
 
 
+def test_files_failing_while_training_are_each_named_once_in_the_log(tmp_path, caplog):
+    # Was: skipped without a word (the tf.data path names them), and a list of paths, which
+    # has no scan, did not even count them.
+    import logging
+
+    folder = make_photos(tmp_path / "photos", count=4)
+    scan = scan_images(folder, min_size=32)
+    broken = [str(tmp_path / "photos" / f"photo{i}.png") for i in (1, 2)]
+    for path in broken:
+        with open(path, "wb") as file:
+            file.write(b"broken now")
+    for given in (scan, list(scan.paths)):
+        caplog.clear()
+        crops = RandomCrops(given, 32, 2, seed=0, workers=1)
+        with caplog.at_level(logging.WARNING, logger="keras_perceptual.pydata"):
+            for k in range(6):  # three epochs: each broken file fails three times
+                assert crops[k][0].shape == (2, 32, 32, 3)
+        ours = [r.getMessage() for r in caplog.records if r.name == "keras_perceptual.pydata"]
+        assert len(ours) == 2, ours
+        for path in broken:
+            assert sum(m.startswith(f"Skipping {path!r}") for m in ours) == 1, ours
+        assert crops.skipped.paths == broken and crops.skipped.count >= 4
+
+
 def test_bad_arguments(scan):
     with pytest.raises(InputError, match="batch_size divisible by count"):
         RandomCrops(scan, 32, 3, seed=0, shard=(0, 2))
@@ -88,3 +112,43 @@ def test_bad_arguments(scan):
         RandomCrops(scan, 32, 2, seed=-1)
     with pytest.raises(InputError, match="at least one image"):
         RandomCrops([], 32, 2, seed=0)
+
+
+def test_one_path_instead_of_a_scan_is_refused_with_the_fix(tmp_path):
+    # Was: a folder path (str) was read as a list of one-letter paths, every "image" failed
+    # at the first batch with "Every one of the N images has failed to decode"; a
+    # pathlib.Path raised TypeError "'PosixPath' object is not iterable".
+    import pathlib
+
+    folder = make_photos(tmp_path / "photos", count=2)
+    for given in (folder, pathlib.Path(folder)):
+        with pytest.raises(InputError, match=r"not one path; pass scan_images\('.*photos'\)"):
+            RandomCrops(given, 32, 2, seed=0)
+    photo = str(tmp_path / "photos" / "photo0.png")
+    with pytest.raises(InputError, match=r"pass \['.*photo0.png'\] for one image"):
+        RandomCrops(photo, 32, 2, seed=0)
+    for bad in (3, [np.zeros((40, 40, 3))]):
+        with pytest.raises(InputError, match="a list of image file paths"):
+            RandomCrops(bad, 32, 2, seed=0)
+    crops = RandomCrops([pathlib.Path(photo)], 32, 1, seed=0, workers=1)  # Paths accepted
+    assert crops[0][0].shape == (1, 32, 32, 3)
+
+
+def test_arguments_of_the_wrong_kind_are_refused_with_the_expected_kind(scan):
+    # Was: shard=2 / (0,) raised bare TypeError / ValueError "cannot unpack"; shard=(0.5, 1)
+    # and (True, 2) were accepted; transform=3 failed at the first batch ("'int' object is not
+    # callable"); workers=-1 and 2.5, max_queue_size=0 and cache="yes" were accepted.
+    for kwargs, pattern in (
+        ({"shard": 2}, r"shard must be a pair of integers \(index, count\).*Received: shard=2"),
+        ({"shard": (0,)}, "shard must be a pair of integers"),
+        ({"shard": (0.5, 1)}, "shard must be a pair of integers"),
+        ({"shard": (True, 2)}, "shard must be a pair of integers"),
+        ({"transform": 3}, r"transform must be None or a function transform\(batch, index\)"),
+        ({"workers": -1}, "workers must be an integer >= 1"),
+        ({"workers": 2.5}, "workers must be an integer >= 1"),
+        ({"max_queue_size": 0}, "max_queue_size must be an integer >= 1"),
+        ({"cache": "yes"}, "cache must be"),
+    ):
+        with pytest.raises(InputError, match=pattern):
+            RandomCrops(scan, 32, 2, seed=0, **kwargs)
+    assert RandomCrops(scan, 32, 2, seed=0, shard=[np.int64(1), 2], workers=1)[0][0].shape == (1, 32, 32, 3)
