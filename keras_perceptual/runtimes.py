@@ -244,7 +244,8 @@ class Runtime:
                 ``info.input_names``.
 
         Returns:
-            float32 numpy outputs, ``(B, H', W', 3)``.
+            float32 numpy outputs, ``(B, H', W', 3)`` (``B`` may be 0: an empty batch gives
+            an empty output of the right height and width in every runtime).
 
         Raises:
             InputError: the images are not a rank-4 float array with 3 channels, or smaller
@@ -268,6 +269,11 @@ class Runtime:
             self._check_input(np.asarray(array), name, shape, arrays[0].shape[0])
             for array, name, shape in zip(arrays, names, shapes, strict=True)
         ]
+        if arrays[0].shape[0] == 0:
+            # TFLite's XNNPACK, OpenVINO and TensorFlow's mirror padding fail on an empty
+            # batch: one blank image gives the output's shape, of which none is returned.
+            blank = [np.zeros((1, *array.shape[1:]), np.float32) for array in arrays]
+            return np.asarray(self._run(blank), dtype=np.float32)[:0]
         return np.asarray(self._run(arrays), dtype=np.float32)
 
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
@@ -555,6 +561,14 @@ def detect_format(reference: Any) -> str:
     fmt = folder_format(path) if os.path.isdir(path) else extension_format(path)
     if fmt is not None:
         return fmt
+    if os.path.isdir(path) and _holds_saved_model(path):
+        raise InputError(
+            f"{path!r} is a TensorFlow SavedModel (export_for_serving's TF Serving format), "
+            "which load_runtime does not run: serve it with TF Serving, or load it with "
+            "tf.saved_model.load(version_folder).signatures['serving_default']; to run the "
+            "network here, pass the .keras file it was exported from, or export that with "
+            f"export_onnx / export_tflite / export_openvino. Received: model={path!r}"
+        )
     raise InputError(
         f"{path!r} is not a model file, so could not load it: pass a .keras file or a folder with "
         f"model.keras, a .onnx file, an OpenVINO folder (model.xml + model.bin) or .xml, or a "
@@ -801,6 +815,23 @@ def read_tflite_metadata(path: str) -> str | None:
             f"file written by export_tflite. Received: path={path!r}"
         ) from None
     return None
+
+
+def _holds_saved_model(path: str) -> bool:
+    """Whether the folder ``path`` is a SavedModel or a TF Serving base folder of them."""
+    def is_saved_model(folder: str) -> bool:
+        return any(
+            os.path.isfile(os.path.join(folder, name))
+            for name in ("saved_model.pb", "saved_model.pbtxt")
+        )
+
+    if is_saved_model(path):
+        return True
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return any(name.isdigit() and is_saved_model(os.path.join(path, name)) for name in names)
 
 
 def _openvino_xml(path: str) -> str | None:

@@ -359,3 +359,38 @@ def test_read_tflite_metadata_of_a_file_that_is_not_tflite_names_it(tmp_path):
         with pytest.raises(ModelLoadError, match=r"is not a TFLite model .*pass a \.tflite file "
                                                  r"written by export_tflite\. Received: path="):
             runtimes.read_tflite_metadata(str(path))
+
+
+def test_a_saved_model_folder_is_named_as_tf_servings_format(tmp_path):
+    """Was: "... is not a model file" for export_for_serving's own output."""
+    version = tmp_path / "serving" / "1"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    for path in (version, version.parent):
+        with pytest.raises(InputError, match=(
+                r"is a TensorFlow SavedModel \(export_for_serving's TF Serving format\).*"
+                r"tf.saved_model.load.*export_onnx")):
+            load_runtime(path)
+
+
+def test_an_empty_batch_gives_an_empty_output_in_the_keras_runtime(style):
+    """Was: TensorFlow's "paddings must be less than the dimension size" from the mirror
+    padding (TFLite: an XNNPACK error; OpenVINO: a Pad node error)."""
+    out = load_runtime(style)(np.zeros((0, 9, 11, 3), "float32"))
+    assert out.shape == (0, 9, 11, 3) and out.dtype == np.float32
+
+
+@pytest.mark.slow  # three conversions
+def test_an_empty_batch_gives_an_empty_output_in_every_runtime(tmp_path, rng):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    from keras_perceptual.export import export_onnx, export_openvino, export_tflite
+
+    sr = super_resolution_net(4, filters=4, num_residual_blocks=1)
+    paths = [export_onnx(sr, tmp_path / "sr.onnx"), export_tflite(sr, tmp_path / "sr.tflite"),
+             export_openvino(sr, tmp_path / "sr_openvino")]
+    for path in paths:
+        runtime = load_runtime(path)
+        assert runtime(np.zeros((0, 7, 9, 3), "float32")).shape == (0, 28, 36, 3), path
+        x = rng.random((2, 7, 9, 3)).astype("float32")
+        np.testing.assert_allclose(runtime(x), np.asarray(sr(x)), atol=1e-4)
