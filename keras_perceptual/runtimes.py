@@ -241,7 +241,10 @@ class Runtime:
         Args:
             inputs: float32 images ``(B, H, W, 3)`` in ``value_range``; for a network with
                 several inputs, a list ``[images, *others]`` in the order of
-                ``info.input_names``.
+                ``info.input_names``: a multi-style network's ``style_weights`` ``(B, N)``, an
+                arbitrary-style network's ``style`` images ``(B or 1, Hs, Ws, 3)`` (one style
+                for every image, as the Keras model takes it) of at least
+                ``info.style_min_size`` pixels.
 
         Returns:
             float32 numpy outputs, ``(B, H', W', 3)`` (``B`` may be 0: an empty batch gives
@@ -251,8 +254,9 @@ class Runtime:
             InputError: the images are not a rank-4 float array with 3 channels, or smaller
                 than ``info.min_size``; an input whose shape the exported graph fixes (a
                 ``.tflite`` exported with ``input_size``, a multi-style network's number of
-                styles) given another shape, or another batch size than the images; an
-                input that is not floating-point.
+                styles) given another shape, or another batch size than the images; style
+                images smaller than ``info.style_min_size``; an input that is not
+                floating-point.
         """
         arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         arrays[0] = self._check_images(arrays[0])
@@ -266,7 +270,9 @@ class Runtime:
         names = (INPUT_NAME, *self.info.input_names)
         shapes = self.graph_input_shapes or [None] * len(arrays)
         arrays = [
-            self._check_input(np.asarray(array), name, shape, arrays[0].shape[0])
+            self._check_input(
+                np.asarray(array), name, shape, arrays[0].shape[0], self._is_style_image(name)
+            )
             for array, name, shape in zip(arrays, names, shapes, strict=True)
         ]
         if arrays[0].shape[0] == 0:
@@ -302,11 +308,18 @@ class Runtime:
             )
         return np.ascontiguousarray(array, dtype=np.float32)
 
+    def _is_style_image(self, name: str) -> bool:
+        """Whether the input ``name`` is an arbitrary-style network's style image."""
+        return self.info.alpha is not None and name == "style"
+
     def _check_input(
-        self, array: np.ndarray, name: str, shape: tuple | None, batch: int
+        self, array: np.ndarray, name: str, shape: tuple | None, batch: int,
+        style_image: bool = False,
     ) -> np.ndarray:
         """``array`` as float32 if it fits ``shape`` (the graph's: ``None`` where any size
-        goes; the batch axis is free) and has the images' ``batch`` size, else raises."""
+        goes; the batch axis is free) and has the images' ``batch`` size, else raises. A
+        ``style_image`` (an arbitrary-style network's) may also have a batch of 1, used for
+        every image as the Keras model does, and must be ``info.style_min_size`` or more."""
         if array.dtype.kind != "f":
             raise InputError(
                 f"The {self.name} model's input {name} takes floating-point values; convert it "
@@ -314,17 +327,28 @@ class Runtime:
             )
         if shape is None:
             shape = (None,) * array.ndim
+        if style_image:
+            shape = (None, None, None, 3)
         fits = len(shape) == array.ndim and all(
             s is None or s == n for s, n in zip(shape[1:], array.shape[1:], strict=True)
         )
-        if not fits or array.shape[:1] != (batch,):
+        batches = (batch, 1) if style_image else (batch,)
+        if fits and style_image and min(array.shape[1:3]) < self.info.style_min_size:
+            size = self.info.style_min_size
+            raise InputError(
+                f"The {self.name} model's style images must be at least {size}x{size} pixels "
+                f"(its encoder's smallest input); upscale them first. "
+                f"Received: {name}.shape={array.shape}"
+            )
+        if not fits or array.shape[0] not in batches:
             expected = ", ".join(["batch", *("any" if s is None else str(s) for s in shape[1:])])
             hint = ""
             if name == INPUT_NAME and self.format == "tflite":
                 hint = " (it was exported with a fixed input_size; export with input_size=None)"
+            one = " or 1" if style_image else ""
             raise InputError(
                 f"The {self.name} model's input {name} must have shape ({expected}), with batch "
-                f"the images' {batch}{hint}; resize, crop or repeat it to fit. "
+                f"the images' {batch}{one}{hint}; resize, crop or repeat it to fit. "
                 f"Received: {name}.shape={array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.float32)
@@ -357,8 +381,13 @@ class BoundRuntime(Runtime):
 
     Args:
         runtime: the exported network (a :class:`Runtime` with ``info.input_names``).
-        inputs: one array per name of ``runtime.info.input_names``, in that order, each with
-            a leading batch axis of 1 (e.g. ``(1, N)`` weights, a ``(1, H, W, 3)`` image).
+        inputs: one float array per name of ``runtime.info.input_names``, in that order,
+            each with a leading batch axis of 1 (e.g. ``(1, N)`` weights, a ``(1, H, W, 3)``
+            image in ``value_range``).
+
+    Raises:
+        InputError: ``runtime`` is not a :class:`Runtime`, or ``inputs`` are not one float
+            array of batch 1 per extra input.
 
     Example:
         >>> bound = BoundRuntime(load_runtime("multi.onnx"), [np.eye(4)[None, 2]])  # doctest: +SKIP
@@ -367,6 +396,27 @@ class BoundRuntime(Runtime):
     """
 
     def __init__(self, runtime: Runtime, inputs: Sequence[np.ndarray]):
+        if not isinstance(runtime, Runtime):
+            raise InputError(
+                "BoundRuntime binds the extra inputs of a Runtime; open the model first with "
+                f"load_runtime(model). Received: runtime={type(runtime).__name__}"
+            )
+        names = runtime.info.input_names
+        if isinstance(inputs, np.ndarray) or len(inputs) != len(names):
+            raise InputError(
+                "BoundRuntime needs one array per extra input of the model "
+                f"({', '.join(names) or 'none'}), as a list in that order. Received: "
+                f"{'an array' if isinstance(inputs, np.ndarray) else f'{len(inputs)} input(s)'}"
+            )
+        for name, array in zip(names, inputs, strict=True):
+            array = np.asarray(array)
+            if array.dtype.kind != "f" or array.ndim < 1 or array.shape[0] != 1:
+                raise InputError(
+                    f"BoundRuntime's {name} must be a float array with a leading batch axis of 1 "
+                    f"(it is repeated for every image), e.g. {name}[None].astype('float32') "
+                    f"(in value_range for images). Received: {name} with shape {array.shape} "
+                    f"and dtype {array.dtype}"
+                )
         super().__init__(
             runtime.format, runtime.path, dataclasses.replace(runtime.info, input_names=())
         )

@@ -394,3 +394,33 @@ def test_an_empty_batch_gives_an_empty_output_in_every_runtime(tmp_path, rng):
         assert runtime(np.zeros((0, 7, 9, 3), "float32")).shape == (0, 28, 36, 3), path
         x = rng.random((2, 7, 9, 3)).astype("float32")
         np.testing.assert_allclose(runtime(x), np.asarray(sr(x)), atol=1e-4)
+
+
+def test_an_exported_arbitrary_style_network_takes_one_style_for_the_batch_and_checks_its_size(
+        style_exports, rng):
+    """Was: a style batch of 1 (which the Keras model and the ONNX graph take) refused by the
+    runtime, and a 4x4 style image run by ONNX Runtime without the encoder's check (the Keras
+    model refuses it); BoundRuntime took a keras.Model (AttributeError at the first call),
+    uint8 style pixels (cast to 0..255 floats silently) and a style batch of 2 (a
+    "(4, H, W, 3)" error at the call)."""
+    adain, path = style_exports["adain"]
+    content = rng.random((2, 20, 20, 3), dtype=np.float32)
+    style_image = rng.random((1, 16, 16, 3), dtype=np.float32)
+    want = np.asarray(adain([content, style_image]))
+    for runtime in (load_runtime(path), load_runtime(adain)):
+        np.testing.assert_allclose(runtime([content, style_image]), want, atol=1e-4)
+        with pytest.raises(InputError, match=r"style images must be at least 8x8 pixels.*"
+                                             r"Received: style.shape=\(2, 7, 9, 3\)"):
+            runtime([content, rng.random((2, 7, 9, 3), dtype=np.float32)])
+        with pytest.raises(InputError, match=r"style must have shape \(batch, any, any, 3\), "
+                                             r"with batch the images' 2 or 1"):
+            runtime([content, np.repeat(style_image, 3, axis=0)])
+    runtime = load_runtime(path)
+    with pytest.raises(InputError, match=r"binds the extra inputs of a Runtime.*load_runtime"):
+        runtimes.BoundRuntime(adain, [style_image])
+    with pytest.raises(InputError, match=r"one array per extra input of the model \(style\)"):
+        runtimes.BoundRuntime(runtime, [])
+    for bad in ((style_image * 255).astype(np.uint8), np.repeat(style_image, 2, axis=0)):
+        with pytest.raises(InputError, match=r"style must be a float array with a leading "
+                                             r"batch axis of 1"):
+            runtimes.BoundRuntime(runtime, [bad])
