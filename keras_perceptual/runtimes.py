@@ -452,6 +452,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
+        path = check_path(path, "path", "model.onnx")
         threads = None if threads is None else check_positive_int(threads, "threads")
         ort = require("onnxruntime", "ONNX Runtime")
         options = ort.SessionOptions()
@@ -483,7 +484,8 @@ class OnnxRuntime(Runtime):
 
 
 class OpenVINORuntime(Runtime):
-    """An OpenVINO IR (or an ONNX file) compiled for OpenVINO's CPU plugin.
+    """An OpenVINO IR (its folder or ``.xml``, or an ONNX file) compiled for OpenVINO's CPU
+    plugin.
 
     ``precision="float32"`` (default) pins the CPU plugin's inference precision to float32:
     on CPUs with bfloat16 units (AVX512-BF16, AMX) OpenVINO otherwise computes in bfloat16
@@ -496,6 +498,16 @@ class OpenVINORuntime(Runtime):
         self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
     ):
         threads = None if threads is None else check_positive_int(threads, "threads")
+        path = check_path(path, "path", "export/model_openvino")
+        if os.path.isdir(path):  # an IR folder, as load_runtime takes it
+            xml = _openvino_xml(path)
+            if xml is None:
+                raise ModelLoadError(
+                    f"{path!r} holds no single OpenVINO IR (.xml + .bin) to read; pass the "
+                    "folder written by export_openvino, or the .xml path. "
+                    f"Received: model={path!r}"
+                )
+            path = xml
         ov = require("openvino", "OpenVINO")
         check_choice(precision, OPENVINO_PRECISIONS, "precision")
         core = ov.Core()
@@ -537,6 +549,7 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
 
     def __init__(self, path: str, threads: int | None = None):
+        path = check_path(path, "path", "model.tflite")
         threads = None if threads is None else check_positive_int(threads, "threads")
         tf = require("tensorflow", "TensorFlow")
         try:
@@ -738,7 +751,8 @@ def load_runtime(
 
     Args:
         model: a ``keras.Model``, a :class:`Runtime` (returned as is when ``runtime`` is None
-            or its own), ``"hf://owner/name"``, or a path: a ``.keras`` file or training
+            or its own; else its Keras model or its file is opened in ``runtime``; a
+            :class:`BoundRuntime` is refused), ``"hf://owner/name"``, or a path: a ``.keras`` file or training
             folder, a ``.onnx`` file, an OpenVINO folder or ``.xml``, a ``.tflite`` file.
         runtime: one of :data:`RUNTIMES`, or None for the format's default (the first of
             :data:`FORMAT_RUNTIMES`). A Keras model asked for another runtime is exported
@@ -781,8 +795,16 @@ def load_runtime(
             f"export the Keras model to a {runtime} format. Received: runtime={runtime!r}"
         )
     check_applies("precision", precision, "float32", "runtime", runtime, ["openvino"])
+    if isinstance(model, BoundRuntime):
+        raise InputError(
+            f"A BoundRuntime fixes the inputs after the image for one {model.name} runtime; "
+            f"open the file in {runtime} with load_runtime(path, "
+            f"{runtime!r}) and bind the inputs again. Received: runtime={runtime!r}"
+        )
     if isinstance(model, KerasRuntime):
         model = model.model
+    elif isinstance(model, Runtime):  # the same file, opened in another runtime
+        model = model.path
     if fmt == "keras":
         keras_model = load_keras_model(model)
         source = None if _is_keras_model(model) else str(model)

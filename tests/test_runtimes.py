@@ -424,3 +424,36 @@ def test_an_exported_arbitrary_style_network_takes_one_style_for_the_batch_and_c
         with pytest.raises(InputError, match=r"style must be a float array with a leading "
                                              r"batch axis of 1"):
             runtimes.BoundRuntime(runtime, [bad])
+
+
+def test_runtime_classes_refuse_non_paths_and_a_bound_runtime_is_not_reopened(
+        onnx_style, tmp_path):
+    """Was: OpenVINORuntime(ir_folder) read the folder as a TF SavedModel ("Could not open
+    saved_model.pb"); OnnxRuntime(None) "could not load None"; load_runtime(onnx_runtime,
+    "openvino") a bare TypeError from os.fspath."""
+    for cls in (runtimes.OnnxRuntime, runtimes.TFLiteRuntime, runtimes.OpenVINORuntime):
+        with pytest.raises(InputError, match=r"path must be a file or folder path.*"
+                                             r"Received: path=None"):
+            cls(None)
+    onnx = load_runtime(onnx_style)
+    with pytest.raises(ModelLoadError, match=r"holds no single OpenVINO IR.*\.xml path"):
+        runtimes.OpenVINORuntime(tmp_path)
+    bound = runtimes.BoundRuntime(onnx, [])
+    with pytest.raises(InputError, match=r"BoundRuntime fixes the inputs.*load_runtime\(path, "
+                                         r"'openvino'\)"):
+        load_runtime(bound, "openvino")
+
+
+@pytest.mark.slow  # an OpenVINO conversion and two compilations
+def test_an_openvino_folder_opens_in_its_class_and_an_onnx_runtime_reopens_in_openvino(
+        style, onnx_style, tmp_path, rng):
+    pytest.importorskip("openvino")
+    from keras_perceptual.export import export_openvino
+
+    x = rng.random((1, 9, 9, 3), dtype=np.float32)
+    onnx = load_runtime(onnx_style)
+    folder = export_openvino(style, tmp_path / "ir")
+    assert runtimes.OpenVINORuntime(folder)(x).shape == (1, 9, 9, 3)
+    reopened = load_runtime(onnx, "openvino")
+    assert (reopened.name, reopened.path) == ("openvino", onnx.path)
+    np.testing.assert_allclose(reopened(x), onnx(x), atol=1e-4)
