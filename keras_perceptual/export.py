@@ -657,19 +657,55 @@ class _Serving:
         inputs = [images, *(tf.cast(x, self.input_dtype) for x in extras)] if extras else images
         return tf.cast(self.model(inputs, training=False), tf.float32)
 
-    def checked_extras(self, extras, signature: str, uint8: bool = False):
-        """Image extras under the pixel limit (and, from uint8, in ``value_range``)."""
+    def checked_extras(self, extras, signature: str, images, form: str = "float"):
+        """The inputs after the image, checked against ``images`` (the image batch, or the
+        encoded images' vector): non-image inputs one row per image of the model's width
+        (``style_weights`` ``(batch, N)``), style images under the pixel limit, RGB, one per
+        image or one for all (in ``form="encoded"``: one file per image); from uint8 they are
+        brought to ``value_range``. Each is an ``InvalidArgument`` naming the input: the
+        signature's shapes are not enforced on requests, and the network or ``tf.map_fn``
+        would fail on its own tensors ("Matrix size-incompatible", "Trying to access element
+        1 in a list with 1 elements")."""
+        batch = tf.shape(images)[0]
         result = []
-        for value, is_image in zip(extras, self.extra_is_image, strict=True):
-            if is_image:
-                shape = tf.shape(value)
-                with tf.control_dependencies(
-                    _size_checks(shape[1], shape[2], self.max_pixels, 1, signature)
-                    + _batch_checks(value, signature, "the style images")
-                ):
-                    value = tf.identity(value)
-                if uint8:
-                    value = self.to_range(value)
+        for value, is_image, tensor in zip(
+            extras, self.extra_is_image, self.model.inputs[1:], strict=True
+        ):
+            shape = tf.shape(value)
+            name = f"{tensor.name}_bytes" if is_image and form == "encoded" else tensor.name
+            checks = []
+            if is_image and form != "encoded":
+                checks += _size_checks(shape[1], shape[2], self.max_pixels, 1, signature)
+                checks += _batch_checks(value, signature, f"the {name} images")
+                checks.append(tf.debugging.Assert(
+                    tf.logical_or(tf.equal(shape[0], batch), tf.equal(shape[0], 1)),
+                    [f"{signature}: {name} must hold one image per image, or one for all of "
+                     "them. Received: batch sizes of the images and of",
+                     name, "(in that order):", batch, shape[0]],
+                ))
+            else:
+                per_image = "one file per image" if is_image else "one row per image"
+                checks.append(tf.debugging.assert_equal(
+                    shape[0], batch,
+                    message=(f"{signature}: {name} must hold {per_image}, in the images' "
+                             f"order. Received {name} entries (x) vs images (y):"),
+                    summarize=2,
+                ))
+            if not is_image:
+                for axis, size in enumerate(tuple(tensor.shape)[1:], start=1):
+                    if size is not None:
+                        checks.append(tf.debugging.assert_equal(
+                            shape[axis], tf.constant(size, shape.dtype),
+                            message=(f"{signature}: {name} must have shape (batch, "
+                                     f"{', '.join(str(d) for d in tuple(tensor.shape)[1:])}) "
+                                     f"for this network. Received size of axis {axis} (x) vs "
+                                     "expected (y):"),
+                            summarize=2,
+                        ))
+            with tf.control_dependencies(checks):
+                value = tf.identity(value)
+            if is_image and form == "uint8":
+                value = self.to_range(value)
             result.append(value)
         return result
 
@@ -682,12 +718,12 @@ class _Serving:
 
     # signatures -------------------------------------------------------------------------
     def serving_default(self, images, *extras):
-        extras = self.checked_extras(extras, "serving_default")
+        extras = self.checked_extras(extras, "serving_default", images)
         return {"images": self.run(self.checked(images, "serving_default"), *extras)}
 
     def serve_uint8(self, images, *extras):
         images = self.checked(images, "serve_uint8")
-        extras = self.checked_extras(extras, "serve_uint8", uint8=True)
+        extras = self.checked_extras(extras, "serve_uint8", images, form="uint8")
         return {"images": self.to_uint8(self.run(self.to_range(images), *extras))}
 
     def decode(self, data, name: str):
@@ -725,6 +761,7 @@ class _Serving:
         return tf.io.encode_png(outputs, compression=self.png_compression)
 
     def serve_encoded(self, image_bytes, *extras):
+        extras = self.checked_extras(extras, "serve_encoded", image_bytes, form="encoded")
         encoded = tf.map_fn(
             self.encode_one,
             (image_bytes, *extras),

@@ -1457,3 +1457,34 @@ def test_serving_signatures_refuse_non_rgb_and_empty_batches_clearly(loaded_styl
     empty = r"holds no images \(batch 0\)"
     _invalid(sig["serving_default"], empty, images=tf.zeros((0, 9, 9, 3)))
     _invalid(sig["serve_uint8"], empty, images=tf.zeros((0, 9, 9, 3), tf.uint8))
+
+
+def test_serving_checks_the_inputs_after_the_image_against_the_images():
+    """Was: style_weights of another width, or fewer rows than images in serve_encoded,
+    failed with "Matrix size-incompatible: In[0]: [2,2], In[1]: [3,4]" and "Trying to access
+    element 1 in a list with 1 elements" (the signature's shapes are not enforced). Run
+    eagerly on the signature functions: the same ops the SavedModel holds."""
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    multi = export._Serving(multi_style_transfer_net(3, filters=4, num_residual_blocks=1),
+                            100_000, -1, 5)
+    images = tf.zeros((2, 9, 9, 3))
+    weights = tf.fill((2, 3), 1 / 3)
+    assert multi.serving_default(images, weights)["images"].shape == (2, 9, 9, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serving_default: style_weights must have shape \(batch, 3\)"):
+        multi.serving_default(images, tf.fill((2, 2), 0.5))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_encoded: style_weights must hold one row per image"):
+        multi.serve_encoded(tf.constant([_png(np.zeros((9, 9, 3), np.uint8))] * 2), weights[:1])
+    adain = export._Serving(arbitrary_style_net(weights=None, backbone="vgg16", filters=4),
+                            100_000, -1, 16)
+    images = tf.zeros((2, 16, 16, 3), tf.uint8)
+    style = tf.zeros((1, 8, 8, 3), tf.uint8)
+    assert adain.serve_uint8(images, style)["images"].shape == (2, 16, 16, 3)  # one for all
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_uint8: style must hold one image per image, or one for"):
+        adain.serve_uint8(images, tf.zeros((3, 8, 8, 3), tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_uint8: the style images must be RGB"):
+        adain.serve_uint8(images, tf.zeros((1, 8, 8, 1), tf.uint8))
