@@ -130,7 +130,13 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> ModelInfo:
-        """Parses :meth:`to_json`'s text; unknown keys are ignored, missing ones defaulted."""
+        """Parses :meth:`to_json`'s text; unknown keys are ignored, missing ones defaulted
+        (text that is not a JSON object gives the defaults).
+
+        Raises:
+            InputError: a known key holds a value of the wrong kind (``"min_size": "x"``):
+                the metadata was damaged, and running with it would fail later, obscurely.
+        """
         if not text:
             return cls()
         try:
@@ -143,9 +149,49 @@ class ModelInfo:
         values = {k: v for k, v in data.items() if k in known}
         if "value_range" in values:
             values["value_range"] = check_value_range(values["value_range"])
+        for key, value in values.items():
+            if not _METADATA_TYPES[key](value):
+                raise InputError(
+                    f"The model's {METADATA_KEY!r} metadata has {key}={value!r}, which is not "
+                    f"{_METADATA_EXPECTED[key]}: the file was edited or damaged; export the model "
+                    f"again with keras_perceptual.export. Received: {key}={value!r}"
+                )
         if "input_names" in values:
             values["input_names"] = tuple(values["input_names"])
+        if values.get("alpha") is not None:
+            values["alpha"] = float(values["alpha"])
         return cls(**values)
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+#: What each metadata field must hold (its check, and the words for the message).
+_METADATA_TYPES = {
+    "value_range": lambda v: True,  # check_value_range said it
+    "min_size": lambda v: _is_int(v, 1),
+    "multiple": lambda v: _is_int(v, 1),
+    "pad_mode": lambda v: isinstance(v, str),
+    "instance_normalization": lambda v: isinstance(v, bool),
+    "input_names": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    "num_styles": lambda v: _is_int(v, 0),
+    "alpha": lambda v: v is None or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+    ),
+    "style_min_size": lambda v: _is_int(v, 1),
+}
+_METADATA_EXPECTED = {
+    "value_range": "a pair of numbers",
+    "min_size": "an integer >= 1",
+    "multiple": "an integer >= 1",
+    "pad_mode": "a string",
+    "instance_normalization": "true or false",
+    "input_names": "a list of names",
+    "num_styles": "an integer >= 0",
+    "alpha": "a number in [0, 1] or null",
+    "style_min_size": "an integer >= 1",
+}
 
 
 def model_info(model: Any) -> ModelInfo:

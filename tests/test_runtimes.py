@@ -457,3 +457,15 @@ def test_an_openvino_folder_opens_in_its_class_and_an_onnx_runtime_reopens_in_op
     reopened = load_runtime(onnx, "openvino")
     assert (reopened.name, reopened.path) == ("openvino", onnx.path)
     np.testing.assert_allclose(reopened(x), onnx(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("min_size", "x"), ("multiple", None), ("input_names", 5), ("input_names", [1]),
+    ("alpha", "a"), ("alpha", 2), ("num_styles", -1), ("instance_normalization", "yes"),
+])  # fmt: skip
+def test_damaged_metadata_is_one_clear_error(field, value):
+    """Was: ModelInfo.from_json took min_size='x' or alpha='a' as they were (failing later,
+    e.g. "'<' not supported between 'int' and 'str'" at the first call) and input_names=5
+    with a bare TypeError."""
+    with pytest.raises(InputError, match=rf"metadata has {field}=.*export the model again"):
+        ModelInfo.from_json(json.dumps({field: value}))
