@@ -983,7 +983,9 @@ def _is_hub_error(error: BaseException) -> bool:
 
 
 def require(module: str, what: str):
-    """Imports an optional package, or raises MissingDependencyError naming the extra.
+    """Imports an optional package, or raises MissingDependencyError naming how to install
+    it: the ``export`` extra for the packages it holds, the package itself for others
+    (TensorFlow, which the TFLite runtime needs, under another Keras backend).
 
     Args:
         module: the module to import, e.g. ``"onnxruntime"``.
@@ -1004,10 +1006,18 @@ def require(module: str, what: str):
     try:
         return importlib.import_module(module)
     except ImportError:
+        if module.split(".")[0] in _EXTRA_MODULES:
+            how = f"install the optional runtimes with {_INSTALL}"
+        else:  # not in the extra (TensorFlow under another Keras backend): the package itself
+            how = f"install it with pip install {_PIP_NAMES.get(module, module)}"
         raise MissingDependencyError(
-            f"{what} needs the {module!r} package; install the optional runtimes with "
-            f"{_INSTALL}. Received: missing module {module!r}"
+            f"{what} needs the {module!r} package; {how}. Received: missing module {module!r}"
         ) from None
+
+
+#: The modules the ``export`` extra installs (the others are named by their own package).
+_EXTRA_MODULES = ("onnx", "tf2onnx", "onnxruntime", "openvino", "huggingface_hub")
+_PIP_NAMES = {"tensorflow": "tensorflow"}
 
 
 def _one_line(error: BaseException) -> str:

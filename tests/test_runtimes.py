@@ -117,15 +117,20 @@ def test_keras_runtime_call_interface_and_input_checks(style, rng):
         runtime([x, x])
 
 
-def test_missing_runtime_package_names_the_extra(monkeypatch, tmp_path):
+def _uninstall(monkeypatch, module):
+    """Makes ``importlib.import_module(module)`` fail as for a package not installed."""
     real = importlib.import_module
 
     def fake(name, *args, **kwargs):
-        if name == "onnxruntime":
-            raise ImportError("No module named 'onnxruntime'")
+        if name == module:
+            raise ImportError(f"No module named {module!r}")
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", fake)
+
+
+def test_missing_runtime_package_names_the_extra(monkeypatch, tmp_path):
+    _uninstall(monkeypatch, "onnxruntime")
     (tmp_path / "m.onnx").write_bytes(b"x")
     with pytest.raises(MissingDependencyError, match=r'keras-perceptual\[export\]'):
         load_runtime(tmp_path / "m.onnx")
@@ -469,3 +474,13 @@ def test_damaged_metadata_is_one_clear_error(field, value):
     with a bare TypeError."""
     with pytest.raises(InputError, match=rf"metadata has {field}=.*export the model again"):
         ModelInfo.from_json(json.dumps({field: value}))
+
+
+def test_a_missing_package_outside_the_extra_is_named_by_its_own_pip_name(monkeypatch, tmp_path):
+    """Was: without TensorFlow (a JAX install), the TFLite runtime said to install
+    keras-perceptual[export], which does not install TensorFlow."""
+    _uninstall(monkeypatch, "tensorflow")
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    with pytest.raises(MissingDependencyError, match=r"'tensorflow' package; install it with "
+                                                     r"pip install tensorflow\. Received"):
+        load_runtime(tmp_path / "m.tflite")
