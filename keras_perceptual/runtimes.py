@@ -287,7 +287,7 @@ class Runtime:
         Args:
             inputs: float32 images ``(B, H, W, 3)`` in ``value_range``; for a network with
                 several inputs, a list ``[images, *others]`` in the order of
-                ``info.input_names``: a multi-style network's ``style_weights`` ``(B, N)``, an
+                ``info.input_names``, or a dict keyed by ``"images"`` and those names: a multi-style network's ``style_weights`` ``(B, N)``, an
                 arbitrary-style network's ``style`` images ``(B or 1, Hs, Ws, 3)`` (one style
                 for every image, as the Keras model takes it) of at least
                 ``info.style_min_size`` pixels.
@@ -304,6 +304,8 @@ class Runtime:
                 images smaller than ``info.style_min_size``; an input that is not
                 floating-point.
         """
+        if isinstance(inputs, dict):
+            inputs = self._ordered(inputs)
         arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         arrays[0] = self._check_images(arrays[0])
         expected = 1 + len(self.info.input_names)
@@ -353,6 +355,17 @@ class Runtime:
                 f"smaller images first. Received: images.shape={array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.float32)
+
+    def _ordered(self, inputs: dict) -> list:
+        """A dict of inputs keyed by name as the list :meth:`predict_on_batch` takes."""
+        names = (INPUT_NAME, *self.info.input_names)
+        if set(inputs) != set(names):
+            raise InputError(
+                f"The {self.name} model's inputs, as a dict, are keyed by "
+                f"{', '.join(map(repr, names))} (or pass a list in that order). "
+                f"Received: keys {sorted(map(str, inputs))}"
+            )
+        return [inputs[name] for name in names]
 
     def _is_style_image(self, name: str) -> bool:
         """Whether the input ``name`` is an arbitrary-style network's style image."""

@@ -484,3 +484,20 @@ def test_a_missing_package_outside_the_extra_is_named_by_its_own_pip_name(monkey
     with pytest.raises(MissingDependencyError, match=r"'tensorflow' package; install it with "
                                                      r"pip install tensorflow\. Received"):
         load_runtime(tmp_path / "m.tflite")
+
+
+def test_inputs_as_a_dict_keyed_by_name(style_exports, style, rng):
+    """Was: a dict (as Keras models take) read as the images: "takes float32 images ...
+    Received: images.dtype=object"."""
+    multi, path = style_exports["multi"]
+    image = rng.random((2, 12, 12, 3), dtype=np.float32)
+    weights = np.full((2, 3), 1 / 3, np.float32)
+    runtime = load_runtime(path)
+    np.testing.assert_allclose(runtime({"style_weights": weights, "images": image}),
+                               runtime([image, weights]))
+    with pytest.raises(InputError, match=r"as a dict, are keyed by 'images', 'style_weights' "
+                                         r"\(or pass a list in that order\)\. Received: keys "
+                                         r"\['image', 'style_weights'\]"):
+        runtime({"image": image, "style_weights": weights})
+    np.testing.assert_allclose(load_runtime(style)({"images": image}), np.asarray(style(image)),
+                               atol=1e-6)
