@@ -897,3 +897,50 @@ def unexpanded_home_hint(path: str) -> str:
     if path.startswith("~") and not os.path.exists(path):
         return f" Python does not expand '~': pass os.path.expanduser({path!r})."
     return ""
+
+
+def check_writable_folder(folder: str, name: str, value: Any, example: str) -> str:
+    """Creates ``folder`` (and its parents) if missing and checks that a file can be written
+    in it, before any long work starts; returns it.
+
+    A parent that is a file, a folder without write permission or on a read-only file
+    system, and a path the system refuses otherwise are one :class:`InputError` naming the
+    path and the reason (``os.makedirs`` and ``open`` raise ``FileExistsError``, which reads
+    as "the output exists", or ``NotADirectoryError`` / ``PermissionError`` about a
+    temporary name the caller never gave).
+
+    Args:
+        folder: the folder that will hold the output.
+        name: the argument's name, for the message.
+        value: the argument as given, for the message.
+        example: a writable alternative to suggest.
+
+    Raises:
+        InputError: the folder cannot be created or written.
+
+    Example:
+        >>> check_writable_folder("exports", "path", "exports/m.onnx", "exports/m.onnx")
+        'exports'
+    """
+    import tempfile
+
+    head = os.path.abspath(folder)
+    while not os.path.lexists(head) and os.path.dirname(head) != head:
+        head = os.path.dirname(head)
+    if os.path.lexists(head) and not os.path.isdir(head):
+        raise InputError(
+            f"{name} cannot be written: {head!r} is a file, not a folder, so nothing can be "
+            f"created under it; choose another location, e.g. {example!r}. "
+            f"Received: {name}={value!r}"
+        )
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"{name} cannot be written: {folder!r} is not a folder this process can write to "
+            f"({error.strerror or error}); choose a writable location, e.g. {example!r}. "
+            f"Received: {name}={value!r}"
+        ) from None
+    return folder

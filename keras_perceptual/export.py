@@ -75,7 +75,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_perceptual._checks import check_choice, check_flag, check_path, check_positive_int
+from keras_perceptual._checks import (
+    check_choice,
+    check_flag,
+    check_path,
+    check_positive_int,
+    check_writable_folder,
+)
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size, walk_layers
 from keras_perceptual.layers import constant_blocked_kernels
@@ -264,18 +270,45 @@ def _resolve_target(base_dir: Any, version: Any) -> tuple[str, int]:
             f"numbered versions; pass a folder path, e.g. {base + '_serving'!r}. "
             f"Received: base_dir={base_dir!r}"
         )
-    if version is not None:
-        if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
-            raise InputError(
-                "version must be an integer >= 0 (TF Serving serves the highest number), or "
-                f"None for the next free one. Received: version={version!r}"
-            )
-        return base, int(version)
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0
+    ):
+        raise InputError(
+            "version must be an integer >= 0 (TF Serving serves the highest number), or "
+            f"None for the next free one. Received: version={version!r}"
+        )
     leaf = os.path.basename(base)
-    if _VERSION_NAME.match(leaf) and (not os.path.exists(base) or _is_saved_model(base)):
+    if (
+        version is None
+        and _VERSION_NAME.match(leaf)
+        and (not os.path.exists(base) or _is_saved_model(base))
+    ):
         return os.path.dirname(base), int(leaf)
+    _check_base_dir(base_dir, base)
+    if version is not None:
+        return base, int(version)
     versions = existing_versions(base)
     return base, (versions[-1] + 1 if versions else 1)
+
+
+def _check_base_dir(base_dir: Any, base: str) -> None:
+    """Refuses a ``base_dir`` that holds a model itself (a SavedModel, a Keras model, an
+    OpenVINO IR): versions written into it would be mixed with that export."""
+    if not os.path.isdir(base):
+        return
+    if _is_saved_model(base):
+        found = "is itself a SavedModel (it holds saved_model.pb)"
+    else:
+        fmt = folder_format(base)
+        if fmt is None:
+            return
+        found = f"holds {'a Keras model' if fmt == 'keras' else 'an OpenVINO IR'}"
+    raise InputError(
+        f"base_dir {found}, so the version folders TF Serving reads would be mixed into "
+        "another export; pass the folder of numbered versions (TF Serving's "
+        f"model_base_path), e.g. {os.path.join(os.path.dirname(base), 'serving')!r}. "
+        f"Received: base_dir={base_dir!r}"
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -314,6 +347,33 @@ def _size_checks(height, width, max_pixels: int, min_side: int, signature: str) 
             )
         )
     return checks
+
+
+def _batch_checks(images, signature: str, name: str) -> list:
+    """Assertions (InvalidArgument at run time) that a batch holds at least one RGB image:
+    the signature's ``(-1, -1, -1, 3)`` is not enforced on requests, and the network's
+    padding and convolutions fail on other shapes with messages about their own tensors."""
+    shape = tf.shape(images)
+    return [
+        tf.debugging.assert_equal(
+            shape[-1],
+            tf.constant(3, shape.dtype),
+            message=(
+                f"{signature}: {name} must be RGB, (batch, height, width, 3); replicate a "
+                "grey channel (np.repeat(x, 3, axis=-1)) or drop alpha (x[..., :3]). Received "
+                "channels (x) vs expected (y):"
+            ),
+            summarize=2,
+        ),
+        tf.debugging.assert_positive(
+            shape[0],
+            message=(
+                f"{signature}: the request holds no images (batch 0); send at least one, or "
+                "skip the request. Received batch size:"
+            ),
+            summarize=1,
+        ),
+    ]
 
 
 def _uint_be(raw, start: int, length: int):
@@ -597,35 +657,73 @@ class _Serving:
         inputs = [images, *(tf.cast(x, self.input_dtype) for x in extras)] if extras else images
         return tf.cast(self.model(inputs, training=False), tf.float32)
 
-    def checked_extras(self, extras, signature: str, uint8: bool = False):
-        """Image extras under the pixel limit (and, from uint8, in ``value_range``)."""
+    def checked_extras(self, extras, signature: str, images, form: str = "float"):
+        """The inputs after the image, checked against ``images`` (the image batch, or the
+        encoded images' vector): non-image inputs one row per image of the model's width
+        (``style_weights`` ``(batch, N)``), style images under the pixel limit, RGB, one per
+        image or one for all (in ``form="encoded"``: one file per image); from uint8 they are
+        brought to ``value_range``. Each is an ``InvalidArgument`` naming the input: the
+        signature's shapes are not enforced on requests, and the network or ``tf.map_fn``
+        would fail on its own tensors ("Matrix size-incompatible", "Trying to access element
+        1 in a list with 1 elements")."""
+        batch = tf.shape(images)[0]
         result = []
-        for value, is_image in zip(extras, self.extra_is_image, strict=True):
-            if is_image:
-                shape = tf.shape(value)
-                with tf.control_dependencies(
-                    _size_checks(shape[1], shape[2], self.max_pixels, 1, signature)
-                ):
-                    value = tf.identity(value)
-                if uint8:
-                    value = self.to_range(value)
+        for value, is_image, tensor in zip(
+            extras, self.extra_is_image, self.model.inputs[1:], strict=True
+        ):
+            shape = tf.shape(value)
+            name = f"{tensor.name}_bytes" if is_image and form == "encoded" else tensor.name
+            checks = []
+            if is_image and form != "encoded":
+                checks += _size_checks(shape[1], shape[2], self.max_pixels, 1, signature)
+                checks += _batch_checks(value, signature, f"the {name} images")
+                checks.append(tf.debugging.Assert(
+                    tf.logical_or(tf.equal(shape[0], batch), tf.equal(shape[0], 1)),
+                    [f"{signature}: {name} must hold one image per image, or one for all of "
+                     "them. Received: batch sizes of the images and of",
+                     name, "(in that order):", batch, shape[0]],
+                ))
+            else:
+                per_image = "one file per image" if is_image else "one row per image"
+                checks.append(tf.debugging.assert_equal(
+                    shape[0], batch,
+                    message=(f"{signature}: {name} must hold {per_image}, in the images' "
+                             f"order. Received {name} entries (x) vs images (y):"),
+                    summarize=2,
+                ))
+            if not is_image:
+                for axis, size in enumerate(tuple(tensor.shape)[1:], start=1):
+                    if size is not None:
+                        checks.append(tf.debugging.assert_equal(
+                            shape[axis], tf.constant(size, shape.dtype),
+                            message=(f"{signature}: {name} must have shape (batch, "
+                                     f"{', '.join(str(d) for d in tuple(tensor.shape)[1:])}) "
+                                     f"for this network. Received size of axis {axis} (x) vs "
+                                     "expected (y):"),
+                            summarize=2,
+                        ))
+            with tf.control_dependencies(checks):
+                value = tf.identity(value)
+            if is_image and form == "uint8":
+                value = self.to_range(value)
             result.append(value)
         return result
 
     def checked(self, images, signature: str):
         shape = tf.shape(images)
         checks = _size_checks(shape[1], shape[2], self.max_pixels, self.min_side, signature)
+        checks += _batch_checks(images, signature, "images")
         with tf.control_dependencies(checks):
             return tf.identity(images)
 
     # signatures -------------------------------------------------------------------------
     def serving_default(self, images, *extras):
-        extras = self.checked_extras(extras, "serving_default")
+        extras = self.checked_extras(extras, "serving_default", images)
         return {"images": self.run(self.checked(images, "serving_default"), *extras)}
 
     def serve_uint8(self, images, *extras):
         images = self.checked(images, "serve_uint8")
-        extras = self.checked_extras(extras, "serve_uint8", uint8=True)
+        extras = self.checked_extras(extras, "serve_uint8", images, form="uint8")
         return {"images": self.to_uint8(self.run(self.to_range(images), *extras))}
 
     def decode(self, data, name: str):
@@ -663,6 +761,7 @@ class _Serving:
         return tf.io.encode_png(outputs, compression=self.png_compression)
 
     def serve_encoded(self, image_bytes, *extras):
+        extras = self.checked_extras(extras, "serve_encoded", image_bytes, form="encoded")
         encoded = tf.map_fn(
             self.encode_one,
             (image_bytes, *extras),
@@ -764,7 +863,9 @@ def export_for_serving(
             model mapping ``(B, H, W, 3)`` images to RGB images).
         base_dir: TF Serving's ``--model_base_path`` (created if missing). A path that is
             itself a version folder, e.g. ``"export/sr4/1"`` (numeric, and new or a
-            SavedModel), is that version when ``version`` is None.
+            SavedModel), is that version when ``version`` is None. A folder that holds
+            another export itself (a SavedModel, a Keras model, an OpenVINO IR) is refused:
+            versions would be mixed into it.
         version: the version number; None for one more than the highest existing one (1 for
             an empty ``base_dir``).
         overwrite: replace an existing version instead of raising ``FileExistsError``.
@@ -780,8 +881,8 @@ def export_for_serving(
 
     Raises:
         FileExistsError: the version exists and ``overwrite`` is False.
-        ValueError: the model or an argument is unusable (``base_dir`` an existing file
-            included).
+        ValueError: the model or an argument is unusable (``base_dir`` an existing file,
+            a folder holding another export, or not writable included).
 
     Example:
         >>> import tensorflow as tf
@@ -814,11 +915,11 @@ def export_for_serving(
                 f"it (keras-perceptual export --overwrite), or version=None for the next free "
                 f"version ({free}). Received: version={number}"
             )
+    check_writable_folder(base, "base_dir", base_dir, "export/sr4")
     if compute_dtype == "float32" and _has_mixed_policy(model):
         model = _float32_copy(model)
 
     serving = _Serving(model, max_pixels, png_compression, min_input_size(model))
-    os.makedirs(base, exist_ok=True)
     staging = os.path.join(base, f".{number}.tmp-{uuid.uuid4().hex[:8]}")
     retired = None
     try:
@@ -870,9 +971,9 @@ class ExportResult(str):
         return result
 
 
-def _target_path(path: Any, suffix: str, caller: str) -> str:
-    """``path`` as an absolute file path, ending in ``suffix``, that is not a folder (parent
-    folders created)."""
+def _target_path(path: Any, suffix: str, caller: str, overwrite: bool) -> str:
+    """``path`` as an absolute file path, ending in ``suffix``, that is not a folder, in a
+    writable folder (parent folders created); an existing file only with ``overwrite``."""
     try:
         target = os.path.abspath(os.fspath(path))
     except TypeError:
@@ -885,7 +986,12 @@ def _target_path(path: Any, suffix: str, caller: str) -> str:
             f"{os.path.join(target, 'model' + suffix)!r}. Received: path={path!r}"
         )
     _check_extension(path, target, FILE_EXTENSIONS[suffix], caller)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target) and not overwrite:
+        raise FileExistsError(
+            f"{target!r} already exists; pass overwrite=True to replace it, or another path. "
+            f"Received: path={path!r}, overwrite=False"
+        )
+    check_writable_folder(os.path.dirname(target), "path", path, f"~/model{suffix}")
     return target
 
 
@@ -953,6 +1059,14 @@ def _calibration_images(
         target = tuple(fixed) if fixed is not None else size
         return load_images(images, size=target, value_range=value_range)
     array = np.asarray(images)
+    low, high = value_range
+    if array.ndim == 4 and array.shape[-1] == 3 and array.dtype.kind in "uib":
+        raise InputError(
+            "representative_images must be a float array (N, H, W, 3) in the model's "
+            f"value_range={tuple(value_range)}, not {array.dtype} pixels; convert them, e.g. images.astype('float32') / 255 "
+            f"* {high - low:g} + {low:g} for 8-bit pixels. Received: representative_images with "
+            f"dtype {array.dtype}"
+        )
     if array.ndim != 4 or array.shape[-1] != 3 or array.dtype.kind != "f":
         raise InputError(
             "representative_images must be a folder, a list of image files, or a float array "
@@ -964,7 +1078,22 @@ def _calibration_images(
             f"representative_images must have the fixed input_size {tuple(fixed)}; resize them "
             f"or pass a folder. Received: representative_images.shape={array.shape}"
         )
-    return array.astype(np.float32, copy=False)
+    array = array.astype(np.float32, copy=False)
+    if array.size and not np.all(np.isfinite(array)):
+        raise InputError(
+            "representative_images hold NaN or infinite values, which calibrate no usable int8 "
+            "range; pass real images. Received: representative_images with "
+            f"{int(np.size(array) - np.count_nonzero(np.isfinite(array)))} non-finite value(s)"
+        )
+    slack = 1e-3 * (high - low)
+    if array.size and (array.min() < low - slack or array.max() > high + slack):
+        raise InputError(
+            f"representative_images must be in the model's value_range={tuple(value_range)}, "
+            "the range its inputs have (int8 ranges calibrated on other values quantize real "
+            "inputs badly); rescale them, e.g. images / 255 for 0..255 values. Received: "
+            f"representative_images in [{float(array.min()):g}, {float(array.max()):g}]"
+        )
+    return array
 
 
 def _psnr(reference: np.ndarray, test: np.ndarray, peak: float) -> float:
@@ -998,6 +1127,7 @@ def export_tflite(
     input_size: Sequence[int] | None = None,
     representative_images: Any = None,
     calibration_size: int = DEFAULT_CALIBRATION_SIZE,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Converts ``model`` to a TFLite flatbuffer for on-device stylization or upscaling.
 
@@ -1025,8 +1155,7 @@ def export_tflite(
     Args:
         model: a ``style_transfer_net`` / ``super_resolution_net`` (or any functional
             image-to-image model whose layers round-trip ``get_config``).
-        path: the file to write (parent folders are created; an existing file is replaced
-            atomically).
+        path: the file to write, ending in ``.tflite`` (parent folders are created).
         quantize: None (float32), ``"dynamic"`` (dynamic-range quantization: int8 weights,
             about 4x smaller, float32 activations), ``"float16"`` (float16 weights, about 2x
             smaller) or ``"int8"`` (full-integer, about 4x smaller; needs
@@ -1035,15 +1164,21 @@ def export_tflite(
             ``(1, height, width, 3)`` input.
         representative_images: with ``quantize="int8"``: a folder, an image file pattern or a
             list of files (center ``calibration_size`` squares are used; ``input_size`` when
-            fixed), or a float32 array ``(N, H, W, 3)`` in ``value_range``; at least 2 images,
-            a few dozen typical inputs for good ranges.
+            fixed), or a float array ``(N, H, W, 3)`` in ``value_range`` (finite values; an
+            integer array or values outside the range are refused); at least 2 images, a few
+            dozen typical inputs for good ranges.
         calibration_size: side of the square crops taken from image files for calibration.
+        overwrite: True (default, as ``keras.Model.save``) replaces an existing file at
+            ``path`` atomically (readers see the old file or the new one, never a mix);
+            False raises ``FileExistsError`` instead.
 
     Returns:
         An :class:`ExportResult`: the absolute path written (a ``str``), with ``.metrics``.
 
     Raises:
-        ValueError: the model or an argument is unusable.
+        ValueError: the model or an argument is unusable, or ``path`` cannot be written
+            (a parent that is a file, no write permission), said before converting.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
 
     Example:
         >>> import tensorflow as tf
@@ -1056,6 +1191,7 @@ def export_tflite(
         >>> # quantize="int8", representative_images="photos/": see ExportResult
     """
     _check_model(model, "export_tflite")
+    overwrite = check_flag(overwrite, "overwrite")
     if quantize is not None:
         check_choice(quantize, TFLITE_QUANTIZATIONS, "quantize")
     if quantize != "int8" and representative_images is not None:
@@ -1077,7 +1213,7 @@ def export_tflite(
                 f"shapes. Received: input_size={input_size!r}"
             )
         fixed = tuple(check_positive_int(v, "input_size", minimum=min_side) for v in input_size)
-    target = _target_path(path, ".tflite", "export_tflite")
+    target = _target_path(path, ".tflite", "export_tflite", overwrite)
     value_range = model_value_range(model)
     held_out = calibration = None
     if quantize == "int8":
@@ -1155,6 +1291,7 @@ def export_onnx(
     path: str | os.PathLike,
     *,
     opset: int | None = None,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Writes ``model`` as an ONNX file for ONNX Runtime, OpenVINO, TensorRT, ...
 
@@ -1178,14 +1315,19 @@ def export_onnx(
     Args:
         model: a trained ``style_transfer_net`` / ``super_resolution_net`` (or any functional
             model whose first input and only output are RGB images).
-        path: the ``.onnx`` file to write (replaced atomically; parent folders created).
-        opset: the ONNX opset; None for the converter's default.
+        path: the ``.onnx`` file to write (parent folders created).
+        opset: the ONNX opset, from 13 to the installed tf2onnx's newest; None for the
+            converter's default.
+        overwrite: True (default, as ``keras.Model.save``) replaces an existing file at
+            ``path`` atomically; False raises ``FileExistsError`` instead.
 
     Returns:
         An :class:`ExportResult`: the absolute path written.
 
     Raises:
-        ValueError: the model or an argument is unusable.
+        ValueError: the model or an argument is unusable (an opset the converter does not
+            know included), or ``path`` cannot be written (said before converting).
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
         MissingDependencyError: ``onnx`` / ``tf2onnx`` are not installed (the ``export``
             extra).
 
@@ -1198,11 +1340,20 @@ def export_onnx(
         (1, 37, 53, 3)
     """
     _check_model(model, "export_onnx", extra_inputs=True)
+    overwrite = check_flag(overwrite, "overwrite")
     if opset is not None:
         opset = check_positive_int(opset, "opset", minimum=13)
-    target = _target_path(path, ".onnx", "export_onnx")  # a wrong path: said first
+    target = _target_path(path, ".onnx", "export_onnx", overwrite)  # a wrong path: said first
     onnx = require("onnx", "export_onnx")
     require("tf2onnx", "export_onnx")
+    if opset is not None:
+        newest = _newest_onnx_opset()
+        if opset > newest:
+            raise InputError(
+                f"opset must be from 13 to {newest}, the newest opset the installed tf2onnx "
+                "converts to; pass a lower one or None for its default (or upgrade tf2onnx). "
+                f"Received: opset={opset}"
+            )
     portable = _portable(model)
     specs = _input_specs(portable)
     signature = specs if len(specs) == 1 else [specs]
@@ -1217,6 +1368,13 @@ def export_onnx(
     onnx.checker.check_model(graph_model)
     _write_atomically(target, graph_model.SerializeToString())
     return ExportResult(target)
+
+
+def _newest_onnx_opset() -> int:
+    """The newest ONNX opset the installed tf2onnx converts to."""
+    from tf2onnx import constants
+
+    return max(constants.OPSET_TO_IR_VERSION)
 
 
 def _name_onnx_tensors(graph_model, specs, info_json: str) -> None:
@@ -1272,11 +1430,41 @@ class _quiet_converter:
         return False
 
 
+def _check_openvino_target(path: Any, folder: str, xml_name: str, overwrite: bool) -> None:
+    """Refuses to mix the IR ``folder/xml_name`` (+ ``.bin``) into a folder path that holds
+    other files, and to replace an earlier IR without ``overwrite``. A ``.xml`` path names
+    its files itself, so other files beside it are left alone."""
+    stem = os.path.splitext(xml_name)[0]
+    own = {xml_name.lower(), f"{stem}.bin".lower()}
+    if not os.path.isdir(folder):
+        return
+    names = [n for n in os.listdir(folder) if not n.startswith(".openvino-")]
+    others = sorted(n for n in names if n.lower() not in own)
+    if extension_format(path) != "openvino":  # a folder of its own: nothing else in it
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise InputError(
+                f"path is a folder that already holds other files ({shown}), and the OpenVINO "
+                "IR (model.xml + model.bin) would be mixed in with them, where load_runtime "
+                "and tools reading the folder could pick the wrong model; pass a new or empty "
+                f"folder, e.g. {os.path.join(folder, 'openvino')!r}, or a .xml path. "
+                f"Received: path={path!r}"
+            )
+    existing = sorted(n for n in names if n not in others)
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"An OpenVINO IR already exists at {folder!r} ({', '.join(existing)}); pass "
+            f"overwrite=True to replace it, or another path. Received: path={path!r}, "
+            "overwrite=False"
+        )
+
+
 def export_openvino(
     model: keras.Model,
     path: str | os.PathLike,
     *,
     quantize: str | None = None,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Writes ``model`` as an OpenVINO IR folder (``model.xml`` + ``model.bin``).
 
@@ -1298,16 +1486,22 @@ def export_openvino(
 
     Args:
         model: a trained network, as for :func:`export_onnx`.
-        path: the folder to write (created; an existing export there is replaced), or a
-            ``.xml`` file path (its ``.bin`` is written beside it).
+        path: the folder to write (created), or a ``.xml`` file path (its ``.bin`` is written
+            beside it). A folder must be new, empty, or hold only an earlier IR of the same
+            name (``model.xml`` + ``model.bin``): one with other files (a SavedModel, another
+            IR, images) is refused rather than mixed with.
         quantize: None (float32 weights) or ``"float16"`` (weights stored in float16, half
             the size; the CPU plugin still computes in float32).
+        overwrite: True (default, as ``keras.Model.save``) replaces an earlier IR at
+            ``path`` (both files); False raises ``FileExistsError`` instead.
 
     Returns:
         An :class:`ExportResult`: the absolute folder (or ``.xml``) path written.
 
     Raises:
-        ValueError: the model or an argument is unusable.
+        ValueError: the model or an argument is unusable, ``path`` is a folder holding other
+            files than an earlier IR, or cannot be written (said before converting).
+        FileExistsError: an IR exists at ``path`` and ``overwrite`` is False.
         MissingDependencyError: ``openvino`` is not installed (the ``export`` extra).
 
     Example:
@@ -1320,6 +1514,7 @@ def export_openvino(
         (1, 37, 53, 3)
     """
     _check_model(model, "export_openvino", extra_inputs=True)
+    overwrite = check_flag(overwrite, "overwrite")
     if quantize is not None:
         check_choice(quantize, OPENVINO_QUANTIZATIONS, "quantize")
     try:
@@ -1345,6 +1540,8 @@ def export_openvino(
                 f"a .xml path. Received: path={path!r}"
             )
         folder, xml_name = target, "model.xml"
+    _check_openvino_target(path, folder, xml_name, overwrite)
+    check_writable_folder(folder, "path", path, "export/model_openvino")
     ov = require("openvino", "export_openvino")  # after the path checks: a wrong path first
     portable = _portable(model)
     specs = _input_specs(portable)

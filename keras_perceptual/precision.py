@@ -49,6 +49,7 @@ import keras
 
 from keras_perceptual._checks import check_choice
 from keras_perceptual._onednn import ONEDNN_VARIABLE, onednn_enabled
+from keras_perceptual.errors import InputError
 
 #: Precisions of a training run or an inference call (Keras dtype-policy names).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -182,11 +183,16 @@ def cpu_class(flags: Iterable[str] | None = None, isa_cap: str | None = None) ->
     ``"ARM"``, ``"ARM-BF16"`` on ARM; ``"unknown"`` when no flags could be read.
 
     Args:
-        flags: CPU flags (default: :func:`cpu_flags`).
-        isa_cap: an ``ONEDNN_MAX_CPU_ISA`` value (default: none, the hardware's class).
+        flags: CPU flags (default: :func:`cpu_flags`): an iterable of names, or one string
+            of whitespace-separated names as ``/proc/cpuinfo``'s ``flags`` line writes them.
+        isa_cap: an ``ONEDNN_MAX_CPU_ISA`` value, one of :data:`ONEDNN_ISA_CLASSES` in any
+            case (default: none, the hardware's class).
 
     Returns:
         The class label.
+
+    Raises:
+        InputError: ``isa_cap`` is not a value oneDNN knows.
 
     Example:
         >>> cpu_class({"avx", "avx2", "fma"})
@@ -194,7 +200,17 @@ def cpu_class(flags: Iterable[str] | None = None, isa_cap: str | None = None) ->
         >>> cpu_class({"avx2", "avx512f", "avx512_bf16"}, isa_cap="AVX2")
         'AVX2'
     """
+    if isinstance(flags, str):  # a flags line; iterating it would give its letters
+        flags = flags.lower().split()
     flags = cpu_flags() if flags is None else frozenset(flags)
+    if isa_cap is not None:
+        if not isinstance(isa_cap, str) or isa_cap.strip().upper() not in ONEDNN_ISA_CLASSES:
+            raise InputError(
+                "isa_cap must be an ONEDNN_MAX_CPU_ISA value, one of "
+                f"{', '.join(ONEDNN_ISA_CLASSES)} (any case), or None for no cap. "
+                f"Received: isa_cap={isa_cap!r}"
+            )
+        isa_cap = isa_cap.strip().upper()
     if not flags:
         return "unknown"
     if "asimd" in flags or "neon" in flags or "sve" in flags:
@@ -212,7 +228,7 @@ def cpu_class(flags: Iterable[str] | None = None, isa_cap: str | None = None) ->
     else:
         found = "SSE"
     if isa_cap is not None:
-        cap = ONEDNN_ISA_CLASSES.get(isa_cap.upper(), "AMX")
+        cap = ONEDNN_ISA_CLASSES[isa_cap]
         found = CPU_CLASSES[min(CPU_CLASSES.index(found), CPU_CLASSES.index(cap))]
     return found
 
@@ -262,13 +278,21 @@ class DeviceCapabilities:
                 f"{flags}; {self.reason}")  # fmt: skip
 
 
-def low_dtype(dtype: str | None) -> str | None:
-    """``"bfloat16"``/``"float16"`` for a 16-bit dtype or policy name, else ``None``.
+def low_dtype(dtype: Any) -> str | None:
+    """``"bfloat16"``/``"float16"`` for a 16-bit dtype or policy, else ``None``.
+
+    Args:
+        dtype: a dtype or policy name, or an object with one in ``.name``: a
+            ``keras.DTypePolicy`` (``model.dtype_policy``), a NumPy or TensorFlow dtype.
 
     Example:
         >>> low_dtype("mixed_bfloat16"), low_dtype("float16"), low_dtype("float32")
         ('bfloat16', 'float16', None)
+        >>> low_dtype(keras.DTypePolicy("mixed_float16"))
+        'float16'
     """
+    if not isinstance(dtype, str):
+        dtype = getattr(dtype, "name", None)
     if not isinstance(dtype, str):
         return None
     return _LOW.get(dtype.removeprefix("mixed_"))

@@ -130,7 +130,13 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> ModelInfo:
-        """Parses :meth:`to_json`'s text; unknown keys are ignored, missing ones defaulted."""
+        """Parses :meth:`to_json`'s text; unknown keys are ignored, missing ones defaulted
+        (text that is not a JSON object gives the defaults).
+
+        Raises:
+            InputError: a known key holds a value of the wrong kind (``"min_size": "x"``):
+                the metadata was damaged, and running with it would fail later, obscurely.
+        """
         if not text:
             return cls()
         try:
@@ -143,9 +149,49 @@ class ModelInfo:
         values = {k: v for k, v in data.items() if k in known}
         if "value_range" in values:
             values["value_range"] = check_value_range(values["value_range"])
+        for key, value in values.items():
+            if not _METADATA_TYPES[key](value):
+                raise InputError(
+                    f"The model's {METADATA_KEY!r} metadata has {key}={value!r}, which is not "
+                    f"{_METADATA_EXPECTED[key]}: the file was edited or damaged; export the model "
+                    f"again with keras_perceptual.export. Received: {key}={value!r}"
+                )
         if "input_names" in values:
             values["input_names"] = tuple(values["input_names"])
+        if values.get("alpha") is not None:
+            values["alpha"] = float(values["alpha"])
         return cls(**values)
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+#: What each metadata field must hold (its check, and the words for the message).
+_METADATA_TYPES = {
+    "value_range": lambda v: True,  # check_value_range said it
+    "min_size": lambda v: _is_int(v, 1),
+    "multiple": lambda v: _is_int(v, 1),
+    "pad_mode": lambda v: isinstance(v, str),
+    "instance_normalization": lambda v: isinstance(v, bool),
+    "input_names": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    "num_styles": lambda v: _is_int(v, 0),
+    "alpha": lambda v: v is None or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+    ),
+    "style_min_size": lambda v: _is_int(v, 1),
+}
+_METADATA_EXPECTED = {
+    "value_range": "a pair of numbers",
+    "min_size": "an integer >= 1",
+    "multiple": "an integer >= 1",
+    "pad_mode": "a string",
+    "instance_normalization": "true or false",
+    "input_names": "a list of names",
+    "num_styles": "an integer >= 0",
+    "alpha": "a number in [0, 1] or null",
+    "style_min_size": "an integer >= 1",
+}
 
 
 def model_info(model: Any) -> ModelInfo:
@@ -241,18 +287,25 @@ class Runtime:
         Args:
             inputs: float32 images ``(B, H, W, 3)`` in ``value_range``; for a network with
                 several inputs, a list ``[images, *others]`` in the order of
-                ``info.input_names``.
+                ``info.input_names``, or a dict keyed by ``"images"`` and those names: a multi-style network's ``style_weights`` ``(B, N)``, an
+                arbitrary-style network's ``style`` images ``(B or 1, Hs, Ws, 3)`` (one style
+                for every image, as the Keras model takes it) of at least
+                ``info.style_min_size`` pixels.
 
         Returns:
-            float32 numpy outputs, ``(B, H', W', 3)``.
+            float32 numpy outputs, ``(B, H', W', 3)`` (``B`` may be 0: an empty batch gives
+            an empty output of the right height and width in every runtime).
 
         Raises:
             InputError: the images are not a rank-4 float array with 3 channels, or smaller
                 than ``info.min_size``; an input whose shape the exported graph fixes (a
                 ``.tflite`` exported with ``input_size``, a multi-style network's number of
-                styles) given another shape, or another batch size than the images; an
-                input that is not floating-point.
+                styles) given another shape, or another batch size than the images; style
+                images smaller than ``info.style_min_size``; an input that is not
+                floating-point.
         """
+        if isinstance(inputs, dict):
+            inputs = self._ordered(inputs)
         arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         arrays[0] = self._check_images(arrays[0])
         expected = 1 + len(self.info.input_names)
@@ -265,9 +318,16 @@ class Runtime:
         names = (INPUT_NAME, *self.info.input_names)
         shapes = self.graph_input_shapes or [None] * len(arrays)
         arrays = [
-            self._check_input(np.asarray(array), name, shape, arrays[0].shape[0])
+            self._check_input(
+                np.asarray(array), name, shape, arrays[0].shape[0], self._is_style_image(name)
+            )
             for array, name, shape in zip(arrays, names, shapes, strict=True)
         ]
+        if arrays[0].shape[0] == 0:
+            # TFLite's XNNPACK, OpenVINO and TensorFlow's mirror padding fail on an empty
+            # batch: one blank image gives the output's shape, of which none is returned.
+            blank = [np.zeros((1, *array.shape[1:]), np.float32) for array in arrays]
+            return np.asarray(self._run(blank), dtype=np.float32)[:0]
         return np.asarray(self._run(arrays), dtype=np.float32)
 
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
@@ -296,11 +356,29 @@ class Runtime:
             )
         return np.ascontiguousarray(array, dtype=np.float32)
 
+    def _ordered(self, inputs: dict) -> list:
+        """A dict of inputs keyed by name as the list :meth:`predict_on_batch` takes."""
+        names = (INPUT_NAME, *self.info.input_names)
+        if set(inputs) != set(names):
+            raise InputError(
+                f"The {self.name} model's inputs, as a dict, are keyed by "
+                f"{', '.join(map(repr, names))} (or pass a list in that order). "
+                f"Received: keys {sorted(map(str, inputs))}"
+            )
+        return [inputs[name] for name in names]
+
+    def _is_style_image(self, name: str) -> bool:
+        """Whether the input ``name`` is an arbitrary-style network's style image."""
+        return self.info.alpha is not None and name == "style"
+
     def _check_input(
-        self, array: np.ndarray, name: str, shape: tuple | None, batch: int
+        self, array: np.ndarray, name: str, shape: tuple | None, batch: int,
+        style_image: bool = False,
     ) -> np.ndarray:
         """``array`` as float32 if it fits ``shape`` (the graph's: ``None`` where any size
-        goes; the batch axis is free) and has the images' ``batch`` size, else raises."""
+        goes; the batch axis is free) and has the images' ``batch`` size, else raises. A
+        ``style_image`` (an arbitrary-style network's) may also have a batch of 1, used for
+        every image as the Keras model does, and must be ``info.style_min_size`` or more."""
         if array.dtype.kind != "f":
             raise InputError(
                 f"The {self.name} model's input {name} takes floating-point values; convert it "
@@ -308,17 +386,28 @@ class Runtime:
             )
         if shape is None:
             shape = (None,) * array.ndim
+        if style_image:
+            shape = (None, None, None, 3)
         fits = len(shape) == array.ndim and all(
             s is None or s == n for s, n in zip(shape[1:], array.shape[1:], strict=True)
         )
-        if not fits or array.shape[:1] != (batch,):
+        batches = (batch, 1) if style_image else (batch,)
+        if fits and style_image and min(array.shape[1:3]) < self.info.style_min_size:
+            size = self.info.style_min_size
+            raise InputError(
+                f"The {self.name} model's style images must be at least {size}x{size} pixels "
+                f"(its encoder's smallest input); upscale them first. "
+                f"Received: {name}.shape={array.shape}"
+            )
+        if not fits or array.shape[0] not in batches:
             expected = ", ".join(["batch", *("any" if s is None else str(s) for s in shape[1:])])
             hint = ""
             if name == INPUT_NAME and self.format == "tflite":
                 hint = " (it was exported with a fixed input_size; export with input_size=None)"
+            one = " or 1" if style_image else ""
             raise InputError(
                 f"The {self.name} model's input {name} must have shape ({expected}), with batch "
-                f"the images' {batch}{hint}; resize, crop or repeat it to fit. "
+                f"the images' {batch}{one}{hint}; resize, crop or repeat it to fit. "
                 f"Received: {name}.shape={array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.float32)
@@ -351,8 +440,13 @@ class BoundRuntime(Runtime):
 
     Args:
         runtime: the exported network (a :class:`Runtime` with ``info.input_names``).
-        inputs: one array per name of ``runtime.info.input_names``, in that order, each with
-            a leading batch axis of 1 (e.g. ``(1, N)`` weights, a ``(1, H, W, 3)`` image).
+        inputs: one float array per name of ``runtime.info.input_names``, in that order,
+            each with a leading batch axis of 1 (e.g. ``(1, N)`` weights, a ``(1, H, W, 3)``
+            image in ``value_range``).
+
+    Raises:
+        InputError: ``runtime`` is not a :class:`Runtime`, or ``inputs`` are not one float
+            array of batch 1 per extra input.
 
     Example:
         >>> bound = BoundRuntime(load_runtime("multi.onnx"), [np.eye(4)[None, 2]])  # doctest: +SKIP
@@ -361,6 +455,27 @@ class BoundRuntime(Runtime):
     """
 
     def __init__(self, runtime: Runtime, inputs: Sequence[np.ndarray]):
+        if not isinstance(runtime, Runtime):
+            raise InputError(
+                "BoundRuntime binds the extra inputs of a Runtime; open the model first with "
+                f"load_runtime(model). Received: runtime={type(runtime).__name__}"
+            )
+        names = runtime.info.input_names
+        if isinstance(inputs, np.ndarray) or len(inputs) != len(names):
+            raise InputError(
+                "BoundRuntime needs one array per extra input of the model "
+                f"({', '.join(names) or 'none'}), as a list in that order. Received: "
+                f"{'an array' if isinstance(inputs, np.ndarray) else f'{len(inputs)} input(s)'}"
+            )
+        for name, array in zip(names, inputs, strict=True):
+            array = np.asarray(array)
+            if array.dtype.kind != "f" or array.ndim < 1 or array.shape[0] != 1:
+                raise InputError(
+                    f"BoundRuntime's {name} must be a float array with a leading batch axis of 1 "
+                    f"(it is repeated for every image), e.g. {name}[None].astype('float32') "
+                    f"(in value_range for images). Received: {name} with shape {array.shape} "
+                    f"and dtype {array.dtype}"
+                )
         super().__init__(
             runtime.format, runtime.path, dataclasses.replace(runtime.info, input_names=())
         )
@@ -396,6 +511,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, providers: Sequence[str] | None = None):
+        path = check_path(path, "path", "model.onnx")
         threads = None if threads is None else check_positive_int(threads, "threads")
         ort = require("onnxruntime", "ONNX Runtime")
         options = ort.SessionOptions()
@@ -427,7 +543,8 @@ class OnnxRuntime(Runtime):
 
 
 class OpenVINORuntime(Runtime):
-    """An OpenVINO IR (or an ONNX file) compiled for OpenVINO's CPU plugin.
+    """An OpenVINO IR (its folder or ``.xml``, or an ONNX file) compiled for OpenVINO's CPU
+    plugin.
 
     ``precision="float32"`` (default) pins the CPU plugin's inference precision to float32:
     on CPUs with bfloat16 units (AVX512-BF16, AMX) OpenVINO otherwise computes in bfloat16
@@ -440,6 +557,16 @@ class OpenVINORuntime(Runtime):
         self, path: str, threads: int | None = None, precision: str = "float32", fmt="openvino"
     ):
         threads = None if threads is None else check_positive_int(threads, "threads")
+        path = check_path(path, "path", "export/model_openvino")
+        if os.path.isdir(path):  # an IR folder, as load_runtime takes it
+            xml = _openvino_xml(path)
+            if xml is None:
+                raise ModelLoadError(
+                    f"{path!r} holds no single OpenVINO IR (.xml + .bin) to read; pass the "
+                    "folder written by export_openvino, or the .xml path. "
+                    f"Received: model={path!r}"
+                )
+            path = xml
         ov = require("openvino", "OpenVINO")
         check_choice(precision, OPENVINO_PRECISIONS, "precision")
         core = ov.Core()
@@ -481,6 +608,7 @@ class TFLiteRuntime(Runtime):
     name = "tflite"
 
     def __init__(self, path: str, threads: int | None = None):
+        path = check_path(path, "path", "model.tflite")
         threads = None if threads is None else check_positive_int(threads, "threads")
         tf = require("tensorflow", "TensorFlow")
         try:
@@ -555,6 +683,14 @@ def detect_format(reference: Any) -> str:
     fmt = folder_format(path) if os.path.isdir(path) else extension_format(path)
     if fmt is not None:
         return fmt
+    if os.path.isdir(path) and _holds_saved_model(path):
+        raise InputError(
+            f"{path!r} is a TensorFlow SavedModel (export_for_serving's TF Serving format), "
+            "which load_runtime does not run: serve it with TF Serving, or load it with "
+            "tf.saved_model.load(version_folder).signatures['serving_default']; to run the "
+            "network here, pass the .keras file it was exported from, or export that with "
+            f"export_onnx / export_tflite / export_openvino. Received: model={path!r}"
+        )
     raise InputError(
         f"{path!r} is not a model file, so could not load it: pass a .keras file or a folder with "
         f"model.keras, a .onnx file, an OpenVINO folder (model.xml + model.bin) or .xml, or a "
@@ -674,7 +810,8 @@ def load_runtime(
 
     Args:
         model: a ``keras.Model``, a :class:`Runtime` (returned as is when ``runtime`` is None
-            or its own), ``"hf://owner/name"``, or a path: a ``.keras`` file or training
+            or its own; else its Keras model or its file is opened in ``runtime``; a
+            :class:`BoundRuntime` is refused), ``"hf://owner/name"``, or a path: a ``.keras`` file or training
             folder, a ``.onnx`` file, an OpenVINO folder or ``.xml``, a ``.tflite`` file.
         runtime: one of :data:`RUNTIMES`, or None for the format's default (the first of
             :data:`FORMAT_RUNTIMES`). A Keras model asked for another runtime is exported
@@ -717,8 +854,16 @@ def load_runtime(
             f"export the Keras model to a {runtime} format. Received: runtime={runtime!r}"
         )
     check_applies("precision", precision, "float32", "runtime", runtime, ["openvino"])
+    if isinstance(model, BoundRuntime):
+        raise InputError(
+            f"A BoundRuntime fixes the inputs after the image for one {model.name} runtime; "
+            f"open the file in {runtime} with load_runtime(path, "
+            f"{runtime!r}) and bind the inputs again. Received: runtime={runtime!r}"
+        )
     if isinstance(model, KerasRuntime):
         model = model.model
+    elif isinstance(model, Runtime):  # the same file, opened in another runtime
+        model = model.path
     if fmt == "keras":
         keras_model = load_keras_model(model)
         source = None if _is_keras_model(model) else str(model)
@@ -803,6 +948,23 @@ def read_tflite_metadata(path: str) -> str | None:
     return None
 
 
+def _holds_saved_model(path: str) -> bool:
+    """Whether the folder ``path`` is a SavedModel or a TF Serving base folder of them."""
+    def is_saved_model(folder: str) -> bool:
+        return any(
+            os.path.isfile(os.path.join(folder, name))
+            for name in ("saved_model.pb", "saved_model.pbtxt")
+        )
+
+    if is_saved_model(path):
+        return True
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return any(name.isdigit() and is_saved_model(os.path.join(path, name)) for name in names)
+
+
 def _openvino_xml(path: str) -> str | None:
     """The IR ``.xml`` of an OpenVINO folder (``model.xml`` first), or None."""
     if not os.path.isdir(path):
@@ -834,7 +996,9 @@ def _is_hub_error(error: BaseException) -> bool:
 
 
 def require(module: str, what: str):
-    """Imports an optional package, or raises MissingDependencyError naming the extra.
+    """Imports an optional package, or raises MissingDependencyError naming how to install
+    it: the ``export`` extra for the packages it holds, the package itself for others
+    (TensorFlow, which the TFLite runtime needs, under another Keras backend).
 
     Args:
         module: the module to import, e.g. ``"onnxruntime"``.
@@ -855,10 +1019,18 @@ def require(module: str, what: str):
     try:
         return importlib.import_module(module)
     except ImportError:
+        if module.split(".")[0] in _EXTRA_MODULES:
+            how = f"install the optional runtimes with {_INSTALL}"
+        else:  # not in the extra (TensorFlow under another Keras backend): the package itself
+            how = f"install it with pip install {_PIP_NAMES.get(module, module)}"
         raise MissingDependencyError(
-            f"{what} needs the {module!r} package; install the optional runtimes with "
-            f"{_INSTALL}. Received: missing module {module!r}"
+            f"{what} needs the {module!r} package; {how}. Received: missing module {module!r}"
         ) from None
+
+
+#: The modules the ``export`` extra installs (the others are named by their own package).
+_EXTRA_MODULES = ("onnx", "tf2onnx", "onnxruntime", "openvino", "huggingface_hub")
+_PIP_NAMES = {"tensorflow": "tensorflow"}
 
 
 def _one_line(error: BaseException) -> str:

@@ -1295,3 +1295,196 @@ def test_base_dir_that_is_a_file_or_not_a_path_is_named(tmp_path):
         export_for_serving(net, notes)
     with pytest.raises(InputError, match="Received: base_dir=None"):
         export.existing_versions(None)
+
+
+# --- Output locations: unwritable, occupied, or holding another export -------------------
+
+
+def _no_conversion(monkeypatch):
+    """Makes any conversion fail loudly, so a test sees whether the path checks passed."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("conversion started")
+
+    for name in ("_portable", "_float32_copy", "_write_archive"):
+        monkeypatch.setattr(export, name, never)
+
+
+def _folder_with(folder, *names):
+    """``folder`` (created) holding an empty file of each name."""
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+def test_an_output_location_that_cannot_be_written_is_said_before_converting(
+        nets, tmp_path, monkeypatch):
+    """Was: under a file, FileExistsError '[Errno 17] File exists' (as if the output existed)
+    or NotADirectoryError; in a folder the process cannot write, FileNotFoundError about a
+    temporary name, after the conversion had run."""
+    from keras_perceptual.export import export_onnx, export_openvino
+
+    _no_conversion(monkeypatch)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a file")
+    calls = {
+        "path": [(export_onnx, "m.onnx"), (export_tflite, "m.tflite"),
+                 (export_openvino, "m_openvino")],
+        "base_dir": [(export_for_serving, "serving")],
+    }
+    for name, exporters in calls.items():
+        for exporter, leaf in exporters:
+            with pytest.raises(InputError, match=(
+                    rf"{name} cannot be written: '.*notes.txt' is a file, not a folder.*"
+                    rf"Received: {name}=")):
+                exporter(nets["style"], notes / "sub" / leaf)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", read_only)
+    for name, exporters in calls.items():
+        for exporter, leaf in exporters:
+            with pytest.raises(InputError, match=(
+                    rf"{name} cannot be written: .*\(Permission denied\); choose a writable")):
+                exporter(nets["style"], tmp_path / "ro" / leaf)
+
+
+def test_overwrite_is_explicit_for_the_file_and_folder_exporters(nets, tmp_path, monkeypatch):
+    """overwrite=True (the default, as keras.Model.save) replaces an earlier export;
+    overwrite=False refuses (was: no way to refuse, and a non-bool was not checked)."""
+    from keras_perceptual.export import export_onnx, export_openvino
+
+    _no_conversion(monkeypatch)
+    (tmp_path / "m.onnx").write_bytes(b"old")
+    (tmp_path / "m.tflite").write_bytes(b"old")
+    _folder_with(tmp_path / "ir", "model.xml", "model.bin")
+    for exporter, path in ((export_onnx, tmp_path / "m.onnx"),
+                           (export_tflite, tmp_path / "m.tflite"),
+                           (export_openvino, tmp_path / "ir"),
+                           (export_openvino, tmp_path / "ir" / "model.xml")):
+        with pytest.raises(FileExistsError, match=r"already exists.*overwrite=True"):
+            exporter(nets["style"], path, overwrite=False)
+        with pytest.raises(AssertionError, match="conversion started"):
+            exporter(nets["style"], path)  # the default replaces it
+        with pytest.raises(InputError, match="overwrite must be True or False"):
+            exporter(nets["style"], path, overwrite="no")
+    assert (tmp_path / "m.onnx").read_bytes() == b"old"
+
+
+def test_openvino_is_not_mixed_into_a_folder_holding_other_files(nets, tmp_path, monkeypatch):
+    """Was: model.xml + model.bin written beside a SavedModel, photos or another IR."""
+    from keras_perceptual.export import export_openvino
+
+    _no_conversion(monkeypatch)
+    saved = _folder_with(tmp_path / "serving" / "1", "saved_model.pb")
+    photos = _folder_with(tmp_path / "photos", "a.jpg")
+    other = _folder_with(tmp_path / "other_ir", "net.xml", "net.bin")
+    for folder, shown in ((saved, "saved_model.pb"), (photos, "a.jpg"),
+                          (other, "net.bin, net.xml")):
+        with pytest.raises(InputError, match=(
+                rf"path is a folder that already holds other files \({shown}\).*new or empty "
+                r"folder.*Received: path=")):
+            export_openvino(nets["style"], folder)
+        assert "model.xml" not in os.listdir(folder)
+    # A .xml path names its own files: other files beside it are left alone.
+    with pytest.raises(AssertionError, match="conversion started"):
+        export_openvino(nets["style"], photos / "starry.xml")
+
+
+def test_serving_base_dir_holding_another_export_is_refused(nets, tmp_path, monkeypatch):
+    """Was: versions written inside a SavedModel, a Keras run folder or an OpenVINO IR."""
+    _no_conversion(monkeypatch)
+    saved = _folder_with(tmp_path / "saved", "saved_model.pb")
+    keras_run = _folder_with(tmp_path / "run", "model.keras")
+    ir = _folder_with(tmp_path / "ir", "model.xml")
+    for folder, found in ((saved, "is itself a SavedModel"), (keras_run, "holds a Keras model"),
+                          (ir, "holds an OpenVINO IR")):
+        for version in (None, 3):
+            with pytest.raises(InputError, match=rf"base_dir {found}.*Received: base_dir="):
+                export_for_serving(nets["style"], folder, version)
+    assert sorted(os.listdir(saved)) == ["saved_model.pb"]
+    # A numbered SavedModel folder is still that version (overwrite says whether to replace).
+    numbered = _folder_with(tmp_path / "base" / "4", "saved_model.pb")
+    with pytest.raises(FileExistsError, match="Version 4 already exists"):
+        export_for_serving(nets["style"], numbered)
+
+
+def test_int8_calibration_arrays_outside_the_value_range_are_refused(nets, tmp_path, monkeypatch):
+    """Was: 0..255 floats for a (0, 1) model and NaN images calibrated silently (NaN PSNR);
+    uint8 pixels were refused without saying how to convert them."""
+    _no_conversion(monkeypatch)
+    good = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+    cases = {
+        r"must be in the model's value_range=\(0.0, 1.0\).*images / 255.*in \[0.*, 25": good * 255,
+        r"NaN or infinite.*Received: .* [1-9][0-9]* non-finite": np.where(good > 0.995, np.nan, good).astype("float32"),
+        r"float array \(N, H, W, 3\).*not uint8 pixels.*astype\('float32'\) / 255":
+            (good * 255).astype("uint8"),
+    }
+    for match, images in cases.items():
+        with pytest.raises(InputError, match=match):
+            export_tflite(nets["style"], tmp_path / "q.tflite", quantize="int8",
+                          representative_images=images)
+    with pytest.raises(InputError, match=r"value_range=\(-1.0, 1.0\).*in \[0.*, 1.4"):
+        export_tflite(nets["sr"], tmp_path / "q.tflite", quantize="int8",
+                      representative_images=np.concatenate([good, good + 0.5]))
+    with pytest.raises(AssertionError, match="conversion started"):  # in range: accepted
+        export_tflite(nets["sr"], tmp_path / "q.tflite", quantize="int8",
+                      representative_images=(good * 2 - 1).astype("float64"))
+
+
+def test_an_onnx_opset_the_converter_does_not_know_is_refused(nets, tmp_path, monkeypatch):
+    """Was: tf2onnx's "ValueError: make_sure failure: Opset 99 is not supported yet"."""
+    pytest.importorskip("tf2onnx")
+    from keras_perceptual.export import export_onnx
+
+    _no_conversion(monkeypatch)
+    newest = export._newest_onnx_opset()
+    with pytest.raises(InputError, match=rf"opset must be from 13 to {newest}.*opset={newest + 1}"):
+        export_onnx(nets["style"], tmp_path / "m.onnx", opset=newest + 1)
+    with pytest.raises(AssertionError, match="conversion started"):
+        export_onnx(nets["style"], tmp_path / "m.onnx", opset=newest)
+
+
+def test_serving_signatures_refuse_non_rgb_and_empty_batches_clearly(loaded_style):
+    """Was: TensorFlow's "input depth must be evenly divisible by filter depth: 1 vs 3" and
+    "paddings must be less than the dimension size: 0, 0 not less than 0"."""
+    sig = loaded_style.signatures
+    rgb = r"must be RGB, \(batch, height, width, 3\).*np.repeat"
+    _invalid(sig["serving_default"], rgb, images=tf.zeros((1, 9, 9, 1)))
+    _invalid(sig["serve_uint8"], rgb, images=tf.zeros((1, 9, 9, 4), tf.uint8))
+    empty = r"holds no images \(batch 0\)"
+    _invalid(sig["serving_default"], empty, images=tf.zeros((0, 9, 9, 3)))
+    _invalid(sig["serve_uint8"], empty, images=tf.zeros((0, 9, 9, 3), tf.uint8))
+
+
+def test_serving_checks_the_inputs_after_the_image_against_the_images():
+    """Was: style_weights of another width, or fewer rows than images in serve_encoded,
+    failed with "Matrix size-incompatible: In[0]: [2,2], In[1]: [3,4]" and "Trying to access
+    element 1 in a list with 1 elements" (the signature's shapes are not enforced). Run
+    eagerly on the signature functions: the same ops the SavedModel holds."""
+    from keras_perceptual.models import arbitrary_style_net, multi_style_transfer_net
+
+    multi = export._Serving(multi_style_transfer_net(3, filters=4, num_residual_blocks=1),
+                            100_000, -1, 5)
+    images = tf.zeros((2, 9, 9, 3))
+    weights = tf.fill((2, 3), 1 / 3)
+    assert multi.serving_default(images, weights)["images"].shape == (2, 9, 9, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serving_default: style_weights must have shape \(batch, 3\)"):
+        multi.serving_default(images, tf.fill((2, 2), 0.5))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_encoded: style_weights must hold one row per image"):
+        multi.serve_encoded(tf.constant([_png(np.zeros((9, 9, 3), np.uint8))] * 2), weights[:1])
+    adain = export._Serving(arbitrary_style_net(weights=None, backbone="vgg16", filters=4),
+                            100_000, -1, 16)
+    images = tf.zeros((2, 16, 16, 3), tf.uint8)
+    style = tf.zeros((1, 8, 8, 3), tf.uint8)
+    assert adain.serve_uint8(images, style)["images"].shape == (2, 16, 16, 3)  # one for all
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_uint8: style must hold one image per image, or one for"):
+        adain.serve_uint8(images, tf.zeros((3, 8, 8, 3), tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_uint8: the style images must be RGB"):
+        adain.serve_uint8(images, tf.zeros((1, 8, 8, 1), tf.uint8))

@@ -196,3 +196,28 @@ def test_real_probe_describes_this_machine():
     found = kp.device_capabilities()
     assert found.device in ("cpu", "gpu", "tpu") and found.native("float32")
     assert found.backend == keras.backend.backend() and found.describe()
+
+
+def test_cpu_class_reads_a_flags_line_and_refuses_an_unknown_isa_cap():
+    """Was: a flags string was iterated letter by letter ('SSE' for "avx2 fma"), and an
+    isa_cap oneDNN does not know was taken as no cap."""
+    assert kp.cpu_class("sse4_1 avx avx2 fma") == "AVX2"
+    assert kp.cpu_class("AVX2 AVX512F avx512_bf16", isa_cap=" avx2 ") == "AVX2"
+    for cap in ("AVX3", "", 2):
+        with pytest.raises(InputError, match=rf"isa_cap must be an ONEDNN_MAX_CPU_ISA value, "
+                                             rf"one of SSE41, .*Received: isa_cap={cap!r}"):
+            kp.cpu_class(AVX2, isa_cap=cap)
+
+
+def test_dtype_policies_and_dtype_objects_are_read_by_name(fake_device):
+    """Was: low_dtype(keras.DTypePolicy("mixed_float16")) was None, so warn_if_emulated and
+    DeviceCapabilities.native called with a model's dtype_policy said float32 silently."""
+    import numpy as np
+
+    answer = fake_device(bfloat16=False)
+    policy = keras.DTypePolicy("mixed_bfloat16")
+    assert kp.low_dtype(policy) == "bfloat16" and kp.low_dtype(np.dtype("float16")) == "float16"
+    assert kp.low_dtype(keras.DTypePolicy("float32")) is None and kp.low_dtype(3) is None
+    assert not answer.native(policy)
+    with pytest.warns(kp.PrecisionWarning, match="computes in bfloat16"):
+        assert kp.warn_if_emulated(policy, "the net", "use float32") is True

@@ -117,15 +117,20 @@ def test_keras_runtime_call_interface_and_input_checks(style, rng):
         runtime([x, x])
 
 
-def test_missing_runtime_package_names_the_extra(monkeypatch, tmp_path):
+def _uninstall(monkeypatch, module):
+    """Makes ``importlib.import_module(module)`` fail as for a package not installed."""
     real = importlib.import_module
 
     def fake(name, *args, **kwargs):
-        if name == "onnxruntime":
-            raise ImportError("No module named 'onnxruntime'")
+        if name == module:
+            raise ImportError(f"No module named {module!r}")
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", fake)
+
+
+def test_missing_runtime_package_names_the_extra(monkeypatch, tmp_path):
+    _uninstall(monkeypatch, "onnxruntime")
     (tmp_path / "m.onnx").write_bytes(b"x")
     with pytest.raises(MissingDependencyError, match=r'keras-perceptual\[export\]'):
         load_runtime(tmp_path / "m.onnx")
@@ -359,3 +364,140 @@ def test_read_tflite_metadata_of_a_file_that_is_not_tflite_names_it(tmp_path):
         with pytest.raises(ModelLoadError, match=r"is not a TFLite model .*pass a \.tflite file "
                                                  r"written by export_tflite\. Received: path="):
             runtimes.read_tflite_metadata(str(path))
+
+
+def test_a_saved_model_folder_is_named_as_tf_servings_format(tmp_path):
+    """Was: "... is not a model file" for export_for_serving's own output."""
+    version = tmp_path / "serving" / "1"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    for path in (version, version.parent):
+        with pytest.raises(InputError, match=(
+                r"is a TensorFlow SavedModel \(export_for_serving's TF Serving format\).*"
+                r"tf.saved_model.load.*export_onnx")):
+            load_runtime(path)
+
+
+def test_an_empty_batch_gives_an_empty_output_in_the_keras_runtime(style):
+    """Was: TensorFlow's "paddings must be less than the dimension size" from the mirror
+    padding (TFLite: an XNNPACK error; OpenVINO: a Pad node error)."""
+    out = load_runtime(style)(np.zeros((0, 9, 11, 3), "float32"))
+    assert out.shape == (0, 9, 11, 3) and out.dtype == np.float32
+
+
+@pytest.mark.slow  # three conversions
+def test_an_empty_batch_gives_an_empty_output_in_every_runtime(tmp_path, rng):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    from keras_perceptual.export import export_onnx, export_openvino, export_tflite
+
+    sr = super_resolution_net(4, filters=4, num_residual_blocks=1)
+    paths = [export_onnx(sr, tmp_path / "sr.onnx"), export_tflite(sr, tmp_path / "sr.tflite"),
+             export_openvino(sr, tmp_path / "sr_openvino")]
+    for path in paths:
+        runtime = load_runtime(path)
+        assert runtime(np.zeros((0, 7, 9, 3), "float32")).shape == (0, 28, 36, 3), path
+        x = rng.random((2, 7, 9, 3)).astype("float32")
+        np.testing.assert_allclose(runtime(x), np.asarray(sr(x)), atol=1e-4)
+
+
+def test_an_exported_arbitrary_style_network_takes_one_style_for_the_batch_and_checks_its_size(
+        style_exports, rng):
+    """Was: a style batch of 1 (which the Keras model and the ONNX graph take) refused by the
+    runtime, and a 4x4 style image run by ONNX Runtime without the encoder's check (the Keras
+    model refuses it); BoundRuntime took a keras.Model (AttributeError at the first call),
+    uint8 style pixels (cast to 0..255 floats silently) and a style batch of 2 (a
+    "(4, H, W, 3)" error at the call)."""
+    adain, path = style_exports["adain"]
+    content = rng.random((2, 20, 20, 3), dtype=np.float32)
+    style_image = rng.random((1, 16, 16, 3), dtype=np.float32)
+    want = np.asarray(adain([content, style_image]))
+    for runtime in (load_runtime(path), load_runtime(adain)):
+        np.testing.assert_allclose(runtime([content, style_image]), want, atol=1e-4)
+        with pytest.raises(InputError, match=r"style images must be at least 8x8 pixels.*"
+                                             r"Received: style.shape=\(2, 7, 9, 3\)"):
+            runtime([content, rng.random((2, 7, 9, 3), dtype=np.float32)])
+        with pytest.raises(InputError, match=r"style must have shape \(batch, any, any, 3\), "
+                                             r"with batch the images' 2 or 1"):
+            runtime([content, np.repeat(style_image, 3, axis=0)])
+    runtime = load_runtime(path)
+    with pytest.raises(InputError, match=r"binds the extra inputs of a Runtime.*load_runtime"):
+        runtimes.BoundRuntime(adain, [style_image])
+    with pytest.raises(InputError, match=r"one array per extra input of the model \(style\)"):
+        runtimes.BoundRuntime(runtime, [])
+    for bad in ((style_image * 255).astype(np.uint8), np.repeat(style_image, 2, axis=0)):
+        with pytest.raises(InputError, match=r"style must be a float array with a leading "
+                                             r"batch axis of 1"):
+            runtimes.BoundRuntime(runtime, [bad])
+
+
+def test_runtime_classes_refuse_non_paths_and_a_bound_runtime_is_not_reopened(
+        onnx_style, tmp_path):
+    """Was: OpenVINORuntime(ir_folder) read the folder as a TF SavedModel ("Could not open
+    saved_model.pb"); OnnxRuntime(None) "could not load None"; load_runtime(onnx_runtime,
+    "openvino") a bare TypeError from os.fspath."""
+    for cls in (runtimes.OnnxRuntime, runtimes.TFLiteRuntime, runtimes.OpenVINORuntime):
+        with pytest.raises(InputError, match=r"path must be a file or folder path.*"
+                                             r"Received: path=None"):
+            cls(None)
+    onnx = load_runtime(onnx_style)
+    with pytest.raises(ModelLoadError, match=r"holds no single OpenVINO IR.*\.xml path"):
+        runtimes.OpenVINORuntime(tmp_path)
+    bound = runtimes.BoundRuntime(onnx, [])
+    with pytest.raises(InputError, match=r"BoundRuntime fixes the inputs.*load_runtime\(path, "
+                                         r"'openvino'\)"):
+        load_runtime(bound, "openvino")
+
+
+@pytest.mark.slow  # an OpenVINO conversion and two compilations
+def test_an_openvino_folder_opens_in_its_class_and_an_onnx_runtime_reopens_in_openvino(
+        style, onnx_style, tmp_path, rng):
+    pytest.importorskip("openvino")
+    from keras_perceptual.export import export_openvino
+
+    x = rng.random((1, 9, 9, 3), dtype=np.float32)
+    onnx = load_runtime(onnx_style)
+    folder = export_openvino(style, tmp_path / "ir")
+    assert runtimes.OpenVINORuntime(folder)(x).shape == (1, 9, 9, 3)
+    reopened = load_runtime(onnx, "openvino")
+    assert (reopened.name, reopened.path) == ("openvino", onnx.path)
+    np.testing.assert_allclose(reopened(x), onnx(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("min_size", "x"), ("multiple", None), ("input_names", 5), ("input_names", [1]),
+    ("alpha", "a"), ("alpha", 2), ("num_styles", -1), ("instance_normalization", "yes"),
+])  # fmt: skip
+def test_damaged_metadata_is_one_clear_error(field, value):
+    """Was: ModelInfo.from_json took min_size='x' or alpha='a' as they were (failing later,
+    e.g. "'<' not supported between 'int' and 'str'" at the first call) and input_names=5
+    with a bare TypeError."""
+    with pytest.raises(InputError, match=rf"metadata has {field}=.*export the model again"):
+        ModelInfo.from_json(json.dumps({field: value}))
+
+
+def test_a_missing_package_outside_the_extra_is_named_by_its_own_pip_name(monkeypatch, tmp_path):
+    """Was: without TensorFlow (a JAX install), the TFLite runtime said to install
+    keras-perceptual[export], which does not install TensorFlow."""
+    _uninstall(monkeypatch, "tensorflow")
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    with pytest.raises(MissingDependencyError, match=r"'tensorflow' package; install it with "
+                                                     r"pip install tensorflow\. Received"):
+        load_runtime(tmp_path / "m.tflite")
+
+
+def test_inputs_as_a_dict_keyed_by_name(style_exports, style, rng):
+    """Was: a dict (as Keras models take) read as the images: "takes float32 images ...
+    Received: images.dtype=object"."""
+    multi, path = style_exports["multi"]
+    image = rng.random((2, 12, 12, 3), dtype=np.float32)
+    weights = np.full((2, 3), 1 / 3, np.float32)
+    runtime = load_runtime(path)
+    np.testing.assert_allclose(runtime({"style_weights": weights, "images": image}),
+                               runtime([image, weights]))
+    with pytest.raises(InputError, match=r"as a dict, are keyed by 'images', 'style_weights' "
+                                         r"\(or pass a list in that order\)\. Received: keys "
+                                         r"\['image', 'style_weights'\]"):
+        runtime({"image": image, "style_weights": weights})
+    np.testing.assert_allclose(load_runtime(style)({"images": image}), np.asarray(style(image)),
+                               atol=1e-6)
