@@ -69,7 +69,7 @@ from typing import Any
 
 import keras
 
-from keras_perceptual._checks import MAX_SEED
+from keras_perceptual._checks import MAX_SEED, check_writable_folder
 from keras_perceptual.errors import InputError, NonFiniteLossError, ResumeMismatchError
 from keras_perceptual.precision import device_capabilities, resolve_precision, warn_if_emulated
 from keras_perceptual.training import callbacks as step_callbacks
@@ -81,7 +81,6 @@ from keras_perceptual.training.files import (
     atomic_save_model,
     atomic_write_text,
     remove_stale_temp_files,
-    temp_path,
     writing,
 )
 from keras_perceptual.training.platforms import Platform, platform_for
@@ -241,15 +240,7 @@ def check_output_dir(output_dir: str, create: bool = True) -> str:
             f"output_dir {output_dir!r} is a file; pass a folder (it is created if missing). "
             f"Received: output_dir={output_dir!r}"
         )
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        os.remove(temp_path(os.path.join(output_dir, "write-test")))
-    except OSError as error:
-        raise InputError(
-            f"output_dir {output_dir!r} cannot be written ({error.strerror or error}); choose a "
-            f"writable folder. Received: output_dir={output_dir!r}"
-        ) from None
-    return output_dir
+    return check_writable_folder(output_dir, "output_dir", output_dir, "runs/my_run")
 
 
 def check_callbacks(callbacks: Any) -> list:

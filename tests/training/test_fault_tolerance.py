@@ -409,7 +409,7 @@ def test_output_folder_that_cannot_be_written_is_refused_up_front(
 ):
     if kind == "below-a-file":
         (tmp_path / "file").write_text("x")
-        out, reason = tmp_path / "file" / "out", "Not a directory"
+        out, reason = tmp_path / "file" / "out", "is a file, not a folder"
     elif kind == "read-only-mount":
         mount_tmpfs(tmp_path / "ro", "ro,size=1m")
         mounts.append(tmp_path / "ro")
@@ -419,7 +419,8 @@ def test_output_folder_that_cannot_be_written_is_refused_up_front(
             pytest.skip("root writes through file permissions; the read-only mount covers this")
         (tmp_path / "locked").mkdir(mode=0o500)
         out, reason = tmp_path / "locked" / "out", "Permission denied"
-    with pytest.raises(ValueError, match=rf"cannot be written \({reason}\); choose a writable folder"):
+    with pytest.raises(ValueError, match=rf"output_dir cannot be written: .*{reason}.*; choose "
+                                         r"(a writable|another) location"):
         train_style_transfer(photos, style_file, **style_kwargs(out))
     # The command line: one line, exit status 2, no traceback.
     status = cli.main(
