@@ -62,6 +62,7 @@ from keras_perceptual._checks import (
     check_sample_weight,
     check_value_range,
     checked_at_run_time,
+    per_sample_weight,
     shapes_agree,
 )
 from keras_perceptual.errors import InputError
@@ -386,7 +387,9 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
 def _checked_weight(sample_weight, y_pred, batched: bool = True):
     """A metric's ``sample_weight``: one finite weight >= 0 per image (the losses' shape
     rule; negative and NaN values are refused where known, i.e. in eager calls)."""
-    return check_sample_weight(sample_weight, y_pred, batched=batched, non_negative=True)
+    weight = check_sample_weight(sample_weight, y_pred, batched=batched, non_negative=True)
+    # (batch,), as the values: Keras' Mean fails on a (batch, 1, 1) or (batch, 1, 1, 1) one.
+    return per_sample_weight(weight, 1)
 
 
 class _ImageMetric(keras.metrics.MeanMetricWrapper):

@@ -483,3 +483,20 @@ def test_rgb_to_y_refuses_integer_and_non_rgb_images():
     with pytest.raises(InputError, match=r"images has 1 channels; expected 3"):
         rgb_to_y(np.zeros((1, 2, 2, 1), "float32"))
     np.testing.assert_allclose(to_numpy(rgb_to_y([[[1.0, 1.0, 1.0]]])) * 255, [[[235.0]]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["psnr", "ssim"])
+def test_metric_takes_one_weight_per_image_shaped_as_the_images(rng, name):
+    # (batch, 1, 1) and (batch, 1, 1, 1) weights (one per image, broadcastable against the
+    # images) passed the shape check, then failed in Keras' Mean (TensorFlow's "Rank of
+    # input (4) must be no greater than rank of output shape (1)").
+    a = rng.random((3, 16, 16, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.1, 0, 1)
+    weights = np.float32([0.5, 0.0, 2.0])
+    metric = METRIC_FACTORIES[name]()
+    metric.update_state(a, b, sample_weight=weights)
+    expected = float(to_numpy(metric.result()))
+    for shape in [(3, 1, 1), (3, 1, 1, 1)]:
+        metric.reset_state()
+        metric.update_state(a, b, sample_weight=weights.reshape(shape))
+        np.testing.assert_allclose(float(to_numpy(metric.result())), expected, rtol=1e-6)
