@@ -500,3 +500,30 @@ def test_metric_takes_one_weight_per_image_shaped_as_the_images(rng, name):
         metric.reset_state()
         metric.update_state(a, b, sample_weight=weights.reshape(shape))
         np.testing.assert_allclose(float(to_numpy(metric.result())), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "mixed_float16"])
+def test_16_bit_metric_keeps_a_float32_running_mean(rng, dtype):
+    # Keras keeps a metric's total and count in its dtype: PSNR(dtype="float16") read inf
+    # after about 1,600 images (total > 65504) and dtype="bfloat16" a wrong mean (46.25 for
+    # 40.06 dB) once its count stopped at 2048. The result still comes back in dtype.
+    import json
+
+    a = rng.random((8, 8, 8, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.01, 0, 1)
+    metric = PSNR(dtype=dtype)
+    reference = PSNR()
+    reference.update_state(a, b)
+    metric.total.assign(float(to_numpy(reference.total)) * 300)  # 2,400 images seen
+    metric.count.assign(2400.0)
+    metric.update_state(a, b)
+    expected = float(to_numpy(reference.result()))
+    value = metric.result()
+    compute = keras.DTypePolicy(dtype).compute_dtype
+    assert keras.backend.standardize_dtype(value.dtype) == compute
+    np.testing.assert_allclose(float(to_numpy(keras.ops.cast(value, "float32"))), expected,
+                               rtol=1e-2)
+    assert float(to_numpy(metric.count)) == 2408.0
+    config = json.loads(json.dumps(metric.get_config()))
+    assert config["dtype"] == compute
+    assert PSNR.from_config(config).result_dtype == compute
