@@ -944,3 +944,44 @@ def check_writable_folder(folder: str, name: str, value: Any, example: str) -> s
             f"Received: {name}={value!r}"
         ) from None
     return folder
+
+
+def per_sample_weight(weight: Any, values_rank: int | None) -> Any:
+    """A ``sample_weight`` checked by :func:`check_sample_weight`, shaped as the values.
+
+    Keras lines a weight up with the values only where their ranks differ by one: a weight
+    ``(batch, 1, 1)`` or ``(batch, 1, 1, 1)`` (one weight per image, shaped to broadcast
+    against the images) multiplied ``(batch,)`` values into ``(batch, 1, batch)`` (every
+    value weighted by every image's weight: a silently wrong reduced loss, a ``(batch, 1,
+    batch)`` result with ``reduction=None``) or failed in the backend (the metrics); a
+    ``(batch,)`` weight against ``(batch, H, W)`` values (spatial maps, per-position
+    divergences) was broadcast onto the last axis. Here a weight holding one value per
+    sample (every axis after the first of size 1) becomes ``(batch,)`` followed by size-1
+    axes up to ``values_rank``, and the size-1 axes past ``values_rank`` of any other
+    weight are dropped; other weights (one per position of spatial values) are returned as
+    they are. A reshape only: nothing is checked, no work is added to a compiled step.
+
+    Args:
+        weight: the checked weight (a tensor; a scalar is returned as it is).
+        values_rank: the rank of the values it weights (``(batch,)``: 1); ``None``: the
+            weight is returned as it is.
+
+    Example:
+        >>> tuple(per_sample_weight(np.ones((2, 1, 1, 1)), 1).shape)
+        (2,)
+    """
+    import keras
+
+    shape = tuple(weight.shape)
+    rank = len(shape)
+    if values_rank is None or rank == 0 or rank == values_rank:
+        return weight
+    if all(d == 1 for d in shape[1:]):
+        if rank > 1:
+            weight = keras.ops.squeeze(weight, axis=tuple(range(1, rank)))
+        for _ in range(values_rank - 1):
+            weight = keras.ops.expand_dims(weight, -1)
+        return weight
+    if rank > values_rank:
+        return keras.ops.squeeze(weight, axis=tuple(range(values_rank, rank)))
+    return weight

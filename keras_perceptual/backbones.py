@@ -238,6 +238,10 @@ class FeatureExtractor(keras.Model):
             and plain AVX-512 CPUs: a :class:`~keras_perceptual.precision.PrecisionWarning`
             says so, once). Activations come out in the dtype used.
         name: model name.
+        **kwargs: ``keras.Model`` arguments. ``dtype`` (a dtype policy name or a
+            ``keras.DTypePolicy``, Keras' own way to set a layer's precision) is taken as
+            ``compute_dtype`` (it was ignored: the extractor computed in float32 whatever it
+            said); giving both with different values is an ``InputError``.
 
     Returns (when called):
         A dict ``{name as given: activation (batch, H_j, W_j, C_j)}``; a batch of 0 gets
@@ -262,6 +266,9 @@ class FeatureExtractor(keras.Model):
     ):
         # --- Arguments, checked before any work. ---
         check_choice(backbone, BACKBONES, "backbone")
+        dtype = kwargs.pop("dtype", None)
+        if dtype is not None:
+            compute_dtype = _dtype_as_compute_dtype(dtype, compute_dtype)
         given_dtype = check_backbone_dtype(compute_dtype)
         policy = resolve_backbone_dtype(given_dtype)
         warn_if_emulated(
@@ -398,6 +405,22 @@ class FeatureExtractor(keras.Model):
             model.pending_weights = error
             return model
         return cls(**config)
+
+
+def _dtype_as_compute_dtype(dtype: Any, compute_dtype: Any) -> str:
+    """``FeatureExtractor``'s ``dtype=`` (Keras' layer argument) as its ``compute_dtype``."""
+    given = getattr(dtype, "name", dtype)  # a keras.DTypePolicy names its policy
+    if given not in BACKBONE_DTYPES:
+        raise InputError(
+            f"dtype of a FeatureExtractor must be one of {', '.join(map(repr, BACKBONE_DTYPES))} "
+            f"(its compute_dtype); pass compute_dtype= instead. Received: dtype={dtype!r}"
+        )
+    if compute_dtype not in (None, "float32", given):
+        raise InputError(
+            "dtype and compute_dtype of a FeatureExtractor are the same setting and disagree; "
+            f"pass only compute_dtype. Received: dtype={given!r}, compute_dtype={compute_dtype!r}"
+        )
+    return given
 
 
 def check_backbone_dtype(compute_dtype: Any, name: str = "compute_dtype") -> str:

@@ -62,6 +62,7 @@ from keras_perceptual._checks import (
     check_sample_weight,
     check_value_range,
     checked_at_run_time,
+    per_sample_weight,
     shapes_agree,
 )
 from keras_perceptual.errors import InputError
@@ -386,16 +387,48 @@ def temporal_warping_error(frames, flows, masks=None, value_range: Sequence[floa
 def _checked_weight(sample_weight, y_pred, batched: bool = True):
     """A metric's ``sample_weight``: one finite weight >= 0 per image (the losses' shape
     rule; negative and NaN values are refused where known, i.e. in eager calls)."""
-    return check_sample_weight(sample_weight, y_pred, batched=batched, non_negative=True)
+    weight = check_sample_weight(sample_weight, y_pred, batched=batched, non_negative=True)
+    # (batch,), as the values: Keras' Mean fails on a (batch, 1, 1) or (batch, 1, 1, 1) one.
+    return per_sample_weight(weight, 1)
 
 
-class _ImageMetric(keras.metrics.MeanMetricWrapper):
+#: Dtypes in which a running total or count goes wrong: float16 overflows to inf past
+#: 65504 (a PSNR total after about 1,600 images), bfloat16 stalls (its count stops at 2048).
+_SHORT_FLOATS = ("float16", "bfloat16")
+
+
+class _Float32State:
+    """A mean metric whose running total and count stay float32 under a 16-bit ``dtype``.
+
+    Keras keeps a metric's state in its ``dtype``: ``PSNR(dtype="float16")`` read ``inf``
+    after about 1,600 images, and ``dtype="bfloat16"`` a wrong mean once its count stopped
+    at 2048. The state is float32 here; :meth:`result` comes back in ``dtype`` as asked.
+    """
+
+    def _state_dtype(self, dtype):
+        """``(dtype the Keras metric keeps its state in, dtype of the result or None)``."""
+        compute = None if dtype is None else keras.dtype_policies.get(dtype).compute_dtype
+        return ("float32", compute) if compute in _SHORT_FLOATS else (dtype, None)
+
+    @property
+    def result_dtype(self) -> str:
+        """The dtype of :meth:`result` (the ``dtype`` given, or the state's)."""
+        return self._result_dtype or self.dtype
+
+    def result(self):
+        value = super().result()
+        return value if self._result_dtype is None else ops.cast(value, self._result_dtype)
+
+
+class _ImageMetric(_Float32State, keras.metrics.MeanMetricWrapper):
     """A per-image function averaged over every image seen; refuses integer images."""
 
     def __init__(self, fn, name, dtype, value_range, **kwargs):
         check_float_policy(dtype, type(self).__name__)
         value_range = check_value_range(value_range)
+        dtype, result_dtype = self._state_dtype(dtype)
         super().__init__(fn=fn, name=name, dtype=dtype, value_range=value_range, **kwargs)
+        self._result_dtype = result_dtype
         self.value_range = value_range
         # Higher is better: ModelCheckpoint(monitor="val_psnr", mode="auto") maximizes it.
         self._direction = "up"
@@ -418,7 +451,7 @@ class _ImageMetric(keras.metrics.MeanMetricWrapper):
 
     def get_config(self):
         # Only the constructor's arguments (the wrapped function is fixed by the class).
-        config = {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+        config = {"name": self.name, "dtype": self.result_dtype, **self._fn_kwargs}
         config["value_range"] = list(self.value_range)
         return config
 
@@ -483,8 +516,9 @@ class PSNR(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"psnr"``, logged as ``psnr`` / ``val_psnr``).
-        dtype: dtype of the metric's state and result, floating-point (float32 by
-            default; an integer dtype is refused).
+        dtype: dtype of the metric's result, floating-point (float32 by default; an
+            integer dtype is refused); its state (running total and count) is float32
+            under a 16-bit dtype, where it would overflow or stop counting.
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -517,8 +551,9 @@ class SSIM(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"ssim"``).
-        dtype: dtype of the metric's state and result, floating-point (float32 by
-            default; an integer dtype is refused).
+        dtype: dtype of the metric's result, floating-point (float32 by default; an
+            integer dtype is refused); its state (running total and count) is float32
+            under a 16-bit dtype, where it would overflow or stop counting.
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -545,7 +580,7 @@ class SSIM(_ImageMetric):
 _RESTORING = contextvars.ContextVar("keras_perceptual_metric_restoring", default=False)
 
 
-class _LearnedMetric(keras.metrics.Mean):
+class _LearnedMetric(_Float32State, keras.metrics.Mean):
     """The mean of a learned distance's per-image values (lower is better).
 
     Args:
@@ -558,7 +593,9 @@ class _LearnedMetric(keras.metrics.Mean):
 
     def __init__(self, loss_class, settings, name, dtype):
         check_float_policy(dtype, type(self).__name__)
+        dtype, result_dtype = self._state_dtype(dtype)
         super().__init__(name=name, dtype=dtype)
+        self._result_dtype = result_dtype
         # A Loss with reduction=None gives (batch,) values, checks included.
         arguments = {**settings, "reduction": None, "name": f"{name}_values"}
         if _RESTORING.get():
@@ -589,7 +626,7 @@ class _LearnedMetric(keras.metrics.Mean):
         return self.distance.min_image_size
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, **self._settings()}
+        return {"name": self.name, "dtype": self.result_dtype, **self._settings()}
 
     @classmethod
     def from_config(cls, config):
@@ -624,8 +661,9 @@ class LPIPS(_LearnedMetric):
             dict or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"lpips"``, logged as ``lpips`` / ``val_lpips``).
-        dtype: dtype of the metric's state and result, floating-point (float32 by
-            default; an integer dtype is refused).
+        dtype: dtype of the metric's result, floating-point (float32 by default; an
+            integer dtype is refused); its state (running total and count) is float32
+            under a 16-bit dtype, where it would overflow or stop counting.
 
     Raises:
         InputError: bad settings, or a weights file that does not exist.
@@ -675,8 +713,9 @@ class DISTS(_LearnedMetric):
             or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"dists"``).
-        dtype: dtype of the metric's state and result, floating-point (float32 by
-            default; an integer dtype is refused).
+        dtype: dtype of the metric's result, floating-point (float32 by default; an
+            integer dtype is refused); its state (running total and count) is float32
+            under a 16-bit dtype, where it would overflow or stop counting.
 
     Raises:
         InputError, WeightsUnavailableError: as :class:`LPIPS` (a restored metric without

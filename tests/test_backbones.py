@@ -212,3 +212,32 @@ def test_model_with_extractor_loads_after_the_weights_file_is_gone(tmp_path, ima
     alone = FeatureExtractor.from_config(model.layers[1].get_config())
     with pytest.raises(WeightsUnavailableError, match="vgg.weights.h5"):
         alone(images)
+
+
+def test_keras_dtype_argument_is_the_compute_dtype(images):
+    # Keras' own way to set a layer's precision: FeatureExtractor(dtype="mixed_bfloat16")
+    # was accepted and ignored (float32 activations, dtype dropped from the config).
+    import json
+    import warnings
+
+    from keras_perceptual.errors import InputError
+    from keras_perceptual.precision import PrecisionWarning
+
+    with warnings.catch_warnings():  # emulated on CPUs without 16-bit units: test_precision.py
+        warnings.simplefilter("ignore", PrecisionWarning)
+        for dtype in ("mixed_bfloat16", keras.DTypePolicy("float16")):
+            fx = FeatureExtractor("relu1_1", weights=None, dtype=dtype)
+            policy = dtype if isinstance(dtype, keras.DTypePolicy) else keras.DTypePolicy(dtype)
+            expected = policy.compute_dtype
+            out = fx(images)["relu1_1"]
+            assert keras.backend.standardize_dtype(out.dtype) == expected
+            config = json.loads(json.dumps(fx.get_config()))
+            assert config["compute_dtype"] == policy.name
+            restored = FeatureExtractor.from_config(config)(images)["relu1_1"]
+            assert keras.backend.standardize_dtype(restored.dtype) == expected
+    with pytest.raises(InputError, match=r"dtype of a FeatureExtractor must be one of .*"
+                                         r"pass compute_dtype= instead. Received: dtype='float64'"):
+        FeatureExtractor("relu1_1", weights=None, dtype="float64")
+    with pytest.raises(InputError, match=r"disagree; pass only compute_dtype. Received: "
+                                         r"dtype='float16', compute_dtype='mixed_bfloat16'"):
+        FeatureExtractor("relu1_1", weights=None, dtype="float16", compute_dtype="mixed_bfloat16")

@@ -402,3 +402,23 @@ def test_pure_functions_take_what_the_losses_take(logits):
     # The losses keep their own names in their messages.
     with pytest.raises(ValueError, match=r"Received: y_true.shape=\(2, 4, 4, 1\)"):
         WassersteinLoss()(real[:2], fake)
+
+
+@pytest.mark.parametrize("cls", [GeneratorLoss, DiscriminatorLoss, WassersteinLoss])
+def test_sample_weight_is_one_per_sample_whatever_the_score_shape(cls):
+    # Patch scores (3, 4, 4, 1) give one value per sample: a (3, 1, 1) or (3, 1, 1, 1)
+    # weight was multiplied with the (3,) values crosswise by Keras (a silently wrong loss);
+    # a (3, 4) weight was TensorFlow's "Incompatible shapes".
+    from keras_perceptual.errors import InputError
+
+    rng = np.random.default_rng(5)
+    real, fake = rng.standard_normal((2, 3, 4, 4, 1)).astype("float32")
+    values = to_numpy(cls(reduction=None)(real, fake))
+    assert values.shape == (3,)
+    sw = np.float32([1.0, 0.0, 0.5])
+    for shape in [(3,), (3, 1), (3, 1, 1), (3, 1, 1, 1)]:
+        np.testing.assert_allclose(
+            to_numpy(cls(reduction="sum")(real, fake, sample_weight=sw.reshape(shape))),
+            (values * sw).sum(), rtol=1e-5)
+    with pytest.raises(InputError, match=r"hold one weight per sample.*sample_weight.shape=\(3, 4\)"):
+        cls()(real, fake, sample_weight=np.ones((3, 4), "float32"))

@@ -303,3 +303,20 @@ def test_negative_probabilities_are_not_read_inside_a_traced_function(probs):
     np.testing.assert_allclose(to_numpy(traced(p, q)), to_numpy(jensen_shannon_divergence(p, q)),
                                rtol=1e-6)
     assert to_numpy(traced(p - 0.01, q)).shape == (4,)  # not read there, so not refused
+
+
+@pytest.mark.parametrize("cls", [JensenShannonDivergence, Entropy])
+@pytest.mark.parametrize("shape", [(3,), (3, 1), (3, 1, 1), (3, 1, 1, 1)])
+def test_one_weight_per_sample_weights_every_position_of_its_sample(cls, shape):
+    # Per-position values (3, 3, 3) of (3, 3, 3, 4) probabilities: a (3,) weight was
+    # broadcast by Keras onto the last position axis, (3, 1) onto the middle one: silently
+    # wrong sums. One weight per sample now weights every position of its sample.
+    rng = np.random.default_rng(4)
+    p = np_softmax(rng.standard_normal((3, 3, 3, 4))).astype("float32")
+    q = p[::-1].copy()
+    values = to_numpy(cls(reduction=None)(p, q))
+    assert values.shape == (3, 3, 3)
+    sw = np.float32([1.0, 0.0, 0.5])
+    np.testing.assert_allclose(
+        to_numpy(cls(reduction="sum")(p, q, sample_weight=sw.reshape(shape))),
+        (values * sw[:, None, None]).sum(), rtol=1e-5)

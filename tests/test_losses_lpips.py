@@ -325,3 +325,16 @@ def test_a_first_call_inside_jax_jit_builds_the_shared_network_with_concrete_wei
         traced = jax.jit(lambda a, b, f=function: f(a, b, weights=None))(x, y)
         np.testing.assert_allclose(to_numpy(function(x, y, weights=None)), to_numpy(traced),
                                    rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_spatial_loss_takes_one_weight_per_image_of_any_rank(images, other_images):
+    # A (batch, 1) weight on the (batch, H, W) maps was TensorFlow's "Incompatible shapes:
+    # [2,16,16] vs. [2,1]"; (batch, 1, 1, 1) is one weight per image too.
+    loss = LPIPSLoss("alex", weights=None, spatial=True, reduction=None)
+    maps = to_numpy(loss(images, other_images))
+    sw = np.array([0.5, 2.0], "float32")
+    for shape in [(2, 1), (2, 1, 1, 1)]:
+        np.testing.assert_allclose(
+            to_numpy(loss(images, other_images, sample_weight=sw.reshape(shape))),
+            maps * sw[:, None, None], rtol=1e-5)

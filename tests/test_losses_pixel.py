@@ -494,3 +494,19 @@ def test_pure_functions_keep_their_values_and_check_pairs_known_at_run_time(smal
     with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
         traced(t[:1], p)
     np.testing.assert_allclose(to_numpy(traced(t, p)), to_numpy(charbonnier_loss(t, p)))
+
+
+@pytest.mark.parametrize("cls,kwargs", CLASSES)
+@pytest.mark.parametrize("shape", [(2, 1), (2, 1, 1), (2, 1, 1, 1)])
+def test_one_weight_per_image_of_any_rank_weights_its_image(cls, kwargs, shape, small):
+    # A (batch, 1, 1[, 1]) weight (shaped to broadcast against the images) was multiplied
+    # with the (batch,) values crosswise by Keras: (batch, 1, batch), every value weighted
+    # by every image's weight (a silently wrong loss; reduction=None gave (2, 1, 2)).
+    t, p = small
+    per_image = to_numpy(cls(**kwargs, reduction=None)(t, p))
+    sw = np.array([0.25, 2.0], "float32")
+    np.testing.assert_allclose(to_numpy(cls(**kwargs, reduction="sum")(
+        t, p, sample_weight=sw.reshape(shape))), (per_image * sw).sum(), rtol=1e-5)
+    values = to_numpy(cls(**kwargs, reduction=None)(t, p, sample_weight=sw.reshape(shape)))
+    assert values.shape == (2,)
+    np.testing.assert_allclose(values, per_image * sw, rtol=1e-5)

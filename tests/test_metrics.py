@@ -483,3 +483,47 @@ def test_rgb_to_y_refuses_integer_and_non_rgb_images():
     with pytest.raises(InputError, match=r"images has 1 channels; expected 3"):
         rgb_to_y(np.zeros((1, 2, 2, 1), "float32"))
     np.testing.assert_allclose(to_numpy(rgb_to_y([[[1.0, 1.0, 1.0]]])) * 255, [[[235.0]]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["psnr", "ssim"])
+def test_metric_takes_one_weight_per_image_shaped_as_the_images(rng, name):
+    # (batch, 1, 1) and (batch, 1, 1, 1) weights (one per image, broadcastable against the
+    # images) passed the shape check, then failed in Keras' Mean (TensorFlow's "Rank of
+    # input (4) must be no greater than rank of output shape (1)").
+    a = rng.random((3, 16, 16, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.1, 0, 1)
+    weights = np.float32([0.5, 0.0, 2.0])
+    metric = METRIC_FACTORIES[name]()
+    metric.update_state(a, b, sample_weight=weights)
+    expected = float(to_numpy(metric.result()))
+    for shape in [(3, 1, 1), (3, 1, 1, 1)]:
+        metric.reset_state()
+        metric.update_state(a, b, sample_weight=weights.reshape(shape))
+        np.testing.assert_allclose(float(to_numpy(metric.result())), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "mixed_float16"])
+def test_16_bit_metric_keeps_a_float32_running_mean(rng, dtype):
+    # Keras keeps a metric's total and count in its dtype: PSNR(dtype="float16") read inf
+    # after about 1,600 images (total > 65504) and dtype="bfloat16" a wrong mean (46.25 for
+    # 40.06 dB) once its count stopped at 2048. The result still comes back in dtype.
+    import json
+
+    a = rng.random((8, 8, 8, 3), dtype=np.float32)
+    b = np.clip(a + rng.standard_normal(a.shape).astype(np.float32) * 0.01, 0, 1)
+    metric = PSNR(dtype=dtype)
+    reference = PSNR()
+    reference.update_state(a, b)
+    metric.total.assign(float(to_numpy(reference.total)) * 300)  # 2,400 images seen
+    metric.count.assign(2400.0)
+    metric.update_state(a, b)
+    expected = float(to_numpy(reference.result()))
+    value = metric.result()
+    compute = keras.DTypePolicy(dtype).compute_dtype
+    assert keras.backend.standardize_dtype(value.dtype) == compute
+    np.testing.assert_allclose(float(to_numpy(keras.ops.cast(value, "float32"))), expected,
+                               rtol=1e-2)
+    assert float(to_numpy(metric.count)) == 2408.0
+    config = json.loads(json.dumps(metric.get_config()))
+    assert config["dtype"] == compute
+    assert PSNR.from_config(config).result_dtype == compute

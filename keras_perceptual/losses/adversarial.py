@@ -416,6 +416,9 @@ class _ScoreLoss(BaseLoss):
 
     #: Whether ``y_true`` holds the discriminator's outputs on real images.
     _needs_real = True
+    #: One value per sample, ``(batch,)``, whatever the shape of the scores (a weight of
+    #: another shape is refused; ``(batch, 1, 1, 1)`` is one per sample).
+    values_rank = 1
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if y_true is None:

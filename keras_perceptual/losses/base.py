@@ -38,6 +38,7 @@ from keras_perceptual._checks import (
     check_same_shape,
     check_sample_weight,
     check_value_range,
+    per_sample_weight,
     static_image_shape,
 )
 from keras_perceptual.errors import InputError
@@ -131,7 +132,10 @@ class BaseLoss(keras.losses.Loss):
         Raises:
             InputError: a ``sample_weight`` of another length or shape.
         """
-        return check_sample_weight(sample_weight, y_pred, self.values_rank)
+        weight = check_sample_weight(sample_weight, y_pred, self.values_rank)
+        # Shaped as the values (Keras weights (batch,) values by a (batch, 1, 1) weight
+        # crosswise, every value by every weight).
+        return per_sample_weight(weight, self.values_rank)
 
     def get_config(self):
         config = super().get_config()

@@ -29,8 +29,10 @@ from keras_perceptual._checks import (
     check_flag,
     check_non_negative_values,
     check_same_shape,
+    check_sample_weight,
     concrete_values,
     dtype_name,
+    per_sample_weight,
 )
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import BaseLoss
@@ -218,6 +220,14 @@ class _ProbabilityLoss(BaseLoss):
         inputs are cast, one-hot where they are probabilities)."""
         y_pred = _as_vectors(y_pred, "y_pred", self.from_logits, self.dtype)
         return _as_vectors(y_true, "y_true", self.from_logits, self.dtype), y_pred
+
+    def check_sample_weight(self, sample_weight, y_pred):
+        """``sample_weight`` shaped as the values: ``y_pred``'s shape less its class axis,
+        so that one weight per sample (``(batch,)``) weights every position of its sample
+        (it was broadcast onto the last position axis)."""
+        rank = len(y_pred.shape) - 1
+        weight = check_sample_weight(sample_weight, y_pred, rank if rank >= 1 else None)
+        return per_sample_weight(weight, rank if rank >= 1 else None)
 
 
 @keras.saving.register_keras_serializable(package="keras_perceptual")
