@@ -798,6 +798,22 @@ def test_export_errors_name_the_options(style_net, tmp_path, capsys, monkeypatch
                    "only; drop it or pass --quantize int8. Received: --quantize dynamic"], err
 
 
+def test_an_existing_export_version_is_a_user_error(style_net, tmp_path, capsys, monkeypatch):
+    """Was: the library's FileExistsError ("Version 1 already exists ... --overwrite") came
+    out as an internal error with a traceback and a request to report a bug."""
+    from keras_perceptual import export
+
+    def exists(model, base_dir, **options):
+        raise FileExistsError(f"Version 1 already exists at '{base_dir}/1'; pass overwrite=True "
+                              "to replace it (keras-perceptual export --overwrite)")
+
+    monkeypatch.setattr(export, "export_for_serving", exists)
+    assert main(["export", str(style_net), str(tmp_path / "exp"), "--version", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-perceptual: error: Version 1 already "
+                                               "exists"), err
+
+
 # --- A careless user: the wrong network, outputs over inputs, Ctrl-C, log files ----------
 
 

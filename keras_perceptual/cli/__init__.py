@@ -12,7 +12,7 @@ Every subcommand has ``--help`` with examples. Exit statuses:
 * 0: success;
 * 2: a user error: a :class:`~keras_perceptual.errors.KerasPerceptualError` (a bad
   option, a missing or unreadable file, weights that cannot be obtained, ...) or a
-  missing file / permission error, printed as one line ``keras-perceptual: error: ...``
+  missing file, existing output or permission error, printed as one line ``keras-perceptual: error: ...``
   without a traceback (set ``KERAS_PERCEPTUAL_DEBUG=1`` to see one);
 * 1: a NaN/Inf training loss (one line), or an unexpected exception: a bug, shown with
   its traceback and a request to report it;

@@ -22,8 +22,8 @@ class UsageError(KerasPerceptualError):
 
 
 #: The exceptions that are the user's to fix (one line, exit status 2), not bugs.
-USER_ERRORS = (KerasPerceptualError, FileNotFoundError, PermissionError, IsADirectoryError,
-               NotADirectoryError)
+USER_ERRORS = (KerasPerceptualError, FileNotFoundError, FileExistsError, PermissionError,
+               IsADirectoryError, NotADirectoryError)
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Shows meaningful defaults and keeps the epilog's examples as written."""
