@@ -244,6 +244,10 @@ _JS = jensen_shannon_divergence
          r"probabilities has dtype uint8 with values other than 0 and 1; integer "
          r"probabilities must be one-hot.*/ 255\.0.*probabilities.max\(\)=255\.0"),
         (lambda: _JS(_P, (_Q * 255).astype("uint8")), r"y_pred has dtype uint8 with values"),
+        # Were: "Cast string to float is not supported" and, for None, "has dtype object
+        # with values other than 0 and 1".
+        (lambda: _JS(_P, _Q.astype(str)), r"y_pred must hold numbers.*dtype str"),
+        (lambda: entropy(None), r"probabilities must hold numbers.*dtype object \(NoneType\)"),
     ],
 )
 def test_functions_refuse_what_the_losses_refuse(call, pattern):

@@ -180,6 +180,12 @@ def test_consistency_errors():
         # Was: a negative visibility weight gave a silent value.
         (lambda c, p, f, m: temporal_loss(c, p, f, -m),
          r"mask must hold visibility weights >= 0.*Received: mask.min\(\)=-1.0"),
+        # Were: "Cast string to float is not supported" (UnimplementedError) and "Attempt to
+        # convert a value ({...}) with an unsupported type" (ValueError).
+        (lambda c, p, f, m: temporal_loss(c, p, f.astype(str)),
+         r"flow must hold numbers.*Received: flow of dtype str"),
+        (lambda c, p, f, m: temporal_loss(c, p, f, {"mask": m}),
+         r"mask must hold numbers.*Received: mask of dtype object \(dict\)"),
     ],
 )
 def test_temporal_loss_checks_its_inputs(clip, call, pattern):

@@ -28,6 +28,7 @@ from keras_perceptual._checks import (
     FLOAT_DTYPES,
     check_flag,
     check_non_negative_values,
+    check_numeric_dtype,
     check_same_shape,
     check_sample_weight,
     concrete_values,
@@ -62,10 +63,11 @@ def _as_vectors(x, name: str, from_logits: bool, dtype: str | None = None):
     """
     dtype_in = dtype_name(x)
     if dtype_in not in FLOAT_DTYPES:
+        check_numeric_dtype(x, name)  # None, strings, dicts: before their values are read
         if not from_logits:
             try:
                 values = concrete_values(x)
-            except (TypeError, ValueError):  # strings: the cast below says so
+            except (TypeError, ValueError):
                 values = None
             if values is not None and not np.all((values == 0) | (values == 1)):
                 raise InputError(

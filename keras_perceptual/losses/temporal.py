@@ -46,6 +46,7 @@ from keras import ops
 from keras_perceptual._checks import (
     check_float_dtype,
     check_non_negative_values,
+    check_numeric_dtype,
     check_same_shape,
     check_seed,
     check_value_range,
@@ -54,7 +55,7 @@ from keras_perceptual._checks import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.losses.base import ImageLoss
 from keras_perceptual.motion import MOTION_PRESETS, RandomCameraMotion, warp
-from keras_perceptual.ops import keep_nan, to_unit_range
+from keras_perceptual.ops import as_float_tensor, keep_nan, to_unit_range
 
 #: Default weight of :class:`TemporalConsistency` (see its docstring for the calibration).
 DEFAULT_TEMPORAL_WEIGHT = 1.0
@@ -66,6 +67,7 @@ DEFAULT_TEMPORAL_WEIGHT = 1.0
 
 
 def _check_mask(mask, current):
+    check_numeric_dtype(mask, "mask")
     check_non_negative_values(
         mask,
         "mask",
@@ -144,7 +146,7 @@ def temporal_loss(current, previous, flow, mask=None, value_range: Sequence[floa
             "flow must be the backward flow of current, (batch, H, W, 2) in pixels; pass "
             "zeros for frames without motion (Gupta et al.'s stability loss). Received: flow=None"
         )
-    flow = ops.cast(flow, current.dtype)
+    flow = as_float_tensor(flow, "flow", dtype=current.dtype, floats_only=False)
     if len(flow.shape) != 4:
         raise InputError(
             "flow must be (batch, H, W, 2): one backward flow per pair of frames; repeat a "
