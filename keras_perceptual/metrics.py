@@ -33,6 +33,9 @@ refused, since a mean weighted by it means nothing, wherever its value is known,
 eager ``update_state``; inside ``fit``/``evaluate`` steps only its shape is checked) and are
 registered, so ``model.compile(metrics=[PSNR(), SSIM()])`` survives
 ``model.save()`` / ``keras.models.load_model()``.
+Their ``dtype`` is the result's: floating-point, float32 by default (an integer dtype is
+refused); under a 16-bit one (``"float16"``, ``"bfloat16"``) the state (running total and
+count) stays float32, where it would overflow past 65504 or stop counting at 2048 images.
 
 Reference: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style
 Transfer and Super-Resolution", ECCV 2016, Section 4.2 (super-resolution results
@@ -516,9 +519,7 @@ class PSNR(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"psnr"``, logged as ``psnr`` / ``val_psnr``).
-        dtype: dtype of the metric's result, floating-point (float32 by default; an
-            integer dtype is refused); its state (running total and count) is float32
-            under a 16-bit dtype, where it would overflow or stop counting.
+        dtype: floating-point dtype of the result (see the module docstring).
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -551,9 +552,7 @@ class SSIM(_ImageMetric):
         y_channel: measure the BT.601 luma only (the usual SR protocol).
         crop_border: pixels ignored on each side (the usual SR protocol uses ``scale``).
         name: metric name (``"ssim"``).
-        dtype: dtype of the metric's result, floating-point (float32 by default; an
-            integer dtype is refused); its state (running total and count) is float32
-            under a 16-bit dtype, where it would overflow or stop counting.
+        dtype: floating-point dtype of the result (see the module docstring).
 
     Example:
         >>> net = super_resolution_net(2, filters=4, num_residual_blocks=1)
@@ -661,9 +660,7 @@ class LPIPS(_LearnedMetric):
             dict or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"lpips"``, logged as ``lpips`` / ``val_lpips``).
-        dtype: dtype of the metric's result, floating-point (float32 by default; an
-            integer dtype is refused); its state (running total and count) is float32
-            under a 16-bit dtype, where it would overflow or stop counting.
+        dtype: floating-point dtype of the result (see the module docstring).
 
     Raises:
         InputError: bad settings, or a weights file that does not exist.
@@ -713,9 +710,7 @@ class DISTS(_LearnedMetric):
             or converted Keras weights, or ``None`` (random, for tests).
         value_range: ``(low, high)`` of ``y_true`` and ``y_pred``.
         name: metric name (``"dists"``).
-        dtype: dtype of the metric's result, floating-point (float32 by default; an
-            integer dtype is refused); its state (running total and count) is float32
-            under a 16-bit dtype, where it would overflow or stop counting.
+        dtype: floating-point dtype of the result (see the module docstring).
 
     Raises:
         InputError, WeightsUnavailableError: as :class:`LPIPS` (a restored metric without
