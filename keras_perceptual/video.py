@@ -15,11 +15,22 @@ untagged output (BT.601 both ways, as FFmpeg assumes). 10-bit input is written i
 and an alpha channel is dropped (the colour under it is kept); HDR (BT.2020 PQ/HLG)
 frames are stylized as their coded values, without tone mapping.
 
+Timestamps: every decoded frame is written once, in order, at its own time. A frame
+without a timestamp (a raw ``.h264``/``.hevc`` stream) comes one frame period after the
+previous one (at the input's frame rate; 25 fps where it declares none). A frame whose
+time the output cannot place after the previous frame's (two frames of a variable-rate
+input within one frame period in AVI, which counts frames; a repeated timestamp; times
+that go back in files joined together) comes one frame period after it. A stream that
+changes its frame size midway (joined recordings, adaptive streams) has the frames of
+another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg does.
+The first video stream and the first audio track are read; further audio tracks,
+subtitles and data streams are not written.
+
 Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
 FFmpeg is needed, and it works on FFmpeg's packets and frames in-process: the audio
 track is copied packet by packet without re-encoding (re-encoded only when the output
-container cannot hold its codec, e.g. AAC into WebM), timestamps are carried frame by
+container cannot hold its codec, e.g. AAC into WebM or FLAC into MOV), timestamps are carried frame by
 frame, and decoding errors arrive as Python exceptions naming the problem.
 imageio-ffmpeg, the alternative, pipes raw frames through an ``ffmpeg`` subprocess,
 which cannot carry the audio track or the timestamps of the same pass.
@@ -170,6 +181,13 @@ def _rate(stream) -> float:
     return float(rate) if rate else 0.0
 
 
+def _frame_rate(stream) -> fractions.Fraction:
+    """The rate the output is written at: the input's average (or guessed) frame rate, or
+    25 fps (FFmpeg's default) for a stream that declares none (a raw elementary stream)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return fractions.Fraction(rate) if rate and rate > 0 else fractions.Fraction(25)
+
+
 def _info(container, path: str) -> VideoInfo:
     stream = container.streams.video[0]
     audio = container.streams.audio[0] if container.streams.audio else None
@@ -294,7 +312,7 @@ def _colour_matrix(in_stream) -> str | None:
 
 def _video_stream(output, in_stream, width: int, height: int, codec_options):
     codec = output.default_video_codec
-    rate = in_stream.average_rate or in_stream.guessed_rate or in_stream.base_rate
+    rate = _frame_rate(in_stream)
     options = dict(VIDEO_CODEC_OPTIONS.get(codec, {}))
     options.update({key: str(value) for key, value in (codec_options or {}).items()})
     stream = output.add_stream(codec, rate=rate, options=options)
@@ -315,16 +333,30 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
     if output.format.name == "avi" or in_stream.time_base is None:
         # AVI counts frames (its time base is the frame rate); others keep the input's
         # time base, so every frame keeps its exact timestamp (variable frame rate too).
-        stream.codec_context.time_base = 1 / fractions.Fraction(rate)
+        stream.codec_context.time_base = 1 / rate
     else:
         stream.codec_context.time_base = in_stream.time_base
     return stream
 
 
-def _audio_stream(output, in_audio):
+def _can_copy(av, output, in_audio) -> bool:
+    """Whether ``output`` takes ``in_audio``'s packets as they are: FFmpeg lists codecs a
+    muxer refuses only when it writes its header (FLAC into MOV), so a header is written,
+    in memory, with the stream."""
+    if in_audio.codec_context.name not in output.supported_codecs:
+        return False
+    try:
+        with av.open(io.BytesIO(), "w", format=output.format.name) as trial:
+            trial.add_stream_from_template(in_audio)
+            trial.start_encoding()
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def _audio_stream(av, output, in_audio):
     """``(stream, "copied")`` when the container can hold the codec, else a new encoder."""
-    name = in_audio.codec_context.name
-    if name in output.supported_codecs:
+    if _can_copy(av, output, in_audio):
         try:
             return output.add_stream_from_template(in_audio), "copied"
         except ValueError:
@@ -339,15 +371,20 @@ def _audio_stream(output, in_audio):
     return stream, "re-encoded"
 
 
-def _upright(frame) -> np.ndarray:
-    """The frame as players show it: RGB, turned by its display matrix (phone videos).
+def _upright(frame, size: tuple[int, int]) -> np.ndarray:
+    """The frame as players show it: RGB at the stored ``size`` (width, height) of the
+    video's first frame, turned by its display matrix (phone videos).
 
     A phone filming in portrait stores landscape frames and a display matrix (the old
     ``rotate`` tag) that players apply; FFmpeg attaches it to every decoded frame and PyAV
     reads its angle as ``frame.rotation`` (degrees counter-clockwise, as FFmpeg's own
     autorotation applies it). The network sees, and the output stores, upright frames.
+    A frame of another size (a stream that changes resolution midway) is scaled to ``size``.
     """
-    image = frame.to_ndarray(format="rgb24")
+    if (frame.width, frame.height) == size:
+        image = frame.to_ndarray(format="rgb24")
+    else:
+        image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
     turns = round(frame.rotation / 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
@@ -360,6 +397,18 @@ def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
 def _to_uint8(batch: np.ndarray, value_range) -> np.ndarray:
     unit = to_unit_range(np.asarray(batch, np.float32), value_range)
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _warn_resized(input_path: str, index: int, size: tuple[int, int], frame) -> None:
+    """Warns that frames of a new size are scaled to the video's first size."""
+    warnings.warn(
+        f"{input_path!r} changes its frame size from {size[0]}x{size[1]} to "
+        f"{frame.width}x{frame.height} at frame {index}; such frames are scaled to the first "
+        "frame's size (as FFmpeg does), since a video stream has one size. Cut the input "
+        "where its size changes to stylize each part at its own size.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _tqdm():
@@ -473,7 +522,11 @@ def stylize_video(
     and encoded at once; memory does not grow with the video's length. The output keeps
     the frame rate, each frame's timestamp, the frame size and the audio track (copied
     without re-encoding when the output container supports its codec, else re-encoded
-    to the container's default). Frames are turned upright by the input's display
+    to the container's default). Every decoded frame is written once: a frame without a
+    timestamp, or one the output cannot place after the previous frame (variable-rate
+    input into AVI, times that go back), comes one frame period after the previous one;
+    frames of another size than the first (a stream that changes resolution) are scaled
+    to it, with a ``UserWarning`` (module docstring). Frames are turned upright by the input's display
     matrix (phone videos filmed in portrait): the output's width and height are the
     ones players show for the input, and it carries no rotation. It is written to a
     temporary file in the output's folder and renamed when complete: a failed or
@@ -592,7 +645,7 @@ def stylize_video(
         out_video = None
         out_audio, audio_mode = (None, None)
         if in_audio is not None:
-            out_audio, audio_mode = _audio_stream(output, in_audio)
+            out_audio, audio_mode = _audio_stream(av, output, in_audio)
         pending: list[tuple[np.ndarray, Any]] = []
         written = 0
 
@@ -619,7 +672,7 @@ def stylize_video(
                     write(out_audio, frame)
 
         def flush():
-            nonlocal out_video, written, bar
+            nonlocal out_video, written, bar, last_pts
             if not pending:
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
@@ -638,7 +691,16 @@ def stylize_video(
                 if matrix is not None:
                     frame = frame.reformat(format=out_video.pix_fmt, dst_colorspace=matrix,
                                            dst_color_range=1)
-                frame.pts, frame.time_base = timing
+                # Each frame keeps its time, in the output's time base; one that would not
+                # come after the previous one there (two frames of a variable-rate input
+                # within one frame period in AVI, repeated timestamps, a timestamp reset in
+                # joined files) comes one frame period after it, so no frame is dropped
+                # and the encoder gets increasing times (FFmpeg refused them: "cannot write").
+                time_base = out_video.codec_context.time_base
+                pts = round(timing / time_base)
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + max(1, round(frame_period / time_base))
+                frame.pts, frame.time_base, last_pts = pts, time_base, pts
                 write(out_video, frame)
             written += len(pending)
             bar.update(len(pending))
@@ -646,6 +708,11 @@ def stylize_video(
 
         streams = [in_video] + ([in_audio] if in_audio is not None else [])
         index = 0
+        size = None  # the stored (width, height) of the first frame: the output's
+        resized: set[tuple[int, int]] = set()  # the other sizes met (warned about once)
+        when = None  # the time of the last frame decoded, in seconds (a Fraction)
+        last_pts = None  # the last timestamp written, in the output's time base
+        frame_period = 1 / _frame_rate(in_video)
         try:
             for packet in source.demux(streams):
                 if packet.stream.type == "audio":
@@ -657,9 +724,20 @@ def stylize_video(
                         write_audio(packet)
                     continue
                 for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else index
+                    if size is None:
+                        size = (frame.width, frame.height)
+                    elif (frame.width, frame.height) not in (size, *resized):
+                        resized.add((frame.width, frame.height))
+                        _warn_resized(input_path, index, size, frame)
+                    # A frame without a timestamp (a raw .h264/.hevc stream) comes one frame
+                    # period after the previous one; before, such frames were given their
+                    # index in the stream's time base (1/1200000 s) and all played at 0 s.
                     time_base = frame.time_base or in_video.time_base
-                    pending.append((_upright(frame), (pts, time_base)))
+                    if frame.pts is not None and time_base is not None:
+                        when = frame.pts * fractions.Fraction(time_base)
+                    else:
+                        when = fractions.Fraction(0) if when is None else when + frame_period
+                    pending.append((_upright(frame, size), when))
                     index += 1
                     if len(pending) == batch_size:
                         flush()

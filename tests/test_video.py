@@ -408,3 +408,117 @@ def test_a_video_path_that_is_not_a_path_is_named(tmp_path):
 
     with pytest.raises(InputError, match="Received: input_path=3"):
         check_output_path(tmp_path / "out.mp4", 3)
+
+
+def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, audio=None):
+    """A clip of ``images`` (uint8 RGB) whose frames have the given ``times`` (in
+    ``time_base`` units; None: no timestamps, as in a raw .h264 stream), with an ``audio``
+    track of that codec (a second of silence) when given."""
+    import fractions
+
+    import av
+
+    time_base = fractions.Fraction(*time_base)
+    with av.open(str(path), "w", format=format) as container:
+        stream = container.add_stream("libx264", rate=10, options={"qp": "0", "bf": "0"})
+        stream.height, stream.width = images.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = time_base
+        tone = None
+        if audio is not None:
+            tone = container.add_stream(audio, rate=48000)
+            tone.layout = "mono"
+        for image, when in zip(images, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if when is not None:
+                frame.pts, frame.time_base = when, time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if tone is not None:
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 48000), np.int16), format="s16",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 48000, 0
+            for packet in [*tone.encode(frame), *tone.encode(None)]:
+                container.mux(packet)
+    return str(path)
+
+
+def test_frames_without_timestamps_keep_their_rate(tmp_path):
+    """Before: a raw .h264 stream's frames (no timestamps) were given their index in the
+    stream's time base (1/1200000 s): the whole output played in its first instant."""
+    clip = _write_timed_clip(tmp_path / "raw.h264", _frames(5), [None] * 5, format="h264")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                         value_range=(0, 1))
+    times = read_clip(tmp_path / "out.mp4")[1]
+    assert info.frames == len(times) == 5 and info.fps > 0
+    np.testing.assert_allclose(np.diff(times), 1 / info.fps, atol=1e-3)
+
+
+def _joined_clip(tmp_path, second_size, second_start):
+    """Two MPEG-TS clips of four frames at 10 fps, joined byte by byte (as `cat` joins
+    recordings): the second of ``second_size`` (height, width), its times starting at
+    ``second_start`` seconds. Returns the path and the sizes and times PyAV decodes."""
+    import av
+
+    parts = []
+    for name, size, start in [("a", (24, 32), 0), ("b", second_size, second_start)]:
+        times = [round((start + t / 10) * 90000) for t in range(4)]
+        parts.append(_write_timed_clip(tmp_path / f"{name}.ts", _frames(4, size), times,
+                                       time_base=(1, 90000), format="mpegts"))
+    clip = tmp_path / "joined.ts"
+    clip.write_bytes(b"".join(open(part, "rb").read() for part in parts))
+    with av.open(str(clip)) as container:
+        decoded = [(frame.to_ndarray(format="rgb24").shape[:2], float(frame.time))
+                   for frame in container.decode(video=0)]
+    return clip, decoded
+
+
+@pytest.mark.parametrize("ext", [".avi", ".mkv"])
+def test_timestamps_the_output_cannot_hold_come_one_frame_later(tmp_path, ext):
+    """Before: 'cannot write ... check the free disk space': a variable-rate input with two
+    frames within one frame period (AVI counts frames), or timestamps that go back (files
+    joined together), gave the encoder non-increasing times. Every frame is kept."""
+    images = _frames(8)
+    variable = _write_timed_clip(tmp_path / "vfr.mkv", images,
+                                 [0, 100, 150, 400, 450, 900, 1000, 1010])
+    joined, decoded = _joined_clip(tmp_path, (24, 32), 0)
+    assert np.any(np.diff([when for _, when in decoded]) < 0)  # the times go back
+    options = None if ext == ".avi" else {"crf": "0"}
+    for clip, count in ((variable, 8), (joined, len(decoded))):
+        out = tmp_path / f"out{ext}"
+        info = stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1),
+                             codec_options=options)
+        frames, times, _, _ = read_clip(out)
+        assert info.frames == len(frames) == count and np.all(np.diff(times) > 0), times
+    assert np.abs(frames.astype(float) - np.concatenate([_frames(4, (24, 32))] * 2)[-count:]).mean() < 4
+    if ext == ".mkv":  # times it can hold are kept; after the reset, one frame period apart
+        start = decoded[0][1]
+        np.testing.assert_allclose(times, start + np.arange(count) / 10, atol=2e-3)
+
+
+def test_a_change_of_frame_size_midway_is_scaled_to_the_first(tmp_path):
+    """Before: frames of a second size (a stream that changes resolution, joined files)
+    reached the encoder opened for the first: 'cannot write ... check the free disk space'."""
+    clip, decoded = _joined_clip(tmp_path, (48, 64), 0.4)
+    assert {size for size, _ in decoded} == {(24, 32), (48, 64)}
+    with pytest.warns(UserWarning, match=r"changes its frame size from 32x24 to 64x48 at frame"):
+        info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                             value_range=(0, 1))
+    frames, times, _, _ = read_clip(tmp_path / "out.mp4")
+    assert info.frames == len(frames) == len(decoded) and frames.shape[1:3] == (24, 32)
+    np.testing.assert_allclose(times, [when for _, when in decoded], atol=1e-3)
+
+
+def test_audio_the_container_refuses_to_copy_is_re_encoded(tmp_path):
+    """Before: FLAC into MOV was 'copied' (FFmpeg lists FLAC for MOV), then the header was
+    refused: 'cannot write ... check the free disk space'."""
+    clip = _write_timed_clip(tmp_path / "flac.mkv", _frames(10), [100 * t for t in range(10)],
+                             audio="flac")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mov", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and read_clip(tmp_path / "out.mov")[3] == "aac"
+    info = stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "copied" and info.audio_codec == "flac"
