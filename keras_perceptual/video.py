@@ -20,9 +20,12 @@ without a timestamp (a raw ``.h264``/``.hevc`` stream) comes one frame period af
 previous one (at the input's frame rate; 25 fps where it declares none). A frame whose
 time the output cannot place after the previous frame's (two frames of a variable-rate
 input within one frame period in AVI, which counts frames; a repeated timestamp; times
-that go back in files joined together) comes one frame period after it. A stream that
-changes its frame size midway (joined recordings, adaptive streams) has the frames of
-another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg does.
+that go back in files joined together) comes one frame period after it. AVI, which has
+no start time (its audio plays from 0 s), counts time from the first frame; the other
+containers keep the input's times, a start past 0 s (MPEG-TS recordings) included. A
+stream that changes its frame size midway (joined recordings, adaptive streams) has the
+frames of another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg
+does.
 The first video stream and the first audio track are read; further audio tracks,
 subtitles and data streams are not written.
 
@@ -30,8 +33,8 @@ Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its w
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
 FFmpeg is needed, and it works on FFmpeg's packets and frames in-process: the audio
 track is copied packet by packet without re-encoding (re-encoded only when the output
-container cannot hold its codec, e.g. AAC into WebM or FLAC into MOV), timestamps are carried frame by
-frame, and decoding errors arrive as Python exceptions naming the problem.
+container cannot hold its codec, e.g. AAC into WebM or FLAC into MOV), timestamps are
+carried frame by frame, and decoding errors arrive as Python exceptions naming the problem.
 imageio-ffmpeg, the alternative, pipes raw frames through an ``ffmpeg`` subprocess,
 which cannot carry the audio track or the timestamps of the same pass.
 
@@ -672,7 +675,7 @@ def stylize_video(
                     write(out_audio, frame)
 
         def flush():
-            nonlocal out_video, written, bar, last_pts
+            nonlocal out_video, written, bar, last_pts, origin
             if not pending:
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
@@ -697,7 +700,13 @@ def stylize_video(
                 # joined files) comes one frame period after it, so no frame is dropped
                 # and the encoder gets increasing times (FFmpeg refused them: "cannot write").
                 time_base = out_video.codec_context.time_base
-                pts = round(timing / time_base)
+                if origin is None:
+                    # AVI has no start time: its first frame plays at 0 s and its audio from
+                    # 0 s, so times count from the first frame there (an MPEG-TS recording
+                    # starting at 1.4 s kept that offset as a first frame lasting 1.5 s, and
+                    # the picture lagged the sound by 1.4 s). Others keep the input's times.
+                    origin = timing if container_format == "avi" else 0
+                pts = round((timing - origin) / time_base)
                 if last_pts is not None and pts <= last_pts:
                     pts = last_pts + max(1, round(frame_period / time_base))
                 frame.pts, frame.time_base, last_pts = pts, time_base, pts
@@ -712,6 +721,7 @@ def stylize_video(
         resized: set[tuple[int, int]] = set()  # the other sizes met (warned about once)
         when = None  # the time of the last frame decoded, in seconds (a Fraction)
         last_pts = None  # the last timestamp written, in the output's time base
+        origin = None  # the time written as 0: the first frame's in AVI, else 0 s
         frame_period = 1 / _frame_rate(in_video)
         try:
             for packet in source.demux(streams):

@@ -413,7 +413,7 @@ def test_a_video_path_that_is_not_a_path_is_named(tmp_path):
 def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, audio=None):
     """A clip of ``images`` (uint8 RGB) whose frames have the given ``times`` (in
     ``time_base`` units; None: no timestamps, as in a raw .h264 stream), with an ``audio``
-    track of that codec (a second of silence) when given."""
+    track of that codec (a second of silence from the first frame's time) when given."""
     import fractions
 
     import av
@@ -439,7 +439,7 @@ def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, aud
         if tone is not None:
             frame = av.AudioFrame.from_ndarray(np.zeros((1, 48000), np.int16), format="s16",
                                                layout="mono")
-            frame.sample_rate, frame.pts = 48000, 0
+            frame.sample_rate, frame.pts = 48000, round((times[0] or 0) * time_base * 48000)
             for packet in [*tone.encode(frame), *tone.encode(None)]:
                 container.mux(packet)
     return str(path)
@@ -522,3 +522,17 @@ def test_audio_the_container_refuses_to_copy_is_re_encoded(tmp_path):
     info = stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False,
                          value_range=(0, 1))
     assert info.audio == "copied" and info.audio_codec == "flac"
+
+
+def test_avi_counts_time_from_the_first_frame(tmp_path):
+    """Before: an input starting at 2 s (MPEG-TS recordings start past 0) gave an AVI whose
+    first frame lasted 2.1 s while its audio, which AVI cannot delay, started at 0 s: the
+    picture lagged the sound by 2 s. Other containers keep the input's times."""
+    clip = _write_timed_clip(tmp_path / "late.mkv", _frames(5), [2000 + 100 * t for t in range(5)],
+                             audio="aac")
+    stylize_video(_identity(), clip, tmp_path / "out.avi", progress=False, value_range=(0, 1))
+    np.testing.assert_allclose(read_clip(tmp_path / "out.avi")[1], [0, 0.1, 0.2, 0.3, 0.4],
+                               atol=1e-6)
+    stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False, value_range=(0, 1))
+    np.testing.assert_allclose(read_clip(tmp_path / "out.mkv")[1], [2, 2.1, 2.2, 2.3, 2.4],
+                               atol=1e-6)
