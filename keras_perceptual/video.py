@@ -51,7 +51,8 @@ Containers: the output's extension picks it, and the video codec is FFmpeg's def
 for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx264, CRF
 18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
 timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
-read is accepted as input. H.264 in 4:2:0 needs even sizes, so a frame of odd width or
+read is accepted as input, animated GIF and APNG included (a still image, a GIF of one
+frame too, is a ``VideoError``). H.264 in 4:2:0 needs even sizes, so a frame of odd width or
 height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
 mpv) play it, browsers and QuickTime do not; write ``.webm`` (VP9 handles odd 4:2:0 sizes)
 for those, or crop the input to even sizes.
@@ -161,10 +162,7 @@ def _open_input(av, path: str):
         ) from None
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         container.close()
-        raise VideoError(
-            f"{path!r} is a still image, not a video; stylize images with "
-            f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
-        )
+        raise _still_image(path)
     if not container.streams.video:
         container.close()
         raise VideoError(
@@ -172,6 +170,17 @@ def _open_input(av, path: str):
             f"Received: input_path={path!r}"
         )
     return container
+
+
+#: Image formats FFmpeg reads as video (animated images): one frame is a still image.
+_ANIMATED_IMAGE_FORMATS = ("gif", "apng")
+
+
+def _still_image(path: str) -> VideoError:
+    return VideoError(
+        f"{path!r} is a still image, not a video; stylize images with "
+        f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
+    )
 
 
 def _reason(error: BaseException) -> str:
@@ -570,7 +579,8 @@ def stylize_video(
     Raises:
         FileNotFoundError: ``input_path`` does not exist.
         VideoError: the input cannot be decoded (not a video, corrupt, unsupported
-            codec), or the output cannot be encoded.
+            codec), is a still image (an image file, or a GIF of one frame), or the output
+            cannot be encoded.
         InputError: a bad argument (output extension, codec options, batch size, tile size,
             overlap, style options, ...: all checked before the input is opened), or frames smaller
             than the model accepts.
@@ -766,6 +776,10 @@ def stylize_video(
                 UserWarning,
                 stacklevel=2,
             )
+        if written == 1 and source.format.name in _ANIMATED_IMAGE_FORMATS:
+            # Before: a GIF of one frame became a one-frame video (at 100 fps), while the same
+            # picture as a PNG was refused as a still image.
+            raise _still_image(input_path)
         if written == 0:
             raise VideoError(
                 f"{input_path!r} has a video stream but no decodable frame; pass a playable video. "

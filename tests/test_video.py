@@ -536,3 +536,22 @@ def test_avi_counts_time_from_the_first_frame(tmp_path):
     stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False, value_range=(0, 1))
     np.testing.assert_allclose(read_clip(tmp_path / "out.mkv")[1], [2, 2.1, 2.2, 2.3, 2.4],
                                atol=1e-6)
+
+
+def test_a_gif_of_one_frame_is_a_still_image_and_an_animated_gif_a_video(tmp_path):
+    """Before: a one-frame GIF was written as a one-frame video at 100 fps, while the same
+    picture as a PNG was refused as a still image."""
+    from PIL import Image
+
+    images = [Image.fromarray(image) for image in _frames(3, (24, 32))]
+    images[0].save(tmp_path / "still.gif")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VideoError, match="still.gif' is a still image, not a video"):
+        stylize_video(_identity(), tmp_path / "still.gif", out, progress=False, value_range=(0, 1))
+    assert sorted(os.listdir(tmp_path)) == ["still.gif"]
+    images[0].save(tmp_path / "anim.gif", save_all=True, append_images=images[1:],
+                   duration=[100, 300, 100], loop=0)
+    info = stylize_video(_identity(), tmp_path / "anim.gif", out, progress=False,
+                         value_range=(0, 1))
+    assert info.frames == 3
+    np.testing.assert_allclose(read_clip(out)[1], [0, 0.1, 0.4], atol=1e-6)  # GIF delays kept
