@@ -31,13 +31,22 @@ def _codec_option(text: str) -> tuple[str, str]:
 
 
 def _cmd_stylize_video(args) -> int:
-    from keras_perceptual.video import check_output_path, probe_video, stylize_video
+    from keras_perceptual.video import (
+        _check_codec_options,
+        _import_av,
+        check_output_path,
+        probe_video,
+        stylize_video,
+    )
 
-    # Both files and the style options are checked before the model loads.
+    # Both files, the codec options and the style options are checked before the model
+    # loads (a misspelt --codec-option was refused only after it).
+    codec_options = dict(args.codec_option or [])
     files = {"output_path": "--out", "input_path": "INPUT"}
-    with option_names(files):
+    with option_names({**files, "codec_options": "--codec-option"}):
         source = probe_video(args.input)
-        check_output_path(args.out, args.input)
+        container_format = check_output_path(args.out, args.input)
+        _check_codec_options(_import_av(), codec_options, container_format)
     style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
@@ -58,7 +67,7 @@ def _cmd_stylize_video(args) -> int:
                 overlap=args.overlap,
                 preserve_color=args.preserve_color,
                 audio=not args.no_audio,
-                codec_options=dict(args.codec_option or []),
+                codec_options=codec_options,
                 progress=not args.quiet,
                 **style_options,
             )
