@@ -161,3 +161,20 @@ def test_codec_options_are_checked_before_the_model_loads(files, capsys, monkeyp
     line = one_error_line(capsys)
     assert "--codec-option has 'cfr', which the h264 encoder" in line, line
     assert "Received: --codec-option {'cfr': '23'}" in line, line
+
+
+def test_an_interrupted_run_says_the_existing_output_is_unchanged(files, capsys, monkeypatch):
+    from keras_perceptual import video
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(video, "stylize_video", interrupted)
+    folder, model, clip = files
+    out = folder / "kept.mp4"
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet"]) == 130
+    assert capsys.readouterr().err.strip().endswith(f"interrupted; {out} was not written")
+    out.write_bytes(b"an earlier result")
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet"]) == 130
+    assert "was not written (the existing file is unchanged)" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"

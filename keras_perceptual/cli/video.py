@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from keras_perceptual.cli.common import (
@@ -72,7 +73,8 @@ def _cmd_stylize_video(args) -> int:
                 **style_options,
             )
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
+        kept = " (the existing file is unchanged)" if os.path.exists(args.out) else ""
+        print(f"{PROG}: interrupted; {args.out} was not written{kept}", file=sys.stderr)
         return 130
     audio = {"copied": ", audio copied", "re-encoded": ", audio re-encoded"}.get(info.audio, "")
     say(
@@ -111,7 +113,8 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="model.keras (or a training --out folder)")
     p.add_argument("input", metavar="INPUT", help="video file (anything FFmpeg reads)")
     p.add_argument("--out", required=True, metavar="OUTPUT",
-                   help="video file to write (.mp4, .m4v, .mov, .mkv, .webm, .avi)")
+                   help="video file to write (.mp4, .m4v, .mov, .mkv, .webm, .avi); an existing "
+                   "file is replaced once the new video is complete")
     p.add_argument("--tile", type=positive_int, default=None, metavar="PX",
                    help="process frames larger than PX in overlapping tiles (bounded memory)")
     p.add_argument("--overlap", type=non_negative_int, default=128, metavar="PX",
