@@ -27,7 +27,9 @@ stream that changes its frame size midway (joined recordings, adaptive streams) 
 frames of another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg
 does.
 The first video stream and the first audio track are read; further audio tracks,
-subtitles and data streams are not written.
+subtitles and data streams are not written. Interlaced video is stylized as FFmpeg
+decodes it (both fields woven into each frame), not deinterlaced: deinterlace it first
+(e.g. ``ffmpeg -vf bwdif``) for clean edges in motion.
 
 Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
