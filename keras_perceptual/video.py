@@ -26,7 +26,9 @@ containers keep the input's times, a start past 0 s (MPEG-TS recordings) include
 stream that changes its frame size midway (joined recordings, adaptive streams) has the
 frames of another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg
 does.
-The first video stream and the first audio track are read; further audio tracks,
+A re-encoded audio track keeps its channel layout, or where the container's encoder
+refuses it gets the usual layout of as many channels (AC-3's 5.1(side) is 5.1 in WebM's
+Opus). The first video stream and the first audio track are read; further audio tracks,
 subtitles and data streams are not written. Interlaced video is stylized as FFmpeg
 decodes it (both fields woven into each frame), not deinterlaced: deinterlace it first
 (e.g. ``ffmpeg -vf bwdif``) for clean edges in motion.
@@ -380,9 +382,37 @@ def _audio_stream(av, output, in_audio):
     if codec == "opus" and rate not in (8000, 12000, 16000, 24000, 48000):
         rate = 48000
     stream = output.add_stream(codec, rate=rate)
-    if in_audio.codec_context.layout is not None:
-        stream.layout = in_audio.codec_context.layout
+    layout = _encodable_layout(av, stream.codec_context, in_audio.codec_context.layout)
+    if layout is not None:
+        stream.layout = layout
     return stream, "re-encoded"
+
+
+#: The usual channel layout of each channel count: what an encoder refusing the input's
+#: own layout (Opus and AC-3's 5.1(side)) is given instead.
+_CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1",
+                    8: "7.1"}  # fmt: skip
+
+
+def _encodable_layout(av, context, layout) -> str | None:
+    """The input's channel layout if the encoder takes it, else the usual layout of as many
+    channels, else stereo (PyAV remixes the frames). Before: 5.1(side) audio (AC-3, DTS)
+    into WebM failed as 'cannot write ... check the free disk space'."""
+    if layout is None:
+        return None
+    channels = len(layout.channels)
+    for name in (layout.name, _CHANNEL_LAYOUTS.get(channels), "stereo"):
+        if name is None:
+            continue
+        trial = av.CodecContext.create(context.name, "w")
+        trial.sample_rate, trial.layout = context.sample_rate, name
+        trial.format = context.codec.audio_formats[0] if context.codec.audio_formats else "fltp"
+        try:
+            trial.open()
+        except (av.error.FFmpegError, ValueError):
+            continue
+        return name
+    return layout.name
 
 
 def _upright(frame, size: tuple[int, int]) -> np.ndarray:

@@ -410,10 +410,12 @@ def test_a_video_path_that_is_not_a_path_is_named(tmp_path):
         check_output_path(tmp_path / "out.mp4", 3)
 
 
-def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, audio=None):
+def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, audio=None,
+                      layout="mono"):
     """A clip of ``images`` (uint8 RGB) whose frames have the given ``times`` (in
     ``time_base`` units; None: no timestamps, as in a raw .h264 stream), with an ``audio``
-    track of that codec (a second of silence from the first frame's time) when given."""
+    track of that codec and channel ``layout`` (a second of silence from the first frame's
+    time) when given."""
     import fractions
 
     import av
@@ -427,7 +429,7 @@ def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, aud
         tone = None
         if audio is not None:
             tone = container.add_stream(audio, rate=48000)
-            tone.layout = "mono"
+            tone.layout = layout
         for image, when in zip(images, times, strict=True):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if when is not None:
@@ -437,8 +439,9 @@ def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, aud
         for packet in stream.encode(None):
             container.mux(packet)
         if tone is not None:
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 48000), np.int16), format="s16",
-                                               layout="mono")
+            channels = len(av.AudioLayout(layout).channels)
+            frame = av.AudioFrame.from_ndarray(np.zeros((channels, 48000), np.float32),
+                                               format="fltp", layout=layout)
             frame.sample_rate, frame.pts = 48000, round((times[0] or 0) * time_base * 48000)
             for packet in [*tone.encode(frame), *tone.encode(None)]:
                 container.mux(packet)
@@ -555,3 +558,17 @@ def test_a_gif_of_one_frame_is_a_still_image_and_an_animated_gif_a_video(tmp_pat
                          value_range=(0, 1))
     assert info.frames == 3
     np.testing.assert_allclose(read_clip(out)[1], [0, 0.1, 0.4], atol=1e-6)  # GIF delays kept
+
+
+def test_audio_in_a_layout_the_encoder_refuses_is_remixed(tmp_path):
+    """Before: 5.1(side) audio (AC-3's and DTS's 5.1) into WebM, re-encoded to Opus, which
+    takes 5.1 but not 5.1(side): 'cannot write ... check the free disk space'."""
+    import av
+
+    clip = _write_timed_clip(tmp_path / "ac3.mkv", _frames(3), [0, 100, 200], audio="ac3",
+                             layout="5.1(side)")
+    info = stylize_video(_identity(), clip, tmp_path / "out.webm", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and info.audio_codec == "libopus"
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.audio[0].codec_context.layout.name == "5.1"
