@@ -356,15 +356,27 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
 
 
 def _can_copy(av, output, in_audio) -> bool:
-    """Whether ``output`` takes ``in_audio``'s packets as they are: FFmpeg lists codecs a
-    muxer refuses only when it writes its header (FLAC into MOV), so a header is written,
-    in memory, with the stream."""
+    """Whether ``output`` takes ``in_audio``'s packets as they are. FFmpeg lists codecs a
+    muxer refuses only when it writes its header (FLAC into MOV) or a packet or trailer
+    (PCM of unnamed channel order into MP4), so the input's first packets are written, in
+    memory, with the header and the trailer."""
     if in_audio.codec_context.name not in output.supported_codecs:
         return False
     try:
-        with av.open(io.BytesIO(), "w", format=output.format.name) as trial:
-            trial.add_stream_from_template(in_audio)
-            trial.start_encoding()
+        with av.open(in_audio.container.name, "r") as source:
+            stream = source.streams[in_audio.index]
+            with av.open(io.BytesIO(), "w", format=output.format.name) as trial:
+                copy = trial.add_stream_from_template(stream)
+                trial.start_encoding()
+                written = 0
+                for packet in source.demux(stream):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = copy
+                    trial.mux(packet)
+                    written += 1
+                    if written == 3:
+                        break
     except (av.error.FFmpegError, ValueError):
         return False
     return True

@@ -516,7 +516,8 @@ def test_a_change_of_frame_size_midway_is_scaled_to_the_first(tmp_path):
 
 def test_audio_the_container_refuses_to_copy_is_re_encoded(tmp_path):
     """Before: FLAC into MOV was 'copied' (FFmpeg lists FLAC for MOV), then the header was
-    refused: 'cannot write ... check the free disk space'."""
+    refused: 'cannot write ... check the free disk space'. The input's first packets are
+    now written in memory first."""
     clip = _write_timed_clip(tmp_path / "flac.mkv", _frames(10), [100 * t for t in range(10)],
                              audio="flac")
     info = stylize_video(_identity(), clip, tmp_path / "out.mov", progress=False,
@@ -525,6 +526,15 @@ def test_audio_the_container_refuses_to_copy_is_re_encoded(tmp_path):
     info = stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False,
                          value_range=(0, 1))
     assert info.audio == "copied" and info.audio_codec == "flac"
+    # Before: the same failure when the trailer was written: PCM from Matroska, which
+    # stores no channel order ("2 channels"), into MP4, which needs one.
+    clip = _write_timed_clip(tmp_path / "pcm.mkv", _frames(3), [0, 100, 200],
+                             audio="pcm_s16le", layout="stereo")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and read_clip(tmp_path / "out.mp4")[3] == "aac"
+    assert stylize_video(_identity(), clip, tmp_path / "out.mov", progress=False,
+                         value_range=(0, 1)).audio == "copied"
 
 
 def test_avi_counts_time_from_the_first_frame(tmp_path):
