@@ -56,8 +56,8 @@ for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx26
 18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
 timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
 read is accepted as input, animated GIF and APNG included (a still image, a GIF of one
-frame too, is a ``VideoError``). H.264 in 4:2:0 needs even sizes, so a frame of odd width or
-height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
+frame too, is a ``VideoError``). H.264 in 4:2:0 needs even sizes, so a frame of odd width
+or height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
 mpv) play it, browsers and QuickTime do not; write ``.webm`` (VP9 handles odd 4:2:0 sizes)
 for those, or crop the input to even sizes.
 """
@@ -582,9 +582,9 @@ def stylize_video(
     timestamp, or one the output cannot place after the previous frame (variable-rate
     input into AVI, times that go back), comes one frame period after the previous one;
     frames of another size than the first (a stream that changes resolution) are scaled
-    to it, with a ``UserWarning`` (module docstring). Frames are turned upright by the input's display
-    matrix (phone videos filmed in portrait): the output's width and height are the
-    ones players show for the input, and it carries no rotation. It is written to a
+    to it, with a ``UserWarning`` (module docstring). Frames are turned upright by the
+    input's display matrix (phone videos filmed in portrait): the output's width and
+    height are the ones players show for the input, and it carries no rotation. It is written to a
     temporary file in the output's folder and renamed when complete: a failed or
     interrupted run never leaves a truncated file under ``output_path``; an existing
     ``output_path`` is replaced only by a complete video. See the module docstring for
