@@ -121,7 +121,8 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
 
 
 def _check_zoom(zoom: Any, name: str = "zoom") -> float:
-    value = check_weight(zoom, name)
+    # Not check_weight: its "use 0 to switch the term off" is wrong for a scale factor.
+    value = check_finite_float(zoom, name, "a scale factor, 1 is none")
     if value <= 0:
         raise InputError(
             f"{name} must be a scale factor > 0 (1.0 is no zoom, 1.05 zooms in by 5%). "
@@ -146,6 +147,15 @@ def _size(size: Any, name: str = "size") -> tuple[int, int]:
 # --------------------------------------------------------------------------
 # Sampling and warping.
 # --------------------------------------------------------------------------
+
+
+def _frame_side(value: Any, name: str):
+    """A frame height or width: a positive int, or a scalar integer tensor (a traced
+    shape) passed on as it is. Before: -1 was the backend's range error, 2.5 gave a flow of
+    3 rows and None a dtype error."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, np.number)):
+        return check_positive_int(value, name)
+    return value
 
 
 def _pixel_grid(height, width, dtype="float32"):
@@ -435,10 +445,14 @@ def affine_flow(matrix, height: int, width: int):
     Args:
         matrix: ``(3, 3)`` or ``(batch, 3, 3)`` (e.g. :func:`camera_motion_matrix`),
             previous-frame pixels to current-frame pixels.
-        height, width: frame size.
+        height, width: frame size in pixels, integers >= 1.
 
     Returns:
         ``(height, width, 2)`` or ``(batch, height, width, 2)`` float32 flow.
+
+    Raises:
+        InputError: ``matrix`` is not ``(3, 3)`` or ``(batch, 3, 3)``, or ``height`` or
+            ``width`` is not an integer >= 1.
 
     Example:
         >>> flow = affine_flow(camera_motion_matrix(8, 8, shift=(1.0, 0.0)), 8, 8)
@@ -446,6 +460,7 @@ def affine_flow(matrix, height: int, width: int):
         -1.0
     """
     matrix = ops.cast(_float_tensor(matrix, "matrix", "(3, 3) or (batch, 3, 3)"), "float32")
+    height, width = _frame_side(height, "height"), _frame_side(width, "width")
     if tuple(matrix.shape[-2:]) != (3, 3):
         raise InputError(
             "matrix must be a (3, 3) or (batch, 3, 3) affine matrix, e.g. from "
@@ -568,7 +583,7 @@ def camera_path(
     Args:
         num_frames: frames on the path (at least 2).
         shift: largest ``(dx, dy)`` in pixels.
-        zoom: largest zoom, as a fraction (0.06: 6%).
+        zoom: largest zoom, as a fraction (0.06: 6%; negative zooms out), > -1.
         rotation: largest rotation in degrees.
 
     Returns:
@@ -576,7 +591,7 @@ def camera_path(
 
     Raises:
         InputError: ``num_frames`` is not an integer >= 2, or ``shift``, ``zoom`` or
-            ``rotation`` is not finite (a pair for ``shift``).
+            ``rotation`` is not finite (a pair for ``shift``), or ``zoom <= -1``.
 
     Example:
         >>> camera_path(48)[0].tolist()
@@ -585,6 +600,13 @@ def camera_path(
     num_frames = check_positive_int(num_frames, "num_frames", minimum=2)
     shift = _pair(shift, "shift")
     zoom = check_finite_float(zoom, "zoom", "a fraction, 0.06 for 6%")
+    if zoom <= -1:
+        # Before: accepted, and the path's zoom 1 + zoom * sin(pi s) reached 0 or less
+        # (a camera seeing nothing), refused only later by camera_clip.
+        raise InputError(
+            "zoom must be > -1: the path zooms to 1 + zoom at its middle, which must stay a "
+            f"scale > 0 (-0.05 zooms out by 5%). Received: zoom={zoom!r}"
+        )
     rotation = check_finite_float(rotation, "rotation", "degrees")
     s = np.linspace(0.0, 1.0, num_frames)
     return np.stack(

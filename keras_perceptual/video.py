@@ -15,12 +15,30 @@ untagged output (BT.601 both ways, as FFmpeg assumes). 10-bit input is written i
 and an alpha channel is dropped (the colour under it is kept); HDR (BT.2020 PQ/HLG)
 frames are stylized as their coded values, without tone mapping.
 
+Timestamps: every decoded frame is written once, in order, at its own time. A frame
+without a timestamp (a raw ``.h264``/``.hevc`` stream) comes one frame period after the
+previous one (at the input's frame rate; 25 fps where it declares none). A frame whose
+time the output cannot place after the previous frame's (two frames of a variable-rate
+input within one frame period in AVI, which counts frames; a repeated timestamp; times
+that go back in files joined together) comes one frame period after it. AVI, which has
+no start time (its audio plays from 0 s), counts time from the first frame; the other
+containers keep the input's times, a start past 0 s (MPEG-TS recordings) included. A
+stream that changes its frame size midway (joined recordings, adaptive streams) has the
+frames of another size scaled to the first frame's size, with a ``UserWarning``, as FFmpeg
+does.
+A re-encoded audio track keeps its channel layout, or where the container's encoder
+refuses it gets the usual layout of as many channels (AC-3's 5.1(side) is 5.1 in WebM's
+Opus). The first video stream and the first audio track are read; further audio tracks,
+subtitles and data streams are not written. Interlaced video is stylized as FFmpeg
+decodes it (both fields woven into each frame), not deinterlaced: deinterlace it first
+(e.g. ``ffmpeg -vf bwdif``) for clean edges in motion.
+
 Why PyAV (the ``video`` extra: ``pip install "keras-perceptual[video]"``): its wheels
 ship FFmpeg's libraries (H.264 through libx264, VP9, AAC, Opus, MP3, ...), so no system
 FFmpeg is needed, and it works on FFmpeg's packets and frames in-process: the audio
 track is copied packet by packet without re-encoding (re-encoded only when the output
-container cannot hold its codec, e.g. AAC into WebM), timestamps are carried frame by
-frame, and decoding errors arrive as Python exceptions naming the problem.
+container cannot hold its codec, e.g. AAC into WebM or FLAC into MOV), timestamps are
+carried frame by frame, and decoding errors arrive as Python exceptions naming the problem.
 imageio-ffmpeg, the alternative, pipes raw frames through an ``ffmpeg`` subprocess,
 which cannot carry the audio track or the timestamps of the same pass.
 
@@ -37,8 +55,9 @@ Containers: the output's extension picks it, and the video codec is FFmpeg's def
 for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx264, CRF
 18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
 timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
-read is accepted as input. H.264 in 4:2:0 needs even sizes, so a frame of odd width or
-height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
+read is accepted as input, animated GIF and APNG included (a still image, a GIF of one
+frame too, is a ``VideoError``). H.264 in 4:2:0 needs even sizes, so a frame of odd width
+or height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
 mpv) play it, browsers and QuickTime do not; write ``.webm`` (VP9 handles odd 4:2:0 sizes)
 for those, or crop the input to even sizes.
 """
@@ -147,10 +166,7 @@ def _open_input(av, path: str):
         ) from None
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         container.close()
-        raise VideoError(
-            f"{path!r} is a still image, not a video; stylize images with "
-            f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
-        )
+        raise _still_image(path)
     if not container.streams.video:
         container.close()
         raise VideoError(
@@ -158,6 +174,17 @@ def _open_input(av, path: str):
             f"Received: input_path={path!r}"
         )
     return container
+
+
+#: Image formats FFmpeg reads as video (animated images): one frame is a still image.
+_ANIMATED_IMAGE_FORMATS = ("gif", "apng")
+
+
+def _still_image(path: str) -> VideoError:
+    return VideoError(
+        f"{path!r} is a still image, not a video; stylize images with "
+        f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
+    )
 
 
 def _reason(error: BaseException) -> str:
@@ -168,6 +195,13 @@ def _reason(error: BaseException) -> str:
 def _rate(stream) -> float:
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     return float(rate) if rate else 0.0
+
+
+def _frame_rate(stream) -> fractions.Fraction:
+    """The rate the output is written at: the input's average (or guessed) frame rate, or
+    25 fps (FFmpeg's default) for a stream that declares none (a raw elementary stream)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return fractions.Fraction(rate) if rate and rate > 0 else fractions.Fraction(25)
 
 
 def _info(container, path: str) -> VideoInfo:
@@ -294,7 +328,7 @@ def _colour_matrix(in_stream) -> str | None:
 
 def _video_stream(output, in_stream, width: int, height: int, codec_options):
     codec = output.default_video_codec
-    rate = in_stream.average_rate or in_stream.guessed_rate or in_stream.base_rate
+    rate = _frame_rate(in_stream)
     options = dict(VIDEO_CODEC_OPTIONS.get(codec, {}))
     options.update({key: str(value) for key, value in (codec_options or {}).items()})
     stream = output.add_stream(codec, rate=rate, options=options)
@@ -315,16 +349,42 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
     if output.format.name == "avi" or in_stream.time_base is None:
         # AVI counts frames (its time base is the frame rate); others keep the input's
         # time base, so every frame keeps its exact timestamp (variable frame rate too).
-        stream.codec_context.time_base = 1 / fractions.Fraction(rate)
+        stream.codec_context.time_base = 1 / rate
     else:
         stream.codec_context.time_base = in_stream.time_base
     return stream
 
 
-def _audio_stream(output, in_audio):
+def _can_copy(av, output, in_audio) -> bool:
+    """Whether ``output`` takes ``in_audio``'s packets as they are. FFmpeg lists codecs a
+    muxer refuses only when it writes its header (FLAC into MOV) or a packet or trailer
+    (PCM of unnamed channel order into MP4), so the input's first packets are written, in
+    memory, with the header and the trailer."""
+    if in_audio.codec_context.name not in output.supported_codecs:
+        return False
+    try:
+        with av.open(in_audio.container.name, "r") as source:
+            stream = source.streams[in_audio.index]
+            with av.open(io.BytesIO(), "w", format=output.format.name) as trial:
+                copy = trial.add_stream_from_template(stream)
+                trial.start_encoding()
+                written = 0
+                for packet in source.demux(stream):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = copy
+                    trial.mux(packet)
+                    written += 1
+                    if written == 3:
+                        break
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def _audio_stream(av, output, in_audio):
     """``(stream, "copied")`` when the container can hold the codec, else a new encoder."""
-    name = in_audio.codec_context.name
-    if name in output.supported_codecs:
+    if _can_copy(av, output, in_audio):
         try:
             return output.add_stream_from_template(in_audio), "copied"
         except ValueError:
@@ -334,20 +394,53 @@ def _audio_stream(output, in_audio):
     if codec == "opus" and rate not in (8000, 12000, 16000, 24000, 48000):
         rate = 48000
     stream = output.add_stream(codec, rate=rate)
-    if in_audio.codec_context.layout is not None:
-        stream.layout = in_audio.codec_context.layout
+    layout = _encodable_layout(av, stream.codec_context, in_audio.codec_context.layout)
+    if layout is not None:
+        stream.layout = layout
     return stream, "re-encoded"
 
 
-def _upright(frame) -> np.ndarray:
-    """The frame as players show it: RGB, turned by its display matrix (phone videos).
+#: The usual channel layout of each channel count: what an encoder refusing the input's
+#: own layout (Opus and AC-3's 5.1(side)) is given instead.
+_CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1",
+                    8: "7.1"}  # fmt: skip
+
+
+def _encodable_layout(av, context, layout) -> str | None:
+    """The input's channel layout if the encoder takes it, else the usual layout of as many
+    channels, else stereo (PyAV remixes the frames). Before: 5.1(side) audio (AC-3, DTS)
+    into WebM failed as 'cannot write ... check the free disk space'."""
+    if layout is None:
+        return None
+    channels = len(layout.channels)
+    for name in (layout.name, _CHANNEL_LAYOUTS.get(channels), "stereo"):
+        if name is None:
+            continue
+        trial = av.CodecContext.create(context.name, "w")
+        trial.sample_rate, trial.layout = context.sample_rate, name
+        trial.format = context.codec.audio_formats[0] if context.codec.audio_formats else "fltp"
+        try:
+            trial.open()
+        except (av.error.FFmpegError, ValueError):
+            continue
+        return name
+    return layout.name
+
+
+def _upright(frame, size: tuple[int, int]) -> np.ndarray:
+    """The frame as players show it: RGB at the stored ``size`` (width, height) of the
+    video's first frame, turned by its display matrix (phone videos).
 
     A phone filming in portrait stores landscape frames and a display matrix (the old
     ``rotate`` tag) that players apply; FFmpeg attaches it to every decoded frame and PyAV
     reads its angle as ``frame.rotation`` (degrees counter-clockwise, as FFmpeg's own
     autorotation applies it). The network sees, and the output stores, upright frames.
+    A frame of another size (a stream that changes resolution midway) is scaled to ``size``.
     """
-    image = frame.to_ndarray(format="rgb24")
+    if (frame.width, frame.height) == size:
+        image = frame.to_ndarray(format="rgb24")
+    else:
+        image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
     turns = round(frame.rotation / 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
@@ -360,6 +453,18 @@ def _to_model_range(frames: list[np.ndarray], value_range) -> np.ndarray:
 def _to_uint8(batch: np.ndarray, value_range) -> np.ndarray:
     unit = to_unit_range(np.asarray(batch, np.float32), value_range)
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _warn_resized(input_path: str, index: int, size: tuple[int, int], frame) -> None:
+    """Warns that frames of a new size are scaled to the video's first size."""
+    warnings.warn(
+        f"{input_path!r} changes its frame size from {size[0]}x{size[1]} to "
+        f"{frame.width}x{frame.height} at frame {index}; such frames are scaled to the first "
+        "frame's size (as FFmpeg does), since a video stream has one size. Cut the input "
+        "where its size changes to stylize each part at its own size.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _tqdm():
@@ -473,9 +578,13 @@ def stylize_video(
     and encoded at once; memory does not grow with the video's length. The output keeps
     the frame rate, each frame's timestamp, the frame size and the audio track (copied
     without re-encoding when the output container supports its codec, else re-encoded
-    to the container's default). Frames are turned upright by the input's display
-    matrix (phone videos filmed in portrait): the output's width and height are the
-    ones players show for the input, and it carries no rotation. It is written to a
+    to the container's default). Every decoded frame is written once: a frame without a
+    timestamp, or one the output cannot place after the previous frame (variable-rate
+    input into AVI, times that go back), comes one frame period after the previous one;
+    frames of another size than the first (a stream that changes resolution) are scaled
+    to it, with a ``UserWarning`` (module docstring). Frames are turned upright by the
+    input's display matrix (phone videos filmed in portrait): the output's width and
+    height are the ones players show for the input, and it carries no rotation. It is written to a
     temporary file in the output's folder and renamed when complete: a failed or
     interrupted run never leaves a truncated file under ``output_path``; an existing
     ``output_path`` is replaced only by a complete video. See the module docstring for
@@ -514,7 +623,8 @@ def stylize_video(
     Raises:
         FileNotFoundError: ``input_path`` does not exist.
         VideoError: the input cannot be decoded (not a video, corrupt, unsupported
-            codec), or the output cannot be encoded.
+            codec), is a still image (an image file, or a GIF of one frame), or the output
+            cannot be encoded.
         InputError: a bad argument (output extension, codec options, batch size, tile size,
             overlap, style options, ...: all checked before the input is opened), or frames smaller
             than the model accepts.
@@ -592,7 +702,7 @@ def stylize_video(
         out_video = None
         out_audio, audio_mode = (None, None)
         if in_audio is not None:
-            out_audio, audio_mode = _audio_stream(output, in_audio)
+            out_audio, audio_mode = _audio_stream(av, output, in_audio)
         pending: list[tuple[np.ndarray, Any]] = []
         written = 0
 
@@ -619,7 +729,7 @@ def stylize_video(
                     write(out_audio, frame)
 
         def flush():
-            nonlocal out_video, written, bar
+            nonlocal out_video, written, bar, last_pts, origin
             if not pending:
                 return
             batch = _to_model_range([frame for frame, _ in pending], value_range)
@@ -638,7 +748,22 @@ def stylize_video(
                 if matrix is not None:
                     frame = frame.reformat(format=out_video.pix_fmt, dst_colorspace=matrix,
                                            dst_color_range=1)
-                frame.pts, frame.time_base = timing
+                # Each frame keeps its time, in the output's time base; one that would not
+                # come after the previous one there (two frames of a variable-rate input
+                # within one frame period in AVI, repeated timestamps, a timestamp reset in
+                # joined files) comes one frame period after it, so no frame is dropped
+                # and the encoder gets increasing times (FFmpeg refused them: "cannot write").
+                time_base = out_video.codec_context.time_base
+                if origin is None:
+                    # AVI has no start time: its first frame plays at 0 s and its audio from
+                    # 0 s, so times count from the first frame there (an MPEG-TS recording
+                    # starting at 1.4 s kept that offset as a first frame lasting 1.5 s, and
+                    # the picture lagged the sound by 1.4 s). Others keep the input's times.
+                    origin = timing if container_format == "avi" else 0
+                pts = round((timing - origin) / time_base)
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + max(1, round(frame_period / time_base))
+                frame.pts, frame.time_base, last_pts = pts, time_base, pts
                 write(out_video, frame)
             written += len(pending)
             bar.update(len(pending))
@@ -646,6 +771,12 @@ def stylize_video(
 
         streams = [in_video] + ([in_audio] if in_audio is not None else [])
         index = 0
+        size = None  # the stored (width, height) of the first frame: the output's
+        resized: set[tuple[int, int]] = set()  # the other sizes met (warned about once)
+        when = None  # the time of the last frame decoded, in seconds (a Fraction)
+        last_pts = None  # the last timestamp written, in the output's time base
+        origin = None  # the time written as 0: the first frame's in AVI, else 0 s
+        frame_period = 1 / _frame_rate(in_video)
         try:
             for packet in source.demux(streams):
                 if packet.stream.type == "audio":
@@ -657,9 +788,20 @@ def stylize_video(
                         write_audio(packet)
                     continue
                 for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else index
+                    if size is None:
+                        size = (frame.width, frame.height)
+                    elif (frame.width, frame.height) not in (size, *resized):
+                        resized.add((frame.width, frame.height))
+                        _warn_resized(input_path, index, size, frame)
+                    # A frame without a timestamp (a raw .h264/.hevc stream) comes one frame
+                    # period after the previous one; before, such frames were given their
+                    # index in the stream's time base (1/1200000 s) and all played at 0 s.
                     time_base = frame.time_base or in_video.time_base
-                    pending.append((_upright(frame), (pts, time_base)))
+                    if frame.pts is not None and time_base is not None:
+                        when = frame.pts * fractions.Fraction(time_base)
+                    else:
+                        when = fractions.Fraction(0) if when is None else when + frame_period
+                    pending.append((_upright(frame, size), when))
                     index += 1
                     if len(pending) == batch_size:
                         flush()
@@ -678,6 +820,10 @@ def stylize_video(
                 UserWarning,
                 stacklevel=2,
             )
+        if written == 1 and source.format.name in _ANIMATED_IMAGE_FORMATS:
+            # Before: a GIF of one frame became a one-frame video (at 100 fps), while the same
+            # picture as a PNG was refused as a still image.
+            raise _still_image(input_path)
         if written == 0:
             raise VideoError(
                 f"{input_path!r} has a video stream but no decodable frame; pass a playable video. "

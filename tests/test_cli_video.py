@@ -145,3 +145,36 @@ def test_output_errors_name_the_out_option(files, capsys):
     assert f"Received: --out {folder / 'out.gif'}" in line, line
     assert main(["stylize-video", model, clip, "--out", clip]) == 2
     assert "--out is the input video" in one_error_line(capsys)
+
+
+def test_codec_options_are_checked_before_the_model_loads(files, capsys, monkeypatch):
+    """Before: a misspelt --codec-option was refused only after the model had loaded."""
+    from keras_perceptual.cli import video as cli_video
+
+    def never(path):
+        raise AssertionError("the model was loaded before --codec-option was checked")
+
+    monkeypatch.setattr(cli_video, "load_model", never)
+    folder, model, clip = files
+    assert main(["stylize-video", model, clip, "--out", str(folder / "o.mp4"),
+                 "--codec-option", "cfr=23"]) == 2
+    line = one_error_line(capsys)
+    assert "--codec-option has 'cfr', which the h264 encoder" in line, line
+    assert "Received: --codec-option {'cfr': '23'}" in line, line
+
+
+def test_an_interrupted_run_says_the_existing_output_is_unchanged(files, capsys, monkeypatch):
+    from keras_perceptual import video
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(video, "stylize_video", interrupted)
+    folder, model, clip = files
+    out = folder / "kept.mp4"
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet"]) == 130
+    assert capsys.readouterr().err.strip().endswith(f"interrupted; {out} was not written")
+    out.write_bytes(b"an earlier result")
+    assert main(["stylize-video", model, clip, "--out", str(out), "--quiet"]) == 130
+    assert "was not written (the existing file is unchanged)" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"

@@ -311,3 +311,28 @@ def test_bad_arguments_are_one_input_error_naming_them(call, name):
     # gather errors, or Keras' seed message; NaN rotation and None-free zoom went through.
     with pytest.raises(InputError, match=rf"Received: {name}"):
         call()
+
+
+@pytest.mark.parametrize("call, pattern", [
+    # Before: the backend's range error, a flow of 3 rows, and a dtype error.
+    (lambda: affine_flow(np.eye(3), -1, 8), r"height must be an integer >= 1\. Received: height=-1"),
+    (lambda: affine_flow(np.eye(3), 8, 2.5), r"width must be an integer >= 1\. Received: width=2.5"),
+    (lambda: affine_flow(np.eye(3), None, 8), r"height must be an integer >= 1"),
+    # Before: accepted; the path's zoom reached 0 (refused later, by camera_clip, as 'path
+    # zooms must be > 0').
+    (lambda: camera_path(4, zoom=-1.0), r"zoom must be > -1.*Received: zoom=-1\.0"),
+    # Before: 'zoom must be a finite number >= 0 (use 0 to switch the term off)': 0 is refused.
+    (lambda: camera_motion_pair(np.zeros((8, 8, 3), "float32"), zoom=float("nan")),
+     r"zoom must be a finite number \(a scale factor, 1 is none\)"),
+])  # fmt: skip
+def test_frame_sizes_and_zooms_are_checked(call, pattern):
+    with pytest.raises(InputError, match=pattern) as info:
+        call()
+    assert "switch the term off" not in str(info.value)
+
+
+def test_affine_flow_takes_numpy_sizes_and_traced_shapes():
+    flow = affine_flow(camera_motion_matrix(4, 6, shift=(1.0, 0.0)), np.int64(4), np.int32(6))
+    assert tuple(flow.shape) == (4, 6, 2)
+    moved, flow, mask = RandomCameraMotion(seed=0)(np.zeros((2, 5, 7, 3), "float32"))
+    assert tuple(flow.shape) == (2, 5, 7, 2)

@@ -408,3 +408,177 @@ def test_a_video_path_that_is_not_a_path_is_named(tmp_path):
 
     with pytest.raises(InputError, match="Received: input_path=3"):
         check_output_path(tmp_path / "out.mp4", 3)
+
+
+def _write_timed_clip(path, images, times, time_base=(1, 1000), format=None, audio=None,
+                      layout="mono"):
+    """A clip of ``images`` (uint8 RGB) whose frames have the given ``times`` (in
+    ``time_base`` units; None: no timestamps, as in a raw .h264 stream), with an ``audio``
+    track of that codec and channel ``layout`` (a second of silence from the first frame's
+    time) when given."""
+    import fractions
+
+    import av
+
+    time_base = fractions.Fraction(*time_base)
+    with av.open(str(path), "w", format=format) as container:
+        stream = container.add_stream("libx264", rate=10, options={"qp": "0", "bf": "0"})
+        stream.height, stream.width = images.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = time_base
+        tone = None
+        if audio is not None:
+            tone = container.add_stream(audio, rate=48000)
+            tone.layout = layout
+        for image, when in zip(images, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if when is not None:
+                frame.pts, frame.time_base = when, time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if tone is not None:
+            channels = len(av.AudioLayout(layout).channels)
+            frame = av.AudioFrame.from_ndarray(np.zeros((channels, 48000), np.float32),
+                                               format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = 48000, round((times[0] or 0) * time_base * 48000)
+            for packet in [*tone.encode(frame), *tone.encode(None)]:
+                container.mux(packet)
+    return str(path)
+
+
+def test_frames_without_timestamps_keep_their_rate(tmp_path):
+    """Before: a raw .h264 stream's frames (no timestamps) were given their index in the
+    stream's time base (1/1200000 s): the whole output played in its first instant."""
+    clip = _write_timed_clip(tmp_path / "raw.h264", _frames(5), [None] * 5, format="h264")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                         value_range=(0, 1))
+    times = read_clip(tmp_path / "out.mp4")[1]
+    assert info.frames == len(times) == 5 and info.fps > 0
+    np.testing.assert_allclose(np.diff(times), 1 / info.fps, atol=1e-3)
+
+
+def _joined_clip(tmp_path, second_size, second_start):
+    """Two MPEG-TS clips of four frames at 10 fps, joined byte by byte (as `cat` joins
+    recordings): the second of ``second_size`` (height, width), its times starting at
+    ``second_start`` seconds. Returns the path and the sizes and times PyAV decodes."""
+    import av
+
+    parts = []
+    for name, size, start in [("a", (24, 32), 0), ("b", second_size, second_start)]:
+        times = [round((start + t / 10) * 90000) for t in range(4)]
+        parts.append(_write_timed_clip(tmp_path / f"{name}.ts", _frames(4, size), times,
+                                       time_base=(1, 90000), format="mpegts"))
+    clip = tmp_path / "joined.ts"
+    clip.write_bytes(b"".join(open(part, "rb").read() for part in parts))
+    with av.open(str(clip)) as container:
+        decoded = [(frame.to_ndarray(format="rgb24").shape[:2], float(frame.time))
+                   for frame in container.decode(video=0)]
+    return clip, decoded
+
+
+@pytest.mark.parametrize("ext", [".avi", ".mkv"])
+def test_timestamps_the_output_cannot_hold_come_one_frame_later(tmp_path, ext):
+    """Before: 'cannot write ... check the free disk space': a variable-rate input with two
+    frames within one frame period (AVI counts frames), or timestamps that go back (files
+    joined together), gave the encoder non-increasing times. Every frame is kept."""
+    images = _frames(8)
+    variable = _write_timed_clip(tmp_path / "vfr.mkv", images,
+                                 [0, 100, 150, 400, 450, 900, 1000, 1010])
+    joined, decoded = _joined_clip(tmp_path, (24, 32), 0)
+    assert np.any(np.diff([when for _, when in decoded]) < 0)  # the times go back
+    options = None if ext == ".avi" else {"crf": "0"}
+    for clip, count in ((variable, 8), (joined, len(decoded))):
+        out = tmp_path / f"out{ext}"
+        info = stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1),
+                             codec_options=options)
+        frames, times, _, _ = read_clip(out)
+        assert info.frames == len(frames) == count and np.all(np.diff(times) > 0), times
+    assert np.abs(frames.astype(float) - np.concatenate([_frames(4, (24, 32))] * 2)[-count:]).mean() < 4
+    if ext == ".mkv":  # times it can hold are kept; after the reset, one frame period apart
+        start = decoded[0][1]
+        np.testing.assert_allclose(times, start + np.arange(count) / 10, atol=2e-3)
+
+
+def test_a_change_of_frame_size_midway_is_scaled_to_the_first(tmp_path):
+    """Before: frames of a second size (a stream that changes resolution, joined files)
+    reached the encoder opened for the first: 'cannot write ... check the free disk space'."""
+    clip, decoded = _joined_clip(tmp_path, (48, 64), 0.4)
+    assert {size for size, _ in decoded} == {(24, 32), (48, 64)}
+    with pytest.warns(UserWarning, match=r"changes its frame size from 32x24 to 64x48 at frame"):
+        info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                             value_range=(0, 1))
+    frames, times, _, _ = read_clip(tmp_path / "out.mp4")
+    assert info.frames == len(frames) == len(decoded) and frames.shape[1:3] == (24, 32)
+    np.testing.assert_allclose(times, [when for _, when in decoded], atol=1e-3)
+
+
+def test_audio_the_container_refuses_to_copy_is_re_encoded(tmp_path):
+    """Before: FLAC into MOV was 'copied' (FFmpeg lists FLAC for MOV), then the header was
+    refused: 'cannot write ... check the free disk space'. The input's first packets are
+    now written in memory first."""
+    clip = _write_timed_clip(tmp_path / "flac.mkv", _frames(10), [100 * t for t in range(10)],
+                             audio="flac")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mov", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and read_clip(tmp_path / "out.mov")[3] == "aac"
+    info = stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "copied" and info.audio_codec == "flac"
+    # Before: the same failure when the trailer was written: PCM from Matroska, which
+    # stores no channel order ("2 channels"), into MP4, which needs one.
+    clip = _write_timed_clip(tmp_path / "pcm.mkv", _frames(3), [0, 100, 200],
+                             audio="pcm_s16le", layout="stereo")
+    info = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and read_clip(tmp_path / "out.mp4")[3] == "aac"
+    assert stylize_video(_identity(), clip, tmp_path / "out.mov", progress=False,
+                         value_range=(0, 1)).audio == "copied"
+
+
+def test_avi_counts_time_from_the_first_frame(tmp_path):
+    """Before: an input starting at 2 s (MPEG-TS recordings start past 0) gave an AVI whose
+    first frame lasted 2.1 s while its audio, which AVI cannot delay, started at 0 s: the
+    picture lagged the sound by 2 s. Other containers keep the input's times."""
+    clip = _write_timed_clip(tmp_path / "late.mkv", _frames(5), [2000 + 100 * t for t in range(5)],
+                             audio="aac")
+    stylize_video(_identity(), clip, tmp_path / "out.avi", progress=False, value_range=(0, 1))
+    np.testing.assert_allclose(read_clip(tmp_path / "out.avi")[1], [0, 0.1, 0.2, 0.3, 0.4],
+                               atol=1e-6)
+    stylize_video(_identity(), clip, tmp_path / "out.mkv", progress=False, value_range=(0, 1))
+    np.testing.assert_allclose(read_clip(tmp_path / "out.mkv")[1], [2, 2.1, 2.2, 2.3, 2.4],
+                               atol=1e-6)
+
+
+def test_a_gif_of_one_frame_is_a_still_image_and_an_animated_gif_a_video(tmp_path):
+    """Before: a one-frame GIF was written as a one-frame video at 100 fps, while the same
+    picture as a PNG was refused as a still image."""
+    from PIL import Image
+
+    images = [Image.fromarray(image) for image in _frames(3, (24, 32))]
+    images[0].save(tmp_path / "still.gif")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VideoError, match="still.gif' is a still image, not a video"):
+        stylize_video(_identity(), tmp_path / "still.gif", out, progress=False, value_range=(0, 1))
+    assert sorted(os.listdir(tmp_path)) == ["still.gif"]
+    images[0].save(tmp_path / "anim.gif", save_all=True, append_images=images[1:],
+                   duration=[100, 300, 100], loop=0)
+    info = stylize_video(_identity(), tmp_path / "anim.gif", out, progress=False,
+                         value_range=(0, 1))
+    assert info.frames == 3
+    np.testing.assert_allclose(read_clip(out)[1], [0, 0.1, 0.4], atol=1e-6)  # GIF delays kept
+
+
+def test_audio_in_a_layout_the_encoder_refuses_is_remixed(tmp_path):
+    """Before: 5.1(side) audio (AC-3's and DTS's 5.1) into WebM, re-encoded to Opus, which
+    takes 5.1 but not 5.1(side): 'cannot write ... check the free disk space'."""
+    import av
+
+    clip = _write_timed_clip(tmp_path / "ac3.mkv", _frames(3), [0, 100, 200], audio="ac3",
+                             layout="5.1(side)")
+    info = stylize_video(_identity(), clip, tmp_path / "out.webm", progress=False,
+                         value_range=(0, 1))
+    assert info.audio == "re-encoded" and info.audio_codec == "libopus"
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.audio[0].codec_context.layout.name == "5.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from keras_perceptual.cli.common import (
@@ -31,13 +32,22 @@ def _codec_option(text: str) -> tuple[str, str]:
 
 
 def _cmd_stylize_video(args) -> int:
-    from keras_perceptual.video import check_output_path, probe_video, stylize_video
+    from keras_perceptual.video import (
+        _check_codec_options,
+        _import_av,
+        check_output_path,
+        probe_video,
+        stylize_video,
+    )
 
-    # Both files and the style options are checked before the model loads.
+    # Both files, the codec options and the style options are checked before the model
+    # loads (a misspelt --codec-option was refused only after it).
+    codec_options = dict(args.codec_option or [])
     files = {"output_path": "--out", "input_path": "INPUT"}
-    with option_names(files):
+    with option_names({**files, "codec_options": "--codec-option"}):
         source = probe_video(args.input)
-        check_output_path(args.out, args.input)
+        container_format = check_output_path(args.out, args.input)
+        _check_codec_options(_import_av(), codec_options, container_format)
     style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
@@ -58,12 +68,13 @@ def _cmd_stylize_video(args) -> int:
                 overlap=args.overlap,
                 preserve_color=args.preserve_color,
                 audio=not args.no_audio,
-                codec_options=dict(args.codec_option or []),
+                codec_options=codec_options,
                 progress=not args.quiet,
                 **style_options,
             )
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
+        kept = " (the existing file is unchanged)" if os.path.exists(args.out) else ""
+        print(f"{PROG}: interrupted; {args.out} was not written{kept}", file=sys.stderr)
         return 130
     audio = {"copied": ", audio copied", "re-encoded": ", audio re-encoded"}.get(info.audio, "")
     say(
@@ -102,7 +113,8 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="model.keras (or a training --out folder)")
     p.add_argument("input", metavar="INPUT", help="video file (anything FFmpeg reads)")
     p.add_argument("--out", required=True, metavar="OUTPUT",
-                   help="video file to write (.mp4, .m4v, .mov, .mkv, .webm, .avi)")
+                   help="video file to write (.mp4, .m4v, .mov, .mkv, .webm, .avi); an existing "
+                   "file is replaced once the new video is complete")
     p.add_argument("--tile", type=positive_int, default=None, metavar="PX",
                    help="process frames larger than PX in overlapping tiles (bounded memory)")
     p.add_argument("--overlap", type=non_negative_int, default=128, metavar="PX",
