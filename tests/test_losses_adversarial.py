@@ -150,6 +150,21 @@ def test_gradient_penalty_on_a_quadratic_critic_uses_the_interpolates(rng):
     assert np.all(values >= 0) and np.all(values <= 0.25 + 1e-6)
 
 
+@pytest.mark.parametrize("reduce", [
+    lambda x: keras.ops.mean(x),  # a scalar
+    lambda x: keras.ops.mean(keras.ops.reshape(x, (-1, 27)), axis=0),  # averaged over the batch
+])
+def test_gradient_penalty_refuses_a_critic_that_reduces_over_the_batch(rng, reduce):
+    """Was: the penalty of each sample's gradient divided by the batch size, silently."""
+    from keras_perceptual.errors import InputError
+
+    real = rng.random((2, 3, 3, 3), dtype=np.float32)
+    with pytest.raises(InputError, match=r"critic must return one score .* per sample.*"
+                                         r"Received: critic output shape=\(\d*,?\) for an "
+                                         r"input batch of 2"):
+        gradient_penalty(reduce, real, real * 0.5, seed=0)
+
+
 def test_gradient_penalty_is_differentiable_wrt_the_critic(rng):
     # d/dw [lambda (||w|| - 1)^2] = 2 lambda (||w|| - 1) w / ||w||.
     critic, w = linear_critic(shape=(2, 2, 3), seed=4)

@@ -254,8 +254,19 @@ def _accepts_training(layer) -> bool:
         return False
 
 
-def _total_score(scores):
-    """Sum over the batch of each sample's score (the mean over its patches, if several)."""
+def _total_score(scores, batch):
+    """Sum over the batch of each sample's score (the mean over its patches, if several).
+
+    The scores must be per sample, ``(batch, ...)``: a critic that reduces over the batch
+    (a scalar, or a mean over axis 0) would give each sample's gradient divided by the batch
+    size, a silently wrong penalty. Checked on the static shapes (free when traced)."""
+    shape = tuple(scores.shape)
+    if not shape or (shape[0] is not None and batch is not None and shape[0] != batch):
+        raise InputError(
+            "critic must return one score (or one map of patch scores) per sample, "
+            "(batch, ...) with the batch of its input, not a value reduced over the batch. "
+            f"Received: critic output shape={shape} for an input batch of {batch}"
+        )
     return ops.sum(_per_sample(ops.cast(scores, "float32")))
 
 
@@ -273,7 +284,7 @@ def _input_gradients(critic, x, training: bool):
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            total = _total_score(critic(x, **kwargs))
+            total = _total_score(critic(x, **kwargs), x.shape[0])
         return tape.gradient(total, x)
     if backend == "jax":
         import jax
@@ -288,12 +299,12 @@ def _input_gradients(critic, x, training: bool):
 
             def total(inputs):
                 scores, _ = critic.stateless_call(trainable, non_trainable, inputs, **kwargs)
-                return _total_score(scores)
+                return _total_score(scores, inputs.shape[0])
 
         else:
 
             def total(inputs):
-                return _total_score(critic(inputs))
+                return _total_score(critic(inputs), inputs.shape[0])
 
         return jax.grad(total)(x)
     raise NotImplementedError(
