@@ -353,7 +353,8 @@ def gradient_penalty(
         A scalar, or ``(batch,)`` with ``reduction=None``.
 
     Raises:
-        InputError: a ``critic`` that is not callable; ``real`` and ``fake`` that are not
+        InputError: a ``critic`` that is not callable, or whose scores are not per sample
+            (``(batch, ...)``: a score averaged over the batch); ``real`` and ``fake`` that are not
             floating-point batches of one shape (checked when the graph runs where sizes are
             ``None`` when traced); a bad ``weight``, ``seed``, ``reduction`` or ``training``.
 
