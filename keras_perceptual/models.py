@@ -212,11 +212,24 @@ def check_scale(scale: Any, name: str = "scale") -> int:
     (:data:`SCALES`), or raises :class:`~keras_perceptual.errors.InputError`."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in SCALES:
         valid = ", ".join(str(s) for s in SCALES)
+        # 4.0 or a tensor holding 4: the right factor in the wrong type.
+        as_int = f" as an integer, e.g. {name}={int(scale)}" if _integral_in(scale, SCALES) else ""
         raise InputError(
-            f"{name} must be one of {valid} (the paper trains x4 and x8 networks); other factors "
-            f"need a different architecture. Received: {name}={scale!r}"
+            f"{name} must be one of {valid}{as_int} (the paper trains x4 and x8 networks); other "
+            f"factors need a different architecture. Received: {name}={scale!r}"
         )
     return int(scale)
+
+
+def _integral_in(value: Any, allowed: Sequence[int]) -> bool:
+    """Whether ``value`` is a non-bool number (or 0-d array) equal to one of ``allowed``."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return False
+    try:
+        number = float(np.asarray(value))
+    except (TypeError, ValueError):
+        return False
+    return number.is_integer() and int(number) in allowed
 
 
 def super_resolution_net(

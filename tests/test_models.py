@@ -302,6 +302,8 @@ def test_mixed_precision(rng, policy, config):
         (lambda: super_resolution_net(3), "scale must be one of 2, 4, 8"),
         (lambda: super_resolution_net(True), "scale must be one of"),
         (lambda: super_resolution_net(4.0), "scale must be one of"),  # before: accepted
+        # The right factor in the wrong type is told so (was only "must be one of 2, 4, 8").
+        (lambda: super_resolution_net(np.float32(8)), r"as an integer, e\.g\. scale=8"),
         (lambda: style_transfer_net(value_range="01"), r"value_range must be a pair"),  # (0, 1)
         (lambda: style_transfer_net(filters=0), "filters must be an integer >= 1"),
         (lambda: super_resolution_net(4, filters=0), "filters must be an integer >= 1"),
