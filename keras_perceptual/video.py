@@ -494,12 +494,34 @@ def _stylize_only_options() -> list[str]:
             if name not in own and name != "images"]
 
 
-def _check_codec_options(av: Any, codec_options: Any, container_format: str) -> None:
+def check_codec_options(codec_options: Any, container_format: str) -> None:
     """Refuses ``codec_options`` that are not a dict of names to values, and those the
     container's video encoder does not take: a tiny encoder is opened with them, and FFmpeg
-    hands back the options it did not use (it ignores them otherwise) or refuses a value."""
+    hands back the options it did not use (it ignores them otherwise) or refuses a value.
+
+    :func:`stylize_video` calls it before opening the input; the command line calls it
+    before loading the model.
+
+    Args:
+        codec_options: ``None`` or a dict of FFmpeg encoder options, e.g. ``{"crf": "23"}``.
+        container_format: the output's FFmpeg container, as :func:`check_output_path`
+            returns it (e.g. ``"mp4"``).
+
+    Raises:
+        InputError: not a dict of string names to string/number values; an option the
+            encoder does not take, or a value it refuses.
+        MissingDependencyError: PyAV is not installed (the ``video`` extra).
+
+    Example:
+        >>> check_codec_options({"crf": "23"}, "mp4")
+        >>> check_codec_options({"cfr": "23"}, "mp4")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: codec_options has 'cfr', which the h264 encoder (libx264) does not take (FFmpeg would ignore it); see `ffmpeg -h encoder=libx264` for its options. Received: codec_options={'cfr': '23'}
+    """
     if codec_options is None:
         return
+    av = _import_av()
     if not isinstance(codec_options, Mapping) or not all(
         isinstance(key, str) and isinstance(value, (str, int, float))
         and not isinstance(value, bool)
@@ -656,7 +678,7 @@ def stylize_video(
     progress = check_flag(progress, "progress")
     preserve_color = check_flag(preserve_color, "preserve_color")
     container_format = check_output_path(output_path, input_path)
-    _check_codec_options(av, codec_options, container_format)
+    check_codec_options(codec_options, container_format)
     if progress:
         _tqdm()
     model = resolve_model(model)  # a path is loaded once, not once per batch
@@ -872,6 +894,7 @@ __all__ = [
     "VIDEO_CODEC_OPTIONS",
     "VIDEO_CONTAINERS",
     "VideoInfo",
+    "check_codec_options",
     "check_output_path",
     "probe_video",
     "stylize_video",

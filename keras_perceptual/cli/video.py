@@ -33,8 +33,7 @@ def _codec_option(text: str) -> tuple[str, str]:
 
 def _cmd_stylize_video(args) -> int:
     from keras_perceptual.video import (
-        _check_codec_options,
-        _import_av,
+        check_codec_options,
         check_output_path,
         probe_video,
         stylize_video,
@@ -47,7 +46,7 @@ def _cmd_stylize_video(args) -> int:
     with option_names({**files, "codec_options": "--codec-option"}):
         source = probe_video(args.input)
         container_format = check_output_path(args.out, args.input)
-        _check_codec_options(_import_av(), codec_options, container_format)
+        check_codec_options(codec_options, container_format)
     style_options = style_options_from(args)
     model = load_model(args.model)
     if not args.quiet:
