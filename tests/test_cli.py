@@ -7,6 +7,7 @@ per module and shared; argument errors that need no model run in-process through
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -996,3 +997,38 @@ def test_export_out_named_for_another_format_is_refused(style_net, tmp_path, cap
     assert main(["export", str(style_net), str(notes)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is an existing file" in err[0] and "OUT" in err[0], err
+
+
+def test_rerun_with_another_network_option_names_the_option(style_run, photos, standin_weights,
+                                                             capsys):
+    # Before: "(model_options {'filters': 4, 'num_residual_blocks': 1} -> {'filters': 8, ...})".
+    _, out = style_run
+    argv = ["train-style", out.parent / "content", photos / "style.jpg", "--out", out,
+            "--steps", 3, "--image-size", 32, "--batch-size", 2, "--style-image-size", 48,
+            "--filters", 8, "--weights", standin_weights, "--save-every", 2, "--seed", 1,
+            "--quiet"]  # fmt: skip
+    assert main([str(a) for a in argv]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "different settings (--filters 4 -> 8; --residual-blocks 1 -> (default))" in line, line
+
+
+def test_rerun_without_seed_announces_the_resume(tmp_path, photos, capsys):
+    # Before: with no --seed (the usual case) the recorded seed counted as a changed setting,
+    # so a re-run of a finished training never said "already trained ...; nothing to train".
+    from keras_perceptual.cli.train import _announce_resume
+    from keras_perceptual.training import StyleTransferConfig
+
+    def config(seed):
+        return StyleTransferConfig(content_dir=str(photos), style_image=str(photos / "style.jpg"),
+                                   output_dir=str(tmp_path), steps=3, weights=None, seed=seed)  # fmt: skip
+
+    (tmp_path / "config.json").write_text(json.dumps({"arguments": config(7).to_record()}))
+    (tmp_path / "backup").mkdir()
+    state = {"step": 3, "epoch": 2, "weights": "step-000000003.weights.h5"}
+    (tmp_path / "backup" / "state.json").write_text(json.dumps(state))
+    _announce_resume(config(None))
+    assert f"{tmp_path} is already trained to step 3 of 3; nothing to train" in capsys.readouterr().out
+    _announce_resume(dataclasses.replace(config(None), steps=5))
+    assert f"resuming {tmp_path} from step 3 of 5" in capsys.readouterr().out
+    _announce_resume(config(8))  # another seed: the run refuses it; no announcement above that
+    assert capsys.readouterr().out == ""

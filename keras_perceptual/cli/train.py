@@ -39,8 +39,14 @@ def _announce_resume(config) -> None:
     if not os.path.isfile(state_file):
         return
     record = read_record(os.path.join(output_dir, CONFIG_FILE)) or {}
+    arguments = record.get("arguments")
+    if not isinstance(arguments, dict):
+        return  # the trainer refuses a damaged config.json
+    if config.seed is None and arguments.get("seed") is not None:
+        # No --seed: the run reuses the recorded one (Trainer.resolve), so it is no difference.
+        config = dataclasses.replace(config, seed=arguments["seed"])
     try:
-        if config.differences(record.get("arguments", {})):
+        if config.differences(arguments):
             return
     except (KerasPerceptualError, OSError):
         return  # the recipe reports it
@@ -230,11 +236,13 @@ def add_config_options(parser, config_class, groups: dict[str, str], exclude=Non
 def config_options(config_class) -> dict[str, str]:
     """``{field name: option}`` of the command-line fields of ``config_class`` (a
     positional's metavar) and of the network options, for :func:`option_names`."""
+    networks = (_STYLE_NETWORK, _ARBITRARY_NETWORK, _SR_NETWORK)
+    # A resumed run's changed network option, as the settings check names it.
     options = {
-        name: option
-        for network in (_STYLE_NETWORK, _ARBITRARY_NETWORK, _SR_NETWORK)
-        for option, name, _ in network
+        f"model_options[{name!r}]": option for network in networks for option, name, _ in network
     }
+    options["gan_options['adversarial_weight']"] = "--adversarial-weight"
+    options.update({name: option for network in networks for option, name, _ in network})
     for field in dataclasses.fields(config_class):
         kind = field.metadata.get("cli")
         if kind is not None:

@@ -442,17 +442,28 @@ class RunConfig:
             record: ``config.json``'s ``arguments`` of the run being resumed.
 
         Returns:
-            ``["name old -> new", ...]``, empty when the run may be resumed.
+            ``["name old -> new", ...]``, empty when the run may be resumed; a dictionary
+            field (``model_options``, ...) by key: ``"model_options['filters'] 32 -> 16"``
+            (``(default)`` for a key that one side leaves out).
         """
         current = {**self.to_record(), **json_safe(self.identity())}
         skip = self.resumable_fields()
         # Keys in both: a record written by another version may lack a newer field or hold
         # an older one; those say nothing about this run's state.
-        return [
-            f"{key} {record[key]!r} -> {current[key]!r}"
-            for key in sorted(set(record) & set(current))
-            if key not in skip and record[key] != current[key]
-        ]
+        found = []
+        for key in sorted(set(record) & set(current)):
+            old, new = record[key], current[key]
+            if key in skip or old == new:
+                continue
+            if isinstance(old, dict) and isinstance(new, dict):
+                found += [
+                    f"{key}[{item!r}] {_entry(old, item)} -> {_entry(new, item)}"
+                    for item in sorted(set(old) | set(new), key=str)
+                    if old.get(item, _ABSENT) != new.get(item, _ABSENT)
+                ]
+            else:
+                found.append(f"{key} {old!r} -> {new!r}")
+        return found
 
     def check_resumable(self, record: Mapping[str, Any]) -> None:
         """Raises :class:`ResumeMismatchError` when ``record`` is not this run's.
@@ -469,6 +480,14 @@ class RunConfig:
                 f"{movable} may change; a weights file or style image may move to another "
                 "path but must hold the same data), or choose a new output folder."
             )
+
+
+_ABSENT = object()
+
+
+def _entry(options: Mapping[str, Any], key: Any) -> str:
+    """A dictionary field's value at ``key`` in :meth:`RunConfig.differences`."""
+    return repr(options[key]) if key in options else "(default)"
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)

@@ -424,3 +424,14 @@ def test_options_dicts_take_what_their_target_takes(tmp_path, style_file):
                                   output_dir=str(tmp_path / "a"),
                                   loss_options={"distance": "l2"})  # fmt: skip
     assert config.loss_options == {"distance": "l2"}
+
+
+def test_a_changed_dictionary_field_is_named_by_key(tmp_path, style_file):
+    # Before: "model_options {'filters': 4, 'num_residual_blocks': 1} -> {'filters': 8, ...}",
+    # which the command line could not turn into "--filters 4 -> 8".
+    config = style_config(tmp_path, style_file, model_options={"filters": 4, "num_residual_blocks": 1})
+    record = json.loads(json.dumps(config.to_record()))
+    wider = dataclasses.replace(config, model_options={"filters": 8})
+    assert wider.differences(record) == [
+        "model_options['filters'] 4 -> 8", "model_options['num_residual_blocks'] 1 -> (default)",
+    ]

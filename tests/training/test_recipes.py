@@ -171,6 +171,44 @@ def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, 
         train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(None))
 
 
+@pytest.mark.parametrize("content, message", [
+    ('{"format_version": 2, "arguments": {', r"config\.json \(not valid JSON: "),
+    ('{"arguments": [1]}', r"config\.json \(its 'arguments' are not a JSON object\)"),
+    ("[1, 2]", r"config\.json \(it is not a JSON object\)"),
+])
+def test_a_damaged_config_json_is_not_resumed_unchecked(style_run, photos, style_file,
+                                                       standin_weights, tmp_path, content, message):
+    # Before: invalid JSON skipped the settings check (another --filters then failed on the
+    # backup's shapes with a line of tens of KB); a non-object 'arguments' was a traceback.
+    import shutil
+
+    _, out = style_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    (copy / "config.json").write_text(content)
+    with pytest.raises(ResumeMismatchError, match=message + r".*edited or damaged.*delete it to "
+                       r"resume from backup/.*choose a new output folder"):
+        train_style_transfer(photos, style_file, output_dir=copy, **style_kwargs(standin_weights))
+    assert (copy / "config.json").read_text() == content
+
+
+def test_an_edited_backup_record_and_a_mismatched_backup_are_one_short_error(tmp_path):
+    # Before: a state.json without 'weights' was a KeyError traceback, and a backup of another
+    # network quoted every variable's values (tens of KB on one line).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 64), "float32")
+    model.fit(x, y, epochs=1, batch_size=2, verbose=0, callbacks=[StepBackupAndRestore(tmp_path)])
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(65)])
+    other.compile(optimizer="adam", loss="mse")
+    with pytest.raises(training.BackupError, match="can be loaded into this model") as caught:
+        StepBackupAndRestore(tmp_path).restore(other)
+    assert len(str(caught.value)) < 1000, len(str(caught.value))
+    (tmp_path / "state.json").write_text(json.dumps({"step": 2, "epoch": 1}))
+    with pytest.raises(training.BackupError, match=r"is not one this library wrote .* delete"):
+        StepBackupAndRestore(tmp_path).restore(model)
+
+
 @pytest.mark.parametrize("recipe,arguments,message", [
     # the SR network sees patch_size / scale pixels, and needs 5 (its 9x9 reflection padding)
     ("sr", {"patch_size": 16}, r"patch_size=16 gives the network 4x4 pixel images \(patch_size "
