@@ -1032,3 +1032,38 @@ def test_rerun_without_seed_announces_the_resume(tmp_path, photos, capsys):
     assert f"resuming {tmp_path} from step 3 of 5" in capsys.readouterr().out
     _announce_resume(config(8))  # another seed: the run refuses it; no announcement above that
     assert capsys.readouterr().out == ""
+    _announce_resume(dataclasses.replace(config(None), steps=2))  # was "step 3 of 2"
+    assert f"{tmp_path} is already trained to step 3, past --steps 2; nothing to train (a larger " \
+        "--steps trains on)" in capsys.readouterr().out
+
+
+def test_rerun_without_a_backup_says_it_starts_over(tmp_path, photos, capsys):
+    # Before: with backup/ deleted, a re-run silently trained from step 0 and replaced the
+    # finished model.keras.
+    from keras_perceptual.cli.train import _announce_resume
+    from keras_perceptual.training import StyleTransferConfig
+
+    config = StyleTransferConfig(content_dir=str(photos), style_image=str(photos / "style.jpg"),
+                                 output_dir=str(tmp_path), steps=3, weights=None)  # fmt: skip
+    _announce_resume(config)
+    assert capsys.readouterr().out == ""  # a new folder: nothing to say
+    (tmp_path / "model.keras").write_bytes(b"a finished model")
+    _announce_resume(config)
+    assert f"{tmp_path} holds a model.keras but no backup/state.json to resume from: training " \
+        "starts over from step 0 and replaces it (choose another --out to keep it)" in \
+        capsys.readouterr().out
+
+
+def test_a_home_folder_is_expanded_as_a_shell_would(monkeypatch, tmp_path):
+    # Before: "--out=~/runs/x" (which a shell leaves alone) and a quoted "~/My Photos" were
+    # taken literally: the run went to a folder named "~" in the current folder.
+    from keras_perceptual.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = build_parser().parse_args(["stylize", "~/model.keras", "~/My Photos/*.jpg",
+                                      "--out=~/stylized", "--tile", "64"])  # fmt: skip
+    assert args.model == str(tmp_path / "model.keras")
+    assert args.inputs == [str(tmp_path / "My Photos" / "*.jpg")]
+    assert args.out == str(tmp_path / "stylized")
+    args = build_parser().parse_args(["stylize", "m.keras", "a~b.png", "--out", "o~"])
+    assert (args.inputs, args.out) == (["a~b.png"], "o~")

@@ -32,11 +32,15 @@ def _announce_resume(config) -> None:
     already finished); nothing when its settings differ (the run then stops with the list
     of differences, and "resuming" above it would contradict it)."""
     from keras_perceptual.training import BACKUP_DIR, StepBackupAndRestore
-    from keras_perceptual.training.trainer import CONFIG_FILE, read_record
+    from keras_perceptual.training.trainer import CONFIG_FILE, MODEL_FILE, read_record
 
     output_dir, steps = config.output_dir, config.steps
     state_file = os.path.join(output_dir, BACKUP_DIR, StepBackupAndRestore.STATE_FILE)
     if not os.path.isfile(state_file):
+        if os.path.isfile(os.path.join(output_dir, MODEL_FILE)):
+            say(f"{output_dir} holds a {MODEL_FILE} but no {BACKUP_DIR}/{StepBackupAndRestore.STATE_FILE} "
+                f"to resume from: training starts over from step 0 and replaces it (choose "
+                f"another --out to keep it)")
         return
     record = read_record(os.path.join(output_dir, CONFIG_FILE)) or {}
     arguments = record.get("arguments")
@@ -57,8 +61,12 @@ def _announce_resume(config) -> None:
     step = state.get("step")
     if step is None:
         return
-    if step >= steps:
-        say(f"{output_dir} is already trained to step {step} of {steps}; nothing to train")
+    if step > steps:
+        say(f"{output_dir} is already trained to step {step}, past --steps {steps}; nothing to "
+            f"train (a larger --steps trains on)")
+    elif step == steps:
+        say(f"{output_dir} is already trained to step {step} of {steps}; nothing to train (a "
+            f"larger --steps trains on)")
     else:
         say(f"resuming {output_dir} from step {step} of {steps}")
 
