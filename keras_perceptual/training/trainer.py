@@ -417,14 +417,20 @@ class Trainer:
             self.weights_record = weights_record(config.weights, self.recipe.loss_backbone())
             self.precision = run_precision(config, self.previous if resuming else None)
             self.recipe.precision = self.precision
+            # The recipe's seeded choices (the style schedules) need the settled seed: with
+            # no seed given they were unseeded (several styles) or a TypeError (arbitrary).
+            self.recipe.config = self.config
             self.recipe.resolve()
         except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
             if not platform.multi_worker:
                 raise
             failure = error
         if platform.multi_worker:
-            (seed,) = (int(v) for v in platform.agree(failure, [seed]))
-            self.config = dataclasses.replace(self.config, seed=seed)
+            (agreed,) = (int(v) for v in platform.agree(failure, [seed]))
+            self.config = dataclasses.replace(self.config, seed=agreed)
+            self.recipe.config = self.config
+            if agreed != seed:  # this worker drew its own seed: the chief's replaces it
+                self.recipe.resolve()
         self.recipe.config = self.config
         if platform.chief:
             for folder in (paths.output_dir, paths.backup, paths.samples):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -733,6 +734,39 @@ def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, sty
         np.testing.assert_allclose(crop, expected, atol=1e-6)
     x, y = recipe.pairs(np.zeros((2, 16, 16, 3), "float32"), 0)
     assert tuple(x["style"].shape) == (2, 16, 16, 3) and tuple(y.shape) == (2, 16, 16, 6)
+
+
+def test_style_schedules_are_seeded_with_the_drawn_seed_when_none_is_given(tmp_path, photos,
+                                                                         style_files):
+    # Before: with no seed (the command line's default) the arbitrary-style recipe stopped
+    # with "TypeError: object of type 'NoneType' has no len()", and the multi-style schedule
+    # was drawn unseeded (another style order on every resume), not from the recorded seed.
+    from keras_perceptual.training import (
+        ArbitraryStyleConfig,
+        ArbitraryStyleRecipe,
+        MultiStyleConfig,
+        MultiStyleRecipe,
+        Trainer,
+    )
+    from keras_perceptual.training.recipes import balanced_schedule
+
+    config = ArbitraryStyleConfig(content_dir=photos, style_dir=os.path.dirname(style_files[0]),
+                                  output_dir=tmp_path / "any", steps=1, image_size=16,
+                                  style_image_size=40, backbone="vgg16", weights=None)  # fmt: skip
+    trainer = Trainer(ArbitraryStyleRecipe(config), verbose=0)
+    trainer.resolve()
+    trainer.lock.release(remove=True)
+    seeded = ArbitraryStyleRecipe(dataclasses.replace(config, seed=trainer.config.seed))
+    seeded.resolve()
+    np.testing.assert_array_equal(trainer.recipe.schedule, seeded.schedule)
+    config = MultiStyleConfig(content_dir=photos, style_images=style_files[:2],
+                              output_dir=tmp_path / "multi", steps=1, image_size=16,
+                              style_image_size=40, weights=None)  # fmt: skip
+    trainer = Trainer(MultiStyleRecipe(config), verbose=0)
+    trainer.resolve()
+    trainer.lock.release(remove=True)
+    np.testing.assert_array_equal(trainer.recipe.schedule,
+                                  balanced_schedule(2, trainer.config.seed))
 
 
 @pytest.mark.slow  # two short trainings through the trainer (~1 min on 2 cores)
