@@ -1067,3 +1067,12 @@ def test_a_home_folder_is_expanded_as_a_shell_would(monkeypatch, tmp_path):
     assert args.out == str(tmp_path / "stylized")
     args = build_parser().parse_args(["stylize", "m.keras", "a~b.png", "--out", "o~"])
     assert (args.inputs, args.out) == (["a~b.png"], "o~")
+
+
+def test_a_photo_as_content_dir_is_an_argument_error(photos, tmp_path, capsys):
+    assert main(["train-sr", str(photos / "photo0.png"), "--out", str(tmp_path / "run")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: argument IMAGE_DIR: expected a folder of "
+                           "images, not a file (to train on one photo, put it in a folder of its "
+                           "own), got "), line
+    assert not (tmp_path / "run").exists()

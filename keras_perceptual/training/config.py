@@ -240,6 +240,11 @@ def _data_source(value: Any, name: str) -> Any:
     if isinstance(value, (str, os.PathLike)):
         if not os.fspath(value):
             raise InputError(f"{name} must be a folder of images. Received: {name}={value!r}")
+        if os.path.isfile(value):
+            raise InputError(
+                f"{name} must be a folder of images, not a file (to train on one photo, put it "
+                f"in a folder of its own). Received: {name}={os.fspath(value)!r}"
+            )
         return os.path.abspath(os.fspath(value))
     if hasattr(value, "paths") and hasattr(value, "directory"):  # a ScanResult
         return value

@@ -435,3 +435,15 @@ def test_a_changed_dictionary_field_is_named_by_key(tmp_path, style_file):
     assert wider.differences(record) == [
         "model_options['filters'] 4 -> 8", "model_options['num_residual_blocks'] 1 -> (default)",
     ]
+
+
+def test_a_photo_given_as_the_folder_of_photos_is_refused_at_once(tmp_path, style_file):
+    # Before: accepted here, then the scan said "(use load_image for a single file)", words
+    # of the Python API that the command line showed too.
+    with pytest.raises(InputError, match=r"content_dir must be a folder of images, not a file \(to "
+                       r"train on one photo, put it in a folder of its own\)\. Received: "
+                       r"content_dir='.*style\.png'"):
+        StyleTransferConfig(content_dir=style_file, style_image=style_file,
+                            output_dir=str(tmp_path / "run"))  # fmt: skip
+    with pytest.raises(InputError, match="image_dir must be a folder of images, not a file"):
+        SuperResolutionConfig(image_dir=style_file, output_dir=str(tmp_path / "sr"))
