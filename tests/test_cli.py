@@ -1076,3 +1076,13 @@ def test_a_photo_as_content_dir_is_an_argument_error(photos, tmp_path, capsys):
                            "images, not a file (to train on one photo, put it in a folder of its "
                            "own), got "), line
     assert not (tmp_path / "run").exists()
+
+
+def test_out_equal_to_the_content_folder_is_refused(photos, capsys):
+    argv = ["train-style", str(photos), str(photos / "style.jpg"), "--out", str(photos)]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: --out is the folder of training images "
+                           "CONTENT_DIR: the samples written there would be read back"), line
+    assert "Received: --out " in line and ", CONTENT_DIR " in line, line
+    assert sorted(os.listdir(photos)) == ["photo0.png", "photo1.png", "photo2.png", "style.jpg"]

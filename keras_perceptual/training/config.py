@@ -403,6 +403,22 @@ class RunConfig:
                 set_by_caller={k: k if k in self.__dataclass_fields__ else None
                                for k in set_by_recipe},
             )  # fmt: skip
+        self._check_output_apart()
+
+    def _check_output_apart(self) -> None:
+        """Refuses ``output_dir`` equal to a folder of training images: the samples written
+        there would be read back as training images by the next scan (a resume); one
+        inside it is left out of the scan (its ``exclude``)."""
+        output = os.path.realpath(os.fspath(self.output_dir))
+        for name in ("content_dir", "image_dir", "style_dir"):
+            folder = getattr(self, name, None)
+            if isinstance(folder, (str, os.PathLike)) and os.path.realpath(folder) == output:
+                raise InputError(
+                    f"output_dir is the folder of training images {name}: the samples written "
+                    "there would be read back as training images when the run is resumed; "
+                    f"pass another output folder, e.g. {os.path.join(folder, 'runs', 'my_run')!r}"
+                    f". Received: output_dir={self.output_dir!r}, {name}={folder!r}"
+                )
 
     def option_targets(self) -> dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]]:
         """Where each ``*_options`` field goes: ``{field: (the function or class it is

@@ -447,3 +447,16 @@ def test_a_photo_given_as_the_folder_of_photos_is_refused_at_once(tmp_path, styl
                             output_dir=str(tmp_path / "run"))  # fmt: skip
     with pytest.raises(InputError, match="image_dir must be a folder of images, not a file"):
         SuperResolutionConfig(image_dir=style_file, output_dir=str(tmp_path / "sr"))
+
+
+def test_the_output_folder_cannot_be_the_folder_of_training_images(tmp_path, style_file):
+    # Before: accepted; the samples written there were scanned as training photos on resume
+    # (4 photos, then 8, then 10).
+    with pytest.raises(InputError, match=r"output_dir is the folder of training images "
+                       r"content_dir: the samples .* read back .*pass another output folder"):
+        StyleTransferConfig(content_dir=str(tmp_path), style_image=style_file,
+                            output_dir=str(tmp_path / "x" / ".."))  # fmt: skip
+    with pytest.raises(InputError, match="output_dir is the folder of training images image_dir"):
+        SuperResolutionConfig(image_dir=str(tmp_path), output_dir=str(tmp_path) + "/")
+    # inside it is fine: the scan leaves the output folder out
+    style_config(tmp_path, style_file)
