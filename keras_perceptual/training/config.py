@@ -671,7 +671,10 @@ class MultiStyleConfig(StyleFieldsConfig):
 
 @_accepts("str | os.PathLike | ScanResult")
 def _folder(value: Any, name: str) -> str:
-    folder = _data_source(value, name)
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value) and not os.path.isdir(value):
+        folder = os.path.abspath(os.fspath(value))
+    else:
+        folder = _data_source(value, name)
     if isinstance(folder, str) and not os.path.isdir(folder):
         raise InputError(
             f"{name} {os.fspath(value)!r} is not a folder; pass a folder of style images. "
