@@ -7,6 +7,7 @@ per module and shared; argument errors that need no model run in-process through
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -996,3 +997,92 @@ def test_export_out_named_for_another_format_is_refused(style_net, tmp_path, cap
     assert main(["export", str(style_net), str(notes)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is an existing file" in err[0] and "OUT" in err[0], err
+
+
+def test_rerun_with_another_network_option_names_the_option(style_run, photos, standin_weights,
+                                                             capsys):
+    # Before: "(model_options {'filters': 4, 'num_residual_blocks': 1} -> {'filters': 8, ...})".
+    _, out = style_run
+    argv = ["train-style", out.parent / "content", photos / "style.jpg", "--out", out,
+            "--steps", 3, "--image-size", 32, "--batch-size", 2, "--style-image-size", 48,
+            "--filters", 8, "--weights", standin_weights, "--save-every", 2, "--seed", 1,
+            "--quiet"]  # fmt: skip
+    assert main([str(a) for a in argv]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "different settings (--filters 4 -> 8; --residual-blocks 1 -> (default))" in line, line
+
+
+def test_rerun_without_seed_announces_the_resume(tmp_path, photos, capsys):
+    # Before: with no --seed (the usual case) the recorded seed counted as a changed setting,
+    # so a re-run of a finished training never said "already trained ...; nothing to train".
+    from keras_perceptual.cli.train import _announce_resume
+    from keras_perceptual.training import StyleTransferConfig
+
+    def config(seed):
+        return StyleTransferConfig(content_dir=str(photos), style_image=str(photos / "style.jpg"),
+                                   output_dir=str(tmp_path), steps=3, weights=None, seed=seed)  # fmt: skip
+
+    (tmp_path / "config.json").write_text(json.dumps({"arguments": config(7).to_record()}))
+    (tmp_path / "backup").mkdir()
+    state = {"step": 3, "epoch": 2, "weights": "step-000000003.weights.h5"}
+    (tmp_path / "backup" / "state.json").write_text(json.dumps(state))
+    _announce_resume(config(None))
+    assert f"{tmp_path} is already trained to step 3 of 3; nothing to train" in capsys.readouterr().out
+    _announce_resume(dataclasses.replace(config(None), steps=5))
+    assert f"resuming {tmp_path} from step 3 of 5" in capsys.readouterr().out
+    _announce_resume(config(8))  # another seed: the run refuses it; no announcement above that
+    assert capsys.readouterr().out == ""
+    _announce_resume(dataclasses.replace(config(None), steps=2))  # was "step 3 of 2"
+    assert f"{tmp_path} is already trained to step 3, past --steps 2; nothing to train (a larger " \
+        "--steps trains on)" in capsys.readouterr().out
+
+
+def test_rerun_without_a_backup_says_it_starts_over(tmp_path, photos, capsys):
+    # Before: with backup/ deleted, a re-run silently trained from step 0 and replaced the
+    # finished model.keras.
+    from keras_perceptual.cli.train import _announce_resume
+    from keras_perceptual.training import StyleTransferConfig
+
+    config = StyleTransferConfig(content_dir=str(photos), style_image=str(photos / "style.jpg"),
+                                 output_dir=str(tmp_path), steps=3, weights=None)  # fmt: skip
+    _announce_resume(config)
+    assert capsys.readouterr().out == ""  # a new folder: nothing to say
+    (tmp_path / "model.keras").write_bytes(b"a finished model")
+    _announce_resume(config)
+    assert f"{tmp_path} holds a model.keras but no backup/state.json to resume from: training " \
+        "starts over from step 0 and replaces it (choose another --out to keep it)" in \
+        capsys.readouterr().out
+
+
+def test_a_home_folder_is_expanded_as_a_shell_would(monkeypatch, tmp_path):
+    # Before: "--out=~/runs/x" (which a shell leaves alone) and a quoted "~/My Photos" were
+    # taken literally: the run went to a folder named "~" in the current folder.
+    from keras_perceptual.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = build_parser().parse_args(["stylize", "~/model.keras", "~/My Photos/*.jpg",
+                                      "--out=~/stylized", "--tile", "64"])  # fmt: skip
+    assert args.model == str(tmp_path / "model.keras")
+    assert args.inputs == [str(tmp_path / "My Photos" / "*.jpg")]
+    assert args.out == str(tmp_path / "stylized")
+    args = build_parser().parse_args(["stylize", "m.keras", "a~b.png", "--out", "o~"])
+    assert (args.inputs, args.out) == (["a~b.png"], "o~")
+
+
+def test_a_photo_as_content_dir_is_an_argument_error(photos, tmp_path, capsys):
+    assert main(["train-sr", str(photos / "photo0.png"), "--out", str(tmp_path / "run")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: argument IMAGE_DIR: expected a folder of "
+                           "images, not a file (to train on one photo, put it in a folder of its "
+                           "own), got "), line
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_equal_to_the_content_folder_is_refused(photos, capsys):
+    argv = ["train-style", str(photos), str(photos / "style.jpg"), "--out", str(photos)]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("keras-perceptual: error: --out is the folder of training images "
+                           "CONTENT_DIR: the samples written there would be read back"), line
+    assert "Received: --out " in line and ", CONTENT_DIR " in line, line
+    assert sorted(os.listdir(photos)) == ["photo0.png", "photo1.png", "photo2.png", "style.jpg"]

@@ -41,9 +41,32 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def expand_home(word: str) -> str:
+    """``word`` with a leading ``~`` (of the word, or of an ``--option=`` value) expanded as a
+    shell would: a shell leaves ``--out=~/runs`` and ``"~/My Photos"`` alone, and the files
+    would otherwise go to a folder named ``~`` in the current one.
+
+    Example:
+        >>> expand_home("--out=~/runs") == "--out=" + os.path.expanduser("~/runs")
+        True
+    """
+    if word.startswith("~"):
+        return os.path.expanduser(word)
+    option, equals, value = word.partition("=")
+    if equals and option.startswith("--") and value.startswith("~"):
+        return f"{option}={os.path.expanduser(value)}"
+    return word
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # noqa: D401 - argparse API
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def parse_known_args(self, args=None, namespace=None):
+        import sys
+
+        words = sys.argv[1:] if args is None else args
+        return super().parse_known_args([expand_home(str(word)) for word in words], namespace)
 
 
 # --------------------------------------------------------------------------

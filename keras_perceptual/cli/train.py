@@ -32,15 +32,25 @@ def _announce_resume(config) -> None:
     already finished); nothing when its settings differ (the run then stops with the list
     of differences, and "resuming" above it would contradict it)."""
     from keras_perceptual.training import BACKUP_DIR, StepBackupAndRestore
-    from keras_perceptual.training.trainer import CONFIG_FILE, read_record
+    from keras_perceptual.training.trainer import CONFIG_FILE, MODEL_FILE, read_record
 
     output_dir, steps = config.output_dir, config.steps
     state_file = os.path.join(output_dir, BACKUP_DIR, StepBackupAndRestore.STATE_FILE)
     if not os.path.isfile(state_file):
+        if os.path.isfile(os.path.join(output_dir, MODEL_FILE)):
+            say(f"{output_dir} holds a {MODEL_FILE} but no {BACKUP_DIR}/{StepBackupAndRestore.STATE_FILE} "
+                f"to resume from: training starts over from step 0 and replaces it (choose "
+                f"another --out to keep it)")
         return
     record = read_record(os.path.join(output_dir, CONFIG_FILE)) or {}
+    arguments = record.get("arguments")
+    if not isinstance(arguments, dict):
+        return  # the trainer refuses a damaged config.json
+    if config.seed is None and arguments.get("seed") is not None:
+        # No --seed: the run reuses the recorded one (Trainer.resolve), so it is no difference.
+        config = dataclasses.replace(config, seed=arguments["seed"])
     try:
-        if config.differences(record.get("arguments", {})):
+        if config.differences(arguments):
             return
     except (KerasPerceptualError, OSError):
         return  # the recipe reports it
@@ -51,8 +61,12 @@ def _announce_resume(config) -> None:
     step = state.get("step")
     if step is None:
         return
-    if step >= steps:
-        say(f"{output_dir} is already trained to step {step} of {steps}; nothing to train")
+    if step > steps:
+        say(f"{output_dir} is already trained to step {step}, past --steps {steps}; nothing to "
+            f"train (a larger --steps trains on)")
+    elif step == steps:
+        say(f"{output_dir} is already trained to step {step} of {steps}; nothing to train (a "
+            f"larger --steps trains on)")
     else:
         say(f"resuming {output_dir} from step {step} of {steps}")
 
@@ -230,11 +244,13 @@ def add_config_options(parser, config_class, groups: dict[str, str], exclude=Non
 def config_options(config_class) -> dict[str, str]:
     """``{field name: option}`` of the command-line fields of ``config_class`` (a
     positional's metavar) and of the network options, for :func:`option_names`."""
+    networks = (_STYLE_NETWORK, _ARBITRARY_NETWORK, _SR_NETWORK)
+    # A resumed run's changed network option, as the settings check names it.
     options = {
-        name: option
-        for network in (_STYLE_NETWORK, _ARBITRARY_NETWORK, _SR_NETWORK)
-        for option, name, _ in network
+        f"model_options[{name!r}]": option for network in networks for option, name, _ in network
     }
+    options["gan_options['adversarial_weight']"] = "--adversarial-weight"
+    options.update({name: option for network in networks for option, name, _ in network})
     for field in dataclasses.fields(config_class):
         kind = field.metadata.get("cli")
         if kind is not None:

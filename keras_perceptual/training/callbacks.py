@@ -204,6 +204,22 @@ class AtomicModelCheckpoint(_StepTracker):
         return True
 
 
+#: The most characters of each backup file's load error quoted by :class:`BackupError`.
+_ERROR_DETAIL_LIMIT = 300
+
+
+def _valid_state(state) -> bool:
+    """Whether ``state.json``'s content (and its ``previous`` entry) has the fields
+    :meth:`StepBackupAndRestore.restore` reads."""
+
+    def entry(value) -> bool:
+        return (isinstance(value, dict) and isinstance(value.get("weights"), str)
+                and all(isinstance(value.get(key), int) and not isinstance(value.get(key), bool)
+                        for key in ("step", "epoch")))  # fmt: skip
+
+    return entry(state) and (not state.get("previous") or entry(state["previous"]))
+
+
 class StepBackupAndRestore(_StepTracker):
     """Backs up the training state at every epoch end; :meth:`restore` brings it back.
 
@@ -271,6 +287,13 @@ class StepBackupAndRestore(_StepTracker):
                 f"The backup record {self.state_path!r} cannot be read ({error}); delete "
                 f"{self.backup_dir!r} to start over, or restore it from a copy."
             ) from None
+        if not _valid_state(state):
+            raise BackupError(
+                f"The backup record {self.state_path!r} is not one this library wrote (expected "
+                "a JSON object with an integer 'step' and 'epoch' and a 'weights' file name; "
+                f"edited by hand?); delete {self.backup_dir!r} to start over, or restore it from "
+                "a copy."
+            )
         return state
 
     def restore(self, model: keras.Model) -> dict | None:
@@ -299,7 +322,11 @@ class StepBackupAndRestore(_StepTracker):
             try:
                 model.load_weights(path)
             except Exception as error:  # noqa: BLE001 - corrupt, missing or mismatched file
-                errors.append(f"{candidate['weights']}: {type(error).__name__}: {error}")
+                # Keras' shape-mismatch message prints every variable's values (tens of KB).
+                detail = " ".join(str(error).split())
+                if len(detail) > _ERROR_DETAIL_LIMIT:
+                    detail = detail[:_ERROR_DETAIL_LIMIT] + " [...]"
+                errors.append(f"{candidate['weights']}: {type(error).__name__}: {detail}")
                 continue
             return {"step": int(candidate["step"]), "epoch": int(candidate["epoch"])}
         raise BackupError(

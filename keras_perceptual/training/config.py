@@ -240,6 +240,11 @@ def _data_source(value: Any, name: str) -> Any:
     if isinstance(value, (str, os.PathLike)):
         if not os.fspath(value):
             raise InputError(f"{name} must be a folder of images. Received: {name}={value!r}")
+        if os.path.isfile(value):
+            raise InputError(
+                f"{name} must be a folder of images, not a file (to train on one photo, put it "
+                f"in a folder of its own). Received: {name}={os.fspath(value)!r}"
+            )
         return os.path.abspath(os.fspath(value))
     if hasattr(value, "paths") and hasattr(value, "directory"):  # a ScanResult
         return value
@@ -398,6 +403,22 @@ class RunConfig:
                 set_by_caller={k: k if k in self.__dataclass_fields__ else None
                                for k in set_by_recipe},
             )  # fmt: skip
+        self._check_output_apart()
+
+    def _check_output_apart(self) -> None:
+        """Refuses ``output_dir`` equal to a folder of training images: the samples written
+        there would be read back as training images by the next scan (a resume); one
+        inside it is left out of the scan (its ``exclude``)."""
+        output = os.path.realpath(os.fspath(self.output_dir))
+        for name in ("content_dir", "image_dir", "style_dir"):
+            folder = getattr(self, name, None)
+            if isinstance(folder, (str, os.PathLike)) and os.path.realpath(folder) == output:
+                raise InputError(
+                    f"output_dir is the folder of training images {name}: the samples written "
+                    "there would be read back as training images when the run is resumed; "
+                    f"pass another output folder, e.g. {os.path.join(folder, 'runs', 'my_run')!r}"
+                    f". Received: output_dir={self.output_dir!r}, {name}={folder!r}"
+                )
 
     def option_targets(self) -> dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]]:
         """Where each ``*_options`` field goes: ``{field: (the function or class it is
@@ -442,17 +463,28 @@ class RunConfig:
             record: ``config.json``'s ``arguments`` of the run being resumed.
 
         Returns:
-            ``["name old -> new", ...]``, empty when the run may be resumed.
+            ``["name old -> new", ...]``, empty when the run may be resumed; a dictionary
+            field (``model_options``, ...) by key: ``"model_options['filters'] 32 -> 16"``
+            (``(default)`` for a key that one side leaves out).
         """
         current = {**self.to_record(), **json_safe(self.identity())}
         skip = self.resumable_fields()
         # Keys in both: a record written by another version may lack a newer field or hold
         # an older one; those say nothing about this run's state.
-        return [
-            f"{key} {record[key]!r} -> {current[key]!r}"
-            for key in sorted(set(record) & set(current))
-            if key not in skip and record[key] != current[key]
-        ]
+        found = []
+        for key in sorted(set(record) & set(current)):
+            old, new = record[key], current[key]
+            if key in skip or old == new:
+                continue
+            if isinstance(old, dict) and isinstance(new, dict):
+                found += [
+                    f"{key}[{item!r}] {_entry(old, item)} -> {_entry(new, item)}"
+                    for item in sorted(set(old) | set(new), key=str)
+                    if old.get(item, _ABSENT) != new.get(item, _ABSENT)
+                ]
+            else:
+                found.append(f"{key} {old!r} -> {new!r}")
+        return found
 
     def check_resumable(self, record: Mapping[str, Any]) -> None:
         """Raises :class:`ResumeMismatchError` when ``record`` is not this run's.
@@ -469,6 +501,14 @@ class RunConfig:
                 f"{movable} may change; a weights file or style image may move to another "
                 "path but must hold the same data), or choose a new output folder."
             )
+
+
+_ABSENT = object()
+
+
+def _entry(options: Mapping[str, Any], key: Any) -> str:
+    """A dictionary field's value at ``key`` in :meth:`RunConfig.differences`."""
+    return repr(options[key]) if key in options else "(default)"
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -631,7 +671,10 @@ class MultiStyleConfig(StyleFieldsConfig):
 
 @_accepts("str | os.PathLike | ScanResult")
 def _folder(value: Any, name: str) -> str:
-    folder = _data_source(value, name)
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value) and not os.path.isdir(value):
+        folder = os.path.abspath(os.fspath(value))
+    else:
+        folder = _data_source(value, name)
     if isinstance(folder, str) and not os.path.isdir(folder):
         raise InputError(
             f"{name} {os.fspath(value)!r} is not a folder; pass a folder of style images. "

@@ -230,6 +230,34 @@ def read_record(path: str) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
+def check_resume_record(path: str, record: dict | None) -> None:
+    """Refuses to resume from ``backup/`` when ``config.json`` exists but is not a run
+    record (invalid JSON, or no ``arguments`` object: edited by hand or damaged; it is
+    always written atomically): its settings could not be compared with this run's, so a
+    changed setting would be trained on silently, or fail later on the backup's shapes."""
+    if not os.path.exists(path):
+        return  # deleted on purpose: resume from backup/ with the settings given now
+    if isinstance(record, dict) and isinstance(record.get("arguments"), dict):
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            json.load(f)
+        reason = "its 'arguments' are not a JSON object"
+        if not isinstance(record, dict):
+            reason = "it is not a JSON object"
+    except ValueError as error:
+        reason = f"not valid JSON: {error}"
+    except OSError as error:
+        reason = f"cannot be read: {error.strerror or error}"
+    output_dir = os.path.dirname(path) or "."
+    raise ResumeMismatchError(
+        f"cannot resume the run in {output_dir!r}: its {os.path.basename(path)} ({reason}) "
+        "was edited or damaged, so its settings cannot be checked against this run's; "
+        "undo the edit, delete it to resume from backup/ with the settings given now, or "
+        "choose a new output folder to start a new run."
+    )
+
+
 def check_output_dir(output_dir: str, create: bool = True) -> str:
     """The output folder, made and probed for writing (``create=False``: a non-chief worker,
     which never touches it)."""
@@ -375,6 +403,8 @@ class Trainer:
                 self.has_backup = os.path.exists(
                     os.path.join(paths.backup, step_callbacks.StepBackupAndRestore.STATE_FILE)
                 )
+            if platform.chief and self.has_backup:
+                check_resume_record(paths.config, self.previous)
             resuming = self.previous is not None and self.has_backup
             if seed is None and resuming:
                 seed = self.previous.get("arguments", {}).get("seed")
@@ -387,14 +417,20 @@ class Trainer:
             self.weights_record = weights_record(config.weights, self.recipe.loss_backbone())
             self.precision = run_precision(config, self.previous if resuming else None)
             self.recipe.precision = self.precision
+            # The recipe's seeded choices (the style schedules) need the settled seed: with
+            # no seed given they were unseeded (several styles) or a TypeError (arbitrary).
+            self.recipe.config = self.config
             self.recipe.resolve()
         except Exception as error:  # noqa: BLE001 - re-raised (on every worker) below
             if not platform.multi_worker:
                 raise
             failure = error
         if platform.multi_worker:
-            (seed,) = (int(v) for v in platform.agree(failure, [seed]))
-            self.config = dataclasses.replace(self.config, seed=seed)
+            (agreed,) = (int(v) for v in platform.agree(failure, [seed]))
+            self.config = dataclasses.replace(self.config, seed=agreed)
+            self.recipe.config = self.config
+            if agreed != seed:  # this worker drew its own seed: the chief's replaces it
+                self.recipe.resolve()
         self.recipe.config = self.config
         if platform.chief:
             for folder in (paths.output_dir, paths.backup, paths.samples):

@@ -424,3 +424,39 @@ def test_options_dicts_take_what_their_target_takes(tmp_path, style_file):
                                   output_dir=str(tmp_path / "a"),
                                   loss_options={"distance": "l2"})  # fmt: skip
     assert config.loss_options == {"distance": "l2"}
+
+
+def test_a_changed_dictionary_field_is_named_by_key(tmp_path, style_file):
+    # Before: "model_options {'filters': 4, 'num_residual_blocks': 1} -> {'filters': 8, ...}",
+    # which the command line could not turn into "--filters 4 -> 8".
+    config = style_config(tmp_path, style_file, model_options={"filters": 4, "num_residual_blocks": 1})
+    record = json.loads(json.dumps(config.to_record()))
+    wider = dataclasses.replace(config, model_options={"filters": 8})
+    assert wider.differences(record) == [
+        "model_options['filters'] 4 -> 8", "model_options['num_residual_blocks'] 1 -> (default)",
+    ]
+
+
+def test_a_photo_given_as_the_folder_of_photos_is_refused_at_once(tmp_path, style_file):
+    # Before: accepted here, then the scan said "(use load_image for a single file)", words
+    # of the Python API that the command line showed too.
+    with pytest.raises(InputError, match=r"content_dir must be a folder of images, not a file \(to "
+                       r"train on one photo, put it in a folder of its own\)\. Received: "
+                       r"content_dir='.*style\.png'"):
+        StyleTransferConfig(content_dir=style_file, style_image=style_file,
+                            output_dir=str(tmp_path / "run"))  # fmt: skip
+    with pytest.raises(InputError, match="image_dir must be a folder of images, not a file"):
+        SuperResolutionConfig(image_dir=style_file, output_dir=str(tmp_path / "sr"))
+
+
+def test_the_output_folder_cannot_be_the_folder_of_training_images(tmp_path, style_file):
+    # Before: accepted; the samples written there were scanned as training photos on resume
+    # (4 photos, then 8, then 10).
+    with pytest.raises(InputError, match=r"output_dir is the folder of training images "
+                       r"content_dir: the samples .* read back .*pass another output folder"):
+        StyleTransferConfig(content_dir=str(tmp_path), style_image=style_file,
+                            output_dir=str(tmp_path / "x" / ".."))  # fmt: skip
+    with pytest.raises(InputError, match="output_dir is the folder of training images image_dir"):
+        SuperResolutionConfig(image_dir=str(tmp_path), output_dir=str(tmp_path) + "/")
+    # inside it is fine: the scan leaves the output folder out
+    style_config(tmp_path, style_file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -169,6 +170,44 @@ def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, 
                        r"weights may change; a weights file or style image may move to another "
                        r"path but must hold the same data\)"):
         train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(None))
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"format_version": 2, "arguments": {', r"config\.json \(not valid JSON: "),
+    ('{"arguments": [1]}', r"config\.json \(its 'arguments' are not a JSON object\)"),
+    ("[1, 2]", r"config\.json \(it is not a JSON object\)"),
+])
+def test_a_damaged_config_json_is_not_resumed_unchecked(style_run, photos, style_file,
+                                                       standin_weights, tmp_path, content, message):
+    # Before: invalid JSON skipped the settings check (another --filters then failed on the
+    # backup's shapes with a line of tens of KB); a non-object 'arguments' was a traceback.
+    import shutil
+
+    _, out = style_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    (copy / "config.json").write_text(content)
+    with pytest.raises(ResumeMismatchError, match=message + r".*edited or damaged.*delete it to "
+                       r"resume from backup/.*choose a new output folder"):
+        train_style_transfer(photos, style_file, output_dir=copy, **style_kwargs(standin_weights))
+    assert (copy / "config.json").read_text() == content
+
+
+def test_an_edited_backup_record_and_a_mismatched_backup_are_one_short_error(tmp_path):
+    # Before: a state.json without 'weights' was a KeyError traceback, and a backup of another
+    # network quoted every variable's values (tens of KB on one line).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 64), "float32")
+    model.fit(x, y, epochs=1, batch_size=2, verbose=0, callbacks=[StepBackupAndRestore(tmp_path)])
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(65)])
+    other.compile(optimizer="adam", loss="mse")
+    with pytest.raises(training.BackupError, match="can be loaded into this model") as caught:
+        StepBackupAndRestore(tmp_path).restore(other)
+    assert len(str(caught.value)) < 1000, len(str(caught.value))
+    (tmp_path / "state.json").write_text(json.dumps({"step": 2, "epoch": 1}))
+    with pytest.raises(training.BackupError, match=r"is not one this library wrote .* delete"):
+        StepBackupAndRestore(tmp_path).restore(model)
 
 
 @pytest.mark.parametrize("recipe,arguments,message", [
@@ -695,6 +734,39 @@ def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, sty
         np.testing.assert_allclose(crop, expected, atol=1e-6)
     x, y = recipe.pairs(np.zeros((2, 16, 16, 3), "float32"), 0)
     assert tuple(x["style"].shape) == (2, 16, 16, 3) and tuple(y.shape) == (2, 16, 16, 6)
+
+
+def test_style_schedules_are_seeded_with_the_drawn_seed_when_none_is_given(tmp_path, photos,
+                                                                         style_files):
+    # Before: with no seed (the command line's default) the arbitrary-style recipe stopped
+    # with "TypeError: object of type 'NoneType' has no len()", and the multi-style schedule
+    # was drawn unseeded (another style order on every resume), not from the recorded seed.
+    from keras_perceptual.training import (
+        ArbitraryStyleConfig,
+        ArbitraryStyleRecipe,
+        MultiStyleConfig,
+        MultiStyleRecipe,
+        Trainer,
+    )
+    from keras_perceptual.training.recipes import balanced_schedule
+
+    config = ArbitraryStyleConfig(content_dir=photos, style_dir=os.path.dirname(style_files[0]),
+                                  output_dir=tmp_path / "any", steps=1, image_size=16,
+                                  style_image_size=40, backbone="vgg16", weights=None)  # fmt: skip
+    trainer = Trainer(ArbitraryStyleRecipe(config), verbose=0)
+    trainer.resolve()
+    trainer.lock.release(remove=True)
+    seeded = ArbitraryStyleRecipe(dataclasses.replace(config, seed=trainer.config.seed))
+    seeded.resolve()
+    np.testing.assert_array_equal(trainer.recipe.schedule, seeded.schedule)
+    config = MultiStyleConfig(content_dir=photos, style_images=style_files[:2],
+                              output_dir=tmp_path / "multi", steps=1, image_size=16,
+                              style_image_size=40, weights=None)  # fmt: skip
+    trainer = Trainer(MultiStyleRecipe(config), verbose=0)
+    trainer.resolve()
+    trainer.lock.release(remove=True)
+    np.testing.assert_array_equal(trainer.recipe.schedule,
+                                  balanced_schedule(2, trainer.config.seed))
 
 
 @pytest.mark.slow  # two short trainings through the trainer (~1 min on 2 cores)
