@@ -22,6 +22,8 @@ import abc
 import dataclasses
 import functools
 import inspect
+import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -59,7 +61,7 @@ from keras_perceptual.training.config import (
 )
 from keras_perceptual.training.optimizers import ScaledAdam, style_parameter_paths
 from keras_perceptual.training.results import TrainingResult
-from keras_perceptual.training.trainer import Trainer
+from keras_perceptual.training.trainer import Trainer, run_folders_under
 
 #: The loss network :class:`PerceptualLoss` uses when ``loss_options`` names none.
 DEFAULT_LOSS_BACKBONE = inspect.signature(PerceptualLoss).parameters["backbone"].default
@@ -170,8 +172,23 @@ class Recipe(abc.ABC):
         source, min_size = self.data_source()
         if isinstance(source, ScanResult):
             return source
-        # The run's own outputs (sample grids) are never training images.
-        return scan_images(source, min_size=min_size, exclude=self.config.output_dir)
+        # The run's own outputs (sample grids) and other runs' are never training images.
+        return scan_images(source, min_size=min_size, exclude=self.left_out_of(source))
+
+    def left_out_of(self, folder: str) -> list[str]:
+        """The folders a scan of ``folder`` leaves out: this run's output folder and every
+        other training run below ``folder`` (:func:`run_folders_under`), named in a warning."""
+        others = [path for path in run_folders_under(folder)
+                  if os.path.realpath(path) != os.path.realpath(self.config.output_dir)]
+        if others:
+            shown = ", ".join(repr(path) for path in others[:5])
+            more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+            warnings.warn(
+                f"Left out {len(others)} folder(s) under {folder!r} that hold other training "
+                f"runs (their sample grids are not training images): {shown}{more}.",
+                UserWarning, stacklevel=2,
+            )
+        return [self.config.output_dir, *others]
 
     @abc.abstractmethod
     def crop_size(self) -> int:
@@ -468,7 +485,8 @@ class ArbitraryStyleRecipe(Recipe):
 
         config = self.config
         styles = scan_images(
-            config.style_dir, min_size=config.image_size, warn=False, exclude=config.output_dir
+            config.style_dir, min_size=config.image_size, warn=False,
+            exclude=self.left_out_of(config.style_dir),
         )
         pixels = load_images(list(styles.paths), size=config.style_image_size, value_range=(0, 1))
         self.style_bank = np.round(pixels * 255.0).astype(np.uint8)

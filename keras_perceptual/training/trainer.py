@@ -96,6 +96,34 @@ STEPS_FILE = "steps.csv"
 SAMPLES_DIR = "samples"
 
 
+def run_folders_under(directory: str | os.PathLike) -> list[str]:
+    """The folders below ``directory`` (not itself) that hold a training run of this package:
+    a ``config.json`` beside ``backup/``, ``run.lock`` or ``model.keras``.
+
+    Their sample grids are images but never training photos: the recipes leave these folders
+    out of their scans (with a warning naming them), so a run written inside the photo folder
+    (``--out photos/runA``) does not become training data of the next run
+    (``--out photos/runB``), which excludes only its own folder.
+
+    Example:
+        >>> import os
+        >>> os.makedirs(os.path.join("shoot", "runA", "backup"))
+        >>> open(os.path.join("shoot", "runA", "config.json"), "w").close()
+        >>> [os.path.relpath(path, "shoot") for path in run_folders_under("shoot")]
+        ['runA']
+    """
+    found = []
+    for root, dirs, files in os.walk(directory):
+        if root != os.fspath(directory) and CONFIG_FILE in files and (
+            BACKUP_DIR in dirs or LOCK_FILE in files or MODEL_FILE in files
+        ):
+            found.append(root)
+            dirs[:] = []  # nothing under a run is a training photo
+        else:
+            dirs.sort()
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class RunPaths:
     """The files and folders of a run, under ``output_dir`` (see :mod:`keras_perceptual.training`)."""

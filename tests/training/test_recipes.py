@@ -442,6 +442,32 @@ def test_an_output_folder_inside_the_photos_folder_is_not_scanned(tmp_path, styl
     assert [os.path.basename(p) for p in scan.paths] == ["photo0.png", "photo1.png"]
 
 
+def test_other_runs_inside_the_photos_folder_are_not_scanned(tmp_path, style_file):
+    """Before: after `--out photos/runA`, a run with `--out photos/runB` excluded only its
+    own folder and trained on runA's sample grids (and its copies of the style image)."""
+    from keras_perceptual.training.config import StyleTransferConfig
+    from keras_perceptual.training.recipes import StyleTransferRecipe
+
+    photos = tmp_path / "photos"
+    make_photos(photos, count=2)
+    run_a = photos / "runA"
+    (run_a / "samples").mkdir(parents=True)
+    (run_a / "backup").mkdir()
+    (run_a / "config.json").write_text("{}")
+    Image.new("RGB", (64, 64)).save(run_a / "samples" / "step_000001.png")
+    # A folder that merely holds a config.json (no run) is still scanned.
+    (photos / "album").mkdir()
+    (photos / "album" / "config.json").write_text("{}")
+    Image.new("RGB", (64, 64)).save(photos / "album" / "beach.png")
+    config = StyleTransferConfig(content_dir=str(photos), style_image=style_file,
+                                 output_dir=str(photos / "runB"), steps=1, image_size=32,
+                                 weights=None)
+    with pytest.warns(UserWarning, match=r"Left out 1 folder\(s\) under .* that hold other "
+                                         r"training runs .*runA"):
+        scan = StyleTransferRecipe(config).scan()
+    assert [os.path.basename(p) for p in scan.paths] == ["beach.png", "photo0.png", "photo1.png"]
+
+
 def test_path_errors(tmp_path, photos, style_file):
     kwargs = style_kwargs(None)
     with pytest.raises(ValueError, match="does not exist"):
