@@ -167,7 +167,10 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
     except OSError as error:  # Pillow's decoder errors, and a header cut short
         raise _decoder_error(error) from None
     except ValueError as error:
-        if "MAX_TEXT" in str(error):  # a PNG text chunk over Pillow's limit: not damaged
+        # A PNG text chunk over Pillow's limit, not damage (Pillow 10 says "Decompressed Data
+        # Too Large" or "Too much memory used in text chunks"; later ones name MAX_TEXT_*).
+        if any(words in str(error) for words in
+               ("MAX_TEXT", "Decompressed Data Too Large", "Too much memory used in text")):
             raise UnusableImageError(
                 f"too large: a metadata (text) chunk is over Pillow's limit ({error}), as "
                 "Photoshop's bloated XMP can be; "
@@ -204,9 +207,18 @@ def _open_image(path: str) -> Iterator[Any]:
 
 
 def _quarter_turned(image) -> bool:
-    """Whether the EXIF orientation of an opened image swaps its width and height when shown,
-    and Pillow's ``image.size`` does not already (it does for TIFFs: the stored size)."""
-    return image.format != "TIFF" and _orientation(image) in _QUARTER_TURNS
+    """Whether the EXIF orientation of an opened (not yet loaded) image swaps its width and
+    height when shown, and Pillow's ``image.size`` does not already.
+
+    For TIFFs it depends on Pillow: 12 reports the turned size at open, 10.3 the stored one
+    (its ImageWidth/ImageLength tags) until the pixels are loaded (both turn the pixels), so
+    the size is compared with the tags."""
+    if _orientation(image) not in _QUARTER_TURNS:
+        return False
+    if image.format == "TIFF":
+        tags = getattr(image, "tag_v2", {})
+        return tuple(image.size) == (tags.get(256), tags.get(257))
+    return True
 
 
 class ImageTooSmallError(UnusableImageError):
@@ -323,11 +335,15 @@ def _orientation(image) -> int:
     the pixel data, so PNGs are walked chunk by chunk instead."""
     from PIL import Image
 
-    if image.format == "PNG" and "exif" not in image.info:
-        fp = getattr(image, "fp", None)
-        data = _png_exif_chunk(fp) if fp is not None else None
+    if image.format == "PNG":
+        data = image.info.get("exif")
+        if data is None:
+            fp = getattr(image, "fp", None)
+            data = _png_exif_chunk(fp) if fp is not None else None
         if not data:
             return 1
+        if data.startswith(b"Exif\x00\x00"):  # a JPEG-style prefix some writers keep;
+            data = data[6:]  # Pillow 12 skips it, Pillow 10 calls the file corrupt
         exif = Image.Exif()
         exif.load(data)
         return int(exif.get(0x0112, 1))
@@ -543,7 +559,7 @@ def read_rgb(
         if verify_only:
             return None
         if sixteen:
-            array = orient(_read_16_bit(image, path), image.getexif().get(0x0112, 1))
+            array = orient(_read_16_bit(image, path), _orientation(image))
             height, width = array.shape[:2]
             if size is not None:
                 array = _resize_16_bit(array, (size[1], size[0]))

@@ -1351,6 +1351,8 @@ def test_an_output_location_that_cannot_be_written_is_said_before_converting(
                 exporter(nets["style"], tmp_path / "ro" / leaf)
 
 
+@requires_onnx
+@requires_openvino
 def test_overwrite_is_explicit_for_the_file_and_folder_exporters(nets, tmp_path, monkeypatch):
     """overwrite=True (the default, as keras.Model.save) replaces an earlier export;
     overwrite=False refuses (was: no way to refuse, and a non-bool was not checked)."""
@@ -1373,6 +1375,7 @@ def test_overwrite_is_explicit_for_the_file_and_folder_exporters(nets, tmp_path,
     assert (tmp_path / "m.onnx").read_bytes() == b"old"
 
 
+@requires_openvino
 def test_openvino_is_not_mixed_into_a_folder_holding_other_files(nets, tmp_path, monkeypatch):
     """Was: model.xml + model.bin written beside a SavedModel, photos or another IR."""
     from keras_perceptual.export import export_openvino
