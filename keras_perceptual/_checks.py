@@ -757,8 +757,15 @@ def check_input_file(path: str, described: str, fix: str, received: str) -> None
     """
     if os.path.isfile(path):
         return
-    state = "is a folder, not a file" if os.path.isdir(path) else "does not exist"
-    raise InputError(f"{described} {path!r} {state}; {fix}. Received: {received}")
+    if os.path.isdir(path):
+        state = "is a folder, not a file"
+    elif os.path.islink(path):
+        state = f"is a broken symbolic link (to {os.readlink(path)!r})"
+    else:
+        state = "does not exist"
+    raise InputError(
+        f"{described} {path!r} {state}; {fix}.{unexpanded_home_hint(path)} Received: {received}"
+    )
 
 
 def check_output_file(value: Any, name: str, example: str) -> str:

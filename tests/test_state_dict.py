@@ -148,6 +148,9 @@ def test_missing_and_foreign_files(tmp_path):
         read_state_dict(tmp_path / "missing.pth")
     with pytest.raises(InputError, match="PyTorch weights file .* is a folder, not a file"):
         read_state_dict(tmp_path)
+    (tmp_path / "link.pth").symlink_to(tmp_path / "gone.pth")
+    with pytest.raises(InputError, match=r"is a broken symbolic link \(to '.*gone.pth'\)"):
+        read_state_dict(tmp_path / "link.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a pickle at all")
     with pytest.raises(InputError, match="neither a zip archive nor the legacy torch.save format"):
