@@ -25,9 +25,11 @@ def check_value_range(value_range: Any) -> ValueRange:
     """Returns ``value_range`` as a ``(low, high)`` tuple of floats, or raises."""
     try:
         # "01" would iterate as ("0", "1"), True as 1.0: neither is a range anyone means.
-        if isinstance(value_range, (str, bytes)) or any(is_bool(v) for v in value_range):
+        if isinstance(value_range, (str, bytes)):
             raise TypeError
-        low, high = (float(v) for v in value_range)
+        low, high = (as_number(v) for v in value_range)
+        if math.isnan(low) or math.isnan(high):
+            raise TypeError
     except (TypeError, ValueError):
         raise InputError(
             "value_range must be a pair (low, high) of numbers such as (0.0, 1.0) or "
@@ -53,9 +55,18 @@ def is_bool(value: Any) -> bool:
 
 
 def as_number(value: Any) -> float:
-    """``float(value)``, or NaN for what is not a number (booleans included), so that a
-    range check refuses it with its own message."""
-    if is_bool(value):
+    """``float(value)``, or NaN for what is not a number, so that a range check refuses it
+    with its own message.
+
+    Booleans and strings are not numbers here (``float(True)`` is 1.0 and ``float("0.5")``
+    is 0.5, but ``tv_weight=True`` or ``"0.5"`` read from an untyped config is a mistake to
+    report, not to guess at). The one rule for every number check below.
+
+    Example:
+        >>> as_number(np.float32(0.5)), as_number("0.5")
+        (0.5, nan)
+    """
+    if is_bool(value) or isinstance(value, (str, bytes)):
         return float("nan")
     try:
         return float(value)
@@ -66,7 +77,7 @@ def as_number(value: Any) -> float:
 def check_weight(value: Any, name: str) -> float:
     """Returns a finite, non-negative float weight, or raises (booleans too)."""
     try:
-        if is_bool(value):
+        if is_bool(value) or isinstance(value, (str, bytes)):
             raise TypeError
         weight = float(value)
     except (TypeError, ValueError):
@@ -123,14 +134,11 @@ def check_positive_float(value: Any, name: str) -> float:
     """Returns a finite float > 0, or raises naming ``name``.
 
     Example:
-        >>> check_positive_float("2.5", "multiplier")
+        >>> check_positive_float(np.float32(2.5), "multiplier")
         2.5
     """
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not (math.isfinite(number) and number > 0) or is_bool(value):
+    number = as_number(value)
+    if not (math.isfinite(number) and number > 0):
         raise InputError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
     return number
 
@@ -148,11 +156,8 @@ def check_seed(value: Any, name: str = "seed") -> int:
 
 def check_sigma(value: Any, name: str = "sigma") -> float:
     """The standard deviation of a Gaussian blur in pixels: a finite number >= 0 (0: no blur)."""
-    try:
-        sigma = float(value)
-    except (TypeError, ValueError):
-        sigma = float("nan")
-    if not (math.isfinite(sigma) and sigma >= 0) or is_bool(value):
+    sigma = as_number(value)
+    if not (math.isfinite(sigma) and sigma >= 0):
         raise InputError(
             f"{name} must be a finite number >= 0 (the Gaussian blur's standard deviation in "
             f"pixels; the paper uses 1.0, 0 disables the blur). Received: {name}={value!r}"
@@ -801,7 +806,7 @@ def check_finite_float(value: Any, name: str, unit: str = "", minimum: float | N
     """
     number = as_number(value)
     what = f" ({unit})" if unit else ""
-    if not math.isfinite(number) or isinstance(value, (str, bytes)):
+    if not math.isfinite(number):  # booleans and strings too (as_number)
         raise InputError(
             f"{name} must be a finite number{what}, not a bool, a string or None. "
             f"Received: {name}={value!r}"
@@ -992,3 +997,31 @@ def per_sample_weight(weight: Any, values_rank: int | None) -> Any:
     if rank > values_rank:
         return keras.ops.squeeze(weight, axis=tuple(range(values_rank, rank)))
     return weight
+
+
+def shortened(text: str, limit: int = 200) -> str:
+    """``text`` on one line and cut to about ``limit`` characters, never inside a word.
+
+    For quoting another library's error inside a message: the sentences that fit whole
+    when they fill at least half of ``limit``, otherwise the words that fit and ``...``
+    (a single first word longer than ``limit`` is kept whole up to ``4 * limit``
+    characters: a longer blob without spaces, e.g. base64, is cut there).
+
+    Example:
+        >>> shortened("Got: ConnectError. We cannot find the snapshot folder for the "
+        ...           "specified revision.", 40)
+        'Got: ConnectError. We cannot find the ...'
+    """
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    sentence = head.rfind(". ")
+    if sentence >= limit // 2:
+        return head[: sentence + 1]
+    space = head.rfind(" ")
+    if space <= 0:  # one long first word: kept whole up to 4 times the limit, then cut
+        space = text.find(" ", limit)
+        if space < 0 or space > 4 * limit:
+            return text if len(text) <= 4 * limit else text[: 4 * limit] + " ..."
+    return text[:space] + " ..."

@@ -14,6 +14,11 @@ writes back every line except the known start-up notices (:data:`NOISE`), and se
 changes anything. The user's own ``TF_CPP_MIN_LOG_LEVEL`` is kept: ``0`` (show INFO)
 keeps everything, as ``--verbose`` does; ``1``-``3`` (hide INFO and more, the usual way to
 silence TensorFlow, which 2.21 no longer honours for these lines) hides the notices too.
+
+The TFLite converter and interpreter print lines of their own from C++ at every conversion
+(``fully_quantize: 0, inference_type: 6, ...``, ``INFO: Created TensorFlow Lite XNNPACK
+delegate for CPU.``); :func:`quiet_native_output` hides those (:data:`CONVERTER_NOISE`)
+around a library call, the command line's and everyone else's, by the same technique.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 #: TensorFlow's start-up lines that the command line hides (regular expressions).
 NOISE = (
@@ -39,7 +46,17 @@ NOISE = (
     r"TF-TRT Warning: Could not find TensorRT",
     r"Unable to register the cuda",
 )
-_NOISE = re.compile("|".join(NOISE))
+
+#: What the TFLite converter and interpreter print at every conversion (regular
+#: expressions), from C++ straight to the process's standard output and error:
+#: :func:`quiet_native_output` hides them around a conversion.
+CONVERTER_NOISE = (
+    r"fully_quantize: \d+, inference_type: \d+",
+    r"Created TensorFlow Lite XNNPACK delegate for CPU",
+    r"tf_tfl_flatbuffer_helpers\.cc.*Ignored (output_format|drop_control_dependency)",
+    r"flatbuffer_export\.cc.*Skipping runtime version metadata in the model",
+    r"Estimated count of arithmetic ops: .* ops, equivalently .* MACs",
+)
 
 #: ``TF_CPP_MIN_LOG_LEVEL`` for the rest of the command's run: INFO and WARNING hidden.
 QUIET_LEVEL = "2"
@@ -71,11 +88,119 @@ def wants_quiet(argv: list[str] | None = None) -> bool:
     )
 
 
-def filter_noise(text: str) -> str:
-    """``text`` without the lines that match :data:`NOISE`."""
+def filter_noise(text: str, noise: Sequence[str] = NOISE) -> str:
+    """``text`` without the lines that match one of ``noise`` (default :data:`NOISE`).
+
+    Example:
+        >>> filter_noise("fully_quantize: 0, inference_type: 6\\nkept\\n", CONVERTER_NOISE)
+        'kept\\n'
+    """
+    pattern = re.compile("|".join(noise))
     return "".join(
-        line for line in text.splitlines(keepends=True) if not _NOISE.search(line)
+        line for line in text.splitlines(keepends=True) if not pattern.search(line)
     )
+
+
+def shows_native_logging(argv: list[str] | None = None) -> bool:
+    """Whether the user asked to see TensorFlow's C++ logging: ``TF_CPP_MIN_LOG_LEVEL=0``,
+    or ``keras-perceptual --verbose``."""
+    argv = list(sys.orig_argv if argv is None else argv)
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() == "0" or (
+        "--verbose" in argv and is_command_line(argv)
+    )
+
+
+#: Held while file descriptors are captured (they belong to the whole process).
+_CAPTURING = threading.Lock()
+
+
+def _flush_streams() -> None:
+    """Flushes Python's and C's buffered standard output and error (before a descriptor
+    changes, so that what was written goes where it was meant to)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # None (pythonw), closed, or not a file
+            stream.flush()
+    with contextlib.suppress(Exception):  # C's stdio buffers (std::cout), where libc is found
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def captured_output(fds: Sequence[int], noise: Sequence[str]) -> Iterator[bool]:
+    """Runs the body with the file descriptors ``fds`` (1: standard output, 2: standard
+    error) sent to temporary files, then writes back what was written there, in order,
+    to ``sys.stdout`` / ``sys.stderr``, less the lines that match ``noise``; if the body
+    raises, everything is written back (a converter's own explanation of a failure is
+    never hidden).
+
+    This catches what C and C++ code write straight to the descriptors, which replacing
+    ``sys.stdout`` / ``sys.stderr`` does not. Yields whether it captures: not when a
+    descriptor cannot be duplicated (closed, as under ``pythonw``) or when another thread
+    is capturing (the descriptors are the whole process's; that thread's capture then
+    also holds, and writes back, what this one prints). The descriptors are restored
+    whatever happens.
+    """
+    if not _CAPTURING.acquire(blocking=False):
+        yield False
+        return
+    saved: dict[int, int] = {}
+    files: dict[int, Any] = {}
+    try:
+        _flush_streams()
+        try:
+            for fd in fds:
+                saved[fd] = os.dup(fd)
+        except OSError:
+            for copy in saved.values():
+                os.close(copy)
+            saved.clear()
+        if not saved:
+            yield False
+            return
+        failed = True
+        try:
+            for fd in saved:
+                files[fd] = tempfile.TemporaryFile(mode="w+b")
+                os.dup2(files[fd].fileno(), fd)
+            yield True
+            failed = False
+        finally:
+            _flush_streams()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            for fd, capture in files.items():
+                capture.seek(0)
+                text = capture.read().decode("utf-8", "replace")
+                capture.close()
+                kept = text if failed else filter_noise(text, noise)
+                stream = sys.stdout if fd == 1 else sys.stderr
+                if kept and stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.write(kept)
+                        stream.flush()
+    finally:
+        _CAPTURING.release()
+
+
+@contextlib.contextmanager
+def quiet_native_output() -> Iterator[bool]:
+    """Hides the TFLite converter's and interpreter's lines (:data:`CONVERTER_NOISE`) that
+    C++ prints on the process's standard output and error in the body, unless the user
+    asked for TensorFlow's logging (:func:`shows_native_logging`). Every other line is
+    written back afterwards, and everything if the body raises (:func:`captured_output`).
+    Yields whether it hides them.
+
+    Example:
+        >>> with quiet_native_output():  # doctest: +SKIP
+        ...     flatbuffer = converter.convert()
+    """
+    if shows_native_logging():
+        yield False
+        return
+    with captured_output((1, 2), CONVERTER_NOISE) as capturing:
+        yield capturing
 
 
 def initialize_devices() -> None:
@@ -102,24 +227,7 @@ def quiet_startup(argv: list[str] | None = None) -> Iterator[bool]:
         yield False
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_LEVEL)
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable file descriptor 2
-        yield False
-        return
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield True
+    with captured_output((2,), NOISE) as capturing:
+        yield capturing
+        if capturing:
             initialize_devices()
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = filter_noise(capture.read().decode("utf-8", "replace"))
-            if kept:
-                sys.stderr.write(kept)
-                sys.stderr.flush()

@@ -29,6 +29,7 @@ from keras_perceptual._checks import (
     check_choice,
     check_value_range,
     checked_at_run_time,
+    shortened,
     static_image_shape,
 )
 from keras_perceptual.errors import InputError, KerasPerceptualError
@@ -194,7 +195,7 @@ def _pretrained_source(backbone: str, path: str):
             warnings.simplefilter("ignore")
             return factory(include_top=False, weights=path, input_shape=(None, None, 3))
     except Exception as error:
-        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        detail = shortened(error)
         shapes = ", ".join(
             f"block{b}_conv1 {('3x3x3' if b == 1 else f'3x3x{_FILTERS[b - 2]}')}x{f}"
             for b, f in enumerate(_FILTERS, start=1)

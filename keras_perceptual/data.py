@@ -22,8 +22,8 @@ Every image is decoded by Pillow (in :func:`tf.numpy_function`, parallel with
 ``num_parallel_calls=AUTOTUNE``; Pillow releases the GIL while it decodes and
 resizes), not by ``tf.io.decode_image``:
 
-* one decoder for all six formats: ``tf.io`` cannot decode WebP, and mixing two
-  decoders would make the scan and the pipeline disagree about what is readable;
+* one decoder for every format: ``tf.io`` cannot decode WebP or TIFF, and mixing
+  two decoders would make the scan and the pipeline disagree about what is readable;
 * a file that cannot be read, even one deleted or damaged *after* the scan,
   becomes an ``ok=False`` element that a ``filter`` drops and that is counted in
   :attr:`ScanResult.runtime_skipped`; ``tf.io.read_file`` / ``decode_image`` would
@@ -31,9 +31,9 @@ resizes), not by ``tf.io.decode_image``:
   drop them silently, uncounted, together with genuine bugs;
 * RGB conversion that handles what photo folders contain, by the one decoding contract
   of :func:`keras_perceptual.images.read_rgb` (the same image at every entry point):
-  grayscale (expanded), alpha (dropped), palettes, CMYK, 16-bit PNGs (kept to 16 bits:
-  the pipeline carries uint16), the EXIF orientation of camera photos, the first frame
-  of GIF / animated WebP;
+  grayscale (expanded), alpha (dropped), palettes, CMYK, 16-bit PNGs and grayscale TIFFs
+  (kept to 16 bits: the pipeline carries uint16), the EXIF (or TIFF) orientation of camera
+  photos, the first frame of GIF / animated WebP and the first page of a multi-page TIFF;
 * large JPEGs are decoded at a reduced DCT scale (``Image.draft``) that still
   covers the requested size, several times faster for camera photos.
 

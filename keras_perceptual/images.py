@@ -2,10 +2,10 @@
 
 One decoder for every reader in the package: the tf.data pipelines
 (:mod:`keras_perceptual.data`), style images of the losses, inference, the command
-line and the notebooks. JPEG, PNG, BMP, GIF (first frame) and WebP; grayscale is
-expanded, alpha dropped (not composited), palettes, CMYK and 16-bit grayscale converted,
-16-bit PNGs kept to 16 bits, the EXIF orientation of camera photos applied, ICC colour
-profiles not applied (see :func:`read_rgb`).
+line and the notebooks. JPEG, PNG, BMP, GIF (first frame), WebP and TIFF (first page);
+grayscale is expanded, alpha dropped (not composited), palettes, CMYK and 16-bit grayscale
+converted, 16-bit PNGs and grayscale TIFFs kept to 16 bits, the EXIF (or TIFF) orientation
+applied, ICC colour profiles not applied (see :func:`read_rgb`).
 """
 
 from __future__ import annotations
@@ -32,15 +32,16 @@ from keras_perceptual.errors import InputError, KerasPerceptualError
 from keras_perceptual.ops import from_uint16
 
 #: File extensions (any case) treated as images by folders and glob patterns.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 class UnusableImageError(KerasPerceptualError):
     """An image file that cannot be used; ``str(error)`` is the reason, ``"kind: detail"``.
 
     ``kind`` is one of ``"missing"``, ``"unreadable"`` (permissions), ``"not an image"``,
-    ``"unsupported"`` (32-bit integer or floating-point samples, which have no fixed
-    range; HEIC/AVIF photos, which Pillow cannot decode), ``"too large"`` (over Pillow's
+    ``"unsupported"`` (signed or 32-bit integer and floating-point samples, which have no
+    fixed range; HEIC/AVIF photos, and TIFFs of a sample layout Pillow cannot open, e.g.
+    16-bit grayscale with alpha), ``"too large"`` (over Pillow's
     decompression-bomb or PNG metadata limits), ``"too small"``, ``"truncated"`` (the header reads, the pixel data
     ends early) and ``"corrupt"`` (the data does not decode); :attr:`damaged` is true for
     the last two, which only a new copy of the file fixes (:func:`damaged_image_message`).
@@ -91,14 +92,24 @@ _HEIF_BRANDS = frozenset(
 )
 
 
-def _is_heif(path: str) -> bool:
-    """Whether ``path`` starts like a HEIF container: an ``ftyp`` box with a HEIF brand."""
+def _file_head(path: str, count: int) -> bytes:
+    """The first ``count`` bytes of ``path`` (fewer if it is shorter; none if unreadable)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            return f.read(count)
     except OSError:
-        return False
+        return b""
+
+
+def _is_heif(path: str) -> bool:
+    """Whether ``path`` starts like a HEIF container: an ``ftyp`` box with a HEIF brand."""
+    head = _file_head(path, 12)
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _is_tiff(path: str) -> bool:
+    """Whether ``path`` starts with a TIFF (or BigTIFF) header, little- or big-endian."""
+    return _file_head(path, 4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _is_empty(path: str) -> bool:
@@ -113,11 +124,7 @@ def _is_apple_double(path: str) -> bool:
     """Whether ``path`` is a macOS AppleDouble file (``._photo.jpg``: the resource fork and
     Finder data a Mac writes beside ``photo.jpg`` on FAT/exFAT/network drives), by its magic
     number."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"\x00\x05\x16\x07"
-    except OSError:
-        return False
+    return _file_head(path, 4) == b"\x00\x05\x16\x07"
 
 
 @contextlib.contextmanager
@@ -129,7 +136,7 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
 
     try:
         yield
-    except UnusableImageError:
+    except (UnusableImageError, InputError):  # a reason already, or a setting (not the file)
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # The warning (over MAX_IMAGE_PIXELS, under twice it) is raised where a warnings
@@ -154,6 +161,12 @@ def _unusable_image_errors(path: str) -> Iterator[None]:
                 "unsupported: a HEIC/HEIF/AVIF photo (the iPhone's default format), which "
                 "Pillow cannot decode; export it as JPEG (on an iPhone: Settings > Camera > "
                 "Formats > Most Compatible) or convert it"
+            ) from None
+        if _is_tiff(path):
+            raise UnusableImageError(
+                "unsupported: a TIFF that Pillow cannot open: a sample layout it does not "
+                "decode (e.g. 16-bit grayscale with alpha, or 32-bit colour) or a damaged "
+                "header; re-save it as an 8- or 16-bit RGB or grayscale TIFF or PNG"
             ) from None
         raise UnusableImageError("not an image: unrecognized or unsupported file contents") from None
     except FileNotFoundError:
@@ -253,16 +266,29 @@ def _to_rgb(image):
     return image.convert("RGB")  # also drops alpha (RGBA, LA, PA); CMYK as libjpeg does
 
 
+def _tiff_tag(image, tag: int, default: int) -> int:
+    """The (first) value of TIFF tag ``tag`` of an opened image; ``default`` if the image has
+    no such tag or is not a TIFF."""
+    value = getattr(image, "tag_v2", {}).get(tag, default)
+    return int(value[0] if isinstance(value, tuple) else value)
+
+
 def _check_sample_format(image) -> None:
-    """Refuses 32-bit integer and floating-point images (Pillow modes ``"I"`` and ``"F"``,
-    e.g. scientific TIFFs): their samples have no fixed range, and Pillow's conversion to
-    RGB clips them to 0..255, so a float image in [0, 1] would come out black. Netpbm's
-    16-bit grayscale (PGM), which Pillow opens as ``"I"`` scaled to 0..65535, is 16-bit."""
+    """Refuses integer and floating-point images Pillow opens as modes ``"I"`` and ``"F"``
+    (scientific TIFFs: signed 16-bit, 32-bit and float samples): their samples have no fixed
+    range (a float TIFF may hold [0, 1], [0, 255] or physical units), and Pillow's
+    conversion to RGB clips them to 0..255, so a float image in [0, 1] would come out black.
+    Netpbm's 16-bit grayscale (PGM), which Pillow opens as ``"I"`` scaled to 0..65535, is
+    16-bit."""
     if image.mode == "F" or (image.mode == "I" and image.format != "PPM"):
-        kind = "floating-point" if image.mode == "F" else "32-bit integer"
+        if image.mode == "F":
+            kind = "floating-point"
+        else:  # signed 16-bit TIFFs are opened as "I" too: say which they are
+            signed = "signed " if _tiff_tag(image, 339, 1) == 2 else ""  # SampleFormat
+            kind = f"{signed}{_tiff_tag(image, 258, 32)}-bit integer"  # BitsPerSample
         raise UnusableImageError(
             f"unsupported: {kind} samples (Pillow mode {image.mode!r}) have no fixed range to "
-            "read as colours; save it as an 8- or 16-bit PNG"
+            "read as colours; save it as an 8- or 16-bit (unsigned) PNG or TIFF"
         )
 
 
@@ -299,9 +325,25 @@ def _read_16_bit(image, path: str) -> np.ndarray:
             array = array[..., :-1]  # alpha dropped, not composited (as for 8-bit images)
     else:
         array = np.asarray(image).astype(np.uint16)[..., None]
+        if image.format == "TIFF":
+            array = _tiff_16_bit_values(image, array)
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return np.ascontiguousarray(array)
+
+
+def _tiff_16_bit_values(image, array: np.ndarray) -> np.ndarray:
+    """The samples of a grayscale TIFF Pillow opened as ``"I;16"`` on the 0..65535 scale of
+    16-bit images: 12-bit TIFFs (Pillow unpacks them as 0..4095, 16 times too dark) scaled
+    up, and WhiteIsZero ones (PhotometricInterpretation 0: 0 is white; Pillow inverts 8-bit
+    ones, not 16-bit ones, a negative image) inverted."""
+    bits = _tiff_tag(image, 258, 16)  # BitsPerSample
+    if bits < 16:
+        scale = 65535 / (2**bits - 1)
+        array = np.rint(array.astype(np.float64) * scale).astype(np.uint16)
+    if _tiff_tag(image, 262, 1) == 0:  # PhotometricInterpretation: WhiteIsZero
+        array = np.uint16(65535) - array
+    return array
 
 
 #: EXIF orientations (tag 0x0112) that turn the stored image a quarter turn (or transpose
@@ -391,6 +433,42 @@ def resized_size(width: int, height: int, side: int) -> tuple[int, int]:
     return max(side, round(width * side / height)), side
 
 
+def check_resize_target(size: tuple[int, int], name: str, value: Any,
+                        source: str | None = None) -> None:
+    """Refuses a resize to ``size=(width, height)`` over Pillow's limit on image size,
+    ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million pixels), the limit that reading a file
+    applies: a style size or image size of 100000 would otherwise build a
+    multi-gigabyte array and be killed for memory, saying nothing.
+
+    Args:
+        size: the target ``(width, height)`` in pixels.
+        name, value: the argument that asked for it, for the message's ``Received:``.
+        source: the file being resized, named in the message (``None``: an array).
+
+    Raises:
+        InputError: ``width * height`` is over the limit (unless it is ``None``).
+
+    Example:
+        >>> check_resize_target((4000, 3000), "side", 3000)
+        >>> check_resize_target((100000, 75000), "side", 75000, "pano.jpg")
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: Resizing 'pano.jpg' to 100000x75000 pixels (7500 megapixels) is over Pillow's limit of 89478485 pixels (PIL.Image.MAX_IMAGE_PIXELS, which guards memory): ask for a smaller size, or raise PIL.Image.MAX_IMAGE_PIXELS (None lifts it). Received: side=75000
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = size
+    if limit is not None and width * height > limit:
+        what = "" if source is None else f"{source!r} "
+        raise InputError(
+            f"Resizing {what}to {width}x{height} pixels ({width * height / 1e6:.0f} megapixels) "
+            f"is over Pillow's limit of {limit} pixels (PIL.Image.MAX_IMAGE_PIXELS, which "
+            "guards memory): ask for a smaller size, or raise PIL.Image.MAX_IMAGE_PIXELS (None "
+            f"lifts it). Received: {name}={value!r}"
+        )
+
+
 def _resize_channels(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bicubic resize of an ``(H, W, C)`` array to ``size=(width, height)``, per channel in
     float32 (Pillow's mode ``"F"``: anti-aliased when shrinking, not rounded or clipped)."""
@@ -436,7 +514,8 @@ def resize_shorter_side(
         (as float32) when its shorter side is already ``side``.
 
     Raises:
-        InputError: ``side`` is not an integer > 0, or ``image`` is refused by
+        InputError: ``side`` is not an integer > 0 or gives an image over Pillow's size
+            limit (:func:`check_resize_target`), or ``image`` is refused by
             :func:`image_array` (not an RGB float image in ``value_range``, or empty).
 
     Example:
@@ -466,8 +545,7 @@ def resize_longer_side(
         rounded, at least 1); the image itself (as float32) when already so.
 
     Raises:
-        InputError: ``side`` is not an integer > 0, or ``image`` is refused by
-            :func:`image_array` (not an RGB float image in ``value_range``, or empty).
+        InputError: as :func:`resize_shorter_side`.
 
     Example:
         >>> resize_longer_side(np.zeros((48, 64, 3), "float32"), 32).shape
@@ -491,6 +569,7 @@ def _resize_side(image, side, value_range, measure, size) -> np.ndarray:
     height, width = image.shape[:2]
     if measure(height, width) == side:
         return image
+    check_resize_target(size(width, height, side), "side", side)
     resized = _resize_channels(image, size(width, height, side))
     return np.clip(resized, *value_range).astype(np.float32)
 
@@ -511,13 +590,16 @@ def read_rgb(
     command line, and, in TensorFlow ops, the exported ``serve_encoded`` signature):
     the EXIF orientation is applied; grayscale is expanded to RGB; alpha is dropped, not
     composited (RGBA, LA, palettes with transparency); CMYK JPEGs are converted as
-    libjpeg does; 16-bit PNGs (colour and grayscale), grayscale TIFFs and PGMs keep their
-    16 bits (16-bit colour TIFFs come out of Pillow as 8-bit RGB, their low byte cut); 32-bit
-    integer and floating-point images (TIFF) are refused, as their samples have no fixed
-    range. Embedded ICC colour profiles are not applied: the stored values are read as sRGB
-    (as ``tf.io.decode_image`` and most training code read them), so a Display P3 or Adobe
-    RGB photo looks slightly less saturated than in a colour-managed viewer. The first frame
-    of an animated GIF or WebP is read.
+    libjpeg does; 16-bit PNGs (colour and grayscale), grayscale TIFFs (16-bit, and 12-bit
+    ones scaled to 16) and PGMs keep their 16 bits; 16-bit colour TIFFs come out of Pillow
+    as 8-bit RGB, their low byte cut (a documented Pillow limitation: on the same 0..1 scale
+    as 8-bit images, within 1/256; re-save as a 16-bit PNG to keep every bit); signed or
+    32-bit integer and floating-point images (TIFF) are refused, as their samples have no
+    fixed range. Embedded ICC colour profiles are not applied: the stored values are read as
+    sRGB (as ``tf.io.decode_image`` and most training code read them), so a Display P3 or
+    Adobe RGB photo looks slightly less saturated than in a colour-managed viewer. The first
+    frame of an animated GIF or WebP, and the first page of a multi-page TIFF, is read; a
+    TIFF's Orientation tag is applied as a photo's EXIF orientation.
 
     Args:
         path: the image file.
@@ -543,6 +625,11 @@ def read_rgb(
             size = (height, width) if _quarter_turned(image) else (width, height)
             raise ImageTooSmallError(size, min_size)
         target = shorter_side if shorter_side else (at_least if short < at_least else None)
+        if not verify_only and size is not None:  # refused before the pixels are decoded
+            check_resize_target((size[1], size[0]), "size", size, path)
+        elif not verify_only and target is not None:
+            check_resize_target(resized_size(width, height, target),
+                                "shorter_side" if shorter_side else "at_least", target, path)
         sixteen = _is_16_bit(image)
         if verify_only:
             image.draft(None, (1, 1))  # JPEG: smallest DCT scale; all data is still read
@@ -573,9 +660,7 @@ def read_rgb(
                 if image.size != (size[1], size[0]):
                     image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
             elif target is not None and min(image.size) != target:
-                image = image.resize(
-                    resized_size(*image.size, target), Image.Resampling.BICUBIC
-                )
+                image = image.resize(resized_size(*image.size, target), Image.Resampling.BICUBIC)
             array = np.asarray(image, dtype=np.uint8)
             if np.dtype(dtype) == np.uint16:
                 array = array.astype(np.uint16) * np.uint16(257)
@@ -719,7 +804,7 @@ def list_images(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list
 
     A file given by name is kept whatever its extension (decoding decides);
     folders and patterns contribute files with an image extension
-    (``.jpg .jpeg .png .bmp .gif .webp``, any case), sorted. Duplicates (the same file,
+    (``.jpg .jpeg .png .bmp .gif .webp .tif .tiff``, any case), sorted. Duplicates (the same file,
     however its path is written: ``photos/a.jpg``, ``./photos/../photos/a.jpg``, a link to
     it) are dropped, the first kept; order is kept. Neither folders nor ``**`` in a pattern descend into symbolically
     linked folders (a link back to a parent folder would list its images again and again).
@@ -781,8 +866,9 @@ def load_image(
 ) -> np.ndarray:
     """Reads one image file as a float32 ``(H, W, 3)`` RGB array in ``value_range``.
 
-    The same decoder as the datasets: JPEG/PNG/BMP/GIF/WebP, grayscale expanded,
-    alpha dropped, first GIF frame, EXIF orientation applied.
+    The same decoder as the datasets (:func:`read_rgb`): JPEG/PNG/BMP/GIF/WebP/TIFF,
+    grayscale expanded, alpha dropped, first GIF frame and TIFF page, EXIF (and TIFF)
+    orientation applied, 16-bit images kept to float precision.
 
     Args:
         path: the image file.
@@ -799,7 +885,8 @@ def load_image(
             a folder, empty, not an image, larger than Pillow's decompression-bomb limit
             (``PIL.Image.MAX_IMAGE_PIXELS``), of 32-bit or floating-point samples, or
             truncated or corrupt (the message names the file and says to re-export or
-            re-download it; a truncated file is never decoded with grey-filled pixels).
+            re-download it; a truncated file is never decoded with grey-filled pixels), or
+            ``size`` would make it larger than that limit (:func:`check_resize_target`).
 
     Example:
         >>> load_image("photo.jpg", size=24).shape  # a 64 x 48 photo

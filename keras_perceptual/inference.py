@@ -605,14 +605,25 @@ def check_run_options(model, *, batch_size, tile_size, overlap, norm_statistics)
 
     Raises:
         InputError: a bad option, or a tile too small for ``overlap`` and the network's
-            input alignment.
+            input alignment, or smaller than the smallest input the network accepts
+            (:func:`min_input_size`).
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     if tile_size is not None:
         tile_size = check_positive_int(tile_size, "tile_size")
     overlap = check_positive_int(overlap, "overlap", minimum=0)
     if tile_size is not None:  # refused before any image runs, whatever their sizes
-        _tile_geometry(tile_size, overlap, input_alignment(model)[0])
+        multiple = input_alignment(model)[0]
+        tile, _ = _tile_geometry(tile_size, overlap, multiple)
+        min_size = min_input_size(model)
+        if tile < min_size:  # the network's own check fired in a layer, in a traceback
+            smallest = -(-min_size // multiple) * multiple
+            raise InputError(
+                f"tile_size must be at least {smallest}: each tile is run through the network "
+                f"on its own, and this model needs inputs of at least {min_size}x{min_size} "
+                f"pixels. Raise the tile size (tiles of 256 or more are usual). "
+                f"Received: tile_size={tile_size}"
+            )
     check_choice(norm_statistics, NORM_STATISTICS, "norm_statistics")
     return batch_size, tile_size, overlap
 
@@ -853,8 +864,9 @@ def resolve_style_weights(
     if (style is None) == (style_weights is None):
         raise InputError(
             f"This network holds {num_styles} styles: pass style=k (an index from 0 to "
-            f"{num_styles - 1}) or style_weights=[...] ({num_styles} weights >= 0 summing to 1), "
-            f"not both. Received: style={style!r}, style_weights={style_weights!r}"
+            f"{num_styles - 1}) or style_weights=[...] ({num_styles} weights >= 0 summing to 1)"
+            f"{', not both' if style is not None else ''}. Received: style={style!r}, "
+            f"style_weights={style_weights!r}"
         )
     if style is not None:
         if isinstance(style, bool) or not isinstance(style, (int, np.integer)) or not (
@@ -980,6 +992,30 @@ def _runtime_style_kind(runtime: Runtime) -> tuple[int | None, bool]:
     return None, False
 
 
+def style_kind(model: Any) -> tuple[int | None, bool]:
+    """Which style choice a network needs: ``(num_styles, arbitrary)``.
+
+    ``(N, False)`` for a multi-style network holding ``N`` styles (``style``/``style_weights``),
+    ``(None, True)`` for an arbitrary-style network (``style_image``/``style_images``),
+    ``(None, False)`` for a single-style or other one-input network.
+
+    Args:
+        model: a Keras model, or an exported network from :func:`resolve_model` (read from
+            its metadata).
+
+    Raises:
+        InputError: an exported network whose inputs or metadata do not say.
+
+    Example:
+        >>> style_kind(multi_style_transfer_net(4, filters=4, num_residual_blocks=1))
+        (4, False)
+    """
+    if isinstance(model, Runtime):
+        return _runtime_style_kind(model)
+    num_styles = style_count(model)
+    return num_styles, num_styles is None and is_arbitrary_style_model(model)
+
+
 def bind_style(
     model: Any,
     value_range: Sequence[float],
@@ -1017,11 +1053,7 @@ def bind_style(
         (None, None, None, 3)
     """
     value_range = check_value_range(value_range)
-    if isinstance(model, Runtime):
-        num_styles, arbitrary = _runtime_style_kind(model)
-    else:
-        num_styles = style_count(model)
-        arbitrary = num_styles is None and is_arbitrary_style_model(model)
+    num_styles, arbitrary = style_kind(model)
     if style_size is not None:
         style_size = check_positive_int(style_size, "style_size")
     image_options = any(
@@ -1073,7 +1105,8 @@ def _bind_style_image(model, value_range, style_weights, style_image, style_imag
     if (style_image is None) == (style_images is None):
         raise InputError(
             "This arbitrary_style_net needs a style: pass style_image=... (an image or a path) "
-            "or style_images=[...] (several, blended by style_weights), not both. Received: "
+            "or style_images=[...] (several, blended by style_weights)"
+            f"{', not both' if style_image is not None else ''}. Received: "
             f"style_image={'given' if style_image is not None else None}, "
             f"style_images={'given' if style_images is not None else None}"
         )
@@ -1406,6 +1439,7 @@ __all__ = [
     "resolve_style_weights",
     "save_image",
     "style_count",
+    "style_kind",
     "stylize",
     "upscale",
     "walk_layers",

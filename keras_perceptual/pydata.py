@@ -207,7 +207,7 @@ class RandomCrops(keras.utils.PyDataset):
             image = self._cache.get(path)
             if image is not None:
                 return image
-        image = read_rgb(  # uint16: the tf.data pipeline's decoding (16-bit PNGs kept)
+        image = read_rgb(  # uint16: the tf.data pipeline's decoding (16-bit PNGs and TIFFs kept)
             path, shorter_side=self.image_size, at_least=self.image_size, dtype=np.uint16
         )
         if self._cache is not None:

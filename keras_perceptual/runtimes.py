@@ -54,8 +54,10 @@ from keras_perceptual._checks import (
     check_path,
     check_positive_int,
     check_value_range,
+    shortened,
 )
-from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoadError
+from keras_perceptual._console import quiet_native_output
+from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoadError, install_hint
 
 #: File formats :func:`load_runtime` recognizes.
 FORMATS = ("keras", "onnx", "openvino", "tflite")
@@ -81,7 +83,7 @@ OPENVINO_PRECISIONS = ("float32", "bfloat16")
 #: The optional-dependency extra that installs ONNX Runtime, OpenVINO and huggingface_hub.
 EXTRA = "export"
 
-_INSTALL = f'pip install "keras-perceptual[{EXTRA}]"'
+_INSTALL = install_hint(EXTRA)
 
 
 # --------------------------------------------------------------------------------------
@@ -602,6 +604,11 @@ class OpenVINORuntime(Runtime):
         return self.compiled(arrays)[0]
 
 
+#: Whether a TFLite run has happened in this process (after which TFLite prints no
+#: "Created ... XNNPACK delegate" line, so the output needs no capture).
+_DELEGATE_CREATED = False
+
+
 class TFLiteRuntime(Runtime):
     """A ``.tflite`` file in TensorFlow's TFLite interpreter (XNNPACK for float32 models)."""
 
@@ -635,7 +642,14 @@ class TFLiteRuntime(Runtime):
         ]
 
     def _run(self, arrays):
-        outputs = self.runner(**dict(zip(self.input_keys, arrays, strict=True)))
+        global _DELEGATE_CREATED
+        feeds = dict(zip(self.input_keys, arrays, strict=True))
+        if _DELEGATE_CREATED:
+            outputs = self.runner(**feeds)
+        else:  # the process's first run prints "INFO: Created TensorFlow Lite XNNPACK
+            with quiet_native_output():  # delegate for CPU." (C++, once a process)
+                outputs = self.runner(**feeds)
+            _DELEGATE_CREATED = True
         return next(iter(outputs.values()))
 
 
@@ -767,13 +781,13 @@ def load_keras_model(reference: Any):
             if _is_hub_error(error):
                 raise ModelLoadError(
                     f"Could not download {text!r} from the Hugging Face Hub "
-                    f"({_one_line(error)[:200]}); check the network (HF_ENDPOINT, proxies), the "
+                    f"({shortened(_one_line(error))}); check the network (HF_ENDPOINT, proxies), the "
                     "repository name and your token, or download it where the hub is reachable "
                     f"and pass the local folder. Received: model={text!r}"
                 ) from None
             raise ModelLoadError(
                 f"{text!r} was downloaded but is not a Keras model Keras can load "
-                f"({_one_line(error)[:200]}); upload it with model.save('hf://owner/name'). "
+                f"({shortened(_one_line(error))}); upload it with model.save('hf://owner/name'). "
                 f"Received: model={text!r}"
             ) from None
     path = text
@@ -794,7 +808,7 @@ def load_keras_model(reference: Any):
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any reason a file is not a model
         raise ModelLoadError(
-            f"Could not load {path!r} as a Keras model ({_one_line(error)[:200]}); pass a "
+            f"Could not load {path!r} as a Keras model ({shortened(_one_line(error))}); pass a "
             f".keras file written by model.save() or by training. Received: model={text!r}"
         ) from None
 

@@ -275,7 +275,7 @@ def scan_images(
 ) -> ScanResult:
     """Finds the usable images under ``directory``, recursively.
 
-    Files with an image extension (``.jpg .jpeg .png .bmp .gif .webp``, any case)
+    Files with an image extension (``.jpg .jpeg .png .bmp .gif .webp .tif .tiff``, any case)
     are opened with Pillow; corrupt, truncated and non-image files, and images whose
     shorter side is below ``min_size``, are skipped and listed with a reason. Other
     files are only counted (``ignored``).

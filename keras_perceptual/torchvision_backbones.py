@@ -48,7 +48,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_perceptual._checks import check_choice, check_input_file
+from keras_perceptual._checks import check_choice, check_input_file, shortened
 from keras_perceptual.backbones import resolve_layer
 from keras_perceptual.errors import InputError
 from keras_perceptual.state_dict import read_state_dict
@@ -378,7 +378,7 @@ def _read_keras_weights(path: str, backbone: str) -> dict:
             warnings.simplefilter("error", UserWarning)
             model.load_weights(path)
     except Exception as error:
-        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        detail = shortened(error)
         raise InputError(
             f"weights file {path!r} does not hold converted torchvision {backbone} weights "
             f"({type(error).__name__}: {detail}); pass a file written by "

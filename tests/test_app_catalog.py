@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import pathlib
 
 import keras
 import numpy as np
@@ -171,7 +172,7 @@ def test_cache_reloads_a_file_replaced_with_the_same_mtime(nets, tmp_path):
     # cp -p, rsync -t or an unzipped archive keep the modification time of the new file:
     # the model served must still be the one on disk now (here, a style net replaced by SR).
     path = touch(tmp_path / "model.keras", "style")
-    cache = ModelCache(loader=lambda p: nets[open(p).read()])
+    cache = ModelCache(loader=lambda p: nets[pathlib.Path(p).read_text()])
     assert cache.get(path).kind.name == "style"
     mtime = os.stat(path).st_mtime_ns
     new = touch(tmp_path / "new.keras", "sr")
@@ -342,7 +343,11 @@ def test_real_exports_are_listed_detected_and_run(exported, nets, tmp_path):
         assert loaded.kind.name == expected_kind, name
         assert loaded.runtime == {".onnx": "onnxruntime", ".xml": "openvino",
                                   ".tflite": "tflite"}[os.path.splitext(name)[1]]
-        (item,) = process_uploads(loaded, [str(path)], output_dir=str(tmp_path)).images
+        result = process_uploads(loaded, [str(path)], output_dir=str(tmp_path))
+        (item,) = result.images
+        # the page said "(TensorFlow)" for every model, ONNX Runtime's and OpenVINO's too
+        assert result.device.endswith({"onnxruntime": "(ONNX Runtime)", "openvino": "(OpenVINO)",
+                                       "tflite": "(TensorFlow Lite)"}[loaded.runtime]), name
         net = nets["sr" if expected_kind == "super_resolution" else "style"]
         reference = stylize(net, photo) if expected_kind == "style" else None
         if reference is None:

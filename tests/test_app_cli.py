@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
 
 import keras_perceptual.app.ui as ui
 from keras_perceptual.cli import main
+from keras_perceptual.errors import InputError
 
 
 def error_lines(capsys):
@@ -112,3 +114,27 @@ def test_an_address_of_another_machine_is_named():
     assert message.startswith("Cannot serve on 192.0.2.1:8080 (")
     assert message.endswith("pass an address of this machine with --host (default 127.0.0.1). "
                             "Received: host='192.0.2.1'")
+
+
+@pytest.mark.parametrize("host", ["::1", "::", "[::1]", "fe80::1"])
+def test_an_ipv6_host_is_refused_before_the_server_starts(host, tmp_path, capsys):
+    # Before: Gradio started the server, then built http://::1:7860/ and failed to parse it
+    # (httpx.InvalidURL: an internal error with its traceback).
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:  # a missing extra is reported first
+        pytest.skip('needs the [app] extra (pip install "keras-perceptual[app]")')
+    assert main(["app", "--no-demo", "--host", host, "--port", "7860"]) == 2
+    (line,) = error_lines(capsys)
+    assert line == (
+        "keras-perceptual: error: The app cannot listen on an IPv6 address (its web server, "
+        "Gradio, does not support them); pass --host 127.0.0.1 (this machine only) or 0.0.0.0 "
+        f"(every IPv4 interface). Received: --host {host}")
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1"])
+def test_launch_refuses_an_ipv6_host_before_needing_gradio(host, tmp_path):
+    # The library's check, which runs with or without the app extra installed.
+    with pytest.raises(InputError, match=r"^The app cannot listen on an IPv6 address .*"
+                                         rf"Received: host='{re.escape(host)}'$"):
+        ui.launch([str(tmp_path)], host=host, port=7860, block=False)

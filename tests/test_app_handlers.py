@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import threading
 import time
+import unicodedata
 
 import numpy as np
 import pytest
@@ -69,7 +71,7 @@ def as_png_pixels(array, tmp_path):
 def bad_files(tmp_path):
     """One file per kind of bad upload, with the words its message must contain."""
     good = photo(tmp_path / "good.jpg", size=(200, 160))
-    data = open(good, "rb").read()
+    data = pathlib.Path(good).read_bytes()
     (tmp_path / "notes.txt").write_text("not an image at all")
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 3 // 4])  # header intact, data cut
     (tmp_path / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
@@ -186,6 +188,25 @@ def test_duplicate_names_get_distinct_outputs(style, tmp_path):
     assert paths == ["x_stylized.png", "x-2_stylized.png"]
 
 
+def test_names_whose_outputs_would_collide_get_distinct_outputs(style, sr, tmp_path):
+    # Before: a_bicubic.png's network output overwrote a.png's bicubic baseline (both
+    # a_bicubic_x4.png), so a.png showed another photo as its bicubic; A.png and a.png
+    # wrote the same files on macOS and Windows; .png gave a hidden .png_stylized.png.
+    red, blue = photo(tmp_path / "red.png", size=(32, 32)), photo(tmp_path / "b.png", seed=1)
+    result = process_uploads(sr, [(red, "a.png"), (blue, "a_bicubic.png")],
+                             output_dir=str(tmp_path / "sr"))
+    first = dict((caption, path) for path, caption in result.images[0].gallery)
+    np.testing.assert_array_equal(png_pixels(first["a.png: bicubic ×4"]), as_png_pixels(
+        bicubic_baseline(load_image(red), 4, (0, 1)), tmp_path))
+    written = [path for item in result.images for path, _ in item.gallery]
+    assert len(set(written)) == len(written) == 8
+    names = ["Photo.png", "photo.png", "PHOTO.jpg", "e\u0301.png", "\u00e9.png", ".png"]
+    result = process_uploads(style, [(red, name) for name in names], output_dir=str(tmp_path))
+    written = [os.path.basename(path) for item in result.images for path, _ in item.gallery]
+    assert len({unicodedata.normalize("NFC", n).casefold() for n in written}) == 12
+    assert not any(name.startswith(".") for name in written)
+
+
 @pytest.mark.parametrize("stem", ["x" * 240, "фото_日本語" * 30])
 def test_long_upload_names_give_short_output_names(style, tmp_path, stem):
     # 240 characters (or 240 multi-byte ones) plus a suffix are over the 255 bytes a file
@@ -255,7 +276,9 @@ def test_multi_style_blends_the_slider_weights(tmp_path):
 def test_blend_weights():
     np.testing.assert_array_equal(blend_weights(None, 3), [1, 0, 0])
     np.testing.assert_allclose(blend_weights([2, 2], 4), [0.5, 0.5, 0, 0])
-    for bad in ([1, -1], [1, float("nan")], [1, 1, 1, 1, 1]):
+    np.testing.assert_allclose(blend_weights([1e308, 1e308], 2), [0.5, 0.5])  # sum: inf
+    # Before: float()'s ValueError/TypeError for a string or None, list(3)'s TypeError.
+    for bad in ([1, -1], [1, float("nan")], [1, 1, 1, 1, 1], ["a", 1], [None, 1], 3, "1,0"):
         with pytest.raises(InputError, match="Received: style_weights="):
             blend_weights(bad, 4)
 
@@ -280,9 +303,13 @@ def test_arbitrary_style_uses_the_style_image_and_alpha(tmp_path):
                   - png_pixels(half.output_path).astype(int)).max() > 0
     with pytest.raises(InputError, match="upload one in the Style image box"):
         process_uploads(loaded, [content], Options(), output_dir=str(tmp_path))
-    with pytest.raises(InputError, match="alpha must be in"):
-        process_uploads(loaded, [content], Options(style_image=style, alpha=2),
-                        output_dir=str(tmp_path))
+    # Before: float()'s ValueError or TypeError for a string or None, os.fspath's for a list.
+    for alpha in (2, -0.1, float("nan"), "0.5", None):
+        with pytest.raises(InputError, match=r"alpha must be a number in \[0, 1\]"):
+            process_uploads(loaded, [content], Options(style_image=style, alpha=alpha),
+                            output_dir=str(tmp_path))
+    with pytest.raises(InputError, match="Received: style_image=\\["):
+        process_uploads(loaded, [content], Options(style_image=[style]), output_dir=str(tmp_path))
     (tmp_path / "bad.txt").write_text("no")
     with pytest.raises(InputError, match="Style image bad.txt cannot be read as an image"):
         process_uploads(loaded, [content], Options(style_image=str(tmp_path / "bad.txt")),
@@ -370,6 +397,18 @@ def test_what_the_model_does_not_see_is_said(style, tmp_path):
     assert result.notes[0] in result.summary()
 
 
+def test_pages_and_camera_previews_are_not_called_animation(tmp_path):
+    # Before: a phone's MPO JPEG (the photo, then a preview or depth map) was "animated (2
+    # frames): only its first frame was processed", and so was a scanner's 2-page TIFF.
+    for name, kind in (("IMG_1.jpg", "MPO"), ("scan.tif", "TIFF")):  # new images for each
+        frames = [Image.open(photo(tmp_path / f"f{i}.png", seed=i)) for i in range(2)]
+        frames[0].save(tmp_path / name, kind, save_all=True, append_images=frames[1:])
+    assert Image.open(tmp_path / "IMG_1.jpg").n_frames == 2
+    assert handlers.upload_notes(str(tmp_path / "IMG_1.jpg"), "IMG_1.jpg") == ()
+    assert handlers.upload_notes(str(tmp_path / "scan.tif"), "scan.tif") == (
+        "scan.tif has 2 pages: only its first page was processed.",)
+
+
 # --------------------------------------------------------------------------------------
 # Bad uploads
 # --------------------------------------------------------------------------------------
@@ -396,6 +435,33 @@ def test_a_heic_photo_is_named_as_such(tmp_path):
     with pytest.raises(InputError, match=r"IMG_0001.HEIC cannot be read as an image \(unsupported: "
                        r"a HEIC/HEIF/AVIF photo .* export it as JPEG"):
         check_upload(str(path), "IMG_0001.HEIC", Limits())
+
+
+def test_uploads_that_are_folders_or_unreadable_do_not_show_server_paths(tmp_path, monkeypatch):
+    # Before: "p2 cannot be read as an image (unreadable: [Errno 21] Is a directory:
+    # '/tmp/.../p2')": the errno, and the server's path, for a folder given as a style image.
+    import keras_perceptual.images as images
+
+    loaded = inspect_model(arbitrary_style_net(weights=None, filters=4))
+    content = photo(tmp_path / "c.png")
+    (tmp_path / "styles").mkdir()
+    with pytest.raises(InputError, match=r"^Style image styles is a folder, not an image file; "
+                       r"upload a JPEG") as info:
+        process_uploads(loaded, [content], Options(style_image=str(tmp_path / "styles")),
+                        output_dir=str(tmp_path / "out"))
+    assert str(tmp_path) not in str(info.value)
+    result = process_uploads(loaded, [str(tmp_path / "styles")],
+                             Options(style_image=content), output_dir=str(tmp_path / "out"))
+    assert result.errors == ("styles is a folder, not an image file; upload a JPEG, PNG or WebP "
+                             "photo. Received: file='styles'",)
+
+    def unreadable(path, *args, **kwargs):
+        raise images.UnusableImageError(f"unreadable: [Errno 13] Permission denied: {path!r}")
+
+    monkeypatch.setattr(images, "read_header", unreadable)
+    with pytest.raises(InputError, match=r"^p.png cannot be read as an image \(unreadable: "
+                       r"\[Errno 13\] Permission denied: 'p.png'\); upload"):
+        check_upload(content, "p.png", Limits())
 
 
 def test_super_resolution_output_size_is_limited(sr, tmp_path):

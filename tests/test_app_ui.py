@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -144,6 +145,22 @@ def test_state_refuses_unknown_models_and_finds_new_ones(runs, tmp_path):
         assert len(state.refresh()) == 3
     finally:
         (root / "later.keras").unlink()
+
+
+@pytest.mark.parametrize("options, name", [
+    ({"tile_size": "big"}, "tile_size"), ({"tile_size": float("nan")}, "tile_size"),
+    ({"tile_size": None}, "tile_size"), ({"preserve_color": "false"}, "preserve_color"),
+    ({"histogram_match": "yes"}, "histogram_match")
+])
+def test_state_run_refuses_values_the_page_never_sends(runs, tmp_path, options, name):
+    # The run endpoint is an HTTP API too. Before: float()'s ValueError, int(nan)'s, the page's
+    # "Internal error ... a bug"; bool("false") silently switched preserve colour on.
+    root, cache = runs
+    state = AppState([str(root)], demo_dir=None, output_dir=str(tmp_path), cache=cache)
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 32), (200, 120, 40)).save(photo)
+    with pytest.raises(InputError, match=f"Received: {name}="):
+        state.run(state.entries[1].key, [str(photo)], **options)
 
 
 # --------------------------------------------------------------------------------------
@@ -388,7 +405,7 @@ def test_the_app_in_a_browser(server, tmp_path):
             client = Client(url, verbose=False)
             # style image, alpha and the style sliders: unused by this (single-style) model
             unused = [None, 1.0, *([1.0] + [0.0] * (MAX_STYLE_SLIDERS - 1))]
-            data = open(photo, "rb").read()
+            data = pathlib.Path(photo).read_bytes()
             (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 3 // 4])
             bad = [tmp_path / "notes.txt", tmp_path / "dot.png", tmp_path / "cut.jpg"]
             for i in range(20):

@@ -127,6 +127,7 @@ def test_rerun_of_a_finished_training_says_so(style_run, photos, standin_weights
     assert result.returncode == 0, result.stderr[-3000:]
     assert "already trained to step 3 of 3" in result.stdout
     assert "trained to step 3 (resumed from step 3)" in result.stdout
+    assert "(resumed from step 3): no training step ran; outputs in" in result.stdout
 
 
 def test_rerun_with_other_settings_does_not_announce_a_resume(style_run, photos, standin_weights,
@@ -377,6 +378,86 @@ def test_library_errors_in_process(tmp_path, photos, capsys):
         assert len(err) == 1 and fragment in err[0], err
 
 
+#: The library's argument names that must not reach a command-line message.
+LIBRARY_NAMES = re.compile(r"\b(directory|path|model|input|input_path|style_images\[\d+\]|"
+                           r"min_size|content_dir|style_dir|image_dir|style_image)=")
+
+
+def test_library_argument_names_become_what_the_user_typed(tmp_path, photos, capsys):
+    # Before: "Received: directory=...", "path=...", "model=...", "input=..." named the
+    # library's arguments where the user had typed CONTENT_DIR, STYLE_IMAGE, MODEL, INPUT.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "fake.keras").write_text("not a model")
+    fake, notes, out = tmp_path / "fake.keras", tmp_path / "notes.txt", tmp_path / "o"
+    train = ["--out", out, "--weights", "none", "--steps", 1, "--image-size", 32]
+    cases = [
+        (["train-style", tmp_path / "nowhere", photos / "style.jpg", *train], "CONTENT_DIR"),
+        (["train-style", tmp_path / "empty", photos / "style.jpg", *train], "CONTENT_DIR"),
+        (["train-style", photos, notes, *train], f"STYLE_IMAGE {notes}"),
+        (["train-style", photos, photos / "style.jpg", notes, *train], f"STYLE_IMAGE {notes}"),
+        (["train-arbitrary", photos, tmp_path / "empty", *train], "STYLE_DIR"),
+        (["train-sr", tmp_path / "empty", "--scale", 4, "--out", out], "IMAGE_DIR"),
+        (["stylize", notes, photos / "photo0.png", "--out", out], f"MODEL {notes}"),
+        (["stylize", fake, photos / "photo0.png", "--out", out], f"MODEL {fake}"),
+        (["stylize", fake, tmp_path / "nope.png", "--out", out], "INPUT"),
+        (["stylize", fake, photos / "photo0.png", "--out", out, "--style-image",
+          tmp_path / "nope.png"], "--style-image"),
+        (["upscale", fake, photos / "photo0.png", "--out", out], f"MODEL {fake}"),
+        (["export", fake, out], f"MODEL {fake}"),
+        (["export", tmp_path / "nowhere", out], "MODEL"),
+    ]  # fmt: skip
+    if importlib.util.find_spec("av") is not None:
+        cases.append((["stylize-video", fake, photos / "photo0.png", "--out", tmp_path / "v.mp4"],
+                      f"INPUT {photos / 'photo0.png'}"))  # fmt: skip
+    for argv, received in cases:
+        assert main([str(a) for a in argv]) == 2, argv
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert f"Received: {received}" in line and not LIBRARY_NAMES.search(line), line
+    assert not out.exists()
+
+
+def test_swapped_model_and_image_and_unreadable_calibration_images(tmp_path, photos, capsys):
+    # Before: a swapped MODEL and INPUT said the model "cannot be read as an image; remove it
+    # from the inputs"; an unreadable --calibration-images file was "Received: OUT ..."
+    # (load_image's path=, which export's messages turn into OUT).
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "model.keras").write_text("stands in for a model")
+    (tmp_path / "notes.png").write_text("not an image")
+    photo = photos / "photo0.png"
+    cases = [
+        (["stylize", photo, run_folder / "model.keras", "--out", tmp_path / "o"],
+         f"MODEL '{photo}' is an image and INPUT '{run_folder / 'model.keras'}' a model: give "
+         "the model first, then the images ('keras-perceptual stylize MODEL INPUT... --out DIR')"),
+        (["upscale", photo, run_folder, "--out", tmp_path / "o"], "give the model first"),
+        (["export", run_folder, tmp_path / "e.tflite", "--format", "tflite", "--quantize", "int8",
+          "--calibration-images", tmp_path / "notes.png"], f"cannot read '{tmp_path / 'notes.png'}'"),
+        (["export", run_folder, tmp_path / "e.tflite", "--format", "tflite", "--quantize", "int8",
+          "--calibration-images", tmp_path / "nowhere"], "Received: --calibration-images"),
+    ]  # fmt: skip
+    for argv, fragment in cases:
+        assert main([str(a) for a in argv]) == 2, argv
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert fragment in line and "OUT" not in line, line
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e.tflite").exists()
+
+
+def test_unusable_paintings_are_named_on_the_command_line(tmp_path, photos):
+    # Before: train-arbitrary skipped unreadable paintings without a word (the photos'
+    # are named in a warning). The run stops after the scans (the crops are too small).
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    Image.new("RGB", (40, 40), (200, 90, 10)).save(paintings / "good.png")
+    (paintings / "broken.jpg").write_bytes(b"not a painting")
+    result = run("train-arbitrary", photos, paintings, "--out", tmp_path / "o", "--image-size", 8,
+                 "--backbone", "vgg16", "--weights", "none", "--steps", 1)  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    (warning,) = [line for line in our_lines(result.stderr) if "warning" in line]
+    assert "'broken.jpg' (not an image" in warning and str(paintings) in warning, warning
+    assert "(or change --image-size)" in warning and "min_size" not in warning, warning
+
+
 @pytest.mark.parametrize(
     "command",
     ["train-style", "train-arbitrary", "train-sr", "stylize", "upscale", "export", "demo", "info"],
@@ -506,6 +587,50 @@ def test_stylize_style_option_errors(style_nets, photos, tmp_path, capsys, model
     assert len(err) == 1 and err[0].startswith("keras-perceptual: error: "), err
     assert fragment in err[0], err[0]
     assert not _API_NAME.search(err[0]), err[0]
+
+
+_NEEDS_STYLE_IMAGE = ("keras-perceptual: error: this arbitrary-style network needs a style image: "
+                      "pass --style-image PATH (several are blended, equally unless --mix). "
+                      "Received: no --style-image")
+
+
+@pytest.mark.parametrize(
+    "command, model, options, line",
+    [
+        ("stylize", "adain", [], _NEEDS_STYLE_IMAGE),
+        ("stylize", "adain", ["--mix", "0.5,0.5"], _NEEDS_STYLE_IMAGE),
+        ("stylize", "adain", ["--style", "1"],
+         "keras-perceptual: error: --style k selects a trained style of a multi-style network; "
+         "this arbitrary-style network takes a style image instead: pass --style-image PATH. "
+         "Received: --style 1"),
+        ("stylize", "multi", [],
+         "keras-perceptual: error: This network holds 3 styles: pass --style k (an index from 0 "
+         "to 2) or --mix ... (3 weights >= 0 summing to 1). Received: no --style, no --mix"),
+        ("stylize-video", "adain", [], _NEEDS_STYLE_IMAGE),
+    ],
+)
+def test_a_missing_style_choice_is_one_message_in_the_options_words(
+    style_nets, photos, tmp_path, capsys, monkeypatch, command, model, options, line
+):
+    # Before: "pass --style-image ... (an image or a path) or --style-image ... (several,
+    # blended by --mix), not both. Received: no --style-image" (style_image and style_images
+    # are one option here, and nothing was given twice); likewise "not both" for no --style.
+    from types import SimpleNamespace
+
+    from keras_perceptual import video
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the style choice is refused before any frame is read")
+
+    clip = SimpleNamespace(width=16, height=16, fps=1.0, frames=1, audio_codec=None)
+    monkeypatch.setattr(video, "probe_video", lambda path: clip)
+    monkeypatch.setattr(video, "check_output_path", lambda out, source: "mp4")
+    monkeypatch.setattr(video, "check_codec_options", lambda options, container: None)
+    monkeypatch.setattr(video, "stylize_video", not_reached)
+    target = tmp_path / ("o" if command == "stylize" else "o.mp4")
+    assert main([command, str(style_nets / f"{model}.keras"), str(photos / "photo0.png"),
+                 "--out", str(target), *options]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [line]
 
 
 #: The library's names for what stylize/upscale options set: never in a command's message.
@@ -696,6 +821,9 @@ def test_stopped_at_says_which_inputs_were_done():
                                        "Received: --tile 64, --overlap 128"]),
         ("upscale", ["--tile", "16", "--overlap", "12"], ["--overlap must be at most half of "
                                                           "--tile", "--tile 16, --overlap 12"]),
+        # a tile smaller than the network accepts crashed in a padding layer (a traceback)
+        ("upscale", ["--tile", "2", "--overlap", "0"], ["--tile must be at least ",
+                                                        "Received: --tile 2"]),
     ],
 )
 def test_option_errors_name_the_options_before_anything_is_written(
@@ -1012,6 +1140,23 @@ def test_rerun_with_another_network_option_names_the_option(style_run, photos, s
     assert "different settings (--filters 4 -> 8; --residual-blocks 1 -> (default))" in line, line
 
 
+def test_lpips_with_other_loss_weights_is_refused_in_the_options_words(photos, tmp_path, capsys):
+    # Before: "... pass --weights imagenet (or None for a random network in tests), or drop
+    # lpips." (the value is "none", the flag "--lpips"), and no word on measuring LPIPS offline.
+    assert main(["train-sr", str(photos), "--scale", "4", "--out", str(tmp_path / "x"),
+                 "--steps", "2", "--patch-size", "64", "--batch-size", "2", "--weights",
+                 "hed_bsds500", "--lpips"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "keras-perceptual: error: --lpips measures with torchvision's AlexNet as the loss "
+        "network's weights give it (ImageNet's with --weights imagenet, a random one with "
+        "--weights none), which --weights hed_bsds500 cannot give; pass --lpips-weights "
+        "(torchvision's AlexNet .pth file, offline, or 'imagenet': downloaded once, 233 MB), "
+        "or drop --lpips to train without it. Received: --weights hed_bsds500"
+    ]
+    assert not (tmp_path / "x").exists()
+
+
 def test_rerun_without_seed_announces_the_resume(tmp_path, photos, capsys):
     # Before: with no --seed (the usual case) the recorded seed counted as a changed setting,
     # so a re-run of a finished training never said "already trained ...; nothing to train".
@@ -1086,3 +1231,22 @@ def test_out_equal_to_the_content_folder_is_refused(photos, capsys):
                            "CONTENT_DIR: the samples written there would be read back"), line
     assert "Received: --out " in line and ", CONTENT_DIR " in line, line
     assert sorted(os.listdir(photos)) == ["photo0.png", "photo1.png", "photo2.png", "style.jpg"]
+
+
+def test_the_header_says_when_a_network_computes_in_a_16_bit_precision(style_net, photos,
+                                                                       tmp_path, capsys):
+    # --precision auto picks bfloat16 on CPUs with bfloat16 units, silently: the outputs then
+    # differ from float32 (and tiled from untiled) by up to ~0.05, which users took for bugs.
+    import warnings
+
+    header = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        argv = ["stylize", str(style_net), str(photos / "photo0.png"), "--out",
+                str(tmp_path / precision), "--precision", precision]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # bfloat16 emulated on this CPU: a warning
+            assert main(argv) == 0
+        header[precision] = capsys.readouterr().out.splitlines()[0]
+    assert header["float32"].endswith(f"-> {tmp_path / 'float32'}"), header
+    assert header["mixed_bfloat16"].endswith(
+        " (in mixed_bfloat16; --precision float32 for float32 outputs)"), header

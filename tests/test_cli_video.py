@@ -39,12 +39,26 @@ def test_stylize_video_writes_the_video(files, capsys):
     assert frames.shape == (8, 48, 64, 3) and codec == "aac" and samples == read_clip(clip)[2]
 
 
+def test_progress_away_from_a_terminal_is_the_summary_line(files, capsys):
+    """Was: tqdm's bar redrawn with carriage returns into a redirected output
+    (``clip_starry.mp4: 50%|█████ ...``); the run's one line there is 'wrote ...'."""
+    folder, model, clip = files
+    out = folder / "logged.mp4"
+    assert main(["stylize-video", model, clip, "--out", str(out), "--batch-size", "4"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == "", repr(printed.err)
+    lines = printed.out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("stylize-video: ") and lines[1].startswith(
+        f"wrote {out}: 8 frames"), lines
+
+
 @pytest.mark.parametrize(
     "name,content,fragment",
     [
         ("notes.mp4", b"plain text", "as a video"),
         ("photo.jpg", None, "is a still image"),
         ("missing.mp4", False, "no such video file"),
+        ("gone.mp4", False, "Received: INPUT "),  # the library's input_path= is the CLI's INPUT
     ],
 )
 def test_unreadable_input_is_one_line_exit_2(files, capsys, name, content, fragment):

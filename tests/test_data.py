@@ -677,3 +677,32 @@ def test_tf_data_pydata_and_load_image_decode_every_kind_of_file_alike(tmp_path,
         windows = [image[i:i + 24, j:j + 24] for i in range(image.shape[0] - 23)
                    for j in range(image.shape[1] - 23)]
         assert any(np.array_equal(crop, w) for w in windows), path
+
+
+def test_a_folder_of_jpeg_png_and_tiff_photos_trains_on_every_one(tmp_path):
+    # Was: the scan left the TIFFs out, so the dataset held only the JPEG and the PNG.
+    from PIL import TiffImagePlugin
+
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.jpg", quality=95)
+    Image.fromarray(rgb).save(tmp_path / "b.png")
+    turned = TiffImagePlugin.ImageFileDirectory_v2()
+    turned[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "c.tif", compression="tiff_lzw", tiffinfo=turned)
+    sixteen = rng.integers(0, 65536, (24, 40), dtype=np.uint16)
+    Image.fromarray(sixteen).save(tmp_path / "d.tiff")
+    Image.fromarray(rgb).convert("RGBA").save(tmp_path / "e.TIF")
+    scan = scan_images(tmp_path)
+    names = [os.path.basename(p) for p in scan.paths]
+    assert names == ["a.jpg", "b.png", "c.tif", "d.tiff", "e.TIF"]
+    expected = {p: load_image(p) for p in scan.paths}
+    assert expected[scan.paths[2]].shape == (40, 24, 3)  # the Orientation tag applied
+    np.testing.assert_allclose(expected[scan.paths[3]][..., 0], sixteen / 65535, atol=1e-7)
+    dataset = image_folder_dataset(scan, 24, 1, shuffle=False, repeat=False, crop="center",
+                                   resize=False)  # fmt: skip
+    for path, batch in zip(scan.paths, dataset, strict=True):
+        image = expected[path]
+        top, left = (image.shape[0] - 24) // 2, (image.shape[1] - 24) // 2
+        np.testing.assert_array_equal(batch[0].numpy(), image[top : top + 24, left : left + 24],
+                                      err_msg=path)  # fmt: skip

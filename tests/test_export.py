@@ -1491,3 +1491,69 @@ def test_serving_checks_the_inputs_after_the_image_against_the_images():
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"serve_uint8: the style images must be RGB"):
         adain.serve_uint8(images, tf.zeros((1, 8, 8, 1), tf.uint8))
+
+
+# --------------------------------------------------------------------------------------
+# The converter's and interpreter's C++ lines (keras_perceptual._console.quiet_native_output)
+# --------------------------------------------------------------------------------------
+
+NOISE_LINE = b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32\n"
+XNNPACK_LINE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+
+
+def test_int8_export_prints_none_of_the_converters_lines(nets, tmp_path, capfd, monkeypatch):
+    """Was: ``fully_quantize: 0, inference_type: 6, ...`` (and the XNNPACK delegate's INFO
+    line) on the terminal at every int8 export, written by C++ to file descriptor 2."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    images = np.random.default_rng(0).random((3, 16, 16, 3)).astype("float32")
+    result = export_tflite(nets["style"], tmp_path / "q.tflite", quantize="int8",
+                           representative_images=images)
+    assert result.metrics["held_out_images"] == 1
+    out, err = capfd.readouterr()
+    assert "fully_quantize" not in out + err and "XNNPACK" not in out + err, out + err
+
+
+def test_quiet_native_output_hides_only_the_converters_lines(capfd, monkeypatch):
+    from keras_perceptual._console import quiet_native_output
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    with quiet_native_output() as hiding:
+        os.write(2, NOISE_LINE + b"W0000 a warning of the user's model\n" + XNNPACK_LINE)
+        os.write(1, b"kept on stdout\n" + NOISE_LINE)
+    assert hiding
+    os.write(2, b"written after\n")  # the descriptors are restored
+    out, err = capfd.readouterr()
+    assert out == "kept on stdout\n"
+    assert err == "W0000 a warning of the user's model\nwritten after\n"
+
+
+def test_a_failed_conversion_shows_everything_the_converter_printed(capfd, monkeypatch):
+    from keras_perceptual._console import quiet_native_output
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        with quiet_native_output():
+            os.write(2, NOISE_LINE + b"error: 'tf.Foo' op is neither a custom op nor a flex op\n")
+            raise RuntimeError("conversion failed")
+    err = capfd.readouterr().err
+    assert err == NOISE_LINE.decode() + "error: 'tf.Foo' op is neither a custom op nor a flex op\n"
+
+
+def test_quiet_native_output_under_python_level_capture_nesting_and_log_level(
+    capsys, monkeypatch
+):
+    """sys.stdout/sys.stderr without a file descriptor (pytest's capsys, a notebook): the
+    lines written to the descriptors come back through them. A nested (or another
+    thread's) capture leaves it to the one in place. TF_CPP_MIN_LOG_LEVEL=0 shows all."""
+    from keras_perceptual._console import quiet_native_output
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    with quiet_native_output() as outer:
+        with quiet_native_output() as inner:
+            os.write(2, NOISE_LINE + b"kept\n")
+    assert (outer, inner) == (True, False)
+    assert capsys.readouterr().err == "kept\n"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    with quiet_native_output() as hiding:
+        pass
+    assert not hiding

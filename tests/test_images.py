@@ -1,5 +1,8 @@
 """keras_perceptual.images: the one rule turning an image argument into an array."""
 
+import os
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -310,9 +313,9 @@ def test_float_and_32_bit_integer_images_are_refused_not_clipped(tmp_path):
     ramp = np.linspace(0.0, 1.0, 8 * 8, dtype=np.float32).reshape(8, 8)
     Image.fromarray(ramp).save(tmp_path / "float.tiff")
     Image.fromarray((ramp * 65535).astype(np.int32)).save(tmp_path / "int32.tiff")
-    for name, kind in (("float.tiff", "floating-point"), ("int32.tiff", "32-bit integer")):
+    for name, kind in (("float.tiff", "floating-point"), ("int32.tiff", "signed 32-bit integer")):
         for read, error in ((load_image, InputError), (read_header, UnusableImageError)):
-            with pytest.raises(error, match=f"unsupported: {kind}.*8- or 16-bit"):
+            with pytest.raises(error, match=f"unsupported: {kind}.*8- or 16-bit .*PNG or TIFF"):
                 read(str(tmp_path / name))
 
 
@@ -624,3 +627,191 @@ def test_a_tiff_with_a_quarter_turn_orientation_is_turned_once(tmp_path, mode):
     decoded = read_rgb(path, dtype=np.uint16 if mode == "I;16" else np.uint8)
     np.testing.assert_array_equal(decoded[..., 0], np.rot90(stored, -1))
     assert read_header(path) == (20, 30) == (decoded.shape[1], decoded.shape[0])
+
+
+# --------------------------------------------------------------------------
+# TIFFs in training folders: listed, scanned and decoded on the scale of 8-bit images.
+# --------------------------------------------------------------------------
+
+
+def _write_tiff(path, samples, bits, photometric=1, sample_format=1, raw=None):
+    """Writes ``samples`` (``(H, W)`` or ``(H, W, C)``; a last sample of 2 or 4 is alpha) as an
+    uncompressed little-endian TIFF, byte by byte (TIFF 6.0 baseline, one strip): for the
+    layouts Pillow reads but cannot write (16-bit colour, 12-bit, 16-bit WhiteIsZero, signed
+    16-bit, 16-bit grayscale with alpha). ``raw``: the strip, for bit depths numpy lacks."""
+    import struct
+
+    height, width = samples.shape[:2]
+    count = 1 if samples.ndim == 2 else samples.shape[2]
+    data = raw if raw is not None else samples.astype(samples.dtype.newbyteorder("<")).tobytes()
+    tags = {256: [width], 257: [height], 258: [bits] * count, 259: [1], 262: [photometric],
+            273: [0], 277: [count], 278: [height], 279: [len(data)],
+            339: [sample_format] * count}  # fmt: skip
+    if count in (2, 4):
+        tags[338] = [2]  # ExtraSamples: unassociated alpha
+    extra_at = 8 + 2 + 12 * len(tags) + 4  # after the header and the IFD: longer values
+    tags[273] = [extra_at + sum(2 * len(v) for v in tags.values() if len(v) > 2)]  # the strip
+    ifd, extra = struct.pack("<H", len(tags)), b""
+    for tag, values in sorted(tags.items()):  # every value a SHORT (type 3)
+        packed = struct.pack(f"<{len(values)}H", *values)
+        if len(packed) > 4:
+            packed, extra = struct.pack("<I", extra_at + len(extra)), extra + packed
+        ifd += struct.pack("<HHI", tag, 3, len(values)) + packed.ljust(4, b"\0")
+    path.write_bytes(b"II*\0" + struct.pack("<I", 8) + ifd + b"\0" * 4 + extra + data)
+
+
+#: 16-bit samples whose low bytes matter: 0 and 65535 must land on 0.0 and 1.0, as 8-bit 0/255.
+_SIXTEEN = np.array([[0, 255, 256, 4095], [32768, 40000, 65280, 65535]], np.uint16)
+
+
+def _scanned(folder) -> list[str]:
+    """The file names the training-folder scan and ``list_images`` find in ``folder``."""
+    from keras_perceptual.scan import scan_images
+
+    names = [os.path.basename(p) for p in scan_images(folder, warn=False).paths]
+    assert names == [os.path.basename(p) for p in list_images(str(folder))]
+    return names
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "CMYK", "1"])
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_a_tiff_in_a_folder_is_scanned_and_read_as_its_png_twin(tmp_path, mode, compression):
+    # Was: folders and patterns left .tif/.tiff files out (only counted as "ignored").
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).convert(mode)
+    image.convert("RGB").save(tmp_path / "a.png")  # its colours, as a PNG (no CMYK PNGs)
+    image.save(tmp_path / "b.tif", compression=compression)
+    image.save(tmp_path / "c.TIFF", compression=compression)
+    assert _scanned(tmp_path) == ["a.png", "b.tif", "c.TIFF"]
+    assert list_images(str(tmp_path / "*.tif")) == [str(tmp_path / "b.tif")]
+    png = load_image(tmp_path / "a.png")
+    for name in ("b.tif", "c.TIFF"):
+        np.testing.assert_array_equal(load_image(tmp_path / name), png, err_msg=name)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("mode", ["RGB", "I;16"])
+def test_a_tiff_orientation_tag_is_applied_once_in_a_scanned_folder(tmp_path, orientation, mode):
+    from PIL import TiffImagePlugin
+
+    from keras_perceptual.images import orient
+
+    stored = (np.arange(20 * 30).reshape(20, 30) * 97 % 251).astype(np.uint16) * 257 + 1
+    colour = np.dstack([stored >> 8, 255 - (stored >> 8), stored % 7]).astype(np.uint8)
+    image = Image.fromarray(stored if mode == "I;16" else colour)
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x0112] = orientation
+    image.save(tmp_path / "turned.tif", tiffinfo=tags)
+    assert _scanned(tmp_path) == ["turned.tif"]
+    decoded = read_rgb(str(tmp_path / "turned.tif"), dtype=np.uint16)
+    want = np.asarray(image).astype(np.uint16)
+    want = np.dstack([want] * 3) if mode == "I;16" else want * np.uint16(257)
+    np.testing.assert_array_equal(decoded, orient(want, orientation))
+    assert read_header(str(tmp_path / "turned.tif")) == (decoded.shape[1], decoded.shape[0])
+
+
+def test_16_bit_tiffs_land_on_the_scale_of_8_bit_images(tmp_path):
+    # 16-bit grayscale (either byte order) keeps its 16 bits; 16-bit colour comes out of
+    # Pillow with its low byte cut (documented in read_rgb): within 1/256, never 256x off.
+    Image.fromarray(_SIXTEEN).save(tmp_path / "grey16.tif")
+    big_endian = Image.frombytes("I;16B", (4, 2), _SIXTEEN.astype(">u2").tobytes())
+    big_endian.save(tmp_path / "grey16_big_endian.tif")
+    colour = np.dstack([_SIXTEEN, _SIXTEEN[::-1], 65535 - _SIXTEEN])
+    _write_tiff(tmp_path / "rgb16.tif", colour, 16, photometric=2)
+    _write_tiff(tmp_path / "rgba16.tif", np.dstack([colour, _SIXTEEN]), 16, photometric=2)
+    assert _scanned(tmp_path) == ["grey16.tif", "grey16_big_endian.tif", "rgb16.tif", "rgba16.tif"]
+    for name in ("grey16.tif", "grey16_big_endian.tif"):
+        np.testing.assert_allclose(load_image(tmp_path / name)[..., 1], _SIXTEEN / 65535, atol=1e-7)
+        np.testing.assert_array_equal(read_rgb(str(tmp_path / name))[..., 0],
+                                      np.rint(_SIXTEEN / 257))  # fmt: skip
+    for name in ("rgb16.tif", "rgba16.tif"):
+        decoded = load_image(tmp_path / name)
+        np.testing.assert_allclose(decoded, colour / 65535, atol=1 / 256, err_msg=name)
+        assert decoded[0, 0, 0] == 0 and decoded[1, 3, 0] == 1, name
+
+
+def test_12_bit_and_white_is_zero_16_bit_tiffs_are_rescaled_and_inverted(tmp_path):
+    # Was: Pillow unpacks 12-bit grayscale as 0..4095 (16 times too dark: white read as
+    # 0.0625) and does not invert 16-bit WhiteIsZero (a negative image).
+    twelve = _SIXTEEN >> 4
+    bits = "".join(f"{v:012b}" for v in twelve.ravel())  # 4 samples a row: 6 whole bytes
+    _write_tiff(tmp_path / "grey12.tif", twelve, 12, raw=int(bits, 2).to_bytes(12, "big"))
+    _write_tiff(tmp_path / "white_is_zero.tif", 65535 - _SIXTEEN, 16, photometric=0)
+    assert _scanned(tmp_path) == ["grey12.tif", "white_is_zero.tif"]
+    np.testing.assert_allclose(load_image(tmp_path / "grey12.tif")[..., 0], twelve / 4095,
+                               atol=1 / 65535)  # 12-bit steps are 16/65535  # fmt: skip
+    np.testing.assert_allclose(load_image(tmp_path / "white_is_zero.tif")[..., 0],
+                               _SIXTEEN / 65535, atol=1e-7)  # fmt: skip
+
+
+def test_a_multi_page_tiff_reads_its_first_page(tmp_path):
+    pages = [Image.new("RGB", (30, 20), colour) for colour in ((10, 200, 30), (255, 0, 0))]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    assert Image.open(tmp_path / "pages.tif").n_frames == 2
+    assert _scanned(tmp_path) == ["pages.tif"]
+    np.testing.assert_array_equal(read_rgb(str(tmp_path / "pages.tif"))[5, 5], [10, 200, 30])
+
+
+def test_tiffs_without_a_fixed_range_are_skipped_by_the_scan_with_the_reason(tmp_path):
+    # Was: left out of the folder unnamed ("ignored"); float and signed samples are refused
+    # (their range is not known: [0, 1], [0, 255], physical units), never clipped or guessed.
+    from keras_perceptual.scan import scan_images
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(tmp_path / "float.tif")
+    _write_tiff(tmp_path / "signed.tif", np.zeros((8, 8), np.int16), 16, sample_format=2)
+    _write_tiff(tmp_path / "grey_alpha16.tif", np.zeros((8, 8, 2), np.uint16), 16)
+    scan = scan_images(tmp_path, warn=False)
+    reasons = {os.path.basename(s.path): s.reason for s in scan.skipped}
+    assert [os.path.basename(p) for p in scan.paths] == ["ok.png"] and scan.ignored == 0
+    assert reasons["float.tif"].startswith("unsupported: floating-point samples")
+    assert reasons["signed.tif"].startswith("unsupported: signed 16-bit integer samples")
+    assert reasons["grey_alpha16.tif"].startswith("unsupported: a TIFF that Pillow cannot open")
+    for reason in reasons.values():
+        assert "PNG" in reason and "TIFF" in reason, reason  # what to re-save it as
+    with pytest.raises(InputError, match=r"unsupported: a TIFF .* re-save it as an 8- or 16-bit"):
+        load_image(tmp_path / "grey_alpha16.tif")
+
+
+def test_messages_listing_the_image_extensions_name_tiff(tmp_path):
+    from keras_perceptual.scan import scan_images
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(InputError, match=r"\.webp, \.tif, \.tiff\); point it at images"):
+        list_images(str(tmp_path / "*.txt*"))
+    with pytest.raises(InputError, match=r"/\.webp/\.tif/\.tiff\)\. Add readable .*/\.tiff files"):
+        scan_images(tmp_path)
+    with pytest.raises(InputError, match=r"readable JPG/JPEG/PNG/BMP/GIF/WEBP/TIF/TIFF file"):
+        load_image(tmp_path / "notes.txt")
+
+
+def test_a_resize_over_pillow_s_size_limit_is_refused_before_any_memory_is_taken(tmp_path):
+    # Before: load_image(size=100000), resize_shorter_side(image, 100000) and stylize's
+    # style_size=100000 built a multi-gigabyte array (killed for memory, saying nothing);
+    # the file readers reported the refusal as "corrupt". Reading a file applies Pillow's
+    # MAX_IMAGE_PIXELS already: a resize now applies the same limit.
+    from PIL import Image
+
+    from keras_perceptual.errors import InputError
+
+    path = tmp_path / "small.png"
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(path)
+    expected = (r"^Resizing {}to {}x{} pixels \(\d+ megapixels\) is over Pillow's limit of "
+                r"\d+ pixels \(PIL\.Image\.MAX_IMAGE_PIXELS, .*\)\: ask for a smaller size, or "
+                r"raise PIL\.Image\.MAX_IMAGE_PIXELS \(None lifts it\)\. Received: {}$")
+    file = f"'{re.escape(str(path))}' "
+    cases = [
+        (lambda: load_image(path, size=100000), (file, 133333, 100000, "shorter_side=100000")),
+        (lambda: load_image(path, size=(20000, 20000)),
+         (file, 20000, 20000, r"size=\(20000, 20000\)")),
+        (lambda: read_rgb(str(path), shorter_side=100000, dtype=np.uint16),
+         (file, 133333, 100000, "shorter_side=100000")),
+        (lambda: resize_shorter_side(np.zeros((30, 40, 3), "float32"), 100000),
+         ("", 133333, 100000, "side=100000")),
+        (lambda: resize_longer_side(np.zeros((30, 40, 3), "float32"), 100000),
+         ("", 100000, 75000, "side=100000")),
+    ]
+    for call, parts in cases:
+        with pytest.raises(InputError, match=expected.format(*parts)):
+            call()
+    assert load_image(path, size=3000).shape == (3000, 4000, 3)  # 12 megapixels: fine

@@ -14,7 +14,15 @@ from PIL import Image
 from keras_perceptual import inference
 from keras_perceptual.errors import InputError
 from keras_perceptual.images import load_image
-from keras_perceptual.inference import match_histograms, save_image, stylize, upscale
+from keras_perceptual.inference import (
+    input_alignment,
+    match_histograms,
+    min_input_size,
+    save_image,
+    style_kind,
+    stylize,
+    upscale,
+)
 from keras_perceptual.layers import InstanceNormalization, instance_norm_statistics
 from keras_perceptual.models import style_transfer_net, super_resolution_net
 from tests.conftest import to_numpy
@@ -520,6 +528,24 @@ def test_stylize_arbitrary_bad_options(adain_model, kwargs, match):
         stylize(adain_model, _photo(16, 16), **kwargs)
 
 
+def test_a_missing_style_choice_is_not_called_both(multi_model, adain_model, style_model):
+    # Before: "..., not both. Received: style=None, style_weights=None" when neither was given.
+    image = _photo(16, 16)
+    cases = ((multi_model, {"style": 0, "style_weights": [1, 0, 0]},
+              r"pass style=k \(an index from 0 to 2\) or style_weights=\[\.\.\.\] \(3 weights "
+              r">= 0 summing to 1\)\. Received: style=None, style_weights=None$"),
+             (adain_model, {"style_image": image, "style_images": [image]},
+              r"\(several, blended by style_weights\)\. Received: style_image=None, "
+              r"style_images=None$"))  # fmt: skip
+    for model, both, neither in cases:
+        with pytest.raises(InputError, match=neither):
+            stylize(model, image)
+        with pytest.raises(InputError, match=r", not both\. Received: "):
+            stylize(model, image, **both)
+    assert [style_kind(m) for m in (multi_model, adain_model, style_model)] == [
+        (3, False), (None, True), (None, False)]
+
+
 def test_stylize_single_style_model_refuses_style_options(style_model):
     with pytest.raises(ValueError, match="single-style network"):
         stylize(style_model, _photo(16, 16), style=0)
@@ -667,3 +693,20 @@ def test_style_helpers_check_their_other_arguments():
     # Before: TypeError from vars(None).
     with pytest.raises(InputError, match="Received: model=None"):
         inference.min_input_size(None)
+
+
+def test_a_tile_smaller_than_the_network_accepts_is_refused_up_front(style_model, sr_model):
+    # Before: stylize(..., tile_size=4) raised the padding layer's error from inside Keras
+    # ("Exception encountered when calling PadToMultiple.call() ... Input images are 4x4
+    # pixels", on images of any size), and the command line a MirrorPad traceback. The
+    # smallest tile is the smallest input rounded up to the network's alignment.
+    image = np.random.default_rng(0).random((24, 24, 3), dtype=np.float32)
+    assert min_input_size(style_model) == 5 and input_alignment(style_model)[0] == 4
+    for tile_size in (1, 4, 7):
+        with pytest.raises(InputError, match=rf"^tile_size must be at least 8: .* at least 5x5 "
+                                             rf"pixels\. .*Received: tile_size={tile_size}$"):
+            stylize(style_model, image, tile_size=tile_size, overlap=0)
+    with pytest.raises(InputError, match=r"^tile_size must be at least 5: .*tile_size=4$"):
+        upscale(sr_model, image, tile_size=4, overlap=0)
+    assert stylize(style_model, image, tile_size=8, overlap=0).shape == (24, 24, 3)
+    assert upscale(sr_model, image, tile_size=5, overlap=0).shape == (96, 96, 3)

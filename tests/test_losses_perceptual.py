@@ -385,6 +385,7 @@ def test_integer_images_are_refused(content_loss, images):
         ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),
         # float(True) is 1.0: a boolean is no weight, Python's or numpy's
         ({"tv_weight": True}, "tv_weight must be a number >= 0.*Received: tv_weight=True"),
+        ({"style_weight": "1e5"}, "style_weight must be a number >= 0.*Received: style_weight='1e5'"),
         ({"content_layers": {"relu2_2": np.True_}}, r"content_layers\['relu2_2'\] must be a number"),
         ({"value_range": (1.0, 1.0)}, "low < high"),
         ({"backbone": "vgg11"}, "backbone must be one of"),

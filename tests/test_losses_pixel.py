@@ -358,6 +358,11 @@ def test_pure_function_is_the_loss(small):
         (CharbonnierLoss, {"epsilon": np.True_}, "epsilon must be a finite number > 0"),
         (EdgeLoss, {"threshold": True}, "threshold must be a number >= 0.*not a bool"),
         (CharbonnierLoss, {"value_range": (np.False_, 1)}, "value_range must be a pair"),
+        # strings are no numbers either, whatever float("0.5") says (an untyped config)
+        (CharbonnierLoss, {"value_range": ("0", "1")}, "value_range must be a pair"),
+        (CharbonnierLoss, {"epsilon": "1e-3"}, "epsilon must be a finite number > 0"),
+        (ColorLoss, {"mode": "blur", "sigma": "3"}, "sigma must be a finite number > 0"),
+        (EdgeLoss, {"threshold": "0.1"}, "threshold must be a number >= 0.*not a bool or a string"),
         (CharbonnierLoss, {"reduction": "avg"}, "reduction"),
     ],
 )

@@ -358,7 +358,11 @@ def test_options_are_checked_in_the_functions_and_the_metrics():
                 SSIM(**{name: bad})
     with pytest.raises(ValueError, match=r"max_db must be .*Received: max_db=True"):
         psnr(a, a, max_db=True)
-    assert SSIM(filter_sigma=np.float32(1.5), k1="0.01").get_config()["k1"] == 0.01
+    assert SSIM(filter_sigma=np.float32(1.5), k1=np.float64(0.01)).get_config()["k1"] == 0.01
+    # A numeric string is no number, as for every integer option (kernel_size="3" is refused)
+    # and every weight: one rule, _checks.as_number (k1="0.01" was accepted until 2026-12).
+    with pytest.raises(ValueError, match=r"k1 must be a finite number > 0\. Received: k1='0.01'"):
+        SSIM(k1="0.01")
     np.testing.assert_allclose(to_numpy(psnr(a, a, y_channel=np.bool_(True))), [100.0])
 
 

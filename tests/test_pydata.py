@@ -152,3 +152,25 @@ def test_arguments_of_the_wrong_kind_are_refused_with_the_expected_kind(scan):
         with pytest.raises(InputError, match=pattern):
             RandomCrops(scan, 32, 2, seed=0, **kwargs)
     assert RandomCrops(scan, 32, 2, seed=0, shard=[np.int64(1), 2], workers=1)[0][0].shape == (1, 32, 32, 3)
+
+
+def test_a_folder_of_jpeg_png_and_tiff_photos_gives_crops_of_every_one(tmp_path):
+    # Was: the scan left the TIFFs out, so the batches held only the JPEG and the PNG.
+    from PIL import Image
+
+    from keras_perceptual.images import load_image
+
+    rng = np.random.default_rng(6)
+    for name in ("a.jpg", "b.png", "c.tif", "d.tiff"):
+        Image.fromarray(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(tmp_path / name)
+    Image.fromarray(rng.integers(0, 65536, (32, 48), dtype=np.uint16)).save(tmp_path / "e.tif")
+    scan = scan_images(tmp_path)
+    assert len(scan.paths) == 5 and scan.ignored == 0
+    images = [load_image(p) for p in scan.paths]
+    crops = RandomCrops(scan, 32, 5, seed=0, workers=1)[0][0]  # an epoch: each image once
+    found = sorted(
+        next(i for i, image in enumerate(images)
+             if any(np.array_equal(crop, image[:, j : j + 32]) for j in range(17)))
+        for crop in crops
+    )  # fmt: skip
+    assert found == [0, 1, 2, 3, 4]

@@ -17,6 +17,7 @@ import pytest
 from conftest import requires_tf
 
 from keras_perceptual import runtimes
+from keras_perceptual._checks import shortened
 from keras_perceptual.errors import InputError, MissingDependencyError, ModelLoadError
 from keras_perceptual.inference import stylize, upscale
 from keras_perceptual.models import style_transfer_net, super_resolution_net
@@ -202,6 +203,66 @@ def test_hf_models_load_from_the_hub_cache_and_an_unreachable_hub_is_one_clear_e
     assert main(["upscale", "hf://owner/missing", str(photo), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "from the Hugging Face Hub" in err[0], err
+
+
+# huggingface_hub's text when the hub cannot be reached (offline, DNS failure).
+HUB_ERROR_TEXT = (
+    "Got: ConnectError: [Errno -2] Name or service not known\nAn error happened while trying to "
+    "locate the files on the Hub, and we cannot find the appropriate snapshot folder for the "
+    "specified revision on the local disk. Please check your internet connection and try again."
+)
+
+
+@pytest.mark.skipif(not HAS_HUB, reason="needs huggingface_hub (the [export] extra)")
+@pytest.mark.parametrize(
+    "error, quoted_after",
+    [
+        (ConnectionError(HUB_ERROR_TEXT), "from the Hugging Face Hub (ConnectionError: "),
+        (ValueError(HUB_ERROR_TEXT), "is not a Keras model Keras can load (ValueError: "),
+    ],
+)
+def test_a_long_loader_error_is_quoted_in_whole_words(monkeypatch, tmp_path, capsys, error,
+                                                     quoted_after):
+    # Before: cut at 200 characters, mid-word: "... snapshot folder for t); check the network".
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(keras.saving, "load_model", fail)
+    with pytest.raises(ModelLoadError) as caught:
+        load_keras_model("hf://your-name/starry-night")
+    message = str(caught.value)
+    quoted = message.split(quoted_after, 1)[1].split("); ", 1)[0]
+    original = " ".join(HUB_ERROR_TEXT.split())
+    kept = quoted.removesuffix(" ...")
+    assert kept != quoted and original.startswith(kept) and original[len(kept)] == " ", quoted
+    assert len(quoted) <= 205
+
+    from PIL import Image
+
+    from keras_perceptual.cli import main
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)
+    assert main(["stylize", "hf://your-name/starry-night", str(photo), "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{kept} ...); " in err[0], err
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("Short enough.", 200, "Short enough."),
+        ("First  sentence\nhere. Second sentence is longer than the rest.", 30,
+         "First sentence here."),
+        ("A sentence that runs on well past the limit without a stop", 20, "A sentence that runs ..."),
+        ("x" * 50 + " tail", 20, "x" * 50 + " ..."),
+        ("x" * 50, 20, "x" * 50),
+        ("x" * 10000, 20, "x" * 80 + " ..."),  # a blob without spaces: not 10 kB in a message
+    ],
+)
+def test_shortened_cuts_at_sentences_or_words_never_inside_a_word(text, limit, expected):
+    assert shortened(text, limit) == expected
 
 
 def test_runtime_names_are_consistent():
@@ -501,3 +562,37 @@ def test_inputs_as_a_dict_keyed_by_name(style_exports, style, rng):
         runtime({"image": image, "style_weights": weights})
     np.testing.assert_allclose(load_runtime(style)({"images": image}), np.asarray(style(image)),
                                atol=1e-6)
+
+
+def test_a_tflite_runtime_runs_without_the_delegate_s_info_line(tmp_path):
+    # Before: the first run printed "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+    # on the process's stderr (C++), in the middle of the command line's output. TFLite
+    # prints it once a process, so each side runs in a fresh one; the control shows that
+    # the line does appear where nothing hides it.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import sys, numpy as np, tensorflow as tf
+from keras_perceptual.export import export_tflite
+from keras_perceptual.models import style_transfer_net
+from keras_perceptual.runtimes import load_runtime
+path = export_tflite(style_transfer_net(filters=4, num_residual_blocks=1), sys.argv[2])
+images = np.zeros((1, 16, 16, 3), np.float32)
+if sys.argv[1] == "runtime":
+    load_runtime(path)(images)
+else:  # the control: the interpreter itself
+    runner = tf.lite.Interpreter(model_path=path).get_signature_runner()
+    runner(images=images)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # a user's shell
+    printed = {}
+    for side in ("control", "runtime"):
+        done = subprocess.run([sys.executable, "-c", script, side, str(tmp_path / f"{side}.tflite")],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed[side] = done.stdout + done.stderr
+        if "XNNPACK" not in printed["control"]:  # TensorFlow 2.17's TFLite prints none
+            pytest.skip("this TFLite prints no XNNPACK delegate line")
+    assert "XNNPACK" not in printed["runtime"], printed["runtime"][-2000:]

@@ -6,7 +6,10 @@ Clips are generated with PyAV (``make_clip``): 48x64 px, 12 fps, 2 s, with a ton
 from __future__ import annotations
 
 import glob
+import io
 import os
+import pathlib
+import re
 import sys
 import threading
 import time
@@ -42,6 +45,30 @@ def test_probe(clip):
     assert (info.frames, info.fps, info.width, info.height) == (24, 12.0, 64, 48)
     assert info.video_codec == "h264" and info.audio_codec == "aac"
     assert info.duration == pytest.approx(2.0, abs=0.05)
+
+
+def test_progress_away_from_a_terminal_is_one_line(net, clip, tmp_path, capsys):
+    """Was: tqdm's bar redrawn with carriage returns at every batch into a log file (the
+    README: away from a terminal, progress is one line per run)."""
+    stylize_video(net, clip, tmp_path / "logged.mp4", batch_size=8)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "|" not in err, repr(err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"logged\.mp4: 24/24 frames in \d+\.\d s \(\d+\.\d\d frames/s\)", lines[0]), lines
+
+
+def test_progress_on_a_terminal_is_a_bar(net, clip, tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    stylize_video(net, clip, tmp_path / "shown.mp4", batch_size=8)
+    drawn = terminal.getvalue()
+    assert "\r" in drawn and "24/24" in drawn and "frame/s" in drawn, repr(drawn)
+    assert " frames in " not in drawn  # the bar's own final state, not the log line too
 
 
 def test_round_trip_keeps_frames_rate_size_and_audio(net, clip, tmp_path):
@@ -169,8 +196,8 @@ def test_unreadable_inputs(net, clip, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(open(clip, "rb").read()[:4000])
-    data = bytearray(open(clip, "rb").read())
+    truncated.write_bytes(pathlib.Path(clip).read_bytes()[:4000])
+    data = bytearray(pathlib.Path(clip).read_bytes())
     start = data.find(b"mdat") + 3000
     data[start : start + 6000] = np.random.default_rng(0).integers(0, 256, 6000, np.uint8).tobytes()
     corrupt = tmp_path / "corrupt.mp4"
@@ -459,6 +486,18 @@ def test_frames_without_timestamps_keep_their_rate(tmp_path):
     np.testing.assert_allclose(np.diff(times), 1 / info.fps, atol=1e-3)
 
 
+def test_probe_counts_the_frames_of_a_raw_stream(tmp_path):
+    """Before: a raw .h264 stream (no frame count, no duration) was probed as 0 frames of
+    0 s; its packets, one a frame, are counted, at the 25 fps it is written at."""
+    clip = _write_timed_clip(tmp_path / "raw.h264", _frames(7), [None] * 7, format="h264")
+    info = probe_video(clip)
+    assert (info.frames, info.fps) == (7, 25.0)
+    assert info.duration == pytest.approx(7 / 25)
+    written = stylize_video(_identity(), clip, tmp_path / "out.mp4", progress=False,
+                            value_range=(0, 1))  # fmt: skip
+    assert written.frames == info.frames
+
+
 def _joined_clip(tmp_path, second_size, second_start):
     """Two MPEG-TS clips of four frames at 10 fps, joined byte by byte (as `cat` joins
     recordings): the second of ``second_size`` (height, width), its times starting at
@@ -471,7 +510,7 @@ def _joined_clip(tmp_path, second_size, second_start):
         parts.append(_write_timed_clip(tmp_path / f"{name}.ts", _frames(4, size), times,
                                        time_base=(1, 90000), format="mpegts"))
     clip = tmp_path / "joined.ts"
-    clip.write_bytes(b"".join(open(part, "rb").read() for part in parts))
+    clip.write_bytes(b"".join(pathlib.Path(part).read_bytes() for part in parts))
     with av.open(str(clip)) as container:
         decoded = [(frame.to_ndarray(format="rgb24").shape[:2], float(frame.time))
                    for frame in container.decode(video=0)]
@@ -582,3 +621,178 @@ def test_audio_in_a_layout_the_encoder_refuses_is_remixed(tmp_path):
     assert info.audio == "re-encoded" and info.audio_codec == "libopus"
     with av.open(str(tmp_path / "out.webm")) as container:
         assert container.streams.audio[0].codec_context.layout.name == "5.1"
+
+
+#: Flat patches (RGB) for the colour-range test: grey, the primaries, black and white.
+_PATCHES = np.array([(128, 128, 128), (255, 0, 0), (0, 255, 0), (0, 0, 255), (200, 150, 100),
+                     (0, 0, 0), (255, 255, 255)], np.float64)  # fmt: skip
+
+
+def _write_yuv_patches(path, matrix, full, colorspace=None):
+    """A lossless H.264 clip of :data:`_PATCHES` (32 px each), its YUV planes computed here
+    (not by swscale, whose RGB to full-range 4:2:0 turns grey 128 into (126, 128, 126)),
+    with the ``matrix`` ((Kr, Kb)) and range given; ``colorspace`` tags the matrix."""
+    import av
+
+    kr, kb = matrix
+    rgb = _PATCHES / 255
+    y = rgb @ (kr, 1 - kr - kb, kb)
+    scale, offset = ((255, 255), 0) if full else ((219, 224), 16)
+    cb = 128 + (rgb[:, 2] - y) / (2 - 2 * kb) * scale[1]
+    cr = 128 + (rgb[:, 0] - y) / (2 - 2 * kr) * scale[1]
+    yuv = np.round(np.stack([offset + y * scale[0], cb, cr], -1)).clip(0, 255).astype(np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=12, options={"qp": "0"})
+        stream.width, stream.height, stream.pix_fmt = 32 * len(yuv), 32, "yuv420p"
+        stream.codec_context.color_range = 2 if full else 1
+        if colorspace is not None:
+            stream.codec_context.colorspace = colorspace
+        for index in range(2):
+            frame = av.VideoFrame(stream.width, stream.height, "yuv420p")
+            for plane, values in zip(frame.planes, yuv.T, strict=True):
+                row = np.repeat(values, plane.line_size // len(yuv))
+                plane.update(np.tile(row, (plane.height, 1)))
+            frame.color_range, frame.pts = stream.codec_context.color_range, index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "full, matrix, colorspace",
+    [(True, (0.299, 0.114), None), (True, (0.2126, 0.0722), 1), (False, (0.2126, 0.0722), 1)],
+    ids=["full-range-untagged", "full-range-bt709", "limited-bt709"],
+)
+def test_full_range_input_keeps_its_levels_and_the_output_states_its_range(
+    tmp_path, full, matrix, colorspace
+):
+    """Full-range input (yuvj420p, 'pc': MJPEG, phone cameras) is decoded with its range
+    and matrix and written in limited range, tagged so: grey, black and white exact, no
+    tint. Before: an untagged full-range input gave an output of unstated range (Matroska
+    stores it), and 4:2:0 colours lost up to 4 levels (swscale's chroma rounding)."""
+    import av
+
+    clip = _write_yuv_patches(tmp_path / "in.mp4", matrix, full, colorspace)
+    out = tmp_path / "out.mkv"
+    stylize_video(
+        _identity(), clip, out, progress=False, value_range=(0, 1), codec_options={"crf": "0"}
+    )
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+        patches = frame.to_ndarray(format="rgb24")[16, 16::32].astype(np.float64)
+        tags = int(frame.color_range), int(frame.colorspace)
+    assert tags == (1, colorspace or 2)  # limited range; the input's matrix, or none
+    np.testing.assert_array_equal(patches[[0, 5, 6]], _PATCHES[[0, 5, 6]])  # grey, black, white
+    assert np.abs(patches - _PATCHES).max() <= 3, patches
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4", ".webm"])
+def test_an_audio_track_without_packets_is_not_reported_as_copied(tmp_path, ext):
+    """Before: an audio track without a single packet (a recording whose sound failed) was
+    reported as "copied" (AAC into MKV and MP4) or "re-encoded" (into WebM) though nothing
+    was: MKV and WebM got an empty track, MP4 none. It is not written, and reported so."""
+    import av
+
+    clip = str(tmp_path / "silent.mkv")
+    with av.open(clip, "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        container.add_stream("aac", rate=48000).layout = "mono"  # no packet is written
+        for image in _frames(3, (24, 32)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with av.open(clip) as container:
+        assert len(container.streams.audio) == 1
+    out = tmp_path / f"out{ext}"
+    info = stylize_video(_identity(), clip, out, progress=False, value_range=(0, 1))
+    assert (info.frames, info.audio, info.audio_codec) == (3, None, None)
+    with av.open(str(out)) as container:
+        assert not container.streams.audio
+    tone = make_clip(tmp_path / "tone.mkv")  # a track with sound is still written
+    info = stylize_video(_identity(), tone, out, progress=False, value_range=(0, 1))
+    assert info.audio == ("re-encoded" if ext == ".webm" else "copied")
+
+
+def test_an_animated_webp_is_named_not_called_a_still_image(tmp_path):
+    """Before: an animated WebP, which FFmpeg cannot decode, was refused as "a still image,
+    not a video". The error says what it is and how to convert it; the conversion works."""
+    from PIL import Image
+
+    images = [Image.fromarray(np.full((24, 32, 3), level, np.uint8)) for level in (0, 120, 240)]
+    anim = tmp_path / "anim.webp"  # frames that differ: libwebp merges near-identical ones
+    images[0].save(anim, save_all=True, append_images=images[1:], duration=[100, 300, 100],
+                   loop=0)  # fmt: skip
+    images[0].save(tmp_path / "still.webp")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VideoError, match=r"anim.webp' is an animated WebP, which FFmpeg cannot "
+                       r"decode; .*save_all=True\) .* Received: input_path="):  # fmt: skip
+        stylize_video(_identity(), anim, out, progress=False, value_range=(0, 1))
+    with pytest.raises(VideoError, match="still.webp' is a still image, not a video"):
+        probe_video(tmp_path / "still.webp")
+    Image.open(anim).save(tmp_path / "clip.gif", save_all=True)  # the conversion it names
+    info = stylize_video(_identity(), tmp_path / "clip.gif", out, progress=False,
+                         value_range=(0, 1))  # fmt: skip
+    assert info.frames == 3
+    np.testing.assert_allclose(read_clip(out)[1], [0, 0.1, 0.4], atol=1e-6)
+
+
+def test_frames_smaller_than_the_model_accepts_are_refused_in_a_video_s_terms(net, tmp_path):
+    # stylize's own message spoke of "images[0] ... Upscale or pad the image first", after
+    # the output had been opened; the header is enough to tell, before any frame is decoded
+    path = tmp_path / "tiny.mp4"
+    _write_raw_clip(path, np.full((3, 4, 6, 3), 100, np.uint8))
+    output = tmp_path / "out.mp4"
+    with pytest.raises(InputError, match=r"The video's frames are 6x4 pixels; this model needs "
+                       r"at least 5x5\. Scale the video up first, e\.g\. `ffmpeg -i tiny\.mp4 "
+                       r"-vf \"scale='if\(lt\(iw,ih\),6,-2\)':'if\(lt\(iw,ih\),-2,6\)'\" "
+                       r"larger\.mp4`\. Received: input_path="):
+        stylize_video(net, str(path), str(output), progress=False)
+    assert not output.exists()
+
+
+def test_a_missing_video_is_named_in_a_sentence(net, tmp_path):
+    # Before: "[Errno 2] no such video file: 'x.mp4'" (the command line showed it as is),
+    # and a broken symbolic link read as a plain missing file.
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(FileNotFoundError, match=r"^no such video file: '.*missing\.mp4'; check "
+                                                r"the path\. Received: input_path="):
+        stylize_video(net, str(missing), str(tmp_path / "out.mp4"), progress=False)
+    link = tmp_path / "link.mp4"
+    link.symlink_to(tmp_path / "gone.mp4")
+    with pytest.raises(FileNotFoundError, match=r"link\.mp4' \(a broken symbolic link to "
+                                                r"'.*gone\.mp4'\); check the path"):
+        stylize_video(net, str(link), str(tmp_path / "out.mp4"), progress=False)
+
+
+def test_audio_with_cover_art_is_not_a_video(net, tmp_path):
+    # Before: FFmpeg lists an MP3's cover art as a video stream (one frame, "attached
+    # picture"), and stylize_video wrote it as a 1-frame video at 90000 fps.
+    import av
+    from av.stream import Disposition
+
+    path = tmp_path / "song.mp3"
+    with av.open(str(path), "w") as out:
+        sound = out.add_stream("mp3", rate=44100)
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width = cover.height = 32
+        cover.pix_fmt = "yuvj420p"
+        cover.disposition = Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
+            out.mux(packet)
+        samples = av.AudioFrame.from_ndarray(np.zeros((1, 44100), np.float32), format="fltp",
+                                             layout="mono")
+        samples.sample_rate = 44100
+        for packet in [*sound.encode(samples), *sound.encode()]:
+            out.mux(packet)
+    output = tmp_path / "out.mp4"
+    with pytest.raises(VideoError, match=r"has no video stream \(audio only, audio with cover "
+                                         r"art, or an image\?\)"):
+        stylize_video(net, str(path), str(output), progress=False)
+    with pytest.raises(VideoError, match="has no video stream"):
+        probe_video(str(path))
+    assert not output.exists()

@@ -27,13 +27,14 @@ import tempfile
 import threading
 import time
 import traceback
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from keras_perceptual._checks import check_path
+from keras_perceptual._checks import as_number, check_path, shortened
 from keras_perceptual.app.catalog import LoadedModel
 from keras_perceptual.errors import InputError, KerasPerceptualError
 
@@ -199,18 +200,30 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-@functools.lru_cache(maxsize=1)
-def describe_device() -> str:
-    """The device the models run on, in words (shown in the page with each result).
+#: What runs an exported network, in words: on the CPU, as the app opens them
+#: (:func:`~keras_perceptual.app.catalog.load_exported_model`).
+RUNTIME_NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "tflite": "TensorFlow Lite"}
+
+
+@functools.lru_cache(maxsize=8)
+def describe_device(runtime: str = "keras") -> str:
+    """The device a model runs on, in words (shown in the page with each result).
+
+    Args:
+        runtime: what runs the model (:attr:`~keras_perceptual.app.catalog.LoadedModel.runtime`):
+            ``"keras"`` (the Keras backend's device), or ``"onnxruntime"``, ``"openvino"``,
+            ``"tflite"`` (exported networks, run on the CPU).
 
     Returns:
-        e.g. ``"GPU: NVIDIA H100 (TensorFlow)"`` or ``"CPU: AMD EPYC 7B13, 2 cores
-        (TensorFlow)"``.
+        e.g. ``"GPU: NVIDIA H100 (TensorFlow)"``, ``"CPU: AMD EPYC 7B13, 2 cores
+        (TensorFlow)"`` or ``"CPU: AMD EPYC 7B13, 2 cores (ONNX Runtime)"``.
 
     Example:
         >>> describe_device()  # doctest: +SKIP
         'CPU: Intel(R) Xeon(R) CPU @ 2.20GHz, 2 cores (TensorFlow)'
     """
+    if runtime in RUNTIME_NAMES:  # an exported network: it said "(TensorFlow)" as well
+        return f"CPU: {_cpu_name()}, {os.cpu_count()} cores ({RUNTIME_NAMES[runtime]})"
     import keras
 
     backend = keras.backend.backend()
@@ -279,6 +292,9 @@ def check_upload(
             f"{name}: the upload did not arrive (no file on the server); upload it again. "
             f"Received: file={name!r}"
         ) from None
+    if os.path.isdir(path):
+        raise InputError(f"{name} is a folder, not an image file; upload a JPEG, PNG or WebP "
+                         f"photo. Received: file={name!r}")
     if size == 0:
         raise InputError(f"{name} is empty (0 bytes); upload a JPEG, PNG or WebP photo. "
                          f"Received: file={name!r}")
@@ -290,10 +306,10 @@ def check_upload(
         )
     try:
         width, height = read_header(path)
-    except UnusableImageError as error:
+    except UnusableImageError as error:  # e.g. "unreadable: [Errno 13] ...: '/tmp/...'"
         raise InputError(
-            f"{name} cannot be read as an image ({error}); upload a JPEG, PNG or WebP photo. "
-            f"Received: file={name!r}"
+            f"{name} cannot be read as an image ({_without_path(str(error), path, name)}); "
+            f"upload a JPEG, PNG or WebP photo. Received: file={name!r}"
         ) from None
     if width * height > limits.max_pixels:
         raise InputError(
@@ -321,7 +337,7 @@ def check_upload(
 
 def upload_notes(path: str, name: str) -> tuple[str, ...]:
     """What the model will not see of an upload: the frames after the first of an animated
-    GIF, WebP or PNG, and the transparency of an image with an alpha channel (dropped, not
+    GIF, WebP or PNG (the pages after the first of a TIFF), and the transparency of an image with an alpha channel (dropped, not
     composited, by :func:`keras_perceptual.images.load_image`: transparent areas show the
     colour stored under them, often black).
 
@@ -342,7 +358,10 @@ def upload_notes(path: str, name: str) -> tuple[str, ...]:
     try:
         with Image.open(path) as image:
             frames = getattr(image, "n_frames", 1)
-            if frames > 1:
+            # A camera's MPO JPEG holds previews or a depth map after the photo: nothing lost.
+            if frames > 1 and image.format == "TIFF":
+                notes.append(f"{name} has {frames} pages: only its first page was processed.")
+            elif frames > 1 and image.format != "MPO":
                 notes.append(f"{name} is animated ({frames} frames): only its first frame "
                              "was processed.")
             if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
@@ -382,10 +401,16 @@ def read_upload(path: str, name: str, limits: Limits, loaded: LoadedModel) -> np
     try:
         return load_image(path, value_range=loaded.value_range)
     except InputError as error:  # e.g. "'upload.png' is truncated (...): ..."; the header read
-        message = str(error).replace(repr(path), repr(name))
+        message = _without_path(str(error), path, name)
         if message.startswith(repr(name)):  # the app's messages start with the bare name
             message = name + message[len(repr(name)):]
         raise InputError(message) from None
+
+
+def _without_path(message: str, path: str, name: str) -> str:
+    """``message`` with the upload's path on the server (a temporary file) replaced by the
+    name the user knows it by."""
+    return message.replace(repr(path), repr(name)).replace(path, name)
 
 
 # --------------------------------------------------------------------------------------
@@ -514,17 +539,21 @@ def blend_weights(weights: Sequence[float] | None, num_styles: int) -> np.ndarra
     """
     if weights is None:
         return np.eye(1, num_styles, dtype=np.float32)[0]
+    if not isinstance(weights, (list, tuple, np.ndarray)):
+        raise InputError(f"Style weights must be a list of numbers >= 0, one per style, e.g. "
+                         f"[1, 0]. Received: style_weights={shortened(repr(weights), 80)}")
     values = np.zeros(num_styles, np.float64)
-    weights = [float(w) for w in weights]
+    given, weights = list(weights), [as_number(w) for w in weights]  # NaN: not a number
     if len(weights) > num_styles or not all(math.isfinite(w) and w >= 0 for w in weights):
         raise InputError(
             f"Style weights must be at most {num_styles} numbers >= 0, one per style. "
-            f"Received: style_weights={weights}"
+            f"Received: style_weights={shortened(repr(given))}"
         )
     values[: len(weights)] = weights
-    if values.sum() <= 0:
+    if values.max() <= 0:
         raise InputError("Every style weight is 0; raise at least one style's slider. "
-                         f"Received: style_weights={weights}")
+                         f"Received: style_weights={shortened(repr(given))}")
+    values /= values.max()  # first: the sum of two weights near 1e308 is inf
     return (values / values.sum()).astype(np.float32)
 
 
@@ -557,10 +586,12 @@ def prepare_options(loaded: LoadedModel, options: Options, limits: Limits | None
         if not options.style_image:
             raise InputError("This network stylizes with any style image: upload one in the "
                              "Style image box. Received: style_image=None")
-        alpha = float(options.alpha)
+        alpha = as_number(options.alpha)  # NaN for a string or None: refused below
         if not 0.0 <= alpha <= 1.0:
-            raise InputError(f"alpha must be in [0, 1] (1: full stylization). Received: alpha={alpha}")
-        path, limits = options.style_image, limits or Limits()
+            raise InputError("alpha must be a number in [0, 1] (1: full stylization). "
+                             f"Received: alpha={options.alpha!r}")
+        path = check_path(options.style_image, "style_image", "painting.jpg")
+        limits = limits or Limits()
         name = f"Style image {os.path.basename(path)}"
         width, height = check_upload(path, name, limits, loaded)
         style = read_upload(path, name, limits, loaded)
@@ -695,19 +726,33 @@ def write_results(
         save_image(array, path, value_range=loaded.value_range)
         return path, caption
 
-    suffix = loaded.kind.output_suffix.format(scale=loaded.scale)
+    suffix = output_suffixes(loaded)
     if not loaded.kind.upscales:
-        output = write(outputs["output"], suffix, f"{name}: stylized")
-        return output[0], (write(image, "_input", f"{name}: input"), output)
+        output = write(outputs["output"], suffix["output"], f"{name}: stylized")
+        return output[0], (write(image, suffix["input"], f"{name}: input"), output)
     x = loaded.scale
-    output = write(outputs["output"], suffix, f"{name}: network ×{x}")
+    output = write(outputs["output"], suffix["output"], f"{name}: network ×{x}")
     zoom_bicubic, zoom_network = zoomed_crops([outputs["bicubic"], outputs["output"]], reference=1)
     return output[0], (
-        write(outputs["bicubic"], f"_bicubic_x{x}", f"{name}: bicubic ×{x}"),
+        write(outputs["bicubic"], suffix["bicubic"], f"{name}: bicubic ×{x}"),
         output,
-        write(zoom_bicubic, "_zoom_bicubic", "zoomed crop: bicubic"),
-        write(zoom_network, "_zoom_network", "zoomed crop: network"),
+        write(zoom_bicubic, suffix["zoom_bicubic"], "zoomed crop: bicubic"),
+        write(zoom_network, suffix["zoom_network"], "zoomed crop: network"),
     )
+
+
+def output_suffixes(loaded: LoadedModel) -> dict[str, str]:
+    """What :func:`write_results` appends to a photo's stem for each PNG it writes.
+
+    Example:
+        >>> output_suffixes(loaded)  # doctest: +SKIP
+        {'output': '_stylized', 'input': '_input'}
+    """
+    output = loaded.kind.output_suffix.format(scale=loaded.scale)
+    if not loaded.kind.upscales:
+        return {"output": output, "input": "_input"}
+    return {"output": output, "bicubic": f"_bicubic_x{loaded.scale}",
+            "zoom_bicubic": "_zoom_bicubic", "zoom_network": "_zoom_network"}
 
 
 def new_request_folder(output_dir: str, keep: int = KEPT_REQUESTS) -> str:
@@ -752,17 +797,28 @@ def _upload_name(item: Any) -> tuple[str, str]:
 MAX_STEM_BYTES = 120
 
 
-def _unique_stem(name: str, used: set[str]) -> str:
-    """A file name stem from the upload's name: letters, digits, ``-_.`` kept, at most
-    :data:`MAX_STEM_BYTES` bytes (a long, e.g. non-ASCII, name is cut), unique in ``used``."""
-    stem = os.path.splitext(os.path.basename(name))[0] or "image"
+def _unique_stem(name: str, used: set[str], suffixes: Sequence[str]) -> str:
+    """A file name stem from the upload's name: letters, digits, ``-_.`` kept, no leading
+    dot (a hidden file), at most :data:`MAX_STEM_BYTES` bytes (a long, e.g. non-ASCII, name
+    is cut), such that none of the files ``stem + suffix + ".png"`` is in ``used`` (file
+    names as :func:`_file_key` compares them; those files are added).
+
+    Not the stems alone: ``a_bicubic.png``'s network output ``a_bicubic_x4.png`` is
+    ``a.png``'s bicubic baseline, and ``A.png``'s files are ``a.png``'s on macOS and Windows.
+    """
+    stem = os.path.splitext(os.path.basename(name))[0].lstrip(".") or "image"
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
     stem = stem.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", "ignore")
     candidate, index = stem, 2
-    while candidate in used:
+    while any(_file_key(candidate + suffix) in used for suffix in suffixes):
         candidate, index = f"{stem}-{index}", index + 1
-    used.add(candidate)
+    used.update(_file_key(candidate + suffix) for suffix in suffixes)
     return candidate
+
+
+def _file_key(name: str) -> str:
+    """``name`` as a case-insensitive, normalizing file system (macOS, Windows) compares it."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def process_uploads(
@@ -805,7 +861,7 @@ def process_uploads(
     if files is not None and not isinstance(files, (list, tuple)):
         raise InputError(
             "files must be a list of upload paths or (path, name) pairs, e.g. ['photo.png']. "
-            f"Received: files={files!r:.80}"
+            f"Received: files={shortened(repr(files), 80)}"
         )
     files = [_upload_name(item) for item in files or []]  # every path checked before any runs
     if not files:
@@ -849,7 +905,8 @@ def process_uploads(
                 seconds = time.perf_counter() - start
                 loaded.sizes_run.add(size)
                 output_path, gallery = write_results(
-                    loaded, name, image, outputs, folder, _unique_stem(name, used)
+                    loaded, name, image, outputs, folder,
+                    _unique_stem(name, used, tuple(output_suffixes(loaded).values())),
                 )
             except KerasPerceptualError as error:
                 errors.append(f"{name}: {error}" if not str(error).startswith(name) else str(error))
@@ -862,7 +919,7 @@ def process_uploads(
                 traceback.print_exc()
                 errors.append(
                     f"{name}: the model failed on this image ({type(error).__name__}: "
-                    f"{' '.join(str(error).split())[:300]}); the server's log has the details."
+                    f"{shortened(error, 300)}); the server's log has the details."
                 )
                 continue
             out_h, out_w = outputs["output"].shape[:2]
@@ -881,8 +938,8 @@ def process_uploads(
             notes.extend(file_notes)
         if progress is not None:
             progress(1.0, "done")
-    return RunResult(images=tuple(results), errors=tuple(errors), device=describe_device(),
-                     notes=tuple(notes))
+    return RunResult(images=tuple(results), errors=tuple(errors),
+                     device=describe_device(loaded.runtime), notes=tuple(notes))
 
 
 __all__ = [
@@ -902,6 +959,7 @@ __all__ = [
     "describe_device",
     "detail_window",
     "new_request_folder",
+    "output_suffixes",
     "prepare_options",
     "process_uploads",
     "read_upload",

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from keras_perceptual._checks import check_finite_float, check_flag, shortened
 from keras_perceptual.app.catalog import (
     DEMO_DIR,
     ModelCache,
@@ -31,7 +32,12 @@ from keras_perceptual.app.handlers import (
     describe_device,
     process_uploads,
 )
-from keras_perceptual.errors import InputError, KerasPerceptualError, MissingDependencyError
+from keras_perceptual.errors import (
+    InputError,
+    KerasPerceptualError,
+    MissingDependencyError,
+    install_hint,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -44,7 +50,7 @@ TILE_RANGE = (256, 4096)
 #: these many; the other weights stay 0).
 MAX_STYLE_SLIDERS = 8
 
-_INSTALL = 'pip install "keras-perceptual[app]"'
+_INSTALL = install_hint("app")
 
 
 def require_gradio():
@@ -114,7 +120,7 @@ def cannot_serve_message(host: str, port: int, error: OSError) -> str:
     import errno
     import socket
 
-    reason = " ".join(str(error).split())[:200]
+    reason = shortened(error)
     code = None
     try:
         family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -190,7 +196,7 @@ def _failure(error: BaseException, what: str) -> str:
     if isinstance(error, KerasPerceptualError):
         return f"**{error}**"
     traceback.print_exc()
-    text = " ".join(str(error).split())[:300]
+    text = shortened(error, 300)
     return (f"**Internal error while {what} ({type(error).__name__}: {text}); this is a bug in "
             "keras-perceptual: the server's log has the traceback.**")
 
@@ -273,14 +279,17 @@ class AppState:
             The :class:`~keras_perceptual.app.handlers.RunResult`.
         """
         loaded = self.cache.get(self.entry(key).path)
-        if style_weights is not None:  # the page has MAX_STYLE_SLIDERS sliders, some hidden
-            style_weights = list(style_weights)[: loaded.num_styles] if loaded.num_styles else None
-        options = Options(preserve_color=bool(preserve_color),
-                          histogram_match=bool(histogram_match),
-                          tile_size=int(round(float(tile_size))),
-                          style_weights=None if style_weights is None else tuple(
-                              float(w) for w in style_weights),
-                          style_image=style_image or None, alpha=float(alpha))
+        if not loaded.num_styles:
+            style_weights = None
+        elif isinstance(style_weights, (list, tuple)):  # MAX_STYLE_SLIDERS sliders, some hidden
+            style_weights = tuple(style_weights)[: loaded.num_styles]  # (else blend_weights says)
+        # Numbers from the HTTP API can be anything: a message, not float()'s ValueError.
+        tile = check_finite_float(tile_size, "tile_size", "pixels")
+        # None: a checkbox left out of an API call (unticked); "false" would be True.
+        options = Options(preserve_color=check_flag(preserve_color or False, "preserve_color"),
+                          histogram_match=check_flag(histogram_match or False, "histogram_match"),
+                          tile_size=int(round(tile)), style_weights=style_weights,
+                          style_image=style_image or None, alpha=alpha)
         return process_uploads(loaded, files or [], options, self.limits, self.output_dir,
                                progress=progress)
 
@@ -454,8 +463,8 @@ def launch(
 
     Raises:
         MissingDependencyError: Gradio is not installed.
-        InputError: a bad ``models`` path or ``demo_dir``, an empty ``host``, or a port
-            that cannot be used.
+        InputError: a bad ``models`` path or ``demo_dir``, an empty ``host`` or an IPv6
+            address, or a port that cannot be used.
 
     Example:
         >>> launch(["runs"], port=7861)  # doctest: +SKIP
@@ -464,6 +473,12 @@ def launch(
         raise InputError(
             "host must be an address to listen on, such as 127.0.0.1 (this machine only) or "
             f"0.0.0.0 (every network interface). Received: host={host!r}"
+        )
+    if ":" in host:  # Gradio writes http://{host}:{port}/ unbracketed, then fails to parse it
+        raise InputError(
+            "The app cannot listen on an IPv6 address (its web server, Gradio, does not support "
+            f"them); pass --host {DEFAULT_HOST} (this machine only) or 0.0.0.0 (every IPv4 "
+            f"interface). Received: host={host!r}"
         )
     gr = require_gradio()
     state = AppState(models, demo_dir=demo_dir, limits=limits)
@@ -491,7 +506,7 @@ def launch(
         )
     except OSError as error:
         raise InputError(cannot_serve_message(host, port, error)) from None
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
     count = len(state.entries)
     print(f"keras-perceptual app: {count} model(s), {describe_device()}; open {url} "
           "(Ctrl-C stops)", flush=True)

@@ -11,6 +11,7 @@ from keras_perceptual.cli.common import (
     positive_float,
     positive_int,
 )
+from keras_perceptual.errors import install_hint
 
 
 def _port(text: str) -> int:
@@ -59,7 +60,7 @@ _APP_EPILOG = f"""examples:
   {PROG} app --host 0.0.0.0 --max-pixels 4000000   # reachable from the network (no login!)
 
 Open the printed address in a browser; Ctrl-C stops the server. Requires
-pip install "keras-perceptual[app]" (Gradio)."""
+Gradio: {install_hint("app")}."""
 
 
 def register(sub) -> None:

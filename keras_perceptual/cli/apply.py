@@ -17,6 +17,7 @@ from keras_perceptual.cli.common import (
     add_style_options,
     check_input_images,
     check_output_dir,
+    check_style_image_given,
     input_files,
     make_output_dir,
     non_negative_int,
@@ -31,6 +32,19 @@ from keras_perceptual.cli.common import (
 from keras_perceptual.errors import InputError
 from keras_perceptual.precision import PRECISIONS
 from keras_perceptual.runtimes import RUNTIMES
+
+
+def _precision_note(network) -> str:
+    """`` (in mixed_bfloat16: ...)`` for the header line where a Keras network computes in a
+    16-bit precision (``--precision auto`` picks bfloat16 on CPUs with bfloat16 units): the
+    outputs then differ from float32 by up to a few levels of 255, which is worth saying."""
+    import keras
+
+    from keras_perceptual.models import model_precision
+
+    if not isinstance(network, keras.Model) or model_precision(network) == "float32":
+        return ""
+    return f" (in {model_precision(network)}; --precision float32 for float32 outputs)"
 
 
 def _model_scale(model, kind: str, reference: str) -> int:
@@ -78,8 +92,26 @@ def _output_paths(files, out: str, suffix: str, extension: str) -> list[str]:
     return targets
 
 
+def _check_order(args, kind: str) -> None:
+    """Refuses an image as MODEL with a model among the inputs: the two were swapped (the
+    image was otherwise reported as 'not a model file' and the model as 'not an image')."""
+    from keras_perceptual.images import IMAGE_EXTENSIONS
+    from keras_perceptual.runtimes import extension_format, folder_format
+
+    if not args.model.lower().endswith(IMAGE_EXTENSIONS):
+        return
+    for path in args.inputs:
+        if extension_format(path) or (os.path.isdir(path) and folder_format(path)):
+            raise UsageError(
+                f"MODEL {args.model!r} is an image and INPUT {path!r} a model: give the model "
+                f"first, then the images ('{PROG} {kind} MODEL INPUT... --out DIR')"
+            )
+
+
 def _apply(args, kind: str) -> int:
-    files = input_files(args.inputs)
+    _check_order(args, kind)
+    with option_names({"input": "INPUT"}):
+        files = input_files(args.inputs)
     style_options = style_options_from(args) if kind == "stylize" else {}
     check_output_dir(args.out)  # created once the model and the inputs are known to be fine
     from keras_perceptual.inference import (
@@ -104,7 +136,9 @@ def _apply(args, kind: str) -> int:
     # not once per input).
     with option_names({**INFERENCE_OPTIONS, **STYLE_OPTIONS}):
         network = with_precision(resolve_model(model), args.precision, kind)
+        computes = _precision_note(network)
         if kind == "stylize":
+            check_style_image_given(network, style_options)
             network = bind_style(network, value_range, **style_options)
     suffix = "_stylized" if kind == "stylize" else f"_x{scale}"
     targets = _output_paths(files, args.out, suffix, args.format)
@@ -114,7 +148,7 @@ def _apply(args, kind: str) -> int:
         say(f"running {args.model} in {model.name}")
     written = []
     if not args.quiet:
-        say(f"{kind}: {len(files)} image(s) -> {out}")
+        say(f"{kind}: {len(files)} image(s) -> {out}{computes}")
     bar = ProgressBar(len(files), args.quiet)
     # The options both commands share; each adds its own.
     options = {

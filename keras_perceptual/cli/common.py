@@ -162,6 +162,7 @@ def one_line(error: BaseException) -> str:
 
 #: ``stylize``/``upscale``/``stylize-video`` options, by the library argument each sets.
 INFERENCE_OPTIONS = {
+    "model": "MODEL",
     "tile_size": "--tile",
     "overlap": "--overlap",
     "batch_size": "--batch-size",
@@ -230,8 +231,8 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
     """
     for name, option in options.items():
         before, after = r"(?<![\w\-/.'\"])", r"(?![\w\-]|\.\w)"
-        message = re.sub(
-            before + re.escape(name) + f"=({_VALUE})",
+        message = re.sub(  # an item of a list argument too: style_images[1]='b.png'
+            before + re.escape(name) + rf"(?:\[\d+\])?=({_VALUE})",
             lambda match, option=option: _option_value(option, match.group(1)),
             message,
         )
@@ -254,16 +255,29 @@ def with_option_names(message: str, options: Mapping[str, str]) -> str:
 
 @contextlib.contextmanager
 def option_names(options: Mapping[str, str]) -> Iterator[None]:
-    """Turns an :class:`~keras_perceptual.errors.InputError` raised inside into a
-    :class:`UsageError` naming the command's options (:func:`with_option_names`) instead of
-    the library's arguments: on the command line, ``tile_size`` means nothing."""
+    """Turns an :class:`~keras_perceptual.errors.InputError` (or a missing file, a model, video
+    or weights that cannot be used) raised inside into a :class:`UsageError` naming the command's options
+    (:func:`with_option_names`) instead of the library's arguments: on the command line,
+    ``tile_size`` means nothing. The warnings shown meanwhile name them too."""
+    import warnings
+
+    from keras_perceptual.errors import ModelLoadError, VideoError
     from keras_perceptual.weights import WeightsUnavailableError
 
+    shown = warnings.formatwarning
+
+    def formatwarning(message, *rest, **keywords):
+        return shown(with_option_names(str(message), options), *rest, **keywords)
+
+    warnings.formatwarning = formatwarning
     try:
         yield
-    except (InputError, WeightsUnavailableError) as error:
+    except (InputError, FileNotFoundError, ModelLoadError, VideoError,
+            WeightsUnavailableError) as error:
         # Chained: KERAS_PERCEPTUAL_DEBUG=1 shows where the library raised it.
         raise UsageError(with_option_names(one_line(error), options)) from error
+    finally:
+        warnings.formatwarning = shown
 
 
 def load_model(path: str):
@@ -327,7 +341,7 @@ def check_input_images(files: Sequence[str], min_size: int = 1, decode: bool = F
                 ) from None
             raise UsageError(
                 f"cannot read {path!r} as an image ({error}); remove it from the inputs or "
-                "pass readable JPEG/PNG/BMP/GIF/WebP files (nothing was written)"
+                "pass readable JPEG/PNG/BMP/GIF/WebP/TIFF files (nothing was written)"
             ) from None
 
 
@@ -511,9 +525,32 @@ def style_options_from(args) -> dict:
     options = {"style": args.style, "style_weights": args.mix, "alpha": args.alpha,
                "style_size": args.style_size}
     if args.style_image:
-        images = input_files(args.style_image)
+        with option_names({"input": "--style-image"}):
+            images = input_files(args.style_image)
         if len(args.style_image) == 1 and len(images) == 1:
             options["style_image"] = images[0]
         else:
             options["style_images"] = images
     return {key: value for key, value in options.items() if value is not None}
+
+
+def check_style_image_given(network, options: Mapping[str, Any]) -> None:
+    """Refuses an arbitrary-style network given ``--style`` or no ``--style-image``
+    (``options`` from :func:`style_options_from`) in the command's words: the library's
+    message offers ``style_image`` and ``style_images``, one option here. Other choices
+    are :func:`~keras_perceptual.inference.bind_style`'s to refuse."""
+    from keras_perceptual.inference import style_kind
+
+    if not style_kind(network)[1]:
+        return
+    if "style" in options:
+        raise UsageError(
+            "--style k selects a trained style of a multi-style network; this arbitrary-style "
+            "network takes a style image instead: pass --style-image PATH. Received: --style "
+            f"{options['style']}"
+        )
+    if not options.keys() & {"style_image", "style_images"}:
+        raise UsageError(
+            "this arbitrary-style network needs a style image: pass --style-image PATH "
+            "(several are blended, equally unless --mix). Received: no --style-image"
+        )

@@ -9,6 +9,7 @@ from keras_perceptual.cli.common import (
     PROG,
     HelpFormatter,
     UsageError,
+    input_files,
     load_model,
     option_names,
     positive_int,
@@ -38,6 +39,7 @@ def _file_target(out: str, model_path: str, fmt: str) -> str:
 
 #: The options, by the export functions' argument each sets (for their messages).
 _EXPORT_OPTIONS = {
+    "model": "MODEL",
     "version": "--version",
     "overwrite": "--overwrite",
     "max_pixels": "--max-pixels",
@@ -73,6 +75,12 @@ def _export(args) -> int:
                          "DIR (a few dozen typical inputs)")
     if args.calibration_images and args.quantize != "int8":
         raise UsageError("--calibration-images is for --quantize int8")
+    calibration = args.calibration_images
+    if calibration:
+        # Listed and checked here, as stylize's inputs are: inside export_tflite an unreadable
+        # one was named as load_image's path=, which this command calls OUT.
+        with option_names({"input": "--calibration-images"}):
+            calibration = input_files([calibration])
     model = load_model(args.model)
     if fmt == "savedmodel":
         path = export.export_for_serving(
@@ -92,7 +100,7 @@ def _export(args) -> int:
             model,
             _file_target(args.out, args.model, "tflite"),
             quantize=args.quantize,
-            representative_images=args.calibration_images,
+            representative_images=calibration,
         )
         say(f"wrote TFLite model {result}")
         if result.metrics:

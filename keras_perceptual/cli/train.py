@@ -255,10 +255,13 @@ def config_options(config_class) -> dict[str, str]:
         kind = field.metadata.get("cli")
         if kind is not None:
             options[field.name] = _field_option(field)
-    # The photo scan's min_size is the crop size (the recipe's data_source): name its option.
+    # The photo scan's min_size is the crop size (the recipe's data_source): name its option
+    # (the scan's warning says "change min_size"; the recipes rename it in their errors).
     crop = "patch_size" if "patch_size" in options else "image_size"
     if crop in options:
         options["min_size"] = options[crop]
+    if any(field.name == "style_images" for field in dataclasses.fields(config_class)):
+        options["style_images"] = "STYLE_IMAGE"  # set from the STYLE_IMAGE positionals
     return options
 
 

@@ -11,6 +11,8 @@ from keras_perceptual.cli.common import (
     STYLE_OPTIONS,
     HelpFormatter,
     add_style_options,
+    check_style_image_given,
+    interactive,
     load_model,
     non_negative_int,
     option_names,
@@ -18,6 +20,7 @@ from keras_perceptual.cli.common import (
     say,
     style_options_from,
 )
+from keras_perceptual.errors import install_hint
 
 
 def _codec_option(text: str) -> tuple[str, str]:
@@ -48,7 +51,9 @@ def _cmd_stylize_video(args) -> int:
         container_format = check_output_path(args.out, args.input)
         check_codec_options(codec_options, container_format)
     style_options = style_options_from(args)
-    model = load_model(args.model)
+    with option_names(INFERENCE_OPTIONS):
+        model = load_model(args.model)
+        check_style_image_given(model, style_options)
     if not args.quiet:
         audio = f", audio {source.audio_codec}" if source.audio_codec else ", no audio"
         say(
@@ -68,7 +73,9 @@ def _cmd_stylize_video(args) -> int:
                 preserve_color=args.preserve_color,
                 audio=not args.no_audio,
                 codec_options=codec_options,
-                progress=not args.quiet,
+                # Away from a terminal the line below is the run's one line (the
+                # library would print its own there, instead of a redrawn bar).
+                progress=not args.quiet and interactive(),
                 **style_options,
             )
     except KeyboardInterrupt:
@@ -95,7 +102,7 @@ Keeps the frame rate, timestamps, size and audio track; a phone video's rotation
 applied (the output is stored upright). The output's extension picks the
 container (.mp4 .m4v .mov .mkv: H.264; .webm: VP9; .avi: MPEG-4). Written to a temporary
 file and renamed when complete: an interrupted run leaves no partial output. Needs the
-video extra: pip install "keras-perceptual[video]"."""
+video extra: {install_hint("video")}."""
 
 
 def register(sub) -> None:

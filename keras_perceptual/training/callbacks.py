@@ -644,15 +644,26 @@ class SampleImages(_StepTracker):
 
 
 class StepCSVLogger(keras.callbacks.CSVLogger):
-    """``keras.callbacks.CSVLogger`` with the global ``step`` in every row."""
+    """``keras.callbacks.CSVLogger`` with the global ``step`` in every row, and only the
+    columns logged: Keras' adds a ``val_`` twin of every column when the first epoch has no
+    validation values (``val_loss``, ``val_step``: ``NA`` in every row of a run without
+    validation data). Appending to an existing log keeps that log's columns."""
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         optimizer = getattr(self.model, "optimizer", None)
         self._step = global_step(optimizer)
+        self._columns = None
+        if self.append and not getattr(self, "append_header", True):  # a log with a header
+            with open(self.filename, newline="", encoding="utf-8") as file:
+                header = next(csv.reader(file, delimiter=self.sep), [])
+            self._columns = [name for name in header if name != "epoch"] or None
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, {**(logs or {}), "step": self._step})
+        logs = {**(logs or {}), "step": self._step}
+        if self.keys is None:  # set here, Keras' CSVLogger does not add the val_ twins
+            self.keys = self._columns or sorted(logs)
+        super().on_epoch_end(epoch, logs)

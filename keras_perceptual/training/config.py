@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from keras_perceptual._checks import (
+    as_number,
     check_choice,
     check_flag,
     check_input_file,
@@ -170,6 +171,12 @@ def _optional_weight(value: Any, name: str) -> float | None:
     return None if value is None else check_weight(value, name)
 
 
+# How ``None`` reads in messages (RunConfig.differences) for the fields these rules check:
+# what the user typed or meant, not Python's None.
+_size_or_keep.none = "0 (its own size)"
+_optional_weight.none = "(the loss's default)"
+
+
 def _seed(value: Any, name: str) -> int | None:
     return None if value is None else check_seed(value, name)
 
@@ -177,11 +184,8 @@ def _seed(value: Any, name: str) -> int | None:
 def _learning_rate(value: Any, name: str) -> Any:
     if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
         return value
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        rate = float("nan")
-    if not (math.isfinite(rate) and rate > 0) or is_bool(value):
+    rate = as_number(value)
+    if not (math.isfinite(rate) and rate > 0):
         raise InputError(
             f"{name} must be a positive number (the paper: 1e-3) or a "
             f"keras.optimizers.schedules.LearningRateSchedule. Received: {name}={value!r}"
@@ -194,6 +198,24 @@ def _weights(value: Any, name: str) -> str | None:
     from keras_perceptual.weights import check_weights
 
     return check_weights(value)
+
+
+@_accepts("str | os.PathLike | None")
+def _lpips_weights(value: Any, name: str) -> str | None:
+    """LPIPS's own AlexNet weights: ``"imagenet"``, an existing torchvision ``.pth`` file (or
+    converted Keras weights), or ``None`` (as the loss network's ``weights``)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if value is None or value == "imagenet":
+        return value
+    if not isinstance(value, str) or not value:
+        raise InputError(
+            f"{name} must be 'imagenet' or the path of torchvision's AlexNet weights (.pth, "
+            f"e.g. alexnet-owt-7be5be79.pth). Received: {name}={value!r}"
+        )
+    check_input_file(os.path.expanduser(value), "LPIPS weights file", "pass torchvision's "
+                     "AlexNet state dict (.pth) or 'imagenet'", f"{name}={value!r}")
+    return value
 
 
 def _options(value: Any, name: str) -> dict:
@@ -469,6 +491,12 @@ class RunConfig:
         """
         current = {**self.to_record(), **json_safe(self.identity())}
         skip = self.resumable_fields()
+        nones = {field.name: getattr(field.metadata.get("check"), "none", None)
+                 for field in dataclasses.fields(self)}
+
+        def shown(key, value):
+            return (nones.get(key) or "None") if value is None else repr(value)
+
         # Keys in both: a record written by another version may lack a newer field or hold
         # an older one; those say nothing about this run's state.
         found = []
@@ -483,7 +511,7 @@ class RunConfig:
                     if old.get(item, _ABSENT) != new.get(item, _ABSENT)
                 ]
             else:
-                found.append(f"{key} {old!r} -> {new!r}")
+                found.append(f"{key} {shown(key, old)} -> {shown(key, new)}")
         return found
 
     def check_resumable(self, record: Mapping[str, Any]) -> None:
@@ -702,8 +730,8 @@ class ArbitraryStyleConfig(RunConfig):
         resumable=True, cli="positional", metavar="CONTENT_DIR",
     )
     style_dir: Any = setting(
-        help="folder of style images (paintings; recursive); they are held in memory at "
-        "style_image_size", check=_folder, resumable=True, cli="positional", metavar="STYLE_DIR",
+        help="folder of style images (paintings; recursive), held in memory at the style "
+        "image size; unusable files are skipped and named in a warning, as photos are", check=_folder, resumable=True, cli="positional", metavar="STYLE_DIR",
     )
     steps: int = setting(
         PAPER_ADAIN_STEPS, help="training steps in all (the paper: 160,000)",
@@ -805,6 +833,11 @@ class SuperResolutionConfig(RunConfig):
         "training batches; uses torchvision's ImageNet AlexNet (233 MB, downloaded once) with "
         "weights imagenet, a random one with weights none", check=check_flag, cli="flag",
     )
+    lpips_weights: str | None = setting(
+        None, help="with --lpips: its AlexNet's weights, a torchvision .pth file (offline) or "
+        "imagenet (default: as --weights, which must then be imagenet or none)",
+        check=_lpips_weights, metavar="PATH", resumable=True,
+    )
 
     def option_targets(self):
         from keras_perceptual.gan import COMPILE_KEYWORDS, PerceptualGAN
@@ -827,11 +860,18 @@ class SuperResolutionConfig(RunConfig):
                 f"gan_options is only used with gan=True; pass gan=True or drop gan_options. "
                 f"Received: gan_options={self.gan_options!r}"
             )
-        if self.lpips and self.weights not in ("imagenet", None):
+        if self.lpips_weights is not None and not self.lpips:
             raise InputError(
-                "lpips=True measures with torchvision's ImageNet AlexNet, which weights="
-                f"{self.weights!r} does not provide; pass weights='imagenet' (or None for a "
-                f"random network in tests), or drop lpips. Received: weights={self.weights!r}"
+                f"lpips_weights is only used with lpips=True; pass lpips=True or drop "
+                f"lpips_weights. Received: lpips_weights={self.lpips_weights!r}"
+            )
+        if self.lpips and self.lpips_weights is None and self.weights not in ("imagenet", None):
+            raise InputError(
+                "lpips=True measures with torchvision's AlexNet as the loss network's weights "
+                "give it (ImageNet's with weights='imagenet', a random one with weights=None), "
+                f"which weights={self.weights!r} cannot give; pass lpips_weights (torchvision's "
+                "AlexNet .pth file, offline, or 'imagenet': downloaded once, 233 MB), or drop "
+                f"lpips=True to train without it. Received: weights={self.weights!r}"
             )
         if "discriminator_filters" in self.gan_options:
             check_positive_int(

@@ -19,12 +19,14 @@ from the configuration's fields, see ``_recipe_function``).
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import functools
 import inspect
 import os
+import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -61,7 +63,7 @@ from keras_perceptual.training.config import (
 )
 from keras_perceptual.training.optimizers import ScaledAdam, style_parameter_paths
 from keras_perceptual.training.results import TrainingResult
-from keras_perceptual.training.trainer import Trainer, run_folders_under
+from keras_perceptual.training.trainer import Trainer, run_folders_under, skipped_record
 
 #: The loss network :class:`PerceptualLoss` uses when ``loss_options`` names none.
 DEFAULT_LOSS_BACKBONE = inspect.signature(PerceptualLoss).parameters["backbone"].default
@@ -81,6 +83,32 @@ def untracked_loss(loss: keras.losses.Loss) -> Callable:
     return perceptual_loss
 
 
+@contextlib.contextmanager
+def named_as(names: Mapping[str, str]) -> Iterator[None]:
+    """Within: an :class:`~keras_perceptual.errors.InputError` about an argument of a function
+    called on the caller's behalf names the caller's own setting instead. ``names`` maps the
+    inner argument to the setting (``{"directory": "content_dir"}``: ``Received:
+    directory='x'`` becomes ``Received: content_dir='x'``); only ``name=``, ``name must``
+    and ``name)`` are renamed, never a word of a sentence. The error keeps its class.
+
+    Example:
+        >>> from keras_perceptual.scan import scan_images
+        >>> with named_as({"directory": "content_dir"}):
+        ...     scan_images("no_such_folder")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        keras_perceptual.errors.InputError: Image folder 'no_such_folder' does not exist; check the path. Received: content_dir='no_such_folder'
+    """
+    try:
+        yield
+    except InputError as error:
+        text = str(error)
+        for inner, outer in names.items():
+            text = re.sub(rf"(?<![\w.'\"/\-]){re.escape(inner)}(?==| must |\))", outer, text)
+        error.args = (text, *error.args[1:])
+        raise
+
+
 def style_array(image: Any, size: int | None, value_range, name: str = "style_image"):
     """A style image argument (path or array) as ``(array resized to size, record)``.
 
@@ -88,7 +116,8 @@ def style_array(image: Any, size: int | None, value_range, name: str = "style_im
     (e.g. ``uint8``) array is refused with the fix, not read as floats in [0, 255] and
     clipped to ``value_range``.
     """
-    array = image_array(image, value_range, name)
+    with named_as({"path": name}):  # image_array reads a path with load_image
+        array = image_array(image, value_range, name)
     record = {"path": image if isinstance(image, str) else None}
     record["sha256"] = image_sha256(image)
     if size is not None:
@@ -103,7 +132,7 @@ def balanced_schedule(count: int, seed: int, length: int = 4096) -> np.ndarray:
     sample styles evenly however the batch size relates to ``count``.
 
     Example:
-        >>> sorted(balanced_schedule(3, seed=0)[:3])
+        >>> sorted(balanced_schedule(3, seed=0)[:3].tolist())
         [0, 1, 2]
     """
     rng = np.random.default_rng(seed)
@@ -167,13 +196,28 @@ class Recipe(abc.ABC):
 
     def scan(self):
         """The usable images of :meth:`data_source` (a ``ScanResult``)."""
-        from keras_perceptual.scan import ScanResult, scan_images
+        from keras_perceptual.scan import ScanResult
 
         source, min_size = self.data_source()
         if isinstance(source, ScanResult):
             return source
-        # The run's own outputs (sample grids) and other runs' are never training images.
-        return scan_images(source, min_size=min_size, exclude=self.left_out_of(source))
+        name = next((field.name for field in dataclasses.fields(self.config)
+                     if getattr(self.config, field.name) is source), "directory")  # fmt: skip
+        return self.scan_folder(source, min_size, name)
+
+    def scan_folder(self, folder: Any, min_size: int, name: str):
+        """``scan_images(folder)`` without the run's own outputs (sample grids) and other
+        runs' (:meth:`left_out_of`); its errors name the settings (``name`` for the folder,
+        the crop size's for ``min_size``), not ``scan_images``' arguments."""
+        from keras_perceptual.scan import scan_images
+
+        with named_as({"directory": name, "min_size": self.network_input()[0]}):
+            return scan_images(folder, min_size=min_size, exclude=self.left_out_of(folder))
+
+    def other_scans(self) -> list:
+        """The scans of other image folders than the photos' (the paintings of an arbitrary
+        style run), resolved: their unusable files count in ``TrainingResult.skipped_images``."""
+        return []
 
     def left_out_of(self, folder: str) -> list[str]:
         """The folders a scan of ``folder`` leaves out: this run's output folder and every
@@ -466,7 +510,8 @@ class ArbitraryStyleRecipe(Recipe):
     """Arbitrary style transfer (Huang & Belongie 2017, Section 6.2): the AdaIN decoder.
 
     Content crops stream from ``content_dir`` as in every recipe; the paintings of
-    ``style_dir`` are read once, resized so their shorter side is ``style_image_size`` and
+    ``style_dir`` are scanned and read once (unusable files skipped and named in a
+    ``SkippedImagesWarning``, as the photos' scan does), resized so their shorter side is ``style_image_size`` and
     centre-cropped to a square, and held in memory as 8-bit pixels (``style_image_size``
     ** 2 * 3 bytes each: 0.8 MB at 512 px); each content crop is paired with a random
     ``image_size`` crop of a painting, the paintings drawn evenly from a seeded schedule.
@@ -481,16 +526,18 @@ class ArbitraryStyleRecipe(Recipe):
         return self.config.backbone
 
     def resolve(self):
-        from keras_perceptual.scan import scan_images
-
         config = self.config
-        styles = scan_images(
-            config.style_dir, min_size=config.image_size, warn=False,
-            exclude=self.left_out_of(config.style_dir),
-        )
-        pixels = load_images(list(styles.paths), size=config.style_image_size, value_range=(0, 1))
-        self.style_bank = np.round(pixels * 255.0).astype(np.uint8)
-        self.style_paths = list(styles.paths)
+        paintings = (config.style_dir, config.image_size, config.style_image_size)
+        # Scanned and read once: a worker whose drawn seed the chief's replaces resolves
+        # again for the schedule only (a second scan would repeat its warnings).
+        if getattr(self, "paintings", None) != paintings:
+            # Unusable paintings are named in the SkippedImagesWarning the photos' scan
+            # gives, and listed in config.json (describe).
+            self.style_scan = self.scan_folder(config.style_dir, config.image_size, "style_dir")
+            self.style_paths = list(self.style_scan.paths)
+            pixels = load_images(self.style_paths, size=config.style_image_size, value_range=(0, 1))
+            self.style_bank = np.round(pixels * 255.0).astype(np.uint8)
+            self.paintings = paintings
         rng = np.random.default_rng([config.seed, 1])
         schedule = balanced_schedule(len(self.style_paths), config.seed)
         room = config.style_image_size - config.image_size + 1
@@ -498,6 +545,9 @@ class ArbitraryStyleRecipe(Recipe):
             [schedule, rng.integers(0, room, schedule.size), rng.integers(0, room, schedule.size)],
             axis=1,
         ).astype(np.int32)
+
+    def other_scans(self):
+        return [self.style_scan]
 
     def style_crops(self, rows):
         """``(B, image_size, image_size, 3)`` crops in ``value_range`` for schedule rows
@@ -563,7 +613,7 @@ class ArbitraryStyleRecipe(Recipe):
     def describe(self):
         return {
             "style_dir": {"images": len(self.style_paths), "held_in_memory_bytes":
-                          int(self.style_bank.nbytes)},
+                          int(self.style_bank.nbytes), **skipped_record(self.style_scan)},
             "style_schedule": "balanced_schedule, random crops",
             "optimizer": "Adam",
         }  # fmt: skip
@@ -634,7 +684,9 @@ class SuperResolutionRecipe(Recipe):
         value_range = self.config.value_range
         metrics = [PSNR(value_range=value_range), SSIM(value_range=value_range)]
         if self.config.lpips:
-            metrics.append(LPIPS(weights=self.config.weights, value_range=value_range))
+            weights = self.config.lpips_weights
+            weights = self.config.weights if weights is None else weights
+            metrics.append(LPIPS(weights=weights, value_range=value_range))
         return metrics
 
     def compile(self, network, loss, metrics=None):
@@ -902,7 +954,7 @@ def train_style_transfer(
     SuperResolutionRecipe,
     "image_dir scale * output_dir steps patch_size batch_size learning_rate loss tv_weight "
     "loss_options model_options gan gan_options sigma weights value_range strategy seed "
-    "save_every sample_every cache jit_compile precision callbacks verbose lpips",
+    "save_every sample_every cache jit_compile precision callbacks verbose lpips lpips_weights",
 )
 def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any) -> TrainingResult:
     """Trains a single-image super-resolution network (Johnson et al. 2016, Section 4.2).
@@ -960,8 +1012,11 @@ def train_super_resolution(image_dir: Any, scale: Any = _UNSET, **settings: Any)
         verbose: ``fit``'s verbosity.
         lpips: also report LPIPS on the training batches (torchvision's ImageNet AlexNet,
             233 MB, downloaded once, with ``weights="imagenet"``; a random one with
-            ``weights=None``; other ``weights`` are refused). Off by default: it adds a
-            second network to every step.
+            ``weights=None``; with other ``weights``, pass ``lpips_weights``). Off by
+            default: it adds a second network to every step.
+        lpips_weights: with ``lpips=True``, LPIPS's AlexNet weights, independent of the
+            loss network's: torchvision's ``.pth`` file (offline) or ``"imagenet"``; default
+            ``None``: as ``weights``.
 
     Returns:
         A :class:`TrainingResult`; ``history`` has ``loss``, ``psnr`` and ``ssim``
@@ -1065,7 +1120,9 @@ def train_arbitrary_style(
     Args:
         content_dir: folder of content photos (recursive), a ``ScanResult``, or a whole
             :class:`ArbitraryStyleConfig` (then pass no other setting).
-        style_dir: folder of style images (paintings), recursive.
+        style_dir: folder of style images (paintings), recursive; unusable files are
+            skipped and named in a ``SkippedImagesWarning`` (as unusable photos are) and
+            listed in ``config.json``.
         output_dir, steps, batch_size, learning_rate, weights, value_range, strategy, seed,
             save_every, sample_every, cache, jit_compile, precision, callbacks, verbose: as
             for :func:`train_style_transfer` (``precision`` sets the decoder's dtype policy

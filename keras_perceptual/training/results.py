@@ -32,8 +32,9 @@ class TrainingResult:
         steps_path: ``output_dir/steps.csv`` (loss per step).
         samples_dir: ``output_dir/samples`` (sample grids).
         weights: the loss network's weights as requested (``"imagenet"``, ...).
-        skipped_images: image files left out when the folder was scanned (corrupt,
-            truncated, too small; listed in ``config.json``).
+        skipped_images: image files left out when the folders were scanned (corrupt,
+            truncated, too small; the photos, and the paintings of an arbitrary-style run;
+            named in a ``SkippedImagesWarning`` and listed in ``config.json``).
         runtime_skipped: decodes that failed while training (a file deleted or damaged
             after the scan; counted, skipped, training went on; ``config.json`` lists them
             under ``runs``).
@@ -63,14 +64,18 @@ class TrainingResult:
     def summary(self) -> str:
         """A few lines for people: the step reached and where the outputs are."""
         resumed = f" (resumed from step {self.resumed_from})" if self.resumed_from else ""
-        replicas = f" on {self.replicas} replicas" if self.replicas > 1 else ""
+        if self.resumed_from and self.step == self.resumed_from:
+            # A finished run resumed with steps at or below the step it had reached.
+            detail = ": no training step ran"
+        else:
+            detail = f" on {self.replicas} replicas" if self.replicas > 1 else ""
         if not self.chief:
             return (
-                f"trained to step {self.step}{resumed}{replicas}; this worker writes nothing "
+                f"trained to step {self.step}{resumed}{detail}; this worker writes nothing "
                 "(the chief writes the outputs)"
             )
         lines = [
-            f"trained to step {self.step}{resumed}{replicas}; outputs in {self.output_dir}:",
+            f"trained to step {self.step}{resumed}{detail}; outputs in {self.output_dir}:",
             f"  model        {self.model_path}",
             f"  config       {self.config_path}",
             f"  log          {self.csv_path} (per interval), {self.steps_path} (per step)",

@@ -96,6 +96,13 @@ STEPS_FILE = "steps.csv"
 SAMPLES_DIR = "samples"
 
 
+def skipped_record(scan: Any) -> dict:
+    """The files a scan left out, as ``config.json`` lists them: ``skipped`` (how many) and
+    ``skipped_files`` (the first 100, ``[path, reason]``)."""
+    return {"skipped": len(scan.skipped),
+            "skipped_files": [list(entry) for entry in scan.skipped[:100]]}  # fmt: skip
+
+
 def run_folders_under(directory: str | os.PathLike) -> list[str]:
     """The folders below ``directory`` (not itself) that hold a training run of this package:
     a ``config.json`` beside ``backup/``, ``run.lock`` or ``model.keras``.
@@ -541,8 +548,7 @@ class Trainer:
                 "data": {
                     "directory": scan.directory,
                     "images": len(scan.paths),
-                    "skipped": len(scan.skipped),
-                    "skipped_files": [list(entry) for entry in scan.skipped[:100]],
+                    **skipped_record(scan),
                     "ignored": scan.ignored,
                     "min_size": scan.min_size,
                 },
@@ -655,6 +661,10 @@ class Trainer:
         except OSError:
             pass  # the record of skipped files is informative; the run's outcome stands
 
+    def scans(self) -> list:
+        """The photos' scan and the recipe's other scans (``Recipe.other_scans``)."""
+        return [self.scan, *getattr(self.recipe, "other_scans", list)()]
+
     def result(self) -> TrainingResult:
         """What the run returns: the network, its history and the output paths."""
         paths, chief = self.paths, self.platform.chief
@@ -672,7 +682,7 @@ class Trainer:
             steps_path=paths.steps,
             samples_dir=paths.samples,
             weights=self.weights_record["requested"],
-            skipped_images=len(self.scan.skipped),
+            skipped_images=sum(len(scan.skipped) for scan in self.scans()),
             runtime_skipped=len(self.scan.runtime_skipped.entries),
             chief=chief,
             replicas=self.platform.replicas,

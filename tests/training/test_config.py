@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -59,6 +60,7 @@ def test_frozen_and_replace_checks_again(tmp_path, style_file):
         ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
         ({"learning_rate": -1}, "learning_rate must be a positive number"),
         ({"learning_rate": True}, "learning_rate must be a positive number"),
+        ({"learning_rate": "1e-3"}, "learning_rate must be a positive number"),
         ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*31\)"),
         ({"seed": 2**31}, r"seed must be an integer in \[0, 2\*\*31\)"),
         ({"value_range": (1, 0)}, "value_range must satisfy low < high"),
@@ -114,6 +116,9 @@ def test_style_image_rules(tmp_path, style_file):
         ({"gan": 1}, "gan must be True or False"),
         ({"lpips": "yes"}, "lpips must be True or False"),
         ({"lpips": True, "weights": "hed_bsds500"}, "lpips=True measures with torchvision's"),
+        ({"lpips_weights": "imagenet"}, "lpips_weights is only used with lpips=True"),
+        ({"lpips": True, "lpips_weights": "gone.pth"}, "LPIPS weights file 'gone.pth' does not"),
+        ({"lpips": True, "lpips_weights": 3}, "lpips_weights must be 'imagenet' or the path"),
     ],
 )
 def test_super_resolution_rules(tmp_path, overrides, message):
@@ -133,9 +138,14 @@ def test_record_round_trip_and_resume_comparison(tmp_path, style_file):
     assert other.differences(record) == ["image_size 256 -> 128"]
     with pytest.raises(ResumeMismatchError, match="image_size 256 -> 128"):
         other.check_resumable(record)
+    # None reads as what was typed or meant (it read "style_image_size None -> 256" after
+    # --style-image-size 0, and "style_weight None -> 5.0" for the loss's default)
+    kept = dataclasses.replace(config, style_image_size=0, style_weight=5.0)
+    assert kept.differences(record) == ["style_image_size 256 -> 0 (its own size)",
+                                        "style_weight (the loss's default) -> 5.0"]
     # A style image moved elsewhere is the same run; another image is not.
     moved = tmp_path / "moved.png"
-    moved.write_bytes(open(style_file, "rb").read())
+    moved.write_bytes(pathlib.Path(style_file).read_bytes())
     assert dataclasses.replace(config, style_image=str(moved)).differences(record) == []
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(moved)
     assert dataclasses.replace(config, style_image=str(moved)).differences(record)[0].startswith(
@@ -233,6 +243,18 @@ def test_super_resolution_reports_lpips_when_asked(tmp_path):
     assert isinstance(reported[-1], LPIPS)
     assert {k: reported[-1].get_config()[k] for k in ("net", "weights", "value_range")} == {
         "net": "alex", "weights": None, "value_range": [-1.0, 1.0]}
+    # Offline with the stand-in loss network: LPIPS's AlexNet from its own file (a converted
+    # random AlexNet here), independent of the loss network's weights.
+    from keras_perceptual.torchvision_backbones import (
+        torchvision_backbone,
+        torchvision_layer_names,
+    )
+
+    alexnet = tmp_path / "alexnet.weights.h5"
+    every_layer = [torchvision_layer_names("alexnet")[-1]]
+    torchvision_backbone("alexnet", every_layer, weights=None).save_weights(alexnet)
+    own = metrics(lpips=True, weights="hed_bsds500", lpips_weights=str(alexnet))[-1]
+    assert own.get_config()["weights"] == str(alexnet)
 
 
 #: The recipe functions' parameters as they were written by hand (before their signatures
@@ -247,7 +269,8 @@ _HAND_WRITTEN_PARAMETERS = {
     "train_super_resolution": (
         "image_dir scale * output_dir steps patch_size batch_size learning_rate loss tv_weight "
         "loss_options model_options gan gan_options sigma weights value_range strategy seed "
-        "save_every sample_every cache jit_compile precision callbacks verbose lpips"
+        "save_every sample_every cache jit_compile precision callbacks verbose lpips "
+        "lpips_weights"
     ),
     "train_multi_style": (
         "content_dir style_images * output_dir steps image_size batch_size learning_rate "

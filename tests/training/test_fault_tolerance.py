@@ -19,6 +19,7 @@ import csv
 import errno
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -362,7 +363,7 @@ def test_corrupt_and_mid_run_damaged_images_are_skipped_and_counted(tmp_path, st
     assert result.step == 10  # not fatal: 20 images drawn from the 3 that stayed readable
     assert result.skipped_images == 1  # broken.jpg, at the scan
     assert result.runtime_skipped >= 2  # each damaged file counted every time it was drawn
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["resolved"]["data"]["skipped"] == 1
     assert config["resolved"]["data"]["skipped_files"][0][0].endswith("broken.jpg")
     run = config["runs"][-1]

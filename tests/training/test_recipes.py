@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pathlib
 import warnings
 
 import keras
@@ -100,7 +101,7 @@ def test_style_recipe_three_steps_writes_every_output(style_run, photos, standin
     steps = read_csv_log(result.steps_path)
     assert steps["step"] == [1.0, 2.0, 3.0] and all(np.isfinite(steps["loss"]))
 
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["recipe"] == "style_transfer"
     assert config["arguments"]["seed"] == 3 and config["arguments"]["steps"] == 3
     assert config["weights"]["requested"] == standin_weights
@@ -124,7 +125,7 @@ def test_style_recipe_three_steps_writes_every_output(style_run, photos, standin
     assert (width, height) == (2 * 32, 4 * 32)  # input | output, 4 sample rows
     for sub in ("train", "samples"):
         assert any(f.startswith("events.out.tfevents") for f in os.listdir(out / "logs" / sub))
-    state = json.loads(open(out / "backup" / "state.json").read())
+    state = json.loads(pathlib.Path(out / "backup" / "state.json").read_text())
     assert state["step"] == 3 and state["previous"]["step"] == 2
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temporary files left
 
@@ -152,10 +153,36 @@ def test_rerunning_a_finished_run_does_no_more_work(style_run, photos, style_fil
     again = train_style_transfer(photos, style_file, output_dir=out, **style_kwargs(standin_weights))
     assert again.step == 3 and again.resumed_from == 3
     assert again.history["step"] == [2.0, 3.0]
+    assert "trained to step 3 (resumed from step 3): no training step ran; outputs in" in (
+        again.summary()
+    )
     x = np.random.default_rng(1).random((1, 32, 32, 3), dtype=np.float32)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(again.model(x)), keras.ops.convert_to_numpy(result.model(x))
     )
+
+
+@pytest.mark.parametrize(
+    "step, resumed_from, chief, replicas, first_line",
+    [
+        (170, 170, True, 1, "trained to step 170 (resumed from step 170): no training step ran; "
+                            "outputs in out:"),
+        (170, 170, False, 2, "trained to step 170 (resumed from step 170): no training step ran; "
+                             "this worker writes nothing (the chief writes the outputs)"),
+        (40, 20, True, 2, "trained to step 40 (resumed from step 20) on 2 replicas; outputs in out:"),
+        (40, 0, True, 1, "trained to step 40; outputs in out:"),
+    ],
+)
+def test_summary_says_when_a_resumed_run_trained_no_step(step, resumed_from, chief, replicas,
+                                                         first_line):
+    # Before: a finished run resumed with steps below its step printed "trained to step 170
+    # (resumed from step 170)", as if it had trained.
+    paths = dict.fromkeys(("model_path", "config_path", "backup_dir", "log_dir", "csv_path",
+                           "steps_path", "samples_dir"), "x")
+    result = training.TrainingResult(model=None, history={}, step=step, resumed_from=resumed_from,
+                                     output_dir="out", weights=None, chief=chief,
+                                     replicas=replicas, **paths)
+    assert result.summary().splitlines()[0] == first_line
 
 
 def test_resuming_with_other_settings_is_refused(style_run, photos, style_file, standin_weights):
@@ -261,7 +288,7 @@ def test_super_resolution_recipe_logs_psnr_and_ssim(tmp_path, standin_weights):
     assert result.step == 3
     for name in ("loss", "psnr", "ssim"):
         assert len(result.history[name]) == 1 and np.isfinite(result.history[name][0])
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["resolved"]["data"]["skipped"] == 1
     assert config["resolved"]["loss"]["content_layers"] == {"relu2_2": 1.0}
     assert config["resolved"]["loss"]["style_weight"] == 0.0
@@ -278,7 +305,7 @@ def test_super_resolution_recipe_reports_lpips(tmp_path, photos):
         lpips=True, weights=None, model_options=TINY_SR_NET, save_every=2, seed=0, verbose=0,
     )
     assert len(result.history["lpips"]) == 1 and np.isfinite(result.history["lpips"][0])
-    assert json.loads(open(result.config_path).read())["arguments"]["lpips"] is True
+    assert json.loads(pathlib.Path(result.config_path).read_text())["arguments"]["lpips"] is True
 
 
 def test_super_resolution_gan_with_pixel_loss_needs_no_loss_network(tmp_path, photos):
@@ -301,7 +328,7 @@ def test_super_resolution_gan_with_pixel_loss_needs_no_loss_network(tmp_path, ph
     )
     assert result.step == 3
     assert {"discriminator_loss", "adversarial_loss", "psnr", "ssim"} <= set(result.history)
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["weights"]["file"] is None and "not used" in config["weights"]["description"]
     assert config["resolved"]["adversarial"]["adversarial_weight"] == 1e-3
     generator = keras.models.load_model(result.model_path)  # the generator alone
@@ -326,7 +353,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_step_count(
             photos, style_file, output_dir=out, callbacks=[InterruptAtStep(3)], **kwargs
         )
     # Killed in the middle of the second interval: the backup of step 2 is in force.
-    assert json.loads(open(out / "backup" / "state.json").read())["step"] == 2
+    assert json.loads(pathlib.Path(out / "backup" / "state.json").read_text())["step"] == 2
     assert read_csv_log(out / "steps.csv")["step"] == [1.0, 2.0]  # step 3 was never flushed
 
     resumed = train_style_transfer(photos, style_file, output_dir=out, **kwargs)
@@ -334,7 +361,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_step_count(
     assert resumed.step == straight.step == 5
     assert read_csv_log(resumed.steps_path)["step"] == read_csv_log(straight.steps_path)["step"]
     assert resumed.history["step"] == straight.history["step"] == [2.0, 4.0, 5.0]
-    config = json.loads(open(resumed.config_path).read())
+    config = json.loads(pathlib.Path(resumed.config_path).read_text())
     assert [run["resumed_from_step"] for run in config["runs"]] == [0, 2]
 
 
@@ -347,7 +374,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
         train_style_transfer(
             photos, style_file, output_dir=tmp_path, callbacks=[PoisonAtStep(3)], **kwargs
         )
-    assert json.loads(open(tmp_path / "backup" / "state.json").read())["step"] == 2
+    assert json.loads(pathlib.Path(tmp_path / "backup" / "state.json").read_text())["step"] == 2
     model = keras.models.load_model(tmp_path / "model.keras")
     assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in model.weights)
     backed_up = sorted(os.listdir(tmp_path / "backup"))
@@ -360,7 +387,7 @@ def test_backup_falls_back_to_the_previous_one_when_the_latest_is_damaged(tmp_pa
     backup = StepBackupAndRestore(tmp_path)
     x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
     model.fit(x, y, epochs=2, batch_size=2, verbose=0, callbacks=[backup])
-    state = json.loads(open(tmp_path / "state.json").read())
+    state = json.loads(pathlib.Path(tmp_path / "state.json").read_text())
     assert (state["step"], state["epoch"], state["previous"]["step"]) == (4, 2, 2)
     with open(tmp_path / state["weights"], "wb") as f:
         f.write(b"half a file")
@@ -540,7 +567,7 @@ def test_config_records_the_loss_networks_own_backbone(tmp_path, photos, style_f
         **style_kwargs(None, steps=1, save_every=1, sample_every=1,
                        loss_options={"backbone": "vgg19", "style_layers": "relu1_2"}),
     )  # fmt: skip
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["weights"]["backbone"] == "vgg19"
     assert config["resolved"]["loss"]["backbone"] == "vgg19"
 
@@ -599,7 +626,7 @@ def test_temporal_weight_adds_the_term_and_saves_the_plain_network(
     first = read_csv_log(result.steps_path)["loss"][0]
     assert np.isfinite(first) and first > first_plain * (1 + 1e-4)
 
-    config = json.loads(open(result.config_path).read())
+    config = json.loads(pathlib.Path(result.config_path).read_text())
     assert config["arguments"]["temporal_weight"] == 1e3
     assert config["arguments"]["temporal_motion"] == "camera"
     assert config["resolved"]["temporal"]["perturbation"]["max_shift"] > 0
@@ -666,7 +693,7 @@ def test_multi_style_recipe_trains_resumes_and_samples_every_style(tmp_path, pho
     assert result.step == 2
     model = keras.models.load_model(result.model_path, safe_mode=True)
     assert [t.name for t in model.inputs] == ["image", "style_weights"]
-    record = json.loads(open(result.config_path).read())
+    record = json.loads(pathlib.Path(result.config_path).read_text())
     assert record["recipe"] == "multi_style"
     assert len(record["arguments"]["style_images_sha256"]) == 3
     assert record["arguments"]["style_learning_rate_multiplier"] == 5.0
@@ -760,6 +787,51 @@ def test_arbitrary_style_crops_are_slices_of_the_paintings(tmp_path, photos, sty
         np.testing.assert_allclose(crop, expected, atol=1e-6)
     x, y = recipe.pairs(np.zeros((2, 16, 16, 3), "float32"), 0)
     assert tuple(x["style"].shape) == (2, 16, 16, 3) and tuple(y.shape) == (2, 16, 16, 6)
+
+
+def test_unusable_paintings_are_named_once_as_unusable_photos_are(tmp_path, photos, style_files):
+    # Before: the paintings' scan ran with warn=False: a half-corrupt painting folder trained
+    # on the rest without a word (the photos' scan names its unusable files). A worker that
+    # resolves again (the chief's seed replacing its own) neither rescans nor warns twice.
+    import shutil
+
+    from keras_perceptual.training import ArbitraryStyleConfig, ArbitraryStyleRecipe, Trainer
+
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    for path in style_files[:2]:
+        shutil.copy(path, folder)
+    (folder / "broken.jpg").write_bytes(b"not a painting")
+    config = ArbitraryStyleConfig(content_dir=photos, style_dir=str(folder),
+                                  output_dir=tmp_path / "out", steps=1, image_size=16,
+                                  style_image_size=40, seed=3, backbone="vgg16", weights=None)  # fmt: skip
+    trainer = Trainer(ArbitraryStyleRecipe(config), verbose=0)
+    with pytest.warns(SkippedImagesWarning, match="broken.jpg") as caught:
+        trainer.resolve()
+    trainer.lock.release(remove=True)
+    assert [str(w.message).count("broken.jpg") for w in caught] == [1]
+    recipe = trainer.recipe
+    assert recipe.describe()["style_dir"]["skipped_files"][0][0] == str(folder / "broken.jpg")
+    assert sum(len(scan.skipped) for scan in trainer.scans()) == 1
+    recipe.config = dataclasses.replace(recipe.config, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recipe.resolve()
+    assert recipe.style_bank.shape[0] == 2
+
+
+def test_scan_and_style_image_errors_name_the_recipe_settings(tmp_path, photos, style_file):
+    # Before: the scan's and load_image's own argument names (directory=, min_size, path=)
+    # reached a caller who had passed content_dir, image_size and style_image.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.png").write_text("not an image")
+    common = style_kwargs(None, output_dir=str(tmp_path / "out"), steps=1)
+    with pytest.raises(InputError, match=r"at least image_size=32 px \(or lower image_size\)\. "
+                       r"Received: content_dir='.*empty'$"):  # fmt: skip
+        train_style_transfer(str(tmp_path / "empty"), style_file, **common)
+    with pytest.raises(InputError, match=r"Received: style_image='.*notes.png'$"):
+        train_style_transfer(photos, str(tmp_path / "notes.png"), **common)
+    assert not (tmp_path / "out").exists()
 
 
 def test_style_schedules_are_seeded_with_the_drawn_seed_when_none_is_given(tmp_path, photos,
