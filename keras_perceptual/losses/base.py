@@ -54,7 +54,9 @@ class BaseLoss(keras.losses.Loss):
         name: loss name; ``None`` means the class's ``DEFAULT_NAME`` (where it has none,
             Keras' name from the class name).
         dtype: computation dtype (a floating-point dtype or a mixed policy, whose compute
-            dtype is used); ``None`` means ``keras.config.floatx()`` (float32).
+            dtype is used); ``None`` means ``keras.config.floatx()`` (float32). The value is
+            returned in it: in float16 a value above 65504 (a style term often is) is
+            ``inf``, so keep float32 for losses on a network.
 
     Raises:
         InputError: a ``dtype`` that is not floating-point (e.g. ``"int32"``), or an
